@@ -1,0 +1,76 @@
+# Rebound - see README.md.  "make" builds build/rebound; "make check" runs the suite.
+
+BUILD    ?= build
+SANITIZE ?=
+CC       ?= cc
+PKGS     := gmime-3.0 glib-2.0 libevent libevent_openssl openssl libpq json-glib-1.0
+
+ifeq ($(SANITIZE),1)
+BUILD    := build/san
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wpointer-arith \
+            -Wsign-compare -Werror=implicit-function-declaration
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) $(SANFLAGS) -Icommon -I.
+LDFLAGS  += $(SANFLAGS)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# parsers/ may use GMime and GLib only: compiling it without the other
+# packages' include paths makes a stray libpq include fail at build time.
+PARSER_CFLAGS := $(shell pkg-config --cflags gmime-3.0 glib-2.0 2>/dev/null)
+
+COMMON_SRC   := $(filter-out common/main.c,$(wildcard common/*.c))
+PARSERS_SRC  := $(wildcard parsers/*.c)
+RECEIVER_SRC := $(wildcard receiver/*.c)
+STORE_SRC    := $(wildcard store/*.c)
+LIB_SRC      := $(COMMON_SRC) $(PARSERS_SRC) $(RECEIVER_SRC) $(STORE_SRC)
+LIB_OBJ      := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+PARSERS_OBJ  := $(PARSERS_SRC:%.c=$(BUILD)/obj/%.o)
+UNIT_SRC     := $(wildcard tests/unit/test_*.c)
+UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps check run clean fuzz bench-smtp bench-parse bench-store bench-lookup
+all: $(BUILD)/rebound $(UNIT_BIN)
+
+deps:
+	@common/deps.sh build
+
+$(BUILD)/obj/parsers/%.o: parsers/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PARSER_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/librebound.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libparsers.a: $(PARSERS_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/rebound: $(BUILD)/obj/common/main.o $(BUILD)/librebound.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librebound.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librebound.a $(PKG_LIBS) -lm
+
+check: deps-test all
+	REBOUND_BUILD=$(BUILD) python3 tests/run.py
+
+deps-test:
+	@common/deps.sh test
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@common/run.sh
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,471 @@
+/* config.c - the typed parameter table and its loader; see config.h. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_LIST };
+
+struct cfg_param {
+	const char *section;
+	const char *key;
+	enum cfg_type type;
+	const char *def;		/* default, in file syntax; NULL = unset */
+	int64_t min, max;		/* CFG_INT only */
+	const char *choices;		/* CFG_STR: "a|b|c" allowed values, or NULL */
+	size_t offset;
+	const char *help;
+};
+
+#define F(f) offsetof(struct config, f)
+#define DEFAULT_ACTION "REJECT 5.1.1 <%a>: on the suppression list (%r)"
+
+static const struct cfg_param cfg_params[] = {
+	{ "log", "level", CFG_STR, "info", 0, 0, "debug|info|warn", F(log_level), "log verbosity" },
+
+	{ "smtp", "listen", CFG_LIST, "127.0.0.1:2525", 0, 0, NULL, F(smtp_listen), "addr:port list; [::1]:25 for IPv6" },
+	{ "smtp", "listen_tls", CFG_LIST, "", 0, 0, NULL, F(smtp_listen_tls), "implicit-TLS listeners" },
+	{ "smtp", "hostname", CFG_STR, "localhost", 0, 0, NULL, F(smtp_hostname), "name in greeting and Received:" },
+	{ "smtp", "domains", CFG_LIST, "", 0, 0, NULL, F(smtp_domains), "return-path domains; .example.com = subdomains" },
+	{ "smtp", "fbl_addresses", CFG_LIST, "", 0, 0, NULL, F(smtp_fbl_addresses), "feedback-loop addresses" },
+	{ "smtp", "tls_cert", CFG_STR, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain" },
+	{ "smtp", "tls_key", CFG_STR, NULL, 0, 0, NULL, F(smtp_tls_key), "PEM private key" },
+	{ "smtp", "max_command_line", CFG_INT, "512", 512, 65536, NULL, F(smtp_max_command_line), "octets incl. CRLF" },
+	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
+	{ "smtp", "max_message_size", CFG_INT, "26214400", 1024, 1073741824, NULL, F(smtp_max_message_size), "octets" },
+	{ "smtp", "max_recipients", CFG_INT, "100", 1, 100000, NULL, F(smtp_max_recipients), "per message" },
+	{ "smtp", "max_sessions", CFG_INT, "1000", 1, 1000000, NULL, F(smtp_max_sessions), "in total" },
+	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per client address" },
+	{ "smtp", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, F(smtp_idle_timeout), "seconds waiting for a command" },
+	{ "smtp", "data_timeout", CFG_INT, "600", 1, 86400, NULL, F(smtp_data_timeout), "seconds of silence in DATA" },
+	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "before 421" },
+	{ "smtp", "bare_newlines", CFG_STR, "reject", 0, 0, "reject|accept", F(smtp_bare_newlines), "bare CR/LF in DATA" },
+	{ "smtp", "shutdown_grace", CFG_INT, "30", 0, 3600, NULL, F(smtp_shutdown_grace), "seconds sessions get on SIGTERM" },
+	{ "smtp", "user", CFG_STR, NULL, 0, 0, NULL, F(smtp_user), "drop root to this user after bind" },
+
+	{ "spool", "dir", CFG_STR, "var/spool", 0, 0, NULL, F(spool_dir), "spool directory" },
+	{ "spool", "high_water", CFG_INT, "100000", 1, 100000000, NULL, F(spool_high_water), "messages waiting before 452" },
+	{ "spool", "min_free_mb", CFG_INT, "64", 0, 1048576, NULL, F(spool_min_free_mb), "free space kept on the spool fs" },
+
+	{ "parser", "rules", CFG_STR, "conf/rules.conf", 0, 0, NULL, F(parser_rules), "classification rules file" },
+	{ "parser", "verp_pattern", CFG_STR, NULL, 0, 0, NULL, F(parser_verp_pattern), "regex with (?<local>) and (?<domain>)" },
+	{ "parser", "correlation_headers", CFG_LIST, "X-Campaign-Id;Feedback-ID;CFBL-Feedback-ID", 0, 0, NULL, F(parser_correlation_headers), "original headers kept" },
+	{ "parser", "charset_allow", CFG_LIST, "us-ascii;utf-8;iso-8859-1;iso-8859-2;iso-8859-15;windows-1250;windows-1251;windows-1252;koi8-r;iso-2022-jp;shift_jis;euc-jp;gb2312;gbk;gb18030;big5;euc-kr;ks_c_5601-1987", 0, 0, NULL, F(parser_charset_allow), "RFC 2047 charsets decoded" },
+	{ "parser", "max_depth", CFG_INT, "20", 1, 1000, NULL, F(parser_max_depth), "MIME nesting" },
+	{ "parser", "max_parts", CFG_INT, "1000", 1, 1000000, NULL, F(parser_max_parts), "MIME parts" },
+	{ "parser", "max_header_size", CFG_INT, "262144", 1024, 67108864, NULL, F(parser_max_header_size), "octets of one header block" },
+	{ "parser", "workers", CFG_INT, "2", 1, 64, NULL, F(parser_workers), "parser worker processes" },
+	{ "parser", "cpu_seconds", CFG_INT, "10", 1, 3600, NULL, F(parser_cpu_seconds), "CPU limit per message" },
+	{ "parser", "memory_mb", CFG_INT, "512", 16, 65536, NULL, F(parser_memory_mb), "address-space limit per worker" },
+	{ "parser", "max_attempts", CFG_INT, "3", 1, 100, NULL, F(parser_max_attempts), "before quarantine" },
+
+	{ "store", "conninfo", CFG_STR, "", 0, 0, NULL, F(store_conninfo), "libpq connection string; empty = no store" },
+	{ "store", "migrate_on_start", CFG_BOOL, "true", 0, 0, NULL, F(store_migrate_on_start), "apply pending migrations at start" },
+	{ "store", "retention_days", CFG_INT, "90", 0, 36500, NULL, F(store_retention_days), "raw messages kept; 0 = forever" },
+	{ "store", "retry_max_seconds", CFG_INT, "60", 1, 3600, NULL, F(store_retry_max_seconds), "cap of the retry back-off" },
+	{ "store", "batch", CFG_INT, "32", 1, 10000, NULL, F(store_batch), "messages per transaction" },
+
+	{ "policy", "soft_threshold", CFG_INT, "3", 1, 1000, NULL, F(policy_soft_threshold), "soft failures before suppressing" },
+	{ "policy", "soft_window_days", CFG_INT, "7", 1, 3650, NULL, F(policy_soft_window_days), "window for soft failures" },
+	{ "policy", "soft_expire_days", CFG_INT, "30", 1, 3650, NULL, F(policy_soft_expire_days), "soft suppression lifetime" },
+	{ "policy", "complaint_types", CFG_LIST, "abuse;fraud;virus;other", 0, 0, NULL, F(policy_complaint_types), "ARF feedback types that suppress" },
+
+	{ "tenants", "default", CFG_STR, "default", 0, 0, NULL, F(default_tenant), "tenant for unmapped domains" },
+
+	{ "lookup", "socketmap_listen", CFG_LIST, "127.0.0.1:2526", 0, 0, NULL, F(lookup_socketmap_listen), "Postfix socketmap server" },
+	{ "lookup", "policy_listen", CFG_LIST, "127.0.0.1:2527", 0, 0, NULL, F(lookup_policy_listen), "Postfix policy server" },
+	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "%a address, %r reason" },
+	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "" },
+	{ "lookup", "action_complaint", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_complaint), "" },
+	{ "lookup", "action_manual", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_manual), "" },
+
+	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API" },
+	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
+};
+
+#undef F
+
+#define FIELD(cfg, p, T) ((T *)(void *)((char *)(cfg) + (p)->offset))
+
+/* GKeyFile keeps no line numbers, so find "key =" below "[section]" ourselves. */
+static int
+config_line_of(const char *text, const char *section, const char *key)
+{
+	char **lines = g_strsplit(text ? text : "", "\n", -1);
+	int found = 0, in_section = 0;
+	int i;
+
+	for (i = 0; lines[i] != NULL && !found; i++) {
+		char *l = g_strstrip(lines[i]);
+		if (l[0] == '[') {
+			char *end = strchr(l, ']');
+			in_section = end && (size_t)(end - l - 1) == strlen(section) &&
+			    strncmp(l + 1, section, end - l - 1) == 0;
+			if (key == NULL && in_section)
+				found = i + 1;
+			continue;
+		}
+		if (in_section && key != NULL && g_str_has_prefix(l, key)) {
+			const char *r = l + strlen(key);
+			while (*r == ' ' || *r == '\t')
+				r++;
+			if (*r == '=')
+				found = i + 1;
+		}
+	}
+	g_strfreev(lines);
+	return found;
+}
+
+static const struct cfg_param *
+config_find(const char *section, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++)
+		if (strcmp(cfg_params[i].section, section) == 0 &&
+		    strcmp(cfg_params[i].key, key) == 0)
+			return &cfg_params[i];
+	return NULL;
+}
+
+static int
+config_section_known(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++)
+		if (strcmp(cfg_params[i].section, section) == 0)
+			return 1;
+	return 0;
+}
+
+static char **
+config_split_list(const char *value)
+{
+	char **parts = g_strsplit_set(value, ";,", -1);
+	GPtrArray *out = g_ptr_array_new();
+	int i;
+
+	for (i = 0; parts[i] != NULL; i++) {
+		char *p = g_strstrip(parts[i]);
+		if (*p != '\0')
+			g_ptr_array_add(out, g_strdup(p));
+	}
+	g_ptr_array_add(out, NULL);
+	g_strfreev(parts);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* Set one parameter from its text; returns an error message (caller frees) or NULL. */
+static char *
+config_set(struct config *cfg, const struct cfg_param *p, const char *value)
+{
+	switch (p->type) {
+	case CFG_STR: {
+		char **dst = FIELD(cfg, p, char *);
+		if (p->choices != NULL) {
+			char **ch = g_strsplit(p->choices, "|", -1);
+			gboolean ok = g_strv_contains((const char *const *)ch, value);
+			g_strfreev(ch);
+			if (!ok)
+				return g_strdup_printf("%s.%s: \"%s\" is not one of %s",
+				    p->section, p->key, value, p->choices);
+		}
+		g_free(*dst);
+		*dst = g_strdup(value);
+		return NULL;
+	}
+	case CFG_INT: {
+		int64_t *dst = FIELD(cfg, p, int64_t);
+		char *end;
+		long long v;
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0')
+			return g_strdup_printf("%s.%s: \"%s\" is not an integer", p->section, p->key, value);
+		if (v < p->min || v > p->max)
+			return g_strdup_printf("%s.%s: %lld is out of range [%lld, %lld]", p->section,
+			    p->key, v, (long long)p->min, (long long)p->max);
+		*dst = v;
+		return NULL;
+	}
+	case CFG_BOOL: {
+		gboolean *dst = FIELD(cfg, p, gboolean);
+		if (g_ascii_strcasecmp(value, "true") == 0 || strcmp(value, "1") == 0 ||
+		    g_ascii_strcasecmp(value, "yes") == 0)
+			*dst = TRUE;
+		else if (g_ascii_strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0 ||
+		    g_ascii_strcasecmp(value, "no") == 0)
+			*dst = FALSE;
+		else
+			return g_strdup_printf("%s.%s: \"%s\" is not a boolean (true/false)",
+			    p->section, p->key, value);
+		return NULL;
+	}
+	case CFG_LIST: {
+		char ***dst = FIELD(cfg, p, char **);
+		g_strfreev(*dst);
+		*dst = config_split_list(value);
+		return NULL;
+	}
+	}
+	g_assert_not_reached();
+}
+
+static int
+config_valid_listen(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	char *end;
+	long port;
+
+	if (colon == NULL || colon == s)
+		return 0;
+	if (s[0] == '[' && colon[-1] != ']')
+		return 0;
+	port = strtol(colon + 1, &end, 10);
+	return *end == '\0' && port > 0 && port < 65536;
+}
+
+/* Cross-field checks; returns an error (caller frees) and the key it concerns. */
+static char *
+config_check(const struct config *cfg, const char **section, const char **key)
+{
+	struct { char **v; const char *s, *k; } listens[] = {
+		{ cfg->smtp_listen, "smtp", "listen" },
+		{ cfg->smtp_listen_tls, "smtp", "listen_tls" },
+		{ cfg->lookup_socketmap_listen, "lookup", "socketmap_listen" },
+		{ cfg->lookup_policy_listen, "lookup", "policy_listen" },
+		{ cfg->http_listen, "http", "listen" },
+	};
+	size_t i;
+	int j;
+
+	for (i = 0; i < G_N_ELEMENTS(listens); i++)
+		for (j = 0; listens[i].v && listens[i].v[j]; j++)
+			if (!config_valid_listen(listens[i].v[j])) {
+				*section = listens[i].s;
+				*key = listens[i].k;
+				return g_strdup_printf("%s.%s: \"%s\" is not addr:port",
+				    listens[i].s, listens[i].k, listens[i].v[j]);
+			}
+	if ((cfg->smtp_tls_cert == NULL) != (cfg->smtp_tls_key == NULL)) {
+		*section = "smtp";
+		*key = cfg->smtp_tls_cert ? "tls_cert" : "tls_key";
+		return g_strdup("smtp.tls_cert and smtp.tls_key go together");
+	}
+	if (cfg->smtp_listen_tls && cfg->smtp_listen_tls[0] && cfg->smtp_tls_cert == NULL) {
+		*section = "smtp";
+		*key = "listen_tls";
+		return g_strdup("smtp.listen_tls needs smtp.tls_cert and smtp.tls_key");
+	}
+	for (j = 0; cfg->smtp_fbl_addresses && cfg->smtp_fbl_addresses[j]; j++)
+		if (strchr(cfg->smtp_fbl_addresses[j], '@') == NULL) {
+			*section = "smtp";
+			*key = "fbl_addresses";
+			return g_strdup_printf("smtp.fbl_addresses: \"%s\" is not an address",
+			    cfg->smtp_fbl_addresses[j]);
+		}
+	if (cfg->parser_verp_pattern != NULL) {
+		GError *gerr = NULL;
+		GRegex *re = g_regex_new(cfg->parser_verp_pattern, 0, 0, &gerr);
+		if (re == NULL) {
+			char *m = g_strdup_printf("parser.verp_pattern: %s", gerr->message);
+			g_error_free(gerr);
+			*section = "parser";
+			*key = "verp_pattern";
+			return m;
+		}
+		g_regex_unref(re);
+	}
+	return NULL;
+}
+
+struct config *
+config_defaults(void)
+{
+	struct config *cfg = g_new0(struct config, 1);
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++)
+		if (cfg_params[i].def != NULL) {
+			char *e = config_set(cfg, &cfg_params[i], cfg_params[i].def);
+			if (e != NULL)
+				g_error("bad built-in default: %s", e);
+		}
+	cfg->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	return cfg;
+}
+
+static char *
+config_err(const char *path, const char *text, const char *section, const char *key,
+    char *msg)
+{
+	int line = section ? config_line_of(text, section, key) : 0;
+	char *out = line > 0 ? g_strdup_printf("%s:%d: %s", path, line, msg) :
+	    g_strdup_printf("%s: %s", path, msg);
+	g_free(msg);
+	return out;
+}
+
+struct config *
+config_load(const char *path, char **err)
+{
+	struct config *cfg;
+	GKeyFile *kf;
+	GError *gerr = NULL;
+	char *text = NULL, **sections, *msg = NULL;
+	const char *esec = NULL, *ekey = NULL;
+	int i, j;
+
+	*err = NULL;
+	if (!g_file_get_contents(path, &text, NULL, &gerr)) {
+		*err = g_strdup_printf("%s: %s", path, gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	kf = g_key_file_new();
+	if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, &gerr)) {
+		/* GKeyFile's own messages already carry the line number. */
+		*err = g_strdup_printf("%s: %s", path, gerr->message);
+		g_error_free(gerr);
+		g_key_file_free(kf);
+		g_free(text);
+		return NULL;
+	}
+	cfg = config_defaults();
+	cfg->path = g_strdup(path);
+	sections = g_key_file_get_groups(kf, NULL);
+	for (i = 0; sections[i] != NULL && msg == NULL; i++) {
+		char **keys;
+		if (!config_section_known(sections[i])) {
+			esec = sections[i];
+			msg = g_strdup_printf("unknown section [%s]", sections[i]);
+			break;
+		}
+		keys = g_key_file_get_keys(kf, sections[i], NULL, NULL);
+		for (j = 0; keys[j] != NULL && msg == NULL; j++) {
+			const struct cfg_param *p = config_find(sections[i], keys[j]);
+			char *v = g_key_file_get_value(kf, sections[i], keys[j], NULL);
+			g_strstrip(v);
+			if (p == NULL && strcmp(sections[i], "tenants") == 0) {
+				/* tenant name = domain;domain */
+				char **doms = config_split_list(v);
+				int k;
+				for (k = 0; doms[k]; k++)
+					g_hash_table_replace(cfg->tenants,
+					    g_ascii_strdown(doms[k], -1), g_strdup(keys[j]));
+				g_strfreev(doms);
+			} else if (p == NULL) {
+				msg = g_strdup_printf("unknown key \"%s\" in [%s]", keys[j], sections[i]);
+			} else {
+				msg = config_set(cfg, p, v);
+			}
+			if (msg != NULL) {
+				esec = sections[i];
+				ekey = keys[j];
+				*err = config_err(path, text, esec, ekey, msg);
+			}
+			g_free(v);
+		}
+		g_strfreev(keys);
+	}
+	if (msg != NULL && *err == NULL)
+		*err = config_err(path, text, esec, NULL, msg);
+	else if (msg == NULL && (msg = config_check(cfg, &esec, &ekey)) != NULL)
+		*err = config_err(path, text, esec, ekey, msg);
+	g_strfreev(sections);
+	g_key_file_free(kf);
+	g_free(text);
+	if (*err != NULL) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
+void
+config_print(const struct config *cfg, FILE *fp)
+{
+	const char *last = "";
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
+		const struct cfg_param *p = &cfg_params[i];
+		if (strcmp(p->section, last) != 0) {
+			fprintf(fp, "%s[%s]\n", i ? "\n" : "", p->section);
+			last = p->section;
+		}
+		switch (p->type) {
+		case CFG_STR: {
+			char *const *v = FIELD(cfg, p, char *const);
+			if (*v == NULL)
+				fprintf(fp, "# %s is not set\n", p->key);
+			else
+				fprintf(fp, "%s = %s\n", p->key, *v);
+			break;
+		}
+		case CFG_INT:
+			fprintf(fp, "%s = %lld\n", p->key, (long long)*FIELD(cfg, p, const int64_t));
+			break;
+		case CFG_BOOL:
+			fprintf(fp, "%s = %s\n", p->key, *FIELD(cfg, p, const gboolean) ? "true" : "false");
+			break;
+		case CFG_LIST: {
+			char **const *v = FIELD(cfg, p, char **const);
+			char *j = *v ? g_strjoinv(";", *v) : g_strdup("");
+			fprintf(fp, "%s = %s\n", p->key, j);
+			g_free(j);
+			break;
+		}
+		}
+		if (strcmp(p->section, "tenants") == 0 && strcmp(p->key, "default") == 0) {
+			GHashTableIter it;
+			gpointer k, v;
+			g_hash_table_iter_init(&it, cfg->tenants);
+			while (g_hash_table_iter_next(&it, &k, &v))
+				fprintf(fp, "# domain %s -> tenant %s\n", (char *)k, (char *)v);
+		}
+	}
+}
+
+void
+config_free(struct config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
+		const struct cfg_param *p = &cfg_params[i];
+		if (p->type == CFG_STR)
+			g_free(*FIELD(cfg, p, char *));
+		else if (p->type == CFG_LIST)
+			g_strfreev(*FIELD(cfg, p, char **));
+	}
+	if (cfg->tenants)
+		g_hash_table_destroy(cfg->tenants);
+	g_free(cfg->path);
+	g_free(cfg);
+}
+
+const char *
+config_tenant_for_domain(const struct config *cfg, const char *domain)
+{
+	char *d = g_ascii_strdown(domain, -1);
+	const char *t = NULL;
+	const char *p;
+
+	/* Exact domain first, then each parent: "a.b.example.com" -> "b.example.com" ... */
+	for (p = d; p != NULL && t == NULL; ) {
+		t = g_hash_table_lookup(cfg->tenants, p);
+		p = strchr(p, '.');
+		if (p != NULL)
+			p++;
+	}
+	g_free(d);
+	return t ? t : cfg->default_tenant;
+}

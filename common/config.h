@@ -1,0 +1,103 @@
+/*
+ * config.h - Rebound's configuration: one typed table over GLib's GKeyFile.
+ *
+ * Every parameter is declared once in config.c's table (section, key, type,
+ * default, min, max, field).  config_load() validates every value, treats
+ * unknown sections and keys as errors, and reports errors as "FILE:LINE: ..."
+ * in *err (caller frees with g_free).  config_print() writes the effective
+ * settings in the file's own syntax, so "rebound serve -n" output loads again.
+ *
+ * The returned struct config and everything it points to belong to it: free
+ * with config_free().  Lists are NULL-terminated string vectors (GStrv).
+ */
+#ifndef REBOUND_CONFIG_H
+#define REBOUND_CONFIG_H
+
+#include <stdio.h>
+#include <stdint.h>
+#include <glib.h>
+
+struct config {
+	char *path;
+
+	/* [log] */
+	char *log_level;
+
+	/* [smtp] */
+	char **smtp_listen;		/* "addr:port", "[v6]:port" */
+	char **smtp_listen_tls;		/* implicit TLS listeners (port 465 style) */
+	char *smtp_hostname;
+	char **smtp_domains;		/* "example.com" or ".example.com" (subdomains) */
+	char **smtp_fbl_addresses;	/* full addresses accepted at RCPT */
+	char *smtp_tls_cert;
+	char *smtp_tls_key;
+	int64_t smtp_max_command_line;
+	int64_t smtp_max_data_line;
+	int64_t smtp_max_message_size;
+	int64_t smtp_max_recipients;
+	int64_t smtp_max_sessions;
+	int64_t smtp_max_sessions_per_ip;
+	int64_t smtp_idle_timeout;
+	int64_t smtp_data_timeout;
+	int64_t smtp_max_bad_commands;
+	char *smtp_bare_newlines;	/* "reject" or "accept" */
+	int64_t smtp_shutdown_grace;
+	char *smtp_user;		/* drop privileges to this user after bind */
+
+	/* [spool] */
+	char *spool_dir;
+	int64_t spool_high_water;	/* messages waiting; above it MAIL/DATA get 452 */
+	int64_t spool_min_free_mb;
+
+	/* [parser] */
+	char *parser_rules;
+	char *parser_verp_pattern;	/* GRegex with named groups local and domain */
+	char **parser_correlation_headers;
+	char **parser_charset_allow;
+	int64_t parser_max_depth;
+	int64_t parser_max_parts;
+	int64_t parser_max_header_size;
+	int64_t parser_workers;
+	int64_t parser_cpu_seconds;
+	int64_t parser_memory_mb;
+	int64_t parser_max_attempts;
+
+	/* [store] */
+	char *store_conninfo;
+	gboolean store_migrate_on_start;
+	int64_t store_retention_days;
+	int64_t store_retry_max_seconds;
+	int64_t store_batch;
+
+	/* [policy] */
+	int64_t policy_soft_threshold;
+	int64_t policy_soft_window_days;
+	int64_t policy_soft_expire_days;
+	char **policy_complaint_types;	/* feedback types that suppress */
+
+	/* [tenants]: dynamic keys, tenant name = list of domains */
+	GHashTable *tenants;		/* domain (lower-case) -> tenant name */
+	char *default_tenant;
+
+	/* [lookup] */
+	char **lookup_socketmap_listen;
+	char **lookup_policy_listen;
+	char *lookup_action_hard;
+	char *lookup_action_soft;
+	char *lookup_action_complaint;
+	char *lookup_action_manual;
+
+	/* [http] */
+	char **http_listen;
+	char *http_token;
+};
+
+struct config *config_load(const char *path, char **err);
+struct config *config_defaults(void);
+void config_print(const struct config *cfg, FILE *fp);
+void config_free(struct config *cfg);
+
+/* The tenant that owns a return-path domain, or default_tenant. Not a copy. */
+const char *config_tenant_for_domain(const struct config *cfg, const char *domain);
+
+#endif

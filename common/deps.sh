@@ -1,0 +1,49 @@
+#!/bin/sh
+# deps.sh build|test|bench - install the Debian 12 packages Rebound needs.
+# As root: installs what is missing and says what.  Otherwise: prints the
+# exact apt-get line and fails, so "make run" / "make check" stop early.
+set -eu
+
+BUILD_PKGS="build-essential pkg-config libglib2.0-dev libgmime-3.0-dev libevent-dev libssl-dev libpq-dev libjson-glib-dev"
+RUN_PKGS="postgresql-15 openssl"
+TEST_PKGS="python3 swaks curl postfix clang libclang-rt-14-dev"
+BENCH_PKGS="wrk libsisimai-perl"
+
+case "${1:-build}" in
+build) want="$BUILD_PKGS $RUN_PKGS" ;;
+test) want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS" ;;
+bench) want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS $BENCH_PKGS" ;;
+*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "rebound: missing Debian packages. Install them with:" >&2
+	echo "  sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+echo "rebound: installing Debian packages:$missing"
+export DEBIAN_FRONTEND=noninteractive
+# postfix is wanted for its tools (postmap, smtp-source, smtp-sink) only:
+# keep its MTA from starting and taking port 25 during the install.
+prc=""
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+	printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+	chmod +x /usr/sbin/policy-rc.d
+	prc=1
+fi
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections 2>/dev/null || true
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends $missing >/dev/null
+[ -n "$prc" ] && rm -f /usr/sbin/policy-rc.d
+if command -v postfix >/dev/null 2>&1 && pgrep -x master >/dev/null 2>&1; then
+	postfix stop >/dev/null 2>&1 || true
+fi
+exit 0

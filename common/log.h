@@ -1,0 +1,34 @@
+/*
+ * log.h - the daemon's one logging API.
+ *
+ * Lines go to stderr as "LEVEL key=value ..." led by a session or queue id
+ * chosen by the caller.  log_warn() appends strerror(errno); fatal() and
+ * fatalx() log and exit(1): they are for internal invariants and start-up
+ * errors only, never for anything a peer or a message can cause.
+ *
+ * log_escape() returns a copy with CR, LF, controls, quotes, backslash and
+ * 8-bit bytes escaped, bounded to max bytes of input; the caller frees it
+ * (g_free).  Use it for every peer-supplied string that reaches a log line.
+ */
+#ifndef REBOUND_LOG_H
+#define REBOUND_LOG_H
+
+#include <stddef.h>
+#include <stdarg.h>
+
+enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN };
+
+void log_init(enum log_level level);
+int log_set_level_name(const char *name);   /* 0 ok, -1 unknown name */
+enum log_level log_get_level(void);
+
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+char *log_escape(const char *s, size_t len, size_t max);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * main.c - "rebound SUBCOMMAND ...": one table of subcommands, one binary.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <glib.h>
+
+#include "commands.h"
+#include "config.h"
+#include "log.h"
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *usage;
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
+};
+
+static void
+main_usage(FILE *fp)
+{
+	size_t i;
+
+	fprintf(fp, "usage: rebound SUBCOMMAND [ARGS...]\n\n"
+	    "Rebound receives bounces and feedback-loop reports over SMTP, classifies\n"
+	    "them and keeps a suppression list in PostgreSQL.\n\nSubcommands:\n");
+	for (i = 0; i < G_N_ELEMENTS(commands); i++)
+		fprintf(fp, "  %-40s %s\n", commands[i].usage, commands[i].help);
+	fprintf(fp, "\n\"rebound SUBCOMMAND --help\" describes one subcommand.\n");
+}
+
+int
+cmd_config_check(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct config *cfg;
+	char *err = NULL;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else {
+			fprintf(stderr, "usage: rebound config -c FILE\n");
+			return 2;
+		}
+	}
+	if (path == NULL) {
+		fprintf(stderr, "usage: rebound config -c FILE\n");
+		return 2;
+	}
+	if ((cfg = config_load(path, &err)) == NULL) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		return 1;
+	}
+	config_print(cfg, stdout);
+	config_free(cfg);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	log_init(LOG_LEVEL_INFO);
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		main_usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? 2 : 0;
+	}
+	for (i = 0; i < G_N_ELEMENTS(commands); i++)
+		if (strcmp(argv[1], commands[i].name) == 0)
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "rebound: unknown subcommand \"%s\"\n", argv[1]);
+	main_usage(stderr);
+	return 2;
+}

@@ -1,0 +1,196 @@
+"""Shared pieces of Rebound's end-to-end tests.
+
+- run(): runs a module's unittest cases and prints TAP for tests/run.py.
+- free_port(): a free TCP port on loopback.
+- Pg: a throw-away PostgreSQL 15 cluster in a temp dir (unix socket only, so
+  parallel runs never collide); started as the "postgres" user when root.
+- Daemon: writes a config, starts build/rebound serve, waits for its port,
+  stops it with SIGTERM and returns the exit status and log.
+- make_cert(): a self-signed certificate made with the openssl CLI.
+"""
+import os, pwd, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.environ.get("REBOUND_BUILD", os.path.join(ROOT, "build"))
+REBOUND = os.path.join(BUILD, "rebound")
+PGBIN = "/usr/lib/postgresql/15/bin"
+
+
+class _TapResult(unittest.TestResult):
+    def __init__(self):
+        super().__init__()
+        self.n = 0
+
+    def _line(self, ok, test, extra=""):
+        self.n += 1
+        print(f"{'ok' if ok else 'not ok'} {self.n} - {test.id()}{extra}", flush=True)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self._line(True, test)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._line(False, test)
+        print("# " + self._exc_info_to_string(err, test).replace("\n", "\n# "), flush=True)
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._line(False, test)
+        print("# " + self._exc_info_to_string(err, test).replace("\n", "\n# "), flush=True)
+
+    def addSkip(self, test, reason):
+        # A skipped test is a failure here: no test may skip itself silently.
+        super().addSkip(test, reason)
+        self._line(False, test, f" # skipped: {reason}")
+
+
+def run(module_name="__main__"):
+    suite = unittest.defaultTestLoader.loadTestsFromModule(sys.modules[module_name])
+    res = _TapResult()
+    suite.run(res)
+    print(f"1..{res.n}")
+    sys.exit(0 if res.wasSuccessful() and not res.skipped else 1)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode}")
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {host}:{port} after {timeout}s")
+
+
+def make_cert(directory, cn="localhost"):
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                    "-subj", f"/CN={cn}", "-keyout", key, "-out", cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return cert, key
+
+
+class Pg:
+    """A private PostgreSQL cluster; conninfo is a libpq string for it."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="rebound-pg-")
+        os.chmod(self.dir, 0o755)
+        self.data = os.path.join(self.dir, "data")
+        self.port = 5432
+        self.user = None
+        if os.geteuid() == 0:
+            self.user = "postgres"
+            pw = pwd.getpwnam("postgres")
+            os.chown(self.dir, pw.pw_uid, pw.pw_gid)
+        self.conninfo = f"host={self.dir} port={self.port} dbname=rebound user=rebound"
+
+    def _as_pg(self, argv, **kw):
+        if self.user:
+            argv = ["runuser", "-u", self.user, "--"] + argv
+        return subprocess.run(argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+
+    def start(self):
+        if not os.path.exists(self.data):
+            self._as_pg([f"{PGBIN}/initdb", "-D", self.data, "-A", "trust", "-U", "postgres",
+                         "--no-sync", "-E", "UTF8", "--locale=C.UTF-8"])
+            with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+                f.write(f"listen_addresses = ''\nunix_socket_directories = '{self.dir}'\n"
+                        "fsync = on\nsynchronous_commit = on\nmax_connections = 100\n")
+            self._as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-w", "-l",
+                         os.path.join(self.dir, "log"), "start"])
+            self.psql("CREATE ROLE rebound LOGIN SUPERUSER", db="postgres", user="postgres")
+            self.psql("CREATE DATABASE rebound OWNER rebound", db="postgres", user="postgres")
+            return self
+        self._as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-w", "-l",
+                     os.path.join(self.dir, "log"), "start"])
+        return self
+
+    def stop(self, mode="fast"):
+        self._as_pg([f"{PGBIN}/pg_ctl", "-D", self.data, "-w", "-m", mode, "stop"])
+
+    def psql(self, sql, db="rebound", user="rebound"):
+        """Run SQL; return rows as lists of strings (tab-separated output)."""
+        p = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-F", "\t", "-v", "ON_ERROR_STOP=1",
+                            "-h", self.dir, "-p", str(self.port), "-U", user, "-d", db, "-c", sql],
+                           check=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out = p.stdout.decode()
+        return [l.split("\t") for l in out.splitlines() if l != ""]
+
+    def destroy(self):
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Daemon:
+    """build/rebound serve with a config made from sections {section: {key: value}}."""
+
+    def __init__(self, sections, workdir=None):
+        self.dir = workdir or tempfile.mkdtemp(prefix="rebound-e2e-")
+        self.port = free_port()
+        conf = {"smtp": {"listen": f"127.0.0.1:{self.port}", "hostname": "mx.test",
+                         "domains": "bounces.example.com"},
+                "spool": {"dir": os.path.join(self.dir, "spool")}}
+        for sec, kv in sections.items():
+            conf.setdefault(sec, {}).update(kv)
+        self.conf = conf
+        self.conf_path = os.path.join(self.dir, "rebound.conf")
+        self.log_path = os.path.join(self.dir, "rebound.log")
+        self.proc = None
+        self.write_conf()
+
+    def write_conf(self):
+        with open(self.conf_path, "w") as f:
+            for sec, kv in self.conf.items():
+                f.write(f"[{sec}]\n")
+                for k, v in kv.items():
+                    f.write(f"{k} = {v}\n")
+
+    def start(self, wait=True, extra_args=(), env=None):
+        self.logf = open(self.log_path, "ab")
+        argv = [REBOUND, "serve", "-c", self.conf_path] + list(extra_args)
+        if os.environ.get("VALGRIND") == "1":
+            argv = ["valgrind", "--error-exitcode=99", "--leak-check=no", "-q"] + argv
+        self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf, cwd=ROOT,
+                                     env=env)
+        if wait:
+            wait_port(self.port, proc=self.proc, timeout=30 if os.environ.get("VALGRIND") else 10)
+        return self
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.logf.close()
+        self.proc = None
+        return rc
+
+    def log(self):
+        with open(self.log_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    def cleanup(self):
+        self.stop(signal.SIGKILL)
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Run Rebound's whole test suite and print one summary line.
+
+Every test program speaks TAP ("ok N - name" / "not ok N - name"):
+  - unit tests: $REBOUND_BUILD/tests/test_* (GLib GTest, run with --tap)
+  - end-to-end tests: tests/e2e/test_*.py (real daemon, real clients, real PostgreSQL)
+  - shell checks: tests/e2e/test_*.sh
+A program that exits non-zero, times out, or reports no test at all counts
+as a failure.  The last line is "N passed, N failed".
+Usage: tests/run.py [-k SUBSTRING] [-v]
+"""
+import glob, os, re, subprocess, sys, time
+
+here = os.path.dirname(os.path.abspath(__file__))
+root = os.path.dirname(here)
+build = os.environ.get("REBOUND_BUILD", "build")
+os.environ["REBOUND_BUILD"] = os.path.abspath(os.path.join(root, build))
+verbose = "-v" in sys.argv
+only = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
+
+progs = []
+for b in sorted(glob.glob(os.path.join(root, build, "tests", "test_*"))):
+    if os.access(b, os.X_OK) and not b.endswith(".d"):
+        progs.append(([b, "--tap"], 600))
+for t in sorted(glob.glob(os.path.join(root, "tests", "e2e", "test_*.py"))):
+    progs.append(([sys.executable, t], 900))
+for t in sorted(glob.glob(os.path.join(root, "tests", "e2e", "test_*.sh"))):
+    progs.append((["bash", t], 900))
+if only:
+    progs = [p for p in progs if only in p[0][-1] or only in p[0][0]]
+
+passed = failed = 0
+failures = []
+t0 = time.time()
+for cmd, limit in progs:
+    name = os.path.relpath(cmd[1] if cmd[0] in (sys.executable, "bash") else cmd[0], root)
+    start = time.time()
+    try:
+        p = subprocess.run(cmd, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=limit)
+        out, rc = p.stdout.decode("utf-8", "replace"), p.returncode
+    except subprocess.TimeoutExpired as e:
+        out, rc = (e.stdout or b"").decode("utf-8", "replace") + "\n# TIMEOUT\n", -1
+    ok = len(re.findall(r"^ok \d+", out, re.M))
+    nok = len(re.findall(r"^not ok \d+", out, re.M))
+    bad_exit = rc != 0 and nok == 0
+    if bad_exit or ok + nok == 0:
+        nok += 1
+    passed += ok
+    failed += nok
+    status = "FAIL" if nok else "ok"
+    print(f"{status:4} {name}: {ok} passed, {nok} failed ({time.time() - start:.1f}s)", flush=True)
+    if nok or verbose:
+        failures.append((name, out))
+        sys.stdout.write("".join("    " + l + "\n" for l in out.splitlines()[-80:]))
+print(f"suite time {time.time() - t0:.1f}s")
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
