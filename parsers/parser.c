@@ -402,6 +402,34 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 	}
 }
 
+/* The SMTP command a folded diagnostic says the failure followed, or NULL. */
+char *
+parser_find_command(const char *t)
+{
+	static const struct { const char *needle, *cmd; } tab[] = {
+		{ "rcpt to", "RCPT" }, { "rcpt_to", "RCPT" }, { "rcpt command", "RCPT" },
+		{ "end of data", "DATA" }, { "data command", "DATA" }, { "after data", "DATA" },
+		{ "final data", "DATA" }, { "message data", "DATA" }, { "mail from", "MAIL" },
+		{ "mail_from", "MAIL" }, { "mail command", "MAIL" }, { "ehlo", "EHLO" },
+		{ "helo", "HELO" }, { "initial connection", "CONN" }, { "connect to", "CONN" },
+	};
+	const char *best = NULL, *at = NULL;
+	size_t i;
+
+	if (t == NULL)
+		return NULL;
+	/* The first one mentioned is where the session ended in most reports. */
+	for (i = 0; i < G_N_ELEMENTS(tab); i++) {
+		const char *h = strstr(t, tab[i].needle);
+
+		if (h != NULL && (at == NULL || h < at)) {
+			at = h;
+			best = tab[i].cmd;
+		}
+	}
+	return best != NULL ? g_strdup(best) : NULL;
+}
+
 /* ---- classification of one record ---- */
 
 static gboolean
@@ -430,12 +458,22 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->replycode = parser_find_replycode(rec->diagnostic);
 	if (rec->status == NULL && rec->diagnostic != NULL)
 		rec->status = parser_find_status(rec->diagnostic);
+	if (rec->smtp_command == NULL)
+		rec->smtp_command = parser_find_command(diag);
 	ok = rules_classify(p->rules, diag, NULL, NULL, &m);
 	if (!ok && context != NULL) {
 		ctx = rules_fold(context);
 		ok = rules_classify(p->rules, ctx, NULL, NULL, &m);
 		if (!ok && rec->status == NULL) {
 			rec->status = parser_find_status(context);
+		}
+	}
+	if (ok) {
+		const char *alt = rules_require(p->rules, m.reason, rec->smtp_command, rec->status);
+
+		if (alt != m.reason) {
+			m.reason = alt;
+			m.id = "require";
 		}
 	}
 	if (!ok)
@@ -532,8 +570,17 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 		if (fields_get(f, b, "Last-Attempt-Date") != NULL)
 			rec->last_attempt = parser_utf8(fields_get(f, b, "Last-Attempt-Date"), -1);
 		if (rec->diagnostic != NULL) {
+			char *ds = parser_find_status(rec->diagnostic);
+
 			rec->replycode = parser_find_replycode(rec->diagnostic);
-			/* Status contradicting a more specific diagnostic: keep the field's. */
+			/* A generic X.0.0 field loses to a specific code in the diagnostic. */
+			if (ds != NULL && (rec->status == NULL ||
+			    (strcmp(rec->status + 1, ".0.0") == 0 && ds[0] == rec->status[0] &&
+			    strcmp(ds + 1, ".0.0") != 0))) {
+				g_free(rec->status);
+				rec->status = ds;
+			} else
+				g_free(ds);
 		}
 		text_enrich_record(p, rec, context);
 		parser_classify(p, rec, context);

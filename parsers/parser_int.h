@@ -26,6 +26,7 @@ struct parser {
 char *parser_address(const char *s);
 char *parser_find_status(const char *t);
 char *parser_find_replycode(const char *t);
+char *parser_find_command(const char *folded);
 char *parser_utf8(const char *s, gssize len);
 void parser_classify(struct parser *p, struct report_record *rec, const char *context);
 void parser_original_from_fields(struct parser *p, struct report *r, const struct fields *f);

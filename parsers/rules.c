@@ -26,8 +26,15 @@ struct class_entry {
 	enum report_class temp;
 };
 
+struct require {
+	char *command;		/* e.g. "RCPT", or NULL */
+	char *status;		/* status pattern, or NULL */
+	char *otherwise;	/* reason used when neither holds */
+};
+
 struct rules {
 	GPtrArray *rules;	/* struct rule * */
+	GHashTable *requires;	/* reason -> struct require * */
 	GHashTable *classes;	/* reason -> struct class_entry * */
 };
 
@@ -51,7 +58,19 @@ rules_free(struct rules *r)
 		return;
 	g_ptr_array_free(r->rules, TRUE);
 	g_hash_table_destroy(r->classes);
+	g_hash_table_destroy(r->requires);
 	g_free(r);
+}
+
+static void
+require_free(gpointer p)
+{
+	struct require *q = p;
+
+	g_free(q->command);
+	g_free(q->status);
+	g_free(q->otherwise);
+	g_free(q);
 }
 
 char *
@@ -106,6 +125,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 
 	r->rules = g_ptr_array_new_with_free_func(rule_free);
 	r->classes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	r->requires = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, require_free);
 	buf = g_strndup(data, len);
 	lines = g_strsplit(buf, "\n", -1);
 	g_free(buf);
@@ -132,6 +152,29 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 				ce->temp = tc;
 				g_hash_table_replace(r->classes, g_strdup(f[1]), ce);
 			}
+		} else if (strcmp(f[0], "require") == 0) {
+			/* require REASON [command CMD] [status PAT] otherwise REASON2 */
+			struct require *q = g_new0(struct require, 1);
+			int k;
+
+			for (k = 2; f[1] != NULL && f[k] != NULL && f[k + 1] != NULL && msg == NULL; k += 2) {
+				if (strcmp(f[k], "command") == 0)
+					q->command = g_ascii_strup(f[k + 1], -1);
+				else if (strcmp(f[k], "status") == 0) {
+					q->status = g_strdup(f[k + 1]);
+					if (!valid_status_pattern(q->status))
+						msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
+				} else if (strcmp(f[k], "otherwise") == 0)
+					q->otherwise = g_strdup(f[k + 1]);
+				else
+					msg = "usage: require REASON [command CMD] [status PATTERN] otherwise REASON";
+			}
+			if (msg == NULL && (f[1] == NULL || q->otherwise == NULL || (f[k] != NULL)))
+				msg = "usage: require REASON [command CMD] [status PATTERN] otherwise REASON";
+			if (msg != NULL)
+				require_free(q);
+			else
+				g_hash_table_replace(r->requires, g_strdup(f[1]), q);
 		} else if (strcmp(f[0], "rule") == 0) {
 			struct rule *ru;
 			const char *pat;
@@ -184,7 +227,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			else
 				g_ptr_array_add(r->rules, ru);
 		} else
-			msg = "unknown directive (rule, class)";
+			msg = "unknown directive (rule, class, require)";
 next:
 		g_strfreev(f);
 		if (msg != NULL) {
@@ -274,6 +317,30 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 		}
 	}
 	return FALSE;
+}
+
+const char *
+rules_require(const struct rules *r, const char *reason, const char *command,
+    const char *status)
+{
+	const struct require *q;
+
+	if (reason == NULL || (q = g_hash_table_lookup(r->requires, reason)) == NULL)
+		return reason;
+	/*
+	 * A known command decides: CMD itself keeps the reason, and so does any
+	 * command before DATA other than CMD (a content filter only acts once it
+	 * has the message).  Without a command, a status matching PATTERN keeps it.
+	 */
+	if (command != NULL) {
+		if (q->command == NULL || g_ascii_strcasecmp(q->command, command) == 0 ||
+		    g_ascii_strcasecmp(command, "DATA") != 0)
+			return reason;
+		return q->otherwise;
+	}
+	if (q->status != NULL)
+		return status != NULL && status_matches(q->status, status) ? reason : q->otherwise;
+	return reason;
 }
 
 enum report_class

@@ -35,6 +35,14 @@ void rules_free(struct rules *r);
 gboolean rules_classify(const struct rules *r, const char *text, const char *status,
     const char *replycode, struct rules_match *out);
 
+/*
+ * A reason decided by text may need corroboration ("require" lines): a
+ * "user unknown" said after DATA is a content filter, not a dead address.
+ * Returns reason itself, or the configured alternative.  Not a copy.
+ */
+const char *rules_require(const struct rules *r, const char *reason, const char *command,
+    const char *status);
+
 /* Class of a reason; permanent says whether the failure was a 5xx one. */
 enum report_class rules_class(const struct rules *r, const char *reason, gboolean permanent);
 
