@@ -328,7 +328,10 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 		else
 			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
 	}
-	if (out == NULL) {
+	if (out == NULL && n == 0) {
+		out = g_strdup("");
+		*outlen = 0;
+	} else if (out == NULL) {
 		out = parser_utf8((char *)ba->data, n);
 		*outlen = strlen(out);
 	}
@@ -648,7 +651,7 @@ header_matches_ci(GMimeObject *o, const char *name, const char *needle)
 }
 
 static void
-apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt)
+apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const char *context)
 {
 	GMatchInfo *mi = NULL;
 	char *local, *dom, *addr = NULL;
@@ -670,6 +673,15 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt)
 	g_match_info_free(mi);
 	if (addr == NULL)
 		return;
+	if (r->records->len == 0 && (r->kind == REPORT_KIND_BOUNCE || r->kind == REPORT_KIND_DSN)) {
+		/* A bounce that names nobody: VERP still says who it was for. */
+		struct report_record *rec = report_add_record(r);
+
+		rec->recipient = addr;
+		rec->action = g_strdup("failed");
+		parser_classify(p, rec, context);
+		return;
+	}
 	if (r->records->len == 1) {
 		struct report_record *rec = g_ptr_array_index(r->records, 0);
 
@@ -779,7 +791,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
 		text_autoreply(p, r, msg);
 
-	apply_verp(p, r, envelope_rcpt);
+	apply_verp(p, r, envelope_rcpt, context);
 	if (r->reporting_mta == NULL && r->kind != REPORT_KIND_NONE) {
 		/* nothing better: leave it empty */
 	}
