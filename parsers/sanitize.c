@@ -51,9 +51,11 @@ sanitize_charset_ok(const struct sanitize_limits *lim, const char *charset)
 static char *
 ensure_copy(const char *data, gsize len, char **copy)
 {
-	if (*copy == NULL)
-		*copy = g_memdup2(data, len + 1);
-	(*copy)[len] = '\0';
+	if (*copy == NULL) {
+		*copy = g_malloc(len + 1);
+		memcpy(*copy, data, len);
+		(*copy)[len] = '\0';
+	}
 	return *copy;
 }
 
@@ -142,15 +144,22 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		if (p[1] != '?')
 			continue;
 		cs = p + 2;
-		for (q = cs; q < end && q - cs < 60 && *q != '?' && *q != '\n' && *q != ' '; q++)
+		/*
+		 * The charset runs to the next '?'; GMime does not insist on a
+		 * sane name, so neither length nor bytes make a word harmless:
+		 * anything not exactly on the allow-list is defused.
+		 */
+		for (q = cs; q < end && *q != '?' && *q != '\n'; q++)
 			;
 		if (q >= end || *q != '?')
 			continue;
 		n = q - cs;
-		memcpy(name, cs, n);
-		name[n] = '\0';
-		if (n > 0 && sanitize_charset_ok(lim, name))
-			continue;
+		if (n > 0 && n < sizeof(name)) {
+			memcpy(name, cs, n);
+			name[n] = '\0';
+			if (sanitize_charset_ok(lim, name))
+				continue;
+		}
 		buf = ensure_copy(data, len, copy);
 		buf[p - data + 1] = '_';
 		if (data != buf) {

@@ -235,6 +235,10 @@ test_hostile_files(void)
 	g_assert_nonnull(r->orig_subject);
 	g_assert_true(g_utf8_validate(r->orig_subject, -1, NULL));
 	report_free(r);
+	/* found by the fuzzer: 8-bit bytes inside the charset name */
+	r = parse_file(p, FIX "hostile/encoded-word-long-charset.eml", NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	report_free(r);
 	r = parse_file(p, FIX "hostile/truncated-no-closing-boundary.eml", NULL);
 	g_assert_cmpstr(r->outcome, !=, NULL);
 	report_free(r);
