@@ -74,3 +74,31 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- parsers: benchmark and fuzzing ---------------------------------------
+$(BUILD)/tests/bench_parse: tests/bench/bench_parse.c $(BUILD)/librebound.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librebound.a $(PKG_LIBS) -lm
+
+bench-parse: $(BUILD)/tests/bench_parse
+	BUILD=$(BUILD) tests/bench/bench_parse.sh
+
+# Every tests/fuzz/fuzz_*.c is built with clang's libFuzzer and sanitizers
+# against the library sources, then run for FUZZ_SECONDS, seeded from tests/fixtures.
+FUZZ_SECONDS ?= 10
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BUILD   := build/fuzz
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Icommon -I.
+
+fuzz:
+	@mkdir -p $(FUZZ_BUILD)
+	@set -e; for f in $(FUZZ_SRC); do \
+		n=$$(basename $$f .c); \
+		echo "fuzz: building $$n"; \
+		clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(PKG_LIBS) -lm; \
+		rm -rf $(FUZZ_BUILD)/$$n.corpus; mkdir -p $(FUZZ_BUILD)/$$n.corpus; \
+		find tests/fixtures -type f -size -64k -exec cp {} $(FUZZ_BUILD)/$$n.corpus/ \; ; \
+		echo "fuzz: running $$n for $(FUZZ_SECONDS)s"; \
+		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
+		    -timeout=10 -print_final_stats=1 $(FUZZ_BUILD)/$$n.corpus; \
+	done

@@ -1,0 +1,366 @@
+/*
+ * test_parser.c - the parser on small synthetic fixtures
+ * (tests/fixtures/parsers/), hostile MIME, VERP and the rules file.
+ */
+#include <string.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "parsers/parser.h"
+#include "parsers/report.h"
+
+#define FIX "tests/fixtures/parsers/"
+
+static struct parser *
+mkparser(const char *verp)
+{
+	struct parser_options o;
+	char *err = NULL;
+	struct parser *p;
+	static char *corr[] = { "X-Campaign-Id", "Feedback-ID", NULL };
+
+	memset(&o, 0, sizeof(o));
+	o.rules_path = "conf/rules.conf";
+	o.verp_pattern = verp;
+	o.correlation_headers = corr;
+	p = parser_new(&o, &err);
+	if (p == NULL)
+		g_error("parser_new: %s", err);
+	return p;
+}
+
+static struct report *
+parse_file(struct parser *p, const char *name, const char *env)
+{
+	char *data;
+	gsize len;
+	struct report *r;
+
+	if (!g_file_get_contents(name, &data, &len, NULL))
+		g_error("cannot read %s", name);
+	r = parser_parse(p, data, len, env);
+	g_free(data);
+	return r;
+}
+
+static struct report_record *
+rec(struct report *r, guint i)
+{
+	g_assert_cmpuint(r->records->len, >, i);
+	return g_ptr_array_index(r->records, i);
+}
+
+struct expect {
+	const char *file;
+	enum report_kind kind;
+	const char *recipient;
+	enum report_class class_;
+	const char *reason;
+};
+
+static const struct expect table[] = {
+	{ "dsn-two-rcpts.eml", REPORT_KIND_DSN, "alice@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "dsn-global.eml", REPORT_KIND_DSN, "jos\xc3\xa9@ex\xc3\xa4mple.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	{ "arf-abuse.eml", REPORT_KIND_ARF, "carol@isp.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	{ "arf-redacted.eml", REPORT_KIND_ARF, "dave@isp.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	{ "autoreply.eml", REPORT_KIND_AUTOREPLY, "erin@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	{ "exim-text.eml", REPORT_KIND_BOUNCE, "frank@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "qmail-text.eml", REPORT_KIND_BOUNCE, "grace@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	{ "block-text.eml", REPORT_KIND_BOUNCE, "heidi@strict.test", REPORT_CLASS_BLOCK, "blocked" },
+};
+
+static void
+test_table(void)
+{
+	struct parser *p = mkparser(NULL);
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(table); i++) {
+		char *path = g_strconcat(FIX, table[i].file, NULL);
+		struct report *r = parse_file(p, path, NULL);
+		struct report_record *x;
+
+		g_test_message("%s", table[i].file);
+		g_assert_cmpstr(r->outcome, ==, "ok");
+		g_assert_cmpint(r->kind, ==, table[i].kind);
+		x = rec(r, 0);
+		g_assert_cmpstr(x->recipient, ==, table[i].recipient);
+		g_assert_cmpint(x->class_, ==, table[i].class_);
+		g_assert_cmpstr(x->reason, ==, table[i].reason);
+		g_assert_nonnull(x->rule);
+		report_free(r);
+		g_free(path);
+	}
+	parser_free(p);
+}
+
+static void
+test_dsn_fields(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r = parse_file(p, FIX "dsn-two-rcpts.eml", NULL);
+	struct report_record *a, *b;
+
+	g_assert_cmpuint(r->records->len, ==, 2);
+	a = rec(r, 0);
+	b = rec(r, 1);
+	g_assert_cmpstr(r->reporting_mta, ==, "mx.sender.test");
+	g_assert_cmpstr(r->arrival_date, ==, "Mon, 2 Nov 2026 10:00:00 +0000");
+	g_assert_cmpstr(a->status, ==, "5.1.1");
+	g_assert_cmpstr(a->replycode, ==, "550");
+	g_assert_cmpstr(a->action, ==, "failed");
+	g_assert_cmpstr(a->remote_mta, ==, "mx.dead.test");
+	g_assert_cmpstr(a->original_recipient, ==, "alice@dead.test");
+	g_assert_nonnull(strstr(a->diagnostic, "User unknown in local recipient table"));
+	g_assert_cmpstr(a->last_attempt, ==, "Mon, 2 Nov 2026 10:00:01 +0000");
+	/* delayed is never a failure */
+	g_assert_cmpstr(b->action, ==, "delayed");
+	g_assert_cmpint(b->class_, ==, REPORT_CLASS_DELIVERED);
+	/* the enclosed original */
+	g_assert_cmpstr(r->orig_message_id, ==, "<m1@sender.test>");
+	g_assert_cmpstr(r->orig_subject, ==, "November news");
+	g_assert_cmpstr(g_hash_table_lookup(r->correlation, "X-Campaign-Id"), ==, "camp-42");
+	report_free(r);
+	parser_free(p);
+}
+
+static void
+test_arf_fields(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r = parse_file(p, FIX "arf-abuse.eml", NULL);
+
+	g_assert_cmpstr(rec(r, 0)->feedback_type, ==, "abuse");
+	g_assert_cmpstr(r->user_agent, ==, "ExampleFBL/1.0");
+	g_assert_cmpstr(r->source_ip, ==, "192.0.2.1");
+	g_assert_cmpstr(r->reported_domain, ==, "sender.test");
+	g_assert_cmpstr(r->original_mail_from, ==, "bounces@sender.test");
+	g_assert_nonnull(r->auth_results);
+	g_assert_cmpstr(r->orig_message_id, ==, "<a1@sender.test>");
+	g_assert_cmpstr(g_hash_table_lookup(r->correlation, "Feedback-ID"), ==, "111:222:sender");
+	report_free(r);
+	r = parse_file(p, FIX "arf-redacted.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->feedback_type, ==, "not-spam");
+	report_free(r);
+	parser_free(p);
+}
+
+static void
+test_not_bounce(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r = parse_file(p, FIX "not-bounce.eml", NULL);
+
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+	g_assert_cmpuint(r->records->len, ==, 0);
+	report_free(r);
+	parser_free(p);
+}
+
+/* The same DSN with CRLF and bare-CR line ends says the same. */
+static void
+test_line_ends(void)
+{
+	struct parser *p = mkparser(NULL);
+	char *data, *crlf, *cr;
+	gsize len;
+	GString *s;
+	struct report *r;
+	gsize i;
+
+	g_assert_true(g_file_get_contents(FIX "dsn-two-rcpts.eml", &data, &len, NULL));
+	s = g_string_new(NULL);
+	for (i = 0; i < len; i++) {
+		if (data[i] == '\n')
+			g_string_append_c(s, '\r');
+		g_string_append_c(s, data[i]);
+	}
+	crlf = g_string_free(s, FALSE);
+	cr = g_strdup(data);
+	g_strdelimit(cr, "\n", '\r');
+	for (i = 0; i < 2; i++) {
+		const char *d = i == 0 ? crlf : cr;
+
+		r = parser_parse(p, d, strlen(d), NULL);
+		g_assert_cmpint(r->kind, ==, REPORT_KIND_DSN);
+		g_assert_cmpuint(r->records->len, ==, 2);
+		g_assert_cmpstr(rec(r, 0)->recipient, ==, "alice@dead.test");
+		g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
+		g_assert_cmpstr(r->orig_message_id, ==, "<m1@sender.test>");
+		report_free(r);
+	}
+	g_free(data);
+	g_free(crlf);
+	g_free(cr);
+	parser_free(p);
+}
+
+static void
+test_verp(void)
+{
+	struct parser *p = mkparser("^bounce\\+(?<local>[^=@]+)=(?<domain>[^@]+)@");
+	struct report *r;
+
+	r = parse_file(p, FIX "verp-no-rcpt.eml", "bounce+kim=verp.test@bounces.sender.test");
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_BOUNCE);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "kim@verp.test");
+	report_free(r);
+	/* VERP beats what the text says when there is one recipient */
+	r = parse_file(p, FIX "exim-text.eml", "bounce+frank2=gone.test@bounces.sender.test");
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "frank2@gone.test");
+	g_assert_cmpstr(rec(r, 0)->original_recipient, ==, "frank@gone.test");
+	report_free(r);
+	/* not a VERP address: untouched */
+	r = parse_file(p, FIX "exim-text.eml", "bounces@sender.test");
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "frank@gone.test");
+	report_free(r);
+	parser_free(p);
+}
+
+/* Hostile inputs: GMime-crashing encoded words, nesting, parts, headers. */
+static void
+test_hostile_files(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r;
+
+	r = parse_file(p, FIX "hostile/encoded-word-iso2022cnext-subject.eml", NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+	report_free(r);
+	r = parse_file(p, FIX "hostile/encoded-word-in-dsn-original.eml", NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_DSN);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "lena@dead.test");
+	g_assert_nonnull(r->orig_subject);
+	g_assert_true(g_utf8_validate(r->orig_subject, -1, NULL));
+	report_free(r);
+	/* found by the fuzzer: 8-bit bytes inside the charset name */
+	r = parse_file(p, FIX "hostile/encoded-word-long-charset.eml", NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	report_free(r);
+	r = parse_file(p, FIX "hostile/truncated-no-closing-boundary.eml", NULL);
+	g_assert_cmpstr(r->outcome, !=, NULL);
+	report_free(r);
+	parser_free(p);
+}
+
+static void
+test_limits(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r;
+	GString *s = g_string_new("From: MAILER-DAEMON@x.test\nSubject: Undelivered\n");
+	int i;
+
+	/* 50,000 nested multiparts: refused before GMime spends a second on them */
+	for (i = 0; i < 50000; i++)
+		g_string_append_printf(s, "Content-Type: multipart/mixed; boundary=\"b%d\"\n\n--b%d\n", i, i);
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+	g_assert_true(r->anomalies & (REPORT_ANOMALY_TOO_DEEP | REPORT_ANOMALY_TOO_MANY_PARTS));
+	g_assert_cmpstr(r->outcome, !=, "ok");
+	report_free(r);
+
+	/* 150,000 empty parts */
+	g_string_assign(s, "From: a@b.test\nContent-Type: multipart/mixed; boundary=\"x\"\n\n");
+	for (i = 0; i < 150000; i++)
+		g_string_append(s, "--x\nContent-Type: text/plain\n\n");
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_TOO_MANY_PARTS);
+	report_free(r);
+
+	/* a 4 MB header block */
+	g_string_assign(s, "From: a@b.test\n");
+	for (i = 0; i < 200000; i++)
+		g_string_append(s, "X-Junk: aaaaaaaaaaaaaaaa\n");
+	g_string_append(s, "\nbody\n");
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_HEADER_TOO_BIG);
+	report_free(r);
+
+	/* garbage never crashes */
+	r = parser_parse(p, "", 0, NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+	report_free(r);
+	r = parser_parse(p, "\0\0\0=?x?", 7, NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+	report_free(r);
+	g_string_free(s, TRUE);
+	parser_free(p);
+}
+
+static void
+test_rules_errors(void)
+{
+	static const struct { const char *text; const char *want; } bad[] = {
+		{ "class userunknown hard\nrule x userunknown text\n", "t.conf:2:" },
+		{ "rule x userunknown regex (unclosed\n", "t.conf:1:" },
+		{ "\n\nrule x userunknown status 9.9.9\n", "t.conf:3:" },
+		{ "class a nosuchclass\n", "t.conf:1:" },
+		{ "frobnicate\n", "t.conf:1:" },
+		{ "require userunknown command RCPT\n", "t.conf:1:" },
+	};
+	char *dir = g_dir_make_tmp("rbrules-XXXXXX", NULL);
+	char *path = g_build_filename(dir, "t.conf", NULL);
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(bad); i++) {
+		struct parser_options o;
+		char *err = NULL;
+		struct parser *p;
+
+		g_assert_true(g_file_set_contents(path, bad[i].text, -1, NULL));
+		memset(&o, 0, sizeof(o));
+		o.rules_path = path;
+		p = parser_new(&o, &err);
+		g_assert_null(p);
+		g_assert_nonnull(err);
+		g_assert_nonnull(strstr(err, bad[i].want));
+		g_free(err);
+	}
+	/* an operator's own rule, without recompiling */
+	{
+		struct parser_options o;
+		char *err = NULL;
+		struct parser *p;
+		struct report *r;
+
+		g_assert_true(g_file_set_contents(path,
+		    "class mailboxfull soft\nrule my-full mailboxfull text does not like recipient\n", -1, NULL));
+		memset(&o, 0, sizeof(o));
+		o.rules_path = path;
+		p = parser_new(&o, &err);
+		g_assert_nonnull(p);
+		r = parse_file(p, FIX "qmail-text.eml", NULL);
+		g_assert_cmpstr(rec(r, 0)->rule, ==, "my-full");
+		report_free(r);
+		parser_free(p);
+	}
+	/* the shipped rules load */
+	{
+		struct parser *p = mkparser(NULL);
+
+		parser_free(p);
+	}
+	g_unlink(path);
+	g_rmdir(dir);
+	g_free(path);
+	g_free(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/parser/table", test_table);
+	g_test_add_func("/parser/dsn_fields", test_dsn_fields);
+	g_test_add_func("/parser/arf_fields", test_arf_fields);
+	g_test_add_func("/parser/not_bounce", test_not_bounce);
+	g_test_add_func("/parser/line_ends", test_line_ends);
+	g_test_add_func("/parser/verp", test_verp);
+	g_test_add_func("/parser/hostile_files", test_hostile_files);
+	g_test_add_func("/parser/limits", test_limits);
+	g_test_add_func("/parser/rules_errors", test_rules_errors);
+	return g_test_run();
+}
