@@ -18,6 +18,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
+	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
 };
 
 static void
