@@ -112,9 +112,10 @@ smtp_addr_scan(const char **pp, int is_mail, char **addr, int *utf8, const char 
 	}
 	dom = ++p;
 	if (*p == '[') {
+		p++;
 		while (*p != '\0' && *p != ']' && (g_ascii_isalnum(*p) || strchr(".:-", *p)))
 			p++;
-		if (*p != ']' || p - dom < 2) {
+		if (*p != ']' || p - dom < 3) {
 			*reply = bad;
 			return -1;
 		}
