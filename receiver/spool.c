@@ -557,7 +557,7 @@ spool_read(struct spool *s, const char *queue_id, struct spool_envelope **envp,
 	}
 	if ((end = strstr(buf, "\n\n")) == NULL) {
 		g_free(buf);
-		spool_seterr(err, "%s: no envelope", queue_id);
+		spool_seterr(err, "%s: damaged entry (no envelope)", queue_id);
 		return -1;
 	}
 	*end = '\0';
