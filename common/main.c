@@ -19,6 +19,7 @@ struct command {
 static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
 	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
+	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
 };
 
 static void

@@ -1,0 +1,99 @@
+"""Helpers shared by the receiver's end-to-end tests (tests/e2e/test_smtp*.py)."""
+import os, socket, ssl, time
+
+
+class Raw:
+    """A byte-exact SMTP client: what smtplib refuses to send, this sends."""
+
+    def __init__(self, port, host="127.0.0.1", timeout=5, greet=True, source=None):
+        self.sock = socket.create_connection((host, port), timeout=timeout,
+                                             source_address=(source, 0) if source else None)
+        self.buf = b""
+        if greet:
+            self.greeting = self.reply()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _line(self):
+        while b"\r\n" not in self.buf:
+            d = self.sock.recv(65536)
+            if not d:
+                raise EOFError("connection closed; buffered %r" % self.buf)
+            self.buf += d
+        line, self.buf = self.buf.split(b"\r\n", 1)
+        return line
+
+    def reply(self):
+        """(code, text of all lines) of one possibly multi-line reply."""
+        lines = []
+        while True:
+            l = self._line()
+            lines.append(l)
+            if len(l) < 4 or l[3:4] != b"-":
+                break
+        return int(lines[-1][:3]), b"\n".join(lines).decode("utf-8", "replace")
+
+    def cmd(self, line):
+        if isinstance(line, str):
+            line = line.encode()
+        self.send(line + b"\r\n")
+        return self.reply()
+
+    def starttls(self):
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        self.sock = ctx.wrap_socket(self.sock, server_hostname="localhost")
+        return self.sock
+
+    def closed_within(self, seconds):
+        """True if the server closes the connection within seconds (data is kept)."""
+        self.sock.settimeout(seconds)
+        end = time.time() + seconds
+        try:
+            while time.time() < end:
+                d = self.sock.recv(65536)
+                if not d:
+                    return True
+                self.buf += d
+        except (socket.timeout, ConnectionResetError):
+            return False
+        return False
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def spool_entries(spool_dir):
+    q = os.path.join(spool_dir, "queue")
+    return sorted(os.listdir(q)) if os.path.isdir(q) else []
+
+
+def read_spool(spool_dir, qid):
+    """(envelope dict with 'Rcpt' as a list, message bytes) of one spool entry."""
+    with open(os.path.join(spool_dir, "queue", qid), "rb") as f:
+        raw = f.read()
+    head, body = raw.split(b"\n\n", 1)
+    env = {"Rcpt": []}
+    for line in head.decode().split("\n"):
+        k, v = line.split(": ", 1)
+        v = v.encode().decode("unicode_escape").encode("latin-1").decode("utf-8")
+        if k == "Rcpt":
+            env["Rcpt"].append(v)
+        else:
+            env[k] = v
+    return env, body
+
+
+def strip_received(body):
+    """The message as the client sent it: drop our Received: header (folded lines)."""
+    assert body.startswith(b"Received: "), body[:80]
+    lines = body.split(b"\r\n")
+    i = 1
+    while lines[i].startswith(b"\t"):
+        i += 1
+    return b"\r\n".join(lines[i:])

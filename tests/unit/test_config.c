@@ -1,0 +1,128 @@
+/* test_config.c - config validation: errors carry FILE:LINE, ranges, listen syntax, the shipped example. */
+#include <string.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "config.h"
+
+static char *tmpdir;
+
+static char *
+write_conf(const char *text)
+{
+	char *path = g_build_filename(tmpdir, "t.conf", NULL);
+
+	g_assert_true(g_file_set_contents(path, text, -1, NULL));
+	return path;
+}
+
+static void
+expect_error(const char *text, const char *line_tag, const char *fragment)
+{
+	char *path = write_conf(text), *err = NULL, *want;
+	struct config *cfg = config_load(path, &err);
+
+	g_assert_null(cfg);
+	g_assert_nonnull(err);
+	want = g_strdup_printf("%s:%s: ", path, line_tag);
+	if (!g_str_has_prefix(err, want))
+		g_error("error \"%s\" does not start with \"%s\"", err, want);
+	g_assert_nonnull(strstr(err, fragment));
+	g_free(want);
+	g_free(err);
+	g_free(path);
+}
+
+static void
+test_unknown_key(void)
+{
+	expect_error("[smtp]\n# comment\nhostname = a\nlisten_on = 1.2.3.4:25\n", "4",
+	    "unknown key \"listen_on\" in [smtp]");
+}
+
+static void
+test_unknown_section(void)
+{
+	expect_error("[smtp]\nhostname = a\n\n[smpt]\nx = 1\n", "4", "unknown section [smpt]");
+}
+
+static void
+test_int_range(void)
+{
+	expect_error("[smtp]\nmax_command_line = 100\n", "2", "out of range [512, 65536]");
+	expect_error("[smtp]\n\nmax_recipients = 100001\n", "3", "out of range");
+	expect_error("[smtp]\nidle_timeout = 5s\n", "2", "not an integer");
+	expect_error("[spool]\nhigh_water = 0\n", "2", "out of range");
+}
+
+static void
+test_bad_listen(void)
+{
+	expect_error("[smtp]\nhostname = a\nlisten = 127.0.0.1:2525;localhost\n", "3",
+	    "\"localhost\" is not addr:port");
+	expect_error("[smtp]\nlisten = 127.0.0.1:99999\n", "2", "not addr:port");
+	expect_error("[smtp]\nlisten = [::1:25\n", "2", "not addr:port");
+}
+
+static void
+test_choices_and_pairs(void)
+{
+	expect_error("[smtp]\nbare_newlines = strip\n", "2", "not one of reject|accept");
+	expect_error("[smtp]\ntls_cert = /x.pem\n", "2", "go together");
+	expect_error("[smtp]\nlisten_tls = 127.0.0.1:4650\n", "2", "needs smtp.tls_cert");
+	expect_error("[smtp]\nfbl_addresses = fbl.example.com\n", "2", "is not an address");
+}
+
+static void
+test_valid_values(void)
+{
+	char *path = write_conf("[smtp]\nlisten = 127.0.0.1:25;[::1]:25\n"
+	    "domains = a.example; .b.example\nmax_recipients = 1000\n"
+	    "bare_newlines = accept\n[spool]\ndir = /tmp/s\n");
+	char *err = NULL;
+	struct config *cfg = config_load(path, &err);
+
+	g_assert_nonnull(cfg);
+	g_assert_null(err);
+	g_assert_cmpstr(cfg->smtp_listen[1], ==, "[::1]:25");
+	g_assert_cmpstr(cfg->smtp_domains[1], ==, ".b.example");
+	g_assert_cmpint(cfg->smtp_max_recipients, ==, 1000);
+	g_assert_cmpstr(cfg->smtp_bare_newlines, ==, "accept");
+	g_assert_cmpint(cfg->smtp_max_command_line, ==, 512);	/* default */
+	config_free(cfg);
+	g_free(path);
+}
+
+static void
+test_shipped_example_loads(void)
+{
+	char *err = NULL;
+	struct config *cfg = config_load("conf/rebound.conf", &err);
+
+	if (cfg == NULL)
+		g_error("conf/rebound.conf: %s", err);
+	g_assert_cmpstr(cfg->smtp_bare_newlines, ==, "reject");
+	g_assert_nonnull(cfg->smtp_domains[0]);
+	g_assert_nonnull(cfg->smtp_fbl_addresses[0]);
+	config_free(cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	tmpdir = g_dir_make_tmp("rebound-config-XXXXXX", NULL);
+	g_test_add_func("/config/unknown-key", test_unknown_key);
+	g_test_add_func("/config/unknown-section", test_unknown_section);
+	g_test_add_func("/config/int-range", test_int_range);
+	g_test_add_func("/config/bad-listen", test_bad_listen);
+	g_test_add_func("/config/choices-and-pairs", test_choices_and_pairs);
+	g_test_add_func("/config/valid-values", test_valid_values);
+	g_test_add_func("/config/shipped-example-loads", test_shipped_example_loads);
+	rc = g_test_run();
+	g_unlink(g_build_filename(tmpdir, "t.conf", NULL));
+	g_rmdir(tmpdir);
+	return rc;
+}

@@ -1,0 +1,266 @@
+/* test_spool.c - the durable spool: commit, list order, read back, attempts, remove, recovery, group commit. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "receiver/spool.h"
+
+static char *
+mkspool(void)
+{
+	return g_dir_make_tmp("rebound-spool-XXXXXX", NULL);
+}
+
+static void
+rmtree(const char *dir)
+{
+	char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+	g_assert_cmpint(system(cmd), ==, 0);
+	g_free(cmd);
+}
+
+static struct spool_envelope *
+envelope(const char *from, const char *rcpt)
+{
+	struct spool_envelope *e = g_new0(struct spool_envelope, 1);
+
+	e->client_addr = g_strdup("2001:db8::1");
+	e->helo = g_strdup("mx \"quoted\"\\ \xc3\xbc");
+	e->tls = g_strdup("TLSv1.3 TLS_AES_256_GCM_SHA384");
+	e->mail_from = g_strdup(from);
+	e->rcpts = g_new0(char *, 3);
+	e->rcpts[0] = g_strdup(rcpt);
+	e->rcpts[1] = g_strdup("fbl@example.com");
+	return e;
+}
+
+static void
+test_commit_read_roundtrip(void)
+{
+	char *dir = mkspool(), *err = NULL;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *e = envelope("", "bounce-x=y@b.example"), *r = NULL;
+	/* Binary-safe: NUL, bare CR/LF and a "\n\n" inside the message. */
+	static const char msg[] = "Received: x\r\n\r\nbody\0with NUL\n\nand \r bare\r\n";
+	GBytes *data = NULL;
+	GPtrArray *ids;
+
+	g_assert_nonnull(s);
+	g_assert_cmpuint(spool_count(s), ==, 0);
+	g_assert_cmpint(spool_commit(s, e, msg, sizeof msg - 1, &err), ==, 0);
+	g_assert_nonnull(e->queue_id);
+	g_assert_cmpuint(strlen(e->queue_id), ==, 16);
+	g_assert_cmpuint(e->size, ==, sizeof msg - 1);
+	g_assert_cmpuint(spool_count(s), ==, 1);
+	ids = spool_list(s);
+	g_assert_cmpuint(ids->len, ==, 1);
+	g_assert_cmpstr(g_ptr_array_index(ids, 0), ==, e->queue_id);
+	g_assert_cmpint(spool_read(s, e->queue_id, &r, &data, &err), ==, 0);
+	g_assert_cmpstr(r->queue_id, ==, e->queue_id);
+	g_assert_cmpstr(r->mail_from, ==, "");
+	g_assert_cmpstr(r->client_addr, ==, "2001:db8::1");
+	g_assert_cmpstr(r->helo, ==, e->helo);
+	g_assert_cmpstr(r->tls, ==, e->tls);
+	g_assert_cmpstr(r->rcpts[0], ==, "bounce-x=y@b.example");
+	g_assert_cmpstr(r->rcpts[1], ==, "fbl@example.com");
+	g_assert_null(r->rcpts[2]);
+	g_assert_cmpint(r->arrival_us, ==, e->arrival_us);
+	g_assert_cmpint(r->attempts, ==, 0);
+	g_assert_cmpmem(g_bytes_get_data(data, NULL), g_bytes_get_size(data), msg, sizeof msg - 1);
+	g_bytes_unref(data);
+	spool_envelope_free(r);
+	spool_envelope_free(e);
+	g_ptr_array_unref(ids);
+	spool_close(s);
+	rmtree(dir);
+	g_free(dir);
+}
+
+static void
+test_order_attempts_remove_reopen(void)
+{
+	char *dir = mkspool(), *err = NULL, *tmpfile;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *r;
+	GBytes *data;
+	GPtrArray *ids;
+	char *committed[5];
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		struct spool_envelope *e = envelope("a@b.example", "r@b.example");
+		char body[32];
+		g_snprintf(body, sizeof body, "message %d\r\n", i);
+		g_assert_cmpint(spool_commit(s, e, body, strlen(body), NULL), ==, 0);
+		committed[i] = g_strdup(e->queue_id);
+		spool_envelope_free(e);
+	}
+	ids = spool_list(s);
+	g_assert_cmpuint(ids->len, ==, 5);
+	for (i = 0; i < 5; i++)
+		g_assert_cmpstr(g_ptr_array_index(ids, i), ==, committed[i]);	/* arrival order */
+	g_ptr_array_unref(ids);
+
+	g_assert_cmpint(spool_set_attempts(s, committed[1], 2, &err), ==, 0);
+	g_assert_cmpint(spool_remove(s, committed[0], &err), ==, 0);
+	g_assert_cmpint(spool_remove(s, committed[0], &err), ==, -1);
+	g_assert_nonnull(err);
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(spool_set_attempts(s, committed[0], 1, &err), ==, -1);
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpint(spool_read(s, "../../etc/passwd", &r, &data, &err), ==, -1);
+	g_clear_pointer(&err, g_free);
+	g_assert_cmpuint(spool_count(s), ==, 4);
+	spool_close(s);
+
+	/* A crash mid-write leaves tmp/ debris: reopening drops it, keeps the rest. */
+	tmpfile = g_build_filename(dir, "tmp", "0000000000000000", NULL);
+	g_assert_true(g_file_set_contents(tmpfile, "Rebound-Spool: 1\npart", -1, NULL));
+	s = spool_open(dir, &err);
+	g_assert_nonnull(s);
+	g_assert_false(g_file_test(tmpfile, G_FILE_TEST_EXISTS));
+	g_assert_cmpuint(spool_count(s), ==, 4);
+	g_assert_cmpint(spool_read(s, committed[1], &r, &data, &err), ==, 0);
+	g_assert_cmpint(r->attempts, ==, 2);
+	g_assert_cmpmem(g_bytes_get_data(data, NULL), g_bytes_get_size(data), "message 1\r\n", 11);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	spool_close(s);
+	for (i = 0; i < 5; i++)
+		g_free(committed[i]);
+	g_free(tmpfile);
+	rmtree(dir);
+	g_free(dir);
+}
+
+static void
+test_truncated_entry_detected(void)
+{
+	char *dir = mkspool(), *err = NULL, *path;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *e = envelope("", "r@b.example"), *r;
+	GBytes *data;
+
+	g_assert_cmpint(spool_commit(s, e, "0123456789", 10, NULL), ==, 0);
+	path = g_build_filename(dir, "queue", e->queue_id, NULL);
+	g_assert_cmpint(truncate(path, 50), ==, 0);
+	g_assert_cmpint(spool_read(s, e->queue_id, &r, &data, &err), ==, -1);
+	g_assert_nonnull(strstr(err, "damaged"));
+	g_free(err);
+	g_free(path);
+	spool_envelope_free(e);
+	spool_close(s);
+	rmtree(dir);
+	g_free(dir);
+}
+
+struct async_state {
+	GMutex lock;
+	GCond cond;
+	int done, ok, notified;
+	GPtrArray *ids;
+};
+
+static void
+async_done(void *arg, const char *qid, enum spool_status st, const char *err)
+{
+	struct async_state *a = arg;
+
+	(void)err;
+	g_mutex_lock(&a->lock);
+	a->done++;
+	if (st == SPOOL_OK) {
+		a->ok++;
+		g_ptr_array_add(a->ids, g_strdup(qid));
+	}
+	g_cond_signal(&a->cond);
+	g_mutex_unlock(&a->lock);
+}
+
+static void
+async_notify(void *arg)
+{
+	struct async_state *a = arg;
+
+	g_mutex_lock(&a->lock);
+	a->notified++;
+	g_mutex_unlock(&a->lock);
+}
+
+static void
+test_async_group_commit(void)
+{
+	char *dir = mkspool(), *err = NULL;
+	struct spool *s = spool_open(dir, &err);
+	struct async_state a = { .ids = g_ptr_array_new_with_free_func(g_free) };
+	GPtrArray *ids;
+	int i, n = 200;
+
+	g_mutex_init(&a.lock);
+	g_cond_init(&a.cond);
+	spool_set_notify(s, async_notify, &a);
+	for (i = 0; i < n; i++) {
+		struct spool_envelope *e = envelope("", "r@b.example");
+		e->queue_id = spool_new_id(s);
+		e->arrival_us = g_get_real_time();
+		spool_commit_async(s, e, g_strdup_printf("msg %d\r\n", i), strlen("msg \r\n") +
+		    (i < 10 ? 1 : i < 100 ? 2 : 3), async_done, &a);
+	}
+	g_mutex_lock(&a.lock);
+	while (a.done < n)
+		g_cond_wait(&a.cond, &a.lock);
+	g_mutex_unlock(&a.lock);
+	g_assert_cmpint(a.ok, ==, n);
+	g_assert_cmpint(a.notified, >=, 1);
+	g_assert_cmpint(a.notified, <=, n);
+	g_assert_cmpuint(spool_count(s), ==, (guint)n);
+	ids = spool_list(s);
+	g_assert_cmpuint(ids->len, ==, (guint)n);
+	for (i = 0; i < n; i++)		/* completions in submission order, ids in arrival order */
+		g_assert_cmpstr(g_ptr_array_index(ids, i), ==, g_ptr_array_index(a.ids, i));
+	g_ptr_array_unref(ids);
+	g_ptr_array_unref(a.ids);
+	spool_close(s);
+	rmtree(dir);
+	g_free(dir);
+}
+
+static void
+test_min_free_refuses(void)
+{
+	char *dir = mkspool(), *err = NULL, *tmp;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *e = envelope("", "r@b.example");
+	GDir *d;
+
+	spool_set_min_free(s, (uint64_t)1 << 62);	/* more than any disk */
+	g_assert_cmpint(spool_commit(s, e, "x\r\n", 3, &err), ==, -1);
+	g_assert_nonnull(strstr(err, "min_free"));
+	g_free(err);
+	g_assert_cmpuint(spool_count(s), ==, 0);
+	tmp = g_build_filename(dir, "tmp", NULL);
+	d = g_dir_open(tmp, 0, NULL);
+	g_assert_null(g_dir_read_name(d));
+	g_dir_close(d);
+	g_free(tmp);
+	spool_envelope_free(e);
+	spool_close(s);
+	rmtree(dir);
+	g_free(dir);
+}
+
+int
+main(int argc, char **argv)
+{
+	g_test_init(&argc, &argv, NULL);
+	g_test_add_func("/spool/commit-read-roundtrip", test_commit_read_roundtrip);
+	g_test_add_func("/spool/order-attempts-remove-reopen", test_order_attempts_remove_reopen);
+	g_test_add_func("/spool/truncated-entry-detected", test_truncated_entry_detected);
+	g_test_add_func("/spool/async-group-commit", test_async_group_commit);
+	g_test_add_func("/spool/min-free-refuses", test_min_free_refuses);
+	return g_test_run();
+}
