@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
 	{ "migrate", cmd_migrate, "migrate -c FILE [--status]", "apply pending sql/ migrations to [store] conninfo" },
 	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
+	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
 };
 
 static void
