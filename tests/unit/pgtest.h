@@ -66,7 +66,7 @@ pgtest_stop(void)
 }
 
 /* Stop (fast) or start the running cluster: the database going away. */
-static void
+G_GNUC_UNUSED static void
 pgtest_ctl(const char *what)
 {
 	char *data = g_build_filename(pgtest_dir, "data", NULL);
