@@ -392,6 +392,15 @@ pipeline_main(gpointer arg)
 
 	log_info("store pipeline=start batch=%lld backlog=%zu", (long long)p->cfg->store_batch,
 	    spool_count(p->spool));
+	/* Connect (and migrate) now rather than at the first message, so that
+	 * a wrong conninfo or schema shows in the log at start. */
+	{
+		char *err = NULL;
+		if (pipeline_connect(p, &err) < 0) {
+			pipeline_set_down(p, TRUE, err);
+			g_free(err);
+		}
+	}
 	for (;;) {
 		if (pipeline_pass(p) < 0 || pipeline_stopping(p))
 			break;

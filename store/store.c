@@ -183,6 +183,19 @@ store_correlation_json(const struct config *cfg, const struct report *r, char **
 	return out;
 }
 
+char *
+store_address_key(const char *recipient)
+{
+	char *key = address_key(recipient);
+
+	/* A mangled address would suppress nobody real: record it only. */
+	if (key != NULL && !g_utf8_validate(key, -1, NULL)) {
+		g_free(key);
+		key = NULL;
+	}
+	return key;
+}
+
 static const char SQL_EVENT[] =
     "INSERT INTO events (message_id, tenant, occurred_at, recipient, address_key, domain, kind,"
     " class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
@@ -194,6 +207,18 @@ static const char SQL_EVENT[] =
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
     " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
     " RETURNING id";
+
+static const char SQL_EVENT_REPLACE[] =
+    "UPDATE events SET (message_id, tenant, occurred_at, recipient, address_key, domain, kind,"
+    " class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
+    " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
+    " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
+    " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
+    " orig_date)"
+    " = ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
+    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
+    " WHERE id = $36::bigint RETURNING id";
 
 /* Soft failures of this address from distinct reports within the window
  * ending at this event, after the last delivery. */
@@ -304,7 +329,8 @@ store_policy(PGconn *conn, const struct config *cfg, const char *tenant, const c
 int
 store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
     int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    gboolean apply_policy, int *suppressions, enum pg_error_class *cls, char **err)
+    int64_t replace_id, gboolean apply_policy, int *suppressions, enum pg_error_class *cls,
+    char **err)
 {
 	struct params p = { 0 };
 	char *address, *key, *campaign = NULL;
@@ -314,9 +340,8 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 	int rc = -1;
 
 	address = address_normalise(rec->recipient);
-	key = address_key(rec->recipient);
-	/* A mangled address would suppress nobody real: record it only. */
-	if (address == NULL || key == NULL || !g_utf8_validate(address, -1, NULL)) {
+	key = store_address_key(rec->recipient);
+	if (address == NULL || key == NULL) {
 		/* kept as an event for the record; never a suppression */
 		g_free(address);
 		g_free(key);
@@ -363,9 +388,19 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 	params_add(&p, r->orig_to);
 	params_add(&p, r->orig_list_id);
 	params_add(&p, r->orig_date);
-	res = pg_exec(conn, SQL_EVENT, p.n, p.v, PGRES_TUPLES_OK, cls, err);
+	if (replace_id > 0)
+		params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, replace_id));
+	res = pg_exec(conn, replace_id > 0 ? SQL_EVENT_REPLACE : SQL_EVENT, p.n, p.v,
+	    PGRES_TUPLES_OK, cls, err);
 	if (res == NULL)
 		goto done;
+	if (PQntuples(res) != 1) {
+		*err = g_strdup_printf("event %" G_GINT64_FORMAT " not found", replace_id);
+		if (cls)
+			*cls = PG_PERMANENT;
+		PQclear(res);
+		goto done;
+	}
 	event_id = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
 	if (apply_policy && store_policy(conn, cfg, tenant, address, key, dom ? dom : "",
@@ -441,7 +476,7 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	PQclear(pr);
 	for (i = 0; r != NULL && r->records != NULL && i < r->records->len; i++) {
 		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r,
-		    r->records->pdata[i], TRUE, &res->suppressions, cls, err) < 0)
+		    r->records->pdata[i], 0, TRUE, &res->suppressions, cls, err) < 0)
 			goto done;
 		res->events++;
 	}

@@ -62,16 +62,24 @@ void store_hash(const char *raw, size_t len, unsigned char out[32]);
 /* Tenant of a message: from its first envelope recipient's domain. Not a copy. */
 const char *store_tenant(const struct config *cfg, const struct spool_envelope *env);
 
+/*
+ * The key a suppression of this recipient would have, or NULL when the
+ * recipient cannot be suppressed (not local@domain, or not valid UTF-8).
+ */
+char *store_address_key(const char *recipient);
+
 /* messages.kind / events.class vocabulary (matches sql/). */
 const char *store_kind_name(enum report_kind k);
 const char *store_class_name(enum report_class c);
 
 /*
  * Within an open transaction: insert one event for rec of message message_id
- * and apply the policy.  Used by store_batch() and by reprocess.
+ * (or, with replace_id > 0, rewrite that event in place, keeping its id) and
+ * apply the policy if asked.  Used by store_batch() and by reprocess.
  */
 int store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
     int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    gboolean apply_policy, int *suppressions, enum pg_error_class *cls, char **err);
+    int64_t replace_id, gboolean apply_policy, int *suppressions, enum pg_error_class *cls,
+    char **err);
 
 #endif
