@@ -9,6 +9,9 @@
 #define REBOUND_COMMANDS_H
 
 int cmd_config_check(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_reprocess(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 

@@ -18,6 +18,9 @@ struct command {
 
 static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
+	{ "migrate", cmd_migrate, "migrate -c FILE [--status]", "apply pending sql/ migrations to [store] conninfo" },
+	{ "reprocess", cmd_reprocess, "reprocess -c FILE --since DATE", "re-classify stored raw messages, update suppressions" },
+	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
 	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
 	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
 };
