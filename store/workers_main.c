@@ -12,6 +12,10 @@
  * segv, memory (allocate until the address-space limit), sleep N (sleep N
  * seconds, at most 600, then parse normally).  Without that variable the
  * header is ignored, so mail from outside cannot trigger any of this.
+ * With hooks on, REBOUND_TEST_GMIME_FIRST=1 also hands every message to a
+ * bare g_mime_parser_construct_message() before parser_parse(): a parser
+ * without the encoded-word neutraliser, so that the real GMime crash on
+ * tests/fixtures/hostile/ can be exercised end to end.
  */
 #include <errno.h>
 #include <signal.h>
@@ -24,6 +28,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <glib.h>
+#include <gmime/gmime.h>
 
 #include "common/commands.h"
 #include "common/log.h"
@@ -171,6 +176,20 @@ worker_run_hook(const char *hook)
 	}
 }
 
+/* TEST ONLY: what an unprotected parser does with the message. */
+static void
+worker_bare_gmime(const char *data, size_t len)
+{
+	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
+	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
+	GMimeMessage *m = g_mime_parser_construct_message(parser, NULL);
+
+	if (m != NULL)
+		g_object_unref(m);
+	g_object_unref(parser);
+	g_object_unref(stream);
+}
+
 static void
 worker_usage(void)
 {
@@ -189,6 +208,7 @@ cmd_parse_worker(int argc, char **argv)
 	long cpu_seconds = 10;
 	struct stat st;
 	gboolean hooks = g_strcmp0(g_getenv("REBOUND_TEST_HOOKS"), "1") == 0;
+	gboolean gmime_first = hooks && g_strcmp0(g_getenv("REBOUND_TEST_GMIME_FIRST"), "1") == 0;
 	int fd = WORKERS_FD, i;
 
 	memset(&opts, 0, sizeof(opts));
@@ -271,6 +291,8 @@ cmd_parse_worker(int argc, char **argv)
 			worker_run_hook(hook);
 			g_free(hook);
 		}
+		if (gmime_first)
+			worker_bare_gmime(data, data_len);
 		r = parser_parse(p, data, data_len, rcpt_len ? rcpt : NULL);
 		b = report_serialize(r);
 		if (g_bytes_get_size(b) > WORKERS_MAX_REPORT)

@@ -143,6 +143,40 @@ test_hostile(void)
 	config_free(cfg);
 }
 
+/*
+ * The real GMime abort, with the neutraliser bypassed by the test hook: the
+ * worker dies on GLib's wrapped allocation size, the pool reports it as a
+ * crash (not a memory limit) and carries on.
+ */
+static void
+test_hostile_unprotected(void)
+{
+	const char *files[] = { "hostile/ew-iso2022cnext-subject.eml",
+	    "hostile/ew-iso2022cnext-from.eml", "hostile/ew-iso2022cnext-in-dsn.eml" };
+	struct config *cfg = test_config(1, 10, 512);
+	struct workers *w;
+	size_t i;
+
+	g_setenv("REBOUND_TEST_GMIME_FIRST", "1", TRUE);
+	w = test_pool(cfg);
+	g_unsetenv("REBOUND_TEST_GMIME_FIRST");
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		struct workers_job job;
+		gsize len;
+		char *data = fixture(files[i], &len);
+
+		parse_one(w, data, len, &job);
+		g_test_message("%s: %s %s", files[i], workers_status_name(job.status), job.detail);
+		g_assert_cmpint(job.status, ==, WORKERS_CRASH);
+		g_assert_nonnull(strstr(job.detail, "signal=5 (SIGTRAP)"));
+		g_assert_nonnull(strstr(job.detail, "failed to allocate 18446744073709551604 bytes"));
+		workers_job_clear(&job);
+		g_free(data);
+	}
+	workers_free(w);
+	config_free(cfg);
+}
+
 static void
 test_hook(const char *file, int cpu_seconds, int memory_mb, int want_status, const char *want_detail,
     double max_seconds)
@@ -429,6 +463,7 @@ main(int argc, char **argv)
 	g_setenv("REBOUND_TEST_HOOKS", "1", TRUE);
 	g_test_add_func("/workers/normal", test_normal);
 	g_test_add_func("/workers/hostile", test_hostile);
+	g_test_add_func("/workers/hostile_unprotected", test_hostile_unprotected);
 	g_test_add_func("/workers/spin", test_spin);
 	g_test_add_func("/workers/abort", test_abort);
 	g_test_add_func("/workers/segv", test_segv);
