@@ -74,3 +74,12 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Parser worker pool vs in-process parsing (store/workers.c); see tests/bench/bench_workers.c.
+.PHONY: bench-workers
+$(BUILD)/bench/bench_workers: tests/bench/bench_workers.c $(BUILD)/librebound.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librebound.a $(PKG_LIBS) -lm
+
+bench-workers: $(BUILD)/rebound $(BUILD)/bench/bench_workers
+	$(BUILD)/bench/bench_workers $(BUILD)/rebound tests/fixtures $(BENCH_CORPUS)

@@ -8,12 +8,14 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -409,7 +411,7 @@ worker_start_job(struct workers *w, struct worker *k, struct workers_job *job)
 	g_clear_pointer(&k->note, g_free);
 }
 
-/* Send what the socket takes; -1 if the worker is gone. */
+/* Send what the socket takes, header, recipient and message in one call; -1 if the worker is gone. */
 static int
 worker_send(struct worker *k)
 {
@@ -417,21 +419,30 @@ worker_send(struct worker *k)
 	size_t total = WORKERS_REQ_HDR + k->rcpt_len + job->len;
 
 	while (k->sent < total) {
-		const char *p;
-		size_t n;
+		struct iovec iov[3];
+		struct msghdr mh;
+		size_t off = k->sent;
+		int n = 0;
 		ssize_t r;
 
-		if (k->sent < WORKERS_REQ_HDR) {
-			p = (const char *)k->req + k->sent;
-			n = WORKERS_REQ_HDR - k->sent;
-		} else if (k->sent < WORKERS_REQ_HDR + k->rcpt_len) {
-			p = job->envelope_rcpt + (k->sent - WORKERS_REQ_HDR);
-			n = WORKERS_REQ_HDR + k->rcpt_len - k->sent;
-		} else {
-			p = job->data + (k->sent - WORKERS_REQ_HDR - k->rcpt_len);
-			n = total - k->sent;
+		if (off < WORKERS_REQ_HDR) {
+			iov[n].iov_base = k->req + off;
+			iov[n++].iov_len = WORKERS_REQ_HDR - off;
+			off = WORKERS_REQ_HDR;
 		}
-		r = send(k->fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (off < WORKERS_REQ_HDR + k->rcpt_len) {
+			iov[n].iov_base = (char *)(uintptr_t)job->envelope_rcpt + (off - WORKERS_REQ_HDR);
+			iov[n++].iov_len = WORKERS_REQ_HDR + k->rcpt_len - off;
+			off = WORKERS_REQ_HDR + k->rcpt_len;
+		}
+		if (off < total) {
+			iov[n].iov_base = (char *)(uintptr_t)job->data + (off - WORKERS_REQ_HDR - k->rcpt_len);
+			iov[n++].iov_len = total - off;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)n;
+		r = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))

@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -60,10 +62,24 @@ worker_frame(int fd, char type, const void *payload, size_t len)
 	unsigned char h[WORKERS_FRAME_HDR] = { (unsigned char)type, 0, 0, 0,
 	    (unsigned char)(len >> 24), (unsigned char)(len >> 16),
 	    (unsigned char)(len >> 8), (unsigned char)len };
+	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)(uintptr_t)payload, len } };
+	struct msghdr mh;
+	ssize_t r;
 
-	if (worker_write_all(fd, h, sizeof(h)) == -1)
+	/* Header and payload in one call: one wake-up of the parent per report. */
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = iov;
+	mh.msg_iovlen = len ? 2 : 1;
+	do
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+	while (r == -1 && errno == EINTR);
+	if (r == -1)
 		return -1;
-	return len ? worker_write_all(fd, payload, len) : 0;
+	if ((size_t)r < sizeof(h))
+		return worker_write_all(fd, h + r, sizeof(h) - (size_t)r) == -1 ? -1 :
+		    worker_write_all(fd, payload, len);
+	return worker_write_all(fd, (const char *)payload + ((size_t)r - sizeof(h)),
+	    len - ((size_t)r - sizeof(h)));
 }
 
 /*
