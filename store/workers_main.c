@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -171,6 +172,8 @@ worker_test_hook(const char *data, size_t len)
 static void
 worker_run_hook(const char *hook)
 {
+	/* A name the end-to-end tests can find the busy worker by. */
+	prctl(PR_SET_NAME, strcmp(hook, "spin") == 0 ? "rb-hook-spin" : "rb-hook");
 	if (strcmp(hook, "spin") == 0) {
 		volatile unsigned long spin = 0;
 		for (;;)
@@ -190,6 +193,7 @@ worker_run_hook(const char *hook)
 			s = 3;
 		g_usleep((gulong)MIN(s, 600) * G_USEC_PER_SEC);
 	}
+	prctl(PR_SET_NAME, "rebound");
 }
 
 /* TEST ONLY: what an unprotected parser does with the message. */
