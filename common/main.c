@@ -18,6 +18,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
+	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
 	{ "parse-worker", cmd_parse_worker, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
 };
 

@@ -1,0 +1,120 @@
+/* fields.c - see fields.h. */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/fields.h"
+
+static void
+field_free(gpointer p)
+{
+	struct field *f = p;
+
+	g_free(f->name);
+	g_free(f->value);
+	g_free(f);
+}
+
+static struct fields *
+fields_parse_n(const char *text, gsize len, guint max_blocks)
+{
+	struct fields *f = g_new0(struct fields, 1);
+	const char *p = text, *end = text + len;
+	GPtrArray *cur = NULL;
+	struct field *last = NULL;
+	GString *val = NULL;
+
+	f->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
+	while (p < end) {
+		const char *e = p, *colon;
+		gsize n;
+
+		while (e < end && *e != '\n' && *e != '\r')
+			e++;
+		n = e - p;
+		/* next line start */
+		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+			e += 2;
+		else if (e < end)
+			e++;
+		if (n == 0 || strspn(p, " \t") >= n) {
+			if (cur != NULL) {
+				if (last != NULL && val != NULL) {
+					last->value = g_strstrip(g_string_free(val, FALSE));
+					val = NULL;
+				}
+				last = NULL;
+				cur = NULL;
+				if (f->blocks->len >= max_blocks)
+					break;
+			}
+			p = e;
+			continue;
+		}
+		if ((*p == ' ' || *p == '\t') && last != NULL) {
+			g_string_append_c(val, ' ');
+			g_string_append_len(val, p, n);
+			p = e;
+			continue;
+		}
+		colon = memchr(p, ':', n);
+		if (colon != NULL && colon > p && memchr(p, ' ', colon - p) == NULL) {
+			if (cur == NULL) {
+				cur = g_ptr_array_new_with_free_func(field_free);
+				g_ptr_array_add(f->blocks, cur);
+			}
+			if (last != NULL && val != NULL)
+				last->value = g_strstrip(g_string_free(val, FALSE));
+			last = g_new0(struct field, 1);
+			last->name = g_strndup(p, colon - p);
+			val = g_string_new_len(colon + 1, n - (colon + 1 - p));
+			g_ptr_array_add(cur, last);
+		} else if (last != NULL) {
+			/* a broken fold: keep the text with the field it follows */
+			g_string_append_c(val, ' ');
+			g_string_append_len(val, p, n);
+		}
+		p = e;
+	}
+	if (last != NULL && val != NULL)
+		last->value = g_strstrip(g_string_free(val, FALSE));
+	return f;
+}
+
+struct fields *
+fields_parse(const char *text, gsize len, guint max_blocks)
+{
+	return fields_parse_n(text, len, max_blocks);
+}
+
+struct fields *
+fields_parse_header(const char *text, gsize len)
+{
+	return fields_parse_n(text, len, 1);
+}
+
+void
+fields_free(struct fields *f)
+{
+	if (f == NULL)
+		return;
+	g_ptr_array_free(f->blocks, TRUE);
+	g_free(f);
+}
+
+const char *
+fields_get(const struct fields *f, guint block, const char *name)
+{
+	GPtrArray *b;
+	guint i;
+
+	if (f == NULL || block >= f->blocks->len)
+		return NULL;
+	b = g_ptr_array_index(f->blocks, block);
+	for (i = 0; i < b->len; i++) {
+		const struct field *x = g_ptr_array_index(b, i);
+
+		if (g_ascii_strcasecmp(x->name, name) == 0)
+			return x->value;
+	}
+	return NULL;
+}

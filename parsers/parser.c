@@ -1,0 +1,761 @@
+/*
+ * parser.c - one message in, one struct report out (see parser.h).
+ *
+ * Order of work: sanitize_prepare() bounds and defuses the raw bytes;
+ * GMime parses them from memory without a copy; one walk over the MIME
+ * tree (depth- and part-limited) finds the parts that matter; then the
+ * message is read as, in turn, an RFC 3464/6533 DSN, an ARF report, a
+ * non-standard bounce (text.c) or an auto-reply.  Only the parts read are
+ * decoded.  Reasons come from rules.c.
+ */
+#include <string.h>
+#include <gmime/gmime.h>
+
+#include "parsers/fields.h"
+#include "parsers/parser.h"
+#include "parsers/parser_int.h"
+#include "parsers/rules.h"
+#include "parsers/sanitize.h"
+
+#define DEFAULT_MAX_DEPTH	20
+#define DEFAULT_MAX_PARTS	1000
+#define DEFAULT_MAX_HEADER	(256 * 1024)
+#define MAX_MESSAGE_SIZE	(64 * 1024 * 1024)
+#define MAX_TEXT		(256 * 1024)	/* decoded text part read */
+#define MAX_RECORDS		200
+
+static const char *const default_charsets[] = {
+	"us-ascii", "ascii", "utf-8", "utf8", "iso-8859-1", "iso-8859-2", "iso-8859-15",
+	"windows-1250", "windows-1251", "windows-1252", "koi8-r", "iso-2022-jp", "shift_jis",
+	"euc-jp", "gb2312", "gbk", "gb18030", "big5", "euc-kr", "ks_c_5601-1987", NULL
+};
+
+static void
+parser_gmime_init(void)
+{
+	static gsize once = 0;
+
+	if (g_once_init_enter(&once)) {
+		g_mime_init();
+		g_once_init_leave(&once, 1);
+	}
+}
+
+struct parser *
+parser_new(const struct parser_options *opts, char **err)
+{
+	struct parser *p;
+	char **cs;
+	GError *gerr = NULL;
+
+	parser_gmime_init();
+	p = g_new0(struct parser, 1);
+	p->rules = rules_load(opts != NULL ? opts->rules_path : NULL, err);
+	if (p->rules == NULL) {
+		g_free(p);
+		return NULL;
+	}
+	if (opts != NULL && opts->verp_pattern != NULL && *opts->verp_pattern != '\0') {
+		p->verp = g_regex_new(opts->verp_pattern, G_REGEX_CASELESS, 0, &gerr);
+		if (p->verp == NULL) {
+			*err = g_strdup_printf("verp_pattern: %s", gerr->message);
+			g_error_free(gerr);
+			parser_free(p);
+			return NULL;
+		}
+	}
+	p->lim.max_depth = opts != NULL && opts->max_depth > 0 ? opts->max_depth : DEFAULT_MAX_DEPTH;
+	p->lim.max_parts = opts != NULL && opts->max_parts > 0 ? opts->max_parts : DEFAULT_MAX_PARTS;
+	p->lim.max_header_size = opts != NULL && opts->max_header_size > 0 ?
+	    opts->max_header_size : DEFAULT_MAX_HEADER;
+	p->lim.max_size = MAX_MESSAGE_SIZE;
+	p->lim.charset_allow = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	cs = opts != NULL && opts->charset_allow != NULL ? opts->charset_allow :
+	    (char **)default_charsets;
+	for (; *cs != NULL; cs++)
+		g_hash_table_add(p->lim.charset_allow, g_ascii_strdown(*cs, -1));
+	p->corr = g_ptr_array_new_with_free_func(g_free);
+	if (opts != NULL && opts->correlation_headers != NULL)
+		for (cs = opts->correlation_headers; *cs != NULL; cs++)
+			if (**cs != '\0')
+				g_ptr_array_add(p->corr, g_strdup(*cs));
+	p->gopts = g_mime_parser_options_new();
+	g_mime_parser_options_set_rfc2047_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_address_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
+	g_mime_parser_options_set_parameter_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
+	text_init(p);
+	return p;
+}
+
+void
+parser_free(struct parser *p)
+{
+	if (p == NULL)
+		return;
+	rules_free(p->rules);
+	if (p->verp != NULL)
+		g_regex_unref(p->verp);
+	if (p->lim.charset_allow != NULL)
+		g_hash_table_destroy(p->lim.charset_allow);
+	if (p->corr != NULL)
+		g_ptr_array_free(p->corr, TRUE);
+	if (p->gopts != NULL)
+		g_mime_parser_options_free(p->gopts);
+	text_fini(p);
+	g_free(p);
+}
+
+/* ---- helpers shared with text.c (parser_int.h) ---- */
+
+char *
+parser_address(const char *s)
+{
+	const char *a, *b, *at;
+	char *local, *dom, *out;
+	gsize n;
+
+	if (s == NULL)
+		return NULL;
+	/* "rfc822; <x@y>" or "x@y (comment)" or "Name <x@y>" */
+	if ((a = strchr(s, ';')) != NULL && a < strchr(s, '@') && strchr(s, '@') != NULL)
+		s = a + 1;
+	if ((a = strchr(s, '<')) != NULL && strchr(a, '@') != NULL)
+		s = a + 1;
+	while (*s == ' ' || *s == '\t' || *s == '"' || *s == '\'' || *s == '<' || *s == '(')
+		s++;
+	b = s;
+	while (*b != '\0' && *b != '>' && *b != ' ' && *b != '\t' && *b != ',' && *b != '"' &&
+	    *b != '\'' && *b != ')' && *b != '\r' && *b != '\n')
+		b++;
+	while (b > s && (b[-1] == '.' || b[-1] == ':' || b[-1] == ';'))
+		b--;
+	n = b - s;
+	if (n < 3 || n > 320)
+		return NULL;
+	at = NULL;
+	for (a = s; a < b; a++)
+		if (*a == '@')
+			at = a;
+	if (at == NULL || at == s || at + 1 >= b)
+		return NULL;
+	local = g_strndup(s, at - s);
+	dom = g_ascii_strdown(at + 1, b - at - 1);
+	if (strchr(dom, '.') == NULL && g_ascii_strcasecmp(dom, "localhost") != 0) {
+		/* not an Internet domain: keep anyway, some MTAs strip it */
+	}
+	if (!g_utf8_validate(local, -1, NULL) || !g_utf8_validate(dom, -1, NULL)) {
+		g_free(local);
+		g_free(dom);
+		return NULL;
+	}
+	out = g_strconcat(local, "@", dom, NULL);
+	g_free(local);
+	g_free(dom);
+	return out;
+}
+
+/* Status "5.1.1" found in text, or NULL.  New string. */
+char *
+parser_find_status(const char *t)
+{
+	const char *p;
+
+	if (t == NULL)
+		return NULL;
+	for (p = t; *p != '\0'; p++) {
+		const char *q;
+		int d1 = 0, d2 = 0;
+
+		if (*p != '2' && *p != '4' && *p != '5')
+			continue;
+		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-'))
+			continue;
+		if (p[1] != '.')
+			continue;
+		for (q = p + 2; g_ascii_isdigit(*q); q++)
+			d1++;
+		if (d1 < 1 || d1 > 3 || *q != '.')
+			continue;
+		for (q++; g_ascii_isdigit(*q); q++)
+			d2++;
+		if (d2 < 1 || d2 > 3)
+			continue;
+		if (g_ascii_isalnum(*q) || (*q == '.' && g_ascii_isdigit(q[1])))
+			continue;
+		return g_strndup(p, q - p);
+	}
+	return NULL;
+}
+
+/* SMTP reply code in text ("550 ", "550-", "550:"), or NULL.  New string. */
+char *
+parser_find_replycode(const char *t)
+{
+	const char *p;
+
+	if (t == NULL)
+		return NULL;
+	for (p = t; *p != '\0'; p++) {
+		if ((*p != '2' && *p != '4' && *p != '5') || !g_ascii_isdigit(p[1]) ||
+		    !g_ascii_isdigit(p[2]) || p[1] > '5')
+			continue;
+		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-' || p[-1] == '#'))
+			continue;
+		if (p[3] != ' ' && p[3] != '-' && p[3] != '\0' && p[3] != ']' && p[3] != ':' &&
+		    p[3] != '\n' && p[3] != '\r')
+			continue;
+		if (p[3] == '-' && !g_ascii_isalpha(p[4]) && !g_ascii_isdigit(p[4]))
+			continue;
+		return g_strndup(p, 3);
+	}
+	return NULL;
+}
+
+char *
+parser_utf8(const char *s, gssize len)
+{
+	if (s == NULL)
+		return NULL;
+	if (len < 0)
+		len = strlen(s);
+	if (g_utf8_validate_len(s, len, NULL))
+		return g_strndup(s, len);
+	return g_utf8_make_valid(s, len);
+}
+
+/* ---- MIME walk ---- */
+
+struct walk {
+	struct parser *p;
+	struct report *r;
+	int nparts;
+	GMimePart *dsn;
+	GMimePart *arf;
+	GMimePart *headers;		/* text/rfc822-headers */
+	GMimeMessage *orig;		/* message/rfc822 */
+	GMimePart *text;		/* first text/plain */
+	GMimePart *html;		/* first text/html */
+};
+
+static void
+walk(struct walk *w, GMimeObject *o, int depth)
+{
+	GMimeContentType *ct;
+	const char *type, *sub;
+
+	if (++w->nparts > w->p->lim.max_parts) {
+		w->r->anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
+		return;
+	}
+	if (depth > w->p->lim.max_depth) {
+		w->r->anomalies |= REPORT_ANOMALY_TOO_DEEP;
+		return;
+	}
+	if (GMIME_IS_MULTIPART(o)) {
+		GMimeMultipart *mp = GMIME_MULTIPART(o);
+		int i, n = g_mime_multipart_get_count(mp);
+
+		if (g_mime_multipart_get_boundary(mp) == NULL)
+			w->r->anomalies |= REPORT_ANOMALY_NO_BOUNDARY;
+		for (i = 0; i < n; i++)
+			walk(w, g_mime_multipart_get_part(mp, i), depth + 1);
+		return;
+	}
+	if (GMIME_IS_MESSAGE_PART(o)) {
+		GMimeMessage *m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o));
+
+		if (m != NULL && w->orig == NULL)
+			w->orig = m;
+		/* A bounce's enclosed original is not searched for reports. */
+		return;
+	}
+	if (!GMIME_IS_PART(o))
+		return;
+	ct = g_mime_object_get_content_type(o);
+	type = ct != NULL ? g_mime_content_type_get_media_type(ct) : NULL;
+	sub = ct != NULL ? g_mime_content_type_get_media_subtype(ct) : NULL;
+	if (type == NULL || sub == NULL)
+		return;
+	if (g_ascii_strcasecmp(type, "message") == 0) {
+		if ((g_ascii_strcasecmp(sub, "delivery-status") == 0 ||
+		    g_ascii_strcasecmp(sub, "global-delivery-status") == 0) && w->dsn == NULL)
+			w->dsn = GMIME_PART(o);
+		else if (g_ascii_strcasecmp(sub, "feedback-report") == 0 && w->arf == NULL)
+			w->arf = GMIME_PART(o);
+		else if ((g_ascii_strcasecmp(sub, "rfc822-headers") == 0 ||
+		    g_ascii_strcasecmp(sub, "global-headers") == 0 ||
+		    g_ascii_strcasecmp(sub, "rfc822") == 0 ||
+		    g_ascii_strcasecmp(sub, "global") == 0) && w->headers == NULL)
+			w->headers = GMIME_PART(o);
+	} else if (g_ascii_strcasecmp(type, "text") == 0) {
+		if (g_ascii_strncasecmp(sub, "rfc822-header", 13) == 0) {
+			if (w->headers == NULL)
+				w->headers = GMIME_PART(o);
+		} else if (g_ascii_strcasecmp(sub, "plain") == 0) {
+			if (w->text == NULL)
+				w->text = GMIME_PART(o);
+		} else if (g_ascii_strcasecmp(sub, "html") == 0) {
+			if (w->html == NULL)
+				w->html = GMIME_PART(o);
+		}
+	}
+}
+
+/* Decoded content of a leaf part, converted to UTF-8 when its charset is allowed. */
+static char *
+part_text(struct parser *p, GMimePart *part, gsize *outlen)
+{
+	GMimeDataWrapper *dw;
+	GMimeStream *ms;
+	GByteArray *ba;
+	const char *cs;
+	char *out = NULL;
+	gsize n;
+
+	*outlen = 0;
+	if (part == NULL || (dw = g_mime_part_get_content(part)) == NULL)
+		return NULL;
+	ba = g_byte_array_new();
+	ms = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_data_wrapper_write_to_stream(dw, ms);
+	n = MIN(ba->len, MAX_TEXT);
+	cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
+	    g_ascii_strcasecmp(cs, "us-ascii") != 0 && !g_utf8_validate_len((char *)ba->data, n, NULL)) {
+		if (sanitize_charset_ok(&p->lim, cs))
+			out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", cs, "?", NULL,
+			    outlen, NULL);
+		else
+			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
+	}
+	if (out == NULL) {
+		out = parser_utf8((char *)ba->data, n);
+		*outlen = strlen(out);
+	}
+	g_object_unref(ms);	/* owns ba */
+	return out;
+}
+
+static char *
+header_dup(GMimeObject *o, const char *name)
+{
+	const char *v = o != NULL ? g_mime_object_get_header(o, name) : NULL;
+
+	return v != NULL ? parser_utf8(v, -1) : NULL;
+}
+
+/* Fill orig_* and correlation from a GMime message or a header block. */
+static void
+original_from_message(struct parser *p, struct report *r, GMimeObject *o)
+{
+	guint i;
+
+	if (r->orig_message_id == NULL)
+		r->orig_message_id = header_dup(o, "Message-ID");
+	if (r->orig_from == NULL)
+		r->orig_from = header_dup(o, "From");
+	if (r->orig_to == NULL)
+		r->orig_to = header_dup(o, "To");
+	if (r->orig_subject == NULL)
+		r->orig_subject = header_dup(o, "Subject");
+	if (r->orig_list_id == NULL)
+		r->orig_list_id = header_dup(o, "List-Id");
+	if (r->orig_date == NULL)
+		r->orig_date = header_dup(o, "Date");
+	for (i = 0; i < p->corr->len; i++) {
+		const char *h = g_ptr_array_index(p->corr, i);
+		char *v = header_dup(o, h);
+
+		if (v != NULL && !g_hash_table_contains(r->correlation, h))
+			g_hash_table_insert(r->correlation, g_strdup(h), v);
+		else
+			g_free(v);
+	}
+}
+
+void
+parser_original_from_fields(struct parser *p, struct report *r, const struct fields *f)
+{
+	static const struct { const char *name; gsize off; } map[] = {
+		{ "Message-ID", G_STRUCT_OFFSET(struct report, orig_message_id) },
+		{ "From", G_STRUCT_OFFSET(struct report, orig_from) },
+		{ "To", G_STRUCT_OFFSET(struct report, orig_to) },
+		{ "Subject", G_STRUCT_OFFSET(struct report, orig_subject) },
+		{ "List-Id", G_STRUCT_OFFSET(struct report, orig_list_id) },
+		{ "Date", G_STRUCT_OFFSET(struct report, orig_date) },
+	};
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(map); i++) {
+		char **dst = G_STRUCT_MEMBER_P(r, map[i].off);
+		const char *v = fields_get(f, 0, map[i].name);
+
+		if (*dst == NULL && v != NULL)
+			*dst = parser_utf8(v, -1);
+	}
+	for (i = 0; i < p->corr->len; i++) {
+		const char *h = g_ptr_array_index(p->corr, i);
+		const char *v = fields_get(f, 0, h);
+
+		if (v != NULL && !g_hash_table_contains(r->correlation, h))
+			g_hash_table_insert(r->correlation, g_strdup(h), parser_utf8(v, -1));
+	}
+}
+
+/* ---- classification of one record ---- */
+
+static gboolean
+is_permanent(const struct report_record *rec)
+{
+	if (rec->status != NULL)
+		return rec->status[0] == '5';
+	if (rec->replycode != NULL)
+		return rec->replycode[0] == '5';
+	return rec->action == NULL || g_ascii_strcasecmp(rec->action, "failed") == 0;
+}
+
+/*
+ * Decide reason, rule and class.  The record's own diagnostic is tried
+ * first; context (the human-readable text of the report) only when it
+ * says nothing a rule knows.
+ */
+void
+parser_classify(struct parser *p, struct report_record *rec, const char *context)
+{
+	struct rules_match m;
+	char *diag = rules_fold(rec->diagnostic), *ctx = NULL;
+	gboolean ok;
+
+	if (rec->replycode == NULL && rec->diagnostic != NULL)
+		rec->replycode = parser_find_replycode(rec->diagnostic);
+	if (rec->status == NULL && rec->diagnostic != NULL)
+		rec->status = parser_find_status(rec->diagnostic);
+	ok = rules_classify(p->rules, diag, NULL, NULL, &m);
+	if (!ok && context != NULL) {
+		ctx = rules_fold(context);
+		ok = rules_classify(p->rules, ctx, NULL, NULL, &m);
+		if (!ok && rec->status == NULL) {
+			rec->status = parser_find_status(context);
+		}
+	}
+	if (!ok)
+		ok = rules_classify(p->rules, NULL, rec->status, rec->replycode, &m);
+	if (ok) {
+		g_free(rec->reason);
+		rec->reason = g_strdup(m.reason);
+		g_free(rec->rule);
+		rec->rule = g_strdup(m.id);
+	} else if (rec->reason == NULL)
+		rec->reason = g_strdup(rec->status != NULL || rec->replycode != NULL ?
+		    "undefined" : "onhold");
+	rec->class_ = rules_class(p->rules, rec->reason, is_permanent(rec));
+	if (rec->action != NULL && (g_ascii_strcasecmp(rec->action, "delayed") == 0 ||
+	    g_ascii_strcasecmp(rec->action, "delivered") == 0 ||
+	    g_ascii_strcasecmp(rec->action, "relayed") == 0 ||
+	    g_ascii_strcasecmp(rec->action, "expanded") == 0)) {
+		rec->class_ = REPORT_CLASS_DELIVERED;
+		if (g_ascii_strcasecmp(rec->action, "delayed") != 0) {
+			g_free(rec->reason);
+			rec->reason = g_strdup("delivered");
+		}
+	}
+	g_free(diag);
+	g_free(ctx);
+}
+
+/* ---- DSN ---- */
+
+static char *
+strip_type(const char *v)
+{
+	const char *s;
+
+	if (v == NULL)
+		return NULL;
+	s = strchr(v, ';');
+	s = s != NULL ? s + 1 : v;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s != '\0' ? parser_utf8(s, -1) : NULL;
+}
+
+static void
+parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *context)
+{
+	struct fields *f;
+	char *txt;
+	gsize n;
+	guint b;
+
+	txt = part_text(p, w->dsn, &n);
+	if (txt == NULL)
+		return;
+	f = fields_parse(txt, n, MAX_RECORDS + 1);
+	r->kind = REPORT_KIND_DSN;
+	for (b = 0; b < f->blocks->len; b++) {
+		const char *fr = fields_get(f, b, "Final-Recipient");
+		const char *orr = fields_get(f, b, "Original-Recipient");
+		const char *st, *dc;
+		struct report_record *rec;
+
+		if (fields_get(f, b, "Reporting-MTA") != NULL && r->reporting_mta == NULL)
+			r->reporting_mta = strip_type(fields_get(f, b, "Reporting-MTA"));
+		if (fields_get(f, b, "Arrival-Date") != NULL && r->arrival_date == NULL)
+			r->arrival_date = parser_utf8(fields_get(f, b, "Arrival-Date"), -1);
+		if (fr == NULL && orr == NULL) {
+			if (fields_get(f, b, "Action") != NULL || fields_get(f, b, "Status") != NULL)
+				r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
+			continue;
+		}
+		if (r->records->len >= MAX_RECORDS) {
+			r->anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
+			break;
+		}
+		rec = report_add_record(r);
+		rec->recipient = parser_address(fr != NULL ? fr : orr);
+		rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
+		if (rec->recipient == NULL && rec->original_recipient != NULL)
+			rec->recipient = g_strdup(rec->original_recipient);
+		if (fields_get(f, b, "Action") != NULL)
+			rec->action = g_ascii_strdown(fields_get(f, b, "Action"), -1);
+		if (rec->action != NULL)
+			g_strstrip(rec->action);
+		st = fields_get(f, b, "Status");
+		if (st != NULL) {
+			rec->status = parser_find_status(st);
+			if (rec->status == NULL)
+				r->anomalies |= REPORT_ANOMALY_BAD_STATUS;
+		}
+		dc = fields_get(f, b, "Diagnostic-Code");
+		rec->diagnostic = strip_type(dc);
+		rec->remote_mta = strip_type(fields_get(f, b, "Remote-MTA"));
+		if (fields_get(f, b, "Last-Attempt-Date") != NULL)
+			rec->last_attempt = parser_utf8(fields_get(f, b, "Last-Attempt-Date"), -1);
+		if (rec->diagnostic != NULL) {
+			rec->replycode = parser_find_replycode(rec->diagnostic);
+			/* Status contradicting a more specific diagnostic: keep the field's. */
+		}
+		text_enrich_record(p, rec, context);
+		parser_classify(p, rec, context);
+	}
+	fields_free(f);
+	g_free(txt);
+}
+
+/* ---- ARF ---- */
+
+static void
+parse_arf(struct parser *p, struct report *r, struct walk *w)
+{
+	struct fields *f;
+	struct report_record *rec;
+	const char *v;
+	char *txt;
+	gsize n;
+
+	txt = part_text(p, w->arf, &n);
+	if (txt == NULL)
+		return;
+	f = fields_parse(txt, n, 4);
+	r->kind = REPORT_KIND_ARF;
+#define ARF_COPY(dst, name) \
+	if ((v = fields_get(f, 0, name)) != NULL && (dst) == NULL) (dst) = parser_utf8(v, -1)
+	ARF_COPY(r->user_agent, "User-Agent");
+	ARF_COPY(r->source_ip, "Source-IP");
+	ARF_COPY(r->reported_domain, "Reported-Domain");
+	ARF_COPY(r->auth_results, "Authentication-Results");
+	ARF_COPY(r->arrival_date, "Arrival-Date");
+	ARF_COPY(r->arrival_date, "Received-Date");
+	ARF_COPY(r->reporting_mta, "Reporting-MTA");
+	if ((v = fields_get(f, 0, "Original-Mail-From")) != NULL)
+		r->original_mail_from = parser_address(v);
+	rec = report_add_record(r);
+	if ((v = fields_get(f, 0, "Feedback-Type")) != NULL) {
+		rec->feedback_type = g_ascii_strdown(v, -1);
+		g_strstrip(rec->feedback_type);
+	} else
+		rec->feedback_type = g_strdup("other");
+	if ((v = fields_get(f, 0, "Original-Rcpt-To")) != NULL)
+		rec->recipient = parser_address(v);
+	rec->reason = g_strdup("feedback");
+	rec->rule = g_strdup("arf");
+	rec->class_ = rules_class(p->rules, "feedback", TRUE);
+	if (rec->class_ == REPORT_CLASS_UNKNOWN)
+		rec->class_ = REPORT_CLASS_COMPLAINT;
+	fields_free(f);
+	g_free(txt);
+}
+
+/* ---- top level ---- */
+
+static gboolean
+header_matches_ci(GMimeObject *o, const char *name, const char *needle)
+{
+	const char *v = g_mime_object_get_header(o, name);
+
+	if (v == NULL)
+		return FALSE;
+	if (needle == NULL)
+		return TRUE;
+	return g_strstr_len(v, -1, needle) != NULL || strcasestr(v, needle) != NULL;
+}
+
+static void
+apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt)
+{
+	GMatchInfo *mi = NULL;
+	char *local, *dom, *addr = NULL;
+
+	if (p->verp == NULL || envelope_rcpt == NULL)
+		return;
+	if (g_regex_match(p->verp, envelope_rcpt, 0, &mi)) {
+		local = g_match_info_fetch_named(mi, "local");
+		dom = g_match_info_fetch_named(mi, "domain");
+		if (local != NULL && dom != NULL && *local != '\0' && *dom != '\0') {
+			char *t = g_strconcat(local, "@", dom, NULL);
+
+			addr = parser_address(t);
+			g_free(t);
+		}
+		g_free(local);
+		g_free(dom);
+	}
+	g_match_info_free(mi);
+	if (addr == NULL)
+		return;
+	if (r->records->len == 1) {
+		struct report_record *rec = g_ptr_array_index(r->records, 0);
+
+		if (rec->recipient == NULL || g_ascii_strcasecmp(rec->recipient, addr) != 0) {
+			g_free(rec->original_recipient);
+			rec->original_recipient = rec->recipient;
+			rec->recipient = addr;
+			addr = NULL;
+		}
+	} else if (r->records->len > 1) {
+		guint i, hit = 0;
+
+		/* Several recipients: VERP names the one this copy was for. */
+		for (i = 0; i < r->records->len; i++) {
+			struct report_record *rec = g_ptr_array_index(r->records, i);
+
+			if (rec->recipient != NULL && g_ascii_strcasecmp(rec->recipient, addr) == 0)
+				hit++;
+		}
+		(void)hit;
+	}
+	g_free(addr);
+}
+
+struct report *
+parser_parse(struct parser *p, const char *data, gsize len, const char *envelope_rcpt)
+{
+	struct report *r = report_new(REPORT_KIND_NONE);
+	const char *buf, *why = NULL;
+	char *copy = NULL, *context = NULL;
+	gsize blen, clen = 0;
+	GByteArray *ba;
+	GMimeStream *st;
+	GMimeParser *gp;
+	GMimeMessage *msg;
+	struct walk w;
+	guint i;
+
+	p->cur_anomalies = 0;
+	buf = sanitize_prepare(&p->lim, data, len, &blen, &copy, &r->anomalies, &why);
+	if (buf == NULL) {
+		r->outcome = g_strdup(why);
+		return r;
+	}
+	/*
+	 * Parse straight from the caller's buffer: a GByteArray that borrows
+	 * the bytes, and a stream that does not own it (no copy, no free).
+	 */
+	ba = g_byte_array_new();
+	ba->data = (guint8 *)buf;
+	ba->len = blen;
+	st = g_mime_stream_mem_new_with_byte_array(ba);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+	gp = g_mime_parser_new_with_stream(st);
+	g_mime_parser_set_persist_stream(gp, TRUE);
+	msg = g_mime_parser_construct_message(gp, p->gopts);
+	if (msg == NULL) {
+		r->outcome = g_strdup("not a MIME message");
+		goto done;
+	}
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	w.r = r;
+	walk(&w, g_mime_message_get_mime_part(msg), 0);
+
+	/* The human-readable text: context for reasons, body of non-standard bounces. */
+	if (w.text != NULL)
+		context = part_text(p, w.text, &clen);
+	else if (w.html != NULL) {
+		char *h = part_text(p, w.html, &clen);
+
+		context = text_from_html(h);
+		clen = context != NULL ? strlen(context) : 0;
+		g_free(h);
+	}
+
+	if (w.dsn != NULL)
+		parse_dsn(p, r, &w, context);
+	if (r->records->len == 0 && w.arf != NULL)
+		parse_arf(p, r, &w);
+
+	if (w.orig != NULL)
+		original_from_message(p, r, GMIME_OBJECT(w.orig));
+	if (w.headers != NULL) {
+		gsize hn;
+		char *h = part_text(p, w.headers, &hn);
+
+		if (h != NULL) {
+			struct fields *f = fields_parse_header(h, hn);
+
+			parser_original_from_fields(p, r, f);
+			fields_free(f);
+			g_free(h);
+		}
+	}
+
+	if (r->records->len == 0)
+		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL);
+
+	if (r->kind == REPORT_KIND_ARF) {
+		/* The complained-about recipient, when the report leaves it out. */
+		struct report_record *rec = g_ptr_array_index(r->records, 0);
+
+		if (rec->recipient == NULL && r->orig_to != NULL)
+			rec->recipient = parser_address(r->orig_to);
+	}
+	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
+		text_autoreply(p, r, msg);
+
+	apply_verp(p, r, envelope_rcpt);
+	if (r->reporting_mta == NULL && r->kind != REPORT_KIND_NONE) {
+		/* nothing better: leave it empty */
+	}
+	for (i = 0; i < r->records->len; i++) {
+		struct report_record *rec = g_ptr_array_index(r->records, i);
+
+		if (rec->recipient == NULL)
+			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
+	}
+	(void)header_matches_ci;
+	r->anomalies |= p->cur_anomalies;
+	g_object_unref(msg);
+	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
+		r->outcome = g_strdup("no recipient found");
+done:
+	if (r->outcome == NULL)
+		r->outcome = g_strdup("ok");
+	g_free(context);
+	g_object_unref(gp);
+	g_object_unref(st);
+	ba->data = NULL;
+	ba->len = 0;
+	g_byte_array_free(ba, FALSE);
+	g_free(copy);
+	return r;
+}

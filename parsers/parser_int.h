@@ -1,0 +1,43 @@
+/*
+ * parser_int.h - internals shared by parser.c and text.c; not an API.
+ */
+#ifndef REBOUND_PARSER_INT_H
+#define REBOUND_PARSER_INT_H
+
+#include <gmime/gmime.h>
+#include "parsers/fields.h"
+#include "parsers/report.h"
+#include "parsers/rules.h"
+#include "parsers/sanitize.h"
+
+struct parser {
+	struct rules *rules;
+	GRegex *verp;
+	GPtrArray *corr;		/* correlation header names */
+	struct sanitize_limits lim;
+	GMimeParserOptions *gopts;
+	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
+	GRegex *re_marker;		/* start of the enclosed original in text */
+	GRegex *re_bounce_subject;
+	GRegex *re_autoreply_subject;
+};
+
+/* New strings (g_free) or NULL. */
+char *parser_address(const char *s);
+char *parser_find_status(const char *t);
+char *parser_find_replycode(const char *t);
+char *parser_utf8(const char *s, gssize len);
+void parser_classify(struct parser *p, struct report_record *rec, const char *context);
+void parser_original_from_fields(struct parser *p, struct report *r, const struct fields *f);
+
+void text_init(struct parser *p);
+void text_fini(struct parser *p);
+/* Non-standard bounce: fills r (kind BOUNCE) when msg looks like one. */
+void text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *body,
+    gsize len, gboolean have_original);
+void text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg);
+/* DSN record without a Diagnostic-Code: take its lines from the text part. */
+void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
+char *text_from_html(const char *html);
+
+#endif

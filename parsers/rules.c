@@ -1,0 +1,287 @@
+/*
+ * rules.c - load and apply the classification rules (see rules.h).
+ *
+ * Text rules are literal substrings of the folded diagnostic (cheap, and
+ * what most MTA messages need); regex rules are caseless GRegex for the
+ * rest; status rules match an RFC 3463 code, where "x" in the first digit
+ * stands for 4 or 5 and a trailing ".*" for any detail.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/rules.h"
+
+enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE };
+
+struct rule {
+	enum rule_type type;
+	char *id;
+	char *reason;
+	char *pattern;		/* folded text, status or code */
+	GRegex *re;
+};
+
+struct class_entry {
+	enum report_class perm;
+	enum report_class temp;
+};
+
+struct rules {
+	GPtrArray *rules;	/* struct rule * */
+	GHashTable *classes;	/* reason -> struct class_entry * */
+};
+
+static void
+rule_free(gpointer p)
+{
+	struct rule *r = p;
+
+	g_free(r->id);
+	g_free(r->reason);
+	g_free(r->pattern);
+	if (r->re != NULL)
+		g_regex_unref(r->re);
+	g_free(r);
+}
+
+void
+rules_free(struct rules *r)
+{
+	if (r == NULL)
+		return;
+	g_ptr_array_free(r->rules, TRUE);
+	g_hash_table_destroy(r->classes);
+	g_free(r);
+}
+
+char *
+rules_fold(const char *text)
+{
+	GString *s;
+	const char *p;
+	gboolean sp = FALSE;
+
+	if (text == NULL)
+		return NULL;
+	s = g_string_sized_new(strlen(text));
+	for (p = text; *p != '\0'; p++) {
+		if (g_ascii_isspace(*p)) {
+			sp = s->len > 0;
+			continue;
+		}
+		if (sp)
+			g_string_append_c(s, ' ');
+		sp = FALSE;
+		g_string_append_c(s, g_ascii_tolower(*p));
+	}
+	return g_string_free(s, FALSE);
+}
+
+static gboolean
+valid_status_pattern(const char *s)
+{
+	return g_regex_match_simple("^[245x]\\.(\\d{1,3}|\\*)(\\.(\\d{1,3}|\\*))?$", s, 0, 0);
+}
+
+static int
+class_parse(const char *s)
+{
+	return report_class_from_name(s);
+}
+
+/* Built-in fallbacks so that a parser without a rules file still says something. */
+static const char builtin_rules[] =
+	"class userunknown hard\nclass hostunknown hard\nclass hasmoved hard\n"
+	"class notaccept hard soft\nclass feedback complaint\nclass vacation autoreply\n"
+	"class delivered delivered\n"
+	"rule st-511 userunknown status x.1.1\nrule st-512 hostunknown status x.1.2\n"
+	"rule st-522 mailboxfull status x.2.2\n";
+
+struct rules *
+rules_load_data(const char *name, const char *data, gsize len, char **err)
+{
+	struct rules *r = g_new0(struct rules, 1);
+	char **lines, *buf;
+	int i;
+
+	r->rules = g_ptr_array_new_with_free_func(rule_free);
+	r->classes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	buf = g_strndup(data, len);
+	lines = g_strsplit(buf, "\n", -1);
+	g_free(buf);
+	for (i = 0; lines[i] != NULL; i++) {
+		char *line = g_strstrip(lines[i]);
+		char **f;
+		const char *msg = NULL;
+
+		if (*line == '\0' || *line == '#')
+			continue;
+		f = g_regex_split_simple("\\s+", line, 0, 0);
+		if (strcmp(f[0], "class") == 0) {
+			int pc, tc;
+			struct class_entry *ce;
+
+			if (f[1] == NULL || f[2] == NULL || (f[3] != NULL && f[4] != NULL))
+				msg = "usage: class REASON CLASS [TEMPORARY-CLASS]";
+			else if ((pc = class_parse(f[2])) < 0 ||
+			    (tc = class_parse(f[3] != NULL ? f[3] : f[2])) < 0)
+				msg = "unknown class (hard, soft, block, complaint, autoreply, delivered, unknown)";
+			else {
+				ce = g_new(struct class_entry, 1);
+				ce->perm = pc;
+				ce->temp = tc;
+				g_hash_table_replace(r->classes, g_strdup(f[1]), ce);
+			}
+		} else if (strcmp(f[0], "rule") == 0) {
+			struct rule *ru;
+			const char *pat;
+			GError *gerr = NULL;
+
+			if (g_strv_length(f) < 5) {
+				msg = "usage: rule ID REASON text|regex|status|code PATTERN";
+				goto next;
+			}
+			/* The pattern is the rest of the line after the 4th field, verbatim. */
+			pat = line;
+			for (int n = 0; n < 4; n++) {
+				pat += strcspn(pat, " \t");
+				pat += strspn(pat, " \t");
+			}
+			ru = g_new0(struct rule, 1);
+			ru->id = g_strdup(f[1]);
+			ru->reason = g_strdup(f[2]);
+			if (strcmp(f[3], "text") == 0) {
+				ru->type = RULE_TEXT;
+				ru->pattern = rules_fold(pat);
+			} else if (strcmp(f[3], "regex") == 0) {
+				ru->type = RULE_REGEX;
+				ru->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+				if (ru->re == NULL) {
+					char *m = g_strdup_printf("%s:%d: bad regex: %s", name, i + 1,
+					    gerr->message);
+					g_error_free(gerr);
+					rule_free(ru);
+					g_strfreev(f);
+					g_strfreev(lines);
+					rules_free(r);
+					*err = m;
+					return NULL;
+				}
+			} else if (strcmp(f[3], "status") == 0) {
+				ru->type = RULE_STATUS;
+				ru->pattern = g_strdup(pat);
+				if (!valid_status_pattern(pat))
+					msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
+			} else if (strcmp(f[3], "code") == 0) {
+				ru->type = RULE_CODE;
+				ru->pattern = g_strdup(pat);
+				if (!g_regex_match_simple("^[245][0-9x][0-9x]$", pat, 0, 0))
+					msg = "bad reply code pattern (e.g. 550, 55x)";
+			} else
+				msg = "unknown rule type (text, regex, status, code)";
+			if (msg != NULL)
+				rule_free(ru);
+			else
+				g_ptr_array_add(r->rules, ru);
+		} else
+			msg = "unknown directive (rule, class)";
+next:
+		g_strfreev(f);
+		if (msg != NULL) {
+			*err = g_strdup_printf("%s:%d: %s", name, i + 1, msg);
+			g_strfreev(lines);
+			rules_free(r);
+			return NULL;
+		}
+	}
+	g_strfreev(lines);
+	return r;
+}
+
+struct rules *
+rules_load(const char *path, char **err)
+{
+	char *data = NULL;
+	gsize len = 0;
+	GError *gerr = NULL;
+	struct rules *r;
+
+	if (path == NULL)
+		return rules_load_data("built-in", builtin_rules, sizeof(builtin_rules) - 1, err);
+	if (!g_file_get_contents(path, &data, &len, &gerr)) {
+		*err = g_strdup_printf("%s:0: %s", path, gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	r = rules_load_data(path, data, len, err);
+	g_free(data);
+	return r;
+}
+
+static gboolean
+status_matches(const char *pat, const char *status)
+{
+	const char *p = pat, *s = status;
+
+	if (*p == 'x') {
+		if (*s != '4' && *s != '5')
+			return FALSE;
+	} else if (*p != *s)
+		return FALSE;
+	p++, s++;
+	for (;;) {
+		if (*p == '*')
+			return TRUE;
+		if (*p == '\0')
+			return *s == '\0';
+		if (*p != *s)
+			return FALSE;
+		p++, s++;
+	}
+}
+
+gboolean
+rules_classify(const struct rules *r, const char *text, const char *status,
+    const char *replycode, struct rules_match *out)
+{
+	guint i;
+
+	for (i = 0; i < r->rules->len; i++) {
+		const struct rule *ru = g_ptr_array_index(r->rules, i);
+		gboolean m = FALSE;
+
+		switch (ru->type) {
+		case RULE_TEXT:
+			m = text != NULL && strstr(text, ru->pattern) != NULL;
+			break;
+		case RULE_REGEX:
+			m = text != NULL && g_regex_match(ru->re, text, 0, NULL);
+			break;
+		case RULE_STATUS:
+			m = status != NULL && status_matches(ru->pattern, status);
+			break;
+		case RULE_CODE:
+			m = replycode != NULL && strlen(replycode) == 3 &&
+			    (ru->pattern[0] == replycode[0]) &&
+			    (ru->pattern[1] == 'x' || ru->pattern[1] == replycode[1]) &&
+			    (ru->pattern[2] == 'x' || ru->pattern[2] == replycode[2]);
+			break;
+		}
+		if (m) {
+			out->reason = ru->reason;
+			out->id = ru->id;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+enum report_class
+rules_class(const struct rules *r, const char *reason, gboolean permanent)
+{
+	const struct class_entry *ce;
+
+	if (reason == NULL || (ce = g_hash_table_lookup(r->classes, reason)) == NULL)
+		return permanent ? REPORT_CLASS_UNKNOWN : REPORT_CLASS_SOFT;
+	return permanent ? ce->perm : ce->temp;
+}

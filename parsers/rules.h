@@ -1,0 +1,44 @@
+/*
+ * rules.h - data-driven classification: diagnostic text and status codes
+ * to a reason (Sisimai's vocabulary) and a reason to a class.
+ *
+ * The rules file (conf/rules.conf, format in its header comment) is read
+ * once by rules_load(); a struct rules is read-only afterwards and may be
+ * shared.  Errors are reported as "FILE:LINE: message" in *err (g_free).
+ * Rules are tried in file order and the first that matches decides, so an
+ * operator puts a more specific rule above a general one.
+ */
+#ifndef REBOUND_RULES_H
+#define REBOUND_RULES_H
+
+#include <glib.h>
+#include "parsers/report.h"
+
+struct rules;
+
+struct rules_match {
+	const char *reason;	/* points into the rules; never NULL on a match */
+	const char *id;		/* rule id, points into the rules */
+};
+
+/* path NULL: the built-in status-code table only. */
+struct rules *rules_load(const char *path, char **err);
+/* Load from a string; name is used in error messages. */
+struct rules *rules_load_data(const char *name, const char *data, gsize len, char **err);
+void rules_free(struct rules *r);
+
+/*
+ * Classify.  text: the diagnostic text already folded by rules_fold()
+ * (may be NULL); status "5.1.1" or NULL; replycode "550" or NULL.
+ * Returns FALSE when no rule matched.
+ */
+gboolean rules_classify(const struct rules *r, const char *text, const char *status,
+    const char *replycode, struct rules_match *out);
+
+/* Class of a reason; permanent says whether the failure was a 5xx one. */
+enum report_class rules_class(const struct rules *r, const char *reason, gboolean permanent);
+
+/* Lower-case ASCII and collapse white space runs: the form text rules see. New string. */
+char *rules_fold(const char *text);
+
+#endif

@@ -1,0 +1,164 @@
+/*
+ * sanitize.c - limits and encoded-word neutralising before MIME parsing.
+ *
+ * The scans here are deliberately simple upper bounds: they may count a
+ * "Content-Type: multipart" line that sits in a quoted body, which can only
+ * make a limit trip early on a pathological message, never let one through.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/report.h"
+#include "parsers/sanitize.h"
+
+/* glibc converters that misbehave under GMime 3.2.13: never decode these. */
+static const char *const charset_deny[] = {
+	"cp949", "mscp949", "uhc", "osf100203b5", "iso-2022-cn-ext", "iso2022cnext",
+};
+
+static gboolean
+charset_denied(const char *cs)
+{
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(charset_deny); i++)
+		if (g_ascii_strcasecmp(cs, charset_deny[i]) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+gboolean
+sanitize_charset_ok(const struct sanitize_limits *lim, const char *charset)
+{
+	char buf[64];
+	size_t n;
+
+	if (charset == NULL)
+		return FALSE;
+	n = strcspn(charset, "*");	/* RFC 2231 language suffix */
+	if (n == 0 || n >= sizeof(buf))
+		return FALSE;
+	memcpy(buf, charset, n);
+	buf[n] = '\0';
+	g_strstrip(buf);
+	for (char *q = buf; *q; q++)
+		*q = g_ascii_tolower(*q);
+	if (charset_denied(buf))
+		return FALSE;
+	return lim->charset_allow != NULL && g_hash_table_contains(lim->charset_allow, buf);
+}
+
+static char *
+ensure_copy(const char *data, gsize len, char **copy)
+{
+	if (*copy == NULL)
+		*copy = g_memdup2(data, len + 1);
+	(*copy)[len] = '\0';
+	return *copy;
+}
+
+/* Case-insensitive prefix test at p, bounded by end. */
+static gboolean
+has_prefix_ci(const char *p, const char *end, const char *pfx)
+{
+	size_t n = strlen(pfx);
+
+	return (gsize)(end - p) >= n && g_ascii_strncasecmp(p, pfx, n) == 0;
+}
+
+const char *
+sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
+    gsize *outlen, char **copy, guint32 *anomalies, const char **why)
+{
+	const char *p, *end = data + len, *nl, *cr;
+	gsize hdr = len;
+	int containers = 0, parts = 0;
+	char *buf = NULL;
+
+	*copy = NULL;
+	*outlen = len;
+	if (lim->max_size > 0 && len > lim->max_size) {
+		*anomalies |= REPORT_ANOMALY_TRUNCATED;
+		*why = "message too big";
+		return NULL;
+	}
+	/* Bare CR line ends: GMime only knows LF, so rewrite them (rare case). */
+	nl = memchr(data, '\n', len);
+	cr = memchr(data, '\r', nl != NULL ? (gsize)(nl - data) : len);
+	if (cr != NULL && (cr + 1 >= end || cr[1] != '\n')) {
+		buf = ensure_copy(data, len, copy);
+		for (gsize i = 0; i < len; i++)
+			if (buf[i] == '\r' && (i + 1 >= len || buf[i + 1] != '\n'))
+				buf[i] = '\n';
+		data = buf;
+		end = data + len;
+	}
+
+	/* One pass over line starts: header block size, containers, parts. */
+	for (p = data; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', end - p);
+		if (nl == NULL)
+			nl = end;
+		if (hdr == len && (p == nl || (*p == '\r' && p + 1 == nl)))
+			hdr = p - data;
+		if ((*p == 'C' || *p == 'c') && has_prefix_ci(p, nl, "content-type:")) {
+			const char *v = p + 13;
+
+			while (v < nl && (*v == ' ' || *v == '\t'))
+				v++;
+			parts++;
+			if (has_prefix_ci(v, nl, "multipart/") || has_prefix_ci(v, nl, "message/rfc822") ||
+			    has_prefix_ci(v, nl, "message/global"))
+				containers++;
+		}
+		if (nl == end)
+			break;
+	}
+	if (lim->max_header_size > 0 && hdr > lim->max_header_size) {
+		*anomalies |= REPORT_ANOMALY_HEADER_TOO_BIG;
+		*why = "header too big";
+		return NULL;
+	}
+	if (lim->max_parts > 0 && parts > lim->max_parts) {
+		*anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
+		*why = "too many MIME parts";
+		return NULL;
+	}
+	if (lim->max_depth > 0 && containers > lim->max_depth) {
+		*anomalies |= REPORT_ANOMALY_TOO_DEEP;
+		*why = "MIME nesting too deep";
+		return NULL;
+	}
+
+	/* Encoded words anywhere (part headers and enclosed messages count too). */
+	for (p = data; p + 2 < end; p++) {
+		const char *q, *cs;
+		char name[64];
+		gsize n;
+
+		p = memchr(p, '=', end - p - 2);
+		if (p == NULL)
+			break;
+		if (p[1] != '?')
+			continue;
+		cs = p + 2;
+		for (q = cs; q < end && q - cs < 60 && *q != '?' && *q != '\n' && *q != ' '; q++)
+			;
+		if (q >= end || *q != '?')
+			continue;
+		n = q - cs;
+		memcpy(name, cs, n);
+		name[n] = '\0';
+		if (n > 0 && sanitize_charset_ok(lim, name))
+			continue;
+		buf = ensure_copy(data, len, copy);
+		buf[p - data + 1] = '_';
+		if (data != buf) {
+			p = buf + (p - data);
+			data = buf;
+			end = data + len;
+		}
+		*anomalies |= REPORT_ANOMALY_NEUTRALISED;
+	}
+	return data;
+}

@@ -1,0 +1,448 @@
+/*
+ * text.c - non-standard bounces and auto-replies.
+ *
+ * A bounce that is not an RFC 3464 report is recognised by its headers
+ * (sender is a mailer daemon, a bounce-like Subject, X-Failed-Recipients).
+ * Its human-readable text is cut where the enclosed original starts; in
+ * what remains every address that is not the sender's starts a recipient
+ * block, and the lines up to the next such address are its diagnostic.
+ * This is what Postfix, Exim, qmail, Sendmail, Gmail, Yahoo and friends
+ * all do in their own words, so one scanner serves them all and the
+ * words themselves are left to the rules file.
+ */
+#include <string.h>
+#include <gmime/gmime.h>
+
+#include "parsers/parser_int.h"
+
+#define MAX_BLOCK_LINES	40
+#define MAX_TEXT_RCPTS	200
+
+void
+text_init(struct parser *p)
+{
+	p->re_marker = g_regex_new(
+	    "^[ \\t>|*=_-]*(?:"
+	    "this is a copy of (?:the|your) message|"
+	    "below this line is a copy of the message|"
+	    "original message (?:follows|headers|header)|"
+	    "-+ ?original message ?-+|"
+	    "-+ ?(?:the )?(?:original|returned|unsent|undelivered) (?:message|mail)|"
+	    "unsent message below|"
+	    "message headers follow|"
+	    "undelivered message headers|"
+	    "headers of the original message|"
+	    "the header of the original message|"
+	    "header of (?:the )?(?:original|returned) message|"
+	    "the original message (?:headers )?(?:is|are) (?:included|attached|below|as follows)|"
+	    "original message header|"
+	    "the message follows|"
+	    "your message reads|"
+	    "content-type: message/rfc822|"
+	    "-+ ?(?:begin|start) (?:of )?(?:returned|original|bounced) message"
+	    ")", G_REGEX_CASELESS | G_REGEX_MULTILINE | G_REGEX_OPTIMIZE, 0, NULL);
+	p->re_bounce_subject = g_regex_new(
+	    "undeliver|undelivered|not delivered|delivery (?:status|failure|failed|has failed|"
+	    "notification|problem|report)|returned mail|return(?:ed)? to sender|failure notice|"
+	    "mail delivery|could not be delivered|couldn't be delivered|non[- ]?deliver|"
+	    "failed delivery|delivery error|mail system error|bounce|rejected|"
+	    "message you sent|warning: could not send|nicht zustellbar|non remis|"
+	    "permanent error|mail failure|error sending|mail error|delivery notice",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	p->re_autoreply_subject = g_regex_new(
+	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
+	    "out of (?:the )?office|away from|vacation|on holiday|abwesen|absence|absent|"
+	    "r[ée]ponse automatique|respuesta autom|risposta automatica)|"
+	    "(?:out of (?:the )?office|autoreply|auto-reply|auto reply|automatic reply|"
+	    "away until|on vacation)", G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+}
+
+void
+text_fini(struct parser *p)
+{
+	if (p->re_marker != NULL)
+		g_regex_unref(p->re_marker);
+	if (p->re_bounce_subject != NULL)
+		g_regex_unref(p->re_bounce_subject);
+	if (p->re_autoreply_subject != NULL)
+		g_regex_unref(p->re_autoreply_subject);
+}
+
+/* ---- small helpers ---- */
+
+static gboolean
+local_char(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c >= 0x80 || strchr(".!#$%&'*+/=?^_`{|}~-", c) != NULL;
+}
+
+static gboolean
+domain_char(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c >= 0x80 || c == '.' || c == '-';
+}
+
+/*
+ * Next address in [p, end) at or after *pos; returns a new normalised
+ * address and sets *pos past it, or NULL.
+ */
+static char *
+next_address(const char *line, gsize n, gsize *pos)
+{
+	gsize i;
+
+	for (i = *pos; i < n; i++) {
+		gsize a, b;
+		char *s, *out;
+
+		if (line[i] != '@')
+			continue;
+		a = i;
+		while (a > 0 && local_char(line[a - 1]))
+			a--;
+		b = i + 1;
+		while (b < n && domain_char(line[b]))
+			b++;
+		while (b > i + 1 && (line[b - 1] == '.' || line[b - 1] == '-'))
+			b--;
+		while (a < i && (line[a] == '.' || line[a] == '\''))
+			a++;
+		*pos = b > i ? b : i + 1;
+		if (a == i || b <= i + 1 || memchr(line + i + 1, '.', b - i - 1) == NULL)
+			continue;
+		/* inside a URL or a Message-ID-ish token "<...@...>" after "id"? keep simple */
+		if (a >= 3 && line[a - 1] == '/' )
+			continue;
+		s = g_strndup(line + a, b - a);
+		out = parser_address(s);
+		g_free(s);
+		if (out != NULL)
+			return out;
+	}
+	*pos = n;
+	return NULL;
+}
+
+static void
+exclude_add(GHashTable *ex, const char *v)
+{
+	gsize pos = 0;
+	char *a;
+
+	if (v == NULL)
+		return;
+	while ((a = next_address(v, strlen(v), &pos)) != NULL)
+		g_hash_table_add(ex, g_ascii_strdown(a, -1)), g_free(a);
+}
+
+static gboolean
+is_daemon_local(const char *addr)
+{
+	static const char *const locals[] = { "mailer-daemon", "postmaster", "mail-daemon",
+		"mailer_daemon", "mailerdaemon", "mmdf", "abuse", "hostmaster", "noreply",
+		"no-reply", "daemon", "root", "bounce", "bounces" };
+	const char *at = strchr(addr, '@');
+	size_t i, n = at != NULL ? (size_t)(at - addr) : strlen(addr);
+
+	for (i = 0; i < G_N_ELEMENTS(locals); i++)
+		if (n == strlen(locals[i]) && g_ascii_strncasecmp(addr, locals[i], n) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+looks_like_bounce(struct parser *p, GMimeMessage *msg)
+{
+	GMimeObject *o = GMIME_OBJECT(msg);
+	const char *from = g_mime_object_get_header(o, "From");
+	const char *subj = g_mime_object_get_header(o, "Subject");
+	const char *rp = g_mime_object_get_header(o, "Return-Path");
+
+	if (g_mime_object_get_header(o, "X-Failed-Recipients") != NULL)
+		return TRUE;
+	if (from != NULL && (strcasestr(from, "mailer-daemon") != NULL ||
+	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
+	    strcasestr(from, "mail-daemon") != NULL || strcasestr(from, "mailer_daemon") != NULL ||
+	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
+	    strcasestr(from, "mail administrator") != NULL))
+		return TRUE;
+	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
+		return TRUE;
+	if (rp != NULL && strstr(rp, "<>") != NULL && subj != NULL &&
+	    !g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
+		return FALSE;
+	return FALSE;
+}
+
+/* Start of the enclosed original in body, or len. */
+static gsize
+original_start(struct parser *p, const char *body, gsize len)
+{
+	GMatchInfo *mi = NULL;
+	gsize at = len;
+	int s, e;
+
+	if (g_regex_match_full(p->re_marker, body, len, 0, 0, &mi, NULL) &&
+	    g_match_info_fetch_pos(mi, 0, &s, &e))
+		at = s;
+	g_match_info_free(mi);
+	return at;
+}
+
+struct block {
+	char *addr;
+	GString *text;
+	int lines;
+};
+
+static void
+block_free(gpointer x)
+{
+	struct block *b = x;
+
+	g_free(b->addr);
+	g_string_free(b->text, TRUE);
+	g_free(b);
+}
+
+/* Split region into per-address blocks.  Returns GPtrArray of struct block. */
+static GPtrArray *
+scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preamble)
+{
+	GPtrArray *blocks = g_ptr_array_new_with_free_func(block_free);
+	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+	struct block *cur = NULL;
+	const char *p = region, *end = region + len;
+
+	while (p < end) {
+		const char *e = p;
+		gsize n, pos = 0;
+		char *a;
+		gboolean started = FALSE;
+
+		while (e < end && *e != '\n' && *e != '\r')
+			e++;
+		n = e - p;
+		while ((a = next_address(p, n, &pos)) != NULL) {
+			char *k = g_ascii_strdown(a, -1);
+
+			if (!g_hash_table_contains(exclude, k) && !g_hash_table_contains(seen, k) &&
+			    blocks->len < MAX_TEXT_RCPTS) {
+				cur = g_new0(struct block, 1);
+				cur->addr = a;
+				cur->text = g_string_new(NULL);
+				g_ptr_array_add(blocks, cur);
+				g_hash_table_add(seen, cur->addr);
+				started = TRUE;
+				g_free(k);
+				break;
+			}
+			g_free(k);
+			g_free(a);
+		}
+		(void)started;
+		if (cur != NULL) {
+			if (cur->lines++ < MAX_BLOCK_LINES) {
+				g_string_append_len(cur->text, p, n);
+				g_string_append_c(cur->text, '\n');
+			}
+		} else if (preamble->len < 4096) {
+			g_string_append_len(preamble, p, n);
+			g_string_append_c(preamble, '\n');
+		}
+		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+			e++;
+		p = e + 1;
+	}
+	g_hash_table_destroy(seen);
+	return blocks;
+}
+
+static void
+add_record(struct parser *p, struct report *r, const char *addr, const char *diag,
+    const char *context)
+{
+	struct report_record *rec;
+
+	if (addr == NULL || r->records->len >= MAX_TEXT_RCPTS)
+		return;
+	rec = report_add_record(r);
+	rec->recipient = g_strdup(addr);
+	rec->action = g_strdup("failed");
+	if (diag != NULL) {
+		char *d = g_strstrip(g_strdup(diag));
+
+		rec->diagnostic = *d != '\0' ? d : (g_free(d), NULL);
+	}
+	parser_classify(p, rec, context);
+}
+
+void
+text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *body,
+    gsize len, gboolean have_original)
+{
+	GMimeObject *o = GMIME_OBJECT(msg);
+	GHashTable *exclude;
+	GPtrArray *blocks, *real;
+	GString *pre;
+	gsize cut;
+	guint i;
+	char *region;
+
+	if (!looks_like_bounce(p, msg))
+		return;
+	r->kind = REPORT_KIND_BOUNCE;
+	if (body == NULL)
+		body = "", len = 0;
+	cut = original_start(p, body, len);
+	if (!have_original && cut < len) {
+		/* The original's headers follow the marker line. */
+		const char *h = memchr(body + cut, '\n', len - cut);
+
+		if (h != NULL) {
+			struct fields *f = fields_parse_header(h + 1, len - (h + 1 - body));
+
+			parser_original_from_fields(p, r, f);
+			fields_free(f);
+		}
+	}
+	exclude = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	exclude_add(exclude, g_mime_object_get_header(o, "From"));
+	exclude_add(exclude, g_mime_object_get_header(o, "To"));
+	exclude_add(exclude, g_mime_object_get_header(o, "Reply-To"));
+	exclude_add(exclude, g_mime_object_get_header(o, "Sender"));
+	exclude_add(exclude, r->orig_from);
+	region = g_strndup(body, cut);
+	pre = g_string_new(NULL);
+	blocks = scan_blocks(region, cut, exclude, pre);
+	/* Daemon addresses only count when nothing else was found. */
+	real = g_ptr_array_new();
+	for (i = 0; i < blocks->len; i++) {
+		struct block *b = g_ptr_array_index(blocks, i);
+
+		if (!is_daemon_local(b->addr))
+			g_ptr_array_add(real, b);
+	}
+	if (real->len == 0)
+		for (i = 0; i < blocks->len; i++)
+			g_ptr_array_add(real, g_ptr_array_index(blocks, i));
+	for (i = 0; i < real->len; i++) {
+		struct block *b = g_ptr_array_index(real, i);
+
+		add_record(p, r, b->addr, b->text->str, region);
+	}
+	if (r->records->len == 0) {
+		const char *xf = g_mime_object_get_header(o, "X-Failed-Recipients");
+		char *a = NULL;
+
+		if (xf != NULL)
+			a = parser_address(xf);
+		if (a == NULL && r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
+			a = parser_address(r->orig_to);
+		if (a != NULL)
+			add_record(p, r, a, pre->str, region);
+		g_free(a);
+	}
+	g_ptr_array_free(real, TRUE);
+	g_ptr_array_free(blocks, TRUE);
+	g_string_free(pre, TRUE);
+	g_hash_table_destroy(exclude);
+	g_free(region);
+}
+
+void
+text_enrich_record(struct parser *p, struct report_record *rec, const char *context)
+{
+	const char *hit, *s, *e;
+
+	(void)p;
+	if (rec->diagnostic != NULL || rec->recipient == NULL || context == NULL)
+		return;
+	hit = strcasestr(context, rec->recipient);
+	if (hit == NULL)
+		return;
+	for (s = hit; s > context && s[-1] != '\n'; s--)
+		;
+	/* to the next blank line, at most a few lines */
+	e = hit;
+	for (int lines = 0; *e != '\0' && lines < 8; ) {
+		if (*e == '\n') {
+			lines++;
+			if (e[1] == '\n' || (e[1] == '\r' && e[2] == '\n'))
+				break;
+		}
+		e++;
+	}
+	if (e > s) {
+		char *d = parser_utf8(s, e - s);
+
+		rec->diagnostic = g_strstrip(d);
+	}
+}
+
+void
+text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg)
+{
+	GMimeObject *o = GMIME_OBJECT(msg);
+	const char *as = g_mime_object_get_header(o, "Auto-Submitted");
+	const char *subj = g_mime_object_get_header(o, "Subject");
+	const char *prec = g_mime_object_get_header(o, "Precedence");
+	gboolean yes = FALSE;
+	struct report_record *rec;
+
+	if (as != NULL && strcasestr(as, "auto-replied") != NULL)
+		yes = TRUE;
+	else if (g_mime_object_get_header(o, "X-Autoreply") != NULL ||
+	    g_mime_object_get_header(o, "X-Autorespond") != NULL ||
+	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL))
+		yes = TRUE;
+	else if (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
+		yes = TRUE;
+	if (!yes)
+		return;
+	r->kind = REPORT_KIND_AUTOREPLY;
+	rec = report_add_record(r);
+	rec->recipient = parser_address(g_mime_object_get_header(o, "From"));
+	rec->reason = g_strdup("vacation");
+	rec->rule = g_strdup("autoreply");
+	rec->class_ = REPORT_CLASS_AUTOREPLY;
+	if (subj != NULL)
+		rec->diagnostic = parser_utf8(subj, -1);
+}
+
+char *
+text_from_html(const char *html)
+{
+	GString *s;
+	const char *p;
+
+	if (html == NULL)
+		return NULL;
+	s = g_string_new(NULL);
+	for (p = html; *p != '\0'; p++) {
+		if (*p == '<') {
+			const char *q = strchr(p, '>');
+
+			if (q == NULL)
+				break;
+			if (g_ascii_strncasecmp(p, "<br", 3) == 0 || g_ascii_strncasecmp(p, "</p", 3) == 0 ||
+			    g_ascii_strncasecmp(p, "</div", 5) == 0 || g_ascii_strncasecmp(p, "</tr", 4) == 0 ||
+			    g_ascii_strncasecmp(p, "<p", 2) == 0)
+				g_string_append_c(s, '\n');
+			p = q;
+		} else if (*p == '&') {
+			if (strncmp(p, "&lt;", 4) == 0)
+				g_string_append_c(s, '<'), p += 3;
+			else if (strncmp(p, "&gt;", 4) == 0)
+				g_string_append_c(s, '>'), p += 3;
+			else if (strncmp(p, "&amp;", 5) == 0)
+				g_string_append_c(s, '&'), p += 4;
+			else if (strncmp(p, "&nbsp;", 6) == 0)
+				g_string_append_c(s, ' '), p += 5;
+			else
+				g_string_append_c(s, '&');
+		} else
+			g_string_append_c(s, *p);
+	}
+	return g_string_free(s, FALSE);
+}
