@@ -1,7 +1,74 @@
 #!/bin/sh
-# run.sh - "make run": start Rebound in the foreground on 127.0.0.1:2525
-# with state under var/.
+# run.sh - "make run": a private PostgreSQL cluster under var/pg (initdb, unix
+# socket only, no system service), the schema migrated, and Rebound in the
+# foreground on 127.0.0.1:2525 with state under var/.  Ctrl-C stops both.
 set -eu
-mkdir -p var/spool
-[ -f var/rebound.conf ] || sed -e 's|^dir = .*|dir = var/spool|' conf/rebound.conf > var/rebound.conf
-exec build/rebound serve -c var/rebound.conf
+cd "$(dirname "$0")/.."
+PGBIN=/usr/lib/postgresql/15/bin
+VAR="$(pwd)/var"
+PGDIR="$VAR/pg"
+PGDATA="$PGDIR/data"
+CONF="$VAR/rebound.conf"
+
+# PostgreSQL refuses to run as root: use the postgres user then.
+as_pg() {
+	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+psql_pg() {
+	psql -X -q -t -A -h "$PGDIR" -U postgres -d postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+mkdir -p "$VAR/spool" "$PGDIR"
+if [ "$(id -u)" = 0 ]; then chown postgres: "$PGDIR"; fi
+if [ ! -f "$PGDATA/PG_VERSION" ]; then
+	echo "run: creating a PostgreSQL cluster in $PGDATA"
+	as_pg "$PGBIN/initdb" -D "$PGDATA" -A trust -U postgres -E UTF8 --locale=C.UTF-8 >/dev/null
+	cat >> "$PGDATA/postgresql.conf" <<CONF
+listen_addresses = ''
+unix_socket_directories = '$PGDIR'
+synchronous_commit = on
+CONF
+fi
+if ! as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then
+	as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -l "$PGDIR/log" start >/dev/null
+fi
+stop_pg() { as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -w -m fast stop >/dev/null 2>&1 || true; }
+trap stop_pg EXIT
+trap 'exit 130' INT TERM
+
+[ "$(psql_pg -c "SELECT 1 FROM pg_roles WHERE rolname = 'rebound'")" = 1 ] ||
+	psql_pg -c "CREATE ROLE rebound LOGIN"
+[ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname = 'rebound'")" = 1 ] ||
+	psql_pg -c "CREATE DATABASE rebound OWNER rebound"
+
+if [ ! -f "$CONF" ]; then
+	cat > "$CONF" <<CONF
+# Written by "make run"; edit freely, it is kept between runs.
+[smtp]
+listen = 127.0.0.1:2525
+hostname = localhost
+domains = bounces.example.com
+fbl_addresses = fbl@bounces.example.com
+
+[spool]
+dir = $VAR/spool
+
+[store]
+conninfo = host=$PGDIR dbname=rebound user=rebound
+migrate_on_start = true
+CONF
+fi
+
+build/rebound migrate -c "$CONF"
+cat <<MSG
+
+Rebound: SMTP on 127.0.0.1:2525 (return-path domain bounces.example.com), config $CONF
+  send a bounce:   swaks --server 127.0.0.1:2525 --from '' --to bounce@bounces.example.com --data FILE.eml
+  see the result:  psql -h $PGDIR -U rebound rebound -c 'SELECT tenant, address, class, reason, expires_at FROM suppressions'
+Ctrl-C stops Rebound and the PostgreSQL cluster.
+
+MSG
+build/rebound serve -c "$CONF" &
+pid=$!
+trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM
+wait $pid

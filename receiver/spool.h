@@ -10,6 +10,26 @@
  * spool_read() fills *env (free with spool_envelope_free) and *data (a
  * GBytes, unref it).  Queue ids are 16 characters [0-9A-Za-z], sortable by
  * arrival time.  Errors return -1 and set *err (caller frees) where given.
+ *
+ * Layout and durability.  DIR/tmp/ID is written (envelope header, blank
+ * line, message), fdatasync'd, renamed to DIR/queue/ID, and DIR/queue is
+ * fsync'd; only then is the commit reported.  A crash before the rename
+ * leaves a tmp/ file that spool_open() deletes (it was never acknowledged);
+ * a crash after it leaves a complete entry that is processed again.
+ * DIR/attempts/ID holds the processing attempts (written the same way).
+ * The envelope header is "Key: value" lines with values g_strescape()d:
+ *   Rebound-Spool: 1 / Queue-Id / Arrival-Us / Client / Helo / Tls /
+ *   Mail-From / Rcpt (repeated) / Size
+ *
+ * Group commit.  spool_commit_async() hands the message to one writer
+ * thread.  The writer takes every job waiting (up to 64), writes and
+ * fdatasyncs each file, renames them all and fsyncs the queue directory
+ * once for the batch, then reports each job.  While one batch is being
+ * synced the next one accumulates, so under load the directory fsync (the
+ * journal commit) is paid once per batch rather than once per message and
+ * SMTP never blocks on the disk: the event loop answers 250 when the
+ * completion arrives.  spool_commit() is the synchronous form (same code,
+ * batch of one, on the caller's thread).
  */
 #ifndef REBOUND_SPOOL_H
 #define REBOUND_SPOOL_H
@@ -34,7 +54,11 @@ struct spool;
 struct spool *spool_open(const char *dir, char **err);
 void spool_close(struct spool *s);
 
-/* Durably store a message (with its Received: header already prepended). */
+/*
+ * Durably store a message (with its Received: header already prepended).
+ * If env->queue_id is NULL one is assigned (owned by env); arrival_us 0
+ * becomes now; env->size is set to len.
+ */
 int spool_commit(struct spool *s, struct spool_envelope *env, const char *data, size_t len,
     char **err);
 /* Queue ids waiting, oldest first; a new GPtrArray of char* (caller unrefs). */
@@ -49,5 +73,32 @@ void spool_envelope_free(struct spool_envelope *env);
 
 /* Called (on the committing thread) after each successful commit; may be NULL. */
 void spool_set_notify(struct spool *s, void (*fn)(void *arg), void *arg);
+
+/* --- additions for the SMTP receiver --- */
+
+/* A new queue id (g_free), sortable by arrival; SMTP needs it for Received:. */
+char *spool_new_id(struct spool *s);
+/* Refuse commits that would leave less than this many bytes free (0 = off). */
+void spool_set_min_free(struct spool *s, uint64_t bytes);
+
+enum spool_status {
+	SPOOL_OK = 0,
+	SPOOL_ENOSPACE,			/* disk full, quota, min_free: 452 4.3.1 */
+	SPOOL_EIO,			/* any other failure: 451 4.3.0 */
+};
+
+/*
+ * Called on the writer thread once the job is durable or has failed;
+ * queue_id and err are valid during the call only.
+ */
+typedef void (*spool_done_fn)(void *arg, const char *queue_id, enum spool_status st,
+    const char *err);
+/*
+ * Queue a commit to the writer thread.  Takes ownership of env (freed with
+ * spool_envelope_free) and data (g_free) whatever happens; done is always
+ * called exactly once.
+ */
+void spool_commit_async(struct spool *s, struct spool_envelope *env, char *data, size_t len,
+    spool_done_fn done, void *arg);
 
 #endif

@@ -53,6 +53,17 @@ CREATE TABLE events (
     rule            text,
     orig_message_id text,
     orig_subject    text,
+    original_recipient text,
+    last_attempt    text,
+    smtp_command    text,
+    arrival_date    text,
+    original_mail_from text,
+    reported_domain text,
+    auth_results    text,
+    orig_from       text,
+    orig_to         text,
+    orig_list_id    text,
+    orig_date       text,
     campaign        text,                            -- first correlation header found
     correlation     jsonb       NOT NULL DEFAULT '{}'
 );

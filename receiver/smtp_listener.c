@@ -1,0 +1,369 @@
+/*
+ * smtp_listener.c - listening sockets, the session table and its limits,
+ * spool completions coming back to the loop, shutdown.
+ */
+#include "smtp.h"
+#include "smtp_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <sys/eventfd.h>
+#include <event2/util.h>
+
+#include "log.h"
+
+static void
+smtp_listener_free(gpointer p)
+{
+	struct smtp_listener *l = p;
+
+	if (l->el != NULL)
+		evconnlistener_free(l->el);	/* closes fd (LEV_OPT_CLOSE_ON_FREE) */
+	else if (l->fd != -1)
+		close(l->fd);
+	g_free(l->name);
+	g_free(l);
+}
+
+static int
+smtp_bind_one(GPtrArray *out, const char *name, int implicit_tls, char **err)
+{
+	struct sockaddr_storage ss;
+	int sslen = sizeof ss, fd, on = 1;
+	struct smtp_listener *l;
+
+	memset(&ss, 0, sizeof ss);
+	if (evutil_parse_sockaddr_port(name, (struct sockaddr *)&ss, &sslen) == -1) {
+		*err = g_strdup_printf("listen %s: not addr:port", name);
+		return -1;
+	}
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1) {
+		*err = g_strdup_printf("listen %s: socket: %s", name, strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+	/* "[::]:25" and "0.0.0.0:25" may both be configured. */
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 || listen(fd, 511) == -1) {
+		*err = g_strdup_printf("listen %s: %s", name, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	l = g_new0(struct smtp_listener, 1);
+	l->name = g_strdup(name);
+	l->fd = fd;
+	l->implicit_tls = implicit_tls;
+	g_ptr_array_add(out, l);
+	return 0;
+}
+
+GPtrArray *
+smtp_bind(const struct config *cfg, char **err)
+{
+	GPtrArray *out = g_ptr_array_new_with_free_func(smtp_listener_free);
+	int i;
+
+	for (i = 0; cfg->smtp_listen && cfg->smtp_listen[i]; i++)
+		if (smtp_bind_one(out, cfg->smtp_listen[i], 0, err) == -1)
+			goto fail;
+	for (i = 0; cfg->smtp_listen_tls && cfg->smtp_listen_tls[i]; i++)
+		if (smtp_bind_one(out, cfg->smtp_listen_tls[i], 1, err) == -1)
+			goto fail;
+	if (out->len == 0) {
+		*err = g_strdup("smtp.listen: no listener configured");
+		goto fail;
+	}
+	return out;
+fail:
+	g_ptr_array_unref(out);
+	return NULL;
+}
+
+static void
+smtp_server_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockaddr *sa,
+    int socklen, void *arg)
+{
+	struct smtp_listener *l = arg;
+
+	(void)el;
+	(void)socklen;
+	smtp_session_new(l->srv, fd, sa, l->implicit_tls);
+}
+
+static void
+smtp_server_relisten(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+	guint i;
+
+	(void)fd;
+	(void)ev;
+	if (srv->shutting_down)
+		return;
+	for (i = 0; i < srv->listeners->len; i++) {
+		struct smtp_listener *l = g_ptr_array_index(srv->listeners, i);
+		evconnlistener_enable(l->el);
+	}
+}
+
+/* Out of descriptors: stop accepting for a second instead of spinning. */
+static void
+smtp_server_accept_error(struct evconnlistener *el, void *arg)
+{
+	struct smtp_listener *l = arg;
+	struct timeval tv = { 1, 0 };
+	int e = EVUTIL_SOCKET_ERROR();
+
+	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
+		errno = e;
+		log_warn("smtp event=accept-paused listen=%s", l->name);
+		evconnlistener_disable(el);
+		evtimer_add(l->srv->ev_relisten, &tv);
+	}
+}
+
+/* Spool writer thread: queue the result, wake the loop. */
+static void
+smtp_server_commit_cb(void *arg, const char *queue_id, enum spool_status st, const char *err)
+{
+	struct smtp_commit_done *d = arg;
+	uint64_t one = 1;
+
+	d->queue_id = g_strdup(queue_id);
+	d->st = st;
+	d->err = g_strdup(err);
+	g_async_queue_push(d->srv->done, d);
+	if (write(d->srv->efd, &one, sizeof one) == -1 && errno != EAGAIN)
+		log_warn("smtp event=eventfd-write");
+}
+
+void
+smtp_server_commit(struct smtp_server *srv, uint64_t serial, struct spool_envelope *env,
+    char *data, size_t len)
+{
+	struct smtp_commit_done *d = g_new0(struct smtp_commit_done, 1);
+
+	d->srv = srv;
+	d->serial = serial;
+	spool_commit_async(srv->spool, env, data, len, smtp_server_commit_cb, d);
+}
+
+static void
+smtp_commit_done_free(struct smtp_commit_done *d)
+{
+	g_free(d->queue_id);
+	g_free(d->err);
+	g_free(d);
+}
+
+static void
+smtp_server_done_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+	struct smtp_commit_done *d;
+	uint64_t n;
+
+	(void)ev;
+	if (read(fd, &n, sizeof n) == -1 && errno != EAGAIN)
+		log_warn("smtp event=eventfd-read");
+	while ((d = g_async_queue_try_pop(srv->done)) != NULL) {
+		struct smtp_session *s = g_hash_table_lookup(srv->sessions, &d->serial);
+		if (s != NULL)
+			smtp_session_commit_done(s, d);
+		else if (d->st == SPOOL_OK)
+			/* The client never saw 250 and will retry: a duplicate, not a loss. */
+			log_warnx("q=%s event=committed-session-gone", d->queue_id);
+		smtp_commit_done_free(d);
+	}
+}
+
+struct smtp_server *
+smtp_server_new(struct event_base *base, struct config *cfg, GPtrArray *bound, char **err)
+{
+	struct smtp_server *srv = g_new0(struct smtp_server, 1);
+
+	srv->base = base;
+	srv->cfg = cfg;
+	srv->old_cfgs = g_ptr_array_new();
+	srv->listeners = bound;
+	srv->sessions = g_hash_table_new(g_int64_hash, g_int64_equal);
+	srv->per_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	srv->done = g_async_queue_new();
+	srv->efd = -1;
+	if (cfg->smtp_tls_cert != NULL &&
+	    (srv->tls = smtp_tls_ctx_new(cfg->smtp_tls_cert, cfg->smtp_tls_key, err)) == NULL) {
+		smtp_server_free(srv);
+		return NULL;
+	}
+	return srv;
+}
+
+int
+smtp_server_start(struct smtp_server *srv, struct spool *spool, char **err)
+{
+	guint i;
+
+	srv->spool = spool;
+	if ((srv->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) == -1) {
+		*err = g_strdup_printf("eventfd: %s", strerror(errno));
+		return -1;
+	}
+	srv->ev_done = event_new(srv->base, srv->efd, EV_READ | EV_PERSIST,
+	    smtp_server_done_ready, srv);
+	event_add(srv->ev_done, NULL);
+	srv->ev_relisten = evtimer_new(srv->base, smtp_server_relisten, srv);
+	for (i = 0; i < srv->listeners->len; i++) {
+		struct smtp_listener *l = g_ptr_array_index(srv->listeners, i);
+		l->srv = srv;
+		l->el = evconnlistener_new(srv->base, smtp_server_accept, l,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
+		if (l->el == NULL) {
+			*err = g_strdup_printf("listen %s: evconnlistener_new failed", l->name);
+			return -1;
+		}
+		evconnlistener_set_error_cb(l->el, smtp_server_accept_error);
+		log_info("smtp event=listening listen=%s tls=%s", l->name,
+		    l->implicit_tls ? "implicit" : srv->tls ? "starttls" : "none");
+	}
+	return 0;
+}
+
+void
+smtp_server_reload(struct smtp_server *srv, struct config *cfg)
+{
+	int i;
+
+	g_ptr_array_add(srv->old_cfgs, srv->cfg);
+	for (i = 0; cfg->smtp_listen[i] || srv->cfg->smtp_listen[i]; i++)
+		if (cfg->smtp_listen[i] == NULL || srv->cfg->smtp_listen[i] == NULL ||
+		    strcmp(cfg->smtp_listen[i], srv->cfg->smtp_listen[i]) != 0) {
+			log_warnx("smtp event=reload note=\"listen changes need a restart\"");
+			break;
+		}
+	srv->cfg = cfg;
+	if (cfg->smtp_tls_cert != NULL) {
+		char *err = NULL;
+		SSL_CTX *ctx = smtp_tls_ctx_new(cfg->smtp_tls_cert, cfg->smtp_tls_key, &err);
+		if (ctx == NULL) {
+			log_warnx("smtp event=reload-tls-failed error=\"%s\" note=\"keeping the old certificate\"",
+			    err);
+			g_free(err);
+		} else {
+			/* Sessions hold their own SSL references; the old context goes with them. */
+			if (srv->tls != NULL)
+				SSL_CTX_free(srv->tls);
+			srv->tls = ctx;
+			log_info("smtp event=reload-tls cert=%s", cfg->smtp_tls_cert);
+		}
+	}
+}
+
+unsigned
+smtp_server_sessions(struct smtp_server *srv)
+{
+	return srv->nsessions;
+}
+
+void
+smtp_server_set_backlog_full(struct smtp_server *srv, int full)
+{
+	g_atomic_int_set(&srv->backlog_full, full ? 1 : 0);
+}
+
+static void
+smtp_server_check_drained(struct smtp_server *srv)
+{
+	if (srv->shutting_down && srv->nsessions == 0 && srv->on_drained != NULL) {
+		void (*fn)(void *) = srv->on_drained;
+		srv->on_drained = NULL;
+		fn(srv->on_drained_arg);
+	}
+}
+
+void
+smtp_server_session_gone(struct smtp_server *srv, const char *client)
+{
+	gpointer n;
+
+	if (client != NULL && (n = g_hash_table_lookup(srv->per_ip, client)) != NULL) {
+		if (GPOINTER_TO_UINT(n) <= 1)
+			g_hash_table_remove(srv->per_ip, client);
+		else
+			g_hash_table_insert(srv->per_ip, g_strdup(client),
+			    GUINT_TO_POINTER(GPOINTER_TO_UINT(n) - 1));
+	}
+	if (srv->nsessions > 0)
+		srv->nsessions--;
+	smtp_server_check_drained(srv);
+}
+
+static void
+smtp_server_grace_over(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_server *srv = arg;
+	GList *all, *it;
+
+	(void)fd;
+	(void)ev;
+	log_info("smtp event=grace-over sessions=%u", srv->nsessions);
+	all = g_hash_table_get_values(srv->sessions);
+	for (it = all; it != NULL; it = it->next)
+		smtp_session_shutdown(it->data, 1);
+	g_list_free(all);
+}
+
+void
+smtp_server_shutdown(struct smtp_server *srv, int grace, void (*done)(void *), void *arg)
+{
+	struct timeval tv = { grace, 0 };
+	GList *all, *it;
+
+	if (srv->shutting_down)
+		return;
+	srv->shutting_down = 1;
+	srv->on_drained = done;
+	srv->on_drained_arg = arg;
+	/* Stop accepting: the ports close now, so a restart can bind at once. */
+	g_ptr_array_set_size(srv->listeners, 0);
+	log_info("smtp event=shutdown sessions=%u grace=%d", srv->nsessions, grace);
+	all = g_hash_table_get_values(srv->sessions);
+	for (it = all; it != NULL; it = it->next)
+		smtp_session_shutdown(it->data, 0);
+	g_list_free(all);
+	srv->ev_grace = evtimer_new(srv->base, smtp_server_grace_over, srv);
+	evtimer_add(srv->ev_grace, &tv);
+	smtp_server_check_drained(srv);
+}
+
+void
+smtp_server_free(struct smtp_server *srv)
+{
+	struct smtp_commit_done *d;
+
+	if (srv == NULL)
+		return;
+	if (srv->listeners)
+		g_ptr_array_unref(srv->listeners);
+	if (srv->ev_done)
+		event_free(srv->ev_done);
+	if (srv->ev_relisten)
+		event_free(srv->ev_relisten);
+	if (srv->ev_grace)
+		event_free(srv->ev_grace);
+	if (srv->efd != -1)
+		close(srv->efd);
+	while ((d = g_async_queue_try_pop(srv->done)) != NULL)
+		smtp_commit_done_free(d);
+	g_async_queue_unref(srv->done);
+	g_hash_table_destroy(srv->sessions);
+	g_hash_table_destroy(srv->per_ip);
+	g_ptr_array_unref(srv->old_cfgs);
+	if (srv->tls)
+		SSL_CTX_free(srv->tls);
+	g_free(srv);
+}

@@ -1,0 +1,991 @@
+/*
+ * smtp_session.c - one SMTP session: the protocol as a command table,
+ * bounded line reading, DATA with dot-unstuffing, STARTTLS, and one free
+ * path (smtp_session_close -> ev_close -> smtp_session_free).
+ *
+ * Bare CR / bare LF: only CRLF ends a line and only CRLF.CRLF ends DATA, so
+ * "\n.\n" and friends never end a message whatever the setting.  With
+ * [smtp] bare_newlines = reject (the default) a message containing a bare
+ * CR or LF is read to its end and refused with 554 5.6.0; with accept the
+ * octets are kept as data, unchanged.  In commands they are always refused.
+ */
+#include "smtp_internal.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
+
+#include "log.h"
+#include "smtp_addr.h"
+
+/* Stop reading while this much output waits for a client that does not read. */
+#define SMTP_OUT_HIGH	(64 * 1024)
+
+enum smtp_state {
+	SMTP_S_GREETING,		/* implicit TLS handshake before the banner */
+	SMTP_S_CONNECTED,		/* banner sent, waiting for HELO/EHLO */
+	SMTP_S_HELO,
+	SMTP_S_MAIL,
+	SMTP_S_RCPT,
+	SMTP_S_DATA,
+	SMTP_S_COMMIT,			/* waiting for the spool */
+	SMTP_S_TLS,			/* STARTTLS handshake */
+	SMTP_S_QUIT,
+};
+
+static const char *smtp_state_names[] = {
+	"GREETING", "CONNECTED", "HELO", "MAIL", "RCPT", "DATA", "COMMIT", "TLS", "QUIT",
+};
+
+struct smtp_session {
+	uint64_t serial;
+	char id[17];
+	struct smtp_server *srv;
+	struct bufferevent *bev;
+	struct event *ev_close;
+	char client[INET6_ADDRSTRLEN];
+	int counted;			/* in the session limits */
+	enum smtp_state state;
+	char *helo;
+	int esmtp;
+	char *tls_info;			/* "TLSv1.3 TLS_AES_256_GCM_SHA384" once secure */
+	int in_process;
+	int out_paused;
+	int discarding;			/* skipping the rest of an overlong command line */
+
+	/* transaction */
+	char *mail_from;
+	struct smtp_mail_params mp;
+	GPtrArray *rcpts;
+	GString *data;
+	uint64_t data_size;		/* octets after unstuffing, Received: excluded */
+	const char *data_err;		/* sticky DATA error, sent after the final dot */
+	int data_midline;		/* next DATA chunk continues an overlong line */
+	char *queue_id;
+	int64_t arrival_us;
+
+	/* counters for the end line */
+	unsigned msgs, rcpts_total, bad;
+	uint64_t bytes;
+
+	int closing;
+	int flush;			/* send what is queued before closing */
+	const char *reason;
+};
+
+struct smtp_cmd {
+	const char *name;
+	/* check: state and syntax; replies and returns -1 to stop. */
+	int (*check)(struct smtp_session *, const char *arg);
+	void (*proceed)(struct smtp_session *, const char *arg);
+};
+
+static void smtp_session_process(struct smtp_session *s);
+static void smtp_session_readcb(struct bufferevent *bev, void *arg);
+static void smtp_session_writecb(struct bufferevent *bev, void *arg);
+static void smtp_session_eventcb(struct bufferevent *bev, short what, void *arg);
+
+static const struct config *
+smtp_cfg(struct smtp_session *s)
+{
+	return s->srv->cfg;
+}
+
+static void
+smtp_enter_state(struct smtp_session *s, enum smtp_state st)
+{
+	if (s->state != st)
+		log_debug("s=%s event=state from=%s to=%s", s->id, smtp_state_names[s->state],
+		    smtp_state_names[st]);
+	s->state = st;
+}
+
+static void
+smtp_session_close(struct smtp_session *s, const char *reason, int flush)
+{
+	if (s->closing)
+		return;
+	s->closing = 1;
+	s->flush = flush;
+	s->reason = reason;
+	bufferevent_disable(s->bev, EV_READ);
+	event_active(s->ev_close, 0, 0);
+}
+
+static void
+smtp_reply(struct smtp_session *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+smtp_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer *out = bufferevent_get_output(s->bev);
+	va_list ap;
+
+	if (s->closing)
+		return;
+	va_start(ap, fmt);
+	evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	evbuffer_add(out, "\r\n", 2);
+	if (fmt[0] == '5') {
+		s->bad++;
+		if (s->bad >= (unsigned)smtp_cfg(s)->smtp_max_bad_commands) {
+			evbuffer_add_printf(out, "421 4.7.0 %s Too many errors, closing\r\n",
+			    smtp_cfg(s)->smtp_hostname);
+			smtp_session_close(s, "too-many-errors", 1);
+		}
+	}
+}
+
+static void
+smtp_tx_reset(struct smtp_session *s)
+{
+	g_free(s->mail_from);
+	s->mail_from = NULL;
+	memset(&s->mp, 0, sizeof s->mp);
+	if (s->rcpts != NULL)
+		g_ptr_array_set_size(s->rcpts, 0);
+	if (s->data != NULL)
+		g_string_free(s->data, TRUE);
+	s->data = NULL;
+	s->data_size = 0;
+	s->data_err = NULL;
+	s->data_midline = 0;
+	g_free(s->queue_id);
+	s->queue_id = NULL;
+}
+
+static void
+smtp_session_timeouts(struct smtp_session *s, int data)
+{
+	const struct config *cfg = smtp_cfg(s);
+	struct timeval rd = { data ? cfg->smtp_data_timeout : cfg->smtp_idle_timeout, 0 };
+	struct timeval wr = { cfg->smtp_idle_timeout, 0 };
+
+	bufferevent_set_timeouts(s->bev, &rd, &wr);
+}
+
+/* ---- commands ---- */
+
+static int
+smtp_check_helo(struct smtp_session *s, const char *arg)
+{
+	if (*arg == '\0') {
+		smtp_reply(s, "501 5.5.4 Syntax: EHLO hostname");
+		return -1;
+	}
+	(void)s;
+	return 0;
+}
+
+static void
+smtp_set_helo(struct smtp_session *s, const char *arg)
+{
+	const char *sp = strchr(arg, ' ');
+
+	g_free(s->helo);
+	s->helo = sp ? g_strndup(arg, sp - arg) : g_strdup(arg);
+	smtp_tx_reset(s);
+	smtp_enter_state(s, SMTP_S_HELO);
+}
+
+static void
+smtp_proceed_helo(struct smtp_session *s, const char *arg)
+{
+	smtp_set_helo(s, arg);
+	s->esmtp = 0;
+	smtp_reply(s, "250 %s", smtp_cfg(s)->smtp_hostname);
+}
+
+static void
+smtp_proceed_ehlo(struct smtp_session *s, const char *arg)
+{
+	const struct config *cfg = smtp_cfg(s);
+
+	smtp_set_helo(s, arg);
+	s->esmtp = 1;
+	smtp_reply(s, "250-%s Hello %s", cfg->smtp_hostname, s->client);
+	smtp_reply(s, "250-PIPELINING");
+	smtp_reply(s, "250-SIZE %lld", (long long)cfg->smtp_max_message_size);
+	smtp_reply(s, "250-8BITMIME");
+	smtp_reply(s, "250-SMTPUTF8");
+	if (s->srv->tls != NULL && s->tls_info == NULL)
+		smtp_reply(s, "250-STARTTLS");
+	smtp_reply(s, "250 ENHANCEDSTATUSCODES");
+}
+
+static int
+smtp_check_mail(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	if (s->state == SMTP_S_CONNECTED) {
+		smtp_reply(s, "503 5.5.1 Send EHLO or HELO first");
+		return -1;
+	}
+	if (s->state != SMTP_S_HELO) {
+		smtp_reply(s, "503 5.5.1 Nested MAIL command");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+smtp_spool_full(struct smtp_session *s)
+{
+	return g_atomic_int_get(&s->srv->backlog_full) ||
+	    spool_count(s->srv->spool) >= (size_t)smtp_cfg(s)->spool_high_water;
+}
+
+static void
+smtp_proceed_mail(struct smtp_session *s, const char *arg)
+{
+	const struct config *cfg = smtp_cfg(s);
+	const char *reply;
+	char *addr;
+
+	if (smtp_addr_parse_mail(arg, &addr, &s->mp, &reply) == -1) {
+		smtp_reply(s, "%s", reply);
+		return;
+	}
+	if (s->mp.has_size && s->mp.size > (uint64_t)cfg->smtp_max_message_size) {
+		smtp_reply(s, "552 5.3.4 Message size exceeds fixed limit of %lld octets",
+		    (long long)cfg->smtp_max_message_size);
+		g_free(addr);
+		return;
+	}
+	if (smtp_spool_full(s)) {
+		smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+		g_free(addr);
+		return;
+	}
+	s->mail_from = addr;
+	smtp_enter_state(s, SMTP_S_MAIL);
+	smtp_reply(s, "250 2.1.0 Sender OK");
+}
+
+static int
+smtp_check_rcpt(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT) {
+		smtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
+		return -1;
+	}
+	if (s->rcpts->len >= (guint)smtp_cfg(s)->smtp_max_recipients) {
+		smtp_reply(s, "452 4.5.3 Too many recipients");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_rcpt(struct smtp_session *s, const char *arg)
+{
+	const struct config *cfg = smtp_cfg(s);
+	const char *reply;
+	char *addr;
+
+	if (smtp_addr_parse_rcpt(arg, s->mp.smtputf8, &addr, &reply) == -1) {
+		smtp_reply(s, "%s", reply);
+		return;
+	}
+	if (!smtp_addr_is_ours(addr, cfg->smtp_domains, cfg->smtp_fbl_addresses)) {
+		char *e = log_escape(addr, strlen(addr), 256);
+		log_info("s=%s event=relay-denied client=%s rcpt=\"%s\"", s->id, s->client, e);
+		g_free(e);
+		g_free(addr);
+		smtp_reply(s, "550 5.7.1 Relaying denied");
+		return;
+	}
+	g_ptr_array_add(s->rcpts, addr);
+	smtp_enter_state(s, SMTP_S_RCPT);
+	smtp_reply(s, "250 2.1.5 Recipient OK");
+}
+
+static int
+smtp_check_data(struct smtp_session *s, const char *arg)
+{
+	if (s->state != SMTP_S_RCPT) {
+		smtp_reply(s, "503 5.5.1 Need RCPT before DATA");
+		return -1;
+	}
+	if (*arg != '\0') {
+		smtp_reply(s, "501 5.5.4 Syntax: DATA");
+		return -1;
+	}
+	return 0;
+}
+
+/* The HELO name as it may appear inside a header comment. */
+static char *
+smtp_header_safe(const char *s, size_t max)
+{
+	GString *out = g_string_new(NULL);
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i < max; i++) {
+		unsigned char c = (unsigned char)s[i];
+		g_string_append_c(out, (c > 0x20 && c < 0x7f && c != '(' && c != ')' &&
+		    c != '\\') ? (char)c : '?');
+	}
+	return g_string_free(out, FALSE);
+}
+
+static void
+smtp_proceed_data(struct smtp_session *s, const char *arg)
+{
+	const struct config *cfg = smtp_cfg(s);
+	char date[64], *helo;
+	const char *proto;
+	struct tm tm;
+	time_t t;
+
+	(void)arg;
+	if (smtp_spool_full(s)) {
+		smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+		return;
+	}
+	s->queue_id = spool_new_id(s->srv->spool);
+	s->arrival_us = g_get_real_time();
+	t = s->arrival_us / G_USEC_PER_SEC;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S +0000", &tm);
+	helo = smtp_header_safe(s->helo, 255);
+	/* RFC 3848 / RFC 6531 "with" keywords. */
+	if (s->mp.smtputf8)
+		proto = s->tls_info ? "UTF8SMTPS" : "UTF8SMTP";
+	else if (s->esmtp)
+		proto = s->tls_info ? "ESMTPS" : "ESMTP";
+	else
+		proto = s->tls_info ? "SMTPS" : "SMTP";
+	s->data = g_string_sized_new(8192);
+	g_string_append_printf(s->data, "Received: from %s ([%s])\r\n\tby %s (Rebound) with %s id %s",
+	    helo, s->client, cfg->smtp_hostname, proto, s->queue_id);
+	if (s->tls_info != NULL)
+		g_string_append_printf(s->data, "\r\n\t(%s)", s->tls_info);
+	if (s->rcpts->len == 1)
+		g_string_append_printf(s->data, "\r\n\tfor <%s>",
+		    (char *)g_ptr_array_index(s->rcpts, 0));
+	g_string_append_printf(s->data, ";\r\n\t%s\r\n", date);
+	g_free(helo);
+	s->data_size = 0;
+	smtp_enter_state(s, SMTP_S_DATA);
+	smtp_session_timeouts(s, 1);
+	smtp_reply(s, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+static int
+smtp_check_noarg(struct smtp_session *s, const char *arg)
+{
+	if (*arg != '\0') {
+		smtp_reply(s, "501 5.5.4 No parameters allowed");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_proceed_rset(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_tx_reset(s);
+	if (s->state != SMTP_S_CONNECTED)
+		smtp_enter_state(s, SMTP_S_HELO);
+	smtp_reply(s, "250 2.0.0 OK");
+}
+
+static void
+smtp_proceed_noop(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "250 2.0.0 OK");
+}
+
+static void
+smtp_proceed_quit(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "221 2.0.0 %s closing connection", smtp_cfg(s)->smtp_hostname);
+	smtp_enter_state(s, SMTP_S_QUIT);
+	smtp_session_close(s, "quit", 1);
+}
+
+static void
+smtp_proceed_vrfy(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message");
+}
+
+static void
+smtp_proceed_help(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "214-2.0.0 Rebound accepts bounces and feedback reports for its domains.");
+	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS");
+}
+
+static void
+smtp_proceed_expn(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "502 5.5.1 EXPN not available");
+}
+
+static void
+smtp_proceed_bdat(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	/* CHUNKING is not offered; the chunk that follows is then read as commands and refused. */
+	smtp_reply(s, "502 5.5.1 BDAT not implemented (no CHUNKING)");
+}
+
+static int
+smtp_check_starttls(struct smtp_session *s, const char *arg)
+{
+	if (s->srv->tls == NULL) {
+		smtp_reply(s, "502 5.5.1 STARTTLS not available");
+		return -1;
+	}
+	if (s->tls_info != NULL) {
+		smtp_reply(s, "554 5.5.1 TLS already active");
+		return -1;
+	}
+	if (*arg != '\0') {
+		smtp_reply(s, "501 5.5.4 Syntax: STARTTLS");
+		return -1;
+	}
+	if (s->state == SMTP_S_CONNECTED) {
+		smtp_reply(s, "503 5.5.1 Send EHLO first");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+smtp_session_tls_wrap(struct smtp_session *s)
+{
+	struct bufferevent *under = s->bev, *bev;
+	struct evbuffer *in = bufferevent_get_input(under);
+	size_t n;
+	SSL *ssl;
+
+	/* CVE-2011-0411: whatever followed STARTTLS in plaintext is thrown away. */
+	if ((n = evbuffer_get_length(in)) > 0) {
+		log_warnx("s=%s event=starttls-injection client=%s discarded=%zu", s->id, s->client, n);
+		evbuffer_drain(in, n);
+	}
+	if ((ssl = SSL_new(s->srv->tls)) == NULL) {
+		smtp_session_close(s, "tls-error", 0);
+		return;
+	}
+	bufferevent_set_timeouts(under, NULL, NULL);
+	bev = bufferevent_openssl_filter_new(s->srv->base, under, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	    BEV_OPT_CLOSE_ON_FREE | BEV_OPT_DEFER_CALLBACKS);
+	if (bev == NULL) {
+		SSL_free(ssl);
+		smtp_session_close(s, "tls-error", 0);
+		return;
+	}
+	bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	s->bev = bev;
+	bufferevent_setcb(bev, smtp_session_readcb, smtp_session_writecb, smtp_session_eventcb, s);
+	bufferevent_setwatermark(bev, EV_READ, 0, smtp_cfg(s)->smtp_max_data_line + 4096);
+	smtp_session_timeouts(s, 0);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
+}
+
+static void
+smtp_proceed_starttls(struct smtp_session *s, const char *arg)
+{
+	(void)arg;
+	smtp_reply(s, "220 2.0.0 Ready to start TLS");
+	smtp_tx_reset(s);
+	smtp_enter_state(s, SMTP_S_TLS);
+	smtp_session_tls_wrap(s);
+}
+
+static const struct smtp_cmd smtp_cmds[] = {
+	{ "EHLO", smtp_check_helo, smtp_proceed_ehlo },
+	{ "HELO", smtp_check_helo, smtp_proceed_helo },
+	{ "MAIL", smtp_check_mail, smtp_proceed_mail },
+	{ "RCPT", smtp_check_rcpt, smtp_proceed_rcpt },
+	{ "DATA", smtp_check_data, smtp_proceed_data },
+	{ "RSET", smtp_check_noarg, smtp_proceed_rset },
+	{ "NOOP", NULL, smtp_proceed_noop },
+	{ "QUIT", smtp_check_noarg, smtp_proceed_quit },
+	{ "VRFY", NULL, smtp_proceed_vrfy },
+	{ "HELP", NULL, smtp_proceed_help },
+	{ "EXPN", NULL, smtp_proceed_expn },
+	{ "BDAT", NULL, smtp_proceed_bdat },
+	{ "STARTTLS", smtp_check_starttls, smtp_proceed_starttls },
+};
+
+static void
+smtp_session_dispatch(struct smtp_session *s, char *line)
+{
+	const struct smtp_cmd *cmd = NULL;
+	char *arg;
+	size_t i, n;
+
+	n = strcspn(line, " ");
+	arg = line + n;
+	while (*arg == ' ')
+		arg++;
+	for (i = 0; i < G_N_ELEMENTS(smtp_cmds); i++)
+		if (strlen(smtp_cmds[i].name) == n &&
+		    g_ascii_strncasecmp(line, smtp_cmds[i].name, n) == 0)
+			cmd = &smtp_cmds[i];
+	if (s->srv->shutting_down && s->state <= SMTP_S_HELO &&
+	    !(cmd != NULL && strcmp(cmd->name, "QUIT") == 0)) {
+		smtp_reply(s, "421 4.3.2 %s Service shutting down", smtp_cfg(s)->smtp_hostname);
+		smtp_session_close(s, "shutdown", 1);
+		return;
+	}
+	if (cmd == NULL) {
+		smtp_reply(s, "500 5.5.2 Command unrecognized");
+		return;
+	}
+	/* Trailing spaces are tolerated (some clients send "DATA "). */
+	for (i = strlen(arg); i > 0 && arg[i - 1] == ' '; i--)
+		arg[i - 1] = '\0';
+	if (cmd->check != NULL && cmd->check(s, arg) == -1)
+		return;
+	cmd->proceed(s, arg);
+}
+
+/* ---- input ---- */
+
+/* One command line; returns 1 if something was consumed, 0 to wait for more. */
+static int
+smtp_session_command_line(struct smtp_session *s)
+{
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t len = evbuffer_get_length(in), max = smtp_cfg(s)->smtp_max_command_line;
+	struct evbuffer_ptr p;
+	size_t eol_len;
+	char *line;
+
+	if (len == 0)
+		return 0;
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	if (p.pos == -1) {
+		if (len > max) {
+			/* Keep the last octet: it may be the CR of the CRLF to come. */
+			evbuffer_drain(in, len - 1);
+			if (!s->discarding) {
+				s->discarding = 1;
+				smtp_reply(s, "500 5.5.2 Line too long");
+			}
+		}
+		return 0;
+	}
+	if (s->discarding || (size_t)p.pos + 2 > max) {
+		evbuffer_drain(in, p.pos + 2);
+		if (!s->discarding)
+			smtp_reply(s, "500 5.5.2 Line too long");
+		s->discarding = 0;
+		return 1;
+	}
+	line = g_malloc(p.pos + 1);
+	evbuffer_remove(in, line, p.pos);
+	evbuffer_drain(in, 2);
+	line[p.pos] = '\0';
+	if (memchr(line, '\0', p.pos) || memchr(line, '\r', p.pos) || memchr(line, '\n', p.pos))
+		smtp_reply(s, "500 5.5.2 NUL, bare CR or bare LF in command");
+	else
+		smtp_session_dispatch(s, line);
+	g_free(line);
+	return 1;
+}
+
+static void
+smtp_session_data_end(struct smtp_session *s)
+{
+	struct spool_envelope *env;
+	size_t len;
+	char *data;
+	guint i;
+
+	smtp_session_timeouts(s, 0);
+	if (s->data_err != NULL) {
+		log_info("s=%s event=message-refused client=%s size=%" G_GUINT64_FORMAT " reply=\"%s\"",
+		    s->id, s->client, s->data_size, s->data_err);
+		smtp_reply(s, "%s", s->data_err);
+		smtp_tx_reset(s);
+		smtp_enter_state(s, SMTP_S_HELO);
+		return;
+	}
+	env = g_new0(struct spool_envelope, 1);
+	env->queue_id = g_strdup(s->queue_id);
+	env->arrival_us = s->arrival_us;
+	env->client_addr = g_strdup(s->client);
+	env->helo = g_strdup(s->helo);
+	env->tls = g_strdup(s->tls_info);
+	env->mail_from = g_strdup(s->mail_from);
+	env->rcpts = g_new0(char *, s->rcpts->len + 1);
+	for (i = 0; i < s->rcpts->len; i++)
+		env->rcpts[i] = g_strdup(g_ptr_array_index(s->rcpts, i));
+	len = s->data->len;
+	data = g_string_free(s->data, FALSE);
+	s->data = NULL;
+	smtp_enter_state(s, SMTP_S_COMMIT);
+	/* Nothing more is read until the spool answers; the reply order is kept. */
+	bufferevent_disable(s->bev, EV_READ);
+	smtp_server_commit(s->srv, s->serial, env, data, len);
+}
+
+static int
+smtp_session_data_line(struct smtp_session *s)
+{
+	const struct config *cfg = smtp_cfg(s);
+	struct evbuffer *in = bufferevent_get_input(s->bev);
+	size_t len = evbuffer_get_length(in), max = cfg->smtp_max_data_line;
+	struct evbuffer_ptr p;
+	size_t eol_len, n, old;
+	char head[3];
+	int stuffed = 0;
+
+	if (len == 0)
+		return 0;
+	p = evbuffer_search_eol(in, NULL, &eol_len, EVBUFFER_EOL_CRLF_STRICT);
+	if (p.pos == -1) {
+		if (len > max) {
+			if (s->data_err == NULL)
+				s->data_err = "554 5.6.0 Message has a line that is too long";
+			evbuffer_drain(in, len - 1);
+			s->data_midline = 1;
+			s->bytes += len - 1;
+		}
+		return 0;
+	}
+	n = p.pos;
+	s->bytes += n + 2;
+	if (!s->data_midline && n >= 1) {
+		evbuffer_copyout(in, head, 1);
+		if (head[0] == '.') {
+			if (n == 1) {
+				evbuffer_drain(in, 3);
+				smtp_session_data_end(s);
+				return 1;
+			}
+			stuffed = 1;	/* RFC 5321 4.5.2: drop the first dot */
+		}
+	}
+	if (s->data_midline || n + 2 > max) {
+		if (s->data_err == NULL)
+			s->data_err = "554 5.6.0 Message has a line that is too long";
+		s->data_midline = 0;
+		evbuffer_drain(in, n + 2);
+		return 1;
+	}
+	if (stuffed) {
+		evbuffer_drain(in, 1);
+		n--;
+	}
+	if (s->data_err != NULL) {
+		evbuffer_drain(in, n + 2);
+		return 1;
+	}
+	if (s->data_size + n + 2 > (uint64_t)cfg->smtp_max_message_size) {
+		/* Read to the end, then one 552 (no mid-stream disconnect). */
+		s->data_err = "552 5.3.4 Message size exceeds fixed maximum message size";
+		s->data_size += n + 2;
+		g_string_truncate(s->data, 0);
+		evbuffer_drain(in, n + 2);
+		return 1;
+	}
+	old = s->data->len;
+	g_string_set_size(s->data, old + n + 2);
+	evbuffer_remove(in, s->data->str + old, n + 2);
+	s->data_size += n + 2;
+	if (strcmp(cfg->smtp_bare_newlines, "reject") == 0 &&
+	    (memchr(s->data->str + old, '\r', n) || memchr(s->data->str + old, '\n', n)))
+		s->data_err = "554 5.6.0 Message contains a bare CR or LF; lines must end with CRLF";
+	return 1;
+}
+
+static void
+smtp_session_process(struct smtp_session *s)
+{
+	if (s->in_process)
+		return;
+	s->in_process = 1;
+	while (!s->closing) {
+		int r;
+		if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_TLS ||
+		    s->state == SMTP_S_GREETING)
+			break;
+		if (evbuffer_get_length(bufferevent_get_output(s->bev)) > SMTP_OUT_HIGH) {
+			/* The client is not reading its replies: stop reading its commands. */
+			s->out_paused = 1;
+			bufferevent_disable(s->bev, EV_READ);
+			break;
+		}
+		if (s->state == SMTP_S_DATA)
+			r = smtp_session_data_line(s);
+		else
+			r = smtp_session_command_line(s);
+		if (r == 0)
+			break;
+	}
+	s->in_process = 0;
+}
+
+static void
+smtp_session_readcb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	smtp_session_process(arg);
+}
+
+static void
+smtp_session_writecb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session *s = arg;
+
+	(void)bev;
+	if (s->closing) {
+		event_active(s->ev_close, 0, 0);
+		return;
+	}
+	if (s->out_paused) {
+		s->out_paused = 0;
+		bufferevent_enable(s->bev, EV_READ);
+		smtp_session_process(s);
+	}
+}
+
+static void
+smtp_session_greet(struct smtp_session *s)
+{
+	smtp_enter_state(s, SMTP_S_CONNECTED);
+	smtp_reply(s, "220 %s ESMTP Rebound", smtp_cfg(s)->smtp_hostname);
+}
+
+static void
+smtp_session_tls_ready(struct smtp_session *s)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(s->bev);
+
+	g_free(s->tls_info);
+	s->tls_info = g_strdup_printf("%s %s", SSL_get_version(ssl), SSL_get_cipher_name(ssl));
+	log_info("s=%s event=tls client=%s tls=\"%s\"", s->id, s->client, s->tls_info);
+	/* RFC 3207 4.2: forget everything learnt before the handshake. */
+	g_free(s->helo);
+	s->helo = NULL;
+	s->esmtp = 0;
+	smtp_tx_reset(s);
+	if (s->state == SMTP_S_GREETING)
+		smtp_session_greet(s);
+	else
+		smtp_enter_state(s, SMTP_S_CONNECTED);
+	smtp_session_process(s);
+}
+
+static void
+smtp_session_eventcb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session *s = arg;
+	unsigned long e;
+
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == SMTP_S_TLS || s->state == SMTP_S_GREETING)
+			smtp_session_tls_ready(s);
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT) {
+		if ((what & BEV_EVENT_WRITING) || s->closing) {
+			s->flush = 0;
+			smtp_session_close(s, "write-timeout", 0);
+			event_active(s->ev_close, 0, 0);
+			return;
+		}
+		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection", smtp_cfg(s)->smtp_hostname);
+		smtp_session_close(s, s->state == SMTP_S_DATA ? "data-timeout" : "idle-timeout", 1);
+		return;
+	}
+	if (what & BEV_EVENT_ERROR) {
+		while ((e = bufferevent_get_openssl_error(s->bev)) != 0) {
+			char buf[256];
+			ERR_error_string_n(e, buf, sizeof buf);
+			log_info("s=%s event=tls-error client=%s error=\"%s\"", s->id, s->client, buf);
+		}
+	}
+	s->flush = 0;
+	if (s->closing) {
+		event_active(s->ev_close, 0, 0);
+		return;
+	}
+	smtp_session_close(s, (what & BEV_EVENT_EOF) ? "disconnect" :
+	    (s->state == SMTP_S_TLS || s->state == SMTP_S_GREETING) ? "tls-error" : "error", 0);
+}
+
+static void
+smtp_session_free(struct smtp_session *s)
+{
+	char *helo = log_escape(s->helo, s->helo ? strlen(s->helo) : 0, 128);
+
+	log_info("s=%s event=end reason=%s stage=%s client=%s helo=\"%s\" msgs=%u rcpts=%u "
+	    "bytes=%" G_GUINT64_FORMAT " bad=%u tls=\"%s\"", s->id, s->reason,
+	    smtp_state_names[s->state], s->client, helo, s->msgs, s->rcpts_total, s->bytes, s->bad,
+	    s->tls_info ? s->tls_info : "");
+	if (s->state == SMTP_S_DATA)
+		log_info("s=%s event=data-lost note=\"connection closed in DATA; nothing stored\"",
+		    s->id);
+	g_free(helo);
+	g_hash_table_remove(s->srv->sessions, &s->serial);
+	if (s->counted)
+		smtp_server_session_gone(s->srv, s->client);
+	bufferevent_free(s->bev);
+	event_free(s->ev_close);
+	smtp_tx_reset(s);
+	g_ptr_array_unref(s->rcpts);
+	g_free(s->helo);
+	g_free(s->tls_info);
+	g_free(s);
+}
+
+static int
+smtp_session_output_pending(struct smtp_session *s)
+{
+	struct bufferevent *under = bufferevent_get_underlying(s->bev);
+
+	return evbuffer_get_length(bufferevent_get_output(s->bev)) > 0 ||
+	    (under != NULL && evbuffer_get_length(bufferevent_get_output(under)) > 0);
+}
+
+static void
+smtp_session_close_ready(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+	struct timeval tv = { 0, 20000 };
+
+	(void)fd;
+	(void)ev;
+	if (s->flush && smtp_session_output_pending(s)) {
+		/* The write callback (or this timer, for TLS's lower layer) comes back. */
+		bufferevent_enable(s->bev, EV_WRITE);
+		event_add(s->ev_close, &tv);
+		return;
+	}
+	smtp_session_free(s);
+}
+
+void
+smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, int implicit_tls)
+{
+	const struct config *cfg = srv->cfg;
+	struct smtp_session *s = g_new0(struct smtp_session, 1);
+	guint per_ip;
+
+	s->srv = srv;
+	s->serial = ++srv->next_serial;
+	g_snprintf(s->id, sizeof s->id, "%08x%08x", g_random_int(), (guint32)s->serial);
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], s->client, sizeof s->client);
+		else
+			inet_ntop(AF_INET6, &in6->sin6_addr, s->client, sizeof s->client);
+	} else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    s->client, sizeof s->client);
+	s->rcpts = g_ptr_array_new_with_free_func(g_free);
+	s->reason = "unknown";
+	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->ev_close = event_new(srv->base, -1, 0, smtp_session_close_ready, s);
+	if (s->bev == NULL || s->ev_close == NULL)
+		fatalx("smtp: out of memory creating a session");
+	g_hash_table_insert(srv->sessions, &s->serial, s);
+	bufferevent_setcb(s->bev, smtp_session_readcb, smtp_session_writecb,
+	    smtp_session_eventcb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, cfg->smtp_max_data_line + 4096);
+	smtp_session_timeouts(s, 0);
+	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	log_debug("s=%s event=connect client=%s", s->id, s->client);
+
+	per_ip = GPOINTER_TO_UINT(g_hash_table_lookup(srv->per_ip, s->client));
+	if (srv->nsessions >= (unsigned)cfg->smtp_max_sessions) {
+		smtp_reply(s, "421 4.7.0 %s Too many sessions, try again later", cfg->smtp_hostname);
+		smtp_session_close(s, "session-limit", 1);
+		return;
+	}
+	if (per_ip >= (unsigned)cfg->smtp_max_sessions_per_ip) {
+		smtp_reply(s, "421 4.7.0 %s Too many sessions from your address", cfg->smtp_hostname);
+		smtp_session_close(s, "session-limit-ip", 1);
+		return;
+	}
+	s->counted = 1;
+	srv->nsessions++;
+	g_hash_table_insert(srv->per_ip, g_strdup(s->client), GUINT_TO_POINTER(per_ip + 1));
+	if (implicit_tls && srv->tls != NULL) {
+		s->state = SMTP_S_GREETING;
+		smtp_session_tls_wrap(s);
+		return;
+	}
+	smtp_session_greet(s);
+}
+
+void
+smtp_session_commit_done(struct smtp_session *s, struct smtp_commit_done *d)
+{
+	if (s->state != SMTP_S_COMMIT || s->closing)
+		return;
+	if (d->st == SPOOL_OK) {
+		GString *rc = g_string_new(NULL);
+		char *from = log_escape(s->mail_from, strlen(s->mail_from), 256), *rcpts;
+		guint i;
+		for (i = 0; i < s->rcpts->len; i++) {
+			const char *r = g_ptr_array_index(s->rcpts, i);
+			g_string_append_printf(rc, "%s<%s>", i ? "," : "", r);
+		}
+		rcpts = log_escape(rc->str, rc->len, 2048);
+		log_info("q=%s event=accepted s=%s client=%s from=\"<%s>\" nrcpt=%u rcpts=\"%s\" "
+		    "size=%" G_GUINT64_FORMAT " tls=\"%s\"", d->queue_id, s->id, s->client, from,
+		    s->rcpts->len, rcpts, s->data_size, s->tls_info ? s->tls_info : "");
+		g_free(from);
+		g_free(rcpts);
+		g_string_free(rc, TRUE);
+		s->msgs++;
+		s->rcpts_total += s->rcpts->len;
+		smtp_reply(s, "250 2.0.0 Ok: queued as %s", d->queue_id);
+	} else {
+		log_warnx("q=%s event=spool-failed s=%s error=\"%s\"", d->queue_id, s->id,
+		    d->err ? d->err : "");
+		if (d->st == SPOOL_ENOSPACE)
+			smtp_reply(s, "452 4.3.1 Insufficient system storage, try again later");
+		else
+			smtp_reply(s, "451 4.3.0 Local error in processing, try again later");
+	}
+	smtp_tx_reset(s);
+	smtp_enter_state(s, SMTP_S_HELO);
+	if (s->srv->shutting_down) {
+		/* Let the client read its 250, then tell it we are going. */
+		smtp_session_shutdown(s, 0);
+		if (s->closing)
+			return;
+	}
+	bufferevent_enable(s->bev, EV_READ);
+	smtp_session_process(s);
+}
+
+void
+smtp_session_shutdown(struct smtp_session *s, int force)
+{
+	if (s->closing)
+		return;
+	if (force || s->state <= SMTP_S_HELO) {
+		if (s->state != SMTP_S_COMMIT)
+			smtp_reply(s, "421 4.3.2 %s Service shutting down",
+			    smtp_cfg(s)->smtp_hostname);
+		smtp_session_close(s, "shutdown", 1);
+	}
+}

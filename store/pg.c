@@ -1,0 +1,126 @@
+/* pg.c - libpq connection and result helpers; see pg.h. */
+#include "store/pg.h"
+
+#include <string.h>
+#include <glib.h>
+
+#include "log.h"
+
+static void
+pg_notice(void *arg, const char *msg)
+{
+	char *m = g_strstrip(g_strdup(msg));
+
+	(void)arg;
+	log_debug("pg notice=\"%s\"", m);
+	g_free(m);
+}
+
+PGconn *
+pg_connect(const char *conninfo, char **err)
+{
+	/* Later keywords override what the expanded conninfo says. */
+	const char *const keys[] = { "dbname", "target_session_attrs", "application_name",
+	    "connect_timeout", NULL };
+	const char *const vals[] = { conninfo, "read-write", "rebound", "10", NULL };
+	PGconn *conn;
+
+	conn = PQconnectdbParams(keys, vals, 1);
+	if (conn == NULL) {
+		*err = g_strdup("out of memory");
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK) {
+		*err = g_strstrip(g_strdup(PQerrorMessage(conn)));
+		PQfinish(conn);
+		return NULL;
+	}
+	PQsetNoticeProcessor(conn, pg_notice, NULL);
+	return conn;
+}
+
+enum pg_error_class
+pg_error_class(PGconn *conn, const PGresult *res)
+{
+	const char *state;
+
+	if (res == NULL || PQstatus(conn) != CONNECTION_OK)
+		return PG_TRANSIENT;
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state == NULL || strlen(state) != 5)
+		return PG_TRANSIENT;
+	/* 08 connection, 53 resources (disk full, too many connections), 57P
+	 * admin/crash shutdown, 58 system I/O, XX internal: the same statement
+	 * may well work later.  40001/40P01 are retried by design. */
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
+	    strncmp(state, "57", 2) == 0 || strncmp(state, "58", 2) == 0 ||
+	    strncmp(state, "XX", 2) == 0 || strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0 || strcmp(state, "25006") == 0 ||
+	    strcmp(state, "55P03") == 0 || strcmp(state, "25P02") == 0)
+		return PG_TRANSIENT;
+	return PG_PERMANENT;
+}
+
+PGresult *
+pg_exec_bin(PGconn *conn, const char *sql, int nparams, const char *const *params,
+    const int *lengths, const int *formats, ExecStatusType expect, enum pg_error_class *cls,
+    char **err)
+{
+	PGresult *res;
+	enum pg_error_class c;
+
+	res = PQexecParams(conn, sql, nparams, NULL, params, lengths, formats, 0);
+	if (res != NULL && PQresultStatus(res) == expect) {
+		if (cls)
+			*cls = PG_OK;
+		return res;
+	}
+	c = pg_error_class(conn, res);
+	if (cls)
+		*cls = c;
+	if (err) {
+		const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+		const char *msg = res ? PQresultErrorMessage(res) : PQerrorMessage(conn);
+		if (msg == NULL || *msg == '\0')
+			msg = PQerrorMessage(conn);
+		if (res != NULL && PQresultStatus(res) != PGRES_FATAL_ERROR &&
+		    PQresultStatus(res) != PGRES_NONFATAL_ERROR && *msg == '\0')
+			*err = g_strdup_printf("unexpected result status %s",
+			    PQresStatus(PQresultStatus(res)));
+		else {
+			char *m = g_strstrip(g_strdup(msg));
+			*err = g_strdup_printf("%s%s%s", state ? state : "", state ? " " : "", m);
+			g_free(m);
+		}
+	}
+	PQclear(res);
+	return NULL;
+}
+
+PGresult *
+pg_exec(PGconn *conn, const char *sql, int nparams, const char *const *params,
+    ExecStatusType expect, enum pg_error_class *cls, char **err)
+{
+	return pg_exec_bin(conn, sql, nparams, params, NULL, NULL, expect, cls, err);
+}
+
+int
+pg_command(PGconn *conn, const char *sql, int nparams, const char *const *params,
+    enum pg_error_class *cls, char **err)
+{
+	PGresult *res = pg_exec(conn, sql, nparams, params, PGRES_COMMAND_OK, cls, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+char *
+pg_text(const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	/* C strings carry no NUL; invalid UTF-8 would be 22021 forever. */
+	return g_utf8_make_valid(s, -1);
+}

@@ -1,0 +1,462 @@
+/* pipeline.c - spool -> parse -> PostgreSQL -> spool_remove; see pipeline.h. */
+#include "store/pipeline.h"
+
+#include <string.h>
+#include <glib.h>
+#include <libpq-fe.h>
+
+#include "log.h"
+#include "store/classify.h"
+#include "store/migrate.h"
+#include "store/pg.h"
+#include "store/store.h"
+
+#define PURGE_INTERVAL_US	(G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
+#define IDLE_WAIT_US		(G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
+
+struct pipeline {
+	const struct config *cfg;
+	struct spool *spool;
+	struct classify *classify;
+	GThread *thread;
+
+	GMutex mu;			/* guards wake, stop */
+	GCond cond;
+	gboolean wake, stop;
+
+	/* thread-only state */
+	PGconn *conn;
+	gboolean schema_ok;
+	gboolean down;			/* logged state */
+	int64_t backoff_s;
+	gint64 next_purge;
+
+	gsize stored;			/* atomic */
+};
+
+/* One spooled message on its way. */
+struct item {
+	char *queue_id;
+	struct spool_envelope *env;
+	GBytes *data;
+	struct classify_job job;
+	gboolean quarantined;
+	char *outcome;
+};
+
+static void
+item_clear(struct item *it)
+{
+	g_free(it->queue_id);
+	spool_envelope_free(it->env);
+	if (it->data)
+		g_bytes_unref(it->data);
+	classify_job_clear(&it->job);
+	g_free(it->outcome);
+	memset(it, 0, sizeof *it);
+}
+
+static void
+pipeline_notify(void *arg)
+{
+	struct pipeline *p = arg;
+
+	g_mutex_lock(&p->mu);
+	p->wake = TRUE;
+	g_cond_signal(&p->cond);
+	g_mutex_unlock(&p->mu);
+}
+
+/* Sleep up to us microseconds, or until woken / stopped; returns stop. */
+static gboolean
+pipeline_wait(struct pipeline *p, gint64 us, gboolean wake_ok)
+{
+	gint64 end = g_get_monotonic_time() + us;
+	gboolean stop;
+
+	g_mutex_lock(&p->mu);
+	while (!p->stop && !(wake_ok && p->wake))
+		if (!g_cond_wait_until(&p->cond, &p->mu, end))
+			break;
+	if (wake_ok)
+		p->wake = FALSE;
+	stop = p->stop;
+	g_mutex_unlock(&p->mu);
+	return stop;
+}
+
+static gboolean
+pipeline_stopping(struct pipeline *p)
+{
+	gboolean s;
+
+	g_mutex_lock(&p->mu);
+	s = p->stop;
+	g_mutex_unlock(&p->mu);
+	return s;
+}
+
+/* The one place the store's availability changes; logs each change once. */
+static void
+pipeline_set_down(struct pipeline *p, gboolean down, const char *why)
+{
+	if (down == p->down)
+		return;
+	p->down = down;
+	if (down) {
+		char *e = log_escape(why ? why : "", strlen(why ? why : ""), 300);
+		log_warnx("store state=down backlog=%zu error=\"%s\" retry_max=%llds",
+		    spool_count(p->spool), e, (long long)p->cfg->store_retry_max_seconds);
+		g_free(e);
+	} else
+		log_info("store state=up backlog=%zu", spool_count(p->spool));
+}
+
+static void
+pipeline_disconnect(struct pipeline *p)
+{
+	if (p->conn != NULL)
+		PQfinish(p->conn);
+	p->conn = NULL;
+	p->schema_ok = FALSE;
+}
+
+/* Failure: wait the back-off (doubling, capped); returns TRUE when stopping. */
+static gboolean
+pipeline_backoff(struct pipeline *p, const char *why)
+{
+	gint64 wait;
+
+	pipeline_set_down(p, TRUE, why);
+	log_debug("store retry_in=%llds error=\"%s\"", (long long)p->backoff_s, why);
+	wait = p->backoff_s * G_USEC_PER_SEC;
+	p->backoff_s *= 2;
+	if (p->backoff_s > p->cfg->store_retry_max_seconds)
+		p->backoff_s = p->cfg->store_retry_max_seconds;
+	return pipeline_wait(p, wait, FALSE);
+}
+
+/* A usable connection with the right schema, or -1 with *err. */
+static int
+pipeline_connect(struct pipeline *p, char **err)
+{
+	if (p->conn != NULL && PQstatus(p->conn) != CONNECTION_OK)
+		pipeline_disconnect(p);
+	if (p->conn == NULL && (p->conn = pg_connect(p->cfg->store_conninfo, err)) == NULL)
+		return -1;
+	if (!p->schema_ok) {
+		int n = 0;
+		if (p->cfg->store_migrate_on_start ? migrate_apply(p->conn, &n, err) :
+		    migrate_check(p->conn, err)) {
+			pipeline_disconnect(p);
+			return -1;
+		}
+		if (n > 0)
+			log_info("store migrated=%d schema=%d", n, MIGRATE_LATEST);
+		p->schema_ok = TRUE;
+	}
+	return 0;
+}
+
+static void
+pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
+{
+	struct classify_job *jobs = g_new0(struct classify_job, n);
+	size_t i, k = 0;
+	size_t *map = g_new0(size_t, n);
+
+	for (i = 0; i < n; i++) {
+		struct item *it = &items[i];
+		char *err = NULL;
+
+		/* The attempt is counted durably before parsing, so a message
+		 * that kills the daemon is quarantined after max_attempts. */
+		if (it->env->attempts >= p->cfg->parser_max_attempts) {
+			it->quarantined = TRUE;
+			it->outcome = g_strdup_printf("quarantined: parsing did not finish in %d attempts",
+			    it->env->attempts);
+			continue;
+		}
+		it->env->attempts++;
+		if (spool_set_attempts(p->spool, it->queue_id, it->env->attempts, &err) < 0) {
+			log_warnx("q=%s set_attempts error=\"%s\"", it->queue_id, err);
+			g_free(err);
+		}
+		jobs[k].data = g_bytes_get_data(it->data, &jobs[k].len);
+		jobs[k].envelope_rcpt = it->env->rcpts ? it->env->rcpts[0] : NULL;
+		map[k++] = i;
+	}
+	classify_batch(p->classify, jobs, k);
+	for (i = 0; i < k; i++)
+		items[map[i]].job = jobs[i];
+	g_free(jobs);
+	g_free(map);
+}
+
+static void
+pipeline_fill(struct item *it, struct store_msg *m)
+{
+	memset(m, 0, sizeof *m);
+	m->env = it->env;
+	m->raw = g_bytes_get_data(it->data, &m->len);
+	m->report = it->job.report;
+	m->outcome = it->outcome ? it->outcome : it->job.outcome;
+	if (m->report == NULL && m->outcome == NULL)
+		m->outcome = "parser returned nothing";
+	m->quarantined = it->quarantined;
+}
+
+static void
+pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
+{
+	char *err = NULL;
+
+	if (r->duplicate)
+		log_info("q=%s stored duplicate=yes", it->queue_id);
+	else
+		log_info("q=%s stored message_id=%" G_GINT64_FORMAT " kind=%s events=%d suppressions=%d%s",
+		    it->queue_id, r->message_id,
+		    it->job.report ? store_kind_name(it->job.report->kind) : "none",
+		    r->events, r->suppressions, it->quarantined ? " quarantined=yes" : "");
+	/* Only now, after COMMIT, may the spool forget it. */
+	if (spool_remove(p->spool, it->queue_id, &err) < 0) {
+		/* harmless: it will be found again and deduplicated */
+		log_warnx("q=%s spool_remove error=\"%s\"", it->queue_id, err);
+		g_free(err);
+	}
+	g_atomic_pointer_add(&p->stored, 1);
+}
+
+/*
+ * One message the database refused as part of a batch: store it alone; if
+ * its data is refused again, store the raw message with the error instead of
+ * the report so it never loops.  Returns -1 on a transient failure.
+ */
+static int
+pipeline_store_alone(struct pipeline *p, struct item *it, char **err)
+{
+	struct store_msg m;
+	struct store_result r;
+	enum pg_error_class cls;
+	char *e = NULL;
+
+	pipeline_fill(it, &m);
+	if (store_message(p->conn, p->cfg, &m, &r, &cls, &e) == 0) {
+		pipeline_done(p, it, &r);
+		return 0;
+	}
+	if (cls == PG_TRANSIENT) {
+		*err = e;
+		return -1;
+	}
+	log_warnx("q=%s store_refused error=\"%s\" stored_as=none", it->queue_id, e);
+	g_free(it->outcome);
+	it->outcome = g_strdup_printf("store error: %s", e);
+	g_free(e);
+	e = NULL;
+	m.report = NULL;
+	m.outcome = it->outcome;
+	if (store_message(p->conn, p->cfg, &m, &r, &cls, &e) == 0) {
+		pipeline_done(p, it, &r);
+		return 0;
+	}
+	if (cls == PG_TRANSIENT) {
+		*err = e;
+		return -1;
+	}
+	/* Cannot happen with a sane schema; leave it spooled, keep draining. */
+	log_warnx("q=%s store_refused_again error=\"%s\" left_in_spool=yes", it->queue_id, e);
+	g_free(e);
+	return 0;
+}
+
+/* Store items[0..n) until committed or stopping; 0 done, -1 stopping. */
+static int
+pipeline_store(struct pipeline *p, struct item *items, size_t n)
+{
+	struct store_msg *msgs = g_new0(struct store_msg, n);
+	struct store_result *res = g_new0(struct store_result, n);
+	size_t i, failed;
+	int rc = -1;
+
+	for (i = 0; i < n; i++)
+		pipeline_fill(&items[i], &msgs[i]);
+	for (;;) {
+		enum pg_error_class cls = PG_OK;
+		char *err = NULL;
+
+		if (pipeline_connect(p, &err) == 0) {
+			if (store_batch(p->conn, p->cfg, msgs, n, res, &failed, &cls, &err) == 0) {
+				for (i = 0; i < n; i++)
+					pipeline_done(p, &items[i], &res[i]);
+				rc = 0;
+			} else if (cls == PG_PERMANENT) {
+				g_free(err);
+				err = NULL;
+				rc = 0;
+				for (i = 0; i < n && rc == 0; i++)
+					rc = pipeline_store_alone(p, &items[i], &err);
+				if (rc < 0) {
+					/* committed ones are dedup'd when the rest retry */
+					rc = -1;
+				}
+			}
+		}
+		if (rc == 0) {
+			pipeline_set_down(p, FALSE, NULL);
+			p->backoff_s = 1;
+			g_free(err);
+			break;
+		}
+		if (p->conn != NULL && PQstatus(p->conn) != CONNECTION_OK)
+			pipeline_disconnect(p);
+		if (pipeline_backoff(p, err ? err : "unknown error")) {
+			g_free(err);
+			break;
+		}
+		g_free(err);
+	}
+	g_free(msgs);
+	g_free(res);
+	return rc;
+}
+
+/* Drop raw messages past [store] retention_days, a bounded chunk at a time. */
+static void
+pipeline_purge(struct pipeline *p)
+{
+	char days[32], *err = NULL;
+	const char *params[] = { days };
+	PGresult *res;
+
+	if (p->cfg->store_retention_days == 0 || p->conn == NULL ||
+	    g_get_monotonic_time() < p->next_purge)
+		return;
+	p->next_purge = g_get_monotonic_time() + PURGE_INTERVAL_US;
+	snprintf(days, sizeof days, "%lld", (long long)p->cfg->store_retention_days);
+	res = pg_exec(p->conn, "UPDATE messages SET raw = NULL WHERE id IN (SELECT id FROM messages"
+	    " WHERE raw IS NOT NULL AND received_at < now() - $1::int * interval '1 day'"
+	    " ORDER BY received_at LIMIT 10000)", 1, params, PGRES_COMMAND_OK, NULL, &err);
+	if (res == NULL) {
+		log_warnx("store purge error=\"%s\"", err);
+		g_free(err);
+		return;
+	}
+	if (atoi(PQcmdTuples(res)) > 0)
+		log_info("store purged_raw=%s retention_days=%s", PQcmdTuples(res), days);
+	PQclear(res);
+}
+
+/* One pass over the spool; returns -1 when stopping. */
+static int
+pipeline_pass(struct pipeline *p)
+{
+	GPtrArray *ids = spool_list(p->spool);
+	size_t batch = (size_t)p->cfg->store_batch;
+	struct item *items = g_new0(struct item, batch);
+	guint next = 0;
+	int rc = 0;
+
+	while (next < ids->len && rc == 0 && !pipeline_stopping(p)) {
+		size_t n = 0, i;
+
+		while (n < batch && next < ids->len) {
+			struct item *it = &items[n];
+			char *err = NULL;
+
+			it->queue_id = g_strdup(ids->pdata[next++]);
+			if (spool_read(p->spool, it->queue_id, &it->env, &it->data, &err) < 0) {
+				/* removed meanwhile, or unreadable: the spool reports it */
+				log_warnx("q=%s spool_read error=\"%s\"", it->queue_id, err ? err : "");
+				g_free(err);
+				item_clear(it);
+				continue;
+			}
+			n++;
+		}
+		if (n == 0)
+			continue;
+		pipeline_parse_batch(p, items, n);
+		rc = pipeline_store(p, items, n);
+		for (i = 0; i < n; i++)
+			item_clear(&items[i]);
+	}
+	g_free(items);
+	g_ptr_array_unref(ids);
+	return rc;
+}
+
+static gpointer
+pipeline_main(gpointer arg)
+{
+	struct pipeline *p = arg;
+
+	log_info("store pipeline=start batch=%lld backlog=%zu", (long long)p->cfg->store_batch,
+	    spool_count(p->spool));
+	for (;;) {
+		if (pipeline_pass(p) < 0 || pipeline_stopping(p))
+			break;
+		pipeline_purge(p);
+		if (spool_count(p->spool) > 0)
+			continue;
+		if (pipeline_wait(p, IDLE_WAIT_US, TRUE))
+			break;
+	}
+	pipeline_disconnect(p);
+	log_info("store pipeline=stop backlog=%zu stored=%zu", spool_count(p->spool),
+	    (size_t)g_atomic_pointer_get(&p->stored));
+	return NULL;
+}
+
+struct pipeline *
+pipeline_start(const struct config *cfg, struct spool *spool, char **err)
+{
+	struct pipeline *p;
+	struct classify *c;
+
+	if (cfg->store_conninfo == NULL || *cfg->store_conninfo == '\0') {
+		*err = g_strdup("[store] conninfo is not set");
+		return NULL;
+	}
+	if ((c = classify_new(cfg, err)) == NULL)
+		return NULL;
+	p = g_new0(struct pipeline, 1);
+	p->cfg = cfg;
+	p->spool = spool;
+	p->classify = c;
+	p->backoff_s = 1;
+	g_mutex_init(&p->mu);
+	g_cond_init(&p->cond);
+	spool_set_notify(spool, pipeline_notify, p);
+	p->thread = g_thread_new("store", pipeline_main, p);
+	return p;
+}
+
+void
+pipeline_stop(struct pipeline *p)
+{
+	if (p == NULL)
+		return;
+	spool_set_notify(p->spool, NULL, NULL);
+	g_mutex_lock(&p->mu);
+	p->stop = TRUE;
+	g_cond_signal(&p->cond);
+	g_mutex_unlock(&p->mu);
+	g_thread_join(p->thread);
+	classify_free(p->classify);
+	g_mutex_clear(&p->mu);
+	g_cond_clear(&p->cond);
+	g_free(p);
+}
+
+size_t
+pipeline_backlog(struct pipeline *p)
+{
+	return spool_count(p->spool);
+}
+
+size_t
+pipeline_stored(struct pipeline *p)
+{
+	return (size_t)g_atomic_pointer_get(&p->stored);
+}

@@ -1,0 +1,49 @@
+/*
+ * pipeline.h - the hand-off from the spool to PostgreSQL.
+ *
+ * One thread with its own blocking libpq connection, so the SMTP event loop
+ * never waits on parsing or on the database.  It lists the spool oldest
+ * first (at start, on every spool commit notification, and once a minute),
+ * reads and parses up to [store] batch messages, writes them in one
+ * transaction (store.h), and only after COMMIT removes their spool entries.
+ *
+ * PostgreSQL unreachable or failing transiently: the entries stay in the
+ * spool and the same batch is retried with capped exponential back-off
+ * (1 s doubling to [store] retry_max_seconds); "store state=down" and
+ * "store state=up" are each logged once per change.  The backlog then
+ * drains in arrival order without operator action.  A message the database
+ * refuses (data error) is stored as kind none with the error as outcome, so
+ * it never loops.  A message whose parsing was attempted [parser]
+ * max_attempts times without finishing (the daemon died) is stored
+ * quarantined without parsing it again.
+ *
+ * With [store] migrate_on_start the thread applies pending migrations when it
+ * first connects; otherwise it refuses to write to a schema that is not at
+ * the binary's version (and retries, logging why).
+ *
+ * Ownership: cfg and spool must outlive the pipeline; pipeline_stop() joins
+ * the thread and frees everything.
+ */
+#ifndef REBOUND_PIPELINE_H
+#define REBOUND_PIPELINE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "receiver/spool.h"
+
+struct pipeline;
+
+/* Starts the thread and registers itself with spool_set_notify(). NULL + *err on error. */
+struct pipeline *pipeline_start(const struct config *cfg, struct spool *spool, char **err);
+
+/* Finishes the batch in hand (committed or left in the spool), then stops. */
+void pipeline_stop(struct pipeline *p);
+
+/* Messages waiting in the spool. */
+size_t pipeline_backlog(struct pipeline *p);
+
+/* Messages stored since start (duplicates included); for tests and stats. */
+size_t pipeline_stored(struct pipeline *p);
+
+#endif
