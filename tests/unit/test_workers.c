@@ -157,9 +157,9 @@ test_hostile_unprotected(void)
 	struct workers *w;
 	size_t i;
 
+	/* Inherited by every worker the pool starts, replacements included. */
 	g_setenv("REBOUND_TEST_GMIME_FIRST", "1", TRUE);
 	w = test_pool(cfg);
-	g_unsetenv("REBOUND_TEST_GMIME_FIRST");
 	for (i = 0; i < G_N_ELEMENTS(files); i++) {
 		struct workers_job job;
 		gsize len;
@@ -174,6 +174,7 @@ test_hostile_unprotected(void)
 		g_free(data);
 	}
 	workers_free(w);
+	g_unsetenv("REBOUND_TEST_GMIME_FIRST");
 	config_free(cfg);
 }
 
