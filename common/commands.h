@@ -9,9 +9,9 @@
 #define REBOUND_COMMANDS_H
 
 int cmd_config_check(int argc, char **argv);
-int cmd_parse(int argc, char **argv);
-int cmd_parse_worker(int argc, char **argv);	/* store/workers_main.c, internal */
 int cmd_migrate(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_parse(int argc, char **argv);
+int cmd_parse_worker(int argc, char **argv);	/* store/workers_main.c, internal */
 
 #endif

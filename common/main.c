@@ -18,10 +18,10 @@ struct command {
 
 static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
-	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
-	{ "parse-worker", cmd_parse_worker, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
 	{ "migrate", cmd_migrate, "migrate -c FILE [--status]", "apply pending sql/ migrations to [store] conninfo" },
 	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
+	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
+	{ "parse-worker", cmd_parse_worker, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
 };
 
 static void

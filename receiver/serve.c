@@ -17,6 +17,7 @@
 #include "log.h"
 #include "smtp.h"
 #include "spool.h"
+#include "store/pipeline.h"
 
 struct serve {
 	const char *path;
@@ -25,6 +26,7 @@ struct serve {
 	struct event_base *base;
 	struct smtp_server *smtp;
 	struct spool *spool;
+	struct pipeline *pipeline;
 	int stopping;
 };
 
@@ -186,6 +188,11 @@ cmd_serve(int argc, char **argv)
 	 * smtp_server_set_backlog_full(sv.smtp, 1) while it lags.
 	 */
 
+	if (*sv.cfg->store_conninfo == '\0')
+		log_warnx("store event=disabled note=\"[store] conninfo is empty: spool only\"");
+	else if ((sv.pipeline = pipeline_start(sv.cfg, sv.spool, &err)) == NULL)
+		goto fail;
+
 	/*
 	 * HOOK (b) - start lookup servers (store/): give them sv.base and sv.cfg.
 	 */
@@ -210,6 +217,8 @@ cmd_serve(int argc, char **argv)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	pipeline_stop(sv.pipeline);
+	sv.pipeline = NULL;
 	spool_close(sv.spool);		/* joins the writer: no completion arrives later */
 	sv.spool = NULL;
 	smtp_server_free(sv.smtp);
@@ -222,6 +231,7 @@ fail:
 		fprintf(stderr, "rebound: %s\n", err ? err : "start-up failed");
 		g_free(err);
 	}
+	pipeline_stop(sv.pipeline);
 	if (sv.spool)
 		spool_close(sv.spool);
 	if (sv.smtp)

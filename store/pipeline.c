@@ -6,7 +6,6 @@
 #include <libpq-fe.h>
 
 #include "log.h"
-#include "store/classify.h"
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"
@@ -17,7 +16,7 @@
 struct pipeline {
 	const struct config *cfg;
 	struct spool *spool;
-	struct classify *classify;
+	struct pipeline_classifier cl;
 	GThread *thread;
 
 	GMutex mu;			/* guards wake, stop */
@@ -45,13 +44,13 @@ struct item {
 };
 
 static void
-item_clear(struct item *it)
+item_clear(struct pipeline *p, struct item *it)
 {
 	g_free(it->queue_id);
 	spool_envelope_free(it->env);
 	if (it->data)
 		g_bytes_unref(it->data);
-	classify_job_clear(&it->job);
+	p->cl.clear(p->cl.arg, &it->job);
 	g_free(it->outcome);
 	memset(it, 0, sizeof *it);
 }
@@ -186,7 +185,7 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 		jobs[k].envelope_rcpt = it->env->rcpts ? it->env->rcpts[0] : NULL;
 		map[k++] = i;
 	}
-	classify_batch(p->classify, jobs, k);
+	p->cl.batch(p->cl.arg, jobs, k);
 	for (i = 0; i < k; i++)
 		items[map[i]].job = jobs[i];
 	g_free(jobs);
@@ -369,7 +368,7 @@ pipeline_pass(struct pipeline *p)
 				/* removed meanwhile, or unreadable: the spool reports it */
 				log_warnx("q=%s spool_read error=\"%s\"", it->queue_id, err ? err : "");
 				g_free(err);
-				item_clear(it);
+				item_clear(p, it);
 				continue;
 			}
 			n++;
@@ -379,7 +378,7 @@ pipeline_pass(struct pipeline *p)
 		pipeline_parse_batch(p, items, n);
 		rc = pipeline_store(p, items, n);
 		for (i = 0; i < n; i++)
-			item_clear(&items[i]);
+			item_clear(p, &items[i]);
 	}
 	g_free(items);
 	g_ptr_array_unref(ids);
@@ -409,21 +408,20 @@ pipeline_main(gpointer arg)
 }
 
 struct pipeline *
-pipeline_start(const struct config *cfg, struct spool *spool, char **err)
+pipeline_start_with(const struct config *cfg, struct spool *spool,
+    const struct pipeline_classifier *cl, char **err)
 {
 	struct pipeline *p;
-	struct classify *c;
 
 	if (cfg->store_conninfo == NULL || *cfg->store_conninfo == '\0') {
 		*err = g_strdup("[store] conninfo is not set");
+		cl->free(cl->arg);
 		return NULL;
 	}
-	if ((c = classify_new(cfg, err)) == NULL)
-		return NULL;
 	p = g_new0(struct pipeline, 1);
 	p->cfg = cfg;
 	p->spool = spool;
-	p->classify = c;
+	p->cl = *cl;
 	p->backoff_s = 1;
 	g_mutex_init(&p->mu);
 	g_cond_init(&p->cond);
@@ -443,7 +441,7 @@ pipeline_stop(struct pipeline *p)
 	g_cond_signal(&p->cond);
 	g_mutex_unlock(&p->mu);
 	g_thread_join(p->thread);
-	classify_free(p->classify);
+	p->cl.free(p->cl.arg);
 	g_mutex_clear(&p->mu);
 	g_cond_clear(&p->cond);
 	g_free(p);

@@ -31,11 +31,24 @@
 
 #include "config.h"
 #include "receiver/spool.h"
+#include "store/classify.h"
 
 struct pipeline;
 
 /* Starts the thread and registers itself with spool_set_notify(). NULL + *err on error. */
 struct pipeline *pipeline_start(const struct config *cfg, struct spool *spool, char **err);
+
+/* How the pipeline parses: classify.h by default (pipeline_start.c); tests plug in their own. */
+struct pipeline_classifier {
+	void (*batch)(void *arg, struct classify_job *jobs, size_t n);
+	void (*clear)(void *arg, struct classify_job *job);	/* free a job's outputs */
+	void (*free)(void *arg);
+	void *arg;
+};
+
+/* pipeline_start() with a given classifier (owned by the pipeline from here on). */
+struct pipeline *pipeline_start_with(const struct config *cfg, struct spool *spool,
+    const struct pipeline_classifier *cl, char **err);
 
 /* Finishes the batch in hand (committed or left in the spool), then stops. */
 void pipeline_stop(struct pipeline *p);

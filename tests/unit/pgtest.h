@@ -65,6 +65,20 @@ pgtest_stop(void)
 	g_free(data);
 }
 
+/* Stop (fast) or start the running cluster: the database going away. */
+G_GNUC_UNUSED static void
+pgtest_ctl(const char *what)
+{
+	char *data = g_build_filename(pgtest_dir, "data", NULL);
+	char *log = g_build_filename(pgtest_dir, "log", NULL);
+	const char *stop[] = { PGTEST_BIN "/pg_ctl", "-D", data, "-w", "-m", "fast", "stop", NULL };
+	const char *start[] = { PGTEST_BIN "/pg_ctl", "-D", data, "-w", "-l", log, "start", NULL };
+
+	pgtest_run(g_str_equal(what, "stop") ? stop : start);
+	g_free(data);
+	g_free(log);
+}
+
 static char *
 pgtest_conninfo(const char *db)
 {
