@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "receiver/spool.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define WORKERS_NO_RLIMIT_AS 1		/* ASan reserves terabytes of shadow */
@@ -649,66 +648,6 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 		if (jobs[i].status == WORKERS_OK)
 			ok++;
 	g_free(pfd);
-	return ok;
-}
-
-int
-workers_parse_spooled(struct workers *w, struct spool *s, const struct config *cfg,
-    struct spool_envelope **envs, struct workers_job *jobs, size_t n)
-{
-	struct workers_job **run = g_new(struct workers_job *, n);
-	struct workers_job *batch = g_new0(struct workers_job, n);
-	size_t i, m = 0;
-	int ok = 0;
-
-	for (i = 0; i < n; i++) {
-		struct spool_envelope *env = envs[i];
-		char *err = NULL;
-
-		jobs[i].report = NULL;
-		jobs[i].detail = NULL;
-		if (workers_should_quarantine(env->attempts, cfg)) {
-			/* Failed max_attempts times already, maybe in an earlier run that
-			 * died with it: never again, whatever killed it. */
-			jobs[i].status = WORKERS_CRASH;
-			jobs[i].detail = g_strdup_printf("not parsed again: %d earlier attempts failed",
-			    env->attempts);
-			workers_count(WORKERS_CRASH);
-			continue;
-		}
-		/* Counted before the attempt, so that no crash can go uncounted. */
-		if (spool_set_attempts(s, env->queue_id, env->attempts + 1, &err) == -1) {
-			log_warnx("%s workers cannot record attempt: %s", env->queue_id, err);
-			jobs[i].status = WORKERS_ERROR;
-			jobs[i].detail = err;
-			workers_count(WORKERS_ERROR);
-			continue;
-		}
-		env->attempts++;
-		batch[m] = jobs[i];
-		run[m++] = &jobs[i];
-	}
-	if (m > 0)
-		workers_parse(w, batch, m);
-	for (i = 0; i < m; i++) {
-		struct spool_envelope *env = envs[run[i] - jobs];
-		char *err = NULL;
-
-		*run[i] = batch[i];
-		if (batch[i].status == WORKERS_OK)
-			ok++;
-		else if (batch[i].status == WORKERS_ERROR) {
-			/* The pool's fault, not the message's: give the attempt back. */
-			if (spool_set_attempts(s, env->queue_id, env->attempts - 1, &err) == 0)
-				env->attempts--;
-			g_free(err);
-		} else
-			log_warnx("%s workers parse failed attempt=%d/%lld status=%s detail=\"%s\"",
-			    env->queue_id, env->attempts, (long long)cfg->parser_max_attempts,
-			    workers_status_name(batch[i].status), batch[i].detail);
-	}
-	g_free(batch);
-	g_free(run);
 	return ok;
 }
 

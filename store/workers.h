@@ -31,8 +31,7 @@
  *      WORKERS_ERROR: the pool itself failed (fork, socket): not the
  *      message's fault; put env->attempts back and retry later.
  *
- * workers_parse_spooled() does steps 1-3 for a batch read from the spool;
- * the caller does step 4.
+ * (store/pipeline.c does this: pipeline_parse_batch() and pipeline_poison().)
  *
  * Ownership: workers_new() returns a handle freed by workers_free() (which
  * kills and reaps all workers).  A job's data and envelope_rcpt are
@@ -96,18 +95,6 @@ void workers_free(struct workers *w);
  * job has a status.  Returns the number of jobs with WORKERS_OK.
  */
 int workers_parse(struct workers *w, struct workers_job *jobs, size_t n);
-/*
- * Steps 1-3 of the protocol above for n spooled messages (jobs[i] is the
- * message of envs[i]; inputs set by the caller).  A message that already
- * used up its attempts is not parsed: WORKERS_CRASH with a detail saying
- * so.  envs[i]->attempts is updated to what the spool now holds; a message
- * whose attempt count cannot be persisted is not parsed (WORKERS_ERROR).
- * Returns the number of jobs with WORKERS_OK.
- */
-struct spool;
-struct spool_envelope;
-int workers_parse_spooled(struct workers *w, struct spool *s, const struct config *cfg,
-    struct spool_envelope **envs, struct workers_job *jobs, size_t n);
 /* Free a job's outputs and reset them, keeping its inputs. */
 void workers_job_clear(struct workers_job *job);
 

@@ -46,8 +46,13 @@ def message_id(data):
     raise AssertionError("fixture without Message-ID")
 
 
+def crlf(data):
+    return data.replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+
+
 def send(port, data, rcpt=RCPT):
-    """One message over SMTP; returns the DATA reply code."""
+    """One message over SMTP (CRLF line ends); returns the DATA reply code."""
+    data = crlf(data)
     s = smtplib.SMTP("127.0.0.1", port, timeout=30)
     try:
         s.ehlo("client.test")
@@ -128,9 +133,16 @@ class PoisonTest(unittest.TestCase):
     def q(self, sql):
         return pg.psql(sql, db=self.db)
 
+    def q_soon(self, sql):
+        """None until the daemon has created the schema."""
+        try:
+            return self.q(sql)
+        except Exception:
+            return None
+
     def row(self, msgid):
         """(kind, outcome, quarantined, attempts, anomalies, raw) of the message stored for msgid."""
-        rows = self.q("SELECT kind, outcome, quarantined, attempts, anomalies, encode(raw, 'hex') "
+        rows = self.q_soon("SELECT kind, outcome, quarantined, attempts, anomalies, encode(raw, 'hex') "
                       "FROM messages WHERE position(convert_to('" + msgid.replace("'", "''") +
                       "', 'UTF8') in raw) > 0")
         if not rows:
