@@ -102,3 +102,12 @@ fuzz:
 		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
 		    -timeout=10 -print_final_stats=1 $(FUZZ_BUILD)/$$n.corpus; \
 	done
+
+# Parser worker pool vs in-process parsing (store/workers.c); see tests/bench/bench_workers.c.
+.PHONY: bench-workers
+$(BUILD)/bench/bench_workers: tests/bench/bench_workers.c $(BUILD)/librebound.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librebound.a $(PKG_LIBS) -lm
+
+bench-workers: $(BUILD)/rebound $(BUILD)/bench/bench_workers
+	$(BUILD)/bench/bench_workers $(BUILD)/rebound tests/fixtures $(BENCH_CORPUS)

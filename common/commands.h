@@ -13,6 +13,6 @@ int cmd_migrate(int argc, char **argv);
 int cmd_reprocess(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
-int cmd_serve(int argc, char **argv);
+int cmd_parse_worker(int argc, char **argv);	/* store/workers_main.c, internal */
 
 #endif

@@ -22,7 +22,7 @@ static const struct command commands[] = {
 	{ "reprocess", cmd_reprocess, "reprocess -c FILE --since DATE", "re-classify stored raw messages, update suppressions" },
 	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
 	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
-	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
+	{ "parse-worker", cmd_parse_worker, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
 };
 
 static void

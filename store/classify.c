@@ -1,32 +1,24 @@
-/* classify.c - parsing behind one indirection; see classify.h. */
+/* classify.c - parsing behind one indirection, in the worker pool; see classify.h. */
 #include "store/classify.h"
 
 #include <glib.h>
 
-#include "parsers/parser.h"
+#include "store/workers.h"
 
 struct classify {
-	struct parser *parser;
+	struct workers *workers;
 };
 
 struct classify *
 classify_new(const struct config *cfg, char **err)
 {
-	struct parser_options o = { 0 };
+	struct workers *w;
 	struct classify *c;
-	struct parser *p;
 
-	o.rules_path = cfg->parser_rules;
-	o.verp_pattern = cfg->parser_verp_pattern;
-	o.correlation_headers = cfg->parser_correlation_headers;
-	o.charset_allow = cfg->parser_charset_allow;
-	o.max_depth = (int)cfg->parser_max_depth;
-	o.max_parts = (int)cfg->parser_max_parts;
-	o.max_header_size = (gsize)cfg->parser_max_header_size;
-	if ((p = parser_new(&o, err)) == NULL)
+	if ((w = workers_new(cfg, err)) == NULL)
 		return NULL;
 	c = g_new0(struct classify, 1);
-	c->parser = p;
+	c->workers = w;
 	return c;
 }
 
@@ -35,20 +27,31 @@ classify_free(struct classify *c)
 {
 	if (c == NULL)
 		return;
-	parser_free(c->parser);
+	workers_free(c->workers);
 	g_free(c);
 }
 
 void
 classify_batch(struct classify *c, struct classify_job *jobs, size_t n)
 {
+	struct workers_job *wj = g_new0(struct workers_job, n);
 	size_t i;
 
 	for (i = 0; i < n; i++) {
-		jobs[i].report = parser_parse(c->parser, jobs[i].data, jobs[i].len,
-		    jobs[i].envelope_rcpt);
-		jobs[i].outcome = NULL;
+		wj[i].data = jobs[i].data;
+		wj[i].len = jobs[i].len;
+		wj[i].envelope_rcpt = jobs[i].envelope_rcpt;
 	}
+	workers_parse(c->workers, wj, n);
+	for (i = 0; i < n; i++) {
+		jobs[i].report = wj[i].report;
+		jobs[i].status = wj[i].status;
+		jobs[i].outcome = wj[i].status == WORKERS_OK ? NULL :
+		    g_strdup_printf("%s %s", workers_status_name(wj[i].status),
+		    wj[i].detail ? wj[i].detail : "");
+		g_free(wj[i].detail);
+	}
+	g_free(wj);
 }
 
 void
@@ -59,4 +62,5 @@ classify_job_clear(struct classify_job *j)
 	g_free(j->outcome);
 	j->report = NULL;
 	j->outcome = NULL;
+	j->status = WORKERS_OK;
 }

@@ -1,12 +1,13 @@
 /*
  * classify.h - the one place the store asks "what is this message?".
  *
- * Today it calls the in-process parser (parsers/parser.h); the worker pool
- * (store/workers.h) plugs in here, so the pipeline and reprocess do not
- * change when parsing moves to isolated processes.
+ * Parsing runs in the worker pool (store/workers.h): a message that
+ * crashes, spins or bloats the parser kills a worker process, never the
+ * daemon.
  *
  * classify_batch() fills each job's report (owned by the job; NULL when
- * parsing failed, with outcome saying why).  classify_job_clear() frees them.
+ * parsing failed, with status saying how and outcome saying why, e.g.
+ * "crash signal=6 (SIGABRT)").  classify_job_clear() frees them.
  */
 #ifndef REBOUND_CLASSIFY_H
 #define REBOUND_CLASSIFY_H
@@ -21,7 +22,8 @@ struct classify_job {
 	size_t len;
 	const char *envelope_rcpt;	/* for VERP; may be NULL */
 	struct report *report;		/* out */
-	char *outcome;			/* out when report is NULL: e.g. "parser crash signal=6" */
+	char *outcome;			/* out when report is NULL: e.g. "crash signal=6 (SIGABRT)" */
+	int status;			/* out: WORKERS_OK (0) or the WORKERS_* failure */
 };
 
 struct classify;

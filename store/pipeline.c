@@ -9,6 +9,7 @@
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"
+#include "store/workers.h"
 
 #define PURGE_INTERVAL_US	(G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
 #define IDLE_WAIT_US		(G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
@@ -192,6 +193,59 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 	g_free(map);
 }
 
+/*
+ * The poison-message policy, after parsing: a message whose worker crashed,
+ * timed out or ran out of memory stays in the spool for another attempt
+ * until it has used [parser] max_attempts (counted durably before each
+ * attempt), then is stored quarantined, raw, with what happened.  A pool
+ * failure (fork, socket) is not the message's fault: its attempt is given
+ * back.  Items to store end up in items[0..return value), the ones held
+ * back after them; *pool_error tells the caller to pause before retrying.
+ */
+static size_t
+pipeline_poison(struct pipeline *p, struct item *items, size_t n, gboolean *pool_error)
+{
+	struct item *held = g_new(struct item, n);
+	size_t i, m = 0, h = 0;
+
+	*pool_error = FALSE;
+	for (i = 0; i < n; i++) {
+		struct item *it = &items[i];
+		int st = it->job.status;
+		char *err = NULL;
+
+		if (st == WORKERS_OK || it->quarantined) {
+			items[m++] = *it;
+			continue;
+		}
+		if (st == WORKERS_ERROR) {
+			*pool_error = TRUE;
+			if (spool_set_attempts(p->spool, it->queue_id, it->env->attempts - 1, &err) < 0) {
+				log_warnx("q=%s set_attempts error=\"%s\"", it->queue_id, err);
+				g_free(err);
+			}
+			log_warnx("q=%s parse=deferred error=\"%s\"", it->queue_id, it->job.outcome);
+			held[h++] = *it;
+		} else if (workers_should_quarantine(it->env->attempts, p->cfg)) {
+			it->quarantined = TRUE;
+			it->outcome = g_strdup_printf("quarantined: %s after %d attempt%s",
+			    it->job.outcome, it->env->attempts, it->env->attempts == 1 ? "" : "s");
+			workers_note_quarantined();
+			log_warnx("q=%s quarantined attempts=%d outcome=\"%s\"", it->queue_id,
+			    it->env->attempts, it->job.outcome);
+			items[m++] = *it;
+		} else {
+			log_warnx("q=%s parse=failed attempt=%d/%lld outcome=\"%s\" retry=yes",
+			    it->queue_id, it->env->attempts, (long long)p->cfg->parser_max_attempts,
+			    it->job.outcome);
+			held[h++] = *it;
+		}
+	}
+	memcpy(items + m, held, h * sizeof(*held));
+	g_free(held);
+	return m;
+}
+
 static void
 pipeline_fill(struct item *it, struct store_msg *m)
 {
@@ -357,7 +411,8 @@ pipeline_pass(struct pipeline *p)
 	int rc = 0;
 
 	while (next < ids->len && rc == 0 && !pipeline_stopping(p)) {
-		size_t n = 0, i;
+		size_t n = 0, m, i;
+		gboolean pool_error;
 
 		while (n < batch && next < ids->len) {
 			struct item *it = &items[n];
@@ -376,9 +431,12 @@ pipeline_pass(struct pipeline *p)
 		if (n == 0)
 			continue;
 		pipeline_parse_batch(p, items, n);
-		rc = pipeline_store(p, items, n);
+		m = pipeline_poison(p, items, n, &pool_error);
+		rc = m > 0 ? pipeline_store(p, items, m) : 0;
 		for (i = 0; i < n; i++)
 			item_clear(p, &items[i]);
+		if (rc == 0 && pool_error && pipeline_wait(p, G_USEC_PER_SEC, FALSE))
+			rc = -1;
 	}
 	g_free(items);
 	g_ptr_array_unref(ids);

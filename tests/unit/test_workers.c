@@ -1,0 +1,481 @@
+/*
+ * test_workers.c - the parser worker pool against real worker processes
+ * (build/rebound parse-worker) and real messages: normal, hostile
+ * (tests/fixtures/hostile/) and the test hooks (tests/fixtures/workers/).
+ */
+#include <dirent.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "common/config.h"
+#include "store/workers.h"
+
+static char *rebound_exe;
+
+static struct config *
+test_config(int nworkers, int cpu_seconds, int memory_mb)
+{
+	struct config *cfg = config_defaults();
+
+	cfg->parser_workers = nworkers;
+	cfg->parser_cpu_seconds = cpu_seconds;
+	cfg->parser_memory_mb = memory_mb;
+	/* The shipped rules live in conf/; run from the source tree. */
+	if (!g_file_test(cfg->parser_rules, G_FILE_TEST_EXISTS))
+		g_clear_pointer(&cfg->parser_rules, g_free);
+	return cfg;
+}
+
+static struct workers *
+test_pool(struct config *cfg)
+{
+	char *err = NULL;
+	struct workers *w = workers_new_exe(cfg, rebound_exe, &err);
+
+	if (w == NULL)
+		g_error("workers_new: %s", err);
+	return w;
+}
+
+static char *
+fixture(const char *name, gsize *len)
+{
+	char *path = g_build_filename("tests", "fixtures", name, NULL), *data = NULL;
+	GError *gerr = NULL;
+
+	if (!g_file_get_contents(path, &data, len, &gerr))
+		g_error("%s: %s", path, gerr->message);
+	g_free(path);
+	return data;
+}
+
+/* One job through the pool. */
+static int
+parse_one(struct workers *w, const char *data, gsize len, struct workers_job *job)
+{
+	memset(job, 0, sizeof(*job));
+	job->data = data;
+	job->len = len;
+	job->envelope_rcpt = "bounce+42@bounces.example.com";
+	return workers_parse(w, job, 1);
+}
+
+static void
+assert_normal_ok(struct workers *w)
+{
+	struct workers_job job;
+	gsize len;
+	char *data = fixture("workers/dsn-userunknown.eml", &len);
+
+	g_assert_cmpint(parse_one(w, data, len, &job), ==, 1);
+	g_assert_cmpint(job.status, ==, WORKERS_OK);
+	g_assert_nonnull(job.report);
+	g_assert_cmpint(job.report->kind, ==, REPORT_KIND_DSN);
+	g_assert_null(job.detail);
+	workers_job_clear(&job);
+	g_free(data);
+}
+
+static void
+test_normal(void)
+{
+	struct config *cfg = test_config(2, 10, 512);
+	struct workers *w = test_pool(cfg);
+	int i;
+
+	for (i = 0; i < 5; i++)
+		assert_normal_ok(w);
+	workers_free(w);
+	config_free(cfg);
+}
+
+/*
+ * Whether or not the encoded-word neutraliser defuses them, no hostile
+ * file may hurt the pool: each ends OK (with a report) or CRASH (with the
+ * signal), and a normal message parses right after.
+ */
+static void
+test_hostile(void)
+{
+	struct config *cfg = test_config(1, 10, 512);
+	struct workers *w = test_pool(cfg);
+	GDir *d = g_dir_open("tests/fixtures/hostile", 0, NULL);
+	const char *name;
+	int n = 0;
+
+	g_assert_nonnull(d);
+	while ((name = g_dir_read_name(d)) != NULL) {
+		struct workers_job job;
+		char *rel = g_build_filename("hostile", name, NULL), *data;
+		gsize len;
+
+		if (!g_str_has_suffix(name, ".eml")) {
+			g_free(rel);
+			continue;
+		}
+		data = fixture(rel, &len);
+		parse_one(w, data, len, &job);
+		g_test_message("%s: %s %s", name, workers_status_name(job.status),
+		    job.detail ? job.detail : "");
+		if (job.status == WORKERS_OK) {
+			g_assert_nonnull(job.report);
+			g_assert_nonnull(job.report->outcome);
+		} else {
+			g_assert_cmpint(job.status, ==, WORKERS_CRASH);
+			g_assert_null(job.report);
+			g_assert_nonnull(strstr(job.detail, "signal="));
+		}
+		workers_job_clear(&job);
+		assert_normal_ok(w);
+		g_free(data);
+		g_free(rel);
+		n++;
+	}
+	g_dir_close(d);
+	g_assert_cmpint(n, >=, 5);
+	workers_free(w);
+	config_free(cfg);
+}
+
+/*
+ * The real GMime abort, with the neutraliser bypassed by the test hook: the
+ * worker dies on GLib's wrapped allocation size, the pool reports it as a
+ * crash (not a memory limit) and carries on.
+ */
+static void
+test_hostile_unprotected(void)
+{
+	const char *files[] = { "hostile/ew-iso2022cnext-subject.eml",
+	    "hostile/ew-iso2022cnext-from.eml", "hostile/ew-iso2022cnext-in-dsn.eml" };
+	struct config *cfg = test_config(1, 10, 512);
+	struct workers *w;
+	size_t i;
+
+	/* Inherited by every worker the pool starts, replacements included. */
+	g_setenv("REBOUND_TEST_GMIME_FIRST", "1", TRUE);
+	w = test_pool(cfg);
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		struct workers_job job;
+		gsize len;
+		char *data = fixture(files[i], &len);
+
+		parse_one(w, data, len, &job);
+		g_test_message("%s: %s %s", files[i], workers_status_name(job.status), job.detail);
+		g_assert_cmpint(job.status, ==, WORKERS_CRASH);
+		g_assert_nonnull(strstr(job.detail, "signal=5 (SIGTRAP)"));
+		g_assert_nonnull(strstr(job.detail, "failed to allocate 18446744073709551604 bytes"));
+		workers_job_clear(&job);
+		g_free(data);
+	}
+	workers_free(w);
+	g_unsetenv("REBOUND_TEST_GMIME_FIRST");
+	config_free(cfg);
+}
+
+static void
+test_hook(const char *file, int cpu_seconds, int memory_mb, int want_status, const char *want_detail,
+    double max_seconds)
+{
+	struct config *cfg = test_config(1, cpu_seconds, memory_mb);
+	struct workers *w = test_pool(cfg);
+	struct workers_job job;
+	gsize len;
+	char *data = fixture(file, &len);
+	gint64 t0 = g_get_monotonic_time();
+	double secs;
+
+	g_assert_cmpint(parse_one(w, data, len, &job), ==, 0);
+	secs = (g_get_monotonic_time() - t0) / 1e6;
+	g_test_message("%s: %s %s in %.1fs", file, workers_status_name(job.status), job.detail, secs);
+	g_assert_cmpint(job.status, ==, want_status);
+	g_assert_null(job.report);
+	g_assert_nonnull(job.detail);
+	g_assert_nonnull(strstr(job.detail, want_detail));
+	g_assert_cmpfloat(secs, <, max_seconds);
+	workers_job_clear(&job);
+	assert_normal_ok(w);		/* replaced, and warm again */
+	workers_free(w);
+	config_free(cfg);
+	g_free(data);
+}
+
+static void
+test_spin(void)
+{
+	/* 1 s of CPU; the wall-clock backstop would be 8 s. */
+	test_hook("workers/hook-spin.eml", 1, 512, WORKERS_TIMEOUT, "SIGXCPU", 7.5);
+}
+
+static void
+test_abort(void)
+{
+	test_hook("workers/hook-abort.eml", 10, 512, WORKERS_CRASH, "signal=6 (SIGABRT)", 30);
+}
+
+static void
+test_segv(void)
+{
+	test_hook("workers/hook-segv.eml", 10, 512, WORKERS_CRASH, "signal=11 (SIGSEGV)", 30);
+}
+
+static void
+test_memory(void)
+{
+	test_hook("workers/hook-memory.eml", 10, 256, WORKERS_MEMORY, "failed to allocate", 30);
+}
+
+static void
+test_wall_timeout(void)
+{
+	struct config *cfg = test_config(1, 1, 512);
+	struct workers *w = test_pool(cfg);
+	struct workers_job job;
+	const char *msg = "From: a@example.net\r\nX-Rebound-Test: sleep 60\r\n\r\nzzz\r\n";
+	gint64 t0 = g_get_monotonic_time();
+
+	parse_one(w, msg, strlen(msg), &job);
+	g_assert_cmpint(job.status, ==, WORKERS_TIMEOUT);
+	g_assert_nonnull(strstr(job.detail, "wall-clock timeout after 8s"));
+	g_assert_cmpint(g_get_monotonic_time() - t0, <, 20 * G_USEC_PER_SEC);
+	workers_job_clear(&job);
+	assert_normal_ok(w);
+	workers_free(w);
+	config_free(cfg);
+}
+
+/* Our children that run parse-worker. */
+static GArray *
+worker_pids(void)
+{
+	GArray *pids = g_array_new(FALSE, FALSE, sizeof(pid_t));
+	GDir *d = g_dir_open("/proc", 0, NULL);
+	const char *name;
+
+	while ((name = g_dir_read_name(d)) != NULL) {
+		char *path, *stat = NULL, *cmd = NULL, *rp;
+		pid_t pid = (pid_t)atoi(name), ppid;
+		gsize clen = 0;
+
+		if (pid <= 0)
+			continue;
+		path = g_strdup_printf("/proc/%d/stat", pid);
+		if (g_file_get_contents(path, &stat, NULL, NULL) && (rp = strrchr(stat, ')')) &&
+		    sscanf(rp + 2, "%*c %d", &ppid) == 1 && ppid == getpid()) {
+			char *cpath = g_strdup_printf("/proc/%d/cmdline", pid);
+			if (g_file_get_contents(cpath, &cmd, &clen, NULL) && clen > 0 &&
+			    memmem(cmd, clen, "parse-worker", 12) != NULL)
+				g_array_append_val(pids, pid);
+			g_free(cpath);
+		}
+		g_free(cmd);
+		g_free(stat);
+		g_free(path);
+	}
+	g_dir_close(d);
+	return pids;
+}
+
+static gpointer
+killer(gpointer data)
+{
+	GArray *pids;
+	guint i;
+
+	(void)data;
+	g_usleep(700 * 1000);	/* the worker is asleep in its job by now */
+	pids = worker_pids();
+	for (i = 0; i < pids->len; i++)
+		kill(g_array_index(pids, pid_t, i), SIGKILL);
+	g_array_unref(pids);
+	return NULL;
+}
+
+static void
+test_sigkill_midparse(void)
+{
+	struct config *cfg = test_config(1, 10, 512);
+	struct workers *w = test_pool(cfg);
+	struct workers_job job;
+	struct workers_stats before, after;
+	gsize len;
+	char *data = fixture("workers/hook-sleep.eml", &len);
+	GArray *pids0 = worker_pids(), *pids1;
+	GThread *t;
+
+	g_assert_cmpuint(pids0->len, ==, 1);
+	workers_stats(&before);
+	t = g_thread_new("killer", killer, NULL);
+	parse_one(w, data, len, &job);
+	g_thread_join(t);
+	g_assert_cmpint(job.status, ==, WORKERS_CRASH);
+	g_assert_nonnull(strstr(job.detail, "signal=9 (SIGKILL)"));
+	workers_job_clear(&job);
+
+	/* Retried (as the pipeline would): a new worker parses it. */
+	g_assert_cmpint(parse_one(w, data, len, &job), ==, 1);
+	g_assert_cmpint(job.status, ==, WORKERS_OK);
+	workers_job_clear(&job);
+	pids1 = worker_pids();
+	g_assert_cmpuint(pids1->len, ==, 1);
+	g_assert_cmpint(g_array_index(pids0, pid_t, 0), !=, g_array_index(pids1, pid_t, 0));
+	workers_stats(&after);
+	g_assert_cmpuint(after.spawned, >, before.spawned);
+	g_assert_cmpuint(after.crashes, ==, before.crashes + 1);
+	g_array_unref(pids0);
+	g_array_unref(pids1);
+	workers_free(w);
+	config_free(cfg);
+	g_free(data);
+}
+
+/* Many jobs over two workers: every result lands on its own job. */
+static void
+test_batch(void)
+{
+	struct config *cfg = test_config(2, 10, 512);
+	struct workers *w = test_pool(cfg);
+	const char *files[] = { "workers/dsn-userunknown.eml", "workers/hook-abort.eml",
+	    "workers/dsn-userunknown.eml", "workers/hook-segv.eml",
+	    "workers/dsn-userunknown.eml", "workers/dsn-userunknown.eml",
+	    "workers/hook-abort.eml", "workers/dsn-userunknown.eml" };
+	const int want[] = { WORKERS_OK, WORKERS_CRASH, WORKERS_OK, WORKERS_CRASH, WORKERS_OK,
+	    WORKERS_OK, WORKERS_CRASH, WORKERS_OK };
+	struct workers_job jobs[G_N_ELEMENTS(files)];
+	char *data[G_N_ELEMENTS(files)];
+	size_t i;
+
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		data[i] = fixture(files[i], &jobs[i].len);
+		jobs[i].data = data[i];
+	}
+	g_assert_cmpint(workers_parse(w, jobs, G_N_ELEMENTS(jobs)), ==, 5);
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_assert_cmpint(jobs[i].status, ==, want[i]);
+		if (want[i] == WORKERS_OK)
+			g_assert_cmpint(jobs[i].report->kind, ==, REPORT_KIND_DSN);
+		else
+			g_assert_nonnull(strstr(jobs[i].detail, i == 3 ? "SIGSEGV" : "SIGABRT"));
+		workers_job_clear(&jobs[i]);
+		g_free(data[i]);
+	}
+	workers_free(w);
+	config_free(cfg);
+}
+
+/* A fake worker that speaks garbage: the parent must reject it, not trust it. */
+static void
+run_fake_worker(const char *script, const char *want_detail)
+{
+	struct config *cfg = test_config(1, 10, 512);
+	char *dir = g_dir_make_tmp("rebound-fake-XXXXXX", NULL);
+	char *exe = g_build_filename(dir, "fake-worker", NULL);
+	char *err = NULL;
+	struct workers *w;
+	struct workers_job job;
+	const char *msg = "From: a@example.net\r\n\r\nx\r\n";
+
+	g_assert_true(g_file_set_contents(exe, script, -1, NULL));
+	g_chmod(exe, 0755);
+	w = workers_new_exe(cfg, exe, &err);
+	g_assert_nonnull(w);
+	parse_one(w, msg, strlen(msg), &job);
+	g_test_message("fake worker: %s %s", workers_status_name(job.status), job.detail);
+	g_assert_cmpint(job.status, ==, WORKERS_CRASH);
+	g_assert_null(job.report);
+	g_assert_nonnull(strstr(job.detail, want_detail));
+	workers_job_clear(&job);
+	workers_free(w);
+	g_unlink(exe);
+	g_rmdir(dir);
+	g_free(exe);
+	g_free(dir);
+	config_free(cfg);
+}
+
+static void
+test_protocol_garbage(void)
+{
+	/* A report frame claiming 4 GB. */
+	run_fake_worker("#!/bin/sh\nprintf 'H\\0\\0\\0\\0\\0\\0\\0' >&3\nhead -c 16 <&3 >/dev/null\n"
+	    "printf 'R\\0\\0\\0\\377\\377\\377\\377' >&3\nsleep 5\n", "bad frame length");
+	/* A well-framed report that is not a serialised report. */
+	run_fake_worker("#!/bin/sh\nprintf 'H\\0\\0\\0\\0\\0\\0\\0' >&3\nhead -c 16 <&3 >/dev/null\n"
+	    "printf 'R\\0\\0\\0\\0\\0\\0\\005junk!' >&3\nsleep 5\n", "invalid report");
+	/* An unknown frame type. */
+	run_fake_worker("#!/bin/sh\nprintf 'H\\0\\0\\0\\0\\0\\0\\0' >&3\nhead -c 16 <&3 >/dev/null\n"
+	    "printf 'Z\\0\\0\\0\\0\\0\\0\\0' >&3\nsleep 5\n", "unknown frame type");
+}
+
+static void
+test_start_failure(void)
+{
+	struct config *cfg = test_config(1, 10, 512);
+	char *err = NULL;
+	struct workers *w = workers_new_exe(cfg, "/nonexistent/rebound", &err);
+
+	g_assert_null(w);
+	g_assert_nonnull(err);
+	g_assert_nonnull(strstr(err, "cannot exec"));
+	g_free(err);
+	config_free(cfg);
+}
+
+static void
+test_quarantine_policy(void)
+{
+	struct config *cfg = config_defaults();
+	struct workers_job job = { .status = WORKERS_CRASH, .detail = g_strdup("signal=6 (SIGABRT)") };
+	struct workers_stats a, b;
+	char *o;
+
+	cfg->parser_max_attempts = 3;
+	g_assert_false(workers_should_quarantine(0, cfg));
+	g_assert_false(workers_should_quarantine(2, cfg));
+	g_assert_true(workers_should_quarantine(3, cfg));
+	g_assert_true(workers_should_quarantine(7, cfg));
+	o = workers_outcome(&job, 3);
+	g_assert_cmpstr(o, ==, "quarantined: crash signal=6 (SIGABRT) after 3 attempts");
+	g_free(o);
+	workers_stats(&a);
+	workers_note_quarantined();
+	workers_stats(&b);
+	g_assert_cmpuint(b.quarantined, ==, a.quarantined + 1);
+	workers_job_clear(&job);
+	config_free(cfg);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *build = g_getenv("REBOUND_BUILD");
+	char *self = g_file_read_link("/proc/self/exe", NULL);
+	char *dir = g_path_get_dirname(self);
+
+	g_test_init(&argc, &argv, NULL);
+	rebound_exe = build ? g_build_filename(build, "rebound", NULL) :
+	    g_build_filename(dir, "..", "rebound", NULL);
+	g_setenv("REBOUND_TEST_HOOKS", "1", TRUE);
+	g_test_add_func("/workers/normal", test_normal);
+	g_test_add_func("/workers/hostile", test_hostile);
+	g_test_add_func("/workers/hostile_unprotected", test_hostile_unprotected);
+	g_test_add_func("/workers/spin", test_spin);
+	g_test_add_func("/workers/abort", test_abort);
+	g_test_add_func("/workers/segv", test_segv);
+	g_test_add_func("/workers/memory", test_memory);
+	g_test_add_func("/workers/wall_timeout", test_wall_timeout);
+	g_test_add_func("/workers/sigkill_midparse", test_sigkill_midparse);
+	g_test_add_func("/workers/batch", test_batch);
+	g_test_add_func("/workers/protocol_garbage", test_protocol_garbage);
+	g_test_add_func("/workers/start_failure", test_start_failure);
+	g_test_add_func("/workers/quarantine_policy", test_quarantine_policy);
+	g_free(self);
+	g_free(dir);
+	return g_test_run();
+}
