@@ -9,5 +9,6 @@
 #define REBOUND_COMMANDS_H
 
 int cmd_config_check(int argc, char **argv);
+int cmd_lookupd(int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@ struct command {
 
 static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
+	{ "lookupd", cmd_lookupd, "lookupd -c FILE", "serve only lookups: socketmap, policy, HTTP API" },
 };
 
 static void
