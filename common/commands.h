@@ -10,5 +10,12 @@
 
 int cmd_config_check(int argc, char **argv);
 int cmd_lookupd(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_suppress(int argc, char **argv);
+int cmd_unsuppress(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_complaints(int argc, char **argv);
 
 #endif

@@ -19,6 +19,13 @@ struct command {
 static const struct command commands[] = {
 	{ "config", cmd_config_check, "config -c FILE", "validate FILE and print the effective settings" },
 	{ "lookupd", cmd_lookupd, "lookupd -c FILE", "serve only lookups: socketmap, policy, HTTP API" },
+	{ "check", cmd_check, "check -c FILE ADDRESS", "exit 0 if ADDRESS is suppressed, 1 if not" },
+	{ "suppress", cmd_suppress, "suppress -c FILE ADDRESS --reason TEXT", "add ADDRESS to the suppression list" },
+	{ "unsuppress", cmd_unsuppress, "unsuppress -c FILE ADDRESS", "remove ADDRESS from the suppression list" },
+	{ "export", cmd_export, "export -c FILE [--format csv|json]", "write the suppression list to stdout" },
+	{ "import", cmd_import, "import -c FILE FILE.csv", "bulk-load a suppression list from CSV" },
+	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM]", "event counts by day/class/reason/domain/campaign" },
+	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
 };
 
 static void
