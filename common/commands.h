@@ -14,5 +14,13 @@ int cmd_reprocess(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_parse(int argc, char **argv);
 int cmd_parse_worker(int argc, char **argv);	/* store/workers_main.c, internal */
+int cmd_lookupd(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_suppress(int argc, char **argv);
+int cmd_unsuppress(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_complaints(int argc, char **argv);
 
 #endif

@@ -23,6 +23,14 @@ static const struct command commands[] = {
 	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
 	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
 	{ "parse-worker", cmd_parse_worker, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
+	{ "lookupd", cmd_lookupd, "lookupd -c FILE", "serve only lookups: socketmap, policy, HTTP API" },
+	{ "check", cmd_check, "check -c FILE ADDRESS", "exit 0 if ADDRESS is suppressed, 1 if not" },
+	{ "suppress", cmd_suppress, "suppress -c FILE ADDRESS --reason TEXT", "add ADDRESS to the suppression list" },
+	{ "unsuppress", cmd_unsuppress, "unsuppress -c FILE ADDRESS", "remove ADDRESS from the suppression list" },
+	{ "export", cmd_export, "export -c FILE [--format csv|json]", "write the suppression list to stdout" },
+	{ "import", cmd_import, "import -c FILE FILE.csv", "bulk-load a suppression list from CSV" },
+	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM]", "event counts by day/class/reason/domain/campaign" },
+	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
 };
 
 static void

@@ -1,0 +1,92 @@
+/*
+ * lookup_db.h - the PostgreSQL statements the lookup side shares between
+ * the HTTP API, the CLI and the notify listener: manual suppress/unsuppress
+ * (audited with an actor), the "since" syntax, text[] literals.
+ *
+ * All functions are blocking and use PQexecParams only.  Error strings
+ * returned through char **err are g_malloc'd; the caller frees them.
+ */
+#ifndef REBOUND_LOOKUP_DB_H
+#define REBOUND_LOOKUP_DB_H
+
+#include <stdint.h>
+#include <glib.h>
+#include <libpq-fe.h>
+
+/* Blocking connect; NULL and *err on failure.  A short connect_timeout is
+ * added unless conninfo sets one. */
+PGconn *lookup_db_connect(const char *conninfo, char **err);
+
+/* PQexecParams with text parameters; returns the result if its status is
+ * PGRES_COMMAND_OK or PGRES_TUPLES_OK, else clears it, sets *err and
+ * returns NULL. */
+PGresult *lookup_db_exec(PGconn *c, const char *sql, int nparams, const char *const *params,
+    char **err);
+
+/* "7d", "24h", "30m", "90s", "2w" before now, or an ISO 8601 time
+ * ("2026-11-01", "2026-11-01T10:00:00Z").  0 and *epoch, or -1. */
+int lookup_db_since(const char *s, int64_t *epoch);
+/* "30d"-style duration in seconds: 0, or -1 if s is not one. */
+int lookup_db_duration(const char *s, int64_t *secs);
+/* ISO 8601 time or date (UTC if no zone): 0, or -1. */
+int lookup_db_time(const char *s, int64_t *epoch);
+
+/* A PostgreSQL text[] literal of the strings (caller g_free()s). */
+char *lookup_db_array(char *const *v, guint n);
+
+struct lookup_db_suppression {
+	const char *tenant;
+	const char *address;	/* as given; normalised here */
+	const char *cls;	/* hard|soft|complaint|manual; NULL = manual */
+	const char *reason;	/* NULL = "manual" */
+	const char *note;	/* may be NULL */
+	int64_t expires;	/* Unix seconds, 0 = permanent */
+	const char *origin;	/* manual|import */
+};
+
+/* Insert or update one suppression in its own transaction with
+ * rebound.actor = actor (audited).  Returns 1 added, 0 updated, -1 error
+ * (*err says why; bad address or class are errors too).  If id is not NULL
+ * it receives the row id. */
+int lookup_db_suppress(PGconn *c, const struct lookup_db_suppression *s, const char *actor,
+    int64_t *id, char **err);
+
+/* Delete (tenant, address) with rebound.actor = actor.  1 removed, 0 none,
+ * -1 error. */
+int lookup_db_unsuppress(PGconn *c, const char *tenant, const char *address, const char *actor,
+    char **err);
+
+/* True if s is one of the suppression classes. */
+int lookup_db_valid_class(const char *s);
+
+/* Filters of the analyst queries; NULL / 0 = not filtered. */
+struct lookup_db_filter {
+	const char *tenant;
+	const char *cls;
+	const char *reason;
+	const char *domain;		/* recipient domain */
+	const char *recipient;		/* events: an address (matched by key) */
+	const char *feedback_type;	/* complaints */
+	const char *provider;		/* complaints: reporting MTA or a parent domain */
+	const char *campaign;
+	int64_t since;			/* Unix seconds */
+	int64_t cursor;			/* rows with id > cursor */
+	int limit;			/* 0 = no limit */
+};
+
+/* Timestamps come back as RFC 3339 text in UTC ("2026-11-23T19:00:00Z").
+ * Rows are ordered by id, so the last id is the next page's cursor. */
+PGresult *lookup_db_get_suppression(PGconn *c, const char *tenant, const char *address,
+    char **err);
+PGresult *lookup_db_list_suppressions(PGconn *c, const struct lookup_db_filter *f, char **err);
+/* Events; complaints_only restricts to class 'complaint'. */
+PGresult *lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaints_only,
+    char **err);
+/* Event counts since f->since grouped by "day", "class", "reason",
+ * "domain" or "campaign": rows (key, count), at most 1000. */
+PGresult *lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filter *f, char **err);
+/* Suppression counts by class: rows (class, count). */
+PGresult *lookup_db_suppression_counts(PGconn *c, const char *tenant, char **err);
+extern const char *const lookup_db_stats_dimensions[];	/* NULL-terminated */
+
+#endif

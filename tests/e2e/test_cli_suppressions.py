@@ -1,0 +1,148 @@
+"""The suppression-list CLI against a real PostgreSQL, with a running
+lookupd to show that CLI changes reach relays' lookups."""
+import csv, io, json, os, sys, tempfile, unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness
+from lookup_env import LookupEnv
+from test_lookup_http import seed_events
+
+
+class CliTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.env = LookupEnv()
+        cls.env.suppress_sql("bounced@example.com", "hard", "user_unknown")
+        seed_events(cls.env.pg)
+        cls.env.start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.env.destroy()
+
+    def test_check_exit_codes(self):
+        rc, out, _ = self.env.cli("check", "Bounced@Example.com")
+        self.assertEqual(rc, 0)
+        self.assertIn("suppressed class=hard reason=user_unknown", out)
+        rc, out, _ = self.env.cli("check", "fine@example.com")
+        self.assertEqual(rc, 1)
+        self.assertIn("not suppressed", out)
+        rc, _, err = self.env.cli("check", "not-an-address")
+        self.assertEqual(rc, 2)
+        self.assertIn("not a valid address", err)
+        rc, _, err = self.env.cli("check", "a@b.example", "--tenant", "ghost")
+        self.assertEqual(rc, 2)
+        p = harness.subprocess.run([harness.REBOUND, "check", "a@b.example"],
+                                   stdout=harness.subprocess.PIPE, stderr=harness.subprocess.PIPE)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn(b"-c FILE is required", p.stderr)
+
+    def test_suppress_unsuppress_audited_and_live(self):
+        rc, out, err = self.env.cli("suppress", "Cli.User@Example.net", "--reason", "asked to stop",
+                                    "--note", "ticket 7")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("added", out)
+        self.env.wait_for(lambda: self.env.postmap("cli.user@example.net")[0] == 0, 1.0)
+        self.assertIn("asked to stop", self.env.postmap("cli.user@example.net")[1])
+        rc, out, _ = self.env.cli("suppress", "cli.user@example.net", "--reason", "again",
+                                  "--class", "soft", "--expires", "2d")
+        self.assertEqual((rc, "updated" in out), (0, True))
+        self.assertEqual(self.env.cli("check", "cli.user@example.net")[0], 0)
+        rc, out, _ = self.env.cli("unsuppress", "CLI.USER@example.net")
+        self.assertEqual((rc, "removed" in out), (0, True))
+        rc, out, _ = self.env.cli("unsuppress", "cli.user@example.net")
+        self.assertEqual(rc, 1)
+        self.env.wait_for(lambda: self.env.postmap("cli.user@example.net")[0] == 1, 1.0)
+        audit = self.env.pg.psql("SELECT op, actor FROM suppression_audit WHERE address_key ="
+                                 " 'cli.user@example.net' ORDER BY id")
+        self.assertEqual(audit, [["add", "cli"], ["update", "cli"], ["remove", "cli"]])
+        self.assertEqual(self.env.cli("suppress", "x@example.net")[0], 2)  # --reason required
+        self.assertEqual(self.env.cli("suppress", "x@example.net", "--reason", "r", "--class", "vip")[0], 2)
+        self.assertEqual(self.env.cli("suppress", "x@example.net", "--reason", "r", "--expires", "soon")[0], 2)
+
+    def test_import_with_header_rejects_and_export_roundtrip(self):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "list.csv")
+        with open(path, "w", newline="") as f:
+            f.write("\ufeffEmail,Reason,Type,Note\n")
+            f.write("imp1@example.org,user_unknown,bounce,\n")
+            f.write('"Imp2@Example.ORG","spam, reported",complaint,"multi\nline note"\n')
+            f.write("imp3@example.org,,,\n")
+            f.write("not-an-address,x,hard,\n")
+            f.write("imp4@example.org,x,vip,\n")
+            f.write("\n")
+            f.write("imp1@example.org,dup later wins,hard,\n")
+            f.write(",no address,hard,\n")
+        rc, out, err = self.env.cli("import", path)
+        self.assertEqual(rc, 1, err)  # some rows rejected
+        self.assertIn("imported 4 rows", out)
+        self.assertIn("rejected 3 rows", out, err)
+        self.assertIn('line 6: not a valid address: "not-an-address"', err)
+        self.assertIn('line 7: unknown class: "imp4@example.org"', err)
+        self.assertIn("line 10: no address", err)
+        rows = {r[0]: r[1:] for r in self.env.pg.psql(
+            "SELECT address_key, class, reason, origin, replace(coalesce(note, ''), E'\\n', '|')"
+            " FROM suppressions"
+            " WHERE domain = 'example.org'")}
+        self.assertEqual(rows["imp1@example.org"], ["hard", "dup later wins", "import", ""])
+        self.assertEqual(rows["imp2@example.org"], ["complaint", "spam, reported", "import", "multi|line note"])
+        self.assertEqual(rows["imp3@example.org"], ["manual", "imported", "import", ""])
+        self.assertNotIn("imp4@example.org", rows)
+        self.assertEqual(self.env.pg.psql("SELECT count(*) FROM suppression_audit WHERE actor = 'import'"
+                                         " AND address_key LIKE '%@example.org'"),
+                         [["3"]])
+        self.env.wait_for(lambda: self.env.postmap("imp2@example.org")[0] == 0, 1.0)
+
+        rc, out, err = self.env.cli("export", "--format", "csv")
+        self.assertEqual(rc, 0, err)
+        exported = list(csv.DictReader(io.StringIO(out)))
+        by = {r["address"]: r for r in exported}
+        self.assertEqual(by["Imp2@example.org"]["note"], "multi\nline note")
+        self.assertEqual(by["Imp2@example.org"]["reason"], "spam, reported")
+        rc, out, _ = self.env.cli("export", "--format", "json")
+        self.assertEqual(rc, 0)
+        j = json.loads(out)
+        self.assertEqual(len(j), len(exported))
+        self.assertEqual({r["address"] for r in j}, set(by))
+
+        # the export loads back: same rows, all updates, nothing rejected
+        back = os.path.join(d, "back.csv")
+        with open(back, "w") as f:
+            f.write(self.env.cli("export")[1])
+        rc, out, err = self.env.cli("import", back)
+        self.assertEqual(rc, 0, err)
+        self.assertIn(f"imported {len(exported)} rows (0 added, {len(exported)} updated)", out)
+
+    def test_import_headerless_and_bad_file(self):
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "plain.csv")
+        with open(path, "w") as f:
+            f.write("plain1@example.info\r\nplain2@example.info\r\n")
+        rc, out, err = self.env.cli("import", path, "--class", "hard", "--reason", "legacy list")
+        self.assertEqual(rc, 0, err)
+        self.assertIn("imported 2 rows (2 added, 0 updated)", out)
+        self.assertEqual(self.env.cli("check", "plain2@example.info")[0], 0)
+        self.assertEqual(self.env.cli("import", os.path.join(d, "missing.csv"))[0], 2)
+        self.assertEqual(self.env.cli("import", path, "--class", "vip")[0], 2)
+
+    def test_stats_and_complaints(self):
+        rc, out, err = self.env.cli("stats", "--since", "30d")
+        self.assertEqual(rc, 0, err)
+        self.assertRegex(out, r"by class:\n  complaint\s+3\n  hard\s+2\n")
+        self.assertRegex(out, r"by campaign:\n  spring\s+3\n  autumn\s+1\n")
+        rc, out, _ = self.env.cli("stats", "--since", "7d", "--by", "domain")
+        self.assertEqual(rc, 0)
+        self.assertNotIn("by class", out)
+        self.assertRegex(out, r"yahoo\.com\s+2")
+        self.assertEqual(self.env.cli("stats", "--by", "colour")[0], 2)
+        self.assertEqual(self.env.cli("stats", "--since", "whenever")[0], 2)
+        rc, out, _ = self.env.cli("complaints", "--since", "30d")
+        self.assertEqual(rc, 0)
+        self.assertIn("3 complaints", out)
+        rc, out, _ = self.env.cli("complaints", "--since", "30d", "--provider", "yahoo.com", "--type", "fraud")
+        self.assertIn("fraud@yahoo.com", out)
+        self.assertIn("1 complaint\n", out)
+
+
+if __name__ == "__main__":
+    harness.run()
