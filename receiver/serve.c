@@ -17,6 +17,7 @@
 #include "log.h"
 #include "smtp.h"
 #include "spool.h"
+#include "store/lookup.h"
 #include "store/pipeline.h"
 
 struct serve {
@@ -27,6 +28,7 @@ struct serve {
 	struct smtp_server *smtp;
 	struct spool *spool;
 	struct pipeline *pipeline;
+	int lookups;			/* lookup_start() succeeded */
 	int stopping;
 };
 
@@ -194,8 +196,14 @@ cmd_serve(int argc, char **argv)
 		goto fail;
 
 	/*
-	 * HOOK (b) - start lookup servers (store/): give them sv.base and sv.cfg.
+	 * Lookup servers (socketmap, policy, HTTP API) share the event base;
+	 * they need the database for their index, so they run only with a store.
 	 */
+	if (*sv.cfg->store_conninfo != '\0') {
+		if (lookup_start(sv.cfg, sv.base, &err) == -1)
+			goto fail;
+		sv.lookups = 1;
+	}
 
 	/* 6. Signals and dispatch. */
 	ev_term = evsignal_new(sv.base, SIGTERM, serve_sigterm, &sv);
@@ -217,6 +225,9 @@ cmd_serve(int argc, char **argv)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
+	if (sv.lookups)
+		lookup_stop();
+	sv.lookups = 0;
 	pipeline_stop(sv.pipeline);
 	sv.pipeline = NULL;
 	spool_close(sv.spool);		/* joins the writer: no completion arrives later */
@@ -231,6 +242,8 @@ fail:
 		fprintf(stderr, "rebound: %s\n", err ? err : "start-up failed");
 		g_free(err);
 	}
+	if (sv.lookups)
+		lookup_stop();
 	pipeline_stop(sv.pipeline);
 	if (sv.spool)
 		spool_close(sv.spool);

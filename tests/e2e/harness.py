@@ -146,7 +146,11 @@ class Daemon:
         self.port = free_port()
         conf = {"smtp": {"listen": f"127.0.0.1:{self.port}", "hostname": "mx.test",
                          "domains": "bounces.example.com"},
-                "spool": {"dir": os.path.join(self.dir, "spool")}}
+                "spool": {"dir": os.path.join(self.dir, "spool")},
+                # Lookup servers start with a store: never on fixed ports in tests.
+                "lookup": {"socketmap_listen": f"127.0.0.1:{free_port()}",
+                           "policy_listen": f"127.0.0.1:{free_port()}"},
+                "http": {"listen": f"127.0.0.1:{free_port()}"}}
         for sec, kv in sections.items():
             conf.setdefault(sec, {}).update(kv)
         self.conf = conf
