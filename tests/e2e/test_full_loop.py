@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""The whole loop in one `rebound serve`: a bounce received over SMTP becomes a
+suppression in PostgreSQL and a relay's socketmap/policy lookup answers
+REJECT for that address, while a block bounce never does.  Prints the time
+from the client's 250 to the first positive lookup."""
+import smtplib, socket, subprocess, time, unittest
+import harness
+import store_msgs as m
+from lookup_env import netstring, read_netstring
+
+
+class FullLoop(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = harness.Pg().start()
+        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo}})
+        cls.d.start()
+        cls.smap = int(cls.d.conf["lookup"]["socketmap_listen"].rsplit(":", 1)[1])
+        cls.policy = int(cls.d.conf["lookup"]["policy_listen"].rsplit(":", 1)[1])
+        harness.wait_port(cls.smap, proc=cls.d.proc)
+        # The pipeline migrates the fresh database at start, off the event
+        # loop; until the index has loaded, lookups answer TEMP.
+        end = time.time() + 20
+        while time.time() < end and not cls.socketmap(cls, "probe@x.example").startswith("NOTFOUND"):
+            time.sleep(0.1)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.d.stop()
+        log = cls.d.log()
+        cls.d.cleanup()
+        cls.pg.destroy()
+        if rc != 0:
+            raise AssertionError(f"daemon exit {rc}\n{log[-3000:]}")
+
+    def socketmap(self, key):
+        with socket.create_connection(("127.0.0.1", self.smap), timeout=5) as s:
+            s.sendall(netstring(f"suppressed {key}"))
+            return read_netstring(s)
+
+    def postmap(self, key):
+        p = subprocess.run(["postmap", "-q", key, f"socketmap:inet:127.0.0.1:{self.smap}:suppressed"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        return p.returncode, p.stdout.decode().strip()
+
+    def policy_action(self, rcpt):
+        with socket.create_connection(("127.0.0.1", self.policy), timeout=5) as s:
+            s.sendall(f"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={rcpt}\n\n".encode())
+            buf = b""
+            while not buf.endswith(b"\n\n"):
+                chunk = s.recv(4096)
+                if not chunk:
+                    break
+                buf += chunk
+        return buf.decode().strip()
+
+    def send(self, data):
+        with smtplib.SMTP("127.0.0.1", self.d.port, timeout=30) as s:
+            s.sendmail("", ["bounce@bounces.example.com"], data)
+
+    def wait_lookup(self, key, timeout=15):
+        end = time.time() + timeout
+        while time.time() < end:
+            r = self.socketmap(key)
+            if r.startswith("OK"):
+                return r
+            time.sleep(0.02)
+        self.fail(f"{key} never suppressed\n{self.d.log()[-3000:]}")
+
+    def test_hard_bounce_to_lookup(self):
+        self.assertTrue(self.socketmap("carol@dead.example").startswith("NOTFOUND"))
+        t0 = time.time()
+        self.send(m.dsn("hard", "Carol@Dead.Example", "loop1"))
+        r = self.wait_lookup("carol@dead.example")
+        print(f"# 250 -> socketmap OK in {(time.time() - t0) * 1000:.0f} ms")
+        self.assertIn("REJECT", r)
+        rc, out = self.postmap("CAROL@dead.example")
+        self.assertEqual(rc, 0)
+        self.assertIn("REJECT 5.1.1", out)
+        self.assertIn("action=REJECT", self.policy_action("carol@dead.example"))
+        rows = self.pg.psql("SELECT class, origin FROM suppressions WHERE address_key = 'carol@dead.example'")
+        self.assertEqual(rows, [["hard", "automatic"]])
+
+    def test_block_never_suppresses(self):
+        self.send(m.dsn("block", "dave@blocked.example", "loop2"))
+        # The block event is stored, and still the address is not suppressed.
+        end = time.time() + 15
+        while time.time() < end:
+            if self.pg.psql("SELECT class FROM events WHERE address_key = 'dave@blocked.example'"):
+                break
+            time.sleep(0.05)
+        self.assertEqual(self.pg.psql("SELECT class FROM events WHERE address_key = 'dave@blocked.example'"),
+                         [["block"]])
+        self.assertTrue(self.socketmap("dave@blocked.example").startswith("NOTFOUND"))
+        self.assertEqual(self.postmap("dave@blocked.example")[0], 1)
+        self.assertIn("DUNNO", self.policy_action("dave@blocked.example"))
+
+
+if __name__ == "__main__":
+    harness.run()
