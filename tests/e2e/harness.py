@@ -7,6 +7,8 @@
 - Daemon: writes a config, starts build/rebound serve, waits for its port,
   stops it with SIGTERM and returns the exit status and log.
 - make_cert(): a self-signed certificate made with the openssl CLI.
+- postmap(): Postfix's postmap with a private, empty main.cf, so tests never
+  depend on how (or whether) the postfix package configured /etc/postfix.
 """
 import os, pwd, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
 
@@ -14,6 +16,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("REBOUND_BUILD", os.path.join(ROOT, "build"))
 REBOUND = os.path.join(BUILD, "rebound")
 PGBIN = "/usr/lib/postgresql/15/bin"
+_POSTFIX_CONF = None
+
+
+def postmap(*args, timeout=20):
+    """Run postmap ARGS with its own config dir; returns the CompletedProcess."""
+    global _POSTFIX_CONF
+    if _POSTFIX_CONF is None:
+        _POSTFIX_CONF = tempfile.mkdtemp(prefix="rebound-postfix-")
+        open(os.path.join(_POSTFIX_CONF, "main.cf"), "w").close()
+    return subprocess.run(["postmap", "-c", _POSTFIX_CONF, *args],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
 
 
 class _TapResult(unittest.TestResult):

@@ -120,9 +120,7 @@ class LookupEnv:
             " reason = EXCLUDED.reason, expires_at = EXCLUDED.expires_at")
 
     def postmap(self, key, name="suppressed"):
-        p = subprocess.run(["postmap", "-q", key,
-                            f"socketmap:inet:127.0.0.1:{self.sm_port}:{name}"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=20)
+        p = harness.postmap("-q", key, f"socketmap:inet:127.0.0.1:{self.sm_port}:{name}")
         return p.returncode, p.stdout.decode().strip(), p.stderr.decode()
 
     def socketmap(self, requests):

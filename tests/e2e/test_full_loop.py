@@ -39,8 +39,7 @@ class FullLoop(unittest.TestCase):
             return read_netstring(s)
 
     def postmap(self, key):
-        p = subprocess.run(["postmap", "-q", key, f"socketmap:inet:127.0.0.1:{self.smap}:suppressed"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+        p = harness.postmap("-q", key, f"socketmap:inet:127.0.0.1:{self.smap}:suppressed")
         return p.returncode, p.stdout.decode().strip()
 
     def policy_action(self, rcpt):
