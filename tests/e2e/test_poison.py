@@ -8,7 +8,7 @@ or, with REBOUND_TEST_GMIME_FIRST=1, hand the message to bare GMime first,
 i.e. crash for real on the GMime bug as a parser without the encoded-word
 neutraliser would.
 """
-import glob, os, signal, smtplib, sys, time, unittest
+import glob, os, signal, smtplib, subprocess, sys, time, unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -198,6 +198,24 @@ class PoisonTest(unittest.TestCase):
             self.assertTrue(outcome.startswith("quarantined: crash"), outcome)
         self.assertIn("quarantined", d.log())
         self.assert_alive(d, pid)
+        # Visible to an analyst: "rebound quarantine" lists them and --show
+        # gives back the exact bytes that were received.
+        cli = subprocess.run([harness.REBOUND, "quarantine", "-c", d.conf_path],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        lines = cli.stdout.decode().splitlines()
+        self.assertEqual(lines[-1], f"{len(rows)} quarantined message{'' if len(rows) == 1 else 's'}")
+        qid = lines[1].split()[0]
+        self.assertIn("quarantined: crash", lines[1])
+        raw = self.q(f"SELECT encode(raw, 'hex') FROM messages WHERE queue_id = '{qid}'")[0][0]
+        shown = subprocess.run([harness.REBOUND, "quarantine", "-c", d.conf_path, "--show", qid],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(shown.returncode, 0, shown.stderr)
+        self.assertEqual(shown.stdout, bytes.fromhex(raw))
+        missing = subprocess.run([harness.REBOUND, "quarantine", "-c", d.conf_path, "--show", "nosuchid"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn(b"no quarantined message", missing.stderr)
 
     def test_hostile_files_neutralised(self):
         """Without any hook the neutraliser keeps GMime from ever seeing the bad
