@@ -25,6 +25,7 @@ address_normalise(const char *addr)
 	if (n >= 2 && s[0] == '<' && s[n - 1] == '>') {
 		memmove(s, s + 1, n - 2);
 		s[n - 2] = '\0';
+		g_strstrip(s);
 	}
 	at = strrchr(s, '@');
 	if (at == NULL || at == s || at[1] == '\0') {
@@ -36,6 +37,11 @@ address_normalise(const char *addr)
 	n = strlen(dom);
 	if (n > 0 && dom[n - 1] == '.')
 		dom[n - 1] = '\0';
+	/* White space or controls in a domain would make the result depend on
+	 * how often it is normalised (a later strip removes them). */
+	for (const char *p = dom; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
+			*dom = '\0';
 	if (*dom == '\0') {
 		g_free(s);
 		return NULL;
@@ -61,13 +67,14 @@ char *
 address_key(const char *addr)
 {
 	char *n = address_normalise(addr);
-	char *p;
+	char *p, *at;
 
 	if (n == NULL)
 		return NULL;
-	for (p = n; *p != '\0' && *p != '@'; p++)
+	/* The local part ends at the last '@' (a quoted one may hold more). */
+	at = strrchr(n, '@');
+	for (p = n; p < at; p++)
 		if ((unsigned char)*p < 0x80)
 			*p = g_ascii_tolower(*p);
-	/* The local part ends at the last '@'; earlier '@' (quoted) were lowered too, harmlessly. */
 	return n;
 }
