@@ -155,7 +155,7 @@ lookup_start(const struct config *cfg, struct event_base *base, char **err)
 	}
 	lk.notify = notify_new(base, cfg->store_conninfo, lk.ix);
 	if (notify_start(lk.notify, &why) < 0) {
-		log_warnx("lookup: index not loaded (%s); lookups answer TEMP until it is", why);
+		log_warnx("index state=unloaded why=\"%s\" lookups=temp", why);
 		g_free(why);
 	}
 	/* 2. the relay-facing listeners on the caller's loop */
@@ -210,7 +210,7 @@ static void
 lookupd_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
 	(void)what;
-	log_info("lookupd: signal %d, stopping", (int)sig);
+	log_info("lookupd signal=%d action=stop", (int)sig);
 	event_base_loopbreak(arg);
 }
 
@@ -250,11 +250,11 @@ cmd_lookupd(int argc, char **argv)
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	if (lookup_start(cfg, base, &err) < 0) {
-		log_warnx("lookupd: %s", err);
+		log_warnx("lookupd error=\"%s\"", err);
 		g_free(err);
 		rc = 1;
 	} else {
-		log_info("lookupd: ready entries=%zu", index_count(lk.ix));
+		log_info("lookupd state=ready entries=%zu", index_count(lk.ix));
 		event_base_dispatch(base);
 		lookup_stop();
 	}

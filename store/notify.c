@@ -68,7 +68,7 @@ static void notify_retry_cb(evutil_socket_t, short, void *);
 static void
 notify_enter(struct notify *n, enum notify_phase phase, const char *why)
 {
-	log_debug("lookup-notify: phase %s -> %s (%s)", notify_phases[n->phase],
+	log_debug("index phase=%s next=%s why=\"%s\"", notify_phases[n->phase],
 	    notify_phases[phase], why);
 	n->phase = phase;
 	g_atomic_int_set(&n->connected, phase >= NP_LISTEN);
@@ -139,7 +139,7 @@ notify_fail(struct notify *n, const char *what, const char *detail)
 {
 	char *d = g_strdup(detail ? detail : "");
 
-	log_warnx("lookup-notify: %s failed: %s; index keeps %zu entries, reconnecting",
+	log_warnx("index op=%s error=\"%s\" entries_kept=%zu action=reconnect",
 	    what, g_strchomp(d), index_count(n->ix));
 	g_free(d);
 	metrics_inc("rebound_lookup_notify_errors_total", NULL, NULL);
@@ -204,7 +204,7 @@ notify_copy_row(struct notify *n, struct index *ix, char *line, int len)
 			f[nf++] = line + i + 1;
 		}
 	if (nf != 5) {
-		log_warnx("lookup-notify: malformed COPY row ignored");
+		log_warnx("index load row=malformed action=ignored");
 		return;
 	}
 	for (i = 0; i < 5; i++)
@@ -224,7 +224,7 @@ notify_load_done(struct notify *n, struct index *ix)
 	n->backoff = 0;
 	notify_update_gauges(n);
 	metrics_observe("rebound_index_load_seconds", NULL, NULL, secs);
-	log_info("lookup-notify: index loaded entries=%zu rows=%" G_GUINT64_FORMAT
+	log_info("index loaded entries=%zu rows=%" G_GUINT64_FORMAT
 	    " seconds=%.3f bytes=%zu", index_count(n->ix), n->rows, secs, index_memory(n->ix));
 }
 
@@ -322,7 +322,7 @@ notify_drain(struct notify *n)
 		if (tab != NULL && strchr(tab + 1, '\t') != NULL)
 			g_hash_table_add(n->pending, g_strdup(tab + 1));
 		else
-			log_warnx("lookup-notify: malformed payload ignored");
+			log_warnx("index notify payload=malformed action=ignored");
 		PQfreemem(nt);
 	}
 }
@@ -339,7 +339,7 @@ notify_apply_batch(struct notify *n)
 			removed += index_remove(n->ix, n->batch->pdata[i], tab + 1);
 			*tab = '\t';
 		}
-	log_debug("lookup-notify: refreshed keys=%u found=%u removed=%u", n->batch->len,
+	log_debug("index refreshed keys=%u found=%u removed=%u", n->batch->len,
 	    g_hash_table_size(n->batch_found), removed);
 	metrics_add("rebound_index_updates_total", NULL, NULL, n->batch->len);
 	g_ptr_array_set_size(n->batch, 0);
@@ -504,7 +504,7 @@ notify_connect_cb(evutil_socket_t fd, short what, void *arg)
 			notify_fail(n, "LISTEN", PQerrorMessage(n->conn));
 			return;
 		}
-		log_info("lookup-notify: reconnected, reloading index");
+		log_info("index state=reconnected action=reload");
 		notify_enter(n, NP_LISTEN, "connected");
 		return;
 	default:
