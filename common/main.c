@@ -31,6 +31,7 @@ static const struct command commands[] = {
 	{ "import", cmd_import, "import -c FILE FILE.csv", "bulk-load a suppression list from CSV" },
 	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM]", "event counts by day/class/reason/domain/campaign" },
 	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
+	{ "sign", cmd_sign, "sign -c FILE ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
 };
 
 static void
