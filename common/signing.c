@@ -18,7 +18,6 @@ struct signing_keys {
 	int max_age;
 };
 
-static const char b32[] = "abcdefghijklmnopqrstuvwxyz234567";
 
 int64_t
 signing_day(int64_t unix_seconds)
@@ -222,46 +221,11 @@ signing_tag(GBytes *key, unsigned stamp, const char *addr_key, char out[SIGNING_
 	bits = (uint64_t)mac[0] << 32 | (uint64_t)mac[1] << 24 | (uint64_t)mac[2] << 16 |
 	    (uint64_t)mac[3] << 8 | mac[4];
 	for (i = 0; i < SIGNING_TAG_LEN; i++)
-		out[i] = b32[(bits >> (35 - 5 * i)) & 31];
+		out[i] = signing_b32[(bits >> (35 - 5 * i)) & 31];
 }
 
-/* Characters a dot-atom local part may hold (RFC 5321 atext, RFC 6531 UTF-8). */
-static int
-signing_atext(unsigned char c)
-{
-	return g_ascii_isalnum(c) || (c != 0 && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL) ||
-	    c >= 0x80;
-}
 
-static int
-signing_dot_atom(const char *s, size_t n)
-{
-	size_t i;
 
-	if (n == 0 || s[0] == '.' || s[n - 1] == '.')
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (s[i] == '.') {
-			if (s[i + 1] == '.')
-				return 0;
-		} else if (!signing_atext((unsigned char)s[i]))
-			return 0;
-	}
-	return 1;
-}
-
-static int
-signing_domain_chars(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || s[0] == '.' || s[0] == '-')
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!g_ascii_isalnum(s[i]) && s[i] != '.' && s[i] != '-')
-			return 0;
-	return 1;
-}
 
 char *
 signing_sign(const struct signing_keys *k, const char *rcpt, const char *return_domain,
@@ -277,7 +241,7 @@ signing_sign(const struct signing_keys *k, const char *rcpt, const char *return_
 		return NULL;
 	}
 	if (return_domain == NULL || *return_domain == '\0' ||
-	    !signing_domain_chars(return_domain, strlen(return_domain))) {
+	    !signing_form_domain(return_domain, strlen(return_domain))) {
 		*err = g_strdup("return-path domain missing or not an ASCII domain name");
 		return NULL;
 	}
@@ -286,7 +250,7 @@ signing_sign(const struct signing_keys *k, const char *rcpt, const char *return_
 		return NULL;
 	}
 	at = strrchr(norm, '@');
-	if (!signing_dot_atom(norm, at - norm) || !signing_domain_chars(at + 1, strlen(at + 1))) {
+	if (!signing_form_dot_atom(norm, at - norm) || !signing_form_domain(at + 1, strlen(at + 1))) {
 		g_free(norm);
 		*err = g_strdup("only dot-atom local parts and plain domains can be signed");
 		return NULL;
@@ -307,63 +271,7 @@ signing_sign(const struct signing_keys *k, const char *rcpt, const char *return_
 	return out;
 }
 
-/*
- * Split a signed return path into stamp, tag and original "LOCAL@DOMAIN";
- * 0 when address is not in the form at all, -1 when it starts like one but
- * is malformed, 1 when it parsed.
- */
-static int
-signing_parse(const char *address, unsigned *stamp, char tag[SIGNING_TAG_LEN], char **original)
-{
-	const char *at, *p, *local, *eq;
-	size_t n = strnlen(address, SIGNING_MAX_ADDRESS + 1);
-	int i;
 
-	if (n < 2 || g_ascii_strncasecmp(address, "b=", 2) != 0)
-		return 0;
-	if (n > SIGNING_MAX_ADDRESS)
-		return -1;
-	if ((at = strrchr(address, '@')) == NULL || (size_t)(at - address) > SIGNING_MAX_LOCAL)
-		return -1;
-	p = address + 2;
-	for (i = 0, *stamp = 0; i < 3; i++, p++) {
-		if (!g_ascii_isdigit(*p))
-			return -1;
-		*stamp = *stamp * 10 + (unsigned)(*p - '0');
-	}
-	if (*p++ != '=')
-		return -1;
-	for (i = 0; i < SIGNING_TAG_LEN; i++, p++) {
-		char c = g_ascii_tolower(*p);
-		if (c == '\0' || strchr(b32, c) == NULL)
-			return -1;
-		tag[i] = c;
-	}
-	if (*p++ != '=')
-		return -1;
-	local = p;
-	for (eq = NULL; p < at; p++)
-		if (*p == '=')
-			eq = p;
-	if (eq == NULL || !signing_dot_atom(local, eq - local) ||
-	    !signing_domain_chars(eq + 1, at - eq - 1))
-		return -1;
-	*original = g_strdup_printf("%.*s@%.*s", (int)(eq - local), local, (int)(at - eq - 1),
-	    eq + 1);
-	return 1;
-}
-
-char *
-signing_decode(const char *address)
-{
-	char tag[SIGNING_TAG_LEN];
-	char *orig = NULL;
-	unsigned stamp;
-
-	if (address == NULL || signing_parse(address, &stamp, tag, &orig) != 1)
-		return NULL;
-	return orig;
-}
 
 enum signing_result
 signing_verify(const struct signing_keys *k, const char *address, int64_t day, char **original)
@@ -378,7 +286,7 @@ signing_verify(const struct signing_keys *k, const char *address, int64_t day, c
 		*original = NULL;
 	if (address == NULL)
 		return SIGNING_UNSIGNED;
-	rc = signing_parse(address, &stamp, tag, &orig);
+	rc = signing_form_parse(address, &stamp, tag, &orig);
 	if (rc == 0)
 		return SIGNING_UNSIGNED;
 	if (rc < 0)

@@ -32,6 +32,7 @@
 #ifndef REBOUND_SIGNING_H
 #define REBOUND_SIGNING_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <glib.h>
 
@@ -100,5 +101,17 @@ enum signing_result signing_check(const struct config *cfg, const char *rcpt, in
     char **original);
 
 const char *signing_result_name(enum signing_result r);
+
+/* Internal to signing.c and signing_form.c. */
+extern const char signing_b32[];
+int signing_form_dot_atom(const char *s, size_t n);
+int signing_form_domain(const char *s, size_t n);
+/*
+ * Split a signed return path into stamp, tag (lower-cased) and the original
+ * "LOCAL@DOMAIN" (*original, g_free): 1 when it parsed, 0 when address does
+ * not start like one, -1 when it does but is malformed.
+ */
+int signing_form_parse(const char *address, unsigned *stamp, char tag[SIGNING_TAG_LEN],
+    char **original);
 
 #endif
