@@ -221,6 +221,30 @@ class ForgedBounce(unittest.TestCase):
         self.assertEqual(self.suppressed("victim-a@example.org"), [])
         self.assertEqual(self.suppressed("victim-b@example.org"), [])
 
+    def test_reprocess_keeps_the_answer_given_at_arrival(self):
+        forged_victim, genuine = "re-forged@example.org", "re-genuine@example.org"
+        self.send("flag", f"bounce@{RETURN}", m.dsn("hard", forged_victim, "re-forged"))
+        self.send("flag", self.sign(genuine, "flag"), m.dsn("hard", genuine, "re-genuine"))
+        self.wait(f"SELECT count(*) FROM events WHERE address_key IN ('{forged_victim}',"
+                  f" '{genuine}')", [["2"]])
+        # Retire every key the genuine path could verify with: reprocess keeps
+        # the answer given when the message arrived, and adds nothing forged.
+        d = self.daemons["flag"]
+        conf = os.path.join(d.dir, "rotated.conf")
+        with open(d.conf_path) as f, open(conf, "w") as g:
+            text = f.read().replace("hex:" + OLD_KEY.hex(), "hex:" + ("42" * 32))
+            text = "\n".join("key = hex:" + "17" * 32 if l.startswith("key = ") else l
+                             for l in text.split("\n"))
+            g.write(text)
+        p = subprocess.run([harness.REBOUND, "reprocess", "-c", conf, "--since", "2000-01-01"],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual(self.suppressed(forged_victim), [])
+        self.assertEqual(self.suppressed(genuine), [["hard"]])
+        self.assertEqual(self.q("SELECT e.suppressible FROM events e WHERE e.address_key"
+                                f" IN ('{forged_victim}', '{genuine}') ORDER BY e.address_key"),
+                         [["f"], ["t"]])
+
     def test_fbl_report_needs_no_signature(self):
         for mode in ("reject", "flag"):
             who = f"complainer-{mode}@example.net"
