@@ -1,5 +1,6 @@
 /* config.c - the typed parameter table and its loader; see config.h. */
 #include "config.h"
+#include "signing.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -83,6 +84,13 @@ static const struct cfg_param cfg_params[] = {
 
 	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API" },
 	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
+
+	{ "signing", "key", CFG_STR, NULL, 0, 0, NULL, F(signing_key), "signing key: hex:, base64: or file:PATH" },
+	{ "signing", "verify_keys", CFG_LIST, "", 0, 0, NULL, F(signing_verify_keys), "older keys still accepted" },
+	{ "signing", "max_age_days", CFG_INT, "30", 1, SIGNING_MAX_AGE, NULL, F(signing_max_age_days), "signed paths older than this are expired" },
+	{ "signing", "required_domains", CFG_LIST, "", 0, 0, NULL, F(signing_required_domains), "return-path domains needing a signature" },
+	{ "signing", "mode", CFG_STR, "reject", 0, 0, "reject|flag", F(signing_mode), "reject: 550 at RCPT; flag: store, never suppress" },
+	{ "signing", "domain", CFG_STR, NULL, 0, 0, NULL, F(signing_domain), "domain \"rebound sign\" puts after the @" },
 };
 
 #undef F
@@ -232,7 +240,7 @@ config_valid_listen(const char *s)
 
 /* Cross-field checks; returns an error (caller frees) and the key it concerns. */
 static char *
-config_check(const struct config *cfg, const char **section, const char **key)
+config_check(struct config *cfg, const char **section, const char **key)
 {
 	struct { char **v; const char *s, *k; } listens[] = {
 		{ cfg->smtp_listen, "smtp", "listen" },
@@ -269,6 +277,43 @@ config_check(const struct config *cfg, const char **section, const char **key)
 			return g_strdup_printf("smtp.fbl_addresses: \"%s\" is not an address",
 			    cfg->smtp_fbl_addresses[j]);
 		}
+	if (cfg->signing_required_domains && cfg->signing_required_domains[0] &&
+	    cfg->signing_key == NULL) {
+		*section = "signing";
+		*key = "required_domains";
+		return g_strdup("signing.required_domains needs signing.key");
+	}
+	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
+		*section = "signing";
+		*key = "verify_keys";
+		return g_strdup("signing.verify_keys needs signing.key");
+	}
+	if (cfg->signing_domain != NULL) {
+		const char *d = cfg->signing_domain;
+		gboolean ok = *d != '\0' && *d != '.' && *d != '-';
+		for (; ok && *d; d++)
+			ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-';
+		if (!ok) {
+			*section = "signing";
+			*key = "domain";
+			return g_strdup_printf("signing.domain: \"%s\" is not an ASCII domain name",
+			    cfg->signing_domain);
+		}
+	}
+	if (cfg->signing_key != NULL) {
+		char *e = NULL, *m;
+		/* Decoded here so that "serve -n" finds a bad or short key, not the first RCPT. */
+		signing_keys_free(cfg->signing_keys);
+		cfg->signing_keys = signing_keys_new(cfg->signing_key, cfg->signing_verify_keys,
+		    (int)cfg->signing_max_age_days, &e);
+		if (cfg->signing_keys == NULL) {
+			*section = "signing";
+			*key = strstr(e, "verification key") == e ? "verify_keys" : "key";
+			m = g_strdup_printf("signing.%s: %s", *key, e);
+			g_free(e);
+			return m;
+		}
+	}
 	if (cfg->parser_verp_pattern != NULL) {
 		GError *gerr = NULL;
 		GRegex *re = g_regex_new(cfg->parser_verp_pattern, 0, 0, &gerr);
@@ -387,6 +432,31 @@ config_load(const char *path, char **err)
 	return cfg;
 }
 
+/* Parameters whose inline values config_print() masks. */
+static int
+config_secret(const struct cfg_param *p)
+{
+	return strcmp(p->section, "signing") == 0 &&
+	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0);
+}
+
+/*
+ * A secret as config_print() shows it: a file: path is no secret and stays,
+ * an inline key keeps only its form ("hex:", "base64:") so the output never
+ * carries key material (and an inline key must be set again to load it).
+ */
+static char *
+config_mask(const char *v)
+{
+	const char *colon = strchr(v, ':');
+
+	if (g_ascii_strncasecmp(v, "file:", 5) == 0)
+		return g_strdup(v);
+	if (colon != NULL && colon - v <= 8)
+		return g_strdup_printf("%.*s(masked)", (int)(colon - v + 1), v);
+	return g_strdup("(masked)");
+}
+
 void
 config_print(const struct config *cfg, FILE *fp)
 {
@@ -404,7 +474,11 @@ config_print(const struct config *cfg, FILE *fp)
 			char *const *v = FIELD(cfg, p, char *const);
 			if (*v == NULL)
 				fprintf(fp, "# %s is not set\n", p->key);
-			else
+			else if (config_secret(p)) {
+				char *m = config_mask(*v);
+				fprintf(fp, "%s = %s\n", p->key, m);
+				g_free(m);
+			} else
 				fprintf(fp, "%s = %s\n", p->key, *v);
 			break;
 		}
@@ -416,7 +490,18 @@ config_print(const struct config *cfg, FILE *fp)
 			break;
 		case CFG_LIST: {
 			char **const *v = FIELD(cfg, p, char **const);
-			char *j = *v ? g_strjoinv(";", *v) : g_strdup("");
+			char *j;
+			if (config_secret(p) && *v != NULL) {
+				GString *g = g_string_new(NULL);
+				int k;
+				for (k = 0; (*v)[k]; k++) {
+					char *m = config_mask((*v)[k]);
+					g_string_append_printf(g, "%s%s", k ? ";" : "", m);
+					g_free(m);
+				}
+				j = g_string_free(g, FALSE);
+			} else
+				j = *v ? g_strjoinv(";", *v) : g_strdup("");
 			fprintf(fp, "%s = %s\n", p->key, j);
 			g_free(j);
 			break;
@@ -448,6 +533,7 @@ config_free(struct config *cfg)
 	}
 	if (cfg->tenants)
 		g_hash_table_destroy(cfg->tenants);
+	signing_keys_free(cfg->signing_keys);
 	g_free(cfg->path);
 	g_free(cfg);
 }

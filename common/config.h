@@ -90,6 +90,15 @@ struct config {
 	/* [http] */
 	char **http_listen;
 	char *http_token;
+
+	/* [signing] (common/signing.h) */
+	char *signing_key;		/* key spec: hex:..., base64:... or file:PATH */
+	char **signing_verify_keys;	/* more key specs accepted when verifying */
+	int64_t signing_max_age_days;
+	char **signing_required_domains;	/* like smtp.domains */
+	char *signing_mode;		/* "reject" or "flag" */
+	char *signing_domain;		/* return-path domain "rebound sign" uses */
+	struct signing_keys *signing_keys;	/* decoded; NULL without signing.key */
 };
 
 struct config *config_load(const char *path, char **err);

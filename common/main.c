@@ -32,6 +32,7 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM]", "event counts by day/class/reason/domain/campaign" },
 	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
 	{ "quarantine", cmd_quarantine, "quarantine -c FILE [--since 30d] [--show ID]", "list quarantined messages, or print one raw" },
+	{ "sign", cmd_sign, "sign -c FILE ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
 };
 
 static void

@@ -16,6 +16,7 @@
 #include "parsers/parser_int.h"
 #include "parsers/rules.h"
 #include "parsers/sanitize.h"
+#include "signing.h"
 
 #define DEFAULT_MAX_DEPTH	20
 #define DEFAULT_MAX_PARTS	1000
@@ -654,11 +655,16 @@ static void
 apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const char *context)
 {
 	GMatchInfo *mi = NULL;
-	char *local, *dom, *addr = NULL;
+	char *local, *dom, *addr = NULL, *signed_rcpt;
 
-	if (p->verp == NULL || envelope_rcpt == NULL)
+	if (envelope_rcpt == NULL)
 		return;
-	if (g_regex_match(p->verp, envelope_rcpt, 0, &mi)) {
+	/* A signed return path (common/signing.h) names its recipient without a
+	 * pattern; whether its signature holds is the store's business. */
+	if ((signed_rcpt = signing_decode(envelope_rcpt)) != NULL) {
+		addr = parser_address(signed_rcpt);
+		g_free(signed_rcpt);
+	} else if (p->verp != NULL && g_regex_match(p->verp, envelope_rcpt, 0, &mi)) {
 		local = g_match_info_fetch_named(mi, "local");
 		dom = g_match_info_fetch_named(mi, "domain");
 		if (local != NULL && dom != NULL && *local != '\0' && *dom != '\0') {

@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 
 #include "log.h"
+#include "signing.h"
 #include "smtp_addr.h"
 
 /* Stop reading while this much output waits for a client that does not read. */
@@ -284,6 +285,45 @@ smtp_check_rcpt(struct smtp_session *s, const char *arg)
 	return 0;
 }
 
+/*
+ * [signing]: a recipient in a required domain must be a valid signed return
+ * path.  In mode reject anything else gets 550 here; in mode flag (and for
+ * postmaster, which RFC 5321 4.5.1 says must be accepted) it is taken and the
+ * store, which repeats this check from the envelope, never lets the message
+ * suppress.  -1 when the reply has been sent.
+ */
+static int
+smtp_rcpt_signature(struct smtp_session *s, const char *addr)
+{
+	const struct config *cfg = smtp_cfg(s);
+	enum signing_result r = signing_check(cfg, addr, time(NULL), NULL);
+	int postmaster = g_ascii_strncasecmp(addr, "postmaster", 10) == 0 &&
+	    (addr[10] == '\0' || addr[10] == '@');
+	int reject = strcmp(cfg->signing_mode, "reject") == 0 && !postmaster;
+	char *e;
+
+	if (r == SIGNING_OK || r == SIGNING_NOT_REQUIRED)
+		return 0;
+	e = log_escape(addr, strlen(addr), 256);
+	log_info("s=%s event=rcpt-signature client=%s rcpt=\"%s\" signature=%s action=%s", s->id,
+	    s->client, e, signing_result_name(r), reject ? "reject" : "flag");
+	g_free(e);
+	if (!reject)
+		return 0;
+	switch (r) {
+	case SIGNING_EXPIRED:
+		smtp_reply(s, "550 5.7.1 Return path signature expired");
+		break;
+	case SIGNING_FORGED:
+		smtp_reply(s, "550 5.7.1 Return path signature invalid");
+		break;
+	default:
+		smtp_reply(s, "550 5.7.1 Return path not signed");
+		break;
+	}
+	return -1;
+}
+
 static void
 smtp_proceed_rcpt(struct smtp_session *s, const char *arg)
 {
@@ -301,6 +341,10 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg)
 		g_free(e);
 		g_free(addr);
 		smtp_reply(s, "550 5.7.1 Relaying denied");
+		return;
+	}
+	if (smtp_rcpt_signature(s, addr) < 0) {
+		g_free(addr);
 		return;
 	}
 	g_ptr_array_add(s->rcpts, addr);

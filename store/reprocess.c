@@ -27,6 +27,7 @@
 #include "store/pg.h"
 #include "store/policy.h"
 #include "store/store.h"
+#include "store/trust.h"
 
 struct reprocess_stats {
 	long messages, events_old, events_new, added, changed, removed;
@@ -37,12 +38,15 @@ struct reprocess_msg {
 	int64_t arrival_us;
 	char *tenant;
 	char *rcpt;
+	char **rcpts;			/* all envelope recipients, for store/trust.h */
+	int suppressible;		/* messages.suppressible as stored */
 	unsigned char *raw;
 	size_t len;
 };
 
 static const char SQL_SELECT[] =
-    "SELECT id, (extract(epoch FROM received_at) * 1000000)::bigint, tenant, rcpts[1], raw"
+    "SELECT id, (extract(epoch FROM received_at) * 1000000)::bigint, tenant, rcpts[1], raw,"
+    " array_to_string(rcpts, chr(10)), suppressible"
     " FROM messages WHERE received_at >= $1::timestamptz AND received_at < $2::timestamptz"
     " AND raw IS NOT NULL AND ($3::bigint IS NULL OR (received_at, id) >"
     " ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::bigint))"
@@ -51,7 +55,7 @@ static const char SQL_SELECT[] =
 static const char SQL_HISTORY[] =
     "SELECT (extract(epoch FROM occurred_at) * 1000000)::bigint, class, feedback_type, reason,"
     " id, message_id, recipient, domain FROM events WHERE tenant = $1 AND address_key = $2"
-    " ORDER BY occurred_at, id";
+    " AND suppressible ORDER BY occurred_at, id";
 
 /* Make the suppression row match st exactly; only automatic rows are ours. */
 static const char SQL_SET[] =
@@ -76,6 +80,7 @@ reprocess_msg_free(struct reprocess_msg *m)
 {
 	g_free(m->tenant);
 	g_free(m->rcpt);
+	g_strfreev(m->rcpts);
 	PQfreemem(m->raw);
 }
 
@@ -177,6 +182,7 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 	PGresult *res;
 	size_t i;
 	guint j;
+	struct store_trust *trust;
 	int rc = -1, dummy = 0;
 
 	for (i = 0; i < n; i++) {
@@ -229,13 +235,17 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			if (t < 0)
 				goto rollback;
 		}
+		trust = store_trust_new(cfg, msgs[i].rcpts, msgs[i].arrival_us,
+		    msgs[i].suppressible);
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
 			char *key = store_address_key(rec->recipient);
 			int64_t reuse = j < old_ids->len ? g_array_index(old_ids, int64_t, j) : 0;
 			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, msgs[i].arrival_us, r,
-			    rec, reuse, FALSE, &dummy, NULL, err) < 0) {
+			    rec, reuse, FALSE, store_trust_record(trust, rec->recipient), &dummy,
+			    NULL, err) < 0) {
 				g_free(key);
+				store_trust_free(trust);
 				goto rollback;
 			}
 			if (key != NULL)
@@ -243,6 +253,7 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			g_free(key);
 			st->events_new++;
 		}
+		store_trust_free(trust);
 		for (; j < old_ids->len; j++) {
 			char oid[32];
 			const char *q[] = { oid };
@@ -345,6 +356,9 @@ cmd_reprocess(int argc, char **argv)
 			msgs[k].arrival_us = g_ascii_strtoll(PQgetvalue(res, k, 1), NULL, 10);
 			msgs[k].tenant = g_strdup(PQgetvalue(res, k, 2));
 			msgs[k].rcpt = PQgetisnull(res, k, 3) ? NULL : g_strdup(PQgetvalue(res, k, 3));
+			/* SMTP addresses never hold a newline: chr(10) separates them. */
+			msgs[k].rcpts = g_strsplit(PQgetvalue(res, k, 5), "\n", -1);
+			msgs[k].suppressible = strcmp(PQgetvalue(res, k, 6), "t") == 0;
 			msgs[k].raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, k, 4),
 			    &msgs[k].len);
 		}

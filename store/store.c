@@ -10,6 +10,7 @@
 #include "address.h"
 #include "log.h"
 #include "store/policy.h"
+#include "store/trust.h"
 
 #define EPOCH_US	"('epoch'::timestamptz + $%d::bigint * interval '1 microsecond')"
 
@@ -202,10 +203,10 @@ static const char SQL_EVENT[] =
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
     " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
     " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date)"
+    " orig_date, suppressible)"
     " VALUES ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean)"
     " RETURNING id";
 
 static const char SQL_EVENT_REPLACE[] =
@@ -214,22 +215,22 @@ static const char SQL_EVENT_REPLACE[] =
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
     " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
     " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date)"
+    " orig_date, suppressible)"
     " = ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)"
-    " WHERE id = $36::bigint RETURNING id";
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean)"
+    " WHERE id = $37::bigint RETURNING id";
 
 /* Soft failures of this address from distinct reports within the window
  * ending at this event, after the last delivery. */
 static const char SQL_SOFT_COUNT[] =
     "SELECT count(DISTINCT message_id) FROM events"
-    " WHERE tenant = $1 AND address_key = $2 AND class = 'soft'"
+    " WHERE tenant = $1 AND address_key = $2 AND class = 'soft' AND suppressible"
     " AND occurred_at <= ('epoch'::timestamptz + $3::bigint * interval '1 microsecond')"
     " AND occurred_at > ('epoch'::timestamptz + $3::bigint * interval '1 microsecond')"
     "     - $4::int * interval '1 day'"
     " AND occurred_at > coalesce((SELECT max(occurred_at) FROM events"
-    "     WHERE tenant = $1 AND address_key = $2 AND class = 'delivered'"
+    "     WHERE tenant = $1 AND address_key = $2 AND class = 'delivered' AND suppressible"
     "     AND occurred_at <= ('epoch'::timestamptz + $3::bigint * interval '1 microsecond')),"
     "     '-infinity')";
 
@@ -329,8 +330,8 @@ store_policy(PGconn *conn, const struct config *cfg, const char *tenant, const c
 int
 store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
     int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    int64_t replace_id, gboolean apply_policy, int *suppressions, enum pg_error_class *cls,
-    char **err)
+    int64_t replace_id, gboolean apply_policy, gboolean suppressible, int *suppressions,
+    enum pg_error_class *cls, char **err)
 {
 	struct params p = { 0 };
 	char *address, *key, *campaign = NULL;
@@ -388,6 +389,9 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 	params_add(&p, r->orig_to);
 	params_add(&p, r->orig_list_id);
 	params_add(&p, r->orig_date);
+	params_add(&p, suppressible ? "true" : "false");
+	if (!suppressible)
+		apply_policy = FALSE;
 	if (replace_id > 0)
 		params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, replace_id));
 	res = pg_exec(conn, replace_id > 0 ? SQL_EVENT_REPLACE : SQL_EVENT, p.n, p.v,
@@ -416,10 +420,11 @@ done:
 
 static const char SQL_MESSAGE[] =
     "INSERT INTO messages (queue_id, received_at, client_addr, helo, tls, mail_from, rcpts,"
-    " size, sha256, tenant, kind, outcome, anomalies, mta, attempts, quarantined, raw)"
+    " size, sha256, tenant, kind, outcome, anomalies, mta, attempts, quarantined, raw,"
+    " suppressible)"
     " VALUES ($1, ('epoch'::timestamptz + $2::bigint * interval '1 microsecond'), $3, $4, $5,"
     " $6, $7::text[], $8::bigint, $9::bytea, $10, $11, $12, $13::int, $14, $15::int,"
-    " $16::boolean, $17::bytea)"
+    " $16::boolean, $17::bytea, $18::boolean)"
     " ON CONFLICT (sha256) DO NOTHING RETURNING id";
 
 /* Inside the open transaction: one message, its events and policy. */
@@ -432,7 +437,8 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	const char *tenant = store_tenant(cfg, env);
 	unsigned char hash[32];
 	struct params p = { 0 };
-	int lengths[17] = { 0 }, formats[17] = { 0 };
+	int lengths[18] = { 0 }, formats[18] = { 0 };
+	struct store_trust *trust = store_trust_new(cfg, env->rcpts, env->arrival_us, -1);
 	PGresult *pr;
 	guint i;
 	int rc = -1;
@@ -456,6 +462,7 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	params_take(&p, g_strdup_printf("%d", env->attempts > 0 ? env->attempts : 1));
 	params_add(&p, m->quarantined ? "true" : "false");
 	params_take(&p, NULL);			/* $17 raw, binary */
+	params_add(&p, store_trust_message(trust) ? "true" : "false");
 	p.v[8] = (const char *)hash;
 	lengths[8] = 32;
 	formats[8] = 1;
@@ -474,14 +481,19 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	}
 	res->message_id = g_ascii_strtoll(PQgetvalue(pr, 0, 0), NULL, 10);
 	PQclear(pr);
+	if (!store_trust_message(trust))
+		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
+		    env->queue_id ? env->queue_id : "-", res->message_id, store_trust_reason(trust));
 	for (i = 0; r != NULL && r->records != NULL && i < r->records->len; i++) {
-		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r,
-		    r->records->pdata[i], 0, TRUE, &res->suppressions, cls, err) < 0)
+		const struct report_record *rec = r->records->pdata[i];
+		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r, rec, 0, TRUE,
+		    store_trust_record(trust, rec->recipient), &res->suppressions, cls, err) < 0)
 			goto done;
 		res->events++;
 	}
 	rc = 0;
 done:
+	store_trust_free(trust);
 	params_clear(&p);
 	return rc;
 }

@@ -6,7 +6,8 @@
  * (deduplicated on the SHA-256 of the message without the Received: field
  * our receiver prepends, so the same report delivered twice counts once),
  * one event per report record, and the policy's effect on suppressions
- * (policy.h), audited by the suppressions trigger with actor "policy".
+ * (policy.h) for the records store/trust.h allows, audited by the
+ * suppressions trigger with actor "policy".
  * Only after it returns 0 has everything been committed; the caller may then
  * remove the spool entries.
  *
@@ -75,11 +76,12 @@ const char *store_class_name(enum report_class c);
 /*
  * Within an open transaction: insert one event for rec of message message_id
  * (or, with replace_id > 0, rewrite that event in place, keeping its id) and
- * apply the policy if asked.  Used by store_batch() and by reprocess.
+ * apply the policy if asked and the event is suppressible (store/trust.h;
+ * recorded in events.suppressible).  Used by store_batch() and by reprocess.
  */
 int store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
     int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    int64_t replace_id, gboolean apply_policy, int *suppressions, enum pg_error_class *cls,
-    char **err);
+    int64_t replace_id, gboolean apply_policy, gboolean suppressible, int *suppressions,
+    enum pg_error_class *cls, char **err);
 
 #endif

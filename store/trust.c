@@ -1,0 +1,108 @@
+/* trust.c - see trust.h. */
+#include "store/trust.h"
+
+#include <string.h>
+
+#include "address.h"
+#include "signing.h"
+
+struct store_trust {
+	gboolean message;		/* every recipient trusted */
+	gboolean bound;			/* records limited to the signed addresses */
+	GHashTable *signed_keys;	/* address_key of each signed original */
+	const char *reason;		/* static */
+};
+
+struct store_trust *
+store_trust_new(const struct config *cfg, char *const *rcpts, int64_t arrival_us, int stored)
+{
+	struct store_trust *t = g_new0(struct store_trust, 1);
+	int64_t now_s = arrival_us / G_USEC_PER_SEC;
+	gboolean unbound = FALSE;
+	int i;
+
+	t->message = TRUE;
+	t->signed_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	if (cfg->signing_required_domains == NULL || cfg->signing_required_domains[0] == NULL) {
+		/* signing is off: trusted and unbound, unless refused when stored */
+		t->message = stored != 0;
+		return t;
+	}
+	if (rcpts == NULL || rcpts[0] == NULL) {
+		t->message = FALSE;
+		t->reason = "no-recipients";
+	}
+	for (i = 0; rcpts != NULL && rcpts[i] != NULL; i++) {
+		char *orig = NULL, *key;
+		enum signing_result r;
+
+		if (stored >= 0) {
+			/* Only the binding is recomputed; a key is not needed for it. */
+			struct config c = *cfg;
+			c.signing_keys = NULL;
+			r = signing_check(&c, rcpts[i], now_s, NULL);
+			if (r != SIGNING_NOT_REQUIRED) {
+				orig = signing_decode(rcpts[i]);
+				r = stored && orig != NULL ? SIGNING_OK : SIGNING_UNSIGNED;
+			}
+		} else
+			r = signing_check(cfg, rcpts[i], now_s, &orig);
+		switch (r) {
+		case SIGNING_NOT_REQUIRED:
+			unbound = TRUE;
+			break;
+		case SIGNING_OK:
+			if ((key = address_key(orig)) != NULL)
+				g_hash_table_add(t->signed_keys, key);
+			break;
+		default:
+			t->message = FALSE;
+			if (t->reason == NULL)
+				t->reason = signing_result_name(r);
+			break;
+		}
+		g_free(orig);
+	}
+	if (stored == 0)
+		t->message = FALSE;
+	t->bound = !unbound;
+	return t;
+}
+
+gboolean
+store_trust_message(const struct store_trust *t)
+{
+	return t->message;
+}
+
+gboolean
+store_trust_record(const struct store_trust *t, const char *recipient)
+{
+	char *key;
+	gboolean ok;
+
+	if (!t->message)
+		return FALSE;
+	if (!t->bound)
+		return TRUE;
+	if (recipient == NULL || (key = address_key(recipient)) == NULL)
+		return FALSE;
+	ok = g_hash_table_contains(t->signed_keys, key);
+	g_free(key);
+	return ok;
+}
+
+const char *
+store_trust_reason(const struct store_trust *t)
+{
+	return t->message ? NULL : (t->reason ? t->reason : "recorded-unsuppressible");
+}
+
+void
+store_trust_free(struct store_trust *t)
+{
+	if (t == NULL)
+		return;
+	g_hash_table_destroy(t->signed_keys);
+	g_free(t);
+}
