@@ -436,8 +436,36 @@ config_load(const char *path, char **err)
 static int
 config_secret(const struct cfg_param *p)
 {
-	return strcmp(p->section, "signing") == 0 &&
-	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0);
+	return (strcmp(p->section, "signing") == 0 &&
+	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0)) ||
+	    (strcmp(p->section, "http") == 0 && strcmp(p->key, "token") == 0);
+}
+
+/* A libpq connection string without its password (keyword form or URI),
+ * so that "serve -n" output can be pasted into a ticket. */
+static char *
+config_mask_conninfo(const char *v)
+{
+	static const char *const pats[] = {
+		"(password\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|\\S+)",
+		"(postgres(?:ql)?://[^:/@\\s]*:)([^@\\s]*)(?=@)",
+	};
+	char *cur = g_strdup(v);
+
+	for (size_t i = 0; i < G_N_ELEMENTS(pats); i++) {
+		GRegex *re = g_regex_new(pats[i], G_REGEX_CASELESS, 0, NULL);
+		char *next;
+
+		if (re == NULL)
+			abort();	/* a constant pattern */
+		next = g_regex_replace(re, cur, -1, 0, "\\1(masked)", 0, NULL);
+		g_regex_unref(re);
+		if (next != NULL) {
+			g_free(cur);
+			cur = next;
+		}
+	}
+	return cur;
 }
 
 /*
@@ -476,6 +504,10 @@ config_print(const struct config *cfg, FILE *fp)
 				fprintf(fp, "# %s is not set\n", p->key);
 			else if (config_secret(p)) {
 				char *m = config_mask(*v);
+				fprintf(fp, "%s = %s\n", p->key, m);
+				g_free(m);
+			} else if (strcmp(p->section, "store") == 0 && strcmp(p->key, "conninfo") == 0) {
+				char *m = config_mask_conninfo(*v);
 				fprintf(fp, "%s = %s\n", p->key, m);
 				g_free(m);
 			} else

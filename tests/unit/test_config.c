@@ -1,4 +1,6 @@
 /* test_config.c - config validation: errors carry FILE:LINE, ranges, listen syntax, the shipped example. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <glib.h>
 #include <glib/gstdio.h>
@@ -31,6 +33,39 @@ expect_error(const char *text, const char *line_tag, const char *fragment)
 	g_free(want);
 	g_free(err);
 	g_free(path);
+}
+
+/* The printed settings ("serve -n") never carry the API token or a
+ * database password, in either conninfo form. */
+static void
+test_secrets_masked(void)
+{
+	static const char *const confs[] = {
+		"[http]\ntoken = tok-SECRET-1\n[store]\nconninfo = host=/tmp password=SECRET2 dbname=x\n",
+		"[store]\nconninfo = host=/tmp password = 'SEC RET\\\\'2' dbname=x\n",
+		"[store]\nconninfo = postgresql://bob:SECRET3@db.example/rebound\n",
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(confs); i++) {
+		char *path = write_conf(confs[i]), *err = NULL, *out = NULL;
+		struct config *cfg = config_load(path, &err);
+		size_t len;
+		FILE *fp;
+
+		if (cfg == NULL)
+			g_error("%s", err);
+		fp = open_memstream(&out, &len);
+		config_print(cfg, fp);
+		fclose(fp);
+		if (strstr(out, "SECRET") || strstr(out, "RET"))
+			g_error("secret printed:\n%s", out);
+		g_assert_nonnull(strstr(out, "(masked)"));
+		g_assert_nonnull(strstr(out, i == 2 ? "postgresql://bob:(masked)@db.example/rebound" :
+		    "dbname=x"));
+		free(out);
+		config_free(cfg);
+		g_free(path);
+	}
 }
 
 static void
@@ -115,6 +150,7 @@ main(int argc, char **argv)
 	g_test_init(&argc, &argv, NULL);
 	tmpdir = g_dir_make_tmp("rebound-config-XXXXXX", NULL);
 	g_test_add_func("/config/unknown-key", test_unknown_key);
+	g_test_add_func("/config/secrets-masked", test_secrets_masked);
 	g_test_add_func("/config/unknown-section", test_unknown_section);
 	g_test_add_func("/config/int-range", test_int_range);
 	g_test_add_func("/config/bad-listen", test_bad_listen);
