@@ -1,0 +1,197 @@
+/*
+ * fuzz_smtp.c - libFuzzer target: the fuzz input is everything a client
+ * sends on one SMTP connection.  It goes through a socketpair into the real
+ * session code (receiver/smtp_session.c) on a private event base, with a
+ * real spool in a temp dir (under /dev/shm when there is one: the spool
+ * fsyncs every commit).  Small limits make the limit paths reachable.
+ *
+ * Beyond the sanitizers, each input must satisfy:
+ *  - the session ends once the client has sent everything and shut down its
+ *    side (no hang, nothing left behind);
+ *  - every "250 2.0.0 Ok: queued as ID" has a spool entry ID, and nothing else
+ *    is in the spool (250 only once durable; nothing stored without a 250);
+ *  - with bare_newlines = reject no stored message holds a bare CR or LF
+ *    (SMTP smuggling) and none is over max_message_size.
+ * STARTTLS is not fuzzed here (no certificate: it answers 502).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <glib.h>
+#include <event2/event.h>
+
+#include "config.h"
+#include "log.h"
+#include "receiver/smtp.h"
+#include "receiver/smtp_internal.h"
+#include "receiver/spool.h"
+
+#define FUZZ_MAX_MESSAGE	8192
+#define FUZZ_MAX_REPLIES	(4 * 1024 * 1024)
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static struct event_base *base;
+static struct smtp_server *srv;
+static struct spool *spool;
+static struct config *cfg;
+
+static void
+fuzz_fail(const char *what, const GString *replies)
+{
+	fprintf(stderr, "fuzz_smtp: %s\nreplies: %.2000s\n", what, replies->str);
+	abort();
+}
+
+static void
+fuzz_init(void)
+{
+	const char *shm = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ? "/dev/shm" : g_get_tmp_dir();
+	char *tmpl = g_build_filename(shm, "rebound-fuzz-smtp-XXXXXX", NULL);
+	char *dir, *err = NULL;
+
+	log_init(LOG_LEVEL_WARN);
+	/* The session may close while input is still being written: EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((dir = g_mkdtemp(tmpl)) == NULL)
+		abort();
+	cfg = config_defaults();
+	g_strfreev(cfg->smtp_domains);
+	cfg->smtp_domains = g_strsplit("bounces.example.com;.sub.example.net", ";", -1);
+	g_strfreev(cfg->smtp_fbl_addresses);
+	cfg->smtp_fbl_addresses = g_strsplit("fbl@feedback.example.org", ";", -1);
+	cfg->smtp_max_command_line = 512;
+	cfg->smtp_max_data_line = 1000;
+	cfg->smtp_max_message_size = FUZZ_MAX_MESSAGE;
+	cfg->smtp_max_recipients = 5;
+	cfg->smtp_max_bad_commands = 20;
+	base = event_base_new();
+	if ((spool = spool_open(dir, &err)) == NULL ||
+	    (srv = smtp_server_new(base, cfg, g_ptr_array_new(), &err)) == NULL ||
+	    smtp_server_start(srv, spool, &err) == -1) {
+		fprintf(stderr, "fuzz_smtp: %s\n", err ? err : "setup failed");
+		abort();
+	}
+	/* Not removed at exit: libFuzzer exits from many places; /dev/shm is cleaned by the OS. */
+	g_free(dir);
+}
+
+/* Run the loop for at most ~1 ms. */
+static void
+fuzz_turn(void)
+{
+	struct timeval tv = { 0, 1000 };
+
+	event_base_loopexit(base, &tv);
+	event_base_loop(base, EVLOOP_ONCE);
+}
+
+static gboolean
+has_bare_newline(const char *d, gsize len)
+{
+	gsize i;
+
+	for (i = 0; i < len; i++) {
+		if (d[i] == '\r' && (i + 1 == len || d[i + 1] != '\n'))
+			return TRUE;
+		if (d[i] == '\n' && (i == 0 || d[i - 1] != '\r'))
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/* Check and empty the spool against the queue ids the client was given. */
+static void
+fuzz_check_spool(GHashTable *acked, const GString *replies)
+{
+	GPtrArray *ids = spool_list(spool);
+	guint i;
+
+	if (ids->len != g_hash_table_size(acked))
+		fuzz_fail("spool entries and 250 replies differ", replies);
+	for (i = 0; i < ids->len; i++) {
+		const char *id = g_ptr_array_index(ids, i), *d, *body;
+		struct spool_envelope *env;
+		GBytes *b;
+		char *err = NULL;
+		gsize len;
+
+		if (!g_hash_table_contains(acked, id))
+			fuzz_fail("stored without a 250", replies);
+		if (spool_read(spool, id, &env, &b, &err) == -1)
+			fuzz_fail("spool_read failed", replies);
+		d = g_bytes_get_data(b, &len);
+		/* Our Received: header ends with the date line. */
+		body = g_strstr_len(d, len, " +0000\r\n");
+		if (body == NULL)
+			fuzz_fail("no Received: header", replies);
+		body += 8;
+		if (has_bare_newline(d, len))
+			fuzz_fail("bare CR or LF stored with bare_newlines = reject", replies);
+		if ((gsize)(d + len - body) > FUZZ_MAX_MESSAGE)
+			fuzz_fail("message over max_message_size stored", replies);
+		if (env->rcpts[0] == NULL || g_strv_length(env->rcpts) > 5)
+			fuzz_fail("recipient count out of bounds", replies);
+		spool_envelope_free(env);
+		g_bytes_unref(b);
+		if (spool_remove(spool, id, &err) == -1)
+			fuzz_fail("spool_remove failed", replies);
+	}
+	g_ptr_array_unref(ids);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct sockaddr_in sin;
+	GString *replies = g_string_new(NULL);
+	GHashTable *acked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	gint64 deadline = g_get_monotonic_time() + 8 * G_USEC_PER_SEC;
+	size_t off = 0;
+	int sv[2], shut = 0, eof = 0;
+	const char *p;
+
+	if (base == NULL)
+		fuzz_init();
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
+		abort();
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	smtp_session_new(srv, sv[1], (struct sockaddr *)&sin, 0);
+
+	while (smtp_server_sessions(srv) > 0 || !eof) {
+		char buf[16384];
+		ssize_t n;
+
+		if (off < size && (n = write(sv[0], data + off, size - off)) > 0)
+			off += n;
+		if (off == size && !shut) {
+			shutdown(sv[0], SHUT_WR);
+			shut = 1;
+		}
+		fuzz_turn();
+		while ((n = read(sv[0], buf, sizeof buf)) > 0)
+			if (replies->len < FUZZ_MAX_REPLIES)
+				g_string_append_len(replies, buf, n);
+		if (n == 0)
+			eof = 1;
+		if (g_get_monotonic_time() > deadline)
+			fuzz_fail("session did not end after the client shut down", replies);
+	}
+	close(sv[0]);
+
+	for (p = replies->str; (p = strstr(p, "250 2.0.0 Ok: queued as ")) != NULL; p += 24)
+		g_hash_table_add(acked, g_strndup(p + 24, 16));
+	fuzz_check_spool(acked, replies);
+	g_hash_table_destroy(acked);
+	g_string_free(replies, TRUE);
+	return 0;
+}
