@@ -87,7 +87,7 @@ bench-parse: $(BUILD)/tests/bench_parse
 # Every tests/fuzz/fuzz_*.c is built with clang's libFuzzer and sanitizers
 # against the library sources, then run for FUZZ_SECONDS each, seeded from
 # tests/fuzz/seeds/NAME when it exists (fuzz_smtp: client transcripts with the
-# hostile shapes), else from tests/fixtures.  A crash, leak, hang or failed
+# hostile shapes), else from tests/fixtures, with tests/fuzz/NAME.dict if any.  A crash, leak, hang or failed
 # check stops make with libFuzzer's status; the input is left in build/fuzz.
 FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
@@ -115,8 +115,9 @@ fuzz: $(FUZZ_BIN)
 		if [ -d tests/fuzz/seeds/$$n ]; then cp tests/fuzz/seeds/$$n/* $(FUZZ_BUILD)/$$n.corpus/; \
 		else find tests/fixtures -type f -size -64k -exec cp {} $(FUZZ_BUILD)/$$n.corpus/ \; ; fi; \
 		echo "fuzz: running $$n for $(FUZZ_SECONDS)s"; \
+		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
 		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-		    -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$n- \
+		    -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$n- $$dict \
 		    $(FUZZ_BUILD)/$$n.corpus; \
 	done
 

@@ -3,15 +3,19 @@
  * sends on one SMTP connection.  It goes through a socketpair into the real
  * session code (receiver/smtp_session.c) on a private event base, with a
  * real spool in a temp dir (under /dev/shm when there is one: the spool
- * fsyncs every commit).  Small limits make the limit paths reachable.
+ * fsyncs every commit).  Small limits make the limit paths reachable.  Each
+ * input is played twice: to a server with [smtp] bare_newlines = reject and
+ * to one with accept.
  *
  * Beyond the sanitizers, each input must satisfy:
  *  - the session ends once the client has sent everything and shut down its
  *    side (no hang, nothing left behind);
  *  - every "250 2.0.0 Ok: queued as ID" has a spool entry ID, and nothing else
  *    is in the spool (250 only once durable; nothing stored without a 250);
+ *  - no stored message is over max_message_size or has 0 or more than
+ *    max_recipients recipients;
  *  - with bare_newlines = reject no stored message holds a bare CR or LF
- *    (SMTP smuggling) and none is over max_message_size.
+ *    (SMTP smuggling).
  * STARTTLS is not fuzzed here (no certificate: it answers 502).
  */
 #include <errno.h>
@@ -34,14 +38,23 @@
 #include "receiver/spool.h"
 
 #define FUZZ_MAX_MESSAGE	8192
+#define FUZZ_MAX_RCPTS		5
 #define FUZZ_MAX_REPLIES	(4 * 1024 * 1024)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct fuzz_server {
+	const char *bare_newlines;
+	struct config *cfg;
+	struct spool *spool;
+	struct smtp_server *srv;
+};
+
 static struct event_base *base;
-static struct smtp_server *srv;
-static struct spool *spool;
-static struct config *cfg;
+static struct fuzz_server servers[] = {
+	{ "reject", NULL, NULL, NULL },
+	{ "accept", NULL, NULL, NULL },
+};
 
 static void
 fuzz_fail(const char *what, const GString *replies)
@@ -51,36 +64,49 @@ fuzz_fail(const char *what, const GString *replies)
 }
 
 static void
-fuzz_init(void)
+fuzz_server_init(struct fuzz_server *fs, const char *top)
 {
-	const char *shm = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ? "/dev/shm" : g_get_tmp_dir();
-	char *tmpl = g_build_filename(shm, "rebound-fuzz-smtp-XXXXXX", NULL);
-	char *dir, *err = NULL;
+	char *dir = g_build_filename(top, fs->bare_newlines, NULL), *err = NULL;
+	struct config *cfg = config_defaults();
 
-	log_init(LOG_LEVEL_WARN);
-	/* The session may close while input is still being written: EPIPE, not a signal. */
-	signal(SIGPIPE, SIG_IGN);
-	if ((dir = g_mkdtemp(tmpl)) == NULL)
-		abort();
-	cfg = config_defaults();
 	g_strfreev(cfg->smtp_domains);
 	cfg->smtp_domains = g_strsplit("bounces.example.com;.sub.example.net", ";", -1);
 	g_strfreev(cfg->smtp_fbl_addresses);
 	cfg->smtp_fbl_addresses = g_strsplit("fbl@feedback.example.org", ";", -1);
+	g_free(cfg->smtp_bare_newlines);
+	cfg->smtp_bare_newlines = g_strdup(fs->bare_newlines);
 	cfg->smtp_max_command_line = 512;
 	cfg->smtp_max_data_line = 1000;
 	cfg->smtp_max_message_size = FUZZ_MAX_MESSAGE;
-	cfg->smtp_max_recipients = 5;
+	cfg->smtp_max_recipients = FUZZ_MAX_RCPTS;
 	cfg->smtp_max_bad_commands = 20;
-	base = event_base_new();
-	if ((spool = spool_open(dir, &err)) == NULL ||
-	    (srv = smtp_server_new(base, cfg, g_ptr_array_new(), &err)) == NULL ||
-	    smtp_server_start(srv, spool, &err) == -1) {
+	fs->cfg = cfg;
+	if ((fs->spool = spool_open(dir, &err)) == NULL ||
+	    (fs->srv = smtp_server_new(base, cfg, g_ptr_array_new(), &err)) == NULL ||
+	    smtp_server_start(fs->srv, fs->spool, &err) == -1) {
 		fprintf(stderr, "fuzz_smtp: %s\n", err ? err : "setup failed");
 		abort();
 	}
-	/* Not removed at exit: libFuzzer exits from many places; /dev/shm is cleaned by the OS. */
 	g_free(dir);
+}
+
+static void
+fuzz_init(void)
+{
+	const char *shm = g_file_test("/dev/shm", G_FILE_TEST_IS_DIR) ? "/dev/shm" : g_get_tmp_dir();
+	char *tmpl = g_build_filename(shm, "rebound-fuzz-smtp-XXXXXX", NULL);
+	size_t i;
+
+	log_init(LOG_LEVEL_WARN);
+	/* The session may close while input is still being written: EPIPE, not a signal. */
+	signal(SIGPIPE, SIG_IGN);
+	if (g_mkdtemp(tmpl) == NULL)
+		abort();
+	base = event_base_new();
+	for (i = 0; i < G_N_ELEMENTS(servers); i++)
+		fuzz_server_init(&servers[i], tmpl);
+	/* Not removed at exit: libFuzzer exits from many places; /dev/shm is cleaned by the OS. */
+	g_free(tmpl);
 }
 
 /* Run the loop for at most ~1 ms. */
@@ -109,8 +135,9 @@ has_bare_newline(const char *d, gsize len)
 
 /* Check and empty the spool against the queue ids the client was given. */
 static void
-fuzz_check_spool(GHashTable *acked, const GString *replies)
+fuzz_check_spool(struct fuzz_server *fs, GHashTable *acked, const GString *replies)
 {
+	struct spool *spool = fs->spool;
 	GPtrArray *ids = spool_list(spool);
 	guint i;
 
@@ -133,11 +160,11 @@ fuzz_check_spool(GHashTable *acked, const GString *replies)
 		if (body == NULL)
 			fuzz_fail("no Received: header", replies);
 		body += 8;
-		if (has_bare_newline(d, len))
+		if (strcmp(fs->bare_newlines, "reject") == 0 && has_bare_newline(d, len))
 			fuzz_fail("bare CR or LF stored with bare_newlines = reject", replies);
 		if ((gsize)(d + len - body) > FUZZ_MAX_MESSAGE)
 			fuzz_fail("message over max_message_size stored", replies);
-		if (env->rcpts[0] == NULL || g_strv_length(env->rcpts) > 5)
+		if (env->rcpts[0] == NULL || g_strv_length(env->rcpts) > FUZZ_MAX_RCPTS)
 			fuzz_fail("recipient count out of bounds", replies);
 		spool_envelope_free(env);
 		g_bytes_unref(b);
@@ -147,8 +174,9 @@ fuzz_check_spool(GHashTable *acked, const GString *replies)
 	g_ptr_array_unref(ids);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* One connection carrying data, to its end; then the spool is checked and emptied. */
+static void
+fuzz_session(struct fuzz_server *fs, const uint8_t *data, size_t size)
 {
 	struct sockaddr_in sin;
 	GString *replies = g_string_new(NULL);
@@ -158,16 +186,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int sv[2], shut = 0, eof = 0;
 	const char *p;
 
-	if (base == NULL)
-		fuzz_init();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
 		abort();
 	memset(&sin, 0, sizeof sin);
 	sin.sin_family = AF_INET;
 	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
-	smtp_session_new(srv, sv[1], (struct sockaddr *)&sin, 0);
+	smtp_session_new(fs->srv, sv[1], (struct sockaddr *)&sin, 0);
 
-	while (smtp_server_sessions(srv) > 0 || !eof) {
+	while (smtp_server_sessions(fs->srv) > 0 || !eof) {
 		char buf[16384];
 		ssize_t n;
 
@@ -190,8 +216,19 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (p = replies->str; (p = strstr(p, "250 2.0.0 Ok: queued as ")) != NULL; p += 24)
 		g_hash_table_add(acked, g_strndup(p + 24, 16));
-	fuzz_check_spool(acked, replies);
+	fuzz_check_spool(fs, acked, replies);
 	g_hash_table_destroy(acked);
 	g_string_free(replies, TRUE);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	size_t i;
+
+	if (base == NULL)
+		fuzz_init();
+	for (i = 0; i < G_N_ELEMENTS(servers); i++)
+		fuzz_session(&servers[i], data, size);
 	return 0;
 }
