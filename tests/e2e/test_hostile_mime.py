@@ -134,7 +134,9 @@ class OverSmtp(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.pg = harness.Pg().start()
-        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo}}).start()
+        # A non-default cap shows [parser] max_recipients reaches the parse workers.
+        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo},
+                                "parser": {"max_recipients": "500"}}).start()
         cls.pid = cls.d.proc.pid
 
     @classmethod
@@ -202,7 +204,9 @@ class OverSmtp(unittest.TestCase):
         self.assertEqual((kind, outcome), ("dsn", "too_many_recipients"))
         self.assertTrue(int(anomalies) & TOO_MANY_RCPTS)
         n = self.pg.psql(f"SELECT count(*) FROM events WHERE message_id = {mid}")[0][0]
-        self.assertEqual(int(n), 1000)
+        self.assertEqual(int(n), 500)
+        rows = self.pg.psql(f"SELECT recipient FROM events WHERE message_id = {mid} ORDER BY id")
+        self.assertEqual(sorted(r[0] for r in rows), sorted("r%d@dead.example" % i for i in range(500)))
         self.assert_alive_and_suppressing("many")
 
 
