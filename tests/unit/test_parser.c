@@ -338,6 +338,22 @@ test_max_recipients(void)
 	g_assert_cmpstr(r->outcome, ==, "too_many_recipients");
 	report_free(r);
 	g_string_free(s, TRUE);
+
+	/* a text bounce (qmail) listing more addresses than the cap says so too */
+	s = g_string_new("From: MAILER-DAEMON@mx.sender.test\nTo: bounces@sender.test\n"
+	    "Subject: failure notice\n\nHi. This is the qmail-send program at mx.sender.test.\n"
+	    "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+	    "This is a permanent error; I've given up. Sorry it didn't work out.\n\n");
+	for (int i = 0; i < 5; i++)
+		g_string_append_printf(s, "<t%d@full.test>:\nRemote host said: 550 5.1.1 <t%d@full.test>"
+		    "... User unknown\n\n", i, i);
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_BOUNCE);
+	g_assert_cmpuint(r->records->len, ==, 3);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS);
+	g_assert_cmpstr(r->outcome, ==, "too_many_recipients");
+	report_free(r);
+	g_string_free(s, TRUE);
 	parser_free(p);
 
 	/* the default is 1000 */
