@@ -271,6 +271,17 @@ class HostileSmtp(unittest.TestCase):
             self.expect(r.cmd(line.encode()), code, enh, line)
         r.cmd("QUIT")
 
+    def test_address_errors_count_toward_the_error_limit(self):
+        # Address syntax errors must spend the [smtp] max_bad_commands budget (20 by default)
+        # like any other 5xx: an endless stream of hostile MAIL commands ends with 421.
+        r = self.session()
+        for i in range(19):
+            self.expect(r.cmd("MAIL FROM:<;sleep 66;>"), 501, "5.1.7", i)
+        r.send(b"MAIL FROM:<\xfcser@b.example>\r\n")
+        self.expect(r.reply(), 553, "5.6.7")
+        self.expect(r.reply(), 421, "4.7.0")
+        self.assertTrue(r.closed_within(2))
+
     def test_relay_attempts(self):
         r = self.session()
         self.expect(r.cmd("MAIL FROM:<>"), 250, "2.1.0")
