@@ -12,6 +12,7 @@
  *    side (no hang, nothing left behind);
  *  - every "250 2.0.0 Ok: queued as ID" has a spool entry ID, and nothing else
  *    is in the spool (250 only once durable; nothing stored without a 250);
+ *  - at most max_bad_commands 5xx replies: the error budget cannot be dodged;
  *  - no stored message is over max_message_size or has 0 or more than
  *    max_recipients recipients;
  *  - with bare_newlines = reject no stored message holds a bare CR or LF
@@ -39,6 +40,7 @@
 
 #define FUZZ_MAX_MESSAGE	8192
 #define FUZZ_MAX_RCPTS		5
+#define FUZZ_MAX_BAD		20
 #define FUZZ_MAX_REPLIES	(4 * 1024 * 1024)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -79,7 +81,7 @@ fuzz_server_init(struct fuzz_server *fs, const char *top)
 	cfg->smtp_max_data_line = 1000;
 	cfg->smtp_max_message_size = FUZZ_MAX_MESSAGE;
 	cfg->smtp_max_recipients = FUZZ_MAX_RCPTS;
-	cfg->smtp_max_bad_commands = 20;
+	cfg->smtp_max_bad_commands = FUZZ_MAX_BAD;
 	fs->cfg = cfg;
 	if ((fs->spool = spool_open(dir, &err)) == NULL ||
 	    (fs->srv = smtp_server_new(base, cfg, g_ptr_array_new(), &err)) == NULL ||
@@ -183,7 +185,7 @@ fuzz_session(struct fuzz_server *fs, const uint8_t *data, size_t size)
 	GHashTable *acked = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	gint64 deadline = g_get_monotonic_time() + 8 * G_USEC_PER_SEC;
 	size_t off = 0;
-	int sv[2], shut = 0, eof = 0;
+	int sv[2], shut = 0, eof = 0, nbad = 0;
 	const char *p;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) == -1)
@@ -216,6 +218,14 @@ fuzz_session(struct fuzz_server *fs, const uint8_t *data, size_t size)
 
 	for (p = replies->str; (p = strstr(p, "250 2.0.0 Ok: queued as ")) != NULL; p += 24)
 		g_hash_table_add(acked, g_strndup(p + 24, 16));
+	for (p = replies->str; *p != '\0'; p = strchr(p, '\n') + 1) {
+		if (p[0] == '5')
+			nbad++;
+		if (strchr(p, '\n') == NULL)
+			break;
+	}
+	if (replies->len < FUZZ_MAX_REPLIES && nbad > FUZZ_MAX_BAD)
+		fuzz_fail("more 5xx replies than max_bad_commands", replies);
 	fuzz_check_spool(fs, acked, replies);
 	g_hash_table_destroy(acked);
 	g_string_free(replies, TRUE);
