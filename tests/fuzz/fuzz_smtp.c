@@ -13,6 +13,8 @@
  *  - every "250 2.0.0 Ok: queued as ID" has a spool entry ID, and nothing else
  *    is in the spool (250 only once durable; nothing stored without a 250);
  *  - at most max_bad_commands 5xx replies: the error budget cannot be dodged;
+ *  - every reply line is "DDD " or "DDD-", and all but the greeting, 354 and
+ *    the HELO/EHLO lines carry an enhanced status code of the same class;
  *  - no stored message is over max_message_size or has 0 or more than
  *    max_recipients recipients;
  *  - with bare_newlines = reject no stored message holds a bare CR or LF
@@ -121,6 +123,25 @@ fuzz_turn(void)
 	event_base_loop(base, EVLOOP_ONCE);
 }
 
+/* One reply line (without CRLF): well formed, with its enhanced status code. */
+static gboolean
+reply_line_ok(const char *l, size_t n)
+{
+	size_t i = 4;
+	int dots = 0;
+
+	if (n < 4 || !g_ascii_isdigit(l[0]) || l[0] < '2' || l[0] > '5' || !g_ascii_isdigit(l[1]) ||
+	    !g_ascii_isdigit(l[2]) || (l[3] != ' ' && l[3] != '-'))
+		return FALSE;
+	if (strncmp(l, "220", 3) == 0 || strncmp(l, "354", 3) == 0 || strncmp(l, "250", 3) == 0)
+		return TRUE;
+	if (n < 10 || l[4] != l[0] || l[5] != '.')
+		return FALSE;
+	for (i = 6; i < n && (g_ascii_isdigit(l[i]) || l[i] == '.'); i++)
+		dots += l[i] == '.';
+	return dots == 1 && i < n && l[i] == ' ' && l[i - 1] != '.';
+}
+
 static gboolean
 has_bare_newline(const char *d, gsize len)
 {
@@ -219,10 +240,17 @@ fuzz_session(struct fuzz_server *fs, const uint8_t *data, size_t size)
 	for (p = replies->str; (p = strstr(p, "250 2.0.0 Ok: queued as ")) != NULL; p += 24)
 		g_hash_table_add(acked, g_strndup(p + 24, 16));
 	for (p = replies->str; *p != '\0'; p = strchr(p, '\n') + 1) {
+		const char *eol = strstr(p, "\r\n");
+
+		if (eol == NULL) {
+			if (replies->len < FUZZ_MAX_REPLIES)
+				fuzz_fail("reply without CRLF", replies);
+			break;
+		}
+		if (!reply_line_ok(p, eol - p))
+			fuzz_fail("malformed reply line or no enhanced status code", replies);
 		if (p[0] == '5')
 			nbad++;
-		if (strchr(p, '\n') == NULL)
-			break;
 	}
 	if (replies->len < FUZZ_MAX_REPLIES && nbad > FUZZ_MAX_BAD)
 		fuzz_fail("more 5xx replies than max_bad_commands", replies);
