@@ -3,6 +3,7 @@
 BUILD    ?= build
 SANITIZE ?=
 CC       ?= cc
+comma    := ,
 PKGS     := gmime-3.0 glib-2.0 libevent libevent_openssl openssl libpq json-glib-1.0
 
 ifeq ($(SANITIZE),1)
@@ -87,24 +88,43 @@ bench-parse: $(BUILD)/tests/bench_parse $(BUILD)/rebound $(BUILD)/bench/bench_wo
 	$(BUILD)/bench/bench_workers $(BUILD)/rebound tests/fixtures $(BENCH_CORPUS)
 
 # Every tests/fuzz/fuzz_*.c is built with clang's libFuzzer and sanitizers
-# against the library sources, then run for FUZZ_SECONDS, seeded from tests/fixtures.
+# against the library sources, then run for FUZZ_SECONDS each, seeded from
+# tests/fuzz/seeds/NAME when it exists (fuzz_smtp: client transcripts with the
+# hostile shapes), else from tests/fixtures, with tests/fuzz/NAME.dict if any.  A crash, leak, hang or failed
+# check stops make with libFuzzer's status; the input is left in build/fuzz.
 FUZZ_SECONDS ?= 10
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BUILD   := build/fuzz
-FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer -std=c11 -D_GNU_SOURCE -Icommon -I.
+FUZZ_FLAGS   := -g -O1 -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=undefined -std=c11 -D_GNU_SOURCE -Icommon -I.
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/obj/%.o)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
-fuzz:
-	@mkdir -p $(FUZZ_BUILD)
-	@set -e; for f in $(FUZZ_SRC); do \
-		n=$$(basename $$f .c); \
-		echo "fuzz: building $$n"; \
-		clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $(FUZZ_BUILD)/$$n $$f $(LIB_SRC) $(PKG_LIBS) -lm; \
+# The library once, instrumented for coverage; each target links against it.
+$(FUZZ_BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	clang $(subst fuzzer$(comma),fuzzer-no-link$(comma),$(FUZZ_FLAGS)) $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_BUILD)/libfuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libfuzz.a
+	clang $(FUZZ_FLAGS) $(PKG_CFLAGS) -o $@ $< $(FUZZ_BUILD)/libfuzz.a $(PKG_LIBS) -lm
+
+fuzz: $(FUZZ_BIN)
+	@set -e; for n in $(notdir $(FUZZ_BIN)); do \
 		rm -rf $(FUZZ_BUILD)/$$n.corpus; mkdir -p $(FUZZ_BUILD)/$$n.corpus; \
-		find tests/fixtures -type f -size -64k -exec cp {} $(FUZZ_BUILD)/$$n.corpus/ \; ; \
+		if [ -d tests/fuzz/seeds/$$n ]; then cp tests/fuzz/seeds/$$n/* $(FUZZ_BUILD)/$$n.corpus/; \
+		else find tests/fixtures -type f -size -64k -exec cp {} $(FUZZ_BUILD)/$$n.corpus/ \; ; fi; \
 		echo "fuzz: running $$n for $(FUZZ_SECONDS)s"; \
+		dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
 		$(FUZZ_BUILD)/$$n -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -rss_limit_mb=2048 \
-		    -timeout=10 -print_final_stats=1 $(FUZZ_BUILD)/$$n.corpus; \
+		    -timeout=10 -print_final_stats=1 -artifact_prefix=$(FUZZ_BUILD)/$$n- $$dict \
+		    $(FUZZ_BUILD)/$$n.corpus; \
 	done
+
+-include $(shell find $(FUZZ_BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Parser worker pool vs in-process parsing (store/workers.c); see tests/bench/bench_workers.c.
 .PHONY: bench-workers

@@ -96,6 +96,9 @@ emit(const char *file, long index, const struct report *r, const struct report_r
 			json_str(b, k, v);
 		json_builder_end_object(b);
 	}
+	/* Records were dropped at [parser] max_recipients: this is not the whole report. */
+	json_builder_set_member_name(b, "truncated");
+	json_builder_add_boolean_value(b, (r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) != 0);
 	json_builder_set_member_name(b, "anomalies");
 	json_builder_add_int_value(b, r->anomalies);
 	json_str(b, "outcome", r->outcome);
@@ -116,9 +119,13 @@ print_report(const struct parse_ctx *c, const char *file, long index, const stru
 {
 	guint i;
 
-	if (strcmp(r->outcome != NULL ? r->outcome : "ok", "ok") != 0 &&
-	    r->kind == REPORT_KIND_NONE && r->records->len == 0) {
-		fprintf(stderr, "rebound parse: %s: unparseable: %s\n", file, r->outcome);
+	/* No record but something to say (a DSN without recipients, a hostile message): one line. */
+	if (strcmp(r->outcome != NULL ? r->outcome : "ok", "ok") != 0 && r->records->len == 0) {
+		if (r->kind == REPORT_KIND_NONE)
+			fprintf(stderr, "rebound parse: %s: unparseable: %s\n", file, r->outcome);
+		else
+			fprintf(stderr, "rebound parse: %s: %s: %s\n", file, report_kind_name(r->kind),
+			    r->outcome);
 		if (c->json)
 			emit(file, index, r, NULL);
 		return;
@@ -417,6 +424,7 @@ cmd_parse(int argc, char **argv)
 	o.max_depth = (int)cfg->parser_max_depth;
 	o.max_parts = (int)cfg->parser_max_parts;
 	o.max_header_size = (gsize)cfg->parser_max_header_size;
+	o.max_recipients = (int)cfg->parser_max_recipients;
 	c.cpu_seconds = (int)cfg->parser_cpu_seconds;
 	if ((c.p = parser_new(&o, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);

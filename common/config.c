@@ -56,6 +56,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "parser", "charset_allow", CFG_LIST, "us-ascii;utf-8;iso-8859-1;iso-8859-2;iso-8859-15;windows-1250;windows-1251;windows-1252;koi8-r;iso-2022-jp;shift_jis;euc-jp;gb2312;gbk;gb18030;big5;euc-kr;ks_c_5601-1987", 0, 0, NULL, F(parser_charset_allow), "RFC 2047 charsets decoded" },
 	{ "parser", "max_depth", CFG_INT, "20", 1, 1000, NULL, F(parser_max_depth), "MIME nesting" },
 	{ "parser", "max_parts", CFG_INT, "1000", 1, 1000000, NULL, F(parser_max_parts), "MIME parts" },
+	{ "parser", "max_recipients", CFG_INT, "1000", 1, 1000000, NULL, F(parser_max_recipients), "recipient records kept per message" },
 	{ "parser", "max_header_size", CFG_INT, "262144", 1024, 67108864, NULL, F(parser_max_header_size), "octets of one header block" },
 	{ "parser", "workers", CFG_INT, "2", 1, 64, NULL, F(parser_workers), "parser worker processes" },
 	{ "parser", "cpu_seconds", CFG_INT, "10", 1, 3600, NULL, F(parser_cpu_seconds), "CPU limit per message" },

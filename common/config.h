@@ -57,6 +57,7 @@ struct config {
 	int64_t parser_max_depth;
 	int64_t parser_max_parts;
 	int64_t parser_max_header_size;
+	int64_t parser_max_recipients;
 	int64_t parser_workers;
 	int64_t parser_cpu_seconds;
 	int64_t parser_memory_mb;

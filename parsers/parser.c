@@ -23,7 +23,7 @@
 #define DEFAULT_MAX_HEADER	(256 * 1024)
 #define MAX_MESSAGE_SIZE	(64 * 1024 * 1024)
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
-#define MAX_RECORDS		200
+#define DEFAULT_MAX_RECORDS	1000
 
 static const char *const default_charsets[] = {
 	"us-ascii", "ascii", "utf-8", "utf8", "iso-8859-1", "iso-8859-2", "iso-8859-15",
@@ -70,6 +70,8 @@ parser_new(const struct parser_options *opts, char **err)
 	p->lim.max_header_size = opts != NULL && opts->max_header_size > 0 ?
 	    opts->max_header_size : DEFAULT_MAX_HEADER;
 	p->lim.max_size = MAX_MESSAGE_SIZE;
+	p->max_records = opts != NULL && opts->max_recipients > 0 ? (guint)opts->max_recipients :
+	    DEFAULT_MAX_RECORDS;
 	p->lim.charset_allow = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	cs = opts != NULL && opts->charset_allow != NULL ? opts->charset_allow :
 	    (char **)default_charsets;
@@ -532,7 +534,8 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 	txt = part_text(p, w->dsn, &n);
 	if (txt == NULL)
 		return;
-	f = fields_parse(txt, n, MAX_RECORDS + 1);
+	/* The per-message block, the records kept, and one more to notice the cap. */
+	f = fields_parse(txt, n, p->max_records + 2);
 	r->kind = REPORT_KIND_DSN;
 	for (b = 0; b < f->blocks->len; b++) {
 		const char *fr = fields_get(f, b, "Final-Recipient");
@@ -549,7 +552,7 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 				r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 			continue;
 		}
-		if (r->records->len >= MAX_RECORDS) {
+		if (r->records->len >= p->max_records) {
 			r->anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
 			break;
 		}
@@ -812,6 +815,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	g_object_unref(msg);
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
 		r->outcome = g_strdup("no recipient found");
+	if ((r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) && r->outcome == NULL)
+		r->outcome = g_strdup("too_many_recipients");
 done:
 	if (r->outcome == NULL)
 		r->outcome = g_strdup("ok");

@@ -21,6 +21,12 @@ struct parser_options {
 	int max_depth;			/* 0 = default */
 	int max_parts;
 	gsize max_header_size;
+	/*
+	 * Recipient records kept per message; 0 = default (1000).  Past it the
+	 * rest is dropped, the report says REPORT_ANOMALY_TOO_MANY_RCPTS and its
+	 * outcome is "too_many_recipients".
+	 */
+	int max_recipients;
 };
 
 struct parser;

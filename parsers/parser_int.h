@@ -16,6 +16,7 @@ struct parser {
 	GPtrArray *corr;		/* correlation header names */
 	struct sanitize_limits lim;
 	GMimeParserOptions *gopts;
+	guint max_records;		/* recipient records per report */
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;

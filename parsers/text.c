@@ -205,9 +205,13 @@ block_free(gpointer x)
 	g_free(b);
 }
 
-/* Split region into per-address blocks.  Returns GPtrArray of struct block. */
+/*
+ * Split region into per-address blocks, at most max.  Returns GPtrArray of
+ * struct block; addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS.
+ */
 static GPtrArray *
-scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preamble)
+scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preamble, guint max,
+    guint32 *anomalies)
 {
 	GPtrArray *blocks = g_ptr_array_new_with_free_func(block_free);
 	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
@@ -226,8 +230,12 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 		while ((a = next_address(p, n, &pos)) != NULL) {
 			char *k = g_ascii_strdown(a, -1);
 
-			if (!g_hash_table_contains(exclude, k) && !g_hash_table_contains(seen, k) &&
-			    blocks->len < MAX_TEXT_RCPTS) {
+			gboolean fresh = !g_hash_table_contains(exclude, k) &&
+			    !g_hash_table_contains(seen, k);
+
+			if (fresh && blocks->len >= max)
+				*anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
+			else if (fresh) {
 				cur = g_new0(struct block, 1);
 				cur->addr = a;
 				cur->text = g_string_new(NULL);
@@ -264,7 +272,7 @@ add_record(struct parser *p, struct report *r, const char *addr, const char *dia
 {
 	struct report_record *rec;
 
-	if (addr == NULL || r->records->len >= MAX_TEXT_RCPTS)
+	if (addr == NULL || r->records->len >= MIN(MAX_TEXT_RCPTS, p->max_records))
 		return;
 	rec = report_add_record(r);
 	rec->recipient = g_strdup(addr);
@@ -314,7 +322,8 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	exclude_add(exclude, r->orig_from);
 	region = g_strndup(body, cut);
 	pre = g_string_new(NULL);
-	blocks = scan_blocks(region, cut, exclude, pre);
+	blocks = scan_blocks(region, cut, exclude, pre, MIN(MAX_TEXT_RCPTS, p->max_records),
+	    &r->anomalies);
 	/* Daemon addresses only count when nothing else was found. */
 	real = g_ptr_array_new();
 	for (i = 0; i < blocks->len; i++) {

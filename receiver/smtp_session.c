@@ -127,14 +127,17 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
 	struct evbuffer *out = bufferevent_get_output(s->bev);
 	va_list ap;
+	char *line;
 
 	if (s->closing)
 		return;
 	va_start(ap, fmt);
-	evbuffer_add_vprintf(out, fmt, ap);
+	line = g_strdup_vprintf(fmt, ap);
 	va_end(ap);
+	evbuffer_add(out, line, strlen(line));
 	evbuffer_add(out, "\r\n", 2);
-	if (fmt[0] == '5') {
+	/* The code is in the text: "%s" replies (address syntax, DATA verdicts) count too. */
+	if (line[0] == '5') {
 		s->bad++;
 		if (s->bad >= (unsigned)smtp_cfg(s)->smtp_max_bad_commands) {
 			evbuffer_add_printf(out, "421 4.7.0 %s Too many errors, closing\r\n",
@@ -142,6 +145,7 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 			smtp_session_close(s, "too-many-errors", 1);
 		}
 	}
+	g_free(line);
 }
 
 static void

@@ -151,6 +151,8 @@ workers_build_argv(const struct config *cfg, const char *exe)
 	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_depth));
 	g_ptr_array_add(a, g_strdup("--max-parts"));
 	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_parts));
+	g_ptr_array_add(a, g_strdup("--max-recipients"));
+	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_recipients));
 	g_ptr_array_add(a, g_strdup("--max-header-size"));
 	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_header_size));
 	g_ptr_array_add(a, g_strdup("--log-level"));

@@ -215,7 +215,8 @@ worker_usage(void)
 {
 	fprintf(stderr, "usage: rebound parse-worker [--cpu-seconds N] [--rules FILE] "
 	    "[--verp-pattern RE]\n    [--correlation-headers H;H] [--charset-allow C;C] "
-	    "[--max-depth N] [--max-parts N]\n    [--max-header-size N] [--log-level L]\n"
+	    "[--max-depth N] [--max-parts N]\n    [--max-recipients N] [--max-header-size N] "
+	    "[--log-level L]\n"
 	    "(internal: started by \"rebound serve\" with its job socket on fd 3)\n");
 }
 
@@ -253,6 +254,8 @@ cmd_parse_worker(int argc, char **argv)
 			opts.max_depth = (int)strtol(v, NULL, 10);
 		else if (strcmp(a, "--max-parts") == 0)
 			opts.max_parts = (int)strtol(v, NULL, 10);
+		else if (strcmp(a, "--max-recipients") == 0)
+			opts.max_recipients = (int)strtol(v, NULL, 10);
 		else if (strcmp(a, "--max-header-size") == 0)
 			opts.max_header_size = (gsize)g_ascii_strtoull(v, NULL, 10);
 		else if (strcmp(a, "--log-level") == 0)

@@ -290,6 +290,84 @@ test_limits(void)
 	parser_free(p);
 }
 
+/* A DSN with n per-recipient blocks after its per-message block. */
+static GString *
+dsn_with_blocks(int n)
+{
+	GString *s = g_string_new("From: MAILER-DAEMON@x.test\nSubject: Undelivered\n"
+	    "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status; "
+	    "boundary=\"R\"\n\n--R\nContent-Type: message/delivery-status\n\n"
+	    "Reporting-MTA: dns; x.test\n\n");
+	int i;
+
+	for (i = 0; i < n; i++)
+		g_string_append_printf(s, "Final-Recipient: rfc822; r%d@dead.test\nAction: failed\n"
+		    "Status: 5.1.1\n\n", i);
+	g_string_append(s, "--R--\n");
+	return s;
+}
+
+static void
+test_max_recipients(void)
+{
+	struct parser_options o;
+	struct parser *p;
+	struct report *r;
+	char *err = NULL;
+	GString *s;
+
+	memset(&o, 0, sizeof(o));
+	o.max_recipients = 3;
+	p = parser_new(&o, &err);
+	g_assert_nonnull(p);
+	/* exactly at the cap: everything kept, nothing said */
+	s = dsn_with_blocks(3);
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_cmpuint(r->records->len, ==, 3);
+	g_assert_false(r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS);
+	g_assert_cmpstr(r->outcome, ==, "ok");
+	report_free(r);
+	g_string_free(s, TRUE);
+	/* one more: the first three kept, and the report says it is not whole */
+	s = dsn_with_blocks(4);
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_cmpuint(r->records->len, ==, 3);
+	g_assert_cmpstr(((struct report_record *)g_ptr_array_index(r->records, 2))->recipient, ==,
+	    "r2@dead.test");
+	g_assert_true(r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS);
+	g_assert_cmpstr(r->outcome, ==, "too_many_recipients");
+	report_free(r);
+	g_string_free(s, TRUE);
+
+	/* a text bounce (qmail) listing more addresses than the cap says so too */
+	s = g_string_new("From: MAILER-DAEMON@mx.sender.test\nTo: bounces@sender.test\n"
+	    "Subject: failure notice\n\nHi. This is the qmail-send program at mx.sender.test.\n"
+	    "I'm afraid I wasn't able to deliver your message to the following addresses.\n"
+	    "This is a permanent error; I've given up. Sorry it didn't work out.\n\n");
+	for (int i = 0; i < 5; i++)
+		g_string_append_printf(s, "<t%d@full.test>:\nRemote host said: 550 5.1.1 <t%d@full.test>"
+		    "... User unknown\n\n", i, i);
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_BOUNCE);
+	g_assert_cmpuint(r->records->len, ==, 3);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS);
+	g_assert_cmpstr(r->outcome, ==, "too_many_recipients");
+	report_free(r);
+	g_string_free(s, TRUE);
+	parser_free(p);
+
+	/* the default is 1000 */
+	o.max_recipients = 0;
+	p = parser_new(&o, &err);
+	s = dsn_with_blocks(1500);
+	r = parser_parse(p, s->str, s->len, NULL);
+	g_assert_cmpuint(r->records->len, ==, 1000);
+	g_assert_cmpstr(r->outcome, ==, "too_many_recipients");
+	report_free(r);
+	g_string_free(s, TRUE);
+	parser_free(p);
+}
+
 static void
 test_rules_errors(void)
 {
@@ -361,6 +439,7 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/verp", test_verp);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
 	g_test_add_func("/parser/limits", test_limits);
+	g_test_add_func("/parser/max_recipients", test_max_recipients);
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
 	return g_test_run();
 }
