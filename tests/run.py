@@ -15,6 +15,14 @@ here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 build = os.environ.get("REBOUND_BUILD", "build")
 os.environ["REBOUND_BUILD"] = os.path.abspath(os.path.join(root, build))
+if os.path.basename(os.path.normpath(build)) == "san":
+    # make check SANITIZE=1: a leak or error makes any program exit non-zero.
+    # Full unwinding so that tests/lsan.supp can name third-party frames
+    # (GLib, GMime, OpenSSL, libpq are built without frame pointers).
+    os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:fast_unwind_on_malloc=0")
+    os.environ.setdefault("LSAN_OPTIONS", "suppressions=%s:print_suppressions=0"
+                          % os.path.join(root, "tests", "lsan.supp"))
+    os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 verbose = "-v" in sys.argv
 only = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
 

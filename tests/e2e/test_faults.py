@@ -26,8 +26,7 @@ from smtp_helpers import Raw, read_spool, spool_entries, strip_received
 OUTAGE = float(os.environ.get("REBOUND_OUTAGE_SECONDS", "60"))
 # ASan and valgrind inflate and hold on to memory by design; their own leak
 # reports (at daemon exit) stand in for the RSS bound there.
-INSTRUMENTED = (os.environ.get("VALGRIND") == "1"
-                or os.path.basename(os.path.normpath(harness.BUILD)) == "san")
+INSTRUMENTED = harness.INSTRUMENTED
 RCPT = "bounce@bounces.example.com"
 
 
