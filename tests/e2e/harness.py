@@ -190,6 +190,7 @@ class Daemon:
                     f.write(f"{k} = {v}\n")
 
     def start(self, wait=True, extra_args=(), env=None):
+        started = self.log().count("serve event=started") if os.path.exists(self.log_path) else 0
         self.logf = open(self.log_path, "ab")
         argv = [REBOUND, "serve", "-c", self.conf_path] + list(extra_args)
         if os.environ.get("VALGRIND") == "1":
@@ -203,7 +204,16 @@ class Daemon:
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf, cwd=ROOT,
                                      env=env)
         if wait:
-            wait_port(self.port, proc=self.proc, timeout=30 if os.environ.get("VALGRIND") else 10)
+            limit = 30 if VALGRIND else 10
+            wait_port(self.port, proc=self.proc, timeout=limit)
+            # The port answers before the spool, store and lookups are up
+            # (binding comes first, then privileges are dropped): ready means
+            # this start's "serve event=started".
+            end = time.time() + limit
+            while self.log().count("serve event=started") <= started:
+                if self.proc.poll() is not None or time.time() > end:
+                    raise RuntimeError("daemon not started:\n" + self.log()[-2000:])
+                time.sleep(0.02)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=30):

@@ -376,7 +376,14 @@ class FaultTest(unittest.TestCase):
         # that window must still be a clean shutdown (exit 0), never the
         # default action.  Before the fix this failed 2 runs in 10.
         for i in range(10):
-            d = self.daemon().start()
+            d = self.daemon().start(wait=False)
+            end = time.time() + 30
+            while time.time() < end and d.proc.poll() is None:
+                try:
+                    socket.create_connection(("127.0.0.1", d.port), timeout=1).close()
+                    break
+                except OSError:
+                    time.sleep(0.001)
             rc = d.stop()
             self.assertEqual(rc, 0, f"run {i}: exit {rc}\n" + d.log()[-2000:])
             self.assertIn("serve event=stopped", d.log())
