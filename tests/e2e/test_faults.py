@@ -225,6 +225,11 @@ class FaultTest(unittest.TestCase):
             self.assertIn(i, sent, f"stored id {i} was never sent")
             # un-acked may be absent, never half-stored or doubled
             self.assertEqual((msgs, evs), (1, 1), f"{i} stored {msgs} times with {evs} events")
+        # and each one whole: parsed as the DSN it is, not a quarantined remnant
+        self.assertEqual(self.pg.psql(
+            "SELECT kind, outcome, quarantined, count(*) FROM messages WHERE convert_from(raw,"
+            f" 'UTF8') LIKE '%Message-ID: <dsn-{prefix}-%' GROUP BY 1, 2, 3"),
+            [["dsn", "ok", "f", str(len(got))]] if got else [])
         return got
 
     # ------------------------------------------------------------------
