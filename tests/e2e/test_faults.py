@@ -497,6 +497,33 @@ class FaultTest(unittest.TestCase):
         gone = [l for l in d.log().splitlines() if "event=end" in l and 'helo="gone.example"' in l]
         self.assertGreaterEqual(len(gone), (rounds + 1) * 2 * per_ip)
         self.assertEqual([l for l in gone if " msgs=0 " not in l], [])
+        # The total limit too: 5 addresses x per_ip idle sessions fill
+        # max_sessions; the next client is told 421 4.7.0 and served again as
+        # soon as they go; the fds all come back.
+        held = []
+        for a in range(5):
+            for _ in range(per_ip):
+                h = Raw(d.port, source="127.0.0.%d" % (3 + a))
+                self.assertEqual(h.greeting[0], 220)
+                held.append(h)
+        with self.assertRaises(smtplib.SMTPConnectError) as cm:
+            well_behaved("at-total-limit")
+        self.assertEqual(cm.exception.smtp_code, 421)
+        self.assertIn(b"4.7.0", cm.exception.smtp_error)
+        good[0] -= 1
+        for h in held:
+            h.close()
+        end = time.time() + 10
+        while True:
+            try:
+                well_behaved("after-total-limit")
+                break
+            except smtplib.SMTPConnectError:
+                good[0] -= 1
+                self.assertLess(time.time(), end, "not served 10 s after the sessions left")
+                time.sleep(0.1)
+        self.assertEqual(settle()[0], fds0)
+        note("leaks: total limit held=%d, 421 4.7.0 at the limit, served after", len(held))
         self.wait_drained(d, "lk", [uid("lk", 10000 + i) for i in range(good[0])], 60)
         self.stop_clean(d)
 
