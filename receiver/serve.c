@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -125,6 +126,7 @@ cmd_serve(int argc, char **argv)
 {
 	struct serve sv;
 	struct event *ev_term, *ev_int, *ev_hup;
+	sigset_t held;
 	GPtrArray *bound;
 	char *err = NULL;
 	int i, check_only = 0, rc = 1;
@@ -160,6 +162,17 @@ cmd_serve(int argc, char **argv)
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * The port answers from step 2 on, but the handlers only exist from
+	 * step 6: hold the signals till then (threads started meanwhile keep
+	 * them blocked), so a SIGTERM as soon as the port answers is still a
+	 * clean shutdown rather than death by the default action.
+	 */
+	sigemptyset(&held);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &held, NULL);
 
 	/* 2. Bind the listeners: the only step that needs privileges (with the TLS key). */
 	if ((bound = smtp_bind(sv.cfg, &err)) == NULL)
@@ -212,6 +225,7 @@ cmd_serve(int argc, char **argv)
 	evsignal_add(ev_term, NULL);
 	evsignal_add(ev_int, NULL);
 	evsignal_add(ev_hup, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &held, NULL);
 	if (smtp_server_start(sv.smtp, sv.spool, &err) == -1)
 		goto fail;
 	log_info("serve event=started pid=%d", (int)getpid());

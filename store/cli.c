@@ -134,7 +134,7 @@ int
 cmd_check(int argc, char **argv)
 {
 	struct cli c = { 0 };
-	char *err = NULL;
+	char *err = NULL, *key;
 	PGresult *r;
 	int rc;
 
@@ -146,11 +146,12 @@ cmd_check(int argc, char **argv)
 		rc = CLI_ERR;
 		goto out;
 	}
-	if (address_domain(argv[1]) == NULL || address_key(argv[1]) == NULL) {
+	if (address_domain(argv[1]) == NULL || (key = address_key(argv[1])) == NULL) {
 		fprintf(stderr, "rebound check: not a valid address: %s\n", argv[1]);
 		rc = CLI_ERR;
 		goto out;
 	}
+	g_free(key);
 	if ((r = lookup_db_get_suppression(c.db, c.tenant, argv[1], &err)) == NULL) {
 		rc = cli_db_fail("check", err);
 		goto out;
@@ -484,10 +485,12 @@ cli_import_column(const char *name)
 		{ "expires_at", COL_EXPIRES }, { "expires", COL_EXPIRES },
 		{ "note", COL_NOTE }, { "notes", COL_NOTE },
 	};
-	char *n = g_ascii_strdown(g_strstrip(g_strdup(name)), -1);
+	char *dup = g_strdup(name);
+	char *n = g_ascii_strdown(g_strstrip(dup), -1);
 	size_t i;
 	int col = -1;
 
+	g_free(dup);
 	for (i = 0; i < G_N_ELEMENTS(names) && col < 0; i++)
 		if (strcmp(n, names[i].name) == 0)
 			col = names[i].col;

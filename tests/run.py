@@ -7,7 +7,10 @@ Every test program speaks TAP ("ok N - name" / "not ok N - name"):
   - shell checks: tests/e2e/test_*.sh
 A program that exits non-zero, times out, or reports no test at all counts
 as a failure.  The last line is "N passed, N failed".
-Usage: tests/run.py [-k SUBSTRING] [-v]
+Usage: tests/run.py [-k SUBSTRING[,SUBSTRING...]] [-v]
+Environment: REBOUND_BUILD (build dir; build/san = the sanitizer build, run
+with ASan/LSan/UBSan options and tests/lsan.supp), VALGRIND=1 (e2e daemons
+under valgrind), REBOUND_OUTAGE_SECONDS (test_faults' PostgreSQL outage).
 """
 import glob, os, re, subprocess, sys, time
 
@@ -15,8 +18,16 @@ here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(here)
 build = os.environ.get("REBOUND_BUILD", "build")
 os.environ["REBOUND_BUILD"] = os.path.abspath(os.path.join(root, build))
+if os.path.basename(os.path.normpath(build)) == "san":
+    # make check SANITIZE=1: a leak or error makes any program exit non-zero.
+    # Full unwinding so that tests/lsan.supp can name third-party frames
+    # (GLib, GMime, OpenSSL, libpq are built without frame pointers).
+    os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:fast_unwind_on_malloc=0")
+    os.environ.setdefault("LSAN_OPTIONS", "suppressions=%s:print_suppressions=0"
+                          % os.path.join(root, "tests", "lsan.supp"))
+    os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 verbose = "-v" in sys.argv
-only = sys.argv[sys.argv.index("-k") + 1] if "-k" in sys.argv else None
+only = sys.argv[sys.argv.index("-k") + 1].split(",") if "-k" in sys.argv else None
 
 progs = []
 for b in sorted(glob.glob(os.path.join(root, build, "tests", "test_*"))):
@@ -27,7 +38,7 @@ for t in sorted(glob.glob(os.path.join(root, "tests", "e2e", "test_*.py"))):
 for t in sorted(glob.glob(os.path.join(root, "tests", "e2e", "test_*.sh"))):
     progs.append((["bash", t], 900))
 if only:
-    progs = [p for p in progs if only in p[0][-1] or only in p[0][0]]
+    progs = [p for p in progs if any(o in p[0][-1] or o in p[0][0] for o in only)]
 
 passed = failed = 0
 failures = []

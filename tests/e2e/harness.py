@@ -5,7 +5,9 @@
 - Pg: a throw-away PostgreSQL 15 cluster in a temp dir (unix socket only, so
   parallel runs never collide); started as the "postgres" user when root.
 - Daemon: writes a config, starts build/rebound serve, waits for its port,
-  stops it with SIGTERM and returns the exit status and log.
+  stops it with SIGTERM and returns the exit status and log.  With
+  VALGRIND=1 the daemon runs under valgrind (memcheck, tests/valgrind.supp)
+  and an error it reports fails the stop.
 - make_cert(): a self-signed certificate made with the openssl CLI.
 - postmap(): Postfix's postmap with a private, empty main.cf, so tests never
   depend on how (or whether) the postfix package configured /etc/postfix.
@@ -16,6 +18,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BUILD = os.environ.get("REBOUND_BUILD", os.path.join(ROOT, "build"))
 REBOUND = os.path.join(BUILD, "rebound")
 PGBIN = "/usr/lib/postgresql/15/bin"
+# make check SANITIZE=1 runs the suite on build/san (ASan+UBSan); VALGRIND=1
+# runs the daemon under memcheck.  Both add memory of their own: absolute RSS
+# bounds in tests are multiplied by RSS_FACTOR, and their own leak reports
+# check what those bounds would.
+SANITIZED = os.path.basename(os.path.normpath(BUILD)) == "san"
+VALGRIND = os.environ.get("VALGRIND") == "1"
+INSTRUMENTED = SANITIZED or VALGRIND
+RSS_FACTOR = 4 if INSTRUMENTED else 1
 _POSTFIX_CONF = None
 
 
@@ -180,14 +190,30 @@ class Daemon:
                     f.write(f"{k} = {v}\n")
 
     def start(self, wait=True, extra_args=(), env=None):
+        started = self.log().count("serve event=started") if os.path.exists(self.log_path) else 0
         self.logf = open(self.log_path, "ab")
         argv = [REBOUND, "serve", "-c", self.conf_path] + list(extra_args)
         if os.environ.get("VALGRIND") == "1":
-            argv = ["valgrind", "--error-exitcode=99", "--leak-check=no", "-q"] + argv
+            # Parser workers are exec'd natively (no --trace-children): the
+            # daemon itself is what is checked.  Its errors and definite leaks
+            # make it exit 99, which stop() turns into a failure.
+            argv = ["valgrind", "--error-exitcode=99", "--leak-check=full",
+                    "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
+                    "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp"),
+                    "--num-callers=30", "-q"] + argv
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf, cwd=ROOT,
                                      env=env)
         if wait:
-            wait_port(self.port, proc=self.proc, timeout=30 if os.environ.get("VALGRIND") else 10)
+            limit = 30 if VALGRIND else 10
+            wait_port(self.port, proc=self.proc, timeout=limit)
+            # The port answers before the spool, store and lookups are up
+            # (binding comes first, then privileges are dropped): ready means
+            # this start's "serve event=started".
+            end = time.time() + limit
+            while self.log().count("serve event=started") <= started:
+                if self.proc.poll() is not None or time.time() > end:
+                    raise RuntimeError("daemon not started:\n" + self.log()[-2000:])
+                time.sleep(0.02)
         return self
 
     def stop(self, sig=signal.SIGTERM, timeout=30):
@@ -202,6 +228,8 @@ class Daemon:
             rc = self.proc.wait()
         self.logf.close()
         self.proc = None
+        if rc == 99 and os.environ.get("VALGRIND") == "1":
+            raise AssertionError("valgrind reported errors in the daemon:\n" + self.log()[-6000:])
         return rc
 
     def log(self):

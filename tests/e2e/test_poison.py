@@ -189,8 +189,13 @@ class PoisonTest(unittest.TestCase):
                 self.assertEqual(kind, "none")
                 self.assertEqual(attempts, MAX_ATTEMPTS)
                 self.assertIn("crash", outcome)
-                self.assertIn("signal=5 (SIGTRAP)", outcome)
-                self.assertIn("failed to allocate", outcome)
+                if harness.SANITIZED:
+                    # ASan stops GMime at the negative length it gives iconv()
+                    # and exits 1, before GLib's abort: still a crash.
+                    self.assertIn("crash exit=1", outcome)
+                else:
+                    self.assertIn("signal=5 (SIGTRAP)", outcome)
+                    self.assertIn("failed to allocate", outcome)
         rows = self.q("SELECT kind, outcome FROM messages WHERE quarantined")
         self.assertGreaterEqual(len(rows), len(ABORTS))
         for kind, outcome in rows:

@@ -145,6 +145,7 @@ test_shipped_example_loads(void)
 int
 main(int argc, char **argv)
 {
+	char *conf;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
@@ -158,7 +159,10 @@ main(int argc, char **argv)
 	g_test_add_func("/config/valid-values", test_valid_values);
 	g_test_add_func("/config/shipped-example-loads", test_shipped_example_loads);
 	rc = g_test_run();
-	g_unlink(g_build_filename(tmpdir, "t.conf", NULL));
+	conf = g_build_filename(tmpdir, "t.conf", NULL);
+	g_unlink(conf);
+	g_free(conf);
 	g_rmdir(tmpdir);
+	g_free(tmpdir);
 	return rc;
 }

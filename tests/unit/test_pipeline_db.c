@@ -192,7 +192,7 @@ test_handoff(struct fx *f, gconstpointer data)
 
 	(void)data;
 	/* already waiting at start, and arriving while it runs */
-	spool_put(f, REPORT_CLASS_HARD, "h@example.org", "one");
+	g_free(spool_put(f, REPORT_CLASS_HARD, "h@example.org", "one"));
 	p = fx_pipeline(f);
 	for (i = 0; i < 9; i++) {
 		char body[16];

@@ -16,6 +16,18 @@
 #include "common/config.h"
 #include "store/workers.h"
 
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifndef TEST_ASAN
+#define TEST_ASAN 0
+#endif
+
 static char *rebound_exe;
 
 static struct config *
@@ -168,8 +180,14 @@ test_hostile_unprotected(void)
 		parse_one(w, data, len, &job);
 		g_test_message("%s: %s %s", files[i], workers_status_name(job.status), job.detail);
 		g_assert_cmpint(job.status, ==, WORKERS_CRASH);
+#if TEST_ASAN
+		/* ASan stops GMime one step earlier, at the negative length it hands
+		 * iconv(), and exits instead of letting GLib abort: still a crash. */
+		g_assert_true(g_str_has_prefix(job.detail, "exit="));
+#else
 		g_assert_nonnull(strstr(job.detail, "signal=5 (SIGTRAP)"));
 		g_assert_nonnull(strstr(job.detail, "failed to allocate 18446744073709551604 bytes"));
+#endif
 		workers_job_clear(&job);
 		g_free(data);
 	}
@@ -227,7 +245,11 @@ test_segv(void)
 static void
 test_memory(void)
 {
-	test_hook("workers/hook-memory.eml", 10, 256, WORKERS_MEMORY, "failed to allocate", 30);
+	/* Under ASan the bound is its soft RSS limit (workers.c): past it every
+	 * allocation fails, even the ones GLib needs to report the failure, so
+	 * the worker is stopped just as surely but by the stack overflow. */
+	test_hook("workers/hook-memory.eml", 10, 256, TEST_ASAN ? WORKERS_CRASH : WORKERS_MEMORY,
+	    TEST_ASAN ? "signal=11 (SIGSEGV)" : "failed to allocate", 30);
 }
 
 static void
