@@ -956,7 +956,7 @@ smtp_session_commit_done(struct smtp_session *s, struct smtp_commit_done *d)
 		g_string_free(rc, TRUE);
 		s->msgs++;
 		s->rcpts_total += s->rcpts->len;
-		smtp_reply(s, "250 2.0.0 Ok: queued as %s", d->queue_id);
+		smtp_reply(s, "250 2.0.0 queued as %s", d->queue_id);
 	} else {
 		log_warnx("q=%s event=spool-failed s=%s error=\"%s\"", d->queue_id, s->id,
 		    d->err ? d->err : "");
