@@ -31,7 +31,7 @@ PARSERS_OBJ  := $(PARSERS_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check run clean fuzz bench-smtp bench-parse bench-store bench-lookup
+.PHONY: all deps deps-test deps-bench check run clean fuzz bench-smtp bench-parse bench-store bench-lookup
 all: $(BUILD)/rebound $(UNIT_BIN)
 
 deps:
@@ -111,3 +111,10 @@ $(BUILD)/bench/bench_workers: tests/bench/bench_workers.c $(BUILD)/librebound.a
 
 bench-workers: $(BUILD)/rebound $(BUILD)/bench/bench_workers
 	$(BUILD)/bench/bench_workers $(BUILD)/rebound tests/fixtures $(BENCH_CORPUS)
+
+# ---- receiver, store and lookup benchmarks (figures, never pass/fail on speed) ----
+deps-bench:
+	@common/deps.sh bench
+
+bench-smtp: deps-bench $(BUILD)/rebound
+	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_smtp.py

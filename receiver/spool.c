@@ -13,6 +13,7 @@
 #include <sys/uio.h>
 
 #include "log.h"
+#include "store/metrics.h"
 
 #define SPOOL_ID_LEN	16
 #define SPOOL_BATCH	64
@@ -171,6 +172,8 @@ spool_open(const char *dir, char **err)
 				s->count++;
 		closedir(d);
 	}
+	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
+	metrics_help("rebound_spool_backlog", "messages in the spool waiting for processing");
 	s->jobs = g_async_queue_new();
 	for (i = 0; i < SPOOL_WRITERS; i++)
 		s->writers[i] = g_thread_new("spool-writer", spool_writer, s);
@@ -414,6 +417,8 @@ spool_batch_finish(struct spool *s, struct spool_job **jobs, int n)
 	}
 	g_mutex_lock(&s->lock);
 	s->count += renamed;
+	/* Set under the lock so that concurrent updates land in order. */
+	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
 	notify = s->notify;
 	narg = s->notify_arg;
 	g_mutex_unlock(&s->lock);
@@ -697,6 +702,7 @@ spool_remove(struct spool *s, const char *queue_id, char **err)
 	g_mutex_lock(&s->lock);
 	if (s->count > 0)
 		s->count--;
+	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
 	g_mutex_unlock(&s->lock);
 	unlinkat(s->afd, queue_id, 0);
 	/* A lost unlink only means processing it again, which is idempotent. */

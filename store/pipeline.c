@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "store/metrics.h"
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"
@@ -259,6 +260,32 @@ pipeline_fill(struct item *it, struct store_msg *m)
 	m->quarantined = it->quarantined;
 }
 
+/*
+ * Counted after COMMIT, so a rolled-back batch counts nothing: messages by
+ * kind (duplicates apart), and their recipient records by class and by
+ * reason (the reason vocabulary is the parser's, a bounded set).
+ */
+static void
+pipeline_count(struct item *it, const struct store_result *r)
+{
+	const struct report *rep = it->job.report;
+	guint i;
+
+	if (r->duplicate) {
+		metrics_inc("rebound_messages_duplicate_total", NULL, NULL);
+		return;
+	}
+	metrics_inc("rebound_messages_total", "kind",
+	    it->quarantined ? "quarantined" : rep ? store_kind_name(rep->kind) : "none");
+	for (i = 0; rep != NULL && !it->quarantined && rep->records != NULL &&
+	    i < rep->records->len; i++) {
+		const struct report_record *rec = rep->records->pdata[i];
+		metrics_inc("rebound_messages_class_total", "class", store_class_name(rec->class_));
+		metrics_inc("rebound_messages_reason_total", "reason",
+		    rec->reason && *rec->reason ? rec->reason : "none");
+	}
+}
+
 static void
 pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
 {
@@ -271,6 +298,7 @@ pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
 		    it->queue_id, r->message_id,
 		    it->job.report ? store_kind_name(it->job.report->kind) : "none",
 		    r->events, r->suppressions, it->quarantined ? " quarantined=yes" : "");
+	pipeline_count(it, r);
 	/* Only now, after COMMIT, may the spool forget it. */
 	if (spool_remove(p->spool, it->queue_id, &err) < 0) {
 		/* harmless: it will be found again and deduplicated */
@@ -339,7 +367,14 @@ pipeline_store(struct pipeline *p, struct item *items, size_t n)
 		char *err = NULL;
 
 		if (pipeline_connect(p, &err) == 0) {
-			if (store_batch(p->conn, p->cfg, msgs, n, res, &failed, &cls, &err) == 0) {
+			gint64 t0 = g_get_monotonic_time();
+			int brc = store_batch(p->conn, p->cfg, msgs, n, res, &failed, &cls, &err);
+
+			metrics_observe("rebound_store_seconds", "op", brc == 0 ? "batch" : "batch_failed",
+			    (g_get_monotonic_time() - t0) / 1e6);
+			if (brc == 0) {
+				metrics_add("rebound_store_batch_messages_total", NULL, NULL, (double)n);
+				metrics_inc("rebound_store_batches_total", NULL, NULL);
 				for (i = 0; i < n; i++)
 					pipeline_done(p, &items[i], &res[i]);
 				rc = 0;
