@@ -118,3 +118,10 @@ deps-bench:
 
 bench-smtp: deps-bench $(BUILD)/rebound
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_smtp.py
+
+$(BUILD)/bench/bench_store_ceiling: tests/bench/bench_store_ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
+bench-store: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_store_ceiling
+	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_store.py

@@ -662,52 +662,128 @@ spool_read(struct spool *s, const char *queue_id, struct spool_envelope **envp,
 int
 spool_set_attempts(struct spool *s, const char *queue_id, int attempts, char **err)
 {
-	char tmpname[SPOOL_ID_LEN + 8], num[32];
-	int fd, n;
+	const char *ids[] = { queue_id };
+	char *errs[1] = { NULL };
 
-	if (!spool_valid_id(queue_id)) {
-		spool_seterr(err, "invalid queue id");
-		return -1;
-	}
-	if (faccessat(s->qfd, queue_id, F_OK, 0) == -1) {
-		spool_seterr(err, "%s: %s", queue_id, strerror(errno));
-		return -1;
-	}
-	snprintf(tmpname, sizeof tmpname, "%s.att", queue_id);
-	n = snprintf(num, sizeof num, "%d\n", attempts);
-	fd = openat(s->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write(fd, num, n) != n || fdatasync(fd) == -1 ||
-	    renameat(s->tmpfd, tmpname, s->afd, queue_id) == -1 || fsync(s->afd) == -1) {
-		spool_seterr(err, "%s: attempts: %s", queue_id, strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if (spool_set_attempts_many(s, ids, &attempts, 1, errs) == 0)
+		return 0;
+	if (err != NULL)
+		*err = errs[0];
+	else
+		g_free(errs[0]);
+	return -1;
+}
+
+/*
+ * Same steps as a message commit, batched: write each tmp/ID.att and start
+ * its writeback, fdatasync them, rename them into attempts/, then one
+ * fsync of attempts/.  An entry counts as recorded only after that fsync.
+ */
+int
+spool_set_attempts_many(struct spool *s, const char *const *ids, const int *attempts, size_t n,
+    char **errs)
+{
+	char tmpname[SPOOL_ID_LEN + 8], num[32];
+	int *fds = g_new(int, n);
+	size_t i, renamed = 0;
+	int failed = 0, len;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = -1;
+		errs[i] = NULL;
+		if (!spool_valid_id(ids[i])) {
+			errs[i] = g_strdup("invalid queue id");
+			continue;
+		}
+		if (faccessat(s->qfd, ids[i], F_OK, 0) == -1) {
+			errs[i] = g_strdup_printf("%s: %s", ids[i], strerror(errno));
+			continue;
+		}
+		snprintf(tmpname, sizeof tmpname, "%s.att", ids[i]);
+		len = snprintf(num, sizeof num, "%d\n", attempts[i]);
+		fds[i] = openat(s->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fds[i] == -1 || write(fds[i], num, len) != len ||
+		    (sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE) == -1 && errno != ENOSYS &&
+		    errno != EINVAL && errno != ESPIPE))
+			goto fail_one;
+		continue;
+fail_one:
+		errs[i] = g_strdup_printf("%s: attempts: %s", ids[i], strerror(errno));
+		if (fds[i] != -1)
+			close(fds[i]);
+		fds[i] = -1;
 		unlinkat(s->tmpfd, tmpname, 0);
-		return -1;
 	}
-	close(fd);
-	return 0;
+	for (i = 0; i < n; i++) {
+		if (fds[i] == -1)
+			continue;
+		snprintf(tmpname, sizeof tmpname, "%s.att", ids[i]);
+		if (fdatasync(fds[i]) == -1 || renameat(s->tmpfd, tmpname, s->afd, ids[i]) == -1) {
+			errs[i] = g_strdup_printf("%s: attempts: %s", ids[i], strerror(errno));
+			unlinkat(s->tmpfd, tmpname, 0);
+		} else
+			renamed++;
+		close(fds[i]);
+		fds[i] = errs[i] == NULL ? 0 : -1;	/* 0: renamed */
+	}
+	if (renamed > 0 && fsync(s->afd) == -1) {
+		int e = errno;
+		for (i = 0; i < n; i++)
+			if (fds[i] == 0 && errs[i] == NULL)
+				errs[i] = g_strdup_printf("%s: attempts: fsync: %s", ids[i], strerror(e));
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != NULL)
+			failed++;
+	g_free(fds);
+	return failed;
 }
 
 int
 spool_remove(struct spool *s, const char *queue_id, char **err)
 {
-	if (!spool_valid_id(queue_id)) {
-		spool_seterr(err, "invalid queue id");
-		return -1;
-	}
-	if (unlinkat(s->qfd, queue_id, 0) == -1) {
-		spool_seterr(err, "%s: %s", queue_id, strerror(errno));
-		return -1;
+	const char *ids[] = { queue_id };
+	char *errs[1] = { NULL };
+
+	if (spool_remove_many(s, ids, 1, errs) == 0)
+		return 0;
+	if (err != NULL)
+		*err = errs[0];
+	else
+		g_free(errs[0]);
+	return -1;
+}
+
+int
+spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs)
+{
+	size_t i, removed = 0;
+	int failed = 0;
+
+	for (i = 0; i < n; i++) {
+		errs[i] = NULL;
+		if (!spool_valid_id(ids[i])) {
+			errs[i] = g_strdup("invalid queue id");
+			failed++;
+			continue;
+		}
+		if (unlinkat(s->qfd, ids[i], 0) == -1) {
+			errs[i] = g_strdup_printf("%s: %s", ids[i], strerror(errno));
+			failed++;
+			continue;
+		}
+		unlinkat(s->afd, ids[i], 0);
+		removed++;
 	}
 	g_mutex_lock(&s->lock);
-	if (s->count > 0)
-		s->count--;
+	s->count = s->count > removed ? s->count - removed : 0;
 	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
 	g_mutex_unlock(&s->lock);
-	unlinkat(s->afd, queue_id, 0);
-	/* A lost unlink only means processing it again, which is idempotent. */
-	fsync(s->qfd);
-	return 0;
+	/* A lost unlink only means processing it again, which is idempotent;
+	 * one directory sync per batch bounds that after a crash. */
+	if (removed > 0)
+		fsync(s->qfd);
+	return failed;
 }
 
 void

@@ -72,6 +72,14 @@ int spool_read(struct spool *s, const char *queue_id, struct spool_envelope **en
 /* Record a processing attempt durably (poison-message accounting). */
 int spool_set_attempts(struct spool *s, const char *queue_id, int attempts, char **err);
 int spool_remove(struct spool *s, const char *queue_id, char **err);
+/*
+ * The same for n entries at once, with one directory sync for the batch:
+ * errs[i] is set (caller frees) for each entry that failed; returns how
+ * many failed.
+ */
+int spool_set_attempts_many(struct spool *s, const char *const *ids, const int *attempts,
+    size_t n, char **errs);
+int spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs);
 void spool_envelope_free(struct spool_envelope *env);
 
 /* Called (on the committing thread) after each successful commit; may be NULL. */

@@ -166,9 +166,12 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 	size_t i, k = 0;
 	size_t *map = g_new0(size_t, n);
 
+	const char **ids = g_new(const char *, n);
+	int *att = g_new(int, n);
+	char **errs = g_new0(char *, n);
+
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
-		char *err = NULL;
 
 		/* The attempt is counted durably before parsing, so a message
 		 * that kills the daemon is quarantined after max_attempts. */
@@ -179,14 +182,22 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 			continue;
 		}
 		it->env->attempts++;
-		if (spool_set_attempts(p->spool, it->queue_id, it->env->attempts, &err) < 0) {
-			log_warnx("q=%s set_attempts error=\"%s\"", it->queue_id, err);
-			g_free(err);
-		}
+		ids[k] = it->queue_id;
+		att[k] = it->env->attempts;
 		jobs[k].data = g_bytes_get_data(it->data, &jobs[k].len);
 		jobs[k].envelope_rcpt = it->env->rcpts ? it->env->rcpts[0] : NULL;
 		map[k++] = i;
 	}
+	/* One directory sync for the batch's attempt records. */
+	if (k > 0 && spool_set_attempts_many(p->spool, ids, att, k, errs) > 0)
+		for (i = 0; i < k; i++)
+			if (errs[i] != NULL) {
+				log_warnx("q=%s set_attempts error=\"%s\"", ids[i], errs[i]);
+				g_free(errs[i]);
+			}
+	g_free(ids);
+	g_free(att);
+	g_free(errs);
 	p->cl.batch(p->cl.arg, jobs, k);
 	for (i = 0; i < k; i++)
 		items[map[i]].job = jobs[i];
@@ -286,10 +297,10 @@ pipeline_count(struct item *it, const struct store_result *r)
 	}
 }
 
+/* A committed message: logged and counted; the caller removes its spool entry. */
 static void
-pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
+pipeline_committed(struct pipeline *p, struct item *it, const struct store_result *r)
 {
-	char *err = NULL;
 
 	if (r->duplicate)
 		log_info("q=%s stored duplicate=yes", it->queue_id);
@@ -299,13 +310,35 @@ pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
 		    it->job.report ? store_kind_name(it->job.report->kind) : "none",
 		    r->events, r->suppressions, it->quarantined ? " quarantined=yes" : "");
 	pipeline_count(it, r);
-	/* Only now, after COMMIT, may the spool forget it. */
-	if (spool_remove(p->spool, it->queue_id, &err) < 0) {
-		/* harmless: it will be found again and deduplicated */
-		log_warnx("q=%s spool_remove error=\"%s\"", it->queue_id, err);
-		g_free(err);
-	}
 	g_atomic_pointer_add(&p->stored, 1);
+}
+
+/* Only after COMMIT may the spool forget items[0..n). */
+static void
+pipeline_remove(struct pipeline *p, struct item *items, size_t n)
+{
+	const char **ids = g_new(const char *, n);
+	char **errs = g_new0(char *, n);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ids[i] = items[i].queue_id;
+	if (spool_remove_many(p->spool, ids, n, errs) > 0)
+		for (i = 0; i < n; i++)
+			if (errs[i] != NULL) {
+				/* harmless: it will be found again and deduplicated */
+				log_warnx("q=%s spool_remove error=\"%s\"", ids[i], errs[i]);
+				g_free(errs[i]);
+			}
+	g_free(ids);
+	g_free(errs);
+}
+
+static void
+pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
+{
+	pipeline_committed(p, it, r);
+	pipeline_remove(p, it, 1);
 }
 
 /*
@@ -376,7 +409,8 @@ pipeline_store(struct pipeline *p, struct item *items, size_t n)
 				metrics_add("rebound_store_batch_messages_total", NULL, NULL, (double)n);
 				metrics_inc("rebound_store_batches_total", NULL, NULL);
 				for (i = 0; i < n; i++)
-					pipeline_done(p, &items[i], &res[i]);
+					pipeline_committed(p, &items[i], &res[i]);
+				pipeline_remove(p, items, n);
 				rc = 0;
 			} else if (cls == PG_PERMANENT) {
 				g_free(err);
