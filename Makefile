@@ -125,3 +125,10 @@ $(BUILD)/bench/bench_store_ceiling: tests/bench/bench_store_ceiling.c
 
 bench-store: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_store_ceiling
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_store.py
+
+$(BUILD)/bench/bench_lookup_client: tests/bench/bench_lookup_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
+	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_lookup.py
