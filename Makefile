@@ -32,7 +32,7 @@ PARSERS_OBJ  := $(PARSERS_SRC:%.c=$(BUILD)/obj/%.o)
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps check run clean fuzz bench-smtp bench-parse bench-store bench-lookup
+.PHONY: all deps deps-test deps-bench check run clean fuzz bench-smtp bench-parse bench-store bench-lookup
 all: $(BUILD)/rebound $(UNIT_BIN)
 
 deps:
@@ -134,3 +134,24 @@ $(BUILD)/bench/bench_workers: tests/bench/bench_workers.c $(BUILD)/librebound.a
 
 bench-workers: $(BUILD)/rebound $(BUILD)/bench/bench_workers
 	$(BUILD)/bench/bench_workers $(BUILD)/rebound tests/fixtures $(BENCH_CORPUS)
+
+# ---- receiver, store and lookup benchmarks (figures, never pass/fail on speed) ----
+deps-bench:
+	@common/deps.sh bench
+
+bench-smtp: deps-bench $(BUILD)/rebound
+	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_smtp.py
+
+$(BUILD)/bench/bench_store_ceiling: tests/bench/bench_store_ceiling.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
+
+bench-store: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_store_ceiling
+	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_store.py
+
+$(BUILD)/bench/bench_lookup_client: tests/bench/bench_lookup_client.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $<
+
+bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
+	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_lookup.py

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "signing.h"
 #include "smtp_addr.h"
+#include "store/metrics.h"
 
 /* Stop reading while this much output waits for a client that does not read. */
 #define SMTP_OUT_HIGH	(64 * 1024)
@@ -122,6 +123,25 @@ smtp_session_close(struct smtp_session *s, const char *reason, int flush)
 static void
 smtp_reply(struct smtp_session *s, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
 
+/* rebound_smtp_replies_total{code}: one handle per code, event loop only. */
+static void
+smtp_count_reply(const char *line)
+{
+	static struct metrics_series *by_code[600];
+	int code;
+
+	if (!g_ascii_isdigit(line[0]) || !g_ascii_isdigit(line[1]) || !g_ascii_isdigit(line[2]))
+		return;
+	code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
+	if (code < 200 || code >= 600)
+		return;
+	if (by_code[code] == NULL) {
+		char v[4] = { line[0], line[1], line[2], '\0' };
+		by_code[code] = metrics_handle(METRICS_COUNTER, "rebound_smtp_replies_total", "code", v);
+	}
+	metrics_handle_add(by_code[code], 1);
+}
+
 static void
 smtp_reply(struct smtp_session *s, const char *fmt, ...)
 {
@@ -136,12 +156,14 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	va_end(ap);
 	evbuffer_add(out, line, strlen(line));
 	evbuffer_add(out, "\r\n", 2);
+	smtp_count_reply(line);
 	/* The code is in the text: "%s" replies (address syntax, DATA verdicts) count too. */
 	if (line[0] == '5') {
 		s->bad++;
 		if (s->bad >= (unsigned)smtp_cfg(s)->smtp_max_bad_commands) {
 			evbuffer_add_printf(out, "421 4.7.0 %s Too many errors, closing\r\n",
 			    smtp_cfg(s)->smtp_hostname);
+			smtp_count_reply("421");
 			smtp_session_close(s, "too-many-errors", 1);
 		}
 	}
@@ -948,6 +970,7 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, int
 		    s->client, sizeof s->client);
 	s->rcpts = g_ptr_array_new_with_free_func(g_free);
 	s->reason = "unknown";
+	metrics_inc("rebound_smtp_sessions_total", NULL, NULL);
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->ev_close = event_new(srv->base, -1, 0, smtp_session_close_ready, s);
 	if (s->bev == NULL || s->ev_close == NULL)
@@ -1004,7 +1027,7 @@ smtp_session_commit_done(struct smtp_session *s, struct smtp_commit_done *d)
 		g_string_free(rc, TRUE);
 		s->msgs++;
 		s->rcpts_total += s->rcpts->len;
-		smtp_reply(s, "250 2.0.0 Ok: queued as %s", d->queue_id);
+		smtp_reply(s, "250 2.0.0 queued as %s", d->queue_id);
 	} else {
 		log_warnx("q=%s event=spool-failed s=%s error=\"%s\"", d->queue_id, s->id,
 		    d->err ? d->err : "");

@@ -13,9 +13,13 @@
 #include <sys/uio.h>
 
 #include "log.h"
+#include "store/metrics.h"
 
 #define SPOOL_ID_LEN	16
 #define SPOOL_BATCH	64
+/* Creating and syncing a file mostly waits on the file system's journal;
+ * several writers overlap those waits (and ext4 merges their commits). */
+#define SPOOL_WRITERS	4
 
 struct spool_job {
 	struct spool_envelope *env;
@@ -39,7 +43,7 @@ struct spool {
 	void (*notify)(void *);
 	void *notify_arg;
 	GAsyncQueue *jobs;
-	GThread *writer;
+	GThread *writers[SPOOL_WRITERS];
 };
 
 static const char spool_b62[] =
@@ -129,7 +133,7 @@ struct spool *
 spool_open(const char *dir, char **err)
 {
 	struct spool *s;
-	int dfd;
+	int dfd, i;
 	DIR *d;
 	struct dirent *de;
 
@@ -168,22 +172,31 @@ spool_open(const char *dir, char **err)
 				s->count++;
 		closedir(d);
 	}
+	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
+	metrics_help("rebound_spool_backlog", "messages in the spool waiting for processing");
 	s->jobs = g_async_queue_new();
-	s->writer = g_thread_new("spool-writer", spool_writer, s);
+	for (i = 0; i < SPOOL_WRITERS; i++)
+		s->writers[i] = g_thread_new("spool-writer", spool_writer, s);
 	return s;
 }
 
 void
 spool_close(struct spool *s)
 {
+	int i;
+
 	if (s == NULL)
 		return;
-	if (s->writer != NULL) {
-		struct spool_job *stop = g_new0(struct spool_job, 1);
-		stop->stop = 1;
-		g_async_queue_push(s->jobs, stop);
-		g_thread_join(s->writer);
-	}
+	/* One sentinel per writer, queued behind every job: all jobs finish. */
+	for (i = 0; i < SPOOL_WRITERS; i++)
+		if (s->writers[i] != NULL) {
+			struct spool_job *stop = g_new0(struct spool_job, 1);
+			stop->stop = 1;
+			g_async_queue_push(s->jobs, stop);
+		}
+	for (i = 0; i < SPOOL_WRITERS; i++)
+		if (s->writers[i] != NULL)
+			g_thread_join(s->writers[i]);
 	if (s->jobs)
 		g_async_queue_unref(s->jobs);
 	if (s->qfd != -1)
@@ -327,7 +340,12 @@ spool_job_write(struct spool *s, struct spool_job *j)
 	iov[1].iov_base = (void *)j->data;
 	iov[1].iov_len = j->len;
 	j->fd = openat(s->tmpfd, env->queue_id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (j->fd == -1 || spool_write_all(j->fd, iov, 2) == -1 || fdatasync(j->fd) == -1) {
+	/* The fdatasync comes later, for the whole batch (spool_batch_sync):
+	 * here writeback only starts, so the batch's data and allocations go
+	 * to disk together and ext4 commits its journal about once. */
+	if (j->fd == -1 || spool_write_all(j->fd, iov, 2) == -1 ||
+	    (sync_file_range(j->fd, 0, 0, SYNC_FILE_RANGE_WRITE) == -1 && errno != ENOSYS &&
+	    errno != EINVAL && errno != ESPIPE)) {
 		int e = errno;
 		j->st = spool_errno_status(e);
 		j->err = g_strdup_printf("write tmp/%s: %s", env->queue_id, strerror(e));
@@ -338,6 +356,29 @@ spool_job_write(struct spool *s, struct spool_job *j)
 		}
 	}
 	g_string_free(h, TRUE);
+}
+
+/*
+ * Stage one and a half: fdatasync each file written.  The first call waits
+ * for the journal commit that carries the whole batch's allocations; the
+ * others then find little left to do.  Durability is the same as syncing
+ * each file right after writing it: nothing is renamed before its sync.
+ */
+static void
+spool_batch_sync(struct spool *s, struct spool_job **jobs, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++) {
+		struct spool_job *j = jobs[i];
+		if (j->fd == -1 || fdatasync(j->fd) == 0)
+			continue;
+		j->st = spool_errno_status(errno);
+		j->err = g_strdup_printf("fdatasync tmp/%s: %s", j->env->queue_id, strerror(errno));
+		close(j->fd);
+		unlinkat(s->tmpfd, j->env->queue_id, 0);
+		j->fd = -1;
+	}
 }
 
 /* Stage two for a batch: rename each written file into queue/, then one fsync. */
@@ -376,6 +417,8 @@ spool_batch_finish(struct spool *s, struct spool_job **jobs, int n)
 	}
 	g_mutex_lock(&s->lock);
 	s->count += renamed;
+	/* Set under the lock so that concurrent updates land in order. */
+	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
 	notify = s->notify;
 	narg = s->notify_arg;
 	g_mutex_unlock(&s->lock);
@@ -416,6 +459,7 @@ spool_writer(gpointer arg)
 		}
 		for (i = 0; i < n; i++)
 			spool_job_write(s, batch[i]);
+		spool_batch_sync(s, batch, n);
 		spool_batch_finish(s, batch, n);
 		for (i = 0; i < n; i++) {
 			batch[i]->done(batch[i]->arg, batch[i]->env->queue_id, batch[i]->st,
@@ -458,6 +502,7 @@ spool_commit(struct spool *s, struct spool_envelope *env, const char *data, size
 	j.len = len;
 	j.st = SPOOL_EIO;
 	spool_job_write(s, &j);
+	spool_batch_sync(s, &jp, 1);
 	spool_batch_finish(s, &jp, 1);
 	rc = j.st == SPOOL_OK ? 0 : -1;
 	if (rc == -1) {
@@ -617,51 +662,128 @@ spool_read(struct spool *s, const char *queue_id, struct spool_envelope **envp,
 int
 spool_set_attempts(struct spool *s, const char *queue_id, int attempts, char **err)
 {
-	char tmpname[SPOOL_ID_LEN + 8], num[32];
-	int fd, n;
+	const char *ids[] = { queue_id };
+	char *errs[1] = { NULL };
 
-	if (!spool_valid_id(queue_id)) {
-		spool_seterr(err, "invalid queue id");
-		return -1;
-	}
-	if (faccessat(s->qfd, queue_id, F_OK, 0) == -1) {
-		spool_seterr(err, "%s: %s", queue_id, strerror(errno));
-		return -1;
-	}
-	snprintf(tmpname, sizeof tmpname, "%s.att", queue_id);
-	n = snprintf(num, sizeof num, "%d\n", attempts);
-	fd = openat(s->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write(fd, num, n) != n || fdatasync(fd) == -1 ||
-	    renameat(s->tmpfd, tmpname, s->afd, queue_id) == -1 || fsync(s->afd) == -1) {
-		spool_seterr(err, "%s: attempts: %s", queue_id, strerror(errno));
-		if (fd != -1)
-			close(fd);
+	if (spool_set_attempts_many(s, ids, &attempts, 1, errs) == 0)
+		return 0;
+	if (err != NULL)
+		*err = errs[0];
+	else
+		g_free(errs[0]);
+	return -1;
+}
+
+/*
+ * Same steps as a message commit, batched: write each tmp/ID.att and start
+ * its writeback, fdatasync them, rename them into attempts/, then one
+ * fsync of attempts/.  An entry counts as recorded only after that fsync.
+ */
+int
+spool_set_attempts_many(struct spool *s, const char *const *ids, const int *attempts, size_t n,
+    char **errs)
+{
+	char tmpname[SPOOL_ID_LEN + 8], num[32];
+	int *fds = g_new(int, n);
+	size_t i, renamed = 0;
+	int failed = 0, len;
+
+	for (i = 0; i < n; i++) {
+		fds[i] = -1;
+		errs[i] = NULL;
+		if (!spool_valid_id(ids[i])) {
+			errs[i] = g_strdup("invalid queue id");
+			continue;
+		}
+		if (faccessat(s->qfd, ids[i], F_OK, 0) == -1) {
+			errs[i] = g_strdup_printf("%s: %s", ids[i], strerror(errno));
+			continue;
+		}
+		snprintf(tmpname, sizeof tmpname, "%s.att", ids[i]);
+		len = snprintf(num, sizeof num, "%d\n", attempts[i]);
+		fds[i] = openat(s->tmpfd, tmpname, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fds[i] == -1 || write(fds[i], num, len) != len ||
+		    (sync_file_range(fds[i], 0, 0, SYNC_FILE_RANGE_WRITE) == -1 && errno != ENOSYS &&
+		    errno != EINVAL && errno != ESPIPE))
+			goto fail_one;
+		continue;
+fail_one:
+		errs[i] = g_strdup_printf("%s: attempts: %s", ids[i], strerror(errno));
+		if (fds[i] != -1)
+			close(fds[i]);
+		fds[i] = -1;
 		unlinkat(s->tmpfd, tmpname, 0);
-		return -1;
 	}
-	close(fd);
-	return 0;
+	for (i = 0; i < n; i++) {
+		if (fds[i] == -1)
+			continue;
+		snprintf(tmpname, sizeof tmpname, "%s.att", ids[i]);
+		if (fdatasync(fds[i]) == -1 || renameat(s->tmpfd, tmpname, s->afd, ids[i]) == -1) {
+			errs[i] = g_strdup_printf("%s: attempts: %s", ids[i], strerror(errno));
+			unlinkat(s->tmpfd, tmpname, 0);
+		} else
+			renamed++;
+		close(fds[i]);
+		fds[i] = errs[i] == NULL ? 0 : -1;	/* 0: renamed */
+	}
+	if (renamed > 0 && fsync(s->afd) == -1) {
+		int e = errno;
+		for (i = 0; i < n; i++)
+			if (fds[i] == 0 && errs[i] == NULL)
+				errs[i] = g_strdup_printf("%s: attempts: fsync: %s", ids[i], strerror(e));
+	}
+	for (i = 0; i < n; i++)
+		if (errs[i] != NULL)
+			failed++;
+	g_free(fds);
+	return failed;
 }
 
 int
 spool_remove(struct spool *s, const char *queue_id, char **err)
 {
-	if (!spool_valid_id(queue_id)) {
-		spool_seterr(err, "invalid queue id");
-		return -1;
-	}
-	if (unlinkat(s->qfd, queue_id, 0) == -1) {
-		spool_seterr(err, "%s: %s", queue_id, strerror(errno));
-		return -1;
+	const char *ids[] = { queue_id };
+	char *errs[1] = { NULL };
+
+	if (spool_remove_many(s, ids, 1, errs) == 0)
+		return 0;
+	if (err != NULL)
+		*err = errs[0];
+	else
+		g_free(errs[0]);
+	return -1;
+}
+
+int
+spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs)
+{
+	size_t i, removed = 0;
+	int failed = 0;
+
+	for (i = 0; i < n; i++) {
+		errs[i] = NULL;
+		if (!spool_valid_id(ids[i])) {
+			errs[i] = g_strdup("invalid queue id");
+			failed++;
+			continue;
+		}
+		if (unlinkat(s->qfd, ids[i], 0) == -1) {
+			errs[i] = g_strdup_printf("%s: %s", ids[i], strerror(errno));
+			failed++;
+			continue;
+		}
+		unlinkat(s->afd, ids[i], 0);
+		removed++;
 	}
 	g_mutex_lock(&s->lock);
-	if (s->count > 0)
-		s->count--;
+	s->count = s->count > removed ? s->count - removed : 0;
+	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
 	g_mutex_unlock(&s->lock);
-	unlinkat(s->afd, queue_id, 0);
-	/* A lost unlink only means processing it again, which is idempotent. */
-	fsync(s->qfd);
-	return 0;
+	/* A lost unlink only means processing it again, which is idempotent;
+	 * one directory sync per batch bounds that after a crash. */
+	if (removed > 0)
+		fsync(s->qfd);
+	return failed;
 }
 
 void

@@ -21,14 +21,17 @@
  *   Rebound-Spool: 1 / Queue-Id / Arrival-Us / Client / Helo / Tls /
  *   Mail-From / Rcpt (repeated) / Size
  *
- * Group commit.  spool_commit_async() hands the message to one writer
- * thread.  The writer takes every job waiting (up to 64), writes and
- * fdatasyncs each file, renames them all and fsyncs the queue directory
- * once for the batch, then reports each job.  While one batch is being
- * synced the next one accumulates, so under load the directory fsync (the
- * journal commit) is paid once per batch rather than once per message and
- * SMTP never blocks on the disk: the event loop answers 250 when the
- * completion arrives.  spool_commit() is the synchronous form (same code,
+ * Group commit.  spool_commit_async() hands the message to a pool of
+ * SPOOL_WRITERS writer threads.  A writer takes every job waiting (up to
+ * 64), writes each file and starts its writeback, fdatasyncs them, renames
+ * them all and fsyncs the queue directory once for the batch, then reports
+ * each job.  While one writer waits on the disk the next batch accumulates
+ * for another, so under load the journal commit is paid once per batch
+ * (and overlapping commits merge) rather than once per message, and SMTP
+ * never blocks on the disk: the event loop answers 250 when the
+ * completion arrives.  Entries of concurrent batches may become visible
+ * slightly out of id order; spool_list() sorts.  spool_commit() is the
+ * synchronous form (same code,
  * batch of one, on the caller's thread).
  */
 #ifndef REBOUND_SPOOL_H
@@ -69,6 +72,14 @@ int spool_read(struct spool *s, const char *queue_id, struct spool_envelope **en
 /* Record a processing attempt durably (poison-message accounting). */
 int spool_set_attempts(struct spool *s, const char *queue_id, int attempts, char **err);
 int spool_remove(struct spool *s, const char *queue_id, char **err);
+/*
+ * The same for n entries at once, with one directory sync for the batch:
+ * errs[i] is set (caller frees) for each entry that failed; returns how
+ * many failed.
+ */
+int spool_set_attempts_many(struct spool *s, const char *const *ids, const int *attempts,
+    size_t n, char **errs);
+int spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs);
 void spool_envelope_free(struct spool_envelope *env);
 
 /* Called (on the committing thread) after each successful commit; may be NULL. */

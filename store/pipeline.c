@@ -6,6 +6,7 @@
 #include <libpq-fe.h>
 
 #include "log.h"
+#include "store/metrics.h"
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"
@@ -165,9 +166,12 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 	size_t i, k = 0;
 	size_t *map = g_new0(size_t, n);
 
+	const char **ids = g_new(const char *, n);
+	int *att = g_new(int, n);
+	char **errs = g_new0(char *, n);
+
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
-		char *err = NULL;
 
 		/* The attempt is counted durably before parsing, so a message
 		 * that kills the daemon is quarantined after max_attempts. */
@@ -178,14 +182,22 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 			continue;
 		}
 		it->env->attempts++;
-		if (spool_set_attempts(p->spool, it->queue_id, it->env->attempts, &err) < 0) {
-			log_warnx("q=%s set_attempts error=\"%s\"", it->queue_id, err);
-			g_free(err);
-		}
+		ids[k] = it->queue_id;
+		att[k] = it->env->attempts;
 		jobs[k].data = g_bytes_get_data(it->data, &jobs[k].len);
 		jobs[k].envelope_rcpt = it->env->rcpts ? it->env->rcpts[0] : NULL;
 		map[k++] = i;
 	}
+	/* One directory sync for the batch's attempt records. */
+	if (k > 0 && spool_set_attempts_many(p->spool, ids, att, k, errs) > 0)
+		for (i = 0; i < k; i++)
+			if (errs[i] != NULL) {
+				log_warnx("q=%s set_attempts error=\"%s\"", ids[i], errs[i]);
+				g_free(errs[i]);
+			}
+	g_free(ids);
+	g_free(att);
+	g_free(errs);
 	p->cl.batch(p->cl.arg, jobs, k);
 	for (i = 0; i < k; i++)
 		items[map[i]].job = jobs[i];
@@ -259,10 +271,36 @@ pipeline_fill(struct item *it, struct store_msg *m)
 	m->quarantined = it->quarantined;
 }
 
+/*
+ * Counted after COMMIT, so a rolled-back batch counts nothing: messages by
+ * kind (duplicates apart), and their recipient records by class and by
+ * reason (the reason vocabulary is the parser's, a bounded set).
+ */
 static void
-pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
+pipeline_count(struct item *it, const struct store_result *r)
 {
-	char *err = NULL;
+	const struct report *rep = it->job.report;
+	guint i;
+
+	if (r->duplicate) {
+		metrics_inc("rebound_messages_duplicate_total", NULL, NULL);
+		return;
+	}
+	metrics_inc("rebound_messages_total", "kind",
+	    it->quarantined ? "quarantined" : rep ? store_kind_name(rep->kind) : "none");
+	for (i = 0; rep != NULL && !it->quarantined && rep->records != NULL &&
+	    i < rep->records->len; i++) {
+		const struct report_record *rec = rep->records->pdata[i];
+		metrics_inc("rebound_messages_class_total", "class", store_class_name(rec->class_));
+		metrics_inc("rebound_messages_reason_total", "reason",
+		    rec->reason && *rec->reason ? rec->reason : "none");
+	}
+}
+
+/* A committed message: logged and counted; the caller removes its spool entry. */
+static void
+pipeline_committed(struct pipeline *p, struct item *it, const struct store_result *r)
+{
 
 	if (r->duplicate)
 		log_info("q=%s stored duplicate=yes", it->queue_id);
@@ -271,13 +309,36 @@ pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
 		    it->queue_id, r->message_id,
 		    it->job.report ? store_kind_name(it->job.report->kind) : "none",
 		    r->events, r->suppressions, it->quarantined ? " quarantined=yes" : "");
-	/* Only now, after COMMIT, may the spool forget it. */
-	if (spool_remove(p->spool, it->queue_id, &err) < 0) {
-		/* harmless: it will be found again and deduplicated */
-		log_warnx("q=%s spool_remove error=\"%s\"", it->queue_id, err);
-		g_free(err);
-	}
+	pipeline_count(it, r);
 	g_atomic_pointer_add(&p->stored, 1);
+}
+
+/* Only after COMMIT may the spool forget items[0..n). */
+static void
+pipeline_remove(struct pipeline *p, struct item *items, size_t n)
+{
+	const char **ids = g_new(const char *, n);
+	char **errs = g_new0(char *, n);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ids[i] = items[i].queue_id;
+	if (spool_remove_many(p->spool, ids, n, errs) > 0)
+		for (i = 0; i < n; i++)
+			if (errs[i] != NULL) {
+				/* harmless: it will be found again and deduplicated */
+				log_warnx("q=%s spool_remove error=\"%s\"", ids[i], errs[i]);
+				g_free(errs[i]);
+			}
+	g_free(ids);
+	g_free(errs);
+}
+
+static void
+pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
+{
+	pipeline_committed(p, it, r);
+	pipeline_remove(p, it, 1);
 }
 
 /*
@@ -339,9 +400,17 @@ pipeline_store(struct pipeline *p, struct item *items, size_t n)
 		char *err = NULL;
 
 		if (pipeline_connect(p, &err) == 0) {
-			if (store_batch(p->conn, p->cfg, msgs, n, res, &failed, &cls, &err) == 0) {
+			gint64 t0 = g_get_monotonic_time();
+			int brc = store_batch(p->conn, p->cfg, msgs, n, res, &failed, &cls, &err);
+
+			metrics_observe("rebound_store_seconds", "op", brc == 0 ? "batch" : "batch_failed",
+			    (g_get_monotonic_time() - t0) / 1e6);
+			if (brc == 0) {
+				metrics_add("rebound_store_batch_messages_total", NULL, NULL, (double)n);
+				metrics_inc("rebound_store_batches_total", NULL, NULL);
 				for (i = 0; i < n; i++)
-					pipeline_done(p, &items[i], &res[i]);
+					pipeline_committed(p, &items[i], &res[i]);
+				pipeline_remove(p, items, n);
 				rc = 0;
 			} else if (cls == PG_PERMANENT) {
 				g_free(err);

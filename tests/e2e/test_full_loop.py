@@ -3,7 +3,7 @@
 suppression in PostgreSQL and a relay's socketmap/policy lookup answers
 REJECT for that address, while a block bounce never does.  Prints the time
 from the client's 250 to the first positive lookup."""
-import smtplib, socket, subprocess, time, unittest
+import re, smtplib, socket, subprocess, time, unittest, urllib.request
 import harness
 import store_msgs as m
 from lookup_env import netstring, read_netstring
@@ -79,6 +79,44 @@ class FullLoop(unittest.TestCase):
         self.assertIn("action=REJECT", self.policy_action("carol@dead.example"))
         rows = self.pg.psql("SELECT class, origin FROM suppressions WHERE address_key = 'carol@dead.example'")
         self.assertEqual(rows, [["hard", "automatic"]])
+
+    def metrics(self):
+        """GET /metrics as {'name{labels}': value}."""
+        url = f"http://{self.d.conf['http']['listen']}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as r:
+            self.assertEqual(r.status, 200)
+            text = r.read().decode()
+        out = {}
+        for line in text.splitlines():
+            mo = re.match(r"^([a-z_]+(?:\{[^}]*\})?) (\S+)$", line)
+            if mo:
+                out[mo.group(1)] = float(mo.group(2))
+        return out
+
+    def test_metrics_after_bounce(self):
+        before = self.metrics()
+        self.send(m.dsn("hard", "erin@gone.example", "loop3"))
+        self.wait_lookup("erin@gone.example")
+        # Counted after COMMIT; the lookup above may see the index first.
+        end = time.time() + 10
+        while time.time() < end:
+            after = self.metrics()
+            if after.get('rebound_messages_total{kind="dsn"}', 0) > before.get('rebound_messages_total{kind="dsn"}', 0):
+                break
+            time.sleep(0.05)
+
+        def delta(key):
+            return after.get(key, 0) - before.get(key, 0)
+        self.assertGreaterEqual(delta("rebound_smtp_sessions_total"), 1, after)
+        self.assertGreaterEqual(delta('rebound_smtp_replies_total{code="250"}'), 4, after)  # EHLO MAIL RCPT DATA-end
+        self.assertGreaterEqual(delta('rebound_smtp_replies_total{code="354"}'), 1, after)
+        self.assertEqual(delta('rebound_messages_total{kind="dsn"}'), 1, after)
+        self.assertEqual(delta('rebound_messages_class_total{class="hard"}'), 1, after)
+        self.assertGreaterEqual(delta('rebound_lookup_hits_total{proto="socketmap"}'), 1, after)
+        self.assertGreaterEqual(delta('rebound_lookup_seconds_count{proto="socketmap"}'), 1, after)
+        self.assertGreaterEqual(delta('rebound_store_seconds_count{op="batch"}'), 1, after)
+        self.assertIn("rebound_spool_backlog", after)
+        self.assertGreaterEqual(after["rebound_spool_backlog"], 0)
 
     def test_block_never_suppresses(self):
         self.send(m.dsn("block", "dave@blocked.example", "loop2"))

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""make bench-store: 5 KB hard-bounce DSNs sent over SMTP to build/rebound
+serve, parsed and written to a private PostgreSQL cluster (fsync on,
+synchronous_commit on), and in the same run the PostgreSQL-only ceiling: the
+same rows (message with its raw 5 KB, one event, one suppression upsert,
+with the schema's triggers and indexes) written by a bare libpq loop
+(tests/bench/bench_store_ceiling.c) over one connection with the same
+transaction shape ([store] batch messages per transaction, the statements
+of store/store.c).  Prints messages
+stored per second for both and the ratio (issue 4 target: >= 70%).
+
+Environment: BENCH_MESSAGES (default 4000), BENCH_CLIENTS (SMTP client
+processes, 4), BENCH_BATCH ([store] batch, 32), BENCH_SIZE (5120).
+"""
+import multiprocessing, os, re, smtplib, subprocess, sys, tempfile, time
+
+import benchlib
+from benchlib import harness
+import store_msgs
+
+N = int(os.environ.get("BENCH_MESSAGES", "4000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+BATCH = int(os.environ.get("BENCH_BATCH", "32"))
+SIZE = int(os.environ.get("BENCH_SIZE", "5120"))
+CEILING = os.path.join(os.path.dirname(harness.REBOUND), "bench", "bench_store_ceiling")
+
+
+def sender(port, lo, hi, run):
+    with smtplib.SMTP("127.0.0.1", port, timeout=120) as s:
+        for i in range(lo, hi):
+            msg = store_msgs.dsn("hard", f"user{i}.{run}@dest{i % 97}.example", f"b{run}-{i}",
+                                 size=SIZE)
+            s.sendmail("", ["bounce@bounces.example.com"], msg)
+
+
+def send_all(port, run):
+    step = (N + CLIENTS - 1) // CLIENTS
+    procs = [multiprocessing.Process(target=sender, args=(port, k * step, min(N, (k + 1) * step), run))
+             for k in range(CLIENTS)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join()
+        if p.exitcode != 0:
+            sys.exit("bench-store: an SMTP client failed")
+
+
+def count(pg):
+    return int(pg.psql("SELECT count(*) FROM messages")[0][0])
+
+
+def main():
+    pg = harness.Pg().start()
+    d = harness.Daemon({"store": {"conninfo": pg.conninfo, "batch": str(BATCH)},
+                        "smtp": {"max_sessions_per_ip": "1000"}, "log": {"level": "warn"}})
+    work = tempfile.mkdtemp(prefix="rebound-bench-store-")
+    try:
+        d.start()
+        end = time.time() + 30
+        while time.time() < end:
+            try:
+                count(pg)
+                break
+            except subprocess.CalledProcessError:
+                time.sleep(0.2)
+        print(f"bench-store: {N} DSNs of ~{SIZE} bytes (hard bounces, distinct recipients) over "
+              f"{CLIENTS} SMTP sessions, [store] batch = {BATCH}, synchronous_commit = on")
+        for sql in ("SHOW synchronous_commit", "SHOW fsync"):
+            assert pg.psql(sql)[0][0] == "on", sql
+        # Rebound: first SMTP byte to last COMMIT seen in the table.
+        base = count(pg)
+        t0 = time.monotonic()
+        send_all(d.port, "r")
+        t_smtp = time.monotonic() - t0
+        deadline = time.monotonic() + 600
+        while count(pg) < base + N:
+            if time.monotonic() > deadline:
+                sys.exit(f"bench-store: only {count(pg) - base} of {N} stored\n{d.log()[-3000:]}")
+            time.sleep(0.02)
+        el = time.monotonic() - t0
+        rate = N / el
+        sup = int(pg.psql("SELECT count(*) FROM suppressions")[0][0])
+        if sup < N:
+            sys.exit(f"bench-store: {sup} suppressions for {N} hard bounces")
+        print(f"  rebound : {N} stored in {el:.2f}s = {rate:.0f} msg/s "
+              f"(SMTP intake alone {N / t_smtp:.0f} msg/s)   {benchlib.load()}")
+
+        # Ceiling: the same rows by a bare libpq loop, same connection count
+        # and batching (tests/bench/bench_store_ceiling.c).
+        rawfile = os.path.join(work, "dsn.eml")
+        with open(rawfile, "wb") as f:
+            f.write(store_msgs.dsn("hard", "ceiling@dest.example", "ceiling", size=SIZE))
+        p = subprocess.run([CEILING, pg.conninfo, rawfile, str(N), str(BATCH)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        out = p.stdout.decode()
+        mo = re.search(r"= ([0-9.]+) msg/s", out)
+        if p.returncode != 0 or mo is None:
+            sys.exit("bench-store: ceiling failed\n" + out[-3000:])
+        ceiling = float(mo.group(1))
+        print(f"  ceiling : libpq loop, {N} messages, {BATCH} per transaction = {ceiling:.0f} msg/s   "
+              f"{benchlib.load()}")
+        print(f"bench-store: rebound {rate:.0f} msg/s stored, PostgreSQL ceiling {ceiling:.0f} msg/s, "
+              f"ratio {rate / ceiling:.0%} (target >= 70%) {benchlib.load()}")
+    finally:
+        d.cleanup()
+        pg.destroy()
+        subprocess.run(["rm", "-rf", work])
+
+
+if __name__ == "__main__":
+    main()
