@@ -69,6 +69,7 @@ emit(const char *file, long index, const struct report *r, const struct report_r
 	json_str(b, "remote_mta", rec ? rec->remote_mta : NULL);
 	json_str(b, "last_attempt", rec ? rec->last_attempt : NULL);
 	json_str(b, "feedback_type", rec ? rec->feedback_type : NULL);
+	json_str(b, "smtp_command", rec ? rec->smtp_command : NULL);
 	json_str(b, "rule", rec ? rec->rule : NULL);
 	json_str(b, "reporting_mta", r->reporting_mta);
 	json_str(b, "mta", r->mta);

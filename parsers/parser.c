@@ -415,6 +415,11 @@ parser_find_command(const char *t)
 		{ "final data", "DATA" }, { "message data", "DATA" }, { "mail from", "MAIL" },
 		{ "mail_from", "MAIL" }, { "mail command", "MAIL" }, { "ehlo", "EHLO" },
 		{ "helo", "HELO" }, { "initial connection", "CONN" }, { "connect to", "CONN" },
+		{ "but sender was rejected", "MAIL" }, { "but my name was rejected", "HELO" },
+		{ "failed after i sent the message", "DATA" }, { ">>> data", "DATA" },
+		{ "rcpt command", "RCPT" }, { "(state 14)", "RCPT" }, { "(state 13)", "MAIL" },
+		{ "(state 15)", "DATA" }, { "(state 17)", "DATA" }, { "(state 18)", "DATA" },
+		{ "during result wait", "DATA" },
 	};
 	const char *best = NULL, *at = NULL;
 	size_t i;
@@ -428,6 +433,48 @@ parser_find_command(const char *t)
 		if (h != NULL && (at == NULL || h < at)) {
 			at = h;
 			best = tab[i].cmd;
+		}
+	}
+	return best != NULL ? g_strdup(best) : NULL;
+}
+
+/*
+ * The command named by a transcript or a reply in the report's text
+ * (context, folded), looked for from the recipient's first mention on,
+ * then anywhere.  Only phrases that introduce a command count here: the
+ * text may also carry headers where "helo" or "mail from" mean nothing.
+ */
+static char *
+find_command_context(const char *ctx, const char *rcpt)
+{
+	static const struct { const char *needle, *cmd; } tab[] = {
+		{ ">>> rcpt", "RCPT" }, { ">>> data", "DATA" }, { ">>> mail from", "MAIL" },
+		{ ">>> ehlo", "EHLO" }, { ">>> helo", "HELO" }, { "in reply to rcpt", "RCPT" },
+		{ "in reply to end of data", "DATA" }, { "in reply to data", "DATA" },
+		{ "in reply to mail from", "MAIL" }, { "after rcpt to", "RCPT" },
+		{ "after end of data", "DATA" }, { "after data", "DATA" },
+		{ "after mail from", "MAIL" }, { "did not like our rcpt", "RCPT" },
+		{ "did not like our data", "DATA" }, { "smtp command data", "DATA" },
+		{ "smtp command rcpt", "RCPT" }, { "smtp command mail", "MAIL" },
+	};
+	const char *from = NULL, *best = NULL, *at = NULL;
+	size_t i;
+	int pass;
+
+	if (ctx == NULL)
+		return NULL;
+	if (rcpt != NULL)
+		from = strstr(ctx, rcpt);
+	for (pass = from != NULL ? 0 : 1; pass < 2 && best == NULL; pass++) {
+		const char *start = pass == 0 ? from : ctx;
+
+		for (i = 0; i < G_N_ELEMENTS(tab); i++) {
+			const char *h = strstr(start, tab[i].needle);
+
+			if (h != NULL && (at == NULL || h < at)) {
+				at = h;
+				best = tab[i].cmd;
+			}
 		}
 	}
 	return best != NULL ? g_strdup(best) : NULL;
@@ -463,16 +510,23 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->status = parser_find_status(rec->diagnostic);
 	if (rec->smtp_command == NULL)
 		rec->smtp_command = parser_find_command(diag);
-	ok = rules_classify(p->rules, diag, NULL, NULL, &m);
-	if (!ok && context != NULL) {
+	if (context != NULL)
 		ctx = rules_fold(context);
-		ok = rules_classify(p->rules, ctx, NULL, NULL, &m);
+	if (rec->smtp_command == NULL && ctx != NULL) {
+		char *lr = rec->recipient != NULL ? g_ascii_strdown(rec->recipient, -1) : NULL;
+
+		rec->smtp_command = find_command_context(ctx, lr);
+		g_free(lr);
+	}
+	ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
+	if (!ok && ctx != NULL) {
+		ok = rules_classify(p->rules, ctx, rec->status, NULL, NULL, &m);
 		if (!ok && rec->status == NULL) {
 			rec->status = parser_find_status(context);
 		}
 	}
-	if (ok) {
-		const char *alt = rules_require(p->rules, m.reason, rec->smtp_command, rec->status);
+	if (ok && m.by_text) {
+		const char *alt = rules_require(p->rules, m.reason, m.id, rec->smtp_command, rec->status);
 
 		if (alt != m.reason) {
 			m.reason = alt;
@@ -480,15 +534,17 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		}
 	}
 	if (!ok)
-		ok = rules_classify(p->rules, NULL, rec->status, rec->replycode, &m);
+		ok = rules_classify(p->rules, NULL, rec->status, rec->replycode,
+		    rec->smtp_command, &m);
 	if (ok) {
 		g_free(rec->reason);
 		rec->reason = g_strdup(m.reason);
 		g_free(rec->rule);
 		rec->rule = g_strdup(m.id);
 	} else if (rec->reason == NULL)
-		rec->reason = g_strdup(rec->status != NULL || rec->replycode != NULL ?
-		    "undefined" : "onhold");
+		rec->reason = g_strdup(rec->action != NULL &&
+		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
+		    rec->diagnostic != NULL ? "onhold" : "undefined");
 	rec->class_ = rules_class(p->rules, rec->reason, is_permanent(rec));
 	if (rec->action != NULL && (g_ascii_strcasecmp(rec->action, "delayed") == 0 ||
 	    g_ascii_strcasecmp(rec->action, "delivered") == 0 ||

@@ -11,7 +11,7 @@
 
 #include "parsers/rules.h"
 
-enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE };
+enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE, RULE_COMMAND };
 
 struct rule {
 	enum rule_type type;
@@ -19,6 +19,7 @@ struct rule {
 	char *reason;
 	char *pattern;		/* folded text, status or code */
 	GRegex *re;
+	gboolean first;		/* status-first: decides in file order, before later text rules */
 };
 
 struct class_entry {
@@ -30,6 +31,7 @@ struct require {
 	char *command;		/* e.g. "RCPT", or NULL */
 	char *status;		/* status pattern, or NULL */
 	char *otherwise;	/* reason used when neither holds */
+	char **except;		/* rule ids whose wording is enough without either */
 };
 
 struct rules {
@@ -70,6 +72,7 @@ require_free(gpointer p)
 	g_free(q->command);
 	g_free(q->status);
 	g_free(q->otherwise);
+	g_strfreev(q->except);
 	g_free(q);
 }
 
@@ -166,11 +169,13 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 						msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
 				} else if (strcmp(f[k], "otherwise") == 0)
 					q->otherwise = g_strdup(f[k + 1]);
+				else if (strcmp(f[k], "except") == 0 && q->except == NULL)
+					q->except = g_strsplit(f[k + 1], ",", -1);
 				else
-					msg = "usage: require REASON [command CMD] [status PATTERN] otherwise REASON";
+					msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
 			}
 			if (msg == NULL && (f[1] == NULL || q->otherwise == NULL || (f[k] != NULL)))
-				msg = "usage: require REASON [command CMD] [status PATTERN] otherwise REASON";
+				msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
 			if (msg != NULL)
 				require_free(q);
 			else
@@ -181,7 +186,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			GError *gerr = NULL;
 
 			if (g_strv_length(f) < 5) {
-				msg = "usage: rule ID REASON text|regex|status|code PATTERN";
+				msg = "usage: rule ID REASON text|regex|status|status-first|code|command PATTERN";
 				goto next;
 			}
 			/* The pattern is the rest of the line after the 4th field, verbatim. */
@@ -210,18 +215,24 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 					*err = m;
 					return NULL;
 				}
-			} else if (strcmp(f[3], "status") == 0) {
+			} else if (strcmp(f[3], "status") == 0 || strcmp(f[3], "status-first") == 0) {
 				ru->type = RULE_STATUS;
+				ru->first = f[3][6] == '-';
 				ru->pattern = g_strdup(pat);
 				if (!valid_status_pattern(pat))
 					msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
+			} else if (strcmp(f[3], "command") == 0) {
+				ru->type = RULE_COMMAND;
+				ru->pattern = g_ascii_strup(pat, -1);
+				if (!g_regex_match_simple("^[A-Z]+(,[A-Z]+)*$", ru->pattern, 0, 0))
+					msg = "bad command list (e.g. CONN,EHLO,HELO)";
 			} else if (strcmp(f[3], "code") == 0) {
 				ru->type = RULE_CODE;
 				ru->pattern = g_strdup(pat);
 				if (!g_regex_match_simple("^[245][0-9x][0-9x]$", pat, 0, 0))
 					msg = "bad reply code pattern (e.g. 550, 55x)";
 			} else
-				msg = "unknown rule type (text, regex, status, code)";
+				msg = "unknown rule type (text, regex, status, status-first, code, command)";
 			if (msg != NULL)
 				rule_free(ru);
 			else
@@ -283,9 +294,21 @@ status_matches(const char *pat, const char *status)
 	}
 }
 
+static gboolean
+command_matches(const char *list, const char *command)
+{
+	gsize n = strlen(command);
+	const char *p;
+
+	for (p = list; (p = strstr(p, command)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return TRUE;
+	return FALSE;
+}
+
 gboolean
 rules_classify(const struct rules *r, const char *text, const char *status,
-    const char *replycode, struct rules_match *out)
+    const char *replycode, const char *command, struct rules_match *out)
 {
 	guint i;
 
@@ -301,10 +324,15 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 			m = text != NULL && g_regex_match(ru->re, text, 0, NULL);
 			break;
 		case RULE_STATUS:
-			m = status != NULL && status_matches(ru->pattern, status);
+			/* With text, only status-first rules take part (see rules.h). */
+			m = status != NULL && (text == NULL || ru->first) &&
+			    status_matches(ru->pattern, status);
+			break;
+		case RULE_COMMAND:
+			m = text == NULL && command != NULL && command_matches(ru->pattern, command);
 			break;
 		case RULE_CODE:
-			m = replycode != NULL && strlen(replycode) == 3 &&
+			m = text == NULL && replycode != NULL && strlen(replycode) == 3 &&
 			    (ru->pattern[0] == replycode[0]) &&
 			    (ru->pattern[1] == 'x' || ru->pattern[1] == replycode[1]) &&
 			    (ru->pattern[2] == 'x' || ru->pattern[2] == replycode[2]);
@@ -313,6 +341,7 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 		if (m) {
 			out->reason = ru->reason;
 			out->id = ru->id;
+			out->by_text = ru->type == RULE_TEXT || ru->type == RULE_REGEX;
 			return TRUE;
 		}
 	}
@@ -320,7 +349,7 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 }
 
 const char *
-rules_require(const struct rules *r, const char *reason, const char *command,
+rules_require(const struct rules *r, const char *reason, const char *id, const char *command,
     const char *status)
 {
 	const struct require *q;
@@ -332,15 +361,18 @@ rules_require(const struct rules *r, const char *reason, const char *command,
 	 * command before DATA other than CMD (a content filter only acts once it
 	 * has the message).  Without a command, a status matching PATTERN keeps it.
 	 */
+	if (q->status != NULL && status != NULL && status_matches(q->status, status))
+		return reason;
 	if (command != NULL) {
 		if (q->command == NULL || g_ascii_strcasecmp(q->command, command) == 0 ||
 		    g_ascii_strcasecmp(command, "DATA") != 0)
 			return reason;
 		return q->otherwise;
 	}
-	if (q->status != NULL)
-		return status != NULL && status_matches(q->status, status) ? reason : q->otherwise;
-	return reason;
+	/* Neither command nor a matching status: only the listed wordings stand. */
+	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
+		return reason;
+	return q->otherwise;
 }
 
 enum report_class
