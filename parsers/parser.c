@@ -321,7 +321,9 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 	n = MIN(ba->len, MAX_TEXT);
 	cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
-	    g_ascii_strcasecmp(cs, "us-ascii") != 0 && !g_utf8_validate_len((char *)ba->data, n, NULL)) {
+	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
+	    (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
+	    !g_utf8_validate_len((char *)ba->data, n, NULL))) {
 		if (sanitize_charset_ok(&p->lim, cs))
 			out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", cs, "?", NULL,
 			    outlen, NULL);
@@ -419,7 +421,8 @@ parser_find_command(const char *t)
 		{ "failed after i sent the message", "DATA" }, { ">>> data", "DATA" },
 		{ "rcpt command", "RCPT" }, { "(state 14)", "RCPT" }, { "(state 13)", "MAIL" },
 		{ "(state 15)", "DATA" }, { "(state 17)", "DATA" }, { "(state 18)", "DATA" },
-		{ "during result wait", "DATA" },
+		{ "during result wait", "DATA" }, { "does not like recipient", "RCPT" },
+		{ "smtp:rcpt", "RCPT" }, { "smtp:data", "DATA" }, { "smtp:mail", "MAIL" },
 	};
 	const char *best = NULL, *at = NULL;
 	size_t i;
@@ -456,6 +459,9 @@ find_command_context(const char *ctx, const char *rcpt)
 		{ "after mail from", "MAIL" }, { "did not like our rcpt", "RCPT" },
 		{ "did not like our data", "DATA" }, { "smtp command data", "DATA" },
 		{ "smtp command rcpt", "RCPT" }, { "smtp command mail", "MAIL" },
+		{ "does not like recipient", "RCPT" }, { "smtp:rcpt", "RCPT" },
+		{ "smtp:data", "DATA" }, { "but sender was rejected", "MAIL" },
+		{ "failed after i sent the message", "DATA" },
 	};
 	const char *from = NULL, *best = NULL, *at = NULL;
 	size_t i;
@@ -533,6 +539,14 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 			m.id = "require";
 		}
 	}
+	if (ok) {
+		const char *alt = rules_after(p->rules, m.reason, rec->smtp_command);
+
+		if (alt != m.reason) {
+			m.reason = alt;
+			m.id = "after";
+		}
+	}
 	if (!ok)
 		ok = rules_classify(p->rules, NULL, rec->status, rec->replycode,
 		    rec->smtp_command, &m);
@@ -545,6 +559,13 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->reason = g_strdup(rec->action != NULL &&
 		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
 		    rec->diagnostic != NULL ? "onhold" : "undefined");
+	if (rec->status != NULL && rec->status[0] == '2') {
+		/* A success code is a delivery whatever the words around it. */
+		g_free(rec->reason);
+		rec->reason = g_strdup("delivered");
+		g_free(rec->rule);
+		rec->rule = g_strdup("status-2");
+	}
 	rec->class_ = rules_class(p->rules, rec->reason, is_permanent(rec));
 	if (rec->action != NULL && (g_ascii_strcasecmp(rec->action, "delayed") == 0 ||
 	    g_ascii_strcasecmp(rec->action, "delivered") == 0 ||
@@ -624,7 +645,9 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 				r->anomalies |= REPORT_ANOMALY_BAD_STATUS;
 		}
 		dc = fields_get(f, b, "Diagnostic-Code");
-		rec->diagnostic = strip_type(dc);
+		/* "X-Unix; 77" says a local program failed: the type is the message. */
+		rec->diagnostic = dc != NULL && g_ascii_strncasecmp(dc, "x-unix", 6) == 0 ?
+		    parser_utf8(dc, -1) : strip_type(dc);
 		rec->remote_mta = strip_type(fields_get(f, b, "Remote-MTA"));
 		if (fields_get(f, b, "Last-Attempt-Date") != NULL)
 			rec->last_attempt = parser_utf8(fields_get(f, b, "Last-Attempt-Date"), -1);

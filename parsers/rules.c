@@ -34,8 +34,15 @@ struct require {
 	char **except;		/* rule ids whose wording is enough without either */
 };
 
+struct after {
+	char *command;		/* "MAIL" */
+	char **reasons;		/* reasons that change meaning after it */
+	char *becomes;
+};
+
 struct rules {
 	GPtrArray *rules;	/* struct rule * */
+	GPtrArray *afters;	/* struct after * */
 	GHashTable *requires;	/* reason -> struct require * */
 	GHashTable *classes;	/* reason -> struct class_entry * */
 };
@@ -53,12 +60,24 @@ rule_free(gpointer p)
 	g_free(r);
 }
 
+static void
+after_free(gpointer x)
+{
+	struct after *a = x;
+
+	g_free(a->command);
+	g_strfreev(a->reasons);
+	g_free(a->becomes);
+	g_free(a);
+}
+
 void
 rules_free(struct rules *r)
 {
 	if (r == NULL)
 		return;
 	g_ptr_array_free(r->rules, TRUE);
+	g_ptr_array_free(r->afters, TRUE);
 	g_hash_table_destroy(r->classes);
 	g_hash_table_destroy(r->requires);
 	g_free(r);
@@ -127,6 +146,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 	int i;
 
 	r->rules = g_ptr_array_new_with_free_func(rule_free);
+	r->afters = g_ptr_array_new_with_free_func(after_free);
 	r->classes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->requires = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, require_free);
 	buf = g_strndup(data, len);
@@ -180,6 +200,19 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 				require_free(q);
 			else
 				g_hash_table_replace(r->requires, g_strdup(f[1]), q);
+		} else if (strcmp(f[0], "after") == 0) {
+			/* after CMD REASON[,REASON...] becomes REASON2 */
+			if (g_strv_length(f) != 5 || strcmp(f[3], "becomes") != 0 ||
+			    !g_regex_match_simple("^[A-Za-z]+$", f[1], 0, 0))
+				msg = "usage: after COMMAND REASON[,REASON...] becomes REASON";
+			else {
+				struct after *a = g_new0(struct after, 1);
+
+				a->command = g_ascii_strup(f[1], -1);
+				a->reasons = g_strsplit(f[2], ",", -1);
+				a->becomes = g_strdup(f[4]);
+				g_ptr_array_add(r->afters, a);
+			}
 		} else if (strcmp(f[0], "rule") == 0) {
 			struct rule *ru;
 			const char *pat;
@@ -238,7 +271,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			else
 				g_ptr_array_add(r->rules, ru);
 		} else
-			msg = "unknown directive (rule, class, require)";
+			msg = "unknown directive (rule, class, require, after)";
 next:
 		g_strfreev(f);
 		if (msg != NULL) {
@@ -373,6 +406,23 @@ rules_require(const struct rules *r, const char *reason, const char *id, const c
 	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
 		return reason;
 	return q->otherwise;
+}
+
+const char *
+rules_after(const struct rules *r, const char *reason, const char *command)
+{
+	guint i;
+
+	if (reason == NULL || command == NULL)
+		return reason;
+	for (i = 0; i < r->afters->len; i++) {
+		const struct after *a = g_ptr_array_index(r->afters, i);
+
+		if (g_ascii_strcasecmp(a->command, command) == 0 &&
+		    g_strv_contains((const char *const *)a->reasons, reason))
+			return a->becomes;
+	}
+	return reason;
 }
 
 enum report_class

@@ -47,6 +47,13 @@ gboolean rules_classify(const struct rules *r, const char *text, const char *sta
 const char *rules_require(const struct rules *r, const char *reason, const char *id,
     const char *command, const char *status);
 
+/*
+ * "after" lines: a reason said in reply to COMMAND means something else
+ * ("no such domain" after MAIL FROM is about the sender's domain: the
+ * sender was rejected).  Returns reason itself or the replacement.
+ */
+const char *rules_after(const struct rules *r, const char *reason, const char *command);
+
 /* Class of a reason; permanent says whether the failure was a 5xx one. */
 enum report_class rules_class(const struct rules *r, const char *reason, gboolean permanent);
 
