@@ -23,6 +23,7 @@
 #define MAX_MESSAGE_SIZE	(64 * 1024 * 1024)
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
 #define MAX_RECORDS		200
+#define MAX_DSN_PARTS		8
 
 static const char *const default_charsets[] = {
 	"us-ascii", "ascii", "utf-8", "utf8", "iso-8859-1", "iso-8859-2", "iso-8859-15",
@@ -229,7 +230,8 @@ struct walk {
 	struct parser *p;
 	struct report *r;
 	int nparts;
-	GMimePart *dsn;
+	GMimePart *dsn[MAX_DSN_PARTS];	/* some MTAs send one part per recipient */
+	int ndsn;
 	GMimePart *arf;
 	GMimePart *headers;		/* text/rfc822-headers */
 	GMimeMessage *orig;		/* message/rfc822 */
@@ -278,8 +280,10 @@ walk(struct walk *w, GMimeObject *o, int depth)
 		return;
 	if (g_ascii_strcasecmp(type, "message") == 0) {
 		if ((g_ascii_strcasecmp(sub, "delivery-status") == 0 ||
-		    g_ascii_strcasecmp(sub, "global-delivery-status") == 0) && w->dsn == NULL)
-			w->dsn = GMIME_PART(o);
+		    g_ascii_strcasecmp(sub, "global-delivery-status") == 0)) {
+			if (w->ndsn < MAX_DSN_PARTS)
+				w->dsn[w->ndsn++] = GMIME_PART(o);
+		}
 		else if (g_ascii_strcasecmp(sub, "feedback-report") == 0 && w->arf == NULL)
 			w->arf = GMIME_PART(o);
 		else if ((g_ascii_strcasecmp(sub, "rfc822-headers") == 0 ||
@@ -598,16 +602,11 @@ strip_type(const char *v)
 }
 
 static void
-parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *context)
+parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const char *context)
 {
 	struct fields *f;
-	char *txt;
-	gsize n;
 	guint b;
 
-	txt = part_text(p, w->dsn, &n);
-	if (txt == NULL)
-		return;
 	f = fields_parse(txt, n, MAX_RECORDS + 1);
 	r->kind = REPORT_KIND_DSN;
 	for (b = 0; b < f->blocks->len; b++) {
@@ -668,7 +667,45 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 		parser_classify(p, rec, context);
 	}
 	fields_free(f);
-	g_free(txt);
+}
+
+/*
+ * A multipart whose boundary does not match its parts (it happens: some
+ * MTAs rewrite one and not the other), or a report sent without any MIME
+ * header, leaves GMime with no delivery-status part.  The block is still
+ * there in the raw body: find it and read up to the next boundary line.
+ */
+static gboolean
+raw_dsn_block(const char *buf, gsize len, const char **out, gsize *outlen)
+{
+	static const char tag[] = "content-type: message/delivery-status";
+	const char *p = buf, *end = buf + len, *s, *e;
+
+	for (;;) {
+		p = g_strstr_len(p, end - p, "ontent-");
+		if (p == NULL || p == buf)
+			return FALSE;
+		if ((gsize)(end - (p - 1)) >= sizeof(tag) - 1 &&
+		    g_ascii_strncasecmp(p - 1, tag, sizeof(tag) - 1) == 0 &&
+		    (p - 1 == buf || p[-2] == '\n' || p[-2] == '\r'))
+			break;
+		p++;
+	}
+	/* the part's header ends at the first empty line */
+	for (s = p; s < end; s++)
+		if (*s == '\n' && s + 1 < end && (s[1] == '\n' || (s[1] == '\r' && s + 2 < end &&
+		    s[2] == '\n')))
+			break;
+		else if (*s == '\r' && s + 1 < end && s[1] == '\r')
+			break;
+	if (s >= end)
+		return FALSE;
+	for (e = s + 1; e < end; e++)
+		if ((e[-1] == '\n' || e[-1] == '\r') && e[0] == '-' && e + 1 < end && e[1] == '-')
+			break;
+	*out = s;
+	*outlen = e - s;
+	return TRUE;
 }
 
 /* ---- ARF ---- */
@@ -837,8 +874,21 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		g_free(h);
 	}
 
-	if (w.dsn != NULL)
-		parse_dsn(p, r, &w, context);
+	for (i = 0; i < (guint)w.ndsn; i++) {
+		gsize n;
+		char *txt = part_text(p, w.dsn[i], &n);
+
+		if (txt != NULL)
+			parse_dsn(p, r, txt, n, context);
+		g_free(txt);
+	}
+	if (w.ndsn == 0 && w.arf == NULL) {
+		const char *raw;
+		gsize rn;
+
+		if (raw_dsn_block(buf, blen, &raw, &rn))
+			parse_dsn(p, r, raw, rn, context);
+	}
 	if (r->records->len == 0 && w.arf != NULL)
 		parse_arf(p, r, &w);
 
