@@ -675,6 +675,42 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
  * header, leaves GMime with no delivery-status part.  The block is still
  * there in the raw body: find it and read up to the next boundary line.
  */
+/* Start of line i.e. buf or after a line end. */
+static gboolean
+at_line_start(const char *buf, const char *p)
+{
+	return p == buf || p[-1] == '\n' || p[-1] == '\r';
+}
+
+/*
+ * No MIME part at all: DSN fields written inline in the text.  The
+ * paragraph holding the first line-start Reporting-MTA or Final-Recipient
+ * field begins the report; it runs to the end (bounded).
+ */
+static gboolean
+raw_dsn_fields(const char *buf, gsize len, const char **out, gsize *outlen)
+{
+	const char *end = buf + len, *best = NULL, *s, *p;
+
+	for (p = buf; p < end && best == NULL; p++) {
+		if (!at_line_start(buf, p) || (*p != 'R' && *p != 'r' && *p != 'F' && *p != 'f'))
+			continue;
+		if ((end - p >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
+		    (end - p >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0))
+			best = p;
+	}
+	if (best == NULL)
+		return FALSE;
+	/* back to the paragraph's start */
+	for (s = best; s > buf && !(s[-1] == '\n' && s - 1 > buf && (s[-2] == '\n' ||
+	    (s[-2] == '\r' && s - 2 > buf && s[-3] == '\n'))) && !(s[-1] == '\r' && s - 1 > buf &&
+	    s[-2] == '\r'); s--)
+		;
+	*out = s;
+	*outlen = MIN((gsize)(end - s), 64 * 1024);
+	return TRUE;
+}
+
 static gboolean
 raw_dsn_block(const char *buf, gsize len, const char **out, gsize *outlen)
 {
@@ -684,7 +720,7 @@ raw_dsn_block(const char *buf, gsize len, const char **out, gsize *outlen)
 	for (;;) {
 		p = g_strstr_len(p, end - p, "ontent-");
 		if (p == NULL || p == buf)
-			return FALSE;
+			return raw_dsn_fields(buf, len, out, outlen);
 		if ((gsize)(end - (p - 1)) >= sizeof(tag) - 1 &&
 		    g_ascii_strncasecmp(p - 1, tag, sizeof(tag) - 1) == 0 &&
 		    (p - 1 == buf || p[-2] == '\n' || p[-2] == '\r'))
