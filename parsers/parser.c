@@ -24,6 +24,7 @@
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
 #define MAX_RECORDS		200
 #define MAX_DSN_PARTS		8
+#define ARF_PLACEHOLDER		"undisclosed-recipient-in-headers@libsisimai.org.invalid"
 
 static const char *const default_charsets[] = {
 	"us-ascii", "ascii", "utf-8", "utf8", "iso-8859-1", "iso-8859-2", "iso-8859-15",
@@ -746,6 +747,46 @@ raw_dsn_block(const char *buf, gsize len, const char **out, gsize *outlen)
 
 /* ---- ARF ---- */
 
+static struct report_record *
+arf_record(struct parser *p, struct report *r, const char *type)
+{
+	struct report_record *rec = report_add_record(r);
+
+	if (type != NULL) {
+		rec->feedback_type = g_ascii_strdown(type, -1);
+		g_strstrip(rec->feedback_type);
+	} else
+		rec->feedback_type = g_strdup("other");
+	rec->reason = g_strdup("feedback");
+	rec->rule = g_strdup("arf");
+	rec->class_ = rules_class(p->rules, "feedback", TRUE);
+	if (rec->class_ == REPORT_CLASS_UNKNOWN)
+		rec->class_ = REPORT_CLASS_COMPLAINT;
+	return rec;
+}
+
+/*
+ * Complaints that are not ARF: Microsoft's JMRP/SNDS-style reports are a
+ * plain message from the provider with the complained-about message
+ * attached; its recipient is in X-HmXmrOriginalRecipient or its To.
+ */
+static gboolean
+parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GMimeMessage *orig)
+{
+	GMimeObject *o = GMIME_OBJECT(msg), *io = GMIME_OBJECT(orig);
+	const char *subj = g_mime_object_get_header(o, "Subject");
+	const char *hm = g_mime_object_get_header(io, "X-HmXmrOriginalRecipient");
+	struct report_record *rec;
+
+	if (hm == NULL && (subj == NULL || strcasestr(subj, "complaint about message from") == NULL))
+		return FALSE;
+	r->kind = REPORT_KIND_ARF;
+	rec = arf_record(p, r, "abuse");
+	rec->rule = (g_free(rec->rule), g_strdup("complaint-nonarf"));
+	rec->recipient = parser_address(hm != NULL ? hm : g_mime_object_get_header(io, "To"));
+	return TRUE;
+}
+
 static void
 parse_arf(struct parser *p, struct report *r, struct walk *w)
 {
@@ -771,19 +812,24 @@ parse_arf(struct parser *p, struct report *r, struct walk *w)
 	ARF_COPY(r->reporting_mta, "Reporting-MTA");
 	if ((v = fields_get(f, 0, "Original-Mail-From")) != NULL)
 		r->original_mail_from = parser_address(v);
-	rec = report_add_record(r);
-	if ((v = fields_get(f, 0, "Feedback-Type")) != NULL) {
-		rec->feedback_type = g_ascii_strdown(v, -1);
-		g_strstrip(rec->feedback_type);
-	} else
-		rec->feedback_type = g_strdup("other");
-	if ((v = fields_get(f, 0, "Original-Rcpt-To")) != NULL)
-		rec->recipient = parser_address(v);
-	rec->reason = g_strdup("feedback");
-	rec->rule = g_strdup("arf");
-	rec->class_ = rules_class(p->rules, "feedback", TRUE);
-	if (rec->class_ == REPORT_CLASS_UNKNOWN)
-		rec->class_ = REPORT_CLASS_COMPLAINT;
+	/* One record per Original-Rcpt-To (RFC 5965 allows several). */
+	if (f->blocks->len > 0) {
+		GPtrArray *blk = g_ptr_array_index(f->blocks, 0);
+		guint i;
+
+		for (i = 0; i < blk->len && r->records->len < MAX_RECORDS; i++) {
+			const struct field *x = g_ptr_array_index(blk, i);
+			char *a;
+
+			if (g_ascii_strcasecmp(x->name, "Original-Rcpt-To") != 0 ||
+			    (a = parser_address(x->value)) == NULL)
+				continue;
+			rec = arf_record(p, r, fields_get(f, 0, "Feedback-Type"));
+			rec->recipient = a;
+		}
+	}
+	if (r->records->len == 0)
+		arf_record(p, r, fields_get(f, 0, "Feedback-Type"));
 	fields_free(f);
 	g_free(txt);
 }
@@ -943,15 +989,24 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		}
 	}
 
+	if (r->records->len == 0 && w.orig != NULL)
+		parse_complaint_nonarf(p, r, msg, w.orig);
 	if (r->records->len == 0)
 		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL);
 
 	if (r->kind == REPORT_KIND_ARF) {
-		/* The complained-about recipient, when the report leaves it out. */
+		/*
+		 * The complained-about recipient, when the report leaves it out;
+		 * when the original is redacted too, a placeholder in the
+		 * reserved .invalid domain (the one Sisimai uses, so that results
+		 * compare): the complaint still counts, it suppresses nobody.
+		 */
 		struct report_record *rec = g_ptr_array_index(r->records, 0);
 
 		if (rec->recipient == NULL && r->orig_to != NULL)
 			rec->recipient = parser_address(r->orig_to);
+		if (rec->recipient == NULL)
+			rec->recipient = g_strdup(ARF_PLACEHOLDER);
 	}
 	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
 		text_autoreply(p, r, msg);
