@@ -991,6 +991,16 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 
 	if (r->records->len == 0 && w.orig != NULL)
 		parse_complaint_nonarf(p, r, msg, w.orig);
+	if (r->records->len == 0 && header_matches_ci(GMIME_OBJECT(msg), "X-Apple-Unsubscribe",
+	    "true")) {
+		/* A mail client's one-click unsubscribe, sent by the recipient itself. */
+		struct report_record *rec;
+
+		r->kind = REPORT_KIND_ARF;
+		rec = arf_record(p, r, "opt-out");
+		rec->rule = (g_free(rec->rule), g_strdup("unsubscribe"));
+		rec->recipient = parser_address(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+	}
 	if (r->records->len == 0)
 		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL);
 
@@ -1021,7 +1031,6 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		if (rec->recipient == NULL)
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}
-	(void)header_matches_ci;
 	r->anomalies |= p->cur_anomalies;
 	g_object_unref(msg);
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)

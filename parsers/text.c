@@ -164,7 +164,7 @@ looks_like_bounce(struct parser *p, GMimeMessage *msg)
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
 	    strcasestr(from, "mail-daemon") != NULL || strcasestr(from, "mailer_daemon") != NULL ||
 	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
-	    strcasestr(from, "mail administrator") != NULL))
+	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL))
 		return TRUE;
 	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
 		return TRUE;
@@ -258,6 +258,26 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 	return blocks;
 }
 
+/* Addresses of an X-Failed-Recipients value, or NULL when none. */
+static GPtrArray *
+failed_recipients(const char *v)
+{
+	GPtrArray *a;
+	gsize pos = 0;
+	char *x;
+
+	if (v == NULL)
+		return NULL;
+	a = g_ptr_array_new_with_free_func(g_free);
+	while ((x = next_address(v, strlen(v), &pos)) != NULL && a->len < MAX_TEXT_RCPTS)
+		g_ptr_array_add(a, x);
+	if (a->len == 0) {
+		g_ptr_array_free(a, TRUE);
+		return NULL;
+	}
+	return a;
+}
+
 static void
 add_record(struct parser *p, struct report *r, const char *addr, const char *diag,
     const char *context)
@@ -283,7 +303,7 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 {
 	GMimeObject *o = GMIME_OBJECT(msg);
 	GHashTable *exclude;
-	GPtrArray *blocks, *real;
+	GPtrArray *blocks, *real, *xf;
 	GString *pre;
 	gsize cut;
 	guint i;
@@ -315,6 +335,29 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	region = g_strndup(body, cut);
 	pre = g_string_new(NULL);
 	blocks = scan_blocks(region, cut, exclude, pre);
+	/*
+	 * X-Failed-Recipients (Exim, Gmail) names the failed addresses: when
+	 * present, only they count, each with its block of text or, failing
+	 * that, the text before the first address.
+	 */
+	xf = failed_recipients(g_mime_object_get_header(o, "X-Failed-Recipients"));
+	if (xf != NULL) {
+		for (i = 0; i < xf->len; i++) {
+			const char *a = g_ptr_array_index(xf, i);
+			struct block *hit = NULL;
+			guint j;
+
+			for (j = 0; j < blocks->len && hit == NULL; j++) {
+				struct block *b = g_ptr_array_index(blocks, j);
+
+				if (g_ascii_strcasecmp(b->addr, a) == 0)
+					hit = b;
+			}
+			add_record(p, r, a, hit != NULL ? hit->text->str : pre->str, region);
+		}
+		g_ptr_array_free(xf, TRUE);
+		goto out;
+	}
 	/* Daemon addresses only count when nothing else was found. */
 	real = g_ptr_array_new();
 	for (i = 0; i < blocks->len; i++) {
@@ -332,18 +375,16 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 		add_record(p, r, b->addr, b->text->str, region);
 	}
 	if (r->records->len == 0) {
-		const char *xf = g_mime_object_get_header(o, "X-Failed-Recipients");
 		char *a = NULL;
 
-		if (xf != NULL)
-			a = parser_address(xf);
-		if (a == NULL && r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
+		if (r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
 			a = parser_address(r->orig_to);
 		if (a != NULL)
 			add_record(p, r, a, pre->str, region);
 		g_free(a);
 	}
 	g_ptr_array_free(real, TRUE);
+out:
 	g_ptr_array_free(blocks, TRUE);
 	g_string_free(pre, TRUE);
 	g_hash_table_destroy(exclude);
