@@ -675,6 +675,8 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
  * MTAs rewrite one and not the other), or a report sent without any MIME
  * header, leaves GMime with no delivery-status part.  The block is still
  * there in the raw body: find it and read up to the next boundary line.
+ * skip: how many such parts to pass over first; -1 also looks for fields
+ * written inline without any part (raw_dsn_fields).
  */
 /* Start of line i.e. buf or after a line end. */
 static gboolean
@@ -713,7 +715,7 @@ raw_dsn_fields(const char *buf, gsize len, const char **out, gsize *outlen)
 }
 
 static gboolean
-raw_dsn_block(const char *buf, gsize len, const char **out, gsize *outlen)
+raw_dsn_block(const char *buf, gsize len, int skip, const char **out, gsize *outlen)
 {
 	static const char tag[] = "content-type: message/delivery-status";
 	const char *p = buf, *end = buf + len, *s, *e;
@@ -721,10 +723,10 @@ raw_dsn_block(const char *buf, gsize len, const char **out, gsize *outlen)
 	for (;;) {
 		p = g_strstr_len(p, end - p, "ontent-");
 		if (p == NULL || p == buf)
-			return raw_dsn_fields(buf, len, out, outlen);
+			return skip < 0 ? raw_dsn_fields(buf, len, out, outlen) : FALSE;
 		if ((gsize)(end - (p - 1)) >= sizeof(tag) - 1 &&
 		    g_ascii_strncasecmp(p - 1, tag, sizeof(tag) - 1) == 0 &&
-		    (p - 1 == buf || p[-2] == '\n' || p[-2] == '\r'))
+		    (p - 1 == buf || p[-2] == '\n' || p[-2] == '\r') && skip-- <= 0)
 			break;
 		p++;
 	}
@@ -968,7 +970,15 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		const char *raw;
 		gsize rn;
 
-		if (raw_dsn_block(buf, blen, &raw, &rn))
+		if (raw_dsn_block(buf, blen, -1, &raw, &rn))
+			parse_dsn(p, r, raw, rn, context);
+	} else if (w.ndsn > 0 && w.ndsn < MAX_DSN_PARTS) {
+		/* Reports run together in one file: the parts GMime did not see. */
+		const char *raw;
+		gsize rn;
+		int k;
+
+		for (k = w.ndsn; k < MAX_DSN_PARTS && raw_dsn_block(buf, blen, k, &raw, &rn); k++)
 			parse_dsn(p, r, raw, rn, context);
 	}
 	if (r->records->len == 0 && w.arf != NULL)
