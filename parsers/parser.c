@@ -678,6 +678,23 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
  * skip: how many such parts to pass over first; -1 also looks for fields
  * written inline without any part (raw_dsn_fields).
  */
+/* The body of a raw message: after the first empty line, or the end. */
+static const char *
+raw_body(const char *buf, gsize len)
+{
+	const char *p, *end = buf + len;
+
+	for (p = buf; p + 1 < end; p++) {
+		if (p[0] == '\n' && p[1] == '\n')
+			return p + 2;
+		if (p[0] == '\r' && p[1] == '\r')
+			return p + 2;
+		if (p[0] == '\n' && p[1] == '\r' && p + 2 < end && p[2] == '\n')
+			return p + 3;
+	}
+	return end;
+}
+
 /* Start of line i.e. buf or after a line end. */
 static gboolean
 at_line_start(const char *buf, const char *p)
@@ -956,6 +973,15 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		context = text_from_html(h);
 		clen = context != NULL ? strlen(context) : 0;
 		g_free(h);
+	}
+	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(g_mime_message_get_mime_part(msg))) {
+		/* A multipart GMime could not split: its raw text is all there is. */
+		g_free(context);
+		const char *body = raw_body(buf, blen);
+
+		clen = MIN((gsize)(buf + blen - body), MAX_TEXT);
+		context = parser_utf8(body, clen);
+		clen = strlen(context);
 	}
 
 	for (i = 0; i < (guint)w.ndsn; i++) {

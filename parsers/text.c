@@ -47,7 +47,10 @@ text_init(struct parser *p)
 	    "mail delivery|could not be delivered|couldn't be delivered|non[- ]?deliver|"
 	    "failed delivery|delivery error|mail system error|bounce|rejected|"
 	    "message you sent|warning: could not send|nicht zustellbar|non remis|"
-	    "permanent error|mail failure|error sending|mail error|delivery notice",
+	    "permanent error|mail failure|error sending|mail error|delivery notice|"
+	    "unzustellbar|non recapitabile|no entregado|are not member|not a member|loop alert|"
+	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
+	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_autoreply_subject = g_regex_new(
 	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
@@ -205,6 +208,26 @@ block_free(gpointer x)
 	g_free(b);
 }
 
+static gboolean
+sender_line(const char *p, gsize n)
+{
+	static const char *const tags[] = { "from:", "mail from:", "sender:", "return-path:",
+		"reply-to:", "envelope-from:" };
+	gsize i;
+
+	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
+		p++;
+		n--;
+	}
+	for (i = 0; i < G_N_ELEMENTS(tags); i++) {
+		gsize k = strlen(tags[i]);
+
+		if (n >= k && g_ascii_strncasecmp(p, tags[i], k) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /* Split region into per-address blocks.  Returns GPtrArray of struct block. */
 static GPtrArray *
 scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preamble)
@@ -223,6 +246,9 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 		while (e < end && *e != '\n' && *e != '\r')
 			e++;
 		n = e - p;
+		/* "From: x" or "MAIL FROM: x" in a summary names the sender */
+		if (sender_line(p, n))
+			pos = n;
 		while ((a = next_address(p, n, &pos)) != NULL) {
 			char *k = g_ascii_strdown(a, -1);
 
