@@ -123,6 +123,22 @@ parser_address(const char *s)
 		s = a + 1;
 	if ((a = strchr(s, '<')) != NULL && strchr(a, '@') != NULL)
 		s = a + 1;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '"' && (b = strchr(s + 1, '"')) != NULL && b[1] == '@' && b - s > 1) {
+		/* "quoted local part"@domain: the quotes belong to the address */
+		for (a = b + 2; *a != '\0' && (g_ascii_isalnum(*a) || *a == '.' || *a == '-'); a++)
+			;
+		if (a > b + 2 && memchr(b + 2, '.', a - (b + 2)) != NULL && a - s <= 320) {
+			dom = g_ascii_strdown(b + 2, a - (b + 2));
+			local = g_strndup(s, b + 1 - s);
+			out = g_utf8_validate(local, -1, NULL) ? g_strconcat(local, "@", dom, NULL) : NULL;
+			g_free(local);
+			g_free(dom);
+			if (out != NULL)
+				return out;
+		}
+	}
 	while (*s == ' ' || *s == '\t' || *s == '"' || *s == '\'' || *s == '<' || *s == '(')
 		s++;
 	b = s;
@@ -632,8 +648,12 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 		rec = report_add_record(r);
 		rec->recipient = parser_address(fr != NULL ? fr : orr);
 		rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
-		if (rec->recipient == NULL && rec->original_recipient != NULL)
+		if (rec->original_recipient != NULL && (rec->recipient == NULL ||
+		    strchr(strchr(rec->recipient, '@'), '.') == NULL)) {
+			/* a source route or a bare host name: the original is the address */
+			g_free(rec->recipient);
 			rec->recipient = g_strdup(rec->original_recipient);
+		}
 		if (fields_get(f, b, "Action") != NULL)
 			rec->action = g_ascii_strdown(fields_get(f, b, "Action"), -1);
 		if (rec->action != NULL)
@@ -1058,12 +1078,13 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		text_autoreply(p, r, msg);
 
 	apply_verp(p, r, envelope_rcpt, context);
-	if (r->reporting_mta == NULL && r->kind != REPORT_KIND_NONE) {
-		/* nothing better: leave it empty */
-	}
 	for (i = 0; i < r->records->len; i++) {
 		struct report_record *rec = g_ptr_array_index(r->records, i);
 
+		/* One recipient the report could not name: the original was for it. */
+		if (rec->recipient == NULL && r->records->len == 1 && r->kind == REPORT_KIND_DSN &&
+		    r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
+			rec->recipient = parser_address(r->orig_to);
 		if (rec->recipient == NULL)
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}

@@ -19,6 +19,7 @@ struct parser {
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
+	GRegex *re_bounce_body;
 	GRegex *re_autoreply_subject;
 };
 

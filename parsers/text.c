@@ -52,6 +52,12 @@ text_init(struct parser *p)
 	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
 	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	/* Wording of a notice that returns a message, for senders that say nothing else. */
+	p->re_bounce_body = g_regex_new(
+	    "could not be delivered|couldn't be delivered|undeliverable|delivery (?:has )?failed|"
+	    "was not delivered|unable to deliver|permanent(?:ly)? fail|returned mail|"
+	    "following (?:address|recipient)s? (?:failed|had permanent)",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_autoreply_subject = g_regex_new(
 	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
 	    "out of (?:the )?office|away from|vacation|on holiday|abwesen|absence|absent|"
@@ -67,6 +73,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_marker);
 	if (p->re_bounce_subject != NULL)
 		g_regex_unref(p->re_bounce_subject);
+	if (p->re_bounce_body != NULL)
+		g_regex_unref(p->re_bounce_body);
 	if (p->re_autoreply_subject != NULL)
 		g_regex_unref(p->re_autoreply_subject);
 }
@@ -79,10 +87,11 @@ local_char(unsigned char c)
 	return g_ascii_isalnum(c) || c >= 0x80 || strchr(".!#$%&'*+/=?^_`{|}~-", c) != NULL;
 }
 
+/* ASCII only: text bounces glue non-ASCII punctuation to addresses. */
 static gboolean
 domain_char(unsigned char c)
 {
-	return g_ascii_isalnum(c) || c >= 0x80 || c == '.' || c == '-';
+	return g_ascii_isalnum(c) || c == '.' || c == '-';
 }
 
 /*
@@ -304,6 +313,21 @@ failed_recipients(const char *v)
 	return a;
 }
 
+static gboolean
+names_any(GPtrArray *addrs, GPtrArray *blocks)
+{
+	guint i, j;
+
+	for (i = 0; i < addrs->len; i++)
+		for (j = 0; j < blocks->len; j++) {
+			const struct block *b = g_ptr_array_index(blocks, j);
+
+			if (g_ascii_strcasecmp(b->addr, g_ptr_array_index(addrs, i)) == 0)
+				return TRUE;
+		}
+	return FALSE;
+}
+
 static void
 add_record(struct parser *p, struct report *r, const char *addr, const char *diag,
     const char *context)
@@ -335,7 +359,8 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	guint i;
 	char *region;
 
-	if (!looks_like_bounce(p, msg))
+	if (!looks_like_bounce(p, msg) && !(have_original && body != NULL &&
+	    g_regex_match_full(p->re_bounce_body, body, MIN(len, 8192), 0, 0, NULL, NULL)))
 		return;
 	r->kind = REPORT_KIND_BOUNCE;
 	if (body == NULL)
@@ -367,6 +392,11 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	 * that, the text before the first address.
 	 */
 	xf = failed_recipients(g_mime_object_get_header(o, "X-Failed-Recipients"));
+	if (xf != NULL && !names_any(xf, blocks) && blocks->len > 0) {
+		/* the header disagrees with the text: the text is more specific */
+		g_ptr_array_free(xf, TRUE);
+		xf = NULL;
+	}
 	if (xf != NULL) {
 		for (i = 0; i < xf->len; i++) {
 			const char *a = g_ptr_array_index(xf, i);
