@@ -1047,6 +1047,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 
 	if (r->records->len == 0 && w.orig != NULL)
 		parse_complaint_nonarf(p, r, msg, w.orig);
+	if (r->records->len == 0 && w.ndsn == 0 && w.arf == NULL)
+		sesjson_parse(p, r, context, clen);
 	if (r->records->len == 0 && header_matches_ci(GMIME_OBJECT(msg), "X-Apple-Unsubscribe",
 	    "true")) {
 		/* A mail client's one-click unsubscribe, sent by the recipient itself. */

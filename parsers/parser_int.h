@@ -42,4 +42,7 @@ void text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg);
 void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
 char *text_from_html(const char *html);
 
+/* Amazon SES notification (JSON) in body: fills r and returns TRUE. */
+gboolean sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len);
+
 #endif
