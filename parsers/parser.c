@@ -340,6 +340,10 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 	ms = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_data_wrapper_write_to_stream(dw, ms);
 	n = MIN(ba->len, MAX_TEXT);
+	/* "=00" in quoted-printable decodes to NUL, which would end every string early */
+	for (gsize i = 0; i < n; i++)
+		if (ba->data[i] == '\0')
+			ba->data[i] = ' ';
 	cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
 	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&

@@ -217,11 +217,23 @@ block_free(gpointer x)
 	g_free(b);
 }
 
+/* Empty, or only quoting: "> >". */
+static gboolean
+blank_line(const char *p, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != '>' && p[i] != ' ' && p[i] != '\t')
+			return FALSE;
+	return TRUE;
+}
+
 static gboolean
 sender_line(const char *p, gsize n)
 {
 	static const char *const tags[] = { "from:", "mail from:", "sender:", "return-path:",
-		"reply-to:", "envelope-from:" };
+		"reply-to:", "envelope-from:", "message-id:", "in-reply-to:", "references:" };
 	gsize i;
 
 	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
@@ -242,7 +254,7 @@ static GPtrArray *
 scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preamble)
 {
 	GPtrArray *blocks = g_ptr_array_new_with_free_func(block_free);
-	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	struct block *cur = NULL;
 	const char *p = region, *end = region + len;
 
@@ -261,13 +273,20 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 		while ((a = next_address(p, n, &pos)) != NULL) {
 			char *k = g_ascii_strdown(a, -1);
 
-			if (!g_hash_table_contains(exclude, k) && !g_hash_table_contains(seen, k) &&
-			    blocks->len < MAX_TEXT_RCPTS) {
+			if (!g_hash_table_contains(exclude, k) && g_hash_table_contains(seen, k)) {
+				/* a recipient named again: what follows is about it */
+				cur = g_hash_table_lookup(seen, k);
+				started = TRUE;
+				g_free(k);
+				g_free(a);
+				break;
+			}
+			if (!g_hash_table_contains(exclude, k) && blocks->len < MAX_TEXT_RCPTS) {
 				cur = g_new0(struct block, 1);
 				cur->addr = a;
 				cur->text = g_string_new(NULL);
 				g_ptr_array_add(blocks, cur);
-				g_hash_table_add(seen, cur->addr);
+				g_hash_table_insert(seen, g_ascii_strdown(cur->addr, -1), cur);
 				started = TRUE;
 				g_free(k);
 				break;
@@ -275,8 +294,10 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 			g_free(k);
 			g_free(a);
 		}
-		(void)started;
-		if (cur != NULL) {
+		if (cur != NULL && blank_line(p, n) && cur->lines >= 2 && !started) {
+			/* a blank line after the error ends the recipient's block */
+			cur = NULL;
+		} else if (cur != NULL) {
 			if (cur->lines++ < MAX_BLOCK_LINES) {
 				g_string_append_len(cur->text, p, n);
 				g_string_append_c(cur->text, '\n');
