@@ -106,6 +106,30 @@ rules_fold(const char *text)
 		return NULL;
 	s = g_string_sized_new(strlen(text));
 	for (p = text; *p != '\0'; p++) {
+		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
+			/*
+			 * A continuation line of a multi-line SMTP reply repeats
+			 * "550-5.7.1 ": drop it so that the sentence it splits reads
+			 * as one.
+			 */
+			const char *q = p + 1;
+
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+				q++;
+			if ((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
+			    (q[3] == '-' || q[3] == ' ')) {
+				const char *r = q + 4;
+
+				if ((*r == '4' || *r == '5') && r[1] == '.') {
+					while (*r != '\0' && !g_ascii_isspace(*r))
+						r++;
+				}
+				if (s->len > 0)
+					sp = TRUE;
+				p = r - 1;
+				continue;
+			}
+		}
 		if (g_ascii_isspace(*p)) {
 			sp = s->len > 0;
 			continue;
