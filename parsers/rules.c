@@ -114,7 +114,7 @@ rules_fold(const char *text)
 			 */
 			const char *q = p + 1;
 
-			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '<')
 				q++;
 			if ((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
 			    (q[3] == '-' || q[3] == ' ')) {
