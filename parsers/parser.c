@@ -24,6 +24,7 @@
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
 #define MAX_RECORDS		200
 #define MAX_DSN_PARTS		8
+#define MAX_CONTEXT_FOLD	(16 * 1024)	/* of the report's text, for reasons */
 #define ARF_PLACEHOLDER		"undisclosed-recipient-in-headers@libsisimai.org.invalid"
 
 static const char *const default_charsets[] = {
@@ -541,8 +542,15 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->status = parser_find_status(rec->diagnostic);
 	if (rec->smtp_command == NULL)
 		rec->smtp_command = parser_find_command(diag);
-	if (context != NULL)
-		ctx = rules_fold(context);
+	if (context != NULL) {
+		/* Every record of a report shares its text: fold it once. */
+		if (p->fold_src != context) {
+			g_free(p->fold_out);
+			p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
+			p->fold_src = context;
+		}
+		ctx = p->fold_out;
+	}
 	if (rec->smtp_command == NULL && ctx != NULL) {
 		char *lr = rec->recipient != NULL ? g_ascii_strdown(rec->recipient, -1) : NULL;
 
@@ -603,7 +611,6 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		}
 	}
 	g_free(diag);
-	g_free(ctx);
 }
 
 /* ---- DSN ---- */
@@ -761,15 +768,20 @@ raw_dsn_block(const char *buf, gsize len, int skip, const char **out, gsize *out
 	static const char tag[] = "content-type: message/delivery-status";
 	const char *p = buf, *end = buf + len, *s, *e;
 
+	/* memmem is fast; the rare all-capitals spelling is not looked for */
 	for (;;) {
-		p = g_strstr_len(p, end - p, "ontent-");
-		if (p == NULL || p == buf)
+		const char *h = memmem(p, end - p, "elivery-", 8), *t;
+
+		if (h == NULL)
 			return skip < 0 ? raw_dsn_fields(buf, len, out, outlen) : FALSE;
-		if ((gsize)(end - (p - 1)) >= sizeof(tag) - 1 &&
-		    g_ascii_strncasecmp(p - 1, tag, sizeof(tag) - 1) == 0 &&
-		    (p - 1 == buf || p[-2] == '\n' || p[-2] == '\r') && skip-- <= 0)
+		p = h + 8;
+		t = h - 23;	/* where "content-type: message/d" would start */
+		if (t >= buf && (gsize)(end - t) >= sizeof(tag) - 1 &&
+		    g_ascii_strncasecmp(t, tag, sizeof(tag) - 1) == 0 &&
+		    (t == buf || t[-1] == '\n' || t[-1] == '\r') && skip-- <= 0) {
+			p = t + 1;
 			break;
-		p++;
+		}
 	}
 	/* the part's header ends at the first empty line */
 	for (s = p; s < end; s++)
@@ -1099,6 +1111,9 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
 		r->outcome = g_strdup("no recipient found");
 done:
+	g_free(p->fold_out);
+	p->fold_out = NULL;
+	p->fold_src = NULL;
 	if (r->outcome == NULL)
 		r->outcome = g_strdup("ok");
 	g_free(context);

@@ -21,6 +21,9 @@ struct parser {
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
 	GRegex *re_autoreply_subject;
+	/* per call: the report's text folded once for every record (parser_classify) */
+	const char *fold_src;
+	char *fold_out;
 };
 
 /* New strings (g_free) or NULL. */

@@ -98,14 +98,21 @@ require_free(gpointer p)
 char *
 rules_fold(const char *text)
 {
+	return rules_fold_n(text, G_MAXSIZE);
+}
+
+char *
+rules_fold_n(const char *text, gsize max)
+{
 	GString *s;
-	const char *p;
+	const char *p, *end;
 	gboolean sp = FALSE;
 
 	if (text == NULL)
 		return NULL;
-	s = g_string_sized_new(strlen(text));
-	for (p = text; *p != '\0'; p++) {
+	end = text + strnlen(text, max);
+	s = g_string_sized_new(end - text);
+	for (p = text; p < end; p++) {
 		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
 			/*
 			 * A continuation line of a multi-line SMTP reply repeats

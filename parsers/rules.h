@@ -59,5 +59,7 @@ enum report_class rules_class(const struct rules *r, const char *reason, gboolea
 
 /* Lower-case ASCII and collapse white space runs: the form text rules see. New string. */
 char *rules_fold(const char *text);
+/* The same over at most max bytes of text. */
+char *rules_fold_n(const char *text, gsize max);
 
 #endif
