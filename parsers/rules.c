@@ -421,10 +421,13 @@ rules_require(const struct rules *r, const char *reason, const char *id, const c
 	if (reason == NULL || (q = g_hash_table_lookup(r->requires, reason)) == NULL)
 		return reason;
 	/*
-	 * A known command decides: CMD itself keeps the reason, and so does any
-	 * command before DATA other than CMD (a content filter only acts once it
-	 * has the message).  Without a command, a status matching PATTERN keeps it.
+	 * The listed rules' wordings always stand; so does a status matching
+	 * PATTERN.  Then a known command decides: CMD itself keeps the reason,
+	 * and so does any command before DATA (a content filter only acts once
+	 * it has the message).  With neither, the alternative.
 	 */
+	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
+		return reason;
 	if (q->status != NULL && status != NULL && status_matches(q->status, status))
 		return reason;
 	if (command != NULL) {
@@ -433,9 +436,6 @@ rules_require(const struct rules *r, const char *reason, const char *id, const c
 			return reason;
 		return q->otherwise;
 	}
-	/* Neither command nor a matching status: only the listed wordings stand. */
-	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
-		return reason;
 	return q->otherwise;
 }
 
