@@ -592,6 +592,16 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->reason = g_strdup(rec->action != NULL &&
 		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
 		    rec->diagnostic != NULL ? "onhold" : "undefined");
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0) {
+		const char *d = rules_delayed(p->rules, rec->reason);
+
+		if (d != rec->reason && g_strcmp0(d, rec->reason) != 0) {
+			g_free(rec->reason);
+			rec->reason = g_strdup(d);
+			g_free(rec->rule);
+			rec->rule = g_strdup("delayed");
+		}
+	}
 	if (rec->status != NULL && rec->status[0] == '2') {
 		/* A success code is a delivery whatever the words around it. */
 		g_free(rec->reason);
@@ -682,6 +692,7 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 		rec->remote_mta = strip_type(fields_get(f, b, "Remote-MTA"));
 		if (fields_get(f, b, "Last-Attempt-Date") != NULL)
 			rec->last_attempt = parser_utf8(fields_get(f, b, "Last-Attempt-Date"), -1);
+		text_enrich_record(p, rec, context);
 		if (rec->diagnostic != NULL) {
 			char *ds = parser_find_status(rec->diagnostic);
 
@@ -695,7 +706,6 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 			} else
 				g_free(ds);
 		}
-		text_enrich_record(p, rec, context);
 		parser_classify(p, rec, context);
 	}
 	fields_free(f);

@@ -43,6 +43,8 @@ struct after {
 struct rules {
 	GPtrArray *rules;	/* struct rule * */
 	GPtrArray *afters;	/* struct after * */
+	char *delayed;		/* reason of an Action: delayed record, or NULL */
+	char **delayed_keep;	/* reasons it does not replace */
 	GHashTable *requires;	/* reason -> struct require * */
 	GHashTable *classes;	/* reason -> struct class_entry * */
 };
@@ -78,6 +80,8 @@ rules_free(struct rules *r)
 		return;
 	g_ptr_array_free(r->rules, TRUE);
 	g_ptr_array_free(r->afters, TRUE);
+	g_free(r->delayed);
+	g_strfreev(r->delayed_keep);
 	g_hash_table_destroy(r->classes);
 	g_hash_table_destroy(r->requires);
 	g_free(r);
@@ -106,7 +110,7 @@ rules_fold_n(const char *text, gsize max)
 {
 	GString *s;
 	const char *p, *end;
-	gboolean sp = FALSE;
+	gboolean sp = FALSE, cont = FALSE;	/* cont: inside a multi-line reply */
 
 	if (text == NULL)
 		return NULL;
@@ -124,7 +128,7 @@ rules_fold_n(const char *text, gsize max)
 			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '<')
 				q++;
 			if ((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
-			    (q[3] == '-' || q[3] == ' ')) {
+			    (q[3] == '-' || (q[3] == ' ' && cont))) {
 				const char *r = q + 4;
 
 				if ((*r == '4' || *r == '5') && r[1] == '.') {
@@ -133,9 +137,11 @@ rules_fold_n(const char *text, gsize max)
 				}
 				if (s->len > 0)
 					sp = TRUE;
+				cont = q[3] == '-';
 				p = r - 1;
 				continue;
 			}
+			cont = FALSE;
 		}
 		if (g_ascii_isspace(*p)) {
 			sp = s->len > 0;
@@ -231,6 +237,18 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 				require_free(q);
 			else
 				g_hash_table_replace(r->requires, g_strdup(f[1]), q);
+		} else if (strcmp(f[0], "delayed") == 0) {
+			/* delayed REASON [except REASON,...] */
+			guint nf = g_strv_length(f);
+
+			if ((nf != 2 && nf != 4) || (nf == 4 && strcmp(f[2], "except") != 0))
+				msg = "usage: delayed REASON [except REASON[,REASON...]]";
+			else {
+				g_free(r->delayed);
+				g_strfreev(r->delayed_keep);
+				r->delayed = g_strdup(f[1]);
+				r->delayed_keep = nf == 4 ? g_strsplit(f[3], ",", -1) : NULL;
+			}
 		} else if (strcmp(f[0], "after") == 0) {
 			/* after CMD REASON[,REASON...] becomes REASON2 */
 			if (g_strv_length(f) != 5 || strcmp(f[3], "becomes") != 0 ||
@@ -302,7 +320,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			else
 				g_ptr_array_add(r->rules, ru);
 		} else
-			msg = "unknown directive (rule, class, require, after)";
+			msg = "unknown directive (rule, class, require, after, delayed)";
 next:
 		g_strfreev(f);
 		if (msg != NULL) {
@@ -454,6 +472,15 @@ rules_after(const struct rules *r, const char *reason, const char *command)
 			return a->becomes;
 	}
 	return reason;
+}
+
+const char *
+rules_delayed(const struct rules *r, const char *reason)
+{
+	if (r->delayed == NULL || (reason != NULL && r->delayed_keep != NULL &&
+	    g_strv_contains((const char *const *)r->delayed_keep, reason)))
+		return reason;
+	return r->delayed;
 }
 
 enum report_class

@@ -481,13 +481,22 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 		return;
 	for (s = hit; s > context && s[-1] != '\n'; s--)
 		;
-	/* to the next blank line, at most a few lines */
+	/*
+	 * The recipient's line and the indented lines that continue it (at
+	 * most a few): an unindented line is the next recipient's, or prose.
+	 */
 	e = hit;
 	for (int lines = 0; *e != '\0' && lines < 8; ) {
-		if (*e == '\n') {
+		if (*e == '\n' || *e == '\r') {
+			const char *n = e + 1;
+
+			if (*e == '\r' && *n == '\n')
+				n++;
 			lines++;
-			if (e[1] == '\n' || (e[1] == '\r' && e[2] == '\n'))
+			if (*n != ' ' && *n != '\t')
 				break;
+			e = n;
+			continue;
 		}
 		e++;
 	}
