@@ -557,7 +557,18 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->smtp_command = find_command_context(ctx, lr);
 		g_free(lr);
 	}
-	ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
+	ok = FALSE;
+	if (p->cur_hint != NULL) {
+		/* e.g. "x-powermta-bouncecategory: bad-mailbox": the sender's MTA has classified it */
+		char *h = rules_fold(p->cur_hint);
+
+		ok = rules_classify(p->rules, h, NULL, NULL, NULL, &m);
+		if (ok)
+			m.by_text = FALSE;
+		g_free(h);
+	}
+	if (!ok)
+		ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
 	if (!ok && ctx != NULL) {
 		ok = rules_classify(p->rules, ctx, rec->status, NULL, NULL, &m);
 		if (!ok && rec->status == NULL) {
@@ -650,7 +661,8 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 	for (b = 0; b < f->blocks->len; b++) {
 		const char *fr = fields_get(f, b, "Final-Recipient");
 		const char *orr = fields_get(f, b, "Original-Recipient");
-		const char *st, *dc;
+		const char *st, *dc, *v;
+		char *hint;
 		struct report_record *rec;
 
 		if (fields_get(f, b, "Reporting-MTA") != NULL && r->reporting_mta == NULL)
@@ -706,7 +718,14 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 			} else
 				g_free(ds);
 		}
+		v = fields_get(f, b, "X-PowerMTA-BounceCategory");
+		if (v == NULL)
+			v = fields_get(f, 0, "X-PowerMTA-BounceCategory");
+		hint = v != NULL ? g_strconcat("x-powermta-bouncecategory: ", v, NULL) : NULL;
+		p->cur_hint = hint;
 		parser_classify(p, rec, context);
+		p->cur_hint = NULL;
+		g_free(hint);
 	}
 	fields_free(f);
 }

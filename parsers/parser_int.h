@@ -17,6 +17,7 @@ struct parser {
 	struct sanitize_limits lim;
 	GMimeParserOptions *gopts;
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
+	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
