@@ -738,6 +738,59 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
  * skip: how many such parts to pass over first; -1 also looks for fields
  * written inline without any part (raw_dsn_fields).
  */
+/* Offset just past the next empty line at or after from, or len. */
+static gsize
+after_blank_line(const char *buf, gsize len, gsize from)
+{
+	gsize i;
+
+	for (i = from; i + 1 < len; i++) {
+		if (buf[i] == '\n' && buf[i + 1] == '\n')
+			return i + 2;
+		if (buf[i] == '\r' && buf[i + 1] == '\r')
+			return i + 2;
+		if (buf[i] == '\n' && buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+/*
+ * How much of the message GMime needs to see.  Everything the parser reads
+ * comes before the end of the enclosed original's header block: the
+ * notice, the delivery-status or feedback-report part, the original's
+ * headers.  The original's body (often the larger part, with attachments
+ * and nested multiparts) is never read, so GMime is not asked to build
+ * objects for it.  The cut is made only when nothing a report is made of
+ * follows it (a notice placed after the original would be lost: MTAs put
+ * it first); GMime takes the missing closing boundary in its stride.
+ */
+static gsize
+gmime_extent(const char *buf, gsize len)
+{
+	static const char tag[] = "content-type: message/rfc822";
+	const char *p = buf, *end = buf + len, *h;
+	gsize cut;
+
+	while ((h = memmem(p, end - p, "rfc822", 6)) != NULL) {
+		const char *t = h - 22;	/* where "content-type: message/" would start */
+
+		p = h + 6;
+		if (t < buf || g_ascii_strncasecmp(t, tag, sizeof(tag) - 1) != 0 ||
+		    (t != buf && t[-1] != '\n' && t[-1] != '\r'))
+			continue;
+		cut = after_blank_line(buf, len, p - buf);	/* the part's own header */
+		cut = after_blank_line(buf, len, cut);		/* the original's header */
+		if (cut >= len)
+			return len;
+		if (memmem(buf + cut, len - cut, "elivery-", 8) != NULL ||
+		    memmem(buf + cut, len - cut, "eedback-", 8) != NULL)
+			return len;
+		return cut;
+	}
+	return len;
+}
+
 /* The body of a raw message: after the first empty line, or the end. */
 static const char *
 raw_body(const char *buf, gsize len)
@@ -1014,7 +1067,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	 */
 	ba = g_byte_array_new();
 	ba->data = (guint8 *)buf;
-	ba->len = blen;
+	ba->len = gmime_extent(buf, blen);
 	st = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
 	gp = g_mime_parser_new_with_stream(st);
