@@ -24,7 +24,8 @@
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
 #define MAX_RECORDS		200
 #define MAX_DSN_PARTS		8
-#define MAX_CONTEXT_FOLD	(16 * 1024)	/* of the report's text, for reasons */
+#define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
+#define MAX_DIAG_FOLD		2048		/* of one diagnostic */
 #define ARF_PLACEHOLDER		"undisclosed-recipient-in-headers@libsisimai.org.invalid"
 
 static const char *const default_charsets[] = {
@@ -533,7 +534,7 @@ void
 parser_classify(struct parser *p, struct report_record *rec, const char *context)
 {
 	struct rules_match m;
-	char *diag = rules_fold(rec->diagnostic), *ctx = NULL;
+	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD), *ctx = NULL;
 	gboolean ok;
 
 	if (rec->replycode == NULL && rec->diagnostic != NULL)
