@@ -133,9 +133,11 @@ ses_bounced(void *arg, const char *s, const char *e)
 	}
 	if (rec->action == NULL)
 		rec->action = g_strdup("failed");
-	if (rec->status != NULL && parser_find_status(rec->status) == NULL) {
+	if (rec->status != NULL) {
+		char *st = parser_find_status(rec->status);	/* "5.1.1", or NULL if not one */
+
 		g_free(rec->status);
-		rec->status = NULL;
+		rec->status = st;
 	}
 	parser_classify(c->p, rec, NULL);
 }
