@@ -14,6 +14,24 @@ field_free(gpointer p)
 	g_free(f);
 }
 
+/* A second Final-/Original-Recipient in one block starts the next recipient's. */
+static gboolean
+repeats_recipient(GPtrArray *cur, const char *name, gsize n)
+{
+	guint i;
+
+	if (!((n == 15 && g_ascii_strncasecmp(name, "Final-Recipient", 15) == 0) ||
+	    (n == 18 && g_ascii_strncasecmp(name, "Original-Recipient", 18) == 0)))
+		return FALSE;
+	for (i = 0; i < cur->len; i++) {
+		const struct field *x = g_ptr_array_index(cur, i);
+
+		if (strlen(x->name) == n && g_ascii_strncasecmp(x->name, name, n) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 static struct fields *
 fields_parse_n(const char *text, gsize len, guint max_blocks)
 {
@@ -58,6 +76,17 @@ fields_parse_n(const char *text, gsize len, guint max_blocks)
 		}
 		colon = memchr(p, ':', n);
 		if (colon != NULL && colon > p && memchr(p, ' ', colon - p) == NULL) {
+			if (cur != NULL && repeats_recipient(cur, p, colon - p)) {
+				/* per-recipient blocks run together without a blank line */
+				if (last != NULL && val != NULL) {
+					last->value = g_strstrip(g_string_free(val, FALSE));
+					val = NULL;
+				}
+				last = NULL;
+				cur = NULL;
+				if (f->blocks->len >= max_blocks)
+					break;
+			}
 			if (cur == NULL) {
 				cur = g_ptr_array_new_with_free_func(field_free);
 				g_ptr_array_add(f->blocks, cur);

@@ -24,6 +24,10 @@
 #define MAX_MESSAGE_SIZE	(64 * 1024 * 1024)
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
 #define DEFAULT_MAX_RECORDS	1000
+#define MAX_DSN_PARTS		8
+#define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
+#define MAX_DIAG_FOLD		2048		/* of one diagnostic */
+#define ARF_PLACEHOLDER		"undisclosed-recipient-in-headers@libsisimai.org.invalid"
 
 static const char *const default_charsets[] = {
 	"us-ascii", "ascii", "utf-8", "utf8", "iso-8859-1", "iso-8859-2", "iso-8859-15",
@@ -124,6 +128,22 @@ parser_address(const char *s)
 		s = a + 1;
 	if ((a = strchr(s, '<')) != NULL && strchr(a, '@') != NULL)
 		s = a + 1;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '"' && (b = strchr(s + 1, '"')) != NULL && b[1] == '@' && b - s > 1) {
+		/* "quoted local part"@domain: the quotes belong to the address */
+		for (a = b + 2; *a != '\0' && (g_ascii_isalnum(*a) || *a == '.' || *a == '-'); a++)
+			;
+		if (a > b + 2 && memchr(b + 2, '.', a - (b + 2)) != NULL && a - s <= 320) {
+			dom = g_ascii_strdown(b + 2, a - (b + 2));
+			local = g_strndup(s, b + 1 - s);
+			out = g_utf8_validate(local, -1, NULL) ? g_strconcat(local, "@", dom, NULL) : NULL;
+			g_free(local);
+			g_free(dom);
+			if (out != NULL)
+				return out;
+		}
+	}
 	while (*s == ' ' || *s == '\t' || *s == '"' || *s == '\'' || *s == '<' || *s == '(')
 		s++;
 	b = s;
@@ -232,7 +252,8 @@ struct walk {
 	struct parser *p;
 	struct report *r;
 	int nparts;
-	GMimePart *dsn;
+	GMimePart *dsn[MAX_DSN_PARTS];	/* some MTAs send one part per recipient */
+	int ndsn;
 	GMimePart *arf;
 	GMimePart *headers;		/* text/rfc822-headers */
 	GMimeMessage *orig;		/* message/rfc822 */
@@ -281,8 +302,10 @@ walk(struct walk *w, GMimeObject *o, int depth)
 		return;
 	if (g_ascii_strcasecmp(type, "message") == 0) {
 		if ((g_ascii_strcasecmp(sub, "delivery-status") == 0 ||
-		    g_ascii_strcasecmp(sub, "global-delivery-status") == 0) && w->dsn == NULL)
-			w->dsn = GMIME_PART(o);
+		    g_ascii_strcasecmp(sub, "global-delivery-status") == 0)) {
+			if (w->ndsn < MAX_DSN_PARTS)
+				w->dsn[w->ndsn++] = GMIME_PART(o);
+		}
 		else if (g_ascii_strcasecmp(sub, "feedback-report") == 0 && w->arf == NULL)
 			w->arf = GMIME_PART(o);
 		else if ((g_ascii_strcasecmp(sub, "rfc822-headers") == 0 ||
@@ -322,9 +345,15 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 	ms = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_data_wrapper_write_to_stream(dw, ms);
 	n = MIN(ba->len, MAX_TEXT);
+	/* "=00" in quoted-printable decodes to NUL, which would end every string early */
+	for (gsize i = 0; i < n; i++)
+		if (ba->data[i] == '\0')
+			ba->data[i] = ' ';
 	cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
-	    g_ascii_strcasecmp(cs, "us-ascii") != 0 && !g_utf8_validate_len((char *)ba->data, n, NULL)) {
+	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
+	    (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
+	    !g_utf8_validate_len((char *)ba->data, n, NULL))) {
 		if (sanitize_charset_ok(&p->lim, cs))
 			out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", cs, "?", NULL,
 			    outlen, NULL);
@@ -418,6 +447,12 @@ parser_find_command(const char *t)
 		{ "final data", "DATA" }, { "message data", "DATA" }, { "mail from", "MAIL" },
 		{ "mail_from", "MAIL" }, { "mail command", "MAIL" }, { "ehlo", "EHLO" },
 		{ "helo", "HELO" }, { "initial connection", "CONN" }, { "connect to", "CONN" },
+		{ "but sender was rejected", "MAIL" }, { "but my name was rejected", "HELO" },
+		{ "failed after i sent the message", "DATA" }, { ">>> data", "DATA" },
+		{ "rcpt command", "RCPT" }, { "(state 14)", "RCPT" }, { "(state 13)", "MAIL" },
+		{ "(state 15)", "DATA" }, { "(state 17)", "DATA" }, { "(state 18)", "DATA" },
+		{ "during result wait", "DATA" }, { "does not like recipient", "RCPT" },
+		{ "smtp:rcpt", "RCPT" }, { "smtp:data", "DATA" }, { "smtp:mail", "MAIL" },
 	};
 	const char *best = NULL, *at = NULL;
 	size_t i;
@@ -431,6 +466,51 @@ parser_find_command(const char *t)
 		if (h != NULL && (at == NULL || h < at)) {
 			at = h;
 			best = tab[i].cmd;
+		}
+	}
+	return best != NULL ? g_strdup(best) : NULL;
+}
+
+/*
+ * The command named by a transcript or a reply in the report's text
+ * (context, folded), looked for from the recipient's first mention on,
+ * then anywhere.  Only phrases that introduce a command count here: the
+ * text may also carry headers where "helo" or "mail from" mean nothing.
+ */
+static char *
+find_command_context(const char *ctx, const char *rcpt)
+{
+	static const struct { const char *needle, *cmd; } tab[] = {
+		{ ">>> rcpt", "RCPT" }, { ">>> data", "DATA" }, { ">>> mail from", "MAIL" },
+		{ ">>> ehlo", "EHLO" }, { ">>> helo", "HELO" }, { "in reply to rcpt", "RCPT" },
+		{ "in reply to end of data", "DATA" }, { "in reply to data", "DATA" },
+		{ "in reply to mail from", "MAIL" }, { "after rcpt to", "RCPT" },
+		{ "after end of data", "DATA" }, { "after data", "DATA" },
+		{ "after mail from", "MAIL" }, { "did not like our rcpt", "RCPT" },
+		{ "did not like our data", "DATA" }, { "smtp command data", "DATA" },
+		{ "smtp command rcpt", "RCPT" }, { "smtp command mail", "MAIL" },
+		{ "does not like recipient", "RCPT" }, { "smtp:rcpt", "RCPT" },
+		{ "smtp:data", "DATA" }, { "but sender was rejected", "MAIL" },
+		{ "failed after i sent the message", "DATA" },
+	};
+	const char *from = NULL, *best = NULL, *at = NULL;
+	size_t i;
+	int pass;
+
+	if (ctx == NULL)
+		return NULL;
+	if (rcpt != NULL)
+		from = strstr(ctx, rcpt);
+	for (pass = from != NULL ? 0 : 1; pass < 2 && best == NULL; pass++) {
+		const char *start = pass == 0 ? from : ctx;
+
+		for (i = 0; i < G_N_ELEMENTS(tab); i++) {
+			const char *h = strstr(start, tab[i].needle);
+
+			if (h != NULL && (at == NULL || h < at)) {
+				at = h;
+				best = tab[i].cmd;
+			}
 		}
 	}
 	return best != NULL ? g_strdup(best) : NULL;
@@ -457,7 +537,7 @@ void
 parser_classify(struct parser *p, struct report_record *rec, const char *context)
 {
 	struct rules_match m;
-	char *diag = rules_fold(rec->diagnostic), *ctx = NULL;
+	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD), *ctx = NULL;
 	gboolean ok;
 
 	if (rec->replycode == NULL && rec->diagnostic != NULL)
@@ -466,32 +546,84 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->status = parser_find_status(rec->diagnostic);
 	if (rec->smtp_command == NULL)
 		rec->smtp_command = parser_find_command(diag);
-	ok = rules_classify(p->rules, diag, NULL, NULL, &m);
-	if (!ok && context != NULL) {
-		ctx = rules_fold(context);
-		ok = rules_classify(p->rules, ctx, NULL, NULL, &m);
+	if (context != NULL) {
+		/* Every record of a report shares its text: fold it once. */
+		if (p->fold_src != context) {
+			g_free(p->fold_out);
+			p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
+			p->fold_src = context;
+		}
+		ctx = p->fold_out;
+	}
+	if (rec->smtp_command == NULL && ctx != NULL) {
+		char *lr = rec->recipient != NULL ? g_ascii_strdown(rec->recipient, -1) : NULL;
+
+		rec->smtp_command = find_command_context(ctx, lr);
+		g_free(lr);
+	}
+	ok = FALSE;
+	if (p->cur_hint != NULL) {
+		/* e.g. "x-powermta-bouncecategory: bad-mailbox": the sender's MTA has classified it */
+		char *h = rules_fold(p->cur_hint);
+
+		ok = rules_classify(p->rules, h, NULL, NULL, NULL, &m);
+		if (ok)
+			m.by_text = FALSE;
+		g_free(h);
+	}
+	if (!ok)
+		ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
+	if (!ok && ctx != NULL) {
+		ok = rules_classify(p->rules, ctx, rec->status, NULL, NULL, &m);
 		if (!ok && rec->status == NULL) {
 			rec->status = parser_find_status(context);
 		}
 	}
-	if (ok) {
-		const char *alt = rules_require(p->rules, m.reason, rec->smtp_command, rec->status);
+	if (ok && m.by_text) {
+		const char *alt = rules_require(p->rules, m.reason, m.id, rec->smtp_command, rec->status);
 
 		if (alt != m.reason) {
 			m.reason = alt;
 			m.id = "require";
 		}
 	}
+	if (ok) {
+		const char *alt = rules_after(p->rules, m.reason, rec->smtp_command);
+
+		if (alt != m.reason) {
+			m.reason = alt;
+			m.id = "after";
+		}
+	}
 	if (!ok)
-		ok = rules_classify(p->rules, NULL, rec->status, rec->replycode, &m);
+		ok = rules_classify(p->rules, NULL, rec->status, rec->replycode,
+		    rec->smtp_command, &m);
 	if (ok) {
 		g_free(rec->reason);
 		rec->reason = g_strdup(m.reason);
 		g_free(rec->rule);
 		rec->rule = g_strdup(m.id);
 	} else if (rec->reason == NULL)
-		rec->reason = g_strdup(rec->status != NULL || rec->replycode != NULL ?
-		    "undefined" : "onhold");
+		rec->reason = g_strdup(rec->action != NULL &&
+		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
+		    rec->diagnostic != NULL ? "onhold" : "undefined");
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0) {
+		const char *d = rules_delayed(p->rules, rec->reason);
+
+		if (d != rec->reason && g_strcmp0(d, rec->reason) != 0) {
+			g_free(rec->reason);
+			rec->reason = g_strdup(d);
+			g_free(rec->rule);
+			rec->rule = g_strdup("delayed");
+		}
+	}
+	if (rec->status != NULL && rec->status[0] == '2') {
+		/* A success code is a delivery whatever the words around it. */
+		g_free(rec->reason);
+		rec->reason = g_strdup("delivered");
+		g_free(rec->rule);
+		rec->rule = g_strdup("status-2");
+	}
 	rec->class_ = rules_class(p->rules, rec->reason, is_permanent(rec));
 	if (rec->action != NULL && (g_ascii_strcasecmp(rec->action, "delayed") == 0 ||
 	    g_ascii_strcasecmp(rec->action, "delivered") == 0 ||
@@ -504,7 +636,6 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		}
 	}
 	g_free(diag);
-	g_free(ctx);
 }
 
 /* ---- DSN ---- */
@@ -524,23 +655,19 @@ strip_type(const char *v)
 }
 
 static void
-parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *context)
+parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const char *context)
 {
 	struct fields *f;
-	char *txt;
-	gsize n;
 	guint b;
 
-	txt = part_text(p, w->dsn, &n);
-	if (txt == NULL)
-		return;
 	/* The per-message block, the records kept, and one more to notice the cap. */
 	f = fields_parse(txt, n, p->max_records + 2);
 	r->kind = REPORT_KIND_DSN;
 	for (b = 0; b < f->blocks->len; b++) {
 		const char *fr = fields_get(f, b, "Final-Recipient");
 		const char *orr = fields_get(f, b, "Original-Recipient");
-		const char *st, *dc;
+		const char *st, *dc, *v;
+		char *hint;
 		struct report_record *rec;
 
 		if (fields_get(f, b, "Reporting-MTA") != NULL && r->reporting_mta == NULL)
@@ -559,8 +686,12 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 		rec = report_add_record(r);
 		rec->recipient = parser_address(fr != NULL ? fr : orr);
 		rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
-		if (rec->recipient == NULL && rec->original_recipient != NULL)
+		if (rec->original_recipient != NULL && (rec->recipient == NULL ||
+		    strchr(strchr(rec->recipient, '@'), '.') == NULL)) {
+			/* a source route or a bare host name: the original is the address */
+			g_free(rec->recipient);
 			rec->recipient = g_strdup(rec->original_recipient);
+		}
 		if (fields_get(f, b, "Action") != NULL)
 			rec->action = g_ascii_strdown(fields_get(f, b, "Action"), -1);
 		if (rec->action != NULL)
@@ -572,10 +703,13 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 				r->anomalies |= REPORT_ANOMALY_BAD_STATUS;
 		}
 		dc = fields_get(f, b, "Diagnostic-Code");
-		rec->diagnostic = strip_type(dc);
+		/* "X-Unix; 77" says a local program failed: the type is the message. */
+		rec->diagnostic = dc != NULL && g_ascii_strncasecmp(dc, "x-unix", 6) == 0 ?
+		    parser_utf8(dc, -1) : strip_type(dc);
 		rec->remote_mta = strip_type(fields_get(f, b, "Remote-MTA"));
 		if (fields_get(f, b, "Last-Attempt-Date") != NULL)
 			rec->last_attempt = parser_utf8(fields_get(f, b, "Last-Attempt-Date"), -1);
+		text_enrich_record(p, rec, context);
 		if (rec->diagnostic != NULL) {
 			char *ds = parser_find_status(rec->diagnostic);
 
@@ -589,14 +723,211 @@ parse_dsn(struct parser *p, struct report *r, struct walk *w, const char *contex
 			} else
 				g_free(ds);
 		}
-		text_enrich_record(p, rec, context);
+		v = fields_get(f, b, "X-PowerMTA-BounceCategory");
+		if (v == NULL)
+			v = fields_get(f, 0, "X-PowerMTA-BounceCategory");
+		hint = v != NULL ? g_strconcat("x-powermta-bouncecategory: ", v, NULL) : NULL;
+		p->cur_hint = hint;
 		parser_classify(p, rec, context);
+		p->cur_hint = NULL;
+		g_free(hint);
 	}
 	fields_free(f);
-	g_free(txt);
+}
+
+/*
+ * A multipart whose boundary does not match its parts (it happens: some
+ * MTAs rewrite one and not the other), or a report sent without any MIME
+ * header, leaves GMime with no delivery-status part.  The block is still
+ * there in the raw body: find it and read up to the next boundary line.
+ * skip: how many such parts to pass over first; -1 also looks for fields
+ * written inline without any part (raw_dsn_fields).
+ */
+/* Offset just past the next empty line at or after from, or len. */
+static gsize
+after_blank_line(const char *buf, gsize len, gsize from)
+{
+	gsize i;
+
+	for (i = from; i + 1 < len; i++) {
+		if (buf[i] == '\n' && buf[i + 1] == '\n')
+			return i + 2;
+		if (buf[i] == '\r' && buf[i + 1] == '\r')
+			return i + 2;
+		if (buf[i] == '\n' && buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
+			return i + 3;
+	}
+	return len;
+}
+
+/*
+ * How much of the message GMime needs to see.  Everything the parser reads
+ * comes before the end of the enclosed original's header block: the
+ * notice, the delivery-status or feedback-report part, the original's
+ * headers.  The original's body (often the larger part, with attachments
+ * and nested multiparts) is never read, so GMime is not asked to build
+ * objects for it.  The cut is made only when nothing a report is made of
+ * follows it (a notice placed after the original would be lost: MTAs put
+ * it first); GMime takes the missing closing boundary in its stride.
+ */
+static gsize
+gmime_extent(const char *buf, gsize len)
+{
+	static const char tag[] = "content-type: message/rfc822";
+	const char *p = buf, *end = buf + len, *h;
+	gsize cut;
+
+	while ((h = memmem(p, end - p, "rfc822", 6)) != NULL) {
+		const char *t = h - 22;	/* where "content-type: message/" would start */
+
+		p = h + 6;
+		if (t < buf || g_ascii_strncasecmp(t, tag, sizeof(tag) - 1) != 0 ||
+		    (t != buf && t[-1] != '\n' && t[-1] != '\r'))
+			continue;
+		cut = after_blank_line(buf, len, p - buf);	/* the part's own header */
+		cut = after_blank_line(buf, len, cut);		/* the original's header */
+		if (cut >= len)
+			return len;
+		if (memmem(buf + cut, len - cut, "elivery-", 8) != NULL ||
+		    memmem(buf + cut, len - cut, "eedback-", 8) != NULL)
+			return len;
+		return cut;
+	}
+	return len;
+}
+
+/* The body of a raw message: after the first empty line, or the end. */
+static const char *
+raw_body(const char *buf, gsize len)
+{
+	const char *p, *end = buf + len;
+
+	for (p = buf; p + 1 < end; p++) {
+		if (p[0] == '\n' && p[1] == '\n')
+			return p + 2;
+		if (p[0] == '\r' && p[1] == '\r')
+			return p + 2;
+		if (p[0] == '\n' && p[1] == '\r' && p + 2 < end && p[2] == '\n')
+			return p + 3;
+	}
+	return end;
+}
+
+/* Start of line i.e. buf or after a line end. */
+static gboolean
+at_line_start(const char *buf, const char *p)
+{
+	return p == buf || p[-1] == '\n' || p[-1] == '\r';
+}
+
+/*
+ * No MIME part at all: DSN fields written inline in the text.  The
+ * paragraph holding the first line-start Reporting-MTA or Final-Recipient
+ * field begins the report; it runs to the end (bounded).
+ */
+static gboolean
+raw_dsn_fields(const char *buf, gsize len, const char **out, gsize *outlen)
+{
+	const char *end = buf + len, *best = NULL, *s, *p;
+
+	for (p = buf; p < end && best == NULL; p++) {
+		if (!at_line_start(buf, p) || (*p != 'R' && *p != 'r' && *p != 'F' && *p != 'f'))
+			continue;
+		if ((end - p >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
+		    (end - p >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0))
+			best = p;
+	}
+	if (best == NULL)
+		return FALSE;
+	/* back to the paragraph's start */
+	for (s = best; s > buf && !(s[-1] == '\n' && s - 1 > buf && (s[-2] == '\n' ||
+	    (s[-2] == '\r' && s - 2 > buf && s[-3] == '\n'))) && !(s[-1] == '\r' && s - 1 > buf &&
+	    s[-2] == '\r'); s--)
+		;
+	*out = s;
+	*outlen = MIN((gsize)(end - s), 64 * 1024);
+	return TRUE;
+}
+
+static gboolean
+raw_dsn_block(const char *buf, gsize len, int skip, const char **out, gsize *outlen)
+{
+	static const char tag[] = "content-type: message/delivery-status";
+	const char *p = buf, *end = buf + len, *s, *e;
+
+	/* memmem is fast; the rare all-capitals spelling is not looked for */
+	for (;;) {
+		const char *h = memmem(p, end - p, "elivery-", 8), *t;
+
+		if (h == NULL)
+			return skip < 0 ? raw_dsn_fields(buf, len, out, outlen) : FALSE;
+		p = h + 8;
+		t = h - 23;	/* where "content-type: message/d" would start */
+		if (t >= buf && (gsize)(end - t) >= sizeof(tag) - 1 &&
+		    g_ascii_strncasecmp(t, tag, sizeof(tag) - 1) == 0 &&
+		    (t == buf || t[-1] == '\n' || t[-1] == '\r') && skip-- <= 0) {
+			p = t + 1;
+			break;
+		}
+	}
+	/* the part's header ends at the first empty line */
+	for (s = p; s < end; s++)
+		if (*s == '\n' && s + 1 < end && (s[1] == '\n' || (s[1] == '\r' && s + 2 < end &&
+		    s[2] == '\n')))
+			break;
+		else if (*s == '\r' && s + 1 < end && s[1] == '\r')
+			break;
+	if (s >= end)
+		return FALSE;
+	for (e = s + 1; e < end; e++)
+		if ((e[-1] == '\n' || e[-1] == '\r') && e[0] == '-' && e + 1 < end && e[1] == '-')
+			break;
+	*out = s;
+	*outlen = e - s;
+	return TRUE;
 }
 
 /* ---- ARF ---- */
+
+static struct report_record *
+arf_record(struct parser *p, struct report *r, const char *type)
+{
+	struct report_record *rec = report_add_record(r);
+
+	if (type != NULL) {
+		rec->feedback_type = g_ascii_strdown(type, -1);
+		g_strstrip(rec->feedback_type);
+	} else
+		rec->feedback_type = g_strdup("other");
+	rec->reason = g_strdup("feedback");
+	rec->rule = g_strdup("arf");
+	rec->class_ = rules_class(p->rules, "feedback", TRUE);
+	if (rec->class_ == REPORT_CLASS_UNKNOWN)
+		rec->class_ = REPORT_CLASS_COMPLAINT;
+	return rec;
+}
+
+/*
+ * Complaints that are not ARF: Microsoft's JMRP/SNDS-style reports are a
+ * plain message from the provider with the complained-about message
+ * attached; its recipient is in X-HmXmrOriginalRecipient or its To.
+ */
+static gboolean
+parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GMimeMessage *orig)
+{
+	GMimeObject *o = GMIME_OBJECT(msg), *io = GMIME_OBJECT(orig);
+	const char *subj = g_mime_object_get_header(o, "Subject");
+	const char *hm = g_mime_object_get_header(io, "X-HmXmrOriginalRecipient");
+	struct report_record *rec;
+
+	if (hm == NULL && (subj == NULL || strcasestr(subj, "complaint about message from") == NULL))
+		return FALSE;
+	r->kind = REPORT_KIND_ARF;
+	rec = arf_record(p, r, "abuse");
+	rec->rule = (g_free(rec->rule), g_strdup("complaint-nonarf"));
+	rec->recipient = parser_address(hm != NULL ? hm : g_mime_object_get_header(io, "To"));
+	return TRUE;
+}
 
 static void
 parse_arf(struct parser *p, struct report *r, struct walk *w)
@@ -623,19 +954,24 @@ parse_arf(struct parser *p, struct report *r, struct walk *w)
 	ARF_COPY(r->reporting_mta, "Reporting-MTA");
 	if ((v = fields_get(f, 0, "Original-Mail-From")) != NULL)
 		r->original_mail_from = parser_address(v);
-	rec = report_add_record(r);
-	if ((v = fields_get(f, 0, "Feedback-Type")) != NULL) {
-		rec->feedback_type = g_ascii_strdown(v, -1);
-		g_strstrip(rec->feedback_type);
-	} else
-		rec->feedback_type = g_strdup("other");
-	if ((v = fields_get(f, 0, "Original-Rcpt-To")) != NULL)
-		rec->recipient = parser_address(v);
-	rec->reason = g_strdup("feedback");
-	rec->rule = g_strdup("arf");
-	rec->class_ = rules_class(p->rules, "feedback", TRUE);
-	if (rec->class_ == REPORT_CLASS_UNKNOWN)
-		rec->class_ = REPORT_CLASS_COMPLAINT;
+	/* One record per Original-Rcpt-To (RFC 5965 allows several). */
+	if (f->blocks->len > 0) {
+		GPtrArray *blk = g_ptr_array_index(f->blocks, 0);
+		guint i;
+
+		for (i = 0; i < blk->len && r->records->len < p->max_records; i++) {
+			const struct field *x = g_ptr_array_index(blk, i);
+			char *a;
+
+			if (g_ascii_strcasecmp(x->name, "Original-Rcpt-To") != 0 ||
+			    (a = parser_address(x->value)) == NULL)
+				continue;
+			rec = arf_record(p, r, fields_get(f, 0, "Feedback-Type"));
+			rec->recipient = a;
+		}
+	}
+	if (r->records->len == 0)
+		arf_record(p, r, fields_get(f, 0, "Feedback-Type"));
 	fields_free(f);
 	g_free(txt);
 }
@@ -741,7 +1077,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	 */
 	ba = g_byte_array_new();
 	ba->data = (guint8 *)buf;
-	ba->len = blen;
+	ba->len = gmime_extent(buf, blen);
 	st = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
 	gp = g_mime_parser_new_with_stream(st);
@@ -766,9 +1102,39 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		clen = context != NULL ? strlen(context) : 0;
 		g_free(h);
 	}
+	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(g_mime_message_get_mime_part(msg))) {
+		/* A multipart GMime could not split: its raw text is all there is. */
+		g_free(context);
+		const char *body = raw_body(buf, blen);
 
-	if (w.dsn != NULL)
-		parse_dsn(p, r, &w, context);
+		clen = MIN((gsize)(buf + blen - body), MAX_TEXT);
+		context = parser_utf8(body, clen);
+		clen = strlen(context);
+	}
+
+	for (i = 0; i < (guint)w.ndsn; i++) {
+		gsize n;
+		char *txt = part_text(p, w.dsn[i], &n);
+
+		if (txt != NULL)
+			parse_dsn(p, r, txt, n, context);
+		g_free(txt);
+	}
+	if (w.ndsn == 0 && w.arf == NULL) {
+		const char *raw;
+		gsize rn;
+
+		if (raw_dsn_block(buf, blen, -1, &raw, &rn))
+			parse_dsn(p, r, raw, rn, context);
+	} else if (w.ndsn > 0 && w.ndsn < MAX_DSN_PARTS) {
+		/* Reports run together in one file: the parts GMime did not see. */
+		const char *raw;
+		gsize rn;
+		int k;
+
+		for (k = w.ndsn; k < MAX_DSN_PARTS && raw_dsn_block(buf, blen, k, &raw, &rn); k++)
+			parse_dsn(p, r, raw, rn, context);
+	}
 	if (r->records->len == 0 && w.arf != NULL)
 		parse_arf(p, r, &w);
 
@@ -787,30 +1153,51 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		}
 	}
 
+	if (r->records->len == 0 && w.orig != NULL)
+		parse_complaint_nonarf(p, r, msg, w.orig);
+	if (r->records->len == 0 && w.ndsn == 0 && w.arf == NULL)
+		sesjson_parse(p, r, context, clen);
+	if (r->records->len == 0 && header_matches_ci(GMIME_OBJECT(msg), "X-Apple-Unsubscribe",
+	    "true")) {
+		/* A mail client's one-click unsubscribe, sent by the recipient itself. */
+		struct report_record *rec;
+
+		r->kind = REPORT_KIND_ARF;
+		rec = arf_record(p, r, "opt-out");
+		rec->rule = (g_free(rec->rule), g_strdup("unsubscribe"));
+		rec->recipient = parser_address(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+	}
 	if (r->records->len == 0)
 		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL);
 
 	if (r->kind == REPORT_KIND_ARF) {
-		/* The complained-about recipient, when the report leaves it out. */
+		/*
+		 * The complained-about recipient, when the report leaves it out;
+		 * when the original is redacted too, a placeholder in the
+		 * reserved .invalid domain (the one Sisimai uses, so that results
+		 * compare): the complaint still counts, it suppresses nobody.
+		 */
 		struct report_record *rec = g_ptr_array_index(r->records, 0);
 
 		if (rec->recipient == NULL && r->orig_to != NULL)
 			rec->recipient = parser_address(r->orig_to);
+		if (rec->recipient == NULL)
+			rec->recipient = g_strdup(ARF_PLACEHOLDER);
 	}
 	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
 		text_autoreply(p, r, msg);
 
 	apply_verp(p, r, envelope_rcpt, context);
-	if (r->reporting_mta == NULL && r->kind != REPORT_KIND_NONE) {
-		/* nothing better: leave it empty */
-	}
 	for (i = 0; i < r->records->len; i++) {
 		struct report_record *rec = g_ptr_array_index(r->records, i);
 
+		/* One recipient the report could not name: the original was for it. */
+		if (rec->recipient == NULL && r->records->len == 1 && r->kind == REPORT_KIND_DSN &&
+		    r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
+			rec->recipient = parser_address(r->orig_to);
 		if (rec->recipient == NULL)
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}
-	(void)header_matches_ci;
 	r->anomalies |= p->cur_anomalies;
 	g_object_unref(msg);
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
@@ -818,6 +1205,9 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	if ((r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) && r->outcome == NULL)
 		r->outcome = g_strdup("too_many_recipients");
 done:
+	g_free(p->fold_out);
+	p->fold_out = NULL;
+	p->fold_src = NULL;
 	if (r->outcome == NULL)
 		r->outcome = g_strdup("ok");
 	g_free(context);

@@ -18,9 +18,14 @@ struct parser {
 	GMimeParserOptions *gopts;
 	guint max_records;		/* recipient records per report */
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
+	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
+	GRegex *re_bounce_body;
 	GRegex *re_autoreply_subject;
+	/* per call: the report's text folded once for every record (parser_classify) */
+	const char *fold_src;
+	char *fold_out;
 };
 
 /* New strings (g_free) or NULL. */
@@ -41,5 +46,8 @@ void text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg);
 /* DSN record without a Diagnostic-Code: take its lines from the text part. */
 void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
 char *text_from_html(const char *html);
+
+/* Amazon SES notification (JSON) in body: fills r and returns TRUE. */
+gboolean sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len);
 
 #endif

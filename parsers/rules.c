@@ -11,7 +11,7 @@
 
 #include "parsers/rules.h"
 
-enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE };
+enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE, RULE_COMMAND };
 
 struct rule {
 	enum rule_type type;
@@ -19,6 +19,7 @@ struct rule {
 	char *reason;
 	char *pattern;		/* folded text, status or code */
 	GRegex *re;
+	gboolean first;		/* status-first: decides in file order, before later text rules */
 };
 
 struct class_entry {
@@ -30,10 +31,20 @@ struct require {
 	char *command;		/* e.g. "RCPT", or NULL */
 	char *status;		/* status pattern, or NULL */
 	char *otherwise;	/* reason used when neither holds */
+	char **except;		/* rule ids whose wording is enough without either */
+};
+
+struct after {
+	char *command;		/* "MAIL" */
+	char **reasons;		/* reasons that change meaning after it */
+	char *becomes;
 };
 
 struct rules {
 	GPtrArray *rules;	/* struct rule * */
+	GPtrArray *afters;	/* struct after * */
+	char *delayed;		/* reason of an Action: delayed record, or NULL */
+	char **delayed_keep;	/* reasons it does not replace */
 	GHashTable *requires;	/* reason -> struct require * */
 	GHashTable *classes;	/* reason -> struct class_entry * */
 };
@@ -51,12 +62,26 @@ rule_free(gpointer p)
 	g_free(r);
 }
 
+static void
+after_free(gpointer x)
+{
+	struct after *a = x;
+
+	g_free(a->command);
+	g_strfreev(a->reasons);
+	g_free(a->becomes);
+	g_free(a);
+}
+
 void
 rules_free(struct rules *r)
 {
 	if (r == NULL)
 		return;
 	g_ptr_array_free(r->rules, TRUE);
+	g_ptr_array_free(r->afters, TRUE);
+	g_free(r->delayed);
+	g_strfreev(r->delayed_keep);
 	g_hash_table_destroy(r->classes);
 	g_hash_table_destroy(r->requires);
 	g_free(r);
@@ -70,20 +95,54 @@ require_free(gpointer p)
 	g_free(q->command);
 	g_free(q->status);
 	g_free(q->otherwise);
+	g_strfreev(q->except);
 	g_free(q);
 }
 
 char *
 rules_fold(const char *text)
 {
+	return rules_fold_n(text, G_MAXSIZE);
+}
+
+char *
+rules_fold_n(const char *text, gsize max)
+{
 	GString *s;
-	const char *p;
-	gboolean sp = FALSE;
+	const char *p, *end;
+	gboolean sp = FALSE, cont = FALSE;	/* cont: inside a multi-line reply */
 
 	if (text == NULL)
 		return NULL;
-	s = g_string_sized_new(strlen(text));
-	for (p = text; *p != '\0'; p++) {
+	end = text + strnlen(text, max);
+	s = g_string_sized_new(end - text);
+	for (p = text; p < end; p++) {
+		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
+			/*
+			 * A continuation line of a multi-line SMTP reply repeats
+			 * "550-5.7.1 ": drop it so that the sentence it splits reads
+			 * as one.
+			 */
+			const char *q = p + 1;
+
+			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '<')
+				q++;
+			if ((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
+			    (q[3] == '-' || (q[3] == ' ' && cont))) {
+				const char *r = q + 4;
+
+				if ((*r == '4' || *r == '5') && r[1] == '.') {
+					while (*r != '\0' && !g_ascii_isspace(*r))
+						r++;
+				}
+				if (s->len > 0)
+					sp = TRUE;
+				cont = q[3] == '-';
+				p = r - 1;
+				continue;
+			}
+			cont = FALSE;
+		}
 		if (g_ascii_isspace(*p)) {
 			sp = s->len > 0;
 			continue;
@@ -124,6 +183,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 	int i;
 
 	r->rules = g_ptr_array_new_with_free_func(rule_free);
+	r->afters = g_ptr_array_new_with_free_func(after_free);
 	r->classes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->requires = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, require_free);
 	buf = g_strndup(data, len);
@@ -166,22 +226,49 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 						msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
 				} else if (strcmp(f[k], "otherwise") == 0)
 					q->otherwise = g_strdup(f[k + 1]);
+				else if (strcmp(f[k], "except") == 0 && q->except == NULL)
+					q->except = g_strsplit(f[k + 1], ",", -1);
 				else
-					msg = "usage: require REASON [command CMD] [status PATTERN] otherwise REASON";
+					msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
 			}
 			if (msg == NULL && (f[1] == NULL || q->otherwise == NULL || (f[k] != NULL)))
-				msg = "usage: require REASON [command CMD] [status PATTERN] otherwise REASON";
+				msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
 			if (msg != NULL)
 				require_free(q);
 			else
 				g_hash_table_replace(r->requires, g_strdup(f[1]), q);
+		} else if (strcmp(f[0], "delayed") == 0) {
+			/* delayed REASON [except REASON,...] */
+			guint nf = g_strv_length(f);
+
+			if ((nf != 2 && nf != 4) || (nf == 4 && strcmp(f[2], "except") != 0))
+				msg = "usage: delayed REASON [except REASON[,REASON...]]";
+			else {
+				g_free(r->delayed);
+				g_strfreev(r->delayed_keep);
+				r->delayed = g_strdup(f[1]);
+				r->delayed_keep = nf == 4 ? g_strsplit(f[3], ",", -1) : NULL;
+			}
+		} else if (strcmp(f[0], "after") == 0) {
+			/* after CMD REASON[,REASON...] becomes REASON2 */
+			if (g_strv_length(f) != 5 || strcmp(f[3], "becomes") != 0 ||
+			    !g_regex_match_simple("^[A-Za-z]+$", f[1], 0, 0))
+				msg = "usage: after COMMAND REASON[,REASON...] becomes REASON";
+			else {
+				struct after *a = g_new0(struct after, 1);
+
+				a->command = g_ascii_strup(f[1], -1);
+				a->reasons = g_strsplit(f[2], ",", -1);
+				a->becomes = g_strdup(f[4]);
+				g_ptr_array_add(r->afters, a);
+			}
 		} else if (strcmp(f[0], "rule") == 0) {
 			struct rule *ru;
 			const char *pat;
 			GError *gerr = NULL;
 
 			if (g_strv_length(f) < 5) {
-				msg = "usage: rule ID REASON text|regex|status|code PATTERN";
+				msg = "usage: rule ID REASON text|regex|status|status-first|code|command PATTERN";
 				goto next;
 			}
 			/* The pattern is the rest of the line after the 4th field, verbatim. */
@@ -210,24 +297,30 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 					*err = m;
 					return NULL;
 				}
-			} else if (strcmp(f[3], "status") == 0) {
+			} else if (strcmp(f[3], "status") == 0 || strcmp(f[3], "status-first") == 0) {
 				ru->type = RULE_STATUS;
+				ru->first = f[3][6] == '-';
 				ru->pattern = g_strdup(pat);
 				if (!valid_status_pattern(pat))
 					msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
+			} else if (strcmp(f[3], "command") == 0) {
+				ru->type = RULE_COMMAND;
+				ru->pattern = g_ascii_strup(pat, -1);
+				if (!g_regex_match_simple("^[A-Z]+(,[A-Z]+)*$", ru->pattern, 0, 0))
+					msg = "bad command list (e.g. CONN,EHLO,HELO)";
 			} else if (strcmp(f[3], "code") == 0) {
 				ru->type = RULE_CODE;
 				ru->pattern = g_strdup(pat);
 				if (!g_regex_match_simple("^[245][0-9x][0-9x]$", pat, 0, 0))
 					msg = "bad reply code pattern (e.g. 550, 55x)";
 			} else
-				msg = "unknown rule type (text, regex, status, code)";
+				msg = "unknown rule type (text, regex, status, status-first, code, command)";
 			if (msg != NULL)
 				rule_free(ru);
 			else
 				g_ptr_array_add(r->rules, ru);
 		} else
-			msg = "unknown directive (rule, class, require)";
+			msg = "unknown directive (rule, class, require, after, delayed)";
 next:
 		g_strfreev(f);
 		if (msg != NULL) {
@@ -283,9 +376,21 @@ status_matches(const char *pat, const char *status)
 	}
 }
 
+static gboolean
+command_matches(const char *list, const char *command)
+{
+	gsize n = strlen(command);
+	const char *p;
+
+	for (p = list; (p = strstr(p, command)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return TRUE;
+	return FALSE;
+}
+
 gboolean
 rules_classify(const struct rules *r, const char *text, const char *status,
-    const char *replycode, struct rules_match *out)
+    const char *replycode, const char *command, struct rules_match *out)
 {
 	guint i;
 
@@ -301,10 +406,15 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 			m = text != NULL && g_regex_match(ru->re, text, 0, NULL);
 			break;
 		case RULE_STATUS:
-			m = status != NULL && status_matches(ru->pattern, status);
+			/* With text, only status-first rules take part (see rules.h). */
+			m = status != NULL && (text == NULL || ru->first) &&
+			    status_matches(ru->pattern, status);
+			break;
+		case RULE_COMMAND:
+			m = text == NULL && command != NULL && command_matches(ru->pattern, command);
 			break;
 		case RULE_CODE:
-			m = replycode != NULL && strlen(replycode) == 3 &&
+			m = text == NULL && replycode != NULL && strlen(replycode) == 3 &&
 			    (ru->pattern[0] == replycode[0]) &&
 			    (ru->pattern[1] == 'x' || ru->pattern[1] == replycode[1]) &&
 			    (ru->pattern[2] == 'x' || ru->pattern[2] == replycode[2]);
@@ -313,6 +423,7 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 		if (m) {
 			out->reason = ru->reason;
 			out->id = ru->id;
+			out->by_text = ru->type == RULE_TEXT || ru->type == RULE_REGEX;
 			return TRUE;
 		}
 	}
@@ -320,7 +431,7 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 }
 
 const char *
-rules_require(const struct rules *r, const char *reason, const char *command,
+rules_require(const struct rules *r, const char *reason, const char *id, const char *command,
     const char *status)
 {
 	const struct require *q;
@@ -328,19 +439,48 @@ rules_require(const struct rules *r, const char *reason, const char *command,
 	if (reason == NULL || (q = g_hash_table_lookup(r->requires, reason)) == NULL)
 		return reason;
 	/*
-	 * A known command decides: CMD itself keeps the reason, and so does any
-	 * command before DATA other than CMD (a content filter only acts once it
-	 * has the message).  Without a command, a status matching PATTERN keeps it.
+	 * The listed rules' wordings always stand; so does a status matching
+	 * PATTERN.  Then a known command decides: CMD itself keeps the reason,
+	 * and so does any command before DATA (a content filter only acts once
+	 * it has the message).  With neither, the alternative.
 	 */
+	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
+		return reason;
+	if (q->status != NULL && status != NULL && status_matches(q->status, status))
+		return reason;
 	if (command != NULL) {
 		if (q->command == NULL || g_ascii_strcasecmp(q->command, command) == 0 ||
 		    g_ascii_strcasecmp(command, "DATA") != 0)
 			return reason;
 		return q->otherwise;
 	}
-	if (q->status != NULL)
-		return status != NULL && status_matches(q->status, status) ? reason : q->otherwise;
+	return q->otherwise;
+}
+
+const char *
+rules_after(const struct rules *r, const char *reason, const char *command)
+{
+	guint i;
+
+	if (reason == NULL || command == NULL)
+		return reason;
+	for (i = 0; i < r->afters->len; i++) {
+		const struct after *a = g_ptr_array_index(r->afters, i);
+
+		if (g_ascii_strcasecmp(a->command, command) == 0 &&
+		    g_strv_contains((const char *const *)a->reasons, reason))
+			return a->becomes;
+	}
 	return reason;
+}
+
+const char *
+rules_delayed(const struct rules *r, const char *reason)
+{
+	if (r->delayed == NULL || (reason != NULL && r->delayed_keep != NULL &&
+	    g_strv_contains((const char *const *)r->delayed_keep, reason)))
+		return reason;
+	return r->delayed;
 }
 
 enum report_class

@@ -19,6 +19,7 @@ struct rules;
 struct rules_match {
 	const char *reason;	/* points into the rules; never NULL on a match */
 	const char *id;		/* rule id, points into the rules */
+	gboolean by_text;	/* decided by a text or regex rule (not a code) */
 };
 
 /* path NULL: the built-in status-code table only. */
@@ -30,23 +31,42 @@ void rules_free(struct rules *r);
 /*
  * Classify.  text: the diagnostic text already folded by rules_fold()
  * (may be NULL); status "5.1.1" or NULL; replycode "550" or NULL.
- * Returns FALSE when no rule matched.
+ * With text, the text and regex rules and the "status-first" rules are
+ * tried in file order (a status-first rule is a code so specific that it
+ * outranks the wording below it); without text, the status and code
+ * rules.  Returns FALSE when no rule matched.
  */
 gboolean rules_classify(const struct rules *r, const char *text, const char *status,
-    const char *replycode, struct rules_match *out);
+    const char *replycode, const char *command, struct rules_match *out);
 
 /*
  * A reason decided by text may need corroboration ("require" lines): a
  * "user unknown" said after DATA is a content filter, not a dead address.
  * Returns reason itself, or the configured alternative.  Not a copy.
  */
-const char *rules_require(const struct rules *r, const char *reason, const char *command,
-    const char *status);
+const char *rules_require(const struct rules *r, const char *reason, const char *id,
+    const char *command, const char *status);
+
+/*
+ * "after" lines: a reason said in reply to COMMAND means something else
+ * ("no such domain" after MAIL FROM is about the sender's domain: the
+ * sender was rejected).  Returns reason itself or the replacement.
+ */
+const char *rules_after(const struct rules *r, const char *reason, const char *command);
+
+/*
+ * "delayed" line: the reason of a record whose Action is delayed (still
+ * queued: the question is only why it is late), unless the reason found
+ * is one the line keeps.  Returns reason itself or the replacement.
+ */
+const char *rules_delayed(const struct rules *r, const char *reason);
 
 /* Class of a reason; permanent says whether the failure was a 5xx one. */
 enum report_class rules_class(const struct rules *r, const char *reason, gboolean permanent);
 
 /* Lower-case ASCII and collapse white space runs: the form text rules see. New string. */
 char *rules_fold(const char *text);
+/* The same over at most max bytes of text. */
+char *rules_fold_n(const char *text, gsize max);
 
 #endif

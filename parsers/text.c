@@ -47,7 +47,16 @@ text_init(struct parser *p)
 	    "mail delivery|could not be delivered|couldn't be delivered|non[- ]?deliver|"
 	    "failed delivery|delivery error|mail system error|bounce|rejected|"
 	    "message you sent|warning: could not send|nicht zustellbar|non remis|"
-	    "permanent error|mail failure|error sending|mail error|delivery notice",
+	    "permanent error|mail failure|error sending|mail error|delivery notice|"
+	    "unzustellbar|non recapitabile|no entregado|are not member|not a member|loop alert|"
+	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
+	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	/* Wording of a notice that returns a message, for senders that say nothing else. */
+	p->re_bounce_body = g_regex_new(
+	    "could not be delivered|couldn't be delivered|undeliverable|delivery (?:has )?failed|"
+	    "was not delivered|unable to deliver|permanent(?:ly)? fail|returned mail|"
+	    "following (?:address|recipient)s? (?:failed|had permanent)",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_autoreply_subject = g_regex_new(
 	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
@@ -64,6 +73,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_marker);
 	if (p->re_bounce_subject != NULL)
 		g_regex_unref(p->re_bounce_subject);
+	if (p->re_bounce_body != NULL)
+		g_regex_unref(p->re_bounce_body);
 	if (p->re_autoreply_subject != NULL)
 		g_regex_unref(p->re_autoreply_subject);
 }
@@ -76,10 +87,11 @@ local_char(unsigned char c)
 	return g_ascii_isalnum(c) || c >= 0x80 || strchr(".!#$%&'*+/=?^_`{|}~-", c) != NULL;
 }
 
+/* ASCII only: text bounces glue non-ASCII punctuation to addresses. */
 static gboolean
 domain_char(unsigned char c)
 {
-	return g_ascii_isalnum(c) || c >= 0x80 || c == '.' || c == '-';
+	return g_ascii_isalnum(c) || c == '.' || c == '-';
 }
 
 /*
@@ -164,7 +176,7 @@ looks_like_bounce(struct parser *p, GMimeMessage *msg)
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
 	    strcasestr(from, "mail-daemon") != NULL || strcasestr(from, "mailer_daemon") != NULL ||
 	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
-	    strcasestr(from, "mail administrator") != NULL))
+	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL))
 		return TRUE;
 	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
 		return TRUE;
@@ -205,6 +217,38 @@ block_free(gpointer x)
 	g_free(b);
 }
 
+/* Empty, or only quoting: "> >". */
+static gboolean
+blank_line(const char *p, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != '>' && p[i] != ' ' && p[i] != '\t')
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean
+sender_line(const char *p, gsize n)
+{
+	static const char *const tags[] = { "from:", "mail from:", "sender:", "return-path:",
+		"reply-to:", "envelope-from:", "message-id:", "in-reply-to:", "references:" };
+	gsize i;
+
+	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
+		p++;
+		n--;
+	}
+	for (i = 0; i < G_N_ELEMENTS(tags); i++) {
+		gsize k = strlen(tags[i]);
+
+		if (n >= k && g_ascii_strncasecmp(p, tags[i], k) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 /*
  * Split region into per-address blocks, at most max.  Returns GPtrArray of
  * struct block; addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS.
@@ -214,7 +258,7 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
     guint32 *anomalies)
 {
 	GPtrArray *blocks = g_ptr_array_new_with_free_func(block_free);
-	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	struct block *cur = NULL;
 	const char *p = region, *end = region + len;
 
@@ -227,20 +271,28 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 		while (e < end && *e != '\n' && *e != '\r')
 			e++;
 		n = e - p;
+		/* "From: x" or "MAIL FROM: x" in a summary names the sender */
+		if (sender_line(p, n))
+			pos = n;
 		while ((a = next_address(p, n, &pos)) != NULL) {
 			char *k = g_ascii_strdown(a, -1);
 
-			gboolean fresh = !g_hash_table_contains(exclude, k) &&
-			    !g_hash_table_contains(seen, k);
-
-			if (fresh && blocks->len >= max)
+			if (!g_hash_table_contains(exclude, k) && g_hash_table_contains(seen, k)) {
+				/* a recipient named again: what follows is about it */
+				cur = g_hash_table_lookup(seen, k);
+				started = TRUE;
+				g_free(k);
+				g_free(a);
+				break;
+			}
+			if (!g_hash_table_contains(exclude, k) && blocks->len >= max)
 				*anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
-			else if (fresh) {
+			else if (!g_hash_table_contains(exclude, k)) {
 				cur = g_new0(struct block, 1);
 				cur->addr = a;
 				cur->text = g_string_new(NULL);
 				g_ptr_array_add(blocks, cur);
-				g_hash_table_add(seen, cur->addr);
+				g_hash_table_insert(seen, g_ascii_strdown(cur->addr, -1), cur);
 				started = TRUE;
 				g_free(k);
 				break;
@@ -248,8 +300,10 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 			g_free(k);
 			g_free(a);
 		}
-		(void)started;
-		if (cur != NULL) {
+		if (cur != NULL && blank_line(p, n) && cur->lines >= 2 && !started) {
+			/* a blank line after the error ends the recipient's block */
+			cur = NULL;
+		} else if (cur != NULL) {
 			if (cur->lines++ < MAX_BLOCK_LINES) {
 				g_string_append_len(cur->text, p, n);
 				g_string_append_c(cur->text, '\n');
@@ -264,6 +318,41 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 	}
 	g_hash_table_destroy(seen);
 	return blocks;
+}
+
+/* Addresses of an X-Failed-Recipients value, or NULL when none. */
+static GPtrArray *
+failed_recipients(const char *v)
+{
+	GPtrArray *a;
+	gsize pos = 0;
+	char *x;
+
+	if (v == NULL)
+		return NULL;
+	a = g_ptr_array_new_with_free_func(g_free);
+	while ((x = next_address(v, strlen(v), &pos)) != NULL && a->len < MAX_TEXT_RCPTS)
+		g_ptr_array_add(a, x);
+	if (a->len == 0) {
+		g_ptr_array_free(a, TRUE);
+		return NULL;
+	}
+	return a;
+}
+
+static gboolean
+names_any(GPtrArray *addrs, GPtrArray *blocks)
+{
+	guint i, j;
+
+	for (i = 0; i < addrs->len; i++)
+		for (j = 0; j < blocks->len; j++) {
+			const struct block *b = g_ptr_array_index(blocks, j);
+
+			if (g_ascii_strcasecmp(b->addr, g_ptr_array_index(addrs, i)) == 0)
+				return TRUE;
+		}
+	return FALSE;
 }
 
 static void
@@ -291,13 +380,14 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 {
 	GMimeObject *o = GMIME_OBJECT(msg);
 	GHashTable *exclude;
-	GPtrArray *blocks, *real;
+	GPtrArray *blocks, *real, *xf;
 	GString *pre;
 	gsize cut;
 	guint i;
 	char *region;
 
-	if (!looks_like_bounce(p, msg))
+	if (!looks_like_bounce(p, msg) && !(have_original && body != NULL &&
+	    g_regex_match_full(p->re_bounce_body, body, MIN(len, 8192), 0, 0, NULL, NULL)))
 		return;
 	r->kind = REPORT_KIND_BOUNCE;
 	if (body == NULL)
@@ -324,6 +414,34 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	pre = g_string_new(NULL);
 	blocks = scan_blocks(region, cut, exclude, pre, MIN(MAX_TEXT_RCPTS, p->max_records),
 	    &r->anomalies);
+	/*
+	 * X-Failed-Recipients (Exim, Gmail) names the failed addresses: when
+	 * present, only they count, each with its block of text or, failing
+	 * that, the text before the first address.
+	 */
+	xf = failed_recipients(g_mime_object_get_header(o, "X-Failed-Recipients"));
+	if (xf != NULL && !names_any(xf, blocks) && blocks->len > 0) {
+		/* the header disagrees with the text: the text is more specific */
+		g_ptr_array_free(xf, TRUE);
+		xf = NULL;
+	}
+	if (xf != NULL) {
+		for (i = 0; i < xf->len; i++) {
+			const char *a = g_ptr_array_index(xf, i);
+			struct block *hit = NULL;
+			guint j;
+
+			for (j = 0; j < blocks->len && hit == NULL; j++) {
+				struct block *b = g_ptr_array_index(blocks, j);
+
+				if (g_ascii_strcasecmp(b->addr, a) == 0)
+					hit = b;
+			}
+			add_record(p, r, a, hit != NULL ? hit->text->str : pre->str, region);
+		}
+		g_ptr_array_free(xf, TRUE);
+		goto out;
+	}
 	/* Daemon addresses only count when nothing else was found. */
 	real = g_ptr_array_new();
 	for (i = 0; i < blocks->len; i++) {
@@ -341,18 +459,16 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 		add_record(p, r, b->addr, b->text->str, region);
 	}
 	if (r->records->len == 0) {
-		const char *xf = g_mime_object_get_header(o, "X-Failed-Recipients");
 		char *a = NULL;
 
-		if (xf != NULL)
-			a = parser_address(xf);
-		if (a == NULL && r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
+		if (r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
 			a = parser_address(r->orig_to);
 		if (a != NULL)
 			add_record(p, r, a, pre->str, region);
 		g_free(a);
 	}
 	g_ptr_array_free(real, TRUE);
+out:
 	g_ptr_array_free(blocks, TRUE);
 	g_string_free(pre, TRUE);
 	g_hash_table_destroy(exclude);
@@ -372,13 +488,22 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 		return;
 	for (s = hit; s > context && s[-1] != '\n'; s--)
 		;
-	/* to the next blank line, at most a few lines */
+	/*
+	 * The recipient's line and the indented lines that continue it (at
+	 * most a few): an unindented line is the next recipient's, or prose.
+	 */
 	e = hit;
 	for (int lines = 0; *e != '\0' && lines < 8; ) {
-		if (*e == '\n') {
+		if (*e == '\n' || *e == '\r') {
+			const char *n = e + 1;
+
+			if (*e == '\r' && *n == '\n')
+				n++;
 			lines++;
-			if (e[1] == '\n' || (e[1] == '\r' && e[2] == '\n'))
+			if (*n != ' ' && *n != '\t')
 				break;
+			e = n;
+			continue;
 		}
 		e++;
 	}

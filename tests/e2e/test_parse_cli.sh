@@ -33,5 +33,25 @@ for h in $F/hostile/*.eml /work/shared/hostile/*.eml; do
 	$B parse --json "$h" >/dev/null 2>&1
 	[ $? -le 1 ] && ok "survives $(basename "$h")" || nok "survives $(basename "$h")"
 done
+# A child that dies (test hook; the real GMime abort on an un-neutralised
+# hostile header) is one JSON line of kind none with an outcome, and the
+# next file is still parsed.
+out=$(REBOUND_TEST_HOOKS=1 $B parse --json tests/fixtures/workers/hook-abort.eml $F/arf-abuse.eml 2>/dev/null)
+printf '%s\n' "$out" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+assert len(rows) == 2, rows
+assert rows[0]["kind"] == "none" and "crashed" in rows[0]["outcome"], rows[0]
+assert rows[1]["kind"] == "arf" and rows[1]["outcome"] == "ok", rows[1]
+' && ok "crash: kind none with outcome, next file parsed" || nok "crash line"
+out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json tests/fixtures/hostile/ew-iso2022cnext-subject.eml $F/dsn-two-rcpts.eml 2>/dev/null)
+printf '%s\n' "$out" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+assert rows[0]["kind"] == "none" and rows[0]["outcome"].startswith("parser crashed"), rows[0]
+assert [r["kind"] for r in rows[1:]] == ["dsn", "dsn"], rows
+' && ok "real GMime abort reported, next file parsed" || nok "real GMime abort"
+out=$($B parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
+printf '%s' "$out" | grep -q '"outcome":"parser crashed' && nok "hook ignored without REBOUND_TEST_HOOKS" || ok "hook ignored without REBOUND_TEST_HOOKS"
 rm -f /tmp/rb-parse-err.$$ /tmp/rb-mbox.$$
 echo "1..$n"

@@ -67,6 +67,29 @@ static const struct expect table[] = {
 	{ "exim-text.eml", REPORT_KIND_BOUNCE, "frank@gone.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "qmail-text.eml", REPORT_KIND_BOUNCE, "grace@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	{ "block-text.eml", REPORT_KIND_BOUNCE, "heidi@strict.test", REPORT_CLASS_BLOCK, "blocked" },
+	/* "user unknown" after DATA is a content filter, not a dead address */
+	{ "dsn-after-data.eml", REPORT_KIND_DSN, "ivan@filter.test", REPORT_CLASS_SOFT, "filtered" },
+	/* MIME boundary in the header differs from the body's: the raw block is read */
+	{ "dsn-broken-boundary.eml", REPORT_KIND_DSN, "liam@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	/* DSN fields written inline, no MIME at all */
+	{ "dsn-inline.eml", REPORT_KIND_DSN, "mona@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	/* the sending MTA's own category decides over "5.2.1" */
+	{ "pmta-category.eml", REPORT_KIND_DSN, "pat@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "dsn-quoted-local.eml", REPORT_KIND_DSN, "\"quinn..q\"@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	/* "no such domain" in reply to MAIL FROM is about the sender */
+	{ "exim-mail-from.eml", REPORT_KIND_BOUNCE, "rita@strict.test", REPORT_CLASS_BLOCK, "rejected" },
+	/* X-Failed-Recipients names the recipient the text does not */
+	{ "list-xfailed.eml", REPORT_KIND_BOUNCE, "team@lists.test", REPORT_CLASS_BLOCK, "rejected" },
+	{ "ses-bounce.eml", REPORT_KIND_DSN, "sam@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "ses-complaint.eml", REPORT_KIND_ARF, "tina@isp.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	{ "jmrp.eml", REPORT_KIND_ARF, "uma@isp.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	{ "arf-undisclosed.eml", REPORT_KIND_ARF, "undisclosed-recipient-in-headers@libsisimai.org.invalid",
+	    REPORT_CLASS_COMPLAINT, "feedback" },
+	{ "apple-unsubscribe.eml", REPORT_KIND_ARF, "xena@mac.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	/* says nothing in its headers; its words and the enclosed original do */
+	{ "text-wording-only.eml", REPORT_KIND_BOUNCE, "yuri@carrier.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* a provider's documented code outranks "5.5.0" */
+	{ "lpn-code.eml", REPORT_KIND_DSN, "zoe@orange.test", REPORT_CLASS_HARD, "userunknown" },
 };
 
 static void
@@ -141,6 +164,92 @@ test_arf_fields(void)
 	report_free(r);
 	r = parse_file(p, FIX "arf-redacted.eml", NULL);
 	g_assert_cmpstr(rec(r, 0)->feedback_type, ==, "not-spam");
+	report_free(r);
+	parser_free(p);
+}
+
+/* Several records per report, and the rules that decide them. */
+static void
+test_multi_records(void)
+{
+	static const struct { const char *file; guint n; const char *rcpt[2], *reason[2], *rule[2]; } t[] = {
+		{ "dsn-status-first.eml", 2, { "judy@full.test", "karl@auth.test" },
+		    { "mailboxfull", "authfailure" }, { "sf-x22", "sf-x726" } },
+		{ "dsn-no-blank.eml", 2, { "nina@full.test", "oscar@dead.test" },
+		    { "mailboxfull", "userunknown" }, { NULL, NULL } },
+		{ "arf-multi.eml", 2, { "vera@isp.test", "walt@isp.test" },
+		    { "feedback", "feedback" }, { "arf", "arf" } },
+		{ "lpn-code.eml", 2, { "zoe@orange.test", "abe@cable.test" },
+		    { "userunknown", "toomanyconn" }, { "lpn-userunknown", "aup-conn" } },
+	};
+	struct parser *p = mkparser(NULL);
+	size_t i;
+	guint j;
+
+	for (i = 0; i < G_N_ELEMENTS(t); i++) {
+		char *path = g_strconcat(FIX, t[i].file, NULL);
+		struct report *r = parse_file(p, path, NULL);
+
+		g_test_message("%s", t[i].file);
+		g_assert_cmpuint(r->records->len, ==, t[i].n);
+		for (j = 0; j < t[i].n; j++) {
+			g_assert_cmpstr(rec(r, j)->recipient, ==, t[i].rcpt[j]);
+			g_assert_cmpstr(rec(r, j)->reason, ==, t[i].reason[j]);
+			if (t[i].rule[j] != NULL)
+				g_assert_cmpstr(rec(r, j)->rule, ==, t[i].rule[j]);
+		}
+		report_free(r);
+		g_free(path);
+	}
+	parser_free(p);
+}
+
+/* Details: commands, feedback types, the delayed record, SES fields. */
+static void
+test_details(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r;
+
+	r = parse_file(p, FIX "dsn-after-data.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->smtp_command, ==, "DATA");
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "require");
+	report_free(r);
+	r = parse_file(p, FIX "exim-mail-from.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->smtp_command, ==, "MAIL");
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "after");
+	report_free(r);
+	r = parse_file(p, FIX "apple-unsubscribe.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->feedback_type, ==, "opt-out");
+	report_free(r);
+	r = parse_file(p, FIX "ses-bounce.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->status, ==, "5.1.1");
+	g_assert_cmpstr(rec(r, 0)->diagnostic, ==, "550 5.1.1 user unknown");
+	g_assert_cmpstr(r->mta, ==, "amazonses");
+	report_free(r);
+	/* a delayed record keeps a reason a retry will not fix (the "delayed" line) */
+	r = parse_file(p, FIX "dsn-two-rcpts.eml", NULL);
+	g_assert_cmpstr(rec(r, 1)->reason, ==, "mailboxfull");
+	g_assert_cmpint(rec(r, 1)->class_, ==, REPORT_CLASS_DELIVERED);
+	report_free(r);
+	/* ... and is otherwise late: expired, never a failure */
+	{
+		static const char d[] = "From: MAILER-DAEMON@mx.sender.test\n"
+		    "Subject: Delayed Mail (still being retried)\nMIME-Version: 1.0\n"
+		    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"Z\"\n\n"
+		    "--Z\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.sender.test\n\n"
+		    "Final-Recipient: rfc822; slow@far.test\nAction: delayed\nStatus: 4.4.1\n"
+		    "Diagnostic-Code: X-Postfix; connect to mx.far.test: Connection refused\n\n--Z--\n";
+
+		r = parser_parse(p, d, sizeof(d) - 1, NULL);
+		g_assert_cmpstr(rec(r, 0)->reason, ==, "expired");
+		g_assert_cmpstr(rec(r, 0)->rule, ==, "delayed");
+		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_DELIVERED);
+		report_free(r);
+	}
+	/* the list notice is not a record for the poster named in its text */
+	r = parse_file(p, FIX "list-xfailed.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
 	report_free(r);
 	parser_free(p);
 }
@@ -378,6 +487,11 @@ test_rules_errors(void)
 		{ "class a nosuchclass\n", "t.conf:1:" },
 		{ "frobnicate\n", "t.conf:1:" },
 		{ "require userunknown command RCPT\n", "t.conf:1:" },
+		{ "rule x blocked command 12\n", "t.conf:1:" },
+		{ "rule x blocked status-first 5.x.1\n", "t.conf:1:" },
+		{ "after MAIL userunknown rejected\n", "t.conf:1:" },
+		{ "delayed\n", "t.conf:1:" },
+		{ "delayed expired but mailboxfull\n", "t.conf:1:" },
 	};
 	char *dir = g_dir_make_tmp("rbrules-XXXXXX", NULL);
 	char *path = g_build_filename(dir, "t.conf", NULL);
@@ -434,6 +548,8 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/table", test_table);
 	g_test_add_func("/parser/dsn_fields", test_dsn_fields);
 	g_test_add_func("/parser/arf_fields", test_arf_fields);
+	g_test_add_func("/parser/multi_records", test_multi_records);
+	g_test_add_func("/parser/details", test_details);
 	g_test_add_func("/parser/not_bounce", test_not_bounce);
 	g_test_add_func("/parser/line_ends", test_line_ends);
 	g_test_add_func("/parser/verp", test_verp);
