@@ -796,6 +796,29 @@ gmime_extent(const char *buf, gsize len)
 	return len;
 }
 
+/* Offset just past the line-start "--BOUNDARY--" that closes the top-level
+ * multipart, or len when there is none (GMime then saw all of it). */
+static gsize
+after_outer_close(const char *buf, gsize len, GMimeObject *top)
+{
+	const char *b, *p, *end = buf + len, *h;
+	char *delim;
+	gsize dn, off = len;
+
+	if (top == NULL || !GMIME_IS_MULTIPART(top) ||
+	    (b = g_mime_multipart_get_boundary(GMIME_MULTIPART(top))) == NULL)
+		return len;
+	delim = g_strdup_printf("--%s--", b);
+	dn = strlen(delim);
+	for (p = buf; (h = memmem(p, end - p, delim, dn)) != NULL; p = h + 1)
+		if (h == buf || h[-1] == '\n' || h[-1] == '\r') {
+			off = h + dn - buf;
+			break;
+		}
+	g_free(delim);
+	return off;
+}
+
 /* The body of a raw message: after the first empty line, or the end. */
 static const char *
 raw_body(const char *buf, gsize len)
@@ -1127,12 +1150,20 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		if (raw_dsn_block(buf, blen, -1, &raw, &rn))
 			parse_dsn(p, r, raw, rn, context);
 	} else if (w.ndsn > 0 && w.ndsn < MAX_DSN_PARTS) {
-		/* Reports run together in one file: the parts GMime did not see. */
+		/*
+		 * Reports run together in one file: the parts GMime did not see.
+		 * Only after the top-level multipart has closed: before that,
+		 * GMime saw every report part, and a delivery-status further in
+		 * belongs to an enclosed original (a bounce of a bounce), whose
+		 * recipients are not ours.
+		 */
+		gsize off = after_outer_close(buf, blen, g_mime_message_get_mime_part(msg));
 		const char *raw;
 		gsize rn;
 		int k;
 
-		for (k = w.ndsn; k < MAX_DSN_PARTS && raw_dsn_block(buf, blen, k, &raw, &rn); k++)
+		for (k = 0; w.ndsn + k < MAX_DSN_PARTS &&
+		    raw_dsn_block(buf + off, blen - off, k, &raw, &rn); k++)
 			parse_dsn(p, r, raw, rn, context);
 	}
 	if (r->records->len == 0 && w.arf != NULL)
