@@ -422,7 +422,15 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 		char **dst = G_STRUCT_MEMBER_P(r, map[i].off);
 		const char *v = fields_get(f, 0, map[i].name);
 
-		if (*dst == NULL && v != NULL)
+		if (*dst != NULL || v == NULL)
+			continue;
+		if (strstr(v, "=?") != NULL) {
+			/* encoded words, already defused by sanitize_prepare() like all input */
+			char *d = g_mime_utils_header_decode_text(p->gopts, v);
+
+			*dst = parser_utf8(d, -1);
+			g_free(d);
+		} else
 			*dst = parser_utf8(v, -1);
 	}
 	for (i = 0; i < p->corr->len; i++) {
@@ -758,21 +766,25 @@ after_blank_line(const char *buf, gsize len, gsize from)
 
 /*
  * How much of the message GMime needs to see.  Everything the parser reads
- * comes before the end of the enclosed original's header block: the
- * notice, the delivery-status or feedback-report part, the original's
- * headers.  The original's body (often the larger part, with attachments
- * and nested multiparts) is never read, so GMime is not asked to build
- * objects for it.  The cut is made only when nothing a report is made of
- * follows it (a notice placed after the original would be lost: MTAs put
- * it first); GMime takes the missing closing boundary in its stride.
+ * comes before the enclosed original's body: the notice, the
+ * delivery-status or feedback-report part, the original's header block.
+ * The original (often the larger part, with attachments, nested parts and
+ * a long header) is not handed to GMime at all: its header block is read
+ * here with fields_parse_header() (*hdr, *hdrlen), its body never.  The
+ * cut is made only when the enclosed message is not transfer-encoded and
+ * nothing a report is made of follows it (a notice placed after the
+ * original would be lost: MTAs put it first); GMime takes the missing
+ * closing boundary in its stride.
  */
 static gsize
-gmime_extent(const char *buf, gsize len)
+gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
 {
 	static const char tag[] = "content-type: message/rfc822";
 	const char *p = buf, *end = buf + len, *h;
-	gsize cut;
+	gsize part, cut;
 
+	*hdr = NULL;
+	*hdrlen = 0;
 	while ((h = memmem(p, end - p, "rfc822", 6)) != NULL) {
 		const char *t = h - 22;	/* where "content-type: message/" would start */
 
@@ -780,14 +792,33 @@ gmime_extent(const char *buf, gsize len)
 		if (t < buf || g_ascii_strncasecmp(t, tag, sizeof(tag) - 1) != 0 ||
 		    (t != buf && t[-1] != '\n' && t[-1] != '\r'))
 			continue;
-		cut = after_blank_line(buf, len, p - buf);	/* the part's own header */
-		cut = after_blank_line(buf, len, cut);		/* the original's header */
+		part = after_blank_line(buf, len, p - buf);	/* the part's own header */
+		cut = after_blank_line(buf, len, part);		/* the original's header */
 		if (cut >= len)
 			return len;
+		if (memmem(t, part - (t - buf), "ransfer-", 8) != NULL ||
+		    memmem(t, part - (t - buf), "RANSFER-", 8) != NULL) {
+			/* "Content-Transfer-Encoding" on the part: only 7bit/8bit/binary are plain */
+			const char *te = memmem(t, part - (t - buf), "ncoding:", 8);
+
+			if (te == NULL)
+				te = memmem(t, part - (t - buf), "NCODING:", 8);
+			if (te != NULL) {
+				te += 8;
+				while (te < buf + part && (*te == ' ' || *te == '\t'))
+					te++;
+				if (buf + part - te < 4 || (g_ascii_strncasecmp(te, "7bit", 4) != 0 &&
+				    g_ascii_strncasecmp(te, "8bit", 4) != 0 &&
+				    g_ascii_strncasecmp(te, "binary", 4) != 0))
+					return len;
+			}
+		}
 		if (memmem(buf + cut, len - cut, "elivery-", 8) != NULL ||
 		    memmem(buf + cut, len - cut, "eedback-", 8) != NULL)
 			return len;
-		return cut;
+		*hdr = buf + part;
+		*hdrlen = cut - part;
+		return part;
 	}
 	return len;
 }
@@ -909,11 +940,14 @@ arf_record(struct parser *p, struct report *r, const char *type)
  * attached; its recipient is in X-HmXmrOriginalRecipient or its To.
  */
 static gboolean
-parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GMimeMessage *orig)
+parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GMimeMessage *orig,
+    const struct fields *of)
 {
-	GMimeObject *o = GMIME_OBJECT(msg), *io = GMIME_OBJECT(orig);
+	GMimeObject *o = GMIME_OBJECT(msg), *io = orig != NULL ? GMIME_OBJECT(orig) : NULL;
 	const char *subj = g_mime_object_get_header(o, "Subject");
-	const char *hm = g_mime_object_get_header(io, "X-HmXmrOriginalRecipient");
+	const char *hm = of != NULL ? fields_get(of, 0, "X-HmXmrOriginalRecipient") :
+	    g_mime_object_get_header(io, "X-HmXmrOriginalRecipient");
+	const char *to = of != NULL ? fields_get(of, 0, "To") : g_mime_object_get_header(io, "To");
 	struct report_record *rec;
 
 	if (hm == NULL && (subj == NULL || strcasestr(subj, "complaint about message from") == NULL))
@@ -921,7 +955,7 @@ parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GM
 	r->kind = REPORT_KIND_ARF;
 	rec = arf_record(p, r, "abuse");
 	rec->rule = (g_free(rec->rule), g_strdup("complaint-nonarf"));
-	rec->recipient = parser_address(hm != NULL ? hm : g_mime_object_get_header(io, "To"));
+	rec->recipient = parser_address(hm != NULL ? hm : to);
 	return TRUE;
 }
 
@@ -1055,6 +1089,9 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	GMimeMessage *msg;
 	struct walk w;
 	guint i;
+	const char *orig_hdr;
+	gsize orig_hdrlen;
+	struct fields *orig_fields = NULL;
 
 	p->cur_anomalies = 0;
 	buf = sanitize_prepare(&p->lim, data, len, &blen, &copy, &r->anomalies, &why);
@@ -1068,7 +1105,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	 */
 	ba = g_byte_array_new();
 	ba->data = (guint8 *)buf;
-	ba->len = gmime_extent(buf, blen);
+	ba->len = gmime_extent(buf, blen, &orig_hdr, &orig_hdrlen);
 	st = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
 	gp = g_mime_parser_new_with_stream(st);
@@ -1129,7 +1166,10 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	if (r->records->len == 0 && w.arf != NULL)
 		parse_arf(p, r, &w);
 
-	if (w.orig != NULL)
+	if (orig_hdr != NULL) {
+		orig_fields = fields_parse_header(orig_hdr, orig_hdrlen);
+		parser_original_from_fields(p, r, orig_fields);
+	} else if (w.orig != NULL)
 		original_from_message(p, r, GMIME_OBJECT(w.orig));
 	if (w.headers != NULL) {
 		gsize hn;
@@ -1144,8 +1184,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		}
 	}
 
-	if (r->records->len == 0 && w.orig != NULL)
-		parse_complaint_nonarf(p, r, msg, w.orig);
+	if (r->records->len == 0 && (orig_fields != NULL || w.orig != NULL))
+		parse_complaint_nonarf(p, r, msg, w.orig, orig_fields);
 	if (r->records->len == 0 && w.ndsn == 0 && w.arf == NULL)
 		sesjson_parse(p, r, context, clen);
 	if (r->records->len == 0 && header_matches_ci(GMIME_OBJECT(msg), "X-Apple-Unsubscribe",
@@ -1159,7 +1199,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		rec->recipient = parser_address(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
 	}
 	if (r->records->len == 0)
-		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL);
+		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL ||
+		    orig_fields != NULL);
 
 	if (r->kind == REPORT_KIND_ARF) {
 		/*
@@ -1194,6 +1235,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
 		r->outcome = g_strdup("no recipient found");
 done:
+	fields_free(orig_fields);
 	g_free(p->fold_out);
 	p->fold_out = NULL;
 	p->fold_src = NULL;
