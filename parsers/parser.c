@@ -1202,7 +1202,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL ||
 		    orig_fields != NULL);
 
-	if (r->kind == REPORT_KIND_ARF) {
+	if (r->kind == REPORT_KIND_ARF && r->records->len > 0) {
 		/*
 		 * The complained-about recipient, when the report leaves it out;
 		 * when the original is redacted too, a placeholder in the

@@ -348,6 +348,11 @@ test_hostile_files(void)
 	r = parse_file(p, FIX "hostile/encoded-word-long-charset.eml", NULL);
 	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
 	report_free(r);
+	/* found by the fuzzer: an SES complaint that names nobody */
+	r = parse_file(p, FIX "hostile/ses-complaint-no-recipient.eml", NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+	g_assert_cmpuint(r->records->len, ==, 0);
+	report_free(r);
 	r = parse_file(p, FIX "hostile/truncated-no-closing-boundary.eml", NULL);
 	g_assert_cmpstr(r->outcome, !=, NULL);
 	report_free(r);
