@@ -940,11 +940,11 @@ arf_record(struct parser *p, struct report *r, const char *type)
  * attached; its recipient is in X-HmXmrOriginalRecipient or its To.
  */
 static gboolean
-parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GMimeMessage *orig,
-    const struct fields *of)
+parse_complaint_nonarf(struct parser *p, struct report *r, const struct fields *top,
+    GMimeMessage *orig, const struct fields *of)
 {
-	GMimeObject *o = GMIME_OBJECT(msg), *io = orig != NULL ? GMIME_OBJECT(orig) : NULL;
-	const char *subj = g_mime_object_get_header(o, "Subject");
+	GMimeObject *io = orig != NULL ? GMIME_OBJECT(orig) : NULL;
+	const char *subj = fields_get(top, 0, "Subject");
 	const char *hm = of != NULL ? fields_get(of, 0, "X-HmXmrOriginalRecipient") :
 	    g_mime_object_get_header(io, "X-HmXmrOriginalRecipient");
 	const char *to = of != NULL ? fields_get(of, 0, "To") : g_mime_object_get_header(io, "To");
@@ -1007,18 +1007,6 @@ parse_arf(struct parser *p, struct report *r, struct walk *w)
 }
 
 /* ---- top level ---- */
-
-static gboolean
-header_matches_ci(GMimeObject *o, const char *name, const char *needle)
-{
-	const char *v = g_mime_object_get_header(o, name);
-
-	if (v == NULL)
-		return FALSE;
-	if (needle == NULL)
-		return TRUE;
-	return g_strstr_len(v, -1, needle) != NULL || strcasestr(v, needle) != NULL;
-}
 
 static void
 apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const char *context)
@@ -1085,8 +1073,10 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	gsize blen, clen = 0;
 	GByteArray *ba;
 	GMimeStream *st;
+	GMimeStream *cat = NULL;
 	GMimeParser *gp;
-	GMimeMessage *msg;
+	GMimeObject *body = NULL;
+	struct fields *top = NULL;
 	struct walk w;
 	guint i;
 	const char *orig_hdr;
@@ -1108,17 +1098,46 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	ba->len = gmime_extent(buf, blen, &orig_hdr, &orig_hdrlen);
 	st = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
-	gp = g_mime_parser_new_with_stream(st);
+	/*
+	 * The message's own header is read here (fields.c): GMime would build
+	 * an object for every Received line.  GMime parses the body alone, as
+	 * a part behind a two-line header that carries its Content-Type and
+	 * Content-Transfer-Encoding (a stream over the caller's bytes: no copy).
+	 */
+	{
+		gsize hlen = raw_body(buf, ba->len) - buf;
+		const char *ct, *cte;
+		GString *pre = g_string_sized_new(128);
+		GMimeStream *hs, *bs;
+
+		top = fields_parse_header(buf, hlen);
+		ct = fields_get(top, 0, "Content-Type");
+		cte = fields_get(top, 0, "Content-Transfer-Encoding");
+		if (ct != NULL)
+			g_string_append_printf(pre, "Content-Type: %s\n", ct);
+		if (cte != NULL)
+			g_string_append_printf(pre, "Content-Transfer-Encoding: %s\n", cte);
+		g_string_append_c(pre, '\n');
+		cat = g_mime_stream_cat_new();
+		hs = g_mime_stream_mem_new_with_buffer(pre->str, pre->len);
+		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), hs);
+		g_object_unref(hs);
+		bs = g_mime_stream_substream(st, hlen, ba->len);
+		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), bs);
+		g_object_unref(bs);
+		g_string_free(pre, TRUE);
+	}
+	gp = g_mime_parser_new_with_stream(cat);
 	g_mime_parser_set_persist_stream(gp, TRUE);
-	msg = g_mime_parser_construct_message(gp, p->gopts);
-	if (msg == NULL) {
+	body = g_mime_parser_construct_part(gp, p->gopts);
+	if (body == NULL) {
 		r->outcome = g_strdup("not a MIME message");
 		goto done;
 	}
 	memset(&w, 0, sizeof(w));
 	w.p = p;
 	w.r = r;
-	walk(&w, g_mime_message_get_mime_part(msg), 0);
+	walk(&w, body, 0);
 
 	/* The human-readable text: context for reasons, body of non-standard bounces. */
 	if (w.text != NULL)
@@ -1130,13 +1149,13 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		clen = context != NULL ? strlen(context) : 0;
 		g_free(h);
 	}
-	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(g_mime_message_get_mime_part(msg))) {
+	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(body)) {
 		/* A multipart GMime could not split: its raw text is all there is. */
-		g_free(context);
-		const char *body = raw_body(buf, blen);
+		const char *raw = raw_body(buf, blen);
 
-		clen = MIN((gsize)(buf + blen - body), MAX_TEXT);
-		context = parser_utf8(body, clen);
+		g_free(context);
+		clen = MIN((gsize)(buf + blen - raw), MAX_TEXT);
+		context = parser_utf8(raw, clen);
 		clen = strlen(context);
 	}
 
@@ -1185,21 +1204,21 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	}
 
 	if (r->records->len == 0 && (orig_fields != NULL || w.orig != NULL))
-		parse_complaint_nonarf(p, r, msg, w.orig, orig_fields);
+		parse_complaint_nonarf(p, r, top, w.orig, orig_fields);
 	if (r->records->len == 0 && w.ndsn == 0 && w.arf == NULL)
 		sesjson_parse(p, r, context, clen);
-	if (r->records->len == 0 && header_matches_ci(GMIME_OBJECT(msg), "X-Apple-Unsubscribe",
-	    "true")) {
+	if (r->records->len == 0 && fields_get(top, 0, "X-Apple-Unsubscribe") != NULL &&
+	    strcasestr(fields_get(top, 0, "X-Apple-Unsubscribe"), "true") != NULL) {
 		/* A mail client's one-click unsubscribe, sent by the recipient itself. */
 		struct report_record *rec;
 
 		r->kind = REPORT_KIND_ARF;
 		rec = arf_record(p, r, "opt-out");
 		rec->rule = (g_free(rec->rule), g_strdup("unsubscribe"));
-		rec->recipient = parser_address(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+		rec->recipient = parser_address(fields_get(top, 0, "From"));
 	}
 	if (r->records->len == 0)
-		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL ||
+		text_parse(p, r, top, context, clen, w.orig != NULL || w.headers != NULL ||
 		    orig_fields != NULL);
 
 	if (r->kind == REPORT_KIND_ARF && r->records->len > 0) {
@@ -1217,7 +1236,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			rec->recipient = g_strdup(ARF_PLACEHOLDER);
 	}
 	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
-		text_autoreply(p, r, msg);
+		text_autoreply(p, r, top);
 
 	apply_verp(p, r, envelope_rcpt, context);
 	for (i = 0; i < r->records->len; i++) {
@@ -1231,10 +1250,12 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}
 	r->anomalies |= p->cur_anomalies;
-	g_object_unref(msg);
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
 		r->outcome = g_strdup("no recipient found");
 done:
+	if (body != NULL)
+		g_object_unref(body);
+	fields_free(top);
 	fields_free(orig_fields);
 	g_free(p->fold_out);
 	p->fold_out = NULL;
@@ -1243,6 +1264,7 @@ done:
 		r->outcome = g_strdup("ok");
 	g_free(context);
 	g_object_unref(gp);
+	g_object_unref(cat);
 	g_object_unref(st);
 	ba->data = NULL;
 	ba->len = 0;

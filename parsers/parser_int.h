@@ -39,9 +39,10 @@ void parser_original_from_fields(struct parser *p, struct report *r, const struc
 void text_init(struct parser *p);
 void text_fini(struct parser *p);
 /* Non-standard bounce: fills r (kind BOUNCE) when msg looks like one. */
-void text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *body,
+/* top: the message's own header block (fields_parse_header). */
+void text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
     gsize len, gboolean have_original);
-void text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg);
+void text_autoreply(struct parser *p, struct report *r, const struct fields *top);
 /* DSN record without a Diagnostic-Code: take its lines from the text part. */
 void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
 char *text_from_html(const char *html);

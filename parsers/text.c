@@ -163,14 +163,13 @@ is_daemon_local(const char *addr)
 }
 
 static gboolean
-looks_like_bounce(struct parser *p, GMimeMessage *msg)
+looks_like_bounce(struct parser *p, const struct fields *top)
 {
-	GMimeObject *o = GMIME_OBJECT(msg);
-	const char *from = g_mime_object_get_header(o, "From");
-	const char *subj = g_mime_object_get_header(o, "Subject");
-	const char *rp = g_mime_object_get_header(o, "Return-Path");
+	const char *from = fields_get(top, 0, "From");
+	const char *subj = fields_get(top, 0, "Subject");
+	const char *rp = fields_get(top, 0, "Return-Path");
 
-	if (g_mime_object_get_header(o, "X-Failed-Recipients") != NULL)
+	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
 		return TRUE;
 	if (from != NULL && (strcasestr(from, "mailer-daemon") != NULL ||
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
@@ -369,10 +368,9 @@ add_record(struct parser *p, struct report *r, const char *addr, const char *dia
 }
 
 void
-text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *body,
+text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
     gsize len, gboolean have_original)
 {
-	GMimeObject *o = GMIME_OBJECT(msg);
 	GHashTable *exclude;
 	GPtrArray *blocks, *real, *xf;
 	GString *pre;
@@ -380,7 +378,7 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	guint i;
 	char *region;
 
-	if (!looks_like_bounce(p, msg) && !(have_original && body != NULL &&
+	if (!looks_like_bounce(p, top) && !(have_original && body != NULL &&
 	    g_regex_match_full(p->re_bounce_body, body, MIN(len, 8192), 0, 0, NULL, NULL)))
 		return;
 	r->kind = REPORT_KIND_BOUNCE;
@@ -399,10 +397,10 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 		}
 	}
 	exclude = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	exclude_add(exclude, g_mime_object_get_header(o, "From"));
-	exclude_add(exclude, g_mime_object_get_header(o, "To"));
-	exclude_add(exclude, g_mime_object_get_header(o, "Reply-To"));
-	exclude_add(exclude, g_mime_object_get_header(o, "Sender"));
+	exclude_add(exclude, fields_get(top, 0, "From"));
+	exclude_add(exclude, fields_get(top, 0, "To"));
+	exclude_add(exclude, fields_get(top, 0, "Reply-To"));
+	exclude_add(exclude, fields_get(top, 0, "Sender"));
 	exclude_add(exclude, r->orig_from);
 	region = g_strndup(body, cut);
 	pre = g_string_new(NULL);
@@ -412,7 +410,7 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	 * present, only they count, each with its block of text or, failing
 	 * that, the text before the first address.
 	 */
-	xf = failed_recipients(g_mime_object_get_header(o, "X-Failed-Recipients"));
+	xf = failed_recipients(fields_get(top, 0, "X-Failed-Recipients"));
 	if (xf != NULL && !names_any(xf, blocks) && blocks->len > 0) {
 		/* the header disagrees with the text: the text is more specific */
 		g_ptr_array_free(xf, TRUE);
@@ -508,19 +506,18 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 }
 
 void
-text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg)
+text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 {
-	GMimeObject *o = GMIME_OBJECT(msg);
-	const char *as = g_mime_object_get_header(o, "Auto-Submitted");
-	const char *subj = g_mime_object_get_header(o, "Subject");
-	const char *prec = g_mime_object_get_header(o, "Precedence");
+	const char *as = fields_get(top, 0, "Auto-Submitted");
+	const char *subj = fields_get(top, 0, "Subject");
+	const char *prec = fields_get(top, 0, "Precedence");
 	gboolean yes = FALSE;
 	struct report_record *rec;
 
 	if (as != NULL && strcasestr(as, "auto-replied") != NULL)
 		yes = TRUE;
-	else if (g_mime_object_get_header(o, "X-Autoreply") != NULL ||
-	    g_mime_object_get_header(o, "X-Autorespond") != NULL ||
+	else if (fields_get(top, 0, "X-Autoreply") != NULL ||
+	    fields_get(top, 0, "X-Autorespond") != NULL ||
 	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL))
 		yes = TRUE;
 	else if (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
@@ -529,7 +526,7 @@ text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg)
 		return;
 	r->kind = REPORT_KIND_AUTOREPLY;
 	rec = report_add_record(r);
-	rec->recipient = parser_address(g_mime_object_get_header(o, "From"));
+	rec->recipient = parser_address(fields_get(top, 0, "From"));
 	rec->reason = g_strdup("vacation");
 	rec->rule = g_strdup("autoreply");
 	rec->class_ = REPORT_CLASS_AUTOREPLY;
