@@ -14,6 +14,18 @@ field_free(gpointer p)
 	g_free(f);
 }
 
+/* Only spaces and tabs (the text need not be NUL-terminated). */
+static gboolean
+blank(const char *p, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return FALSE;
+	return TRUE;
+}
+
 /* A second Final-/Original-Recipient in one block starts the next recipient's. */
 static gboolean
 repeats_recipient(GPtrArray *cur, const char *name, gsize n)
@@ -54,7 +66,7 @@ fields_parse_n(const char *text, gsize len, guint max_blocks)
 			e += 2;
 		else if (e < end)
 			e++;
-		if (n == 0 || strspn(p, " \t") >= n) {
+		if (blank(p, n)) {
 			if (cur != NULL) {
 				if (last != NULL && val != NULL) {
 					last->value = g_strstrip(g_string_free(val, FALSE));
