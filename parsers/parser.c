@@ -739,6 +739,16 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 	fields_free(f);
 }
 
+/* A block found in the raw bytes: made valid UTF-8 first, like a decoded part. */
+static void
+parse_raw_dsn(struct parser *p, struct report *r, const char *raw, gsize n, const char *context)
+{
+	char *t = parser_utf8(raw, n);
+
+	parse_dsn(p, r, t, strlen(t), context);
+	g_free(t);
+}
+
 /*
  * A multipart whose boundary does not match its parts (it happens: some
  * MTAs rewrite one and not the other), or a report sent without any MIME
@@ -1172,7 +1182,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		gsize rn;
 
 		if (raw_dsn_block(buf, blen, -1, &raw, &rn))
-			parse_dsn(p, r, raw, rn, context);
+			parse_raw_dsn(p, r, raw, rn, context);
 	} else if (w.ndsn > 0 && w.ndsn < MAX_DSN_PARTS) {
 		/* Reports run together in one file: the parts GMime did not see. */
 		const char *raw;
@@ -1180,7 +1190,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		int k;
 
 		for (k = w.ndsn; k < MAX_DSN_PARTS && raw_dsn_block(buf, blen, k, &raw, &rn); k++)
-			parse_dsn(p, r, raw, rn, context);
+			parse_raw_dsn(p, r, raw, rn, context);
 	}
 	if (r->records->len == 0 && w.arf != NULL)
 		parse_arf(p, r, &w);
