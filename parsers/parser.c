@@ -357,6 +357,12 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 		else
 			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
 	}
+	if (out == NULL && n > 0 && (memmem(ba->data, n, "\x1b$B", 3) != NULL ||
+	    memmem(ba->data, n, "\x1b$@", 3) != NULL) && sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
+		/* unlabelled ISO-2022-JP (Japanese MTAs, delivery-status parts): its escapes say so */
+		out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
+		    outlen, NULL);
+	}
 	if (out == NULL && n == 0) {
 		out = g_strdup("");
 		*outlen = 0;
