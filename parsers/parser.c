@@ -127,6 +127,9 @@ parser_address(const char *s)
 		s = a + 1;
 	while (*s == ' ' || *s == '\t')
 		s++;
+	/* an RFC 5321 source route "@relay,@relay:user@host": the address is after it */
+	if (*s == '@' && (a = strchr(s, ':')) != NULL && strchr(a, '@') != NULL)
+		s = a + 1;
 	if (*s == '"' && (b = strchr(s + 1, '"')) != NULL && b[1] == '@' && b - s > 1) {
 		/* "quoted local part"@domain: the quotes belong to the address */
 		for (a = b + 2; *a != '\0' && (g_ascii_isalnum(*a) || *a == '.' || *a == '-'); a++)
@@ -697,7 +700,7 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 		rec->recipient = parser_address(fr != NULL ? fr : orr);
 		rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
 		if (rec->original_recipient != NULL && (rec->recipient == NULL ||
-		    strchr(strchr(rec->recipient, '@'), '.') == NULL)) {
+		    rec->recipient[0] == '@' || strchr(strrchr(rec->recipient, '@'), '.') == NULL)) {
 			/* a source route or a bare host name: the original is the address */
 			g_free(rec->recipient);
 			rec->recipient = g_strdup(rec->original_recipient);

@@ -88,6 +88,8 @@ static const struct expect table[] = {
 	{ "apple-unsubscribe.eml", REPORT_KIND_ARF, "xena@mac.test", REPORT_CLASS_COMPLAINT, "feedback" },
 	/* says nothing in its headers; its words and the enclosed original do */
 	{ "text-wording-only.eml", REPORT_KIND_BOUNCE, "yuri@carrier.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* a source-routed final recipient on an internal host: the original recipient is the address */
+	{ "dsn-source-route.eml", REPORT_KIND_DSN, "uli@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* unlabelled ISO-2022-JP in the delivery-status part, Japanese wording */
 	{ "domino-iso2022jp.eml", REPORT_KIND_DSN, "taro@domino.test", REPORT_CLASS_HARD, "userunknown" },
 	/* a provider's documented code outranks "5.5.0" */
