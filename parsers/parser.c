@@ -87,6 +87,7 @@ parser_new(const struct parser_options *opts, char **err)
 	g_mime_parser_options_set_rfc2047_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_address_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_parameter_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
+	p->empty = g_mime_stream_mem_new();
 	text_init(p);
 	return p;
 }
@@ -105,6 +106,10 @@ parser_free(struct parser *p)
 		g_ptr_array_free(p->corr, TRUE);
 	if (p->gopts != NULL)
 		g_mime_parser_options_free(p->gopts);
+	if (p->gparser != NULL)
+		g_object_unref(p->gparser);
+	if (p->empty != NULL)
+		g_object_unref(p->empty);
 	text_fini(p);
 	g_free(p);
 }
@@ -1146,8 +1151,13 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		g_object_unref(bs);
 		g_string_free(pre, TRUE);
 	}
-	gp = g_mime_parser_new_with_stream(cat);
-	g_mime_parser_set_persist_stream(gp, TRUE);
+	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
+	if (p->gparser == NULL) {
+		p->gparser = g_mime_parser_new();
+		g_mime_parser_set_persist_stream(p->gparser, TRUE);
+	}
+	gp = p->gparser;
+	g_mime_parser_init_with_stream(gp, cat);
 	body = g_mime_parser_construct_part(gp, p->gopts);
 	if (body == NULL) {
 		r->outcome = g_strdup("not a MIME message");
@@ -1282,7 +1292,8 @@ done:
 	if (r->outcome == NULL)
 		r->outcome = g_strdup("ok");
 	g_free(context);
-	g_object_unref(gp);
+	/* drop its reference to this message's stream; the parser itself is kept */
+	g_mime_parser_init_with_stream(gp, p->empty);
 	g_object_unref(cat);
 	g_object_unref(st);
 	ba->data = NULL;

@@ -16,6 +16,8 @@ struct parser {
 	GPtrArray *corr;		/* correlation header names */
 	struct sanitize_limits lim;
 	GMimeParserOptions *gopts;
+	GMimeParser *gparser;		/* reused for every message (parser_parse) */
+	GMimeStream *empty;		/* what gparser holds between messages */
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
 	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
 	GRegex *re_marker;		/* start of the enclosed original in text */
