@@ -39,7 +39,10 @@ text_init(struct parser *p)
 	    "the message follows|"
 	    "your message reads|"
 	    "content-type: message/rfc822|"
-	    "-+ ?(?:begin|start) (?:of )?(?:returned|original|bounced) message"
+	    "-+ ?(?:begin|start) (?:of )?(?:returned|original|bounced) message|"
+	    "(?:below is )?a copy of the original message|"
+	    "message text follows|"
+	    "received: from \\S+ \\("
 	    ")", G_REGEX_CASELESS | G_REGEX_MULTILINE | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_bounce_subject = g_regex_new(
 	    "undeliver|undelivered|not delivered|delivery (?:status|failure|failed|has failed|"
