@@ -23,6 +23,7 @@ struct parser {
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
+	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
 	GRegex *re_autoreply_subject;
 	/* per call: the report's text folded once for every record (parser_classify) */
 	const char *fold_src;

@@ -55,6 +55,9 @@ text_init(struct parser *p)
 	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
 	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	p->re_rcpt_list = g_regex_new(
+	    "did not reach the following recipient|delivery has failed to these recipients",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	/* Wording of a notice that returns a message, for senders that say nothing else. */
 	p->re_bounce_body = g_regex_new(
 	    "could not be delivered|couldn't be delivered|undeliverable|delivery (?:has )?failed|"
@@ -78,6 +81,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_bounce_subject);
 	if (p->re_bounce_body != NULL)
 		g_regex_unref(p->re_bounce_body);
+	if (p->re_rcpt_list != NULL)
+		g_regex_unref(p->re_rcpt_list);
 	if (p->re_autoreply_subject != NULL)
 		g_regex_unref(p->re_autoreply_subject);
 }
@@ -407,7 +412,25 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 	exclude_add(exclude, r->orig_from);
 	region = g_strndup(body, cut);
 	pre = g_string_new(NULL);
-	blocks = scan_blocks(region, cut, exclude, pre);
+	{
+		/*
+		 * "did not reach the following recipient(s):" and the like: the
+		 * addresses above it are a summary of the original (its To:), the
+		 * failed ones follow.
+		 */
+		GMatchInfo *mi = NULL;
+		int ls = 0, le = 0;
+		gsize from = 0;
+
+		if (g_regex_match(p->re_rcpt_list, region, 0, &mi) && g_match_info_fetch_pos(mi, 0, &ls, &le)) {
+			/* from the marker's own line: some put the address on it */
+			for (from = ls; from > 0 && region[from - 1] != '\n' && region[from - 1] != '\r'; from--)
+				;
+			g_string_append_len(pre, region, from);
+		}
+		g_match_info_free(mi);
+		blocks = scan_blocks(region + from, cut - from, exclude, pre);
+	}
 	/*
 	 * X-Failed-Recipients (Exim, Gmail) names the failed addresses: when
 	 * present, only they count, each with its block of text or, failing

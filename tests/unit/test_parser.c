@@ -88,6 +88,8 @@ static const struct expect table[] = {
 	{ "apple-unsubscribe.eml", REPORT_KIND_ARF, "xena@mac.test", REPORT_CLASS_COMPLAINT, "feedback" },
 	/* says nothing in its headers; its words and the enclosed original do */
 	{ "text-wording-only.eml", REPORT_KIND_BOUNCE, "yuri@carrier.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* the summary of the original above "did not reach the following recipient(s)" names nobody */
+	{ "exchange-summary.eml", REPORT_KIND_BOUNCE, "vic@exch.test", REPORT_CLASS_HARD, "userunknown" },
 	/* a source-routed final recipient on an internal host: the original recipient is the address */
 	{ "dsn-source-route.eml", REPORT_KIND_DSN, "uli@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* unlabelled ISO-2022-JP in the delivery-status part, Japanese wording */
@@ -251,6 +253,9 @@ test_details(void)
 		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_DELIVERED);
 		report_free(r);
 	}
+	r = parse_file(p, FIX "exchange-summary.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
+	report_free(r);
 	/* the list notice is not a record for the poster named in its text */
 	r = parse_file(p, FIX "list-xfailed.eml", NULL);
 	g_assert_cmpuint(r->records->len, ==, 1);
