@@ -500,11 +500,17 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 	(void)p;
 	if (rec->diagnostic != NULL || rec->recipient == NULL || context == NULL)
 		return;
-	hit = strcasestr(context, rec->recipient);
+	/* the first mention that is not itself a delivery-status field line */
+	for (hit = context; (hit = strcasestr(hit, rec->recipient)) != NULL; hit++) {
+		for (s = hit; s > context && s[-1] != '\n' && s[-1] != '\r'; s--)
+			;
+		if (g_ascii_strncasecmp(s, "final-recipient:", 16) != 0 &&
+		    g_ascii_strncasecmp(s, "original-recipient:", 19) != 0 &&
+		    g_ascii_strncasecmp(s, "x-actual-recipient:", 19) != 0)
+			break;
+	}
 	if (hit == NULL)
 		return;
-	for (s = hit; s > context && s[-1] != '\n'; s--)
-		;
 	/*
 	 * The recipient's line and the indented lines that continue it (at
 	 * most a few): an unindented line is the next recipient's, or prose.
