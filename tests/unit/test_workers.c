@@ -169,7 +169,8 @@ test_hostile_unprotected(void)
 		g_test_message("%s: %s %s", files[i], workers_status_name(job.status), job.detail);
 		g_assert_cmpint(job.status, ==, WORKERS_CRASH);
 		g_assert_nonnull(strstr(job.detail, "signal=5 (SIGTRAP)"));
-		g_assert_nonnull(strstr(job.detail, "failed to allocate 18446744073709551604 bytes"));
+		/* a wrapped size near 2^64; its last digits depend on what GMime overreads */
+		g_assert_nonnull(strstr(job.detail, "failed to allocate 1844674407370955"));
 		workers_job_clear(&job);
 		g_free(data);
 	}
