@@ -14,6 +14,37 @@ field_free(gpointer p)
 	g_free(f);
 }
 
+/*
+ * Header fields no parser reads that make up most of a header block: trace
+ * and signature lines.  fields_parse_header() does not keep them.
+ */
+static gboolean
+bulky(const char *name, gsize n)
+{
+	static const char *const names[] = { "Received", "DKIM-Signature", "X-Received",
+		"ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
+		"X-Google-DKIM-Signature", "X-Gm-Message-State", "X-Google-Smtp-Source",
+		"Received-SPF", "X-MS-Exchange-Organization-Network-Message-Id" };
+	gsize i;
+
+	for (i = 0; i < G_N_ELEMENTS(names); i++)
+		if (strlen(names[i]) == n && g_ascii_strncasecmp(name, names[i], n) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/* Only spaces and tabs (the text need not be NUL-terminated). */
+static gboolean
+blank(const char *p, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t')
+			return FALSE;
+	return TRUE;
+}
+
 /* A second Final-/Original-Recipient in one block starts the next recipient's. */
 static gboolean
 repeats_recipient(GPtrArray *cur, const char *name, gsize n)
@@ -33,8 +64,9 @@ repeats_recipient(GPtrArray *cur, const char *name, gsize n)
 }
 
 static struct fields *
-fields_parse_n(const char *text, gsize len, guint max_blocks)
+fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 {
+	gboolean skipping = FALSE;
 	struct fields *f = g_new0(struct fields, 1);
 	const char *p = text, *end = text + len;
 	GPtrArray *cur = NULL;
@@ -54,7 +86,7 @@ fields_parse_n(const char *text, gsize len, guint max_blocks)
 			e += 2;
 		else if (e < end)
 			e++;
-		if (n == 0 || strspn(p, " \t") >= n) {
+		if (blank(p, n)) {
 			if (cur != NULL) {
 				if (last != NULL && val != NULL) {
 					last->value = g_strstrip(g_string_free(val, FALSE));
@@ -65,6 +97,10 @@ fields_parse_n(const char *text, gsize len, guint max_blocks)
 				if (f->blocks->len >= max_blocks)
 					break;
 			}
+			p = e;
+			continue;
+		}
+		if ((*p == ' ' || *p == '\t') && skipping) {
 			p = e;
 			continue;
 		}
@@ -93,11 +129,18 @@ fields_parse_n(const char *text, gsize len, guint max_blocks)
 			}
 			if (last != NULL && val != NULL)
 				last->value = g_strstrip(g_string_free(val, FALSE));
+			last = NULL;
+			val = NULL;
+			skipping = header && bulky(p, colon - p);
+			if (skipping) {
+				p = e;
+				continue;
+			}
 			last = g_new0(struct field, 1);
 			last->name = g_strndup(p, colon - p);
 			val = g_string_new_len(colon + 1, n - (colon + 1 - p));
 			g_ptr_array_add(cur, last);
-		} else if (last != NULL) {
+		} else if (last != NULL && !skipping) {
 			/* a broken fold: keep the text with the field it follows */
 			g_string_append_c(val, ' ');
 			g_string_append_len(val, p, n);
@@ -112,13 +155,13 @@ fields_parse_n(const char *text, gsize len, guint max_blocks)
 struct fields *
 fields_parse(const char *text, gsize len, guint max_blocks)
 {
-	return fields_parse_n(text, len, max_blocks);
+	return fields_parse_n(text, len, max_blocks, FALSE);
 }
 
 struct fields *
 fields_parse_header(const char *text, gsize len)
 {
-	return fields_parse_n(text, len, 1);
+	return fields_parse_n(text, len, 1, TRUE);
 }
 
 void

@@ -21,7 +21,11 @@ struct fields {
 };
 
 struct fields *fields_parse(const char *text, gsize len, guint max_blocks);
-/* Only the first block (a header section), stopping at its blank line. */
+/*
+ * Only the first block (a header section), stopping at its blank line.
+ * Trace and signature fields (Received, DKIM-Signature, ARC-*, ...) are
+ * not kept: nothing reads them and they are most of a header.
+ */
 struct fields *fields_parse_header(const char *text, gsize len);
 void fields_free(struct fields *f);
 /* First value of name (case-insensitive) in block i, or NULL.  Not a copy. */

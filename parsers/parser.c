@@ -90,6 +90,7 @@ parser_new(const struct parser_options *opts, char **err)
 	g_mime_parser_options_set_rfc2047_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_address_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_parameter_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
+	p->empty = g_mime_stream_mem_new();
 	text_init(p);
 	return p;
 }
@@ -108,6 +109,10 @@ parser_free(struct parser *p)
 		g_ptr_array_free(p->corr, TRUE);
 	if (p->gopts != NULL)
 		g_mime_parser_options_free(p->gopts);
+	if (p->gparser != NULL)
+		g_object_unref(p->gparser);
+	if (p->empty != NULL)
+		g_object_unref(p->empty);
 	text_fini(p);
 	g_free(p);
 }
@@ -130,6 +135,9 @@ parser_address(const char *s)
 		s = a + 1;
 	while (*s == ' ' || *s == '\t')
 		s++;
+	/* an RFC 5321 source route "@relay,@relay:user@host": the address is after it */
+	if (*s == '@' && (a = strchr(s, ':')) != NULL && strchr(a, '@') != NULL)
+		s = a + 1;
 	if (*s == '"' && (b = strchr(s + 1, '"')) != NULL && b[1] == '@' && b - s > 1) {
 		/* "quoted local part"@domain: the quotes belong to the address */
 		for (a = b + 2; *a != '\0' && (g_ascii_isalnum(*a) || *a == '.' || *a == '-'); a++)
@@ -360,6 +368,12 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 		else
 			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
 	}
+	if (out == NULL && n > 0 && (memmem(ba->data, n, "\x1b$B", 3) != NULL ||
+	    memmem(ba->data, n, "\x1b$@", 3) != NULL) && sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
+		/* unlabelled ISO-2022-JP (Japanese MTAs, delivery-status parts): its escapes say so */
+		out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
+		    outlen, NULL);
+	}
 	if (out == NULL && n == 0) {
 		out = g_strdup("");
 		*outlen = 0;
@@ -425,7 +439,15 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 		char **dst = G_STRUCT_MEMBER_P(r, map[i].off);
 		const char *v = fields_get(f, 0, map[i].name);
 
-		if (*dst == NULL && v != NULL)
+		if (*dst != NULL || v == NULL)
+			continue;
+		if (strstr(v, "=?") != NULL) {
+			/* encoded words, already defused by sanitize_prepare() like all input */
+			char *d = g_mime_utils_header_decode_text(p->gopts, v);
+
+			*dst = parser_utf8(d, -1);
+			g_free(d);
+		} else
 			*dst = parser_utf8(v, -1);
 	}
 	for (i = 0; i < p->corr->len; i++) {
@@ -687,7 +709,7 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 		rec->recipient = parser_address(fr != NULL ? fr : orr);
 		rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
 		if (rec->original_recipient != NULL && (rec->recipient == NULL ||
-		    strchr(strchr(rec->recipient, '@'), '.') == NULL)) {
+		    rec->recipient[0] == '@' || strchr(strrchr(rec->recipient, '@'), '.') == NULL)) {
 			/* a source route or a bare host name: the original is the address */
 			g_free(rec->recipient);
 			rec->recipient = g_strdup(rec->original_recipient);
@@ -735,6 +757,16 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 	fields_free(f);
 }
 
+/* A block found in the raw bytes: made valid UTF-8 first, like a decoded part. */
+static void
+parse_raw_dsn(struct parser *p, struct report *r, const char *raw, gsize n, const char *context)
+{
+	char *t = parser_utf8(raw, n);
+
+	parse_dsn(p, r, t, strlen(t), context);
+	g_free(t);
+}
+
 /*
  * A multipart whose boundary does not match its parts (it happens: some
  * MTAs rewrite one and not the other), or a report sent without any MIME
@@ -762,21 +794,25 @@ after_blank_line(const char *buf, gsize len, gsize from)
 
 /*
  * How much of the message GMime needs to see.  Everything the parser reads
- * comes before the end of the enclosed original's header block: the
- * notice, the delivery-status or feedback-report part, the original's
- * headers.  The original's body (often the larger part, with attachments
- * and nested multiparts) is never read, so GMime is not asked to build
- * objects for it.  The cut is made only when nothing a report is made of
- * follows it (a notice placed after the original would be lost: MTAs put
- * it first); GMime takes the missing closing boundary in its stride.
+ * comes before the enclosed original's body: the notice, the
+ * delivery-status or feedback-report part, the original's header block.
+ * The original (often the larger part, with attachments, nested parts and
+ * a long header) is not handed to GMime at all: its header block is read
+ * here with fields_parse_header() (*hdr, *hdrlen), its body never.  The
+ * cut is made only when the enclosed message is not transfer-encoded and
+ * nothing a report is made of follows it (a notice placed after the
+ * original would be lost: MTAs put it first); GMime takes the missing
+ * closing boundary in its stride.
  */
 static gsize
-gmime_extent(const char *buf, gsize len)
+gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
 {
 	static const char tag[] = "content-type: message/rfc822";
 	const char *p = buf, *end = buf + len, *h;
-	gsize cut;
+	gsize part, cut;
 
+	*hdr = NULL;
+	*hdrlen = 0;
 	while ((h = memmem(p, end - p, "rfc822", 6)) != NULL) {
 		const char *t = h - 22;	/* where "content-type: message/" would start */
 
@@ -784,14 +820,33 @@ gmime_extent(const char *buf, gsize len)
 		if (t < buf || g_ascii_strncasecmp(t, tag, sizeof(tag) - 1) != 0 ||
 		    (t != buf && t[-1] != '\n' && t[-1] != '\r'))
 			continue;
-		cut = after_blank_line(buf, len, p - buf);	/* the part's own header */
-		cut = after_blank_line(buf, len, cut);		/* the original's header */
+		part = after_blank_line(buf, len, p - buf);	/* the part's own header */
+		cut = after_blank_line(buf, len, part);		/* the original's header */
 		if (cut >= len)
 			return len;
+		if (memmem(t, part - (t - buf), "ransfer-", 8) != NULL ||
+		    memmem(t, part - (t - buf), "RANSFER-", 8) != NULL) {
+			/* "Content-Transfer-Encoding" on the part: only 7bit/8bit/binary are plain */
+			const char *te = memmem(t, part - (t - buf), "ncoding:", 8);
+
+			if (te == NULL)
+				te = memmem(t, part - (t - buf), "NCODING:", 8);
+			if (te != NULL) {
+				te += 8;
+				while (te < buf + part && (*te == ' ' || *te == '\t'))
+					te++;
+				if (buf + part - te < 4 || (g_ascii_strncasecmp(te, "7bit", 4) != 0 &&
+				    g_ascii_strncasecmp(te, "8bit", 4) != 0 &&
+				    g_ascii_strncasecmp(te, "binary", 4) != 0))
+					return len;
+			}
+		}
 		if (memmem(buf + cut, len - cut, "elivery-", 8) != NULL ||
 		    memmem(buf + cut, len - cut, "eedback-", 8) != NULL)
 			return len;
-		return cut;
+		*hdr = buf + part;
+		*hdrlen = cut - part;
+		return part;
 	}
 	return len;
 }
@@ -936,11 +991,14 @@ arf_record(struct parser *p, struct report *r, const char *type)
  * attached; its recipient is in X-HmXmrOriginalRecipient or its To.
  */
 static gboolean
-parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GMimeMessage *orig)
+parse_complaint_nonarf(struct parser *p, struct report *r, const struct fields *top,
+    GMimeMessage *orig, const struct fields *of)
 {
-	GMimeObject *o = GMIME_OBJECT(msg), *io = GMIME_OBJECT(orig);
-	const char *subj = g_mime_object_get_header(o, "Subject");
-	const char *hm = g_mime_object_get_header(io, "X-HmXmrOriginalRecipient");
+	GMimeObject *io = orig != NULL ? GMIME_OBJECT(orig) : NULL;
+	const char *subj = fields_get(top, 0, "Subject");
+	const char *hm = of != NULL ? fields_get(of, 0, "X-HmXmrOriginalRecipient") :
+	    g_mime_object_get_header(io, "X-HmXmrOriginalRecipient");
+	const char *to = of != NULL ? fields_get(of, 0, "To") : g_mime_object_get_header(io, "To");
 	struct report_record *rec;
 
 	if (hm == NULL && (subj == NULL || strcasestr(subj, "complaint about message from") == NULL))
@@ -948,7 +1006,7 @@ parse_complaint_nonarf(struct parser *p, struct report *r, GMimeMessage *msg, GM
 	r->kind = REPORT_KIND_ARF;
 	rec = arf_record(p, r, "abuse");
 	rec->rule = (g_free(rec->rule), g_strdup("complaint-nonarf"));
-	rec->recipient = parser_address(hm != NULL ? hm : g_mime_object_get_header(io, "To"));
+	rec->recipient = parser_address(hm != NULL ? hm : to);
 	return TRUE;
 }
 
@@ -1000,18 +1058,6 @@ parse_arf(struct parser *p, struct report *r, struct walk *w)
 }
 
 /* ---- top level ---- */
-
-static gboolean
-header_matches_ci(GMimeObject *o, const char *name, const char *needle)
-{
-	const char *v = g_mime_object_get_header(o, name);
-
-	if (v == NULL)
-		return FALSE;
-	if (needle == NULL)
-		return TRUE;
-	return g_strstr_len(v, -1, needle) != NULL || strcasestr(v, needle) != NULL;
-}
 
 static void
 apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const char *context)
@@ -1083,10 +1129,15 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	gsize blen, clen = 0;
 	GByteArray *ba;
 	GMimeStream *st;
+	GMimeStream *cat = NULL;
 	GMimeParser *gp;
-	GMimeMessage *msg;
+	GMimeObject *body = NULL;
+	struct fields *top = NULL;
 	struct walk w;
 	guint i;
+	const char *orig_hdr;
+	gsize orig_hdrlen;
+	struct fields *orig_fields = NULL;
 
 	p->cur_anomalies = 0;
 	buf = sanitize_prepare(&p->lim, data, len, &blen, &copy, &r->anomalies, &why);
@@ -1100,20 +1151,54 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	 */
 	ba = g_byte_array_new();
 	ba->data = (guint8 *)buf;
-	ba->len = gmime_extent(buf, blen);
+	ba->len = gmime_extent(buf, blen, &orig_hdr, &orig_hdrlen);
 	st = g_mime_stream_mem_new_with_byte_array(ba);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
-	gp = g_mime_parser_new_with_stream(st);
-	g_mime_parser_set_persist_stream(gp, TRUE);
-	msg = g_mime_parser_construct_message(gp, p->gopts);
-	if (msg == NULL) {
+	/*
+	 * The message's own header is read here (fields.c): GMime would build
+	 * an object for every Received line.  GMime parses the body alone, as
+	 * a part behind a two-line header that carries its Content-Type and
+	 * Content-Transfer-Encoding (a stream over the caller's bytes: no copy).
+	 */
+	{
+		gsize hlen = raw_body(buf, ba->len) - buf;
+		const char *ct, *cte;
+		GString *pre = g_string_sized_new(128);
+		GMimeStream *hs, *bs;
+
+		top = fields_parse_header(buf, hlen);
+		ct = fields_get(top, 0, "Content-Type");
+		cte = fields_get(top, 0, "Content-Transfer-Encoding");
+		if (ct != NULL)
+			g_string_append_printf(pre, "Content-Type: %s\n", ct);
+		if (cte != NULL)
+			g_string_append_printf(pre, "Content-Transfer-Encoding: %s\n", cte);
+		g_string_append_c(pre, '\n');
+		cat = g_mime_stream_cat_new();
+		hs = g_mime_stream_mem_new_with_buffer(pre->str, pre->len);
+		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), hs);
+		g_object_unref(hs);
+		bs = g_mime_stream_substream(st, hlen, ba->len);
+		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), bs);
+		g_object_unref(bs);
+		g_string_free(pre, TRUE);
+	}
+	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
+	if (p->gparser == NULL) {
+		p->gparser = g_mime_parser_new();
+		g_mime_parser_set_persist_stream(p->gparser, TRUE);
+	}
+	gp = p->gparser;
+	g_mime_parser_init_with_stream(gp, cat);
+	body = g_mime_parser_construct_part(gp, p->gopts);
+	if (body == NULL) {
 		r->outcome = g_strdup("not a MIME message");
 		goto done;
 	}
 	memset(&w, 0, sizeof(w));
 	w.p = p;
 	w.r = r;
-	walk(&w, g_mime_message_get_mime_part(msg), 0);
+	walk(&w, body, 0);
 
 	/* The human-readable text: context for reasons, body of non-standard bounces. */
 	if (w.text != NULL)
@@ -1125,13 +1210,13 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		clen = context != NULL ? strlen(context) : 0;
 		g_free(h);
 	}
-	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(g_mime_message_get_mime_part(msg))) {
+	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(body)) {
 		/* A multipart GMime could not split: its raw text is all there is. */
-		g_free(context);
-		const char *body = raw_body(buf, blen);
+		const char *raw = raw_body(buf, blen);
 
-		clen = MIN((gsize)(buf + blen - body), MAX_TEXT);
-		context = parser_utf8(body, clen);
+		g_free(context);
+		clen = MIN((gsize)(buf + blen - raw), MAX_TEXT);
+		context = parser_utf8(raw, clen);
 		clen = strlen(context);
 	}
 
@@ -1148,7 +1233,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		gsize rn;
 
 		if (raw_dsn_block(buf, blen, -1, &raw, &rn))
-			parse_dsn(p, r, raw, rn, context);
+			parse_raw_dsn(p, r, raw, rn, context);
 	} else if (w.ndsn > 0 && w.ndsn < MAX_DSN_PARTS) {
 		/*
 		 * Reports run together in one file: the parts GMime did not see.
@@ -1157,19 +1242,22 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		 * belongs to an enclosed original (a bounce of a bounce), whose
 		 * recipients are not ours.
 		 */
-		gsize off = after_outer_close(buf, blen, g_mime_message_get_mime_part(msg));
+		gsize off = after_outer_close(buf, blen, body);
 		const char *raw;
 		gsize rn;
 		int k;
 
 		for (k = 0; w.ndsn + k < MAX_DSN_PARTS &&
 		    raw_dsn_block(buf + off, blen - off, k, &raw, &rn); k++)
-			parse_dsn(p, r, raw, rn, context);
+			parse_raw_dsn(p, r, raw, rn, context);
 	}
 	if (r->records->len == 0 && w.arf != NULL)
 		parse_arf(p, r, &w);
 
-	if (w.orig != NULL)
+	if (orig_hdr != NULL) {
+		orig_fields = fields_parse_header(orig_hdr, orig_hdrlen);
+		parser_original_from_fields(p, r, orig_fields);
+	} else if (w.orig != NULL)
 		original_from_message(p, r, GMIME_OBJECT(w.orig));
 	if (w.headers != NULL) {
 		gsize hn;
@@ -1184,24 +1272,25 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		}
 	}
 
-	if (r->records->len == 0 && w.orig != NULL)
-		parse_complaint_nonarf(p, r, msg, w.orig);
+	if (r->records->len == 0 && (orig_fields != NULL || w.orig != NULL))
+		parse_complaint_nonarf(p, r, top, w.orig, orig_fields);
 	if (r->records->len == 0 && w.ndsn == 0 && w.arf == NULL)
 		sesjson_parse(p, r, context, clen);
-	if (r->records->len == 0 && header_matches_ci(GMIME_OBJECT(msg), "X-Apple-Unsubscribe",
-	    "true")) {
+	if (r->records->len == 0 && fields_get(top, 0, "X-Apple-Unsubscribe") != NULL &&
+	    strcasestr(fields_get(top, 0, "X-Apple-Unsubscribe"), "true") != NULL) {
 		/* A mail client's one-click unsubscribe, sent by the recipient itself. */
 		struct report_record *rec;
 
 		r->kind = REPORT_KIND_ARF;
 		rec = arf_record(p, r, "opt-out");
 		rec->rule = (g_free(rec->rule), g_strdup("unsubscribe"));
-		rec->recipient = parser_address(g_mime_object_get_header(GMIME_OBJECT(msg), "From"));
+		rec->recipient = parser_address(fields_get(top, 0, "From"));
 	}
 	if (r->records->len == 0)
-		text_parse(p, r, msg, context, clen, w.orig != NULL || w.headers != NULL);
+		text_parse(p, r, top, context, clen, w.orig != NULL || w.headers != NULL ||
+		    orig_fields != NULL);
 
-	if (r->kind == REPORT_KIND_ARF) {
+	if (r->kind == REPORT_KIND_ARF && r->records->len > 0) {
 		/*
 		 * The complained-about recipient, when the report leaves it out;
 		 * when the original is redacted too, a placeholder in the
@@ -1216,7 +1305,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			rec->recipient = g_strdup(ARF_PLACEHOLDER);
 	}
 	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
-		text_autoreply(p, r, msg);
+		text_autoreply(p, r, top);
 
 	apply_verp(p, r, envelope_rcpt, context);
 	for (i = 0; i < r->records->len; i++) {
@@ -1230,19 +1319,24 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}
 	r->anomalies |= p->cur_anomalies;
-	g_object_unref(msg);
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
 		r->outcome = g_strdup("no recipient found");
 	if ((r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) && r->outcome == NULL)
 		r->outcome = g_strdup("too_many_recipients");
 done:
+	if (body != NULL)
+		g_object_unref(body);
+	fields_free(top);
+	fields_free(orig_fields);
 	g_free(p->fold_out);
 	p->fold_out = NULL;
 	p->fold_src = NULL;
 	if (r->outcome == NULL)
 		r->outcome = g_strdup("ok");
 	g_free(context);
-	g_object_unref(gp);
+	/* drop its reference to this message's stream; the parser itself is kept */
+	g_mime_parser_init_with_stream(gp, p->empty);
+	g_object_unref(cat);
 	g_object_unref(st);
 	ba->data = NULL;
 	ba->len = 0;

@@ -17,11 +17,14 @@ struct parser {
 	struct sanitize_limits lim;
 	GMimeParserOptions *gopts;
 	guint max_records;		/* recipient records per report */
+	GMimeParser *gparser;		/* reused for every message (parser_parse) */
+	GMimeStream *empty;		/* what gparser holds between messages */
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
 	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
+	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
 	GRegex *re_autoreply_subject;
 	/* per call: the report's text folded once for every record (parser_classify) */
 	const char *fold_src;
@@ -40,9 +43,10 @@ void parser_original_from_fields(struct parser *p, struct report *r, const struc
 void text_init(struct parser *p);
 void text_fini(struct parser *p);
 /* Non-standard bounce: fills r (kind BOUNCE) when msg looks like one. */
-void text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *body,
+/* top: the message's own header block (fields_parse_header). */
+void text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
     gsize len, gboolean have_original);
-void text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg);
+void text_autoreply(struct parser *p, struct report *r, const struct fields *top);
 /* DSN record without a Diagnostic-Code: take its lines from the text part. */
 void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
 char *text_from_html(const char *html);

@@ -19,6 +19,7 @@ struct rule {
 	char *reason;
 	char *pattern;		/* folded text, status or code */
 	GRegex *re;
+	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 };
 
@@ -47,6 +48,21 @@ struct rules {
 	char **delayed_keep;	/* reasons it does not replace */
 	GHashTable *requires;	/* reason -> struct require * */
 	GHashTable *classes;	/* reason -> struct class_entry * */
+	/*
+	 * Prefilter for regex rules: every match of such a rule starts with one
+	 * of its anchors (literal prefixes of its top-level alternatives, at
+	 * least 3 bytes).  One pass over the text finds the anchors present and
+	 * so the few rules worth running; rules whose pattern gives no anchors
+	 * always run.  anchors: trigram -> GArray of struct anchor.
+	 */
+	GHashTable *anchors;
+	guint8 trigram_bits[8192];	/* 65536-bit filter over hashed trigrams */
+};
+
+struct anchor {
+	char *lit;		/* lower case */
+	gsize len;
+	guint rule;		/* index in rules */
 };
 
 static void
@@ -73,11 +89,24 @@ after_free(gpointer x)
 	g_free(a);
 }
 
+static void
+anchor_array_free(gpointer x)
+{
+	GArray *a = x;
+	guint i;
+
+	for (i = 0; i < a->len; i++)
+		g_free(g_array_index(a, struct anchor, i).lit);
+	g_array_free(a, TRUE);
+}
+
 void
 rules_free(struct rules *r)
 {
 	if (r == NULL)
 		return;
+	if (r->anchors != NULL)
+		g_hash_table_destroy(r->anchors);
 	g_ptr_array_free(r->rules, TRUE);
 	g_ptr_array_free(r->afters, TRUE);
 	g_free(r->delayed);
@@ -175,6 +204,176 @@ static const char builtin_rules[] =
 	"rule st-511 userunknown status x.1.1\nrule st-512 hostunknown status x.1.2\n"
 	"rule st-522 mailboxfull status x.2.2\n";
 
+/* Offset of the ')' closing the group that opens at p[0] == '(', or -1. */
+static gssize
+group_end(const char *p, gsize n)
+{
+	gsize i;
+	int depth = 0;
+	gboolean cls = FALSE;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (cls) {
+			if (p[i] == ']')
+				cls = FALSE;
+			continue;
+		}
+		if (p[i] == '[')
+			cls = TRUE;
+		else if (p[i] == '(')
+			depth++;
+		else if (p[i] == ')' && --depth == 0)
+			return i;
+	}
+	return -1;
+}
+
+static gboolean anchors_of(const char *p, gsize n, GPtrArray *out);
+
+/*
+ * The literal every match of one alternative starts with, or the anchors
+ * of the alternatives of a leading group.  FALSE when there is none of at
+ * least 3 bytes (the rule then always runs).
+ */
+static gboolean
+branch_anchors(const char *p, gsize n, GPtrArray *out)
+{
+	GString *lit;
+	gsize i = 0;
+
+	/* zero-width at the start: ^ and \b */
+	for (;;) {
+		if (i < n && p[i] == '^')
+			i++;
+		else if (i + 1 < n && p[i] == '\\' && (p[i + 1] == 'b' || p[i + 1] == 'B'))
+			i += 2;
+		else
+			break;
+	}
+	if (i < n && p[i] == '(') {
+		gssize e = group_end(p + i, n - i);
+		gsize in = i + 1;
+
+		if (e < 0)
+			return FALSE;
+		/* an optional group does not have to be there */
+		if ((gsize)e + i + 1 < n && strchr("?*{", p[i + e + 1]) != NULL)
+			return FALSE;
+		if (in + 1 < n && p[in] == '?') {
+			if (p[in + 1] != ':')
+				return FALSE;	/* lookaround, named group: give up */
+			in += 2;
+		}
+		return anchors_of(p + in, i + e - in, out);
+	}
+	lit = g_string_new(NULL);
+	while (i < n) {
+		char c = p[i];
+		gsize step = 1;
+
+		if (c == '\\') {
+			if (i + 1 >= n || g_ascii_isalnum(p[i + 1]))
+				break;		/* \d, \s, \w ... */
+			c = p[i + 1];
+			step = 2;
+		} else if (strchr(".[(|)$*+?{", c) != NULL)
+			break;
+		if (i + step < n && strchr("?*{", p[i + step]) != NULL)
+			break;		/* this one may be absent */
+		g_string_append_c(lit, g_ascii_tolower(c));
+		i += step;
+		if (i < n && p[i] == '+')
+			break;
+	}
+	if (lit->len < 3) {
+		g_string_free(lit, TRUE);
+		return FALSE;
+	}
+	g_ptr_array_add(out, g_string_free(lit, FALSE));
+	return TRUE;
+}
+
+/* Anchors of every top-level alternative of p[0..n). */
+static gboolean
+anchors_of(const char *p, gsize n, GPtrArray *out)
+{
+	gsize i, start = 0;
+	int depth = 0;
+	gboolean cls = FALSE;
+
+	for (i = 0; i <= n; i++) {
+		if (i < n && p[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (i < n && cls) {
+			if (p[i] == ']')
+				cls = FALSE;
+			continue;
+		}
+		if (i < n && p[i] == '[')
+			cls = TRUE;
+		else if (i < n && p[i] == '(')
+			depth++;
+		else if (i < n && p[i] == ')')
+			depth--;
+		else if (i == n || (p[i] == '|' && depth == 0)) {
+			if (!branch_anchors(p + start, i - start, out))
+				return FALSE;
+			start = i + 1;
+		}
+	}
+	return TRUE;
+}
+
+static guint32
+trigram(const char *t)
+{
+	return (guint8)t[0] | (guint8)t[1] << 8 | (guint8)t[2] << 16;
+}
+
+static guint
+trigram_hash(guint32 k)
+{
+	return (k * 2654435761u) >> 16;
+}
+
+/* Index the anchors of regex rule i (pattern pat); rules without any always run. */
+static void
+rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
+{
+	GPtrArray *lits = g_ptr_array_new_with_free_func(g_free);
+	guint j;
+
+	if (!anchors_of(pat, strlen(pat), lits) || lits->len == 0) {
+		g_ptr_array_free(lits, TRUE);
+		return;
+	}
+	ru->filtered = TRUE;
+	for (j = 0; j < lits->len; j++) {
+		struct anchor a;
+		guint32 k;
+		GArray *arr;
+
+		a.lit = g_strdup(g_ptr_array_index(lits, j));
+		a.len = strlen(a.lit);
+		a.rule = i;
+		k = trigram(a.lit);
+		arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
+		if (arr == NULL) {
+			arr = g_array_new(FALSE, FALSE, sizeof(struct anchor));
+			g_hash_table_insert(r->anchors, GUINT_TO_POINTER(k), arr);
+		}
+		g_array_append_val(arr, a);
+		r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
+	}
+	g_ptr_array_free(lits, TRUE);
+}
+
 struct rules *
 rules_load_data(const char *name, const char *data, gsize len, char **err)
 {
@@ -183,6 +382,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 	int i;
 
 	r->rules = g_ptr_array_new_with_free_func(rule_free);
+	r->anchors = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, anchor_array_free);
 	r->afters = g_ptr_array_new_with_free_func(after_free);
 	r->classes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->requires = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, require_free);
@@ -317,8 +517,11 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 				msg = "unknown rule type (text, regex, status, status-first, code, command)";
 			if (msg != NULL)
 				rule_free(ru);
-			else
+			else {
+				if (ru->type == RULE_REGEX)
+					rules_index(r, ru, r->rules->len, pat);
 				g_ptr_array_add(r->rules, ru);
+			}
 		} else
 			msg = "unknown directive (rule, class, require, after, delayed)";
 next:
@@ -392,8 +595,31 @@ gboolean
 rules_classify(const struct rules *r, const char *text, const char *status,
     const char *replycode, const char *command, struct rules_match *out)
 {
+	guint8 *cand = NULL;
 	guint i;
 
+	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
+		gsize n = strlen(text), k;
+
+		cand = g_alloca(r->rules->len);
+		memset(cand, 0, r->rules->len);
+		for (k = 0; k + 3 <= n; k++) {
+			guint32 key = trigram(text + k);
+			guint h = trigram_hash(key);
+			GArray *arr;
+			guint j;
+
+			if (!(r->trigram_bits[h >> 3] & (1u << (h & 7))) ||
+			    (arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(key))) == NULL)
+				continue;
+			for (j = 0; j < arr->len; j++) {
+				const struct anchor *a = &g_array_index(arr, struct anchor, j);
+
+				if (!cand[a->rule] && a->len <= n - k && memcmp(text + k, a->lit, a->len) == 0)
+					cand[a->rule] = 1;
+			}
+		}
+	}
 	for (i = 0; i < r->rules->len; i++) {
 		const struct rule *ru = g_ptr_array_index(r->rules, i);
 		gboolean m = FALSE;
@@ -403,7 +629,8 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 			m = text != NULL && strstr(text, ru->pattern) != NULL;
 			break;
 		case RULE_REGEX:
-			m = text != NULL && g_regex_match(ru->re, text, 0, NULL);
+			m = text != NULL && (!ru->filtered || cand == NULL || cand[i]) &&
+			    g_regex_match(ru->re, text, 0, NULL);
 			break;
 		case RULE_STATUS:
 			/* With text, only status-first rules take part (see rules.h). */

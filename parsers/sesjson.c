@@ -216,6 +216,8 @@ sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len)
 	}
 	if (r->records->len > 0)
 		r->mta = g_strdup("amazonses");
+	else
+		r->kind = REPORT_KIND_NONE;	/* a notification that names nobody says nothing */
 	g_free(fb);
 	g_free(type);
 	g_free(t);

@@ -39,7 +39,10 @@ text_init(struct parser *p)
 	    "the message follows|"
 	    "your message reads|"
 	    "content-type: message/rfc822|"
-	    "-+ ?(?:begin|start) (?:of )?(?:returned|original|bounced) message"
+	    "-+ ?(?:begin|start) (?:of )?(?:returned|original|bounced) message|"
+	    "(?:below is )?a copy of the original message|"
+	    "message text follows|"
+	    "received: from \\S+ \\("
 	    ")", G_REGEX_CASELESS | G_REGEX_MULTILINE | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_bounce_subject = g_regex_new(
 	    "undeliver|undelivered|not delivered|delivery (?:status|failure|failed|has failed|"
@@ -51,6 +54,9 @@ text_init(struct parser *p)
 	    "unzustellbar|non recapitabile|no entregado|are not member|not a member|loop alert|"
 	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
 	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	p->re_rcpt_list = g_regex_new(
+	    "did not reach the following recipient|delivery has failed to these recipients",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	/* Wording of a notice that returns a message, for senders that say nothing else. */
 	p->re_bounce_body = g_regex_new(
@@ -75,6 +81,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_bounce_subject);
 	if (p->re_bounce_body != NULL)
 		g_regex_unref(p->re_bounce_body);
+	if (p->re_rcpt_list != NULL)
+		g_regex_unref(p->re_rcpt_list);
 	if (p->re_autoreply_subject != NULL)
 		g_regex_unref(p->re_autoreply_subject);
 }
@@ -163,14 +171,13 @@ is_daemon_local(const char *addr)
 }
 
 static gboolean
-looks_like_bounce(struct parser *p, GMimeMessage *msg)
+looks_like_bounce(struct parser *p, const struct fields *top)
 {
-	GMimeObject *o = GMIME_OBJECT(msg);
-	const char *from = g_mime_object_get_header(o, "From");
-	const char *subj = g_mime_object_get_header(o, "Subject");
-	const char *rp = g_mime_object_get_header(o, "Return-Path");
+	const char *from = fields_get(top, 0, "From");
+	const char *subj = fields_get(top, 0, "Subject");
+	const char *rp = fields_get(top, 0, "Return-Path");
 
-	if (g_mime_object_get_header(o, "X-Failed-Recipients") != NULL)
+	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
 		return TRUE;
 	if (from != NULL && (strcasestr(from, "mailer-daemon") != NULL ||
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
@@ -375,10 +382,9 @@ add_record(struct parser *p, struct report *r, const char *addr, const char *dia
 }
 
 void
-text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *body,
+text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
     gsize len, gboolean have_original)
 {
-	GMimeObject *o = GMIME_OBJECT(msg);
 	GHashTable *exclude;
 	GPtrArray *blocks, *real, *xf;
 	GString *pre;
@@ -386,7 +392,7 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 	guint i;
 	char *region;
 
-	if (!looks_like_bounce(p, msg) && !(have_original && body != NULL &&
+	if (!looks_like_bounce(p, top) && !(have_original && body != NULL &&
 	    g_regex_match_full(p->re_bounce_body, body, MIN(len, 8192), 0, 0, NULL, NULL)))
 		return;
 	r->kind = REPORT_KIND_BOUNCE;
@@ -405,21 +411,39 @@ text_parse(struct parser *p, struct report *r, GMimeMessage *msg, const char *bo
 		}
 	}
 	exclude = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	exclude_add(exclude, g_mime_object_get_header(o, "From"));
-	exclude_add(exclude, g_mime_object_get_header(o, "To"));
-	exclude_add(exclude, g_mime_object_get_header(o, "Reply-To"));
-	exclude_add(exclude, g_mime_object_get_header(o, "Sender"));
+	exclude_add(exclude, fields_get(top, 0, "From"));
+	exclude_add(exclude, fields_get(top, 0, "To"));
+	exclude_add(exclude, fields_get(top, 0, "Reply-To"));
+	exclude_add(exclude, fields_get(top, 0, "Sender"));
 	exclude_add(exclude, r->orig_from);
 	region = g_strndup(body, cut);
 	pre = g_string_new(NULL);
-	blocks = scan_blocks(region, cut, exclude, pre, MIN(MAX_TEXT_RCPTS, p->max_records),
-	    &r->anomalies);
+	{
+		/*
+		 * "did not reach the following recipient(s):" and the like: the
+		 * addresses above it are a summary of the original (its To:), the
+		 * failed ones follow.
+		 */
+		GMatchInfo *mi = NULL;
+		int ls = 0, le = 0;
+		gsize from = 0;
+
+		if (g_regex_match(p->re_rcpt_list, region, 0, &mi) && g_match_info_fetch_pos(mi, 0, &ls, &le)) {
+			/* from the marker's own line: some put the address on it */
+			for (from = ls; from > 0 && region[from - 1] != '\n' && region[from - 1] != '\r'; from--)
+				;
+			g_string_append_len(pre, region, from);
+		}
+		g_match_info_free(mi);
+		blocks = scan_blocks(region + from, cut - from, exclude, pre,
+		    MIN(MAX_TEXT_RCPTS, p->max_records), &r->anomalies);
+	}
 	/*
 	 * X-Failed-Recipients (Exim, Gmail) names the failed addresses: when
 	 * present, only they count, each with its block of text or, failing
 	 * that, the text before the first address.
 	 */
-	xf = failed_recipients(g_mime_object_get_header(o, "X-Failed-Recipients"));
+	xf = failed_recipients(fields_get(top, 0, "X-Failed-Recipients"));
 	if (xf != NULL && !names_any(xf, blocks) && blocks->len > 0) {
 		/* the header disagrees with the text: the text is more specific */
 		g_ptr_array_free(xf, TRUE);
@@ -483,11 +507,17 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 	(void)p;
 	if (rec->diagnostic != NULL || rec->recipient == NULL || context == NULL)
 		return;
-	hit = strcasestr(context, rec->recipient);
+	/* the first mention that is not itself a delivery-status field line */
+	for (hit = context; (hit = strcasestr(hit, rec->recipient)) != NULL; hit++) {
+		for (s = hit; s > context && s[-1] != '\n' && s[-1] != '\r'; s--)
+			;
+		if (g_ascii_strncasecmp(s, "final-recipient:", 16) != 0 &&
+		    g_ascii_strncasecmp(s, "original-recipient:", 19) != 0 &&
+		    g_ascii_strncasecmp(s, "x-actual-recipient:", 19) != 0)
+			break;
+	}
 	if (hit == NULL)
 		return;
-	for (s = hit; s > context && s[-1] != '\n'; s--)
-		;
 	/*
 	 * The recipient's line and the indented lines that continue it (at
 	 * most a few): an unindented line is the next recipient's, or prose.
@@ -515,19 +545,18 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 }
 
 void
-text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg)
+text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 {
-	GMimeObject *o = GMIME_OBJECT(msg);
-	const char *as = g_mime_object_get_header(o, "Auto-Submitted");
-	const char *subj = g_mime_object_get_header(o, "Subject");
-	const char *prec = g_mime_object_get_header(o, "Precedence");
+	const char *as = fields_get(top, 0, "Auto-Submitted");
+	const char *subj = fields_get(top, 0, "Subject");
+	const char *prec = fields_get(top, 0, "Precedence");
 	gboolean yes = FALSE;
 	struct report_record *rec;
 
 	if (as != NULL && strcasestr(as, "auto-replied") != NULL)
 		yes = TRUE;
-	else if (g_mime_object_get_header(o, "X-Autoreply") != NULL ||
-	    g_mime_object_get_header(o, "X-Autorespond") != NULL ||
+	else if (fields_get(top, 0, "X-Autoreply") != NULL ||
+	    fields_get(top, 0, "X-Autorespond") != NULL ||
 	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL))
 		yes = TRUE;
 	else if (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
@@ -536,7 +565,7 @@ text_autoreply(struct parser *p, struct report *r, GMimeMessage *msg)
 		return;
 	r->kind = REPORT_KIND_AUTOREPLY;
 	rec = report_add_record(r);
-	rec->recipient = parser_address(g_mime_object_get_header(o, "From"));
+	rec->recipient = parser_address(fields_get(top, 0, "From"));
 	rec->reason = g_strdup("vacation");
 	rec->rule = g_strdup("autoreply");
 	rec->class_ = REPORT_CLASS_AUTOREPLY;

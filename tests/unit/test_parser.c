@@ -88,6 +88,12 @@ static const struct expect table[] = {
 	{ "apple-unsubscribe.eml", REPORT_KIND_ARF, "xena@mac.test", REPORT_CLASS_COMPLAINT, "feedback" },
 	/* says nothing in its headers; its words and the enclosed original do */
 	{ "text-wording-only.eml", REPORT_KIND_BOUNCE, "yuri@carrier.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* the summary of the original above "did not reach the following recipient(s)" names nobody */
+	{ "exchange-summary.eml", REPORT_KIND_BOUNCE, "vic@exch.test", REPORT_CLASS_HARD, "userunknown" },
+	/* a source-routed final recipient on an internal host: the original recipient is the address */
+	{ "dsn-source-route.eml", REPORT_KIND_DSN, "uli@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* unlabelled ISO-2022-JP in the delivery-status part, Japanese wording */
+	{ "domino-iso2022jp.eml", REPORT_KIND_DSN, "taro@domino.test", REPORT_CLASS_HARD, "userunknown" },
 	/* a provider's documented code outranks "5.5.0" */
 	{ "lpn-code.eml", REPORT_KIND_DSN, "zoe@orange.test", REPORT_CLASS_HARD, "userunknown" },
 };
@@ -247,6 +253,9 @@ test_details(void)
 		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_DELIVERED);
 		report_free(r);
 	}
+	r = parse_file(p, FIX "exchange-summary.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
+	report_free(r);
 	/* the list notice is not a record for the poster named in its text */
 	r = parse_file(p, FIX "list-xfailed.eml", NULL);
 	g_assert_cmpuint(r->records->len, ==, 1);
@@ -347,6 +356,11 @@ test_hostile_files(void)
 	/* found by the fuzzer: 8-bit bytes inside the charset name */
 	r = parse_file(p, FIX "hostile/encoded-word-long-charset.eml", NULL);
 	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	report_free(r);
+	/* found by the fuzzer: an SES complaint that names nobody */
+	r = parse_file(p, FIX "hostile/ses-complaint-no-recipient.eml", NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+	g_assert_cmpuint(r->records->len, ==, 0);
 	report_free(r);
 	r = parse_file(p, FIX "hostile/truncated-no-closing-boundary.eml", NULL);
 	g_assert_cmpstr(r->outcome, !=, NULL);
