@@ -132,13 +132,18 @@ static void
 smtp_server_commit_cb(void *arg, const char *queue_id, enum spool_status st, const char *err)
 {
 	struct smtp_commit_done *d = arg;
+	struct smtp_server *srv = d->srv;
 	uint64_t one = 1;
 
 	d->queue_id = g_strdup(queue_id);
 	d->st = st;
 	d->err = g_strdup(err);
-	g_async_queue_push(d->srv->done, d);
-	if (write(d->srv->efd, &one, sizeof one) == -1 && errno != EAGAIN)
+	/*
+	 * Once pushed, d belongs to the loop, which may be draining the queue
+	 * right now and free it before the write below (a fuzz_smtp find).
+	 */
+	g_async_queue_push(srv->done, d);
+	if (write(srv->efd, &one, sizeof one) == -1 && errno != EAGAIN)
 		log_warn("smtp event=eventfd-write");
 }
 
