@@ -63,6 +63,7 @@ struct fuzz_server {
 };
 
 static struct event_base *base;
+static char *fuzz_dir;
 static struct fuzz_server servers[] = {
 	{ "reject", 0, NULL, NULL, NULL },
 	{ "accept", 0, NULL, NULL, NULL },
@@ -139,6 +140,20 @@ fuzz_server_init(struct fuzz_server *fs, const char *top)
 	g_free(dir);
 }
 
+/* libFuzzer ends with exit() after -max_total_time: take the spools with us. */
+static void
+fuzz_cleanup(void)
+{
+	char *cmd;
+
+	if (fuzz_dir == NULL)
+		return;
+	cmd = g_strdup_printf("rm -rf '%s'", fuzz_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "fuzz_smtp: could not remove %s\n", fuzz_dir);
+	g_free(cmd);
+}
+
 static void
 fuzz_init(void)
 {
@@ -154,8 +169,8 @@ fuzz_init(void)
 	base = event_base_new();
 	for (i = 0; i < G_N_ELEMENTS(servers); i++)
 		fuzz_server_init(&servers[i], tmpl);
-	/* Not removed at exit: libFuzzer exits from many places; /dev/shm is cleaned by the OS. */
-	g_free(tmpl);
+	fuzz_dir = tmpl;
+	atexit(fuzz_cleanup);
 }
 
 /* Run the loop for at most ~1 ms. */
