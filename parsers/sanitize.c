@@ -96,6 +96,21 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		end = data + len;
 	}
 
+	/*
+	 * A bare CR inside a line: GMime drops it from header values, so
+	 * "=\r?UHC?B?...?=" becomes an encoded word the scan below never saw
+	 * (a fuzzer find).  It ends no line here, so it becomes a space.
+	 */
+	for (p = data; (cr = memchr(p, '\r', end - p)) != NULL; p = cr + 1) {
+		if (cr + 1 < end && cr[1] == '\n')
+			continue;
+		buf = ensure_copy(data, len, copy);
+		buf[cr - data] = ' ';
+		cr = buf + (cr - data);
+		data = buf;
+		end = data + len;
+	}
+
 	/* One pass over line starts: header block size, containers, parts. */
 	for (p = data; p < end; p = nl + 1) {
 		nl = memchr(p, '\n', end - p);

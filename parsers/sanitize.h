@@ -3,7 +3,9 @@
  *
  * sanitize_prepare() checks the caller's limits on the raw bytes (header
  * block size, number of MIME containers and parts) with cheap scans, turns
- * bare-CR line ends into LF, and neutralises RFC 2047 encoded words whose
+ * bare-CR line ends into LF and any other bare CR into a space (GMime drops
+ * it from header values, joining what it separated), and neutralises
+ * RFC 2047 encoded words whose
  * charset is not allowed: "=?CS?" becomes "=_CS?", so the word is shown as
  * plain text and never reaches GMime's or iconv's converters (GMime 3.2.13
  * aborts on ISO-2022-CN-EXT and over-reads on CP949; see HOSTILE-INPUT.md).

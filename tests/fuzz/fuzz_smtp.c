@@ -4,8 +4,9 @@
  * session code (receiver/smtp_session.c) on a private event base, with a
  * real spool in a temp dir (under /dev/shm when there is one: the spool
  * fsyncs every commit).  Small limits make the limit paths reachable.  Each
- * input is played twice: to a server with [smtp] bare_newlines = reject and
- * to one with accept.
+ * input is played three times: to a server with [smtp] bare_newlines =
+ * reject, to one with accept, and to one offering STARTTLS (a throw-away
+ * self-signed certificate).
  *
  * Beyond the sanitizers, each input must satisfy:
  *  - the session ends once the client has sent everything and shut down its
@@ -18,8 +19,11 @@
  *  - no stored message is over max_message_size or has 0 or more than
  *    max_recipients recipients;
  *  - with bare_newlines = reject no stored message holds a bare CR or LF
- *    (SMTP smuggling).
- * STARTTLS is not fuzzed here (no certificate: it answers 502).
+ *    (SMTP smuggling);
+ *  - after "220 2.0.0 Ready to start TLS" no plaintext reply ever follows
+ *    (CVE-2011-0411: what was pipelined after STARTTLS is never executed).
+ * A fuzz input cannot complete a TLS handshake, so the TLS session itself
+ * is not reached: only STARTTLS, the drain and the failed handshake.
  */
 #include <errno.h>
 #include <signal.h>
@@ -33,6 +37,9 @@
 #include <sys/socket.h>
 #include <glib.h>
 #include <event2/event.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "config.h"
 #include "log.h"
@@ -49,15 +56,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fuzz_server {
 	const char *bare_newlines;
+	int tls;
 	struct config *cfg;
 	struct spool *spool;
 	struct smtp_server *srv;
 };
 
 static struct event_base *base;
+static char *fuzz_dir;
 static struct fuzz_server servers[] = {
-	{ "reject", NULL, NULL, NULL },
-	{ "accept", NULL, NULL, NULL },
+	{ "reject", 0, NULL, NULL, NULL },
+	{ "accept", 0, NULL, NULL, NULL },
+	{ "reject", 1, NULL, NULL, NULL },
 };
 
 static void
@@ -67,10 +77,44 @@ fuzz_fail(const char *what, const GString *replies)
 	abort();
 }
 
+/* A self-signed P-256 certificate and key as top/cert.pem and top/key.pem. */
+static void
+fuzz_make_cert(const char *top, char **cert, char **key)
+{
+	EVP_PKEY *pk = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509_NAME *name;
+	FILE *f;
+
+	if (pk == NULL || x == NULL)
+		abort();
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+	X509_gmtime_adj(X509_getm_notBefore(x), 0);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_set_pubkey(x, pk);
+	name = X509_get_subject_name(x);
+	X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, (const unsigned char *)"localhost",
+	    -1, -1, 0);
+	X509_set_issuer_name(x, name);
+	if (X509_sign(x, pk, EVP_sha256()) == 0)
+		abort();
+	*cert = g_build_filename(top, "cert.pem", NULL);
+	*key = g_build_filename(top, "key.pem", NULL);
+	if ((f = fopen(*cert, "w")) == NULL || PEM_write_X509(f, x) != 1 || fclose(f) != 0)
+		abort();
+	if ((f = fopen(*key, "w")) == NULL ||
+	    PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) != 1 || fclose(f) != 0)
+		abort();
+	X509_free(x);
+	EVP_PKEY_free(pk);
+}
+
 static void
 fuzz_server_init(struct fuzz_server *fs, const char *top)
 {
-	char *dir = g_build_filename(top, fs->bare_newlines, NULL), *err = NULL;
+	char *dir = g_strdup_printf("%s/%s%s", top, fs->bare_newlines, fs->tls ? "-tls" : "");
+	char *err = NULL;
 	struct config *cfg = config_defaults();
 
 	g_strfreev(cfg->smtp_domains);
@@ -84,6 +128,8 @@ fuzz_server_init(struct fuzz_server *fs, const char *top)
 	cfg->smtp_max_message_size = FUZZ_MAX_MESSAGE;
 	cfg->smtp_max_recipients = FUZZ_MAX_RCPTS;
 	cfg->smtp_max_bad_commands = FUZZ_MAX_BAD;
+	if (fs->tls)
+		fuzz_make_cert(top, &cfg->smtp_tls_cert, &cfg->smtp_tls_key);
 	fs->cfg = cfg;
 	if ((fs->spool = spool_open(dir, &err)) == NULL ||
 	    (fs->srv = smtp_server_new(base, cfg, g_ptr_array_new(), &err)) == NULL ||
@@ -92,6 +138,20 @@ fuzz_server_init(struct fuzz_server *fs, const char *top)
 		abort();
 	}
 	g_free(dir);
+}
+
+/* libFuzzer ends with exit() after -max_total_time: take the spools with us. */
+static void
+fuzz_cleanup(void)
+{
+	char *cmd;
+
+	if (fuzz_dir == NULL)
+		return;
+	cmd = g_strdup_printf("rm -rf '%s'", fuzz_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "fuzz_smtp: could not remove %s\n", fuzz_dir);
+	g_free(cmd);
 }
 
 static void
@@ -109,8 +169,8 @@ fuzz_init(void)
 	base = event_base_new();
 	for (i = 0; i < G_N_ELEMENTS(servers); i++)
 		fuzz_server_init(&servers[i], tmpl);
-	/* Not removed at exit: libFuzzer exits from many places; /dev/shm is cleaned by the OS. */
-	g_free(tmpl);
+	fuzz_dir = tmpl;
+	atexit(fuzz_cleanup);
 }
 
 /* Run the loop for at most ~1 ms. */
@@ -237,6 +297,16 @@ fuzz_session(struct fuzz_server *fs, const uint8_t *data, size_t size)
 	}
 	close(sv[0]);
 
+	if (fs->tls && (p = strstr(replies->str, "220 2.0.0 Ready to start TLS\r\n")) != NULL) {
+		const char *q;
+
+		/* What follows is the server's side of a failed handshake, never SMTP. */
+		for (q = p + 30; q + 3 < replies->str + replies->len; q++)
+			if (g_ascii_isdigit(q[0]) && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
+			    (q[3] == ' ' || q[3] == '-'))
+				fuzz_fail("a plaintext reply after STARTTLS", replies);
+		g_string_truncate(replies, p + 30 - replies->str);
+	}
 	for (p = replies->str; (p = strstr(p, "250 2.0.0 Ok: queued as ")) != NULL; p += 24)
 		g_hash_table_add(acked, g_strndup(p + 24, 16));
 	for (p = replies->str; *p != '\0'; p = strchr(p, '\n') + 1) {

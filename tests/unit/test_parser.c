@@ -8,6 +8,7 @@
 
 #include "parsers/parser.h"
 #include "parsers/report.h"
+#include "parsers/sanitize.h"
 
 #define FIX "tests/fixtures/parsers/"
 
@@ -365,7 +366,32 @@ test_hostile_files(void)
 	r = parse_file(p, FIX "hostile/truncated-no-closing-boundary.eml", NULL);
 	g_assert_cmpstr(r->outcome, !=, NULL);
 	report_free(r);
+	/*
+	 * Found by the fuzzer: "=?=\r?UHC?B?oug=?=" in To:.  GMime drops the bare
+	 * CR and decodes UHC (a heap over-read in iconv; ASan builds abort).
+	 */
+	r = parse_file(p, FIX "hostile/encoded-word-split-by-bare-cr.eml", NULL);
+	g_assert_cmpstr(r->outcome, !=, NULL);
+	report_free(r);
 	parser_free(p);
+}
+
+/* A bare CR inside a line reaches GMime as a space, never as nothing. */
+static void
+test_sanitize_bare_cr(void)
+{
+	static const char msg[] = "From: a@b.test\r\nTo: x@y.test =?=\r?UHC?B?oug=?=\r\n\r\nbody\r\n";
+	struct sanitize_limits lim = { 0 };
+	const char *out, *why = NULL;
+	char *copy = NULL;
+	guint32 anomalies = 0;
+	gsize n;
+
+	out = sanitize_prepare(&lim, msg, sizeof(msg) - 1, &n, &copy, &anomalies, &why);
+	g_assert_nonnull(out);
+	g_assert_cmpuint(n, ==, sizeof(msg) - 1);
+	g_assert_nonnull(strstr(out, "=_= ?UHC?B?oug=?=\r\n"));
+	g_free(copy);
 }
 
 static void
@@ -568,6 +594,7 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/line_ends", test_line_ends);
 	g_test_add_func("/parser/verp", test_verp);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
+	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
 	g_test_add_func("/parser/limits", test_limits);
 	g_test_add_func("/parser/max_recipients", test_max_recipients);
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
