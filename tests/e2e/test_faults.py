@@ -417,6 +417,20 @@ class FaultTest(unittest.TestCase):
                 c.sendmail("", [RCPT], dsn_for(ident))
             return ident
 
+        def hold(n, source):
+            # (sessions just abandoned are reaped asynchronously: a slot may
+            # still be counted for a moment)
+            held, end = [], time.time() + 5
+            while len(held) < n:
+                h = Raw(d.port, source=source)
+                if h.greeting[0] == 220:
+                    held.append(h)
+                    continue
+                h.close()
+                self.assertLess(time.time(), end, "abandoned sessions still counted after 5s")
+                time.sleep(0.1)
+            return held
+
         def one_round(k):
             # vanish mid-DATA, half of them with a reset rather than a FIN
             for i in range(2 * per_ip):
@@ -441,18 +455,7 @@ class FaultTest(unittest.TestCase):
                 s.sendall(hello if i % 2 else hello[:40])
                 s.close()
             # slowloris: hold every session the limit allows, say nothing
-            # (the sessions just abandoned are reaped asynchronously: a slot
-            # may still be counted for a moment)
-            held = []
-            end = time.time() + 5
-            while len(held) < per_ip:
-                h = Raw(d.port)
-                if h.greeting[0] == 220:
-                    held.append(h)
-                    continue
-                h.close()
-                self.assertLess(time.time(), end, "abandoned sessions still counted after 5s")
-                time.sleep(0.1)
+            held = hold(per_ip, "127.0.0.1")
             extra = Raw(d.port)
             self.assertEqual(extra.greeting[0], 421)
             self.assertIn("4.7.0", extra.greeting[1])
@@ -502,10 +505,7 @@ class FaultTest(unittest.TestCase):
         # soon as they go; the fds all come back.
         held = []
         for a in range(5):
-            for _ in range(per_ip):
-                h = Raw(d.port, source="127.0.0.%d" % (3 + a))
-                self.assertEqual(h.greeting[0], 220)
-                held.append(h)
+            held += hold(per_ip, "127.0.0.%d" % (3 + a))
         with self.assertRaises(smtplib.SMTPConnectError) as cm:
             well_behaved("at-total-limit")
         self.assertEqual(cm.exception.smtp_code, 421)

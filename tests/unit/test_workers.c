@@ -186,7 +186,8 @@ test_hostile_unprotected(void)
 		g_assert_true(g_str_has_prefix(job.detail, "exit="));
 #else
 		g_assert_nonnull(strstr(job.detail, "signal=5 (SIGTRAP)"));
-		/* a wrapped size near 2^64; its last digits depend on what GMime overreads */
+		/* A wrapped negative size; its exact value varies from run to run
+		 * (seen: -12 and -10), so only its magnitude is checked. */
 		g_assert_nonnull(strstr(job.detail, "failed to allocate 1844674407370955"));
 #endif
 		workers_job_clear(&job);
