@@ -177,8 +177,21 @@ test_hostile_unprotected(void)
 		gsize len;
 		char *data = fixture(files[i], &len);
 
-		parse_one(w, data, len, &job);
-		g_test_message("%s: %s %s", files[i], workers_status_name(job.status), job.detail);
+		int tries;
+
+		/*
+		 * GMime's abort follows an over-read, so whether it happens depends
+		 * on what lies past its buffer: most runs abort, a few parse.  Either
+		 * way the pool must answer; the abort must show within a few tries.
+		 */
+		for (tries = 0; tries < 8; tries++) {
+			parse_one(w, data, len, &job);
+			g_test_message("%s: %s %s", files[i], workers_status_name(job.status), job.detail);
+			if (job.status == WORKERS_CRASH)
+				break;
+			g_assert_cmpint(job.status, ==, WORKERS_OK);
+			workers_job_clear(&job);
+		}
 		g_assert_cmpint(job.status, ==, WORKERS_CRASH);
 #if TEST_ASAN
 		/* ASan stops GMime one step earlier, at the negative length it hands
