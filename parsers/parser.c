@@ -287,7 +287,13 @@ walk(struct walk *w, GMimeObject *o, int depth)
 		GMimeMultipart *mp = GMIME_MULTIPART(o);
 		int i, n = g_mime_multipart_get_count(mp);
 
-		if (g_mime_multipart_get_boundary(mp) == NULL)
+		/*
+		 * Not g_mime_multipart_get_boundary(): with no boundary it makes
+		 * one up and re-encodes the Content-Type header, and GMime 3.2.13
+		 * runs out of memory re-encoding hostile 8-bit parameters (4 GB
+		 * allocation, a fuzz_parser find).  Read the parameter only.
+		 */
+		if (g_mime_object_get_content_type_parameter(o, "boundary") == NULL)
 			w->r->anomalies |= REPORT_ANOMALY_NO_BOUNDARY;
 		for (i = 0; i < n; i++)
 			walk(w, g_mime_multipart_get_part(mp, i), depth + 1);
@@ -861,7 +867,7 @@ after_outer_close(const char *buf, gsize len, GMimeObject *top)
 	gsize dn, off = len;
 
 	if (top == NULL || !GMIME_IS_MULTIPART(top) ||
-	    (b = g_mime_multipart_get_boundary(GMIME_MULTIPART(top))) == NULL)
+	    (b = g_mime_object_get_content_type_parameter(top, "boundary")) == NULL)
 		return len;
 	delim = g_strdup_printf("--%s--", b);
 	dn = strlen(delim);
