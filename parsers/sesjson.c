@@ -107,21 +107,32 @@ struct ses_ctx {
 	const char *feedback;
 };
 
-static void
-ses_bounced(void *arg, const char *s, const char *e)
+/* A new record for the object's "emailAddress", or NULL when it names nobody. */
+static struct report_record *
+ses_record(struct ses_ctx *c, const char *s, const char *e)
 {
-	struct ses_ctx *c = arg;
 	struct report_record *rec;
 	char *addr = ses_member(s, e, "emailAddress"), *a;
 
 	if (addr == NULL)
-		return;
+		return NULL;
 	a = parser_address(addr);
 	g_free(addr);
 	if (a == NULL)
-		return;
+		return NULL;
 	rec = report_add_record(c->r);
 	rec->recipient = a;
+	return rec;
+}
+
+static void
+ses_bounced(void *arg, const char *s, const char *e)
+{
+	struct ses_ctx *c = arg;
+	struct report_record *rec = ses_record(c, s, e);
+
+	if (rec == NULL)
+		return;
 	rec->action = ses_member(s, e, "action");
 	rec->status = ses_member(s, e, "status");
 	rec->diagnostic = ses_member(s, e, "diagnosticCode");
@@ -146,17 +157,10 @@ static void
 ses_complained(void *arg, const char *s, const char *e)
 {
 	struct ses_ctx *c = arg;
-	struct report_record *rec;
-	char *addr = ses_member(s, e, "emailAddress"), *a;
+	struct report_record *rec = ses_record(c, s, e);
 
-	if (addr == NULL)
+	if (rec == NULL)
 		return;
-	a = parser_address(addr);
-	g_free(addr);
-	if (a == NULL)
-		return;
-	rec = report_add_record(c->r);
-	rec->recipient = a;
 	rec->feedback_type = g_strdup(c->feedback != NULL ? c->feedback : "abuse");
 	rec->reason = g_strdup("feedback");
 	rec->rule = g_strdup("ses-complaint");
