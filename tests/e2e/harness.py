@@ -153,6 +153,21 @@ class Pg:
         out = p.stdout.decode()
         return [l.split("\t") for l in out.splitlines() if l != ""]
 
+    def poll(self, sql, want, timeout=20):
+        """Run sql until its rows equal want: (True, rows), or (False, last rows)
+        after timeout seconds; a failing query (schema not there yet) counts as None."""
+        end = time.time() + timeout
+        got = None
+        while time.time() < end:
+            try:
+                got = self.psql(sql)
+            except subprocess.CalledProcessError:
+                got = None
+            if got == want:
+                return True, got
+            time.sleep(0.1)
+        return False, got
+
     def destroy(self):
         try:
             self.stop("immediate")

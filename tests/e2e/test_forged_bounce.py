@@ -81,16 +81,9 @@ class ForgedBounce(unittest.TestCase):
         return self.pg.psql(sql)
 
     def wait(self, sql, want, timeout=20):
-        end = time.time() + timeout
-        got = None
-        while time.time() < end:
-            try:
-                got = self.q(sql)
-            except subprocess.CalledProcessError:
-                got = None
-            if got == want:
-                return
-            time.sleep(0.1)
+        ok, got = self.pg.poll(sql, want, timeout)
+        if ok:
+            return
         logs = "\n".join(d.log()[-1500:] for d in self.daemons.values())
         self.fail(f"{sql}: got {got}, want {want}\n{logs}")
 

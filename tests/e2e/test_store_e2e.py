@@ -38,16 +38,9 @@ class StoreE2E(unittest.TestCase):
         return self.pg.psql(sql)
 
     def wait(self, sql, want, timeout=20):
-        end = time.time() + timeout
-        got = None
-        while time.time() < end:
-            try:
-                got = self.q(sql)
-            except subprocess.CalledProcessError:
-                got = None
-            if got == want:
-                return
-            time.sleep(0.1)
+        ok, got = self.pg.poll(sql, want, timeout)
+        if ok:
+            return
         self.fail(f"{sql}: got {got}, want {want}\n{self.d.log()[-2000:]}")
 
     def test_hard_bounce_with_swaks(self):
