@@ -44,7 +44,10 @@ struct spool {
 	void *notify_arg;
 	GAsyncQueue *jobs;
 	GThread *writers[SPOOL_WRITERS];
+	int inflight_fd;		/* attempts/inflight, see spool_begin_attempts */
 };
+
+#define SPOOL_INFLIGHT	"inflight"
 
 static const char spool_b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -128,6 +131,7 @@ spool_mkdir(int parent, const char *name, char **err)
 }
 
 static gpointer spool_writer(gpointer arg);
+static int spool_inflight_recover(struct spool *s, char **err);
 
 struct spool *
 spool_open(const char *dir, char **err)
@@ -147,7 +151,7 @@ spool_open(const char *dir, char **err)
 	}
 	s = g_new0(struct spool, 1);
 	s->dir = g_strdup(dir);
-	s->qfd = s->tmpfd = s->afd = -1;
+	s->qfd = s->tmpfd = s->afd = s->inflight_fd = -1;
 	g_mutex_init(&s->lock);
 	if ((s->qfd = spool_mkdir(dfd, "queue", err)) == -1 ||
 	    (s->tmpfd = spool_mkdir(dfd, "tmp", err)) == -1 ||
@@ -171,6 +175,10 @@ spool_open(const char *dir, char **err)
 			if (spool_valid_id(de->d_name))
 				s->count++;
 		closedir(d);
+	}
+	if (spool_inflight_recover(s, err) == -1) {
+		spool_close(s);
+		return NULL;
 	}
 	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
 	metrics_help("rebound_spool_backlog", "messages in the spool waiting for processing");
@@ -205,6 +213,8 @@ spool_close(struct spool *s)
 		close(s->tmpfd);
 	if (s->afd != -1)
 		close(s->afd);
+	if (s->inflight_fd != -1)
+		close(s->inflight_fd);
 	g_mutex_clear(&s->lock);
 	g_free(s->dir);
 	g_free(s);
@@ -798,4 +808,68 @@ spool_envelope_free(struct spool_envelope *env)
 	g_free(env->mail_from);
 	g_strfreev(env->rcpts);
 	g_free(env);
+}
+
+/*
+ * The in-flight record: one file, attempts/inflight, rewritten in place for
+ * each batch ("ID attempts" lines), fdatasync'd before the batch is parsed.
+ * It replaces a durable attempts/ID file per message per attempt (a new
+ * inode, two syncs and a directory sync each) with one write and one sync
+ * per batch.  Per-message files are still written where a count must
+ * outlive the batch: a failed parse kept for retry (spool_set_attempts),
+ * and at start-up for the ids of a batch the daemon died in.
+ */
+int
+spool_begin_attempts(struct spool *s, const char *const *ids, const int *attempts, size_t n,
+    char **err)
+{
+	GString *b = g_string_sized_new(n * 24 + 1);
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < n; i++)
+		if (spool_valid_id(ids[i]))
+			g_string_append_printf(b, "%s %d\n", ids[i], attempts[i]);
+	/* A torn rewrite can only leave lines of this batch or of an older,
+	 * finished one; recovery checks each line and never lowers a count. */
+	if (pwrite(s->inflight_fd, b->str, b->len, 0) != (ssize_t)b->len ||
+	    ftruncate(s->inflight_fd, b->len) == -1 || fdatasync(s->inflight_fd) == -1)
+		spool_seterr(err, "attempts/%s: %s", SPOOL_INFLIGHT, strerror(errno));
+	else
+		rc = 0;
+	g_string_free(b, TRUE);
+	return rc;
+}
+
+static int
+spool_inflight_recover(struct spool *s, char **err)
+{
+	size_t len, n = 0;
+	char *b, **lines;
+	int i;
+
+	if ((b = spool_slurp(s->afd, SPOOL_INFLIGHT, &len)) != NULL) {
+		lines = g_strsplit(b, "\n", -1);
+		for (i = 0; lines[i] != NULL; i++) {
+			char id[SPOOL_ID_LEN + 1];
+			int att;
+
+			if (sscanf(lines[i], "%16s %d", id, &att) != 2 || !spool_valid_id(id) ||
+			    faccessat(s->qfd, id, F_OK, 0) == -1 || att <= spool_read_attempts(s, id))
+				continue;
+			if (spool_set_attempts(s, id, att, NULL) == 0)
+				n++;
+		}
+		g_strfreev(lines);
+		g_free(b);
+		if (n > 0)
+			log_info("spool event=recovered-attempts entries=%zu", n);
+	}
+	s->inflight_fd = openat(s->afd, SPOOL_INFLIGHT, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->inflight_fd == -1 || ftruncate(s->inflight_fd, 0) == -1 || fsync(s->inflight_fd) == -1 ||
+	    fsync(s->afd) == -1) {
+		spool_seterr(err, "attempts/%s: %s", SPOOL_INFLIGHT, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

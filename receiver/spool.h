@@ -80,6 +80,16 @@ int spool_remove(struct spool *s, const char *queue_id, char **err);
 int spool_set_attempts_many(struct spool *s, const char *const *ids, const int *attempts,
     size_t n, char **errs);
 int spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs);
+/*
+ * Durably note that ids[0..n) are about to be processed for the
+ * attempts[i]-th time, in one write and one sync (attempts/inflight,
+ * rewritten for every batch).  The count becomes the entry's attempts only
+ * if the daemon dies before the batch is done: spool_open() then records
+ * it with spool_set_attempts().  A count that must outlive a finished batch
+ * (a failed parse kept for retry) is recorded with spool_set_attempts().
+ */
+int spool_begin_attempts(struct spool *s, const char *const *ids, const int *attempts, size_t n,
+    char **err);
 void spool_envelope_free(struct spool_envelope *env);
 
 /* Called (on the committing thread) after each successful commit; may be NULL. */

@@ -168,7 +168,7 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 
 	const char **ids = g_new(const char *, n);
 	int *att = g_new(int, n);
-	char **errs = g_new0(char *, n);
+	char *err = NULL;
 
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
@@ -188,16 +188,14 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 		jobs[k].envelope_rcpt = it->env->rcpts ? it->env->rcpts[0] : NULL;
 		map[k++] = i;
 	}
-	/* One directory sync for the batch's attempt records. */
-	if (k > 0 && spool_set_attempts_many(p->spool, ids, att, k, errs) > 0)
-		for (i = 0; i < k; i++)
-			if (errs[i] != NULL) {
-				log_warnx("q=%s set_attempts error=\"%s\"", ids[i], errs[i]);
-				g_free(errs[i]);
-			}
+	/* One write and one sync for the whole batch (spool_begin_attempts);
+	 * a message kept for retry gets its own record in pipeline_poison(). */
+	if (k > 0 && spool_begin_attempts(p->spool, ids, att, k, &err) < 0) {
+		log_warnx("store begin_attempts error=\"%s\"", err);
+		g_free(err);
+	}
 	g_free(ids);
 	g_free(att);
-	g_free(errs);
 	p->cl.batch(p->cl.arg, jobs, k);
 	for (i = 0; i < k; i++)
 		items[map[i]].job = jobs[i];
@@ -247,6 +245,12 @@ pipeline_poison(struct pipeline *p, struct item *items, size_t n, gboolean *pool
 			    it->env->attempts, it->job.outcome);
 			items[m++] = *it;
 		} else {
+			/* The in-flight record lasts only this batch: keep the count. */
+			if (spool_set_attempts(p->spool, it->queue_id, it->env->attempts, &err) < 0) {
+				log_warnx("q=%s set_attempts error=\"%s\"", it->queue_id, err);
+				g_free(err);
+				err = NULL;
+			}
 			log_warnx("q=%s parse=failed attempt=%d/%lld outcome=\"%s\" retry=yes",
 			    it->queue_id, it->env->attempts, (long long)p->cfg->parser_max_attempts,
 			    it->job.outcome);
