@@ -240,6 +240,55 @@ test_async_group_commit(void)
 	g_free(dir);
 }
 
+/* A removed entry's file is reused for the next message, truncated first. */
+static void
+test_recycled(void)
+{
+	char *dir = mkspool(), *err = NULL, *free0, *path;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *a = envelope("", "r@b.example"), *b = envelope("", "r@b.example");
+	struct spool_envelope *r = NULL;
+	static const char big[] = "a long first message that the second one is shorter than\r\n";
+	GBytes *data = NULL;
+	GPtrArray *ids;
+	struct stat st;
+	ino_t ino;
+
+	g_assert_nonnull(s);
+	g_assert_cmpint(spool_commit(s, a, big, sizeof big - 1, &err), ==, 0);
+	path = g_build_filename(dir, "queue", a->queue_id, NULL);
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	ino = st.st_ino;
+	g_assert_cmpint(spool_remove(s, a->queue_id, &err), ==, 0);
+	g_assert_cmpint(spool_count(s), ==, 0);
+	free0 = g_build_filename(dir, "queue", "free-0", NULL);
+	g_assert_true(g_file_test(free0, G_FILE_TEST_EXISTS));
+	ids = spool_list(s);
+	g_assert_cmpuint(ids->len, ==, 0);		/* a free file is no entry */
+	g_ptr_array_unref(ids);
+	g_assert_cmpint(spool_read(s, a->queue_id, &r, &data, &err), ==, -1);
+	g_clear_pointer(&err, g_free);
+
+	g_assert_cmpint(spool_commit(s, b, "short\r\n", 7, &err), ==, 0);
+	g_assert_false(g_file_test(free0, G_FILE_TEST_EXISTS));
+	g_free(path);
+	path = g_build_filename(dir, "queue", b->queue_id, NULL);
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	g_assert_cmpuint(st.st_ino, ==, ino);
+	g_assert_cmpint(spool_read(s, b->queue_id, &r, &data, &err), ==, 0);
+	g_assert_cmpmem(g_bytes_get_data(data, NULL), g_bytes_get_size(data), "short\r\n", 7);
+	g_assert_cmpuint(r->size, ==, 7);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	spool_close(s);
+	spool_envelope_free(a);
+	spool_envelope_free(b);
+	g_free(path);
+	g_free(free0);
+	rmtree(dir);
+	g_free(dir);
+}
+
 /* A batch noted in flight and never finished: the counts survive a restart. */
 static void
 test_inflight_recovered(void)
@@ -326,5 +375,6 @@ main(int argc, char **argv)
 	g_test_add_func("/spool/async-group-commit", test_async_group_commit);
 	g_test_add_func("/spool/min-free-refuses", test_min_free_refuses);
 	g_test_add_func("/spool/inflight-attempts-recovered", test_inflight_recovered);
+	g_test_add_func("/spool/removed-files-recycled", test_recycled);
 	return g_test_run();
 }
