@@ -31,6 +31,7 @@ struct spool_job {
 	enum spool_status st;
 	char *err;
 	int stop;			/* sentinel: writer exits */
+	char tmpname[32];		/* queue/ID.tmp or a recycled queue/free-N */
 };
 
 struct spool {
@@ -44,7 +45,23 @@ struct spool {
 	void *notify_arg;
 	GAsyncQueue *jobs;
 	GThread *writers[SPOOL_WRITERS];
+	int inflight_fd;		/* attempts/inflight, see spool_begin_attempts */
+	GQueue free_names;		/* queue/free-N files to reuse; under lock */
+	guint64 free_seq;		/* under lock */
 };
+
+/*
+ * Spool files are recycled: a removed entry is renamed to queue/free-N and
+ * its inode reused for a later message (truncated and rewritten) instead
+ * of unlinked, up to SPOOL_FREE_MAX files.  Allocating a fresh inode is
+ * the costliest step of a commit on ext4 without a journal (it skips
+ * every recently freed inode one by one), and a busy spool frees them
+ * constantly.  A free file is never listed (not a queue id) and a crash
+ * while one is rewritten leaves it a free file.
+ */
+#define SPOOL_FREE_MAX	1024
+
+#define SPOOL_INFLIGHT	"inflight"
 
 static const char spool_b62[] =
     "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -129,6 +146,13 @@ spool_mkdir(int parent, const char *name, char **err)
 
 static gpointer spool_writer(gpointer arg);
 
+static void
+spool_tmpname(const char *id, char *out)
+{
+	snprintf(out, 32, "%s.tmp", id);
+}
+static int spool_inflight_recover(struct spool *s, char **err);
+
 struct spool *
 spool_open(const char *dir, char **err)
 {
@@ -147,7 +171,7 @@ spool_open(const char *dir, char **err)
 	}
 	s = g_new0(struct spool, 1);
 	s->dir = g_strdup(dir);
-	s->qfd = s->tmpfd = s->afd = -1;
+	s->qfd = s->tmpfd = s->afd = s->inflight_fd = -1;
 	g_mutex_init(&s->lock);
 	if ((s->qfd = spool_mkdir(dfd, "queue", err)) == -1 ||
 	    (s->tmpfd = spool_mkdir(dfd, "tmp", err)) == -1 ||
@@ -170,7 +194,23 @@ spool_open(const char *dir, char **err)
 		while ((de = readdir(d)) != NULL)
 			if (spool_valid_id(de->d_name))
 				s->count++;
+			else if (g_str_has_prefix(de->d_name, "free-")) {
+				guint64 seq = g_ascii_strtoull(de->d_name + 5, NULL, 10);
+				/* New names must never collide with one on disk. */
+				if (seq >= s->free_seq)
+					s->free_seq = seq + 1;
+				if (strlen(de->d_name) < 32 && s->free_names.length < SPOOL_FREE_MAX)
+					g_queue_push_tail(&s->free_names, g_strdup(de->d_name));
+				else
+					unlinkat(s->qfd, de->d_name, 0);
+			} else if (g_str_has_suffix(de->d_name, ".tmp") &&
+			    unlinkat(s->qfd, de->d_name, 0) == 0)
+				log_info("spool event=discard-partial file=queue/%s", de->d_name);
 		closedir(d);
+	}
+	if (spool_inflight_recover(s, err) == -1) {
+		spool_close(s);
+		return NULL;
 	}
 	metrics_set("rebound_spool_backlog", NULL, NULL, (double)s->count);
 	metrics_help("rebound_spool_backlog", "messages in the spool waiting for processing");
@@ -205,6 +245,9 @@ spool_close(struct spool *s)
 		close(s->tmpfd);
 	if (s->afd != -1)
 		close(s->afd);
+	if (s->inflight_fd != -1)
+		close(s->inflight_fd);
+	g_queue_clear_full(&s->free_names, g_free);
 	g_mutex_clear(&s->lock);
 	g_free(s->dir);
 	g_free(s);
@@ -339,7 +382,25 @@ spool_job_write(struct spool *s, struct spool_job *j)
 	iov[0].iov_len = h->len;
 	iov[1].iov_base = (void *)j->data;
 	iov[1].iov_len = j->len;
-	j->fd = openat(s->tmpfd, env->queue_id, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	/* Written next to its final name: a rename within one directory
+	 * avoids the file system's global cross-directory rename lock, which
+	 * serialises the writers. */
+	j->fd = -1;
+	{
+		char *fname;
+		g_mutex_lock(&s->lock);
+		fname = g_queue_pop_head(&s->free_names);
+		g_mutex_unlock(&s->lock);
+		if (fname != NULL) {
+			g_strlcpy(j->tmpname, fname, sizeof j->tmpname);
+			g_free(fname);
+			j->fd = openat(s->qfd, j->tmpname, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+		}
+	}
+	if (j->fd == -1) {
+		spool_tmpname(env->queue_id, j->tmpname);
+		j->fd = openat(s->qfd, j->tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	}
 	/* The fdatasync comes later, for the whole batch (spool_batch_sync):
 	 * here writeback only starts, so the batch's data and allocations go
 	 * to disk together and ext4 commits its journal about once. */
@@ -348,10 +409,10 @@ spool_job_write(struct spool *s, struct spool_job *j)
 	    errno != EINVAL && errno != ESPIPE)) {
 		int e = errno;
 		j->st = spool_errno_status(e);
-		j->err = g_strdup_printf("write tmp/%s: %s", env->queue_id, strerror(e));
+		j->err = g_strdup_printf("write queue/%s: %s", j->tmpname, strerror(e));
 		if (j->fd != -1) {
 			close(j->fd);
-			unlinkat(s->tmpfd, env->queue_id, 0);
+			unlinkat(s->qfd, j->tmpname, 0);
 			j->fd = -1;
 		}
 	}
@@ -374,9 +435,9 @@ spool_batch_sync(struct spool *s, struct spool_job **jobs, int n)
 		if (j->fd == -1 || fdatasync(j->fd) == 0)
 			continue;
 		j->st = spool_errno_status(errno);
-		j->err = g_strdup_printf("fdatasync tmp/%s: %s", j->env->queue_id, strerror(errno));
+		j->err = g_strdup_printf("fdatasync queue/%s: %s", j->tmpname, strerror(errno));
 		close(j->fd);
-		unlinkat(s->tmpfd, j->env->queue_id, 0);
+		unlinkat(s->qfd, j->tmpname, 0);
 		j->fd = -1;
 	}
 }
@@ -395,10 +456,10 @@ spool_batch_finish(struct spool *s, struct spool_job **jobs, int n)
 			continue;
 		close(j->fd);
 		j->fd = -1;
-		if (renameat(s->tmpfd, j->env->queue_id, s->qfd, j->env->queue_id) == -1) {
+		if (renameat(s->qfd, j->tmpname, s->qfd, j->env->queue_id) == -1) {
 			j->st = spool_errno_status(errno);
 			j->err = g_strdup_printf("rename %s: %s", j->env->queue_id, strerror(errno));
-			unlinkat(s->tmpfd, j->env->queue_id, 0);
+			unlinkat(s->qfd, j->tmpname, 0);
 			continue;
 		}
 		j->st = SPOOL_OK;
@@ -754,6 +815,27 @@ spool_remove(struct spool *s, const char *queue_id, char **err)
 	return -1;
 }
 
+/* Takes queue/ID out of the queue: renamed for reuse, or unlinked. */
+static int
+spool_recycle(struct spool *s, const char *id)
+{
+	char name[32];
+	gboolean keep;
+
+	g_mutex_lock(&s->lock);
+	keep = s->free_names.length < SPOOL_FREE_MAX;
+	snprintf(name, sizeof name, "free-%" G_GUINT64_FORMAT, s->free_seq++);
+	g_mutex_unlock(&s->lock);
+	if (!keep)
+		return unlinkat(s->qfd, id, 0);
+	if (renameat(s->qfd, id, s->qfd, name) == -1)
+		return -1;
+	g_mutex_lock(&s->lock);
+	g_queue_push_tail(&s->free_names, g_strdup(name));
+	g_mutex_unlock(&s->lock);
+	return 0;
+}
+
 int
 spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs)
 {
@@ -767,7 +849,7 @@ spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs
 			failed++;
 			continue;
 		}
-		if (unlinkat(s->qfd, ids[i], 0) == -1) {
+		if (spool_recycle(s, ids[i]) == -1) {
 			errs[i] = g_strdup_printf("%s: %s", ids[i], strerror(errno));
 			failed++;
 			continue;
@@ -798,4 +880,68 @@ spool_envelope_free(struct spool_envelope *env)
 	g_free(env->mail_from);
 	g_strfreev(env->rcpts);
 	g_free(env);
+}
+
+/*
+ * The in-flight record: one file, attempts/inflight, rewritten in place for
+ * each batch ("ID attempts" lines), fdatasync'd before the batch is parsed.
+ * It replaces a durable attempts/ID file per message per attempt (a new
+ * inode, two syncs and a directory sync each) with one write and one sync
+ * per batch.  Per-message files are still written where a count must
+ * outlive the batch: a failed parse kept for retry (spool_set_attempts),
+ * and at start-up for the ids of a batch the daemon died in.
+ */
+int
+spool_begin_attempts(struct spool *s, const char *const *ids, const int *attempts, size_t n,
+    char **err)
+{
+	GString *b = g_string_sized_new(n * 24 + 1);
+	size_t i;
+	int rc = -1;
+
+	for (i = 0; i < n; i++)
+		if (spool_valid_id(ids[i]))
+			g_string_append_printf(b, "%s %d\n", ids[i], attempts[i]);
+	/* A torn rewrite can only leave lines of this batch or of an older,
+	 * finished one; recovery checks each line and never lowers a count. */
+	if (pwrite(s->inflight_fd, b->str, b->len, 0) != (ssize_t)b->len ||
+	    ftruncate(s->inflight_fd, b->len) == -1 || fdatasync(s->inflight_fd) == -1)
+		spool_seterr(err, "attempts/%s: %s", SPOOL_INFLIGHT, strerror(errno));
+	else
+		rc = 0;
+	g_string_free(b, TRUE);
+	return rc;
+}
+
+static int
+spool_inflight_recover(struct spool *s, char **err)
+{
+	size_t len, n = 0;
+	char *b, **lines;
+	int i;
+
+	if ((b = spool_slurp(s->afd, SPOOL_INFLIGHT, &len)) != NULL) {
+		lines = g_strsplit(b, "\n", -1);
+		for (i = 0; lines[i] != NULL; i++) {
+			char id[SPOOL_ID_LEN + 1];
+			int att;
+
+			if (sscanf(lines[i], "%16s %d", id, &att) != 2 || !spool_valid_id(id) ||
+			    faccessat(s->qfd, id, F_OK, 0) == -1 || att <= spool_read_attempts(s, id))
+				continue;
+			if (spool_set_attempts(s, id, att, NULL) == 0)
+				n++;
+		}
+		g_strfreev(lines);
+		g_free(b);
+		if (n > 0)
+			log_info("spool event=recovered-attempts entries=%zu", n);
+	}
+	s->inflight_fd = openat(s->afd, SPOOL_INFLIGHT, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (s->inflight_fd == -1 || ftruncate(s->inflight_fd, 0) == -1 || fsync(s->inflight_fd) == -1 ||
+	    fsync(s->afd) == -1) {
+		spool_seterr(err, "attempts/%s: %s", SPOOL_INFLIGHT, strerror(errno));
+		return -1;
+	}
+	return 0;
 }

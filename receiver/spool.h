@@ -11,12 +11,15 @@
  * GBytes, unref it).  Queue ids are 16 characters [0-9A-Za-z], sortable by
  * arrival time.  Errors return -1 and set *err (caller frees) where given.
  *
- * Layout and durability.  DIR/tmp/ID is written (envelope header, blank
- * line, message), fdatasync'd, renamed to DIR/queue/ID, and DIR/queue is
- * fsync'd; only then is the commit reported.  A crash before the rename
- * leaves a tmp/ file that spool_open() deletes (it was never acknowledged);
- * a crash after it leaves a complete entry that is processed again.
- * DIR/attempts/ID holds the processing attempts (written the same way).
+ * Layout and durability.  DIR/queue/ID.tmp (or a recycled DIR/queue/free-N)
+ * is written (envelope header, blank line, message), fdatasync'd, renamed
+ * to DIR/queue/ID within the same directory, and DIR/queue is fsync'd;
+ * only then is the commit reported.  A crash before the rename leaves a
+ * .tmp or free- file that is never listed (spool_open() deletes .tmp
+ * files; it was never acknowledged); a crash after it leaves a complete
+ * entry that is processed again.  Removed entries become free-N files for
+ * reuse (see spool.c).  DIR/attempts/ID holds the processing attempts
+ * (written the same way) and DIR/attempts/inflight the batch in progress.
  * The envelope header is "Key: value" lines with values g_strescape()d:
  *   Rebound-Spool: 1 / Queue-Id / Arrival-Us / Client / Helo / Tls /
  *   Mail-From / Rcpt (repeated) / Size
@@ -80,6 +83,16 @@ int spool_remove(struct spool *s, const char *queue_id, char **err);
 int spool_set_attempts_many(struct spool *s, const char *const *ids, const int *attempts,
     size_t n, char **errs);
 int spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs);
+/*
+ * Durably note that ids[0..n) are about to be processed for the
+ * attempts[i]-th time, in one write and one sync (attempts/inflight,
+ * rewritten for every batch).  The count becomes the entry's attempts only
+ * if the daemon dies before the batch is done: spool_open() then records
+ * it with spool_set_attempts().  A count that must outlive a finished batch
+ * (a failed parse kept for retry) is recorded with spool_set_attempts().
+ */
+int spool_begin_attempts(struct spool *s, const char *const *ids, const int *attempts, size_t n,
+    char **err);
 void spool_envelope_free(struct spool_envelope *env);
 
 /* Called (on the committing thread) after each successful commit; may be NULL. */

@@ -168,7 +168,7 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 
 	const char **ids = g_new(const char *, n);
 	int *att = g_new(int, n);
-	char **errs = g_new0(char *, n);
+	char *err = NULL;
 
 	for (i = 0; i < n; i++) {
 		struct item *it = &items[i];
@@ -188,16 +188,14 @@ pipeline_parse_batch(struct pipeline *p, struct item *items, size_t n)
 		jobs[k].envelope_rcpt = it->env->rcpts ? it->env->rcpts[0] : NULL;
 		map[k++] = i;
 	}
-	/* One directory sync for the batch's attempt records. */
-	if (k > 0 && spool_set_attempts_many(p->spool, ids, att, k, errs) > 0)
-		for (i = 0; i < k; i++)
-			if (errs[i] != NULL) {
-				log_warnx("q=%s set_attempts error=\"%s\"", ids[i], errs[i]);
-				g_free(errs[i]);
-			}
+	/* One write and one sync for the whole batch (spool_begin_attempts);
+	 * a message kept for retry gets its own record in pipeline_poison(). */
+	if (k > 0 && spool_begin_attempts(p->spool, ids, att, k, &err) < 0) {
+		log_warnx("store begin_attempts error=\"%s\"", err);
+		g_free(err);
+	}
 	g_free(ids);
 	g_free(att);
-	g_free(errs);
 	p->cl.batch(p->cl.arg, jobs, k);
 	for (i = 0; i < k; i++)
 		items[map[i]].job = jobs[i];
@@ -247,6 +245,12 @@ pipeline_poison(struct pipeline *p, struct item *items, size_t n, gboolean *pool
 			    it->env->attempts, it->job.outcome);
 			items[m++] = *it;
 		} else {
+			/* The in-flight record lasts only this batch: keep the count. */
+			if (spool_set_attempts(p->spool, it->queue_id, it->env->attempts, &err) < 0) {
+				log_warnx("q=%s set_attempts error=\"%s\"", it->queue_id, err);
+				g_free(err);
+				err = NULL;
+			}
 			log_warnx("q=%s parse=failed attempt=%d/%lld outcome=\"%s\" retry=yes",
 			    it->queue_id, it->env->attempts, (long long)p->cfg->parser_max_attempts,
 			    it->job.outcome);
@@ -469,17 +473,63 @@ pipeline_purge(struct pipeline *p)
 	PQclear(res);
 }
 
-/* One pass over the spool; returns -1 when stopping. */
+/* A parsed batch on its way to PostgreSQL, on its own thread. */
+struct store_job {
+	struct pipeline *p;
+	struct item *items;
+	size_t n;			/* read and parsed */
+	size_t m;			/* of which to store: items[0..m) */
+	GThread *thread;
+	int rc;
+};
+
+static gpointer
+pipeline_store_job(gpointer arg)
+{
+	struct store_job *j = arg;
+
+	j->rc = pipeline_store(j->p, j->items, j->m);
+	return NULL;
+}
+
+/* Waits for the batch in flight, if any, and frees its items; its rc. */
+static int
+pipeline_store_wait(struct pipeline *p, struct store_job *j)
+{
+	size_t i;
+
+	if (j->thread == NULL)
+		return 0;
+	g_thread_join(j->thread);
+	j->thread = NULL;
+	for (i = 0; i < j->n; i++)
+		item_clear(p, &j->items[i]);
+	return j->rc;
+}
+
+/*
+ * One pass over the spool; returns -1 when stopping.  Two stages overlap:
+ * while one batch is written to PostgreSQL (and then removed from the
+ * spool) on a store thread, the next is read, its attempts recorded and
+ * parsed here.  At most two batches are in memory; only the store thread
+ * uses the connection while a batch is in flight, and the pass ends with
+ * none in flight, so the connection is again this thread's.
+ */
 static int
 pipeline_pass(struct pipeline *p)
 {
 	GPtrArray *ids = spool_list(p->spool);
 	size_t batch = (size_t)p->cfg->store_batch;
-	struct item *items = g_new0(struct item, batch);
+	struct store_job jobs[2];
 	guint next = 0;
-	int rc = 0;
+	int rc = 0, cur = 0;
 
+	memset(jobs, 0, sizeof jobs);
+	jobs[0].items = g_new0(struct item, batch);
+	jobs[1].items = g_new0(struct item, batch);
 	while (next < ids->len && rc == 0 && !pipeline_stopping(p)) {
+		struct store_job *j = &jobs[cur];
+		struct item *items = j->items;
 		size_t n = 0, m, i;
 		gboolean pool_error;
 
@@ -501,13 +551,32 @@ pipeline_pass(struct pipeline *p)
 			continue;
 		pipeline_parse_batch(p, items, n);
 		m = pipeline_poison(p, items, n, &pool_error);
-		rc = m > 0 ? pipeline_store(p, items, m) : 0;
-		for (i = 0; i < n; i++)
-			item_clear(p, &items[i]);
-		if (rc == 0 && pool_error && pipeline_wait(p, G_USEC_PER_SEC, FALSE))
+		/* The previous batch must be committed before this one starts,
+		 * so that batches commit in order on the one connection. */
+		if ((rc = pipeline_store_wait(p, &jobs[cur ^ 1])) < 0) {
+			for (i = 0; i < n; i++)
+				item_clear(p, &items[i]);
+			break;
+		}
+		j->n = n;
+		j->m = m;
+		j->rc = 0;
+		j->p = p;
+		if (m > 0)
+			j->thread = g_thread_new("store-batch", pipeline_store_job, j);
+		else
+			for (i = 0; i < n; i++)
+				item_clear(p, &items[i]);
+		cur ^= 1;
+		if (pool_error && pipeline_wait(p, G_USEC_PER_SEC, FALSE))
 			rc = -1;
 	}
-	g_free(items);
+	if (pipeline_store_wait(p, &jobs[0]) < 0)
+		rc = -1;
+	if (pipeline_store_wait(p, &jobs[1]) < 0)
+		rc = -1;
+	g_free(jobs[0].items);
+	g_free(jobs[1].items);
 	g_ptr_array_unref(ids);
 	return rc;
 }

@@ -10,7 +10,7 @@ Environment: BENCH_MESSAGES (default 5000), BENCH_SESSIONS (50),
 BENCH_SIZE (5120), BENCH_ROUNDS (3; the best round of each is reported,
 rounds alternate so that a burst of load on this shared machine hits both).
 """
-import os, signal, subprocess, sys, time
+import os, re, signal, subprocess, sys, time
 
 import benchlib
 from benchlib import harness
@@ -37,7 +37,7 @@ def source(port):
 
 def spool_count(spool):
     q = os.path.join(spool, "queue")
-    return len(os.listdir(q)) if os.path.isdir(q) else 0
+    return len([n for n in os.listdir(q) if re.fullmatch(r"[0-9A-Za-z]{16}", n)]) if os.path.isdir(q) else 0
 
 
 def main():

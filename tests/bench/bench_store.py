@@ -6,8 +6,13 @@ same rows (message with its raw 5 KB, one event, one suppression upsert,
 with the schema's triggers and indexes) written by a bare libpq loop
 (tests/bench/bench_store_ceiling.c) over one connection with the same
 transaction shape ([store] batch messages per transaction, the statements
-of store/store.c).  Prints messages
-stored per second for both and the ratio (issue 4 target: >= 70%).
+of store/store.c).
+
+Rebound is measured twice: end to end (SMTP intake and storage at once, on
+the same 2 cores as the Python SMTP clients), and the store stage alone (a
+spool filled over SMTP by a daemon without [store], then drained by a
+daemon with it, timed from exec to the last row).  Prints messages stored
+per second, the ceiling and the ratios (issue 4 target: >= 70%).
 
 Environment: BENCH_MESSAGES (default 4000), BENCH_CLIENTS (SMTP client
 processes, 4), BENCH_BATCH ([store] batch, 32), BENCH_SIZE (5120).
@@ -49,6 +54,22 @@ def count(pg):
     return int(pg.psql("SELECT count(*) FROM messages")[0][0])
 
 
+def wait_stored(pg, d, target):
+    """Until the spool is empty (an entry leaves only after its COMMIT),
+    watched with a cheap directory listing: polling PostgreSQL through psql
+    would take the CPU being measured.  Then the rows are counted."""
+    q = os.path.join(d.conf["spool"]["dir"], "queue")
+    deadline = time.monotonic() + 600
+    while any(re.fullmatch(r"[0-9A-Za-z]{16}", n) for n in os.listdir(q)):
+        if time.monotonic() > deadline:
+            sys.exit(f"bench-store: spool never drained\n{d.log()[-3000:]}")
+        time.sleep(0.01)
+    el = time.monotonic()
+    if count(pg) < target:
+        sys.exit(f"bench-store: only {count(pg)} of {target} stored\n{d.log()[-3000:]}")
+    return el
+
+
 def main():
     pg = harness.Pg().start()
     d = harness.Daemon({"store": {"conninfo": pg.conninfo, "batch": str(BATCH)},
@@ -67,23 +88,40 @@ def main():
               f"{CLIENTS} SMTP sessions, [store] batch = {BATCH}, synchronous_commit = on")
         for sql in ("SHOW synchronous_commit", "SHOW fsync"):
             assert pg.psql(sql)[0][0] == "on", sql
-        # Rebound: first SMTP byte to last COMMIT seen in the table.
+        # 1. End to end: first SMTP byte to last COMMIT seen in the table,
+        # intake and storage running at once (they share the 2 cores).
         base = count(pg)
         t0 = time.monotonic()
         send_all(d.port, "r")
         t_smtp = time.monotonic() - t0
-        deadline = time.monotonic() + 600
-        while count(pg) < base + N:
-            if time.monotonic() > deadline:
-                sys.exit(f"bench-store: only {count(pg) - base} of {N} stored\n{d.log()[-3000:]}")
-            time.sleep(0.02)
-        el = time.monotonic() - t0
+        el = wait_stored(pg, d, base + N) - t0
+        e2e = N / el
+        print(f"  rebound : end to end {N} stored in {el:.2f}s = {e2e:.0f} msg/s "
+              f"(SMTP intake {N / t_smtp:.0f} msg/s while storing)   {benchlib.load()}")
+
+        # 2. The store stage alone: the spool filled by a daemon without a
+        # store, then a daemon with the store drains it at start.
+        d.stop()
+        nostore = dict(d.conf["store"])
+        d.conf["store"] = {}
+        d.write_conf()
+        d.start()
+        t0 = time.monotonic()
+        send_all(d.port, "s")
+        t_smtp = time.monotonic() - t0
+        d.stop()
+        d.conf["store"] = nostore
+        d.write_conf()
+        base = count(pg)
+        t0 = time.monotonic()
+        d.start()
+        el = wait_stored(pg, d, base + N) - t0
         rate = N / el
         sup = int(pg.psql("SELECT count(*) FROM suppressions")[0][0])
-        if sup < N:
-            sys.exit(f"bench-store: {sup} suppressions for {N} hard bounces")
-        print(f"  rebound : {N} stored in {el:.2f}s = {rate:.0f} msg/s "
-              f"(SMTP intake alone {N / t_smtp:.0f} msg/s)   {benchlib.load()}")
+        if sup < 2 * N:
+            sys.exit(f"bench-store: {sup} suppressions for {2 * N} hard bounces")
+        print(f"  rebound : spool drain {N} stored in {el:.2f}s = {rate:.0f} msg/s "
+              f"(from exec; SMTP intake alone was {N / t_smtp:.0f} msg/s)   {benchlib.load()}")
 
         # Ceiling: the same rows by a bare libpq loop, same connection count
         # and batching (tests/bench/bench_store_ceiling.c).
@@ -99,8 +137,9 @@ def main():
         ceiling = float(mo.group(1))
         print(f"  ceiling : libpq loop, {N} messages, {BATCH} per transaction = {ceiling:.0f} msg/s   "
               f"{benchlib.load()}")
-        print(f"bench-store: rebound {rate:.0f} msg/s stored, PostgreSQL ceiling {ceiling:.0f} msg/s, "
-              f"ratio {rate / ceiling:.0%} (target >= 70%) {benchlib.load()}")
+        print(f"bench-store: rebound stores {rate:.0f} msg/s (spool drain; {e2e:.0f} msg/s end to end "
+              f"with SMTP intake on the same cores), PostgreSQL ceiling {ceiling:.0f} msg/s, "
+              f"ratio {rate / ceiling:.0%} (end to end {e2e / ceiling:.0%}; target >= 70%) {benchlib.load()}")
     finally:
         d.cleanup()
         pg.destroy()

@@ -1,5 +1,5 @@
 """Helpers shared by the receiver's end-to-end tests (tests/e2e/test_smtp*.py)."""
-import os, socket, ssl, time
+import os, re, socket, ssl, time
 
 
 class Raw:
@@ -69,8 +69,12 @@ class Raw:
 
 
 def spool_entries(spool_dir):
+    """Queue ids in the spool (queue/ also holds recycled free-N files and
+    ID.tmp files being written: not entries)."""
     q = os.path.join(spool_dir, "queue")
-    return sorted(os.listdir(q)) if os.path.isdir(q) else []
+    if not os.path.isdir(q):
+        return []
+    return sorted(n for n in os.listdir(q) if re.fullmatch(r"[0-9A-Za-z]{16}", n))
 
 
 def read_spool(spool_dir, qid):

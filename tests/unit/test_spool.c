@@ -191,6 +191,12 @@ async_notify(void *arg)
 	g_mutex_unlock(&a->lock);
 }
 
+static gint
+cmp_str(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void
 test_async_group_commit(void)
 {
@@ -220,11 +226,117 @@ test_async_group_commit(void)
 	g_assert_cmpuint(spool_count(s), ==, (guint)n);
 	ids = spool_list(s);
 	g_assert_cmpuint(ids->len, ==, (guint)n);
-	for (i = 0; i < n; i++)		/* completions in submission order, ids in arrival order */
+	/* Several writers complete batches in any order; the listing is in
+	 * arrival (id) order and holds exactly the ids completed. */
+	for (i = 1; i < n; i++)
+		g_assert_cmpstr(g_ptr_array_index(ids, i - 1), <, g_ptr_array_index(ids, i));
+	g_ptr_array_sort(a.ids, cmp_str);
+	for (i = 0; i < n; i++)
 		g_assert_cmpstr(g_ptr_array_index(ids, i), ==, g_ptr_array_index(a.ids, i));
 	g_ptr_array_unref(ids);
 	g_ptr_array_unref(a.ids);
 	spool_close(s);
+	rmtree(dir);
+	g_free(dir);
+}
+
+/* A removed entry's file is reused for the next message, truncated first. */
+static void
+test_recycled(void)
+{
+	char *dir = mkspool(), *err = NULL, *free0, *path;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *a = envelope("", "r@b.example"), *b = envelope("", "r@b.example");
+	struct spool_envelope *r = NULL;
+	static const char big[] = "a long first message that the second one is shorter than\r\n";
+	GBytes *data = NULL;
+	GPtrArray *ids;
+	struct stat st;
+	ino_t ino;
+
+	g_assert_nonnull(s);
+	g_assert_cmpint(spool_commit(s, a, big, sizeof big - 1, &err), ==, 0);
+	path = g_build_filename(dir, "queue", a->queue_id, NULL);
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	ino = st.st_ino;
+	g_assert_cmpint(spool_remove(s, a->queue_id, &err), ==, 0);
+	g_assert_cmpint(spool_count(s), ==, 0);
+	free0 = g_build_filename(dir, "queue", "free-0", NULL);
+	g_assert_true(g_file_test(free0, G_FILE_TEST_EXISTS));
+	ids = spool_list(s);
+	g_assert_cmpuint(ids->len, ==, 0);		/* a free file is no entry */
+	g_ptr_array_unref(ids);
+	g_assert_cmpint(spool_read(s, a->queue_id, &r, &data, &err), ==, -1);
+	g_clear_pointer(&err, g_free);
+
+	g_assert_cmpint(spool_commit(s, b, "short\r\n", 7, &err), ==, 0);
+	g_assert_false(g_file_test(free0, G_FILE_TEST_EXISTS));
+	g_free(path);
+	path = g_build_filename(dir, "queue", b->queue_id, NULL);
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	g_assert_cmpuint(st.st_ino, ==, ino);
+	g_assert_cmpint(spool_read(s, b->queue_id, &r, &data, &err), ==, 0);
+	g_assert_cmpmem(g_bytes_get_data(data, NULL), g_bytes_get_size(data), "short\r\n", 7);
+	g_assert_cmpuint(r->size, ==, 7);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	spool_close(s);
+	spool_envelope_free(a);
+	spool_envelope_free(b);
+	g_free(path);
+	g_free(free0);
+	rmtree(dir);
+	g_free(dir);
+}
+
+/* A batch noted in flight and never finished: the counts survive a restart. */
+static void
+test_inflight_recovered(void)
+{
+	char *dir = mkspool(), *err = NULL;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *a = envelope("", "r@b.example"), *b = envelope("", "r@b.example");
+	struct spool_envelope *r = NULL;
+	const char *ids[3];
+	int att[3] = { 1, 2, 5 };
+	GBytes *data = NULL;
+
+	g_assert_nonnull(s);
+	g_assert_cmpint(spool_commit(s, a, "a\r\n", 3, &err), ==, 0);
+	g_assert_cmpint(spool_commit(s, b, "b\r\n", 3, &err), ==, 0);
+	g_assert_cmpint(spool_set_attempts(s, b->queue_id, 3, &err), ==, 0);
+	ids[0] = a->queue_id;
+	ids[1] = b->queue_id;			/* 2 < 3 already recorded: never lowered */
+	ids[2] = "0000000000000000";		/* not in the spool: ignored */
+	g_assert_cmpint(spool_begin_attempts(s, ids, att, 3, &err), ==, 0);
+	/* Before a restart the note changes nothing that spool_read sees. */
+	g_assert_cmpint(spool_read(s, a->queue_id, &r, &data, &err), ==, 0);
+	g_assert_cmpint(r->attempts, ==, 0);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	spool_close(s);
+
+	s = spool_open(dir, &err);
+	g_assert_nonnull(s);
+	g_assert_cmpint(spool_read(s, a->queue_id, &r, &data, &err), ==, 0);
+	g_assert_cmpint(r->attempts, ==, 1);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	g_assert_cmpint(spool_read(s, b->queue_id, &r, &data, &err), ==, 0);
+	g_assert_cmpint(r->attempts, ==, 3);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	g_assert_cmpuint(spool_count(s), ==, 2);
+	spool_close(s);
+	/* Recovered once: a second restart finds the note emptied. */
+	s = spool_open(dir, &err);
+	g_assert_cmpint(spool_read(s, a->queue_id, &r, &data, &err), ==, 0);
+	g_assert_cmpint(r->attempts, ==, 1);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	spool_close(s);
+	spool_envelope_free(a);
+	spool_envelope_free(b);
 	rmtree(dir);
 	g_free(dir);
 }
@@ -262,5 +374,7 @@ main(int argc, char **argv)
 	g_test_add_func("/spool/truncated-entry-detected", test_truncated_entry_detected);
 	g_test_add_func("/spool/async-group-commit", test_async_group_commit);
 	g_test_add_func("/spool/min-free-refuses", test_min_free_refuses);
+	g_test_add_func("/spool/inflight-attempts-recovered", test_inflight_recovered);
+	g_test_add_func("/spool/removed-files-recycled", test_recycled);
 	return g_test_run();
 }
