@@ -11,7 +11,7 @@
  * Beyond the sanitizers, each input must satisfy:
  *  - the session ends once the client has sent everything and shut down its
  *    side (no hang, nothing left behind);
- *  - every "250 2.0.0 Ok: queued as ID" has a spool entry ID, and nothing else
+ *  - every "250 2.0.0 queued as ID" has a spool entry ID, and nothing else
  *    is in the spool (250 only once durable; nothing stored without a 250);
  *  - at most max_bad_commands 5xx replies: the error budget cannot be dodged;
  *  - every reply line is "DDD " or "DDD-", and all but the greeting, 354 and
@@ -47,6 +47,7 @@
 #include "receiver/smtp_internal.h"
 #include "receiver/spool.h"
 
+#define FUZZ_ACK "250 2.0.0 queued as "
 #define FUZZ_MAX_MESSAGE	8192
 #define FUZZ_MAX_RCPTS		5
 #define FUZZ_MAX_BAD		20
@@ -307,8 +308,8 @@ fuzz_session(struct fuzz_server *fs, const uint8_t *data, size_t size)
 				fuzz_fail("a plaintext reply after STARTTLS", replies);
 		g_string_truncate(replies, p + 30 - replies->str);
 	}
-	for (p = replies->str; (p = strstr(p, "250 2.0.0 Ok: queued as ")) != NULL; p += 24)
-		g_hash_table_add(acked, g_strndup(p + 24, 16));
+	for (p = replies->str; (p = strstr(p, FUZZ_ACK)) != NULL; p += strlen(FUZZ_ACK))
+		g_hash_table_add(acked, g_strndup(p + strlen(FUZZ_ACK), 16));
 	for (p = replies->str; *p != '\0'; p = strchr(p, '\n') + 1) {
 		const char *eol = strstr(p, "\r\n");
 
