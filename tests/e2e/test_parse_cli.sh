@@ -44,13 +44,22 @@ assert len(rows) == 2, rows
 assert rows[0]["kind"] == "none" and "crashed" in rows[0]["outcome"], rows[0]
 assert rows[1]["kind"] == "arf" and rows[1]["outcome"] == "ok", rows[1]
 ' && ok "crash: kind none with outcome, next file parsed" || nok "crash line"
-out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json tests/fixtures/hostile/ew-iso2022cnext-subject.eml $F/dsn-two-rcpts.eml 2>/dev/null)
-printf '%s\n' "$out" | python3 -c '
+# GMime's abort follows an over-read, so now and then it parses the file
+# instead ("parser failed"): the crash must show within a few tries.
+res=1
+for try in 1 2 3 4 5 6 7 8; do
+	out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json tests/fixtures/hostile/ew-iso2022cnext-subject.eml $F/dsn-two-rcpts.eml 2>/dev/null)
+	printf '%s\n' "$out" | python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
-assert rows[0]["kind"] == "none" and rows[0]["outcome"].startswith("parser crashed"), rows[0]
 assert [r["kind"] for r in rows[1:]] == ["dsn", "dsn"], rows
-' && ok "real GMime abort reported, next file parsed" || nok "real GMime abort"
+assert rows[0]["kind"] == "none", rows[0]
+sys.exit(0 if rows[0]["outcome"].startswith("parser crashed") else 3)
+'
+	res=$?
+	[ $res -ne 3 ] && break
+done
+[ $res -eq 0 ] && ok "real GMime abort reported, next file parsed" || nok "real GMime abort"
 out=$($B parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
 printf '%s' "$out" | grep -q '"outcome":"parser crashed' && nok "hook ignored without REBOUND_TEST_HOOKS" || ok "hook ignored without REBOUND_TEST_HOOKS"
 rm -f /tmp/rb-parse-err.$$ /tmp/rb-mbox.$$
