@@ -257,8 +257,15 @@ parse_guarded(struct parse_ctx *c, const char *data, gsize len, char **why)
 		g_byte_array_free(buf, TRUE);
 		return NULL;
 	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
+		/* Only exit 0 is a finished parse; otherwise the pipe write
+		 * failed or a sanitizer's report ended the child early. */
+		*why = g_strdup_printf("parser crashed (exit %d)", WEXITSTATUS(status));
+		g_byte_array_free(buf, TRUE);
+		return NULL;
+	}
 	b = g_byte_array_free_to_bytes(buf);
-	r = WIFEXITED(status) && WEXITSTATUS(status) == 0 ? report_deserialize(b) : NULL;
+	r = report_deserialize(b);
 	g_bytes_unref(b);
 	if (r == NULL)
 		*why = g_strdup("parser failed");
