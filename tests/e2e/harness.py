@@ -255,3 +255,14 @@ class Daemon:
     def cleanup(self):
         self.stop(signal.SIGKILL)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+    def finish(self, pg=None):
+        """End of a test class: SIGTERM, clean up (and destroy pg), and fail
+        unless the daemon exited 0 (a sanitizer or valgrind report does not)."""
+        rc = self.stop()
+        log = self.log()
+        self.cleanup()
+        if pg is not None:
+            pg.destroy()
+        if rc != 0:
+            raise AssertionError(f"daemon exit {rc}\n{log[-3000:]}")

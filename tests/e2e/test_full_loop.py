@@ -26,12 +26,7 @@ class FullLoop(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        log = cls.d.log()
-        cls.d.cleanup()
-        cls.pg.destroy()
-        if rc != 0:
-            raise AssertionError(f"daemon exit {rc}\n{log[-3000:]}")
+        cls.d.finish(cls.pg)
 
     def socketmap(self, key):
         with socket.create_connection(("127.0.0.1", self.smap), timeout=5) as s:

@@ -23,12 +23,7 @@ class StoreE2E(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        log = cls.d.log()
-        cls.d.cleanup()
-        cls.pg.destroy()
-        if rc != 0:
-            raise AssertionError(f"daemon exit {rc}\n{log[-3000:]}")
+        cls.d.finish(cls.pg)
 
     def send(self, data, rcpt="bounce@bounces.example.com"):
         with smtplib.SMTP("127.0.0.1", self.d.port, timeout=30) as s:
