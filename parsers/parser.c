@@ -1148,6 +1148,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	p->cur_anomalies = 0;
 	buf = sanitize_prepare(&p->lim, data, len, &blen, &copy, &r->anomalies, &why);
 	if (buf == NULL) {
+		/* The copy may have been made before a limit was found exceeded. */
+		g_free(copy);
 		r->outcome = g_strdup(why);
 		return r;
 	}

@@ -11,8 +11,9 @@
  * aborts on ISO-2022-CN-EXT and over-reads on CP949; see HOSTILE-INPUT.md).
  *
  * Returns the bytes to parse: data itself when nothing had to change, or a
- * modified copy stored in *copy (caller g_free()s *copy).  Returns NULL
- * when a limit is exceeded; *why then says which (static string).
+ * modified copy stored in *copy (caller g_free()s *copy, also when NULL is
+ * returned).  Returns NULL when a limit is exceeded; *why then says which
+ * (static string).
  * Anomaly flags (REPORT_ANOMALY_*) are or-ed into *anomalies.
  */
 #ifndef REBOUND_SANITIZE_H
