@@ -448,11 +448,18 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 		if (*dst != NULL || v == NULL)
 			continue;
 		if (strstr(v, "=?") != NULL) {
-			/* encoded words, already defused by sanitize_prepare() like all input */
-			char *d = g_mime_utils_header_decode_text(p->gopts, v);
+			/*
+			 * Checked again after the field was joined from its lines:
+			 * "=?IS" + "O-2022-CN-EXT?B?..." on two lines is one word
+			 * here that the raw scan never saw (a fuzz_parser find).
+			 */
+			char *w = g_strdup(v), *d;
 
+			sanitize_words(&p->lim, w, &r->anomalies);
+			d = g_mime_utils_header_decode_text(p->gopts, w);
 			*dst = parser_utf8(d, -1);
 			g_free(d);
+			g_free(w);
 		} else
 			*dst = parser_utf8(v, -1);
 	}

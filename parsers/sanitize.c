@@ -186,3 +186,24 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 	}
 	return data;
 }
+
+void
+sanitize_words(const struct sanitize_limits *lim, char *s, guint32 *anomalies)
+{
+	char *p, *q, name[64];
+	gsize n;
+
+	for (p = s; (p = strstr(p, "=?")) != NULL; p++) {
+		if ((q = strchr(p + 2, '?')) == NULL)
+			break;
+		n = q - (p + 2);
+		if (n > 0 && n < sizeof(name)) {
+			memcpy(name, p + 2, n);
+			name[n] = '\0';
+			if (sanitize_charset_ok(lim, name))
+				continue;
+		}
+		p[1] = '_';
+		*anomalies |= REPORT_ANOMALY_NEUTRALISED;
+	}
+}

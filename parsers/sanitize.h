@@ -32,6 +32,13 @@ struct sanitize_limits {
 const char *sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
     gsize *outlen, char **copy, guint32 *anomalies, const char **why);
 
+/*
+ * The same defusing for a header value the parser assembled itself (a
+ * field joined from several lines can hold a word that spans a line end,
+ * which the raw scan did not see): in place, on a NUL-terminated string.
+ */
+void sanitize_words(const struct sanitize_limits *lim, char *s, guint32 *anomalies);
+
 /* TRUE when text in this charset may be converted (allow-list, never a known-bad one). */
 gboolean sanitize_charset_ok(const struct sanitize_limits *lim, const char *charset);
 

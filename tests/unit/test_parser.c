@@ -378,6 +378,11 @@ test_hostile_files(void)
 	 * 8-bit junk.  Asking GMime for the boundary made it invent one and
 	 * re-encode the junk parameters: a 4 GB allocation and GLib's abort.
 	 */
+	/* Found by the fuzzer: "=?IS" / "O-2022-CN-EXT?B?Dg==?=" on two lines,
+	 * joined by the header reader into a word the scan had not checked. */
+	r = parse_file(p, FIX "hostile/encoded-word-split-across-lines.eml", NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	report_free(r);
 	/* Found by the fuzzer: a bare CR (copy made) then a limit exceeded
 	 * (no parse): the copy was leaked (LeakSanitizer under SANITIZE=1). */
 	r = parse_file(p, FIX "hostile/bare-cr-then-limit.eml", NULL);
