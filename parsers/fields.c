@@ -63,6 +63,16 @@ repeats_recipient(GPtrArray *cur, const char *name, gsize n)
 	return FALSE;
 }
 
+/* The field being read gets its value: its lines joined, trimmed. */
+static void
+field_finish(struct field **last, GString **val)
+{
+	if (*last != NULL && *val != NULL)
+		(*last)->value = g_strstrip(g_string_free(*val, FALSE));
+	*last = NULL;
+	*val = NULL;
+}
+
 static struct fields *
 fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 {
@@ -88,11 +98,7 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 			e++;
 		if (blank(p, n)) {
 			if (cur != NULL) {
-				if (last != NULL && val != NULL) {
-					last->value = g_strstrip(g_string_free(val, FALSE));
-					val = NULL;
-				}
-				last = NULL;
+				field_finish(&last, &val);
 				cur = NULL;
 				if (f->blocks->len >= max_blocks)
 					break;
@@ -114,11 +120,7 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 		if (colon != NULL && colon > p && memchr(p, ' ', colon - p) == NULL) {
 			if (cur != NULL && repeats_recipient(cur, p, colon - p)) {
 				/* per-recipient blocks run together without a blank line */
-				if (last != NULL && val != NULL) {
-					last->value = g_strstrip(g_string_free(val, FALSE));
-					val = NULL;
-				}
-				last = NULL;
+				field_finish(&last, &val);
 				cur = NULL;
 				if (f->blocks->len >= max_blocks)
 					break;
@@ -127,10 +129,7 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 				cur = g_ptr_array_new_with_free_func(field_free);
 				g_ptr_array_add(f->blocks, cur);
 			}
-			if (last != NULL && val != NULL)
-				last->value = g_strstrip(g_string_free(val, FALSE));
-			last = NULL;
-			val = NULL;
+			field_finish(&last, &val);
 			skipping = header && bulky(p, colon - p);
 			if (skipping) {
 				p = e;
@@ -147,8 +146,7 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 		}
 		p = e;
 	}
-	if (last != NULL && val != NULL)
-		last->value = g_strstrip(g_string_free(val, FALSE));
+	field_finish(&last, &val);
 	return f;
 }
 
