@@ -7,9 +7,9 @@
  * pipe with report_serialize(); a child that dies, or runs over its CPU
  * limit, makes the message "unparseable" on stderr and in the JSON, and the
  * next file is parsed as usual.  --no-fork parses in-process (benchmarks).
+ * The child runs the test hooks of test_hooks.h before parsing.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +17,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib.h>
-#include <gmime/gmime.h>
 #include <json-glib/json-glib.h>
 
 #include "commands.h"
 #include "config.h"
 #include "parsers/parser.h"
 #include "parsers/report.h"
+#include "test_hooks.h"
 
 struct parse_ctx {
 	struct parser *p;
@@ -32,7 +32,6 @@ struct parse_ctx {
 	gboolean fork_guard;
 	int cpu_seconds;
 	int failures;
-	gboolean test_hooks;	/* REBOUND_TEST_HOOKS=1: parse_test_hook() */
 };
 
 static void
@@ -164,46 +163,6 @@ write_all(int fd, const void *buf, gsize n)
 	return TRUE;
 }
 
-/*
- * TEST ONLY, with REBOUND_TEST_HOOKS=1 in the environment (never from mail
- * alone): "X-Rebound-Test: abort" or "segv" in the header block kills the
- * child before parsing, and REBOUND_TEST_GMIME_FIRST=1 hands the message
- * to a bare GMime parser without the encoded-word neutraliser first, so
- * that the real GMime crash on ../shared/hostile/ reaches the guard.
- */
-static void
-parse_test_hook(const char *data, gsize len)
-{
-	static const char name[] = "X-Rebound-Test:";
-	gsize i, lim = MIN(len, 65536);
-
-	if (g_strcmp0(g_getenv("REBOUND_TEST_GMIME_FIRST"), "1") == 0) {
-		GMimeStream *st = g_mime_stream_mem_new_with_buffer(data, len);
-		GMimeParser *gp = g_mime_parser_new_with_stream(st);
-		GMimeMessage *m = g_mime_parser_construct_message(gp, NULL);
-
-		if (m != NULL)
-			g_object_unref(m);
-		g_object_unref(gp);
-		g_object_unref(st);
-	}
-	for (i = 0; i + sizeof(name) - 1 < lim; i++) {
-		if (i > 0 && data[i - 1] != '\n')
-			continue;
-		if (data[i] == '\n' || data[i] == '\r')
-			return;		/* end of the header block */
-		if (g_ascii_strncasecmp(data + i, name, sizeof(name) - 1) != 0)
-			continue;
-		for (i += sizeof(name) - 1; i < lim && data[i] == ' '; i++)
-			;
-		if (lim - i >= 5 && strncmp(data + i, "abort", 5) == 0)
-			abort();
-		if (lim - i >= 4 && strncmp(data + i, "segv", 4) == 0)
-			raise(SIGSEGV);
-		return;
-	}
-}
-
 /* Parse in a child; NULL report (and *why) when the child died. */
 static struct report *
 parse_guarded(struct parse_ctx *c, const char *data, gsize len, char **why)
@@ -231,8 +190,7 @@ parse_guarded(struct parse_ctx *c, const char *data, gsize len, char **why)
 
 		close(fds[0]);
 		setrlimit(RLIMIT_CPU, &rl);
-		if (c->test_hooks)
-			parse_test_hook(data, len);
+		test_hooks_run(data, len);
 		r = parser_parse(c->p, data, len, c->envelope_rcpt);
 		b = report_serialize(r);
 		_exit(write_all(fds[1], g_bytes_get_data(b, NULL), g_bytes_get_size(b)) ? 0 : 1);
@@ -478,7 +436,6 @@ cmd_parse(int argc, char **argv)
 	o.max_header_size = (gsize)cfg->parser_max_header_size;
 	o.max_recipients = (int)cfg->parser_max_recipients;
 	c.cpu_seconds = (int)cfg->parser_cpu_seconds;
-	c.test_hooks = g_strcmp0(g_getenv("REBOUND_TEST_HOOKS"), "1") == 0;
 	if ((c.p = parser_new(&o, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);

@@ -6,23 +6,13 @@
  * the serialised report (framing in workers_proto.h).  It exits on EOF.
  * Anything that kills it is the pool's business: it never tries to recover.
  *
- * Test hooks (TEST ONLY): when the environment has REBOUND_TEST_HOOKS=1, a
- * message whose header block contains "X-Rebound-Test: VALUE" makes the
- * worker misbehave before parsing: spin (loop on the CPU forever), abort,
- * segv, memory (allocate until the address-space limit), sleep N (sleep N
- * seconds, at most 600, then parse normally).  Without that variable the
- * header is ignored, so mail from outside cannot trigger any of this.
- * With hooks on, REBOUND_TEST_GMIME_FIRST=1 also hands every message to a
- * bare g_mime_parser_construct_message() before parser_parse(): a parser
- * without the encoded-word neutraliser, so that the real GMime crash on
- * tests/fixtures/hostile/ can be exercised end to end.
+ * Before each parse it runs the test hooks of common/test_hooks.h (TEST
+ * ONLY, inert unless REBOUND_TEST_HOOKS=1 is in the environment).
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -31,12 +21,12 @@
 #include <sys/time.h>
 #include <unistd.h>
 #include <glib.h>
-#include <gmime/gmime.h>
 
 #include "common/commands.h"
 #include "common/log.h"
 #include "parsers/parser.h"
 #include "store/workers_proto.h"
+#include "common/test_hooks.h"
 
 static volatile sig_atomic_t worker_fd = WORKERS_FD;
 
@@ -146,70 +136,6 @@ worker_cpu_limit(long budget)
 		fatal("parse-worker: setrlimit RLIMIT_CPU");
 }
 
-/* The X-Rebound-Test value in the header block, or NULL. */
-static char *
-worker_test_hook(const char *data, size_t len)
-{
-	static const char name[] = "X-Rebound-Test:";
-	size_t i, lim = MIN(len, 65536);
-
-	for (i = 0; i < lim; i++) {
-		if (i > 0 && data[i - 1] != '\n')
-			continue;
-		if (data[i] == '\n' || (data[i] == '\r' && i + 1 < lim && data[i + 1] == '\n'))
-			return NULL;	/* end of the header block */
-		if (lim - i > sizeof(name) - 1 &&
-		    g_ascii_strncasecmp(data + i, name, sizeof(name) - 1) == 0) {
-			size_t s = i + sizeof(name) - 1, e;
-			for (e = s; e < lim && data[e] != '\r' && data[e] != '\n'; e++)
-				;
-			return g_strstrip(g_strndup(data + s, e - s));
-		}
-	}
-	return NULL;
-}
-
-static void
-worker_run_hook(const char *hook)
-{
-	/* A name the end-to-end tests can find the busy worker by. */
-	prctl(PR_SET_NAME, strcmp(hook, "spin") == 0 ? "rb-hook-spin" : "rb-hook");
-	if (strcmp(hook, "spin") == 0) {
-		volatile unsigned long spin = 0;
-		for (;;)
-			spin++;
-	} else if (strcmp(hook, "abort") == 0) {
-		abort();
-	} else if (strcmp(hook, "segv") == 0) {
-		raise(SIGSEGV);
-	} else if (strcmp(hook, "memory") == 0) {
-		for (;;) {
-			char *p = g_malloc(1 << 20);
-			memset(p, 1, 1 << 20);
-		}
-	} else if (g_str_has_prefix(hook, "sleep")) {
-		long s = strtol(hook + 5, NULL, 10);
-		if (s <= 0)
-			s = 3;
-		g_usleep((gulong)MIN(s, 600) * G_USEC_PER_SEC);
-	}
-	prctl(PR_SET_NAME, "rebound");
-}
-
-/* TEST ONLY: what an unprotected parser does with the message. */
-static void
-worker_bare_gmime(const char *data, size_t len)
-{
-	GMimeStream *stream = g_mime_stream_mem_new_with_buffer(data, len);
-	GMimeParser *parser = g_mime_parser_new_with_stream(stream);
-	GMimeMessage *m = g_mime_parser_construct_message(parser, NULL);
-
-	if (m != NULL)
-		g_object_unref(m);
-	g_object_unref(parser);
-	g_object_unref(stream);
-}
-
 static void
 worker_usage(void)
 {
@@ -228,8 +154,6 @@ cmd_parse_worker(int argc, char **argv)
 	char **correlation = NULL, **charsets = NULL, *err = NULL;
 	long cpu_seconds = 10;
 	struct stat st;
-	gboolean hooks = g_strcmp0(g_getenv("REBOUND_TEST_HOOKS"), "1") == 0;
-	gboolean gmime_first = hooks && g_strcmp0(g_getenv("REBOUND_TEST_GMIME_FIRST"), "1") == 0;
 	int fd = WORKERS_FD, i;
 
 	memset(&opts, 0, sizeof(opts));
@@ -286,7 +210,7 @@ cmd_parse_worker(int argc, char **argv)
 		unsigned char h[WORKERS_REQ_HDR];
 		guint32 rcpt_len;
 		guint64 data_len;
-		char *rcpt, *data, *hook;
+		char *rcpt, *data;
 		struct report *r;
 		GBytes *b;
 		int rc;
@@ -310,12 +234,7 @@ cmd_parse_worker(int argc, char **argv)
 		data[data_len] = '\0';
 
 		worker_cpu_limit(cpu_seconds);
-		if (hooks && (hook = worker_test_hook(data, data_len)) != NULL) {
-			worker_run_hook(hook);
-			g_free(hook);
-		}
-		if (gmime_first)
-			worker_bare_gmime(data, data_len);
+		test_hooks_run(data, data_len);
 		r = parser_parse(p, data, data_len, rcpt_len ? rcpt : NULL);
 		b = report_serialize(r);
 		if (g_bytes_get_size(b) > WORKERS_MAX_REPORT)
