@@ -15,7 +15,7 @@ Environment: BENCH_ADDRESSES (1000000), BENCH_SECONDS (5), BENCH_CONNS
 (connection counts to try, "8,50": latency grows with the requests in
 flight, about connections / rate by Little's law).
 """
-import os, re, signal, subprocess, sys, tempfile, time
+import os, re, subprocess, sys, tempfile, time
 
 import benchlib
 from benchlib import harness
@@ -132,12 +132,7 @@ def main():
         print(f"bench-lookup: done (targets: >= 50,000 lookups/s, p99 < 1 ms, <= 100 bytes/address, "
               f"load < 5 s)")
     finally:
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        benchlib.stop(proc, 10)
         pg.destroy()
         subprocess.run(["rm", "-rf", work])
 

@@ -10,7 +10,7 @@ Environment: BENCH_MESSAGES (default 5000), BENCH_SESSIONS (50),
 BENCH_SIZE (5120), BENCH_ROUNDS (3; the best round of each is reported,
 rounds alternate so that a burst of load on this shared machine hits both).
 """
-import os, re, signal, subprocess, sys, time
+import os, re, subprocess, sys, time
 
 import benchlib
 from benchlib import harness
@@ -73,11 +73,7 @@ def main():
             # thousands of files between rounds would slow the next round's
             # inode allocation on a journal-less ext4, measuring the rmtree.
     finally:
-        sink.send_signal(signal.SIGTERM)
-        try:
-            sink.wait(5)
-        except subprocess.TimeoutExpired:
-            sink.kill()
+        benchlib.stop(sink, 5)
         d.cleanup()
     ratio = best["rebound"] / best["sink"]
     print(f"bench-smtp: rebound {best['rebound']:.0f} msg/s, smtp-sink {best['sink']:.0f} msg/s, "

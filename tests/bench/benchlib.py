@@ -4,7 +4,7 @@ Benchmarks print measured figures and the machine's load with each; they
 never fail on speed (only on a broken run: lost messages, wrong answers).
 They reuse tests/e2e/harness.py for the private PostgreSQL and the daemon.
 """
-import os, subprocess, sys, tempfile
+import os, signal, subprocess, sys, tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
@@ -47,3 +47,14 @@ def need(*tools):
                                                   stdout=subprocess.DEVNULL).returncode != 0]
     if missing:
         sys.exit("bench: missing " + " ".join(missing) + " (common/deps.sh bench installs them)")
+
+
+def stop(proc, timeout):
+    """SIGTERM a process the bench started, SIGKILL it if it lingers."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
