@@ -11,31 +11,35 @@
  * GBytes, unref it).  Queue ids are 16 characters [0-9A-Za-z], sortable by
  * arrival time.  Errors return -1 and set *err (caller frees) where given.
  *
- * Layout and durability.  DIR/queue/ID.tmp (or a recycled DIR/queue/free-N)
- * is written (envelope header, blank line, message), fdatasync'd, renamed
- * to DIR/queue/ID within the same directory, and DIR/queue is fsync'd;
- * only then is the commit reported.  A crash before the rename leaves a
- * .tmp or free- file that is never listed (spool_open() deletes .tmp
- * files; it was never acknowledged); a crash after it leaves a complete
- * entry that is processed again.  Removed entries become free-N files for
- * reuse (see spool.c).  DIR/attempts/ID holds the processing attempts
- * (written the same way) and DIR/attempts/inflight the batch in progress.
- * The envelope header is "Key: value" lines with values g_strescape()d:
+ * Layout and durability.  A commit writes one file for a whole batch of
+ * messages: each record is an envelope header, a blank line and the
+ * message, end to end.  The file is written as DIR/queue/ID.tmp (or into a
+ * recycled DIR/queue/free-N), fdatasync'd, renamed to DIR/queue/ID (ID =
+ * the batch's first queue id) within the same directory, and DIR/queue is
+ * fsync'd; only then is any commit of the batch reported.  A crash before
+ * the rename leaves a .tmp or free- file that is never listed (spool_open()
+ * deletes .tmp files; nothing in it was acknowledged); a crash after it
+ * leaves complete entries that are processed again.  spool_open() reads
+ * the record headers of every file into an in-memory index (queue id ->
+ * file, offset, length).  A file leaves the queue when its last entry is
+ * removed (it becomes a free-N file for reuse, see spool.c); until then a
+ * crash brings its removed entries back, which the store's dedupe on the
+ * message hash makes harmless.  DIR/attempts/ID holds the processing
+ * attempts (written the same way) and DIR/attempts/inflight the batch in
+ * progress.  The envelope header is "Key: value" lines with values
+ * g_strescape()d:
  *   Rebound-Spool: 1 / Queue-Id / Arrival-Us / Client / Helo / Tls /
  *   Mail-From / Rcpt (repeated) / Size
  *
- * Group commit.  spool_commit_async() hands the message to a pool of
- * SPOOL_WRITERS writer threads.  A writer takes every job waiting (up to
- * 64), writes each file and starts its writeback, fdatasyncs them, renames
- * them all and fsyncs the queue directory once for the batch, then reports
- * each job.  While one writer waits on the disk the next batch accumulates
- * for another, so under load the journal commit is paid once per batch
- * (and overlapping commits merge) rather than once per message, and SMTP
- * never blocks on the disk: the event loop answers 250 when the
- * completion arrives.  Entries of concurrent batches may become visible
- * slightly out of id order; spool_list() sorts.  spool_commit() is the
- * synchronous form (same code,
- * batch of one, on the caller's thread).
+ * Group commit.  spool_commit_async() hands the message to the writer
+ * thread (SPOOL_WRITERS, see spool.c).  The writer takes every job waiting
+ * (up to 64) and commits them as one file, then reports each job.  While
+ * it waits on the disk the next batch accumulates, so under load a commit
+ * (an inode, a data sync, a directory sync) is paid once per batch rather
+ * than once per message, and SMTP never blocks on the disk: the event loop
+ * answers 250 when the completion arrives.  spool_list() sorts by id.
+ * spool_commit() is the synchronous form (same code, batch of one, on the
+ * caller's thread).
  */
 #ifndef REBOUND_SPOOL_H
 #define REBOUND_SPOOL_H

@@ -13,7 +13,7 @@ rounds alternate so that a burst of load on this shared machine hits both).
 import os, re, subprocess, sys, time
 
 import benchlib
-from benchlib import harness
+from benchlib import harness, smtp_helpers
 
 N = int(os.environ.get("BENCH_MESSAGES", "5000"))
 SESSIONS = int(os.environ.get("BENCH_SESSIONS", "50"))
@@ -36,8 +36,7 @@ def source(port):
 
 
 def spool_count(spool):
-    q = os.path.join(spool, "queue")
-    return len([n for n in os.listdir(q) if re.fullmatch(r"[0-9A-Za-z]{16}", n)]) if os.path.isdir(q) else 0
+    return len(smtp_helpers.spool_entries(spool))
 
 
 def main():

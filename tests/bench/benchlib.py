@@ -9,6 +9,7 @@ import os, signal, subprocess, sys, tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "e2e"))
 import harness  # noqa: E402
+import smtp_helpers  # noqa: E402,F401  (the benches read the spool with it)
 
 ROOT = harness.ROOT
 REBOUND = harness.REBOUND

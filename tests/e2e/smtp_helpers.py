@@ -68,19 +68,46 @@ class Raw:
             pass
 
 
-def spool_entries(spool_dir):
-    """Queue ids in the spool (queue/ also holds recycled free-N files and
-    ID.tmp files being written: not entries)."""
+def spool_records(spool_dir):
+    """{queue id: (record bytes, path of the file holding it)}.  queue/ holds
+    one file per writer batch, named by its first queue id, its records
+    (envelope header, blank line, Size octets of message) end to end; it
+    also holds recycled free-N files and ID.tmp files being written: no
+    entries."""
     q = os.path.join(spool_dir, "queue")
+    out = {}
     if not os.path.isdir(q):
-        return []
-    return sorted(n for n in os.listdir(q) if re.fullmatch(r"[0-9A-Za-z]{16}", n))
+        return out
+    for name in os.listdir(q):
+        if not re.fullmatch(r"[0-9A-Za-z]{16}", name):
+            continue
+        path = os.path.join(q, name)
+        with open(path, "rb") as f:
+            raw = f.read()
+        off = 0
+        while off < len(raw):
+            end = raw.index(b"\n\n", off)
+            head = raw[off:end].decode()
+            qid = re.search(r"^Queue-Id: (\w+)$", head, re.M).group(1)
+            size = int(re.search(r"^Size: (\d+)$", head, re.M).group(1))
+            out[qid] = (raw[off:end + 2 + size], path)
+            off = end + 2 + size
+    return out
+
+
+def spool_entries(spool_dir):
+    """Queue ids in the spool, sorted (arrival order)."""
+    return sorted(spool_records(spool_dir))
+
+
+def spool_bytes(spool_dir):
+    """{queue id: record bytes}: to show that entries are left untouched."""
+    return {q: r for q, (r, _) in spool_records(spool_dir).items()}
 
 
 def read_spool(spool_dir, qid):
     """(envelope dict with 'Rcpt' as a list, message bytes) of one spool entry."""
-    with open(os.path.join(spool_dir, "queue", qid), "rb") as f:
-        raw = f.read()
+    raw = spool_records(spool_dir)[qid][0]
     head, body = raw.split(b"\n\n", 1)
     env = {"Rcpt": []}
     for line in head.decode().split("\n"):

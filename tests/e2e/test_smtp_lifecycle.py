@@ -5,7 +5,7 @@ import os, pwd, re, signal, smtplib, subprocess, sys, tempfile, time, unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
-from smtp_helpers import Raw, spool_entries, read_spool
+from smtp_helpers import Raw, spool_bytes, spool_entries, spool_records, read_spool
 
 
 def send(port, rcpt="a@bounces.example.com", body=b"Subject: x\r\n\r\nx\r\n"):
@@ -122,7 +122,8 @@ class LifecycleTest(unittest.TestCase):
         try:
             ids = [send(d.port, body=b"Subject: %d\r\n\r\nkept\r\n" % i) for i in range(3)]
             self.assertEqual(d.stop(), 0)
-            before = {q: open(os.path.join(spool, "queue", q), "rb").read() for q in ids}
+            before = spool_bytes(spool)
+            self.assertEqual(sorted(before), sorted(ids))
             # A write that was never acknowledged (crash before the rename).
             with open(os.path.join(spool, "tmp", "0000000000000000"), "wb") as f:
                 f.write(b"Rebound-Spool: 1\npartial")
@@ -131,8 +132,7 @@ class LifecycleTest(unittest.TestCase):
             self.assertIn("spool event=open dir=%s waiting=3" % spool, log)
             self.assertIn("event=discard-partial file=tmp/0000000000000000", log)
             self.assertEqual(os.listdir(os.path.join(spool, "tmp")), [])
-            self.assertEqual({q: open(os.path.join(spool, "queue", q), "rb").read()
-                              for q in spool_entries(spool)}, before)
+            self.assertEqual(spool_bytes(spool), before)
             new = send(d.port)
             self.assertGreater(new, max(ids))
             self.assertEqual(spool_entries(spool), sorted(ids + [new]))
@@ -189,7 +189,7 @@ class LifecycleTest(unittest.TestCase):
                 # Not root: "user" has nothing to drop and the daemon keeps our uid.
                 self.assertEqual(set(uid), {str(os.geteuid())})
             qid = send(d.port)
-            self.assertEqual(os.stat(os.path.join(d.conf["spool"]["dir"], "queue", qid)).st_uid,
+            self.assertEqual(os.stat(spool_records(d.conf["spool"]["dir"])[qid][1]).st_uid,
                              os.geteuid() if os.geteuid() != 0 else pw.pw_uid)
         finally:
             self.assertEqual(d.stop(), 0)

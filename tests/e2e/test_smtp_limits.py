@@ -6,7 +6,7 @@ import os, re, smtplib, socket, sys, time, unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
-from smtp_helpers import Raw, spool_entries, read_spool
+from smtp_helpers import Raw, spool_bytes, spool_entries, read_spool
 
 
 class LimitsTest(unittest.TestCase):
@@ -172,8 +172,7 @@ class SpoolFullTest(unittest.TestCase):
             for i in range(2):
                 with smtplib.SMTP("127.0.0.1", d.port) as c:
                     c.sendmail("", ["a@bounces.example.com"], b"Subject: %d\r\n\r\nx\r\n" % i)
-            kept = {q: open(os.path.join(spool, "queue", q), "rb").read()
-                    for q in spool_entries(spool)}
+            kept = spool_bytes(spool)
             self.assertEqual(len(kept), 2)
             with smtplib.SMTP("127.0.0.1", d.port) as c:
                 c.ehlo()
@@ -198,8 +197,7 @@ class SpoolFullTest(unittest.TestCase):
             self.assertEqual(code, 452, text)
             self.assertIn("4.3.1", text)
             r.cmd("QUIT")
-            self.assertEqual({q: open(os.path.join(spool, "queue", q), "rb").read()
-                              for q in spool_entries(spool)}, kept)
+            self.assertEqual(spool_bytes(spool), kept)
             self.assertEqual(os.listdir(os.path.join(spool, "tmp")), [])
         finally:
             self.assertEqual(d.stop(), 0)

@@ -38,6 +38,30 @@ envelope(const char *from, const char *rcpt)
 	return e;
 }
 
+static char *
+record(const char *id, const char *msg)
+{
+	return g_strdup_printf("Rebound-Spool: 1\nQueue-Id: %s\nArrival-Us: 1\nClient: 192.0.2.1\n"
+	    "Helo: mx\nMail-From: \nRcpt: r@b.example\nSize: %zu\n\n%s", id, strlen(msg), msg);
+}
+
+static guint
+count_files(const char *dir, const char *prefix)
+{
+	char *q = g_build_filename(dir, "queue", NULL);
+	GDir *d = g_dir_open(q, 0, NULL);
+	const char *n;
+	guint c = 0;
+
+	g_assert_nonnull(d);
+	while ((n = g_dir_read_name(d)) != NULL)
+		if (prefix == NULL ? strlen(n) == 16 : g_str_has_prefix(n, prefix))
+			c++;
+	g_dir_close(d);
+	g_free(q);
+	return c;
+}
+
 static void
 test_commit_read_roundtrip(void)
 {
@@ -234,8 +258,88 @@ test_async_group_commit(void)
 	for (i = 0; i < n; i++)
 		g_assert_cmpstr(g_ptr_array_index(ids, i), ==, g_ptr_array_index(a.ids, i));
 	g_ptr_array_unref(ids);
+	/* Batched: fewer files than messages; all found again after a restart. */
+	g_assert_cmpuint(count_files(dir, NULL), <, (guint)n);
+	spool_close(s);
+	s = spool_open(dir, &err);
+	g_assert_nonnull(s);
+	ids = spool_list(s);
+	g_assert_cmpuint(ids->len, ==, (guint)n);
+	for (i = 0; i < n; i++)
+		g_assert_cmpstr(g_ptr_array_index(ids, i), ==, g_ptr_array_index(a.ids, i));
+	g_ptr_array_unref(ids);
 	g_ptr_array_unref(a.ids);
 	spool_close(s);
+	rmtree(dir);
+	g_free(dir);
+}
+
+/*
+ * One file holds a batch: every record is found again after a restart,
+ * the file stays while any of its entries does and is recycled with the
+ * last; a damaged record after good ones is never read as an entry and
+ * its file is set aside, not reused.
+ */
+static void
+test_batch_files(void)
+{
+	char *dir = mkspool(), *err = NULL, *path, *r1, *r2, *contents;
+	struct spool *s = spool_open(dir, &err);
+	struct spool_envelope *r = NULL;
+	const char *ids[] = { "0000000000Aaaaaa", "0000000000Bbbbbb", "0000000000Cccccc" };
+	GBytes *data = NULL;
+	GPtrArray *list;
+
+	g_assert_nonnull(s);
+	spool_close(s);
+	r1 = record(ids[0], "first\r\n");
+	r2 = record(ids[1], "second, longer\r\n");
+	contents = g_strconcat(r1, r2, NULL);
+	path = g_build_filename(dir, "queue", ids[0], NULL);
+	g_assert_true(g_file_set_contents(path, contents, -1, NULL));
+	g_free(contents);
+	/* A file whose second record is cut short. */
+	g_free(r1);
+	r1 = record(ids[2], "third\r\n");
+	contents = g_strconcat(r1, "Rebound-Spool: 1\nQueue-Id: 0000000000Dddddd\nSize: 99\n\nshort",
+	    NULL);
+	g_free(path);
+	path = g_build_filename(dir, "queue", ids[2], NULL);
+	g_assert_true(g_file_set_contents(path, contents, -1, NULL));
+
+	s = spool_open(dir, &err);
+	g_assert_nonnull(s);
+	list = spool_list(s);
+	g_assert_cmpuint(list->len, ==, 3);
+	g_assert_cmpstr(g_ptr_array_index(list, 1), ==, ids[1]);
+	g_ptr_array_unref(list);
+	g_assert_cmpint(spool_read(s, ids[1], &r, &data, &err), ==, 0);
+	g_assert_cmpmem(g_bytes_get_data(data, NULL), g_bytes_get_size(data), "second, longer\r\n", 16);
+	g_assert_cmpstr(r->queue_id, ==, ids[1]);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	g_assert_cmpint(spool_read(s, "0000000000Dddddd", &r, &data, &err), ==, -1);
+	g_clear_pointer(&err, g_free);
+
+	g_assert_cmpint(spool_remove(s, ids[1], &err), ==, 0);
+	g_assert_cmpuint(count_files(dir, NULL), ==, 2);	/* ids[0] still lives in it */
+	g_assert_cmpint(spool_read(s, ids[0], &r, &data, &err), ==, 0);
+	g_assert_cmpmem(g_bytes_get_data(data, NULL), g_bytes_get_size(data), "first\r\n", 7);
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	g_assert_cmpint(spool_remove(s, ids[0], &err), ==, 0);
+	g_assert_cmpuint(count_files(dir, NULL), ==, 1);
+	g_assert_cmpuint(count_files(dir, "free-"), ==, 1);
+	g_assert_cmpint(spool_remove(s, ids[2], &err), ==, 0);
+	g_assert_cmpuint(count_files(dir, NULL), ==, 0);
+	g_assert_cmpuint(count_files(dir, "damaged-"), ==, 1);
+	g_assert_cmpuint(count_files(dir, "free-"), ==, 1);
+	g_assert_cmpuint(spool_count(s), ==, 0);
+	spool_close(s);
+	g_free(r1);
+	g_free(r2);
+	g_free(contents);
+	g_free(path);
 	rmtree(dir);
 	g_free(dir);
 }
@@ -376,5 +480,6 @@ main(int argc, char **argv)
 	g_test_add_func("/spool/min-free-refuses", test_min_free_refuses);
 	g_test_add_func("/spool/inflight-attempts-recovered", test_inflight_recovered);
 	g_test_add_func("/spool/removed-files-recycled", test_recycled);
+	g_test_add_func("/spool/batch-files", test_batch_files);
 	return g_test_run();
 }
