@@ -608,6 +608,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 					rule_free(ru);
 					g_strfreev(f);
 					g_strfreev(lines);
+					g_strfreev(scope);
 					rules_free(r);
 					*err = m;
 					return NULL;
