@@ -564,16 +564,44 @@ is_permanent(const struct report_record *rec)
 }
 
 /*
+ * The report's producer ("detect" lines in the rules), looked for once per
+ * report, when its header, Reporting-MTA and text are known.  Not a copy.
+ */
+static const char *
+report_mta(struct parser *p, const char *ctx)
+{
+	struct report *r = p->cur_report;
+	const char *name;
+
+	if (r == NULL)
+		return NULL;
+	if (!p->cur_mta_done) {
+		p->cur_mta_done = TRUE;
+		name = rules_detect(p->rules, p->cur_top, r->reporting_mta, ctx);
+		if (name != NULL && r->mta == NULL)
+			r->mta = g_strdup(name);
+	}
+	return r->mta;
+}
+
+/*
  * Decide reason, rule and class.  The record's own diagnostic is tried
  * first; context (the human-readable text of the report) only when it
- * says nothing a rule knows.
+ * says nothing a rule knows.  Before all of that, the rules scoped to the
+ * report's producer or the recipient's provider ("mta" in the rules) are
+ * tried on the same texts and codes (the report's text only for the
+ * producer: the recipient's provider wrote the diagnostic, not the
+ * notice): their table is how that producer uses its words, and a reason
+ * it gives needs no corroboration unless a specific status (one with a
+ * detail: 5.7.1, not 5.7.0) says otherwise.
  */
 void
 parser_classify(struct parser *p, struct report_record *rec, const char *context)
 {
 	struct rules_match m;
 	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD), *ctx = NULL;
-	gboolean ok;
+	gboolean ok, scoped = FALSE;
+	const char *lhost, *rhost;
 
 	if (rec->replycode == NULL && rec->diagnostic != NULL)
 		rec->replycode = parser_find_replycode(rec->diagnostic);
@@ -606,6 +634,17 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 			m.by_text = FALSE;
 		g_free(h);
 	}
+	lhost = report_mta(p, ctx);
+	rhost = rules_detect_remote(p->rules, rec->remote_mta);
+	if (!ok && (lhost != NULL || rhost != NULL)) {
+		scoped = (diag != NULL && rules_classify_scoped(p->rules, lhost, rhost, diag,
+		    rec->status, NULL, NULL, &m)) ||
+		    (ctx != NULL && lhost != NULL && rules_classify_scoped(p->rules, lhost, NULL, ctx,
+		    rec->status, NULL, NULL, &m)) ||
+		    rules_classify_scoped(p->rules, lhost, rhost, NULL, rec->status, rec->replycode,
+		    rec->smtp_command, &m);
+		ok = scoped;
+	}
 	if (!ok)
 		ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
 	if (!ok && ctx != NULL) {
@@ -614,7 +653,8 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 			rec->status = parser_find_status(context);
 		}
 	}
-	if (ok && m.by_text) {
+	if (ok && m.by_text && (!scoped || (rec->status != NULL &&
+	    !g_str_has_suffix(rec->status, ".0")))) {
 		const char *alt = rules_require(p->rules, m.reason, m.id, rec->smtp_command, rec->status);
 
 		if (alt != m.reason) {
@@ -623,7 +663,10 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		}
 	}
 	if (ok) {
-		const char *alt = rules_after(p->rules, m.reason, rec->smtp_command);
+		const char *alt = rules_after_scoped(p->rules, lhost, rhost, m.reason, rec->smtp_command);
+
+		if (alt == m.reason)
+			alt = rules_after(p->rules, m.reason, rec->smtp_command);
 
 		if (alt != m.reason) {
 			m.reason = alt;
@@ -1153,6 +1196,9 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	struct fields *orig_fields = NULL;
 
 	p->cur_anomalies = 0;
+	p->cur_report = r;
+	p->cur_top = NULL;
+	p->cur_mta_done = FALSE;
 	buf = sanitize_prepare(&p->lim, data, len, &blen, &copy, &r->anomalies, &why);
 	if (buf == NULL) {
 		/* The copy may have been made before a limit was found exceeded. */
@@ -1182,6 +1228,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		GMimeStream *hs, *bs;
 
 		top = fields_parse_header(buf, hlen);
+		p->cur_top = top;
 		ct = fields_get(top, 0, "Content-Type");
 		cte = fields_get(top, 0, "Content-Transfer-Encoding");
 		if (ct != NULL)
@@ -1334,11 +1381,22 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}
 	r->anomalies |= p->cur_anomalies;
+	if (r->kind != REPORT_KIND_NONE && !p->cur_mta_done) {
+		/* a report no record was classified for (a complaint): still say who made it */
+		if (context != NULL && p->fold_src != context) {
+			g_free(p->fold_out);
+			p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
+			p->fold_src = context;
+		}
+		report_mta(p, context != NULL ? p->fold_out : NULL);
+	}
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
 		r->outcome = g_strdup("no recipient found");
 	if ((r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) && r->outcome == NULL)
 		r->outcome = g_strdup("too_many_recipients");
 done:
+	p->cur_report = NULL;
+	p->cur_top = NULL;
 	if (body != NULL)
 		g_object_unref(body);
 	fields_free(top);

@@ -26,6 +26,10 @@ struct parser {
 	GRegex *re_bounce_body;
 	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
 	GRegex *re_autoreply_subject;
+	/* per call: the report being read, for its producer (parser_classify) */
+	struct report *cur_report;
+	const struct fields *cur_top;	/* its own header */
+	gboolean cur_mta_done;		/* cur_report->mta looked for */
 	/* per call: the report's text folded once for every record (parser_classify) */
 	const char *fold_src;
 	char *fold_out;

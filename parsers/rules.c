@@ -9,6 +9,7 @@
 #include <string.h>
 #include <glib.h>
 
+#include "parsers/fields.h"
 #include "parsers/rules.h"
 
 enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE, RULE_COMMAND };
@@ -21,6 +22,7 @@ struct rule {
 	GRegex *re;
 	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
+	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
 };
 
 struct class_entry {
@@ -39,6 +41,17 @@ struct after {
 	char *command;		/* "MAIL" */
 	char **reasons;		/* reasons that change meaning after it */
 	char *becomes;
+	char **mtas;		/* "mta" scope, as for a rule */
+};
+
+enum detect_where { DETECT_HEADER, DETECT_REPORTING_MTA, DETECT_REMOTE_MTA, DETECT_TEXT };
+
+/* "detect NAME WHERE [FIELD] REGEX": what names the producer of a report. */
+struct detect {
+	char *name;
+	enum detect_where where;
+	char *field;		/* DETECT_HEADER: the header field */
+	GRegex *re;
 };
 
 struct rules {
@@ -48,6 +61,13 @@ struct rules {
 	char **delayed_keep;	/* reasons it does not replace */
 	GHashTable *requires;	/* reason -> struct require * */
 	GHashTable *classes;	/* reason -> struct class_entry * */
+	GPtrArray *detects;	/* struct detect *, file order */
+	/*
+	 * Rules and "after" lines under an "mta" scope live in a second set
+	 * of their own (with its own prefilter), tried before this one and
+	 * only for the producers and providers they name.
+	 */
+	struct rules *scoped;
 	/*
 	 * Prefilter for regex rules: every match of such a rule starts with one
 	 * of its anchors (literal prefixes of its top-level alternatives, at
@@ -73,9 +93,22 @@ rule_free(gpointer p)
 	g_free(r->id);
 	g_free(r->reason);
 	g_free(r->pattern);
+	g_strfreev(r->mtas);
 	if (r->re != NULL)
 		g_regex_unref(r->re);
 	g_free(r);
+}
+
+static void
+detect_free(gpointer x)
+{
+	struct detect *d = x;
+
+	g_free(d->name);
+	g_free(d->field);
+	if (d->re != NULL)
+		g_regex_unref(d->re);
+	g_free(d);
 }
 
 static void
@@ -86,6 +119,7 @@ after_free(gpointer x)
 	g_free(a->command);
 	g_strfreev(a->reasons);
 	g_free(a->becomes);
+	g_strfreev(a->mtas);
 	g_free(a);
 }
 
@@ -113,6 +147,8 @@ rules_free(struct rules *r)
 	g_strfreev(r->delayed_keep);
 	g_hash_table_destroy(r->classes);
 	g_hash_table_destroy(r->requires);
+	g_ptr_array_free(r->detects, TRUE);
+	rules_free(r->scoped);
 	g_free(r);
 }
 
@@ -374,18 +410,96 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	g_ptr_array_free(lits, TRUE);
 }
 
-struct rules *
-rules_load_data(const char *name, const char *data, gsize len, char **err)
+static struct rules *
+rules_new(void)
 {
 	struct rules *r = g_new0(struct rules, 1);
-	char **lines, *buf;
-	int i;
 
 	r->rules = g_ptr_array_new_with_free_func(rule_free);
 	r->anchors = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, anchor_array_free);
 	r->afters = g_ptr_array_new_with_free_func(after_free);
 	r->classes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	r->requires = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, require_free);
+	r->detects = g_ptr_array_new_with_free_func(detect_free);
+	return r;
+}
+
+/* Does any "detect" line so far give the producer or provider name? */
+static gboolean
+detect_named(const struct rules *r, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < r->detects->len; i++)
+		if (strcmp(((struct detect *)g_ptr_array_index(r->detects, i))->name, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * "detect NAME header FIELD REGEX", "detect NAME reporting-mta|remote-mta|text
+ * REGEX": the regex is the rest of the line.  NULL or a message.
+ */
+static const char *
+detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
+{
+	struct detect *d;
+	const char *pat = line;
+	int skip, n;
+	GError *gerr = NULL;
+	static const char usage[] =
+	    "usage: detect NAME header FIELD REGEX | detect NAME reporting-mta|remote-mta|text REGEX";
+
+	if (f[1] == NULL || f[2] == NULL || f[3] == NULL)
+		return usage;
+	if (!g_regex_match_simple("^[a-z0-9_.-]+$", f[1], 0, 0))
+		return "bad name (lower case letters, digits, '.', '_', '-')";
+	d = g_new0(struct detect, 1);
+	skip = 3;
+	if (strcmp(f[2], "header") == 0) {
+		d->where = DETECT_HEADER;
+		d->field = g_strdup(f[3]);
+		skip = 4;
+		if (f[4] == NULL) {
+			detect_free(d);
+			return usage;
+		}
+	} else if (strcmp(f[2], "reporting-mta") == 0)
+		d->where = DETECT_REPORTING_MTA;
+	else if (strcmp(f[2], "remote-mta") == 0)
+		d->where = DETECT_REMOTE_MTA;
+	else if (strcmp(f[2], "text") == 0)
+		d->where = DETECT_TEXT;
+	else {
+		detect_free(d);
+		return usage;
+	}
+	for (n = 0; n < skip; n++) {
+		pat += strcspn(pat, " \t");
+		pat += strspn(pat, " \t");
+	}
+	d->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+	if (d->re == NULL) {
+		*gmsg = g_strdup_printf("bad regex: %s", gerr->message);
+		g_error_free(gerr);
+		detect_free(d);
+		return *gmsg;
+	}
+	d->name = g_strdup(f[1]);
+	g_ptr_array_add(r->detects, d);
+	return NULL;
+}
+
+struct rules *
+rules_load_data(const char *name, const char *data, gsize len, char **err)
+{
+	struct rules *r = rules_new();
+	struct rules *into = r;		/* where rule and after lines go: r, or r->scoped */
+	char **scope = NULL;		/* the current "mta" scope */
+	char *gmsg = NULL;		/* a message made for this line */
+	char **lines, *buf;
+	int i;
+
 	buf = g_strndup(data, len);
 	lines = g_strsplit(buf, "\n", -1);
 	g_free(buf);
@@ -460,7 +574,8 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 				a->command = g_ascii_strup(f[1], -1);
 				a->reasons = g_strsplit(f[2], ",", -1);
 				a->becomes = g_strdup(f[4]);
-				g_ptr_array_add(r->afters, a);
+				a->mtas = g_strdupv(scope);
+				g_ptr_array_add(into->afters, a);
 			}
 		} else if (strcmp(f[0], "rule") == 0) {
 			struct rule *ru;
@@ -493,6 +608,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 					rule_free(ru);
 					g_strfreev(f);
 					g_strfreev(lines);
+					g_strfreev(scope);
 					rules_free(r);
 					*err = m;
 					return NULL;
@@ -518,21 +634,53 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			if (msg != NULL)
 				rule_free(ru);
 			else {
+				ru->mtas = g_strdupv(scope);
 				if (ru->type == RULE_REGEX)
-					rules_index(r, ru, r->rules->len, pat);
-				g_ptr_array_add(r->rules, ru);
+					rules_index(into, ru, into->rules->len, pat);
+				g_ptr_array_add(into->rules, ru);
+			}
+		} else if (strcmp(f[0], "detect") == 0)
+			msg = detect_parse(r, f, line, &gmsg);
+		else if (strcmp(f[0], "mta") == 0) {
+			/* mta NAME[,NAME...] | mta * */
+			if (f[1] == NULL || f[2] != NULL)
+				msg = "usage: mta NAME[,NAME...] | mta *";
+			else if (strcmp(f[1], "*") == 0) {
+				g_strfreev(scope);
+				scope = NULL;
+				into = r;
+			} else {
+				char **names = g_strsplit(f[1], ",", -1);
+				guint k;
+
+				for (k = 0; names[k] != NULL && msg == NULL; k++)
+					if (!detect_named(r, names[k]))
+						msg = gmsg = g_strdup_printf("mta %s: no detect line above names it",
+						    names[k]);
+				if (msg != NULL)
+					g_strfreev(names);
+				else {
+					g_strfreev(scope);
+					scope = names;
+					if (r->scoped == NULL)
+						r->scoped = rules_new();
+					into = r->scoped;
+				}
 			}
 		} else
-			msg = "unknown directive (rule, class, require, after, delayed)";
+			msg = "unknown directive (rule, class, require, after, delayed, detect, mta)";
 next:
 		g_strfreev(f);
 		if (msg != NULL) {
 			*err = g_strdup_printf("%s:%d: %s", name, i + 1, msg);
+			g_free(gmsg);
+			g_strfreev(scope);
 			g_strfreev(lines);
 			rules_free(r);
 			return NULL;
 		}
 	}
+	g_strfreev(scope);
 	g_strfreev(lines);
 	return r;
 }
@@ -591,9 +739,17 @@ command_matches(const char *list, const char *command)
 	return FALSE;
 }
 
-gboolean
-rules_classify(const struct rules *r, const char *text, const char *status,
-    const char *replycode, const char *command, struct rules_match *out)
+/* Is one of the names (lhost, rhost; either may be NULL) in the scope? */
+static gboolean
+scope_has(char **mtas, const char *lhost, const char *rhost)
+{
+	return (lhost != NULL && g_strv_contains((const char *const *)mtas, lhost)) ||
+	    (rhost != NULL && g_strv_contains((const char *const *)mtas, rhost));
+}
+
+static gboolean
+classify(const struct rules *r, const char *lhost, const char *rhost, const char *text,
+    const char *status, const char *replycode, const char *command, struct rules_match *out)
 {
 	guint8 *cand = NULL;
 	guint i;
@@ -624,6 +780,8 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 		const struct rule *ru = g_ptr_array_index(r->rules, i);
 		gboolean m = FALSE;
 
+		if (ru->mtas != NULL && !scope_has(ru->mtas, lhost, rhost))
+			continue;
 		switch (ru->type) {
 		case RULE_TEXT:
 			m = text != NULL && strstr(text, ru->pattern) != NULL;
@@ -655,6 +813,87 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 		}
 	}
 	return FALSE;
+}
+
+gboolean
+rules_classify(const struct rules *r, const char *text, const char *status,
+    const char *replycode, const char *command, struct rules_match *out)
+{
+	return classify(r, NULL, NULL, text, status, replycode, command, out);
+}
+
+gboolean
+rules_classify_scoped(const struct rules *r, const char *lhost, const char *rhost,
+    const char *text, const char *status, const char *replycode, const char *command,
+    struct rules_match *out)
+{
+	if (r->scoped == NULL || (lhost == NULL && rhost == NULL))
+		return FALSE;
+	return classify(r->scoped, lhost, rhost, text, status, replycode, command, out);
+}
+
+const char *
+rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
+    const char *reason, const char *command)
+{
+	guint i;
+
+	if (r->scoped == NULL || reason == NULL || command == NULL ||
+	    (lhost == NULL && rhost == NULL))
+		return reason;
+	for (i = 0; i < r->scoped->afters->len; i++) {
+		const struct after *a = g_ptr_array_index(r->scoped->afters, i);
+
+		if (scope_has(a->mtas, lhost, rhost) && g_ascii_strcasecmp(a->command, command) == 0 &&
+		    g_strv_contains((const char *const *)a->reasons, reason))
+			return a->becomes;
+	}
+	return reason;
+}
+
+const char *
+rules_detect(const struct rules *r, const struct fields *top, const char *reporting_mta,
+    const char *text)
+{
+	guint i;
+
+	for (i = 0; i < r->detects->len; i++) {
+		const struct detect *d = g_ptr_array_index(r->detects, i);
+		const char *v = NULL;
+
+		switch (d->where) {
+		case DETECT_HEADER:
+			v = top != NULL ? fields_get(top, 0, d->field) : NULL;
+			break;
+		case DETECT_REPORTING_MTA:
+			v = reporting_mta;
+			break;
+		case DETECT_TEXT:
+			v = text;
+			break;
+		case DETECT_REMOTE_MTA:
+			break;
+		}
+		if (v != NULL && g_regex_match(d->re, v, 0, NULL))
+			return d->name;
+	}
+	return NULL;
+}
+
+const char *
+rules_detect_remote(const struct rules *r, const char *remote_mta)
+{
+	guint i;
+
+	if (remote_mta == NULL)
+		return NULL;
+	for (i = 0; i < r->detects->len; i++) {
+		const struct detect *d = g_ptr_array_index(r->detects, i);
+
+		if (d->where == DETECT_REMOTE_MTA && g_regex_match(d->re, remote_mta, 0, NULL))
+			return d->name;
+	}
+	return NULL;
 }
 
 const char *

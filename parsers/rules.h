@@ -12,6 +12,7 @@
 #define REBOUND_RULES_H
 
 #include <glib.h>
+#include "parsers/fields.h"
 #include "parsers/report.h"
 
 struct rules;
@@ -38,6 +39,28 @@ void rules_free(struct rules *r);
  */
 gboolean rules_classify(const struct rules *r, const char *text, const char *status,
     const char *replycode, const char *command, struct rules_match *out);
+
+/*
+ * Producers and providers ("detect" and "mta" lines).  rules_detect()
+ * names the producer of a report from its own header (top), its
+ * Reporting-MTA and its folded text (each may be NULL);
+ * rules_detect_remote() names the recipient's provider from a record's
+ * Remote-MTA.  NULL when no line matches; otherwise points into the rules.
+ */
+const char *rules_detect(const struct rules *r, const struct fields *top,
+    const char *reporting_mta, const char *text);
+const char *rules_detect_remote(const struct rules *r, const char *remote_mta);
+
+/*
+ * rules_classify() over the rules scoped to the producer lhost or the
+ * provider rhost (either may be NULL) only; rules_classify() itself never
+ * tries a scoped rule.  rules_after_scoped() likewise for "after" lines.
+ */
+gboolean rules_classify_scoped(const struct rules *r, const char *lhost, const char *rhost,
+    const char *text, const char *status, const char *replycode, const char *command,
+    struct rules_match *out);
+const char *rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
+    const char *reason, const char *command);
 
 /*
  * A reason decided by text may need corroboration ("require" lines): a

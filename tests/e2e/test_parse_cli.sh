@@ -21,6 +21,14 @@ for l in sys.stdin:
     assert all(k in o for k in need), o
     assert o["file"] == "tests/fixtures/parsers/dsn-two-rcpts.eml", o["file"]
 ' && ok "JSON keys and file as given" || nok "JSON keys"
+# The producer the rules detect is reported ("mta"), and its table decides.
+out=$($B parse --json $F/mcafee-unknown.eml $F/dsn-after-data.eml)
+printf '%s\n' "$out" | python3 -c '
+import json, sys
+rows = [json.loads(l) for l in sys.stdin if l.strip()]
+assert [(r["mta"], r["reason"], r["class"]) for r in rows] == [
+    ("mcafee", "userunknown", "hard"), (None, "filtered", "soft")], rows
+' && ok "mta detected and its rules applied" || nok "mta"
 out=$($B parse --json - < $F/arf-abuse.eml)
 printf '%s' "$out" | grep -q '"feedback_type":"abuse"' && ok "stdin" || nok "stdin"
 cat $F/exim-text.eml > /tmp/rb-mbox.$$

@@ -97,6 +97,13 @@ static const struct expect table[] = {
 	{ "domino-iso2022jp.eml", REPORT_KIND_DSN, "taro@domino.test", REPORT_CLASS_HARD, "userunknown" },
 	/* a provider's documented code outranks "5.5.0" */
 	{ "lpn-code.eml", REPORT_KIND_DSN, "zoe@orange.test", REPORT_CLASS_HARD, "userunknown" },
+	/* producers' and providers' own tables ("detect" and "mta" in the rules) */
+	{ "mcafee-unknown.eml", REPORT_KIND_DSN, "abel@appliance.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "receivingses.eml", REPORT_KIND_DSN, "bea@inbound.test", REPORT_CLASS_SOFT, "filtered" },
+	{ "docomo-data.eml", REPORT_KIND_DSN, "cato@docomo.test", REPORT_CLASS_BLOCK, "rejected" },
+	{ "gmail-state.eml", REPORT_KIND_BOUNCE, "dina@notls.test", REPORT_CLASS_SOFT, "systemerror" },
+	/* the producer's notice outranks the remote answer it quotes */
+	{ "ezweb-disabled.eml", REPORT_KIND_DSN, "emil@ezweb.test", REPORT_CLASS_SOFT, "suspend" },
 };
 
 static void
@@ -121,6 +128,86 @@ test_table(void)
 		report_free(r);
 		g_free(path);
 	}
+	parser_free(p);
+}
+
+/* Read fixture name, drop every line starting with drop (NULL: none), parse. */
+static struct report *
+parse_without(struct parser *p, const char *name, const char *drop)
+{
+	char *data, **lines, *joined;
+	GString *out = g_string_new(NULL);
+	gsize len;
+	struct report *r;
+	guint i;
+
+	if (!g_file_get_contents(name, &data, &len, NULL))
+		g_error("cannot read %s", name);
+	lines = g_strsplit(data, "\n", -1);
+	for (i = 0; lines[i] != NULL; i++) {
+		if (drop != NULL && g_str_has_prefix(lines[i], drop))
+			continue;
+		g_string_append(out, lines[i]);
+		if (lines[i + 1] != NULL)
+			g_string_append_c(out, '\n');
+	}
+	joined = g_string_free(out, FALSE);
+	r = parser_parse(p, joined, strlen(joined), NULL);
+	g_strfreev(lines);
+	g_free(joined);
+	g_free(data);
+	return r;
+}
+
+/*
+ * The same words mean what their producer or the recipient's provider
+ * means by them: the scoped table decides only where its detect line
+ * matched, and the report says who produced it ("mta").
+ */
+static void
+test_mta_scope(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r;
+
+	/* McAfee's appliance: "Unknown user" with no command is a dead address */
+	r = parse_without(p, FIX "mcafee-unknown.eml", NULL);
+	g_assert_cmpstr(r->mta, ==, "mcafee");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "own-userunknown");
+	report_free(r);
+	/* without its header nobody vouches for the words: a content filter */
+	r = parse_without(p, FIX "mcafee-unknown.eml", "X-NAI-Header:");
+	g_assert_null(r->mta);
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "filtered");
+	report_free(r);
+	/* SES receipt rules: "Mailbox does not exist" even with 5.1.1 */
+	r = parse_without(p, FIX "receivingses.eml", NULL);
+	g_assert_cmpstr(r->mta, ==, "receivingses");
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "rses-filtered");
+	report_free(r);
+	r = parse_without(p, FIX "receivingses.eml", "Reporting-MTA:");
+	g_assert_null(r->mta);
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
+	report_free(r);
+	/* a provider named by Remote-MTA, not the producer: a scoped "after" line */
+	r = parse_without(p, FIX "docomo-data.eml", NULL);
+	g_assert_null(r->mta);
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "rejected");
+	report_free(r);
+	r = parse_without(p, FIX "docomo-data.eml", "Remote-MTA:");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "filtered");
+	report_free(r);
+	/* Gmail's "(state 6)" */
+	r = parse_without(p, FIX "gmail-state.eml", NULL);
+	g_assert_cmpstr(r->mta, ==, "gmail");
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "gmail-state-sys");
+	report_free(r);
+	/* a complaint still says who produced it; nothing scoped matched: NULL */
+	r = parse_without(p, FIX "arf-abuse.eml", NULL);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_ARF);
+	g_assert_null(r->mta);
+	report_free(r);
 	parser_free(p);
 }
 
@@ -552,6 +639,14 @@ test_rules_errors(void)
 		{ "after MAIL userunknown rejected\n", "t.conf:1:" },
 		{ "delayed\n", "t.conf:1:" },
 		{ "delayed expired but mailboxfull\n", "t.conf:1:" },
+		{ "mta nosuch\n", "t.conf:1:" },
+		{ "detect acme text acme\n\nmta acme,other\n", "t.conf:3:" },
+		{ "detect acme text acme\nmta\n", "t.conf:2:" },
+		{ "detect acme header From\n", "t.conf:1:" },
+		{ "detect acme body acme\n", "t.conf:1:" },
+		{ "detect acme text (unclosed\n", "t.conf:1:" },
+		{ "detect Acme! text acme\n", "t.conf:1:" },
+		{ "detect acme remote-mta x\nmta acme\nrule x blocked regex (\n", "t.conf:3:" },
 	};
 	char *dir = g_dir_make_tmp("rbrules-XXXXXX", NULL);
 	char *path = g_build_filename(dir, "t.conf", NULL);
@@ -589,6 +684,32 @@ test_rules_errors(void)
 		report_free(r);
 		parser_free(p);
 	}
+	/* an operator's own producer and its table: only for that producer */
+	{
+		struct parser_options o;
+		char *err = NULL;
+		struct parser *p;
+		struct report *r;
+
+		g_assert_true(g_file_set_contents(path,
+		    "class mailboxfull soft\nclass userunknown hard\n"
+		    "detect mine header From @mx\\.sender\\.test\n"
+		    "mta mine\nrule mine-full mailboxfull text unknown user\nmta *\n"
+		    "rule any-uu userunknown text unknown user\n", -1, NULL));
+		memset(&o, 0, sizeof(o));
+		o.rules_path = path;
+		p = parser_new(&o, &err);
+		g_assert_nonnull(p);
+		r = parse_file(p, FIX "dsn-after-data.eml", NULL);
+		g_assert_cmpstr(r->mta, ==, "mine");
+		g_assert_cmpstr(rec(r, 0)->rule, ==, "mine-full");
+		report_free(r);
+		r = parse_file(p, FIX "mcafee-unknown.eml", NULL);
+		g_assert_null(r->mta);
+		g_assert_cmpstr(rec(r, 0)->rule, ==, "any-uu");
+		report_free(r);
+		parser_free(p);
+	}
 	/* the shipped rules load */
 	{
 		struct parser *p = mkparser(NULL);
@@ -606,6 +727,7 @@ main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/parser/table", test_table);
+	g_test_add_func("/parser/mta_scope", test_mta_scope);
 	g_test_add_func("/parser/dsn_fields", test_dsn_fields);
 	g_test_add_func("/parser/arf_fields", test_arf_fields);
 	g_test_add_func("/parser/multi_records", test_multi_records);
