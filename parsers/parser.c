@@ -703,15 +703,16 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->rule = g_strdup("status-2");
 	}
 	rec->class_ = rules_class(p->rules, rec->reason, is_permanent(rec));
-	if (rec->action != NULL && (g_ascii_strcasecmp(rec->action, "delayed") == 0 ||
-	    g_ascii_strcasecmp(rec->action, "delivered") == 0 ||
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0)
+		/* Not a failure (still being retried) and not a delivery either:
+		 * as class delivered it would reset the address's soft count. */
+		rec->class_ = REPORT_CLASS_UNKNOWN;
+	else if (rec->action != NULL && (g_ascii_strcasecmp(rec->action, "delivered") == 0 ||
 	    g_ascii_strcasecmp(rec->action, "relayed") == 0 ||
 	    g_ascii_strcasecmp(rec->action, "expanded") == 0)) {
 		rec->class_ = REPORT_CLASS_DELIVERED;
-		if (g_ascii_strcasecmp(rec->action, "delayed") != 0) {
-			g_free(rec->reason);
-			rec->reason = g_strdup("delivered");
-		}
+		g_free(rec->reason);
+		rec->reason = g_strdup("delivered");
 	}
 	g_free(diag);
 }

@@ -230,9 +230,9 @@ test_dsn_fields(void)
 	g_assert_cmpstr(a->original_recipient, ==, "alice@dead.test");
 	g_assert_nonnull(strstr(a->diagnostic, "User unknown in local recipient table"));
 	g_assert_cmpstr(a->last_attempt, ==, "Mon, 2 Nov 2026 10:00:01 +0000");
-	/* delayed is never a failure */
+	/* delayed is never a failure, nor a delivery (that would reset the soft count) */
 	g_assert_cmpstr(b->action, ==, "delayed");
-	g_assert_cmpint(b->class_, ==, REPORT_CLASS_DELIVERED);
+	g_assert_cmpint(b->class_, ==, REPORT_CLASS_UNKNOWN);
 	/* the enclosed original */
 	g_assert_cmpstr(r->orig_message_id, ==, "<m1@sender.test>");
 	g_assert_cmpstr(r->orig_subject, ==, "November news");
