@@ -76,6 +76,7 @@ KINDS = {
     "soft": ("failed", "4.2.2", "452 4.2.2 <{rcpt}>: Mailbox full, quota exceeded"),
     "block": ("failed", "5.7.1", "554 5.7.1 Service unavailable; Client host [192.0.2.9] blocked using zen.spamhaus.org"),
     "delivered": ("delivered", "2.0.0", "250 2.0.0 Ok"),
+    "delayed": ("delayed", "4.4.1", "connect to mx2.example.org: Connection timed out"),
 }
 
 

@@ -77,6 +77,18 @@ class StoreE2E(unittest.TestCase):
                                 " FROM suppressions WHERE address_key LIKE 'soft_@example.org'"),
                          [["soft3@example.org", "soft", "3", "t"]])
 
+    def test_delayed_neither_counts_nor_resets(self):
+        """A delayed DSN between soft failures is no failure and no delivery:
+        the third soft failure still suppresses."""
+        for i, kind in enumerate(["soft", "soft", "delayed", "delayed", "soft"]):
+            self.send(m.dsn(kind, "slow@example.org", f"dl-{i}"))
+        self.wait("SELECT count(*) FROM events WHERE address_key = 'slow@example.org'", [["5"]])
+        self.assertEqual(self.q("SELECT class, count(*) FROM events"
+                                " WHERE address_key = 'slow@example.org' GROUP BY class ORDER BY 1"),
+                         [["soft", "3"], ["unknown", "2"]])
+        self.assertEqual(self.q("SELECT class, event_count FROM suppressions"
+                                " WHERE address_key = 'slow@example.org'"), [["soft", "3"]])
+
     def test_block_never_suppresses(self):
         for i in range(3):
             self.send(m.dsn("block", "blocked@example.org", f"b-{i}"))

@@ -324,7 +324,7 @@ test_details(void)
 	/* a delayed record keeps a reason a retry will not fix (the "delayed" line) */
 	r = parse_file(p, FIX "dsn-two-rcpts.eml", NULL);
 	g_assert_cmpstr(rec(r, 1)->reason, ==, "mailboxfull");
-	g_assert_cmpint(rec(r, 1)->class_, ==, REPORT_CLASS_DELIVERED);
+	g_assert_cmpint(rec(r, 1)->class_, ==, REPORT_CLASS_UNKNOWN);
 	report_free(r);
 	/* ... and is otherwise late: expired, never a failure */
 	{
@@ -338,7 +338,7 @@ test_details(void)
 		r = parser_parse(p, d, sizeof(d) - 1, NULL);
 		g_assert_cmpstr(rec(r, 0)->reason, ==, "expired");
 		g_assert_cmpstr(rec(r, 0)->rule, ==, "delayed");
-		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_DELIVERED);
+		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
 		report_free(r);
 	}
 	r = parse_file(p, FIX "exchange-summary.eml", NULL);
