@@ -626,13 +626,18 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 	if (fname != NULL) {
 		g_strlcpy(tmpname, fname, sizeof tmpname);
 		g_free(fname);
-		fd = openat(s->qfd, tmpname, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+		/* Overwritten in place, cut to length afterwards: truncating
+		 * first would free its blocks only to allocate them again. */
+		fd = openat(s->qfd, tmpname, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	}
 	if (fd == -1) {
 		snprintf(tmpname, sizeof tmpname, "%s.tmp", first->env->queue_id);
 		fd = openat(s->qfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
-	if (fd == -1 || spool_write_all(fd, iov, k) == -1 || fdatasync(fd) == -1) {
+	for (i = 0, off = 0; i < k; i++)
+		off += iov[i].iov_len;
+	if (fd == -1 || spool_write_all(fd, iov, k) == -1 || ftruncate(fd, off) == -1 ||
+	    fdatasync(fd) == -1) {
 		st = spool_errno_status(errno);
 		err = g_strdup_printf("write queue/%s: %s", tmpname, strerror(errno));
 	} else if (close(fd), fd = -1,

@@ -385,6 +385,24 @@ test_recycled(void)
 	spool_envelope_free(r);
 	g_bytes_unref(data);
 	spool_close(s);
+	/* Rewritten in place: nothing of the longer message may trail it. */
+	s = spool_open(dir, &err);
+	g_assert_nonnull(s);
+	g_assert_cmpuint(spool_count(s), ==, 1);
+	g_assert_cmpint(stat(path, &st), ==, 0);
+	g_assert_cmpint(spool_read(s, b->queue_id, &r, &data, &err), ==, 0);
+	{
+		char *raw = NULL;
+		gsize rawlen = 0;
+
+		g_assert_true(g_file_get_contents(path, &raw, &rawlen, NULL));
+		g_assert_true(g_str_has_suffix(raw, "\n\nshort\r\n"));
+		g_assert_cmpuint(rawlen, ==, (gsize)st.st_size);
+		g_free(raw);
+	}
+	spool_envelope_free(r);
+	g_bytes_unref(data);
+	spool_close(s);
 	spool_envelope_free(a);
 	spool_envelope_free(b);
 	g_free(path);
