@@ -218,9 +218,11 @@ sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len)
 			}
 		}
 	}
-	if (r->records->len > 0)
+	if (r->records->len > 0) {
+		/* classifying the records may have named a producer already */
+		g_free(r->mta);
 		r->mta = g_strdup("amazonses");
-	else
+	} else
 		r->kind = REPORT_KIND_NONE;	/* a notification that names nobody says nothing */
 	g_free(fb);
 	g_free(type);

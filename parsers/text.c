@@ -212,6 +212,7 @@ struct block {
 	char *addr;
 	GString *text;
 	int lines;
+	gboolean whole;		/* text is the recipient's whole story (sendmail_regroup) */
 };
 
 static void
@@ -327,6 +328,104 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 	return blocks;
 }
 
+/*
+ * The address of a Sendmail per-recipient summary line, "554 <addr>...
+ * text" or "550 5.1.1 <addr>... text" (g_free), or NULL.
+ */
+static char *
+sendmail_summary_addr(const char *p, gsize n)
+{
+	const char *e = p + n, *a;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (e - p < 8 || (p[0] != '2' && p[0] != '4' && p[0] != '5') ||
+	    !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]) || p[3] != ' ')
+		return NULL;
+	p += 4;
+	if (p < e && g_ascii_isdigit(*p)) {
+		/* an enhanced status code: d.d{1,3}.d{1,3} and a space */
+		while (p < e && (g_ascii_isdigit(*p) || *p == '.'))
+			p++;
+		if (p == e || *p != ' ')
+			return NULL;
+		p++;
+	}
+	if (p == e || *p != '<')
+		return NULL;
+	a = ++p;
+	while (p < e && *p != '>' && *p != '<' && *p != ' ')
+		p++;
+	if (e - p < 4 || memcmp(p, ">...", 4) != 0 || memchr(a, '@', p - a) == NULL)
+		return NULL;
+	return g_strndup(a, p - a);
+}
+
+/*
+ * Sendmail's transcript ends each recipient with its summary line: the
+ * lines before it since the previous one ("While talking to host:", the
+ * ">>>" / "<<<" exchange that failed) are that recipient's, not the
+ * previous recipient's as the generic scan has it.  The blocks of the
+ * addresses that have a summary line are rebuilt that way.
+ */
+static void
+sendmail_regroup(const char *region, gsize len, GPtrArray *blocks)
+{
+	const char *p = region, *end = region + len;
+	GString *pending;
+	GHashTable *redone;
+	struct block *last = NULL;
+
+	/* Only a transcript: its ">>> command" / "<<< reply" exchange. */
+	if (g_strstr_len(region, len, "\n>>> ") == NULL && g_strstr_len(region, len, "\n<<< ") == NULL)
+		return;
+	pending = g_string_new(NULL);
+	redone = g_hash_table_new(NULL, NULL);
+	while (p < end) {
+		const char *e = p;
+		char *a;
+		guint i;
+		struct block *hit = NULL;
+
+		while (e < end && *e != '\n' && *e != '\r')
+			e++;
+		if ((a = sendmail_summary_addr(p, e - p)) != NULL) {
+			for (i = 0; i < blocks->len && hit == NULL; i++) {
+				struct block *b = g_ptr_array_index(blocks, i);
+				if (g_ascii_strcasecmp(b->addr, a) == 0)
+					hit = b;
+			}
+			g_free(a);
+		}
+		if (hit != NULL) {
+			if (!g_hash_table_contains(redone, hit)) {
+				g_hash_table_add(redone, hit);
+				g_string_truncate(hit->text, 0);
+				hit->lines = 0;
+				hit->whole = TRUE;
+			}
+			g_string_append_len(hit->text, pending->str, pending->len);
+			g_string_append_len(hit->text, p, e - p);
+			g_string_append_c(hit->text, '\n');
+			g_string_truncate(pending, 0);
+			last = hit;
+		} else if (blank_line(p, e - p))
+			g_string_truncate(pending, 0);
+		else if (pending->len < 4096) {
+			g_string_append_len(pending, p, e - p);
+			g_string_append_c(pending, '\n');
+		}
+		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+			e++;
+		p = e + 1;
+	}
+	/* What follows the last summary line is still about its recipient. */
+	if (last != NULL)
+		g_string_append_len(last->text, pending->str, pending->len);
+	g_hash_table_destroy(redone);
+	g_string_free(pending, TRUE);
+}
+
 /* Addresses of an X-Failed-Recipients value, or NULL when none. */
 static GPtrArray *
 failed_recipients(const char *v)
@@ -437,6 +536,7 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 		g_match_info_free(mi);
 		blocks = scan_blocks(region + from, cut - from, exclude, pre,
 		    MIN(MAX_TEXT_RCPTS, p->max_records), &r->anomalies);
+		sendmail_regroup(region + from, cut - from, blocks);
 	}
 	/*
 	 * X-Failed-Recipients (Exim, Gmail) names the failed addresses: when
@@ -480,7 +580,9 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 	for (i = 0; i < real->len; i++) {
 		struct block *b = g_ptr_array_index(real, i);
 
-		add_record(p, r, b->addr, b->text->str, region);
+		/* A transcript block that names no command had no exchange of
+		 * its own: the notice's first command is another recipient's. */
+		add_record(p, r, b->addr, b->text->str, b->whole ? NULL : region);
 	}
 	if (r->records->len == 0) {
 		char *a = NULL;

@@ -104,6 +104,10 @@ static const struct expect table[] = {
 	{ "gmail-state.eml", REPORT_KIND_BOUNCE, "dina@notls.test", REPORT_CLASS_SOFT, "systemerror" },
 	/* the producer's notice outranks the remote answer it quotes */
 	{ "ezweb-disabled.eml", REPORT_KIND_DSN, "emil@ezweb.test", REPORT_CLASS_SOFT, "suspend" },
+	/* a Sendmail transcript: the exchange above a summary line is that
+	 * recipient's (here a refusal of the sending host), the "Host unknown"
+	 * below it the next recipient's */
+	{ "sendmail-transcript.eml", REPORT_KIND_BOUNCE, "fay@strict.test", REPORT_CLASS_BLOCK, "blocked" },
 };
 
 static void
@@ -341,6 +345,14 @@ test_details(void)
 		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
 		report_free(r);
 	}
+	r = parse_file(p, FIX "sendmail-transcript.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 2);
+	g_assert_cmpstr(rec(r, 1)->recipient, ==, "gil@far.test");
+	g_assert_cmpint(rec(r, 1)->class_, ==, REPORT_CLASS_HARD);
+	g_assert_cmpstr(rec(r, 1)->reason, ==, "hostunknown");
+	g_assert_nonnull(strstr(rec(r, 1)->diagnostic, "550 far.test (smtp)... 550 Host unknown"));
+	g_assert_null(strstr(rec(r, 0)->diagnostic, "Host unknown"));
+	report_free(r);
 	r = parse_file(p, FIX "exchange-summary.eml", NULL);
 	g_assert_cmpuint(r->records->len, ==, 1);
 	report_free(r);
