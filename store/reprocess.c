@@ -237,6 +237,9 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 		}
 		trust = store_trust_new(cfg, msgs[i].rcpts, msgs[i].arrival_us,
 		    msgs[i].suppressible);
+		if (r != NULL)
+			store_trust_original(trust, cfg, r->original_mail_from, msgs[i].arrival_us,
+			    msgs[i].suppressible);
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
 			char *key = store_address_key(rec->recipient);

@@ -444,6 +444,8 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
+	if (r != NULL)
+		store_trust_original(trust, cfg, r->original_mail_from, env->arrival_us, -1);
 	store_hash(m->raw, m->len, hash);
 	params_add(&p, env->queue_id);
 	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, env->arrival_us));

@@ -69,6 +69,47 @@ store_trust_new(const struct config *cfg, char *const *rcpts, int64_t arrival_us
 	return t;
 }
 
+void
+store_trust_original(struct store_trust *t, const struct config *cfg,
+    const char *original_mail_from, int64_t arrival_us, int stored)
+{
+	struct config c = *cfg;
+	enum signing_result r;
+	char *orig = NULL, *key;
+
+	if (!t->message || original_mail_from == NULL || *original_mail_from == '\0' ||
+	    cfg->signing_required_domains == NULL || cfg->signing_required_domains[0] == NULL)
+		return;
+	/* Never a feedback-loop address: it is the original's return path. */
+	c.smtp_fbl_addresses = NULL;
+	if (stored >= 0) {
+		/* reprocess: the message-level answer stands, only the binding is redone */
+		c.signing_keys = NULL;
+		r = signing_check(&c, original_mail_from, arrival_us / G_USEC_PER_SEC, NULL);
+		if (r != SIGNING_NOT_REQUIRED) {
+			orig = signing_decode(original_mail_from);
+			/* stored as suppressible before this check existed: it stands */
+			r = orig != NULL ? SIGNING_OK : SIGNING_NOT_REQUIRED;
+		}
+	} else
+		r = signing_check(&c, original_mail_from, arrival_us / G_USEC_PER_SEC, &orig);
+	switch (r) {
+	case SIGNING_NOT_REQUIRED:
+		break;
+	case SIGNING_OK:
+		t->bound = TRUE;
+		if ((key = address_key(orig)) != NULL)
+			g_hash_table_add(t->signed_keys, key);
+		break;
+	default:
+		t->message = FALSE;
+		t->reason = r == SIGNING_UNSIGNED ? "original-unsigned" :
+		    r == SIGNING_EXPIRED ? "original-expired" : "original-forged";
+		break;
+	}
+	g_free(orig);
+}
+
 gboolean
 store_trust_message(const struct store_trust *t)
 {

@@ -55,8 +55,7 @@ Content-Type: message/feedback-report
 Feedback-Type: {ftype}
 User-Agent: ISP-FBL/1.0
 Version: 1
-Original-Mail-From: <bounce@bounces.example.com>
-Original-Rcpt-To: <{rcpt}>
+{mail_from_line}Original-Rcpt-To: <{rcpt}>
 Source-IP: 192.0.2.1
 
 --B2
@@ -92,5 +91,9 @@ def dsn(kind, rcpt, tag, to="bounce@bounces.example.com", size=0):
     return msg.replace("\n", "\r\n").encode()
 
 
-def arf(rcpt, tag, ftype="abuse", to="fbl@bounces.example.com"):
-    return ARF.format(to=to, tag=tag, rcpt=rcpt, ftype=ftype).replace("\n", "\r\n").encode()
+def arf(rcpt, tag, ftype="abuse", to="fbl@bounces.example.com",
+        mail_from="bounce@bounces.example.com"):
+    """mail_from: the Original-Mail-From field (None: redacted away)."""
+    line = f"Original-Mail-From: <{mail_from}>\n" if mail_from is not None else ""
+    return ARF.format(to=to, tag=tag, rcpt=rcpt, ftype=ftype,
+                      mail_from_line=line).replace("\n", "\r\n").encode()

@@ -239,11 +239,39 @@ class ForgedBounce(unittest.TestCase):
                          [["f"], ["t"]])
 
     def test_fbl_report_needs_no_signature(self):
+        """The feedback-loop address is not signed; the complaint's original
+        return path is ours and signed, or not ours, or redacted away."""
         for mode in ("reject", "flag"):
             who = f"complainer-{mode}@example.net"
-            self.send(mode, FBL, m.arf(who, "fbl-" + mode, to=FBL))
-            self.wait(f"SELECT class FROM suppressions WHERE address_key = '{who}'",
-                      [["complaint"]])
+            self.send(mode, FBL, m.arf(who, "fbl-" + mode, to=FBL, mail_from=py_sign(NEW_KEY, who)))
+            other = f"other-{mode}@example.net"
+            self.send(mode, FBL, m.arf(other, "fbl-o-" + mode, to=FBL,
+                                       mail_from="news@other.example.com"))
+            redacted = f"redacted-{mode}@example.net"
+            self.send(mode, FBL, m.arf(redacted, "fbl-r-" + mode, to=FBL, mail_from=None))
+            for k in (who, other, redacted):
+                self.wait(f"SELECT class FROM suppressions WHERE address_key = '{k}'",
+                          [["complaint"]])
+
+    def test_forged_complaint_cannot_suppress(self):
+        """A complaint to the feedback-loop address whose original went out
+        from one of our return paths unsigned (or forged) suppresses nobody;
+        a genuinely signed one suppresses only the address it was signed for."""
+        victim, paid = "fbl-victim@example.net", "fbl-paid@example.net"
+        self.send("reject", FBL, m.arf(victim, "fbl-forged", to=FBL,
+                                       mail_from="bounce@bounces.example.com"))
+        self.send("reject", FBL, m.arf(victim, "fbl-forged2", to=FBL,
+                                       mail_from=py_sign(OLD_KEY, victim)[:-len(RETURN) - 3]
+                                       + "zz@" + RETURN))
+        self.send("reject", FBL, m.arf(victim, "fbl-other", to=FBL,
+                                       mail_from=py_sign(NEW_KEY, paid)))
+        self.wait(f"SELECT count(*) FROM events WHERE address_key = '{victim}'", [["3"]])
+        self.assertEqual(self.q(f"SELECT e.suppressible, m.suppressible FROM events e"
+                                f" JOIN messages m ON m.id = e.message_id"
+                                f" WHERE e.address_key = '{victim}' ORDER BY m.id"),
+                         [["f", "f"], ["f", "f"], ["f", "t"]])
+        self.assertEqual(self.suppressed(victim), [])
+        self.assertIn("original-unsigned", self.daemons["reject"].log())
 
 
 if __name__ == "__main__":
