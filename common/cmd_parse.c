@@ -20,6 +20,7 @@
 #include <json-glib/json-glib.h>
 
 #include "commands.h"
+#include "parser_config.h"
 #include "config.h"
 #include "parsers/parser.h"
 #include "parsers/report.h"
@@ -426,15 +427,7 @@ cmd_parse(int argc, char **argv)
 	} else
 		cfg = config_defaults();
 	rulespath = default_rules(rules != NULL ? rules : cfg->parser_rules);
-	memset(&o, 0, sizeof(o));
-	o.rules_path = rulespath;
-	o.verp_pattern = cfg->parser_verp_pattern;
-	o.correlation_headers = cfg->parser_correlation_headers;
-	o.charset_allow = cfg->parser_charset_allow;
-	o.max_depth = (int)cfg->parser_max_depth;
-	o.max_parts = (int)cfg->parser_max_parts;
-	o.max_header_size = (gsize)cfg->parser_max_header_size;
-	o.max_recipients = (int)cfg->parser_max_recipients;
+	parser_config_options(cfg, rulespath, &o);
 	c.cpu_seconds = (int)cfg->parser_cpu_seconds;
 	if ((c.p = parser_new(&o, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);

@@ -19,6 +19,7 @@
 #include "smtp.h"
 #include "spool.h"
 #include "store/lookup.h"
+#include "parser_config.h"
 #include "store/pipeline.h"
 
 struct serve {
@@ -110,14 +111,27 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 		g_free(err);
 		return;
 	}
+	/* A rules file the workers could not load must not reach them. */
+	if (sv->pipeline != NULL && parser_config_check(cfg, &err) < 0) {
+		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
+		    err);
+		g_free(err);
+		config_free(cfg);
+		return;
+	}
 	if (strcmp(cfg->spool_dir, sv->cfg->spool_dir) != 0)
 		log_warnx("serve event=reload note=\"spool.dir changes need a restart\"");
+	if (g_strcmp0(cfg->store_conninfo, sv->cfg->store_conninfo) != 0)
+		log_warnx("serve event=reload note=\"store.conninfo changes need a restart\"");
 	log_set_level_name(cfg->log_level);
 	g_ptr_array_add(sv->configs, cfg);
 	sv->cfg = cfg;
 	spool_set_min_free(sv->spool, (uint64_t)cfg->spool_min_free_mb << 20);
 	smtp_server_reload(sv->smtp, cfg);
-	/* HOOK (store/): tell the processing pipeline and lookup servers about cfg here. */
+	/* Classification and policy; the lookup servers keep their start-up
+	 * listeners (a change there needs a restart). */
+	if (sv->pipeline != NULL)
+		pipeline_reload(sv->pipeline, cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
 }
 

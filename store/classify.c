@@ -31,6 +31,18 @@ classify_free(struct classify *c)
 	g_free(c);
 }
 
+int
+classify_reload(struct classify *c, const struct config *cfg, char **err)
+{
+	struct workers *w;
+
+	if ((w = workers_new(cfg, err)) == NULL)
+		return -1;
+	workers_free(c->workers);
+	c->workers = w;
+	return 0;
+}
+
 void
 classify_batch(struct classify *c, struct classify_job *jobs, size_t n)
 {

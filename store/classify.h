@@ -30,6 +30,11 @@ struct classify;
 
 struct classify *classify_new(const struct config *cfg, char **err);
 void classify_free(struct classify *c);
+/*
+ * A new worker pool for cfg (rules file re-read) replaces the old one; on
+ * error (-1, *err) the old pool stays.
+ */
+int classify_reload(struct classify *c, const struct config *cfg, char **err);
 void classify_batch(struct classify *c, struct classify_job *jobs, size_t n);
 void classify_job_clear(struct classify_job *j);
 

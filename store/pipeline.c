@@ -21,9 +21,10 @@ struct pipeline {
 	struct pipeline_classifier cl;
 	GThread *thread;
 
-	GMutex mu;			/* guards wake, stop */
+	GMutex mu;			/* guards wake, stop, next_cfg */
 	GCond cond;
 	gboolean wake, stop;
+	const struct config *next_cfg;	/* from pipeline_reload, taken between passes */
 
 	/* thread-only state */
 	PGconn *conn;
@@ -581,6 +582,8 @@ pipeline_pass(struct pipeline *p)
 	return rc;
 }
 
+static void pipeline_take_config(struct pipeline *p);
+
 static gpointer
 pipeline_main(gpointer arg)
 {
@@ -598,6 +601,7 @@ pipeline_main(gpointer arg)
 		}
 	}
 	for (;;) {
+		pipeline_take_config(p);
 		if (pipeline_pass(p) < 0 || pipeline_stopping(p))
 			break;
 		pipeline_purge(p);
@@ -610,6 +614,39 @@ pipeline_main(gpointer arg)
 	log_info("store pipeline=stop backlog=%zu stored=%zu", spool_count(p->spool),
 	    (size_t)g_atomic_pointer_get(&p->stored));
 	return NULL;
+}
+
+/* Between passes: nothing is in flight, the store thread is idle. */
+static void
+pipeline_take_config(struct pipeline *p)
+{
+	const struct config *cfg;
+	char *err = NULL;
+
+	g_mutex_lock(&p->mu);
+	cfg = p->next_cfg;
+	p->next_cfg = NULL;
+	g_mutex_unlock(&p->mu);
+	if (cfg == NULL)
+		return;
+	if (p->cl.reload != NULL && p->cl.reload(p->cl.arg, cfg, &err) < 0) {
+		log_warnx("store event=reload-failed error=\"%s\" note=\"keeping the running config\"",
+		    err ? err : "");
+		g_free(err);
+		return;
+	}
+	p->cfg = cfg;
+	log_info("store event=reloaded batch=%lld", (long long)cfg->store_batch);
+}
+
+void
+pipeline_reload(struct pipeline *p, const struct config *cfg)
+{
+	g_mutex_lock(&p->mu);
+	p->next_cfg = cfg;
+	p->wake = TRUE;
+	g_cond_signal(&p->cond);
+	g_mutex_unlock(&p->mu);
 }
 
 struct pipeline *

@@ -43,6 +43,8 @@ struct pipeline_classifier {
 	void (*batch)(void *arg, struct classify_job *jobs, size_t n);
 	void (*clear)(void *arg, struct classify_job *job);	/* free a job's outputs */
 	void (*free)(void *arg);
+	/* Take a reloaded configuration (may be NULL: nothing to redo); -1 + *err keeps the old. */
+	int (*reload)(void *arg, const struct config *cfg, char **err);
 	void *arg;
 };
 
@@ -50,6 +52,13 @@ struct pipeline_classifier {
 struct pipeline *pipeline_start_with(const struct config *cfg, struct spool *spool,
     const struct pipeline_classifier *cl, char **err);
 
+/*
+ * SIGHUP: cfg (which must outlive the pipeline, like the first) is taken
+ * between two passes, never in the middle of a batch, and the classifier
+ * restarts its workers with it (a new rules file); if they cannot start the
+ * old configuration stays, logged as "store event=reload-failed".
+ */
+void pipeline_reload(struct pipeline *p, const struct config *cfg);
 /* Finishes the batch in hand (committed or left in the spool), then stops. */
 void pipeline_stop(struct pipeline *p);
 

@@ -22,6 +22,12 @@ pipeline_classify_free(void *arg)
 	classify_free(arg);
 }
 
+static int
+pipeline_classify_reload(void *arg, const struct config *cfg, char **err)
+{
+	return classify_reload(arg, cfg, err);
+}
+
 struct pipeline *
 pipeline_start(const struct config *cfg, struct spool *spool, char **err)
 {
@@ -33,6 +39,7 @@ pipeline_start(const struct config *cfg, struct spool *spool, char **err)
 	cl.batch = pipeline_classify_batch;
 	cl.clear = pipeline_classify_clear;
 	cl.free = pipeline_classify_free;
+	cl.reload = pipeline_classify_reload;
 	cl.arg = c;
 	return pipeline_start_with(cfg, spool, &cl, err);
 }

@@ -89,7 +89,8 @@ fake_free(void *arg)
 static struct pipeline *
 fx_pipeline(struct fx *f)
 {
-	struct pipeline_classifier cl = { fake_batch, fake_clear, fake_free, NULL };
+	struct pipeline_classifier cl = { .batch = fake_batch, .clear = fake_clear,
+	    .free = fake_free };
 	char *err = NULL;
 	struct pipeline *p = pipeline_start_with(f->cfg, f->spool, &cl, &err);
 
