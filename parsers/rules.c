@@ -595,14 +595,21 @@ gboolean
 rules_classify(const struct rules *r, const char *text, const char *status,
     const char *replycode, const char *command, struct rules_match *out)
 {
-	guint8 *cand = NULL;
+	/*
+	 * from[i]: 1 + the offset of the first anchor of regex rule i in text,
+	 * 0 when none is there.  No match can start before it (every match
+	 * starts with an anchor), so the regex is run from there: PCRE scans
+	 * only the rest, and \b and lookbehinds still see what precedes it.
+	 */
+	gsize *from = NULL, n = 0;
 	guint i;
 
 	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
-		gsize n = strlen(text), k;
+		gsize k;
 
-		cand = g_alloca(r->rules->len);
-		memset(cand, 0, r->rules->len);
+		n = strlen(text);
+		from = g_alloca(r->rules->len * sizeof(*from));
+		memset(from, 0, r->rules->len * sizeof(*from));
 		for (k = 0; k + 3 <= n; k++) {
 			guint32 key = trigram(text + k);
 			guint h = trigram_hash(key);
@@ -615,8 +622,9 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 			for (j = 0; j < arr->len; j++) {
 				const struct anchor *a = &g_array_index(arr, struct anchor, j);
 
-				if (!cand[a->rule] && a->len <= n - k && memcmp(text + k, a->lit, a->len) == 0)
-					cand[a->rule] = 1;
+				if (from[a->rule] == 0 && a->len <= n - k &&
+				    memcmp(text + k, a->lit, a->len) == 0)
+					from[a->rule] = k + 1;
 			}
 		}
 	}
@@ -629,8 +637,15 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 			m = text != NULL && strstr(text, ru->pattern) != NULL;
 			break;
 		case RULE_REGEX:
-			m = text != NULL && (!ru->filtered || cand == NULL || cand[i]) &&
-			    g_regex_match(ru->re, text, 0, NULL);
+			if (text == NULL)
+				break;
+			if (!ru->filtered || from == NULL)
+				m = g_regex_match(ru->re, text, 0, NULL);
+			else if (from[i] != 0)
+				/* an offset inside a UTF-8 sequence would not be a character's start */
+				m = g_regex_match_full(ru->re, text, n,
+				    ((guchar)text[from[i] - 1] & 0xc0) == 0x80 ? 0 : from[i] - 1, 0,
+				    NULL, NULL);
 			break;
 		case RULE_STATUS:
 			/* With text, only status-first rules take part (see rules.h). */
