@@ -20,6 +20,7 @@ struct rule {
 	char *pattern;		/* folded text, status or code */
 	GRegex *re;
 	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
+	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 };
 
@@ -354,6 +355,9 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		return;
 	}
 	ru->filtered = TRUE;
+	for (ru->ascii = TRUE; *pat != '\0'; pat++)
+		if ((guchar)*pat >= 0x80)
+			ru->ascii = FALSE;
 	for (j = 0; j < lits->len; j++) {
 		struct anchor a;
 		guint32 k;
@@ -591,25 +595,40 @@ command_matches(const char *list, const char *command)
 	return FALSE;
 }
 
+/* An offset inside a UTF-8 sequence would not be a character's start: 0 then. */
+static gsize
+start_offset(const char *text, gsize k)
+{
+	return ((guchar)text[k] & 0xc0) == 0x80 ? 0 : k;
+}
+
+#define MAX_HITS	8
+
 gboolean
 rules_classify(const struct rules *r, const char *text, const char *status,
     const char *replycode, const char *command, struct rules_match *out)
 {
 	/*
-	 * from[i]: 1 + the offset of the first anchor of regex rule i in text,
-	 * 0 when none is there.  No match can start before it (every match
-	 * starts with an anchor), so the regex is run from there: PCRE scans
-	 * only the rest, and \b and lookbehinds still see what precedes it.
+	 * Where the anchors of regex rule i are in text: nhit[i] offsets (at
+	 * most MAX_HITS, in order) in hit[i]; more than that: nhit[i] is
+	 * MAX_HITS + 1 and hit[i][0] is the first.  Every match of the rule
+	 * starts with one of its anchors, so the regex is tried anchored at
+	 * those offsets only (PCRE then looks at a few bytes, not the whole
+	 * text), or, past MAX_HITS, run from the first one.  \b and
+	 * lookbehinds still see what precedes the offset.
 	 */
-	gsize *from = NULL, n = 0;
+	guint32 (*hit)[MAX_HITS] = NULL;
+	guint8 *nhit = NULL;
+	gsize n = 0;
 	guint i;
 
 	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
 		gsize k;
 
 		n = strlen(text);
-		from = g_alloca(r->rules->len * sizeof(*from));
-		memset(from, 0, r->rules->len * sizeof(*from));
+		hit = g_alloca(r->rules->len * sizeof(*hit));
+		nhit = g_alloca(r->rules->len);
+		memset(nhit, 0, r->rules->len);
 		for (k = 0; k + 3 <= n; k++) {
 			guint32 key = trigram(text + k);
 			guint h = trigram_hash(key);
@@ -621,10 +640,14 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 				continue;
 			for (j = 0; j < arr->len; j++) {
 				const struct anchor *a = &g_array_index(arr, struct anchor, j);
+				guint8 c = nhit[a->rule];
 
-				if (from[a->rule] == 0 && a->len <= n - k &&
-				    memcmp(text + k, a->lit, a->len) == 0)
-					from[a->rule] = k + 1;
+				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) ||
+				    a->len > n - k || memcmp(text + k, a->lit, a->len) != 0)
+					continue;
+				if (c < MAX_HITS)
+					hit[a->rule][c] = k;
+				nhit[a->rule] = c + 1;
 			}
 		}
 	}
@@ -639,13 +662,15 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 		case RULE_REGEX:
 			if (text == NULL)
 				break;
-			if (!ru->filtered || from == NULL)
+			if (!ru->filtered || nhit == NULL)
 				m = g_regex_match(ru->re, text, 0, NULL);
-			else if (from[i] != 0)
-				/* an offset inside a UTF-8 sequence would not be a character's start */
-				m = g_regex_match_full(ru->re, text, n,
-				    ((guchar)text[from[i] - 1] & 0xc0) == 0x80 ? 0 : from[i] - 1, 0,
+			else if (nhit[i] > 0 && (nhit[i] > MAX_HITS || !ru->ascii))
+				m = g_regex_match_full(ru->re, text, n, start_offset(text, hit[i][0]), 0,
 				    NULL, NULL);
+			else
+				for (guint8 c = 0; c < nhit[i] && !m; c++)
+					m = g_regex_match_full(ru->re, text, n, hit[i][c],
+					    G_REGEX_MATCH_ANCHORED, NULL, NULL);
 			break;
 		case RULE_STATUS:
 			/* With text, only status-first rules take part (see rules.h). */
