@@ -341,53 +341,85 @@ walk(struct walk *w, GMimeObject *o, int depth)
 	}
 }
 
+/*
+ * The bytes of a part that is not transfer-encoded, where they already
+ * are: the parser's stream (parser_parse) is one memory buffer, and each
+ * part's content a substream of it.  FALSE when they would need decoding.
+ */
+static gboolean
+part_bytes(GMimeDataWrapper *dw, const char **data, gsize *len)
+{
+	GMimeStream *s = dw->stream;
+	GByteArray *b;
+	gint64 end;
+
+	if (dw->encoding == GMIME_CONTENT_ENCODING_BASE64 ||
+	    dw->encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    dw->encoding == GMIME_CONTENT_ENCODING_UUENCODE ||
+	    s == NULL || !GMIME_IS_STREAM_MEM(s) ||
+	    (b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s))) == NULL)
+		return FALSE;
+	end = s->bound_end == -1 ? (gint64)b->len : MIN(s->bound_end, (gint64)b->len);
+	if (s->bound_start < 0 || s->bound_start > end)
+		return FALSE;
+	*data = (const char *)b->data + s->bound_start;
+	*len = end - s->bound_start;
+	return TRUE;
+}
+
 /* Decoded content of a leaf part, converted to UTF-8 when its charset is allowed. */
 static char *
 part_text(struct parser *p, GMimePart *part, gsize *outlen)
 {
 	GMimeDataWrapper *dw;
-	GMimeStream *ms;
+	GMimeStream *ms = NULL;
 	GByteArray *ba;
-	const char *cs;
+	const char *cs, *data;
 	char *out = NULL;
 	gsize n;
 
 	*outlen = 0;
 	if (part == NULL || (dw = g_mime_part_get_content(part)) == NULL)
 		return NULL;
-	ba = g_byte_array_new();
-	ms = g_mime_stream_mem_new_with_byte_array(ba);
-	g_mime_data_wrapper_write_to_stream(dw, ms);
-	n = MIN(ba->len, MAX_TEXT);
-	/* "=00" in quoted-printable decodes to NUL, which would end every string early */
-	for (gsize i = 0; i < n; i++)
-		if (ba->data[i] == '\0')
-			ba->data[i] = ' ';
+	/* Plain content is read in place unless it holds a NUL (rewritten below). */
+	if (!part_bytes(dw, &data, &n) || memchr(data, '\0', MIN(n, MAX_TEXT)) != NULL) {
+		ba = g_byte_array_new();
+		ms = g_mime_stream_mem_new_with_byte_array(ba);
+		g_mime_data_wrapper_write_to_stream(dw, ms);
+		/* "=00" in quoted-printable decodes to NUL, which would end every string early */
+		for (gsize i = 0; i < MIN(ba->len, MAX_TEXT); i++)
+			if (ba->data[i] == '\0')
+				ba->data[i] = ' ';
+		data = (const char *)ba->data;
+		n = ba->len;
+	}
+	n = MIN(n, MAX_TEXT);
 	cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
 	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
 	    (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
-	    !g_utf8_validate_len((char *)ba->data, n, NULL))) {
+	    !g_utf8_validate_len(data, n, NULL))) {
 		if (sanitize_charset_ok(&p->lim, cs))
-			out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", cs, "?", NULL,
+			out = g_convert_with_fallback(data, n, "UTF-8", cs, "?", NULL,
 			    outlen, NULL);
 		else
 			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
 	}
-	if (out == NULL && n > 0 && (memmem(ba->data, n, "\x1b$B", 3) != NULL ||
-	    memmem(ba->data, n, "\x1b$@", 3) != NULL) && sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
+	if (out == NULL && n > 0 && (memmem(data, n, "\x1b$B", 3) != NULL ||
+	    memmem(data, n, "\x1b$@", 3) != NULL) && sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
 		/* unlabelled ISO-2022-JP (Japanese MTAs, delivery-status parts): its escapes say so */
-		out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
+		out = g_convert_with_fallback(data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
 		    outlen, NULL);
 	}
 	if (out == NULL && n == 0) {
 		out = g_strdup("");
 		*outlen = 0;
 	} else if (out == NULL) {
-		out = parser_utf8((char *)ba->data, n);
+		out = parser_utf8(data, n);
 		*outlen = strlen(out);
 	}
-	g_object_unref(ms);	/* owns ba */
+	if (ms != NULL)
+		g_object_unref(ms);	/* owns ba */
 	return out;
 }
 
