@@ -141,14 +141,15 @@ rules_fold(const char *text)
 char *
 rules_fold_n(const char *text, gsize max)
 {
-	GString *s;
 	const char *p, *end;
+	char *out, *w;
 	gboolean sp = FALSE, cont = FALSE;	/* cont: inside a multi-line reply */
 
 	if (text == NULL)
 		return NULL;
 	end = text + strnlen(text, max);
-	s = g_string_sized_new(end - text);
+	/* Never longer than the text: each byte written stands for one read. */
+	w = out = g_malloc(end - text + 1);
 	for (p = text; p < end; p++) {
 		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
 			/*
@@ -168,7 +169,7 @@ rules_fold_n(const char *text, gsize max)
 					while (*r != '\0' && !g_ascii_isspace(*r))
 						r++;
 				}
-				if (s->len > 0)
+				if (w > out)
 					sp = TRUE;
 				cont = q[3] == '-';
 				p = r - 1;
@@ -177,15 +178,16 @@ rules_fold_n(const char *text, gsize max)
 			cont = FALSE;
 		}
 		if (g_ascii_isspace(*p)) {
-			sp = s->len > 0;
+			sp = w > out;
 			continue;
 		}
 		if (sp)
-			g_string_append_c(s, ' ');
+			*w++ = ' ';
 		sp = FALSE;
-		g_string_append_c(s, g_ascii_tolower(*p));
+		*w++ = g_ascii_tolower(*p);
 	}
-	return g_string_free(s, FALSE);
+	*w = '\0';
+	return out;
 }
 
 static gboolean
