@@ -242,6 +242,29 @@ parser_find_replycode(const char *t)
 	return NULL;
 }
 
+/*
+ * What g_utf8_validate_len() says, faster on plain ASCII (most of a
+ * bounce): eight bytes at a time, none of them NUL or above 0x7f.
+ */
+static gboolean
+utf8_valid(const char *s, gsize len)
+{
+	const guint64 lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	gsize i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		guint64 v;
+
+		memcpy(&v, s + i, 8);
+		if (((v - lo) & ~v & hi) != 0 || (v & hi) != 0)
+			break;
+	}
+	for (; i < len; i++)
+		if (s[i] == '\0' || (guchar)s[i] >= 0x80)
+			return g_utf8_validate_len(s + i, len - i, NULL);
+	return TRUE;
+}
+
 char *
 parser_utf8(const char *s, gssize len)
 {
@@ -249,7 +272,7 @@ parser_utf8(const char *s, gssize len)
 		return NULL;
 	if (len < 0)
 		len = strlen(s);
-	if (g_utf8_validate_len(s, len, NULL))
+	if (utf8_valid(s, len))
 		return g_strndup(s, len);
 	return g_utf8_make_valid(s, len);
 }
@@ -367,6 +390,18 @@ part_bytes(GMimeDataWrapper *dw, const char **data, gsize *len)
 	return TRUE;
 }
 
+/* "ESC $ B" or "ESC $ @" (JIS X 0208) in data: ESC is rare, so memchr finds them fast. */
+static gboolean
+has_jis_escape(const char *data, gsize n)
+{
+	const char *e = data + n, *q;
+
+	for (q = data; (q = memchr(q, '\x1b', e - q)) != NULL; q++)
+		if (e - q >= 3 && q[1] == '$' && (q[2] == 'B' || q[2] == '@'))
+			return TRUE;
+	return FALSE;
+}
+
 /* Decoded content of a leaf part, converted to UTF-8 when its charset is allowed. */
 static char *
 part_text(struct parser *p, GMimePart *part, gsize *outlen)
@@ -398,15 +433,15 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
 	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
 	    (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
-	    !g_utf8_validate_len(data, n, NULL))) {
+	    !utf8_valid(data, n))) {
 		if (sanitize_charset_ok(&p->lim, cs))
 			out = g_convert_with_fallback(data, n, "UTF-8", cs, "?", NULL,
 			    outlen, NULL);
 		else
 			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
 	}
-	if (out == NULL && n > 0 && (memmem(data, n, "\x1b$B", 3) != NULL ||
-	    memmem(data, n, "\x1b$@", 3) != NULL) && sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
+	if (out == NULL && n > 0 && has_jis_escape(data, n) &&
+	    sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
 		/* unlabelled ISO-2022-JP (Japanese MTAs, delivery-status parts): its escapes say so */
 		out = g_convert_with_fallback(data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
 		    outlen, NULL);
