@@ -75,9 +75,13 @@ line_at(const char *p, const char *end, const char **next)
 static const char *
 field_colon(const char *p, gsize n)
 {
-	const char *colon = memchr(p, ':', n);
+	gsize i;
 
-	return colon != NULL && colon > p && memchr(p, ' ', colon - p) == NULL ? colon : NULL;
+	/* names are short and most other lines have a space early: no memchr calls */
+	for (i = 0; i < n && p[i] != ':'; i++)
+		if (p[i] == ' ')
+			return NULL;
+	return i > 0 && i < n ? p + i : NULL;
 }
 
 /*

@@ -184,7 +184,8 @@ rules_fold_n(const char *text, gsize max)
 		if (sp)
 			*w++ = ' ';
 		sp = FALSE;
-		*w++ = g_ascii_tolower(*p);
+		/* g_ascii_tolower() is a function call, for every byte of an 8 KB text */
+		*w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
 	}
 	*w = '\0';
 	return out;
