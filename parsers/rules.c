@@ -65,6 +65,7 @@ struct anchor {
 	char *lit;		/* lower case */
 	gsize len;
 	guint rule;		/* index in rules */
+	gboolean whole;		/* the literal is a whole match: where it is, the rule matches */
 };
 
 static void
@@ -304,6 +305,237 @@ branch_anchors(const char *p, gsize n, GPtrArray *out)
 	return TRUE;
 }
 
+/* End of the top-level alternative of p[0..n) that starts at from. */
+static gsize
+alt_end(const char *p, gsize n, gsize from)
+{
+	gsize i;
+	int depth = 0;
+	gboolean cls = FALSE;
+
+	for (i = from; i < n; i++) {
+		if (p[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (cls) {
+			if (p[i] == ']')
+				cls = FALSE;
+			continue;
+		}
+		if (p[i] == '[')
+			cls = TRUE;
+		else if (p[i] == '(')
+			depth++;
+		else if (p[i] == ')')
+			depth--;
+		else if (p[i] == '|' && depth == 0)
+			break;
+	}
+	return MIN(i, n);
+}
+
+/* A literal prefix found by expand(). */
+struct lit {
+	char *s;
+	gboolean whole;
+};
+
+static void
+lit_free(gpointer x)
+{
+	struct lit *l = x;
+
+	g_free(l->s);
+	g_free(l);
+}
+
+/* What follows a group, to be read once one of its alternatives is. */
+struct rest {
+	const char *p;
+	gsize n;
+	const struct rest *next;
+	gboolean stop;		/* the group repeats ("+"): what follows may be more of it */
+};
+
+#define MAX_LITS	16	/* literal prefixes of one top-level alternative */
+
+static gboolean
+emit(GPtrArray *out, const GString *lit, gboolean whole)
+{
+	struct lit *l;
+
+	if (lit->len < 3 || out->len >= MAX_LITS)
+		return FALSE;
+	l = g_new(struct lit, 1);
+	l->s = g_strdup(lit->str);
+	l->whole = whole;
+	g_ptr_array_add(out, l);
+	return TRUE;
+}
+
+static gboolean expand(const char *p, gsize n, const struct rest *rest, const GString *pre,
+    gboolean whole, GPtrArray *out);
+
+/*
+ * The group opening at p[i] == '(' of p[0..n): every one of its
+ * alternatives, then what follows it, each after lit.
+ */
+static gboolean
+expand_group(const char *p, gsize n, gsize i, const struct rest *rest, const GString *lit,
+    gboolean whole, GPtrArray *out)
+{
+	gssize e = group_end(p + i, n - i);
+	gsize in = i + 1, after, a, b;
+	struct rest next;
+	char q;
+
+	if (e < 0)
+		return emit(out, lit, FALSE);
+	if (in < n && p[in] == '?') {
+		if (in + 1 >= n || p[in + 1] != ':')
+			return emit(out, lit, FALSE);	/* lookaround, named group, flags */
+		in += 2;
+	}
+	after = i + e + 1;
+	q = after < n ? p[after] : '\0';
+	/* repeated any number of times, or lazy or possessive: the prefix so far is all */
+	if (q == '*' || q == '{' || ((q == '?' || q == '+') && after + 1 < n &&
+	    (p[after + 1] == '?' || p[after + 1] == '+')))
+		return emit(out, lit, FALSE);
+	if (q == '?' || q == '+')
+		after++;
+	next.p = p + after;
+	next.n = n - after;
+	next.next = rest;
+	next.stop = q == '+';
+	for (a = in; ; a = b + 1) {
+		b = alt_end(p, i + e, a);
+		if (!expand(p + a, b - a, &next, lit, whole && q != '+', out))
+			return FALSE;
+		if (b >= (gsize)(i + e))
+			break;
+	}
+	/* "(...)?": it may also be absent */
+	return q != '?' || expand(next.p, next.n, rest, lit, whole, out);
+}
+
+/*
+ * The literal prefixes of every match of p[0..n) followed by rest, each
+ * after pre, into out: through groups (one prefix per alternative) and
+ * optional parts (with and without), up to the first thing that is not a
+ * literal.  whole: what was read so far is all literal, so that a prefix
+ * reaching the end of the pattern is a whole match.  FALSE when some
+ * prefix is shorter than 3 bytes or there would be more than MAX_LITS.
+ */
+static gboolean
+expand(const char *p, gsize n, const struct rest *rest, const GString *pre, gboolean whole,
+    GPtrArray *out)
+{
+	GString *lit = g_string_new_len(pre->str, pre->len);
+	gboolean ok;
+	gsize i = 0;
+
+	for (;;) {
+		char c;
+		gsize step = 1;
+
+		if (i == n) {
+			if (rest != NULL && !rest->stop)
+				ok = expand(rest->p, rest->n, rest->next, lit, whole, out);
+			else
+				ok = emit(out, lit, whole && rest == NULL);
+			break;
+		}
+		c = p[i];
+		if (c == '(') {
+			ok = expand_group(p, n, i, rest, lit, whole, out);
+			break;
+		}
+		if (c == '\\') {
+			if (i + 1 >= n || g_ascii_isalnum(p[i + 1])) {
+				ok = emit(out, lit, FALSE);	/* \d, \s, \b ... */
+				break;
+			}
+			c = p[i + 1];
+			step = 2;
+		} else if (strchr(".[|)$*+?{^", c) != NULL) {
+			ok = emit(out, lit, FALSE);
+			break;
+		}
+		if (i + step < n && (p[i + step] == '*' || p[i + step] == '{' ||
+		    (p[i + step] == '?' && i + step + 1 < n &&
+		    (p[i + step + 1] == '?' || p[i + step + 1] == '+')))) {
+			ok = emit(out, lit, FALSE);
+			break;
+		}
+		if (i + step < n && p[i + step] == '?') {
+			/* an optional character: the prefixes without it, then with it */
+			if (!expand(p + i + step + 1, n - i - step - 1, rest, lit, whole, out)) {
+				ok = FALSE;
+				break;
+			}
+			g_string_append_c(lit, g_ascii_tolower(c));
+			i += step + 1;
+			continue;
+		}
+		g_string_append_c(lit, g_ascii_tolower(c));
+		i += step;
+		if (i < n && p[i] == '+') {
+			ok = emit(out, lit, FALSE);
+			break;
+		}
+	}
+	g_string_free(lit, TRUE);
+	return ok;
+}
+
+/*
+ * The prefixes of one top-level alternative: expanded through groups
+ * (expand()) when that gives at most MAX_LITS of at least 3 bytes, else
+ * the plain one (branch_anchors()).
+ */
+static gboolean
+alt_anchors(const char *p, gsize n, GPtrArray *out)
+{
+	GPtrArray *tmp = g_ptr_array_new_with_free_func(lit_free);
+	GPtrArray *plain;
+	GString *empty = g_string_new(NULL);
+	gsize i = 0;
+	guint j;
+	gboolean ok;
+
+	/* zero-width at the start (^, \b): the literal is no whole match then */
+	for (;;) {
+		if (i < n && p[i] == '^')
+			i++;
+		else if (i + 1 < n && p[i] == '\\' && (p[i + 1] == 'b' || p[i + 1] == 'B'))
+			i += 2;
+		else
+			break;
+	}
+	if (expand(p + i, n - i, NULL, empty, i == 0, tmp)) {
+		for (j = 0; j < tmp->len; j++)
+			g_ptr_array_add(out, g_ptr_array_index(tmp, j));
+		g_ptr_array_set_free_func(tmp, NULL);
+		ok = TRUE;
+	} else {
+		plain = g_ptr_array_new_with_free_func(g_free);
+		ok = branch_anchors(p, n, plain);
+		for (j = 0; ok && j < plain->len; j++) {
+			struct lit *l = g_new(struct lit, 1);
+
+			l->s = g_strdup(g_ptr_array_index(plain, j));
+			l->whole = FALSE;
+			g_ptr_array_add(out, l);
+		}
+		g_ptr_array_free(plain, TRUE);
+	}
+	g_ptr_array_free(tmp, TRUE);
+	g_string_free(empty, TRUE);
+	return ok;
+}
+
 /* Anchors of every top-level alternative of p[0..n). */
 static gboolean
 anchors_of(const char *p, gsize n, GPtrArray *out)
@@ -353,12 +585,18 @@ trigram_hash(guint32 k)
 static void
 rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 {
-	GPtrArray *lits = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *lits = g_ptr_array_new_with_free_func(lit_free);
+	gsize n = strlen(pat), from, to;
 	guint j;
 
-	if (!anchors_of(pat, strlen(pat), lits) || lits->len == 0) {
-		g_ptr_array_free(lits, TRUE);
-		return;
+	for (from = 0; ; from = to + 1) {
+		to = alt_end(pat, n, from);
+		if (!alt_anchors(pat + from, to - from, lits)) {
+			g_ptr_array_free(lits, TRUE);
+			return;
+		}
+		if (to >= n)
+			break;
 	}
 	ru->filtered = TRUE;
 	ru->ascii = TRUE;
@@ -378,9 +616,12 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		guint32 k;
 		GArray *arr;
 
-		a.lit = g_strdup(g_ptr_array_index(lits, j));
+		const struct lit *l = g_ptr_array_index(lits, j);
+
+		a.lit = g_strdup(l->s);
 		a.len = strlen(a.lit);
 		a.rule = i;
+		a.whole = l->whole && ru->ascii;
 		k = trigram(a.lit);
 		arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
 		if (arr == NULL) {
@@ -633,7 +874,7 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 	 * lookbehinds still see what precedes the offset.
 	 */
 	guint32 (*hit)[MAX_HITS] = NULL;
-	guint8 *nhit = NULL;
+	guint8 *nhit = NULL, *sure = NULL;	/* sure[i]: a whole-match anchor of rule i is there */
 	gsize n = 0;
 	guint i;
 
@@ -644,6 +885,8 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 		hit = g_alloca(r->rules->len * sizeof(*hit));
 		nhit = g_alloca(r->rules->len);
 		memset(nhit, 0, r->rules->len);
+		sure = g_alloca(r->rules->len);
+		memset(sure, 0, r->rules->len);
 		for (k = 0; k + 3 <= n; k++) {
 			guint32 key = trigram(text + k);
 			guint h = trigram_hash(key);
@@ -660,6 +903,8 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) ||
 				    a->len > n - k || memcmp(text + k, a->lit, a->len) != 0)
 					continue;
+				if (a->whole)
+					sure[a->rule] = 1;
 				if (c < MAX_HITS)
 					hit[a->rule][c] = k;
 				nhit[a->rule] = c + 1;
@@ -679,6 +924,8 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 				break;
 			if (!ru->filtered || nhit == NULL)
 				m = g_regex_match(ru->re, text, 0, NULL);
+			else if (sure[i])
+				m = TRUE;
 			else if (nhit[i] > 0 && (nhit[i] > MAX_HITS || ru->re_at == NULL))
 				m = g_regex_match_full(ru->re, text, n, start_offset(text, hit[i][0]), 0,
 				    NULL, NULL);
