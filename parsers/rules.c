@@ -52,10 +52,11 @@ struct rules {
 	GHashTable *classes;	/* reason -> struct class_entry * */
 	/*
 	 * Prefilter for regex rules: every match of such a rule starts with one
-	 * of its anchors (literal prefixes of its top-level alternatives, at
-	 * least 3 bytes).  One pass over the text finds the anchors present and
-	 * so the few rules worth running; rules whose pattern gives no anchors
-	 * always run.  anchors: trigram -> GArray of struct anchor.
+	 * of its anchors (literal prefixes of its top-level alternatives, read
+	 * through groups and optional parts, at least 3 bytes).  One pass over
+	 * the text finds the anchors present, so the few rules worth trying
+	 * and where; rules whose pattern gives no anchors always run.
+	 * anchors: trigram -> GArray of struct anchor.
 	 */
 	GHashTable *anchors;
 	guint8 trigram_bits[8192];	/* 65536-bit filter over hashed trigrams */
