@@ -11,14 +11,18 @@
 static gboolean
 bulky(const char *name, gsize n)
 {
-	static const char *const names[] = { "Received", "DKIM-Signature", "X-Received",
-		"ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
-		"X-Google-DKIM-Signature", "X-Gm-Message-State", "X-Google-Smtp-Source",
-		"Received-SPF", "X-MS-Exchange-Organization-Network-Message-Id" };
+#define NAME(s)	{ s, sizeof(s) - 1 }
+	static const struct { const char *s; gsize n; } names[] = { NAME("Received"),
+		NAME("DKIM-Signature"), NAME("X-Received"), NAME("ARC-Seal"),
+		NAME("ARC-Message-Signature"), NAME("ARC-Authentication-Results"),
+		NAME("X-Google-DKIM-Signature"), NAME("X-Gm-Message-State"),
+		NAME("X-Google-Smtp-Source"), NAME("Received-SPF"),
+		NAME("X-MS-Exchange-Organization-Network-Message-Id") };
+#undef NAME
 	gsize i;
 
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
-		if (strlen(names[i]) == n && g_ascii_strncasecmp(name, names[i], n) == 0)
+		if (names[i].n == n && g_ascii_strncasecmp(name, names[i].s, n) == 0)
 			return TRUE;
 	return FALSE;
 }
