@@ -24,6 +24,7 @@
 #define MAX_MESSAGE_SIZE	(64 * 1024 * 1024)
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
 #define DEFAULT_MAX_RECORDS	1000
+#define GBUF_KEEP		(1024 * 1024)	/* largest buffer parser_parse keeps */
 #define MAX_DSN_PARTS		8
 #define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
 #define MAX_DIAG_FOLD		2048		/* of one diagnostic */
@@ -113,6 +114,8 @@ parser_free(struct parser *p)
 		g_object_unref(p->gparser);
 	if (p->empty != NULL)
 		g_object_unref(p->empty);
+	if (p->gbuf != NULL)
+		g_byte_array_free(p->gbuf, TRUE);
 	text_fini(p);
 	g_free(p);
 }
@@ -1240,7 +1243,6 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		gsize hlen = raw_body(buf, glen) - buf;
 		const char *ct, *cte;
 		GString *pre = g_string_sized_new(128);
-		GByteArray *ba;
 
 		top = fields_parse_header(buf, hlen);
 		ct = fields_get(top, 0, "Content-Type");
@@ -1250,10 +1252,15 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		if (cte != NULL)
 			g_string_append_printf(pre, "Content-Transfer-Encoding: %s\n", cte);
 		g_string_append_c(pre, '\n');
-		ba = g_byte_array_sized_new(pre->len + (glen - hlen));
-		g_byte_array_append(ba, (const guint8 *)pre->str, pre->len);
-		g_byte_array_append(ba, (const guint8 *)buf + hlen, glen - hlen);
-		st = g_mime_stream_mem_new_with_byte_array(ba);	/* owns ba */
+		/* One buffer kept from message to message: no allocation (and no
+		 * heap consolidation when a large one is freed) per message. */
+		if (p->gbuf == NULL)
+			p->gbuf = g_byte_array_new();
+		g_byte_array_set_size(p->gbuf, 0);
+		g_byte_array_append(p->gbuf, (const guint8 *)pre->str, pre->len);
+		g_byte_array_append(p->gbuf, (const guint8 *)buf + hlen, glen - hlen);
+		st = g_mime_stream_mem_new_with_byte_array(p->gbuf);
+		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
 		g_string_free(pre, TRUE);
 	}
 	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
@@ -1410,6 +1417,11 @@ done:
 	/* drop its reference to this message's stream; the parser itself is kept */
 	g_mime_parser_init_with_stream(gp, p->empty);
 	g_object_unref(st);
+	if (p->gbuf->len > GBUF_KEEP) {
+		/* not kept at the size of the largest message ever seen */
+		g_byte_array_free(p->gbuf, TRUE);
+		p->gbuf = NULL;
+	}
 	g_free(copy);
 	return r;
 }
