@@ -875,6 +875,57 @@ after_blank_line(const char *buf, gsize len, gsize from)
 	return len;
 }
 
+static const char *raw_body(const char *buf, gsize len);
+
+/*
+ * Where GMime can stop short of the message/rfc822 part whose header has
+ * the line at t: before the line end ahead of the boundary line that
+ * opens the part (GMime drops that line end from the part before a
+ * boundary; at the end of its input it drops nothing, so that part reads
+ * the same).  GMime then builds no object for a part nothing is read from
+ * (the original's header is read raw).  part (just past the part's
+ * header) when that boundary line is not found: a blank line or the start
+ * of the message first, a closing boundary, or a "--" line whose token
+ * no boundary parameter declares.
+ */
+static gsize
+before_part(const char *buf, const char *t, gsize part)
+{
+	const char *ls = t, *s, *e, *b, *be, *q;
+	int lines;
+
+	for (lines = 0; lines < 64 && ls > buf; lines++) {
+		e = ls - 1;		/* the previous line's end */
+		if (*e == '\n' && e > buf && e[-1] == '\r')
+			e--;
+		for (s = e; s > buf && s[-1] != '\n' && s[-1] != '\r'; s--)
+			;
+		if (s == e)
+			return part;	/* a blank line: this was no part header */
+		if (e - s < 3 || s[0] != '-' || s[1] != '-') {
+			ls = s;		/* another line of the part's header */
+			continue;
+		}
+		for (be = e; be > s + 2 && (be[-1] == ' ' || be[-1] == '\t'); be--)
+			;
+		b = s + 2;
+		if (be - b < 1 || s == buf || (be - b >= 2 && be[-1] == '-' && be[-2] == '-'))
+			return part;
+		for (q = buf; (q = memmem(q, s - q, b, be - b)) != NULL; q++)
+			if (q > buf && (q[-1] == '"' || q[-1] == '=') && q + (be - b) < s &&
+			    (q[be - b] == '"' || q[be - b] == ';' || q[be - b] == '\r' ||
+			    q[be - b] == '\n' || q[be - b] == ' ' || q[be - b] == '\t'))
+				break;
+		if (q == NULL)
+			return part;
+		e = s - 1;		/* the line end before the boundary line */
+		if (*e == '\n' && e > buf && e[-1] == '\r')
+			e--;
+		return e - buf;
+	}
+	return part;
+}
+
 /*
  * How much of the message GMime needs to see.  Everything the parser reads
  * comes before the enclosed original's body: the notice, the
@@ -892,7 +943,7 @@ gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
 {
 	static const char tag[] = "content-type: message/rfc822";
 	const char *p = buf, *end = buf + len, *h;
-	gsize part, cut;
+	gsize part, cut, stop;
 
 	*hdr = NULL;
 	*hdrlen = 0;
@@ -929,7 +980,9 @@ gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
 			return len;
 		*hdr = buf + part;
 		*hdrlen = cut - part;
-		return part;
+		stop = before_part(buf, t, part);
+		/* never inside the message's own header */
+		return stop > (gsize)(raw_body(buf, len) - buf) ? stop : part;
 	}
 	return len;
 }
