@@ -1010,28 +1010,25 @@ after_outer_close(const char *buf, gsize len, GMimeObject *top)
 	return off;
 }
 
-/* The body of a raw message: after the first empty line, or the end. */
+/*
+ * The body of a raw message: after the first empty line ("\n\n",
+ * "\n\r\n" or "\r\r"), or the end.  Line by line with memchr: the
+ * LF-led ones first, then any "\r\r" (bare CRs, rare) ahead of them.
+ */
 static const char *
 raw_body(const char *buf, gsize len)
 {
-	const char *p, *end = buf + len;
+	const char *end = buf + len, *p, *nl, *cr;
 
-	for (p = buf; p + 1 < end; p++) {
-		if (p[0] == '\n' && p[1] == '\n')
-			return p + 2;
-		if (p[0] == '\r' && p[1] == '\r')
-			return p + 2;
-		if (p[0] == '\n' && p[1] == '\r' && p + 2 < end && p[2] == '\n')
-			return p + 3;
-	}
-	return end;
-}
-
-/* Start of line i.e. buf or after a line end. */
-static gboolean
-at_line_start(const char *buf, const char *p)
-{
-	return p == buf || p[-1] == '\n' || p[-1] == '\r';
+	for (p = buf; (nl = memchr(p, '\n', end - p)) != NULL; p = nl + 1)
+		if (nl + 1 < end && (nl[1] == '\n' || (nl[1] == '\r' && nl + 2 < end && nl[2] == '\n')))
+			break;
+	for (p = buf; (cr = memchr(p, '\r', (nl != NULL ? nl : end) - p)) != NULL; p = cr + 1)
+		if (cr + 1 < end && cr[1] == '\r')
+			return cr + 2;
+	if (nl == NULL)
+		return end;
+	return nl[1] == '\n' ? nl + 2 : nl + 3;
 }
 
 /*
@@ -1044,12 +1041,19 @@ raw_dsn_fields(const char *buf, gsize len, const char **out, gsize *outlen)
 {
 	const char *end = buf + len, *best = NULL, *s, *p;
 
-	for (p = buf; p < end && best == NULL; p++) {
-		if (!at_line_start(buf, p) || (*p != 'R' && *p != 'r' && *p != 'F' && *p != 'f'))
-			continue;
-		if ((end - p >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
-		    (end - p >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0))
+	/* line starts only: the start, and after every LF or CR */
+	for (p = buf; p < end; p = s + 1) {
+		const char *nl;
+
+		if ((*p == 'R' || *p == 'r' || *p == 'F' || *p == 'f') &&
+		    ((end - p >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
+		    (end - p >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0))) {
 			best = p;
+			break;
+		}
+		nl = memchr(p, '\n', end - p);
+		if ((s = memchr(p, '\r', (nl != NULL ? nl : end) - p)) == NULL && (s = nl) == NULL)
+			break;
 	}
 	if (best == NULL)
 		return FALSE;
