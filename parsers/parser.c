@@ -883,13 +883,15 @@ static const char *raw_body(const char *buf, gsize len);
  * opens the part (GMime drops that line end from the part before a
  * boundary; at the end of its input it drops nothing, so that part reads
  * the same).  GMime then builds no object for a part nothing is read from
- * (the original's header is read raw).  part (just past the part's
- * header) when that boundary line is not found: a blank line or the start
- * of the message first, a closing boundary, or a "--" line whose token
- * no boundary parameter declares.
+ * (the original's header is read raw).  *tok: that boundary.  part (just
+ * past the part's header) when that boundary line is not found: a blank
+ * line or the start of the message first, a closing boundary, or a "--"
+ * line whose token no boundary parameter declares.  Whether GMime takes
+ * the line for a boundary of the top-level multipart is checked once it
+ * has parsed (parser_parse).
  */
 static gsize
-before_part(const char *buf, const char *t, gsize part)
+before_part(const char *buf, const char *t, gsize part, const char **tok, gsize *toklen)
 {
 	const char *ls = t, *s, *e, *b, *be, *q;
 	int lines;
@@ -918,6 +920,8 @@ before_part(const char *buf, const char *t, gsize part)
 				break;
 		if (q == NULL)
 			return part;
+		*tok = b;
+		*toklen = be - b;
 		e = s - 1;		/* the line end before the boundary line */
 		if (*e == '\n' && e > buf && e[-1] == '\r')
 			e--;
@@ -936,10 +940,12 @@ before_part(const char *buf, const char *t, gsize part)
  * cut is made only when the enclosed message is not transfer-encoded and
  * nothing a report is made of follows it (a notice placed after the
  * original would be lost: MTAs put it first); GMime takes the missing
- * closing boundary in its stride.
+ * closing boundary in its stride.  *early: where GMime may stop sooner,
+ * before that part's boundary (before_part()), or 0.
  */
 static gsize
-gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
+gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen, gsize *early,
+    const char **tok, gsize *toklen)
 {
 	static const char tag[] = "content-type: message/rfc822";
 	const char *p = buf, *end = buf + len, *h;
@@ -947,6 +953,7 @@ gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
 
 	*hdr = NULL;
 	*hdrlen = 0;
+	*early = 0;
 	while ((h = memmem(p, end - p, "rfc822", 6)) != NULL) {
 		const char *t = h - 22;	/* where "content-type: message/" would start */
 
@@ -980,9 +987,11 @@ gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
 			return len;
 		*hdr = buf + part;
 		*hdrlen = cut - part;
-		stop = before_part(buf, t, part);
+		stop = before_part(buf, t, part, tok, toklen);
 		/* never inside the message's own header */
-		return stop > (gsize)(raw_body(buf, len) - buf) ? stop : part;
+		if (stop != part && stop > (gsize)(raw_body(buf, len) - buf))
+			*early = stop;
+		return part;
 	}
 	return len;
 }
@@ -1260,13 +1269,68 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 	g_free(addr);
 }
 
+/* Does a Content-Type value name a multipart with boundary tok?  A cheap first look. */
+static gboolean
+ct_boundary_is(const char *ct, const char *tok, gsize n)
+{
+	const char *b;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (g_ascii_strncasecmp(ct, "multipart/", 10) != 0 ||
+	    (b = strcasestr(ct, "boundary=")) == NULL)
+		return FALSE;
+	b += 9;
+	if (*b == '"')
+		return strncmp(b + 1, tok, n) == 0 && b[1 + n] == '"';
+	return strncmp(b, tok, n) == 0 && (b[n] == '\0' || b[n] == ';' || b[n] == ' ' ||
+	    b[n] == '\t');
+}
+
+/* Is GMime's top-level object a multipart with boundary tok? */
+static gboolean
+top_boundary_is(GMimeObject *body, const char *tok, gsize n)
+{
+	const char *b;
+
+	return body != NULL && GMIME_IS_MULTIPART(body) &&
+	    (b = g_mime_object_get_content_type_parameter(body, "boundary")) != NULL &&
+	    strlen(b) == n && memcmp(b, tok, n) == 0;
+}
+
+/*
+ * GMime parses pre (a header) and the n bytes at body, from one buffer
+ * kept from message to message (no allocation, and no heap consolidation
+ * when a large one is freed, per message).  *st: the stream it reads.
+ */
+static GMimeObject *
+gmime_body(struct parser *p, const GString *pre, const char *body, gsize n, GMimeStream **st)
+{
+	if (p->gbuf == NULL)
+		p->gbuf = g_byte_array_new();
+	g_byte_array_set_size(p->gbuf, 0);
+	g_byte_array_append(p->gbuf, (const guint8 *)pre->str, pre->len);
+	g_byte_array_append(p->gbuf, (const guint8 *)body, n);
+	*st = g_mime_stream_mem_new_with_byte_array(p->gbuf);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(*st), FALSE);
+	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
+	if (p->gparser == NULL) {
+		p->gparser = g_mime_parser_new();
+		g_mime_parser_set_persist_stream(p->gparser, TRUE);
+	}
+	g_mime_parser_init_with_stream(p->gparser, *st);
+	return g_mime_parser_construct_part(p->gparser, p->gopts);
+}
+
 struct report *
 parser_parse(struct parser *p, const char *data, gsize len, const char *envelope_rcpt)
 {
 	struct report *r = report_new(REPORT_KIND_NONE);
 	const char *buf, *why = NULL;
 	char *copy = NULL, *context = NULL;
-	gsize blen, glen, clen = 0;
+	gsize blen, glen, early, toklen = 0, clen = 0;
+	const char *tok = NULL;
+	gboolean cut_early = FALSE;
 	GMimeStream *st;
 	GMimeParser *gp;
 	GMimeObject *body = NULL;
@@ -1285,7 +1349,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		r->outcome = g_strdup(why);
 		return r;
 	}
-	glen = gmime_extent(buf, blen, &orig_hdr, &orig_hdrlen);
+	glen = gmime_extent(buf, blen, &orig_hdr, &orig_hdrlen, &early, &tok, &toklen);
 	/*
 	 * The message's own header is read here (fields.c): GMime would build
 	 * an object for every Received line.  GMime parses the body alone, as
@@ -1309,25 +1373,20 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		if (cte != NULL)
 			g_string_append_printf(pre, "Content-Transfer-Encoding: %s\n", cte);
 		g_string_append_c(pre, '\n');
-		/* One buffer kept from message to message: no allocation (and no
-		 * heap consolidation when a large one is freed) per message. */
-		if (p->gbuf == NULL)
-			p->gbuf = g_byte_array_new();
-		g_byte_array_set_size(p->gbuf, 0);
-		g_byte_array_append(p->gbuf, (const guint8 *)pre->str, pre->len);
-		g_byte_array_append(p->gbuf, (const guint8 *)buf + hlen, glen - hlen);
-		st = g_mime_stream_mem_new_with_byte_array(p->gbuf);
-		g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+		cut_early = early != 0 && ct != NULL && ct_boundary_is(ct, tok, toklen);
+		body = gmime_body(p, pre, buf + hlen, (cut_early ? early : glen) - hlen, &st);
+		if (cut_early && !top_boundary_is(body, tok, toklen)) {
+			/* that line is no top-level boundary to GMime: it reads up to glen after all */
+			if (body != NULL)
+				g_object_unref(body);
+			g_mime_parser_init_with_stream(p->gparser, p->empty);
+			g_object_unref(st);
+			cut_early = FALSE;
+			body = gmime_body(p, pre, buf + hlen, glen - hlen, &st);
+		}
 		g_string_free(pre, TRUE);
 	}
-	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
-	if (p->gparser == NULL) {
-		p->gparser = g_mime_parser_new();
-		g_mime_parser_set_persist_stream(p->gparser, TRUE);
-	}
 	gp = p->gparser;
-	g_mime_parser_init_with_stream(gp, st);
-	body = g_mime_parser_construct_part(gp, p->gopts);
 	if (body == NULL) {
 		r->outcome = g_strdup("not a MIME message");
 		goto done;
@@ -1336,6 +1395,9 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	w.p = p;
 	w.r = r;
 	walk(&w, body, 0);
+	/* The message/rfc822 part GMime was spared came last, right under the top (before_part). */
+	if (cut_early && ++w.nparts > p->lim.max_parts)
+		r->anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
 
 	/* The human-readable text: context for reasons, body of non-standard bounces. */
 	if (w.text != NULL)
