@@ -542,38 +542,76 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 	}
 }
 
+/*
+ * Phrases that name an SMTP command, grouped by a common start: each group
+ * is found with one strstr per occurrence of its start rather than one
+ * strstr per phrase over the whole text.
+ */
+struct phrase_group {
+	const char *start;
+	struct {
+		const char *rest, *cmd;
+	} alt[6];
+};
+
+/*
+ * The command of the phrase found first in t (the earliest; no two
+ * phrases of different commands can start at one place), or NULL.
+ */
+static const char *
+first_phrase(const char *t, const struct phrase_group *g, gsize ng)
+{
+	const char *best = NULL, *at = NULL, *h;
+	gsize i, k;
+
+	for (i = 0; i < ng; i++) {
+		gsize sl = strlen(g[i].start);
+
+		for (h = strstr(t, g[i].start); h != NULL && (at == NULL || h < at);
+		    h = strstr(h + 1, g[i].start))
+			for (k = 0; k < G_N_ELEMENTS(g[i].alt) && g[i].alt[k].cmd != NULL; k++)
+				if (strncmp(h + sl, g[i].alt[k].rest, strlen(g[i].alt[k].rest)) == 0) {
+					at = h;
+					best = g[i].alt[k].cmd;
+					goto next;
+				}
+next:
+		;
+	}
+	return best;
+}
+
 /* The SMTP command a folded diagnostic says the failure followed, or NULL. */
 char *
 parser_find_command(const char *t)
 {
-	static const struct { const char *needle, *cmd; } tab[] = {
-		{ "rcpt to", "RCPT" }, { "rcpt_to", "RCPT" }, { "rcpt command", "RCPT" },
-		{ "end of data", "DATA" }, { "data command", "DATA" }, { "after data", "DATA" },
-		{ "final data", "DATA" }, { "message data", "DATA" }, { "mail from", "MAIL" },
-		{ "mail_from", "MAIL" }, { "mail command", "MAIL" }, { "ehlo", "EHLO" },
-		{ "helo", "HELO" }, { "initial connection", "CONN" }, { "connect to", "CONN" },
-		{ "but sender was rejected", "MAIL" }, { "but my name was rejected", "HELO" },
-		{ "failed after i sent the message", "DATA" }, { ">>> data", "DATA" },
-		{ "rcpt command", "RCPT" }, { "(state 14)", "RCPT" }, { "(state 13)", "MAIL" },
-		{ "(state 15)", "DATA" }, { "(state 17)", "DATA" }, { "(state 18)", "DATA" },
-		{ "during result wait", "DATA" }, { "does not like recipient", "RCPT" },
-		{ "smtp:rcpt", "RCPT" }, { "smtp:data", "DATA" }, { "smtp:mail", "MAIL" },
+	static const struct phrase_group tab[] = {
+		{ "rcpt", { { " to", "RCPT" }, { "_to", "RCPT" }, { " command", "RCPT" } } },
+		{ "end of data", { { "", "DATA" } } },
+		{ "data command", { { "", "DATA" } } },
+		{ "after data", { { "", "DATA" } } },
+		{ "final data", { { "", "DATA" } } },
+		{ "message data", { { "", "DATA" } } },
+		{ "mail", { { " from", "MAIL" }, { "_from", "MAIL" }, { " command", "MAIL" } } },
+		{ "ehlo", { { "", "EHLO" } } },
+		{ "helo", { { "", "HELO" } } },
+		{ "initial connection", { { "", "CONN" } } },
+		{ "connect to", { { "", "CONN" } } },
+		{ "but ", { { "sender was rejected", "MAIL" }, { "my name was rejected", "HELO" } } },
+		{ "failed after i sent the message", { { "", "DATA" } } },
+		{ ">>> data", { { "", "DATA" } } },
+		{ "(state 1", { { "4)", "RCPT" }, { "3)", "MAIL" }, { "5)", "DATA" }, { "7)", "DATA" },
+		    { "8)", "DATA" } } },
+		{ "during result wait", { { "", "DATA" } } },
+		{ "does not like recipient", { { "", "RCPT" } } },
+		{ "smtp:", { { "rcpt", "RCPT" }, { "data", "DATA" }, { "mail", "MAIL" } } },
 	};
-	const char *best = NULL, *at = NULL;
-	size_t i;
+	const char *best;
 
-	if (t == NULL)
-		return NULL;
 	/* The first one mentioned is where the session ended in most reports. */
-	for (i = 0; i < G_N_ELEMENTS(tab); i++) {
-		const char *h = strstr(t, tab[i].needle);
-
-		if (h != NULL && (at == NULL || h < at)) {
-			at = h;
-			best = tab[i].cmd;
-		}
-	}
-	return best != NULL ? g_strdup(best) : NULL;
+	if (t == NULL || (best = first_phrase(t, tab, G_N_ELEMENTS(tab))) == NULL)
+		return NULL;
+	return g_strdup(best);
 }
 
 /*
@@ -585,39 +623,30 @@ parser_find_command(const char *t)
 static char *
 find_command_context(const char *ctx, const char *rcpt)
 {
-	static const struct { const char *needle, *cmd; } tab[] = {
-		{ ">>> rcpt", "RCPT" }, { ">>> data", "DATA" }, { ">>> mail from", "MAIL" },
-		{ ">>> ehlo", "EHLO" }, { ">>> helo", "HELO" }, { "in reply to rcpt", "RCPT" },
-		{ "in reply to end of data", "DATA" }, { "in reply to data", "DATA" },
-		{ "in reply to mail from", "MAIL" }, { "after rcpt to", "RCPT" },
-		{ "after end of data", "DATA" }, { "after data", "DATA" },
-		{ "after mail from", "MAIL" }, { "did not like our rcpt", "RCPT" },
-		{ "did not like our data", "DATA" }, { "smtp command data", "DATA" },
-		{ "smtp command rcpt", "RCPT" }, { "smtp command mail", "MAIL" },
-		{ "does not like recipient", "RCPT" }, { "smtp:rcpt", "RCPT" },
-		{ "smtp:data", "DATA" }, { "but sender was rejected", "MAIL" },
-		{ "failed after i sent the message", "DATA" },
+	static const struct phrase_group tab[] = {
+		{ ">>> ", { { "rcpt", "RCPT" }, { "data", "DATA" }, { "mail from", "MAIL" },
+		    { "ehlo", "EHLO" }, { "helo", "HELO" } } },
+		{ "in reply to ", { { "rcpt", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
+		    { "mail from", "MAIL" } } },
+		{ "after ", { { "rcpt to", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
+		    { "mail from", "MAIL" } } },
+		{ "did not like our ", { { "rcpt", "RCPT" }, { "data", "DATA" } } },
+		{ "smtp command ", { { "data", "DATA" }, { "rcpt", "RCPT" }, { "mail", "MAIL" } } },
+		{ "does not like recipient", { { "", "RCPT" } } },
+		{ "smtp:", { { "rcpt", "RCPT" }, { "data", "DATA" } } },
+		{ "but sender was rejected", { { "", "MAIL" } } },
+		{ "failed after i sent the message", { { "", "DATA" } } },
 	};
-	const char *from = NULL, *best = NULL, *at = NULL;
-	size_t i;
-	int pass;
+	const char *from = NULL, *best = NULL;
 
 	if (ctx == NULL)
 		return NULL;
 	if (rcpt != NULL)
 		from = strstr(ctx, rcpt);
-	for (pass = from != NULL ? 0 : 1; pass < 2 && best == NULL; pass++) {
-		const char *start = pass == 0 ? from : ctx;
-
-		for (i = 0; i < G_N_ELEMENTS(tab); i++) {
-			const char *h = strstr(start, tab[i].needle);
-
-			if (h != NULL && (at == NULL || h < at)) {
-				at = h;
-				best = tab[i].cmd;
-			}
-		}
-	}
+	if (from != NULL)
+		best = first_phrase(from, tab, G_N_ELEMENTS(tab));
+	if (best == NULL)
+		best = first_phrase(ctx, tab, G_N_ELEMENTS(tab));
 	return best != NULL ? g_strdup(best) : NULL;
 }
 
