@@ -153,6 +153,14 @@ rules_fold_n(const char *text, gsize max)
 	/* Never longer than the text: each byte written stands for one read. */
 	w = out = g_malloc(end - text + 1);
 	for (p = text; p < end; p++) {
+		if ((guchar)*p > ' ') {
+			/* most bytes: neither a space nor a line end */
+			if (sp)
+				*w++ = ' ';
+			sp = FALSE;
+			*w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
+			continue;
+		}
 		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
 			/*
 			 * A continuation line of a multi-line SMTP reply repeats
@@ -582,14 +590,48 @@ trigram_hash(guint32 k)
 	return (k * 2654435761u) >> 16;
 }
 
-/* Index the anchors of regex rule i (pattern pat); rules without any always run. */
+/* Index lit as an anchor of rule i; whole: where it is, the rule matches. */
+static void
+anchor_add(struct rules *r, const char *lit, guint i, gboolean whole)
+{
+	struct anchor a;
+	guint32 k;
+	GArray *arr;
+
+	a.lit = g_strdup(lit);
+	a.len = strlen(a.lit);
+	a.rule = i;
+	a.whole = whole;
+	k = trigram(a.lit);
+	arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
+	if (arr == NULL) {
+		arr = g_array_new(FALSE, FALSE, sizeof(struct anchor));
+		g_hash_table_insert(r->anchors, GUINT_TO_POINTER(k), arr);
+	}
+	g_array_append_val(arr, a);
+	r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
+}
+
+/*
+ * Index the anchors of rule i: a text rule's pattern is its own (a whole
+ * match: found in the one pass, no strstr per rule); a regex rule's come
+ * from its pattern pat.  Rules without any always run.
+ */
 static void
 rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 {
-	GPtrArray *lits = g_ptr_array_new_with_free_func(lit_free);
+	GPtrArray *lits;
 	gsize n = strlen(pat), from, to;
 	guint j;
 
+	if (ru->type == RULE_TEXT) {
+		if (strlen(ru->pattern) >= 3) {
+			ru->filtered = TRUE;
+			anchor_add(r, ru->pattern, i, TRUE);
+		}
+		return;
+	}
+	lits = g_ptr_array_new_with_free_func(lit_free);
 	for (from = 0; ; from = to + 1) {
 		to = alt_end(pat, n, from);
 		if (!alt_anchors(pat + from, to - from, lits)) {
@@ -613,24 +655,9 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		ru->re_at = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_ANCHORED,
 		    0, NULL);
 	for (j = 0; j < lits->len; j++) {
-		struct anchor a;
-		guint32 k;
-		GArray *arr;
-
 		const struct lit *l = g_ptr_array_index(lits, j);
 
-		a.lit = g_strdup(l->s);
-		a.len = strlen(a.lit);
-		a.rule = i;
-		a.whole = l->whole && ru->ascii;
-		k = trigram(a.lit);
-		arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
-		if (arr == NULL) {
-			arr = g_array_new(FALSE, FALSE, sizeof(struct anchor));
-			g_hash_table_insert(r->anchors, GUINT_TO_POINTER(k), arr);
-		}
-		g_array_append_val(arr, a);
-		r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
+		anchor_add(r, l->s, i, l->whole && ru->ascii);
 	}
 	g_ptr_array_free(lits, TRUE);
 }
@@ -779,7 +806,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			if (msg != NULL)
 				rule_free(ru);
 			else {
-				if (ru->type == RULE_REGEX)
+				if (ru->type == RULE_REGEX || ru->type == RULE_TEXT)
 					rules_index(r, ru, r->rules->len, pat);
 				g_ptr_array_add(r->rules, ru);
 			}
@@ -918,7 +945,9 @@ rules_classify(const struct rules *r, const char *text, const char *status,
 
 		switch (ru->type) {
 		case RULE_TEXT:
-			m = text != NULL && strstr(text, ru->pattern) != NULL;
+			if (text != NULL)
+				m = ru->filtered && sure != NULL ? sure[i] :
+				    strstr(text, ru->pattern) != NULL;
 			break;
 		case RULE_REGEX:
 			if (text == NULL)
