@@ -663,6 +663,21 @@ is_permanent(const struct report_record *rec)
 }
 
 /*
+ * The report's text folded for the rules: only when a record needs it
+ * (its own diagnostic often decides), and once for all its records.
+ */
+static const char *
+folded_context(struct parser *p, const char *context)
+{
+	if (p->fold_src != context) {
+		g_free(p->fold_out);
+		p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
+		p->fold_src = context;
+	}
+	return p->fold_out;
+}
+
+/*
  * Decide reason, rule and class.  The record's own diagnostic is tried
  * first; context (the human-readable text of the report) only when it
  * says nothing a rule knows.
@@ -671,7 +686,7 @@ void
 parser_classify(struct parser *p, struct report_record *rec, const char *context)
 {
 	struct rules_match m;
-	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD), *ctx = NULL;
+	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD);
 	gboolean ok;
 
 	if (rec->replycode == NULL && rec->diagnostic != NULL)
@@ -680,19 +695,10 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->status = parser_find_status(rec->diagnostic);
 	if (rec->smtp_command == NULL)
 		rec->smtp_command = parser_find_command(diag);
-	if (context != NULL) {
-		/* Every record of a report shares its text: fold it once. */
-		if (p->fold_src != context) {
-			g_free(p->fold_out);
-			p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
-			p->fold_src = context;
-		}
-		ctx = p->fold_out;
-	}
-	if (rec->smtp_command == NULL && ctx != NULL) {
+	if (rec->smtp_command == NULL && context != NULL) {
 		char *lr = rec->recipient != NULL ? g_ascii_strdown(rec->recipient, -1) : NULL;
 
-		rec->smtp_command = find_command_context(ctx, lr);
+		rec->smtp_command = find_command_context(folded_context(p, context), lr);
 		g_free(lr);
 	}
 	ok = FALSE;
@@ -707,8 +713,8 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 	}
 	if (!ok)
 		ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
-	if (!ok && ctx != NULL) {
-		ok = rules_classify(p->rules, ctx, rec->status, NULL, NULL, &m);
+	if (!ok && context != NULL) {
+		ok = rules_classify(p->rules, folded_context(p, context), rec->status, NULL, NULL, &m);
 		if (!ok && rec->status == NULL) {
 			rec->status = parser_find_status(context);
 		}
