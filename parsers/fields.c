@@ -88,22 +88,33 @@ field_colon(const char *p, gsize n)
 	return i > 0 && i < n ? p + i : NULL;
 }
 
+/* The last line measured past a field, so that it is not measured twice. */
+struct line_memo {
+	const char *p, *next;
+	gsize n;
+};
+
 /*
  * The lines that belong to the field starting at p (the line *next
  * follows it): indented ones, and broken folds (a line that starts no
  * field).  A blank line ends it.  *next moves past them; returns how many
- * bytes their text adds to the value, a space before each.
+ * bytes their text adds to the value, a space before each.  memo: the
+ * line that ended them.
  */
 static gsize
-field_continuation(const char *end, const char **next)
+field_continuation(const char *end, const char **next, struct line_memo *memo)
 {
 	const char *q = *next, *e;
 	gsize add = 0, n;
 
 	while (q < end) {
 		n = line_at(q, end, &e);
-		if (blank(q, n) || (*q != ' ' && *q != '\t' && field_colon(q, n) != NULL))
+		if (blank(q, n) || (*q != ' ' && *q != '\t' && field_colon(q, n) != NULL)) {
+			memo->p = q;
+			memo->n = n;
+			memo->next = e;
 			break;
+		}
 		add += 1 + n;
 		q = e;
 	}
@@ -149,13 +160,18 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 	struct fields *f = g_new0(struct fields, 1);
 	const char *p = text, *end = text + len;
 	GPtrArray *cur = NULL;
+	struct line_memo memo = { NULL, NULL, 0 };
 
 	f->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
 	while (p < end) {
 		const char *e, *colon, *cont;
 		gsize n, add;
 
-		n = line_at(p, end, &e);
+		if (p == memo.p) {
+			n = memo.n;
+			e = memo.next;
+		} else
+			n = line_at(p, end, &e);
 		if (blank(p, n)) {
 			if (cur != NULL) {
 				cur = NULL;
@@ -177,11 +193,11 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 				break;
 		}
 		if (cur == NULL) {
-			cur = g_ptr_array_new_with_free_func(g_free);
+			cur = g_ptr_array_new_full(16, g_free);
 			g_ptr_array_add(f->blocks, cur);
 		}
 		cont = e;
-		add = field_continuation(end, &e);
+		add = field_continuation(end, &e, &memo);
 		if (!header || !bulky(p, colon - p))
 			g_ptr_array_add(cur, field_new(p, n, colon, cont, e, add));
 		p = e;
