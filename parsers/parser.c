@@ -893,24 +893,15 @@ parse_raw_dsn(struct parser *p, struct report *r, const char *raw, gsize n, cons
  * skip: how many such parts to pass over first; -1 also looks for fields
  * written inline without any part (raw_dsn_fields).
  */
+static const char *raw_body(const char *buf, gsize len);
+
 /* Offset just past the next empty line at or after from, or len. */
 static gsize
 after_blank_line(const char *buf, gsize len, gsize from)
 {
-	gsize i;
-
-	for (i = from; i + 1 < len; i++) {
-		if (buf[i] == '\n' && buf[i + 1] == '\n')
-			return i + 2;
-		if (buf[i] == '\r' && buf[i + 1] == '\r')
-			return i + 2;
-		if (buf[i] == '\n' && buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
-			return i + 3;
-	}
-	return len;
+	/* the same test as raw_body(), which steps by line with memchr */
+	return from >= len ? len : (gsize)(raw_body(buf + from, len - from) - buf);
 }
-
-static const char *raw_body(const char *buf, gsize len);
 
 /*
  * Where GMime can stop short of the message/rfc822 part whose header has
