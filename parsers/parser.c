@@ -986,11 +986,12 @@ before_part(const char *buf, const char *t, gsize part, const char **tok, gsize 
  * nothing a report is made of follows it (a notice placed after the
  * original would be lost: MTAs put it first); GMime takes the missing
  * closing boundary in its stride.  *early: where GMime may stop sooner,
- * before that part's boundary (before_part()), or 0.
+ * before that part's boundary (before_part()), or 0.  body: where the
+ * message's own header ends (raw_body()).
  */
 static gsize
-gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen, gsize *early,
-    const char **tok, gsize *toklen)
+gmime_extent(const char *buf, gsize len, gsize body, const char **hdr, gsize *hdrlen,
+    gsize *early, const char **tok, gsize *toklen)
 {
 	static const char tag[] = "content-type: message/rfc822";
 	const char *p = buf, *end = buf + len, *h;
@@ -1034,7 +1035,7 @@ gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen, gsize 
 		*hdrlen = cut - part;
 		stop = before_part(buf, t, part, tok, toklen);
 		/* never inside the message's own header */
-		if (stop != part && stop > (gsize)(raw_body(buf, len) - buf))
+		if (stop != part && stop > body)
 			*early = stop;
 		return part;
 	}
@@ -1373,7 +1374,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	struct report *r = report_new(REPORT_KIND_NONE);
 	const char *buf, *why = NULL;
 	char *copy = NULL, *context = NULL;
-	gsize blen, glen, early, toklen = 0, clen = 0;
+	gsize blen, hlen, glen, early, toklen = 0, clen = 0;
 	const char *tok = NULL;
 	gboolean cut_early = FALSE;
 	GMimeStream *st;
@@ -1394,7 +1395,9 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		r->outcome = g_strdup(why);
 		return r;
 	}
-	glen = gmime_extent(buf, blen, &orig_hdr, &orig_hdrlen, &early, &tok, &toklen);
+	/* The message's own header ends before anything gmime_extent() may cut: found once. */
+	hlen = raw_body(buf, blen) - buf;
+	glen = gmime_extent(buf, blen, hlen, &orig_hdr, &orig_hdrlen, &early, &tok, &toklen);
 	/*
 	 * The message's own header is read here (fields.c): GMime would build
 	 * an object for every Received line.  GMime parses the body alone, as
@@ -1406,7 +1409,6 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	 * concatenation of substreams, three objects, for every part.
 	 */
 	{
-		gsize hlen = raw_body(buf, glen) - buf;
 		const char *ct, *cte;
 		GString *pre = g_string_sized_new(128);
 
@@ -1456,7 +1458,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	}
 	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(body)) {
 		/* A multipart GMime could not split: its raw text is all there is. */
-		const char *raw = raw_body(buf, blen);
+		const char *raw = buf + hlen;
 
 		g_free(context);
 		clen = MIN((gsize)(buf + blen - raw), MAX_TEXT);
