@@ -4,16 +4,6 @@
 
 #include "parsers/fields.h"
 
-static void
-field_free(gpointer p)
-{
-	struct field *f = p;
-
-	g_free(f->name);
-	g_free(f->value);
-	g_free(f);
-}
-
 /*
  * Header fields no parser reads that make up most of a header block: trace
  * and signature lines.  fields_parse_header() does not keep them.
@@ -21,14 +11,18 @@ field_free(gpointer p)
 static gboolean
 bulky(const char *name, gsize n)
 {
-	static const char *const names[] = { "Received", "DKIM-Signature", "X-Received",
-		"ARC-Seal", "ARC-Message-Signature", "ARC-Authentication-Results",
-		"X-Google-DKIM-Signature", "X-Gm-Message-State", "X-Google-Smtp-Source",
-		"Received-SPF", "X-MS-Exchange-Organization-Network-Message-Id" };
+#define NAME(s)	{ s, sizeof(s) - 1 }
+	static const struct { const char *s; gsize n; } names[] = { NAME("Received"),
+		NAME("DKIM-Signature"), NAME("X-Received"), NAME("ARC-Seal"),
+		NAME("ARC-Message-Signature"), NAME("ARC-Authentication-Results"),
+		NAME("X-Google-DKIM-Signature"), NAME("X-Gm-Message-State"),
+		NAME("X-Google-Smtp-Source"), NAME("Received-SPF"),
+		NAME("X-MS-Exchange-Organization-Network-Message-Id") };
+#undef NAME
 	gsize i;
 
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
-		if (strlen(names[i]) == n && g_ascii_strncasecmp(name, names[i], n) == 0)
+		if (names[i].n == n && g_ascii_strncasecmp(name, names[i].s, n) == 0)
 			return TRUE;
 	return FALSE;
 }
@@ -63,42 +57,123 @@ repeats_recipient(GPtrArray *cur, const char *name, gsize n)
 	return FALSE;
 }
 
-/* The field being read gets its value: its lines joined, trimmed. */
-static void
-field_finish(struct field **last, GString **val)
+/* Length of the line at p; *next: the start of the line after it. */
+static gsize
+line_at(const char *p, const char *end, const char **next)
 {
-	if (*last != NULL && *val != NULL)
-		(*last)->value = g_strstrip(g_string_free(*val, FALSE));
-	*last = NULL;
-	*val = NULL;
+	const char *e = memchr(p, '\n', end - p), *cr;
+
+	if (e == NULL)
+		e = end;
+	/* a bare CR ends a line too: the first CR before the LF decides */
+	if ((cr = memchr(p, '\r', e - p)) != NULL)
+		e = cr;
+	if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+		*next = e + 2;
+	else
+		*next = e < end ? e + 1 : e;
+	return e - p;
+}
+
+/* "Name:" with no space in the name: a line that starts a field. */
+static const char *
+field_colon(const char *p, gsize n)
+{
+	gsize i;
+
+	/* names are short and most other lines have a space early: no memchr calls */
+	for (i = 0; i < n && p[i] != ':'; i++)
+		if (p[i] == ' ')
+			return NULL;
+	return i > 0 && i < n ? p + i : NULL;
+}
+
+/* The last line measured past a field, so that it is not measured twice. */
+struct line_memo {
+	const char *p, *next;
+	gsize n;
+};
+
+/*
+ * The lines that belong to the field starting at p (the line *next
+ * follows it): indented ones, and broken folds (a line that starts no
+ * field).  A blank line ends it.  *next moves past them; returns how many
+ * bytes their text adds to the value, a space before each.  memo: the
+ * line that ended them.
+ */
+static gsize
+field_continuation(const char *end, const char **next, struct line_memo *memo)
+{
+	const char *q = *next, *e;
+	gsize add = 0, n;
+
+	while (q < end) {
+		n = line_at(q, end, &e);
+		if (blank(q, n) || (*q != ' ' && *q != '\t' && field_colon(q, n) != NULL)) {
+			memo->p = q;
+			memo->n = n;
+			memo->next = e;
+			break;
+		}
+		add += 1 + n;
+		q = e;
+	}
+	*next = q;
+	return add;
+}
+
+/*
+ * One allocation per field: the struct, its name and its value (the
+ * field's lines joined by spaces, trimmed) in one block; g_free() frees it.
+ */
+static struct field *
+field_new(const char *p, gsize n, const char *colon, const char *cont, const char *cont_end,
+    gsize add)
+{
+	gsize nl = colon - p, vl = n - (colon + 1 - p);
+	struct field *x = g_malloc(sizeof(*x) + nl + 1 + vl + add + 1);
+	char *w;
+
+	x->name = (char *)(x + 1);
+	memcpy(x->name, p, nl);
+	x->name[nl] = '\0';
+	x->value = w = x->name + nl + 1;
+	memcpy(w, colon + 1, vl);
+	w += vl;
+	while (cont < cont_end) {
+		const char *e;
+		gsize k = line_at(cont, cont_end, &e);
+
+		*w++ = ' ';
+		memcpy(w, cont, k);
+		w += k;
+		cont = e;
+	}
+	*w = '\0';
+	g_strstrip(x->value);
+	return x;
 }
 
 static struct fields *
 fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 {
-	gboolean skipping = FALSE;
 	struct fields *f = g_new0(struct fields, 1);
 	const char *p = text, *end = text + len;
 	GPtrArray *cur = NULL;
-	struct field *last = NULL;
-	GString *val = NULL;
+	struct line_memo memo = { NULL, NULL, 0 };
 
 	f->blocks = g_ptr_array_new_with_free_func((GDestroyNotify)g_ptr_array_unref);
 	while (p < end) {
-		const char *e = p, *colon;
-		gsize n;
+		const char *e, *colon, *cont;
+		gsize n, add;
 
-		while (e < end && *e != '\n' && *e != '\r')
-			e++;
-		n = e - p;
-		/* next line start */
-		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
-			e += 2;
-		else if (e < end)
-			e++;
+		if (p == memo.p) {
+			n = memo.n;
+			e = memo.next;
+		} else
+			n = line_at(p, end, &e);
 		if (blank(p, n)) {
 			if (cur != NULL) {
-				field_finish(&last, &val);
 				cur = NULL;
 				if (f->blocks->len >= max_blocks)
 					break;
@@ -106,47 +181,27 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 			p = e;
 			continue;
 		}
-		if ((*p == ' ' || *p == '\t') && skipping) {
+		/* Not a field's first line, and not one of a field's lines: dropped. */
+		if ((colon = field_colon(p, n)) == NULL) {
 			p = e;
 			continue;
 		}
-		if ((*p == ' ' || *p == '\t') && last != NULL) {
-			g_string_append_c(val, ' ');
-			g_string_append_len(val, p, n);
-			p = e;
-			continue;
+		if (cur != NULL && repeats_recipient(cur, p, colon - p)) {
+			/* per-recipient blocks run together without a blank line */
+			cur = NULL;
+			if (f->blocks->len >= max_blocks)
+				break;
 		}
-		colon = memchr(p, ':', n);
-		if (colon != NULL && colon > p && memchr(p, ' ', colon - p) == NULL) {
-			if (cur != NULL && repeats_recipient(cur, p, colon - p)) {
-				/* per-recipient blocks run together without a blank line */
-				field_finish(&last, &val);
-				cur = NULL;
-				if (f->blocks->len >= max_blocks)
-					break;
-			}
-			if (cur == NULL) {
-				cur = g_ptr_array_new_with_free_func(field_free);
-				g_ptr_array_add(f->blocks, cur);
-			}
-			field_finish(&last, &val);
-			skipping = header && bulky(p, colon - p);
-			if (skipping) {
-				p = e;
-				continue;
-			}
-			last = g_new0(struct field, 1);
-			last->name = g_strndup(p, colon - p);
-			val = g_string_new_len(colon + 1, n - (colon + 1 - p));
-			g_ptr_array_add(cur, last);
-		} else if (last != NULL && !skipping) {
-			/* a broken fold: keep the text with the field it follows */
-			g_string_append_c(val, ' ');
-			g_string_append_len(val, p, n);
+		if (cur == NULL) {
+			cur = g_ptr_array_new_full(16, g_free);
+			g_ptr_array_add(f->blocks, cur);
 		}
+		cont = e;
+		add = field_continuation(end, &e, &memo);
+		if (!header || !bulky(p, colon - p))
+			g_ptr_array_add(cur, field_new(p, n, colon, cont, e, add));
 		p = e;
 	}
-	field_finish(&last, &val);
 	return f;
 }
 

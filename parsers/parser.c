@@ -2,7 +2,7 @@
  * parser.c - one message in, one struct report out (see parser.h).
  *
  * Order of work: sanitize_prepare() bounds and defuses the raw bytes;
- * GMime parses them from memory without a copy; one walk over the MIME
+ * GMime parses the body from one memory buffer; one walk over the MIME
  * tree (depth- and part-limited) finds the parts that matter; then the
  * message is read as, in turn, an RFC 3464/6533 DSN, an ARF report, a
  * non-standard bounce (text.c) or an auto-reply.  Only the parts read are
@@ -24,6 +24,7 @@
 #define MAX_MESSAGE_SIZE	(64 * 1024 * 1024)
 #define MAX_TEXT		(256 * 1024)	/* decoded text part read */
 #define DEFAULT_MAX_RECORDS	1000
+#define GBUF_KEEP		(1024 * 1024)	/* largest buffer parser_parse keeps */
 #define MAX_DSN_PARTS		8
 #define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
 #define MAX_DIAG_FOLD		2048		/* of one diagnostic */
@@ -113,6 +114,8 @@ parser_free(struct parser *p)
 		g_object_unref(p->gparser);
 	if (p->empty != NULL)
 		g_object_unref(p->empty);
+	if (p->gbuf != NULL)
+		g_byte_array_free(p->gbuf, TRUE);
 	text_fini(p);
 	g_free(p);
 }
@@ -242,6 +245,29 @@ parser_find_replycode(const char *t)
 	return NULL;
 }
 
+/*
+ * What g_utf8_validate_len() says, faster on plain ASCII (most of a
+ * bounce): eight bytes at a time, none of them NUL or above 0x7f.
+ */
+static gboolean
+utf8_valid(const char *s, gsize len)
+{
+	const guint64 lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	gsize i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		guint64 v;
+
+		memcpy(&v, s + i, 8);
+		if (((v - lo) & ~v & hi) != 0 || (v & hi) != 0)
+			break;
+	}
+	for (; i < len; i++)
+		if (s[i] == '\0' || (guchar)s[i] >= 0x80)
+			return g_utf8_validate_len(s + i, len - i, NULL);
+	return TRUE;
+}
+
 char *
 parser_utf8(const char *s, gssize len)
 {
@@ -249,7 +275,7 @@ parser_utf8(const char *s, gssize len)
 		return NULL;
 	if (len < 0)
 		len = strlen(s);
-	if (g_utf8_validate_len(s, len, NULL))
+	if (utf8_valid(s, len))
 		return g_strndup(s, len);
 	return g_utf8_make_valid(s, len);
 }
@@ -341,53 +367,97 @@ walk(struct walk *w, GMimeObject *o, int depth)
 	}
 }
 
+/*
+ * The bytes of a part that is not transfer-encoded, where they already
+ * are: the parser's stream (parser_parse) is one memory buffer, and each
+ * part's content a substream of it.  FALSE when they would need decoding.
+ */
+static gboolean
+part_bytes(GMimeDataWrapper *dw, const char **data, gsize *len)
+{
+	GMimeStream *s = dw->stream;
+	GByteArray *b;
+	gint64 end;
+
+	if (dw->encoding == GMIME_CONTENT_ENCODING_BASE64 ||
+	    dw->encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    dw->encoding == GMIME_CONTENT_ENCODING_UUENCODE ||
+	    s == NULL || !GMIME_IS_STREAM_MEM(s) ||
+	    (b = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(s))) == NULL)
+		return FALSE;
+	end = s->bound_end == -1 ? (gint64)b->len : MIN(s->bound_end, (gint64)b->len);
+	if (s->bound_start < 0 || s->bound_start > end)
+		return FALSE;
+	*data = (const char *)b->data + s->bound_start;
+	*len = end - s->bound_start;
+	return TRUE;
+}
+
+/* "ESC $ B" or "ESC $ @" (JIS X 0208) in data: ESC is rare, so memchr finds them fast. */
+static gboolean
+has_jis_escape(const char *data, gsize n)
+{
+	const char *e = data + n, *q;
+
+	for (q = data; (q = memchr(q, '\x1b', e - q)) != NULL; q++)
+		if (e - q >= 3 && q[1] == '$' && (q[2] == 'B' || q[2] == '@'))
+			return TRUE;
+	return FALSE;
+}
+
 /* Decoded content of a leaf part, converted to UTF-8 when its charset is allowed. */
 static char *
 part_text(struct parser *p, GMimePart *part, gsize *outlen)
 {
 	GMimeDataWrapper *dw;
-	GMimeStream *ms;
+	GMimeStream *ms = NULL;
 	GByteArray *ba;
-	const char *cs;
+	const char *cs, *data;
 	char *out = NULL;
 	gsize n;
 
 	*outlen = 0;
 	if (part == NULL || (dw = g_mime_part_get_content(part)) == NULL)
 		return NULL;
-	ba = g_byte_array_new();
-	ms = g_mime_stream_mem_new_with_byte_array(ba);
-	g_mime_data_wrapper_write_to_stream(dw, ms);
-	n = MIN(ba->len, MAX_TEXT);
-	/* "=00" in quoted-printable decodes to NUL, which would end every string early */
-	for (gsize i = 0; i < n; i++)
-		if (ba->data[i] == '\0')
-			ba->data[i] = ' ';
+	/* Plain content is read in place unless it holds a NUL (rewritten below). */
+	if (!part_bytes(dw, &data, &n) || memchr(data, '\0', MIN(n, MAX_TEXT)) != NULL) {
+		ba = g_byte_array_new();
+		ms = g_mime_stream_mem_new_with_byte_array(ba);
+		g_mime_data_wrapper_write_to_stream(dw, ms);
+		/* "=00" in quoted-printable decodes to NUL, which would end every string early */
+		for (gsize i = 0; i < MIN(ba->len, MAX_TEXT); i++)
+			if (ba->data[i] == '\0')
+				ba->data[i] = ' ';
+		data = (const char *)ba->data;
+		n = ba->len;
+	}
+	n = MIN(n, MAX_TEXT);
 	cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
 	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
 	    (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
-	    !g_utf8_validate_len((char *)ba->data, n, NULL))) {
+	    !utf8_valid(data, n))) {
 		if (sanitize_charset_ok(&p->lim, cs))
-			out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", cs, "?", NULL,
+			out = g_convert_with_fallback(data, n, "UTF-8", cs, "?", NULL,
 			    outlen, NULL);
 		else
 			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
 	}
-	if (out == NULL && n > 0 && (memmem(ba->data, n, "\x1b$B", 3) != NULL ||
-	    memmem(ba->data, n, "\x1b$@", 3) != NULL) && sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
+	if (out == NULL && n > 0 && has_jis_escape(data, n) &&
+	    sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
 		/* unlabelled ISO-2022-JP (Japanese MTAs, delivery-status parts): its escapes say so */
-		out = g_convert_with_fallback((char *)ba->data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
+		out = g_convert_with_fallback(data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
 		    outlen, NULL);
 	}
 	if (out == NULL && n == 0) {
 		out = g_strdup("");
 		*outlen = 0;
 	} else if (out == NULL) {
-		out = parser_utf8((char *)ba->data, n);
+		out = parser_utf8(data, n);
 		*outlen = strlen(out);
 	}
-	g_object_unref(ms);	/* owns ba */
+	if (ms != NULL)
+		g_object_unref(ms);	/* owns ba */
 	return out;
 }
 
@@ -472,38 +542,76 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 	}
 }
 
+/*
+ * Phrases that name an SMTP command, grouped by a common start: each group
+ * is found with one strstr per occurrence of its start rather than one
+ * strstr per phrase over the whole text.
+ */
+struct phrase_group {
+	const char *start;
+	struct {
+		const char *rest, *cmd;
+	} alt[6];
+};
+
+/*
+ * The command of the phrase found first in t (the earliest; no two
+ * phrases of different commands can start at one place), or NULL.
+ */
+static const char *
+first_phrase(const char *t, const struct phrase_group *g, gsize ng)
+{
+	const char *best = NULL, *at = NULL, *h;
+	gsize i, k;
+
+	for (i = 0; i < ng; i++) {
+		gsize sl = strlen(g[i].start);
+
+		for (h = strstr(t, g[i].start); h != NULL && (at == NULL || h < at);
+		    h = strstr(h + 1, g[i].start))
+			for (k = 0; k < G_N_ELEMENTS(g[i].alt) && g[i].alt[k].cmd != NULL; k++)
+				if (strncmp(h + sl, g[i].alt[k].rest, strlen(g[i].alt[k].rest)) == 0) {
+					at = h;
+					best = g[i].alt[k].cmd;
+					goto next;
+				}
+next:
+		;
+	}
+	return best;
+}
+
 /* The SMTP command a folded diagnostic says the failure followed, or NULL. */
 char *
 parser_find_command(const char *t)
 {
-	static const struct { const char *needle, *cmd; } tab[] = {
-		{ "rcpt to", "RCPT" }, { "rcpt_to", "RCPT" }, { "rcpt command", "RCPT" },
-		{ "end of data", "DATA" }, { "data command", "DATA" }, { "after data", "DATA" },
-		{ "final data", "DATA" }, { "message data", "DATA" }, { "mail from", "MAIL" },
-		{ "mail_from", "MAIL" }, { "mail command", "MAIL" }, { "ehlo", "EHLO" },
-		{ "helo", "HELO" }, { "initial connection", "CONN" }, { "connect to", "CONN" },
-		{ "but sender was rejected", "MAIL" }, { "but my name was rejected", "HELO" },
-		{ "failed after i sent the message", "DATA" }, { ">>> data", "DATA" },
-		{ "rcpt command", "RCPT" }, { "(state 14)", "RCPT" }, { "(state 13)", "MAIL" },
-		{ "(state 15)", "DATA" }, { "(state 17)", "DATA" }, { "(state 18)", "DATA" },
-		{ "during result wait", "DATA" }, { "does not like recipient", "RCPT" },
-		{ "smtp:rcpt", "RCPT" }, { "smtp:data", "DATA" }, { "smtp:mail", "MAIL" },
+	static const struct phrase_group tab[] = {
+		{ "rcpt", { { " to", "RCPT" }, { "_to", "RCPT" }, { " command", "RCPT" } } },
+		{ "end of data", { { "", "DATA" } } },
+		{ "data command", { { "", "DATA" } } },
+		{ "after data", { { "", "DATA" } } },
+		{ "final data", { { "", "DATA" } } },
+		{ "message data", { { "", "DATA" } } },
+		{ "mail", { { " from", "MAIL" }, { "_from", "MAIL" }, { " command", "MAIL" } } },
+		{ "ehlo", { { "", "EHLO" } } },
+		{ "helo", { { "", "HELO" } } },
+		{ "initial connection", { { "", "CONN" } } },
+		{ "connect to", { { "", "CONN" } } },
+		{ "but ", { { "sender was rejected", "MAIL" }, { "my name was rejected", "HELO" } } },
+		{ "failed after i sent the message", { { "", "DATA" } } },
+		{ ">>> data", { { "", "DATA" } } },
+		{ "(state 1", { { "4)", "RCPT" }, { "3)", "MAIL" }, { "5)", "DATA" }, { "7)", "DATA" },
+		    { "8)", "DATA" } } },
+		{ "during result wait", { { "", "DATA" } } },
+		{ "does not like recipient", { { "", "RCPT" } } },
+		{ "smtp:", { { "rcpt", "RCPT" }, { "data", "DATA" }, { "mail", "MAIL" } } },
 	};
-	const char *best = NULL, *at = NULL;
-	size_t i;
+	const char *best;
 
-	if (t == NULL)
-		return NULL;
 	/* The first one mentioned is where the session ended in most reports. */
-	for (i = 0; i < G_N_ELEMENTS(tab); i++) {
-		const char *h = strstr(t, tab[i].needle);
-
-		if (h != NULL && (at == NULL || h < at)) {
-			at = h;
-			best = tab[i].cmd;
-		}
-	}
-	return best != NULL ? g_strdup(best) : NULL;
+	if (t == NULL || (best = first_phrase(t, tab, G_N_ELEMENTS(tab))) == NULL)
+		return NULL;
+	return g_strdup(best);
 }
 
 /*
@@ -515,39 +623,30 @@ parser_find_command(const char *t)
 static char *
 find_command_context(const char *ctx, const char *rcpt)
 {
-	static const struct { const char *needle, *cmd; } tab[] = {
-		{ ">>> rcpt", "RCPT" }, { ">>> data", "DATA" }, { ">>> mail from", "MAIL" },
-		{ ">>> ehlo", "EHLO" }, { ">>> helo", "HELO" }, { "in reply to rcpt", "RCPT" },
-		{ "in reply to end of data", "DATA" }, { "in reply to data", "DATA" },
-		{ "in reply to mail from", "MAIL" }, { "after rcpt to", "RCPT" },
-		{ "after end of data", "DATA" }, { "after data", "DATA" },
-		{ "after mail from", "MAIL" }, { "did not like our rcpt", "RCPT" },
-		{ "did not like our data", "DATA" }, { "smtp command data", "DATA" },
-		{ "smtp command rcpt", "RCPT" }, { "smtp command mail", "MAIL" },
-		{ "does not like recipient", "RCPT" }, { "smtp:rcpt", "RCPT" },
-		{ "smtp:data", "DATA" }, { "but sender was rejected", "MAIL" },
-		{ "failed after i sent the message", "DATA" },
+	static const struct phrase_group tab[] = {
+		{ ">>> ", { { "rcpt", "RCPT" }, { "data", "DATA" }, { "mail from", "MAIL" },
+		    { "ehlo", "EHLO" }, { "helo", "HELO" } } },
+		{ "in reply to ", { { "rcpt", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
+		    { "mail from", "MAIL" } } },
+		{ "after ", { { "rcpt to", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
+		    { "mail from", "MAIL" } } },
+		{ "did not like our ", { { "rcpt", "RCPT" }, { "data", "DATA" } } },
+		{ "smtp command ", { { "data", "DATA" }, { "rcpt", "RCPT" }, { "mail", "MAIL" } } },
+		{ "does not like recipient", { { "", "RCPT" } } },
+		{ "smtp:", { { "rcpt", "RCPT" }, { "data", "DATA" } } },
+		{ "but sender was rejected", { { "", "MAIL" } } },
+		{ "failed after i sent the message", { { "", "DATA" } } },
 	};
-	const char *from = NULL, *best = NULL, *at = NULL;
-	size_t i;
-	int pass;
+	const char *from = NULL, *best = NULL;
 
 	if (ctx == NULL)
 		return NULL;
 	if (rcpt != NULL)
 		from = strstr(ctx, rcpt);
-	for (pass = from != NULL ? 0 : 1; pass < 2 && best == NULL; pass++) {
-		const char *start = pass == 0 ? from : ctx;
-
-		for (i = 0; i < G_N_ELEMENTS(tab); i++) {
-			const char *h = strstr(start, tab[i].needle);
-
-			if (h != NULL && (at == NULL || h < at)) {
-				at = h;
-				best = tab[i].cmd;
-			}
-		}
-	}
+	if (from != NULL)
+		best = first_phrase(from, tab, G_N_ELEMENTS(tab));
+	if (best == NULL)
+		best = first_phrase(ctx, tab, G_N_ELEMENTS(tab));
 	return best != NULL ? g_strdup(best) : NULL;
 }
 
@@ -585,6 +684,21 @@ report_mta(struct parser *p, const char *ctx)
 }
 
 /*
+ * The report's text folded for the rules: only when a record needs it
+ * (its own diagnostic often decides), and once for all its records.
+ */
+static const char *
+folded_context(struct parser *p, const char *context)
+{
+	if (p->fold_src != context) {
+		g_free(p->fold_out);
+		p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
+		p->fold_src = context;
+	}
+	return p->fold_out;
+}
+
+/*
  * Decide reason, rule and class.  The record's own diagnostic is tried
  * first; context (the human-readable text of the report) only when it
  * says nothing a rule knows.  Before all of that, the rules scoped to the
@@ -599,9 +713,9 @@ void
 parser_classify(struct parser *p, struct report_record *rec, const char *context)
 {
 	struct rules_match m;
-	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD), *ctx = NULL;
+	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD);
+	const char *ctx = NULL, *lhost, *rhost;
 	gboolean ok, scoped = FALSE;
-	const char *lhost, *rhost;
 
 	if (rec->replycode == NULL && rec->diagnostic != NULL)
 		rec->replycode = parser_find_replycode(rec->diagnostic);
@@ -609,19 +723,10 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->status = parser_find_status(rec->diagnostic);
 	if (rec->smtp_command == NULL)
 		rec->smtp_command = parser_find_command(diag);
-	if (context != NULL) {
-		/* Every record of a report shares its text: fold it once. */
-		if (p->fold_src != context) {
-			g_free(p->fold_out);
-			p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
-			p->fold_src = context;
-		}
-		ctx = p->fold_out;
-	}
-	if (rec->smtp_command == NULL && ctx != NULL) {
+	if (rec->smtp_command == NULL && context != NULL) {
 		char *lr = rec->recipient != NULL ? g_ascii_strdown(rec->recipient, -1) : NULL;
 
-		rec->smtp_command = find_command_context(ctx, lr);
+		rec->smtp_command = find_command_context(folded_context(p, context), lr);
 		g_free(lr);
 	}
 	ok = FALSE;
@@ -634,9 +739,15 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 			m.by_text = FALSE;
 		g_free(h);
 	}
+	/* The folded text only where it is read: detection (once a report)
+	 * and the producer's scoped rules. */
+	if (!p->cur_mta_done && context != NULL)
+		ctx = folded_context(p, context);
 	lhost = report_mta(p, ctx);
 	rhost = rules_detect_remote(p->rules, rec->remote_mta);
 	if (!ok && (lhost != NULL || rhost != NULL)) {
+		if (lhost != NULL && context != NULL)
+			ctx = folded_context(p, context);
 		scoped = (diag != NULL && rules_classify_scoped(p->rules, lhost, rhost, diag,
 		    rec->status, NULL, NULL, &m)) ||
 		    (ctx != NULL && lhost != NULL && rules_classify_scoped(p->rules, lhost, NULL, ctx,
@@ -647,8 +758,8 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 	}
 	if (!ok)
 		ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
-	if (!ok && ctx != NULL) {
-		ok = rules_classify(p->rules, ctx, rec->status, NULL, NULL, &m);
+	if (!ok && context != NULL) {
+		ok = rules_classify(p->rules, folded_context(p, context), rec->status, NULL, NULL, &m);
 		if (!ok && rec->status == NULL) {
 			rec->status = parser_find_status(context);
 		}
@@ -832,21 +943,86 @@ parse_raw_dsn(struct parser *p, struct report *r, const char *raw, gsize n, cons
  * skip: how many such parts to pass over first; -1 also looks for fields
  * written inline without any part (raw_dsn_fields).
  */
+static const char *raw_body(const char *buf, gsize len);
+
+/*
+ * memmem() for the literals searched in whole messages: memchr finds
+ * their byte lit[piv], chosen rare in mail ('v', 'k', '8'), and the rest
+ * is compared there.  glibc's memmem reads about a byte a cycle; memchr
+ * skips ahead many times faster.  The first occurrence, or NULL.
+ */
+static const char *
+find_lit(const char *hay, gsize n, const char *lit, gsize k, gsize piv)
+{
+	const char *end = hay + n, *q;
+
+	if (n < k)
+		return NULL;
+	for (q = hay + piv; q < end && (q = memchr(q, lit[piv], end - q)) != NULL; q++)
+		if (q + (k - piv) <= end && memcmp(q - piv, lit, k) == 0)
+			return q - piv;
+	return NULL;
+}
+
 /* Offset just past the next empty line at or after from, or len. */
 static gsize
 after_blank_line(const char *buf, gsize len, gsize from)
 {
-	gsize i;
+	/* the same test as raw_body(), which steps by line with memchr */
+	return from >= len ? len : (gsize)(raw_body(buf + from, len - from) - buf);
+}
 
-	for (i = from; i + 1 < len; i++) {
-		if (buf[i] == '\n' && buf[i + 1] == '\n')
-			return i + 2;
-		if (buf[i] == '\r' && buf[i + 1] == '\r')
-			return i + 2;
-		if (buf[i] == '\n' && buf[i + 1] == '\r' && i + 2 < len && buf[i + 2] == '\n')
-			return i + 3;
+/*
+ * Where GMime can stop short of the message/rfc822 part whose header has
+ * the line at t: before the line end ahead of the boundary line that
+ * opens the part (GMime drops that line end from the part before a
+ * boundary; at the end of its input it drops nothing, so that part reads
+ * the same).  GMime then builds no object for a part nothing is read from
+ * (the original's header is read raw).  *tok: that boundary.  part (just
+ * past the part's header) when that boundary line is not found: a blank
+ * line or the start of the message first, a closing boundary, or a "--"
+ * line whose token no boundary parameter declares.  Whether GMime takes
+ * the line for a boundary of the top-level multipart is checked once it
+ * has parsed (parser_parse).
+ */
+static gsize
+before_part(const char *buf, const char *t, gsize part, const char **tok, gsize *toklen)
+{
+	const char *ls = t, *s, *e, *b, *be, *q;
+	int lines;
+
+	for (lines = 0; lines < 64 && ls > buf; lines++) {
+		e = ls - 1;		/* the previous line's end */
+		if (*e == '\n' && e > buf && e[-1] == '\r')
+			e--;
+		for (s = e; s > buf && s[-1] != '\n' && s[-1] != '\r'; s--)
+			;
+		if (s == e)
+			return part;	/* a blank line: this was no part header */
+		if (e - s < 3 || s[0] != '-' || s[1] != '-') {
+			ls = s;		/* another line of the part's header */
+			continue;
+		}
+		for (be = e; be > s + 2 && (be[-1] == ' ' || be[-1] == '\t'); be--)
+			;
+		b = s + 2;
+		if (be - b < 1 || s == buf || (be - b >= 2 && be[-1] == '-' && be[-2] == '-'))
+			return part;
+		for (q = buf; (q = memmem(q, s - q, b, be - b)) != NULL; q++)
+			if (q > buf && (q[-1] == '"' || q[-1] == '=') && q + (be - b) < s &&
+			    (q[be - b] == '"' || q[be - b] == ';' || q[be - b] == '\r' ||
+			    q[be - b] == '\n' || q[be - b] == ' ' || q[be - b] == '\t'))
+				break;
+		if (q == NULL)
+			return part;
+		*tok = b;
+		*toklen = be - b;
+		e = s - 1;		/* the line end before the boundary line */
+		if (*e == '\n' && e > buf && e[-1] == '\r')
+			e--;
+		return e - buf;
 	}
-	return len;
+	return part;
 }
 
 /*
@@ -859,18 +1035,22 @@ after_blank_line(const char *buf, gsize len, gsize from)
  * cut is made only when the enclosed message is not transfer-encoded and
  * nothing a report is made of follows it (a notice placed after the
  * original would be lost: MTAs put it first); GMime takes the missing
- * closing boundary in its stride.
+ * closing boundary in its stride.  *early: where GMime may stop sooner,
+ * before that part's boundary (before_part()), or 0.  body: where the
+ * message's own header ends (raw_body()).
  */
 static gsize
-gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
+gmime_extent(const char *buf, gsize len, gsize body, const char **hdr, gsize *hdrlen,
+    gsize *early, const char **tok, gsize *toklen)
 {
 	static const char tag[] = "content-type: message/rfc822";
 	const char *p = buf, *end = buf + len, *h;
-	gsize part, cut;
+	gsize part, cut, stop;
 
 	*hdr = NULL;
 	*hdrlen = 0;
-	while ((h = memmem(p, end - p, "rfc822", 6)) != NULL) {
+	*early = 0;
+	while ((h = find_lit(p, end - p, "rfc822", 6, 3)) != NULL) {
 		const char *t = h - 22;	/* where "content-type: message/" would start */
 
 		p = h + 6;
@@ -898,11 +1078,15 @@ gmime_extent(const char *buf, gsize len, const char **hdr, gsize *hdrlen)
 					return len;
 			}
 		}
-		if (memmem(buf + cut, len - cut, "elivery-", 8) != NULL ||
-		    memmem(buf + cut, len - cut, "eedback-", 8) != NULL)
+		if (find_lit(buf + cut, len - cut, "elivery-", 8, 3) != NULL ||
+		    find_lit(buf + cut, len - cut, "eedback-", 8, 6) != NULL)
 			return len;
 		*hdr = buf + part;
 		*hdrlen = cut - part;
+		stop = before_part(buf, t, part, tok, toklen);
+		/* never inside the message's own header */
+		if (stop != part && stop > body)
+			*early = stop;
 		return part;
 	}
 	return len;
@@ -931,28 +1115,25 @@ after_outer_close(const char *buf, gsize len, GMimeObject *top)
 	return off;
 }
 
-/* The body of a raw message: after the first empty line, or the end. */
+/*
+ * The body of a raw message: after the first empty line ("\n\n",
+ * "\n\r\n" or "\r\r"), or the end.  Line by line with memchr: the
+ * LF-led ones first, then any "\r\r" (bare CRs, rare) ahead of them.
+ */
 static const char *
 raw_body(const char *buf, gsize len)
 {
-	const char *p, *end = buf + len;
+	const char *end = buf + len, *p, *nl, *cr;
 
-	for (p = buf; p + 1 < end; p++) {
-		if (p[0] == '\n' && p[1] == '\n')
-			return p + 2;
-		if (p[0] == '\r' && p[1] == '\r')
-			return p + 2;
-		if (p[0] == '\n' && p[1] == '\r' && p + 2 < end && p[2] == '\n')
-			return p + 3;
-	}
-	return end;
-}
-
-/* Start of line i.e. buf or after a line end. */
-static gboolean
-at_line_start(const char *buf, const char *p)
-{
-	return p == buf || p[-1] == '\n' || p[-1] == '\r';
+	for (p = buf; (nl = memchr(p, '\n', end - p)) != NULL; p = nl + 1)
+		if (nl + 1 < end && (nl[1] == '\n' || (nl[1] == '\r' && nl + 2 < end && nl[2] == '\n')))
+			break;
+	for (p = buf; (cr = memchr(p, '\r', (nl != NULL ? nl : end) - p)) != NULL; p = cr + 1)
+		if (cr + 1 < end && cr[1] == '\r')
+			return cr + 2;
+	if (nl == NULL)
+		return end;
+	return nl[1] == '\n' ? nl + 2 : nl + 3;
 }
 
 /*
@@ -965,12 +1146,19 @@ raw_dsn_fields(const char *buf, gsize len, const char **out, gsize *outlen)
 {
 	const char *end = buf + len, *best = NULL, *s, *p;
 
-	for (p = buf; p < end && best == NULL; p++) {
-		if (!at_line_start(buf, p) || (*p != 'R' && *p != 'r' && *p != 'F' && *p != 'f'))
-			continue;
-		if ((end - p >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
-		    (end - p >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0))
+	/* line starts only: the start, and after every LF or CR */
+	for (p = buf; p < end; p = s + 1) {
+		const char *nl;
+
+		if ((*p == 'R' || *p == 'r' || *p == 'F' || *p == 'f') &&
+		    ((end - p >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
+		    (end - p >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0))) {
 			best = p;
+			break;
+		}
+		nl = memchr(p, '\n', end - p);
+		if ((s = memchr(p, '\r', (nl != NULL ? nl : end) - p)) == NULL && (s = nl) == NULL)
+			break;
 	}
 	if (best == NULL)
 		return FALSE;
@@ -992,7 +1180,7 @@ raw_dsn_block(const char *buf, gsize len, int skip, const char **out, gsize *out
 
 	/* memmem is fast; the rare all-capitals spelling is not looked for */
 	for (;;) {
-		const char *h = memmem(p, end - p, "elivery-", 8), *t;
+		const char *h = find_lit(p, end - p, "elivery-", 8, 3), *t;
 
 		if (h == NULL)
 			return skip < 0 ? raw_dsn_fields(buf, len, out, outlen) : FALSE;
@@ -1177,16 +1365,69 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 	g_free(addr);
 }
 
+/* Does a Content-Type value name a multipart with boundary tok?  A cheap first look. */
+static gboolean
+ct_boundary_is(const char *ct, const char *tok, gsize n)
+{
+	const char *b;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (g_ascii_strncasecmp(ct, "multipart/", 10) != 0 ||
+	    (b = strcasestr(ct, "boundary=")) == NULL)
+		return FALSE;
+	b += 9;
+	if (*b == '"')
+		return strncmp(b + 1, tok, n) == 0 && b[1 + n] == '"';
+	return strncmp(b, tok, n) == 0 && (b[n] == '\0' || b[n] == ';' || b[n] == ' ' ||
+	    b[n] == '\t');
+}
+
+/* Is GMime's top-level object a multipart with boundary tok? */
+static gboolean
+top_boundary_is(GMimeObject *body, const char *tok, gsize n)
+{
+	const char *b;
+
+	return body != NULL && GMIME_IS_MULTIPART(body) &&
+	    (b = g_mime_object_get_content_type_parameter(body, "boundary")) != NULL &&
+	    strlen(b) == n && memcmp(b, tok, n) == 0;
+}
+
+/*
+ * GMime parses pre (a header) and the n bytes at body, from one buffer
+ * kept from message to message (no allocation, and no heap consolidation
+ * when a large one is freed, per message).  *st: the stream it reads.
+ */
+static GMimeObject *
+gmime_body(struct parser *p, const GString *pre, const char *body, gsize n, GMimeStream **st)
+{
+	if (p->gbuf == NULL)
+		p->gbuf = g_byte_array_new();
+	g_byte_array_set_size(p->gbuf, 0);
+	g_byte_array_append(p->gbuf, (const guint8 *)pre->str, pre->len);
+	g_byte_array_append(p->gbuf, (const guint8 *)body, n);
+	*st = g_mime_stream_mem_new_with_byte_array(p->gbuf);
+	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(*st), FALSE);
+	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
+	if (p->gparser == NULL) {
+		p->gparser = g_mime_parser_new();
+		g_mime_parser_set_persist_stream(p->gparser, TRUE);
+	}
+	g_mime_parser_init_with_stream(p->gparser, *st);
+	return g_mime_parser_construct_part(p->gparser, p->gopts);
+}
+
 struct report *
 parser_parse(struct parser *p, const char *data, gsize len, const char *envelope_rcpt)
 {
 	struct report *r = report_new(REPORT_KIND_NONE);
 	const char *buf, *why = NULL;
 	char *copy = NULL, *context = NULL;
-	gsize blen, clen = 0;
-	GByteArray *ba;
+	gsize blen, hlen, glen, early, toklen = 0, clen = 0;
+	const char *tok = NULL;
+	gboolean cut_early = FALSE;
 	GMimeStream *st;
-	GMimeStream *cat = NULL;
 	GMimeParser *gp;
 	GMimeObject *body = NULL;
 	struct fields *top = NULL;
@@ -1207,26 +1448,22 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		r->outcome = g_strdup(why);
 		return r;
 	}
-	/*
-	 * Parse straight from the caller's buffer: a GByteArray that borrows
-	 * the bytes, and a stream that does not own it (no copy, no free).
-	 */
-	ba = g_byte_array_new();
-	ba->data = (guint8 *)buf;
-	ba->len = gmime_extent(buf, blen, &orig_hdr, &orig_hdrlen);
-	st = g_mime_stream_mem_new_with_byte_array(ba);
-	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(st), FALSE);
+	/* The message's own header ends before anything gmime_extent() may cut: found once. */
+	hlen = raw_body(buf, blen) - buf;
+	glen = gmime_extent(buf, blen, hlen, &orig_hdr, &orig_hdrlen, &early, &tok, &toklen);
 	/*
 	 * The message's own header is read here (fields.c): GMime would build
 	 * an object for every Received line.  GMime parses the body alone, as
 	 * a part behind a two-line header that carries its Content-Type and
-	 * Content-Transfer-Encoding (a stream over the caller's bytes: no copy).
+	 * Content-Transfer-Encoding.  Header and body go in one buffer (the
+	 * body's bytes are copied once, a few microseconds at most): over one
+	 * memory stream, each part's content is one plain substream, where a
+	 * concatenation of the header and the caller's bytes cost GMime a new
+	 * concatenation of substreams, three objects, for every part.
 	 */
 	{
-		gsize hlen = raw_body(buf, ba->len) - buf;
 		const char *ct, *cte;
 		GString *pre = g_string_sized_new(128);
-		GMimeStream *hs, *bs;
 
 		top = fields_parse_header(buf, hlen);
 		p->cur_top = top;
@@ -1237,23 +1474,20 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		if (cte != NULL)
 			g_string_append_printf(pre, "Content-Transfer-Encoding: %s\n", cte);
 		g_string_append_c(pre, '\n');
-		cat = g_mime_stream_cat_new();
-		hs = g_mime_stream_mem_new_with_buffer(pre->str, pre->len);
-		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), hs);
-		g_object_unref(hs);
-		bs = g_mime_stream_substream(st, hlen, ba->len);
-		g_mime_stream_cat_add_source(GMIME_STREAM_CAT(cat), bs);
-		g_object_unref(bs);
+		cut_early = early != 0 && ct != NULL && ct_boundary_is(ct, tok, toklen);
+		body = gmime_body(p, pre, buf + hlen, (cut_early ? early : glen) - hlen, &st);
+		if (cut_early && !top_boundary_is(body, tok, toklen)) {
+			/* that line is no top-level boundary to GMime: it reads up to glen after all */
+			if (body != NULL)
+				g_object_unref(body);
+			g_mime_parser_init_with_stream(p->gparser, p->empty);
+			g_object_unref(st);
+			cut_early = FALSE;
+			body = gmime_body(p, pre, buf + hlen, glen - hlen, &st);
+		}
 		g_string_free(pre, TRUE);
 	}
-	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
-	if (p->gparser == NULL) {
-		p->gparser = g_mime_parser_new();
-		g_mime_parser_set_persist_stream(p->gparser, TRUE);
-	}
 	gp = p->gparser;
-	g_mime_parser_init_with_stream(gp, cat);
-	body = g_mime_parser_construct_part(gp, p->gopts);
 	if (body == NULL) {
 		r->outcome = g_strdup("not a MIME message");
 		goto done;
@@ -1262,6 +1496,9 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	w.p = p;
 	w.r = r;
 	walk(&w, body, 0);
+	/* The message/rfc822 part GMime was spared came last, right under the top (before_part). */
+	if (cut_early && ++w.nparts > p->lim.max_parts)
+		r->anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
 
 	/* The human-readable text: context for reasons, body of non-standard bounces. */
 	if (w.text != NULL)
@@ -1275,7 +1512,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	}
 	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(body)) {
 		/* A multipart GMime could not split: its raw text is all there is. */
-		const char *raw = raw_body(buf, blen);
+		const char *raw = buf + hlen;
 
 		g_free(context);
 		clen = MIN((gsize)(buf + blen - raw), MAX_TEXT);
@@ -1410,11 +1647,12 @@ done:
 	g_free(context);
 	/* drop its reference to this message's stream; the parser itself is kept */
 	g_mime_parser_init_with_stream(gp, p->empty);
-	g_object_unref(cat);
 	g_object_unref(st);
-	ba->data = NULL;
-	ba->len = 0;
-	g_byte_array_free(ba, FALSE);
+	if (p->gbuf->len > GBUF_KEEP) {
+		/* not kept at the size of the largest message ever seen */
+		g_byte_array_free(p->gbuf, TRUE);
+		p->gbuf = NULL;
+	}
 	g_free(copy);
 	return r;
 }

@@ -21,6 +21,8 @@ struct rule {
 	char *pattern;		/* folded text, status or code */
 	GRegex *re;
 	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
+	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
+	GRegex *re_at;		/* the same, anchored at the offset given (ASCII filtered rules) */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
 };
@@ -70,10 +72,11 @@ struct rules {
 	struct rules *scoped;
 	/*
 	 * Prefilter for regex rules: every match of such a rule starts with one
-	 * of its anchors (literal prefixes of its top-level alternatives, at
-	 * least 3 bytes).  One pass over the text finds the anchors present and
-	 * so the few rules worth running; rules whose pattern gives no anchors
-	 * always run.  anchors: trigram -> GArray of struct anchor.
+	 * of its anchors (literal prefixes of its top-level alternatives, read
+	 * through groups and optional parts, at least 3 bytes).  One pass over
+	 * the text finds the anchors present, so the few rules worth trying
+	 * and where; rules whose pattern gives no anchors always run.
+	 * anchors: trigram -> GArray of struct anchor.
 	 */
 	GHashTable *anchors;
 	guint8 trigram_bits[8192];	/* 65536-bit filter over hashed trigrams */
@@ -83,6 +86,7 @@ struct anchor {
 	char *lit;		/* lower case */
 	gsize len;
 	guint rule;		/* index in rules */
+	gboolean whole;		/* the literal is a whole match: where it is, the rule matches */
 };
 
 static void
@@ -96,6 +100,8 @@ rule_free(gpointer p)
 	g_strfreev(r->mtas);
 	if (r->re != NULL)
 		g_regex_unref(r->re);
+	if (r->re_at != NULL)
+		g_regex_unref(r->re_at);
 	g_free(r);
 }
 
@@ -173,15 +179,24 @@ rules_fold(const char *text)
 char *
 rules_fold_n(const char *text, gsize max)
 {
-	GString *s;
 	const char *p, *end;
+	char *out, *w;
 	gboolean sp = FALSE, cont = FALSE;	/* cont: inside a multi-line reply */
 
 	if (text == NULL)
 		return NULL;
 	end = text + strnlen(text, max);
-	s = g_string_sized_new(end - text);
+	/* Never longer than the text: each byte written stands for one read. */
+	w = out = g_malloc(end - text + 1);
 	for (p = text; p < end; p++) {
+		if ((guchar)*p > ' ') {
+			/* most bytes: neither a space nor a line end */
+			if (sp)
+				*w++ = ' ';
+			sp = FALSE;
+			*w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
+			continue;
+		}
 		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
 			/*
 			 * A continuation line of a multi-line SMTP reply repeats
@@ -200,7 +215,7 @@ rules_fold_n(const char *text, gsize max)
 					while (*r != '\0' && !g_ascii_isspace(*r))
 						r++;
 				}
-				if (s->len > 0)
+				if (w > out)
 					sp = TRUE;
 				cont = q[3] == '-';
 				p = r - 1;
@@ -209,15 +224,17 @@ rules_fold_n(const char *text, gsize max)
 			cont = FALSE;
 		}
 		if (g_ascii_isspace(*p)) {
-			sp = s->len > 0;
+			sp = w > out;
 			continue;
 		}
 		if (sp)
-			g_string_append_c(s, ' ');
+			*w++ = ' ';
 		sp = FALSE;
-		g_string_append_c(s, g_ascii_tolower(*p));
+		/* g_ascii_tolower() is a function call, for every byte of an 8 KB text */
+		*w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
 	}
-	return g_string_free(s, FALSE);
+	*w = '\0';
+	return out;
 }
 
 static gboolean
@@ -333,6 +350,237 @@ branch_anchors(const char *p, gsize n, GPtrArray *out)
 	return TRUE;
 }
 
+/* End of the top-level alternative of p[0..n) that starts at from. */
+static gsize
+alt_end(const char *p, gsize n, gsize from)
+{
+	gsize i;
+	int depth = 0;
+	gboolean cls = FALSE;
+
+	for (i = from; i < n; i++) {
+		if (p[i] == '\\') {
+			i++;
+			continue;
+		}
+		if (cls) {
+			if (p[i] == ']')
+				cls = FALSE;
+			continue;
+		}
+		if (p[i] == '[')
+			cls = TRUE;
+		else if (p[i] == '(')
+			depth++;
+		else if (p[i] == ')')
+			depth--;
+		else if (p[i] == '|' && depth == 0)
+			break;
+	}
+	return MIN(i, n);
+}
+
+/* A literal prefix found by expand(). */
+struct lit {
+	char *s;
+	gboolean whole;
+};
+
+static void
+lit_free(gpointer x)
+{
+	struct lit *l = x;
+
+	g_free(l->s);
+	g_free(l);
+}
+
+/* What follows a group, to be read once one of its alternatives is. */
+struct rest {
+	const char *p;
+	gsize n;
+	const struct rest *next;
+	gboolean stop;		/* the group repeats ("+"): what follows may be more of it */
+};
+
+#define MAX_LITS	16	/* literal prefixes of one top-level alternative */
+
+static gboolean
+emit(GPtrArray *out, const GString *lit, gboolean whole)
+{
+	struct lit *l;
+
+	if (lit->len < 3 || out->len >= MAX_LITS)
+		return FALSE;
+	l = g_new(struct lit, 1);
+	l->s = g_strdup(lit->str);
+	l->whole = whole;
+	g_ptr_array_add(out, l);
+	return TRUE;
+}
+
+static gboolean expand(const char *p, gsize n, const struct rest *rest, const GString *pre,
+    gboolean whole, GPtrArray *out);
+
+/*
+ * The group opening at p[i] == '(' of p[0..n): every one of its
+ * alternatives, then what follows it, each after lit.
+ */
+static gboolean
+expand_group(const char *p, gsize n, gsize i, const struct rest *rest, const GString *lit,
+    gboolean whole, GPtrArray *out)
+{
+	gssize e = group_end(p + i, n - i);
+	gsize in = i + 1, after, a, b;
+	struct rest next;
+	char q;
+
+	if (e < 0)
+		return emit(out, lit, FALSE);
+	if (in < n && p[in] == '?') {
+		if (in + 1 >= n || p[in + 1] != ':')
+			return emit(out, lit, FALSE);	/* lookaround, named group, flags */
+		in += 2;
+	}
+	after = i + e + 1;
+	q = after < n ? p[after] : '\0';
+	/* repeated any number of times, or lazy or possessive: the prefix so far is all */
+	if (q == '*' || q == '{' || ((q == '?' || q == '+') && after + 1 < n &&
+	    (p[after + 1] == '?' || p[after + 1] == '+')))
+		return emit(out, lit, FALSE);
+	if (q == '?' || q == '+')
+		after++;
+	next.p = p + after;
+	next.n = n - after;
+	next.next = rest;
+	next.stop = q == '+';
+	for (a = in; ; a = b + 1) {
+		b = alt_end(p, i + e, a);
+		if (!expand(p + a, b - a, &next, lit, whole && q != '+', out))
+			return FALSE;
+		if (b >= (gsize)(i + e))
+			break;
+	}
+	/* "(...)?": it may also be absent */
+	return q != '?' || expand(next.p, next.n, rest, lit, whole, out);
+}
+
+/*
+ * The literal prefixes of every match of p[0..n) followed by rest, each
+ * after pre, into out: through groups (one prefix per alternative) and
+ * optional parts (with and without), up to the first thing that is not a
+ * literal.  whole: what was read so far is all literal, so that a prefix
+ * reaching the end of the pattern is a whole match.  FALSE when some
+ * prefix is shorter than 3 bytes or there would be more than MAX_LITS.
+ */
+static gboolean
+expand(const char *p, gsize n, const struct rest *rest, const GString *pre, gboolean whole,
+    GPtrArray *out)
+{
+	GString *lit = g_string_new_len(pre->str, pre->len);
+	gboolean ok;
+	gsize i = 0;
+
+	for (;;) {
+		char c;
+		gsize step = 1;
+
+		if (i == n) {
+			if (rest != NULL && !rest->stop)
+				ok = expand(rest->p, rest->n, rest->next, lit, whole, out);
+			else
+				ok = emit(out, lit, whole && rest == NULL);
+			break;
+		}
+		c = p[i];
+		if (c == '(') {
+			ok = expand_group(p, n, i, rest, lit, whole, out);
+			break;
+		}
+		if (c == '\\') {
+			if (i + 1 >= n || g_ascii_isalnum(p[i + 1])) {
+				ok = emit(out, lit, FALSE);	/* \d, \s, \b ... */
+				break;
+			}
+			c = p[i + 1];
+			step = 2;
+		} else if (strchr(".[|)$*+?{^", c) != NULL) {
+			ok = emit(out, lit, FALSE);
+			break;
+		}
+		if (i + step < n && (p[i + step] == '*' || p[i + step] == '{' ||
+		    (p[i + step] == '?' && i + step + 1 < n &&
+		    (p[i + step + 1] == '?' || p[i + step + 1] == '+')))) {
+			ok = emit(out, lit, FALSE);
+			break;
+		}
+		if (i + step < n && p[i + step] == '?') {
+			/* an optional character: the prefixes without it, then with it */
+			if (!expand(p + i + step + 1, n - i - step - 1, rest, lit, whole, out)) {
+				ok = FALSE;
+				break;
+			}
+			g_string_append_c(lit, g_ascii_tolower(c));
+			i += step + 1;
+			continue;
+		}
+		g_string_append_c(lit, g_ascii_tolower(c));
+		i += step;
+		if (i < n && p[i] == '+') {
+			ok = emit(out, lit, FALSE);
+			break;
+		}
+	}
+	g_string_free(lit, TRUE);
+	return ok;
+}
+
+/*
+ * The prefixes of one top-level alternative: expanded through groups
+ * (expand()) when that gives at most MAX_LITS of at least 3 bytes, else
+ * the plain one (branch_anchors()).
+ */
+static gboolean
+alt_anchors(const char *p, gsize n, GPtrArray *out)
+{
+	GPtrArray *tmp = g_ptr_array_new_with_free_func(lit_free);
+	GPtrArray *plain;
+	GString *empty = g_string_new(NULL);
+	gsize i = 0;
+	guint j;
+	gboolean ok;
+
+	/* zero-width at the start (^, \b): the literal is no whole match then */
+	for (;;) {
+		if (i < n && p[i] == '^')
+			i++;
+		else if (i + 1 < n && p[i] == '\\' && (p[i + 1] == 'b' || p[i + 1] == 'B'))
+			i += 2;
+		else
+			break;
+	}
+	if (expand(p + i, n - i, NULL, empty, i == 0, tmp)) {
+		for (j = 0; j < tmp->len; j++)
+			g_ptr_array_add(out, g_ptr_array_index(tmp, j));
+		g_ptr_array_set_free_func(tmp, NULL);
+		ok = TRUE;
+	} else {
+		plain = g_ptr_array_new_with_free_func(g_free);
+		ok = branch_anchors(p, n, plain);
+		for (j = 0; ok && j < plain->len; j++) {
+			struct lit *l = g_new(struct lit, 1);
+
+			l->s = g_strdup(g_ptr_array_index(plain, j));
+			l->whole = FALSE;
+			g_ptr_array_add(out, l);
+		}
+		g_ptr_array_free(plain, TRUE);
+	}
+	g_ptr_array_free(tmp, TRUE);
+	g_string_free(empty, TRUE);
+	return ok;
+}
+
 /* Anchors of every top-level alternative of p[0..n). */
 static gboolean
 anchors_of(const char *p, gsize n, GPtrArray *out)
@@ -378,34 +626,74 @@ trigram_hash(guint32 k)
 	return (k * 2654435761u) >> 16;
 }
 
-/* Index the anchors of regex rule i (pattern pat); rules without any always run. */
+/* Index lit as an anchor of rule i; whole: where it is, the rule matches. */
+static void
+anchor_add(struct rules *r, const char *lit, guint i, gboolean whole)
+{
+	struct anchor a;
+	guint32 k;
+	GArray *arr;
+
+	a.lit = g_strdup(lit);
+	a.len = strlen(a.lit);
+	a.rule = i;
+	a.whole = whole;
+	k = trigram(a.lit);
+	arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
+	if (arr == NULL) {
+		arr = g_array_new(FALSE, FALSE, sizeof(struct anchor));
+		g_hash_table_insert(r->anchors, GUINT_TO_POINTER(k), arr);
+	}
+	g_array_append_val(arr, a);
+	r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
+}
+
+/*
+ * Index the anchors of rule i: a text rule's pattern is its own (a whole
+ * match: found in the one pass, no strstr per rule); a regex rule's come
+ * from its pattern pat.  Rules without any always run.
+ */
 static void
 rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 {
-	GPtrArray *lits = g_ptr_array_new_with_free_func(g_free);
+	GPtrArray *lits;
+	gsize n = strlen(pat), from, to;
 	guint j;
 
-	if (!anchors_of(pat, strlen(pat), lits) || lits->len == 0) {
-		g_ptr_array_free(lits, TRUE);
+	if (ru->type == RULE_TEXT) {
+		if (strlen(ru->pattern) >= 3) {
+			ru->filtered = TRUE;
+			anchor_add(r, ru->pattern, i, TRUE);
+		}
 		return;
 	}
-	ru->filtered = TRUE;
-	for (j = 0; j < lits->len; j++) {
-		struct anchor a;
-		guint32 k;
-		GArray *arr;
-
-		a.lit = g_strdup(g_ptr_array_index(lits, j));
-		a.len = strlen(a.lit);
-		a.rule = i;
-		k = trigram(a.lit);
-		arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
-		if (arr == NULL) {
-			arr = g_array_new(FALSE, FALSE, sizeof(struct anchor));
-			g_hash_table_insert(r->anchors, GUINT_TO_POINTER(k), arr);
+	lits = g_ptr_array_new_with_free_func(lit_free);
+	for (from = 0; ; from = to + 1) {
+		to = alt_end(pat, n, from);
+		if (!alt_anchors(pat + from, to - from, lits)) {
+			g_ptr_array_free(lits, TRUE);
+			return;
 		}
-		g_array_append_val(arr, a);
-		r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
+		if (to >= n)
+			break;
+	}
+	ru->filtered = TRUE;
+	ru->ascii = TRUE;
+	for (const char *c = pat; *c != '\0'; c++)
+		if ((guchar)*c >= 0x80)
+			ru->ascii = FALSE;
+	/*
+	 * Anchored when compiled, not when matched: PCRE's JIT does not take
+	 * a match-time anchor and would hand every such match to its
+	 * interpreter, several times slower on these long alternations.
+	 */
+	if (ru->ascii)
+		ru->re_at = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_ANCHORED,
+		    0, NULL);
+	for (j = 0; j < lits->len; j++) {
+		const struct lit *l = g_ptr_array_index(lits, j);
+
+		anchor_add(r, l->s, i, l->whole && ru->ascii);
 	}
 	g_ptr_array_free(lits, TRUE);
 }
@@ -635,7 +923,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 				rule_free(ru);
 			else {
 				ru->mtas = g_strdupv(scope);
-				if (ru->type == RULE_REGEX)
+				if (ru->type == RULE_REGEX || ru->type == RULE_TEXT)
 					rules_index(into, ru, into->rules->len, pat);
 				g_ptr_array_add(into->rules, ru);
 			}
@@ -739,6 +1027,15 @@ command_matches(const char *list, const char *command)
 	return FALSE;
 }
 
+/* An offset inside a UTF-8 sequence would not be a character's start: 0 then. */
+static gsize
+start_offset(const char *text, gsize k)
+{
+	return ((guchar)text[k] & 0xc0) == 0x80 ? 0 : k;
+}
+
+#define MAX_HITS	8
+
 /* Is one of the names (lhost, rhost; either may be NULL) in the scope? */
 static gboolean
 scope_has(char **mtas, const char *lhost, const char *rhost)
@@ -751,14 +1048,29 @@ static gboolean
 classify(const struct rules *r, const char *lhost, const char *rhost, const char *text,
     const char *status, const char *replycode, const char *command, struct rules_match *out)
 {
-	guint8 *cand = NULL;
+	/*
+	 * Where the anchors of regex rule i are in text: nhit[i] offsets (at
+	 * most MAX_HITS, in order) in hit[i]; more than that: nhit[i] is
+	 * MAX_HITS + 1 and hit[i][0] is the first.  Every match of the rule
+	 * starts with one of its anchors, so the regex is tried anchored at
+	 * those offsets only (PCRE then looks at a few bytes, not the whole
+	 * text), or, past MAX_HITS, run from the first one.  \b and
+	 * lookbehinds still see what precedes the offset.
+	 */
+	guint32 (*hit)[MAX_HITS] = NULL;
+	guint8 *nhit = NULL, *sure = NULL;	/* sure[i]: a whole-match anchor of rule i is there */
+	gsize n = 0;
 	guint i;
 
 	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
-		gsize n = strlen(text), k;
+		gsize k;
 
-		cand = g_alloca(r->rules->len);
-		memset(cand, 0, r->rules->len);
+		n = strlen(text);
+		hit = g_alloca(r->rules->len * sizeof(*hit));
+		nhit = g_alloca(r->rules->len);
+		memset(nhit, 0, r->rules->len);
+		sure = g_alloca(r->rules->len);
+		memset(sure, 0, r->rules->len);
 		for (k = 0; k + 3 <= n; k++) {
 			guint32 key = trigram(text + k);
 			guint h = trigram_hash(key);
@@ -770,9 +1082,16 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 				continue;
 			for (j = 0; j < arr->len; j++) {
 				const struct anchor *a = &g_array_index(arr, struct anchor, j);
+				guint8 c = nhit[a->rule];
 
-				if (!cand[a->rule] && a->len <= n - k && memcmp(text + k, a->lit, a->len) == 0)
-					cand[a->rule] = 1;
+				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) ||
+				    a->len > n - k || memcmp(text + k, a->lit, a->len) != 0)
+					continue;
+				if (a->whole)
+					sure[a->rule] = 1;
+				if (c < MAX_HITS)
+					hit[a->rule][c] = k;
+				nhit[a->rule] = c + 1;
 			}
 		}
 	}
@@ -784,11 +1103,24 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 			continue;
 		switch (ru->type) {
 		case RULE_TEXT:
-			m = text != NULL && strstr(text, ru->pattern) != NULL;
+			if (text != NULL)
+				m = ru->filtered && sure != NULL ? sure[i] :
+				    strstr(text, ru->pattern) != NULL;
 			break;
 		case RULE_REGEX:
-			m = text != NULL && (!ru->filtered || cand == NULL || cand[i]) &&
-			    g_regex_match(ru->re, text, 0, NULL);
+			if (text == NULL)
+				break;
+			if (!ru->filtered || nhit == NULL)
+				m = g_regex_match(ru->re, text, 0, NULL);
+			else if (sure[i])
+				m = TRUE;
+			else if (nhit[i] > 0 && (nhit[i] > MAX_HITS || ru->re_at == NULL))
+				m = g_regex_match_full(ru->re, text, n, start_offset(text, hit[i][0]), 0,
+				    NULL, NULL);
+			else
+				for (guint8 c = 0; c < nhit[i] && !m; c++)
+					m = g_regex_match_full(ru->re_at, text, n, hit[i][c], 0, NULL,
+					    NULL);
 			break;
 		case RULE_STATUS:
 			/* With text, only status-first rules take part (see rules.h). */

@@ -147,16 +147,21 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		return NULL;
 	}
 
-	/* Encoded words anywhere (part headers and enclosed messages count too). */
+	/*
+	 * Encoded words anywhere (part headers and enclosed messages count too).
+	 * Found by their '?', which is rare, where '=' is all over a
+	 * quoted-printable body: every "=?" with two bytes after it.
+	 */
 	for (p = data; p + 2 < end; p++) {
 		const char *q, *cs;
 		char name[64];
 		gsize n;
 
-		p = memchr(p, '=', end - p - 2);
-		if (p == NULL)
+		q = memchr(p + 1, '?', end - p - 2);
+		if (q == NULL)
 			break;
-		if (p[1] != '?')
+		p = q - 1;
+		if (*p != '=')
 			continue;
 		cs = p + 2;
 		/*

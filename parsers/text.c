@@ -114,9 +114,11 @@ next_address(const char *line, gsize n, gsize *pos)
 	for (i = *pos; i < n; i++) {
 		gsize a, b;
 		char *s, *out;
+		const char *at = memchr(line + i, '@', n - i);
 
-		if (line[i] != '@')
-			continue;
+		if (at == NULL)
+			break;
+		i = at - line;
 		a = i;
 		while (a > 0 && local_char(line[a - 1]))
 			a--;
@@ -240,20 +242,20 @@ blank_line(const char *p, gsize n)
 static gboolean
 sender_line(const char *p, gsize n)
 {
-	static const char *const tags[] = { "from:", "mail from:", "sender:", "return-path:",
-		"reply-to:", "envelope-from:", "message-id:", "in-reply-to:", "references:" };
+#define TAG(s)	{ s, sizeof(s) - 1 }
+	static const struct { const char *s; gsize n; } tags[] = { TAG("from:"),
+		TAG("mail from:"), TAG("sender:"), TAG("return-path:"), TAG("reply-to:"),
+		TAG("envelope-from:"), TAG("message-id:"), TAG("in-reply-to:"), TAG("references:") };
+#undef TAG
 	gsize i;
 
 	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
 		p++;
 		n--;
 	}
-	for (i = 0; i < G_N_ELEMENTS(tags); i++) {
-		gsize k = strlen(tags[i]);
-
-		if (n >= k && g_ascii_strncasecmp(p, tags[i], k) == 0)
+	for (i = 0; i < G_N_ELEMENTS(tags); i++)
+		if (n >= tags[i].n && g_ascii_strncasecmp(p, tags[i].s, tags[i].n) == 0)
 			return TRUE;
-	}
 	return FALSE;
 }
 
