@@ -186,6 +186,10 @@ rules_fold_n(const char *text, gsize max)
 	if (text == NULL)
 		return NULL;
 	end = text + strnlen(text, max);
+	/* Cut short: never inside a UTF-8 sequence, which the regexes (PCRE2
+	 * JIT, UTF mode, unchecked) must not see. */
+	while (*end != '\0' && end > text && ((guchar)*end & 0xc0) == 0x80)
+		end--;
 	/* Never longer than the text: each byte written stands for one read. */
 	w = out = g_malloc(end - text + 1);
 	for (p = text; p < end; p++) {
@@ -1183,6 +1187,25 @@ rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
 	return reason;
 }
 
+/*
+ * Header values and DSN fields arrive as the message had them: a regex
+ * (UTF-8 mode, PCRE2 JIT) must only ever see valid UTF-8, or it reads
+ * past its buffer.
+ */
+static gboolean
+detect_match(const GRegex *re, const char *v)
+{
+	gboolean m;
+	char *valid;
+
+	if (g_utf8_validate(v, -1, NULL))
+		return g_regex_match(re, v, 0, NULL);
+	valid = g_utf8_make_valid(v, -1);
+	m = g_regex_match(re, valid, 0, NULL);
+	g_free(valid);
+	return m;
+}
+
 const char *
 rules_detect(const struct rules *r, const struct fields *top, const char *reporting_mta,
     const char *text)
@@ -1206,7 +1229,7 @@ rules_detect(const struct rules *r, const struct fields *top, const char *report
 		case DETECT_REMOTE_MTA:
 			break;
 		}
-		if (v != NULL && g_regex_match(d->re, v, 0, NULL))
+		if (v != NULL && detect_match(d->re, v))
 			return d->name;
 	}
 	return NULL;
@@ -1222,7 +1245,7 @@ rules_detect_remote(const struct rules *r, const char *remote_mta)
 	for (i = 0; i < r->detects->len; i++) {
 		const struct detect *d = g_ptr_array_index(r->detects, i);
 
-		if (d->where == DETECT_REMOTE_MTA && g_regex_match(d->re, remote_mta, 0, NULL))
+		if (d->where == DETECT_REMOTE_MTA && detect_match(d->re, remote_mta))
 			return d->name;
 	}
 	return NULL;
