@@ -261,15 +261,19 @@ static const char builtin_rules[] =
 	"rule st-511 userunknown status x.1.1\nrule st-512 hostunknown status x.1.2\n"
 	"rule st-522 mailboxfull status x.2.2\n";
 
-/* Offset of the ')' closing the group that opens at p[0] == '(', or -1. */
-static gssize
-group_end(const char *p, gsize n)
+/*
+ * Walks a regex from p[from], stepping over escapes and [classes], to the
+ * ')' that closes the group opening at p[from] (close) or to the first '|'
+ * outside any group (!close): its offset, or n when there is none.
+ */
+static gsize
+regex_walk(const char *p, gsize n, gsize from, gboolean close)
 {
 	gsize i;
 	int depth = 0;
 	gboolean cls = FALSE;
 
-	for (i = 0; i < n; i++) {
+	for (i = from; i < n; i++) {
 		if (p[i] == '\\') {
 			i++;
 			continue;
@@ -283,10 +287,22 @@ group_end(const char *p, gsize n)
 			cls = TRUE;
 		else if (p[i] == '(')
 			depth++;
-		else if (p[i] == ')' && --depth == 0)
+		else if (p[i] == ')') {
+			if (--depth == 0 && close)
+				return i;
+		} else if (p[i] == '|' && depth == 0 && !close)
 			return i;
 	}
-	return -1;
+	return n;
+}
+
+/* Offset of the ')' closing the group that opens at p[0] == '(', or -1. */
+static gssize
+group_end(const char *p, gsize n)
+{
+	gsize e = regex_walk(p, n, 0, TRUE);
+
+	return e < n ? (gssize)e : -1;
 }
 
 static gboolean anchors_of(const char *p, gsize n, GPtrArray *out);
@@ -358,30 +374,7 @@ branch_anchors(const char *p, gsize n, GPtrArray *out)
 static gsize
 alt_end(const char *p, gsize n, gsize from)
 {
-	gsize i;
-	int depth = 0;
-	gboolean cls = FALSE;
-
-	for (i = from; i < n; i++) {
-		if (p[i] == '\\') {
-			i++;
-			continue;
-		}
-		if (cls) {
-			if (p[i] == ']')
-				cls = FALSE;
-			continue;
-		}
-		if (p[i] == '[')
-			cls = TRUE;
-		else if (p[i] == '(')
-			depth++;
-		else if (p[i] == ')')
-			depth--;
-		else if (p[i] == '|' && depth == 0)
-			break;
-	}
-	return MIN(i, n);
+	return regex_walk(p, n, from, FALSE);
 }
 
 /* A literal prefix found by expand(). */
