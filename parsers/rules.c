@@ -312,21 +312,28 @@ static gboolean anchors_of(const char *p, gsize n, GPtrArray *out);
  * of the alternatives of a leading group.  FALSE when there is none of at
  * least 3 bytes (the rule then always runs).
  */
-static gboolean
-branch_anchors(const char *p, gsize n, GPtrArray *out)
+/* Length of the zero-width assertions (^, \b, \B) p[0..n) starts with. */
+static gsize
+zero_width_prefix(const char *p, gsize n)
 {
-	GString *lit;
 	gsize i = 0;
 
-	/* zero-width at the start: ^ and \b */
 	for (;;) {
 		if (i < n && p[i] == '^')
 			i++;
 		else if (i + 1 < n && p[i] == '\\' && (p[i + 1] == 'b' || p[i + 1] == 'B'))
 			i += 2;
 		else
-			break;
+			return i;
 	}
+}
+
+static gboolean
+branch_anchors(const char *p, gsize n, GPtrArray *out)
+{
+	GString *lit;
+	/* zero-width at the start: ^ and \b */
+	gsize i = zero_width_prefix(p, n);
 	if (i < n && p[i] == '(') {
 		gssize e = group_end(p + i, n - i);
 		gsize in = i + 1;
@@ -543,19 +550,11 @@ alt_anchors(const char *p, gsize n, GPtrArray *out)
 	GPtrArray *tmp = g_ptr_array_new_with_free_func(lit_free);
 	GPtrArray *plain;
 	GString *empty = g_string_new(NULL);
-	gsize i = 0;
+	/* zero-width at the start (^, \b): the literal is no whole match then */
+	gsize i = zero_width_prefix(p, n);
 	guint j;
 	gboolean ok;
 
-	/* zero-width at the start (^, \b): the literal is no whole match then */
-	for (;;) {
-		if (i < n && p[i] == '^')
-			i++;
-		else if (i + 1 < n && p[i] == '\\' && (p[i + 1] == 'b' || p[i + 1] == 'B'))
-			i += 2;
-		else
-			break;
-	}
 	if (expand(p + i, n - i, NULL, empty, i == 0, tmp)) {
 		for (j = 0; j < tmp->len; j++)
 			g_ptr_array_add(out, g_ptr_array_index(tmp, j));
