@@ -1317,7 +1317,8 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 	if ((signed_rcpt = signing_decode(envelope_rcpt)) != NULL) {
 		addr = parser_address(signed_rcpt);
 		g_free(signed_rcpt);
-	} else if (p->verp != NULL && g_regex_match(p->verp, envelope_rcpt, 0, &mi)) {
+	} else if (p->verp != NULL && g_utf8_validate(envelope_rcpt, -1, NULL) &&
+	    g_regex_match(p->verp, envelope_rcpt, 0, &mi)) {
 		local = g_match_info_fetch_named(mi, "local");
 		dom = g_match_info_fetch_named(mi, "domain");
 		if (local != NULL && dom != NULL && *local != '\0' && *dom != '\0') {

@@ -176,8 +176,8 @@ static gboolean
 looks_like_bounce(struct parser *p, const struct fields *top)
 {
 	const char *from = fields_get(top, 0, "From");
-	const char *subj = fields_get(top, 0, "Subject");
-	const char *rp = fields_get(top, 0, "Return-Path");
+	char *subj;
+	gboolean yes;
 
 	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
 		return TRUE;
@@ -187,12 +187,11 @@ looks_like_bounce(struct parser *p, const struct fields *top)
 	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
 	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL))
 		return TRUE;
-	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
-		return TRUE;
-	if (rp != NULL && strstr(rp, "<>") != NULL && subj != NULL &&
-	    !g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
-		return FALSE;
-	return FALSE;
+	/* The header as sent: a regex (UTF-8 mode, unchecked) only sees valid UTF-8. */
+	subj = parser_utf8(fields_get(top, 0, "Subject"), -1);
+	yes = subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL);
+	g_free(subj);
+	return yes;
 }
 
 /* Start of the enclosed original in body, or len. */
@@ -652,8 +651,8 @@ void
 text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 {
 	const char *as = fields_get(top, 0, "Auto-Submitted");
-	const char *subj = fields_get(top, 0, "Subject");
 	const char *prec = fields_get(top, 0, "Precedence");
+	char *subj = parser_utf8(fields_get(top, 0, "Subject"), -1);	/* valid for the regex */
 	gboolean yes = FALSE;
 	struct report_record *rec;
 
@@ -665,16 +664,17 @@ text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 		yes = TRUE;
 	else if (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
 		yes = TRUE;
-	if (!yes)
+	if (!yes) {
+		g_free(subj);
 		return;
+	}
 	r->kind = REPORT_KIND_AUTOREPLY;
 	rec = report_add_record(r);
 	rec->recipient = parser_address(fields_get(top, 0, "From"));
 	rec->reason = g_strdup("vacation");
 	rec->rule = g_strdup("autoreply");
 	rec->class_ = REPORT_CLASS_AUTOREPLY;
-	if (subj != NULL)
-		rec->diagnostic = parser_utf8(subj, -1);
+	rec->diagnostic = subj;
 }
 
 char *
