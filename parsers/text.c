@@ -172,6 +172,17 @@ is_daemon_local(const char *addr)
 	return FALSE;
 }
 
+/* min(len, max), backed off to the start of a UTF-8 sequence: a regex's subject end. */
+static gsize
+utf8_cut(const char *s, gsize len, gsize max)
+{
+	if (len <= max)
+		return len;
+	while (max > 0 && ((guchar)s[max] & 0xc0) == 0x80)
+		max--;
+	return max;
+}
+
 static gboolean
 looks_like_bounce(struct parser *p, const struct fields *top)
 {
@@ -493,7 +504,8 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 	char *region;
 
 	if (!looks_like_bounce(p, top) && !(have_original && body != NULL &&
-	    g_regex_match_full(p->re_bounce_body, body, MIN(len, 8192), 0, 0, NULL, NULL)))
+	    g_regex_match_full(p->re_bounce_body, body, utf8_cut(body, len, 8192), 0, 0, NULL,
+	    NULL)))
 		return;
 	r->kind = REPORT_KIND_BOUNCE;
 	if (body == NULL)
