@@ -66,9 +66,9 @@ struct spool {
 };
 
 /*
- * Spool files are recycled: a removed entry is renamed to queue/free-N and
- * its inode reused for a later message (truncated and rewritten) instead
- * of unlinked, up to SPOOL_FREE_MAX files.  Allocating a fresh inode is
+ * Spool files are recycled: a file whose entries are all removed is renamed
+ * to queue/free-N and its inode reused for a later batch (overwritten, then
+ * cut to length) instead of unlinked, up to SPOOL_FREE_MAX files.  Allocating a fresh inode is
  * the costliest step of a commit on ext4 without a journal (it skips
  * every recently freed inode one by one), and a busy spool frees them
  * constantly.  A free file is never listed (not a queue id) and a crash
