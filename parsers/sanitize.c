@@ -68,6 +68,53 @@ has_prefix_ci(const char *p, const char *end, const char *pfx)
 	return (gsize)(end - p) >= n && g_ascii_strncasecmp(p, pfx, n) == 0;
 }
 
+/*
+ * The charset of an encoded word starting at cs ("=?" already seen), as
+ * GMime reads it: up to the next '?', across a line end when the next line
+ * continues the header - folded (it starts with a space or tab) or with no
+ * colon before its first '?' or end, which GMime also takes as a
+ * continuation ("=?IS"
+ * LF "O-2022-CN-EXT?B?...?=" reached its ISO-2022-CN-EXT abort, a fuzzer
+ * find).  FALSE when no '?' follows (no word); else the name without the
+ * line ends in name (NUL-terminated, 64 bytes) and its length in *n, which
+ * is 64 when it did not fit (the scan stops there: whatever follows, such
+ * a word is defused).
+ */
+static gboolean
+charset_token(const char *cs, const char *end, char *name, gsize *n)
+{
+	const char *q = cs;
+
+	*n = 0;
+	while (q < end && *q != '?') {
+		if (*n >= 64)
+			return TRUE;		/* too long for a name: defused, and the scan bounded */
+		if (*q == '\n') {
+			const char *l = q + 1, *c;
+
+			if (l >= end || *l == '\n' || (*l == '\r' && l + 1 < end && l[1] == '\n'))
+				return FALSE;		/* end of the header block */
+			if (*l != ' ' && *l != '\t') {
+				/* a colon before any '?' or line end: a header of its own */
+				for (c = l; c < end && c < l + 256 && *c != ':' && *c != '?' &&
+				    *c != '\n'; c++)
+					;
+				if (c < end && *c == ':')
+					return FALSE;
+			}
+		} else if (*q != '\r') {
+			if (*n < 63)
+				name[*n] = *q;
+			(*n)++;
+		}
+		q++;
+	}
+	if (q >= end)
+		return FALSE;
+	name[MIN(*n, 63)] = '\0';
+	return TRUE;
+}
+
 const char *
 sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
     gsize *outlen, char **copy, guint32 *anomalies, const char **why)
@@ -167,19 +214,13 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		/*
 		 * The charset runs to the next '?'; GMime does not insist on a
 		 * sane name, so neither length nor bytes make a word harmless:
-		 * anything not exactly on the allow-list is defused.
+		 * anything not exactly on the allow-list is defused.  Read it as
+		 * GMime does, across the line ends it joins (charset_token()).
 		 */
-		for (q = cs; q < end && *q != '?' && *q != '\n'; q++)
-			;
-		if (q >= end || *q != '?')
+		if (!charset_token(cs, end, name, &n))
 			continue;
-		n = q - cs;
-		if (n > 0 && n < sizeof(name)) {
-			memcpy(name, cs, n);
-			name[n] = '\0';
-			if (sanitize_charset_ok(lim, name))
-				continue;
-		}
+		if (n > 0 && n < sizeof(name) && sanitize_charset_ok(lim, name))
+			continue;
 		buf = ensure_copy(data, len, copy);
 		buf[p - data + 1] = '_';
 		if (data != buf) {

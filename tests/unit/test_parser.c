@@ -497,6 +497,15 @@ test_hostile_files(void)
 	r = parse_file(p, FIX "hostile/detect-header-invalid-utf8.eml", NULL);
 	g_assert_cmpuint(r->records->len, ==, 0);
 	report_free(r);
+	/* An encoded word whose charset runs over lines that GMime joins (a
+	 * header line without a colon continues the one before): it reached
+	 * GMime's ISO-2022-CN-EXT abort (found by make fuzz). Defused. */
+	r = parse_file(p, FIX "hostile/encoded-word-split-by-colonless-line.eml", NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	report_free(r);
+	r = parse_file(p, FIX "hostile/encoded-word-split-over-lines-crlf.eml", NULL);
+	g_assert_true(r->anomalies & REPORT_ANOMALY_NEUTRALISED);
+	report_free(r);
 	parser_free(p);
 }
 
