@@ -168,6 +168,13 @@ class Pg:
             time.sleep(0.1)
         return False, got
 
+    def wait(self, test, sql, want, log, timeout=20):
+        """poll(); on timeout fail test with the last rows and log() (the tail of
+        the daemons' logs, read only then)."""
+        ok, got = self.poll(sql, want, timeout)
+        if not ok:
+            test.fail(f"{sql}: got {got}, want {want}\n{log()}")
+
     def destroy(self):
         try:
             self.stop("immediate")

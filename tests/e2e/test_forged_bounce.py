@@ -81,11 +81,8 @@ class ForgedBounce(unittest.TestCase):
         return self.pg.psql(sql)
 
     def wait(self, sql, want, timeout=20):
-        ok, got = self.pg.poll(sql, want, timeout)
-        if ok:
-            return
-        logs = "\n".join(d.log()[-1500:] for d in self.daemons.values())
-        self.fail(f"{sql}: got {got}, want {want}\n{logs}")
+        self.pg.wait(self, sql, want,
+                     lambda: "\n".join(d.log()[-1500:] for d in self.daemons.values()), timeout)
 
     def rcpt(self, mode, addr):
         with smtplib.SMTP("127.0.0.1", self.daemons[mode].port, timeout=30) as s:

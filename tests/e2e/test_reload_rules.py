@@ -31,9 +31,8 @@ class ReloadRules(unittest.TestCase):
             s.sendmail("", ["bounce@bounces.example.com"], m.dsn("frob", rcpt, tag))
 
     def wait_reason(self, key, want, timeout=20):
-        ok, got = self.pg.poll(f"SELECT reason FROM events WHERE address_key = '{key}'",
-                               [[want]], timeout)
-        self.assertTrue(ok, f"{key}: got {got}, want {want}\n{self.d.log()[-2000:]}")
+        self.pg.wait(self, f"SELECT reason FROM events WHERE address_key = '{key}'", [[want]],
+                     lambda: self.d.log()[-2000:], timeout)
 
     def wait_log(self, text, timeout=20):
         end = time.monotonic() + timeout

@@ -33,10 +33,7 @@ class StoreE2E(unittest.TestCase):
         return self.pg.psql(sql)
 
     def wait(self, sql, want, timeout=20):
-        ok, got = self.pg.poll(sql, want, timeout)
-        if ok:
-            return
-        self.fail(f"{sql}: got {got}, want {want}\n{self.d.log()[-2000:]}")
+        self.pg.wait(self, sql, want, lambda: self.d.log()[-2000:], timeout)
 
     def test_hard_bounce_with_swaks(self):
         path = os.path.join(self.d.dir, "hard.eml")

@@ -2,7 +2,7 @@
 """rebound reprocess --since DATE: after a rules change, stored raw messages are
 classified again and suppressions follow (added and removed, audited), and a
 second run changes nothing."""
-import os, re, smtplib, subprocess, time, unittest
+import os, re, smtplib, subprocess, unittest
 import harness
 import store_msgs as m
 
@@ -26,12 +26,7 @@ class Reprocess(unittest.TestCase):
             s.sendmail("", ["bounce@bounces.example.com"], data)
 
     def wait(self, sql, want, timeout=20):
-        end = time.time() + timeout
-        while time.time() < end:
-            if self.pg.psql(sql) == want:
-                return
-            time.sleep(0.1)
-        self.fail(f"{sql}: {self.pg.psql(sql)} != {want}\n{self.d.log()[-2000:]}")
+        self.pg.wait(self, sql, want, lambda: self.d.log()[-2000:], timeout)
 
     def reprocess(self, conf, *args):
         p = subprocess.run([harness.REBOUND, "reprocess", "-c", conf] + list(args),
