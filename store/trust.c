@@ -13,6 +13,31 @@ struct store_trust {
 	const char *reason;		/* static */
 };
 
+/*
+ * What addr's signature says at now_s, and the address it was signed for
+ * (*orig, g_free) when SIGNING_OK.  stored >= 0 (reprocess): the answer
+ * given at store time stands, only the binding is recomputed, so no key is
+ * needed: a signed form decodes to SIGNING_OK when the message was stored
+ * suppressible, anything else in a required domain is SIGNING_UNSIGNED.
+ */
+static enum signing_result
+trust_check(const struct config *cfg, const char *addr, int64_t now_s, int stored, char **orig)
+{
+	struct config c = *cfg;
+	enum signing_result r;
+
+	*orig = NULL;
+	if (stored < 0)
+		return signing_check(cfg, addr, now_s, orig);
+	c.signing_keys = NULL;
+	r = signing_check(&c, addr, now_s, NULL);
+	if (r != SIGNING_NOT_REQUIRED) {
+		*orig = signing_decode(addr);
+		r = stored && *orig != NULL ? SIGNING_OK : SIGNING_UNSIGNED;
+	}
+	return r;
+}
+
 struct store_trust *
 store_trust_new(const struct config *cfg, char *const *rcpts, int64_t arrival_us, int stored)
 {
@@ -33,20 +58,9 @@ store_trust_new(const struct config *cfg, char *const *rcpts, int64_t arrival_us
 		t->reason = "no-recipients";
 	}
 	for (i = 0; rcpts != NULL && rcpts[i] != NULL; i++) {
-		char *orig = NULL, *key;
-		enum signing_result r;
+		char *orig, *key;
+		enum signing_result r = trust_check(cfg, rcpts[i], now_s, stored, &orig);
 
-		if (stored >= 0) {
-			/* Only the binding is recomputed; a key is not needed for it. */
-			struct config c = *cfg;
-			c.signing_keys = NULL;
-			r = signing_check(&c, rcpts[i], now_s, NULL);
-			if (r != SIGNING_NOT_REQUIRED) {
-				orig = signing_decode(rcpts[i]);
-				r = stored && orig != NULL ? SIGNING_OK : SIGNING_UNSIGNED;
-			}
-		} else
-			r = signing_check(cfg, rcpts[i], now_s, &orig);
 		switch (r) {
 		case SIGNING_NOT_REQUIRED:
 			unbound = TRUE;
@@ -75,24 +89,18 @@ store_trust_original(struct store_trust *t, const struct config *cfg,
 {
 	struct config c = *cfg;
 	enum signing_result r;
-	char *orig = NULL, *key;
+	char *orig, *key;
 
 	if (!t->message || original_mail_from == NULL || *original_mail_from == '\0' ||
 	    cfg->signing_required_domains == NULL || cfg->signing_required_domains[0] == NULL)
 		return;
 	/* Never a feedback-loop address: it is the original's return path. */
 	c.smtp_fbl_addresses = NULL;
-	if (stored >= 0) {
-		/* reprocess: the message-level answer stands, only the binding is redone */
-		c.signing_keys = NULL;
-		r = signing_check(&c, original_mail_from, arrival_us / G_USEC_PER_SEC, NULL);
-		if (r != SIGNING_NOT_REQUIRED) {
-			orig = signing_decode(original_mail_from);
-			/* stored as suppressible before this check existed: it stands */
-			r = orig != NULL ? SIGNING_OK : SIGNING_NOT_REQUIRED;
-		}
-	} else
-		r = signing_check(&c, original_mail_from, arrival_us / G_USEC_PER_SEC, &orig);
+	r = trust_check(&c, original_mail_from, arrival_us / G_USEC_PER_SEC, stored, &orig);
+	/* reprocess of a message stored suppressible before this check existed:
+	 * that answer stands (t->message here means it was stored so) */
+	if (stored >= 0 && r == SIGNING_UNSIGNED)
+		r = SIGNING_NOT_REQUIRED;
 	switch (r) {
 	case SIGNING_NOT_REQUIRED:
 		break;
