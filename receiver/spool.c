@@ -813,8 +813,7 @@ spool_slurp(int dirfd, const char *name, size_t *lenp)
 {
 	struct stat st;
 	char *buf;
-	size_t off = 0;
-	ssize_t r;
+	size_t off;
 	int fd;
 
 	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
@@ -824,14 +823,7 @@ spool_slurp(int dirfd, const char *name, size_t *lenp)
 		return NULL;
 	}
 	buf = g_malloc((size_t)st.st_size + 1);
-	while (off < (size_t)st.st_size) {
-		r = read(fd, buf + off, st.st_size - off);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		off += r;
-	}
+	off = spool_pread_all(fd, buf, (size_t)st.st_size, 0);
 	close(fd);
 	buf[off] = '\0';
 	*lenp = off;
