@@ -12,6 +12,7 @@
 #include <gmime/gmime.h>
 
 #include "parsers/fields.h"
+#include "parsers/mime.h"
 #include "parsers/parser.h"
 #include "parsers/parser_int.h"
 #include "parsers/rules.h"
@@ -92,6 +93,7 @@ parser_new(const struct parser_options *opts, char **err)
 	g_mime_parser_options_set_address_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_parameter_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	p->empty = g_mime_stream_mem_new();
+	p->mparts = g_array_new(FALSE, FALSE, sizeof(struct mime_part));
 	text_init(p);
 	return p;
 }
@@ -114,6 +116,8 @@ parser_free(struct parser *p)
 		g_object_unref(p->gparser);
 	if (p->empty != NULL)
 		g_object_unref(p->empty);
+	if (p->mparts != NULL)
+		g_array_free(p->mparts, TRUE);
 	if (p->gbuf != NULL)
 		g_byte_array_free(p->gbuf, TRUE);
 	text_fini(p);
@@ -282,18 +286,94 @@ parser_utf8(const char *s, gssize len)
 
 /* ---- MIME walk ---- */
 
+/* A leaf part: GMime's, or one mime_split() found (then g is NULL). */
+struct leaf {
+	GMimePart *g;
+	const struct mime_part *m;
+};
+
+#define LEAF_SET(l)	((l).g != NULL || (l).m != NULL)
+
 struct walk {
 	struct parser *p;
 	struct report *r;
 	int nparts;
-	GMimePart *dsn[MAX_DSN_PARTS];	/* some MTAs send one part per recipient */
+	struct leaf dsn[MAX_DSN_PARTS];	/* some MTAs send one part per recipient */
 	int ndsn;
-	GMimePart *arf;
-	GMimePart *headers;		/* text/rfc822-headers */
-	GMimeMessage *orig;		/* message/rfc822 */
-	GMimePart *text;		/* first text/plain */
-	GMimePart *html;		/* first text/html */
+	struct leaf arf;
+	struct leaf headers;		/* text/rfc822-headers */
+	struct leaf text;		/* first text/plain */
+	struct leaf html;		/* first text/html */
+	GMimeMessage *orig;		/* message/rfc822, GMime's */
+	const struct mime_part *orig_m;	/* message/rfc822, mime_split()'s */
+	gboolean multipart;		/* the body is a multipart */
+	const char *boundary;		/* its boundary (NUL-terminated), or NULL */
+	gsize boundary_len;
 };
+
+/*
+ * Where a leaf of this media type goes in the walk; the same for GMime's
+ * parts and mime_split()'s.  TRUE when kept.
+ */
+static gboolean
+walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn, struct leaf l)
+{
+#define IS(s, n, lit)	((n) == sizeof(lit) - 1 && g_ascii_strncasecmp((s), (lit), (n)) == 0)
+	if (IS(type, tn, "message")) {
+		if (IS(sub, sn, "delivery-status") || IS(sub, sn, "global-delivery-status")) {
+			if (w->ndsn < MAX_DSN_PARTS)
+				w->dsn[w->ndsn++] = l;
+		} else if (IS(sub, sn, "feedback-report") && !LEAF_SET(w->arf))
+			w->arf = l;
+		else if ((IS(sub, sn, "rfc822-headers") || IS(sub, sn, "global-headers") ||
+		    IS(sub, sn, "rfc822") || IS(sub, sn, "global")) && !LEAF_SET(w->headers))
+			w->headers = l;
+		else
+			return FALSE;
+	} else if (IS(type, tn, "text")) {
+		if (sn >= 13 && g_ascii_strncasecmp(sub, "rfc822-header", 13) == 0) {
+			if (!LEAF_SET(w->headers))
+				w->headers = l;
+		} else if (IS(sub, sn, "plain")) {
+			if (!LEAF_SET(w->text))
+				w->text = l;
+		} else if (IS(sub, sn, "html")) {
+			if (!LEAF_SET(w->html))
+				w->html = l;
+		} else
+			return FALSE;
+	} else
+		return FALSE;
+	return TRUE;
+#undef IS
+}
+
+/* The same walk over mime_split()'s parts, which were bounded as they were found. */
+static void
+walk_split(struct walk *w, const GArray *parts)
+{
+	guint i;
+
+	for (i = 0; i < parts->len; i++) {
+		const struct mime_part *m = &g_array_index(parts, struct mime_part, i);
+		struct leaf l = { NULL, m };
+
+		w->nparts++;
+		if (m->node == MIME_MULTIPART) {
+			if (m->boundary == NULL)
+				w->r->anomalies |= REPORT_ANOMALY_NO_BOUNDARY;
+			if (i == 0) {
+				w->multipart = TRUE;
+				w->boundary = m->boundary;
+				w->boundary_len = m->boundary_len;
+			}
+		} else if (m->node == MIME_MESSAGE) {
+			if (m->has_message && w->orig_m == NULL)
+				w->orig_m = m;
+		} else
+			walk_leaf(w, m->type, m->type_len, m->sub, m->sub_len, l);
+	}
+}
 
 static void
 walk(struct walk *w, GMimeObject *o, int depth)
@@ -340,31 +420,7 @@ walk(struct walk *w, GMimeObject *o, int depth)
 	sub = ct != NULL ? g_mime_content_type_get_media_subtype(ct) : NULL;
 	if (type == NULL || sub == NULL)
 		return;
-	if (g_ascii_strcasecmp(type, "message") == 0) {
-		if ((g_ascii_strcasecmp(sub, "delivery-status") == 0 ||
-		    g_ascii_strcasecmp(sub, "global-delivery-status") == 0)) {
-			if (w->ndsn < MAX_DSN_PARTS)
-				w->dsn[w->ndsn++] = GMIME_PART(o);
-		}
-		else if (g_ascii_strcasecmp(sub, "feedback-report") == 0 && w->arf == NULL)
-			w->arf = GMIME_PART(o);
-		else if ((g_ascii_strcasecmp(sub, "rfc822-headers") == 0 ||
-		    g_ascii_strcasecmp(sub, "global-headers") == 0 ||
-		    g_ascii_strcasecmp(sub, "rfc822") == 0 ||
-		    g_ascii_strcasecmp(sub, "global") == 0) && w->headers == NULL)
-			w->headers = GMIME_PART(o);
-	} else if (g_ascii_strcasecmp(type, "text") == 0) {
-		if (g_ascii_strncasecmp(sub, "rfc822-header", 13) == 0) {
-			if (w->headers == NULL)
-				w->headers = GMIME_PART(o);
-		} else if (g_ascii_strcasecmp(sub, "plain") == 0) {
-			if (w->text == NULL)
-				w->text = GMIME_PART(o);
-		} else if (g_ascii_strcasecmp(sub, "html") == 0) {
-			if (w->html == NULL)
-				w->html = GMIME_PART(o);
-		}
-	}
+	walk_leaf(w, type, strlen(type), sub, strlen(sub), (struct leaf){ GMIME_PART(o), NULL });
 }
 
 /*
@@ -405,25 +461,62 @@ has_jis_escape(const char *data, gsize n)
 	return FALSE;
 }
 
+/*
+ * The content of a part mime_split() found, decoded as GMime's data
+ * wrapper decodes it (the same GMime steps); in place when it is not
+ * transfer-encoded.  *owned: a decoded copy to g_free(), or NULL.
+ */
+static void
+split_bytes(const struct mime_part *m, const char **data, gsize *n, char **owned)
+{
+	GMimeEncoding st;
+	gsize k;
+	char *out;
+
+	*owned = NULL;
+	if (m->encoding != GMIME_CONTENT_ENCODING_BASE64 &&
+	    m->encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE) {
+		*data = m->content;
+		*n = m->content_len;
+		return;
+	}
+	g_mime_encoding_init_decode(&st, m->encoding);
+	out = g_malloc(g_mime_encoding_outlen(&st, m->content_len) + 16);
+	k = g_mime_encoding_step(&st, m->content, m->content_len, out);
+	k += g_mime_encoding_flush(&st, "", 0, out + k);
+	*owned = out;
+	*data = out;
+	*n = k;
+}
+
 /* Decoded content of a leaf part, converted to UTF-8 when its charset is allowed. */
 static char *
-part_text(struct parser *p, GMimePart *part, gsize *outlen)
+part_text(struct parser *p, const struct leaf *l, gsize *outlen)
 {
-	GMimeDataWrapper *dw;
+	GMimeDataWrapper *dw = NULL;
 	GMimeStream *ms = NULL;
 	GByteArray *ba;
 	const char *cs, *data;
-	char *out = NULL;
+	char *out = NULL, *owned = NULL, *csbuf = NULL;
 	gsize n;
+	gboolean plain;
 
 	*outlen = 0;
-	if (part == NULL || (dw = g_mime_part_get_content(part)) == NULL)
+	if (l->m != NULL) {
+		split_bytes(l->m, &data, &n, &owned);
+		plain = TRUE;
+	} else if (l->g == NULL || (dw = g_mime_part_get_content(l->g)) == NULL)
 		return NULL;
+	else
+		plain = part_bytes(dw, &data, &n);
 	/* Plain content is read in place unless it holds a NUL (rewritten below). */
-	if (!part_bytes(dw, &data, &n) || memchr(data, '\0', MIN(n, MAX_TEXT)) != NULL) {
+	if (!plain || memchr(data, '\0', MIN(n, MAX_TEXT)) != NULL) {
 		ba = g_byte_array_new();
 		ms = g_mime_stream_mem_new_with_byte_array(ba);
-		g_mime_data_wrapper_write_to_stream(dw, ms);
+		if (dw != NULL)
+			g_mime_data_wrapper_write_to_stream(dw, ms);
+		else
+			g_byte_array_append(ba, (const guint8 *)data, n);
 		/* "=00" in quoted-printable decodes to NUL, which would end every string early */
 		for (gsize i = 0; i < MIN(ba->len, MAX_TEXT); i++)
 			if (ba->data[i] == '\0')
@@ -432,7 +525,11 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 		n = ba->len;
 	}
 	n = MIN(n, MAX_TEXT);
-	cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(part), "charset");
+	if (l->m != NULL)
+		cs = l->m->charset != NULL ?
+		    (csbuf = g_strndup(l->m->charset, l->m->charset_len)) : NULL;
+	else
+		cs = g_mime_object_get_content_type_parameter(GMIME_OBJECT(l->g), "charset");
 	if (cs != NULL && g_ascii_strcasecmp(cs, "utf-8") != 0 &&
 	    g_ascii_strcasecmp(cs, "us-ascii") != 0 &&
 	    (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
@@ -458,6 +555,8 @@ part_text(struct parser *p, GMimePart *part, gsize *outlen)
 	}
 	if (ms != NULL)
 		g_object_unref(ms);	/* owns ba */
+	g_free(owned);
+	g_free(csbuf);
 	return out;
 }
 
@@ -1095,16 +1194,15 @@ gmime_extent(const char *buf, gsize len, gsize body, const char **hdr, gsize *hd
 /* Offset just past the line-start "--BOUNDARY--" that closes the top-level
  * multipart, or len when there is none (GMime then saw all of it). */
 static gsize
-after_outer_close(const char *buf, gsize len, GMimeObject *top)
+after_outer_close(const char *buf, gsize len, const char *b, gsize bn)
 {
-	const char *b, *p, *end = buf + len, *h;
+	const char *p, *end = buf + len, *h;
 	char *delim;
 	gsize dn, off = len;
 
-	if (top == NULL || !GMIME_IS_MULTIPART(top) ||
-	    (b = g_mime_object_get_content_type_parameter(top, "boundary")) == NULL)
+	if (b == NULL)
 		return len;
-	delim = g_strdup_printf("--%s--", b);
+	delim = g_strdup_printf("--%.*s--", (int)bn, b);
 	dn = strlen(delim);
 	for (p = buf; (h = memmem(p, end - p, delim, dn)) != NULL; p = h + 1)
 		if (h == buf || h[-1] == '\n' || h[-1] == '\r') {
@@ -1264,7 +1362,7 @@ parse_arf(struct parser *p, struct report *r, struct walk *w)
 	char *txt;
 	gsize n;
 
-	txt = part_text(p, w->arf, &n);
+	txt = part_text(p, &w->arf, &n);
 	if (txt == NULL)
 		return;
 	f = fields_parse(txt, n, 4);
@@ -1419,6 +1517,62 @@ gmime_body(struct parser *p, const GString *pre, const char *body, gsize n, GMim
 	return g_mime_parser_construct_part(p->gparser, p->gopts);
 }
 
+/*
+ * GMime parses the body (n bytes at body) alone, as a part behind a
+ * two-line header that carries its Content-Type and
+ * Content-Transfer-Encoding, and the walk reads its tree.  Header and body
+ * go in one buffer (the body's bytes are copied once, a few microseconds at
+ * most): over one memory stream, each part's content is one plain
+ * substream, where a concatenation of the header and the caller's bytes
+ * cost GMime a new concatenation of substreams, three objects, for every
+ * part.  early: where GMime may stop sooner (gmime_extent()), or 0.
+ * Returns the tree (caller unrefs; NULL when GMime made none) and *st,
+ * the stream it reads (caller releases, see parser_parse).
+ */
+static GMimeObject *
+walk_gmime(struct parser *p, struct walk *w, const char *ct, const char *cte,
+    const char *body, gsize n, gsize early, const char *tok, gsize toklen, GMimeStream **st)
+{
+	GString *pre = g_string_sized_new(128);
+	GMimeObject *top;
+	gboolean cut_early;
+
+	if (ct != NULL)
+		g_string_append_printf(pre, "Content-Type: %s\n", ct);
+	if (cte != NULL)
+		g_string_append_printf(pre, "Content-Transfer-Encoding: %s\n", cte);
+	g_string_append_c(pre, '\n');
+	cut_early = early != 0 && ct != NULL && ct_boundary_is(ct, tok, toklen);
+	top = gmime_body(p, pre, body, cut_early ? early : n, st);
+	if (cut_early && !top_boundary_is(top, tok, toklen)) {
+		/* that line is no top-level boundary to GMime: it reads up to n after all */
+		if (top != NULL)
+			g_object_unref(top);
+		g_mime_parser_init_with_stream(p->gparser, p->empty);
+		g_object_unref(*st);
+		cut_early = FALSE;
+		top = gmime_body(p, pre, body, n, st);
+	}
+	g_string_free(pre, TRUE);
+	if (top == NULL)
+		return NULL;
+	walk(w, top, 0);
+	/* The message/rfc822 part GMime was spared came last, right under the top (before_part). */
+	if (cut_early && ++w->nparts > p->lim.max_parts)
+		w->r->anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
+	if ((w->multipart = GMIME_IS_MULTIPART(top))) {
+		w->boundary = g_mime_object_get_content_type_parameter(top, "boundary");
+		w->boundary_len = w->boundary != NULL ? strlen(w->boundary) : 0;
+	}
+	return top;
+}
+
+void
+parser_set_gmime_only(struct parser *p, gboolean on)
+{
+	p->gmime_only = on;
+}
+
 struct report *
 parser_parse(struct parser *p, const char *data, gsize len, const char *envelope_rcpt)
 {
@@ -1426,10 +1580,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	const char *buf, *why = NULL;
 	char *copy = NULL, *context = NULL;
 	gsize blen, hlen, glen, early, toklen = 0, clen = 0;
-	const char *tok = NULL;
-	gboolean cut_early = FALSE;
-	GMimeStream *st;
-	GMimeParser *gp;
+	const char *tok = NULL, *ct, *cte;
+	GMimeStream *st = NULL;
 	GMimeObject *body = NULL;
 	struct fields *top = NULL;
 	struct walk w;
@@ -1452,66 +1604,39 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	/* The message's own header ends before anything gmime_extent() may cut: found once. */
 	hlen = raw_body(buf, blen) - buf;
 	glen = gmime_extent(buf, blen, hlen, &orig_hdr, &orig_hdrlen, &early, &tok, &toklen);
-	/*
-	 * The message's own header is read here (fields.c): GMime would build
-	 * an object for every Received line.  GMime parses the body alone, as
-	 * a part behind a two-line header that carries its Content-Type and
-	 * Content-Transfer-Encoding.  Header and body go in one buffer (the
-	 * body's bytes are copied once, a few microseconds at most): over one
-	 * memory stream, each part's content is one plain substream, where a
-	 * concatenation of the header and the caller's bytes cost GMime a new
-	 * concatenation of substreams, three objects, for every part.
-	 */
-	{
-		const char *ct, *cte;
-		GString *pre = g_string_sized_new(128);
-
-		top = fields_parse_header(buf, hlen);
-		p->cur_top = top;
-		ct = fields_get(top, 0, "Content-Type");
-		cte = fields_get(top, 0, "Content-Transfer-Encoding");
-		if (ct != NULL)
-			g_string_append_printf(pre, "Content-Type: %s\n", ct);
-		if (cte != NULL)
-			g_string_append_printf(pre, "Content-Transfer-Encoding: %s\n", cte);
-		g_string_append_c(pre, '\n');
-		cut_early = early != 0 && ct != NULL && ct_boundary_is(ct, tok, toklen);
-		body = gmime_body(p, pre, buf + hlen, (cut_early ? early : glen) - hlen, &st);
-		if (cut_early && !top_boundary_is(body, tok, toklen)) {
-			/* that line is no top-level boundary to GMime: it reads up to glen after all */
-			if (body != NULL)
-				g_object_unref(body);
-			g_mime_parser_init_with_stream(p->gparser, p->empty);
-			g_object_unref(st);
-			cut_early = FALSE;
-			body = gmime_body(p, pre, buf + hlen, glen - hlen, &st);
-		}
-		g_string_free(pre, TRUE);
-	}
-	gp = p->gparser;
-	if (body == NULL) {
-		r->outcome = g_strdup("not a MIME message");
-		goto done;
-	}
+	/* The message's own header is read here (fields.c): GMime would build
+	 * an object for every Received line. */
+	top = fields_parse_header(buf, hlen);
+	p->cur_top = top;
+	ct = fields_get(top, 0, "Content-Type");
+	cte = fields_get(top, 0, "Content-Transfer-Encoding");
 	memset(&w, 0, sizeof(w));
 	w.p = p;
 	w.r = r;
-	walk(&w, body, 0);
-	/* The message/rfc822 part GMime was spared came last, right under the top (before_part). */
-	if (cut_early && ++w.nparts > p->lim.max_parts)
-		r->anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
+	/*
+	 * A plainly structured body is split here (mime.c) without building
+	 * GMime's objects; anything else goes to GMime.
+	 */
+	if (!p->gmime_only && mime_split(ct, cte, buf + hlen, glen - hlen, p->lim.max_parts,
+	    p->lim.max_depth, p->mparts))
+		walk_split(&w, p->mparts);
+	else if ((body = walk_gmime(p, &w, ct, cte, buf + hlen, glen - hlen,
+	    early != 0 ? early - hlen : 0, tok, toklen, &st)) == NULL) {
+		r->outcome = g_strdup("not a MIME message");
+		goto done;
+	}
 
 	/* The human-readable text: context for reasons, body of non-standard bounces. */
-	if (w.text != NULL)
-		context = part_text(p, w.text, &clen);
-	else if (w.html != NULL) {
-		char *h = part_text(p, w.html, &clen);
+	if (LEAF_SET(w.text))
+		context = part_text(p, &w.text, &clen);
+	else if (LEAF_SET(w.html)) {
+		char *h = part_text(p, &w.html, &clen);
 
 		context = text_from_html(h);
 		clen = context != NULL ? strlen(context) : 0;
 		g_free(h);
 	}
-	if ((context == NULL || clen == 0) && GMIME_IS_MULTIPART(body)) {
+	if ((context == NULL || clen == 0) && w.multipart) {
 		/* A multipart GMime could not split: its raw text is all there is. */
 		const char *raw = buf + hlen;
 
@@ -1523,13 +1648,13 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 
 	for (i = 0; i < (guint)w.ndsn; i++) {
 		gsize n;
-		char *txt = part_text(p, w.dsn[i], &n);
+		char *txt = part_text(p, &w.dsn[i], &n);
 
 		if (txt != NULL)
 			parse_dsn(p, r, txt, n, context);
 		g_free(txt);
 	}
-	if (w.ndsn == 0 && w.arf == NULL) {
+	if (w.ndsn == 0 && !LEAF_SET(w.arf)) {
 		const char *raw;
 		gsize rn;
 
@@ -1543,7 +1668,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		 * belongs to an enclosed original (a bounce of a bounce), whose
 		 * recipients are not ours.
 		 */
-		gsize off = after_outer_close(buf, blen, body);
+		gsize off = after_outer_close(buf, blen, w.boundary, w.boundary_len);
 		const char *raw;
 		gsize rn;
 		int k;
@@ -1552,7 +1677,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		    raw_dsn_block(buf + off, blen - off, k, &raw, &rn); k++)
 			parse_raw_dsn(p, r, raw, rn, context);
 	}
-	if (r->records->len == 0 && w.arf != NULL)
+	if (r->records->len == 0 && LEAF_SET(w.arf))
 		parse_arf(p, r, &w);
 
 	if (orig_hdr != NULL) {
@@ -1560,9 +1685,13 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		parser_original_from_fields(p, r, orig_fields);
 	} else if (w.orig != NULL)
 		original_from_message(p, r, GMIME_OBJECT(w.orig));
-	if (w.headers != NULL) {
+	else if (w.orig_m != NULL) {
+		orig_fields = fields_parse_header(w.orig_m->content, w.orig_m->header_len);
+		parser_original_from_fields(p, r, orig_fields);
+	}
+	if (LEAF_SET(w.headers)) {
 		gsize hn;
-		char *h = part_text(p, w.headers, &hn);
+		char *h = part_text(p, &w.headers, &hn);
 
 		if (h != NULL) {
 			struct fields *f = fields_parse_header(h, hn);
@@ -1575,7 +1704,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 
 	if (r->records->len == 0 && (orig_fields != NULL || w.orig != NULL))
 		parse_complaint_nonarf(p, r, top, w.orig, orig_fields);
-	if (r->records->len == 0 && w.ndsn == 0 && w.arf == NULL)
+	if (r->records->len == 0 && w.ndsn == 0 && !LEAF_SET(w.arf))
 		sesjson_parse(p, r, context, clen);
 	if (r->records->len == 0 && fields_get(top, 0, "X-Apple-Unsubscribe") != NULL &&
 	    strcasestr(fields_get(top, 0, "X-Apple-Unsubscribe"), "true") != NULL) {
@@ -1588,7 +1717,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		rec->recipient = parser_address(fields_get(top, 0, "From"));
 	}
 	if (r->records->len == 0)
-		text_parse(p, r, top, context, clen, w.orig != NULL || w.headers != NULL ||
+		text_parse(p, r, top, context, clen, w.orig != NULL || LEAF_SET(w.headers) ||
 		    orig_fields != NULL);
 
 	if (r->kind == REPORT_KIND_ARF && r->records->len > 0) {
@@ -1646,10 +1775,12 @@ done:
 	if (r->outcome == NULL)
 		r->outcome = g_strdup("ok");
 	g_free(context);
-	/* drop its reference to this message's stream; the parser itself is kept */
-	g_mime_parser_init_with_stream(gp, p->empty);
-	g_object_unref(st);
-	if (p->gbuf->len > GBUF_KEEP) {
+	if (st != NULL) {
+		/* drop its reference to this message's stream; the parser itself is kept */
+		g_mime_parser_init_with_stream(p->gparser, p->empty);
+		g_object_unref(st);
+	}
+	if (p->gbuf != NULL && p->gbuf->len > GBUF_KEEP) {
 		/* not kept at the size of the largest message ever seen */
 		g_byte_array_free(p->gbuf, TRUE);
 		p->gbuf = NULL;

@@ -41,4 +41,11 @@ void parser_free(struct parser *p);
 struct report *parser_parse(struct parser *p, const char *data, gsize len,
     const char *envelope_rcpt);
 
+/*
+ * Every message through GMime's object tree, never mime_split() (for
+ * tests and benchmarks that compare the two; the results are meant to be
+ * the same).
+ */
+void parser_set_gmime_only(struct parser *p, gboolean on);
+
 #endif

@@ -20,6 +20,8 @@ struct parser {
 	GMimeParser *gparser;		/* reused for every message (parser_parse) */
 	GMimeStream *empty;		/* what gparser holds between messages */
 	GByteArray *gbuf;		/* what gparser reads, reused (parser_parse) */
+	GArray *mparts;			/* mime_split()'s parts, reused (parser_parse) */
+	gboolean gmime_only;		/* parser_set_gmime_only() */
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
 	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
 	GRegex *re_marker;		/* start of the enclosed original in text */

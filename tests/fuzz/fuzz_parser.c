@@ -1,7 +1,9 @@
 /*
  * fuzz_parser.c - libFuzzer target: any bytes through parser_parse(), with
  * the shipped rules and a VERP pattern, must neither crash nor leak, and
- * never return more records than max_recipients.
+ * never return more records than max_recipients; and the report must be
+ * the same when GMime alone splits the message (parser_set_gmime_only):
+ * mime_split() may decline a body, never read it differently.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -17,7 +19,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct parser *p;
 	struct report *r;
-	GBytes *b;
+	GBytes *b, *g;
 
 	if (p == NULL) {
 		struct parser_options o = { 0 };
@@ -42,6 +44,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == NULL)
 		__builtin_trap();
 	report_free(r);
+	parser_set_gmime_only(p, TRUE);
+	r = parser_parse(p, (const char *)data, size, "bounce+x=example.test@b.test");
+	parser_set_gmime_only(p, FALSE);
+	g = report_serialize(r);
+	report_free(r);
+	if (!g_bytes_equal(b, g))
+		__builtin_trap();
+	g_bytes_unref(g);
 	g_bytes_unref(b);
 	return 0;
 }
