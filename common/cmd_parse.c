@@ -352,8 +352,10 @@ static int
 parse_usage(void)
 {
 	fprintf(stderr, "usage: rebound parse [--json] [-c FILE] [--rules FILE] [--envelope-rcpt ADDR]\n"
-	    "                     [--no-fork] [--mbox FILE] [--maildir DIR] FILE...\n"
-	    "  FILE \"-\" reads one message from stdin.\n");
+	    "                     [--no-fork] [--gmime-only] [--mbox FILE] [--maildir DIR] FILE...\n"
+	    "  FILE \"-\" reads one message from stdin.\n"
+	    "  --gmime-only: every message through GMime's MIME tree (a diagnostic: the\n"
+	    "  output is meant to be the same).\n");
 	return 2;
 }
 
@@ -390,6 +392,7 @@ cmd_parse(int argc, char **argv)
 	    *files = g_ptr_array_new();
 	const char *cfgpath = NULL, *rules = NULL;
 	char *err = NULL, *rulespath;
+	gboolean gmime_only = FALSE;
 	int i;
 	guint j;
 
@@ -398,6 +401,8 @@ cmd_parse(int argc, char **argv)
 			c.json = TRUE;
 		else if (strcmp(argv[i], "--no-fork") == 0)
 			c.fork_guard = FALSE;
+		else if (strcmp(argv[i], "--gmime-only") == 0)
+			gmime_only = TRUE;
 		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			cfgpath = argv[++i];
 		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
@@ -436,6 +441,7 @@ cmd_parse(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	parser_set_gmime_only(c.p, gmime_only);
 	for (j = 0; j < files->len; j++)
 		parse_path(&c, g_ptr_array_index(files, j), 'f');
 	for (j = 0; j < mboxes->len; j++)

@@ -304,8 +304,7 @@ struct walk {
 	struct leaf headers;		/* text/rfc822-headers */
 	struct leaf text;		/* first text/plain */
 	struct leaf html;		/* first text/html */
-	GMimeMessage *orig;		/* message/rfc822, GMime's */
-	const struct mime_part *orig_m;	/* message/rfc822, mime_split()'s */
+	GMimeMessage *orig;		/* message/rfc822 */
 	gboolean multipart;		/* the body is a multipart */
 	const char *boundary;		/* its boundary (NUL-terminated), or NULL */
 	gsize boundary_len;
@@ -348,11 +347,23 @@ walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn,
 #undef IS
 }
 
-/* The same walk over mime_split()'s parts, which were bounded as they were found. */
-static void
-walk_split(struct walk *w, const GArray *parts)
+/*
+ * The same walk over mime_split()'s parts, which were bounded as they
+ * were found.  FALSE (and w as it was) when an enclosed message would be
+ * read and have_orig is FALSE: GMime's reading of its header (fields it
+ * drops, how it unfolds and decodes) is kept, so GMime parses after all.
+ * That is rare: gmime_extent() has the original's header read raw
+ * (have_orig) wherever it comes last and plain.
+ */
+static gboolean
+walk_split(struct walk *w, const GArray *parts, gboolean have_orig)
 {
 	guint i;
+
+	if (!have_orig)
+		for (i = 0; i < parts->len; i++)
+			if (g_array_index(parts, struct mime_part, i).has_message)
+				return FALSE;
 
 	for (i = 0; i < parts->len; i++) {
 		const struct mime_part *m = &g_array_index(parts, struct mime_part, i);
@@ -367,12 +378,10 @@ walk_split(struct walk *w, const GArray *parts)
 				w->boundary = m->boundary;
 				w->boundary_len = m->boundary_len;
 			}
-		} else if (m->node == MIME_MESSAGE) {
-			if (m->has_message && w->orig_m == NULL)
-				w->orig_m = m;
-		} else
+		} else if (m->node != MIME_MESSAGE)
 			walk_leaf(w, m->type, m->type_len, m->sub, m->sub_len, l);
 	}
+	return TRUE;
 }
 
 static void
@@ -1618,8 +1627,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	 * GMime's objects; anything else goes to GMime.
 	 */
 	if (!p->gmime_only && mime_split(ct, cte, buf + hlen, glen - hlen, p->lim.max_parts,
-	    p->lim.max_depth, p->mparts))
-		walk_split(&w, p->mparts);
+	    p->lim.max_depth, p->mparts) && walk_split(&w, p->mparts, orig_hdr != NULL))
+		;
 	else if ((body = walk_gmime(p, &w, ct, cte, buf + hlen, glen - hlen,
 	    early != 0 ? early - hlen : 0, tok, toklen, &st)) == NULL) {
 		r->outcome = g_strdup("not a MIME message");
@@ -1685,10 +1694,6 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		parser_original_from_fields(p, r, orig_fields);
 	} else if (w.orig != NULL)
 		original_from_message(p, r, GMIME_OBJECT(w.orig));
-	else if (w.orig_m != NULL) {
-		orig_fields = fields_parse_header(w.orig_m->content, w.orig_m->header_len);
-		parser_original_from_fields(p, r, orig_fields);
-	}
 	if (LEAF_SET(w.headers)) {
 		gsize hn;
 		char *h = part_text(p, &w.headers, &hn);
