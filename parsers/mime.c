@@ -325,6 +325,48 @@ odd_type(const struct mime_part *m)
 static struct hit split_multipart(struct split *s, const char *p, int depth);
 
 /*
+ * GMime looks for an enclosed message's own boundary and ours at once
+ * while it reads it: the two must not be confused.  Its Content-Type field
+ * is found by name in the header block [h, h + n) (the rest of an
+ * original's header may be anything).  FALSE when it declares a boundary
+ * that clashes with an open one, or one not read here, or comes twice.
+ */
+static gboolean
+enclosed_plain(const struct split *s, const char *h, gsize n)
+{
+	const char *e = h + n, *p, *nl, *le, *v = NULL, *ve = NULL;
+	gboolean in_ct = FALSE;
+	struct mime_part in = { 0 };
+
+	for (p = h; p < e; p = nl + 1) {
+		nl = memchr(p, '\n', e - p);
+		le = nl != NULL ? nl : e;
+		if (le > p && le[-1] == '\r')
+			le--;
+		if (in_ct && le > p && (*p == ' ' || *p == '\t'))
+			ve = le;
+		else if (le - p >= 13 && g_ascii_strncasecmp(p, "Content-Type:", 13) == 0) {
+			if (v != NULL)
+				return FALSE;
+			v = p + 13;
+			ve = le;
+			in_ct = TRUE;
+		} else
+			in_ct = FALSE;
+		if (nl == NULL)
+			break;
+	}
+	if (v == NULL)
+		return TRUE;
+	if (ct_parse(v, ve, &in))
+		return in.boundary == NULL || !boundary_clash(s, in.boundary, in.boundary_len);
+	for (p = v; p + 8 <= ve; p++)
+		if ((*p | 0x20) == 'b' && g_ascii_strncasecmp(p, "boundary", 8) == 0)
+			return FALSE;
+	return TRUE;
+}
+
+/*
  * The content of a leaf or enclosed message starting at cs, up to the next
  * boundary line h (or the end).  FALSE when the line end before the
  * boundary line is not the boundary line's own kind: GMime drops as many
@@ -355,23 +397,8 @@ leaf_content(const struct split *s, struct mime_part *m, const char *cs, const s
 				m->header_len = nl + 1 - cs;
 				break;
 			}
-		if (m->has_message) {
-			/* its own boundary must not be confused with ours */
-			const char *ct = NULL, *ct_e = NULL, *a, *b, *c;
-			struct mime_part in = { 0 };
-
-			if (part_header(s, cs, &ct, &a, &b, &ct_e, &c)) {
-				if (ct != NULL && ct_parse(ct, ct_e, &in) && in.boundary != NULL)
-					return !boundary_clash(s, in.boundary, in.boundary_len);
-				if (ct == NULL || !tok_is(in.type, in.type_len, "multipart"))
-					return TRUE;
-			}
-			/* a header not read here: plain only if it declares no boundary */
-			for (p = cs; p + 8 <= cs + m->header_len; p++)
-				if ((*p | 0x20) == 'b' && g_ascii_strncasecmp(p, "boundary", 8) == 0)
-					return FALSE;
-			return TRUE;
-		}
+		if (m->has_message)
+			return enclosed_plain(s, cs, m->header_len);
 	}
 	return TRUE;
 }
