@@ -66,7 +66,10 @@ mime_is(const struct mime_part *m, const char *type, const char *sub)
  * "type/subtype" and "; name=value" parameters, of which charset and
  * boundary are kept.  FALSE for anything GMime would have to interpret:
  * comments, RFC 2231 names, encoded words, escapes, 8-bit bytes, repeated
- * or empty values.
+ * or empty values.  Two broken shapes seen in real bounces are read as
+ * GMime reads them: parameters not set off by ';' ("text/plain
+ * charset=x") are dropped, and a parameter without '=' ("; Content-
+ * Transfer-Encoding: 8bit") ends the list, the ones before it kept.
  */
 static gboolean
 ct_parse(const char *s, const char *e, struct mime_part *m)
@@ -86,6 +89,9 @@ ct_parse(const char *s, const char *e, struct mime_part *m)
 		return FALSE;
 	m->sub = t;
 	m->sub_len = s - t;
+	s = skip_ws(s, e);
+	if (s < e && *s != ';')
+		return is_tok(*s);
 	for (;;) {
 		const char *name, *v;
 		gsize nl, vl;
@@ -103,7 +109,7 @@ ct_parse(const char *s, const char *e, struct mime_part *m)
 			return FALSE;
 		s = skip_ws(s, e);
 		if (s == e || *s != '=')
-			return FALSE;
+			return s == e || *s != '*';
 		s = skip_ws(s + 1, e);
 		if (s < e && *s == '"') {
 			for (v = ++s; s < e && *s != '"'; s++)
@@ -314,14 +320,6 @@ node_of(const struct mime_part *m)
 	return MIME_LEAF;
 }
 
-/* Parts of a content-bearing kind GMime gives another class: not split here. */
-static gboolean
-odd_type(const struct mime_part *m)
-{
-	return tok_is(m->type, m->type_len, "message") && (tok_is(m->sub, m->sub_len, "partial") ||
-	    tok_is(m->sub, m->sub_len, "external-body"));
-}
-
 static struct hit split_multipart(struct split *s, const char *p, int depth);
 
 /*
@@ -431,8 +429,6 @@ split_part(struct split *s, const char *p, int depth)
 		return err;
 	m.node = node_of(&m);
 	m.depth = depth;
-	if (odd_type(&m))
-		return err;
 	if (m.node == MIME_MULTIPART && m.boundary == NULL) {
 		/* GMime reads it all as preamble, up to a boundary of an outer level */
 		add_part(s, &m);
@@ -520,7 +516,7 @@ mime_split(const char *ct, const char *cte, const char *body, gsize len,
 	if (cte != NULL && (m.encoding = cte_parse(cte, cte + strlen(cte))) < 0)
 		return FALSE;
 	m.node = node_of(&m);
-	if (m.node == MIME_MESSAGE || odd_type(&m))
+	if (m.node == MIME_MESSAGE)
 		return FALSE;
 	if (m.node == MIME_LEAF) {
 		m.content = body;

@@ -37,6 +37,8 @@ static const char *const default_charsets[] = {
 	"euc-jp", "gb2312", "gbk", "gb18030", "big5", "euc-kr", "ks_c_5601-1987", NULL
 };
 
+static void iconv_close_value(gpointer v);
+
 static void
 parser_gmime_init(void)
 {
@@ -94,6 +96,7 @@ parser_new(const struct parser_options *opts, char **err)
 	g_mime_parser_options_set_parameter_compliance_mode(p->gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	p->empty = g_mime_stream_mem_new();
 	p->mparts = g_array_new(FALSE, FALSE, sizeof(struct mime_part));
+	p->iconv = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, iconv_close_value);
 	text_init(p);
 	return p;
 }
@@ -118,6 +121,8 @@ parser_free(struct parser *p)
 		g_object_unref(p->empty);
 	if (p->mparts != NULL)
 		g_array_free(p->mparts, TRUE);
+	if (p->iconv != NULL)
+		g_hash_table_destroy(p->iconv);
 	if (p->gbuf != NULL)
 		g_byte_array_free(p->gbuf, TRUE);
 	text_fini(p);
@@ -471,6 +476,43 @@ has_jis_escape(const char *data, gsize n)
 }
 
 /*
+ * g_convert_with_fallback(data, "UTF-8", cs, "?"), with the converter for
+ * cs kept from call to call: opening one (a gconv module lookup) cost
+ * more than most conversions.  g_convert_with_fallback() first tries the
+ * exact conversion and returns it when it succeeds; that is what the kept
+ * converter does, and only input it cannot take goes the long way.
+ */
+#define ICONV_KEEP	16
+
+static char *
+parser_convert(struct parser *p, const char *data, gsize n, const char *cs, gsize *outlen)
+{
+	GIConv cd = (GIConv)-1;
+	gpointer v;
+	char *out;
+
+	if (g_hash_table_lookup_extended(p->iconv, cs, NULL, &v))
+		cd = (GIConv)v;
+	else if (g_hash_table_size(p->iconv) < ICONV_KEEP) {
+		cd = g_iconv_open("UTF-8", cs);
+		g_hash_table_insert(p->iconv, g_strdup(cs), (gpointer)cd);
+	}
+	if (cd != (GIConv)-1) {
+		g_iconv(cd, NULL, NULL, NULL, NULL);	/* the initial shift state */
+		if ((out = g_convert_with_iconv(data, n, cd, NULL, outlen, NULL)) != NULL)
+			return out;
+	}
+	return g_convert_with_fallback(data, n, "UTF-8", cs, "?", NULL, outlen, NULL);
+}
+
+static void
+iconv_close_value(gpointer v)
+{
+	if ((GIConv)v != (GIConv)-1)
+		g_iconv_close((GIConv)v);
+}
+
+/*
  * The content of a part mime_split() found, decoded as GMime's data
  * wrapper decodes it (the same GMime steps); in place when it is not
  * transfer-encoded.  *owned: a decoded copy to g_free(), or NULL.
@@ -544,16 +586,14 @@ part_text(struct parser *p, const struct leaf *l, gsize *outlen)
 	    (g_ascii_strncasecmp(cs, "iso-2022-", 9) == 0 ||
 	    !utf8_valid(data, n))) {
 		if (sanitize_charset_ok(&p->lim, cs))
-			out = g_convert_with_fallback(data, n, "UTF-8", cs, "?", NULL,
-			    outlen, NULL);
+			out = parser_convert(p, data, n, cs, outlen);
 		else
 			p->cur_anomalies |= REPORT_ANOMALY_BAD_CHARSET;
 	}
 	if (out == NULL && n > 0 && has_jis_escape(data, n) &&
 	    sanitize_charset_ok(&p->lim, "iso-2022-jp")) {
 		/* unlabelled ISO-2022-JP (Japanese MTAs, delivery-status parts): its escapes say so */
-		out = g_convert_with_fallback(data, n, "UTF-8", "ISO-2022-JP", "?", NULL,
-		    outlen, NULL);
+		out = parser_convert(p, data, n, "ISO-2022-JP", outlen);
 	}
 	if (out == NULL && n == 0) {
 		out = g_strdup("");

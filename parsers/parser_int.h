@@ -22,6 +22,7 @@ struct parser {
 	GByteArray *gbuf;		/* what gparser reads, reused (parser_parse) */
 	GArray *mparts;			/* mime_split()'s parts, reused (parser_parse) */
 	gboolean gmime_only;		/* parser_set_gmime_only() */
+	GHashTable *iconv;		/* charset -> GIConv to UTF-8 (or -1), parser_convert() */
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
 	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
 	GRegex *re_marker;		/* start of the enclosed original in text */

@@ -288,6 +288,22 @@ static const struct {
 	  "Content-Type: text/plain; charset=iso-8859-1\nContent-Transfer-Encoding: quoted-printable\n\n"
 	  "caf=E9\n" },
 	{ "no-content-type", TRUE, "Subject: x\n\nhello\n" },
+	{ "params-without-semicolon", TRUE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: text/plain\n"
+	  "   charset=\"iso-2022-jp\"\n\nx\n--A\nContent-Type: text/plain charset=cc\n\ny\n--A--\n" },
+	{ "param-without-value", TRUE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n"
+	  "Content-Type: text/rfc822-headers; Content-Transfer-Encoding: 8bit\n\nFrom: a@b.example\n"
+	  "--A\nContent-Type: text/plain; charset=aa; bad param; boundary=y\n\nz\n--A--\n" },
+	{ "top-params-without-semicolon", TRUE,
+	  "Content-Type: multipart/mixed boundary=A\n\n--A\nContent-Type: text/plain\n\nx\n--A--\n" },
+	{ "partial-and-external", TRUE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/partial; id=x; number=1\n"
+	  "\nFrom: a@b.example\n\npart\n--A\nContent-Type: message/external-body; access-type=x\n\n"
+	  "Content-Type: text/plain\n\n--A--\n" },
+	{ "unquoted-value-with-space", FALSE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: text/plain; charset=dd junk\n"
+	  "\nx\n--A--\n" },
 	{ "rfc2231-param", FALSE,
 	  "Content-Type: multipart/mixed; boundary*=us-ascii''A\n\n--A\n\nx\n--A--\n" },
 	{ "comment-in-type", FALSE,
