@@ -107,9 +107,13 @@ ct_parse(const char *s, const char *e, struct mime_part *m)
 			;
 		if ((nl = s - name) == 0)
 			return FALSE;
+		/* a name GMime would read on (8-bit bytes, controls, RFC 2231's '*') */
+		if (s < e && ((guchar)*s >= 127 || (guchar)*s < 32 || *s == '*') &&
+		    *s != '\t' && *s != '\r' && *s != '\n')
+			return FALSE;
 		s = skip_ws(s, e);
 		if (s == e || *s != '=')
-			return s == e || *s != '*';
+			return s == e || ((guchar)*s < 127 && (guchar)*s >= 32);
 		s = skip_ws(s + 1, e);
 		if (s < e && *s == '"') {
 			for (v = ++s; s < e && *s != '"'; s++)
