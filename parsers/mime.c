@@ -67,8 +67,8 @@ mime_is(const struct mime_part *m, const char *type, const char *sub)
  * boundary are kept.  FALSE for anything GMime would have to interpret:
  * comments, RFC 2231 names, encoded words, escapes, 8-bit bytes, repeated
  * or empty values.  Two broken shapes seen in real bounces are read as
- * GMime reads them: parameters not set off by ';' ("text/plain
- * charset=x") are dropped, and a parameter without '=' ("; Content-
+ * GMime reads them: what follows the subtype before the first ';'
+ * ("text/plain charset=x") is skipped, and a parameter without '=' ("; Content-
  * Transfer-Encoding: 8bit") ends the list, the ones before it kept.
  */
 static gboolean
@@ -90,8 +90,21 @@ ct_parse(const char *s, const char *e, struct mime_part *m)
 	m->sub = t;
 	m->sub_len = s - t;
 	s = skip_ws(s, e);
-	if (s < e && *s != ';')
-		return is_tok(*s);
+	if (s < e && *s != ';') {
+		/* GMime skips what follows the subtype up to a ';' (one in quotes: not plain) */
+		gboolean quote = FALSE;
+
+		for (; s < e && *s != ';'; s++)
+			if (*s == '"' || *s == '(' || *s == '\\')
+				quote = TRUE;
+			else if ((guchar)*s >= 127 ||
+			    ((guchar)*s < 32 && *s != '\t' && *s != '\r' && *s != '\n'))
+				return FALSE;
+		if (s == e)
+			return TRUE;
+		if (quote)
+			return FALSE;
+	}
 	for (;;) {
 		const char *name, *v;
 		gsize nl, vl;

@@ -295,6 +295,10 @@ static const struct {
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n"
 	  "Content-Type: text/rfc822-headers; Content-Transfer-Encoding: 8bit\n\nFrom: a@b.example\n"
 	  "--A\nContent-Type: text/plain; charset=aa; bad param; boundary=y\n\nz\n--A--\n" },
+	{ "junk-after-subtype", TRUE,
+	  "Content-Type: multipart/r ro;eptreport-type=delivery-status; boundary=\"B5\"\n\n--B5\n"
+	  "Content-Type: text/plain ro;charset=aa\n\nx\n--B5\n"
+	  "Content-Type: text/plain x=1 ; charset=bb; y z; charset=q\n\ny\n--B5--\n" },
 	{ "top-params-without-semicolon", TRUE,
 	  "Content-Type: multipart/mixed boundary=A\n\n--A\nContent-Type: text/plain\n\nx\n--A--\n" },
 	{ "partial-and-external", TRUE,
