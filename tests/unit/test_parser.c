@@ -376,6 +376,41 @@ test_not_bounce(void)
 }
 
 /* The same DSN with CRLF and bare-CR line ends says the same. */
+/*
+ * Text in a charset is converted with a converter kept between messages:
+ * text it cannot convert is kept as it is (made valid UTF-8), and the next
+ * message still converts (the converter is reset, not left in an error
+ * state).
+ */
+static void
+test_charset_conversion(void)
+{
+	static const char head[] = "From: MAILER-DAEMON@mx.test\nTo: s@sender.test\n"
+	    "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+	    "Content-Type: text/plain; charset=shift_jis\n\n"
+	    "<kim@gone.test>: host mx.gone.test said: 550 5.1.1 User unknown ";
+	struct parser *p = mkparser(NULL);
+	int round;
+
+	for (round = 0; round < 2; round++) {
+		/* "\x82\xa0" is HIRAGANA A; "\x81\x20" is no Shift_JIS sequence */
+		char *bad = g_strconcat(head, "\x82\xa0\x81\x20" "end\n", NULL);
+		char *good = g_strconcat(head, "\x82\xa0" "end\n", NULL);
+		struct report *r = parser_parse(p, bad, strlen(bad), NULL);
+
+		g_assert_cmpstr(rec(r, 0)->recipient, ==, "kim@gone.test");
+		g_assert_nonnull(strstr(rec(r, 0)->diagnostic, "\xef\xbf\xbd"));
+		g_assert_null(strstr(rec(r, 0)->diagnostic, "\xe3\x81\x82"));
+		report_free(r);
+		r = parser_parse(p, good, strlen(good), NULL);
+		g_assert_nonnull(strstr(rec(r, 0)->diagnostic, "\xe3\x81\x82" "end"));
+		report_free(r);
+		g_free(bad);
+		g_free(good);
+	}
+	parser_free(p);
+}
+
 static void
 test_line_ends(void)
 {
@@ -760,6 +795,7 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/details", test_details);
 	g_test_add_func("/parser/not_bounce", test_not_bounce);
 	g_test_add_func("/parser/line_ends", test_line_ends);
+	g_test_add_func("/parser/charset_conversion", test_charset_conversion);
 	g_test_add_func("/parser/verp", test_verp);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
 	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
