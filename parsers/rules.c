@@ -25,6 +25,7 @@ struct rule {
 	GRegex *re_at;		/* the same, anchored at the offset given (ASCII filtered rules) */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
+	char **need;		/* regex without anchors: required_lits(), or NULL */
 };
 
 struct class_entry {
@@ -54,6 +55,8 @@ struct detect {
 	enum detect_where where;
 	char *field;		/* DETECT_HEADER: the header field */
 	GRegex *re;
+	char **need;		/* required_lits() of the regex, or NULL */
+	guint same;		/* DETECT_HEADER: the first detect line reading the same field */
 };
 
 struct rules {
@@ -98,6 +101,7 @@ rule_free(gpointer p)
 	g_free(r->reason);
 	g_free(r->pattern);
 	g_strfreev(r->mtas);
+	g_strfreev(r->need);
 	if (r->re != NULL)
 		g_regex_unref(r->re);
 	if (r->re_at != NULL)
@@ -112,6 +116,7 @@ detect_free(gpointer x)
 
 	g_free(d->name);
 	g_free(d->field);
+	g_strfreev(d->need);
 	if (d->re != NULL)
 		g_regex_unref(d->re);
 	g_free(d);
@@ -610,6 +615,186 @@ anchors_of(const char *p, gsize n, GPtrArray *out)
 	return TRUE;
 }
 
+/*
+ * Offset just past the [class] opening at p[i] == '[' of p[0..n), or n.
+ * A ']' first (after an optional '^') is a member, not the end.
+ */
+static gsize
+class_end(const char *p, gsize n, gsize i)
+{
+	i++;
+	if (i < n && p[i] == '^')
+		i++;
+	if (i < n && p[i] == ']')
+		i++;
+	for (; i < n && p[i] != ']'; i++)
+		if (p[i] == '\\')
+			i++;
+	return i < n ? i + 1 : n;
+}
+
+/* Offset just past the quantifier (with its lazy or possessive mark) at p[i], if any. */
+static gsize
+skip_quantifier(const char *p, gsize n, gsize i)
+{
+	if (i < n && p[i] == '{') {
+		while (i < n && p[i] != '}')
+			i++;
+		i = i < n ? i + 1 : n;
+	} else if (i < n && (p[i] == '*' || p[i] == '+' || p[i] == '?'))
+		i++;
+	else
+		return i;
+	if (i < n && (p[i] == '?' || p[i] == '+'))
+		i++;
+	return i;
+}
+
+/*
+ * The longest literal run (lower case) every match of the alternative
+ * p[0..n) contains, read at its top level only (groups, classes and
+ * anything quantified end a run; groups are not looked into).  NULL when
+ * there is none, or the pattern uses something this reading does not
+ * know (an escape with an argument, \Q, options).  ASCII only: a
+ * non-ASCII character may match an ASCII one caselessly (KELVIN SIGN and
+ * "k"), so it ends a run too.
+ */
+static char *
+required_lit(const char *p, gsize n)
+{
+	GString *cur = g_string_new(NULL), *best = g_string_new(NULL);
+	gsize i = 0;
+	gboolean ok = TRUE;
+
+	while (i < n && ok) {
+		char c = p[i];
+		gsize next = i + 1;
+		gboolean lit = FALSE;
+
+		if (c == '\\') {
+			if (i + 1 >= n)
+				ok = FALSE;
+			else if (g_ascii_isalnum(p[i + 1])) {
+				/* zero-width or a class: a run ends; any other escape: give up */
+				if (strchr("bBdDsSwWhHvVRAzZ", p[i + 1]) == NULL)
+					ok = FALSE;
+				next = i + 2;
+			} else {
+				c = p[i + 1];
+				next = i + 2;
+				lit = (guchar)c < 0x80;
+			}
+		} else if (c == '(') {
+			gssize e;
+
+			if (i + 1 < n && (p[i + 1] == '*' || (p[i + 1] == '?' && (i + 2 >= n ||
+			    strchr(":!=<", p[i + 2]) == NULL)))) {
+				ok = FALSE;	/* a verb, options, a named group... */
+				break;
+			}
+			if ((e = group_end(p + i, n - i)) < 0) {
+				ok = FALSE;
+				break;
+			}
+			next = i + e + 1;
+		} else if (c == '[')
+			next = class_end(p, n, i);
+		else if (c == ')' || c == '|')
+			ok = FALSE;
+		else if (strchr(".^${*+?", c) == NULL && (guchar)c < 0x80)
+			lit = TRUE;
+		if (!ok)
+			break;
+		if (lit && next < n && (p[next] == '?' || p[next] == '*' || p[next] == '{'))
+			lit = FALSE;	/* may be absent */
+		if (lit) {
+			g_string_append_c(cur, g_ascii_tolower(c));
+			if (next < n && p[next] == '+') {
+				/* repeated: what follows is not next to it */
+				if (cur->len > best->len)
+					g_string_assign(best, cur->str);
+				g_string_truncate(cur, 0);
+			}
+		} else {
+			if (cur->len > best->len)
+				g_string_assign(best, cur->str);
+			g_string_truncate(cur, 0);
+		}
+		i = skip_quantifier(p, n, next);
+	}
+	if (cur->len > best->len)
+		g_string_assign(best, cur->str);
+	g_string_free(cur, TRUE);
+	if (!ok || best->len == 0) {
+		g_string_free(best, TRUE);
+		return NULL;
+	}
+	return g_string_free(best, FALSE);
+}
+
+/*
+ * One literal per top-level alternative of pat, one of which every match
+ * contains (required_lit()): a text holding none of them cannot match.
+ * NULL when some alternative has none.
+ */
+static char **
+required_lits(const char *pat)
+{
+	GPtrArray *out = g_ptr_array_new();
+	gsize n = strlen(pat), from, to;
+
+	/* \Q...\E quotes, and "[]" or "[^]" start a class that alt_end() misreads */
+	if (strstr(pat, "\\Q") != NULL || strstr(pat, "\\E") != NULL || strstr(pat, "[]") != NULL ||
+	    strstr(pat, "[^]") != NULL) {
+		g_ptr_array_free(out, TRUE);
+		return NULL;
+	}
+	for (from = 0; ; from = to + 1) {
+		char *l;
+
+		to = alt_end(pat, n, from);
+		if ((l = required_lit(pat + from, to - from)) == NULL) {
+			g_ptr_array_set_free_func(out, g_free);
+			g_ptr_array_free(out, TRUE);
+			return NULL;
+		}
+		g_ptr_array_add(out, l);
+		if (to >= n)
+			break;
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/* Is one of lits in the lower-case text t[0..n)? */
+static gboolean
+has_lit(const char *t, gsize n, char *const *lits)
+{
+	for (; *lits != NULL; lits++)
+		if (memmem(t, n, *lits, strlen(*lits)) != NULL)
+			return TRUE;
+	return FALSE;
+}
+
+/* All ASCII (so valid UTF-8), eight bytes at a time. */
+static gboolean
+all_ascii(const char *s, gsize n)
+{
+	gsize i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		guint64 v;
+
+		memcpy(&v, s + i, 8);
+		if (v & 0x8080808080808080ull)
+			return FALSE;
+	}
+	for (; i < n; i++)
+		if ((guchar)s[i] >= 0x80)
+			return FALSE;
+	return TRUE;
+}
+
 static guint32
 trigram(const char *t)
 {
@@ -668,6 +853,7 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		to = alt_end(pat, n, from);
 		if (!alt_anchors(pat + from, to - from, lits)) {
 			g_ptr_array_free(lits, TRUE);
+			ru->need = required_lits(pat);
 			return;
 		}
 		if (to >= n)
@@ -770,6 +956,16 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 		return *gmsg;
 	}
 	d->name = g_strdup(f[1]);
+	d->need = required_lits(pat);
+	d->same = r->detects->len;
+	for (guint k = 0; d->where == DETECT_HEADER && k < r->detects->len; k++) {
+		const struct detect *e = g_ptr_array_index(r->detects, k);
+
+		if (e->where == DETECT_HEADER && g_ascii_strcasecmp(e->field, d->field) == 0) {
+			d->same = k;
+			break;
+		}
+	}
 	g_ptr_array_add(r->detects, d);
 	return NULL;
 }
@@ -1057,11 +1253,13 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 	guint8 *nhit = NULL, *sure = NULL;	/* sure[i]: a whole-match anchor of rule i is there */
 	gsize n = 0;
 	guint i;
+	int ascii = -1;		/* text all ASCII: 1, not: 0, not known yet: -1 */
 
+	if (text != NULL)
+		n = strlen(text);
 	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
 		gsize k;
 
-		n = strlen(text);
 		hit = g_alloca(r->rules->len * sizeof(*hit));
 		nhit = g_alloca(r->rules->len);
 		memset(nhit, 0, r->rules->len);
@@ -1106,8 +1304,13 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 		case RULE_REGEX:
 			if (text == NULL)
 				break;
-			if (!ru->filtered || nhit == NULL)
-				m = g_regex_match(ru->re, text, 0, NULL);
+			if (!ru->filtered || nhit == NULL) {
+				/* what every match contains is not there: no match (exact on ASCII) */
+				if (ru->need != NULL && ascii < 0)
+					ascii = all_ascii(text, n);
+				if (ru->need == NULL || ascii == 0 || has_lit(text, n, ru->need))
+					m = g_regex_match(ru->re, text, 0, NULL);
+			}
 			else if (sure[i])
 				m = TRUE;
 			else if (nhit[i] > 0 && (nhit[i] > MAX_HITS || ru->re_at == NULL))
@@ -1180,37 +1383,74 @@ rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
 }
 
 /*
- * Header values and DSN fields arrive as the message had them: a regex
- * (UTF-8 mode, PCRE2 JIT) must only ever see valid UTF-8, or it reads
- * past its buffer.
+ * A value a "detect" regex is tried on, read once however many lines try
+ * it.  Header values and DSN fields arrive as the message had them: a
+ * regex (UTF-8 mode, PCRE2 JIT) must only ever see valid UTF-8, or it
+ * reads past its buffer.
+ */
+struct dval {
+	const char *v;		/* as given */
+	const char *valid;	/* v, or v made valid */
+	const char *lower;	/* an ASCII v in lower case, or NULL: not ASCII */
+	char *own_valid, *own_lower;
+	gsize n;
+};
+
+/* folded: v is rules_fold() text, lower case already. */
+static void
+dval_init(struct dval *x, const char *v, gboolean folded)
+{
+	x->v = x->valid = v;
+	x->lower = x->own_valid = x->own_lower = NULL;
+	x->n = strlen(v);
+	if (all_ascii(v, x->n))
+		x->lower = folded ? v : (x->own_lower = g_ascii_strdown(v, x->n));
+	else if (!g_utf8_validate(v, x->n, NULL))
+		x->valid = x->own_valid = g_utf8_make_valid(v, x->n);
+}
+
+static void
+dval_clear(struct dval *x)
+{
+	g_free(x->own_valid);
+	g_free(x->own_lower);
+}
+
+/*
+ * Does d match x?  Its regex is caseless: on an ASCII value, one of the
+ * literals every match contains must be in the value's lower case, or
+ * there is no match (the regex need not run); on anything else, a
+ * non-ASCII character may stand for an ASCII one, so the regex decides.
  */
 static gboolean
-detect_match(const GRegex *re, const char *v)
+detect_match(const struct detect *d, const struct dval *x)
 {
-	gboolean m;
-	char *valid;
-
-	if (g_utf8_validate(v, -1, NULL))
-		return g_regex_match(re, v, 0, NULL);
-	valid = g_utf8_make_valid(v, -1);
-	m = g_regex_match(re, valid, 0, NULL);
-	g_free(valid);
-	return m;
+	if (d->need != NULL && x->lower != NULL && !has_lit(x->lower, x->n, d->need))
+		return FALSE;
+	return g_regex_match(d->re, x->valid, 0, NULL);
 }
 
 const char *
 rules_detect(const struct rules *r, const struct fields *top, const char *reporting_mta,
     const char *text)
 {
-	guint i;
+	const char *name = NULL;
+	/* the values read so far: the text, the Reporting-MTA, a few header fields */
+	struct dval vals[8], one;
+	guint nvals = 0, i, k;
+	/* per line: its header field's value, looked up by the first line that reads it */
+	const char **hv = g_alloca(r->detects->len * sizeof(*hv) + 1);
 
-	for (i = 0; i < r->detects->len; i++) {
+	for (i = 0; i < r->detects->len && name == NULL; i++) {
 		const struct detect *d = g_ptr_array_index(r->detects, i);
 		const char *v = NULL;
+		struct dval *x = NULL;
 
 		switch (d->where) {
 		case DETECT_HEADER:
-			v = top != NULL ? fields_get(top, 0, d->field) : NULL;
+			/* d->same: the first line that reads this field, which looked it up */
+			v = hv[i] = d->same < i ? hv[d->same] :
+			    top != NULL ? fields_get(top, 0, d->field) : NULL;
 			break;
 		case DETECT_REPORTING_MTA:
 			v = reporting_mta;
@@ -1221,26 +1461,44 @@ rules_detect(const struct rules *r, const struct fields *top, const char *report
 		case DETECT_REMOTE_MTA:
 			break;
 		}
-		if (v != NULL && detect_match(d->re, v))
-			return d->name;
+		if (v == NULL)
+			continue;
+		for (k = 0; k < nvals && x == NULL; k++)
+			if (vals[k].v == v)
+				x = &vals[k];
+		if (x == NULL) {
+			/* more distinct values than kept: this one is read on its own */
+			x = nvals < G_N_ELEMENTS(vals) ? &vals[nvals++] : &one;
+			dval_init(x, v, v == text);
+		}
+		if (detect_match(d, x))
+			name = d->name;
+		if (x == &one)
+			dval_clear(&one);
 	}
-	return NULL;
+	for (k = 0; k < nvals; k++)
+		dval_clear(&vals[k]);
+	return name;
 }
 
 const char *
 rules_detect_remote(const struct rules *r, const char *remote_mta)
 {
+	const char *name = NULL;
+	struct dval x;
 	guint i;
 
 	if (remote_mta == NULL)
 		return NULL;
-	for (i = 0; i < r->detects->len; i++) {
+	dval_init(&x, remote_mta, FALSE);
+	for (i = 0; i < r->detects->len && name == NULL; i++) {
 		const struct detect *d = g_ptr_array_index(r->detects, i);
 
-		if (d->where == DETECT_REMOTE_MTA && detect_match(d->re, remote_mta))
-			return d->name;
+		if (d->where == DETECT_REMOTE_MTA && detect_match(d, &x))
+			name = d->name;
 	}
-	return NULL;
+	dval_clear(&x);
+	return name;
 }
 
 const char *

@@ -8,6 +8,7 @@
 
 #include "parsers/parser.h"
 #include "parsers/report.h"
+#include "parsers/rules.h"
 #include "parsers/sanitize.h"
 
 #define FIX "tests/fixtures/parsers/"
@@ -748,6 +749,73 @@ test_rules_errors(void)
 	g_free(dir);
 }
 
+/*
+ * A regex without a literal start is skipped when a literal every match
+ * contains is missing from an ASCII text; a text with non-ASCII (which a
+ * caseless ASCII letter may match: KELVIN SIGN is a "k"), or a pattern
+ * that cannot be read that way, still goes to the regex.  The "detect"
+ * lines are skipped the same way, on each value read once.
+ */
+static void
+test_rules_prefilter(void)
+{
+	static const char conf[] =
+	    "detect one header From @one\\.example\n"
+	    "detect two header from @two\\.example\n"
+	    "detect kel header From @kelvin\\.example\n"
+	    "detect txt text (?<!x)said the (?:server|host)\n"
+	    "rule r1 userunknown regex (?<!\\d )(?:no such|unknown) user|(?<!x)\\(state 12\\)\n"
+	    "rule r2 blocked regex (?<!x)kelvin unit\n"
+	    "rule r3 rejected regex (?<!y)\\x41bc\n";
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	struct rules_match m;
+	static const struct { const char *text; const char *id; } cases[] = {
+		{ "Recipient: Unknown User here", "r1" },
+		{ "550 unknown user here", NULL },
+		{ "Error (STATE 12).", "r1" },
+		{ "error (state 13).", NULL },
+		{ "\xe2\x84\xaa" "ELVIN UNIT", "r2" },
+		{ "kelvin  unit", "r2" },
+		{ "kelvin units", "r2" },
+		{ "kelvinunit", NULL },
+		{ "ABC", "r3" },
+	};
+	static const struct { const char *hdr; const char *text; const char *mta; } det[] = {
+		{ "From: <MAILER-DAEMON@ONE.EXAMPLE>\n", NULL, "one" },
+		{ "From: <mailer-daemon@Two.Example>\n", NULL, "two" },
+		{ "From: <postmaster@three.example>\n", NULL, NULL },
+		{ "From: x@\xe2\x84\xaa" "elvin.example\n", NULL, "kel" },
+		{ "From: x@kelvin.exampl\n", NULL, NULL },
+		{ "From: a@b.example\n", "The Server said the HOST", "txt" },
+		{ "From: a@b.example\n", "the server told the host", NULL },
+	};
+	size_t i;
+
+	g_assert_nonnull(r);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *t = rules_fold(cases[i].text);
+		gboolean ok = rules_classify(r, t, NULL, NULL, NULL, &m);
+
+		if (cases[i].id == NULL)
+			g_assert_false(ok);
+		else {
+			g_assert_true(ok);
+			g_assert_cmpstr(m.id, ==, cases[i].id);
+		}
+		g_free(t);
+	}
+	for (i = 0; i < G_N_ELEMENTS(det); i++) {
+		struct fields *f = fields_parse_header(det[i].hdr, strlen(det[i].hdr));
+		char *t = rules_fold(det[i].text);
+
+		g_assert_cmpstr(rules_detect(r, f, NULL, t), ==, det[i].mta);
+		g_free(t);
+		fields_free(f);
+	}
+	rules_free(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -766,5 +834,6 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/limits", test_limits);
 	g_test_add_func("/parser/max_recipients", test_max_recipients);
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
+	g_test_add_func("/parser/rules_prefilter", test_rules_prefilter);
 	return g_test_run();
 }
