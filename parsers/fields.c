@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "parsers/fields.h"
+#include "parsers/scan.h"
 
 /*
  * Header fields no parser reads that make up most of a header block: trace
@@ -61,13 +62,9 @@ repeats_recipient(GPtrArray *cur, const char *name, gsize n)
 static gsize
 line_at(const char *p, const char *end, const char **next)
 {
-	const char *e = memchr(p, '\n', end - p), *cr;
+	/* a bare CR ends a line too: the first CR or LF decides */
+	const char *e = scan_eol(p, end);
 
-	if (e == NULL)
-		e = end;
-	/* a bare CR ends a line too: the first CR before the LF decides */
-	if ((cr = memchr(p, '\r', e - p)) != NULL)
-		e = cr;
 	if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
 		*next = e + 2;
 	else

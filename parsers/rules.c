@@ -198,6 +198,30 @@ rules_fold_n(const char *text, gsize max)
 	/* Never longer than the text: each byte written stands for one read. */
 	w = out = g_malloc(end - text + 1);
 	for (p = text; p < end; p++) {
+		/*
+		 * Eight bytes at a time while none is a space, a control or a
+		 * line end (most of a text): copied, A-Z made a-z.
+		 */
+		while (end - p >= 8) {
+			const guint64 hi = 0x8080808080808080ull;
+			guint64 v, up;
+
+			memcpy(&v, p, 8);
+			if (((v - 0x2121212121212121ull) & ~v & hi) != 0)
+				break;		/* a byte below '!' */
+			/* ASCII bytes at or above 'A' and not above 'Z' */
+			up = ((v & ~hi) + 0x3f3f3f3f3f3f3f3full) & ~((v & ~hi) + 0x2525252525252525ull) &
+			    ~v & hi;
+			v |= up >> 2;
+			if (sp)
+				*w++ = ' ';
+			sp = FALSE;
+			memcpy(w, &v, 8);
+			w += 8;
+			p += 8;
+		}
+		if (p >= end)
+			break;
 		if ((guchar)*p > ' ') {
 			/* most bytes: neither a space nor a line end */
 			if (sp)
@@ -766,12 +790,15 @@ required_lits(const char *pat)
 	return (char **)g_ptr_array_free(out, FALSE);
 }
 
-/* Is one of lits in the lower-case text t[0..n)? */
+/*
+ * Is one of lits in the lower-case text t?  strstr(), not memmem():
+ * glibc's strstr is vectorised, its memmem reads a byte at a time.
+ */
 static gboolean
-has_lit(const char *t, gsize n, char *const *lits)
+has_lit(const char *t, char *const *lits)
 {
 	for (; *lits != NULL; lits++)
-		if (memmem(t, n, *lits, strlen(*lits)) != NULL)
+		if (strstr(t, *lits) != NULL)
 			return TRUE;
 	return FALSE;
 }
@@ -1308,7 +1335,7 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 				/* what every match contains is not there: no match (exact on ASCII) */
 				if (ru->need != NULL && ascii < 0)
 					ascii = all_ascii(text, n);
-				if (ru->need == NULL || ascii == 0 || has_lit(text, n, ru->need))
+				if (ru->need == NULL || ascii == 0 || has_lit(text, ru->need))
 					m = g_regex_match(ru->re, text, 0, NULL);
 			}
 			else if (sure[i])
@@ -1425,7 +1452,7 @@ dval_clear(struct dval *x)
 static gboolean
 detect_match(const struct detect *d, const struct dval *x)
 {
-	if (d->need != NULL && x->lower != NULL && !has_lit(x->lower, x->n, d->need))
+	if (d->need != NULL && x->lower != NULL && !has_lit(x->lower, d->need))
 		return FALSE;
 	return g_regex_match(d->re, x->valid, 0, NULL);
 }

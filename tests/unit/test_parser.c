@@ -816,6 +816,27 @@ test_rules_prefilter(void)
 	rules_free(r);
 }
 
+/* The folded form the text rules see, whatever the byte's place in a word of eight. */
+static void
+test_rules_fold(void)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "@AZ[`az{@AZ[`az{ \xc3\x89t\xc3\xa9 MIXED Case", "@az[`az{@az[`az{ \xc3\x89t\xc3\xa9 mixed case" },
+		{ "USER\tUNKNOWN\r\n  here~\x7f", "user unknown here~\x7f" },
+		{ "550-5.1.1 The email account that\n550-5.1.1 you tried to reach", "550-5.1.1 the email account that you tried to reach" },
+		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "abcdefghijklmnopqrstuvwxyz0123456789" },
+		{ "   leading and trailing   ", "leading and trailing" },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *f = rules_fold(cases[i].in);
+
+		g_assert_cmpstr(f, ==, cases[i].out);
+		g_free(f);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -835,5 +856,6 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/max_recipients", test_max_recipients);
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
 	g_test_add_func("/parser/rules_prefilter", test_rules_prefilter);
+	g_test_add_func("/parser/rules_fold", test_rules_fold);
 	return g_test_run();
 }
