@@ -120,21 +120,46 @@ field_continuation(const char *end, const char **next, struct line_memo *memo)
 }
 
 /*
- * One allocation per field: the struct, its name and its value (the
- * field's lines joined by spaces, trimmed) in one block; g_free() frees it.
+ * Under glibc's largest cached size: a larger request would first
+ * consolidate the fast bins, which costs more than the mallocs saved.
+ */
+#define CHUNK	1000
+
+/* n bytes (pointer-aligned) kept by f until fields_free(). */
+static void *
+fields_alloc(struct fields *f, gsize n)
+{
+	void *x;
+
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	if ((gsize)(f->end - f->at) < n) {
+		gsize size = MAX(n, CHUNK);
+
+		f->at = g_malloc(size);
+		f->end = f->at + size;
+		f->chunks = g_slist_prepend(f->chunks, f->at);
+	}
+	x = f->at;
+	f->at += n;
+	return x;
+}
+
+/*
+ * The struct, its name and its value (the field's lines joined by
+ * spaces, trimmed as g_strstrip() would) side by side in f's chunks.
  */
 static struct field *
-field_new(const char *p, gsize n, const char *colon, const char *cont, const char *cont_end,
-    gsize add)
+field_new(struct fields *f, const char *p, gsize n, const char *colon, const char *cont,
+    const char *cont_end, gsize add)
 {
 	gsize nl = colon - p, vl = n - (colon + 1 - p);
-	struct field *x = g_malloc(sizeof(*x) + nl + 1 + vl + add + 1);
-	char *w;
+	struct field *x = fields_alloc(f, sizeof(*x) + nl + 1 + vl + add + 1);
+	char *w, *v;
 
 	x->name = (char *)(x + 1);
 	memcpy(x->name, p, nl);
 	x->name[nl] = '\0';
-	x->value = w = x->name + nl + 1;
+	v = w = x->name + nl + 1;
 	memcpy(w, colon + 1, vl);
 	w += vl;
 	while (cont < cont_end) {
@@ -146,8 +171,12 @@ field_new(const char *p, gsize n, const char *colon, const char *cont, const cha
 		w += k;
 		cont = e;
 	}
+	while (v < w && g_ascii_isspace(*v))
+		v++;
+	while (w > v && g_ascii_isspace(w[-1]))
+		w--;
 	*w = '\0';
-	g_strstrip(x->value);
+	x->value = v;
 	return x;
 }
 
@@ -190,13 +219,13 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 				break;
 		}
 		if (cur == NULL) {
-			cur = g_ptr_array_new_full(16, g_free);
+			cur = g_ptr_array_new_full(16, NULL);
 			g_ptr_array_add(f->blocks, cur);
 		}
 		cont = e;
 		add = field_continuation(end, &e, &memo);
 		if (!header || !bulky(p, colon - p))
-			g_ptr_array_add(cur, field_new(p, n, colon, cont, e, add));
+			g_ptr_array_add(cur, field_new(f, p, n, colon, cont, e, add));
 		p = e;
 	}
 	return f;
@@ -220,6 +249,7 @@ fields_free(struct fields *f)
 	if (f == NULL)
 		return;
 	g_ptr_array_free(f->blocks, TRUE);
+	g_slist_free_full(f->chunks, g_free);
 	g_free(f);
 }
 

@@ -18,6 +18,9 @@ struct field {
 
 struct fields {
 	GPtrArray *blocks;	/* GPtrArray of struct field * */
+	/* where the fields are kept: a few large allocations, not one per field */
+	GSList *chunks;
+	char *at, *end;		/* free space in the newest chunk */
 };
 
 struct fields *fields_parse(const char *text, gsize len, guint max_blocks);
