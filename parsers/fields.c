@@ -159,6 +159,7 @@ field_new(struct fields *f, const char *p, gsize n, const char *colon, const cha
 	x->name = (char *)(x + 1);
 	memcpy(x->name, p, nl);
 	x->name[nl] = '\0';
+	x->namelen = strnlen(x->name, nl);	/* a NUL in the name ends it, as for strcasecmp */
 	v = w = x->name + nl + 1;
 	memcpy(w, colon + 1, vl);
 	w += vl;
@@ -258,14 +259,20 @@ fields_get(const struct fields *f, guint block, const char *name)
 {
 	GPtrArray *b;
 	guint i;
+	gsize n;
+	char c;
 
 	if (f == NULL || block >= f->blocks->len)
 		return NULL;
 	b = g_ptr_array_index(f->blocks, block);
+	/* most names differ in length or first letter: no call for those */
+	n = strlen(name);
+	c = g_ascii_tolower(*name);
 	for (i = 0; i < b->len; i++) {
 		const struct field *x = g_ptr_array_index(b, i);
 
-		if (g_ascii_strcasecmp(x->name, name) == 0)
+		if (x->namelen == n && g_ascii_tolower(*x->name) == c &&
+		    g_ascii_strncasecmp(x->name, name, n) == 0)
 			return x->value;
 	}
 	return NULL;

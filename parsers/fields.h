@@ -14,6 +14,7 @@
 struct field {
 	char *name;
 	char *value;
+	gsize namelen;
 };
 
 struct fields {
