@@ -41,4 +41,56 @@ scan_eol(const char *p, const char *end)
 	return scan_either(p, end, '\n', '\r');
 }
 
+/*
+ * The first p[i] (i >= 1, p + i < end) that is a or b right after an LF:
+ * the start of a line beginning with a or b.  end when there is none.
+ * p[0] itself is not looked at.
+ */
+static inline const char *
+scan_line_start(const char *p, const char *end, char a, char b)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n'), va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+
+	while (end - p >= 17) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		int m = _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v, lf),
+		    _mm_or_si128(_mm_cmpeq_epi8(w, va), _mm_cmpeq_epi8(w, vb))));
+
+		if (m != 0)
+			return p + 1 + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; end - p >= 2; p++)
+		if (p[0] == '\n' && (p[1] == a || p[1] == b))
+			return p + 1;
+	return end;
+}
+
+/* The first CR in [p, end) that no LF follows, or end. */
+static inline const char *
+scan_bare_cr(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	while (end - p >= 17) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		int m = _mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(w, lf),
+		    _mm_cmpeq_epi8(v, cr)));
+
+		if (m != 0)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == '\r' && (p + 1 >= end || p[1] != '\n'))
+			return p;
+	return end;
+}
+
 #endif

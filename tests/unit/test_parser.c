@@ -528,6 +528,54 @@ test_sanitize_bare_cr(void)
 	g_free(copy);
 }
 
+/*
+ * The parts and containers sanitize_prepare() counts against the limits:
+ * exactly the lines that start with "Content-Type:" (any case), wherever
+ * they fall, and none that only look like one.
+ */
+static void
+test_sanitize_parts(void)
+{
+	GString *s = g_string_new("From: a@b.test\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n");
+	int i, parts = 1, containers = 1;
+	struct sanitize_limits lim = { 0 };
+	const char *out, *why;
+	char *copy;
+	guint32 anomalies;
+	gsize n;
+
+	for (i = 0; i < 40; i++) {
+		g_string_append_printf(s, "%.*s%s", i, "cccccccccccccccccccccccccccccccccccccccccccc",
+		    i % 2 ? "\r\n" : "\n");
+		g_string_append(s, i % 3 == 0 ? "content-TYPE: message/rfc822\n" :
+		    "Content-Type: text/plain\r\n");
+		parts++;
+		containers += i % 3 == 0;
+		/* not at a line's start: indented, after text, after a bare CR */
+		g_string_append(s, i % 3 == 0 ? " Content-Type: multipart/x\n" :
+		    i % 3 == 1 ? "xContent-Type: multipart/x\n" : "a\rContent-Type: multipart/x\n");
+	}
+	g_string_append(s, "CONTENT-TYPE: multipart/y");
+	parts++;
+	containers++;
+	for (i = 0; i < 4; i++) {
+		lim.max_parts = i == 0 ? parts : i == 1 ? parts - 1 : 0;
+		lim.max_depth = i == 2 ? containers : i == 3 ? containers - 1 : 0;
+		copy = NULL;
+		why = NULL;
+		anomalies = 0;
+		out = sanitize_prepare(&lim, s->str, s->len, &n, &copy, &anomalies, &why);
+		if (i % 2 == 0)
+			g_assert_nonnull(out);
+		else {
+			g_assert_null(out);
+			g_assert_cmpstr(why, ==, i == 1 ? "too many MIME parts" : "MIME nesting too deep");
+		}
+		g_free(copy);
+	}
+	g_string_free(s, TRUE);
+}
+
 static void
 test_limits(void)
 {
@@ -852,6 +900,7 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/verp", test_verp);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
 	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
+	g_test_add_func("/parser/sanitize_parts", test_sanitize_parts);
 	g_test_add_func("/parser/limits", test_limits);
 	g_test_add_func("/parser/max_recipients", test_max_recipients);
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
