@@ -184,7 +184,7 @@ rules_fold(const char *text)
 char *
 rules_fold_n(const char *text, gsize max)
 {
-	const char *p, *end;
+	const char *p, *end, *slow;
 	char *out, *w;
 	gboolean sp = FALSE, cont = FALSE;	/* cont: inside a multi-line reply */
 
@@ -197,27 +197,49 @@ rules_fold_n(const char *text, gsize max)
 		end--;
 	/* Never longer than the text: each byte written stands for one read. */
 	w = out = g_malloc(end - text + 1);
+	/* the word-at-a-time path below reads bytes in memory order */
+	slow = G_BYTE_ORDER == G_LITTLE_ENDIAN ? text : end;
 	for (p = text; p < end; p++) {
 		/*
-		 * Eight bytes at a time while none is a space, a control or a
-		 * line end (most of a text): copied, A-Z made a-z.
+		 * Eight bytes at a time while none is a control or a line end
+		 * and no two spaces meet (most of a text: words and single
+		 * spaces, which fold to themselves): copied, A-Z made a-z.
+		 * After a word that cannot be, the bytes up to what stopped it
+		 * go one at a time.
 		 */
-		while (end - p >= 8) {
-			const guint64 hi = 0x8080808080808080ull;
-			guint64 v, up;
+		while (end - p >= 8 && p >= slow) {
+			const guint64 hi = 0x8080808080808080ull, lo7 = ~hi;
+			guint64 v, x, sm, up, bad;
 
 			memcpy(&v, p, 8);
-			if (((v - 0x2121212121212121ull) & ~v & hi) != 0)
-				break;		/* a byte below '!' */
+			/* any byte below ' ': the first such is exact */
+			if ((bad = (v - 0x2020202020202020ull) & ~v & hi) != 0) {
+				slow = p + __builtin_ctzll(bad) / 8 + 1;
+				break;
+			}
+			/* 0x80 in each space byte, exactly */
+			x = v ^ 0x2020202020202020ull;
+			sm = ~(((x & lo7) + lo7) | x | lo7);
+			if ((bad = sm & (sm >> 8)) != 0) {
+				/* two spaces in a row */
+				slow = p + __builtin_ctzll(bad) / 8 + 2;
+				break;
+			}
+			if ((sm & 0x80) != 0 && (sp || w == out)) {
+				/* a space first: it joins a pending one, or leads */
+				slow = p + 1;
+				break;
+			}
 			/* ASCII bytes at or above 'A' and not above 'Z' */
-			up = ((v & ~hi) + 0x3f3f3f3f3f3f3f3full) & ~((v & ~hi) + 0x2525252525252525ull) &
+			up = ((v & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((v & lo7) + 0x2525252525252525ull) &
 			    ~v & hi;
 			v |= up >> 2;
 			if (sp)
 				*w++ = ' ';
-			sp = FALSE;
 			memcpy(w, &v, 8);
-			w += 8;
+			/* a space last waits, as one would, for what follows it */
+			sp = (sm >> 56) != 0;
+			w += sp ? 7 : 8;
 			p += 8;
 		}
 		if (p >= end)
