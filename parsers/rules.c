@@ -90,6 +90,12 @@ struct anchor {
 	gsize len;
 	guint rule;		/* index in rules */
 	gboolean whole;		/* the literal is a whole match: where it is, the rule matches */
+	/*
+	 * Its first eight bytes (fewer when shorter: masked) as a word in
+	 * memory order: one compare turns away most of the anchors sharing
+	 * a trigram with the text, without a memcmp call.
+	 */
+	guint64 pre, premask;
 };
 
 static void
@@ -868,6 +874,10 @@ anchor_add(struct rules *r, const char *lit, guint i, gboolean whole)
 	a.len = strlen(a.lit);
 	a.rule = i;
 	a.whole = whole;
+	a.pre = 0;
+	memcpy(&a.pre, a.lit, MIN(a.len, 8));
+	a.premask = 0;
+	memset(&a.premask, 0xff, MIN(a.len, 8));
 	k = trigram(a.lit);
 	arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
 	if (arr == NULL) {
@@ -1327,8 +1337,16 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 				const struct anchor *a = &g_array_index(arr, struct anchor, j);
 				guint8 c = nhit[a->rule];
 
-				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) ||
-				    a->len > n - k || memcmp(text + k, a->lit, a->len) != 0)
+				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) || a->len > n - k)
+					continue;
+				if (n - k >= 8) {
+					guint64 t;
+
+					memcpy(&t, text + k, 8);
+					if ((t & a->premask) != a->pre || (a->len > 8 &&
+					    memcmp(text + k + 8, a->lit + 8, a->len - 8) != 0))
+						continue;
+				} else if (memcmp(text + k, a->lit, a->len) != 0)
 					continue;
 				if (a->whole)
 					sure[a->rule] = 1;
