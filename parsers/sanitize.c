@@ -181,9 +181,7 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 	 * with a C count, and a vector scan finds those.
 	 */
 	for (p = data; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', end - p);
-		if (nl == NULL)
-			nl = end;
+		nl = scan_byte(p, end, '\n');
 		if (hdr == len && (p == nl || (*p == '\r' && p + 1 == nl)))
 			hdr = p - data;
 		count_part(p, nl, &parts, &containers);
@@ -191,8 +189,7 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 			break;
 		if (hdr != len) {
 			for (p = nl + 1; p < end; p = scan_line_start(p, end, 'c', 'C')) {
-				if ((nl = memchr(p, '\n', end - p)) == NULL)
-					nl = end;
+				nl = scan_byte(p, end, '\n');
 				count_part(p, nl, &parts, &containers);
 			}
 			break;

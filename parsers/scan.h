@@ -1,6 +1,6 @@
 /*
  * scan.h - byte scans shared by the parsers' line readers (fields.c,
- * sanitize.c).  Lines of mail are short (tens of bytes), where memchr()'s
+ * sanitize.c, parser.c).  Lines of mail are short (tens of bytes), where memchr()'s
  * call costs more than its scan, and a line end is either of two bytes:
  * sixteen bytes are tested at a time, inline.  Not an API.
  */
@@ -32,6 +32,13 @@ scan_either(const char *p, const char *end, char a, char b)
 	while (p < end && *p != a && *p != b)
 		p++;
 	return p;
+}
+
+/* The first c in [p, end), or end: memchr() without its call, for a short line. */
+static inline const char *
+scan_byte(const char *p, const char *end, char c)
+{
+	return scan_either(p, end, c, c);
 }
 
 /* The first line end (LF or CR) in [p, end), or end. */
@@ -90,6 +97,37 @@ scan_bare_cr(const char *p, const char *end)
 	for (; p < end; p++)
 		if (*p == '\r' && (p + 1 >= end || p[1] != '\n'))
 			return p;
+	return end;
+}
+
+/*
+ * The first p[i] (i >= 1, p + i < end) that is one of a, b, c, d right
+ * after a CR or an LF, or end.  p[0] itself is not looked at.
+ */
+static inline const char *
+scan_line_start4(const char *p, const char *end, char a, char b, char c, char d)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c),
+	    vd = _mm_set1_epi8(d);
+
+	while (end - p >= 17) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i eol = _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, va), _mm_cmpeq_epi8(w, vb)),
+		    _mm_or_si128(_mm_cmpeq_epi8(w, vc), _mm_cmpeq_epi8(w, vd)));
+		int m = _mm_movemask_epi8(_mm_and_si128(eol, hit));
+
+		if (m != 0)
+			return p + 1 + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; end - p >= 2; p++)
+		if ((p[0] == '\n' || p[0] == '\r') && (p[1] == a || p[1] == b || p[1] == c || p[1] == d))
+			return p + 1;
 	return end;
 }
 
