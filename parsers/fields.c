@@ -23,7 +23,7 @@ bulky(const char *name, gsize n)
 	gsize i;
 
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
-		if (names[i].n == n && g_ascii_strncasecmp(name, names[i].s, n) == 0)
+		if (names[i].n == n && ascii_eq_ci(name, names[i].s, n))
 			return TRUE;
 	return FALSE;
 }
@@ -46,13 +46,13 @@ repeats_recipient(GPtrArray *cur, const char *name, gsize n)
 {
 	guint i;
 
-	if (!((n == 15 && g_ascii_strncasecmp(name, "Final-Recipient", 15) == 0) ||
-	    (n == 18 && g_ascii_strncasecmp(name, "Original-Recipient", 18) == 0)))
+	if (!((n == 15 && ascii_eq_ci(name, "Final-Recipient", 15)) ||
+	    (n == 18 && ascii_eq_ci(name, "Original-Recipient", 18))))
 		return FALSE;
 	for (i = 0; i < cur->len; i++) {
 		const struct field *x = g_ptr_array_index(cur, i);
 
-		if (strlen(x->name) == n && g_ascii_strncasecmp(x->name, name, n) == 0)
+		if (x->namelen == n && ascii_eq_ci(x->name, name, n))
 			return TRUE;
 	}
 	return FALSE;
@@ -260,19 +260,16 @@ fields_get(const struct fields *f, guint block, const char *name)
 	GPtrArray *b;
 	guint i;
 	gsize n;
-	char c;
 
 	if (f == NULL || block >= f->blocks->len)
 		return NULL;
 	b = g_ptr_array_index(f->blocks, block);
-	/* most names differ in length or first letter: no call for those */
+	/* most names differ in length or first letters: compared inline */
 	n = strlen(name);
-	c = g_ascii_tolower(*name);
 	for (i = 0; i < b->len; i++) {
 		const struct field *x = g_ptr_array_index(b, i);
 
-		if (x->namelen == n && g_ascii_tolower(*x->name) == c &&
-		    g_ascii_strncasecmp(x->name, name, n) == 0)
+		if (x->namelen == n && ascii_eq_ci(x->name, name, n))
 			return x->value;
 	}
 	return NULL;

@@ -66,7 +66,7 @@ has_prefix_ci(const char *p, const char *end, const char *pfx)
 {
 	size_t n = strlen(pfx);
 
-	return (gsize)(end - p) >= n && g_ascii_strncasecmp(p, pfx, n) == 0;
+	return (gsize)(end - p) >= n && ascii_eq_ci(p, pfx, n);
 }
 
 /*

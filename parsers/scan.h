@@ -34,6 +34,29 @@ scan_either(const char *p, const char *end, char a, char b)
 	return p;
 }
 
+/*
+ * g_ascii_strncasecmp(a, b, n) == 0 where neither holds a NUL in its
+ * first n bytes, inline: field names are compared by the thousand, and
+ * most differ at their first or second byte.
+ */
+static inline gboolean
+ascii_eq_ci(const char *a, const char *b, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++) {
+		char x = a[i], y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return FALSE;
+	}
+	return TRUE;
+}
+
 /* The first c in [p, end), or end: memchr() without its call, for a short line. */
 static inline const char *
 scan_byte(const char *p, const char *end, char c)
