@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "parsers/fields.h"
+#include "parsers/scan.h"
 
 /*
  * Header fields no parser reads that make up most of a header block: trace
@@ -22,7 +23,7 @@ bulky(const char *name, gsize n)
 	gsize i;
 
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
-		if (names[i].n == n && g_ascii_strncasecmp(name, names[i].s, n) == 0)
+		if (names[i].n == n && ascii_eq_ci(name, names[i].s, n))
 			return TRUE;
 	return FALSE;
 }
@@ -45,13 +46,13 @@ repeats_recipient(GPtrArray *cur, const char *name, gsize n)
 {
 	guint i;
 
-	if (!((n == 15 && g_ascii_strncasecmp(name, "Final-Recipient", 15) == 0) ||
-	    (n == 18 && g_ascii_strncasecmp(name, "Original-Recipient", 18) == 0)))
+	if (!((n == 15 && ascii_eq_ci(name, "Final-Recipient", 15)) ||
+	    (n == 18 && ascii_eq_ci(name, "Original-Recipient", 18))))
 		return FALSE;
 	for (i = 0; i < cur->len; i++) {
 		const struct field *x = g_ptr_array_index(cur, i);
 
-		if (strlen(x->name) == n && g_ascii_strncasecmp(x->name, name, n) == 0)
+		if (x->namelen == n && ascii_eq_ci(x->name, name, n))
 			return TRUE;
 	}
 	return FALSE;
@@ -61,13 +62,9 @@ repeats_recipient(GPtrArray *cur, const char *name, gsize n)
 static gsize
 line_at(const char *p, const char *end, const char **next)
 {
-	const char *e = memchr(p, '\n', end - p), *cr;
+	/* a bare CR ends a line too: the first CR or LF decides */
+	const char *e = scan_eol(p, end);
 
-	if (e == NULL)
-		e = end;
-	/* a bare CR ends a line too: the first CR before the LF decides */
-	if ((cr = memchr(p, '\r', e - p)) != NULL)
-		e = cr;
 	if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
 		*next = e + 2;
 	else
@@ -123,21 +120,47 @@ field_continuation(const char *end, const char **next, struct line_memo *memo)
 }
 
 /*
- * One allocation per field: the struct, its name and its value (the
- * field's lines joined by spaces, trimmed) in one block; g_free() frees it.
+ * Under glibc's largest cached size: a larger request would first
+ * consolidate the fast bins, which costs more than the mallocs saved.
+ */
+#define CHUNK	1000
+
+/* n bytes (pointer-aligned) kept by f until fields_free(). */
+static void *
+fields_alloc(struct fields *f, gsize n)
+{
+	void *x;
+
+	n = (n + sizeof(void *) - 1) & ~(sizeof(void *) - 1);
+	if ((gsize)(f->end - f->at) < n) {
+		gsize size = MAX(n, CHUNK);
+
+		f->at = g_malloc(size);
+		f->end = f->at + size;
+		f->chunks = g_slist_prepend(f->chunks, f->at);
+	}
+	x = f->at;
+	f->at += n;
+	return x;
+}
+
+/*
+ * The struct, its name and its value (the field's lines joined by
+ * spaces, trimmed as g_strstrip() would) side by side in f's chunks.
  */
 static struct field *
-field_new(const char *p, gsize n, const char *colon, const char *cont, const char *cont_end,
-    gsize add)
+field_new(struct fields *f, const char *p, gsize n, const char *colon, const char *cont,
+    const char *cont_end, gsize add)
 {
 	gsize nl = colon - p, vl = n - (colon + 1 - p);
-	struct field *x = g_malloc(sizeof(*x) + nl + 1 + vl + add + 1);
-	char *w;
+	struct field *x = fields_alloc(f, sizeof(*x) + nl + 1 + vl + add + 1);
+	char *w, *v;
 
 	x->name = (char *)(x + 1);
 	memcpy(x->name, p, nl);
 	x->name[nl] = '\0';
-	x->value = w = x->name + nl + 1;
+	x->namelen = strnlen(x->name, nl);	/* a NUL in the name ends it, as for strcasecmp */
+	v = w = x->name + nl + 1;
 	memcpy(w, colon + 1, vl);
 	w += vl;
 	while (cont < cont_end) {
@@ -149,8 +172,12 @@ field_new(const char *p, gsize n, const char *colon, const char *cont, const cha
 		w += k;
 		cont = e;
 	}
+	while (v < w && g_ascii_isspace(*v))
+		v++;
+	while (w > v && g_ascii_isspace(w[-1]))
+		w--;
 	*w = '\0';
-	g_strstrip(x->value);
+	x->value = v;
 	return x;
 }
 
@@ -193,13 +220,13 @@ fields_parse_n(const char *text, gsize len, guint max_blocks, gboolean header)
 				break;
 		}
 		if (cur == NULL) {
-			cur = g_ptr_array_new_full(16, g_free);
+			cur = g_ptr_array_new_full(16, NULL);
 			g_ptr_array_add(f->blocks, cur);
 		}
 		cont = e;
 		add = field_continuation(end, &e, &memo);
 		if (!header || !bulky(p, colon - p))
-			g_ptr_array_add(cur, field_new(p, n, colon, cont, e, add));
+			g_ptr_array_add(cur, field_new(f, p, n, colon, cont, e, add));
 		p = e;
 	}
 	return f;
@@ -223,6 +250,7 @@ fields_free(struct fields *f)
 	if (f == NULL)
 		return;
 	g_ptr_array_free(f->blocks, TRUE);
+	g_slist_free_full(f->chunks, g_free);
 	g_free(f);
 }
 
@@ -231,14 +259,17 @@ fields_get(const struct fields *f, guint block, const char *name)
 {
 	GPtrArray *b;
 	guint i;
+	gsize n;
 
 	if (f == NULL || block >= f->blocks->len)
 		return NULL;
 	b = g_ptr_array_index(f->blocks, block);
+	/* most names differ in length or first letters: compared inline */
+	n = strlen(name);
 	for (i = 0; i < b->len; i++) {
 		const struct field *x = g_ptr_array_index(b, i);
 
-		if (g_ascii_strcasecmp(x->name, name) == 0)
+		if (x->namelen == n && ascii_eq_ci(x->name, name, n))
 			return x->value;
 	}
 	return NULL;

@@ -14,10 +14,14 @@
 struct field {
 	char *name;
 	char *value;
+	gsize namelen;
 };
 
 struct fields {
 	GPtrArray *blocks;	/* GPtrArray of struct field * */
+	/* where the fields are kept: a few large allocations, not one per field */
+	GSList *chunks;
+	char *at, *end;		/* free space in the newest chunk */
 };
 
 struct fields *fields_parse(const char *text, gsize len, guint max_blocks);

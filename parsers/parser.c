@@ -15,6 +15,7 @@
 #include "parsers/mime.h"
 #include "parsers/parser.h"
 #include "parsers/parser_int.h"
+#include "parsers/scan.h"
 #include "parsers/rules.h"
 #include "parsers/sanitize.h"
 #include "signing.h"
@@ -1272,9 +1273,12 @@ raw_body(const char *buf, gsize len)
 {
 	const char *end = buf + len, *p, *nl, *cr;
 
-	for (p = buf; (nl = memchr(p, '\n', end - p)) != NULL; p = nl + 1)
+	/* inline, not memchr: a header's lines are short, the call would cost more than the scan */
+	for (p = buf; (nl = scan_byte(p, end, '\n')) < end; p = nl + 1)
 		if (nl + 1 < end && (nl[1] == '\n' || (nl[1] == '\r' && nl + 2 < end && nl[2] == '\n')))
 			break;
+	if (nl == end)
+		nl = NULL;
 	for (p = buf; (cr = memchr(p, '\r', (nl != NULL ? nl : end) - p)) != NULL; p = cr + 1)
 		if (cr + 1 < end && cr[1] == '\r')
 			return cr + 2;
@@ -1293,19 +1297,14 @@ raw_dsn_fields(const char *buf, gsize len, const char **out, gsize *outlen)
 {
 	const char *end = buf + len, *best = NULL, *s, *p;
 
-	/* line starts only: the start, and after every LF or CR */
-	for (p = buf; p < end; p = s + 1) {
-		const char *nl;
-
+	/* line starts only: the start, and after every LF or CR (those with an R or F: scanned for) */
+	for (p = buf; p < end; p = scan_line_start4(p, end, 'R', 'r', 'F', 'f')) {
 		if ((*p == 'R' || *p == 'r' || *p == 'F' || *p == 'f') &&
 		    ((end - p >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
 		    (end - p >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0))) {
 			best = p;
 			break;
 		}
-		nl = memchr(p, '\n', end - p);
-		if ((s = memchr(p, '\r', (nl != NULL ? nl : end) - p)) == NULL && (s = nl) == NULL)
-			break;
 	}
 	if (best == NULL)
 		return FALSE;

@@ -25,6 +25,7 @@ struct rule {
 	GRegex *re_at;		/* the same, anchored at the offset given (ASCII filtered rules) */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
+	char **need;		/* regex without anchors: required_lits(), or NULL */
 };
 
 struct class_entry {
@@ -54,6 +55,8 @@ struct detect {
 	enum detect_where where;
 	char *field;		/* DETECT_HEADER: the header field */
 	GRegex *re;
+	char **need;		/* required_lits() of the regex, or NULL */
+	guint same;		/* DETECT_HEADER: the first detect line reading the same field */
 };
 
 struct rules {
@@ -87,6 +90,12 @@ struct anchor {
 	gsize len;
 	guint rule;		/* index in rules */
 	gboolean whole;		/* the literal is a whole match: where it is, the rule matches */
+	/*
+	 * Its first eight bytes (fewer when shorter: masked) as a word in
+	 * memory order: one compare turns away most of the anchors sharing
+	 * a trigram with the text, without a memcmp call.
+	 */
+	guint64 pre, premask;
 };
 
 static void
@@ -98,6 +107,7 @@ rule_free(gpointer p)
 	g_free(r->reason);
 	g_free(r->pattern);
 	g_strfreev(r->mtas);
+	g_strfreev(r->need);
 	if (r->re != NULL)
 		g_regex_unref(r->re);
 	if (r->re_at != NULL)
@@ -112,6 +122,7 @@ detect_free(gpointer x)
 
 	g_free(d->name);
 	g_free(d->field);
+	g_strfreev(d->need);
 	if (d->re != NULL)
 		g_regex_unref(d->re);
 	g_free(d);
@@ -179,7 +190,7 @@ rules_fold(const char *text)
 char *
 rules_fold_n(const char *text, gsize max)
 {
-	const char *p, *end;
+	const char *p, *end, *slow;
 	char *out, *w;
 	gboolean sp = FALSE, cont = FALSE;	/* cont: inside a multi-line reply */
 
@@ -192,7 +203,53 @@ rules_fold_n(const char *text, gsize max)
 		end--;
 	/* Never longer than the text: each byte written stands for one read. */
 	w = out = g_malloc(end - text + 1);
+	/* the word-at-a-time path below reads bytes in memory order */
+	slow = G_BYTE_ORDER == G_LITTLE_ENDIAN ? text : end;
 	for (p = text; p < end; p++) {
+		/*
+		 * Eight bytes at a time while none is a control or a line end
+		 * and no two spaces meet (most of a text: words and single
+		 * spaces, which fold to themselves): copied, A-Z made a-z.
+		 * After a word that cannot be, the bytes up to what stopped it
+		 * go one at a time.
+		 */
+		while (end - p >= 8 && p >= slow) {
+			const guint64 hi = 0x8080808080808080ull, lo7 = ~hi;
+			guint64 v, x, sm, up, bad;
+
+			memcpy(&v, p, 8);
+			/* any byte below ' ': the first such is exact */
+			if ((bad = (v - 0x2020202020202020ull) & ~v & hi) != 0) {
+				slow = p + __builtin_ctzll(bad) / 8 + 1;
+				break;
+			}
+			/* 0x80 in each space byte, exactly */
+			x = v ^ 0x2020202020202020ull;
+			sm = ~(((x & lo7) + lo7) | x | lo7);
+			if ((bad = sm & (sm >> 8)) != 0) {
+				/* two spaces in a row */
+				slow = p + __builtin_ctzll(bad) / 8 + 2;
+				break;
+			}
+			if ((sm & 0x80) != 0 && (sp || w == out)) {
+				/* a space first: it joins a pending one, or leads */
+				slow = p + 1;
+				break;
+			}
+			/* ASCII bytes at or above 'A' and not above 'Z' */
+			up = ((v & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((v & lo7) + 0x2525252525252525ull) &
+			    ~v & hi;
+			v |= up >> 2;
+			if (sp)
+				*w++ = ' ';
+			memcpy(w, &v, 8);
+			/* a space last waits, as one would, for what follows it */
+			sp = (sm >> 56) != 0;
+			w += sp ? 7 : 8;
+			p += 8;
+		}
+		if (p >= end)
+			break;
 		if ((guchar)*p > ' ') {
 			/* most bytes: neither a space nor a line end */
 			if (sp)
@@ -610,6 +667,189 @@ anchors_of(const char *p, gsize n, GPtrArray *out)
 	return TRUE;
 }
 
+/*
+ * Offset just past the [class] opening at p[i] == '[' of p[0..n), or n.
+ * A ']' first (after an optional '^') is a member, not the end.
+ */
+static gsize
+class_end(const char *p, gsize n, gsize i)
+{
+	i++;
+	if (i < n && p[i] == '^')
+		i++;
+	if (i < n && p[i] == ']')
+		i++;
+	for (; i < n && p[i] != ']'; i++)
+		if (p[i] == '\\')
+			i++;
+	return i < n ? i + 1 : n;
+}
+
+/* Offset just past the quantifier (with its lazy or possessive mark) at p[i], if any. */
+static gsize
+skip_quantifier(const char *p, gsize n, gsize i)
+{
+	if (i < n && p[i] == '{') {
+		while (i < n && p[i] != '}')
+			i++;
+		i = i < n ? i + 1 : n;
+	} else if (i < n && (p[i] == '*' || p[i] == '+' || p[i] == '?'))
+		i++;
+	else
+		return i;
+	if (i < n && (p[i] == '?' || p[i] == '+'))
+		i++;
+	return i;
+}
+
+/*
+ * The longest literal run (lower case) every match of the alternative
+ * p[0..n) contains, read at its top level only (groups, classes and
+ * anything quantified end a run; groups are not looked into).  NULL when
+ * there is none, or the pattern uses something this reading does not
+ * know (an escape with an argument, \Q, options).  ASCII only: a
+ * non-ASCII character may match an ASCII one caselessly (KELVIN SIGN and
+ * "k"), so it ends a run too.
+ */
+static char *
+required_lit(const char *p, gsize n)
+{
+	GString *cur = g_string_new(NULL), *best = g_string_new(NULL);
+	gsize i = 0;
+	gboolean ok = TRUE;
+
+	while (i < n && ok) {
+		char c = p[i];
+		gsize next = i + 1;
+		gboolean lit = FALSE;
+
+		if (c == '\\') {
+			if (i + 1 >= n)
+				ok = FALSE;
+			else if (g_ascii_isalnum(p[i + 1])) {
+				/* zero-width or a class: a run ends; any other escape: give up */
+				if (strchr("bBdDsSwWhHvVRAzZ", p[i + 1]) == NULL)
+					ok = FALSE;
+				next = i + 2;
+			} else {
+				c = p[i + 1];
+				next = i + 2;
+				lit = (guchar)c < 0x80;
+			}
+		} else if (c == '(') {
+			gssize e;
+
+			if (i + 1 < n && (p[i + 1] == '*' || (p[i + 1] == '?' && (i + 2 >= n ||
+			    strchr(":!=<", p[i + 2]) == NULL)))) {
+				ok = FALSE;	/* a verb, options, a named group... */
+				break;
+			}
+			if ((e = group_end(p + i, n - i)) < 0) {
+				ok = FALSE;
+				break;
+			}
+			next = i + e + 1;
+		} else if (c == '[')
+			next = class_end(p, n, i);
+		else if (c == ')' || c == '|')
+			ok = FALSE;
+		else if (strchr(".^${*+?", c) == NULL && (guchar)c < 0x80)
+			lit = TRUE;
+		if (!ok)
+			break;
+		if (lit && next < n && (p[next] == '?' || p[next] == '*' || p[next] == '{'))
+			lit = FALSE;	/* may be absent */
+		if (lit) {
+			g_string_append_c(cur, g_ascii_tolower(c));
+			if (next < n && p[next] == '+') {
+				/* repeated: what follows is not next to it */
+				if (cur->len > best->len)
+					g_string_assign(best, cur->str);
+				g_string_truncate(cur, 0);
+			}
+		} else {
+			if (cur->len > best->len)
+				g_string_assign(best, cur->str);
+			g_string_truncate(cur, 0);
+		}
+		i = skip_quantifier(p, n, next);
+	}
+	if (cur->len > best->len)
+		g_string_assign(best, cur->str);
+	g_string_free(cur, TRUE);
+	if (!ok || best->len == 0) {
+		g_string_free(best, TRUE);
+		return NULL;
+	}
+	return g_string_free(best, FALSE);
+}
+
+/*
+ * One literal per top-level alternative of pat, one of which every match
+ * contains (required_lit()): a text holding none of them cannot match.
+ * NULL when some alternative has none.
+ */
+static char **
+required_lits(const char *pat)
+{
+	GPtrArray *out = g_ptr_array_new();
+	gsize n = strlen(pat), from, to;
+
+	/* \Q...\E quotes, and "[]" or "[^]" start a class that alt_end() misreads */
+	if (strstr(pat, "\\Q") != NULL || strstr(pat, "\\E") != NULL || strstr(pat, "[]") != NULL ||
+	    strstr(pat, "[^]") != NULL) {
+		g_ptr_array_free(out, TRUE);
+		return NULL;
+	}
+	for (from = 0; ; from = to + 1) {
+		char *l;
+
+		to = alt_end(pat, n, from);
+		if ((l = required_lit(pat + from, to - from)) == NULL) {
+			g_ptr_array_set_free_func(out, g_free);
+			g_ptr_array_free(out, TRUE);
+			return NULL;
+		}
+		g_ptr_array_add(out, l);
+		if (to >= n)
+			break;
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/*
+ * Is one of lits in the lower-case text t?  strstr(), not memmem():
+ * glibc's strstr is vectorised, its memmem reads a byte at a time.
+ */
+static gboolean
+has_lit(const char *t, char *const *lits)
+{
+	for (; *lits != NULL; lits++)
+		if (strstr(t, *lits) != NULL)
+			return TRUE;
+	return FALSE;
+}
+
+/* All ASCII (so valid UTF-8), eight bytes at a time. */
+static gboolean
+all_ascii(const char *s, gsize n)
+{
+	gsize i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		guint64 v;
+
+		memcpy(&v, s + i, 8);
+		if (v & 0x8080808080808080ull)
+			return FALSE;
+	}
+	for (; i < n; i++)
+		if ((guchar)s[i] >= 0x80)
+			return FALSE;
+	return TRUE;
+}
+
 static guint32
 trigram(const char *t)
 {
@@ -634,6 +874,10 @@ anchor_add(struct rules *r, const char *lit, guint i, gboolean whole)
 	a.len = strlen(a.lit);
 	a.rule = i;
 	a.whole = whole;
+	a.pre = 0;
+	memcpy(&a.pre, a.lit, MIN(a.len, 8));
+	a.premask = 0;
+	memset(&a.premask, 0xff, MIN(a.len, 8));
 	k = trigram(a.lit);
 	arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
 	if (arr == NULL) {
@@ -668,6 +912,7 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		to = alt_end(pat, n, from);
 		if (!alt_anchors(pat + from, to - from, lits)) {
 			g_ptr_array_free(lits, TRUE);
+			ru->need = required_lits(pat);
 			return;
 		}
 		if (to >= n)
@@ -770,6 +1015,16 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 		return *gmsg;
 	}
 	d->name = g_strdup(f[1]);
+	d->need = required_lits(pat);
+	d->same = r->detects->len;
+	for (guint k = 0; d->where == DETECT_HEADER && k < r->detects->len; k++) {
+		const struct detect *e = g_ptr_array_index(r->detects, k);
+
+		if (e->where == DETECT_HEADER && g_ascii_strcasecmp(e->field, d->field) == 0) {
+			d->same = k;
+			break;
+		}
+	}
 	g_ptr_array_add(r->detects, d);
 	return NULL;
 }
@@ -1057,11 +1312,13 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 	guint8 *nhit = NULL, *sure = NULL;	/* sure[i]: a whole-match anchor of rule i is there */
 	gsize n = 0;
 	guint i;
+	int ascii = -1;		/* text all ASCII: 1, not: 0, not known yet: -1 */
 
+	if (text != NULL)
+		n = strlen(text);
 	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
 		gsize k;
 
-		n = strlen(text);
 		hit = g_alloca(r->rules->len * sizeof(*hit));
 		nhit = g_alloca(r->rules->len);
 		memset(nhit, 0, r->rules->len);
@@ -1080,8 +1337,16 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 				const struct anchor *a = &g_array_index(arr, struct anchor, j);
 				guint8 c = nhit[a->rule];
 
-				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) ||
-				    a->len > n - k || memcmp(text + k, a->lit, a->len) != 0)
+				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) || a->len > n - k)
+					continue;
+				if (n - k >= 8) {
+					guint64 t;
+
+					memcpy(&t, text + k, 8);
+					if ((t & a->premask) != a->pre || (a->len > 8 &&
+					    memcmp(text + k + 8, a->lit + 8, a->len - 8) != 0))
+						continue;
+				} else if (memcmp(text + k, a->lit, a->len) != 0)
 					continue;
 				if (a->whole)
 					sure[a->rule] = 1;
@@ -1106,8 +1371,13 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 		case RULE_REGEX:
 			if (text == NULL)
 				break;
-			if (!ru->filtered || nhit == NULL)
-				m = g_regex_match(ru->re, text, 0, NULL);
+			if (!ru->filtered || nhit == NULL) {
+				/* what every match contains is not there: no match (exact on ASCII) */
+				if (ru->need != NULL && ascii < 0)
+					ascii = all_ascii(text, n);
+				if (ru->need == NULL || ascii == 0 || has_lit(text, ru->need))
+					m = g_regex_match(ru->re, text, 0, NULL);
+			}
 			else if (sure[i])
 				m = TRUE;
 			else if (nhit[i] > 0 && (nhit[i] > MAX_HITS || ru->re_at == NULL))
@@ -1180,37 +1450,74 @@ rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
 }
 
 /*
- * Header values and DSN fields arrive as the message had them: a regex
- * (UTF-8 mode, PCRE2 JIT) must only ever see valid UTF-8, or it reads
- * past its buffer.
+ * A value a "detect" regex is tried on, read once however many lines try
+ * it.  Header values and DSN fields arrive as the message had them: a
+ * regex (UTF-8 mode, PCRE2 JIT) must only ever see valid UTF-8, or it
+ * reads past its buffer.
+ */
+struct dval {
+	const char *v;		/* as given */
+	const char *valid;	/* v, or v made valid */
+	const char *lower;	/* an ASCII v in lower case, or NULL: not ASCII */
+	char *own_valid, *own_lower;
+	gsize n;
+};
+
+/* folded: v is rules_fold() text, lower case already. */
+static void
+dval_init(struct dval *x, const char *v, gboolean folded)
+{
+	x->v = x->valid = v;
+	x->lower = x->own_valid = x->own_lower = NULL;
+	x->n = strlen(v);
+	if (all_ascii(v, x->n))
+		x->lower = folded ? v : (x->own_lower = g_ascii_strdown(v, x->n));
+	else if (!g_utf8_validate(v, x->n, NULL))
+		x->valid = x->own_valid = g_utf8_make_valid(v, x->n);
+}
+
+static void
+dval_clear(struct dval *x)
+{
+	g_free(x->own_valid);
+	g_free(x->own_lower);
+}
+
+/*
+ * Does d match x?  Its regex is caseless: on an ASCII value, one of the
+ * literals every match contains must be in the value's lower case, or
+ * there is no match (the regex need not run); on anything else, a
+ * non-ASCII character may stand for an ASCII one, so the regex decides.
  */
 static gboolean
-detect_match(const GRegex *re, const char *v)
+detect_match(const struct detect *d, const struct dval *x)
 {
-	gboolean m;
-	char *valid;
-
-	if (g_utf8_validate(v, -1, NULL))
-		return g_regex_match(re, v, 0, NULL);
-	valid = g_utf8_make_valid(v, -1);
-	m = g_regex_match(re, valid, 0, NULL);
-	g_free(valid);
-	return m;
+	if (d->need != NULL && x->lower != NULL && !has_lit(x->lower, d->need))
+		return FALSE;
+	return g_regex_match(d->re, x->valid, 0, NULL);
 }
 
 const char *
 rules_detect(const struct rules *r, const struct fields *top, const char *reporting_mta,
     const char *text)
 {
-	guint i;
+	const char *name = NULL;
+	/* the values read so far: the text, the Reporting-MTA, a few header fields */
+	struct dval vals[8], one;
+	guint nvals = 0, i, k;
+	/* per line: its header field's value, looked up by the first line that reads it */
+	const char **hv = g_alloca(r->detects->len * sizeof(*hv) + 1);
 
-	for (i = 0; i < r->detects->len; i++) {
+	for (i = 0; i < r->detects->len && name == NULL; i++) {
 		const struct detect *d = g_ptr_array_index(r->detects, i);
 		const char *v = NULL;
+		struct dval *x = NULL;
 
 		switch (d->where) {
 		case DETECT_HEADER:
-			v = top != NULL ? fields_get(top, 0, d->field) : NULL;
+			/* d->same: the first line that reads this field, which looked it up */
+			v = hv[i] = d->same < i ? hv[d->same] :
+			    top != NULL ? fields_get(top, 0, d->field) : NULL;
 			break;
 		case DETECT_REPORTING_MTA:
 			v = reporting_mta;
@@ -1221,26 +1528,44 @@ rules_detect(const struct rules *r, const struct fields *top, const char *report
 		case DETECT_REMOTE_MTA:
 			break;
 		}
-		if (v != NULL && detect_match(d->re, v))
-			return d->name;
+		if (v == NULL)
+			continue;
+		for (k = 0; k < nvals && x == NULL; k++)
+			if (vals[k].v == v)
+				x = &vals[k];
+		if (x == NULL) {
+			/* more distinct values than kept: this one is read on its own */
+			x = nvals < G_N_ELEMENTS(vals) ? &vals[nvals++] : &one;
+			dval_init(x, v, v == text);
+		}
+		if (detect_match(d, x))
+			name = d->name;
+		if (x == &one)
+			dval_clear(&one);
 	}
-	return NULL;
+	for (k = 0; k < nvals; k++)
+		dval_clear(&vals[k]);
+	return name;
 }
 
 const char *
 rules_detect_remote(const struct rules *r, const char *remote_mta)
 {
+	const char *name = NULL;
+	struct dval x;
 	guint i;
 
 	if (remote_mta == NULL)
 		return NULL;
-	for (i = 0; i < r->detects->len; i++) {
+	dval_init(&x, remote_mta, FALSE);
+	for (i = 0; i < r->detects->len && name == NULL; i++) {
 		const struct detect *d = g_ptr_array_index(r->detects, i);
 
-		if (d->where == DETECT_REMOTE_MTA && detect_match(d->re, remote_mta))
-			return d->name;
+		if (d->where == DETECT_REMOTE_MTA && detect_match(d, &x))
+			name = d->name;
 	}
-	return NULL;
+	dval_clear(&x);
+	return name;
 }
 
 const char *

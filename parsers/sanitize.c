@@ -10,6 +10,7 @@
 
 #include "parsers/report.h"
 #include "parsers/sanitize.h"
+#include "parsers/scan.h"
 
 /* glibc converters that misbehave under GMime 3.2.13: never decode these. */
 static const char *const charset_deny[] = {
@@ -65,7 +66,7 @@ has_prefix_ci(const char *p, const char *end, const char *pfx)
 {
 	size_t n = strlen(pfx);
 
-	return (gsize)(end - p) >= n && g_ascii_strncasecmp(p, pfx, n) == 0;
+	return (gsize)(end - p) >= n && ascii_eq_ci(p, pfx, n);
 }
 
 /*
@@ -115,6 +116,22 @@ charset_token(const char *cs, const char *end, char *name, gsize *n)
 	return TRUE;
 }
 
+/* A "Content-Type:" line [p, nl): one more part, and a container when it is one. */
+static void
+count_part(const char *p, const char *nl, int *parts, int *containers)
+{
+	const char *v = p + 13;
+
+	if ((*p != 'C' && *p != 'c') || !has_prefix_ci(p, nl, "content-type:"))
+		return;
+	while (v < nl && (*v == ' ' || *v == '\t'))
+		v++;
+	(*parts)++;
+	if (has_prefix_ci(v, nl, "multipart/") || has_prefix_ci(v, nl, "message/rfc822") ||
+	    has_prefix_ci(v, nl, "message/global"))
+		(*containers)++;
+}
+
 const char *
 sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
     gsize *outlen, char **copy, guint32 *anomalies, const char **why)
@@ -148,9 +165,9 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 	 * "=\r?UHC?B?...?=" becomes an encoded word the scan below never saw
 	 * (a fuzzer find).  It ends no line here, so it becomes a space.
 	 */
-	for (p = data; (cr = memchr(p, '\r', end - p)) != NULL; p = cr + 1) {
-		if (cr + 1 < end && cr[1] == '\n')
-			continue;
+	/* memchr first: most messages have no CR at all, and it reads them faster */
+	for (p = data; (cr = memchr(p, '\r', end - p)) != NULL && (cr = scan_bare_cr(cr, end)) < end;
+	    p = cr + 1) {
 		buf = ensure_copy(data, len, copy);
 		buf[cr - data] = ' ';
 		cr = buf + (cr - data);
@@ -158,25 +175,25 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		end = data + len;
 	}
 
-	/* One pass over line starts: header block size, containers, parts. */
+	/*
+	 * One pass over line starts: header block size, containers, parts.
+	 * Line by line up to the header's end; past it only lines starting
+	 * with a C count, and a vector scan finds those.
+	 */
 	for (p = data; p < end; p = nl + 1) {
-		nl = memchr(p, '\n', end - p);
-		if (nl == NULL)
-			nl = end;
+		nl = scan_byte(p, end, '\n');
 		if (hdr == len && (p == nl || (*p == '\r' && p + 1 == nl)))
 			hdr = p - data;
-		if ((*p == 'C' || *p == 'c') && has_prefix_ci(p, nl, "content-type:")) {
-			const char *v = p + 13;
-
-			while (v < nl && (*v == ' ' || *v == '\t'))
-				v++;
-			parts++;
-			if (has_prefix_ci(v, nl, "multipart/") || has_prefix_ci(v, nl, "message/rfc822") ||
-			    has_prefix_ci(v, nl, "message/global"))
-				containers++;
-		}
+		count_part(p, nl, &parts, &containers);
 		if (nl == end)
 			break;
+		if (hdr != len) {
+			for (p = nl + 1; p < end; p = scan_line_start(p, end, 'c', 'C')) {
+				nl = scan_byte(p, end, '\n');
+				count_part(p, nl, &parts, &containers);
+			}
+			break;
+		}
 	}
 	if (lim->max_header_size > 0 && hdr > lim->max_header_size) {
 		*anomalies |= REPORT_ANOMALY_HEADER_TOO_BIG;

@@ -263,8 +263,10 @@ sender_line(const char *p, gsize n)
 		p++;
 		n--;
 	}
-	for (i = 0; i < G_N_ELEMENTS(tags); i++)
-		if (n >= tags[i].n && g_ascii_strncasecmp(p, tags[i].s, tags[i].n) == 0)
+	/* the first letter turns most lines away without a call */
+	for (i = 0; n > 0 && i < G_N_ELEMENTS(tags); i++)
+		if (n >= tags[i].n && g_ascii_tolower(*p) == tags[i].s[0] &&
+		    g_ascii_strncasecmp(p, tags[i].s, tags[i].n) == 0)
 			return TRUE;
 	return FALSE;
 }
@@ -296,8 +298,9 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 			pos = n;
 		while ((a = next_address(p, n, &pos)) != NULL) {
 			char *k = g_ascii_strdown(a, -1);
+			gboolean ex = g_hash_table_contains(exclude, k);
 
-			if (!g_hash_table_contains(exclude, k) && g_hash_table_contains(seen, k)) {
+			if (!ex && g_hash_table_contains(seen, k)) {
 				/* a recipient named again: what follows is about it */
 				cur = g_hash_table_lookup(seen, k);
 				started = TRUE;
@@ -305,9 +308,9 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 				g_free(a);
 				break;
 			}
-			if (!g_hash_table_contains(exclude, k) && blocks->len >= max)
+			if (!ex && blocks->len >= max)
 				*anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
-			else if (!g_hash_table_contains(exclude, k)) {
+			else if (!ex) {
 				cur = g_new0(struct block, 1);
 				cur->addr = a;
 				cur->text = g_string_new(NULL);
@@ -388,8 +391,13 @@ sendmail_regroup(const char *region, gsize len, GPtrArray *blocks)
 	GHashTable *redone;
 	struct block *last = NULL;
 
-	/* Only a transcript: its ">>> command" / "<<< reply" exchange. */
-	if (g_strstr_len(region, len, "\n>>> ") == NULL && g_strstr_len(region, len, "\n<<< ") == NULL)
+	/*
+	 * Only a transcript: its ">>> command" / "<<< reply" exchange.  The
+	 * region ends in its NUL (text_parse()), so strstr() sees what
+	 * g_strstr_len() would, with glibc's vectorised search rather than
+	 * GLib's byte loop.
+	 */
+	if (strstr(region, "\n>>> ") == NULL && strstr(region, "\n<<< ") == NULL)
 		return;
 	pending = g_string_new(NULL);
 	redone = g_hash_table_new(NULL, NULL);

@@ -8,6 +8,7 @@
 
 #include "parsers/parser.h"
 #include "parsers/report.h"
+#include "parsers/rules.h"
 #include "parsers/sanitize.h"
 
 #define FIX "tests/fixtures/parsers/"
@@ -562,6 +563,54 @@ test_sanitize_bare_cr(void)
 	g_free(copy);
 }
 
+/*
+ * The parts and containers sanitize_prepare() counts against the limits:
+ * exactly the lines that start with "Content-Type:" (any case), wherever
+ * they fall, and none that only look like one.
+ */
+static void
+test_sanitize_parts(void)
+{
+	GString *s = g_string_new("From: a@b.test\r\nContent-Type: multipart/mixed; boundary=x\r\n\r\n");
+	int i, parts = 1, containers = 1;
+	struct sanitize_limits lim = { 0 };
+	const char *out, *why;
+	char *copy;
+	guint32 anomalies;
+	gsize n;
+
+	for (i = 0; i < 40; i++) {
+		g_string_append_printf(s, "%.*s%s", i, "cccccccccccccccccccccccccccccccccccccccccccc",
+		    i % 2 ? "\r\n" : "\n");
+		g_string_append(s, i % 3 == 0 ? "content-TYPE: message/rfc822\n" :
+		    "Content-Type: text/plain\r\n");
+		parts++;
+		containers += i % 3 == 0;
+		/* not at a line's start: indented, after text, after a bare CR */
+		g_string_append(s, i % 3 == 0 ? " Content-Type: multipart/x\n" :
+		    i % 3 == 1 ? "xContent-Type: multipart/x\n" : "a\rContent-Type: multipart/x\n");
+	}
+	g_string_append(s, "CONTENT-TYPE: multipart/y");
+	parts++;
+	containers++;
+	for (i = 0; i < 4; i++) {
+		lim.max_parts = i == 0 ? parts : i == 1 ? parts - 1 : 0;
+		lim.max_depth = i == 2 ? containers : i == 3 ? containers - 1 : 0;
+		copy = NULL;
+		why = NULL;
+		anomalies = 0;
+		out = sanitize_prepare(&lim, s->str, s->len, &n, &copy, &anomalies, &why);
+		if (i % 2 == 0)
+			g_assert_nonnull(out);
+		else {
+			g_assert_null(out);
+			g_assert_cmpstr(why, ==, i == 1 ? "too many MIME parts" : "MIME nesting too deep");
+		}
+		g_free(copy);
+	}
+	g_string_free(s, TRUE);
+}
+
 static void
 test_limits(void)
 {
@@ -783,6 +832,94 @@ test_rules_errors(void)
 	g_free(dir);
 }
 
+/*
+ * A regex without a literal start is skipped when a literal every match
+ * contains is missing from an ASCII text; a text with non-ASCII (which a
+ * caseless ASCII letter may match: KELVIN SIGN is a "k"), or a pattern
+ * that cannot be read that way, still goes to the regex.  The "detect"
+ * lines are skipped the same way, on each value read once.
+ */
+static void
+test_rules_prefilter(void)
+{
+	static const char conf[] =
+	    "detect one header From @one\\.example\n"
+	    "detect two header from @two\\.example\n"
+	    "detect kel header From @kelvin\\.example\n"
+	    "detect txt text (?<!x)said the (?:server|host)\n"
+	    "rule r1 userunknown regex (?<!\\d )(?:no such|unknown) user|(?<!x)\\(state 12\\)\n"
+	    "rule r2 blocked regex (?<!x)kelvin unit\n"
+	    "rule r3 rejected regex (?<!y)\\x41bc\n";
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	struct rules_match m;
+	static const struct { const char *text; const char *id; } cases[] = {
+		{ "Recipient: Unknown User here", "r1" },
+		{ "550 unknown user here", NULL },
+		{ "Error (STATE 12).", "r1" },
+		{ "error (state 13).", NULL },
+		{ "\xe2\x84\xaa" "ELVIN UNIT", "r2" },
+		{ "kelvin  unit", "r2" },
+		{ "kelvin units", "r2" },
+		{ "kelvinunit", NULL },
+		{ "ABC", "r3" },
+	};
+	static const struct { const char *hdr; const char *text; const char *mta; } det[] = {
+		{ "From: <MAILER-DAEMON@ONE.EXAMPLE>\n", NULL, "one" },
+		{ "From: <mailer-daemon@Two.Example>\n", NULL, "two" },
+		{ "From: <postmaster@three.example>\n", NULL, NULL },
+		{ "From: x@\xe2\x84\xaa" "elvin.example\n", NULL, "kel" },
+		{ "From: x@kelvin.exampl\n", NULL, NULL },
+		{ "From: a@b.example\n", "The Server said the HOST", "txt" },
+		{ "From: a@b.example\n", "the server told the host", NULL },
+	};
+	size_t i;
+
+	g_assert_nonnull(r);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *t = rules_fold(cases[i].text);
+		gboolean ok = rules_classify(r, t, NULL, NULL, NULL, &m);
+
+		if (cases[i].id == NULL)
+			g_assert_false(ok);
+		else {
+			g_assert_true(ok);
+			g_assert_cmpstr(m.id, ==, cases[i].id);
+		}
+		g_free(t);
+	}
+	for (i = 0; i < G_N_ELEMENTS(det); i++) {
+		struct fields *f = fields_parse_header(det[i].hdr, strlen(det[i].hdr));
+		char *t = rules_fold(det[i].text);
+
+		g_assert_cmpstr(rules_detect(r, f, NULL, t), ==, det[i].mta);
+		g_free(t);
+		fields_free(f);
+	}
+	rules_free(r);
+}
+
+/* The folded form the text rules see, whatever the byte's place in a word of eight. */
+static void
+test_rules_fold(void)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "@AZ[`az{@AZ[`az{ \xc3\x89t\xc3\xa9 MIXED Case", "@az[`az{@az[`az{ \xc3\x89t\xc3\xa9 mixed case" },
+		{ "USER\tUNKNOWN\r\n  here~\x7f", "user unknown here~\x7f" },
+		{ "550-5.1.1 The email account that\n550-5.1.1 you tried to reach", "550-5.1.1 the email account that you tried to reach" },
+		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "abcdefghijklmnopqrstuvwxyz0123456789" },
+		{ "   leading and trailing   ", "leading and trailing" },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *f = rules_fold(cases[i].in);
+
+		g_assert_cmpstr(f, ==, cases[i].out);
+		g_free(f);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -799,8 +936,11 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/verp", test_verp);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
 	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
+	g_test_add_func("/parser/sanitize_parts", test_sanitize_parts);
 	g_test_add_func("/parser/limits", test_limits);
 	g_test_add_func("/parser/max_recipients", test_max_recipients);
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
+	g_test_add_func("/parser/rules_prefilter", test_rules_prefilter);
+	g_test_add_func("/parser/rules_fold", test_rules_fold);
 	return g_test_run();
 }

@@ -1,0 +1,157 @@
+/*
+ * scan.h - byte scans shared by the parsers' line readers (fields.c,
+ * sanitize.c, parser.c).  Lines of mail are short (tens of bytes), where memchr()'s
+ * call costs more than its scan, and a line end is either of two bytes:
+ * sixteen bytes are tested at a time, inline.  Not an API.
+ */
+#ifndef REBOUND_SCAN_H
+#define REBOUND_SCAN_H
+
+#include <string.h>
+#include <glib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+/* The first of a or b in [p, end), or end. */
+static inline const char *
+scan_either(const char *p, const char *end, char a, char b)
+{
+#ifdef __SSE2__
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		int m = _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, va), _mm_cmpeq_epi8(v, vb)));
+
+		if (m != 0)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	while (p < end && *p != a && *p != b)
+		p++;
+	return p;
+}
+
+/*
+ * g_ascii_strncasecmp(a, b, n) == 0 where neither holds a NUL in its
+ * first n bytes, inline: field names are compared by the thousand, and
+ * most differ at their first or second byte.
+ */
+static inline gboolean
+ascii_eq_ci(const char *a, const char *b, gsize n)
+{
+	gsize i;
+
+	for (i = 0; i < n; i++) {
+		char x = a[i], y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x += 'a' - 'A';
+		if (y >= 'A' && y <= 'Z')
+			y += 'a' - 'A';
+		if (x != y)
+			return FALSE;
+	}
+	return TRUE;
+}
+
+/* The first c in [p, end), or end: memchr() without its call, for a short line. */
+static inline const char *
+scan_byte(const char *p, const char *end, char c)
+{
+	return scan_either(p, end, c, c);
+}
+
+/* The first line end (LF or CR) in [p, end), or end. */
+static inline const char *
+scan_eol(const char *p, const char *end)
+{
+	return scan_either(p, end, '\n', '\r');
+}
+
+/*
+ * The first p[i] (i >= 1, p + i < end) that is a or b right after an LF:
+ * the start of a line beginning with a or b.  end when there is none.
+ * p[0] itself is not looked at.
+ */
+static inline const char *
+scan_line_start(const char *p, const char *end, char a, char b)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n'), va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b);
+
+	while (end - p >= 17) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		int m = _mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(v, lf),
+		    _mm_or_si128(_mm_cmpeq_epi8(w, va), _mm_cmpeq_epi8(w, vb))));
+
+		if (m != 0)
+			return p + 1 + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; end - p >= 2; p++)
+		if (p[0] == '\n' && (p[1] == a || p[1] == b))
+			return p + 1;
+	return end;
+}
+
+/* The first CR in [p, end) that no LF follows, or end. */
+static inline const char *
+scan_bare_cr(const char *p, const char *end)
+{
+#ifdef __SSE2__
+	const __m128i cr = _mm_set1_epi8('\r'), lf = _mm_set1_epi8('\n');
+
+	while (end - p >= 17) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		int m = _mm_movemask_epi8(_mm_andnot_si128(_mm_cmpeq_epi8(w, lf),
+		    _mm_cmpeq_epi8(v, cr)));
+
+		if (m != 0)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; p < end; p++)
+		if (*p == '\r' && (p + 1 >= end || p[1] != '\n'))
+			return p;
+	return end;
+}
+
+/*
+ * The first p[i] (i >= 1, p + i < end) that is one of a, b, c, d right
+ * after a CR or an LF, or end.  p[0] itself is not looked at.
+ */
+static inline const char *
+scan_line_start4(const char *p, const char *end, char a, char b, char c, char d)
+{
+#ifdef __SSE2__
+	const __m128i lf = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r');
+	const __m128i va = _mm_set1_epi8(a), vb = _mm_set1_epi8(b), vc = _mm_set1_epi8(c),
+	    vd = _mm_set1_epi8(d);
+
+	while (end - p >= 17) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i w = _mm_loadu_si128((const __m128i *)(const void *)(p + 1));
+		__m128i eol = _mm_or_si128(_mm_cmpeq_epi8(v, lf), _mm_cmpeq_epi8(v, cr));
+		__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, va), _mm_cmpeq_epi8(w, vb)),
+		    _mm_or_si128(_mm_cmpeq_epi8(w, vc), _mm_cmpeq_epi8(w, vd)));
+		int m = _mm_movemask_epi8(_mm_and_si128(eol, hit));
+
+		if (m != 0)
+			return p + 1 + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	for (; end - p >= 2; p++)
+		if ((p[0] == '\n' || p[0] == '\r') && (p[1] == a || p[1] == b || p[1] == c || p[1] == d))
+			return p + 1;
+	return end;
+}
+
+#endif
