@@ -500,12 +500,46 @@ add_record(struct parser *p, struct report *r, const char *addr, const char *dia
 	parser_classify(p, rec, context);
 }
 
+/*
+ * The line after Exim's "following address(es) failed:" (blank lines
+ * skipped) when it holds one address and nothing but an optional ':',
+ * as a pointer into region; NULL otherwise.
+ */
+static const char *
+listed_failed(const char *region)
+{
+	const char *m = strcasestr(region, "following address(es)"), *l, *e;
+	gsize pos = 0;
+	char *a;
+
+	if (m == NULL)
+		return NULL;
+	/* Exim folds the sentence: "address(es)" LF "failed:" */
+	for (l = m + strlen("following address(es)"); *l == ' ' || *l == '\r' || *l == '\n'; l++)
+		;
+	if (g_ascii_strncasecmp(l, "failed:", 7) != 0)
+		return NULL;
+	l += 7;
+	while (*l == '\r' || *l == '\n' || *l == ' ' || *l == '\t')
+		l++;
+	for (e = l; *e != '\0' && *e != '\n' && *e != '\r'; e++)
+		;
+	if ((a = next_address(l, e - l, &pos)) == NULL)
+		return NULL;
+	g_free(a);
+	while (pos < (gsize)(e - l) && (l[pos] == ':' || l[pos] == '>' || l[pos] == ' ' ||
+	    l[pos] == '\t'))
+		pos++;
+	return pos == (gsize)(e - l) ? l : NULL;
+}
+
 void
 text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
     gsize len, gboolean have_original)
 {
 	GHashTable *exclude;
 	GPtrArray *blocks, *real, *xf;
+	const char *listed;
 	GString *pre;
 	gsize cut;
 	guint i;
@@ -604,6 +638,26 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 		/* A transcript block that names no command had no exchange of
 		 * its own: the notice's first command is another recipient's. */
 		add_record(p, r, b->addr, b->text->str, b->whole ? NULL : region);
+	}
+	if (r->records->len == 0 && (listed = listed_failed(region)) != NULL) {
+		/*
+		 * Exim's "The following address(es) failed:" names the failed
+		 * address on the next line even when it is the notice's own
+		 * addressee (mail to oneself, or addresses masked alike): the
+		 * list is explicit, it wins over the original's To.
+		 */
+		GHashTable *none = g_hash_table_new(g_str_hash, g_str_equal);
+		GString *ign = g_string_new(NULL);
+		GPtrArray *one = scan_blocks(listed, strlen(listed), none, ign, 1, &r->anomalies);
+
+		if (one->len > 0) {
+			struct block *b = g_ptr_array_index(one, 0);
+
+			add_record(p, r, b->addr, b->text->str, region);
+		}
+		g_ptr_array_free(one, TRUE);
+		g_string_free(ign, TRUE);
+		g_hash_table_destroy(none);
 	}
 	if (r->records->len == 0) {
 		char *a = NULL;

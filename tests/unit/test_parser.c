@@ -67,6 +67,7 @@ static const struct expect table[] = {
 	{ "arf-redacted.eml", REPORT_KIND_ARF, "dave@isp.test", REPORT_CLASS_COMPLAINT, "feedback" },
 	{ "autoreply.eml", REPORT_KIND_AUTOREPLY, "erin@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	{ "exim-text.eml", REPORT_KIND_BOUNCE, "frank@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "exim-to-self.eml", REPORT_KIND_BOUNCE, "alice@own.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "qmail-text.eml", REPORT_KIND_BOUNCE, "grace@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	{ "block-text.eml", REPORT_KIND_BOUNCE, "heidi@strict.test", REPORT_CLASS_BLOCK, "blocked" },
 	/* "user unknown" after DATA is a content filter, not a dead address */
