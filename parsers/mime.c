@@ -270,7 +270,10 @@ part_header(const struct split *s, const char *p, const char **ct, const char **
 		if (*p == '-' && le - p >= 2 && p[1] == '-')
 			return FALSE;
 		if (*p == ' ' || *p == '\t') {
-			if (cur_e == NULL)
+			/* a line of white space: GMime's reading of it is not pinned here */
+			for (q = p; q < le && (*q == ' ' || *q == '\t'); q++)
+				;
+			if (cur_e == NULL || q == le)
 				return FALSE;
 			*cur_e = le;
 			continue;

@@ -305,6 +305,8 @@ static const struct {
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/partial; id=x; number=1\n"
 	  "\nFrom: a@b.example\n\npart\n--A\nContent-Type: message/external-body; access-type=x\n\n"
 	  "Content-Type: text/plain\n\n--A--\n" },
+	{ "white-space-line-in-part-header", FALSE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: text/plain\n \n\nx\n--A--\n" },
 	{ "8bit-param-name", FALSE,
 	  "Content-Type: multipart/report; re\xe9port-type=deli\x8cs; boundary=\"H\"\n\n--H\n"
 	  "Content-Type: text/plain\n\nx\n--H--\n" },
