@@ -346,6 +346,41 @@ config_defaults(void)
 	return cfg;
 }
 
+/*
+ * The first line GKeyFile refuses to parse: neither blank, a comment, a
+ * "[group]" nor "key = value", or a key before any group.  0 when every
+ * line has one of those shapes (the error is in the bytes, e.g. bad UTF-8).
+ */
+static int
+config_bad_line(const char *text)
+{
+	const char *p = text, *e;
+	gboolean group = FALSE;
+	int n;
+
+	for (n = 1; *p != '\0'; n++, p = *e != '\0' ? e + 1 : e) {
+		const char *q = p;
+
+		for (e = p; *e != '\0' && *e != '\n'; e++)
+			;
+		while (q < e && g_ascii_isspace(*q))
+			q++;
+		if (q == e || *q == '#')
+			continue;
+		if (*q == '[') {
+			const char *c = memchr(q, ']', e - q);
+
+			if (c == NULL)
+				return n;
+			group = TRUE;
+			continue;
+		}
+		if (memchr(q, '=', e - q) == NULL || *q == '=' || !group)
+			return n;
+	}
+	return 0;
+}
+
 static char *
 config_err(const char *path, const char *text, const char *section, const char *key,
     char *msg)
@@ -375,8 +410,11 @@ config_load(const char *path, char **err)
 	}
 	kf = g_key_file_new();
 	if (!g_key_file_load_from_data(kf, text, -1, G_KEY_FILE_NONE, &gerr)) {
-		/* GKeyFile's own messages already carry the line number. */
-		*err = g_strdup_printf("%s: %s", path, gerr->message);
+		int line = config_bad_line(text);
+
+		/* GKeyFile (GLib 2.74) names the line's text, not its number. */
+		*err = line > 0 ? g_strdup_printf("%s:%d: %s", path, line, gerr->message) :
+		    g_strdup_printf("%s: %s", path, gerr->message);
 		g_error_free(gerr);
 		g_key_file_free(kf);
 		g_free(text);

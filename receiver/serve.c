@@ -128,10 +128,12 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	sv->cfg = cfg;
 	spool_set_min_free(sv->spool, (uint64_t)cfg->spool_min_free_mb << 20);
 	smtp_server_reload(sv->smtp, cfg);
-	/* Classification and policy; the lookup servers keep their start-up
-	 * listeners (a change there needs a restart). */
+	/* Classification and policy; the lookup side's actions, tenants and
+	 * token (its listeners keep their start-up addresses). */
 	if (sv->pipeline != NULL)
 		pipeline_reload(sv->pipeline, cfg);
+	if (sv->lookups)
+		lookup_reload(cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
 }
 

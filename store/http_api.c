@@ -248,7 +248,8 @@ static int
 http_authorised(struct http_api *api, struct evhttp_request *req)
 {
 	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
-	const char *tok = api->cfg->http_token;
+	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
+	const char *tok = cfg->http_token;
 
 	if (tok == NULL || *tok == '\0') {
 		http_error(req, 403, "writes are disabled: no token in [http] of the configuration");
@@ -912,4 +913,11 @@ http_api_stop(struct http_api *api)
 	if (api->db)
 		PQfinish(api->db);
 	g_free(api);
+}
+
+void
+http_api_reload(struct http_api *api, const struct config *cfg)
+{
+	if (api != NULL)
+		g_atomic_pointer_set(&api->cfg, cfg);
 }

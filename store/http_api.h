@@ -35,5 +35,7 @@ struct http_api;
  * here) and starts the API thread.  cfg must outlive http_api_stop(). */
 struct http_api *http_api_start(const struct config *cfg, char **err);
 void http_api_stop(struct http_api *api);
+/* The configuration requests read from now on (the bearer token); cfg as for start. */
+void http_api_reload(struct http_api *api, const struct config *cfg);
 
 #endif

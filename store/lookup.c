@@ -28,6 +28,13 @@ static struct {
 
 static const char *lookup_protos[] = { "socketmap", "policy", "http" };
 
+/* The configuration in force: lookup_reload() swaps it while the HTTP thread reads it. */
+static const struct config *
+lookup_cfg(void)
+{
+	return g_atomic_pointer_get(&lk.cfg);
+}
+
 struct index *
 lookup_index(void)
 {
@@ -52,10 +59,12 @@ lookup_tenant(const char *name)
 	GHashTableIter it;
 	gpointer v;
 
+	const struct config *cfg = lookup_cfg();
+
 	if (name == NULL || *name == '\0' || strcmp(name, "suppressed") == 0 ||
-	    strcmp(name, lk.cfg->default_tenant) == 0)
-		return lk.cfg->default_tenant;
-	g_hash_table_iter_init(&it, lk.cfg->tenants);
+	    strcmp(name, cfg->default_tenant) == 0)
+		return cfg->default_tenant;
+	g_hash_table_iter_init(&it, cfg->tenants);
 	while (g_hash_table_iter_next(&it, NULL, &v))
 		if (strcmp(v, name) == 0)
 			return v;
@@ -68,14 +77,15 @@ lookup_tenant(const char *name)
 static char *
 lookup_action(const char *address, const struct index_hit *hit)
 {
+	const struct config *cfg = lookup_cfg();
 	const char *tpl, *p;
 	GString *out = g_string_new(NULL);
 
 	switch (hit->cls) {
-	case INDEX_SOFT: tpl = lk.cfg->lookup_action_soft; break;
-	case INDEX_COMPLAINT: tpl = lk.cfg->lookup_action_complaint; break;
-	case INDEX_MANUAL: tpl = lk.cfg->lookup_action_manual; break;
-	default: tpl = lk.cfg->lookup_action_hard; break;
+	case INDEX_SOFT: tpl = cfg->lookup_action_soft; break;
+	case INDEX_COMPLAINT: tpl = cfg->lookup_action_complaint; break;
+	case INDEX_MANUAL: tpl = cfg->lookup_action_manual; break;
+	default: tpl = cfg->lookup_action_hard; break;
 	}
 	for (p = tpl; *p; p++) {
 		if (*p != '%' || p[1] == '\0') {
@@ -138,7 +148,7 @@ lookup_start(const struct config *cfg, struct event_base *base, char **err)
 	char *why = NULL;
 	int i;
 
-	lk.cfg = cfg;
+	g_atomic_pointer_set(&lk.cfg, cfg);
 	for (i = 0; i < 3; i++) {
 		lk.lat[i] = metrics_handle(METRICS_HISTOGRAM, "rebound_lookup_seconds", "proto", lookup_protos[i]);
 		lk.found[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_hits_total", "proto", lookup_protos[i]);
@@ -170,6 +180,44 @@ lookup_start(const struct config *cfg, struct event_base *base, char **err)
 fail:
 	lookup_stop();
 	return -1;
+}
+
+/* Listen addresses as one string, to tell whether they changed. */
+static char *
+listen_key(char **a, char **b, char **c)
+{
+	char *x = a != NULL ? g_strjoinv(",", a) : g_strdup("");
+	char *y = b != NULL ? g_strjoinv(",", b) : g_strdup("");
+	char *z = c != NULL ? g_strjoinv(",", c) : g_strdup("");
+	char *k = g_strjoin("|", x, y, z, NULL);
+
+	g_free(x);
+	g_free(y);
+	g_free(z);
+	return k;
+}
+
+void
+lookup_reload(const struct config *cfg)
+{
+	const struct config *old = lookup_cfg();
+	char *a, *b;
+
+	if (old == NULL)
+		return;
+	a = listen_key(old->lookup_socketmap_listen, old->lookup_policy_listen, old->http_listen);
+	b = listen_key(cfg->lookup_socketmap_listen, cfg->lookup_policy_listen, cfg->http_listen);
+	if (strcmp(a, b) != 0)
+		log_warnx("lookup event=reload note=\"listen address changes need a restart\"");
+	if (g_strcmp0(old->store_conninfo, cfg->store_conninfo) != 0)
+		log_warnx("lookup event=reload note=\"store.conninfo changes need a restart\"");
+	g_free(a);
+	g_free(b);
+	g_atomic_pointer_set(&lk.cfg, cfg);
+	policyd_reload(lk.policyd, cfg);
+	http_api_reload(lk.http, cfg);
+	log_info("lookup event=reloaded token=%s", cfg->http_token != NULL && *cfg->http_token ?
+	    "set" : "none");
 }
 
 void
@@ -206,6 +254,32 @@ lookup_listen(struct event_base *base, const char *spec, evconnlistener_cb cb, v
 	return l;
 }
 
+struct lookupd {
+	const char *path;
+	GPtrArray *configs;		/* every one loaded: requests may still read an old one */
+};
+
+/* SIGHUP: the new configuration for what lookup_reload() takes; a bad file changes nothing. */
+static void
+lookupd_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct lookupd *ld = arg;
+	struct config *cfg;
+	char *err = NULL;
+
+	(void)sig;
+	(void)what;
+	if ((cfg = config_load(ld->path, &err)) == NULL) {
+		log_warnx("lookupd event=reload-failed error=\"%s\" note=\"keeping the running config\"",
+		    err);
+		g_free(err);
+		return;
+	}
+	log_set_level_name(cfg->log_level);
+	g_ptr_array_add(ld->configs, cfg);
+	lookup_reload(cfg);
+}
+
 static void
 lookupd_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -220,7 +294,8 @@ cmd_lookupd(int argc, char **argv)
 	const char *path = NULL;
 	struct config *cfg;
 	struct event_base *base;
-	struct event *sigterm, *sigint;
+	struct event *sigterm, *sigint, *sighup;
+	struct lookupd ld;
 	char *err = NULL;
 	int i, rc = 0;
 
@@ -247,8 +322,13 @@ cmd_lookupd(int argc, char **argv)
 	base = event_base_new();
 	sigterm = evsignal_new(base, SIGTERM, lookupd_signal_cb, base);
 	sigint = evsignal_new(base, SIGINT, lookupd_signal_cb, base);
+	ld.path = path;
+	ld.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
+	g_ptr_array_add(ld.configs, cfg);
+	sighup = evsignal_new(base, SIGHUP, lookupd_sighup_cb, &ld);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
+	event_add(sighup, NULL);
 	if (lookup_start(cfg, base, &err) < 0) {
 		log_warnx("lookupd error=\"%s\"", err);
 		g_free(err);
@@ -260,7 +340,8 @@ cmd_lookupd(int argc, char **argv)
 	}
 	event_free(sigterm);
 	event_free(sigint);
+	event_free(sighup);
 	event_base_free(base);
-	config_free(cfg);
+	g_ptr_array_free(ld.configs, TRUE);	/* cfg among them */
 	return rc;
 }

@@ -33,6 +33,16 @@
 int lookup_start(const struct config *cfg, struct event_base *base, char **err);
 void lookup_stop(void);
 
+/*
+ * A new configuration (SIGHUP) for what the lookup side reads per request:
+ * the action texts, tenants, and the HTTP API's bearer token.  Listen
+ * addresses and store.conninfo keep their start-up values (a change is
+ * logged as needing a restart).  cfg, and every one given before it, must
+ * outlive lookup_stop(): requests on other threads may still read the old
+ * one.  From the thread that called lookup_start().
+ */
+void lookup_reload(const struct config *cfg);
+
 /* For the lookup servers themselves. */
 enum lookup_result {
 	LOOKUP_NOTFOUND,

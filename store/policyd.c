@@ -206,3 +206,10 @@ policyd_stop(struct policyd *pd)
 	g_hash_table_destroy(pd->conns);
 	g_free(pd);
 }
+
+void
+policyd_reload(struct policyd *pd, const struct config *cfg)
+{
+	if (pd != NULL)
+		policyd_cfg = cfg;
+}

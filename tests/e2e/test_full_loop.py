@@ -3,7 +3,7 @@
 suppression in PostgreSQL and a relay's socketmap/policy lookup answers
 REJECT for that address, while a block bounce never does.  Prints the time
 from the client's 250 to the first positive lookup."""
-import re, smtplib, socket, subprocess, time, unittest, urllib.request
+import re, signal, smtplib, socket, subprocess, time, unittest, urllib.request
 import harness
 import store_msgs as m
 from lookup_env import netstring, read_netstring
@@ -74,6 +74,29 @@ class FullLoop(unittest.TestCase):
         self.assertIn("action=REJECT", self.policy_action("carol@dead.example"))
         rows = self.pg.psql("SELECT class, origin FROM suppressions WHERE address_key = 'carol@dead.example'")
         self.assertEqual(rows, [["hard", "automatic"]])
+
+    def test_sighup_reaches_lookups(self):
+        """serve's SIGHUP gives the lookup servers the new action text."""
+        self.send(m.dsn("hard", "dan@dead.example", "loop-hup"))
+        self.assertIn("on the suppression list", self.wait_lookup("dan@dead.example"))
+        old = self.d.conf["lookup"].get("action_hard")
+        self.d.conf["lookup"]["action_hard"] = "REJECT 5.1.1 <%a> bounced here before (%r)"
+        self.d.write_conf()
+        try:
+            n = self.d.log().count("lookup event=reloaded")
+            self.d.proc.send_signal(signal.SIGHUP)
+            end = time.time() + 10
+            while time.time() < end and self.d.log().count("lookup event=reloaded") == n:
+                time.sleep(0.02)
+            self.assertEqual(self.socketmap("dan@dead.example"),
+                             "OK REJECT 5.1.1 <dan@dead.example> bounced here before (userunknown)")
+        finally:
+            if old is None:
+                del self.d.conf["lookup"]["action_hard"]
+            else:
+                self.d.conf["lookup"]["action_hard"] = old
+            self.d.write_conf()
+            self.d.proc.send_signal(signal.SIGHUP)
 
     def metrics(self):
         """GET /metrics as {'name{labels}': value}."""

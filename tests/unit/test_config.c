@@ -35,6 +35,15 @@ expect_error(const char *text, const char *line_tag, const char *fragment)
 	g_free(path);
 }
 
+/* A line GKeyFile cannot parse is named by its number. */
+static void
+test_syntax_error_line(void)
+{
+	expect_error("[smtp]\nlisten = 127.0.0.1:25\n\n# note\nbogus line\n", "5", "bogus line");
+	expect_error("# first\nlisten = 127.0.0.1:25\n", "2", "");
+	expect_error("[smtp]\n[http\n", "2", "");
+}
+
 /* The printed settings ("serve -n") never carry the API token or a
  * database password, in either conninfo form. */
 static void
@@ -150,6 +159,7 @@ main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	tmpdir = g_dir_make_tmp("rebound-config-XXXXXX", NULL);
+	g_test_add_func("/config/syntax-error-line", test_syntax_error_line);
 	g_test_add_func("/config/unknown-key", test_unknown_key);
 	g_test_add_func("/config/secrets-masked", test_secrets_masked);
 	g_test_add_func("/config/unknown-section", test_unknown_section);
