@@ -278,14 +278,19 @@ part_header(const struct split *s, const char *p, const char **ct, const char **
 			*cur_e = le;
 			continue;
 		}
-		if (memchr(p, ':', le - p) == NULL) {
-			/* GMime drops a line without a colon (what folds under it is not plain) */
+		/*
+		 * A field name is printable ASCII up to the colon.  GMime drops a
+		 * line without a colon that could be a name (what folds under it
+		 * is not plain); a space, a control or an 8-bit byte may end its
+		 * header instead: not plain.
+		 */
+		for (q = p; q < le && *q != ':'; q++)
+			if ((guchar)*q <= 32 || (guchar)*q >= 127)
+				return FALSE;
+		if (q == le) {
 			cur_e = NULL;
 			continue;
 		}
-		for (q = p; *q != ':'; q++)
-			if ((guchar)*q <= 32 || (guchar)*q >= 127)
-				return FALSE;
 		if (q == p)
 			return FALSE;
 		cur_e = &dummy;

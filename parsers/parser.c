@@ -310,7 +310,7 @@ struct walk {
 	struct leaf headers;		/* text/rfc822-headers */
 	struct leaf text;		/* first text/plain */
 	struct leaf html;		/* first text/html */
-	GMimeMessage *orig;		/* message/rfc822 */
+	GMimeMessage *orig;		/* message/rfc822 (owned by the tree, or see walk_split) */
 	gboolean multipart;		/* the body is a multipart */
 	const char *boundary;		/* its boundary (NUL-terminated), or NULL */
 	gsize boundary_len;
@@ -354,22 +354,50 @@ walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn,
 }
 
 /*
- * The same walk over mime_split()'s parts, which were bounded as they
- * were found.  FALSE (and w as it was) when an enclosed message would be
- * read and have_orig is FALSE: GMime's reading of its header (fields it
- * drops, how it unfolds and decodes) is kept, so GMime parses after all.
- * That is rare: gmime_extent() has the original's header read raw
- * (have_orig) wherever it comes last and plain.
+ * The header block of an enclosed message, as GMime reads it when it
+ * parses the message/rfc822 part (fields it drops, how it unfolds and
+ * decodes are GMime's): only that block goes through GMime, the rest of
+ * the message never.  NULL when GMime makes no message of it.
  */
-static gboolean
+static GMimeMessage *
+header_message(struct parser *p, const char *h, gsize n)
+{
+	static const char part[] = "Content-Type: message/rfc822\n\n";
+	GByteArray *b = g_byte_array_sized_new(sizeof(part) - 1 + n);
+	GMimeStream *st;
+	GMimeObject *o;
+	GMimeMessage *m = NULL;
+
+	/* as the content of a message/rfc822 part: GMime reads that more leniently than a message */
+	g_byte_array_append(b, (const guint8 *)part, sizeof(part) - 1);
+	g_byte_array_append(b, (const guint8 *)h, n);
+	st = g_mime_stream_mem_new_with_byte_array(b);
+	if (p->gparser == NULL) {
+		p->gparser = g_mime_parser_new();
+		g_mime_parser_set_persist_stream(p->gparser, TRUE);
+	}
+	g_mime_parser_init_with_stream(p->gparser, st);
+	o = g_mime_parser_construct_part(p->gparser, p->gopts);
+	g_mime_parser_init_with_stream(p->gparser, p->empty);
+	if (o != NULL && GMIME_IS_MESSAGE_PART(o) &&
+	    (m = g_mime_message_part_get_message(GMIME_MESSAGE_PART(o))) != NULL)
+		g_object_ref(m);
+	if (o != NULL)
+		g_object_unref(o);
+	g_object_unref(st);	/* owns b */
+	return m;
+}
+
+/*
+ * The same walk over mime_split()'s parts, which were bounded as they
+ * were found.  The first enclosed message is read (w->orig, which the
+ * caller unrefs) only when have_orig is FALSE: gmime_extent() has the
+ * original's header read raw wherever it comes last and plain.
+ */
+static void
 walk_split(struct walk *w, const GArray *parts, gboolean have_orig)
 {
 	guint i;
-
-	if (!have_orig)
-		for (i = 0; i < parts->len; i++)
-			if (g_array_index(parts, struct mime_part, i).has_message)
-				return FALSE;
 
 	for (i = 0; i < parts->len; i++) {
 		const struct mime_part *m = &g_array_index(parts, struct mime_part, i);
@@ -386,8 +414,9 @@ walk_split(struct walk *w, const GArray *parts, gboolean have_orig)
 			}
 		} else if (m->node != MIME_MESSAGE)
 			walk_leaf(w, m->type, m->type_len, m->sub, m->sub_len, l);
+		else if (m->has_message && !have_orig && w->orig == NULL)
+			w->orig = header_message(w->p, m->content, m->header_len);
 	}
-	return TRUE;
 }
 
 static void
@@ -1631,6 +1660,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	const char *tok = NULL, *ct, *cte;
 	GMimeStream *st = NULL;
 	GMimeObject *body = NULL;
+	GMimeMessage *split_orig = NULL;
 	struct fields *top = NULL;
 	struct walk w;
 	guint i;
@@ -1666,9 +1696,10 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	 * GMime's objects; anything else goes to GMime.
 	 */
 	if (!p->gmime_only && mime_split(ct, cte, buf + hlen, glen - hlen, p->lim.max_parts,
-	    p->lim.max_depth, p->mparts) && walk_split(&w, p->mparts, orig_hdr != NULL))
-		;
-	else if ((body = walk_gmime(p, &w, ct, cte, buf + hlen, glen - hlen,
+	    p->lim.max_depth, p->mparts)) {
+		walk_split(&w, p->mparts, orig_hdr != NULL);
+		split_orig = w.orig;
+	} else if ((body = walk_gmime(p, &w, ct, cte, buf + hlen, glen - hlen,
 	    early != 0 ? early - hlen : 0, tok, toklen, &st)) == NULL) {
 		r->outcome = g_strdup("not a MIME message");
 		goto done;
@@ -1811,6 +1842,8 @@ done:
 	p->cur_top = NULL;
 	if (body != NULL)
 		g_object_unref(body);
+	if (split_orig != NULL)
+		g_object_unref(split_orig);
 	fields_free(top);
 	fields_free(orig_fields);
 	g_free(p->fold_out);

@@ -307,6 +307,12 @@ static const struct {
 	  "Content-Type: text/plain\n\n--A--\n" },
 	{ "white-space-line-in-part-header", FALSE,
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: text/plain\n \n\nx\n--A--\n" },
+	{ "colonless-8bit-line-in-part-header", FALSE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/rfc822\n\xb4\n"
+	  "X-Test: one\n\nFrom: a@b.example\n\nx\n--A--\n" },
+	{ "colonless-line-with-space-in-part-header", FALSE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: text/plain\nbad line\n"
+	  "X-Test: one\n\nx\n--A--\n" },
 	{ "8bit-param-name", FALSE,
 	  "Content-Type: multipart/report; re\xe9port-type=deli\x8cs; boundary=\"H\"\n\n--H\n"
 	  "Content-Type: text/plain\n\nx\n--H--\n" },
