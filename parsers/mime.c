@@ -63,6 +63,31 @@ mime_is(const struct mime_part *m, const char *type, const char *sub)
 }
 
 /*
+ * A parameter's value after its '=' at s: a quoted string or a token.
+ * Returns where it ends, or NULL when it is empty or not plain (escapes,
+ * 8-bit bytes, controls, an encoded word, no closing quote).
+ */
+static const char *
+param_value(const char *s, const char *e, const char **v, gsize *vl)
+{
+	s = skip_ws(s, e);
+	if (s < e && *s == '"') {
+		for (*v = ++s; s < e && *s != '"'; s++)
+			if (*s == '\\' || (guchar)*s < 32 || (guchar)*s > 126 ||
+			    (*s == '=' && s + 1 < e && s[1] == '?'))
+				return NULL;
+		if (s == e)
+			return NULL;
+		*vl = s++ - *v;
+	} else {
+		for (*v = s; s < e && is_tok(*s); s++)
+			;
+		*vl = s - *v;
+	}
+	return *vl > 0 ? s : NULL;
+}
+
+/*
  * "type/subtype" and "; name=value" parameters, of which charset and
  * boundary are kept.  FALSE for anything GMime would have to interpret:
  * comments, RFC 2231 names, encoded words, escapes, 8-bit bytes, repeated
@@ -127,21 +152,7 @@ ct_parse(const char *s, const char *e, struct mime_part *m)
 		s = skip_ws(s, e);
 		if (s == e || *s != '=')
 			return s == e || ((guchar)*s < 127 && (guchar)*s >= 32);
-		s = skip_ws(s + 1, e);
-		if (s < e && *s == '"') {
-			for (v = ++s; s < e && *s != '"'; s++)
-				if (*s == '\\' || (guchar)*s < 32 || (guchar)*s > 126 ||
-				    (*s == '=' && s + 1 < e && s[1] == '?'))
-					return FALSE;
-			if (s == e)
-				return FALSE;
-			vl = s++ - v;
-		} else {
-			for (v = s; s < e && is_tok(*s); s++)
-				;
-			vl = s - v;
-		}
-		if (vl == 0)
+		if ((s = param_value(s + 1, e, &v, &vl)) == NULL)
 			return FALSE;
 		if (tok_is(name, nl, "charset")) {
 			if (m->charset != NULL)
@@ -348,44 +359,36 @@ node_of(const struct mime_part *m)
 static struct hit split_multipart(struct split *s, const char *p, int depth);
 
 /*
- * GMime looks for an enclosed message's own boundary and ours at once
- * while it reads it: the two must not be confused.  Its Content-Type field
- * is found by name in the header block [h, h + n) (the rest of an
- * original's header may be anything).  FALSE when it declares a boundary
- * that clashes with an open one, or one not read here, or comes twice.
+ * GMime parses an enclosed message's own parts, nested as deep as they go,
+ * while it looks for our boundaries: a boundary declared anywhere in it
+ * that one of ours is a prefix of (or it of one of ours) would make GMime
+ * read a line as the inner one where this splitter reads it as ours.  So
+ * every "boundary" parameter in [h, h + n) is checked (a memchr walk over
+ * 'b' and 'B', once per enclosed message that gmime_extent() did not cut
+ * off).  FALSE on a clash, or on one not read here (RFC 2231, escapes).
  */
 static gboolean
 enclosed_plain(const struct split *s, const char *h, gsize n)
 {
-	const char *e = h + n, *p, *nl, *le, *v = NULL, *ve = NULL;
-	gboolean in_ct = FALSE;
-	struct mime_part in = { 0 };
+	const char *e = h + n, *p, *v;
+	gsize vl;
+	char c;
 
-	for (p = h; p < e; p = nl + 1) {
-		nl = memchr(p, '\n', e - p);
-		le = nl != NULL ? nl : e;
-		if (le > p && le[-1] == '\r')
-			le--;
-		if (in_ct && le > p && (*p == ' ' || *p == '\t'))
-			ve = le;
-		else if (le - p >= 13 && g_ascii_strncasecmp(p, "Content-Type:", 13) == 0) {
-			if (v != NULL)
+	for (c = 'b'; c >= 'B'; c -= 'b' - 'B')
+		for (p = h; p < e && (p = memchr(p, c, e - p)) != NULL; p++) {
+			const char *q = p + 8;
+
+			if (e - p < 8 || g_ascii_strncasecmp(p, "boundary", 8) != 0)
+				continue;
+			while (q < e && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+				q++;
+			if (q < e && *q == '*')
 				return FALSE;
-			v = p + 13;
-			ve = le;
-			in_ct = TRUE;
-		} else
-			in_ct = FALSE;
-		if (nl == NULL)
-			break;
-	}
-	if (v == NULL)
-		return TRUE;
-	if (ct_parse(v, ve, &in))
-		return in.boundary == NULL || !boundary_clash(s, in.boundary, in.boundary_len);
-	for (p = v; p + 8 <= ve; p++)
-		if ((*p | 0x20) == 'b' && g_ascii_strncasecmp(p, "boundary", 8) == 0)
-			return FALSE;
+			if (q == e || *q != '=')
+				continue;
+			if (param_value(q + 1, e, &v, &vl) == NULL || boundary_clash(s, v, vl))
+				return FALSE;
+		}
 	return TRUE;
 }
 
@@ -406,6 +409,7 @@ leaf_content(const struct split *s, struct mime_part *m, const char *cs, const s
 		if (ce[-1] != '\n' || prev != h->eol)
 			return FALSE;
 		ce -= prev;
+		m->content_eol = prev;
 	}
 	m->content = cs;
 	m->content_len = ce - cs;
@@ -421,7 +425,7 @@ leaf_content(const struct split *s, struct mime_part *m, const char *cs, const s
 				break;
 			}
 		if (m->has_message)
-			return enclosed_plain(s, cs, m->header_len);
+			return enclosed_plain(s, cs, m->content_len);
 	}
 	return TRUE;
 }

@@ -41,6 +41,7 @@ struct mime_part {
 	/* The content as GMime delimits it (MIME_LEAF, MIME_MESSAGE). */
 	const char *content;
 	gsize content_len;
+	int content_eol;		/* bytes of the line end GMime left out after it: 0-2 */
 	/*
 	 * MIME_MESSAGE: GMime makes an enclosed message only when the content
 	 * does not start with a boundary line (or the end); then its header

@@ -415,7 +415,9 @@ walk_split(struct walk *w, const GArray *parts, gboolean have_orig)
 		} else if (m->node != MIME_MESSAGE)
 			walk_leaf(w, m->type, m->type_len, m->sub, m->sub_len, l);
 		else if (m->has_message && !have_orig && w->orig == NULL)
-			w->orig = header_message(w->p, m->content, m->header_len);
+			/* GMime read a header that ran to the boundary with the line end before it */
+			w->orig = header_message(w->p, m->content, m->header_len +
+			    (m->header_len == m->content_len ? m->content_eol : 0));
 	}
 }
 

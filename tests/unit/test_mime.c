@@ -335,6 +335,13 @@ static const struct {
 	{ "enclosed-same-boundary", FALSE,
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/rfc822\n\n"
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\n\ninner\n--A--\n--A--\n" },
+	{ "enclosed-nested-same-boundary", FALSE,
+	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/rfc822\n\n"
+	  "Content-Type: multipart/mixed; boundary=C\n\n--C\nContent-Type: multipart/mixed; boundary=A\n\n"
+	  "--A\n\ninner\n--A--\n--C--\n--A\nContent-Type: text/plain\n\nouter\n--A--\n" },
+	{ "enclosed-header-to-boundary", TRUE,
+	  "Subject: complaint about message from 192.0.2.1\nContent-Type: multipart/mixed; boundary=A\n\n"
+	  "--A\nContent-Type: message/rfc822\n\nMessage-ID:: \nhello\n--A--\n" },
 	{ "encoded-rfc822", FALSE,
 	  "Content-Type: multipart/mixed; boundary=A\n\n--A\nContent-Type: message/rfc822\n"
 	  "Content-Transfer-Encoding: base64\n\nRnJvbTogYUBiCgp4Cg==\n--A--\n" },
