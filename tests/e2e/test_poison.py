@@ -196,7 +196,10 @@ class PoisonTest(unittest.TestCase):
                     # ASan stops GMime at the negative length it gives iconv()
                     # and exits 1, before GLib's abort: still a crash.
                     self.assertIn("crash exit=1", outcome)
-                else:
+                elif "signal=11 (SIGSEGV)" not in outcome:
+                    # GMime's over-read faults before its abort when it
+                    # reaches unmapped memory first (more often since the
+                    # parser no longer fills the heap with GMime's objects).
                     self.assertIn("signal=5 (SIGTRAP)", outcome)
                     self.assertIn("failed to allocate", outcome)
             elif os.path.basename(path) in ABORTS:
