@@ -353,6 +353,17 @@ walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn,
 #undef IS
 }
 
+/* One GMime parser per struct parser, reset for each use: its buffers are reused. */
+static GMimeParser *
+parser_gmime(struct parser *p)
+{
+	if (p->gparser == NULL) {
+		p->gparser = g_mime_parser_new();
+		g_mime_parser_set_persist_stream(p->gparser, TRUE);
+	}
+	return p->gparser;
+}
+
 /*
  * The header block of an enclosed message, as GMime reads it when it
  * parses the message/rfc822 part (fields it drops, how it unfolds and
@@ -372,11 +383,7 @@ header_message(struct parser *p, const char *h, gsize n)
 	g_byte_array_append(b, (const guint8 *)part, sizeof(part) - 1);
 	g_byte_array_append(b, (const guint8 *)h, n);
 	st = g_mime_stream_mem_new_with_byte_array(b);
-	if (p->gparser == NULL) {
-		p->gparser = g_mime_parser_new();
-		g_mime_parser_set_persist_stream(p->gparser, TRUE);
-	}
-	g_mime_parser_init_with_stream(p->gparser, st);
+	g_mime_parser_init_with_stream(parser_gmime(p), st);
 	o = g_mime_parser_construct_part(p->gparser, p->gopts);
 	g_mime_parser_init_with_stream(p->gparser, p->empty);
 	if (o != NULL && GMIME_IS_MESSAGE_PART(o) &&
@@ -1587,12 +1594,7 @@ gmime_body(struct parser *p, const GString *pre, const char *body, gsize n, GMim
 	g_byte_array_append(p->gbuf, (const guint8 *)body, n);
 	*st = g_mime_stream_mem_new_with_byte_array(p->gbuf);
 	g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(*st), FALSE);
-	/* One GMime parser per struct parser, reset for each message: its buffers are reused. */
-	if (p->gparser == NULL) {
-		p->gparser = g_mime_parser_new();
-		g_mime_parser_set_persist_stream(p->gparser, TRUE);
-	}
-	g_mime_parser_init_with_stream(p->gparser, *st);
+	g_mime_parser_init_with_stream(parser_gmime(p), *st);
 	return g_mime_parser_construct_part(p->gparser, p->gopts);
 }
 
@@ -1828,12 +1830,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	r->anomalies |= p->cur_anomalies;
 	if (r->kind != REPORT_KIND_NONE && !p->cur_mta_done) {
 		/* a report no record was classified for (a complaint): still say who made it */
-		if (context != NULL && p->fold_src != context) {
-			g_free(p->fold_out);
-			p->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
-			p->fold_src = context;
-		}
-		report_mta(p, context != NULL ? p->fold_out : NULL);
+		report_mta(p, context != NULL ? folded_context(p, context) : NULL);
 	}
 	if (r->kind != REPORT_KIND_NONE && r->records->len == 0 && r->outcome == NULL)
 		r->outcome = g_strdup("no recipient found");
