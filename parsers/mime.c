@@ -56,12 +56,6 @@ tok_is(const char *s, gsize n, const char *lit)
 	return strlen(lit) == n && g_ascii_strncasecmp(s, lit, n) == 0;
 }
 
-gboolean
-mime_is(const struct mime_part *m, const char *type, const char *sub)
-{
-	return tok_is(m->type, m->type_len, type) && tok_is(m->sub, m->sub_len, sub);
-}
-
 /*
  * A parameter's value after its '=' at s: a quoted string or a token.
  * Returns where it ends, or NULL when it is empty or not plain (escapes,

@@ -58,7 +58,4 @@ struct mime_part {
 gboolean mime_split(const char *ct, const char *cte, const char *body, gsize len,
     int max_parts, int max_depth, GArray *out);
 
-/* Does the part have this media type?  Case-insensitive. */
-gboolean mime_is(const struct mime_part *m, const char *type, const char *sub);
-
 #endif

@@ -373,7 +373,8 @@ test_split_parts(void)
 	    parts));
 	g_assert_cmpuint(parts->len, ==, 3);
 	m = &g_array_index(parts, struct mime_part, 1);
-	g_assert_true(mime_is(m, "TEXT", "plain"));
+	g_assert_cmpmem(m->type, m->type_len, "text", 4);
+	g_assert_cmpmem(m->sub, m->sub_len, "plain", 5);
 	g_assert_cmpint(m->depth, ==, 1);
 	g_assert_cmpmem(m->charset, m->charset_len, "UTF-8", 5);
 	g_assert_cmpmem(m->content, m->content_len, "hi", 2);
