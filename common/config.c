@@ -73,6 +73,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "policy", "soft_window_days", CFG_INT, "7", 1, 3650, NULL, F(policy_soft_window_days), "window for soft failures" },
 	{ "policy", "soft_expire_days", CFG_INT, "30", 1, 3650, NULL, F(policy_soft_expire_days), "soft suppression lifetime" },
 	{ "policy", "complaint_types", CFG_LIST, "abuse;fraud;virus;other", 0, 0, NULL, F(policy_complaint_types), "ARF feedback types that suppress" },
+	{ "policy", "max_suppressions_per_message", CFG_INT, "100", 1, 1000000, NULL, F(policy_max_suppressions_per_message), "addresses one message may suppress" },
 
 	{ "tenants", "default", CFG_STR, "default", 0, 0, NULL, F(default_tenant), "tenant for unmapped domains" },
 
@@ -92,6 +93,12 @@ static const struct cfg_param cfg_params[] = {
 	{ "signing", "required_domains", CFG_LIST, "", 0, 0, NULL, F(signing_required_domains), "return-path domains needing a signature" },
 	{ "signing", "mode", CFG_STR, "reject", 0, 0, "reject|flag", F(signing_mode), "reject: 550 at RCPT; flag: store, never suppress" },
 	{ "signing", "domain", CFG_STR, NULL, 0, 0, NULL, F(signing_domain), "domain \"rebound sign\" puts after the @" },
+	{ "signing", "unsigned_domains", CFG_LIST, "", 0, 0, NULL, F(signing_unsigned_domains), "smtp.domains whose unsigned reports may suppress" },
+
+	/* require_dkim's default depends on signing.key: config_load() sets it. */
+	{ "fbl", "providers", CFG_LIST, "", 0, 0, NULL, F(fbl_providers), "DKIM d= domains whose ARF reports may suppress" },
+	{ "fbl", "require_dkim", CFG_BOOL, "false", 0, 0, NULL, F(fbl_require_dkim), "ARF suppresses only with a provider's DKIM signature" },
+	{ "fbl", "dkim_key_file", CFG_STR, NULL, 0, 0, NULL, F(fbl_dkim_key_file), "DKIM keys from this file instead of DNS (tests)" },
 };
 
 #undef F
@@ -284,6 +291,25 @@ config_check(struct config *cfg, const char **section, const char **key)
 		*key = "required_domains";
 		return g_strdup("signing.required_domains needs signing.key");
 	}
+	if (cfg->signing_key == NULL && cfg->signing_unsigned_domains &&
+	    cfg->signing_unsigned_domains[0]) {
+		*section = "signing";
+		*key = "unsigned_domains";
+		return g_strdup("signing.unsigned_domains needs signing.key (without it every "
+		    "domain is unsigned)");
+	}
+	for (j = 0; cfg->fbl_providers && cfg->fbl_providers[j]; j++) {
+		const char *d = cfg->fbl_providers[j];
+		gboolean ok = *d != '\0' && *d != '.' && *d != '-' && strchr(d, '@') == NULL;
+		for (; ok && *d; d++)
+			ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-' || (*d & 0x80);
+		if (!ok) {
+			*section = "fbl";
+			*key = "providers";
+			return g_strdup_printf("fbl.providers: \"%s\" is not a domain name (the "
+			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]);
+		}
+	}
 	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
 		*section = "signing";
 		*key = "verify_keys";
@@ -459,8 +485,14 @@ config_load(const char *path, char **err)
 	}
 	if (msg != NULL && *err == NULL)
 		*err = config_err(path, text, esec, NULL, msg);
-	else if (msg == NULL && (msg = config_check(cfg, &esec, &ekey)) != NULL)
-		*err = config_err(path, text, esec, ekey, msg);
+	else if (msg == NULL) {
+		/* Signed return paths are only half the story without authenticated
+		 * complaints, so a signing key turns DKIM on unless said otherwise. */
+		if (!g_key_file_has_key(kf, "fbl", "require_dkim", NULL))
+			cfg->fbl_require_dkim = cfg->signing_key != NULL;
+		if ((msg = config_check(cfg, &esec, &ekey)) != NULL)
+			*err = config_err(path, text, esec, ekey, msg);
+	}
 	g_strfreev(sections);
 	g_key_file_free(kf);
 	g_free(text);
@@ -607,6 +639,77 @@ config_free(struct config *cfg)
 	signing_keys_free(cfg->signing_keys);
 	g_free(cfg->path);
 	g_free(cfg);
+}
+
+char **
+config_unsigned_domains(const struct config *cfg)
+{
+	GPtrArray *out = g_ptr_array_new();
+	int i;
+
+	for (i = 0; cfg->smtp_domains && cfg->smtp_domains[i]; i++) {
+		const char *d = cfg->smtp_domains[i];
+		/* a pattern ".x" stands for its subdomains: probe one of them */
+		char *probe = g_strdup_printf("probe@%s%s", d[0] == '.' ? "probe" : "", d);
+		if (cfg->signing_key == NULL ||
+		    (signing_domain_matches(probe, cfg->signing_unsigned_domains) &&
+		    !signing_domain_matches(probe, cfg->signing_required_domains)))
+			g_ptr_array_add(out, g_strdup(d));
+		g_free(probe);
+	}
+	/* narrower exemptions inside an accepted pattern */
+	for (i = 0; cfg->signing_key != NULL && cfg->signing_unsigned_domains &&
+	    cfg->signing_unsigned_domains[i]; i++) {
+		const char *d = cfg->signing_unsigned_domains[i];
+		char *probe = g_strdup_printf("probe@%s%s", d[0] == '.' ? "probe" : "", d);
+		gboolean listed = FALSE;
+		guint k;
+		for (k = 0; k < out->len && !listed; k++)
+			listed = g_ascii_strcasecmp(out->pdata[k], d) == 0;
+		if (!listed && signing_domain_matches(probe, cfg->smtp_domains) &&
+		    !signing_domain_matches(probe, cfg->signing_required_domains))
+			g_ptr_array_add(out, g_strdup(d));
+		g_free(probe);
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+char **
+config_trust_notes(const struct config *cfg, const char ***levels)
+{
+	GPtrArray *out = g_ptr_array_new(), *lv = g_ptr_array_new();
+	char **open = config_unsigned_domains(cfg);
+	int i;
+
+	if (cfg->signing_key == NULL) {
+		g_ptr_array_add(out, g_strdup("event=no-signing warning=\"[signing] key is not set: "
+		    "anyone who can reach this port can suppress any address with a forged bounce; "
+		    "see README, Security\""));
+		g_ptr_array_add(lv, "warn");
+	}
+	for (i = 0; open[i] != NULL; i++) {
+		g_ptr_array_add(out, g_strdup_printf("event=unsigned-domain domain=%s "
+		    "note=\"unsigned reports to it can suppress\"", open[i]));
+		g_ptr_array_add(lv, cfg->signing_key == NULL ? "info" : "warn");
+	}
+	g_strfreev(open);
+	if (cfg->smtp_fbl_addresses != NULL && cfg->smtp_fbl_addresses[0] != NULL) {
+		if (!cfg->fbl_require_dkim) {
+			g_ptr_array_add(out, g_strdup("event=fbl-unauthenticated warning=\"[fbl] "
+			    "require_dkim is off: complaints are not checked for a provider's DKIM "
+			    "signature\""));
+			g_ptr_array_add(lv, "warn");
+		} else if (cfg->fbl_providers == NULL || cfg->fbl_providers[0] == NULL) {
+			g_ptr_array_add(out, g_strdup("event=fbl-no-providers warning=\"[fbl] "
+			    "providers is empty: no complaint can suppress\""));
+			g_ptr_array_add(lv, "warn");
+		}
+	}
+	g_ptr_array_add(out, NULL);
+	g_ptr_array_add(lv, NULL);
+	*levels = (const char **)g_ptr_array_free(lv, FALSE);
+	return (char **)g_ptr_array_free(out, FALSE);
 }
 
 const char *

@@ -137,6 +137,26 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	log_info("serve event=reloaded config=%s", sv->path);
 }
 
+/* What is trusted without authentication: to fp as comments (-n), else logged. */
+static void
+serve_trust_notes(const struct config *cfg, FILE *fp)
+{
+	const char **levels;
+	char **notes = config_trust_notes(cfg, &levels);
+	int i;
+
+	for (i = 0; notes[i] != NULL; i++) {
+		if (fp != NULL)
+			fprintf(fp, "# %s: serve %s\n", levels[i], notes[i]);
+		else if (strcmp(levels[i], "warn") == 0)
+			log_warnx("serve %s", notes[i]);
+		else
+			log_info("serve %s", notes[i]);
+	}
+	g_strfreev(notes);
+	g_free(levels);
+}
+
 int
 cmd_serve(int argc, char **argv)
 {
@@ -171,10 +191,12 @@ cmd_serve(int argc, char **argv)
 	}
 	if (check_only) {
 		config_print(sv.cfg, stdout);
+		serve_trust_notes(sv.cfg, stdout);
 		config_free(sv.cfg);
 		return 0;
 	}
 	log_set_level_name(sv.cfg->log_level);
+	serve_trust_notes(sv.cfg, NULL);
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);
