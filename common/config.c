@@ -540,19 +540,25 @@ config_mask_conninfo(const char *v)
 }
 
 /*
- * A secret as config_print() shows it: a file: path is no secret and stays,
- * an inline key keeps only its form ("hex:", "base64:") so the output never
- * carries key material (and an inline key must be set again to load it).
+ * A secret as config_print() shows it: a key's file: path is no secret and
+ * stays, an inline key keeps only its form ("hex:", "base64:") so the output
+ * never carries key material (and an inline key must be set again to load
+ * it).  Anything else - the HTTP token, which may well contain ':' - is
+ * masked whole.
  */
 static char *
-config_mask(const char *v)
+config_mask(const struct cfg_param *p, const char *v)
 {
-	const char *colon = strchr(v, ':');
+	static const char *const forms[] = { "hex:", "base64:" };
+	size_t i;
 
+	if (strcmp(p->section, "signing") != 0)
+		return g_strdup("(masked)");
 	if (g_ascii_strncasecmp(v, "file:", 5) == 0)
 		return g_strdup(v);
-	if (colon != NULL && colon - v <= 8)
-		return g_strdup_printf("%.*s(masked)", (int)(colon - v + 1), v);
+	for (i = 0; i < G_N_ELEMENTS(forms); i++)
+		if (g_ascii_strncasecmp(v, forms[i], strlen(forms[i])) == 0)
+			return g_strdup_printf("%.*s(masked)", (int)strlen(forms[i]), v);
 	return g_strdup("(masked)");
 }
 
@@ -574,7 +580,7 @@ config_print(const struct config *cfg, FILE *fp)
 			if (*v == NULL)
 				fprintf(fp, "# %s is not set\n", p->key);
 			else if (config_secret(p)) {
-				char *m = config_mask(*v);
+				char *m = config_mask(p, *v);
 				fprintf(fp, "%s = %s\n", p->key, m);
 				g_free(m);
 			} else if (strcmp(p->section, "store") == 0 && strcmp(p->key, "conninfo") == 0) {
@@ -598,7 +604,7 @@ config_print(const struct config *cfg, FILE *fp)
 				GString *g = g_string_new(NULL);
 				int k;
 				for (k = 0; (*v)[k]; k++) {
-					char *m = config_mask((*v)[k]);
+					char *m = config_mask(p, (*v)[k]);
 					g_string_append_printf(g, "%s%s", k ? ";" : "", m);
 					g_free(m);
 				}

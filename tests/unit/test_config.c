@@ -53,6 +53,8 @@ test_secrets_masked(void)
 		"[http]\ntoken = tok-SECRET-1\n[store]\nconninfo = host=/tmp password=SECRET2 dbname=x\n",
 		"[store]\nconninfo = host=/tmp password = 'SEC RET\\\\'2' dbname=x\n",
 		"[store]\nconninfo = postgresql://bob:SECRET3@db.example/rebound\n",
+		/* a token with ':' is no "form:key": none of it is shown */
+		"[http]\ntoken = SECRET4:more\n[store]\nconninfo = dbname=x\n",
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(confs); i++) {
