@@ -265,6 +265,35 @@ static const char cli_export_cols[] =
     " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expires_at,"
     " event_count, origin, note";
 
+/*
+ * The CSV export's columns: a text cell a spreadsheet would run as a
+ * formula (starting with = + - @, tab or CR, after any quotes) gets one
+ * more leading "'"; import removes exactly one again, so addresses such as
+ * "=x@example.org" survive the round trip.
+ */
+#define CLI_CSV_SAFE(col) \
+    " CASE WHEN " col " ~ '^''*[-=+@\t\r]' THEN '''' || " col " ELSE " col " END AS " col
+static const char cli_export_csv_cols[] =
+    CLI_CSV_SAFE("address") "," CLI_CSV_SAFE("tenant") "," CLI_CSV_SAFE("class") ","
+    CLI_CSV_SAFE("reason") ","
+    " to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS first_seen,"
+    " to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_seen,"
+    " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expires_at,"
+    " event_count," CLI_CSV_SAFE("origin") "," CLI_CSV_SAFE("note");
+
+/* Undo CLI_CSV_SAFE on an imported field, in place. */
+static void
+cli_csv_unescape(char *v)
+{
+	const char *p = v;
+
+	while (*p == '\'')
+		p++;
+	if (p > v && (*p == '=' || *p == '+' || *p == '-' || *p == '@' || *p == '\t' ||
+	    *p == '\r'))
+		memmove(v, v + 1, strlen(v));
+}
+
 int
 cmd_export(int argc, char **argv)
 {
@@ -301,7 +330,7 @@ cmd_export(int argc, char **argv)
 		PQclear(r);
 		sql = g_strdup_printf("COPY (SELECT %s FROM suppressions"
 		    " WHERE current_setting('rebound.export_tenant') IN ('', tenant)"
-		    " ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)", cli_export_cols);
+		    " ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)", cli_export_csv_cols);
 		r = PQexecParams(c.db, sql, 0, NULL, NULL, NULL, NULL, 0);
 		g_free(sql);
 		if (PQresultStatus(r) != PGRES_COPY_OUT) {
@@ -717,6 +746,7 @@ cmd_import(int argc, char **argv)
 		for (i = 0; i < NCOLS; i++)
 			if (map[i] >= 0 && map[i] < n) {
 				v[i] = g_strstrip((char *)fields->pdata[map[i]]);
+				cli_csv_unescape((char *)v[i]);
 				if (*v[i] == '\0')
 					v[i] = NULL;
 			}
