@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "common/config.h"
 
 #define STORE_DKIM_MAX_SIGS	4
 
