@@ -14,7 +14,7 @@ address, [fbl] providers), and against one with no signing at all.
   stays open is printed by "serve -n" and logged at start.
 - One message suppresses at most [policy] max_suppressions_per_message
   addresses."""
-import base64, os, re, smtplib, subprocess, tempfile, unittest
+import json, os, re, smtplib, subprocess, tempfile, unittest, urllib.error, urllib.request
 
 import harness
 import store_msgs as m
@@ -261,6 +261,58 @@ class Trust(unittest.TestCase):
         self.assertEqual(p.returncode, 0, out)
         self.assertIn("# warn: serve event=unsigned-domain domain=.bounces.example.net", out)
         self.assertNotIn("domain=bounces.example.com", out)
+
+    # -- Low: what the views say ------------------------------------------------
+
+    def http_get(self, path):
+        port = self.signed.conf["http"]["listen"].rsplit(":", 1)[1]
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30) as r:
+                return r.status, json.loads(r.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    def test_views_say_suppressible_and_stats_count_only_those(self):
+        forged, good = "view-forged@gmail.example", "view-ok@gmail.example"
+        self.send(self.signed, [FBL], arf_raw(forged, "view-forged", []))
+        self.send(self.signed, [FBL], self.keys.sign(arf_raw(good, "view-ok", []), PROVIDER))
+        self.wait(f"SELECT class FROM suppressions WHERE address_key = '{good}'", [["complaint"]])
+        self.wait(f"SELECT suppressible FROM events WHERE address_key = '{forged}'", [["f"]])
+        code, body = self.http_get(f"/v1/events?recipient={forged}")
+        self.assertEqual(code, 200, body)
+        self.assertIs(body["items"][0]["suppressible"], False)
+        code, body = self.http_get("/v1/complaints?since=1d")
+        flags = {i["recipient"]: i["suppressible"] for i in body["items"]}
+        self.assertIs(flags[forged], False)
+        self.assertIs(flags[good], True)
+        code, body = self.http_get("/v1/complaints?since=1d&suppressible=false")
+        self.assertNotIn(good, {i["recipient"] for i in body["items"]})
+        self.assertIn(forged, {i["recipient"] for i in body["items"]})
+        self.assertEqual(self.http_get("/v1/stats?suppressible=maybe")[0], 400)
+
+        def complaints(body):
+            return sum(r["count"] for r in body["by_class"] if r["key"] == "complaint")
+        want_supp = int(self.q("SELECT count(*) FROM events WHERE class = 'complaint'"
+                               " AND suppressible")[0][0])
+        want_all = int(self.q("SELECT count(*) FROM events WHERE class = 'complaint'")[0][0])
+        self.assertLess(want_supp, want_all)
+        code, body = self.http_get("/v1/stats?by=class")
+        self.assertEqual((code, body["suppressible"], complaints(body)), (200, "true", want_supp))
+        code, body = self.http_get("/v1/stats?by=class&suppressible=any")
+        self.assertEqual(complaints(body), want_all)
+        p = subprocess.run([harness.REBOUND, "complaints", "-c", self.signed.conf_path,
+                            "--since", "1d", "--all-tenants"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        out = p.stdout.decode()
+        self.assertIn("suppressible", out.splitlines()[0])
+        self.assertRegex(out, re.escape(forged) + r"\s+abuse\s+\S*\s+no\b")
+        self.assertRegex(out, re.escape(good) + r"\s+abuse\s+\S*\s+yes\b")
+        p = subprocess.run([harness.REBOUND, "stats", "-c", self.signed.conf_path, "--by", "class",
+                            "--all-tenants"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.decode(), rf"complaint\s+{want_supp}\n")
 
 
 if __name__ == "__main__":
