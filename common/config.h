@@ -69,6 +69,7 @@ struct config {
 	int64_t store_retention_days;
 	int64_t store_retry_max_seconds;
 	int64_t store_batch;
+	int64_t store_raw_max_mb;	/* larger messages are stored without raw bytes */
 
 	/* [policy] */
 	int64_t policy_soft_threshold;

@@ -502,8 +502,13 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	p.v[8] = (const char *)hash;
 	lengths[8] = 32;
 	formats[8] = 1;
-	p.v[16] = m->raw ? m->raw : "";
-	lengths[16] = (int)m->len;
+	/* Raw bytes are kept for reprocess and quarantine --show, up to a size:
+	 * a bounce carrying a whole original is mostly that original. */
+	if ((uint64_t)m->len <= (uint64_t)cfg->store_raw_max_mb << 20) {
+		p.v[16] = m->raw ? m->raw : "";
+		lengths[16] = (int)m->len;
+	} else
+		p.v[16] = NULL;
 	formats[16] = 1;
 	pr = pg_exec_bin(conn, SQL_MESSAGE, p.n, p.v, lengths, formats, PGRES_TUPLES_OK, cls, err);
 	if (pr == NULL)
@@ -517,6 +522,10 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	}
 	res->message_id = g_ascii_strtoll(PQgetvalue(pr, 0, 0), NULL, 10);
 	PQclear(pr);
+	if (p.v[16] == NULL)
+		log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
+		    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
+		    res->message_id, m->len, cfg->store_raw_max_mb);
 	if (!store_trust_message(trust))
 		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
 		    env->queue_id ? env->queue_id : "-", res->message_id, store_trust_reason(trust));

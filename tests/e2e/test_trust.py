@@ -61,7 +61,7 @@ class Trust(unittest.TestCase):
         })
         cls.open = harness.Daemon({
             "smtp": {"domains": "open.example.com", "fbl_addresses": FBL},
-            "store": store,
+            "store": dict(store, raw_max_mb="1"),
         })
         cls.signed.start()
         cls.open.start()
@@ -261,6 +261,20 @@ class Trust(unittest.TestCase):
         self.assertEqual(p.returncode, 0, out)
         self.assertIn("# warn: serve event=unsigned-domain domain=.bounces.example.net", out)
         self.assertNotIn("domain=bounces.example.com", out)
+
+    def test_raw_kept_up_to_raw_max_mb(self):
+        big, small = "raw-big@example.org", "raw-small@example.org"
+        self.send(self.open, ["b@open.example.com"], m.dsn("hard", big, "raw-big",
+                                                           size=1536 * 1024))
+        self.send(self.open, ["b@open.example.com"], m.dsn("hard", small, "raw-small"))
+        for who in (big, small):
+            self.wait(f"SELECT class FROM suppressions WHERE address_key = '{who}'", [["hard"]])
+        self.assertEqual(self.q("SELECT e.address_key, m.raw IS NULL, m.size > 1048576 FROM"
+                                " messages m JOIN events e ON e.message_id = m.id WHERE"
+                                f" e.address_key IN ('{big}', '{small}') ORDER BY 1"),
+                         [[big, "t", "t"], [small, "f", "f"]])
+        self.assertRegex(self.open.log(), r"event=raw-not-kept message_id=\d+ size=\d{7} "
+                                          r"raw_max_mb=1")
 
     # -- Low: what the views say ------------------------------------------------
 
