@@ -176,6 +176,41 @@ config_split_list(const char *value)
 	return (char **)g_ptr_array_free(out, FALSE);
 }
 
+/*
+ * A [tenants] domain as the address code writes domains: lower-case IDNA
+ * A-labels, a leading '.' kept (subdomains only, as in [smtp] domains).
+ * NULL when it is no domain name.
+ */
+static char *
+config_tenant_key(const char *dom)
+{
+	gboolean sub = dom[0] == '.';
+	const char *d = sub ? dom + 1 : dom;
+	char *lower, *ascii, *out;
+	size_t n = strlen(d);
+
+	if (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0)
+		return NULL;
+	lower = g_utf8_validate(d, (gssize)n, NULL) ? g_utf8_strdown(d, (gssize)n) : NULL;
+	ascii = lower == NULL ? NULL : g_str_is_ascii(lower) ? g_strdup(lower) :
+	    g_hostname_to_ascii(lower);
+	g_free(lower);
+	for (const char *c = ascii; c != NULL && *c != '\0'; c++)
+		if (!g_ascii_isalnum(*c) && *c != '.' && *c != '-' && *c != '_') {
+			g_free(ascii);
+			return NULL;
+		}
+	if (ascii == NULL || *ascii == '\0' || *ascii == '.') {
+		g_free(ascii);
+		return NULL;
+	}
+	out = sub ? g_strconcat(".", ascii, NULL) : g_strdup(ascii);
+	g_free(ascii);
+	return out;
+}
+
 /* Set one parameter from its text; returns an error message (caller frees) or NULL. */
 static char *
 config_set(struct config *cfg, const struct cfg_param *p, const char *value)
@@ -466,9 +501,14 @@ config_load(const char *path, char **err)
 				/* tenant name = domain;domain */
 				char **doms = config_split_list(v);
 				int k;
-				for (k = 0; doms[k]; k++)
-					g_hash_table_replace(cfg->tenants,
-					    g_ascii_strdown(doms[k], -1), g_strdup(keys[j]));
+				for (k = 0; doms[k] && msg == NULL; k++) {
+					char *key = config_tenant_key(doms[k]);
+					if (key == NULL)
+						msg = g_strdup_printf("tenants.%s: \"%s\" is not a domain "
+						    "name", keys[j], doms[k]);
+					else
+						g_hash_table_replace(cfg->tenants, key, g_strdup(keys[j]));
+				}
 				g_strfreev(doms);
 			} else if (p == NULL) {
 				msg = g_strdup_printf("unknown key \"%s\" in [%s]", keys[j], sections[i]);
@@ -722,16 +762,24 @@ config_trust_notes(const struct config *cfg, const char ***levels)
 const char *
 config_tenant_for_domain(const struct config *cfg, const char *domain)
 {
-	char *d = g_ascii_strdown(domain, -1);
+	char *d = config_tenant_key(domain), *dotted;
 	const char *t = NULL;
 	const char *p;
 
-	/* Exact domain first, then each parent: "a.b.example.com" -> "b.example.com" ... */
-	for (p = d; p != NULL && t == NULL; ) {
-		t = g_hash_table_lookup(cfg->tenants, p);
-		p = strchr(p, '.');
-		if (p != NULL)
-			p++;
+	if (d == NULL || d[0] == '.') {
+		g_free(d);
+		return cfg->default_tenant;
+	}
+	/* The domain itself, then each parent as ".parent" (subdomains, as at
+	 * RCPT) and as "parent" (a plain entry covers its subdomains too):
+	 * "a.b.example.com" -> ".b.example.com", "b.example.com", ... */
+	t = g_hash_table_lookup(cfg->tenants, d);
+	for (p = strchr(d, '.'); p != NULL && t == NULL; p = strchr(p + 1, '.')) {
+		dotted = g_strdup(p);
+		t = g_hash_table_lookup(cfg->tenants, dotted);
+		g_free(dotted);
+		if (t == NULL)
+			t = g_hash_table_lookup(cfg->tenants, p + 1);
 	}
 	g_free(d);
 	return t ? t : cfg->default_tenant;

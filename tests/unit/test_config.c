@@ -110,6 +110,33 @@ test_bad_listen(void)
 	expect_error("[smtp]\nlisten = [::1:25\n", "2", "not addr:port");
 }
 
+/* [tenants] domains are matched as [smtp] domains are: A-labels on both
+ * sides, ".d" for the subdomains of d; a plain "d" also covers its
+ * subdomains, the most specific entry winning. */
+static void
+test_tenants(void)
+{
+	char *path = write_conf("[tenants]\nacme = .acme.example;B\xc3\xbc" "cher.Example\n"
+	    "beta = beta.example\nexact = x.acme.example\n"), *err = NULL;
+	struct config *cfg = config_load(path, &err);
+
+	if (cfg == NULL)
+		g_error("%s", err);
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "mail.acme.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "a.b.ACME.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "acme.example"), ==, "default");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "x.acme.example"), ==, "exact");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "xn--bcher-kva.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "b\xc3\xbc" "cher.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "beta.example"), ==, "beta");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "eu.beta.example"), ==, "beta");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "other.example"), ==, "default");
+	config_free(cfg);
+	g_free(path);
+	expect_error("[tenants]\nacme = a.example;exa mple\n", "2",
+	    "tenants.acme: \"exa mple\" is not a domain name");
+}
+
 static void
 test_choices_and_pairs(void)
 {
@@ -169,6 +196,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/bad-listen", test_bad_listen);
 	g_test_add_func("/config/choices-and-pairs", test_choices_and_pairs);
 	g_test_add_func("/config/valid-values", test_valid_values);
+	g_test_add_func("/config/tenants", test_tenants);
 	g_test_add_func("/config/shipped-example-loads", test_shipped_example_loads);
 	rc = g_test_run();
 	conf = g_build_filename(tmpdir, "t.conf", NULL);
