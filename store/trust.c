@@ -58,11 +58,13 @@ trust_original(struct store_trust *t, const struct config *cfg, const struct sto
 	struct config c = *cfg;
 	const char *omf = in->original_mail_from;
 	enum signing_result r = SIGNING_NOT_REQUIRED;
-	char *orig = NULL;
+	char *orig = NULL, *key = omf ? address_key(omf) : NULL;
+	gboolean missing = key == NULL;	/* absent, "redacted", "<>": no address */
 
+	g_free(key);
 	/* The original's return path is never a feedback-loop address. */
 	c.smtp_fbl_addresses = NULL;
-	if (omf != NULL && *omf != '\0')
+	if (!missing)
 		r = trust_check(&c, omf, in->arrival_us / G_USEC_PER_SEC, in->stored, &orig);
 	/* reprocess of a message stored suppressible before this check existed:
 	 * that answer stands */
@@ -80,8 +82,7 @@ trust_original(struct store_trust *t, const struct config *cfg, const struct sto
 		 * the complaint. */
 		if (in->stored < 0 && !cfg->fbl_require_dkim) {
 			t->message = FALSE;
-			t->reason = omf == NULL || *omf == '\0' ? "original-missing" :
-			    "original-not-ours";
+			t->reason = missing ? "original-missing" : "original-not-ours";
 		}
 		break;
 	default:

@@ -200,7 +200,9 @@ class Trust(unittest.TestCase):
         self.assertIn("body partly signed (l=)", log)
 
     def test_dkim_valid_complaint_from_provider_suppresses(self):
-        cases = [("dkim-redacted@gmail.example", []),
+        cases = [("dkim-missing@gmail.example", []),
+                 ("dkim-redacted@gmail.example", ["Original-Mail-From: redacted"]),
+                 ("dkim-null@gmail.example", ["Original-Mail-From: <>"]),
                  ("dkim-signed@gmail.example", None),
                  ("dkim-outside@gmail.example", ["Original-Mail-From: <news@other.example>"])]
         for victim, lines in cases:
