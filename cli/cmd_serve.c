@@ -96,6 +96,26 @@ serve_sigterm(evutil_socket_t sig, short ev, void *arg)
 	smtp_server_shutdown(sv->smtp, (int)sv->cfg->smtp_shutdown_grace, serve_drained, sv);
 }
 
+/* What is trusted without authentication: to fp as comments (-n), else logged. */
+static void
+serve_trust_notes(const struct config *cfg, FILE *fp)
+{
+	const char **levels;
+	char **notes = config_trust_notes(cfg, &levels);
+	int i;
+
+	for (i = 0; notes[i] != NULL; i++) {
+		if (fp != NULL)
+			fprintf(fp, "# %s: serve %s\n", levels[i], notes[i]);
+		else if (strcmp(levels[i], "warn") == 0)
+			log_warnx("serve %s", notes[i]);
+		else
+			log_info("serve %s", notes[i]);
+	}
+	g_strfreev(notes);
+	g_free(levels);
+}
+
 static void
 serve_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -135,26 +155,7 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	if (sv->lookups)
 		lookup_reload(cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
-}
-
-/* What is trusted without authentication: to fp as comments (-n), else logged. */
-static void
-serve_trust_notes(const struct config *cfg, FILE *fp)
-{
-	const char **levels;
-	char **notes = config_trust_notes(cfg, &levels);
-	int i;
-
-	for (i = 0; notes[i] != NULL; i++) {
-		if (fp != NULL)
-			fprintf(fp, "# %s: serve %s\n", levels[i], notes[i]);
-		else if (strcmp(levels[i], "warn") == 0)
-			log_warnx("serve %s", notes[i]);
-		else
-			log_info("serve %s", notes[i]);
-	}
-	g_strfreev(notes);
-	g_free(levels);
+	serve_trust_notes(cfg, NULL);
 }
 
 int

@@ -20,7 +20,7 @@
 
 #include "common/config.h"
 
-#define STORE_DKIM_MAX_SIGS	4
+#define STORE_DKIM_MAX_SIGS	2
 
 /*
  * 1 when raw[0..len) has a passing signature by a provider (*domain set to

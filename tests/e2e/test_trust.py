@@ -14,7 +14,8 @@ address, [fbl] providers), and against one with no signing at all.
   stays open is printed by "serve -n" and logged at start.
 - One message suppresses at most [policy] max_suppressions_per_message
   addresses."""
-import json, os, re, smtplib, subprocess, tempfile, unittest, urllib.error, urllib.request
+import json, os, re, signal, smtplib, subprocess, tempfile, time, unittest, urllib.error,\
+    urllib.request
 
 import harness
 import store_msgs as m
@@ -246,6 +247,14 @@ class Trust(unittest.TestCase):
         self.assertIn("# warn: serve event=no-signing", out)
         self.assertIn("# info: serve event=unsigned-domain domain=open.example.com", out)
         self.assertIn("serve event=no-signing warning=", self.open.log())
+        # and again on every reload
+        before = self.open.log().count("serve event=no-signing")
+        self.open.proc.send_signal(signal.SIGHUP)
+        for _ in range(100):
+            if self.open.log().count("serve event=no-signing") > before:
+                break
+            time.sleep(0.05)
+        self.assertGreater(self.open.log().count("serve event=no-signing"), before)
         # Signed: nothing open until a domain is exempted by name.
         p = subprocess.run([harness.REBOUND, "serve", "-c", self.signed.conf_path, "-n"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
