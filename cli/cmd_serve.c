@@ -96,18 +96,16 @@ serve_sigterm(evutil_socket_t sig, short ev, void *arg)
 	smtp_server_shutdown(sv->smtp, (int)sv->cfg->smtp_shutdown_grace, serve_drained, sv);
 }
 
-/* What is trusted without authentication: to fp as comments (-n), else logged. */
+/* What is trusted without authentication (config_print() shows it for -n). */
 static void
-serve_trust_notes(const struct config *cfg, FILE *fp)
+serve_trust_notes(const struct config *cfg)
 {
 	const char **levels;
 	char **notes = config_trust_notes(cfg, &levels);
 	int i;
 
 	for (i = 0; notes[i] != NULL; i++) {
-		if (fp != NULL)
-			fprintf(fp, "# %s: serve %s\n", levels[i], notes[i]);
-		else if (strcmp(levels[i], "warn") == 0)
+		if (strcmp(levels[i], "warn") == 0)
 			log_warnx("serve %s", notes[i]);
 		else
 			log_info("serve %s", notes[i]);
@@ -155,7 +153,7 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	if (sv->lookups)
 		lookup_reload(cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
-	serve_trust_notes(cfg, NULL);
+	serve_trust_notes(cfg);
 }
 
 int
@@ -192,12 +190,11 @@ cmd_serve(int argc, char **argv)
 	}
 	if (check_only) {
 		config_print(sv.cfg, stdout);
-		serve_trust_notes(sv.cfg, stdout);
 		config_free(sv.cfg);
 		return 0;
 	}
 	log_set_level_name(sv.cfg->log_level);
-	serve_trust_notes(sv.cfg, NULL);
+	serve_trust_notes(sv.cfg);
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);

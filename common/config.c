@@ -665,6 +665,16 @@ config_print(const struct config *cfg, FILE *fp)
 				fprintf(fp, "# domain %s -> tenant %s\n", (char *)k, (char *)v);
 		}
 	}
+	{
+		/* what the settings leave open, so that it is seen where they are */
+		const char **levels;
+		char **notes = config_trust_notes(cfg, &levels);
+		int n;
+		for (n = 0; notes[n] != NULL; n++)
+			fprintf(fp, "# %s: %s\n", levels[n], notes[n]);
+		g_strfreev(notes);
+		g_free(levels);
+	}
 }
 
 void

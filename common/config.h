@@ -5,7 +5,8 @@
  * default, min, max, field).  config_load() validates every value, treats
  * unknown sections and keys as errors, and reports errors as "FILE:LINE: ..."
  * in *err (caller frees with g_free).  config_print() writes the effective
- * settings in the file's own syntax, so "rebound serve -n" output loads again.
+ * settings in the file's own syntax, so "rebound serve -n" output loads again,
+ * and ends with config_trust_notes() as "# LEVEL: ..." comments.
  *
  * The returned struct config and everything it points to belong to it: free
  * with config_free().  Lists are NULL-terminated string vectors (GStrv).

@@ -244,8 +244,8 @@ class Trust(unittest.TestCase):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
         out = p.stdout.decode()
         self.assertEqual(p.returncode, 0, out)
-        self.assertIn("# warn: serve event=no-signing", out)
-        self.assertIn("# info: serve event=unsigned-domain domain=open.example.com", out)
+        self.assertIn("# warn: event=no-signing", out)
+        self.assertIn("# info: event=unsigned-domain domain=open.example.com", out)
         self.assertIn("serve event=no-signing warning=", self.open.log())
         # and again on every reload
         before = self.open.log().count("serve event=no-signing")
@@ -270,7 +270,7 @@ class Trust(unittest.TestCase):
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
         out = p.stdout.decode()
         self.assertEqual(p.returncode, 0, out)
-        self.assertIn("# warn: serve event=unsigned-domain domain=.bounces.example.net", out)
+        self.assertIn("# warn: event=unsigned-domain domain=.bounces.example.net", out)
         self.assertNotIn("domain=bounces.example.com", out)
 
     def test_raw_kept_up_to_raw_max_mb(self):
