@@ -134,6 +134,31 @@ class Trust(unittest.TestCase):
         self.assertTrue(self.socketmap(self.signed, ctl).startswith("REJECT"))
         self.assertEqual(self.socketmap(self.signed, "victim-fbl0@gmail.example"), "")
 
+    def test_reprocess_lifts_what_a_dsn_to_the_fbl_address_suppressed(self):
+        """Rows stored before the fix (DSN to the feedback-loop address
+        stored suppressible, its victim suppressed) are put right by
+        rebound reprocess, which applies the kind rule again."""
+        victim = "legacy-victim@gmail.example"
+        self.send(self.open, [FBL], m.dsn("hard", victim, "legacy", to=FBL))
+        self.wait(f"SELECT suppressible FROM events WHERE address_key = '{victim}'", [["f"]])
+        # what the old code would have written
+        self.q("UPDATE messages SET suppressible = true WHERE id = (SELECT message_id FROM"
+               f" events WHERE address_key = '{victim}')")
+        self.q(f"UPDATE events SET suppressible = true WHERE address_key = '{victim}'")
+        self.q("INSERT INTO suppressions (tenant, address, address_key, domain, class, reason,"
+               " origin, event_id) SELECT tenant, recipient, address_key, domain, 'hard',"
+               f" 'userunknown', 'automatic', id FROM events WHERE address_key = '{victim}'")
+        self.assertEqual(self.suppressed(victim), [["hard"]])
+        since = self.q("SELECT to_char(received_at AT TIME ZONE 'UTC',"
+                       " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM messages WHERE id ="
+                       f" (SELECT message_id FROM events WHERE address_key = '{victim}')")[0][0]
+        p = subprocess.run([harness.REBOUND, "reprocess", "-c", self.open.conf_path,
+                            "--since", since], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual(self.events(victim), [["f"]])
+        self.assertEqual(self.suppressed(victim), [])
+
     def test_fbl_next_to_signed_path_widens_nothing(self):
         holder, victim = "holder14@example.org", "victim-widen@gmail.example"
         path = self.sign(holder)
