@@ -96,6 +96,24 @@ serve_sigterm(evutil_socket_t sig, short ev, void *arg)
 	smtp_server_shutdown(sv->smtp, (int)sv->cfg->smtp_shutdown_grace, serve_drained, sv);
 }
 
+/* What is trusted without authentication (config_print() shows it for -n). */
+static void
+serve_trust_notes(const struct config *cfg)
+{
+	const char **levels;
+	char **notes = config_trust_notes(cfg, &levels);
+	int i;
+
+	for (i = 0; notes[i] != NULL; i++) {
+		if (strcmp(levels[i], "warn") == 0)
+			log_warnx("serve %s", notes[i]);
+		else
+			log_info("serve %s", notes[i]);
+	}
+	g_strfreev(notes);
+	g_free(levels);
+}
+
 static void
 serve_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -135,6 +153,7 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	if (sv->lookups)
 		lookup_reload(cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
+	serve_trust_notes(cfg);
 }
 
 int
@@ -175,6 +194,7 @@ cmd_serve(int argc, char **argv)
 		return 0;
 	}
 	log_set_level_name(sv.cfg->log_level);
+	serve_trust_notes(sv.cfg);
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);

@@ -217,6 +217,10 @@ http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_db_fi
 	f->feedback_type = http_param(q, "feedback_type");
 	f->provider = http_param(q, "provider");
 	f->campaign = http_param(q, "campaign");
+	if (lookup_db_suppressible_arg(http_param(q, "suppressible"), &f->suppressible) < 0) {
+		http_error(req, 400, "suppressible: must be true, false or any");
+		return -1;
+	}
 	if ((v = http_param(q, "since")) == NULL)
 		v = default_since;
 	if (v != NULL && lookup_db_since(v, &f->since) < 0) {
@@ -672,6 +676,10 @@ http_stats(struct http_api *api, struct evhttp_request *req, const char *arg, st
 	(void)arg;
 	if (http_filter(req, q, &f, "30d") < 0)
 		return;
+	/* Counts are of what could suppress unless asked otherwise: the rest
+	 * are reports nothing vouched for (lists show them, each row saying). */
+	if (http_param(q, "suppressible") == NULL)
+		f.suppressible = "true";
 	if (by != NULL && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) {
 		http_error(req, 400, "by: \"%s\" is not one of day, class, reason, domain, campaign", by);
 		return;
@@ -688,6 +696,7 @@ http_stats(struct http_api *api, struct evhttp_request *req, const char *arg, st
 	g_date_time_unref(dt);
 	if (f.tenant)
 		json_object_set_string_member(o, "tenant", f.tenant);
+	json_object_set_string_member(o, "suppressible", f.suppressible ? f.suppressible : "any");
 	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
 		const char *dim = lookup_db_stats_dimensions[i];
 		JsonArray *a;
@@ -739,9 +748,9 @@ static const struct http_route http_routes[] = {
 	{ "/v1/suppressions", 0, M_POST, "", http_post_suppression },
 	{ "/v1/suppressions/", 1, M_GET, "tenant", http_get_suppression },
 	{ "/v1/suppressions/", 1, M_DELETE, "tenant", http_delete_suppression },
-	{ "/v1/events", 0, M_GET, "recipient tenant class domain campaign since cursor limit", http_events },
-	{ "/v1/complaints", 0, M_GET, "feedback_type provider domain campaign tenant since cursor limit", http_complaints },
-	{ "/v1/stats", 0, M_GET, "since by tenant", http_stats },
+	{ "/v1/events", 0, M_GET, "recipient tenant class domain campaign suppressible since cursor limit", http_events },
+	{ "/v1/complaints", 0, M_GET, "feedback_type provider domain campaign tenant suppressible since cursor limit", http_complaints },
+	{ "/v1/stats", 0, M_GET, "since by tenant suppressible", http_stats },
 };
 
 static int
