@@ -37,6 +37,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
 	{ "smtp", "max_message_size", CFG_INT, "26214400", 1024, 1073741824, NULL, F(smtp_max_message_size), "octets" },
 	{ "smtp", "max_recipients", CFG_INT, "100", 1, 100000, NULL, F(smtp_max_recipients), "per message" },
+	{ "smtp", "max_memory_mb", CFG_INT, "64", 1, 65536, NULL, F(smtp_max_memory_mb), "message data all sessions keep in RAM; the rest goes to spool tmp/" },
 	{ "smtp", "max_sessions", CFG_INT, "1000", 1, 1000000, NULL, F(smtp_max_sessions), "in total" },
 	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per client address" },
 	{ "smtp", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, F(smtp_idle_timeout), "seconds waiting for a command" },

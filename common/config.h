@@ -35,6 +35,7 @@ struct config {
 	int64_t smtp_max_data_line;
 	int64_t smtp_max_message_size;
 	int64_t smtp_max_recipients;
+	int64_t smtp_max_memory_mb;
 	int64_t smtp_max_sessions;
 	int64_t smtp_max_sessions_per_ip;
 	int64_t smtp_idle_timeout;

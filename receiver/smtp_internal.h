@@ -43,6 +43,7 @@ struct smtp_server {
 	void (*on_drained)(void *);
 	void *on_drained_arg;
 	gint backlog_full;
+	uint64_t data_mem;		/* message octets sessions hold in RAM */
 };
 
 struct smtp_commit_done {
@@ -66,6 +67,9 @@ void smtp_server_session_gone(struct smtp_server *srv, const char *client);
 /* Hand a finished message to the spool writer; the answer comes back by serial. */
 void smtp_server_commit(struct smtp_server *srv, uint64_t serial, struct spool_envelope *env,
     char *data, size_t len);
+/* The same for a message in a file (spool_tmpfile); takes fd. */
+void smtp_server_commit_fd(struct smtp_server *srv, uint64_t serial, struct spool_envelope *env,
+    int fd, size_t len);
 
 SSL_CTX *smtp_tls_ctx_new(const char *cert, const char *key, char **err);
 

@@ -156,6 +156,17 @@ smtp_server_commit(struct smtp_server *srv, uint64_t serial, struct spool_envelo
 	spool_commit_async(srv->spool, env, data, len, smtp_server_commit_cb, d);
 }
 
+void
+smtp_server_commit_fd(struct smtp_server *srv, uint64_t serial, struct spool_envelope *env,
+    int fd, size_t len)
+{
+	struct smtp_commit_done *d = g_new0(struct smtp_commit_done, 1);
+
+	d->srv = srv;
+	d->serial = serial;
+	spool_commit_async_fd(srv->spool, env, fd, len, smtp_server_commit_cb, d);
+}
+
 static void
 smtp_commit_done_free(struct smtp_commit_done *d)
 {

@@ -12,6 +12,8 @@
 #include "smtp_internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
@@ -28,6 +30,15 @@
 
 /* Stop reading while this much output waits for a client that does not read. */
 #define SMTP_OUT_HIGH	(64 * 1024)
+/*
+ * A session keeps up to SMTP_DATA_MEM of a message in RAM (most reports are
+ * a few KB: they go to the spool straight from memory).  A longer message,
+ * or any message once all sessions together hold [smtp] max_memory_mb, is
+ * written to an unnamed file in the spool's tmp/ as it is read, in writes
+ * of up to SMTP_DATA_WBUF, so unfinished DATA costs disk, not RAM.
+ */
+#define SMTP_DATA_MEM	(256 * 1024)
+#define SMTP_DATA_WBUF	(64 * 1024)
 
 enum smtp_state {
 	SMTP_S_GREETING,		/* implicit TLS handshake before the banner */
@@ -65,7 +76,10 @@ struct smtp_session {
 	char *mail_from;
 	struct smtp_mail_params mp;
 	GPtrArray *rcpts;
-	GString *data;
+	GString *data;			/* the message, or what waits to go to data_fd */
+	int data_fd;			/* spool_tmpfile() once the message left RAM, or -1 */
+	uint64_t data_file_len;		/* octets written to data_fd */
+	size_t data_mem;		/* this session's share of srv->data_mem */
 	uint64_t data_size;		/* octets after unstuffing, Received: excluded */
 	const char *data_err;		/* sticky DATA error, sent after the final dot */
 	int data_midline;		/* next DATA chunk continues an overlong line */
@@ -89,6 +103,7 @@ struct smtp_cmd {
 };
 
 static void smtp_session_process(struct smtp_session *s);
+static int smtp_data_flush(struct smtp_session *s);
 static void smtp_session_readcb(struct bufferevent *bev, void *arg);
 static void smtp_session_writecb(struct bufferevent *bev, void *arg);
 static void smtp_session_eventcb(struct bufferevent *bev, short what, void *arg);
@@ -170,6 +185,16 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	g_free(line);
 }
 
+/* Keeps srv->data_mem equal to what all sessions' s->data hold. */
+static void
+smtp_data_account(struct smtp_session *s)
+{
+	size_t now = s->data != NULL ? s->data->len : 0;
+
+	s->srv->data_mem = s->srv->data_mem - s->data_mem + now;
+	s->data_mem = now;
+}
+
 static void
 smtp_tx_reset(struct smtp_session *s)
 {
@@ -181,6 +206,11 @@ smtp_tx_reset(struct smtp_session *s)
 	if (s->data != NULL)
 		g_string_free(s->data, TRUE);
 	s->data = NULL;
+	smtp_data_account(s);
+	if (s->data_fd != -1)
+		close(s->data_fd);
+	s->data_fd = -1;
+	s->data_file_len = 0;
 	s->data_size = 0;
 	s->data_err = NULL;
 	s->data_midline = 0;
@@ -684,6 +714,8 @@ smtp_session_data_end(struct smtp_session *s)
 	guint i;
 
 	smtp_session_timeouts(s, 0);
+	if (s->data_err == NULL && s->data_fd != -1)
+		smtp_data_flush(s);
 	if (s->data_err != NULL) {
 		log_info("s=%s event=message-refused client=%s size=%" G_GUINT64_FORMAT " reply=\"%s\"",
 		    s->id, s->client, s->data_size, s->data_err);
@@ -702,13 +734,104 @@ smtp_session_data_end(struct smtp_session *s)
 	env->rcpts = g_new0(char *, s->rcpts->len + 1);
 	for (i = 0; i < s->rcpts->len; i++)
 		env->rcpts[i] = g_strdup(g_ptr_array_index(s->rcpts, i));
-	len = s->data->len;
-	data = g_string_free(s->data, FALSE);
-	s->data = NULL;
 	smtp_enter_state(s, SMTP_S_COMMIT);
 	/* Nothing more is read until the spool answers; the reply order is kept. */
 	bufferevent_disable(s->bev, EV_READ);
+	if (s->data_fd != -1) {
+		int fd = s->data_fd;
+		s->data_fd = -1;
+		g_string_free(s->data, TRUE);
+		s->data = NULL;
+		smtp_data_account(s);
+		smtp_server_commit_fd(s->srv, s->serial, env, fd, s->data_file_len);
+		return;
+	}
+	/* Counted in data_mem until the spool answered (smtp_tx_reset). */
+	len = s->data->len;
+	data = g_string_free(s->data, FALSE);
+	s->data = NULL;
 	smtp_server_commit(s->srv, s->serial, env, data, len);
+}
+
+/* What was read of a refused message is not kept. */
+static void
+smtp_data_discard(struct smtp_session *s)
+{
+	g_string_free(s->data, TRUE);
+	s->data = g_string_new(NULL);
+	smtp_data_account(s);
+	if (s->data_fd != -1) {
+		close(s->data_fd);
+		s->data_fd = -1;
+		s->data_file_len = 0;
+	}
+}
+
+/* A failure of the message's file: the client hears 452 after the final dot. */
+static int
+smtp_data_file_failed(struct smtp_session *s, const char *what, const char *err)
+{
+	log_warnx("s=%s event=data-file-failed client=%s op=%s error=\"%s\"", s->id, s->client,
+	    what, err);
+	s->data_err = "452 4.3.1 Insufficient system storage, try again later";
+	smtp_data_discard(s);
+	return -1;
+}
+
+/* Appends s->data to data_fd and empties it. */
+static int
+smtp_data_flush(struct smtp_session *s)
+{
+	const char *p = s->data->str;
+	size_t left = s->data->len;
+	ssize_t w;
+
+	while (left > 0) {
+		if ((w = write(s->data_fd, p, left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return smtp_data_file_failed(s, "write", g_strerror(errno));
+		}
+		p += w;
+		left -= w;
+	}
+	s->data_file_len += s->data->len;
+	/* Give back what a long line made the buffer grow to. */
+	if (s->data->allocated_len > 2 * SMTP_DATA_WBUF) {
+		g_string_free(s->data, TRUE);
+		s->data = g_string_sized_new(SMTP_DATA_WBUF);
+	} else
+		g_string_truncate(s->data, 0);
+	smtp_data_account(s);
+	return 0;
+}
+
+/*
+ * Before len more octets go into s->data: past the session's or the
+ * server's share of RAM the message moves to (or is flushed to) its file.
+ * -1 when the message failed (data_err is set).
+ */
+static int
+smtp_data_make_room(struct smtp_session *s, size_t len)
+{
+	uint64_t cap = (uint64_t)smtp_cfg(s)->smtp_max_memory_mb * 1024 * 1024;
+	int over = s->srv->data_mem + len > cap;
+	char *err = NULL;
+
+	if (s->data_fd == -1) {
+		if (s->data->len + len <= SMTP_DATA_MEM && !over)
+			return 0;
+		if ((s->data_fd = spool_tmpfile(s->srv->spool, &err)) == -1) {
+			smtp_data_file_failed(s, "open", err);
+			g_free(err);
+			return -1;
+		}
+		log_debug("s=%s event=data-to-file size=%zu", s->id, s->data->len);
+		return smtp_data_flush(s);
+	}
+	if (s->data->len + len <= SMTP_DATA_WBUF && !over)
+		return 0;
+	return smtp_data_flush(s);
 }
 
 static int
@@ -767,7 +890,11 @@ smtp_session_data_line(struct smtp_session *s)
 		/* Read to the end, then one 552 (no mid-stream disconnect). */
 		s->data_err = "552 5.3.4 Message size exceeds fixed maximum message size";
 		s->data_size += n + 2;
-		g_string_truncate(s->data, 0);
+		smtp_data_discard(s);
+		evbuffer_drain(in, n + 2);
+		return 1;
+	}
+	if (smtp_data_make_room(s, n + 2) == -1) {
 		evbuffer_drain(in, n + 2);
 		return 1;
 	}
@@ -775,6 +902,11 @@ smtp_session_data_line(struct smtp_session *s)
 	g_string_set_size(s->data, old + n + 2);
 	evbuffer_remove(in, s->data->str + old, n + 2);
 	s->data_size += n + 2;
+	smtp_data_account(s);
+	/* Over the cap a session in a file keeps no line back. */
+	if (s->data_fd != -1 &&
+	    s->srv->data_mem > (uint64_t)cfg->smtp_max_memory_mb * 1024 * 1024)
+		smtp_data_flush(s);
 	if (strcmp(cfg->smtp_bare_newlines, "reject") == 0 &&
 	    (memchr(s->data->str + old, '\r', n) || memchr(s->data->str + old, '\n', n)))
 		s->data_err = "554 5.6.0 Message contains a bare CR or LF; lines must end with CRLF";
@@ -969,6 +1101,7 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, int
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
 		    s->client, sizeof s->client);
 	s->rcpts = g_ptr_array_new_with_free_func(g_free);
+	s->data_fd = -1;
 	s->reason = "unknown";
 	metrics_inc("rebound_smtp_sessions_total", NULL, NULL);
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
