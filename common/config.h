@@ -38,6 +38,8 @@ struct config {
 	int64_t smtp_max_memory_mb;
 	int64_t smtp_max_sessions;
 	int64_t smtp_max_sessions_per_ip;
+	int64_t smtp_max_session_time;
+	int64_t smtp_stress_timeout;
 	int64_t smtp_idle_timeout;
 	int64_t smtp_data_timeout;
 	int64_t smtp_max_bad_commands;
@@ -84,6 +86,7 @@ struct config {
 	/* [lookup] */
 	char **lookup_socketmap_listen;
 	char **lookup_policy_listen;
+	int64_t lookup_max_connections;
 	char *lookup_action_hard;
 	char *lookup_action_soft;
 	char *lookup_action_complaint;
@@ -91,6 +94,7 @@ struct config {
 
 	/* [http] */
 	char **http_listen;
+	int64_t http_max_connections;
 	char *http_token;
 
 	/* [signing] (common/signing.h) */

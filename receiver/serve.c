@@ -15,6 +15,7 @@
 
 #include "commands.h"
 #include "config.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "smtp.h"
 #include "spool.h"
@@ -111,6 +112,16 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 		g_free(err);
 		return;
 	}
+	{
+		struct conn_limits cl;
+		if (conn_limits_compute(cfg, &cl, &err) == -1) {
+			log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running "
+			    "config\"", err);
+			g_free(err);
+			config_free(cfg);
+			return;
+		}
+	}
 	/* A rules file the workers could not load must not reach them. */
 	if (sv->pipeline != NULL && parser_config_check(cfg, &err) < 0) {
 		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
@@ -141,6 +152,7 @@ int
 cmd_serve(int argc, char **argv)
 {
 	struct serve sv;
+	struct conn_limits limits;
 	struct event *ev_term, *ev_int, *ev_hup;
 	sigset_t held;
 	GPtrArray *bound;
@@ -164,9 +176,16 @@ cmd_serve(int argc, char **argv)
 	}
 
 	/* 1. Configuration: every error is FILE:LINE and exit 1. */
+	conn_limits_raise_nofile();
 	if ((sv.cfg = config_load(sv.path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
+		return 1;
+	}
+	if (conn_limits_compute(sv.cfg, &limits, &err) == -1) {
+		fprintf(stderr, "rebound: %s: %s\n", sv.path, err);
+		g_free(err);
+		config_free(sv.cfg);
 		return 1;
 	}
 	if (check_only) {
@@ -175,6 +194,9 @@ cmd_serve(int argc, char **argv)
 		return 0;
 	}
 	log_set_level_name(sv.cfg->log_level);
+	log_info("serve event=limits nofile=%ld reserved=%ld smtp_sessions=%ld http=%ld "
+	    "socketmap=%ld policy=%ld", limits.nofile, limits.reserve, limits.smtp, limits.http,
+	    limits.socketmap, limits.policy);
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);

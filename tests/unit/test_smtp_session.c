@@ -411,6 +411,36 @@ test_large_data_to_file(void)
 	fx_teardown(&fx);
 }
 
+/* Per-address limits: an IPv4 address, an IPv6 /64, a mapped IPv4 as IPv4. */
+static void
+test_limit_key(void)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 a, b;
+	char ka[64], kb[64];
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	smtp_limit_key((struct sockaddr *)&sin, ka, sizeof ka);
+	g_assert_cmpstr(ka, ==, "192.0.2.7");
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	a.sin6_family = b.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1:2:aaaa::1", &a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2:ffff:1:2:3", &b.sin6_addr);
+	smtp_limit_key((struct sockaddr *)&a, ka, sizeof ka);
+	smtp_limit_key((struct sockaddr *)&b, kb, sizeof kb);
+	g_assert_cmpstr(ka, ==, "2001:db8:1:2::/64");
+	g_assert_cmpstr(kb, ==, ka);
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &b.sin6_addr);
+	smtp_limit_key((struct sockaddr *)&b, kb, sizeof kb);
+	g_assert_cmpstr(kb, ==, "2001:db8:1:3::/64");
+	inet_pton(AF_INET6, "::ffff:192.0.2.9", &b.sin6_addr);
+	smtp_limit_key((struct sockaddr *)&b, kb, sizeof kb);
+	g_assert_cmpstr(kb, ==, "192.0.2.9");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -422,5 +452,6 @@ main(int argc, char **argv)
 	g_test_add_func("/smtp-session/size-limit-in-data", test_size_limit_in_data);
 	g_test_add_func("/smtp-session/pipelined-commits", test_pipelined_commits);
 	g_test_add_func("/smtp-session/large-data-to-file", test_large_data_to_file);
+	g_test_add_func("/smtp-session/limit-key", test_limit_key);
 	return g_test_run();
 }
