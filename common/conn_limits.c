@@ -1,11 +1,11 @@
 /* conn_limits.c - descriptor budget of the listeners; see conn_limits.h. */
-#include "conn_limits.h"
+#include "common/conn_limits.h"
 
 #include <unistd.h>
 #include <sys/resource.h>
 #include <glib.h>
 
-#include "log.h"
+#include "common/log.h"
 
 /* Descriptors kept for the daemon itself, plus a few per parser worker. */
 #define CONN_RESERVE_BASE	64

@@ -12,7 +12,7 @@
 #ifndef REBOUND_CONN_LIMITS_H
 #define REBOUND_CONN_LIMITS_H
 
-#include "config.h"
+#include "common/config.h"
 
 struct conn_limits {
 	long nofile;			/* RLIMIT_NOFILE (soft) */

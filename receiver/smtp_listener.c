@@ -2,8 +2,8 @@
  * smtp_listener.c - listening sockets, the session table and its limits,
  * spool completions coming back to the loop, shutdown.
  */
-#include "smtp.h"
-#include "smtp_internal.h"
+#include "receiver/smtp.h"
+#include "receiver/smtp_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,8 +13,8 @@
 #include <sys/eventfd.h>
 #include <event2/util.h>
 
-#include "conn_limits.h"
-#include "log.h"
+#include "common/conn_limits.h"
+#include "common/log.h"
 
 /* Sessions closing with a limit's 421 at once before accepting pauses. */
 #define SMTP_REJECTING_MAX	64
