@@ -7,8 +7,12 @@
 
 #include "common/log.h"
 
-/* Descriptors kept for the daemon itself, plus a few per parser worker. */
-#define CONN_RESERVE_BASE	64
+/*
+ * Descriptors kept for the daemon itself (spool, PostgreSQL, eventfds,
+ * listeners, up to 64 SMTP sessions closing with a limit's 421 beyond the
+ * session limit), plus a few per parser worker.
+ */
+#define CONN_RESERVE_BASE	128
 #define CONN_RESERVE_WORKER	4
 /* What one SMTP session may buffer besides its message (smtp_session.c:
  * the read watermark is max_data_line + 4096, replies up to 64 KB), and

@@ -10,7 +10,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <openssl/crypto.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -18,6 +20,7 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "lookup/conn_gate.h"
 #include "lookup/lookup.h"
 #include "lookup/lookup_db.h"
 #include "common/metrics.h"
@@ -36,6 +39,29 @@ struct http_api {
 	int stop_pipe[2];
 	GThread *thread;
 	PGconn *db;			/* this thread's own connection */
+	struct conn_gate *gate;
+	GQueue conns;			/* struct http_conn *, oldest first */
+	struct event *ev_reap;		/* once a second */
+	struct event *ev_reap_soon;	/* after shedding: when evhttp has freed it */
+	int shedding;			/* connections shut, not yet reaped */
+};
+
+/*
+ * evhttp (libevent 2.1) has no connection cap, no close callback for a
+ * connection that never sent a request, and its filter bufferevents cannot
+ * take a socket.  So each connection's bufferevent is made here
+ * (evhttp_set_bevcb) and holds one reference of ours: when evhttp frees
+ * the connection, bufferevent_free() clears its callbacks, and the reaper
+ * (once a second, and at the cap) drops our reference, which closes the
+ * socket.  The count is then of descriptors really open.  At the cap the
+ * oldest connection is shut down (evhttp sees EOF and frees it), so a
+ * flood of idle connections cannot keep /healthz out; the gate stops
+ * accepting while the count is at the cap.
+ */
+struct http_conn {
+	struct bufferevent *bev;
+	GList link;
+	int shut;
 };
 
 enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
@@ -844,6 +870,83 @@ http_stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(api->base);
 }
 
+/* Drops the connections evhttp has freed; all of them with force. */
+static void
+http_conn_reap(struct http_api *api, int force)
+{
+	GList *l = api->conns.head, *next;
+
+	for (; l != NULL; l = next) {
+		struct http_conn *c = l->data;
+		bufferevent_data_cb rd, wr;
+		bufferevent_event_cb ev;
+		void *arg;
+
+		next = l->next;
+		bufferevent_getcb(c->bev, &rd, &wr, &ev, &arg);
+		if (!force && (rd != NULL || wr != NULL || ev != NULL || arg != NULL))
+			continue;
+		if (c->shut && api->shedding > 0)
+			api->shedding--;
+		g_queue_unlink(&api->conns, &c->link);
+		bufferevent_decref(c->bev);
+		g_free(c);
+		conn_gate_closed(api->gate);
+	}
+}
+
+static void
+http_conn_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_api *api = arg;
+	struct timeval soon = { 0, 2000 };
+
+	(void)fd;
+	(void)what;
+	http_conn_reap(api, 0);
+	if (api->shedding > 0)
+		evtimer_add(api->ev_reap_soon, &soon);
+}
+
+static struct bufferevent *
+http_conn_bev(struct event_base *base, void *arg)
+{
+	struct http_api *api = arg;
+	struct http_conn *c, *old;
+	struct bufferevent *bev;
+	GList *l;
+
+	/*
+	 * At the cap, before this one is counted: shut the oldest still open.
+	 * The gate then stops accepting (which also ends libevent's accept
+	 * loop) until evhttp has freed it, a loop iteration later.
+	 */
+	if (conn_gate_count(api->gate) + 1 >= conn_gate_max(api->gate)) {
+		http_conn_reap(api, 0);
+		if (conn_gate_count(api->gate) + 1 >= conn_gate_max(api->gate))
+			for (l = api->conns.head; l != NULL; l = l->next) {
+				struct timeval soon = { 0, 2000 };
+				old = l->data;
+				if (!old->shut && bufferevent_getfd(old->bev) != -1) {
+					old->shut = 1;
+					api->shedding++;
+					shutdown(bufferevent_getfd(old->bev), SHUT_RDWR);
+					evtimer_add(api->ev_reap_soon, &soon);
+					break;
+				}
+			}
+	}
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		return NULL;
+	bufferevent_incref(bev);
+	c = g_new0(struct http_conn, 1);
+	c->bev = bev;
+	c->link.data = c;
+	g_queue_push_tail_link(&api->conns, &c->link);
+	conn_gate_opened(api->gate);
+	return bev;
+}
+
 static gpointer
 http_thread(gpointer arg)
 {
@@ -854,12 +957,13 @@ http_thread(gpointer arg)
 }
 
 struct http_api *
-http_api_start(const struct config *cfg, char **err)
+http_api_start(const struct config *cfg, long max_conns, char **err)
 {
 	struct http_api *api = g_new0(struct http_api, 1);
 	int i;
 
 	api->cfg = cfg;
+	g_queue_init(&api->conns);
 	api->stop_pipe[0] = api->stop_pipe[1] = -1;
 	api->base = event_base_new();
 	api->http = evhttp_new(api->base);
@@ -869,6 +973,14 @@ http_api_start(const struct config *cfg, char **err)
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(api->http, http_request_cb, api);
+	api->gate = conn_gate_new(api->base, "http", max_conns);
+	evhttp_set_bevcb(api->http, http_conn_bev, api);
+	{
+		struct timeval sec = { 1, 0 };
+		api->ev_reap = event_new(api->base, -1, EV_PERSIST, http_conn_reap_cb, api);
+		api->ev_reap_soon = evtimer_new(api->base, http_conn_reap_cb, api);
+		event_add(api->ev_reap, &sec);
+	}
 	for (i = 0; cfg->http_listen && cfg->http_listen[i]; i++) {
 		struct evconnlistener *l = lookup_listen(api->base, cfg->http_listen[i], NULL, NULL, err);
 		if (l == NULL || evhttp_bind_listener(api->http, l) == NULL) {
@@ -879,6 +991,7 @@ http_api_start(const struct config *cfg, char **err)
 			http_api_stop(api);
 			return NULL;
 		}
+		conn_gate_listen(api->gate, l);
 		log_info("http: listening on %s", cfg->http_listen[i]);
 	}
 	if (pipe2(api->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -909,6 +1022,13 @@ http_api_stop(struct http_api *api)
 		close(api->stop_pipe[1]);
 	}
 	evhttp_free(api->http);
+	if (api->ev_reap)
+		event_free(api->ev_reap);
+	if (api->ev_reap_soon)
+		event_free(api->ev_reap_soon);
+	if (api->gate)
+		http_conn_reap(api, 1);
+	conn_gate_free(api->gate);
 	event_base_free(api->base);
 	if (api->db)
 		PQfinish(api->db);

@@ -16,6 +16,12 @@
 #include "common/conn_limits.h"
 #include "common/log.h"
 
+/*
+ * Connections the kernel queues for accept (capped by net.core.somaxconn):
+ * a burst larger than the backlog is SYN-retried for seconds instead of
+ * being taken, counted and, at the limit, answered at once.
+ */
+#define SMTP_BACKLOG		4096
 /* Sessions closing with a limit's 421 at once before accepting pauses. */
 #define SMTP_REJECTING_MAX	64
 
@@ -55,7 +61,7 @@ smtp_bind_one(GPtrArray *out, const char *name, int implicit_tls, char **err)
 	/* "[::]:25" and "0.0.0.0:25" may both be configured. */
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 || listen(fd, 511) == -1) {
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 || listen(fd, SMTP_BACKLOG) == -1) {
 		*err = g_strdup_printf("listen %s: %s", name, strerror(errno));
 		close(fd);
 		return -1;

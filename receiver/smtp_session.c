@@ -1202,15 +1202,14 @@ smtp_session_reject(struct smtp_session *s, const char *reason)
 void
 smtp_session_evict(struct smtp_session *s)
 {
-	log_info("s=%s event=evicted client=%s note=\"idle at the session limit\"", s->id,
-	    s->client);
+	/* Its end line says reason=evicted: under a flood one line per session. */
 	smtp_reply(s, "421 4.7.0 %s Too many sessions, closing idle session",
 	    smtp_cfg(s)->smtp_hostname);
 	if (s->in_idle) {
 		g_queue_unlink(&s->srv->idle, &s->idle_link);
 		s->in_idle = 0;
 	}
-	smtp_session_close(s, "evicted", 1);
+	smtp_session_reject(s, "evicted");
 }
 
 void

@@ -214,7 +214,7 @@ class Daemon:
                 for k, v in kv.items():
                     f.write(f"{k} = {v}\n")
 
-    def start(self, wait=True, extra_args=(), env=None, exe=None):
+    def start(self, wait=True, extra_args=(), env=None, exe=None, preexec_fn=None):
         started = self.log().count("serve event=started") if os.path.exists(self.log_path) else 0
         self.logf = open(self.log_path, "ab")
         argv = [exe or REBOUND, "serve", "-c", self.conf_path] + list(extra_args)
@@ -227,7 +227,7 @@ class Daemon:
                     "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp"),
                     "--num-callers=30", "-q"] + argv
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf, cwd=ROOT,
-                                     env=env)
+                                     env=env, preexec_fn=preexec_fn)
         if wait:
             limit = 30 if VALGRIND else 10
             wait_port(self.port, proc=self.proc, timeout=limit)

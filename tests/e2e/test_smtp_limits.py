@@ -17,7 +17,8 @@ class LimitsTest(unittest.TestCase):
             "listen": "127.0.0.1:%d;127.0.0.2:%d" % (port, port),
             "max_message_size": "2048", "max_data_line": "1000", "max_command_line": "600",
             "max_recipients": "3", "max_sessions": "4", "max_sessions_per_ip": "2",
-            "idle_timeout": "2", "data_timeout": "3", "max_bad_commands": "5"}})
+            "idle_timeout": "2", "data_timeout": "3", "max_bad_commands": "5",
+            "max_session_time": "10"}})
         cls.d.port = port
         cls.d.start()
         cls.spool = cls.d.conf["spool"]["dir"]
@@ -157,6 +158,28 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(code, 421)
         self.assertIn("4.4.2", text)
         self.assertLess(time.time() - t0, 4)
+        self.assertTrue(r.closed_within(2))
+        r.close()
+
+    def test_session_lifetime(self):
+        # Busy, never idle (MAIL then RSET), but no session lasts forever.
+        r = self.session()
+        t0 = time.time()
+        code = None
+        while time.time() - t0 < 15:
+            try:
+                code, text = r.cmd("MAIL FROM:<>")
+                if code == 250:
+                    code, text = r.cmd("RSET")
+            except (EOFError, OSError):
+                break
+            if code == 421:
+                break
+            time.sleep(0.5)
+        self.assertEqual(code, 421)
+        self.assertIn("4.4.2", text)
+        self.assertIn("too long", text)
+        self.assertGreaterEqual(time.time() - t0, 8)
         self.assertTrue(r.closed_within(2))
         r.close()
 
