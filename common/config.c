@@ -89,6 +89,8 @@ static const struct cfg_param cfg_params[] = {
 
 	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API" },
 	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
+	{ "http", "read_token", CFG_STR, NULL, 0, 0, NULL, F(http_read_token), "bearer token for reads (GET); the write token reads too" },
+	{ "http", "hosts", CFG_LIST, "", 0, 0, NULL, F(http_hosts), "Host header values accepted; empty = any" },
 	{ "http", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(http_max_connections), "0 = a share of RLIMIT_NOFILE" },
 
 	{ "signing", "key", CFG_STR, NULL, 0, 0, NULL, F(signing_key), "signing key: hex:, base64: or file:PATH" },
@@ -482,7 +484,8 @@ config_secret(const struct cfg_param *p)
 {
 	return (strcmp(p->section, "signing") == 0 &&
 	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0)) ||
-	    (strcmp(p->section, "http") == 0 && strcmp(p->key, "token") == 0);
+	    (strcmp(p->section, "http") == 0 && (strcmp(p->key, "token") == 0 ||
+	    strcmp(p->key, "read_token") == 0));
 }
 
 /* A libpq connection string without its password (keyword form or URI),

@@ -95,6 +95,8 @@ struct config {
 	/* [http] */
 	char **http_listen;
 	int64_t http_max_connections;
+	char *http_read_token;		/* NULL: reads need no token */
+	char **http_hosts;		/* Host values accepted; NULL or empty: any */
 	char *http_token;
 
 	/* [signing] (common/signing.h) */
