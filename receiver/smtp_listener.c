@@ -188,7 +188,9 @@ smtp_server_check_rejecting(struct smtp_server *srv)
 void
 smtp_server_update_stress(struct smtp_server *srv)
 {
-	int stress = (uint64_t)srv->nsessions * 4 >= (uint64_t)srv->max_sessions * 3;
+	/* On at 3/4 of the limit, off below 1/2: no flapping (each change visits every session). */
+	int stress = srv->stress ? (uint64_t)srv->nsessions * 2 >= srv->max_sessions :
+	    (uint64_t)srv->nsessions * 4 >= (uint64_t)srv->max_sessions * 3;
 	GHashTableIter it;
 	gpointer v;
 
