@@ -267,6 +267,34 @@ test_segv(void)
 	test_hook("workers/hook-segv.eml", 10, 512, WORKERS_CRASH, "signal=11 (SIGSEGV)", 30);
 }
 
+/*
+ * Issue 14: workers ran as root with every system call.  A worker started
+ * by root is nobody (else the hook aborts), and creating a file kills it
+ * with SIGSYS (the seccomp filter, workers/sandbox.c).  The ASan build runs
+ * workers unfiltered: there the hook's file is made and removed, the
+ * message parses, and only the uid is checked.
+ */
+static void
+test_sandbox(void)
+{
+#if TEST_ASAN
+	struct config *cfg = test_config(1, 10, 512);
+	struct workers *w = test_pool(cfg);
+	struct workers_job job;
+	gsize len;
+	char *data = fixture("workers/hook-escape.eml", &len);
+
+	g_assert_cmpint(parse_one(w, data, len, &job), ==, 1);
+	g_assert_cmpint(job.status, ==, WORKERS_OK);
+	workers_job_clear(&job);
+	workers_free(w);
+	config_free(cfg);
+	g_free(data);
+#else
+	test_hook("workers/hook-escape.eml", 10, 512, WORKERS_CRASH, "(SIGSYS)", 30);
+#endif
+}
+
 static void
 test_memory(void)
 {
@@ -515,6 +543,7 @@ main(int argc, char **argv)
 	g_test_add_func("/workers/spin", test_spin);
 	g_test_add_func("/workers/abort", test_abort);
 	g_test_add_func("/workers/segv", test_segv);
+	g_test_add_func("/workers/sandbox", test_sandbox);
 	g_test_add_func("/workers/memory", test_memory);
 	g_test_add_func("/workers/wall_timeout", test_wall_timeout);
 	g_test_add_func("/workers/sigkill_midparse", test_sigkill_midparse);
