@@ -8,8 +8,11 @@
  * per-message CPU limit of [parser] cpu_seconds, parses messages and sends
  * each report back over a socket (length-prefixed report_serialize()
  * bytes, which the parent validates with report_deserialize()).  A parent
- * wall-clock timeout backs up the CPU limit.  A worker that dies, times out
- * or sends garbage is killed, reaped and replaced; only its job fails.
+ * wall-clock timeout backs up the CPU limit.  Each worker has several jobs
+ * in flight (requests written back to back, answered in order), so the
+ * round trip per message overlaps with parsing.  A worker that dies, times
+ * out or sends garbage is killed, reaped and replaced; only the job it was
+ * parsing fails, the ones queued behind it are handed out again.
  * Workers are warm: re-exec'd only after a failure or every
  * WORKERS_RECYCLE_JOBS jobs.
  *

@@ -416,6 +416,54 @@ test_batch(void)
 	config_free(cfg);
 }
 
+/*
+ * One worker with many jobs queued behind one another: a crash charges the
+ * job being parsed only; the jobs queued behind it are parsed by the next
+ * worker as if nothing happened, each lands on its own job, and a crash
+ * costs one respawn.
+ */
+static void
+test_inflight(void)
+{
+	struct config *cfg = test_config(1, 10, 512);
+	struct workers *w = test_pool(cfg);
+	enum { N = 40 };
+	struct workers_job jobs[N];
+	char *dsn, *abrt, *segv;
+	size_t dlen, alen, slen, i;
+	struct workers_stats before, after;
+
+	dsn = fixture("workers/dsn-userunknown.eml", &dlen);
+	abrt = fixture("workers/hook-abort.eml", &alen);
+	segv = fixture("workers/hook-segv.eml", &slen);
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < N; i++) {
+		jobs[i].data = i == 5 || i == 6 ? abrt : i == 30 ? segv : dsn;
+		jobs[i].len = i == 5 || i == 6 ? alen : i == 30 ? slen : dlen;
+		jobs[i].envelope_rcpt = i % 2 ? "bounce@bounces.example.com" : NULL;
+	}
+	workers_stats(&before);
+	g_assert_cmpint(workers_parse(w, jobs, N), ==, N - 3);
+	workers_stats(&after);
+	for (i = 0; i < N; i++) {
+		if (i == 5 || i == 6 || i == 30) {
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
+			g_assert_nonnull(strstr(jobs[i].detail, i == 30 ? "SIGSEGV" : "SIGABRT"));
+		} else {
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_OK);
+			g_assert_cmpint(jobs[i].report->kind, ==, REPORT_KIND_DSN);
+		}
+		workers_job_clear(&jobs[i]);
+	}
+	g_assert_cmpuint(after.crashes, ==, before.crashes + 3);
+	g_assert_cmpuint(after.jobs, ==, before.jobs + N);
+	g_free(dsn);
+	g_free(abrt);
+	g_free(segv);
+	workers_free(w);
+	config_free(cfg);
+}
+
 /* A fake worker that speaks garbage: the parent must reject it, not trust it. */
 static void
 run_fake_worker(const char *script, const char *want_detail)
@@ -519,6 +567,7 @@ main(int argc, char **argv)
 	g_test_add_func("/workers/wall_timeout", test_wall_timeout);
 	g_test_add_func("/workers/sigkill_midparse", test_sigkill_midparse);
 	g_test_add_func("/workers/batch", test_batch);
+	g_test_add_func("/workers/inflight", test_inflight);
 	g_test_add_func("/workers/protocol_garbage", test_protocol_garbage);
 	g_test_add_func("/workers/start_failure", test_start_failure);
 	g_test_add_func("/workers/quarantine_policy", test_quarantine_policy);
