@@ -153,42 +153,15 @@ workers_finish(struct workers_job *job, int status, char *detail)
 }
 
 static char **
-workers_build_argv(const struct config *cfg, const char *exe)
+workers_build_argv(const struct parser_worker_config *pc, const char *exe)
 {
-	GPtrArray *a = g_ptr_array_new();
+	char **argv = g_new0(char *, 5);
 
-	g_ptr_array_add(a, g_strdup(exe));
-	g_ptr_array_add(a, g_strdup("parse-worker"));
-	g_ptr_array_add(a, g_strdup("--cpu-seconds"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_cpu_seconds));
-	g_ptr_array_add(a, g_strdup("--max-depth"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_depth));
-	g_ptr_array_add(a, g_strdup("--max-parts"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_parts));
-	g_ptr_array_add(a, g_strdup("--max-recipients"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_recipients));
-	g_ptr_array_add(a, g_strdup("--max-header-size"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_header_size));
-	g_ptr_array_add(a, g_strdup("--log-level"));
-	g_ptr_array_add(a, g_strdup(cfg->log_level ? cfg->log_level : "info"));
-	if (cfg->parser_rules != NULL) {
-		g_ptr_array_add(a, g_strdup("--rules"));
-		g_ptr_array_add(a, g_strdup(cfg->parser_rules));
-	}
-	if (cfg->parser_verp_pattern != NULL) {
-		g_ptr_array_add(a, g_strdup("--verp-pattern"));
-		g_ptr_array_add(a, g_strdup(cfg->parser_verp_pattern));
-	}
-	if (cfg->parser_correlation_headers != NULL) {
-		g_ptr_array_add(a, g_strdup("--correlation-headers"));
-		g_ptr_array_add(a, g_strjoinv(";", cfg->parser_correlation_headers));
-	}
-	if (cfg->parser_charset_allow != NULL) {
-		g_ptr_array_add(a, g_strdup("--charset-allow"));
-		g_ptr_array_add(a, g_strjoinv(";", cfg->parser_charset_allow));
-	}
-	g_ptr_array_add(a, NULL);
-	return (char **)g_ptr_array_free(a, FALSE);
+	argv[0] = g_strdup(exe);
+	argv[1] = g_strdup("parse-worker");
+	argv[2] = g_strdup("--options");
+	argv[3] = parser_config_encode(pc);
+	return argv;
 }
 
 /*
@@ -740,17 +713,23 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 	return ok;
 }
 
-struct workers *
-workers_new_exe(const struct config *cfg, const char *exe, char **err)
+static struct workers *
+workers_start(const struct config *cfg, const struct parser_worker_config *pc,
+    const char *exe, char **err)
 {
 	struct workers *w = g_new0(struct workers, 1);
+	struct parser_worker_config own;
 	struct worker *k;
 	gint64 deadline;
 	int i;
 
 	*err = NULL;
 	w->exe = g_strdup(exe);
-	w->argv = workers_build_argv(cfg, exe);
+	if (pc == NULL) {
+		parser_config_worker(cfg, cfg->parser_rules, &own);
+		pc = &own;
+	}
+	w->argv = workers_build_argv(pc, exe);
 	w->nworkers = (int)cfg->parser_workers;
 	w->cpu_seconds = cfg->parser_cpu_seconds;
 	w->memory_bytes = cfg->parser_memory_mb * 1024 * 1024;
@@ -825,7 +804,19 @@ workers_new_exe(const struct config *cfg, const char *exe, char **err)
 }
 
 struct workers *
+workers_new_exe(const struct config *cfg, const char *exe, char **err)
+{
+	return workers_start(cfg, NULL, exe, err);
+}
+
+struct workers *
 workers_new(const struct config *cfg, char **err)
+{
+	return workers_new_parser(cfg, NULL, err);
+}
+
+struct workers *
+workers_new_parser(const struct config *cfg, const struct parser_worker_config *pc, char **err)
 {
 	/* Not the resolved path: /proc/self/exe is the binary this daemon runs
 	 * even after an upgrade replaced the file, so workers always speak the
@@ -838,8 +829,8 @@ workers_new(const struct config *cfg, char **err)
 
 	if (pre == NULL || strstr(pre, "vgpreload") == NULL ||
 	    (exe = g_file_read_link("/proc/self/exe", NULL)) == NULL)
-		return workers_new_exe(cfg, "/proc/self/exe", err);
-	w = workers_new_exe(cfg, exe, err);
+		return workers_start(cfg, pc, "/proc/self/exe", err);
+	w = workers_start(cfg, pc, exe, err);
 	g_free(exe);
 	return w;
 }

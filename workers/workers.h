@@ -48,6 +48,7 @@
 #include <glib.h>
 
 #include "common/config.h"
+#include "workers/parser_config.h"
 #include "parsers/report.h"
 
 enum workers_status {
@@ -89,6 +90,9 @@ struct workers;
  * is reported here).  NULL on error with *err set (caller frees).
  */
 struct workers *workers_new(const struct config *cfg, char **err);
+/* Same, with the parser options given (NULL: from cfg's [parser]). */
+struct workers *workers_new_parser(const struct config *cfg,
+    const struct parser_worker_config *pc, char **err);
 /* Same, with an explicit rebound binary (tests, benchmarks). */
 struct workers *workers_new_exe(const struct config *cfg, const char *exe, char **err);
 void workers_free(struct workers *w);
