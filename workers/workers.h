@@ -128,8 +128,7 @@ void workers_stats(struct workers_stats *out);
 int workers_child_main(int argc, char **argv);
 
 /*
- * Called with each message just before it is parsed, in a worker and in the
- * forked child of "rebound parse", when set.  NULL in build/rebound; only
+ * Called with each message just before a worker parses it, when set.  NULL in build/rebound; only
  * the test build (tests/support/) sets it.
  */
 typedef void (*workers_parse_hook)(const char *data, size_t len);
