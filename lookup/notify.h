@@ -34,7 +34,7 @@
 #include <stdint.h>
 #include <event2/event.h>
 
-#include "store/index.h"
+#include "lookup/index.h"
 
 struct notify;
 

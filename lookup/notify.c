@@ -1,5 +1,5 @@
 /* notify.c - the lookup index follows the suppression change log; see notify.h. */
-#include "store/notify.h"
+#include "lookup/notify.h"
 
 #include <poll.h>
 #include <stdlib.h>
@@ -7,9 +7,9 @@
 #include <glib.h>
 #include <libpq-fe.h>
 
-#include "log.h"
-#include "store/lookup_db.h"
-#include "store/metrics.h"
+#include "common/log.h"
+#include "lookup/lookup_db.h"
+#include "common/metrics.h"
 
 #define NOTIFY_BACKOFF_MAX	30
 #define NOTIFY_BATCH		"10000"	/* changes per poll */
