@@ -26,11 +26,14 @@ static const char notify_listen_sql[] = "LISTEN rebound_changes";
 
 /* One snapshot for the rows and the log position they correspond to.  The
  * position is at least the prune horizon: a log pruned empty still says
- * how far it went. */
+ * how far it went.  The planner's row estimate sizes the new index once
+ * (-1 before the table was first analysed). */
 static const char notify_load_sql[] =
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
     "SELECT greatest(coalesce(max(id), 0),"
-    " (SELECT pruned_through FROM suppression_changes_horizon)) FROM suppression_changes;"
+    " (SELECT pruned_through FROM suppression_changes_horizon)),"
+    " (SELECT reltuples::bigint FROM pg_class WHERE oid = 'suppressions'::regclass)"
+    " FROM suppression_changes;"
     "COPY (SELECT tenant, address_key, class, reason,"
     " COALESCE(extract(epoch FROM expires_at)::bigint, 0) FROM suppressions"
     " WHERE expires_at IS NULL OR expires_at > now()) TO STDOUT;"
@@ -482,8 +485,12 @@ notify_step(struct notify *n)
 				n->standby = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
 				break;
 			case NP_LOAD:
-				if (PQntuples(r) == 1)
+				if (PQntuples(r) == 1) {
+					gint64 est = g_ascii_strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 					n->load_id = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+					if (est > 0)
+						index_reserve(n->loading, (size_t)est);
+				}
 				break;
 			case NP_POLL:
 				for (i = 0; i < PQntuples(r); i++)
