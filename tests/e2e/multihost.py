@@ -113,7 +113,7 @@ class Lookupd:
 class Layout:
     """primary + standby + receivers + lookupd.  high_water: one value per receiver."""
 
-    def __init__(self, receivers=2, high_water=None, log_level="info"):
+    def __init__(self, receivers=2, high_water=None, log_level="info", workers=1):
         self.primary = self.standby = self.lookupd = None
         self.receivers = []
         self.primary = harness.Pg().start()
@@ -125,7 +125,7 @@ class Layout:
                                 "store": {"conninfo": self.primary.conninfo,
                                           "retry_max_seconds": "2"},
                                 "spool": {"high_water": str(high_water[i])},
-                                "parser": {"workers": "1"}})
+                                "parser": {"workers": str(workers)}})
             self.receivers.append(d)
         self.receivers[0].start()
         ok, got = self.primary.poll("SELECT max(version) FROM rebound_migrations", [["4"]], 20)
