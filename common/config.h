@@ -94,6 +94,7 @@ struct config {
 	char *lookup_action_soft;
 	char *lookup_action_complaint;
 	char *lookup_action_manual;
+	int64_t lookup_change_log_days;
 
 	/* [http] */
 	char **http_listen;
