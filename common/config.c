@@ -7,7 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_LIST };
+/* CFG_PATH: a CFG_STR naming a file or directory; relative to the config file's directory. */
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_LIST, CFG_PATH };
 
 struct cfg_param {
 	const char *section;
@@ -31,8 +32,8 @@ static const struct cfg_param cfg_params[] = {
 	{ "smtp", "hostname", CFG_STR, "localhost", 0, 0, NULL, F(smtp_hostname), "name in greeting and Received:" },
 	{ "smtp", "domains", CFG_LIST, "", 0, 0, NULL, F(smtp_domains), "return-path domains; .example.com = subdomains" },
 	{ "smtp", "fbl_addresses", CFG_LIST, "", 0, 0, NULL, F(smtp_fbl_addresses), "feedback-loop addresses" },
-	{ "smtp", "tls_cert", CFG_STR, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain" },
-	{ "smtp", "tls_key", CFG_STR, NULL, 0, 0, NULL, F(smtp_tls_key), "PEM private key" },
+	{ "smtp", "tls_cert", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain" },
+	{ "smtp", "tls_key", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_key), "PEM private key" },
 	{ "smtp", "max_command_line", CFG_INT, "512", 512, 65536, NULL, F(smtp_max_command_line), "octets incl. CRLF" },
 	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
 	{ "smtp", "max_message_size", CFG_INT, "26214400", 1024, 1073741824, NULL, F(smtp_max_message_size), "octets" },
@@ -46,11 +47,11 @@ static const struct cfg_param cfg_params[] = {
 	{ "smtp", "shutdown_grace", CFG_INT, "30", 0, 3600, NULL, F(smtp_shutdown_grace), "seconds sessions get on SIGTERM" },
 	{ "smtp", "user", CFG_STR, NULL, 0, 0, NULL, F(smtp_user), "drop root to this user after bind" },
 
-	{ "spool", "dir", CFG_STR, "var/spool", 0, 0, NULL, F(spool_dir), "spool directory" },
+	{ "spool", "dir", CFG_PATH, "/var/lib/rebound/spool", 0, 0, NULL, F(spool_dir), "spool directory (created when missing)" },
 	{ "spool", "high_water", CFG_INT, "100000", 1, 100000000, NULL, F(spool_high_water), "messages waiting before 452" },
 	{ "spool", "min_free_mb", CFG_INT, "64", 0, 1048576, NULL, F(spool_min_free_mb), "free space kept on the spool fs" },
 
-	{ "parser", "rules", CFG_STR, "conf/rules.conf", 0, 0, NULL, F(parser_rules), "classification rules file" },
+	{ "parser", "rules", CFG_PATH, NULL, 0, 0, NULL, F(parser_rules), "classification rules file; default: the rules.conf installed with Rebound (PREFIX/share/rebound/rules.conf, or conf/rules.conf beside the build directory)" },
 	{ "parser", "verp_pattern", CFG_STR, NULL, 0, 0, NULL, F(parser_verp_pattern), "regex with (?<local>) and (?<domain>)" },
 	{ "parser", "correlation_headers", CFG_LIST, "X-Campaign-Id;Feedback-ID;CFBL-Feedback-ID", 0, 0, NULL, F(parser_correlation_headers), "original headers kept" },
 	{ "parser", "charset_allow", CFG_LIST, "us-ascii;utf-8;iso-8859-1;iso-8859-2;iso-8859-15;windows-1250;windows-1251;windows-1252;koi8-r;iso-2022-jp;shift_jis;euc-jp;gb2312;gbk;gb18030;big5;euc-kr;ks_c_5601-1987", 0, 0, NULL, F(parser_charset_allow), "RFC 2047 charsets decoded" },
@@ -173,7 +174,8 @@ static char *
 config_set(struct config *cfg, const struct cfg_param *p, const char *value)
 {
 	switch (p->type) {
-	case CFG_STR: {
+	case CFG_STR:
+	case CFG_PATH: {
 		char **dst = FIELD(cfg, p, char *);
 		if (p->choices != NULL) {
 			char **ch = g_strsplit(p->choices, "|", -1);
@@ -330,6 +332,96 @@ config_check(struct config *cfg, const char **section, const char **key)
 	return NULL;
 }
 
+/*
+ * A file shipped with Rebound, found from the running binary so that the
+ * build tree and every PREFIX work: <bindir>/../share/rebound/NAME (installed),
+ * <bindir>/../conf/NAME and <bindir>/../../conf/NAME (build/ and build/san/ of
+ * a source tree), then /usr/share/rebound/NAME, which is also the answer when
+ * none exists (so that the error names the packaged location).
+ */
+char *
+config_shipped_file(const char *name)
+{
+	char *exe = g_file_read_link("/proc/self/exe", NULL);
+	char *bindir = exe ? g_path_get_dirname(exe) : NULL;
+	char *found = NULL;
+
+	if (bindir != NULL) {
+		char *cand[] = {
+			g_build_filename(bindir, "..", "share", "rebound", name, NULL),
+			g_build_filename(bindir, "..", "conf", name, NULL),
+			g_build_filename(bindir, "..", "..", "conf", name, NULL),
+		};
+		for (size_t i = 0; i < G_N_ELEMENTS(cand); i++) {
+			if (found == NULL && g_file_test(cand[i], G_FILE_TEST_IS_REGULAR))
+				found = g_canonicalize_filename(cand[i], NULL);
+			g_free(cand[i]);
+		}
+	}
+	g_free(bindir);
+	g_free(exe);
+	return found ? found : g_build_filename("/usr/share/rebound", name, NULL);
+}
+
+static void
+config_replace(char **dst, char *v)
+{
+	g_free(*dst);
+	*dst = v;
+}
+
+/* PATH, or PATH under dir when it is relative (caller frees). */
+static char *
+config_abs(const char *dir, const char *path)
+{
+	if (g_path_is_absolute(path))
+		return g_strdup(path);
+	return g_canonicalize_filename(path, dir);
+}
+
+/* A "file:PATH" key spec with PATH made absolute; other specs as they are. */
+static char *
+config_abs_keyspec(const char *dir, const char *spec)
+{
+	if (g_ascii_strncasecmp(spec, "file:", 5) == 0 && !g_path_is_absolute(spec + 5)) {
+		char *p = config_abs(dir, spec + 5);
+		char *out = g_strdup_printf("%.5s%s", spec, p);
+		g_free(p);
+		return out;
+	}
+	return g_strdup(spec);
+}
+
+/*
+ * Relative paths in the file name places beside the file, whatever the
+ * current directory: a service starts in /, "reprocess" from anywhere.
+ */
+static void
+config_resolve_paths(struct config *cfg, GKeyFile *kf, const char *path)
+{
+	char *abs = g_canonicalize_filename(path, NULL);
+	char *dir = g_path_get_dirname(abs);
+	size_t i;
+	int j;
+
+	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
+		const struct cfg_param *p = &cfg_params[i];
+		char **v = FIELD(cfg, p, char *);
+
+		if (p->type != CFG_PATH || *v == NULL ||
+		    !g_key_file_has_key(kf, p->section, p->key, NULL))
+			continue;
+		config_replace(v, config_abs(dir, *v));
+	}
+	if (cfg->signing_key != NULL)
+		config_replace(&cfg->signing_key, config_abs_keyspec(dir, cfg->signing_key));
+	for (j = 0; cfg->signing_verify_keys && cfg->signing_verify_keys[j]; j++)
+		config_replace(&cfg->signing_verify_keys[j],
+		    config_abs_keyspec(dir, cfg->signing_verify_keys[j]));
+	g_free(dir);
+	g_free(abs);
+}
+
 struct config *
 config_defaults(void)
 {
@@ -343,6 +435,7 @@ config_defaults(void)
 				g_error("bad built-in default: %s", e);
 		}
 	cfg->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	cfg->parser_rules = config_shipped_file("rules.conf");
 	return cfg;
 }
 
@@ -457,6 +550,8 @@ config_load(const char *path, char **err)
 		}
 		g_strfreev(keys);
 	}
+	if (msg == NULL)
+		config_resolve_paths(cfg, kf, path);
 	if (msg != NULL && *err == NULL)
 		*err = config_err(path, text, esec, NULL, msg);
 	else if (msg == NULL && (msg = config_check(cfg, &esec, &ekey)) != NULL)
@@ -537,7 +632,8 @@ config_print(const struct config *cfg, FILE *fp)
 			last = p->section;
 		}
 		switch (p->type) {
-		case CFG_STR: {
+		case CFG_STR:
+		case CFG_PATH: {
 			char *const *v = FIELD(cfg, p, char *const);
 			if (*v == NULL)
 				fprintf(fp, "# %s is not set\n", p->key);
@@ -597,7 +693,7 @@ config_free(struct config *cfg)
 		return;
 	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
 		const struct cfg_param *p = &cfg_params[i];
-		if (p->type == CFG_STR)
+		if (p->type == CFG_STR || p->type == CFG_PATH)
 			g_free(*FIELD(cfg, p, char *));
 		else if (p->type == CFG_LIST)
 			g_strfreev(*FIELD(cfg, p, char **));

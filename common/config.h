@@ -107,6 +107,13 @@ struct config *config_defaults(void);
 void config_print(const struct config *cfg, FILE *fp);
 void config_free(struct config *cfg);
 
+/*
+ * The absolute path of a file shipped with Rebound (rules.conf), looked up
+ * beside the running binary: installed under PREFIX/share/rebound, or conf/
+ * of the source tree the binary was built in.  Caller frees.
+ */
+char *config_shipped_file(const char *name);
+
 /* The tenant that owns a return-path domain, or default_tenant. Not a copy. */
 const char *config_tenant_for_domain(const struct config *cfg, const char *domain);
 
