@@ -27,12 +27,12 @@ struct cfg_param {
 static const struct cfg_param cfg_params[] = {
 	{ "log", "level", CFG_STR, "info", 0, 0, "debug|info|warn", F(log_level), "log verbosity" },
 
-	{ "smtp", "listen", CFG_LIST, "127.0.0.1:2525", 0, 0, NULL, F(smtp_listen), "addr:port list; [::1]:25 for IPv6" },
-	{ "smtp", "listen_tls", CFG_LIST, "", 0, 0, NULL, F(smtp_listen_tls), "implicit-TLS listeners" },
-	{ "smtp", "hostname", CFG_STR, "localhost", 0, 0, NULL, F(smtp_hostname), "name in greeting and Received:" },
-	{ "smtp", "domains", CFG_LIST, "", 0, 0, NULL, F(smtp_domains), "return-path domains; .example.com = subdomains" },
-	{ "smtp", "fbl_addresses", CFG_LIST, "", 0, 0, NULL, F(smtp_fbl_addresses), "feedback-loop addresses" },
-	{ "smtp", "tls_cert", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain" },
+	{ "smtp", "listen", CFG_LIST, "127.0.0.1:2525", 0, 0, NULL, F(smtp_listen), "listeners, addr:port; [::1]:25 for IPv6" },
+	{ "smtp", "listen_tls", CFG_LIST, "", 0, 0, NULL, F(smtp_listen_tls), "implicit-TLS listeners (port 465 style), addr:port; need tls_cert and tls_key" },
+	{ "smtp", "hostname", CFG_STR, "localhost", 0, 0, NULL, F(smtp_hostname), "name in the greeting, the EHLO reply and Received:" },
+	{ "smtp", "domains", CFG_LIST, "", 0, 0, NULL, F(smtp_domains), "return-path domains accepted at RCPT, any local part; .example.com = every subdomain" },
+	{ "smtp", "fbl_addresses", CFG_LIST, "", 0, 0, NULL, F(smtp_fbl_addresses), "feedback-loop addresses accepted at RCPT" },
+	{ "smtp", "tls_cert", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain; STARTTLS is offered when set; read again on SIGHUP" },
 	{ "smtp", "tls_key", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_key), "PEM private key" },
 	{ "smtp", "max_command_line", CFG_INT, "512", 512, 65536, NULL, F(smtp_max_command_line), "octets incl. CRLF" },
 	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
@@ -42,7 +42,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per client address" },
 	{ "smtp", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, F(smtp_idle_timeout), "seconds waiting for a command" },
 	{ "smtp", "data_timeout", CFG_INT, "600", 1, 86400, NULL, F(smtp_data_timeout), "seconds of silence in DATA" },
-	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "before 421" },
+	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "error replies in one session before 421 and close" },
 	{ "smtp", "bare_newlines", CFG_STR, "reject", 0, 0, "reject|accept", F(smtp_bare_newlines), "bare CR/LF in DATA" },
 	{ "smtp", "shutdown_grace", CFG_INT, "30", 0, 3600, NULL, F(smtp_shutdown_grace), "seconds sessions get on SIGTERM" },
 	{ "smtp", "user", CFG_STR, NULL, 0, 0, NULL, F(smtp_user), "drop root to this user after bind" },
@@ -62,7 +62,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "parser", "workers", CFG_INT, "2", 1, 64, NULL, F(parser_workers), "parser worker processes" },
 	{ "parser", "cpu_seconds", CFG_INT, "10", 1, 3600, NULL, F(parser_cpu_seconds), "CPU limit per message" },
 	{ "parser", "memory_mb", CFG_INT, "512", 16, 65536, NULL, F(parser_memory_mb), "address-space limit per worker" },
-	{ "parser", "max_attempts", CFG_INT, "3", 1, 100, NULL, F(parser_max_attempts), "before quarantine" },
+	{ "parser", "max_attempts", CFG_INT, "3", 1, 100, NULL, F(parser_max_attempts), "parse attempts before a message is quarantined" },
 
 	{ "store", "conninfo", CFG_STR, "", 0, 0, NULL, F(store_conninfo), "libpq connection string; empty = no store" },
 	{ "store", "migrate_on_start", CFG_BOOL, "true", 0, 0, NULL, F(store_migrate_on_start), "apply pending migrations at start" },
@@ -79,12 +79,12 @@ static const struct cfg_param cfg_params[] = {
 
 	{ "lookup", "socketmap_listen", CFG_LIST, "127.0.0.1:2526", 0, 0, NULL, F(lookup_socketmap_listen), "Postfix socketmap server" },
 	{ "lookup", "policy_listen", CFG_LIST, "127.0.0.1:2527", 0, 0, NULL, F(lookup_policy_listen), "Postfix policy server" },
-	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "%a address, %r reason" },
-	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "" },
-	{ "lookup", "action_complaint", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_complaint), "" },
-	{ "lookup", "action_manual", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_manual), "" },
+	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "socketmap and policy answer for a hard-bounced address (%a address, %r reason)" },
+	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "answer for a temporarily suppressed address" },
+	{ "lookup", "action_complaint", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_complaint), "answer for a complainer" },
+	{ "lookup", "action_manual", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_manual), "answer for a manual or imported suppression" },
 
-	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API" },
+	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API listeners (also /metrics and /healthz)" },
 	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
 
 	{ "signing", "key", CFG_STR, NULL, 0, 0, NULL, F(signing_key), "signing key: hex:, base64: or file:PATH" },
@@ -682,6 +682,33 @@ config_print(const struct config *cfg, FILE *fp)
 				fprintf(fp, "# domain %s -> tenant %s\n", (char *)k, (char *)v);
 		}
 	}
+}
+
+size_t
+config_doc_count(void)
+{
+	return G_N_ELEMENTS(cfg_params);
+}
+
+void
+config_doc_get(size_t i, struct config_doc *d)
+{
+	static const char *const types[] = {
+		[CFG_STR] = "string", [CFG_INT] = "integer", [CFG_BOOL] = "boolean",
+		[CFG_LIST] = "list", [CFG_PATH] = "path",
+	};
+	const struct cfg_param *p = &cfg_params[i];
+
+	g_assert(i < G_N_ELEMENTS(cfg_params));
+	d->section = p->section;
+	d->key = p->key;
+	d->type = types[p->type];
+	d->def = p->def;
+	d->choices = p->choices;
+	d->help = p->help;
+	d->ranged = p->type == CFG_INT;
+	d->min = p->min;
+	d->max = p->max;
 }
 
 void

@@ -108,6 +108,22 @@ void config_print(const struct config *cfg, FILE *fp);
 void config_free(struct config *cfg);
 
 /*
+ * The key table, row by row, for documentation (config_write_man()): the
+ * strings are static.  def is in file syntax, NULL when unset; choices is
+ * "a|b" or NULL; min and max bound integers (ranged).
+ */
+struct config_doc {
+	const char *section, *key, *type, *def, *choices, *help;
+	int ranged;
+	int64_t min, max;
+};
+size_t config_doc_count(void);
+void config_doc_get(size_t i, struct config_doc *d);
+
+/* rebound.conf(5), man(7) source, made from the key table (config_man.c). */
+void config_write_man(FILE *fp);
+
+/*
  * The absolute path of a file shipped with Rebound (rules.conf), looked up
  * beside the running binary: installed under PREFIX/share/rebound, or conf/
  * of the source tree the binary was built in.  Caller frees.

@@ -8,6 +8,7 @@
 #include "commands.h"
 #include "config.h"
 #include "log.h"
+#include "version.h"
 
 struct command {
 	const char *name;
@@ -59,7 +60,10 @@ cmd_config_check(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
 			path = argv[++i];
-		else {
+		else if (strcmp(argv[i], "--man") == 0) {
+			config_write_man(stdout);
+			return fflush(stdout) == 0 ? 0 : 1;
+		} else {
 			fprintf(stderr, "usage: rebound config -c FILE\n");
 			return 2;
 		}
@@ -88,6 +92,10 @@ main(int argc, char **argv)
 	    strcmp(argv[1], "help") == 0) {
 		main_usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? 2 : 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0) {
+		printf("rebound %s\n", REBOUND_VERSION);
+		return 0;
 	}
 	for (i = 0; i < G_N_ELEMENTS(commands); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
