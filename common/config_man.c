@@ -3,8 +3,8 @@
  * manual lists exactly the keys, types, defaults and ranges config_load()
  * accepts ("rebound config --man"; the build installs its output).
  */
-#include "config.h"
-#include "version.h"
+#include "common/config.h"
+#include "common/version.h"
 
 #include <string.h>
 

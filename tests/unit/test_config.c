@@ -6,7 +6,7 @@
 #include <glib/gstdio.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "common/config.h"
 
 static char *tmpdir;
 

@@ -6,8 +6,9 @@
  * the serialised report (framing in workers_proto.h).  It exits on EOF.
  * Anything that kills it is the pool's business: it never tries to recover.
  *
- * Before each parse it runs the test hooks of common/test_hooks.h (TEST
- * ONLY, inert unless REBOUND_TEST_HOOKS=1 is in the environment).
+ * Before each parse it calls workers_before_parse when set: only the test
+ * build (build/rebound-test, tests/support/) sets it, to make a worker
+ * misbehave on purpose.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -22,30 +23,13 @@
 #include <unistd.h>
 #include <glib.h>
 
-#include "common/commands.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "parsers/parser.h"
-#include "store/workers_proto.h"
-#include "common/test_hooks.h"
+#include "workers/workers.h"
+#include "workers/workers_proto.h"
 
 static volatile sig_atomic_t worker_fd = WORKERS_FD;
-
-static int
-worker_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t r = send(fd, p, len, MSG_NOSIGNAL);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		len -= (size_t)r;
-	}
-	return 0;
-}
 
 static int
 worker_frame(int fd, char type, const void *payload, size_t len)
@@ -67,9 +51,9 @@ worker_frame(int fd, char type, const void *payload, size_t len)
 	if (r == -1)
 		return -1;
 	if ((size_t)r < sizeof(h))
-		return worker_write_all(fd, h + r, sizeof(h) - (size_t)r) == -1 ? -1 :
-		    worker_write_all(fd, payload, len);
-	return worker_write_all(fd, (const char *)payload + ((size_t)r - sizeof(h)),
+		return io_write_all(fd, h + r, sizeof(h) - (size_t)r) == -1 ? -1 :
+		    io_write_all(fd, payload, len);
+	return io_write_all(fd, (const char *)payload + ((size_t)r - sizeof(h)),
 	    len - ((size_t)r - sizeof(h)));
 }
 
@@ -146,8 +130,10 @@ worker_usage(void)
 	    "(internal: started by \"rebound serve\" with its job socket on fd 3)\n");
 }
 
+workers_parse_hook workers_before_parse;
+
 int
-cmd_parse_worker(int argc, char **argv)
+workers_child_main(int argc, char **argv)
 {
 	struct parser_options opts;
 	struct parser *p;
@@ -234,7 +220,8 @@ cmd_parse_worker(int argc, char **argv)
 		data[data_len] = '\0';
 
 		worker_cpu_limit(cpu_seconds);
-		test_hooks_run(data, data_len);
+		if (workers_before_parse != NULL)
+			workers_before_parse(data, data_len);
 		r = parser_parse(p, data, data_len, rcpt_len ? rcpt : NULL);
 		b = report_serialize(r);
 		if (g_bytes_get_size(b) > WORKERS_MAX_REPORT)

@@ -1,5 +1,5 @@
 /*
- * cli.c - the suppression-list subcommands: check, suppress, unsuppress,
+ * cmd_cli.c - the suppression-list subcommands: check, suppress, unsuppress,
  * export, import, stats, complaints, quarantine.  Each takes -c FILE (the daemon's
  * configuration, for store.conninfo and [tenants]) and talks to PostgreSQL
  * directly, so they work whether or not the daemon runs; changes reach a
@@ -20,11 +20,11 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "address.h"
-#include "commands.h"
-#include "config.h"
-#include "log.h"
-#include "store/lookup_db.h"
+#include "common/address.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "lookup/lookup_db.h"
 
 #define CLI_ERR 2
 #define CLI_BATCH 5000

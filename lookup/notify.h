@@ -23,7 +23,7 @@
 
 #include <event2/event.h>
 
-#include "store/index.h"
+#include "lookup/index.h"
 
 struct notify;
 

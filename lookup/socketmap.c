@@ -1,5 +1,5 @@
 /* socketmap.c - the Postfix socketmap server; see socketmap.h. */
-#include "store/socketmap.h"
+#include "lookup/socketmap.h"
 
 #include <string.h>
 #include <glib.h>
@@ -7,8 +7,8 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "log.h"
-#include "store/lookup.h"
+#include "common/log.h"
+#include "lookup/lookup.h"
 
 /* Postfix's own limit is 100000; addresses are far shorter, so a long
  * request is an error rather than something to buffer. */

@@ -3,7 +3,7 @@
  * index (kept current by LISTEN/NOTIFY), the Postfix socketmap and policy
  * servers, and the HTTP JSON API.
  *
- * serve.c calls lookup_start() once its event base exists and lookup_stop()
+ * cli/cmd_serve.c calls lookup_start() once its event base exists and lookup_stop()
  * before freeing it.  The socketmap and policy servers and the notify
  * listener run on that base; the HTTP API runs in its own thread with its
  * own event base and database connection, so a slow analyst query never
@@ -27,8 +27,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "config.h"
-#include "store/index.h"
+#include "common/config.h"
+#include "lookup/index.h"
 
 int lookup_start(const struct config *cfg, struct event_base *base, char **err);
 void lookup_stop(void);

@@ -113,4 +113,19 @@ void workers_note_quarantined(void);
 /* A snapshot of the process-wide counters (any thread). */
 void workers_stats(struct workers_stats *out);
 
+/*
+ * The worker process itself ("rebound parse-worker", started by the pool
+ * with its job socket on fd 3): argv as after the subcommand name; returns
+ * the exit status.
+ */
+int workers_child_main(int argc, char **argv);
+
+/*
+ * Called with each message just before it is parsed, in a worker and in the
+ * forked child of "rebound parse", when set.  NULL in build/rebound; only
+ * the test build (tests/support/) sets it.
+ */
+typedef void (*workers_parse_hook)(const char *data, size_t len);
+extern workers_parse_hook workers_before_parse;
+
 #endif

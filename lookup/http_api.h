@@ -27,7 +27,7 @@
 #ifndef REBOUND_HTTP_API_H
 #define REBOUND_HTTP_API_H
 
-#include "config.h"
+#include "common/config.h"
 
 struct http_api;
 

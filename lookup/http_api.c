@@ -1,5 +1,5 @@
 /* http_api.c - the HTTP JSON API; see http_api.h. */
-#include "store/http_api.h"
+#include "lookup/http_api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -16,11 +16,11 @@
 #include <event2/keyvalq_struct.h>
 #include <event2/listener.h>
 
-#include "address.h"
-#include "log.h"
-#include "store/lookup.h"
-#include "store/lookup_db.h"
-#include "store/metrics.h"
+#include "common/address.h"
+#include "common/log.h"
+#include "lookup/lookup.h"
+#include "lookup/lookup_db.h"
+#include "common/metrics.h"
 
 #define HTTP_MAX_BODY		65536
 #define HTTP_MAX_HEADERS	16384

@@ -1,13 +1,12 @@
 /*
  * cmd_parse.c - "rebound parse": the offline parser, one JSON line per record.
  *
- * Each message is parsed in a forked child by default (the guard of issue 7:
- * GMime has aborted on crafted headers before, and the neutraliser only
+ * Each message is parsed in a forked child by default (GMime has aborted on crafted headers before, and the neutraliser only
  * knows the shapes seen so far).  The child sends its report back over a
  * pipe with report_serialize(); a child that dies, or runs over its CPU
  * limit, makes the message "unparseable" on stderr and in the JSON, and the
  * next file is parsed as usual.  --no-fork parses in-process (benchmarks).
- * The child runs the test hooks of test_hooks.h before parsing.
+ * The child calls workers_before_parse (set by the test build only) before parsing.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,12 +18,13 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
-#include "commands.h"
-#include "parser_config.h"
-#include "config.h"
+#include "cli/commands.h"
+#include "common/io.h"
+#include "workers/parser_config.h"
+#include "common/config.h"
 #include "parsers/parser.h"
 #include "parsers/report.h"
-#include "test_hooks.h"
+#include "workers/workers.h"
 
 struct parse_ctx {
 	struct parser *p;
@@ -146,24 +146,6 @@ print_report(const struct parse_ctx *c, const char *file, long index, const stru
 	}
 }
 
-static gboolean
-write_all(int fd, const void *buf, gsize n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return FALSE;
-		p += w;
-		n -= w;
-	}
-	return TRUE;
-}
-
 /* Parse in a child; NULL report (and *why) when the child died. */
 static struct report *
 parse_guarded(struct parse_ctx *c, const char *data, gsize len, char **why)
@@ -191,10 +173,11 @@ parse_guarded(struct parse_ctx *c, const char *data, gsize len, char **why)
 
 		close(fds[0]);
 		setrlimit(RLIMIT_CPU, &rl);
-		test_hooks_run(data, len);
+		if (workers_before_parse != NULL)
+			workers_before_parse(data, len);
 		r = parser_parse(c->p, data, len, c->envelope_rcpt);
 		b = report_serialize(r);
-		_exit(write_all(fds[1], g_bytes_get_data(b, NULL), g_bytes_get_size(b)) ? 0 : 1);
+		_exit(io_write_all(fds[1], g_bytes_get_data(b, NULL), g_bytes_get_size(b)) == 0 ? 0 : 1);
 	}
 	close(fds[1]);
 	buf = g_byte_array_new();

@@ -1,5 +1,5 @@
 /* test_hooks.c - see test_hooks.h. */
-#include "test_hooks.h"
+#include "tests/support/test_hooks.h"
 
 #include <signal.h>
 #include <stdlib.h>

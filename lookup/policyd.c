@@ -1,5 +1,5 @@
 /* policyd.c - the Postfix policy delegation server; see policyd.h. */
-#include "store/policyd.h"
+#include "lookup/policyd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +8,10 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 
-#include "address.h"
-#include "config.h"
-#include "log.h"
-#include "store/lookup.h"
+#include "common/address.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "lookup/lookup.h"
 
 #define POLICYD_MAX_LINE	2048
 #define POLICYD_MAX_ATTRS	100

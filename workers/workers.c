@@ -1,6 +1,6 @@
 /* workers.c - the parser worker pool; see workers.h and workers_proto.h. */
-#include "store/workers.h"
-#include "store/workers_proto.h"
+#include "workers/workers.h"
+#include "workers/workers_proto.h"
 
 #include <errno.h>
 #include <fcntl.h>

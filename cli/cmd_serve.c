@@ -1,5 +1,5 @@
 /*
- * serve.c - "rebound serve -c FILE [-n]": the daemon's ordered start-up,
+ * cmd_serve.c - "rebound serve -c FILE [-n]": the daemon's ordered start-up,
  * its signals and its shutdown.
  */
 #include <errno.h>
@@ -13,13 +13,13 @@
 #include <sys/stat.h>
 #include <event2/event.h>
 
-#include "commands.h"
-#include "config.h"
-#include "log.h"
-#include "smtp.h"
-#include "spool.h"
-#include "store/lookup.h"
-#include "parser_config.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "receiver/smtp.h"
+#include "receiver/spool.h"
+#include "lookup/lookup.h"
+#include "workers/parser_config.h"
 #include "store/pipeline.h"
 
 struct serve {
@@ -213,10 +213,9 @@ cmd_serve(int argc, char **argv)
 	log_info("spool event=open dir=%s waiting=%zu", sv.cfg->spool_dir, spool_count(sv.spool));
 
 	/*
-	 * HOOK (a) - start processing pipeline (store/): give it sv.spool and
-	 * sv.cfg; it calls spool_set_notify() itself, hands every entry of
-	 * spool_list() to processing again, runs off this thread, and may call
-	 * smtp_server_set_backlog_full(sv.smtp, 1) while it lags.
+	 * The store pipeline: it calls spool_set_notify() itself, hands every
+	 * entry of spool_list() to processing again, runs off this thread, and
+	 * may call smtp_server_set_backlog_full(sv.smtp, 1) while it lags.
 	 */
 
 	if (*sv.cfg->store_conninfo == '\0')

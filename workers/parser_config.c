@@ -1,5 +1,5 @@
 /* parser_config.c - see parser_config.h. */
-#include "parser_config.h"
+#include "workers/parser_config.h"
 
 #include <string.h>
 

@@ -11,7 +11,7 @@
 #ifndef REBOUND_PARSER_CONFIG_H
 #define REBOUND_PARSER_CONFIG_H
 
-#include "config.h"
+#include "common/config.h"
 #include "parsers/parser.h"
 
 void parser_config_options(const struct config *cfg, const char *rules_path,

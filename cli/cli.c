@@ -1,14 +1,15 @@
 /*
- * main.c - "rebound SUBCOMMAND ...": one table of subcommands, one binary.
+ * cli.c - "rebound SUBCOMMAND ...": one table of subcommands, one binary.
  */
 #include <stdio.h>
 #include <string.h>
 #include <glib.h>
 
-#include "commands.h"
-#include "config.h"
-#include "log.h"
-#include "version.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/version.h"
+#include "workers/workers.h"
 
 struct command {
 	const char *name;
@@ -23,7 +24,7 @@ static const struct command commands[] = {
 	{ "reprocess", cmd_reprocess, "reprocess -c FILE --since DATE", "re-classify stored raw messages, update suppressions" },
 	{ "serve", cmd_serve, "serve -c FILE [-n]", "run the daemon in the foreground (-n: check config)" },
 	{ "parse", cmd_parse, "parse [--json] [-c FILE] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
-	{ "parse-worker", cmd_parse_worker, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
+	{ "parse-worker", workers_child_main, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
 	{ "lookupd", cmd_lookupd, "lookupd -c FILE", "serve only lookups: socketmap, policy, HTTP API" },
 	{ "check", cmd_check, "check -c FILE ADDRESS", "exit 0 if ADDRESS is suppressed, 1 if not" },
 	{ "suppress", cmd_suppress, "suppress -c FILE ADDRESS --reason TEXT", "add ADDRESS to the suppression list" },
@@ -50,40 +51,7 @@ main_usage(FILE *fp)
 }
 
 int
-cmd_config_check(int argc, char **argv)
-{
-	const char *path = NULL;
-	struct config *cfg;
-	char *err = NULL;
-	int i;
-
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "--man") == 0) {
-			config_write_man(stdout);
-			return fflush(stdout) == 0 ? 0 : 1;
-		} else {
-			fprintf(stderr, "usage: rebound config -c FILE\n");
-			return 2;
-		}
-	}
-	if (path == NULL) {
-		fprintf(stderr, "usage: rebound config -c FILE\n");
-		return 2;
-	}
-	if ((cfg = config_load(path, &err)) == NULL) {
-		fprintf(stderr, "rebound: %s\n", err);
-		g_free(err);
-		return 1;
-	}
-	config_print(cfg, stdout);
-	config_free(cfg);
-	return 0;
-}
-
-int
-main(int argc, char **argv)
+cli_main(int argc, char **argv)
 {
 	size_t i;
 

@@ -1,11 +1,11 @@
 /* index.c - the compact suppression index; see index.h. */
-#include "store/index.h"
+#include "lookup/index.h"
 
 #include <string.h>
 #include <glib.h>
 #include <openssl/evp.h>
 
-#include "log.h"
+#include "common/log.h"
 
 struct index_slot {
 	uint64_t h;			/* 0 = empty */

@@ -1,11 +1,11 @@
 /* lookup_db.c - shared statements of the lookup side; see lookup_db.h. */
-#include "store/lookup_db.h"
+#include "lookup/lookup_db.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "address.h"
-#include "log.h"
+#include "common/address.h"
+#include "common/log.h"
 
 PGconn *
 lookup_db_connect(const char *conninfo, char **err)

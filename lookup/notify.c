@@ -1,14 +1,14 @@
 /* notify.c - LISTEN/NOTIFY driven index maintenance; see notify.h. */
-#include "store/notify.h"
+#include "lookup/notify.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
 #include <libpq-fe.h>
 
-#include "log.h"
-#include "store/lookup_db.h"
-#include "store/metrics.h"
+#include "common/log.h"
+#include "lookup/lookup_db.h"
+#include "common/metrics.h"
 
 #define NOTIFY_CHANNEL_SQL	"LISTEN rebound_suppressions"
 #define NOTIFY_BATCH		5000	/* keys per refresh query */

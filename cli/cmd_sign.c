@@ -10,9 +10,9 @@
 #include <time.h>
 #include <glib.h>
 
-#include "commands.h"
-#include "config.h"
-#include "signing.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/signing.h"
 
 static int
 sign_usage(void)

@@ -1,10 +1,10 @@
 /* metrics.c - the Prometheus registry; see metrics.h. */
-#include "store/metrics.h"
+#include "common/metrics.h"
 
 #include <string.h>
 #include <glib.h>
 
-#include "log.h"
+#include "common/log.h"
 
 /* Latency buckets in seconds: lookups live in the microseconds, store
  * commits in the milliseconds, so the range is wide. */
