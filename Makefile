@@ -178,3 +178,4 @@ $(BUILD)/bench/bench_lookup_client: tests/bench/bench_lookup_client.c
 
 bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_lookup.py
+include mk/install.mk
