@@ -22,11 +22,15 @@
 
 #include "common/address.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "lookup/lookup_db.h"
 
 #define CLI_ERR 2
+#define CLI_DESCRIPTION "Exit status: 0 success (check: suppressed), 1 a negative answer " \
+	"(check: not suppressed; unsuppress: was not suppressed; import: some rows rejected), " \
+	"2 usage, configuration or database error."
 #define CLI_BATCH 5000
 #define CLI_MAX_FIELD 1024
 #define CLI_MAX_FIELDS 64
@@ -37,12 +41,6 @@ struct cli {
 	char *tenant;
 	struct config *cfg;
 	PGconn *db;
-};
-
-static GOptionEntry cli_common[] = {
-	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, NULL, "configuration file (required)", "FILE" },
-	{ "tenant", 't', 0, G_OPTION_ARG_STRING, NULL, "tenant (default: [tenants] default)", "NAME" },
-	{ NULL, 0, 0, 0, NULL, NULL, NULL },
 };
 
 static int
@@ -60,35 +58,28 @@ cli_tenant_known(const struct config *cfg, const char *name)
 	return 0;
 }
 
-/* Parse options (common + extra), load the config and connect.  Returns 0,
- * or an exit status after printing why.  Positional args stay in argv. */
+/* Parse options (-c, --tenant and extra), load the config and connect.
+ * Returns 0, or an exit status after printing why.  Positional args stay in argv. */
 static int
 cli_init(struct cli *c, int *argc, char ***argv, const char *params, const char *summary,
     GOptionEntry *extra, int want_db)
 {
-	GOptionContext *ctx = g_option_context_new(params);
-	GOptionEntry common[G_N_ELEMENTS(cli_common)];
-	GError *gerr = NULL;
+	GOptionEntry *all;
 	char *err = NULL;
+	int n = 0, rc;
 
-	memcpy(common, cli_common, sizeof(common));
-	common[0].arg_data = &c->config_path;
-	common[1].arg_data = &c->tenant;
-	g_option_context_set_summary(ctx, summary);
-	g_option_context_add_main_entries(ctx, common, NULL);
-	if (extra)
-		g_option_context_add_main_entries(ctx, extra, NULL);
-	if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
-		fprintf(stderr, "rebound %s: %s\n", (*argv)[0], gerr->message);
-		g_error_free(gerr);
-		g_option_context_free(ctx);
-		return CLI_ERR;
-	}
-	g_option_context_free(ctx);
-	if (c->config_path == NULL) {
-		fprintf(stderr, "rebound %s: -c FILE is required\n", (*argv)[0]);
-		return CLI_ERR;
-	}
+	while (extra != NULL && extra[n].long_name != NULL)
+		n++;
+	all = g_new0(GOptionEntry, n + 2);
+	all[0] = (GOptionEntry){ "tenant", 't', 0, G_OPTION_ARG_STRING, &c->tenant,
+	    "tenant (default: [tenants] default)", "NAME" };
+	if (n > 0)
+		memcpy(all + 1, extra, n * sizeof *all);
+	rc = cli_options(argc, argv, params, summary, CLI_DESCRIPTION, all, CLI_DEFAULT_CONFIG,
+	    &c->config_path);
+	g_free(all);
+	if (rc != 0)
+		return rc;
 	if ((c->cfg = config_load(c->config_path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
@@ -142,8 +133,7 @@ cmd_check(int argc, char **argv)
 	    NULL, 1)) != 0)
 		goto out;
 	if (argc != 2) {
-		fprintf(stderr, "usage: rebound check -c FILE [--tenant NAME] ADDRESS\n");
-		rc = CLI_ERR;
+		rc = cli_usage_error("check", argc < 2 ? "ADDRESS is missing" : "one ADDRESS only");
 		goto out;
 	}
 	if (address_domain(argv[1]) == NULL || (key = address_key(argv[1])) == NULL) {
@@ -196,8 +186,8 @@ cmd_suppress(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Add ADDRESS to the suppression list.", extra, 1)) != 0)
 		goto out;
 	if (argc != 2 || reason == NULL) {
-		fprintf(stderr, "usage: rebound suppress -c FILE ADDRESS --reason TEXT [--class CLASS] [--expires 30d] [--note TEXT] [--tenant NAME]\n");
-		rc = CLI_ERR;
+		rc = argc != 2 ? cli_usage_error("suppress", argc < 2 ? "ADDRESS is missing" :
+		    "one ADDRESS only") : cli_usage_error("suppress", "--reason TEXT is required");
 		goto out;
 	}
 	s.tenant = c.tenant;
@@ -241,8 +231,7 @@ cmd_unsuppress(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Remove ADDRESS from the suppression list.", NULL, 1)) != 0)
 		goto out;
 	if (argc != 2) {
-		fprintf(stderr, "usage: rebound unsuppress -c FILE [--tenant NAME] ADDRESS\n");
-		rc = CLI_ERR;
+		rc = cli_usage_error("unsuppress", argc < 2 ? "ADDRESS is missing" : "one ADDRESS only");
 		goto out;
 	}
 	if ((rc = lookup_db_unsuppress(c.db, c.tenant, argv[1], "cli", &err)) < 0) {
@@ -283,8 +272,8 @@ cmd_export(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "", "Write the suppression list to standard output.", extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
-		fprintf(stderr, "usage: rebound export -c FILE [--format csv|json] [--tenant NAME | --all-tenants]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("export", "unexpected argument \"%s\"", argv[1]) :
+		    cli_usage_error("export", "--format is csv or json, not \"%s\"", format);
 		goto out;
 	}
 	p[0] = all ? NULL : c.tenant;
@@ -657,8 +646,7 @@ cmd_import(int argc, char **argv)
 	    "one, the first column is the address.", extra, 1)) != 0)
 		goto out;
 	if (argc != 2) {
-		fprintf(stderr, "usage: rebound import -c FILE [--class CLASS] [--reason TEXT] [--tenant NAME] FILE.csv\n");
-		rc = CLI_ERR;
+		rc = cli_usage_error("import", argc < 2 ? "FILE.csv is missing" : "one FILE.csv only");
 		goto out;
 	}
 	if (def_class == NULL)
@@ -822,8 +810,8 @@ cmd_stats(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "", "Event counts by day, class, reason, domain, campaign.", extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by))) {
-		fprintf(stderr, "usage: rebound stats -c FILE [--since 7d] [--by day|class|reason|domain|campaign] [--tenant NAME | --all-tenants]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("stats", "unexpected argument \"%s\"", argv[1]) :
+		    cli_usage_error("stats", "--by is day, class, reason, domain or campaign, not \"%s\"", by);
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "30d", &f.since) < 0) {
@@ -885,8 +873,8 @@ cmd_complaints(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "", "Complaints (ARF reports) received.", extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || limit < 1) {
-		fprintf(stderr, "usage: rebound complaints -c FILE [--since 7d] [--type T] [--provider P] [--domain D] [--campaign C] [--limit N]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("complaints", "unexpected argument \"%s\"", argv[1]) :
+		    cli_usage_error("complaints", "--limit must be 1 or more");
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "7d", &f.since) < 0) {
@@ -950,8 +938,8 @@ cmd_quarantine(int argc, char **argv)
 	    extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || limit < 1) {
-		fprintf(stderr, "usage: rebound quarantine -c FILE [--since 30d] [--limit N] [--show QUEUE_ID]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("quarantine", "unexpected argument \"%s\"", argv[1]) :
+		    cli_usage_error("quarantine", "--limit must be 1 or more");
 		goto out;
 	}
 	if (show) {

@@ -4,8 +4,10 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* CFG_PATH: a CFG_STR naming a file or directory; relative to the config file's directory. */
 enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_LIST, CFG_PATH };
@@ -682,6 +684,87 @@ config_print(const struct config *cfg, FILE *fp)
 				fprintf(fp, "# domain %s -> tenant %s\n", (char *)k, (char *)v);
 		}
 	}
+}
+
+/* "PATH:LINE: section.key: message" for a key of a loaded file (caller frees). */
+static char *
+config_error_at(const struct config *cfg, const char *section, const char *key,
+    const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static char *
+config_error_at(const struct config *cfg, const char *section, const char *key,
+    const char *fmt, ...)
+{
+	char *text = NULL, *msg, *out;
+	va_list ap;
+	int line = 0;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (cfg->path != NULL && g_file_get_contents(cfg->path, &text, NULL, NULL))
+		line = config_line_of(text, section, key);
+	g_free(text);
+	if (cfg->path == NULL)
+		out = g_strdup_printf("%s.%s: %s", section, key, msg);
+	else if (line > 0)
+		out = g_strdup_printf("%s:%d: %s.%s: %s", cfg->path, line, section, key, msg);
+	else
+		out = g_strdup_printf("%s: %s.%s (default): %s", cfg->path, section, key, msg);
+	g_free(msg);
+	return out;
+}
+
+/* 0 when path can be opened for reading, else -1 and why in *why. */
+static int
+config_readable(const char *path, char **why)
+{
+	FILE *fp = fopen(path, "r");
+
+	if (fp == NULL) {
+		*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
+int
+config_check_paths(const struct config *cfg, char **err)
+{
+	char *why = NULL, *dir;
+
+	*err = NULL;
+	if (config_readable(cfg->parser_rules, &why) < 0) {
+		*err = config_error_at(cfg, "parser", "rules", "%s", why);
+		goto out;
+	}
+	if (cfg->smtp_tls_cert != NULL && config_readable(cfg->smtp_tls_cert, &why) < 0) {
+		*err = config_error_at(cfg, "smtp", "tls_cert", "%s", why);
+		goto out;
+	}
+	if (cfg->smtp_tls_key != NULL && config_readable(cfg->smtp_tls_key, &why) < 0) {
+		*err = config_error_at(cfg, "smtp", "tls_key", "%s", why);
+		goto out;
+	}
+	/* The spool, or the nearest directory above it, which it will be made in. */
+	dir = g_strdup(cfg->spool_dir);
+	while (!g_file_test(dir, G_FILE_TEST_EXISTS) && strcmp(dir, "/") != 0 &&
+	    strcmp(dir, ".") != 0) {
+		char *up = g_path_get_dirname(dir);
+		g_free(dir);
+		dir = up;
+	}
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+		*err = config_error_at(cfg, "spool", "dir", "%s: not a directory", dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		*err = config_error_at(cfg, "spool", "dir", "%s%s: %s", dir,
+		    strcmp(dir, cfg->spool_dir) == 0 ? "" : " (where it would be made)",
+		    g_strerror(errno));
+	g_free(dir);
+out:
+	g_free(why);
+	return *err == NULL ? 0 : -1;
 }
 
 size_t

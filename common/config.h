@@ -108,6 +108,14 @@ void config_print(const struct config *cfg, FILE *fp);
 void config_free(struct config *cfg);
 
 /*
+ * What "serve -n" and the daemon's start need beyond the syntax: the rules
+ * file and the TLS files readable, the spool directory writable (or its
+ * nearest existing parent, where it will be made).  -1 and
+ * "FILE:LINE: section.key: path: why" in *err (caller frees).
+ */
+int config_check_paths(const struct config *cfg, char **err);
+
+/*
  * The key table, row by row, for documentation (config_write_man()): the
  * strings are static.  def is in file syntax, NULL when unset; choices is
  * "a|b" or NULL; min and max bound integers (ranged).

@@ -73,7 +73,7 @@ check "man --warnings reports nothing for either page" [ -z "$w" ]
 # 3. The user, the conffile, the spool.
 pw=$(in_root getent passwd rebound)
 uid=$(printf '%s' "$pw" | cut -d: -f3)
-check "a system user rebound exists ($pw)" [ -n "$uid" ] && [ "$uid" -lt 1000 ]
+check "a system user rebound exists ($pw)" test "${uid:-1000}" -lt 1000
 check "/etc/rebound/rebound.conf is a conffile" \
 	sh -c "chroot '$r' dpkg-query -W -f='\${Conffiles}' rebound | grep -q '/etc/rebound/rebound.conf '"
 perm=$(in_root stat -c '%a %U:%G' /etc/rebound/rebound.conf)
@@ -81,7 +81,7 @@ check "the config is 640 root:rebound (got $perm)" [ "$perm" = "640 root:rebound
 perm=$(in_root stat -c '%a %U:%G' /var/lib/rebound/spool)
 check "the spool is 700 rebound:rebound (got $perm)" [ "$perm" = "700 rebound:rebound" ]
 check "the rules and migrations are installed" \
-	[ -f "$r/usr/share/rebound/rules.conf" ] && [ -f "$r/usr/share/rebound/sql/001_init.sql" ]
+	test -f "$r/usr/share/rebound/rules.conf" -a -f "$r/usr/share/rebound/sql/001_init.sql"
 
 # 4. The units, as the chroot's systemd reads them.
 for u in rebound.service rebound-lookupd.service; do
@@ -99,15 +99,18 @@ wd=$(key WorkingDirectory)
 exec_start=$(key ExecStart)
 caps=$(key AmbientCapabilities | tr 'A-Z' 'a-z' | sed 's/cap_//g; s/ /,+/g')
 check "the unit runs as rebound from / (User=$user WorkingDirectory=$wd)" \
-	[ "$user" = rebound ] && [ "$wd" = / ]
+	test "$user" = rebound -a "$wd" = /
 out=$(chroot "$r" setpriv --reuid="$user" --regid="$group" --init-groups \
 	sh -c "cd '$wd' && $exec_start -n" 2>&1)
-check "serve -n accepts the installed configuration as the unit's user" [ $? = 0 ]
+rc=$?
+check "serve -n accepts the installed configuration as the unit's user" [ $rc = 0 ]
+[ $rc = 0 ] || printf '%s\n' "$out" | sed 's/^/# /' | tail -5
 printf '%s\n' "$out" | grep -q "rules = /usr/share/rebound/rules.conf" &&
 	ok "the default rules are the installed ones" || nok "the default rules are the installed ones"
 out=$(chroot "$r" setpriv --reuid="$user" --regid="$group" --init-groups \
 	sh -c "cd / && rebound config" 2>&1)
-check "rebound config reads /etc/rebound/rebound.conf without -c" [ $? = 0 ]
+check "rebound config reads /etc/rebound/rebound.conf without -c" \
+	sh -c 'printf "%s\n" "$1" | grep -q "^dir = /var/lib/rebound/spool$"' _ "$out"
 
 # The daemon and its client share a network namespace of their own: the
 # host's ports stay out of it.  The client is bash's /dev/tcp inside the chroot.

@@ -34,8 +34,15 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 2)
         p = harness.subprocess.run([harness.REBOUND, "check", "a@b.example"],
                                    stdout=harness.subprocess.PIPE, stderr=harness.subprocess.PIPE)
+        # Without -c the default file is read (and named when it is missing).
+        if not harness.os.path.exists("/etc/rebound/rebound.conf"):
+            self.assertEqual(p.returncode, 2)
+            self.assertIn(b"/etc/rebound/rebound.conf", p.stderr)
+        p = harness.subprocess.run([harness.REBOUND, "suppress", "a@b.example",
+                                    "-c", self.env.conf_path],
+                                   stdout=harness.subprocess.PIPE, stderr=harness.subprocess.PIPE)
         self.assertEqual(p.returncode, 2)
-        self.assertIn(b"-c FILE is required", p.stderr)
+        self.assertIn(b"--reason TEXT is required", p.stderr)
 
     def test_suppress_unsuppress_audited_and_live(self):
         rc, out, err = self.env.cli("suppress", "Cli.User@Example.net", "--reason", "asked to stop",

@@ -64,9 +64,16 @@ class Migrate(unittest.TestCase):
                            stderr=subprocess.STDOUT, timeout=60)
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"cannot connect", p.stdout)
-        p = subprocess.run([harness.REBOUND, "migrate"], stdout=subprocess.PIPE,
+        p = subprocess.run([harness.REBOUND, "migrate", "--bogus"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
         self.assertEqual(p.returncode, 2)
+        self.assertIn(b"Unknown option --bogus", p.stdout)
+        # Without -c: the default file, named when it is missing.
+        if not os.path.exists("/etc/rebound/rebound.conf"):
+            p = subprocess.run([harness.REBOUND, "migrate"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"/etc/rebound/rebound.conf", p.stdout)
 
 
 if __name__ == "__main__":
