@@ -33,7 +33,6 @@ if [ ! -f "$tarball" ]; then
 fi
 
 r=$(mktemp -d /var/tmp/rebound-test-deb-root.XXXXXX)
-chmod 755 "$r"	# it is /, and the unit's user must enter it
 # Processes whose root is the chroot: ended by id when the test ends.
 inside() { for p in /proc/[0-9]*; do [ "$(readlink "$p/root" 2>/dev/null)" = "$r" ] && echo "${p#/proc/}"; done; }
 cleanup() {
@@ -45,6 +44,7 @@ cleanup() {
 }
 trap cleanup EXIT
 tar -C "$r" -xf "$tarball"
+chmod 755 "$r"	# it is /, and the unit's user must enter it (tar restored mktemp's 0700)
 mount -t proc proc "$r/proc"
 mount --bind /dev "$r/dev"
 mount -t devpts devpts "$r/dev/pts" 2>/dev/null
@@ -121,6 +121,7 @@ for i in $(seq 1 100); do
 	{ exec 3<>/dev/tcp/127.0.0.1/2525; } 2>/dev/null && break
 	sleep 0.1
 done
+[ -e /proc/self/fd/3 ] || { echo "no connection to 127.0.0.1:2525"; exit 1; }
 say() { printf '%s\r\n' "$1" >&3; IFS= read -r -t 10 line <&3; echo "$line"; }
 IFS= read -r -t 10 line <&3; echo "$line"
 say "HELO test.example"
