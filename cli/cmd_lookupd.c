@@ -37,6 +37,7 @@ lookupd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_set_level_name(cfg->log_level);
+	log_set_format_name(cfg->log_format);
 	g_ptr_array_add(ld->configs, cfg);
 	lookup_reload(cfg);
 }
@@ -77,6 +78,7 @@ cmd_lookupd(int argc, char **argv)
 		return 1;
 	}
 	log_set_level_name(cfg->log_level);
+	log_set_format_name(cfg->log_format);
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	sigterm = evsignal_new(base, SIGTERM, lookupd_signal_cb, base);

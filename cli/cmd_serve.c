@@ -119,6 +119,7 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	if (g_strcmp0(cfg->store_conninfo, sv->cfg->store_conninfo) != 0)
 		log_warnx("serve event=reload note=\"store.conninfo changes need a restart\"");
 	log_set_level_name(cfg->log_level);
+	log_set_format_name(cfg->log_format);
 	g_ptr_array_add(sv->configs, cfg);
 	sv->cfg = cfg;
 	spool_set_min_free(sv->spool, (uint64_t)cfg->spool_min_free_mb << 20);
@@ -235,6 +236,7 @@ serve_run(const char *path, int check_only, int connect)
 		return 0;
 	}
 	log_set_level_name(sv.cfg->log_level);
+	log_set_format_name(sv.cfg->log_format);
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);

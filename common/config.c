@@ -28,6 +28,7 @@ struct cfg_param {
 
 static const struct cfg_param cfg_params[] = {
 	{ "log", "level", CFG_STR, "info", 0, 0, "debug|info|warn", F(log_level), "log verbosity" },
+	{ "log", "format", CFG_STR, "text", 0, 0, "text|json", F(log_format), "text: TIME LEVEL key=value lines; json: one JSON object per line, the same pairs as members (for log shippers)" },
 
 	{ "smtp", "listen", CFG_LIST, "127.0.0.1:2525", 0, 0, NULL, F(smtp_listen), "listeners, addr:port; [::1]:25 for IPv6" },
 	{ "smtp", "listen_tls", CFG_LIST, "", 0, 0, NULL, F(smtp_listen_tls), "implicit-TLS listeners (port 465 style), addr:port; need tls_cert and tls_key" },

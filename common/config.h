@@ -22,6 +22,7 @@ struct config {
 
 	/* [log] */
 	char *log_level;
+	char *log_format;		/* "text" or "json" */
 
 	/* [smtp] */
 	char **smtp_listen;		/* "addr:port", "[v6]:port" */

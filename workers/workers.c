@@ -158,6 +158,8 @@ workers_build_argv(const struct config *cfg, const char *exe)
 	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_header_size));
 	g_ptr_array_add(a, g_strdup("--log-level"));
 	g_ptr_array_add(a, g_strdup(cfg->log_level ? cfg->log_level : "info"));
+	g_ptr_array_add(a, g_strdup("--log-format"));
+	g_ptr_array_add(a, g_strdup(cfg->log_format ? cfg->log_format : "text"));
 	if (cfg->parser_rules != NULL) {
 		g_ptr_array_add(a, g_strdup("--rules"));
 		g_ptr_array_add(a, g_strdup(cfg->parser_rules));

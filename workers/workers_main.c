@@ -126,7 +126,7 @@ worker_usage(void)
 	fprintf(stderr, "usage: rebound parse-worker [--cpu-seconds N] [--rules FILE] "
 	    "[--verp-pattern RE]\n    [--correlation-headers H;H] [--charset-allow C;C] "
 	    "[--max-depth N] [--max-parts N]\n    [--max-recipients N] [--max-header-size N] "
-	    "[--log-level L]\n"
+	    "[--log-level L] [--log-format text|json]\n"
 	    "(internal: started by \"rebound serve\" with its job socket on fd 3)\n");
 }
 
@@ -170,6 +170,8 @@ workers_child_main(int argc, char **argv)
 			opts.max_header_size = (gsize)g_ascii_strtoull(v, NULL, 10);
 		else if (strcmp(a, "--log-level") == 0)
 			log_set_level_name(v);
+		else if (strcmp(a, "--log-format") == 0)
+			log_set_format_name(v);
 		else {
 			worker_usage();
 			return 2;

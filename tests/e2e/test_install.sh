@@ -6,7 +6,7 @@
 # (systemd-analyze verify) and "make install" into a DESTDIR.
 cd "$(dirname "$0")/../.." || exit 1
 B=${REBOUND_BUILD:-build}
-R=$B/rebound
+R=$(readlink -f "$B/rebound")
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
 nok() { n=$((n + 1)); echo "not ok $n - $1"; }
@@ -67,7 +67,7 @@ check "rebound.conf(5) lists every key under its section${missing:+ (missing:$mi
 mkdir -p "$t/etc"
 cp conf/rules.conf "$t/etc/my-rules.conf"
 printf '[parser]\nrules = my-rules.conf\n[spool]\ndir = spool\n' > "$t/etc/r.conf"
-out=$(cd / && "$OLDPWD/$R" serve -n -c "$t/etc/r.conf" 2>&1)
+out=$(cd / && "$R" serve -n -c "$t/etc/r.conf" 2>&1)
 rc=$?
 [ $rc = 0 ] && printf '%s\n' "$out" | grep -q "^rules = $t/etc/my-rules.conf$" &&
 	printf '%s\n' "$out" | grep -q "^dir = $t/etc/spool$" &&
@@ -110,7 +110,7 @@ mkdir -p "$t/man/man5" "$t/man/man8" "$t/units"
 cp "$B/man/rebound.8" "$t/man/man8/"
 cp "$B/man/rebound.conf.5" "$t/man/man5/"
 for u in rebound.service rebound-lookupd.service; do
-	sed "s|/usr/sbin/rebound|$PWD/$R|" "conf/$u" > "$t/units/$u"
+	sed "s|/usr/sbin/rebound|$R|" "conf/$u" > "$t/units/$u"
 	v=$(MANPATH="$t/man" systemd-analyze verify "$t/units/$u" 2>&1)
 	check "systemd-analyze verify $u is clean${v:+: $v}" [ -z "$v" ]
 done
