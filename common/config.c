@@ -337,31 +337,37 @@ config_check(struct config *cfg, const char **section, const char **key)
 
 /*
  * A file shipped with Rebound, found from the running binary so that the
- * build tree and every PREFIX work: <bindir>/../share/rebound/NAME (installed),
- * <bindir>/../conf/NAME and <bindir>/../../conf/NAME (build/ and build/san/ of
- * a source tree), then /usr/share/rebound/NAME, which is also the answer when
- * none exists (so that the error names the packaged location).
+ * build tree and every PREFIX work: <bindir>/../share/rebound/NAME
+ * (installed), else conf/NAME in the nearest of the three directories above
+ * <bindir> (build/, build/san/ or build/san/tests/ of a source tree), else
+ * /usr/share/rebound/NAME, which is also the answer when none exists (so
+ * that the error names the packaged location).
  */
 char *
 config_shipped_file(const char *name)
 {
 	char *exe = g_file_read_link("/proc/self/exe", NULL);
-	char *bindir = exe ? g_path_get_dirname(exe) : NULL;
-	char *found = NULL;
+	char *dir = exe ? g_path_get_dirname(exe) : NULL;
+	char *found = NULL, *f;
 
-	if (bindir != NULL) {
-		char *cand[] = {
-			g_build_filename(bindir, "..", "share", "rebound", name, NULL),
-			g_build_filename(bindir, "..", "conf", name, NULL),
-			g_build_filename(bindir, "..", "..", "conf", name, NULL),
-		};
-		for (size_t i = 0; i < G_N_ELEMENTS(cand); i++) {
-			if (found == NULL && g_file_test(cand[i], G_FILE_TEST_IS_REGULAR))
-				found = g_canonicalize_filename(cand[i], NULL);
-			g_free(cand[i]);
-		}
+	if (dir != NULL) {
+		f = g_build_filename(dir, "..", "share", "rebound", name, NULL);
+		if (g_file_test(f, G_FILE_TEST_IS_REGULAR))
+			found = g_canonicalize_filename(f, NULL);
+		g_free(f);
 	}
-	g_free(bindir);
+	for (int up = 0; dir != NULL && found == NULL && up < 3; up++) {
+		char *parent = g_path_get_dirname(dir);
+
+		g_free(dir);
+		dir = parent;
+		f = g_build_filename(dir, "conf", name, NULL);
+		if (g_file_test(f, G_FILE_TEST_IS_REGULAR))
+			found = f;
+		else
+			g_free(f);
+	}
+	g_free(dir);
 	g_free(exe);
 	return found ? found : g_build_filename("/usr/share/rebound", name, NULL);
 }
