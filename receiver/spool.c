@@ -410,7 +410,6 @@ spool_open(const char *dir, char **err)
 		return NULL;
 	}
 	metrics_set("rebound_spool_backlog", NULL, NULL, (double)g_hash_table_size(s->index));
-	metrics_help("rebound_spool_backlog", "messages in the spool waiting for processing");
 	s->jobs = g_async_queue_new();
 	for (i = 0; i < SPOOL_WRITERS; i++)
 		s->writers[i] = g_thread_new("spool-writer", spool_writer, s);
