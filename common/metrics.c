@@ -81,6 +81,13 @@ static const struct {
 	    NULL, NULL },
 	{ "rebound_index_updates_total", METRICS_COUNTER,
 	    "suppression changes applied to the lookup index", NULL, NULL },
+	{ "rebound_index_change_id", METRICS_GAUGE,
+	    "last suppression change (suppression_changes.id) applied to the index", NULL, NULL },
+	{ "rebound_index_lag_seconds", METRICS_GAUGE,
+	    "how far behind its database's suppressions the lookup index may be", NULL, NULL },
+	{ "rebound_index_reloads_total", METRICS_COUNTER,
+	    "full reloads of the lookup index after the change log was pruned past it",
+	    "reason", "pruned" },
 	{ "rebound_http_responses_total", METRICS_COUNTER, "HTTP API responses, by status",
 	    "code", "200|201|400|401|403|404|405|500|503" },
 };
