@@ -264,6 +264,16 @@ class Trust(unittest.TestCase):
             self.assertEqual(code, 550, msg)
             self.assertIn(b"not signed", msg)
 
+    def test_sign_defaults_to_a_covered_domain(self):
+        conf = os.path.join(self.tmp, "sign.conf")
+        with open(conf, "w") as f:
+            f.write(f"[smtp]\ndomains = .sub.example;legacy.example;rp.example\n"
+                    f"[signing]\nkey = hex:{KEY.hex()}\nunsigned_domains = legacy.example\n")
+        p = subprocess.run([harness.REBOUND, "sign", "-c", conf, "who@example.org"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.decode(), r"^b=\d{3}=[a-z2-7]{8}=who=example\.org@rp\.example\n$")
+
     def test_serve_n_and_start_say_what_is_open(self):
         p = subprocess.run([harness.REBOUND, "serve", "-c", self.open.conf_path, "-n"],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=30)
