@@ -526,6 +526,7 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 		log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
 		    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
 		    res->message_id, m->len, cfg->store_raw_max_mb);
+	res->unsuppressible = store_trust_reason(trust);
 	if (!store_trust_message(trust))
 		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
 		    env->queue_id ? env->queue_id : "-", res->message_id, store_trust_reason(trust));
@@ -538,6 +539,7 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 			goto done;
 		res->events++;
 	}
+	res->capped = store_trust_over(trust);
 	if (store_trust_over(trust) > 0) {
 		char *e = log_escape(store_trust_first_over(trust),
 		    strlen(store_trust_first_over(trust)), 256);

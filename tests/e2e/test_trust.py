@@ -100,6 +100,11 @@ class Trust(unittest.TestCase):
     def suppressed(self, key):
         return self.q(f"SELECT class FROM suppressions WHERE address_key = '{key}'")
 
+    def metrics(self, d):
+        port = d.conf["http"]["listen"].rsplit(":", 1)[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            return r.read().decode()
+
     def socketmap(self, d, addr):
         port = d.conf["lookup"]["socketmap_listen"].rsplit(":", 1)[1]
         p = harness.postmap("-q", addr, f"socketmap:inet:127.0.0.1:{port}:suppressed")
@@ -122,6 +127,8 @@ class Trust(unittest.TestCase):
                       [["f", "f"]])
             self.assertEqual(self.suppressed(victim), [], rcpt)
         self.assertIn("signature=fbl-not-arf", self.signed.log())
+        self.assertRegex(self.metrics(self.signed),
+                         r'\nrebound_messages_unsuppressible_total\{reason="fbl-not-arf"\} [3-9]\n')
         # The lookup servers agree (the index is fed by NOTIFY): a control
         # address suppressed meanwhile is there, the victims are not.
         ctl = "control-fbl@example.org"
@@ -177,6 +184,7 @@ class Trust(unittest.TestCase):
                                 " WHERE address_key LIKE 'cap___@example.org'"), [["100"]])
         self.assertEqual(self.q("SELECT count(*) FROM events WHERE suppressible"
                                 " AND address_key LIKE 'cap___@example.org'"), [["100"]])
+        self.assertIn("\nrebound_suppressions_capped_total 50\n", self.metrics(self.open))
         self.assertRegex(self.open.log(), r"event=suppression-cap message_id=\d+ cap=100"
                                           r" over=50 first_over=\"cap100@example.org\"")
 
