@@ -447,6 +447,13 @@ store_trust_of(const struct config *cfg, const struct store_msg *m)
 	in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
 	in.original_mail_from = r ? r->original_mail_from : NULL;
 	if (in.arf && cfg->fbl_require_dkim && m->raw != NULL) {
+		/* No signature helps a complaint no recipient vouches for (sent
+		 * to an unsigned path, say): skip the verification then. */
+		in.dkim_pass = TRUE;
+		t = store_trust_new(cfg, &in);
+		if (!store_trust_message(t))
+			return t;
+		store_trust_free(t);
 		in.dkim_pass = store_dkim_provider(cfg, m->raw, m->len, &domain, &detail);
 		if (in.dkim_pass)
 			log_info("q=%s event=dkim result=pass d=%s", m->env->queue_id ?
