@@ -37,8 +37,11 @@ static const struct cfg_param cfg_params[] = {
 	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
 	{ "smtp", "max_message_size", CFG_INT, "26214400", 1024, 1073741824, NULL, F(smtp_max_message_size), "octets" },
 	{ "smtp", "max_recipients", CFG_INT, "100", 1, 100000, NULL, F(smtp_max_recipients), "per message" },
-	{ "smtp", "max_sessions", CFG_INT, "1000", 1, 1000000, NULL, F(smtp_max_sessions), "in total" },
-	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per client address" },
+	{ "smtp", "max_memory_mb", CFG_INT, "64", 1, 65536, NULL, F(smtp_max_memory_mb), "message data all sessions keep in RAM; the rest goes to spool tmp/" },
+	{ "smtp", "max_sessions", CFG_INT, "0", 0, 1000000, NULL, F(smtp_max_sessions), "in total; 0 = from RLIMIT_NOFILE and memory" },
+	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per IPv4 address or IPv6 /64" },
+	{ "smtp", "max_session_time", CFG_INT, "3600", 10, 86400, NULL, F(smtp_max_session_time), "seconds a session may last" },
+	{ "smtp", "stress_timeout", CFG_INT, "10", 1, 3600, NULL, F(smtp_stress_timeout), "idle and data timeout while sessions are 3/4 of the limit" },
 	{ "smtp", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, F(smtp_idle_timeout), "seconds waiting for a command" },
 	{ "smtp", "data_timeout", CFG_INT, "600", 1, 86400, NULL, F(smtp_data_timeout), "seconds of silence in DATA" },
 	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "before 421" },
@@ -79,6 +82,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "tenants", "default", CFG_STR, "default", 0, 0, NULL, F(default_tenant), "tenant for unmapped domains" },
 
 	{ "lookup", "socketmap_listen", CFG_LIST, "127.0.0.1:2526", 0, 0, NULL, F(lookup_socketmap_listen), "Postfix socketmap server" },
+	{ "lookup", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(lookup_max_connections), "socketmap and policy each; 0 = a share of RLIMIT_NOFILE" },
 	{ "lookup", "policy_listen", CFG_LIST, "127.0.0.1:2527", 0, 0, NULL, F(lookup_policy_listen), "Postfix policy server" },
 	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "%a address, %r reason" },
 	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "" },
@@ -87,6 +91,9 @@ static const struct cfg_param cfg_params[] = {
 
 	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API" },
 	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
+	{ "http", "read_token", CFG_STR, NULL, 0, 0, NULL, F(http_read_token), "bearer token for reads (GET); the write token reads too" },
+	{ "http", "hosts", CFG_LIST, "", 0, 0, NULL, F(http_hosts), "Host header values accepted; empty = any" },
+	{ "http", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(http_max_connections), "0 = a share of RLIMIT_NOFILE" },
 
 	{ "signing", "key", CFG_STR, NULL, 0, 0, NULL, F(signing_key), "signing key: hex:, base64: or file:PATH" },
 	{ "signing", "verify_keys", CFG_LIST, "", 0, 0, NULL, F(signing_verify_keys), "older keys still accepted" },
@@ -557,7 +564,8 @@ config_secret(const struct cfg_param *p)
 {
 	return (strcmp(p->section, "signing") == 0 &&
 	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0)) ||
-	    (strcmp(p->section, "http") == 0 && strcmp(p->key, "token") == 0);
+	    (strcmp(p->section, "http") == 0 && (strcmp(p->key, "token") == 0 ||
+	    strcmp(p->key, "read_token") == 0));
 }
 
 /* A libpq connection string without its password (keyword form or URI),

@@ -36,8 +36,11 @@ struct config {
 	int64_t smtp_max_data_line;
 	int64_t smtp_max_message_size;
 	int64_t smtp_max_recipients;
+	int64_t smtp_max_memory_mb;
 	int64_t smtp_max_sessions;
 	int64_t smtp_max_sessions_per_ip;
+	int64_t smtp_max_session_time;
+	int64_t smtp_stress_timeout;
 	int64_t smtp_idle_timeout;
 	int64_t smtp_data_timeout;
 	int64_t smtp_max_bad_commands;
@@ -86,6 +89,7 @@ struct config {
 	/* [lookup] */
 	char **lookup_socketmap_listen;
 	char **lookup_policy_listen;
+	int64_t lookup_max_connections;
 	char *lookup_action_hard;
 	char *lookup_action_soft;
 	char *lookup_action_complaint;
@@ -93,6 +97,9 @@ struct config {
 
 	/* [http] */
 	char **http_listen;
+	int64_t http_max_connections;
+	char *http_read_token;		/* NULL: reads need no token */
+	char **http_hosts;		/* Host values accepted; NULL or empty: any */
 	char *http_token;
 
 	/* [signing] (common/signing.h) */

@@ -81,7 +81,9 @@ Rebound: SMTP on 127.0.0.1:2525 (return-path domain bounces.example.com), config
 Ctrl-C stops Rebound and the PostgreSQL cluster.
 
 MSG
-build/rebound serve -c "$CONF" &
+# As root (make run on a fresh VM) there is no [smtp] user to drop to.
+root=""; [ "$(id -u)" = 0 ] && root="--allow-root"
+build/rebound serve -c "$CONF" $root &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM
 wait $pid
