@@ -359,6 +359,13 @@ config_check(struct config *cfg, const char **section, const char **key)
 			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]);
 		}
 	}
+	if (cfg->fbl_dkim_key_file != NULL &&
+	    !g_file_test(cfg->fbl_dkim_key_file, G_FILE_TEST_IS_REGULAR)) {
+		*section = "fbl";
+		*key = "dkim_key_file";
+		return g_strdup_printf("fbl.dkim_key_file: \"%s\" is not a readable file",
+		    cfg->fbl_dkim_key_file);
+	}
 	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
 		*section = "signing";
 		*key = "verify_keys";
