@@ -155,3 +155,9 @@ $(BUILD)/bench/bench_lookup_client: tests/bench/bench_lookup_client.c
 
 bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_lookup.py
+
+# ---- parser accuracy on tests/corpus (issue 13) -----------------------------
+# Per source, train and validation (tests/corpus/SPLIT), and the shared corpus.
+.PHONY: accuracy
+accuracy: $(BUILD)/rebound
+	BUILD=$(BUILD) tests/accuracy/run.sh
