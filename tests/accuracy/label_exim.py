@@ -51,11 +51,12 @@ def failure_blocks(text):
     out, cur = {}, None
     started = False
     for line in text.splitlines():
-        if re.search(r"address\(es\) failed:|following addresses:|following address\(es\)", line):
+        if re.search(r"address\(es\) failed:|following addresses:|following address\(es\)|^The following address", line):
             started = True
             continue
-        if not started:
+        if not started and not re.match(r"^  \S+@\S+$", line):
             continue
+        started = True
         if line.startswith("--") or line.startswith("------"):
             break
         if re.match(r"^  \S", line) and not line.startswith("  host "):
@@ -77,7 +78,10 @@ def main(d):
         blocks = failure_blocks(text)
         props = []
         for r in recs or [{"recipient": k, "status": "", "action": "", "diag": ""} for k in blocks]:
-            detail = " ".join(v for k, v in blocks.items() if r["recipient"].lower() in k.lower())
+            # the block that names the address, or says it was generated from it
+            rl = r["recipient"].lower()
+            detail = " ".join(v for k, v in blocks.items() if rl in k.lower() or
+                              re.search(r"generated (from|by) " + re.escape(rl) + r"\b", v.lower()))
             detail = (detail + " " + r["diag"]).strip()
             reason = "undefined"
             for pat, rs in REASONS:

@@ -4,8 +4,8 @@
 Labels were made by reading each message (for Exim, from label_exim.py's
 proposals, corrected here by hand).  Every message of a source that is not
 listed as a bounce, report or auto-reply is labelled {"not_bounce": true}.
-Reasons use Sisimai's vocabulary; "undefined" where the message gives no
-decisive cause.  hardbounce is true for userunknown, hostunknown and hasmoved
+Reasons use Sisimai's vocabulary: "onhold" where the message gives a
+failure text that decides nothing, "undefined" where it gives none.  hardbounce is true for userunknown, hostunknown and hasmoved
 (and a permanent notaccept), as in ../shared/corpus.
 
 Usage: labels.py [CORPUS_DIR]   (default tests/corpus)
@@ -152,7 +152,11 @@ def exim_labels(corpus):
             if p["action"] == "delayed":
                 recs.append(rec(p["recipient"], "expired", p["status"], "delayed"))
                 continue
-            reason = "undefined"
+            if not re.match(r"^[^\s<>@]+@[^\s<>@]+$", p["recipient"]):
+                continue
+            # Sisimai's split: text that decides nothing is "onhold", no text "undefined"
+            d = re.sub(r"\((generated from|expanded from) [^)]*\)", "", p["detail"]).strip()
+            reason = "onhold" if d else "undefined"
             for pat, rs in EXIM_TEXT:
                 if re.search(pat, p["detail"], re.I):
                     reason = rs
