@@ -114,9 +114,12 @@ EXIM_TEXT = [
     (r"5\.4\.3", "networkerror"),
     (r"local delivery failed", "mailererror"),
 ]
-# Messages a mail system sent that name no failed recipient (postmaster and
-# owner notices, frozen messages, local scanning refusals of the sender).
-EXIM_NONE = r"^Subject: (Mail failure - |error\(s\) in forwarding|Message frozen|System filter has frozen|Your mailbox|Submission of mail from)"
+# Bounces that name no failed recipient (the local scanning refused the
+# sender, no or too many recipients): any record is extra.
+EXIM_NONE = r"^Subject: Mail failure - "
+# Notices to a postmaster or a mailbox owner (frozen messages, .forward
+# errors, a mailbox over its warning size): mail, but no bounce.
+EXIM_NOTICE = r"^Subject: (error\(s\) in forwarding|Message frozen|System filter has frozen|Your mailbox|Submission of mail from)"
 # Recipients that are no address (pipes named by a system filter, quoted
 # router tricks): such files are left out of the corpus's expectations.
 EXIM_SKIP = {"0103.CALLER.0.eml", "0103.CALLER.1.eml", "0321.CALLER.0.eml", "4123.CALLER.0.eml",
@@ -136,6 +139,8 @@ def exim_labels(corpus):
             continue
         raw = open(os.path.join(corpus, "exim", f), "rb").read().decode("latin1")
         hdr = raw.split("\n\n", 1)[0]
+        if re.search(EXIM_NOTICE, hdr, re.M):
+            continue
         if re.search(EXIM_NONE, hdr, re.M):
             out[f] = NONE
             continue
