@@ -1062,12 +1062,14 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 		}
 		rec = report_add_record(r);
 		rec->recipient = parser_address(fr != NULL ? fr : orr);
+		parser_rcpt_from(rec, fr != NULL ? "final-recipient" : "original-recipient");
 		rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
 		if (rec->original_recipient != NULL && (rec->recipient == NULL ||
 		    rec->recipient[0] == '@' || strchr(strrchr(rec->recipient, '@'), '.') == NULL)) {
 			/* a source route or a bare host name: the original is the address */
 			g_free(rec->recipient);
 			rec->recipient = g_strdup(rec->original_recipient);
+			parser_rcpt_from(rec, "original-recipient");
 		}
 		if (fields_get(f, b, "Action") != NULL)
 			rec->action = g_ascii_strdown(fields_get(f, b, "Action"), -1);
@@ -1436,6 +1438,7 @@ parse_complaint_nonarf(struct parser *p, struct report *r, const struct fields *
 	rec = arf_record(p, r, "abuse");
 	rec->rule = (g_free(rec->rule), g_strdup("complaint-nonarf"));
 	rec->recipient = parser_address(hm != NULL ? hm : to);
+	parser_rcpt_from(rec, hm != NULL ? "complainer-header" : "original-to");
 	return TRUE;
 }
 
@@ -1478,6 +1481,7 @@ parse_arf(struct parser *p, struct report *r, struct walk *w)
 				continue;
 			rec = arf_record(p, r, fields_get(f, 0, "Feedback-Type"));
 			rec->recipient = a;
+			parser_rcpt_from(rec, "original-rcpt-to");
 		}
 	}
 	if (r->records->len == 0)
@@ -1493,6 +1497,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 {
 	GMatchInfo *mi = NULL;
 	char *local, *dom, *addr = NULL, *signed_rcpt;
+	const char *how = "verp";
 
 	if (envelope_rcpt == NULL)
 		return;
@@ -1501,6 +1506,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 	if ((signed_rcpt = signing_decode(envelope_rcpt)) != NULL) {
 		addr = parser_address(signed_rcpt);
 		g_free(signed_rcpt);
+		how = "signed-path";
 	} else if (p->verp != NULL && g_utf8_validate(envelope_rcpt, -1, NULL) &&
 	    g_regex_match(p->verp, envelope_rcpt, 0, &mi)) {
 		local = g_match_info_fetch_named(mi, "local");
@@ -1522,6 +1528,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 		struct report_record *rec = report_add_record(r);
 
 		rec->recipient = addr;
+		parser_rcpt_from(rec, how);
 		rec->action = g_strdup("failed");
 		parser_classify(p, rec, context);
 		return;
@@ -1533,6 +1540,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 			g_free(rec->original_recipient);
 			rec->original_recipient = rec->recipient;
 			rec->recipient = addr;
+			parser_rcpt_from(rec, how);
 			addr = NULL;
 		}
 	} else if (r->records->len > 1) {
@@ -1794,6 +1802,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		rec = arf_record(p, r, "opt-out");
 		rec->rule = (g_free(rec->rule), g_strdup("unsubscribe"));
 		rec->recipient = parser_address(fields_get(top, 0, "From"));
+		parser_rcpt_from(rec, "from");
 	}
 	if (r->records->len == 0)
 		text_parse(p, r, top, context, clen, w.orig != NULL || LEAF_SET(w.headers) ||
@@ -1808,10 +1817,14 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		 */
 		struct report_record *rec = g_ptr_array_index(r->records, 0);
 
-		if (rec->recipient == NULL && r->orig_to != NULL)
+		if (rec->recipient == NULL && r->orig_to != NULL) {
 			rec->recipient = parser_address(r->orig_to);
-		if (rec->recipient == NULL)
+			parser_rcpt_from(rec, "original-to");
+		}
+		if (rec->recipient == NULL) {
 			rec->recipient = g_strdup(ARF_PLACEHOLDER);
+			parser_rcpt_from(rec, "placeholder");
+		}
 	}
 	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
 		text_autoreply(p, r, top);
@@ -1822,8 +1835,10 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 
 		/* One recipient the report could not name: the original was for it. */
 		if (rec->recipient == NULL && r->records->len == 1 && r->kind == REPORT_KIND_DSN &&
-		    r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
+		    r->orig_to != NULL && strchr(r->orig_to, ',') == NULL) {
 			rec->recipient = parser_address(r->orig_to);
+			parser_rcpt_from(rec, "original-to");
+		}
 		if (rec->recipient == NULL)
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}

@@ -39,6 +39,14 @@ struct parser {
 	char *fold_out;
 };
 
+/* Says where rec->recipient came from (report.h); nothing when it is NULL. */
+static inline void
+parser_rcpt_from(struct report_record *rec, const char *how)
+{
+	g_free(rec->recipient_from);
+	rec->recipient_from = rec->recipient != NULL ? g_strdup(how) : NULL;
+}
+
 /* New strings (g_free) or NULL. */
 char *parser_address(const char *s);
 char *parser_find_status(const char *t);

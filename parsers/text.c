@@ -482,8 +482,8 @@ names_any(GPtrArray *addrs, GPtrArray *blocks)
 }
 
 static void
-add_record(struct parser *p, struct report *r, const char *addr, const char *diag,
-    const char *context)
+add_record(struct parser *p, struct report *r, const char *addr, const char *how,
+    const char *diag, const char *context)
 {
 	struct report_record *rec;
 
@@ -491,6 +491,7 @@ add_record(struct parser *p, struct report *r, const char *addr, const char *dia
 		return;
 	rec = report_add_record(r);
 	rec->recipient = g_strdup(addr);
+	parser_rcpt_from(rec, how);
 	rec->action = g_strdup("failed");
 	if (diag != NULL) {
 		char *d = g_strstrip(g_strdup(diag));
@@ -616,7 +617,8 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 				if (g_ascii_strcasecmp(b->addr, a) == 0)
 					hit = b;
 			}
-			add_record(p, r, a, hit != NULL ? hit->text->str : pre->str, region);
+			add_record(p, r, a, "x-failed-recipients", hit != NULL ? hit->text->str : pre->str,
+			    region);
 		}
 		g_ptr_array_free(xf, TRUE);
 		goto out;
@@ -637,7 +639,7 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 
 		/* A transcript block that names no command had no exchange of
 		 * its own: the notice's first command is another recipient's. */
-		add_record(p, r, b->addr, b->text->str, b->whole ? NULL : region);
+		add_record(p, r, b->addr, "failure-line", b->text->str, b->whole ? NULL : region);
 	}
 	if (r->records->len == 0 && (listed = listed_failed(region)) != NULL) {
 		/*
@@ -653,7 +655,7 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 		if (one->len > 0) {
 			struct block *b = g_ptr_array_index(one, 0);
 
-			add_record(p, r, b->addr, b->text->str, region);
+			add_record(p, r, b->addr, "failure-line", b->text->str, region);
 		}
 		g_ptr_array_free(one, TRUE);
 		g_string_free(ign, TRUE);
@@ -665,7 +667,7 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 		if (r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
 			a = parser_address(r->orig_to);
 		if (a != NULL)
-			add_record(p, r, a, pre->str, region);
+			add_record(p, r, a, "original-to", pre->str, region);
 		g_free(a);
 	}
 	g_ptr_array_free(real, TRUE);
@@ -745,6 +747,7 @@ text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 	r->kind = REPORT_KIND_AUTOREPLY;
 	rec = report_add_record(r);
 	rec->recipient = parser_address(fields_get(top, 0, "From"));
+	parser_rcpt_from(rec, "from");
 	rec->reason = g_strdup("vacation");
 	rec->rule = g_strdup("autoreply");
 	rec->class_ = REPORT_CLASS_AUTOREPLY;

@@ -472,6 +472,55 @@ test_verp(void)
 	parser_free(p);
 }
 
+/* Each record says where its recipient was read; the field survives the worker pipe. */
+static void
+test_recipient_from(void)
+{
+	static const struct { const char *file, *from; } t[] = {
+		{ "dsn-two-rcpts.eml", "final-recipient" },
+		{ "dsn-source-route.eml", "original-recipient" },
+		{ "qmail-text.eml", "failure-line" },
+		{ "list-xfailed.eml", "x-failed-recipients" },
+		{ "arf-abuse.eml", "original-rcpt-to" },
+		{ "arf-undisclosed.eml", "placeholder" },
+		{ "jmrp.eml", "complainer-header" },
+		{ "autoreply.eml", "from" },
+		{ "ses-bounce.eml", "ses-json" },
+	};
+	struct parser *p = mkparser("^bounce\\+(?<local>[^=@]+)=(?<domain>[^@]+)@");
+	struct report *r, *back;
+	GBytes *b;
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(t); i++) {
+		char *path = g_strconcat(FIX, t[i].file, NULL);
+
+		r = parse_file(p, path, NULL);
+		g_assert_cmpstr(rec(r, 0)->recipient_from, ==, t[i].from);
+		b = report_serialize(r);
+		back = report_deserialize(b);
+		g_assert_nonnull(back);
+		g_assert_cmpstr(rec(back, 0)->recipient_from, ==, t[i].from);
+		g_bytes_unref(b);
+		report_free(back);
+		report_free(r);
+		g_free(path);
+	}
+	/* the envelope names the recipient the notice does not */
+	r = parse_file(p, FIX "verp-no-rcpt.eml", "bounce+kim=verp.test@bounces.sender.test");
+	g_assert_cmpstr(rec(r, 0)->recipient_from, ==, "verp");
+	report_free(r);
+	r = parse_file(p, FIX "exim-text.eml", "bounce+frank2=gone.test@bounces.sender.test");
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "frank2@gone.test");
+	g_assert_cmpstr(rec(r, 0)->recipient_from, ==, "verp");
+	report_free(r);
+	/* no recipient, nothing to say where it came from */
+	r = parse_file(p, FIX "verp-no-rcpt.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 0);
+	report_free(r);
+	parser_free(p);
+}
+
 /* Hostile inputs: GMime-crashing encoded words, nesting, parts, headers. */
 static void
 test_hostile_files(void)
@@ -935,6 +984,7 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/line_ends", test_line_ends);
 	g_test_add_func("/parser/charset_conversion", test_charset_conversion);
 	g_test_add_func("/parser/verp", test_verp);
+	g_test_add_func("/parser/recipient_from", test_recipient_from);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
 	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
 	g_test_add_func("/parser/sanitize_parts", test_sanitize_parts);
