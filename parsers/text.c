@@ -127,7 +127,12 @@ next_address(const char *line, gsize n, gsize *pos)
 			b++;
 		while (b > i + 1 && (line[b - 1] == '.' || line[b - 1] == '-'))
 			b--;
-		while (a < i && (line[a] == '.' || line[a] == '\''))
+		/*
+		 * Characters RFC 5322 allows in a local part but that in a notice
+		 * are punctuation glued to the address: "|jo@x" in a signature,
+		 * "=3Djo@x" from a URL, "'jo@x'".
+		 */
+		while (a < i && strchr(".'|=/`{}~^*+?#$%&!-", line[a]) != NULL)
 			a++;
 		*pos = b > i ? b : i + 1;
 		if (a == i || b <= i + 1 || memchr(line + i + 1, '.', b - i - 1) == NULL)
@@ -272,6 +277,27 @@ sender_line(const char *p, gsize n)
 }
 
 /*
+ * A line that opens another section of a notice: a rule ("-----",
+ * "=====", "*****" with or without a title) or the machine-readable
+ * fields of an inline delivery-status block.  Sendmail's "Transcript of
+ * session follows" is no other section: it is the failure itself.
+ */
+static gboolean
+section_line(const char *p, gsize n)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t')) {
+		p++;
+		n--;
+	}
+	if (n >= 3 && (p[0] == '-' || p[0] == '=' || p[0] == '*' || p[0] == '_' || p[0] == '#') &&
+	    p[1] == p[0] && p[2] == p[0])
+		return g_strstr_len(p, n, "ranscript") == NULL;
+	return (n >= 14 && g_ascii_strncasecmp(p, "reporting-mta:", 14) == 0) ||
+	    (n >= 16 && g_ascii_strncasecmp(p, "final-recipient:", 16) == 0) ||
+	    (n >= 19 && g_ascii_strncasecmp(p, "original-recipient:", 19) == 0);
+}
+
+/*
  * Split region into per-address blocks, at most max.  Returns GPtrArray of
  * struct block; addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS.
  */
@@ -323,8 +349,13 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 			g_free(k);
 			g_free(a);
 		}
-		if (cur != NULL && blank_line(p, n) && cur->lines >= 2 && !started) {
-			/* a blank line after the error ends the recipient's block */
+		if (cur != NULL && !started && section_line(p, n)) {
+			/*
+			 * A recipient's block is its whole failure paragraph, blank
+			 * lines and all ("Technical details of permanent failure:"
+			 * and the remote answer often follow one): it ends at the
+			 * next recipient or at a section rule, not at a blank line.
+			 */
 			cur = NULL;
 		} else if (cur != NULL) {
 			if (cur->lines++ < MAX_BLOCK_LINES) {
