@@ -297,6 +297,19 @@ section_line(const char *p, gsize n)
 	    (n >= 19 && g_ascii_strncasecmp(p, "original-recipient:", 19) == 0);
 }
 
+/* Does the line start (after blanks, "<" or a quote) with an address? */
+static gboolean
+line_starts_with_address(const char *p, gsize n)
+{
+	gsize i = 0;
+
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '<' || p[i] == '"' || p[i] == '\''))
+		i++;
+	while (i < n && local_char((unsigned char)p[i]))
+		i++;
+	return i < n && p[i] == '@';
+}
+
 /*
  * Split region into per-address blocks, at most max.  Returns GPtrArray of
  * struct block; addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS.
@@ -729,19 +742,40 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 	if (hit == NULL)
 		return;
 	/*
-	 * The recipient's line and the indented lines that continue it (at
-	 * most a few): an unindented line is the next recipient's, or prose.
+	 * The recipient's failure paragraph: its line and what follows, up to
+	 * the next line that starts with another address, a section rule, a
+	 * second blank line in a row, or a dozen lines.  "Failed to deliver
+	 * to x" is often followed by the remote answer on unindented lines.
 	 */
 	e = hit;
-	for (int lines = 0; *e != '\0' && lines < 8; ) {
+	for (int lines = 0, blanks = 0; *e != '\0' && lines < 12; ) {
 		if (*e == '\n' || *e == '\r') {
-			const char *n = e + 1;
+			const char *n = e + 1, *le;
+			gsize pos = 0;
+			char *a;
 
 			if (*e == '\r' && *n == '\n')
 				n++;
 			lines++;
-			if (*n != ' ' && *n != '\t')
+			for (le = n; *le != '\0' && *le != '\n' && *le != '\r'; le++)
+				;
+			if (blank_line(n, le - n)) {
+				if (++blanks == 2)
+					break;
+			} else
+				blanks = 0;
+			if (section_line(n, le - n))
 				break;
+			while (n + pos < le && (n[pos] == ' ' || n[pos] == '\t' || n[pos] == '<'))
+				pos++;
+			if ((a = next_address(n, le - n, &pos)) != NULL) {
+				gboolean other = g_ascii_strcasecmp(a, rec->recipient) != 0 &&
+				    line_starts_with_address(n, le - n);
+
+				g_free(a);
+				if (other)
+					break;
+			}
 			e = n;
 			continue;
 		}
