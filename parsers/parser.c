@@ -182,6 +182,18 @@ parser_address(const char *s)
 			at = a;
 	if (at == NULL || at == s || at + 1 >= b)
 		return NULL;
+	/*
+	 * The domain ends at the first character no domain (or address
+	 * literal) has: "x@y.test&gt;" from an HTML notice, "x@y.test]".
+	 */
+	for (a = at + 1; a < b && (g_ascii_isalnum(*a) || *a == '.' || *a == '-' || *a == '_' ||
+	    *a == '[' || *a == ']' || *a == ':' || (guchar)*a >= 0x80); a++)
+		;
+	if (a == at + 1)
+		return NULL;
+	b = a;
+	while (b > at + 1 && b[-1] == '.')
+		b--;
 	local = g_strndup(s, at - s);
 	dom = g_ascii_strdown(at + 1, b - at - 1);
 	if (strchr(dom, '.') == NULL && g_ascii_strcasecmp(dom, "localhost") != 0) {
@@ -1720,7 +1732,24 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	/* The human-readable text: context for reasons, body of non-standard bounces. */
 	if (LEAF_SET(w.text))
 		context = part_text(p, &w.text, &clen);
-	else if (LEAF_SET(w.html)) {
+	if (context != NULL && LEAF_SET(w.html) && memchr(context, '@', clen) == NULL) {
+		/*
+		 * A notice sent as text and HTML whose text names no address
+		 * (Office 365 shortens it): the HTML, as text, follows it.
+		 */
+		gsize hn;
+		char *h = part_text(p, &w.html, &hn), *t = text_from_html(h);
+
+		if (t != NULL) {
+			char *both = g_strconcat(context, "\n", t, NULL);
+
+			g_free(context);
+			context = both;
+			clen = strlen(context);
+		}
+		g_free(t);
+		g_free(h);
+	} else if (context == NULL && LEAF_SET(w.html)) {
 		char *h = part_text(p, &w.html, &clen);
 
 		context = text_from_html(h);
@@ -1734,6 +1763,10 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		g_free(context);
 		clen = MIN((gsize)(buf + blen - raw), MAX_TEXT);
 		context = parser_utf8(raw, clen);
+		clen = strlen(context);
+	}
+	if (context != NULL) {
+		text_strip_noise(context);
 		clen = strlen(context);
 	}
 
@@ -1804,7 +1837,25 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		rec->recipient = parser_address(fields_get(top, 0, "From"));
 		parser_rcpt_from(rec, "from");
 	}
-	if (r->records->len == 0)
+	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE &&
+	    fields_get(top, 0, "X-HmXmrOriginalRecipient") != NULL) {
+		/*
+		 * Hotmail's complaint can be the complained-about message itself,
+		 * sent back with the complainer named in a header of its own.
+		 */
+		struct report_record *rec;
+
+		r->kind = REPORT_KIND_ARF;
+		rec = arf_record(p, r, "abuse");
+		rec->rule = (g_free(rec->rule), g_strdup("complaint-bare"));
+		rec->recipient = parser_address(fields_get(top, 0, "X-HmXmrOriginalRecipient"));
+		parser_rcpt_from(rec, "complainer-header");
+	}
+	/* An auto-reply is told by its header before a daemon-like sender makes it a bounce. */
+	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE && w.ndsn == 0 &&
+	    !LEAF_SET(w.arf) && text_is_autoreply(p, top, context, clen))
+		text_autoreply(p, r, top);
+	if (r->records->len == 0 && r->kind != REPORT_KIND_AUTOREPLY && r->kind != REPORT_KIND_ARF)
 		text_parse(p, r, top, context, clen, w.orig != NULL || LEAF_SET(w.headers) ||
 		    orig_fields != NULL);
 

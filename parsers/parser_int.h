@@ -63,6 +63,11 @@ void text_fini(struct parser *p);
 void text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
     gsize len, gboolean have_original);
 void text_autoreply(struct parser *p, struct report *r, const struct fields *top);
+/* An auto-reply by its header, with no word of a failed delivery (text.c). */
+gboolean text_is_autoreply(struct parser *p, const struct fields *top, const char *body,
+    gsize len);
+/* Drops, in place, header lines a notice quotes that are no evidence (text.c). */
+void text_strip_noise(char *s);
 /* DSN record without a Diagnostic-Code: take its lines from the text part. */
 void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
 char *text_from_html(const char *html);

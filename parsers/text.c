@@ -62,7 +62,9 @@ text_init(struct parser *p)
 	p->re_bounce_body = g_regex_new(
 	    "could not be delivered|couldn't be delivered|undeliverable|delivery (?:has )?failed|"
 	    "was not delivered|unable to deliver|permanent(?:ly)? fail|returned mail|"
-	    "following (?:address|recipient)s? (?:failed|had permanent)",
+	    "following (?:address|recipient)s? (?:failed|had permanent)|"
+	    "has not (?:yet )?been delivered|created automatically by mail delivery software|"
+	    "delivery (?:is |has been )?delayed|message (?:has been |was )?delayed",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_autoreply_subject = g_regex_new(
 	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
@@ -788,6 +790,43 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 	}
 }
 
+/*
+ * RFC 3834's own marks, or an out-of-office Subject: an auto-reply says so
+ * in its header.  A mail system's notice may carry the same marks (Exim
+ * puts "Auto-Submitted: auto-replied" on its bounces), so the marks decide
+ * only when nothing says a delivery failed: no X-Failed-Recipients, no
+ * bounce Subject (unless it is also an out-of-office one), no failure
+ * wording in the text before the enclosed original.
+ */
+gboolean
+text_is_autoreply(struct parser *p, const struct fields *top, const char *body, gsize len)
+{
+	const char *as = fields_get(top, 0, "Auto-Submitted");
+	const char *prec = fields_get(top, 0, "Precedence");
+	char *subj;
+	gboolean marked, ooo, bounce;
+
+	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
+		return FALSE;
+	subj = parser_utf8(fields_get(top, 0, "Subject"), -1);
+	ooo = subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL);
+	marked = (as != NULL && strcasestr(as, "auto-replied") != NULL) ||
+	    fields_get(top, 0, "X-Autoreply") != NULL || fields_get(top, 0, "X-Autorespond") != NULL ||
+	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL);
+	bounce = subj != NULL && !ooo && g_regex_match(p->re_bounce_subject, subj, 0, NULL);
+	g_free(subj);
+	if ((!marked && !ooo) || bounce)
+		return FALSE;
+	if (body != NULL && len > 0) {
+		gsize cut = original_start(p, body, len);
+
+		if (g_regex_match_full(p->re_bounce_body, body, utf8_cut(body, cut, 8192), 0, 0,
+		    NULL, NULL))
+			return FALSE;
+	}
+	return TRUE;
+}
+
 void
 text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 {
@@ -819,6 +858,91 @@ text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 	rec->diagnostic = subj;
 }
 
+/*
+ * Header fields a notice quotes (its own, or the original's when they are
+ * not cut off) that are never evidence of why or for whom delivery failed:
+ * spam and virus verdicts, trace and signature fields.  "X-Spam-Status:
+ * No, tests=..." must not make a spam rejection, nor "Received: ... for
+ * <x@y>" or "DKIM-Signature: ... i=x@y" a recipient.
+ */
+static gboolean
+noise_field(const char *p, gsize n)
+{
+	static const char *const names[] = { "x-spam", "x-ham", "x-virus", "x-barracuda",
+		"x-proofpoint", "x-mimecast-spam", "x-forefront-antispam", "x-microsoft-antispam",
+		"x-ms-exchange-organization-scl", "x-ms-exchange-organization-antispam",
+		"dkim-signature:", "x-google-dkim-signature:", "domainkey-signature:", "arc-",
+		"authentication-results:", "received:", "received-spf:", "x-received:" };
+	gsize i, k;
+
+	while (n > 0 && (*p == ' ' || *p == '>')) {
+		p++;
+		n--;
+	}
+	/* a field name runs up to its colon without blanks */
+	for (k = 0; k < n && p[k] != ':' && p[k] != ' ' && p[k] != '\t'; k++)
+		;
+	if (k == n || p[k] != ':')
+		return FALSE;
+	for (i = 0; i < G_N_ELEMENTS(names); i++) {
+		gsize m = strlen(names[i]);
+
+		if (n >= m && g_ascii_strncasecmp(p, names[i], m) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+void
+text_strip_noise(char *s)
+{
+	char *in = s, *out = s;
+	gboolean skipping = FALSE;
+
+	if (s == NULL)
+		return;
+	while (*in != '\0') {
+		char *e = in;
+		gsize n;
+
+		while (*e != '\0' && *e != '\n')
+			e++;
+		n = e - in;
+		if (skipping && n > 0 && (*in == ' ' || *in == '\t'))
+			;	/* a folded continuation of the dropped field */
+		else if ((skipping = noise_field(in, n)))
+			;
+		else {
+			memmove(out, in, n);
+			out += n;
+			if (*e == '\n')
+				*out++ = '\n';
+		}
+		in = *e == '\n' ? e + 1 : e;
+	}
+	*out = '\0';
+}
+
+/* UTF-8 for the code point of "&#NNN;" / "&#xHH;" at p, or 0 bytes. */
+static gsize
+numeric_entity(const char *p, char *out, gsize *used)
+{
+	char *end;
+	gulong cp;
+
+	if (p[1] != '#')
+		return 0;
+	if (p[2] == 'x' || p[2] == 'X')
+		cp = strtoul(p + 3, &end, 16);
+	else
+		cp = strtoul(p + 2, &end, 10);
+	if (end == p + 2 || end == p + 3 || *end != ';' || cp == 0 || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*used = end - p;
+	return g_unichar_to_utf8((gunichar)cp, out);
+}
+
 char *
 text_from_html(const char *html)
 {
@@ -830,16 +954,35 @@ text_from_html(const char *html)
 	s = g_string_new(NULL);
 	for (p = html; *p != '\0'; p++) {
 		if (*p == '<') {
-			const char *q = strchr(p, '>');
+			const char *q = strchr(p, '>'), *skip = NULL;
 
 			if (q == NULL)
 				break;
-			if (g_ascii_strncasecmp(p, "<br", 3) == 0 || g_ascii_strncasecmp(p, "</p", 3) == 0 ||
+			/* what a browser does not show is not the notice's text */
+			if (g_ascii_strncasecmp(p, "<style", 6) == 0)
+				skip = "</style";
+			else if (g_ascii_strncasecmp(p, "<script", 7) == 0)
+				skip = "</script";
+			else if (g_ascii_strncasecmp(p, "<head", 5) == 0 && (p[5] == '>' || p[5] == ' '))
+				skip = "</head";
+			if (skip != NULL) {
+				const char *c = strcasestr(q, skip);
+
+				if (c == NULL || (q = strchr(c, '>')) == NULL)
+					break;
+			} else if (g_ascii_strncasecmp(p, "<br", 3) == 0 ||
+			    g_ascii_strncasecmp(p, "</p", 3) == 0 ||
 			    g_ascii_strncasecmp(p, "</div", 5) == 0 || g_ascii_strncasecmp(p, "</tr", 4) == 0 ||
-			    g_ascii_strncasecmp(p, "<p", 2) == 0)
+			    g_ascii_strncasecmp(p, "</li", 4) == 0 || g_ascii_strncasecmp(p, "</h", 3) == 0 ||
+			    g_ascii_strncasecmp(p, "</table", 7) == 0 || g_ascii_strncasecmp(p, "<p", 2) == 0)
 				g_string_append_c(s, '\n');
+			else if (g_ascii_strncasecmp(p, "</td", 4) == 0 || g_ascii_strncasecmp(p, "</th", 4) == 0)
+				g_string_append_c(s, ' ');
 			p = q;
 		} else if (*p == '&') {
+			char u[8];
+			gsize used = 0, k;
+
 			if (strncmp(p, "&lt;", 4) == 0)
 				g_string_append_c(s, '<'), p += 3;
 			else if (strncmp(p, "&gt;", 4) == 0)
@@ -848,6 +991,12 @@ text_from_html(const char *html)
 				g_string_append_c(s, '&'), p += 4;
 			else if (strncmp(p, "&nbsp;", 6) == 0)
 				g_string_append_c(s, ' '), p += 5;
+			else if (strncmp(p, "&quot;", 6) == 0)
+				g_string_append_c(s, '"'), p += 5;
+			else if (strncmp(p, "&apos;", 6) == 0)
+				g_string_append_c(s, '\''), p += 5;
+			else if ((k = numeric_entity(p, u, &used)) > 0)
+				g_string_append_len(s, u, k), p += used;
 			else
 				g_string_append_c(s, '&');
 		} else
