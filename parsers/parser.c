@@ -674,6 +674,8 @@ original_from_message(struct parser *p, struct report *r, GMimeObject *o)
 {
 	guint i;
 
+	text_add_orig_rcpts(p, g_mime_object_get_header(o, "To"));
+	text_add_orig_rcpts(p, g_mime_object_get_header(o, "Cc"));
 	if (r->orig_message_id == NULL)
 		r->orig_message_id = header_dup(o, "Message-ID");
 	if (r->orig_from == NULL)
@@ -710,6 +712,21 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 	};
 	guint i;
 
+	if (f->blocks->len > 0) {
+		GPtrArray *blk = g_ptr_array_index(f->blocks, 0);
+
+		for (i = 0; i < blk->len; i++) {
+			const struct field *x = g_ptr_array_index(blk, i);
+			const char *v = x->value, *fo;
+
+			if (g_ascii_strcasecmp(x->name, "To") == 0 || g_ascii_strcasecmp(x->name, "Cc") == 0)
+				text_add_orig_rcpts(p, v);
+			else if (g_ascii_strcasecmp(x->name, "Received") == 0 &&
+			    (fo = strstr(v, " for ")) != NULL)
+				/* the envelope recipient a relay recorded */
+				text_add_orig_rcpts(p, fo + 5);
+		}
+	}
 	for (i = 0; i < G_N_ELEMENTS(map); i++) {
 		char **dst = G_STRUCT_MEMBER_P(r, map[i].off);
 		const char *v = fields_get(f, 0, map[i].name);
@@ -1693,6 +1710,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	struct fields *orig_fields = NULL;
 
 	p->cur_anomalies = 0;
+	g_hash_table_remove_all(p->cur_orig_rcpts);
 	p->cur_report = r;
 	p->cur_top = NULL;
 	p->cur_mta_done = FALSE;

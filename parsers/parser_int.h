@@ -29,11 +29,18 @@ struct parser {
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
 	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
+	GRegex *re_failure_words;	/* a recipient's paragraph speaks of a failure */
 	GRegex *re_autoreply_subject;
 	/* per call: the report being read, for its producer (parser_classify) */
 	struct report *cur_report;
 	const struct fields *cur_top;	/* its own header */
 	gboolean cur_mta_done;		/* cur_report->mta looked for */
+	/*
+	 * per call: the enclosed original's recipients (To, Cc, and Received
+	 * "for <x>"), lower case, when the original is there: what a notice's
+	 * candidates are checked against (text_parse)
+	 */
+	GHashTable *cur_orig_rcpts;
 	/* per call: the report's text folded once for every record (parser_classify) */
 	const char *fold_src;
 	char *fold_out;
@@ -55,6 +62,9 @@ char *parser_find_command(const char *folded);
 char *parser_utf8(const char *s, gssize len);
 void parser_classify(struct parser *p, struct report_record *rec, const char *context);
 void parser_original_from_fields(struct parser *p, struct report *r, const struct fields *f);
+
+/* Adds the addresses of a header value to p->cur_orig_rcpts (text.c). */
+void text_add_orig_rcpts(struct parser *p, const char *value);
 
 void text_init(struct parser *p);
 void text_fini(struct parser *p);

@@ -21,6 +21,7 @@
 void
 text_init(struct parser *p)
 {
+	p->cur_orig_rcpts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	p->re_marker = g_regex_new(
 	    "^[ \\t>|*=_-]*(?:"
 	    "this is a copy of (?:the|your) message|"
@@ -55,6 +56,13 @@ text_init(struct parser *p)
 	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
 	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	p->re_failure_words = g_regex_new(
+	    "\\b[45]\\d\\d\\b|\\b[45]\\.\\d{1,3}\\.\\d{1,3}\\b|deliver|fail|reject|refus|unknown|"
+	    "not found|exist|invalid|error|bounce|quota|full|denied|block|disabled|suspend|"
+	    "unavailable|timed? ?out|expired|unrout|no such|not accept|not allowed|giving up|"
+	    "gave up|unable|could not|couldn't|cannot|can't|doesn't|does not|no longer|"
+	    "account|mailbox|user|recipient|address|domain|host",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_rcpt_list = g_regex_new(
 	    "did not reach the following recipient|delivery has failed to these recipients",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
@@ -77,6 +85,8 @@ text_init(struct parser *p)
 void
 text_fini(struct parser *p)
 {
+	if (p->cur_orig_rcpts != NULL)
+		g_hash_table_destroy(p->cur_orig_rcpts);
 	if (p->re_marker != NULL)
 		g_regex_unref(p->re_marker);
 	if (p->re_bounce_subject != NULL)
@@ -85,6 +95,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_bounce_body);
 	if (p->re_rcpt_list != NULL)
 		g_regex_unref(p->re_rcpt_list);
+	if (p->re_failure_words != NULL)
+		g_regex_unref(p->re_failure_words);
 	if (p->re_autoreply_subject != NULL)
 		g_regex_unref(p->re_autoreply_subject);
 }
@@ -139,6 +151,9 @@ next_address(const char *line, gsize n, gsize *pos)
 		*pos = b > i ? b : i + 1;
 		if (a == i || b <= i + 1 || memchr(line + i + 1, '.', b - i - 1) == NULL)
 			continue;
+		/* a URL's path or query ("/help?email=x@y"), not an address */
+		if (memchr(line + a, '/', i - a) != NULL || memchr(line + a, '?', i - a) != NULL)
+			continue;
 		/* inside a URL or a Message-ID-ish token "<...@...>" after "id"? keep simple */
 		if (a >= 3 && line[a - 1] == '/' )
 			continue;
@@ -150,6 +165,22 @@ next_address(const char *line, gsize n, gsize *pos)
 	}
 	*pos = n;
 	return NULL;
+}
+
+void
+text_add_orig_rcpts(struct parser *p, const char *v)
+{
+	gsize pos = 0, n;
+	char *a;
+
+	if (v == NULL)
+		return;
+	n = strlen(v);
+	while ((a = next_address(v, n, &pos)) != NULL && g_hash_table_size(p->cur_orig_rcpts) < 1000) {
+		g_hash_table_add(p->cur_orig_rcpts, g_ascii_strdown(a, -1));
+		g_free(a);
+	}
+	g_free(a);
 }
 
 static void
@@ -232,6 +263,7 @@ struct block {
 	GString *text;
 	int lines;
 	gboolean whole;		/* text is the recipient's whole story (sendmail_regroup) */
+	gboolean boiler;	/* named on a line of contact boilerplate */
 };
 
 static void
@@ -299,6 +331,38 @@ section_line(const char *p, gsize n)
 	    (n >= 19 && g_ascii_strncasecmp(p, "original-recipient:", 19) == 0);
 }
 
+/*
+ * A line of a provider's boilerplate: where to ask for help, whom to
+ * write to.  An address on it is a contact, not a recipient, unless the
+ * line speaks of the failure too.
+ */
+static gboolean
+boiler_line(const char *p, gsize n)
+{
+	static const char *const contact[] = { "contact", "question", "help desk", "helpdesk",
+		"assistance", "support", "e-mail us", "email us", "write to", "please send",
+		"visit", "feedback", "unsubscribe" };
+	static const char *const failure[] = { "deliver", "fail", "reject", "refuse", "unknown",
+		"not found", "exist", "invalid", "error", "bounce", "undeliverable", "quota", "full" };
+	char *l = g_ascii_strdown(p, n);
+	gboolean yes = FALSE;
+	gsize i;
+
+	for (i = 0; i < G_N_ELEMENTS(contact) && !yes; i++)
+		yes = strstr(l, contact[i]) != NULL;
+	for (i = 0; i < G_N_ELEMENTS(failure) && yes; i++)
+		yes = strstr(l, failure[i]) == NULL;
+	g_free(l);
+	return yes;
+}
+
+/* Does a recipient's paragraph say anything of a failure: a reply or status code, a word? */
+static gboolean
+speaks_of_failure(struct parser *p, const char *t)
+{
+	return g_regex_match(p->re_failure_words, t, 0, NULL);
+}
+
 /* Does the line start (after blanks, "<" or a quote) with an address? */
 static gboolean
 line_starts_with_address(const char *p, gsize n)
@@ -354,6 +418,7 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 			else if (!ex) {
 				cur = g_new0(struct block, 1);
 				cur->addr = a;
+				cur->boiler = boiler_line(p, n);
 				cur->text = g_string_new(NULL);
 				g_ptr_array_add(blocks, cur);
 				g_hash_table_insert(seen, g_ascii_strdown(cur->addr, -1), cur);
@@ -669,9 +734,26 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 		g_ptr_array_free(xf, TRUE);
 		goto out;
 	}
-	/* Daemon addresses only count when nothing else was found. */
+	/*
+	 * Which addresses are recipients: one the enclosed original was sent
+	 * to (To, Cc, a relay's "for <x>"); else one that is no mail system's
+	 * own address nor a contact in boilerplate and, when the original is
+	 * there to say who it was for, whose paragraph speaks of a failure
+	 * (Bcc recipients and expanded aliases are in no header).  The others
+	 * only count when nothing else was found.
+	 */
 	real = g_ptr_array_new();
 	for (i = 0; i < blocks->len; i++) {
+		struct block *b = g_ptr_array_index(blocks, i);
+		char *k = g_ascii_strdown(b->addr, -1);
+
+		if (g_hash_table_contains(p->cur_orig_rcpts, k) ||
+		    (!is_daemon_local(b->addr) && !b->boiler &&
+		    (g_hash_table_size(p->cur_orig_rcpts) == 0 || speaks_of_failure(p, b->text->str))))
+			g_ptr_array_add(real, b);
+		g_free(k);
+	}
+	for (i = 0; i < blocks->len && real->len == 0; i++) {
 		struct block *b = g_ptr_array_index(blocks, i);
 
 		if (!is_daemon_local(b->addr))
