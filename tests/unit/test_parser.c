@@ -110,6 +110,31 @@ static const struct expect table[] = {
 	 * recipient's (here a refusal of the sending host), the "Host unknown"
 	 * below it the next recipient's */
 	{ "sendmail-transcript.eml", REPORT_KIND_BOUNCE, "fay@strict.test", REPORT_CLASS_BLOCK, "blocked" },
+	/* issue 13's shapes of unseen mail.  The reason on the lines after "Failed to deliver to": */
+	{ "shape-failed-to-deliver.eml", REPORT_KIND_BOUNCE, "ada@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-invalid-mailbox.eml", REPORT_KIND_BOUNCE, "cy@provider.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-exchange2007.eml", REPORT_KIND_BOUNCE, "max@exch.test", REPORT_CLASS_HARD, "userunknown" },
+	/* Status: 5.1.1 over "rejected by recipient policy"; the original's X-Spam-* say nothing */
+	{ "shape-status-beats-phrase.eml", REPORT_KIND_DSN, "dee@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-own-spam-headers.eml", REPORT_KIND_BOUNCE, "ed@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	/* HTML only, entities, a help desk's address in the boilerplate (checked below: one record) */
+	{ "shape-html-entities.eml", REPORT_KIND_BOUNCE, "fay@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-o365-alternative.eml", REPORT_KIND_BOUNCE, "gus@tenant.test", REPORT_CLASS_HARD, "userunknown" },
+	/* RFC 3834 marks and an out-of-office Subject beat a daemon-like sender */
+	{ "shape-ooo-daemon.eml", REPORT_KIND_AUTOREPLY, "mailer-daemon@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	{ "shape-ooo-german.eml", REPORT_KIND_AUTOREPLY, "ina@firma.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	/* vocabulary */
+	{ "shape-qmail-host.eml", REPORT_KIND_BOUNCE, "ivy@nowhere.test", REPORT_CLASS_HARD, "hostunknown" },
+	{ "shape-mailru-blocked.eml", REPORT_KIND_BOUNCE, "jan@mail.ru.test", REPORT_CLASS_BLOCK, "blocked" },
+	{ "shape-mailru-space.eml", REPORT_KIND_BOUNCE, "kim@mail.ru.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	{ "shape-full-mailbox.eml", REPORT_KIND_BOUNCE, "lea@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* the failed recipient named by its display name only: the original's To has the address */
+	{ "shape-display-name-only.eml", REPORT_KIND_BOUNCE, "nora@exch.test", REPORT_CLASS_HARD, "userunknown" },
+	/* Hotmail's complaint that is the complained-about message itself */
+	{ "shape-hotmail-bare.eml", REPORT_KIND_ARF, "ola@hotmail.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	/* "Delivery failed 20 attempts": given up, not delayed */
+	{ "shape-delivery-attempts.eml", REPORT_KIND_BOUNCE, "pia@slow.test", REPORT_CLASS_SOFT, "expired" },
+	{ "shape-sendmail-fatal.eml", REPORT_KIND_BOUNCE, "quin@dead.test", REPORT_CLASS_HARD, "userunknown" },
 };
 
 static void
@@ -517,6 +542,38 @@ test_recipient_from(void)
 	/* no recipient, nothing to say where it came from */
 	r = parse_file(p, FIX "verp-no-rcpt.eml", NULL);
 	g_assert_cmpuint(r->records->len, ==, 0);
+	report_free(r);
+	parser_free(p);
+}
+
+/* Candidates that are no recipient: contacts in boilerplate, signatures, a URL, a DKIM or Received line. */
+static void
+test_candidates(void)
+{
+	static const char *const one[] = { "shape-html-entities.eml", "shape-o365-alternative.eml",
+		"shape-ooo-daemon.eml", "shape-own-spam-headers.eml" };
+	struct parser *p = mkparser(NULL);
+	struct report *r;
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(one); i++) {
+		char *path = g_strconcat(FIX, one[i], NULL);
+
+		r = parse_file(p, path, NULL);
+		g_test_message("%s", one[i]);
+		g_assert_cmpuint(r->records->len, ==, 1);
+		g_assert_cmpstr(strchr(rec(r, 0)->recipient, '&'), ==, NULL);
+		report_free(r);
+		g_free(path);
+	}
+	/* given up after many attempts: failed, not delayed */
+	r = parse_file(p, FIX "shape-delivery-attempts.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->action, ==, "failed");
+	report_free(r);
+	/* nothing decisive: said so, and no class that suppresses */
+	r = parse_file(p, FIX "shape-undecided.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "onhold");
+	g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
 	report_free(r);
 	parser_free(p);
 }
@@ -985,6 +1042,7 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/charset_conversion", test_charset_conversion);
 	g_test_add_func("/parser/verp", test_verp);
 	g_test_add_func("/parser/recipient_from", test_recipient_from);
+	g_test_add_func("/parser/candidates", test_candidates);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
 	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
 	g_test_add_func("/parser/sanitize_parts", test_sanitize_parts);
