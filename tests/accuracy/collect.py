@@ -29,6 +29,8 @@ SOURCES = {
     "enmime": ("jhillyerd/enmime", "MIT (LICENSE)", [r"^testdata/(mail|low-quality)/[^/]+\.raw$", r"^dsn/testdata/[^/]+\.raw$"], False),
     "go-gmime": ("sendgrid/go-gmime", "MIT (LICENSE)", [r"^gmime/(fixtures|test_data)/[^/]+\.eml$"], False),
     "spamscope": ("SpamScope/mail-parser", "Apache-2.0 (LICENSE.txt)", [r"^tests/mails/mail_[^/]+$"], False),
+    "stalwart": ("stalwartlabs/mail-server", "AGPL-3.0-only (LICENSES/AGPL-3.0-only.txt)",
+                 [r"^tests/resources/(smtp/(dsn|messages|reports|milter)|jmap/email_[a-z]+)/[^/]+\.eml$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 

@@ -95,6 +95,18 @@ LABELS = {
         "FBL-auth.eml": [fbl("postmaster@outlook.com")],
         "rfc822.eml": [fbl("redacted@aol.com")],
     },
+    "stalwart": {
+        "smtp_dsn_delay.eml": [rec("john.doe@example.org", "expired", "4.0.0", "delayed")],
+        # "550 (5.1.2) 'User does not exist'": the RFC 3463 code decides (bad destination system)
+        "smtp_dsn_failure.eml": [rec("foobar@example.org", "hostunknown", "5.1.2")],
+        "smtp_dsn_mixed.eml": [rec("foobar@example.org", "hostunknown", "5.1.2"),
+                               rec("jane@example.org", "delivered", "2.1.5", "delivered"),
+                               rec("john.doe@example.org", "expired", "4.0.0", "delayed")],
+        "smtp_dsn_success.eml": [rec("jane@example.org", "delivered", "2.1.5", "delivered")],
+        # the same five ARF examples as mail-auth (train): left out, not scored twice
+        "smtp_reports_arf1.eml": None, "smtp_reports_arf2.eml": None, "smtp_reports_arf3.eml": None,
+        "smtp_reports_arf4.eml": None, "smtp_reports_arf5.eml": None,
+    },
     "spamscope": {
         "mail_malformed_2.eml": [rec("abh@netpar.com.br", "mailboxfull", "4.2.2")],
     },
