@@ -30,6 +30,7 @@ struct parser {
 	GRegex *re_bounce_body;
 	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
 	GRegex *re_failure_words;	/* a recipient's paragraph speaks of a failure */
+	GRegex *re_fail_notice;		/* a notice's text speaks of a failed delivery */
 	GRegex *re_autoreply_subject;
 	/* per call: the report being read, for its producer (parser_classify) */
 	struct report *cur_report;

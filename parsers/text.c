@@ -56,6 +56,21 @@ text_init(struct parser *p)
 	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
 	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	p->re_fail_notice = g_regex_new(
+	    "could not be delivered|couldn't be delivered|undeliver|delivery (?:has )?failed|"
+	    "was not delivered|unable to deliver|(?:wasn't|was not|not) able to deliver|"
+	    "permanent(?:ly)? (?:error|fail)|temporary (?:error|failure|problem)|returned mail|"
+	    "failed (?:recipient|address|to deliver)|following (?:address|recipient)|"
+	    "delivery (?:to the following|problem|error|status|notification|failure)|"
+	    "has not (?:yet )?been delivered|created automatically by mail delivery software|"
+	    "delayed|user unknown|unknown user|no such (?:user|mailbox|address)|does not exist|"
+	    "not found|mailbox (?:is )?(?:full|unavailable)|over ?quota|rejected|refused|"
+	    "\\b[245]\\d\\d[ -]\\d\\.\\d{1,3}\\.\\d{1,3}\\b|\\b[45]\\.\\d{1,3}\\.\\d{1,3}\\b|"
+	    "\\b5[05]\\d\\b|smtp|mailer-daemon|giving up|gave up|expired|"
+	    "\xe9\x85\x8d\xe4\xbf\xa1|\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|\xe5\xae\x9b\xe5\x85\x88|"	/* ja: delivery, error, destination */
+	    "nicht zugestellt|unzustellbar|non remis|no se pudo entregar|non recapitato|"
+	    "not a member|exceeds|disabled|suspended|duplicated message-id|loop (?:alert|detected)|mail loop",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_failure_words = g_regex_new(
 	    "\\b[45]\\d\\d\\b|\\b[45]\\.\\d{1,3}\\.\\d{1,3}\\b|deliver|fail|reject|refus|unknown|"
 	    "not found|exist|invalid|error|bounce|quota|full|denied|block|disabled|suspend|"
@@ -97,6 +112,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_rcpt_list);
 	if (p->re_failure_words != NULL)
 		g_regex_unref(p->re_failure_words);
+	if (p->re_fail_notice != NULL)
+		g_regex_unref(p->re_fail_notice);
 	if (p->re_autoreply_subject != NULL)
 		g_regex_unref(p->re_autoreply_subject);
 }
@@ -221,24 +238,30 @@ utf8_cut(const char *s, gsize len, gsize max)
 	return max;
 }
 
-static gboolean
+/*
+ * How much the header says the message is a bounce: 2 when a mail
+ * system's sender sends it under a bounce Subject (or X-Failed-Recipients
+ * names the failed), 1 when only one of the two does, 0 when neither.
+ */
+static int
 looks_like_bounce(struct parser *p, const struct fields *top)
 {
 	const char *from = fields_get(top, 0, "From");
 	char *subj;
-	gboolean yes;
+	int yes = 0;
 
 	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
-		return TRUE;
+		return 2;
 	if (from != NULL && (strcasestr(from, "mailer-daemon") != NULL ||
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
 	    strcasestr(from, "mail-daemon") != NULL || strcasestr(from, "mailer_daemon") != NULL ||
 	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
 	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL))
-		return TRUE;
+		yes++;
 	/* The header as sent: a regex (UTF-8 mode, unchecked) only sees valid UTF-8. */
 	subj = parser_utf8(fields_get(top, 0, "Subject"), -1);
-	yes = subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL);
+	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
+		yes++;
 	g_free(subj);
 	return yes;
 }
@@ -655,12 +678,26 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 	GString *pre;
 	gsize cut;
 	guint i;
+	int head;
 	char *region;
 
-	if (!looks_like_bounce(p, top) && !(have_original && body != NULL &&
-	    g_regex_match_full(p->re_bounce_body, body, utf8_cut(body, len, 8192), 0, 0, NULL,
-	    NULL)))
-		return;
+	/*
+	 * A daemon-like sender or a bounce-like Subject alone makes no bounce
+	 * (a person writes from postmaster@, a newsletter says "rejected"):
+	 * then the text before the enclosed original must speak of a failed
+	 * delivery too.  Both together, or X-Failed-Recipients, are enough.
+	 */
+	head = looks_like_bounce(p, top);
+	if (head < 2) {
+		gsize at = body != NULL ? original_start(p, body, len) : 0;
+		gboolean says = body != NULL && g_regex_match_full(p->re_fail_notice, body,
+		    utf8_cut(body, at, 16384), 0, 0, NULL, NULL);
+
+		if (!says || (head == 0 && !(have_original &&
+		    g_regex_match_full(p->re_bounce_body, body, utf8_cut(body, len, 8192), 0, 0, NULL,
+		    NULL))))
+			return;
+	}
 	r->kind = REPORT_KIND_BOUNCE;
 	if (body == NULL)
 		body = "", len = 0;
