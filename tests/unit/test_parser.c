@@ -393,11 +393,30 @@ test_details(void)
 static void
 test_not_bounce(void)
 {
+	/*
+	 * Mail, not bounces: a person writing from postmaster@, a newsletter
+	 * whose Subject says "rejected" (neither says a delivery failed).
+	 */
+	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
+		"shape-newsletter-rejected.eml" };
 	struct parser *p = mkparser(NULL);
-	struct report *r = parse_file(p, FIX "not-bounce.eml", NULL);
+	struct report *r;
+	guint i;
 
-	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
-	g_assert_cmpuint(r->records->len, ==, 0);
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		char *path = g_strconcat(FIX, files[i], NULL);
+
+		r = parse_file(p, path, NULL);
+		g_test_message("%s", files[i]);
+		g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+		g_assert_cmpuint(r->records->len, ==, 0);
+		report_free(r);
+		g_free(path);
+	}
+	/* a mail system's notice that nothing failed yet: nobody to suppress */
+	r = parse_file(p, FIX "shape-frozen-notice.eml", NULL);
+	for (i = 0; i < r->records->len; i++)
+		g_assert_cmpint(rec(r, i)->class_, ==, REPORT_CLASS_AUTOREPLY);
 	report_free(r);
 	parser_free(p);
 }
