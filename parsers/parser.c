@@ -945,6 +945,17 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->smtp_command = find_command_context(folded_context(p, context), lr);
 		g_free(lr);
 	}
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0 &&
+	    diag != NULL && g_regex_match(p->re_given_up, diag, 0, NULL)) {
+		/*
+		 * "Delivery failed 20 attempts", "permanent fatal errors" for
+		 * this recipient: the sender's MTA has given up, whatever its
+		 * Action field says.  (The notice's text may speak of other
+		 * recipients: only the record's own diagnostic counts.)
+		 */
+		g_free(rec->action);
+		rec->action = g_strdup("failed");
+	}
 	ok = FALSE;
 	if (p->cur_hint != NULL) {
 		/* e.g. "x-powermta-bouncecategory: bad-mailbox": the sender's MTA has classified it */

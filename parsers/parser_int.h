@@ -32,6 +32,7 @@ struct parser {
 	GRegex *re_failure_words;	/* a recipient's paragraph speaks of a failure */
 	GRegex *re_fail_notice;		/* a notice's text speaks of a failed delivery */
 	GRegex *re_autoreply_subject;
+	GRegex *re_given_up;		/* a notice says delivery was abandoned, not delayed */
 	/* per call: the report being read, for its producer (parser_classify) */
 	struct report *cur_report;
 	const struct fields *cur_top;	/* its own header */

@@ -89,6 +89,14 @@ text_init(struct parser *p)
 	    "has not (?:yet )?been delivered|created automatically by mail delivery software|"
 	    "delivery (?:is |has been )?delayed|message (?:has been |was )?delayed",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	/* Folded text (lower case, single spaces). */
+	p->re_given_up = g_regex_new(
+	    "permanent fatal error|delivery failed \\d+ attempts|failed after \\d+ (?:delivery )?attempts|"
+	    "permanent(?:ly)? (?:error|failure|failed)|this is a permanent error|giving up|gave up|"
+	    "will not (?:try|retry|be retried)|no further (?:delivery )?attempts|"
+	    "(?:message|it) will be deleted from (?:the )?queue|could not be delivered for \\d+ days|"
+	    "cannot send message for \\d+ days",
+	    G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_autoreply_subject = g_regex_new(
 	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
 	    "out of (?:the )?office|away from|vacation|on holiday|abwesen|absence|absent|"
@@ -116,6 +124,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_fail_notice);
 	if (p->re_autoreply_subject != NULL)
 		g_regex_unref(p->re_autoreply_subject);
+	if (p->re_given_up != NULL)
+		g_regex_unref(p->re_given_up);
 }
 
 /* ---- small helpers ---- */

@@ -589,6 +589,11 @@ test_candidates(void)
 	r = parse_file(p, FIX "shape-delivery-attempts.eml", NULL);
 	g_assert_cmpstr(rec(r, 0)->action, ==, "failed");
 	report_free(r);
+	r = parse_file(p, FIX "shape-delayed-given-up.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->action, ==, "failed");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "expired");
+	g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_SOFT);
+	report_free(r);
 	/* nothing decisive: said so, and no class that suppresses */
 	r = parse_file(p, FIX "shape-undecided.eml", NULL);
 	g_assert_cmpstr(rec(r, 0)->reason, ==, "onhold");
