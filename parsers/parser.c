@@ -718,7 +718,10 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 		for (i = 0; i < blk->len; i++) {
 			const struct field *x = g_ptr_array_index(blk, i);
 			const char *v = x->value, *fo;
+			char c = g_ascii_tolower(x->name[0]);
 
+			if (c != 't' && c != 'c' && c != 'r')
+				continue;
 			if (g_ascii_strcasecmp(x->name, "To") == 0 || g_ascii_strcasecmp(x->name, "Cc") == 0)
 				text_add_orig_rcpts(p, v);
 			else if (g_ascii_strcasecmp(x->name, "Received") == 0 &&
@@ -1722,6 +1725,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 
 	p->cur_anomalies = 0;
 	g_hash_table_remove_all(p->cur_orig_rcpts);
+	g_string_truncate(p->cur_orig_hdrs, 0);
 	p->cur_report = r;
 	p->cur_top = NULL;
 	p->cur_mta_done = FALSE;
@@ -1792,10 +1796,6 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		g_free(context);
 		clen = MIN((gsize)(buf + blen - raw), MAX_TEXT);
 		context = parser_utf8(raw, clen);
-		clen = strlen(context);
-	}
-	if (context != NULL) {
-		text_strip_noise(context);
 		clen = strlen(context);
 	}
 

@@ -38,10 +38,12 @@ struct parser {
 	const struct fields *cur_top;	/* its own header */
 	gboolean cur_mta_done;		/* cur_report->mta looked for */
 	/*
-	 * per call: the enclosed original's recipients (To, Cc, and Received
-	 * "for <x>"), lower case, when the original is there: what a notice's
-	 * candidates are checked against (text_parse)
+	 * per call: the enclosed original's To, Cc and Received "for <x>"
+	 * values, one a line, when the original is there; their addresses,
+	 * lower case, are what a notice's candidates are checked against
+	 * (text_parse, which makes the set only when it needs it)
 	 */
+	GString *cur_orig_hdrs;
 	GHashTable *cur_orig_rcpts;
 	/* per call: the report's text folded once for every record (parser_classify) */
 	const char *fold_src;
@@ -65,7 +67,7 @@ char *parser_utf8(const char *s, gssize len);
 void parser_classify(struct parser *p, struct report_record *rec, const char *context);
 void parser_original_from_fields(struct parser *p, struct report *r, const struct fields *f);
 
-/* Adds the addresses of a header value to p->cur_orig_rcpts (text.c). */
+/* Keeps a header value of the original that names its recipients (text.c). */
 void text_add_orig_rcpts(struct parser *p, const char *value);
 
 void text_init(struct parser *p);
@@ -78,8 +80,7 @@ void text_autoreply(struct parser *p, struct report *r, const struct fields *top
 /* An auto-reply by its header, with no word of a failed delivery (text.c). */
 gboolean text_is_autoreply(struct parser *p, const struct fields *top, const char *body,
     gsize len);
-/* Drops, in place, header lines a notice quotes that are no evidence (text.c). */
-void text_strip_noise(char *s);
+
 /* DSN record without a Diagnostic-Code: take its lines from the text part. */
 void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
 char *text_from_html(const char *html);

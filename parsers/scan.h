@@ -154,4 +154,42 @@ scan_line_start4(const char *p, const char *end, char a, char b, char c, char d)
 	return end;
 }
 
+/*
+ * Is the line at p (up to end) a header field a notice quotes that is
+ * never evidence of why or for whom delivery failed: a spam or virus
+ * verdict, a trace or signature field?  "X-Spam-Status: No, tests=..."
+ * must not make a spam rejection, nor "Received: ... for <x@y>" or
+ * "DKIM-Signature: ... i=x@y" a recipient.  Most lines are turned away
+ * by their first byte.
+ */
+static inline gboolean
+scan_noise_field(const char *p, const char *end)
+{
+	static const char *const names[] = { "x-spam", "x-ham", "x-virus", "x-barracuda",
+		"x-proofpoint", "x-mimecast-spam", "x-forefront-antispam", "x-microsoft-antispam",
+		"x-ms-exchange-organization-scl", "x-ms-exchange-organization-antispam",
+		"dkim-signature:", "x-google-dkim-signature:", "domainkey-signature:", "arc-",
+		"authentication-results:", "received:", "received-spf:", "x-received:" };
+	const char *q;
+	gsize i, n;
+
+	while (p < end && (*p == ' ' || *p == '>'))
+		p++;
+	if (p == end || strchr("xXdDaArR", *p) == NULL || *p == '\0')
+		return FALSE;
+	/* a field name runs up to its colon without blanks */
+	for (q = p; q < end && *q != ':' && *q != ' ' && *q != '\t' && *q != '\n'; q++)
+		;
+	if (q == end || *q != ':')
+		return FALSE;
+	n = end - p;
+	for (i = 0; i < G_N_ELEMENTS(names); i++) {
+		gsize m = strlen(names[i]);
+
+		if (n >= m && g_ascii_strncasecmp(p, names[i], m) == 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
 #endif

@@ -14,6 +14,7 @@
 #include <gmime/gmime.h>
 
 #include "parsers/parser_int.h"
+#include "parsers/scan.h"
 
 #define MAX_BLOCK_LINES	40
 #define MAX_TEXT_RCPTS	200
@@ -22,6 +23,7 @@ void
 text_init(struct parser *p)
 {
 	p->cur_orig_rcpts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	p->cur_orig_hdrs = g_string_new(NULL);
 	p->re_marker = g_regex_new(
 	    "^[ \\t>|*=_-]*(?:"
 	    "this is a copy of (?:the|your) message|"
@@ -110,6 +112,8 @@ text_fini(struct parser *p)
 {
 	if (p->cur_orig_rcpts != NULL)
 		g_hash_table_destroy(p->cur_orig_rcpts);
+	if (p->cur_orig_hdrs != NULL)
+		g_string_free(p->cur_orig_hdrs, TRUE);
 	if (p->re_marker != NULL)
 		g_regex_unref(p->re_marker);
 	if (p->re_bounce_subject != NULL)
@@ -197,17 +201,26 @@ next_address(const char *line, gsize n, gsize *pos)
 void
 text_add_orig_rcpts(struct parser *p, const char *v)
 {
-	gsize pos = 0, n;
+	if (v != NULL && p->cur_orig_hdrs->len < 65536) {
+		g_string_append(p->cur_orig_hdrs, v);
+		g_string_append_c(p->cur_orig_hdrs, '\n');
+	}
+}
+
+/* The original's recipients, made from what text_add_orig_rcpts() kept. */
+static GHashTable *
+orig_rcpts(struct parser *p)
+{
+	const char *v = p->cur_orig_hdrs->str;
+	gsize pos = 0, n = p->cur_orig_hdrs->len;
 	char *a;
 
-	if (v == NULL)
-		return;
-	n = strlen(v);
-	while ((a = next_address(v, n, &pos)) != NULL && g_hash_table_size(p->cur_orig_rcpts) < 1000) {
-		g_hash_table_add(p->cur_orig_rcpts, g_ascii_strdown(a, -1));
-		g_free(a);
-	}
-	g_free(a);
+	if (n > 0 && g_hash_table_size(p->cur_orig_rcpts) == 0)
+		while ((a = next_address(v, n, &pos)) != NULL) {
+			g_hash_table_add(p->cur_orig_rcpts, g_ascii_strdown(a, -1));
+			g_free(a);
+		}
+	return p->cur_orig_rcpts;
 }
 
 static void
@@ -421,6 +434,7 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	struct block *cur = NULL;
 	const char *p = region, *end = region + len;
+	gboolean noise = FALSE;
 
 	while (p < end) {
 		const char *e = p;
@@ -431,6 +445,15 @@ scan_blocks(const char *region, gsize len, GHashTable *exclude, GString *preambl
 		while (e < end && *e != '\n' && *e != '\r')
 			e++;
 		n = e - p;
+		if (scan_noise_field(p, e) || (noise && n > 0 && (*p == ' ' || *p == '\t'))) {
+			/* a quoted trace or verdict field (scan.h), folded lines and all */
+			noise = TRUE;
+			if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+				e++;
+			p = e + 1;
+			continue;
+		}
+		noise = FALSE;
 		/* "From: x" or "MAIL FROM: x" in a summary names the sender */
 		if (sender_line(p, n))
 			pos = n;
@@ -684,6 +707,7 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 {
 	GHashTable *exclude;
 	GPtrArray *blocks, *real, *xf;
+	GHashTable *origs;
 	const char *listed;
 	GString *pre;
 	gsize cut;
@@ -790,13 +814,14 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 	 * only count when nothing else was found.
 	 */
 	real = g_ptr_array_new();
+	origs = orig_rcpts(p);
 	for (i = 0; i < blocks->len; i++) {
 		struct block *b = g_ptr_array_index(blocks, i);
 		char *k = g_ascii_strdown(b->addr, -1);
 
-		if (g_hash_table_contains(p->cur_orig_rcpts, k) ||
+		if (g_hash_table_contains(origs, k) ||
 		    (!is_daemon_local(b->addr) && !b->boiler &&
-		    (g_hash_table_size(p->cur_orig_rcpts) == 0 || speaks_of_failure(p, b->text->str))))
+		    (g_hash_table_size(origs) == 0 || speaks_of_failure(p, b->text->str))))
 			g_ptr_array_add(real, b);
 		g_free(k);
 	}
@@ -985,71 +1010,6 @@ text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 	rec->rule = g_strdup("autoreply");
 	rec->class_ = REPORT_CLASS_AUTOREPLY;
 	rec->diagnostic = subj;
-}
-
-/*
- * Header fields a notice quotes (its own, or the original's when they are
- * not cut off) that are never evidence of why or for whom delivery failed:
- * spam and virus verdicts, trace and signature fields.  "X-Spam-Status:
- * No, tests=..." must not make a spam rejection, nor "Received: ... for
- * <x@y>" or "DKIM-Signature: ... i=x@y" a recipient.
- */
-static gboolean
-noise_field(const char *p, gsize n)
-{
-	static const char *const names[] = { "x-spam", "x-ham", "x-virus", "x-barracuda",
-		"x-proofpoint", "x-mimecast-spam", "x-forefront-antispam", "x-microsoft-antispam",
-		"x-ms-exchange-organization-scl", "x-ms-exchange-organization-antispam",
-		"dkim-signature:", "x-google-dkim-signature:", "domainkey-signature:", "arc-",
-		"authentication-results:", "received:", "received-spf:", "x-received:" };
-	gsize i, k;
-
-	while (n > 0 && (*p == ' ' || *p == '>')) {
-		p++;
-		n--;
-	}
-	/* a field name runs up to its colon without blanks */
-	for (k = 0; k < n && p[k] != ':' && p[k] != ' ' && p[k] != '\t'; k++)
-		;
-	if (k == n || p[k] != ':')
-		return FALSE;
-	for (i = 0; i < G_N_ELEMENTS(names); i++) {
-		gsize m = strlen(names[i]);
-
-		if (n >= m && g_ascii_strncasecmp(p, names[i], m) == 0)
-			return TRUE;
-	}
-	return FALSE;
-}
-
-void
-text_strip_noise(char *s)
-{
-	char *in = s, *out = s;
-	gboolean skipping = FALSE;
-
-	if (s == NULL)
-		return;
-	while (*in != '\0') {
-		char *e = in;
-		gsize n;
-
-		while (*e != '\0' && *e != '\n')
-			e++;
-		n = e - in;
-		if (skipping && n > 0 && (*in == ' ' || *in == '\t'))
-			;	/* a folded continuation of the dropped field */
-		else if ((skipping = noise_field(in, n)))
-			;
-		else {
-			memmove(out, in, n);
-			out += n;
-			if (*e == '\n')
-				*out++ = '\n';
-		}
-		in = *e == '\n' ? e + 1 : e;
-	}
-	*out = '\0';
 }
 
 /* UTF-8 for the code point of "&#NNN;" / "&#xHH;" at p, or 0 bytes. */
