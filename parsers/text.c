@@ -701,6 +701,39 @@ listed_failed(const char *region)
 	return pos == (gsize)(e - l) ? l : NULL;
 }
 
+/*
+ * Exchange names a failed recipient by its display name only ("Nora
+ * Nobody on 1/1/2024"): of the original's To entries "Name <addr>", those
+ * whose name the notice repeats are the failed ones.
+ */
+static void
+display_names(struct parser *p, struct report *r, const char *to, const char *region)
+{
+	char **entries = g_strsplit(to, ",", 64);
+	guint i;
+
+	for (i = 0; entries[i] != NULL; i++) {
+		char *lt = strchr(entries[i], '<'), *name, *a;
+
+		if (lt == NULL)
+			continue;
+		name = g_strndup(entries[i], lt - entries[i]);
+		g_strstrip(name);
+		if (name[0] == '"') {
+			memmove(name, name + 1, strlen(name));
+			if (*name != '\0' && name[strlen(name) - 1] == '"')
+				name[strlen(name) - 1] = '\0';
+		}
+		if (g_utf8_strlen(name, -1) >= 4 && strstr(region, name) != NULL &&
+		    (a = parser_address(lt)) != NULL) {
+			add_record(p, r, a, "original-to", NULL, region);
+			g_free(a);
+		}
+		g_free(name);
+	}
+	g_strfreev(entries);
+}
+
 void
 text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
     gsize len, gboolean have_original)
@@ -870,6 +903,8 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 			add_record(p, r, a, "original-to", pre->str, region);
 		g_free(a);
 	}
+	if (r->records->len == 0 && r->orig_to != NULL)
+		display_names(p, r, r->orig_to, region);
 	g_ptr_array_free(real, TRUE);
 out:
 	g_ptr_array_free(blocks, TRUE);

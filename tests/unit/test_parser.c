@@ -130,6 +130,8 @@ static const struct expect table[] = {
 	{ "shape-full-mailbox.eml", REPORT_KIND_BOUNCE, "lea@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* the failed recipient named by its display name only: the original's To has the address */
 	{ "shape-display-name-only.eml", REPORT_KIND_BOUNCE, "nora@exch.test", REPORT_CLASS_HARD, "userunknown" },
+	/* of two, the one whose display name the notice repeats */
+	{ "shape-display-names.eml", REPORT_KIND_BOUNCE, "otto@exch.test", REPORT_CLASS_HARD, "userunknown" },
 	/* Hotmail's complaint that is the complained-about message itself */
 	{ "shape-hotmail-bare.eml", REPORT_KIND_ARF, "ola@hotmail.test", REPORT_CLASS_COMPLAINT, "feedback" },
 	/* "Delivery failed 20 attempts": given up, not delayed */
