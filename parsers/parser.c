@@ -1807,7 +1807,12 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			parse_dsn(p, r, txt, n, context);
 		g_free(txt);
 	}
-	if (w.ndsn == 0 && !LEAF_SET(w.arf)) {
+	if (w.ndsn == 0 && !LEAF_SET(w.arf) &&
+	    !(ct != NULL && strcasestr(ct, "disposition-notification") != NULL)) {
+		/*
+		 * (A message disposition notification, RFC 8098, says a message
+		 * was displayed or deleted: its Final-Recipient is no failure.)
+		 */
 		const char *raw;
 		gsize rn;
 

@@ -397,10 +397,11 @@ test_not_bounce(void)
 {
 	/*
 	 * Mail, not bounces: a person writing from postmaster@, a newsletter
-	 * whose Subject says "rejected" (neither says a delivery failed).
+	 * whose Subject says "rejected" (neither says a delivery failed), a
+	 * read receipt (RFC 8098), a challenge-response request.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
-		"shape-newsletter-rejected.eml" };
+		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-challenge.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
