@@ -104,7 +104,27 @@ text_init(struct parser *p)
 	    "out of (?:the )?office|away from|vacation|on holiday|abwesen|absence|absent|"
 	    "r[ée]ponse automatique|respuesta autom|risposta automatica)|"
 	    "(?:out of (?:the )?office|autoreply|auto-reply|auto reply|automatic reply|"
-	    "away until|on vacation)", G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
+	    "away until|on vacation|"
+	    /* the same in the languages mail clients write it in */
+	    "automatische antwort|abwesenheitsnotiz|nicht im b\xc3\xbcro|au(?:\xc3\x9f|ss)er haus|"
+	    "r\xc3\xa9ponse automatique|absen(?:ce|t|te) du bureau|message d'absence|"
+	    "respuesta autom\xc3\xa1tica|fuera de (?:la )?oficina|"
+	    "risposta automatica|fuori (?:ufficio|sede)|"
+	    "automatisch antwoord|afwezig|niet op kantoor|"
+	    "resposta autom\xc3\xa1tica|fora do escrit\xc3\xb3rio|aus\xc3\xaancia|"
+	    "automatiskt svar|fr\xc3\xa5nvaro|automatisk svar|frav\xc3\xa6r|autosvar|ikke til stede|"
+	    "automaattinen vastaus|poissa toimistolta|"
+	    "automatyczna odpowied\xc5\xba|nieobecno\xc5\x9b\xc4\x87|poza biurem|"
+	    "automatick\xc3\xa1 odpov\xc4\x9b\xc4\x8f|nep\xc5\x99\xc3\xadtomnost|"
+	    "otomatik (?:yan\xc4\xb1t|cevap)|ofis d\xc4\xb1\xc5\x9f\xc4\xb1nda|"
+	    "automatikus v\xc3\xa1lasz|h\xc3\xa1zon k\xc3\xadv\xc3\xbcl|"
+	    "\xd0\xb0\xd0\xb2\xd1\x82\xd0\xbe\xd0\xbe\xd1\x82\xd0\xb2\xd0\xb5\xd1\x82|"	/* ru: avtootvet */
+	    "\xd0\xb0\xd0\xb2\xd1\x82\xd0\xbe\xd0\xbc\xd0\xb0\xd1\x82\xd0\xb8\xd1\x87\xd0\xb5\xd1\x81\xd0\xba\xd0\xb8\xd0\xb9 \xd0\xbe\xd1\x82\xd0\xb2\xd0\xb5\xd1\x82|"	/* ru: automatic reply */
+	    "\xe8\x87\xaa\xe5\x8b\x95\xe5\xbf\x9c\xe7\xad\x94|\xe8\x87\xaa\xe5\x8b\x95\xe8\xbf\x94\xe4\xbf\xa1|"	/* ja: auto answer, auto reply */
+	    "\xe4\xb8\x8d\xe5\x9c\xa8|"	/* ja: absent */
+	    "\xe8\x87\xaa\xe5\x8a\xa8\xe5\x9b\x9e\xe5\xa4\x8d|\xe8\x87\xaa\xe5\x8b\x95\xe5\x9b\x9e\xe8\xa6\x86|"	/* zh: auto reply */
+	    "\xec\x9e\x90\xeb\x8f\x99 \xec\x9d\x91\xeb\x8b\xb5|\xeb\xb6\x80\xec\x9e\xac\xec\xa4\x91)",	/* ko: auto reply, away */
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 }
 
 void
@@ -980,6 +1000,28 @@ text_enrich_record(struct parser *p, struct report_record *rec, const char *cont
 }
 
 /*
+ * The Subject as a person reads it: valid UTF-8, RFC 2047 words decoded
+ * (out-of-office replies in most languages encode theirs).  g_free.
+ */
+static char *
+subject_text(struct parser *p, const struct fields *top)
+{
+	const char *v = fields_get(top, 0, "Subject");
+	char *w, *d, *out;
+
+	if (v == NULL || strstr(v, "=?") == NULL)
+		return parser_utf8(v, -1);
+	/* the same care as for the original's header (parser.c): hostile words defused first */
+	w = g_strdup(v);
+	sanitize_words(&p->lim, w, &p->cur_anomalies);
+	d = g_mime_utils_header_decode_text(p->gopts, w);
+	out = parser_utf8(d, -1);
+	g_free(d);
+	g_free(w);
+	return out;
+}
+
+/*
  * RFC 3834's own marks, or an out-of-office Subject: an auto-reply says so
  * in its header.  A mail system's notice may carry the same marks (Exim
  * puts "Auto-Submitted: auto-replied" on its bounces), so the marks decide
@@ -997,7 +1039,7 @@ text_is_autoreply(struct parser *p, const struct fields *top, const char *body, 
 
 	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
 		return FALSE;
-	subj = parser_utf8(fields_get(top, 0, "Subject"), -1);
+	subj = subject_text(p, top);
 	ooo = subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL);
 	marked = (as != NULL && strcasestr(as, "auto-replied") != NULL) ||
 	    fields_get(top, 0, "X-Autoreply") != NULL || fields_get(top, 0, "X-Autorespond") != NULL ||
@@ -1021,7 +1063,7 @@ text_autoreply(struct parser *p, struct report *r, const struct fields *top)
 {
 	const char *as = fields_get(top, 0, "Auto-Submitted");
 	const char *prec = fields_get(top, 0, "Precedence");
-	char *subj = parser_utf8(fields_get(top, 0, "Subject"), -1);	/* valid for the regex */
+	char *subj = subject_text(p, top);	/* valid for the regex */
 	gboolean yes = FALSE;
 	struct report_record *rec;
 
