@@ -31,6 +31,7 @@ SOURCES = {
     "spamscope": ("SpamScope/mail-parser", "Apache-2.0 (LICENSE.txt)", [r"^tests/mails/mail_[^/]+$"], False),
     "stalwart": ("stalwartlabs/mail-server", "AGPL-3.0-only (LICENSES/AGPL-3.0-only.txt)",
                  [r"^tests/resources/(smtp/(dsn|messages|reports|milter)|jmap/email_[a-z]+)/[^/]+\.eml$"], False),
+    "mimekit": ("jstedfast/MimeKit", "MIT (LICENSE)", [r"^UnitTests/TestData/messages/[^/]+\.(?:txt|eml)$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 

@@ -107,6 +107,19 @@ LABELS = {
         "smtp_reports_arf1.eml": None, "smtp_reports_arf2.eml": None, "smtp_reports_arf3.eml": None,
         "smtp_reports_arf4.eml": None, "smtp_reports_arf5.eml": None,
     },
+    "mimekit": {
+        "messages_bounce.txt.eml": [rec("netec.test@netecgc.com", "userunknown", "5.1.1")],
+        # "550 Requested action not taken", 5.5.0: nothing decisive
+        "messages_delivery-status-multiple-blank-lines.txt.eml": [rec("orig_recip@customer.com", "onhold", "5.5.0")],
+        "messages_delivery-status-no-blank-line.txt.eml": [rec("newsletter-request@imusic.com", "userunknown")],
+        "messages_delivery-status.txt.eml": [rec("newsletter-request@imusic.com", "userunknown")],
+        # every letter replaced by x: no address to label
+        "messages_delivery-status.anonymized.eml": None,
+        # "Unknown user"
+        "messages_delivery-status2.txt.eml": [rec("source@domain.com", "userunknown", "5.0.0")],
+        # RFC 5965's example again (mail-auth has it, train): left out
+        "messages_feedback-report.txt.eml": None,
+    },
     "spamscope": {
         "mail_malformed_2.eml": [rec("abh@netpar.com.br", "mailboxfull", "4.2.2")],
     },
