@@ -324,6 +324,7 @@ struct walk {
 	struct leaf html;		/* first text/html */
 	GMimeMessage *orig;		/* message/rfc822 (owned by the tree, or see walk_split) */
 	gboolean multipart;		/* the body is a multipart */
+	gboolean mdn;			/* a message/disposition-notification part (RFC 8098) */
 	const char *boundary;		/* its boundary (NUL-terminated), or NULL */
 	gsize boundary_len;
 };
@@ -342,6 +343,8 @@ walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn,
 				w->dsn[w->ndsn++] = l;
 		} else if (IS(sub, sn, "feedback-report") && !LEAF_SET(w->arf))
 			w->arf = l;
+		else if (IS(sub, sn, "disposition-notification"))
+			w->mdn = TRUE;
 		else if ((IS(sub, sn, "rfc822-headers") || IS(sub, sn, "global-headers") ||
 		    IS(sub, sn, "rfc822") || IS(sub, sn, "global")) && !LEAF_SET(w->headers))
 			w->headers = l;
@@ -1807,7 +1810,7 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			parse_dsn(p, r, txt, n, context);
 		g_free(txt);
 	}
-	if (w.ndsn == 0 && !LEAF_SET(w.arf) &&
+	if (w.ndsn == 0 && !LEAF_SET(w.arf) && !w.mdn &&
 	    !(ct != NULL && strcasestr(ct, "disposition-notification") != NULL)) {
 		/*
 		 * (A message disposition notification, RFC 8098, says a message

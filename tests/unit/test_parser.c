@@ -403,7 +403,8 @@ test_not_bounce(void)
 	 * read receipt (RFC 8098), a challenge-response request.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
-		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-challenge.eml" };
+		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
+		"shape-challenge.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
