@@ -165,28 +165,39 @@ scan_line_start4(const char *p, const char *end, char a, char b, char c, char d)
 static inline gboolean
 scan_noise_field(const char *p, const char *end)
 {
-	static const char *const names[] = { "x-spam", "x-ham", "x-virus", "x-barracuda",
+	/* by first letter: a line is checked against the few names it could start */
+	static const char *const x_names[] = { "x-spam", "x-ham", "x-virus", "x-barracuda",
 		"x-proofpoint", "x-mimecast-spam", "x-forefront-antispam", "x-microsoft-antispam",
 		"x-ms-exchange-organization-scl", "x-ms-exchange-organization-antispam",
-		"dkim-signature:", "x-google-dkim-signature:", "domainkey-signature:", "arc-",
-		"authentication-results:", "received:", "received-spf:", "x-received:" };
+		"x-google-dkim-signature:", "x-received:", NULL };
+	static const char *const d_names[] = { "dkim-signature:", "domainkey-signature:", NULL };
+	static const char *const a_names[] = { "arc-", "authentication-results:", NULL };
+	static const char *const r_names[] = { "received:", "received-spf:", NULL };
+	const char *const *names;
 	const char *q;
-	gsize i, n;
+	gsize n;
 
 	while (p < end && (*p == ' ' || *p == '>'))
 		p++;
-	if (p == end || strchr("xXdDaArR", *p) == NULL || *p == '\0')
+	if (p == end)
 		return FALSE;
+	switch (*p) {
+	case 'x': case 'X': names = x_names; break;
+	case 'd': case 'D': names = d_names; break;
+	case 'a': case 'A': names = a_names; break;
+	case 'r': case 'R': names = r_names; break;
+	default: return FALSE;
+	}
 	/* a field name runs up to its colon without blanks */
 	for (q = p; q < end && *q != ':' && *q != ' ' && *q != '\t' && *q != '\n'; q++)
 		;
 	if (q == end || *q != ':')
 		return FALSE;
 	n = end - p;
-	for (i = 0; i < G_N_ELEMENTS(names); i++) {
-		gsize m = strlen(names[i]);
+	for (; *names != NULL; names++) {
+		gsize m = strlen(*names);
 
-		if (n >= m && g_ascii_strncasecmp(p, names[i], m) == 0)
+		if (n >= m && ascii_eq_ci(p, *names, m))
 			return TRUE;
 	}
 	return FALSE;
