@@ -1044,9 +1044,13 @@ text_is_autoreply(struct parser *p, const struct fields *top, const char *body, 
 	marked = (as != NULL && strcasestr(as, "auto-replied") != NULL) ||
 	    fields_get(top, 0, "X-Autoreply") != NULL || fields_get(top, 0, "X-Autorespond") != NULL ||
 	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL);
+	if (!marked && !ooo) {
+		g_free(subj);
+		return FALSE;
+	}
 	bounce = subj != NULL && !ooo && g_regex_match(p->re_bounce_subject, subj, 0, NULL);
 	g_free(subj);
-	if ((!marked && !ooo) || bounce)
+	if (bounce)
 		return FALSE;
 	if (body != NULL && len > 0) {
 		gsize cut = original_start(p, body, len);
