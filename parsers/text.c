@@ -775,20 +775,17 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 	 * delivery too.  Both together, or X-Failed-Recipients, are enough.
 	 */
 	head = looks_like_bounce(p, top);
-	if (head < 2) {
-		gsize at = body != NULL ? original_start(p, body, len) : 0;
-		gboolean says = body != NULL && g_regex_match_full(p->re_fail_notice, body,
-		    utf8_cut(body, at, 16384), 0, 0, NULL, NULL);
-
-		if (!says || (head == 0 && !(have_original &&
-		    g_regex_match_full(p->re_bounce_body, body, utf8_cut(body, len, 8192), 0, 0, NULL,
-		    NULL))))
-			return;
-	}
-	r->kind = REPORT_KIND_BOUNCE;
+	if (head == 0 && !(have_original && body != NULL &&
+	    g_regex_match_full(p->re_bounce_body, body, utf8_cut(body, len, 8192), 0, 0, NULL,
+	    NULL)))
+		return;
 	if (body == NULL)
 		body = "", len = 0;
 	cut = original_start(p, body, len);
+	if (head < 2 && !g_regex_match_full(p->re_fail_notice, body, utf8_cut(body, cut, 16384), 0,
+	    0, NULL, NULL))
+		return;
+	r->kind = REPORT_KIND_BOUNCE;
 	if (!have_original && cut < len) {
 		/* The original's headers follow the marker line. */
 		const char *h = memchr(body + cut, '\n', len - cut);
