@@ -267,7 +267,9 @@ rules_fold_n(const char *text, gsize max)
 			const char *q = p + 1;
 
 			do {
-				while (q < end && *q != '\n')
+				while (q < end && *q != '\n' && *q != '\r')
+					q++;
+				if (q + 1 < end && *q == '\r' && q[1] == '\n')
 					q++;
 			} while (q + 1 < end && (q[1] == ' ' || q[1] == '\t') && ++q);
 			sp = w > out;
