@@ -1046,6 +1046,10 @@ test_rules_fold(void)
 		{ "550-5.1.1 The email account that\n550-5.1.1 you tried to reach", "550-5.1.1 the email account that you tried to reach" },
 		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "abcdefghijklmnopqrstuvwxyz0123456789" },
 		{ "   leading and trailing   ", "leading and trailing" },
+		/* quoted verdict and trace fields, folded lines and all, are no evidence */
+		{ "550 Rejected\nX-Spam-Status: Yes, score=9\n\ttests=SPAM\nReceived: from a\r\n by b\r\nThe end",
+		    "550 rejected the end" },
+		{ "550 Rejected\rx-spam-flag: YES\rDate: today", "550 rejected date: today" },
 	};
 	size_t i;
 
