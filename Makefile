@@ -183,6 +183,12 @@ $(BUILD)/bench/bench_lookup_client: tests/bench/bench_lookup_client.c
 bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_lookup.py
 
+# ---- parser accuracy on tests/corpus ---------------------------------------
+# Per source, train and validation (tests/corpus/SPLIT), and the shared corpus.
+.PHONY: accuracy
+accuracy: $(BUILD)/rebound
+	BUILD=$(BUILD) tests/accuracy/run.sh
+
 # Primary + hot standby, two receivers, lookupd on the standby, under load;
 # a 30 s primary outage (tests/bench/bench_scale.py).
 bench-scale: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client

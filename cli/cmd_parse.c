@@ -72,6 +72,7 @@ emit(const char *file, long index, const struct report *r, const struct report_r
 	}
 	json_str(b, "kind", report_kind_name(r->kind));
 	json_str(b, "recipient", rec ? rec->recipient : NULL);
+	json_str(b, "recipient_from", rec ? rec->recipient_from : NULL);
 	json_str(b, "original_recipient", rec ? rec->original_recipient : NULL);
 	json_str(b, "class", rec ? report_class_name(rec->class_) : NULL);
 	json_str(b, "reason", rec ? rec->reason : NULL);
