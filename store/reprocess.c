@@ -27,6 +27,7 @@
 #include "store/pg.h"
 #include "store/policy.h"
 #include "store/store.h"
+#include "store/provider.h"
 #include "store/trust.h"
 
 struct reprocess_stats {
@@ -183,6 +184,7 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 	size_t i;
 	guint j;
 	struct store_trust *trust;
+	struct store_origin origin;
 	int rc = -1, dummy = 0;
 
 	for (i = 0; i < n; i++) {
@@ -240,14 +242,16 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 		if (r != NULL)
 			store_trust_original(trust, cfg, r->original_mail_from, msgs[i].arrival_us,
 			    msgs[i].suppressible);
+		provider_origin(&origin, (const char *)msgs[i].raw, msgs[i].len, NULL, r);
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
 			char *key = store_address_key(rec->recipient);
 			int64_t reuse = j < old_ids->len ? g_array_index(old_ids, int64_t, j) : 0;
 			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, msgs[i].arrival_us, r,
-			    rec, reuse, FALSE, store_trust_record(trust, rec->recipient), &dummy,
+			    &origin, rec, reuse, FALSE, store_trust_record(trust, rec->recipient), &dummy,
 			    NULL, err) < 0) {
 				g_free(key);
+				provider_clear(&origin);
 				store_trust_free(trust);
 				goto rollback;
 			}
@@ -256,6 +260,7 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			g_free(key);
 			st->events_new++;
 		}
+		provider_clear(&origin);
 		store_trust_free(trust);
 		for (; j < old_ids->len; j++) {
 			char oid[32];

@@ -10,6 +10,7 @@
 #include "address.h"
 #include "log.h"
 #include "store/policy.h"
+#include "store/provider.h"
 #include "store/trust.h"
 
 #define EPOCH_US	"('epoch'::timestamptz + $%d::bigint * interval '1 microsecond')"
@@ -203,10 +204,10 @@ static const char SQL_EVENT[] =
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
     " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
     " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible)"
+    " orig_date, suppressible, provider)"
     " VALUES ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean)"
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean, $37)"
     " RETURNING id";
 
 static const char SQL_EVENT_REPLACE[] =
@@ -215,11 +216,11 @@ static const char SQL_EVENT_REPLACE[] =
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
     " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
     " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible)"
+    " orig_date, suppressible, provider)"
     " = ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean)"
-    " WHERE id = $37::bigint RETURNING id";
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean, $37)"
+    " WHERE id = $38::bigint RETURNING id";
 
 /* Soft failures of this address from distinct reports within the window
  * ending at this event, after the last delivery. */
@@ -329,9 +330,9 @@ store_policy(PGconn *conn, const struct config *cfg, const char *tenant, const c
 
 int
 store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
-    int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    int64_t replace_id, gboolean apply_policy, gboolean suppressible, int *suppressions,
-    enum pg_error_class *cls, char **err)
+    int64_t arrival_us, const struct report *r, const struct store_origin *origin,
+    const struct report_record *rec, int64_t replace_id, gboolean apply_policy,
+    gboolean suppressible, int *suppressions, enum pg_error_class *cls, char **err)
 {
 	struct params p = { 0 };
 	char *address, *key, *campaign = NULL;
@@ -350,6 +351,9 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 		key = g_ascii_strdown(address, -1);
 		apply_policy = FALSE;
 	}
+	/* stored and shown like any other, but it stands for nobody */
+	if (placeholder_address(address, r, origin != NULL && origin->redacted))
+		apply_policy = FALSE;
 	dom = address_domain(key);
 	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, message_id));
 	params_add(&p, tenant);
@@ -390,6 +394,7 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 	params_add(&p, r->orig_list_id);
 	params_add(&p, r->orig_date);
 	params_add(&p, suppressible ? "true" : "false");
+	params_add(&p, rec->class_ == REPORT_CLASS_COMPLAINT && origin ? origin->provider : NULL);
 	if (!suppressible)
 		apply_policy = FALSE;
 	if (replace_id > 0)
@@ -439,6 +444,7 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	struct params p = { 0 };
 	int lengths[18] = { 0 }, formats[18] = { 0 };
 	struct store_trust *trust = store_trust_new(cfg, env->rcpts, env->arrival_us, -1);
+	struct store_origin origin;
 	PGresult *pr;
 	guint i;
 	int rc = -1;
@@ -486,15 +492,17 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	if (!store_trust_message(trust))
 		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
 		    env->queue_id ? env->queue_id : "-", res->message_id, store_trust_reason(trust));
+	provider_origin(&origin, m->raw, m->len, env->mail_from, r);
 	for (i = 0; r != NULL && r->records != NULL && i < r->records->len; i++) {
 		const struct report_record *rec = r->records->pdata[i];
-		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r, rec, 0, TRUE,
+		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r, &origin, rec, 0, TRUE,
 		    store_trust_record(trust, rec->recipient), &res->suppressions, cls, err) < 0)
 			goto done;
 		res->events++;
 	}
 	rc = 0;
 done:
+	provider_clear(&origin);
 	store_trust_free(trust);
 	params_clear(&p);
 	return rc;

@@ -31,6 +31,7 @@
 
 #include "config.h"
 #include "parsers/report.h"
+#include "store/provider.h"
 #include "receiver/spool.h"
 #include "store/pg.h"
 
@@ -77,11 +78,14 @@ const char *store_class_name(enum report_class c);
  * Within an open transaction: insert one event for rec of message message_id
  * (or, with replace_id > 0, rewrite that event in place, keeping its id) and
  * apply the policy if asked and the event is suppressible (store/trust.h;
- * recorded in events.suppressible).  Used by store_batch() and by reprocess.
+ * recorded in events.suppressible) and the recipient is no placeholder
+ * (store/provider.h).  origin (store/provider.h; may be NULL)
+ * gives complaints their provider.
+ * Used by store_batch() and by reprocess.
  */
 int store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
-    int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    int64_t replace_id, gboolean apply_policy, gboolean suppressible, int *suppressions,
-    enum pg_error_class *cls, char **err);
+    int64_t arrival_us, const struct report *r, const struct store_origin *origin,
+    const struct report_record *rec, int64_t replace_id, gboolean apply_policy,
+    gboolean suppressible, int *suppressions, enum pg_error_class *cls, char **err);
 
 #endif
