@@ -1,5 +1,5 @@
 /* address.c - see address.h. */
-#include "address.h"
+#include "common/address.h"
 
 #include <string.h>
 #include <glib.h>

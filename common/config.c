@@ -1,6 +1,6 @@
 /* config.c - the typed parameter table and its loader; see config.h. */
-#include "config.h"
-#include "signing.h"
+#include "common/config.h"
+#include "common/signing.h"
 
 #include <errno.h>
 #include <stddef.h>

@@ -1,5 +1,5 @@
 /* log.c - key=value lines on stderr; see log.h. */
-#include "log.h"
+#include "common/log.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,12 +16,6 @@ log_init(enum log_level level)
 {
 	log_level = level;
 	setvbuf(stderr, NULL, _IOLBF, 0);
-}
-
-enum log_level
-log_get_level(void)
-{
-	return log_level;
 }
 
 int

@@ -20,7 +20,6 @@ enum log_level { LOG_LEVEL_DEBUG, LOG_LEVEL_INFO, LOG_LEVEL_WARN };
 
 void log_init(enum log_level level);
 int log_set_level_name(const char *name);   /* 0 ok, -1 unknown name */
-enum log_level log_get_level(void);
 
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,13 +1,13 @@
 /* signing.c - signed return paths; see signing.h for the format. */
-#include "signing.h"
+#include "common/signing.h"
 
 #include <string.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "address.h"
-#include "config.h"
+#include "common/address.h"
+#include "common/config.h"
 
 #define SIGNING_CONTEXT		"rebound-rp-v1"
 #define SIGNING_STAMP_MOD	1000

@@ -2,7 +2,7 @@
  * signing_form.c - the text of a signed return path (signing.h), without
  * keys or OpenSSL: GLib only, so parsers/ can decode VERP from it.
  */
-#include "signing.h"
+#include "common/signing.h"
 
 #include <string.h>
 

@@ -18,7 +18,7 @@
 #include "parsers/scan.h"
 #include "parsers/rules.h"
 #include "parsers/sanitize.h"
-#include "signing.h"
+#include "common/signing.h"
 
 #define DEFAULT_MAX_DEPTH	20
 #define DEFAULT_MAX_PARTS	1000
@@ -1535,18 +1535,8 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 			rec->recipient = addr;
 			addr = NULL;
 		}
-	} else if (r->records->len > 1) {
-		guint i, hit = 0;
-
-		/* Several recipients: VERP names the one this copy was for. */
-		for (i = 0; i < r->records->len; i++) {
-			struct report_record *rec = g_ptr_array_index(r->records, i);
-
-			if (rec->recipient != NULL && g_ascii_strcasecmp(rec->recipient, addr) == 0)
-				hit++;
-		}
-		(void)hit;
 	}
+	/* Several records: the report names each failed recipient itself. */
 	g_free(addr);
 }
 

@@ -19,8 +19,8 @@
 #include <glib.h>
 #include <event2/event.h>
 
-#include "config.h"
-#include "spool.h"
+#include "common/config.h"
+#include "receiver/spool.h"
 
 struct smtp_server;
 

@@ -1,10 +1,10 @@
 /* smtp_addr.c - see smtp_addr.h. */
-#include "smtp_addr.h"
+#include "receiver/smtp_addr.h"
 
 #include <string.h>
 #include <glib.h>
 
-#include "address.h"
+#include "common/address.h"
 
 #define SMTP_MAX_LOCAL	64
 #define SMTP_MAX_DOMAIN	255

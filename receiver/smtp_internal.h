@@ -12,8 +12,8 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
-#include "config.h"
-#include "spool.h"
+#include "common/config.h"
+#include "receiver/spool.h"
 
 struct smtp_listener {
 	struct smtp_server *srv;
@@ -26,7 +26,7 @@ struct smtp_listener {
 struct smtp_server {
 	struct event_base *base;
 	struct config *cfg;		/* current; older ones in old_cfgs */
-	GPtrArray *old_cfgs;		/* not owned: serve.c frees configs */
+	GPtrArray *old_cfgs;		/* not owned: cli/cmd_serve.c frees configs */
 	struct spool *spool;
 	SSL_CTX *tls;			/* NULL without a certificate */
 	GPtrArray *listeners;		/* struct smtp_listener * */

@@ -2,8 +2,8 @@
  * smtp_listener.c - listening sockets, the session table and its limits,
  * spool completions coming back to the loop, shutdown.
  */
-#include "smtp.h"
-#include "smtp_internal.h"
+#include "receiver/smtp.h"
+#include "receiver/smtp_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include <sys/eventfd.h>
 #include <event2/util.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static void
 smtp_listener_free(gpointer p)

@@ -9,7 +9,7 @@
  * CR or LF is read to its end and refused with 554 5.6.0; with accept the
  * octets are kept as data, unchanged.  In commands they are always refused.
  */
-#include "smtp_internal.h"
+#include "receiver/smtp_internal.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -21,10 +21,10 @@
 #include <event2/bufferevent_ssl.h>
 #include <openssl/err.h>
 
-#include "log.h"
-#include "signing.h"
-#include "smtp_addr.h"
-#include "store/metrics.h"
+#include "common/log.h"
+#include "common/signing.h"
+#include "receiver/smtp_addr.h"
+#include "common/metrics.h"
 
 /* Stop reading while this much output waits for a client that does not read. */
 #define SMTP_OUT_HIGH	(64 * 1024)

@@ -1,5 +1,5 @@
 /* smtp_tls.c - the server's OpenSSL context (TLS 1.2+, no renegotiation). */
-#include "smtp_internal.h"
+#include "receiver/smtp_internal.h"
 
 #include <openssl/err.h>
 

@@ -1,5 +1,5 @@
 /* spool.c - the durable queue; see spool.h for layout and group commit. */
-#include "spool.h"
+#include "receiver/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,8 +12,8 @@
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 
-#include "log.h"
-#include "store/metrics.h"
+#include "common/log.h"
+#include "common/metrics.h"
 
 #define SPOOL_ID_LEN	16
 #define SPOOL_BATCH	64

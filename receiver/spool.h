@@ -102,8 +102,6 @@ void spool_envelope_free(struct spool_envelope *env);
 /* Called (on the committing thread) after each successful commit; may be NULL. */
 void spool_set_notify(struct spool *s, void (*fn)(void *arg), void *arg);
 
-/* --- additions for the SMTP receiver --- */
-
 /* A new queue id (g_free), sortable by arrival; SMTP needs it for Received:. */
 char *spool_new_id(struct spool *s);
 /* Refuse commits that would leave less than this many bytes free (0 = off). */

@@ -3,7 +3,7 @@
 
 #include <glib.h>
 
-#include "store/workers.h"
+#include "workers/workers.h"
 
 struct classify {
 	struct workers *workers;

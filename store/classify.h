@@ -1,7 +1,7 @@
 /*
  * classify.h - the one place the store asks "what is this message?".
  *
- * Parsing runs in the worker pool (store/workers.h): a message that
+ * Parsing runs in the worker pool (workers/workers.h): a message that
  * crashes, spins or bloats the parser kills a worker process, never the
  * daemon.
  *
@@ -14,7 +14,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "parsers/report.h"
 
 struct classify_job {

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <glib.h>
 
-#include "log.h"
+#include "common/log.h"
 
 static void
 pg_notice(void *arg, const char *msg)

@@ -5,12 +5,12 @@
 #include <glib.h>
 #include <libpq-fe.h>
 
-#include "log.h"
-#include "store/metrics.h"
+#include "common/log.h"
+#include "common/metrics.h"
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"
-#include "store/workers.h"
+#include "workers/workers.h"
 
 #define PURGE_INTERVAL_US	(G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
 #define IDLE_WAIT_US		(G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
@@ -687,16 +687,4 @@ pipeline_stop(struct pipeline *p)
 	g_mutex_clear(&p->mu);
 	g_cond_clear(&p->cond);
 	g_free(p);
-}
-
-size_t
-pipeline_backlog(struct pipeline *p)
-{
-	return spool_count(p->spool);
-}
-
-size_t
-pipeline_stored(struct pipeline *p)
-{
-	return (size_t)g_atomic_pointer_get(&p->stored);
 }

@@ -29,7 +29,7 @@
 
 #include <stddef.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "receiver/spool.h"
 #include "store/classify.h"
 
@@ -61,11 +61,5 @@ struct pipeline *pipeline_start_with(const struct config *cfg, struct spool *spo
 void pipeline_reload(struct pipeline *p, const struct config *cfg);
 /* Finishes the batch in hand (committed or left in the spool), then stops. */
 void pipeline_stop(struct pipeline *p);
-
-/* Messages waiting in the spool. */
-size_t pipeline_backlog(struct pipeline *p);
-
-/* Messages stored since start (duplicates included); for tests and stats. */
-size_t pipeline_stored(struct pipeline *p);
 
 #endif

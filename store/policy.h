@@ -27,7 +27,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "parsers/report.h"
 
 enum policy_action {

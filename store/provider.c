@@ -4,7 +4,7 @@
 #include <string.h>
 #include <glib.h>
 
-#include "address.h"
+#include "common/address.h"
 
 char *
 provider_registered_domain(const char *domain)

@@ -18,10 +18,9 @@
 #include <glib.h>
 #include <libpq-fe.h>
 
-#include "commands.h"
-#include "config.h"
-#include "log.h"
-#include "address.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "common/address.h"
 #include "store/classify.h"
 #include "store/migrate.h"
 #include "store/pg.h"
@@ -29,10 +28,7 @@
 #include "store/store.h"
 #include "store/provider.h"
 #include "store/trust.h"
-
-struct reprocess_stats {
-	long messages, events_old, events_new, added, changed, removed;
-};
+#include "store/reprocess.h"
 
 struct reprocess_msg {
 	int64_t id;
@@ -300,38 +296,18 @@ out:
 }
 
 int
-cmd_reprocess(int argc, char **argv)
+reprocess_run(const struct config *cfg, const char *since, const char *until,
+    struct reprocess_stats *stp, char **errp)
 {
-	const char *path = NULL, *since = NULL, *until = "infinity";
 	struct reprocess_stats st = { 0 };
-	struct config *cfg;
 	struct classify *c = NULL;
 	PGconn *conn = NULL;
 	char *err = NULL, *last_at = NULL, *last_id = g_strdup("0");
 	PGresult *res;
-	int i, rc = 1, usage = 0;
+	int i, rc = -1;
 
-	for (i = 1; i < argc && !usage; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
-			since = argv[++i];
-		else if (strcmp(argv[i], "--until") == 0 && i + 1 < argc)
-			until = argv[++i];
-		else
-			usage = 1;
-	}
-	if (usage || path == NULL || since == NULL) {
-		fprintf(stderr, "usage: rebound reprocess -c FILE --since DATE [--until DATE]\n"
-		    "  DATE: 2026-11-01, \"2026-11-01 12:00+00\", or any PostgreSQL timestamp\n");
-		g_free(last_at);
-		g_free(last_id);
-		return 2;
-	}
-	if ((cfg = config_load(path, &err)) == NULL)
-		goto fail;
 	if (*cfg->store_conninfo == '\0') {
-		err = g_strdup_printf("%s: [store] conninfo is not set", path);
+		err = g_strdup("[store] conninfo is not set");
 		goto fail;
 	}
 	if ((conn = pg_connect(cfg->store_conninfo, &err)) == NULL ||
@@ -382,19 +358,14 @@ cmd_reprocess(int argc, char **argv)
 		if (k < 0)
 			goto fail;
 	}
-	printf("reprocess: %ld messages, events %ld -> %ld, suppressions added %ld, changed %ld,"
-	    " removed %ld\n", st.messages, st.events_old, st.events_new, st.added, st.changed,
-	    st.removed);
+	*stp = st;
 	rc = 0;
 fail:
-	if (rc != 0) {
-		fprintf(stderr, "rebound: reprocess: %s\n", err ? err : "failed");
-		g_free(err);
-	}
+	if (rc != 0)
+		*errp = err ? err : g_strdup("failed");
 	classify_free(c);
 	if (conn)
 		PQfinish(conn);
-	config_free(cfg);
 	g_free(last_at);
 	g_free(last_id);
 	return rc;

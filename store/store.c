@@ -7,8 +7,8 @@
 #include <json-glib/json-glib.h>
 #include <openssl/evp.h>
 
-#include "address.h"
-#include "log.h"
+#include "common/address.h"
+#include "common/log.h"
 #include "store/policy.h"
 #include "store/provider.h"
 #include "store/trust.h"

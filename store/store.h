@@ -29,7 +29,7 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "parsers/report.h"
 #include "store/provider.h"
 #include "receiver/spool.h"

@@ -3,8 +3,8 @@
 
 #include <string.h>
 
-#include "address.h"
-#include "signing.h"
+#include "common/address.h"
+#include "common/signing.h"
 
 struct store_trust {
 	gboolean message;		/* every recipient trusted */

@@ -24,7 +24,7 @@
 #include <glib.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "common/config.h"
 
 struct store_trust;
 

@@ -14,7 +14,7 @@
 
 #include "common/config.h"
 #include "parsers/parser.h"
-#include "store/workers.h"
+#include "workers/workers.h"
 
 static void
 bench_collect(const char *dir, GPtrArray *msgs)

@@ -47,7 +47,7 @@ def need(*tools):
     missing = [t for t in tools if subprocess.run(["sh", "-c", f"command -v {t}"],
                                                   stdout=subprocess.DEVNULL).returncode != 0]
     if missing:
-        sys.exit("bench: missing " + " ".join(missing) + " (common/deps.sh bench installs them)")
+        sys.exit("bench: missing " + " ".join(missing) + " (scripts/deps.sh bench installs them)")
 
 
 def stop(proc, timeout):

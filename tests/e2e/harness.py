@@ -17,6 +17,9 @@ import os, pwd, shutil, signal, socket, subprocess, sys, tempfile, time, unittes
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("REBOUND_BUILD", os.path.join(ROOT, "build"))
 REBOUND = os.path.join(BUILD, "rebound")
+# The same daemon plus the test hooks (tests/support/): for tests that make a
+# parser misbehave on purpose.
+REBOUND_TEST = os.path.join(BUILD, "rebound-test")
 PGBIN = "/usr/lib/postgresql/15/bin"
 # make check SANITIZE=1 runs the suite on build/san (ASan+UBSan); VALGRIND=1
 # runs the daemon under memcheck.  Both add memory of their own: absolute RSS
@@ -211,10 +214,10 @@ class Daemon:
                 for k, v in kv.items():
                     f.write(f"{k} = {v}\n")
 
-    def start(self, wait=True, extra_args=(), env=None):
+    def start(self, wait=True, extra_args=(), env=None, exe=None):
         started = self.log().count("serve event=started") if os.path.exists(self.log_path) else 0
         self.logf = open(self.log_path, "ab")
-        argv = [REBOUND, "serve", "-c", self.conf_path] + list(extra_args)
+        argv = [exe or REBOUND, "serve", "-c", self.conf_path] + list(extra_args)
         if os.environ.get("VALGRIND") == "1":
             # Parser workers are exec'd natively (no --trace-children): the
             # daemon itself is what is checked.  Its errors and definite leaks

@@ -22,7 +22,7 @@ BAD_CHARSET, NEUTRALISED, TOO_MANY_RCPTS = 1 << 6, 1 << 7, 1 << 9
 CPU_SECONDS, AS_BYTES, RSS_KB = 20, 1024 << 20, 256 * 1024
 with open(harness.REBOUND, "rb") as _f:
     # ASan (make SANITIZE=1) reserves terabytes of shadow: no RLIMIT_AS there, a
-    # looser RSS bound instead (the same choice as store/workers.c).
+    # looser RSS bound instead (the same choice as workers/workers.c).
     ASAN = b"__asan_init" in _f.read()
 if ASAN:
     RSS_KB *= 3

@@ -4,6 +4,8 @@
 # hostile messages reported as unparseable or parsed, never a crash.
 cd "$(dirname "$0")/../.." || exit 1
 B=${REBOUND_BUILD:-build}/rebound
+# The test build: the same binary plus the test hooks (tests/support/).
+T=${REBOUND_BUILD:-build}/rebound-test
 F=tests/fixtures/parsers
 n=0
 ok() { n=$((n + 1)); echo "ok $n - $1"; }
@@ -44,7 +46,7 @@ done
 # A child that dies (test hook; the real GMime abort on an un-neutralised
 # hostile header) is one JSON line of kind none with an outcome, and the
 # next file is still parsed.
-out=$(REBOUND_TEST_HOOKS=1 $B parse --json tests/fixtures/workers/hook-abort.eml $F/arf-abuse.eml 2>/dev/null)
+out=$(REBOUND_TEST_HOOKS=1 $T parse --json tests/fixtures/workers/hook-abort.eml $F/arf-abuse.eml 2>/dev/null)
 printf '%s\n' "$out" | python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
@@ -56,7 +58,7 @@ assert rows[1]["kind"] == "arf" and rows[1]["outcome"] == "ok", rows[1]
 # instead ("parser failed"): the crash must show within a few tries.
 res=1
 for try in 1 2 3 4 5 6 7 8; do
-	out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json tests/fixtures/hostile/ew-iso2022cnext-subject.eml $F/dsn-two-rcpts.eml 2>/dev/null)
+	out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $T parse --json tests/fixtures/hostile/ew-iso2022cnext-subject.eml $F/dsn-two-rcpts.eml 2>/dev/null)
 	printf '%s\n' "$out" | python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
@@ -69,7 +71,11 @@ assert rows[0]["kind"] == "none", rows[0]
 	[ $res -ne 3 ] && break
 done
 [ $res -eq 0 ] && ok "real GMime abort reported, next file parsed" || nok "real GMime abort"
-out=$($B parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
+out=$($T parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
 printf '%s' "$out" | grep -q '"outcome":"parser crashed' && nok "hook ignored without REBOUND_TEST_HOOKS" || ok "hook ignored without REBOUND_TEST_HOOKS"
+# build/rebound has no hooks at all: no environment changes how it parses.
+out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
+printf '%s' "$out" | grep -q '"outcome":"parser crashed' && nok "build/rebound has no test hooks" || ok "build/rebound has no test hooks"
+nm "$B" 2>/dev/null | grep -qi test_hook && nok "no test_hook symbol in build/rebound" || ok "no test_hook symbol in build/rebound"
 rm -f /tmp/rb-parse-err.$$ /tmp/rb-mbox.$$
 echo "1..$n"

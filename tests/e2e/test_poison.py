@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Issue 7: a poison message must not take Rebound down.
+"""A poison message must not take Rebound down.
 
 Real daemon, real SMTP client, real PostgreSQL.  Messages from
 tests/fixtures/hostile/ and tests/fixtures/workers/.  Test hooks
-(REBOUND_TEST_HOOKS=1, see store/workers_main.c) make a worker spin, sleep
+(REBOUND_TEST_HOOKS=1 in build/rebound-test, see tests/support/test_hooks.h) make a worker spin, sleep
 or, with REBOUND_TEST_GMIME_FIRST=1, hand the message to bare GMime first,
 i.e. crash for real on the GMime bug as a parser without the encoded-word
 neutraliser would.
@@ -128,7 +128,7 @@ class PoisonTest(unittest.TestCase):
             env["REBOUND_TEST_GMIME_FIRST"] = "1"
         d.env = env
         self.daemons.append(d)
-        return d.start(env=env)
+        return d.start(env=env, exe=harness.REBOUND_TEST)
 
     def q(self, sql):
         return pg.psql(sql, db=self.db)
@@ -283,7 +283,7 @@ class PoisonTest(unittest.TestCase):
         d.proc = None
         self.assertIsNone(self.row(message_id(data)))
 
-        d.start(env=d.env)
+        d.start(env=d.env, exe=harness.REBOUND_TEST)
         pid = d.proc.pid
         self.send_normal_and_check(d, "after-restart")
         r = wait_for("the poison stored", lambda: self.row(message_id(data)), 60)

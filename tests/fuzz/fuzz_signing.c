@@ -9,7 +9,7 @@
 #include <string.h>
 #include <glib.h>
 
-#include "signing.h"
+#include "common/signing.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -41,8 +41,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "config.h"
-#include "log.h"
+#include "common/config.h"
+#include "common/log.h"
 #include "receiver/smtp.h"
 #include "receiver/smtp_internal.h"
 #include "receiver/spool.h"

@@ -2,7 +2,7 @@
 #include <glib.h>
 #include <string.h>
 
-#include "address.h"
+#include "common/address.h"
 
 static void
 check(const char *in, const char *norm, const char *key)

@@ -5,7 +5,7 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "config.h"
+#include "common/config.h"
 
 static char *tmpdir;
 

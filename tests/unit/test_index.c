@@ -2,8 +2,8 @@
 #include <glib.h>
 #include <string.h>
 
-#include "store/index.h"
-#include "store/metrics.h"
+#include "lookup/index.h"
+#include "common/metrics.h"
 
 static void
 test_put_get_remove(void)

@@ -11,8 +11,8 @@
 #include <glib/gstdio.h>
 #include <libpq-fe.h>
 
-#include "config.h"
-#include "log.h"
+#include "common/config.h"
+#include "common/log.h"
 #include "receiver/spool.h"
 #include "store/migrate.h"
 #include "store/pg.h"

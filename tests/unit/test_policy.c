@@ -2,7 +2,7 @@
 #include <string.h>
 #include <glib.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "store/policy.h"
 
 #define DAY	(G_GINT64_CONSTANT(86400) * 1000000)

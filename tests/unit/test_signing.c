@@ -5,8 +5,8 @@
 #include <glib.h>
 #include <glib/gstdio.h>
 
-#include "config.h"
-#include "signing.h"
+#include "common/config.h"
+#include "common/signing.h"
 
 #define KEY_A	"hex:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define KEY_B	"base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="

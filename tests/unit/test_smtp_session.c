@@ -15,7 +15,7 @@
 #include <glib.h>
 #include <event2/event.h>
 
-#include "config.h"
+#include "common/config.h"
 #include "receiver/smtp.h"
 #include "receiver/smtp_internal.h"
 #include "receiver/spool.h"

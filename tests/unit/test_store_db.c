@@ -7,8 +7,8 @@
 #include <glib.h>
 #include <libpq-fe.h>
 
-#include "config.h"
-#include "log.h"
+#include "common/config.h"
+#include "common/log.h"
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"

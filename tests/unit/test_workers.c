@@ -14,7 +14,7 @@
 #include <glib/gstdio.h>
 
 #include "common/config.h"
-#include "store/workers.h"
+#include "workers/workers.h"
 
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -506,8 +506,8 @@ main(int argc, char **argv)
 	char *dir = g_path_get_dirname(self);
 
 	g_test_init(&argc, &argv, NULL);
-	rebound_exe = build ? g_build_filename(build, "rebound", NULL) :
-	    g_build_filename(dir, "..", "rebound", NULL);
+	rebound_exe = build ? g_build_filename(build, "rebound-test", NULL) :
+	    g_build_filename(dir, "..", "rebound-test", NULL);
 	g_setenv("REBOUND_TEST_HOOKS", "1", TRUE);
 	g_test_add_func("/workers/normal", test_normal);
 	g_test_add_func("/workers/hostile", test_hostile);

@@ -1,0 +1,1141 @@
+/*
+ * cmd_cli.c - the suppression-list subcommands: check, suppress, unsuppress,
+ * export, import, stats, complaints, history, quarantine.  Each takes -c FILE (the daemon's
+ * configuration, for store.conninfo and [tenants]) and talks to PostgreSQL
+ * directly, so they work whether or not the daemon runs; changes reach a
+ * running daemon's index through the NOTIFY trigger.
+ *
+ * Exit status, for scripts: 0 success (check: suppressed); 1 a negative
+ * answer (check: not suppressed; unsuppress: was not suppressed; import:
+ * some rows were rejected, the rest imported); 2 usage, configuration or
+ * database error.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+
+#include "common/address.h"
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "lookup/lookup_db.h"
+
+#define CLI_ERR 2
+#define CLI_BATCH 5000
+#define CLI_MAX_FIELD 1024
+#define CLI_MAX_FIELDS 64
+#define CLI_MAX_REJECTS_SHOWN 20
+
+struct cli {
+	char *config_path;
+	char *tenant;
+	struct config *cfg;
+	PGconn *db;
+};
+
+static GOptionEntry cli_common[] = {
+	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, NULL, "configuration file (required)", "FILE" },
+	{ "tenant", 't', 0, G_OPTION_ARG_STRING, NULL, "tenant (default: [tenants] default)", "NAME" },
+	{ NULL, 0, 0, 0, NULL, NULL, NULL },
+};
+
+static int
+cli_tenant_known(const struct config *cfg, const char *name)
+{
+	GHashTableIter it;
+	gpointer v;
+
+	if (strcmp(name, cfg->default_tenant) == 0)
+		return 1;
+	g_hash_table_iter_init(&it, cfg->tenants);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		if (strcmp(v, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Parse options (common + extra), load the config and connect.  Returns 0,
+ * or an exit status after printing why.  Positional args stay in argv. */
+static int
+cli_init(struct cli *c, int *argc, char ***argv, const char *params, const char *summary,
+    GOptionEntry *extra, int want_db)
+{
+	GOptionContext *ctx = g_option_context_new(params);
+	GOptionEntry common[G_N_ELEMENTS(cli_common)];
+	GError *gerr = NULL;
+	char *err = NULL;
+
+	memcpy(common, cli_common, sizeof(common));
+	common[0].arg_data = &c->config_path;
+	common[1].arg_data = &c->tenant;
+	g_option_context_set_summary(ctx, summary);
+	g_option_context_add_main_entries(ctx, common, NULL);
+	if (extra)
+		g_option_context_add_main_entries(ctx, extra, NULL);
+	if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
+		fprintf(stderr, "rebound %s: %s\n", (*argv)[0], gerr->message);
+		g_error_free(gerr);
+		g_option_context_free(ctx);
+		return CLI_ERR;
+	}
+	g_option_context_free(ctx);
+	if (c->config_path == NULL) {
+		fprintf(stderr, "rebound %s: -c FILE is required\n", (*argv)[0]);
+		return CLI_ERR;
+	}
+	if ((c->cfg = config_load(c->config_path, &err)) == NULL) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		return CLI_ERR;
+	}
+	if (c->tenant == NULL)
+		c->tenant = g_strdup(c->cfg->default_tenant);
+	else if (!cli_tenant_known(c->cfg, c->tenant)) {
+		fprintf(stderr, "rebound %s: tenant \"%s\" is not configured in [tenants]\n",
+		    (*argv)[0], c->tenant);
+		return CLI_ERR;
+	}
+	if (want_db && (c->db = lookup_db_connect(c->cfg->store_conninfo, &err)) == NULL) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		return CLI_ERR;
+	}
+	return 0;
+}
+
+static void
+cli_free(struct cli *c)
+{
+	if (c->db)
+		PQfinish(c->db);
+	if (c->cfg)
+		config_free(c->cfg);
+	g_free(c->config_path);
+	g_free(c->tenant);
+}
+
+static int
+cli_db_fail(const char *cmd, char *err)
+{
+	fprintf(stderr, "rebound %s: %s\n", cmd, err ? err : "database error");
+	g_free(err);
+	return CLI_ERR;
+}
+
+/* --- check, suppress, unsuppress ------------------------------------ */
+
+int
+cmd_check(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	char *err = NULL, *key;
+	PGresult *r;
+	int rc;
+
+	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Exit 0 if ADDRESS is suppressed, 1 if not.",
+	    NULL, 1)) != 0)
+		goto out;
+	if (argc != 2) {
+		fprintf(stderr, "usage: rebound check -c FILE [--tenant NAME] ADDRESS\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (address_domain(argv[1]) == NULL || (key = address_key(argv[1])) == NULL) {
+		fprintf(stderr, "rebound check: not a valid address: %s\n", argv[1]);
+		rc = CLI_ERR;
+		goto out;
+	}
+	g_free(key);
+	if ((r = lookup_db_get_suppression(c.db, c.tenant, argv[1], &err)) == NULL) {
+		rc = cli_db_fail("check", err);
+		goto out;
+	}
+	rc = 1;
+	if (PQntuples(r) == 1) {
+		const char *exp = PQgetisnull(r, 0, PQfnumber(r, "expires_at")) ? NULL :
+		    PQgetvalue(r, 0, PQfnumber(r, "expires_at"));
+		int64_t e = 0;
+		if (exp == NULL || (lookup_db_time(exp, &e) == 0 && e > time(NULL))) {
+			printf("%s: suppressed class=%s reason=%s since=%s expires=%s origin=%s tenant=%s\n",
+			    PQgetvalue(r, 0, PQfnumber(r, "address")), PQgetvalue(r, 0, PQfnumber(r, "class")),
+			    PQgetvalue(r, 0, PQfnumber(r, "reason")), PQgetvalue(r, 0, PQfnumber(r, "first_seen")),
+			    exp ? exp : "never", PQgetvalue(r, 0, PQfnumber(r, "origin")), c.tenant);
+			rc = 0;
+		} else
+			printf("%s: not suppressed (soft suppression expired %s)\n", argv[1], exp);
+	} else
+		printf("%s: not suppressed\n", argv[1]);
+	PQclear(r);
+out:
+	cli_free(&c);
+	return rc;
+}
+
+int
+cmd_suppress(int argc, char **argv)
+{
+	char *reason = NULL, *cls = NULL, *note = NULL, *expires = NULL, *err = NULL;
+	GOptionEntry extra[] = {
+		{ "reason", 'r', 0, G_OPTION_ARG_STRING, &reason, "why (required)", "TEXT" },
+		{ "class", 0, 0, G_OPTION_ARG_STRING, &cls, "manual (default), hard, soft or complaint", "CLASS" },
+		{ "note", 0, 0, G_OPTION_ARG_STRING, &note, "free text kept with the record", "TEXT" },
+		{ "expires", 0, 0, G_OPTION_ARG_STRING, &expires, "30d or an ISO 8601 time (default: never)", "WHEN" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	struct lookup_db_suppression s = { 0 };
+	struct cli c = { 0 };
+	int64_t secs, id;
+	int rc;
+
+	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Add ADDRESS to the suppression list.", extra, 1)) != 0)
+		goto out;
+	if (argc != 2 || reason == NULL) {
+		fprintf(stderr, "usage: rebound suppress -c FILE ADDRESS --reason TEXT [--class CLASS] [--expires 30d] [--note TEXT] [--tenant NAME]\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	s.tenant = c.tenant;
+	s.address = argv[1];
+	s.cls = cls;
+	s.reason = reason;
+	s.note = note;
+	s.origin = "manual";
+	if (expires != NULL) {
+		if (lookup_db_duration(expires, &secs) == 0)
+			s.expires = (int64_t)time(NULL) + secs;
+		else if (lookup_db_time(expires, &s.expires) < 0 || s.expires <= time(NULL)) {
+			fprintf(stderr, "rebound suppress: --expires must be a duration like 30d or a future ISO 8601 time\n");
+			rc = CLI_ERR;
+			goto out;
+		}
+	}
+	if ((rc = lookup_db_suppress(c.db, &s, "cli", &id, &err)) < 0) {
+		rc = cli_db_fail("suppress", err);
+		goto out;
+	}
+	printf("%s: %s (id %" G_GINT64_FORMAT ", class %s, tenant %s)\n", argv[1],
+	    rc == 1 ? "added" : "updated", id, cls ? cls : "manual", c.tenant);
+	rc = 0;
+out:
+	g_free(reason);
+	g_free(cls);
+	g_free(note);
+	g_free(expires);
+	cli_free(&c);
+	return rc;
+}
+
+int
+cmd_unsuppress(int argc, char **argv)
+{
+	struct cli c = { 0 };
+	char *err = NULL;
+	int rc;
+
+	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Remove ADDRESS from the suppression list.", NULL, 1)) != 0)
+		goto out;
+	if (argc != 2) {
+		fprintf(stderr, "usage: rebound unsuppress -c FILE [--tenant NAME] ADDRESS\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if ((rc = lookup_db_unsuppress(c.db, c.tenant, argv[1], "cli", &err)) < 0) {
+		rc = cli_db_fail("unsuppress", err);
+		goto out;
+	}
+	printf("%s: %s\n", argv[1], rc ? "removed" : "was not suppressed");
+	rc = rc ? 0 : 1;
+out:
+	cli_free(&c);
+	return rc;
+}
+
+/* --- export ---------------------------------------------------------- */
+
+static const char cli_export_cols[] =
+    "address, tenant, class, reason,"
+    " to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS first_seen,"
+    " to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_seen,"
+    " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expires_at,"
+    " event_count, origin, note";
+
+int
+cmd_export(int argc, char **argv)
+{
+	char *format = NULL, *err = NULL, *sql, *line;
+	gboolean all = FALSE;
+	GOptionEntry extra[] = {
+		{ "format", 'f', 0, G_OPTION_ARG_STRING, &format, "csv (default) or json", "FORMAT" },
+		{ "all-tenants", 0, 0, G_OPTION_ARG_NONE, &all, "every tenant, not just --tenant", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	const char *p[1];
+	struct cli c = { 0 };
+	PGresult *r;
+	int rc, len;
+
+	if ((rc = cli_init(&c, &argc, &argv, "", "Write the suppression list to standard output.", extra, 1)) != 0)
+		goto out;
+	if (argc != 1 || (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
+		fprintf(stderr, "usage: rebound export -c FILE [--format csv|json] [--tenant NAME | --all-tenants]\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	p[0] = all ? NULL : c.tenant;
+	if (format == NULL || strcmp(format, "csv") == 0) {
+		/* PostgreSQL writes the CSV (quoting, embedded newlines) and
+		 * streams it, so a million rows never sit in memory. */
+		/* COPY takes no parameters: pass the tenant as a session setting */
+		const char *tp[1] = { p[0] ? p[0] : "" };
+		if ((r = lookup_db_exec(c.db, "SELECT set_config('rebound.export_tenant', $1, false)",
+		    1, tp, &err)) == NULL) {
+			rc = cli_db_fail("export", err);
+			goto out;
+		}
+		PQclear(r);
+		sql = g_strdup_printf("COPY (SELECT %s FROM suppressions"
+		    " WHERE current_setting('rebound.export_tenant') IN ('', tenant)"
+		    " ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)", cli_export_cols);
+		r = PQexecParams(c.db, sql, 0, NULL, NULL, NULL, NULL, 0);
+		g_free(sql);
+		if (PQresultStatus(r) != PGRES_COPY_OUT) {
+			rc = cli_db_fail("export", g_strdup(PQresultErrorMessage(r)));
+			PQclear(r);
+			goto out;
+		}
+		PQclear(r);
+		while ((len = PQgetCopyData(c.db, &line, 0)) > 0) {
+			fwrite(line, 1, len, stdout);
+			PQfreemem(line);
+		}
+		while ((r = PQgetResult(c.db)) != NULL) {
+			if (PQresultStatus(r) != PGRES_COMMAND_OK)
+				rc = cli_db_fail("export", g_strdup(PQresultErrorMessage(r)));
+			PQclear(r);
+		}
+		goto out;
+	}
+	/* JSON: one array, rows fetched in pages by id so memory stays flat */
+	{
+		JsonGenerator *gen = json_generator_new();
+		char last[32] = "0", *page_sql;
+		int first = 1, i, j;
+
+		page_sql = g_strdup_printf("SELECT id, %s FROM suppressions WHERE ($1::text IS NULL OR tenant = $1)"
+		    " AND id > $2::bigint ORDER BY id LIMIT 10000", cli_export_cols);
+		fputs("[", stdout);
+		for (;;) {
+			const char *pp[2] = { p[0], last };
+			if ((r = lookup_db_exec(c.db, page_sql, 2, pp, &err)) == NULL) {
+				rc = cli_db_fail("export", err);
+				break;
+			}
+			for (i = 0; i < PQntuples(r); i++) {
+				JsonObject *o = json_object_new();
+				JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+				char *text;
+				for (j = 1; j < PQnfields(r); j++) {
+					if (PQgetisnull(r, i, j))
+						json_object_set_null_member(o, PQfname(r, j));
+					else if (strcmp(PQfname(r, j), "event_count") == 0)
+						json_object_set_int_member(o, PQfname(r, j),
+						    g_ascii_strtoll(PQgetvalue(r, i, j), NULL, 10));
+					else
+						json_object_set_string_member(o, PQfname(r, j), PQgetvalue(r, i, j));
+				}
+				json_node_take_object(n, o);
+				json_generator_set_root(gen, n);
+				text = json_generator_to_data(gen, NULL);
+				printf("%s\n%s", first ? "" : ",", text);
+				first = 0;
+				g_free(text);
+				json_node_unref(n);
+			}
+			if (PQntuples(r) == 0) {
+				PQclear(r);
+				break;
+			}
+			g_strlcpy(last, PQgetvalue(r, PQntuples(r) - 1, 0), sizeof(last));
+			PQclear(r);
+		}
+		fputs("\n]\n", stdout);
+		g_free(page_sql);
+		g_object_unref(gen);
+	}
+out:
+	g_free(format);
+	cli_free(&c);
+	return rc;
+}
+
+/* --- import ---------------------------------------------------------- */
+
+/* An RFC 4180 reader: quoted fields may hold commas, "" and newlines.
+ * Over-long fields and rows are flagged, not fatal. */
+struct cli_csv {
+	FILE *fp;
+	long line;			/* line the current record started on */
+	long next_line;
+	off_t bytes;
+	int eof;
+};
+
+/* Reads one record into fields; returns the number of fields, 0 at end.
+ * *toolong is set if a field or the field count exceeded the caps. */
+static int
+cli_csv_next(struct cli_csv *csv, GPtrArray *fields, int *toolong)
+{
+	GString *f = g_string_new(NULL);
+	int ch, quoted = 0, started = 0;
+
+	g_ptr_array_set_size(fields, 0);
+	*toolong = 0;
+	csv->line = csv->next_line;
+	for (;;) {
+		ch = getc_unlocked(csv->fp);
+		if (ch != EOF)
+			csv->bytes++;
+		if (ch == EOF) {
+			csv->eof = 1;
+			if (!started && f->len == 0 && fields->len == 0) {
+				g_string_free(f, TRUE);
+				return 0;
+			}
+			break;
+		}
+		started = 1;
+		if (quoted) {
+			if (ch == '"') {
+				int n = getc_unlocked(csv->fp);
+				if (n == '"') {
+					csv->bytes++;
+					if (f->len < CLI_MAX_FIELD)
+						g_string_append_c(f, '"');
+					else
+						*toolong = 1;
+					continue;
+				}
+				if (n != EOF)
+					ungetc(n, csv->fp);
+				quoted = 0;
+				continue;
+			}
+			if (ch == '\n')
+				csv->next_line++;
+			if (f->len < CLI_MAX_FIELD)
+				g_string_append_c(f, (char)ch);
+			else
+				*toolong = 1;
+			continue;
+		}
+		if (ch == '"' && f->len == 0) {
+			quoted = 1;
+			continue;
+		}
+		if (ch == ',' || ch == '\n') {
+			if (fields->len < CLI_MAX_FIELDS)
+				g_ptr_array_add(fields, g_strdup(f->str));
+			else
+				*toolong = 1;
+			g_string_truncate(f, 0);
+			if (ch == '\n') {
+				csv->next_line++;
+				break;
+			}
+			continue;
+		}
+		if (ch == '\r')
+			continue;
+		if (f->len < CLI_MAX_FIELD)
+			g_string_append_c(f, (char)ch);
+		else
+			*toolong = 1;
+	}
+	/* the last field of a record ended by EOF rather than a newline */
+	if (csv->eof && fields->len < CLI_MAX_FIELDS)
+		g_ptr_array_add(fields, g_string_free(f, FALSE));
+	else
+		g_string_free(f, TRUE);
+	/* a blank line is no record */
+	if (fields->len == 1 && *(char *)fields->pdata[0] == '\0' && !csv->eof)
+		return cli_csv_next(csv, fields, toolong);
+	if (fields->len == 1 && *(char *)fields->pdata[0] == '\0')
+		return 0;
+	return (int)fields->len;
+}
+
+enum { COL_ADDRESS, COL_REASON, COL_CLASS, COL_TENANT, COL_EXPIRES, COL_NOTE, NCOLS };
+
+/* Header names other tools export (SES, SendGrid, Mailgun, our own). */
+static int
+cli_import_column(const char *name)
+{
+	static const struct { const char *name; int col; } names[] = {
+		{ "address", COL_ADDRESS }, { "email", COL_ADDRESS }, { "emailaddress", COL_ADDRESS },
+		{ "email_address", COL_ADDRESS }, { "recipient", COL_ADDRESS },
+		{ "reason", COL_REASON }, { "error", COL_REASON }, { "code", COL_REASON },
+		{ "class", COL_CLASS }, { "type", COL_CLASS },
+		{ "tenant", COL_TENANT },
+		{ "expires_at", COL_EXPIRES }, { "expires", COL_EXPIRES },
+		{ "note", COL_NOTE }, { "notes", COL_NOTE },
+	};
+	char *dup = g_strdup(name);
+	char *n = g_ascii_strdown(g_strstrip(dup), -1);
+	size_t i;
+	int col = -1;
+
+	g_free(dup);
+	for (i = 0; i < G_N_ELEMENTS(names) && col < 0; i++)
+		if (strcmp(n, names[i].name) == 0)
+			col = names[i].col;
+	g_free(n);
+	return col;
+}
+
+static const char *
+cli_import_class(const char *v, const char *def)
+{
+	static const struct { const char *in, *cls; } map[] = {
+		{ "hard", "hard" }, { "bounce", "hard" }, { "bounces", "hard" }, { "hard_bounce", "hard" },
+		{ "soft", "soft" }, { "soft_bounce", "soft" },
+		{ "complaint", "complaint" }, { "complaints", "complaint" }, { "spam", "complaint" },
+		{ "spamreport", "complaint" }, { "spam_report", "complaint" },
+		{ "manual", "manual" }, { "unsubscribe", "manual" }, { "unsubscribes", "manual" },
+	};
+	size_t i;
+
+	if (v == NULL || *v == '\0')
+		return def;
+	for (i = 0; i < G_N_ELEMENTS(map); i++)
+		if (g_ascii_strcasecmp(v, map[i].in) == 0)
+			return map[i].cls;
+	return NULL;
+}
+
+struct cli_batch {
+	GPtrArray *col[8];		/* tenant address key domain class reason expires note */
+	GHashTable *seen;		/* tenant\tkey -> row + 1 */
+	guint rows;
+};
+
+static void
+cli_batch_init(struct cli_batch *b)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		b->col[i] = g_ptr_array_new_with_free_func(g_free);
+	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	b->rows = 0;
+}
+
+static void
+cli_batch_clear(struct cli_batch *b)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		g_ptr_array_set_size(b->col[i], 0);
+	g_hash_table_remove_all(b->seen);
+	b->rows = 0;
+}
+
+static void
+cli_batch_free(struct cli_batch *b)
+{
+	int i;
+
+	for (i = 0; i < 8; i++)
+		g_ptr_array_free(b->col[i], TRUE);
+	g_hash_table_destroy(b->seen);
+}
+
+/* Adds a row; a repeat of (tenant, key) in the batch replaces the earlier
+ * one (ON CONFLICT may touch a row only once per statement). */
+static void
+cli_batch_add(struct cli_batch *b, char *v[8])
+{
+	char *k = g_strdup_printf("%s\t%s", v[0], v[2]);
+	gpointer pos = g_hash_table_lookup(b->seen, k);
+	int i;
+
+	if (pos != NULL) {
+		guint row = GPOINTER_TO_UINT(pos) - 1;
+		for (i = 0; i < 8; i++) {
+			g_free(b->col[i]->pdata[row]);
+			b->col[i]->pdata[row] = v[i];
+		}
+		g_free(k);
+		return;
+	}
+	for (i = 0; i < 8; i++)
+		g_ptr_array_add(b->col[i], v[i]);
+	g_hash_table_insert(b->seen, k, GUINT_TO_POINTER(++b->rows));
+}
+
+static int
+cli_batch_flush(PGconn *db, struct cli_batch *b, long *added, long *updated, char **err)
+{
+	static const char sql[] =
+	    "WITH ins AS (INSERT INTO suppressions (tenant, address, address_key, domain, class, reason,"
+	    " expires_at, origin, note)"
+	    " SELECT t, a, k, d, c, r, CASE WHEN e = 0 THEN NULL ELSE to_timestamp(e) END, 'import',"
+	    " NULLIF(n, '')"
+	    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
+	    " $7::bigint[], $8::text[]) AS x(t, a, k, d, c, r, e, n)"
+	    " ON CONFLICT (tenant, address_key) DO UPDATE SET address = EXCLUDED.address,"
+	    " class = EXCLUDED.class, reason = EXCLUDED.reason, expires_at = EXCLUDED.expires_at,"
+	    " origin = EXCLUDED.origin, note = COALESCE(EXCLUDED.note, suppressions.note),"
+	    " last_seen = now()"
+	    " RETURNING (xmax = 0) AS added)"
+	    " SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added) FROM ins";
+	char *p[8];
+	PGresult *r;
+	int i;
+
+	if (b->rows == 0)
+		return 0;
+	for (i = 0; i < 8; i++)
+		p[i] = lookup_db_array((char *const *)b->col[i]->pdata, b->col[i]->len);
+	r = lookup_db_exec(db, sql, 8, (const char *const *)p, err);
+	for (i = 0; i < 8; i++)
+		g_free(p[i]);
+	if (r == NULL)
+		return -1;
+	*added += atol(PQgetvalue(r, 0, 0));
+	*updated += atol(PQgetvalue(r, 0, 1));
+	PQclear(r);
+	cli_batch_clear(b);
+	return 0;
+}
+
+static void
+cli_progress(off_t done, off_t total, long rows)
+{
+	int width = 40, filled = total > 0 ? (int)(done * width / total) : 0;
+	char bar[64];
+
+	memset(bar, '#', filled);
+	memset(bar + filled, '.', width - filled);
+	bar[width] = '\0';
+	fprintf(stderr, "\rimporting [%s] %3d%% %ld rows", bar,
+	    total > 0 ? (int)(done * 100 / total) : 0, rows);
+	fflush(stderr);
+}
+
+int
+cmd_import(int argc, char **argv)
+{
+	char *def_class = NULL, *def_reason = NULL, *err = NULL;
+	GOptionEntry extra[] = {
+		{ "class", 0, 0, G_OPTION_ARG_STRING, &def_class, "class for rows without one (default manual)", "CLASS" },
+		{ "reason", 'r', 0, G_OPTION_ARG_STRING, &def_reason, "reason for rows without one (default \"imported\")", "TEXT" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	struct cli c = { 0 };
+	struct cli_csv csv = { 0 };
+	struct cli_batch b;
+	GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
+	GString *rejects = g_string_new(NULL);
+	int map[NCOLS], header = 0, rc, n, toolong, tty = isatty(2), i;
+	long rows = 0, rejected = 0, added = 0, updated = 0;
+	gint64 t0 = g_get_monotonic_time(), last_draw = 0;
+	struct stat st;
+	PGresult *r;
+	const char *actor[1] = { "import" };
+
+	cli_batch_init(&b);
+	if ((rc = cli_init(&c, &argc, &argv, "FILE.csv",
+	    "Bulk-load a suppression list from CSV.  With a header row, columns are found by\n"
+	    "name (address/email, reason, class/type, tenant, expires_at, note); without\n"
+	    "one, the first column is the address.", extra, 1)) != 0)
+		goto out;
+	if (argc != 2) {
+		fprintf(stderr, "usage: rebound import -c FILE [--class CLASS] [--reason TEXT] [--tenant NAME] FILE.csv\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (def_class == NULL)
+		def_class = g_strdup("manual");
+	if (!lookup_db_valid_class(def_class)) {
+		fprintf(stderr, "rebound import: --class must be hard, soft, complaint or manual\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (def_reason == NULL)
+		def_reason = g_strdup("imported");
+	if ((csv.fp = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r")) == NULL) {
+		fprintf(stderr, "rebound import: %s: %s\n", argv[1], g_strerror(errno));
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (fstat(fileno(csv.fp), &st) < 0 || !S_ISREG(st.st_mode))
+		st.st_size = 0;
+	csv.next_line = 1;
+	for (i = 0; i < NCOLS; i++)
+		map[i] = -1;
+	/* one transaction: a failed import leaves the list as it was */
+	if ((r = lookup_db_exec(c.db, "BEGIN", 0, NULL, &err)) == NULL) {
+		rc = cli_db_fail("import", err);
+		goto out;
+	}
+	PQclear(r);
+	if ((r = lookup_db_exec(c.db, "SELECT set_config('rebound.actor', $1, true)", 1, actor, &err)) == NULL) {
+		rc = cli_db_fail("import", err);
+		goto out;
+	}
+	PQclear(r);
+	while ((n = cli_csv_next(&csv, fields, &toolong)) > 0) {
+		const char *v[NCOLS] = { NULL };
+		const char *tenant, *cls, *why = NULL;
+		char *addr = NULL, *key = NULL;
+		int64_t expires = 0;
+
+		if (!header && rows == 0 && rejected == 0) {
+			/* a UTF-8 byte-order mark from spreadsheet exports */
+			char *f0 = fields->pdata[0];
+			if (g_str_has_prefix(f0, "\xEF\xBB\xBF"))
+				memmove(f0, f0 + 3, strlen(f0 + 3) + 1);
+			for (i = 0; i < n; i++) {
+				int col = cli_import_column(fields->pdata[i]);
+				if (col >= 0 && map[col] < 0)
+					map[col] = i;
+			}
+			header = 1;
+			if (map[COL_ADDRESS] >= 0)
+				continue;	/* it was a header row */
+			for (i = 0; i < NCOLS; i++)
+				map[i] = -1;
+			map[COL_ADDRESS] = 0;
+		}
+		for (i = 0; i < NCOLS; i++)
+			if (map[i] >= 0 && map[i] < n) {
+				v[i] = g_strstrip((char *)fields->pdata[map[i]]);
+				if (*v[i] == '\0')
+					v[i] = NULL;
+			}
+		tenant = v[COL_TENANT] ? v[COL_TENANT] : c.tenant;
+		cls = cli_import_class(v[COL_CLASS], def_class);
+		if (toolong)
+			why = "field or row too long";
+		else if (v[COL_ADDRESS] == NULL)
+			why = "no address";
+		else if ((addr = address_normalise(v[COL_ADDRESS])) == NULL || strlen(addr) > 320 ||
+		    (key = address_key(v[COL_ADDRESS])) == NULL)
+			why = "not a valid address";
+		else if (cls == NULL)
+			why = "unknown class";
+		else if (!cli_tenant_known(c.cfg, tenant))
+			why = "unknown tenant";
+		else if (v[COL_EXPIRES] && lookup_db_time(v[COL_EXPIRES], &expires) < 0)
+			why = "expires_at is not an ISO 8601 time";
+		if (why != NULL) {
+			rejected++;
+			if (rejected <= CLI_MAX_REJECTS_SHOWN) {
+				char *shown = log_escape(v[COL_ADDRESS] ? v[COL_ADDRESS] : "", 
+				    v[COL_ADDRESS] ? strlen(v[COL_ADDRESS]) : 0, 80);
+				g_string_append_printf(rejects, "  line %ld: %s: \"%s\"\n", csv.line, why, shown);
+				g_free(shown);
+			}
+			g_free(addr);
+			g_free(key);
+			continue;
+		}
+		{
+			char *row[8];
+			row[0] = g_strdup(tenant);
+			row[1] = addr;
+			row[2] = key;
+			row[3] = g_strdup(address_domain(addr));
+			row[4] = g_strdup(cls);
+			row[5] = g_strndup(v[COL_REASON] ? v[COL_REASON] : def_reason, 200);
+			row[6] = g_strdup_printf("%" G_GINT64_FORMAT, expires);
+			row[7] = g_strdup(v[COL_NOTE] ? v[COL_NOTE] : "");
+			cli_batch_add(&b, row);
+		}
+		rows++;
+		if (b.rows >= CLI_BATCH && cli_batch_flush(c.db, &b, &added, &updated, &err) < 0) {
+			rc = cli_db_fail("import", err);
+			goto out;
+		}
+		if (tty && g_get_monotonic_time() - last_draw > 100000) {
+			cli_progress(csv.bytes, st.st_size, rows);
+			last_draw = g_get_monotonic_time();
+		}
+	}
+	if (cli_batch_flush(c.db, &b, &added, &updated, &err) < 0) {
+		rc = cli_db_fail("import", err);
+		goto out;
+	}
+	if ((r = lookup_db_exec(c.db, "COMMIT", 0, NULL, &err)) == NULL) {
+		rc = cli_db_fail("import", err);
+		goto out;
+	}
+	PQclear(r);
+	if (tty) {
+		cli_progress(st.st_size, st.st_size, rows);
+		fputc('\n', stderr);
+	}
+	printf("imported %ld rows (%ld added, %ld updated) in %.1f s; rejected %ld rows\n",
+	    rows, added, updated, (g_get_monotonic_time() - t0) / 1e6, rejected);
+	if (rejected > 0) {
+		fprintf(stderr, "rejected rows%s:\n%s", rejected > CLI_MAX_REJECTS_SHOWN ?
+		    " (first " G_STRINGIFY(CLI_MAX_REJECTS_SHOWN) ")" : "", rejects->str);
+		rc = 1;
+	}
+out:
+	if (csv.fp && csv.fp != stdin)
+		fclose(csv.fp);
+	cli_batch_free(&b);
+	g_ptr_array_free(fields, TRUE);
+	g_string_free(rejects, TRUE);
+	g_free(def_class);
+	g_free(def_reason);
+	cli_free(&c);
+	return rc;
+}
+
+/* --- stats, complaints ------------------------------------------------ */
+
+int
+cmd_stats(int argc, char **argv)
+{
+	char *since = NULL, *until = NULL, *by = NULL, *cls = NULL, *domain = NULL, *provider = NULL;
+	char *campaign = NULL, *err = NULL, *bad = NULL;
+	gboolean all = FALSE;
+	GOptionEntry extra[] = {
+		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "7d, 24h, or an ISO 8601 time (default 30d)", "WHEN" },
+		{ "until", 'u', 0, G_OPTION_ARG_STRING, &until, "end (exclusive), same forms (default now)", "WHEN" },
+		{ "by", 'b', 0, G_OPTION_ARG_STRING, &by, "day, class, reason, domain, provider or campaign (default: all)", "DIM" },
+		{ "class", 0, 0, G_OPTION_ARG_STRING, &cls, "only these classes, e.g. hard or hard,soft", "LIST" },
+		{ "domain", 0, 0, G_OPTION_ARG_STRING, &domain, "only these recipient domains", "LIST" },
+		{ "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "only complaints from these providers", "LIST" },
+		{ "campaign", 0, 0, G_OPTION_ARG_STRING, &campaign, "only these campaigns", "LIST" },
+		{ "all-tenants", 0, 0, G_OPTION_ARG_NONE, &all, "every tenant, not just --tenant", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	struct lookup_db_filter f = { 0 };
+	struct cli c = { 0 };
+	PGresult *r;
+	int rc, i, j;
+
+	if ((rc = cli_init(&c, &argc, &argv, "", "Event counts by day, class, reason, domain, provider, campaign.", extra, 1)) != 0)
+		goto out;
+	if (argc != 1 || (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by))) {
+		fprintf(stderr, "usage: rebound stats -c FILE [--since 7d] [--until WHEN] [--by day|class|reason|domain|provider|campaign] [--class LIST] [--domain LIST] [--provider LIST] [--campaign LIST] [--tenant NAME | --all-tenants]\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (lookup_db_since(since ? since : "30d", &f.since) < 0 ||
+	    (until != NULL && lookup_db_since(until, &f.until) < 0)) {
+		fprintf(stderr, "rebound stats: --since and --until must be like 7d, 24h or an ISO 8601 time\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (cls != NULL && !lookup_db_valid_list(cls, lookup_db_event_classes, &bad)) {
+		fprintf(stderr, "rebound stats: --class: \"%s\" is not one of hard, soft, block, complaint, autoreply, delivered, unknown\n", bad);
+		rc = CLI_ERR;
+		goto out;
+	}
+	f.tenant = all ? NULL : c.tenant;
+	f.cls = cls;
+	f.domain = domain;
+	f.provider = provider;
+	f.campaign = campaign;
+	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
+		if (by && strcmp(by, lookup_db_stats_dimensions[i]) != 0)
+			continue;
+		if ((r = lookup_db_stats(c.db, lookup_db_stats_dimensions[i], &f, &err)) == NULL) {
+			rc = cli_db_fail("stats", err);
+			goto out;
+		}
+		printf("by %s%s%s:\n", lookup_db_stats_dimensions[i], cls ? ", class " : "", cls ? cls : "");
+		if (PQntuples(r) == 0)
+			printf("  (no events)\n");
+		for (j = 0; j < PQntuples(r); j++) {
+			char *key = log_escape(PQgetvalue(r, j, 0), strlen(PQgetvalue(r, j, 0)), 200);
+			printf("  %-40s %10s\n", key, PQgetvalue(r, j, 1));
+			g_free(key);
+		}
+		PQclear(r);
+	}
+	if ((r = lookup_db_suppression_counts(c.db, f.tenant, &err)) == NULL) {
+		rc = cli_db_fail("stats", err);
+		goto out;
+	}
+	printf("suppressed now:\n");
+	for (j = 0; j < PQntuples(r); j++)
+		printf("  %-40s %10s\n", PQgetvalue(r, j, 0), PQgetvalue(r, j, 1));
+	PQclear(r);
+out:
+	g_free(since);
+	g_free(until);
+	g_free(by);
+	g_free(cls);
+	g_free(domain);
+	g_free(provider);
+	g_free(campaign);
+	g_free(bad);
+	cli_free(&c);
+	return rc;
+}
+
+/* One column of row j, escaped for a terminal (caller g_free()s). */
+static char *
+cli_col(PGresult *r, int j, const char *name)
+{
+	int col = PQfnumber(r, name);
+
+	if (col < 0 || PQgetisnull(r, j, col))
+		return g_strdup("-");
+	return log_escape(PQgetvalue(r, j, col), strlen(PQgetvalue(r, j, col)), 300);
+}
+
+/* "Why is this address suppressed, since when, who lifted it?" in one
+ * answer: the state, every event with its diagnostic and rule, the audit. */
+int
+cmd_history(int argc, char **argv)
+{
+	char *err = NULL, *norm = NULL;
+	gint limit = 1000;
+	GOptionEntry extra[] = {
+		{ "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "at most N events (default 1000)", "N" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	static const char *const ev_cols[] = { "occurred_at", "id", "class", "reason", "status",
+	    "feedback_type", "provider", "campaign", "rule", "diagnostic", NULL };
+	static const char *const au_cols[] = { "at", "op", "origin", "actor", NULL };
+	struct cli c = { 0 };
+	PGresult *s = NULL, *e = NULL, *a = NULL;
+	int rc, j, k;
+
+	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "State, events and audit trail of one address.", extra, 1)) != 0)
+		goto out;
+	if (argc != 2 || limit < 1) {
+		fprintf(stderr, "usage: rebound history -c FILE [--tenant NAME] [--limit N] ADDRESS\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if ((norm = address_normalise(argv[1])) == NULL) {
+		fprintf(stderr, "rebound history: not a valid address: %s\n", argv[1]);
+		rc = CLI_ERR;
+		goto out;
+	}
+	if ((s = lookup_db_get_suppression(c.db, c.tenant, norm, &err)) == NULL ||
+	    (e = lookup_db_address_events(c.db, c.tenant, norm, limit, &err)) == NULL ||
+	    (a = lookup_db_address_audit(c.db, c.tenant, norm, &err)) == NULL) {
+		rc = cli_db_fail("history", err);
+		goto out;
+	}
+	printf("address: %s\ntenant: %s\n", norm, c.tenant);
+	if (PQntuples(s) == 0)
+		printf("state: not suppressed\n");
+	else {
+		char *cls = cli_col(s, 0, "class"), *reason = cli_col(s, 0, "reason");
+		char *first = cli_col(s, 0, "first_seen"), *exp = cli_col(s, 0, "expires_at");
+		char *origin = cli_col(s, 0, "origin"), *evid = cli_col(s, 0, "event_id");
+		printf("state: suppressed class=%s reason=%s since=%s expires=%s origin=%s event=%s\n",
+		    cls, reason, first, strcmp(exp, "-") == 0 ? "never" : exp, origin, evid);
+		g_free(cls);
+		g_free(reason);
+		g_free(first);
+		g_free(exp);
+		g_free(origin);
+		g_free(evid);
+	}
+	printf("events (%d, newest first):\n", PQntuples(e));
+	for (j = 0; j < PQntuples(e); j++) {
+		printf(" ");
+		for (k = 0; ev_cols[k]; k++) {
+			char *v = cli_col(e, j, ev_cols[k]);
+			printf(" %s=%s", ev_cols[k], v);
+			g_free(v);
+		}
+		printf("\n");
+	}
+	printf("audit (%d, newest first):\n", PQntuples(a));
+	for (j = 0; j < PQntuples(a); j++) {
+		printf(" ");
+		for (k = 0; au_cols[k]; k++) {
+			char *v = cli_col(a, j, au_cols[k]);
+			printf(" %s=%s", au_cols[k], v);
+			g_free(v);
+		}
+		printf("\n");
+	}
+	rc = PQntuples(s) > 0 ? 0 : 1;
+out:
+	if (s)
+		PQclear(s);
+	if (e)
+		PQclear(e);
+	if (a)
+		PQclear(a);
+	g_free(norm);
+	cli_free(&c);
+	return rc;
+}
+
+int
+cmd_complaints(int argc, char **argv)
+{
+	char *since = NULL, *type = NULL, *provider = NULL, *domain = NULL, *campaign = NULL, *err = NULL;
+	gint limit = 1000;
+	gboolean all = FALSE;
+	GOptionEntry extra[] = {
+		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "7d (default), 24h, or an ISO 8601 time", "WHEN" },
+		{ "type", 0, 0, G_OPTION_ARG_STRING, &type, "feedback type (abuse, fraud, ...)", "TYPE" },
+		{ "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "provider (or reporting MTA), or a parent domain; a list", "DOMAIN" },
+		{ "domain", 0, 0, G_OPTION_ARG_STRING, &domain, "recipient domain", "DOMAIN" },
+		{ "campaign", 0, 0, G_OPTION_ARG_STRING, &campaign, "campaign", "ID" },
+		{ "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "at most N rows (default 1000)", "N" },
+		{ "all-tenants", 0, 0, G_OPTION_ARG_NONE, &all, "every tenant, not just --tenant", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	struct lookup_db_filter f = { 0 };
+	struct cli c = { 0 };
+	PGresult *r;
+	int rc, j;
+
+	if ((rc = cli_init(&c, &argc, &argv, "", "Complaints (ARF reports) received.", extra, 1)) != 0)
+		goto out;
+	if (argc != 1 || limit < 1) {
+		fprintf(stderr, "usage: rebound complaints -c FILE [--since 7d] [--type T] [--provider P] [--domain D] [--campaign C] [--limit N]\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (lookup_db_since(since ? since : "7d", &f.since) < 0) {
+		fprintf(stderr, "rebound complaints: --since must be like 7d, 24h or an ISO 8601 time\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	f.tenant = all ? NULL : c.tenant;
+	f.feedback_type = type;
+	f.provider = provider;
+	f.domain = domain;
+	f.campaign = campaign;
+	f.limit = limit;
+	if ((r = lookup_db_list_events(c.db, &f, 1, &err)) == NULL) {
+		rc = cli_db_fail("complaints", err);
+		goto out;
+	}
+	printf("%-20s  %-36s  %-10s  %-28s  %s\n", "occurred_at", "recipient", "type", "provider", "campaign");
+	for (j = 0; j < PQntuples(r); j++) {
+		char *rcpt = log_escape(PQgetvalue(r, j, PQfnumber(r, "recipient")),
+		    strlen(PQgetvalue(r, j, PQfnumber(r, "recipient"))), 200);
+		printf("%-20s  %-36s  %-10s  %-28s  %s\n", PQgetvalue(r, j, PQfnumber(r, "occurred_at")), rcpt,
+		    PQgetvalue(r, j, PQfnumber(r, "feedback_type")), PQgetvalue(r, j, PQfnumber(r, "provider")),
+		    PQgetvalue(r, j, PQfnumber(r, "campaign")));
+		g_free(rcpt);
+	}
+	printf("%d complaint%s\n", PQntuples(r), PQntuples(r) == 1 ? "" : "s");
+	PQclear(r);
+out:
+	g_free(since);
+	g_free(type);
+	g_free(provider);
+	g_free(domain);
+	g_free(campaign);
+	cli_free(&c);
+	return rc;
+}
+
+/* --- quarantine ---------------------------------------------------------- */
+
+/* Messages whose parsing crashed, timed out or ran out of memory
+ * [parser] max_attempts times: listed so that an analyst sees them, and
+ * --show writes one's raw bytes to stdout for a bug report or a re-test. */
+int
+cmd_quarantine(int argc, char **argv)
+{
+	char *since = NULL, *show = NULL, sincebuf[32];
+	gint limit = 100;
+	GOptionEntry extra[] = {
+		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "30d (default), 24h, or an ISO 8601 time", "WHEN" },
+		{ "show", 0, 0, G_OPTION_ARG_STRING, &show, "write the raw message with this queue id to stdout", "QUEUE_ID" },
+		{ "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "at most N rows (default 100)", "N" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	struct cli c = { 0 };
+	PGresult *r = NULL;
+	int64_t t;
+	int rc, j;
+
+	if ((rc = cli_init(&c, &argc, &argv, "", "Quarantined messages (parsing crashed, timed out or ran out of memory).",
+	    extra, 1)) != 0)
+		goto out;
+	if (argc != 1 || limit < 1) {
+		fprintf(stderr, "usage: rebound quarantine -c FILE [--since 30d] [--limit N] [--show QUEUE_ID]\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (show) {
+		const char *v[1] = { show };
+		int fmt[1] = { 0 };
+
+		/* Binary result: the raw bytes as stored, NULs and all. */
+		r = PQexecParams(c.db, "SELECT raw FROM messages WHERE queue_id = $1 AND quarantined"
+		    " ORDER BY id DESC LIMIT 1", 1, NULL, v, NULL, fmt, 1);
+		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			rc = cli_db_fail("quarantine", g_strdup(PQerrorMessage(c.db)));
+			goto out;
+		}
+		if (PQntuples(r) == 0) {
+			fprintf(stderr, "rebound quarantine: no quarantined message with queue id %s\n", show);
+			rc = 1;
+			goto out;
+		}
+		if (PQgetisnull(r, 0, 0)) {
+			fprintf(stderr, "rebound quarantine: %s: raw message no longer kept ([store] retention_days)\n", show);
+			rc = 1;
+			goto out;
+		}
+		if (fwrite(PQgetvalue(r, 0, 0), 1, PQgetlength(r, 0, 0), stdout) != (size_t)PQgetlength(r, 0, 0) ||
+		    fflush(stdout) != 0) {
+			fprintf(stderr, "rebound quarantine: write: %s\n", g_strerror(errno));
+			rc = CLI_ERR;
+		}
+		goto out;
+	}
+	if (lookup_db_since(since ? since : "30d", &t) < 0) {
+		fprintf(stderr, "rebound quarantine: --since must be like 7d, 24h or an ISO 8601 time\n");
+		rc = CLI_ERR;
+		goto out;
+	} else {
+		char limbuf[16];
+		const char *v[2] = { sincebuf, limbuf };
+
+		g_snprintf(sincebuf, sizeof(sincebuf), "%" G_GINT64_FORMAT, (gint64)t);
+		g_snprintf(limbuf, sizeof(limbuf), "%d", limit);
+		r = PQexecParams(c.db, "SELECT queue_id, to_char(received_at AT TIME ZONE 'UTC',"
+		    " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), size, attempts, outcome FROM messages"
+		    " WHERE quarantined AND received_at >= to_timestamp($1::bigint)"
+		    " ORDER BY received_at DESC, id DESC LIMIT $2::int", 2, NULL, v, NULL, NULL, 0);
+	}
+	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+		rc = cli_db_fail("quarantine", g_strdup(PQerrorMessage(c.db)));
+		goto out;
+	}
+	printf("%-16s  %-20s  %10s  %8s  %s\n", "queue_id", "received_at", "size", "attempts", "outcome");
+	for (j = 0; j < PQntuples(r); j++) {
+		char *outcome = log_escape(PQgetvalue(r, j, 4), strlen(PQgetvalue(r, j, 4)), 200);
+
+		printf("%-16s  %-20s  %10s  %8s  %s\n", PQgetvalue(r, j, 0), PQgetvalue(r, j, 1),
+		    PQgetvalue(r, j, 2), PQgetvalue(r, j, 3), outcome);
+		g_free(outcome);
+	}
+	printf("%d quarantined message%s\n", PQntuples(r), PQntuples(r) == 1 ? "" : "s");
+out:
+	if (r)
+		PQclear(r);
+	g_free(since);
+	g_free(show);
+	cli_free(&c);
+	return rc;
+}

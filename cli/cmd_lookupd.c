@@ -1,0 +1,107 @@
+/*
+ * cmd_lookupd.c - "rebound lookupd -c FILE": only the lookup servers and
+ * the HTTP API (see lookup/lookup.h), for a relay host that receives no
+ * bounces.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <glib.h>
+#include <event2/event.h>
+
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "lookup/lookup.h"
+
+struct lookupd {
+	const char *path;
+	GPtrArray *configs;		/* every one loaded: requests may still read an old one */
+};
+
+/* SIGHUP: the new configuration for what lookup_reload() takes; a bad file changes nothing. */
+static void
+lookupd_sighup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct lookupd *ld = arg;
+	struct config *cfg;
+	char *err = NULL;
+
+	(void)sig;
+	(void)what;
+	if ((cfg = config_load(ld->path, &err)) == NULL) {
+		log_warnx("lookupd event=reload-failed error=\"%s\" note=\"keeping the running config\"",
+		    err);
+		g_free(err);
+		return;
+	}
+	log_set_level_name(cfg->log_level);
+	g_ptr_array_add(ld->configs, cfg);
+	lookup_reload(cfg);
+}
+
+static void
+lookupd_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	log_info("lookupd signal=%d action=stop", (int)sig);
+	event_base_loopbreak(arg);
+}
+
+int
+cmd_lookupd(int argc, char **argv)
+{
+	const char *path = NULL;
+	struct config *cfg;
+	struct event_base *base;
+	struct event *sigterm, *sigint, *sighup;
+	struct lookupd ld;
+	char *err = NULL;
+	int i, rc = 0;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			path = argv[++i];
+		else {
+			fprintf(stderr, "usage: rebound lookupd -c FILE\n");
+			return 2;
+		}
+	}
+	if (path == NULL) {
+		fprintf(stderr, "usage: rebound lookupd -c FILE\n");
+		return 2;
+	}
+	/* parse config -> event base -> index and listeners -> dispatch */
+	if ((cfg = config_load(path, &err)) == NULL) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		return 1;
+	}
+	log_set_level_name(cfg->log_level);
+	signal(SIGPIPE, SIG_IGN);
+	base = event_base_new();
+	sigterm = evsignal_new(base, SIGTERM, lookupd_signal_cb, base);
+	sigint = evsignal_new(base, SIGINT, lookupd_signal_cb, base);
+	ld.path = path;
+	ld.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
+	g_ptr_array_add(ld.configs, cfg);
+	sighup = evsignal_new(base, SIGHUP, lookupd_sighup_cb, &ld);
+	event_add(sigterm, NULL);
+	event_add(sigint, NULL);
+	event_add(sighup, NULL);
+	if (lookup_start(cfg, base, &err) < 0) {
+		log_warnx("lookupd error=\"%s\"", err);
+		g_free(err);
+		rc = 1;
+	} else {
+		log_info("lookupd state=ready entries=%zu", index_count(lookup_index()));
+		event_base_dispatch(base);
+		lookup_stop();
+	}
+	event_free(sigterm);
+	event_free(sigint);
+	event_free(sighup);
+	event_base_free(base);
+	g_ptr_array_free(ld.configs, TRUE);	/* cfg among them */
+	return rc;
+}

@@ -1,0 +1,286 @@
+/*
+ * cmd_serve.c - "rebound serve -c FILE [-n]": the daemon's ordered start-up,
+ * its signals and its shutdown.
+ */
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <event2/event.h>
+
+#include "cli/commands.h"
+#include "common/config.h"
+#include "common/log.h"
+#include "receiver/smtp.h"
+#include "receiver/spool.h"
+#include "lookup/lookup.h"
+#include "workers/parser_config.h"
+#include "store/pipeline.h"
+
+struct serve {
+	const char *path;
+	struct config *cfg;		/* current */
+	GPtrArray *configs;		/* every config loaded: others may hold pointers */
+	struct event_base *base;
+	struct smtp_server *smtp;
+	struct spool *spool;
+	struct pipeline *pipeline;
+	int lookups;			/* lookup_start() succeeded */
+	int stopping;
+};
+
+static void
+serve_usage(void)
+{
+	fprintf(stderr, "usage: rebound serve -c FILE [-n]\n"
+	    "  -c FILE  configuration file\n"
+	    "  -n       check the configuration, print the effective settings, exit\n");
+}
+
+/* Root binds, then becomes [smtp] user; the spool must then belong to that user. */
+static int
+serve_drop_privileges(const struct config *cfg)
+{
+	struct passwd *pw;
+
+	if (getuid() != 0 || cfg->smtp_user == NULL || *cfg->smtp_user == '\0')
+		return 0;
+	if ((pw = getpwnam(cfg->smtp_user)) == NULL) {
+		log_warnx("serve event=drop-privileges user=%s error=\"no such user\"", cfg->smtp_user);
+		return -1;
+	}
+	if (g_mkdir_with_parents(cfg->spool_dir, 0700) == -1 ||
+	    chown(cfg->spool_dir, pw->pw_uid, pw->pw_gid) == -1) {
+		log_warn("serve event=drop-privileges spool=%s", cfg->spool_dir);
+		return -1;
+	}
+	if (setgroups(1, &pw->pw_gid) == -1 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1) {
+		log_warn("serve event=drop-privileges user=%s", cfg->smtp_user);
+		return -1;
+	}
+	if (setuid(0) != -1) {
+		log_warnx("serve event=drop-privileges error=\"could regain root\"");
+		return -1;
+	}
+	log_info("serve event=privileges-dropped user=%s uid=%d", cfg->smtp_user, (int)pw->pw_uid);
+	return 0;
+}
+
+static void
+serve_drained(void *arg)
+{
+	struct serve *sv = arg;
+
+	event_base_loopexit(sv->base, NULL);
+}
+
+static void
+serve_sigterm(evutil_socket_t sig, short ev, void *arg)
+{
+	struct serve *sv = arg;
+
+	(void)ev;
+	if (sv->stopping) {
+		log_info("serve event=signal signal=%d note=\"second signal, exiting now\"", (int)sig);
+		event_base_loopexit(sv->base, NULL);
+		return;
+	}
+	sv->stopping = 1;
+	log_info("serve event=signal signal=%d action=shutdown", (int)sig);
+	smtp_server_shutdown(sv->smtp, (int)sv->cfg->smtp_shutdown_grace, serve_drained, sv);
+}
+
+static void
+serve_sighup(evutil_socket_t sig, short ev, void *arg)
+{
+	struct serve *sv = arg;
+	struct config *cfg;
+	char *err = NULL;
+
+	(void)sig;
+	(void)ev;
+	if ((cfg = config_load(sv->path, &err)) == NULL) {
+		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
+		    err);
+		g_free(err);
+		return;
+	}
+	/* A rules file the workers could not load must not reach them. */
+	if (sv->pipeline != NULL && parser_config_check(cfg, &err) < 0) {
+		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
+		    err);
+		g_free(err);
+		config_free(cfg);
+		return;
+	}
+	if (strcmp(cfg->spool_dir, sv->cfg->spool_dir) != 0)
+		log_warnx("serve event=reload note=\"spool.dir changes need a restart\"");
+	if (g_strcmp0(cfg->store_conninfo, sv->cfg->store_conninfo) != 0)
+		log_warnx("serve event=reload note=\"store.conninfo changes need a restart\"");
+	log_set_level_name(cfg->log_level);
+	g_ptr_array_add(sv->configs, cfg);
+	sv->cfg = cfg;
+	spool_set_min_free(sv->spool, (uint64_t)cfg->spool_min_free_mb << 20);
+	smtp_server_reload(sv->smtp, cfg);
+	/* Classification and policy; the lookup side's actions, tenants and
+	 * token (its listeners keep their start-up addresses). */
+	if (sv->pipeline != NULL)
+		pipeline_reload(sv->pipeline, cfg);
+	if (sv->lookups)
+		lookup_reload(cfg);
+	log_info("serve event=reloaded config=%s", sv->path);
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	struct serve sv;
+	struct event *ev_term, *ev_int, *ev_hup;
+	sigset_t held;
+	GPtrArray *bound;
+	char *err = NULL;
+	int i, check_only = 0, rc = 1;
+
+	memset(&sv, 0, sizeof sv);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			sv.path = argv[++i];
+		else if (strcmp(argv[i], "-n") == 0)
+			check_only = 1;
+		else {
+			serve_usage();
+			return 2;
+		}
+	}
+	if (sv.path == NULL) {
+		serve_usage();
+		return 2;
+	}
+
+	/* 1. Configuration: every error is FILE:LINE and exit 1. */
+	if ((sv.cfg = config_load(sv.path, &err)) == NULL) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		return 1;
+	}
+	if (check_only) {
+		config_print(sv.cfg, stdout);
+		config_free(sv.cfg);
+		return 0;
+	}
+	log_set_level_name(sv.cfg->log_level);
+	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
+	g_ptr_array_add(sv.configs, sv.cfg);
+	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * The port answers from step 2 on, but the handlers only exist from
+	 * step 6: hold the signals till then (threads started meanwhile keep
+	 * them blocked), so a SIGTERM as soon as the port answers is still a
+	 * clean shutdown rather than death by the default action.
+	 */
+	sigemptyset(&held);
+	sigaddset(&held, SIGTERM);
+	sigaddset(&held, SIGINT);
+	sigaddset(&held, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &held, NULL);
+
+	/* 2. Bind the listeners: the only step that needs privileges (with the TLS key). */
+	if ((bound = smtp_bind(sv.cfg, &err)) == NULL)
+		goto fail;
+	/* 3. Event base and SMTP server (reads the certificate and key while still root). */
+	if ((sv.base = event_base_new()) == NULL) {
+		err = g_strdup("event_base_new failed");
+		g_ptr_array_unref(bound);
+		goto fail;
+	}
+	if ((sv.smtp = smtp_server_new(sv.base, sv.cfg, bound, &err)) == NULL)
+		goto fail;	/* it freed bound */
+	/* 4. Drop privileges before touching any input. */
+	if (serve_drop_privileges(sv.cfg) == -1) {
+		err = g_strdup("cannot drop privileges");
+		goto fail;
+	}
+	/* 5. Spool: what is left from the last run stays there for processing. */
+	if ((sv.spool = spool_open(sv.cfg->spool_dir, &err)) == NULL)
+		goto fail;
+	spool_set_min_free(sv.spool, (uint64_t)sv.cfg->spool_min_free_mb << 20);
+	log_info("spool event=open dir=%s waiting=%zu", sv.cfg->spool_dir, spool_count(sv.spool));
+
+	/*
+	 * The store pipeline: it calls spool_set_notify() itself, hands every
+	 * entry of spool_list() to processing again, runs off this thread, and
+	 * may call smtp_server_set_backlog_full(sv.smtp, 1) while it lags.
+	 */
+
+	if (*sv.cfg->store_conninfo == '\0')
+		log_warnx("store event=disabled note=\"[store] conninfo is empty: spool only\"");
+	else if ((sv.pipeline = pipeline_start(sv.cfg, sv.spool, &err)) == NULL)
+		goto fail;
+
+	/*
+	 * Lookup servers (socketmap, policy, HTTP API) share the event base;
+	 * they need the database for their index, so they run only with a store.
+	 */
+	if (*sv.cfg->store_conninfo != '\0') {
+		if (lookup_start(sv.cfg, sv.base, &err) == -1)
+			goto fail;
+		sv.lookups = 1;
+	}
+
+	/* 6. Signals and dispatch. */
+	ev_term = evsignal_new(sv.base, SIGTERM, serve_sigterm, &sv);
+	ev_int = evsignal_new(sv.base, SIGINT, serve_sigterm, &sv);
+	ev_hup = evsignal_new(sv.base, SIGHUP, serve_sighup, &sv);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+	pthread_sigmask(SIG_UNBLOCK, &held, NULL);
+	if (smtp_server_start(sv.smtp, sv.spool, &err) == -1)
+		goto fail;
+	log_info("serve event=started pid=%d", (int)getpid());
+	event_base_dispatch(sv.base);
+
+	/*
+	 * Shutdown, in reverse: SMTP sessions are gone (or the grace ran out).
+	 * HOOK - stop lookup servers (store/), then stop the processing
+	 * pipeline (store/) here, before the spool closes.
+	 */
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	if (sv.lookups)
+		lookup_stop();
+	sv.lookups = 0;
+	pipeline_stop(sv.pipeline);
+	sv.pipeline = NULL;
+	spool_close(sv.spool);		/* joins the writer: no completion arrives later */
+	sv.spool = NULL;
+	smtp_server_free(sv.smtp);
+	sv.smtp = NULL;
+	log_info("serve event=stopped");
+	rc = 0;
+fail:
+	if (rc != 0) {
+		log_warnx("serve event=start-failed error=\"%s\"", err ? err : "");
+		fprintf(stderr, "rebound: %s\n", err ? err : "start-up failed");
+		g_free(err);
+	}
+	if (sv.lookups)
+		lookup_stop();
+	pipeline_stop(sv.pipeline);
+	if (sv.spool)
+		spool_close(sv.spool);
+	if (sv.smtp)
+		smtp_server_free(sv.smtp);
+	if (sv.base)
+		event_base_free(sv.base);
+	if (sv.configs)
+		g_ptr_array_unref(sv.configs);
+	return rc;
+}

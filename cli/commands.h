@@ -1,0 +1,31 @@
+/*
+ * commands.h - the subcommands of the one "rebound" binary.
+ *
+ * Each takes the arguments after its own name (argv[0] is the subcommand
+ * name) and returns the process exit status.  Each is defined in a file
+ * of cli/ named after it; cli.c lists them in one table.
+ */
+#ifndef REBOUND_COMMANDS_H
+#define REBOUND_COMMANDS_H
+
+int cmd_config_check(int argc, char **argv);
+int cmd_migrate(int argc, char **argv);
+int cmd_reprocess(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_parse(int argc, char **argv);
+int cmd_lookupd(int argc, char **argv);
+int cmd_check(int argc, char **argv);
+int cmd_suppress(int argc, char **argv);
+int cmd_unsuppress(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_complaints(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_quarantine(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+
+/* The table of subcommands: dispatches argv[1]; returns the exit status. */
+int cli_main(int argc, char **argv);
+
+#endif

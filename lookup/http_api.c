@@ -1,0 +1,803 @@
+/* http_api.c - the HTTP JSON API; see http_api.h. */
+#include "lookup/http_api.h"
+#include "lookup/http_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/queue.h>
+#include <glib.h>
+#include <json-glib/json-glib.h>
+#include <openssl/crypto.h>
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "common/address.h"
+#include "common/log.h"
+#include "lookup/lookup.h"
+#include "lookup/lookup_db.h"
+#include "common/metrics.h"
+
+#define HTTP_MAX_BODY		65536
+#define HTTP_MAX_HEADERS	16384
+#define HTTP_TIMEOUT		30
+#define HTTP_DEFAULT_LIMIT	100
+#define HTTP_MAX_LIMIT		1000
+
+struct http_api {
+	const struct config *cfg;
+	struct event_base *base;
+	struct evhttp *http;
+	struct event *ev_stop;
+	int stop_pipe[2];
+	GThread *thread;
+	PGconn *db;			/* this thread's own connection */
+};
+
+/* --- replies ---------------------------------------------------------- */
+
+void
+http_send(struct evhttp_request *req, int code, const char *ctype, const char *body, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type", ctype);
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Cache-Control", "no-store");
+	evbuffer_add(out, body, len);
+	evhttp_send_reply(req, code, NULL, out);
+	evbuffer_free(out);
+	metrics_inc("rebound_http_responses_total", "code", code == 200 ? "200" :
+	    code == 201 ? "201" : code == 400 ? "400" : code == 401 ? "401" : code == 403 ? "403" :
+	    code == 404 ? "404" : code == 405 ? "405" : code == 503 ? "503" : "500");
+}
+
+/* Takes ownership of root. */
+void
+http_json(struct evhttp_request *req, int code, JsonNode *root)
+{
+	JsonGenerator *gen = json_generator_new();
+	gsize len;
+	char *text;
+
+	json_generator_set_root(gen, root);
+	text = json_generator_to_data(gen, &len);
+	http_send(req, code, "application/json", text, len);
+	g_free(text);
+	g_object_unref(gen);
+	json_node_unref(root);
+}
+
+void
+http_error(struct evhttp_request *req, int code, const char *fmt, ...)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	/* peer text may be invalid UTF-8; JSON output must not be */
+	if (!g_utf8_validate(msg, -1, NULL)) {
+		char *v = g_utf8_make_valid(msg, -1);
+		g_free(msg);
+		msg = v;
+	}
+	json_object_set_string_member(o, "error", msg);
+	json_node_take_object(n, o);
+	g_free(msg);
+	http_json(req, code, n);
+}
+
+JsonNode *
+http_row(PGresult *r, int i)
+{
+	JsonObject *o = json_object_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	int j;
+
+	for (j = 0; j < PQnfields(r); j++) {
+		const char *name = PQfname(r, j), *v = PQgetvalue(r, i, j);
+		if (PQgetisnull(r, i, j)) {
+			json_object_set_null_member(o, name);
+			continue;
+		}
+		switch (PQftype(r, j)) {
+		case 20: case 21: case 23:	/* int8, int2, int4 */
+			json_object_set_int_member(o, name, g_ascii_strtoll(v, NULL, 10));
+			break;
+		case 16:			/* bool */
+			json_object_set_boolean_member(o, name, v[0] == 't');
+			break;
+		case 114: case 3802: {		/* json, jsonb */
+			JsonNode *parsed = json_from_string(v, NULL);
+			if (parsed)
+				json_object_set_member(o, name, parsed);
+			else
+				json_object_set_string_member(o, name, v);
+			break;
+		}
+		default:
+			json_object_set_string_member(o, name, v);
+		}
+	}
+	json_node_take_object(n, o);
+	return n;
+}
+
+/* {"items": [...], "next_cursor": last id or null} */
+JsonNode *
+http_list(PGresult *r, int limit)
+{
+	JsonObject *o = json_object_new();
+	JsonArray *a = json_array_new();
+	JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+	int i, idcol = PQfnumber(r, "id");
+
+	for (i = 0; i < PQntuples(r); i++)
+		json_array_add_element(a, http_row(r, i));
+	json_object_set_array_member(o, "items", a);
+	if (limit > 0 && PQntuples(r) == limit && idcol >= 0)
+		json_object_set_string_member(o, "next_cursor", PQgetvalue(r, PQntuples(r) - 1, idcol));
+	else
+		json_object_set_null_member(o, "next_cursor");
+	json_node_take_object(n, o);
+	return n;
+}
+
+/* --- database ------------------------------------------------------- */
+
+PGconn *
+http_db(struct http_api *api, char **err)
+{
+	if (api->db != NULL && PQstatus(api->db) != CONNECTION_OK) {
+		PQfinish(api->db);
+		api->db = NULL;
+	}
+	if (api->db == NULL)
+		api->db = lookup_db_connect(api->cfg->store_conninfo, err);
+	return api->db;
+}
+
+/* After a failed query: drop a broken connection so the next request
+ * reconnects, and answer 503 (database) or 500. */
+void
+http_db_error(struct http_api *api, struct evhttp_request *req, char *err)
+{
+	int down = api->db == NULL || PQstatus(api->db) != CONNECTION_OK;
+
+	log_warnx("http: %s", err ? err : "database error");
+	http_error(req, down ? 503 : 500, "%s", err ? err : "database error");
+	g_free(err);
+}
+
+/* --- input ------------------------------------------------------------ */
+
+const char *
+http_param(struct evkeyvalq *q, const char *name)
+{
+	const char *v = evhttp_find_header(q, name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* Fills f from the query; on bad input replies 400 and returns -1. */
+int
+http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_db_filter *f,
+    const char *default_since)
+{
+	const char *v;
+	char *end;
+
+	memset(f, 0, sizeof(*f));
+	f->tenant = http_param(q, "tenant");
+	f->cls = http_param(q, "class");
+	f->reason = http_param(q, "reason");
+	f->domain = http_param(q, "domain");
+	f->recipient = http_param(q, "recipient");
+	f->feedback_type = http_param(q, "feedback_type");
+	f->provider = http_param(q, "provider");
+	f->campaign = http_param(q, "campaign");
+	if ((v = http_param(q, "since")) == NULL)
+		v = default_since;
+	if (v != NULL && lookup_db_since(v, &f->since) < 0) {
+		http_error(req, 400, "since: \"%s\" is neither a duration like 7d/24h/30m nor an ISO 8601 time", v);
+		return -1;
+	}
+	if ((v = http_param(q, "until")) != NULL && lookup_db_since(v, &f->until) < 0) {
+		http_error(req, 400, "until: \"%s\" is neither a duration like 7d/24h/30m nor an ISO 8601 time", v);
+		return -1;
+	}
+	f->limit = HTTP_DEFAULT_LIMIT;
+	if ((v = http_param(q, "limit")) != NULL) {
+		long n = strtol(v, &end, 10);
+		if (*end != '\0' || n < 1 || n > HTTP_MAX_LIMIT) {
+			http_error(req, 400, "limit: must be an integer from 1 to %d", HTTP_MAX_LIMIT);
+			return -1;
+		}
+		f->limit = (int)n;
+	}
+	if ((v = http_param(q, "cursor")) != NULL) {
+		long long n = strtoll(v, &end, 10);
+		if (*end != '\0' || n < 0) {
+			http_error(req, 400, "cursor: not a cursor returned by this API");
+			return -1;
+		}
+		f->cursor = n;
+	}
+	return 0;
+}
+
+/* Writes need "Authorization: Bearer TOKEN"; replies and returns -1 if not. */
+int
+http_authorised(struct http_api *api, struct evhttp_request *req)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
+	const char *tok = cfg->http_token;
+
+	if (tok == NULL || *tok == '\0') {
+		http_error(req, 403, "writes are disabled: no token in [http] of the configuration");
+		return -1;
+	}
+	if (h == NULL || g_ascii_strncasecmp(h, "Bearer ", 7) != 0 ||
+	    strlen(h + 7) != strlen(tok) || CRYPTO_memcmp(h + 7, tok, strlen(tok)) != 0) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+		    "Bearer realm=\"rebound\"");
+		http_error(req, 401, "a valid bearer token is required for writes");
+		return -1;
+	}
+	return 0;
+}
+
+/* The tenant of a single-address request: ?tenant= or the default. */
+const char *
+http_tenant(struct evhttp_request *req, struct evkeyvalq *q)
+{
+	const char *name = http_param(q, "tenant"), *t = lookup_tenant(name);
+
+	if (t == NULL)
+		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", name);
+	return t;
+}
+
+/* --- handlers ----------------------------------------------------------- */
+
+static void
+http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, struct evkeyvalq *q)
+{
+	JsonBuilder *b = json_builder_new();
+	char *err = NULL;
+	PGresult *r = NULL;
+	PGconn *c;
+	int db_ok, loaded = lookup_index_loaded(), found;
+	double backlog;
+
+	(void)arg;
+	(void)q;
+	if ((c = http_db(api, &err)) != NULL && (r = lookup_db_exec(c, "SELECT 1", 0, NULL, &err)) == NULL &&
+	    PQstatus(c) != CONNECTION_OK) {
+		/* one reconnect: the server may have restarted since */
+		g_free(err);
+		err = NULL;
+		if ((c = http_db(api, &err)) != NULL)
+			r = lookup_db_exec(c, "SELECT 1", 0, NULL, &err);
+	}
+	db_ok = r != NULL;
+	if (r)
+		PQclear(r);
+	backlog = metrics_value("rebound_spool_backlog", NULL, NULL, &found);
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "status");
+	json_builder_add_string_value(b, db_ok && loaded ? "ok" : "unavailable");
+	json_builder_set_member_name(b, "database");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "ok");
+	json_builder_add_boolean_value(b, db_ok);
+	json_builder_set_member_name(b, "error");
+	if (err) {
+		g_strchomp(err);
+		json_builder_add_string_value(b, err);
+	} else
+		json_builder_add_null_value(b);
+	json_builder_set_member_name(b, "listening");
+	json_builder_add_boolean_value(b, lookup_notify_connected());
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "index");
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "loaded");
+	json_builder_add_boolean_value(b, loaded);
+	json_builder_set_member_name(b, "entries");
+	json_builder_add_int_value(b, (gint64)index_count(lookup_index()));
+	json_builder_set_member_name(b, "bytes");
+	json_builder_add_int_value(b, (gint64)index_memory(lookup_index()));
+	json_builder_end_object(b);
+	json_builder_set_member_name(b, "spool_backlog");
+	if (found)
+		json_builder_add_int_value(b, (gint64)backlog);
+	else
+		json_builder_add_null_value(b);
+	json_builder_end_object(b);
+	http_json(req, db_ok && loaded ? 200 : 503, json_builder_get_root(b));
+	g_object_unref(b);
+	g_free(err);
+}
+
+static void
+http_metrics(struct http_api *api, struct evhttp_request *req, const char *arg, struct evkeyvalq *q)
+{
+	char *text;
+
+	(void)api;
+	(void)arg;
+	(void)q;
+	metrics_set("rebound_index_entries", NULL, NULL, (double)index_count(lookup_index()));
+	metrics_set("rebound_index_bytes", NULL, NULL, (double)index_memory(lookup_index()));
+	text = metrics_render();
+	http_send(req, 200, "text/plain; version=0.0.4", text, strlen(text));
+	g_free(text);
+}
+
+static void
+http_lookup(struct http_api *api, struct evhttp_request *req, const char *addr, struct evkeyvalq *q)
+{
+	const char *tenant = http_tenant(req, q);
+	struct index_hit hit;
+	JsonBuilder *b;
+	char *action = NULL, *norm;
+	enum lookup_result r;
+
+	(void)api;
+	if (tenant == NULL)
+		return;
+	if ((norm = address_normalise(addr)) == NULL) {
+		http_error(req, 400, "not a valid address: %s", addr);
+		return;
+	}
+	r = lookup_query("http", tenant, addr, &hit, &action);
+	if (r == LOOKUP_UNAVAILABLE) {
+		http_error(req, 503, "the suppression index is not loaded yet");
+		g_free(norm);
+		return;
+	}
+	b = json_builder_new();
+	json_builder_begin_object(b);
+	json_builder_set_member_name(b, "address");
+	json_builder_add_string_value(b, norm);
+	json_builder_set_member_name(b, "tenant");
+	json_builder_add_string_value(b, tenant);
+	json_builder_set_member_name(b, "suppressed");
+	json_builder_add_boolean_value(b, r == LOOKUP_FOUND);
+	if (r == LOOKUP_FOUND) {
+		json_builder_set_member_name(b, "class");
+		json_builder_add_string_value(b, index_class_name(hit.cls));
+		json_builder_set_member_name(b, "reason");
+		json_builder_add_string_value(b, hit.reason);
+		json_builder_set_member_name(b, "expires_at");
+		if (hit.expires) {
+			GDateTime *dt = g_date_time_new_from_unix_utc(hit.expires);
+			char *iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
+			json_builder_add_string_value(b, iso);
+			g_free(iso);
+			g_date_time_unref(dt);
+		} else
+			json_builder_add_null_value(b);
+		json_builder_set_member_name(b, "action");
+		json_builder_add_string_value(b, action);
+	}
+	json_builder_end_object(b);
+	http_json(req, r == LOOKUP_FOUND ? 200 : 404, json_builder_get_root(b));
+	g_object_unref(b);
+	g_free(action);
+	g_free(norm);
+}
+
+static void
+http_get_suppression(struct http_api *api, struct evhttp_request *req, const char *addr,
+    struct evkeyvalq *q)
+{
+	const char *tenant = http_tenant(req, q);
+	char *err = NULL, *key;
+	PGresult *r;
+	PGconn *c;
+
+	if (tenant == NULL)
+		return;
+	if ((key = address_key(addr)) == NULL) {
+		http_error(req, 400, "not a valid address: %s", addr);
+		return;
+	}
+	g_free(key);
+	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_get_suppression(c, tenant, addr, &err)) == NULL) {
+		http_db_error(api, req, err);
+		return;
+	}
+	if (PQntuples(r) == 0)
+		http_error(req, 404, "%s is not suppressed for tenant %s", addr, tenant);
+	else
+		http_json(req, 200, http_row(r, 0));
+	PQclear(r);
+}
+
+static void
+http_delete_suppression(struct http_api *api, struct evhttp_request *req, const char *addr,
+    struct evkeyvalq *q)
+{
+	const char *tenant;
+	char *err = NULL, *key;
+	PGconn *c;
+	int rc;
+
+	if (http_authorised(api, req) < 0 || (tenant = http_tenant(req, q)) == NULL)
+		return;
+	if ((key = address_key(addr)) == NULL) {
+		http_error(req, 400, "not a valid address: %s", addr);
+		return;
+	}
+	g_free(key);
+	if ((c = http_db(api, &err)) == NULL ||
+	    (rc = lookup_db_unsuppress(c, tenant, addr, "api", &err)) < 0) {
+		http_db_error(api, req, err);
+		return;
+	}
+	if (rc == 0) {
+		http_error(req, 404, "%s is not suppressed for tenant %s", addr, tenant);
+		return;
+	}
+	log_info("http: unsuppressed tenant=%s address=%s", tenant, addr);
+	{
+		JsonBuilder *b = json_builder_new();
+		json_builder_begin_object(b);
+		json_builder_set_member_name(b, "deleted");
+		json_builder_add_boolean_value(b, TRUE);
+		json_builder_set_member_name(b, "tenant");
+		json_builder_add_string_value(b, tenant);
+		json_builder_set_member_name(b, "address");
+		json_builder_add_string_value(b, addr);
+		json_builder_end_object(b);
+		http_json(req, 200, json_builder_get_root(b));
+		g_object_unref(b);
+	}
+}
+
+/* A string member or NULL; -1 if present but not a string. */
+static int
+http_member_string(JsonObject *o, const char *name, const char **out)
+{
+	JsonNode *n = json_object_get_member(o, name);
+
+	*out = NULL;
+	if (n == NULL || JSON_NODE_HOLDS_NULL(n))
+		return 0;
+	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
+		return -1;
+	*out = json_node_get_string(n);
+	return 0;
+}
+
+static void
+http_post_suppression(struct http_api *api, struct evhttp_request *req, const char *arg,
+    struct evkeyvalq *q)
+{
+	static const char *members[] = { "address", "reason", "class", "tenant", "note", "expires_at", NULL };
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	struct lookup_db_suppression s;
+	const char *tenant_name = NULL, *expires = NULL;
+	JsonParser *parser = NULL;
+	GError *gerr = NULL;
+	JsonObject *o;
+	JsonObjectIter it;
+	const char *mname;
+	JsonNode *root, *mnode;
+	size_t len = evbuffer_get_length(in);
+	char *err = NULL, *key = NULL;
+	int64_t id = 0, secs;
+	PGresult *r;
+	PGconn *c;
+	int rc, i;
+
+	(void)arg;
+	(void)q;
+	if (http_authorised(api, req) < 0)
+		return;
+	memset(&s, 0, sizeof(s));
+	parser = json_parser_new();
+	if (len == 0 || !json_parser_load_from_data(parser, (const char *)evbuffer_pullup(in, len), len, &gerr)) {
+		http_error(req, 400, "body is not JSON: %s", gerr ? gerr->message : "empty body");
+		goto out;
+	}
+	root = json_parser_get_root(parser);
+	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
+		http_error(req, 400, "body must be a JSON object");
+		goto out;
+	}
+	o = json_node_get_object(root);
+	json_object_iter_init(&it, o);
+	while (json_object_iter_next(&it, &mname, &mnode)) {
+		for (i = 0; members[i] && strcmp(members[i], mname) != 0; i++)
+			;
+		if (members[i] == NULL) {
+			http_error(req, 400, "unknown member \"%s\" (known: address, reason, class, tenant, note, expires_at)", mname);
+			goto out;
+		}
+	}
+	if (http_member_string(o, "address", &s.address) < 0 || http_member_string(o, "reason", &s.reason) < 0 ||
+	    http_member_string(o, "class", &s.cls) < 0 || http_member_string(o, "tenant", &tenant_name) < 0 ||
+	    http_member_string(o, "note", &s.note) < 0 || http_member_string(o, "expires_at", &expires) < 0) {
+		http_error(req, 400, "address, reason, class, tenant, note and expires_at must be strings");
+		goto out;
+	}
+	if (s.address == NULL) {
+		http_error(req, 400, "address is required");
+		goto out;
+	}
+	if ((key = address_key(s.address)) == NULL || strlen(s.address) > 320) {
+		http_error(req, 400, "not a valid address: %s", s.address);
+		goto out;
+	}
+	if ((s.tenant = lookup_tenant(tenant_name)) == NULL) {
+		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", tenant_name);
+		goto out;
+	}
+	if (s.cls != NULL && !lookup_db_valid_class(s.cls)) {
+		http_error(req, 400, "class must be hard, soft, complaint or manual");
+		goto out;
+	}
+	if (expires != NULL) {
+		if (lookup_db_duration(expires, &secs) == 0)
+			s.expires = (int64_t)time(NULL) + secs;
+		else if (lookup_db_time(expires, &s.expires) < 0 || s.expires <= time(NULL)) {
+			http_error(req, 400, "expires_at must be a future ISO 8601 time or a duration like 30d");
+			goto out;
+		}
+	}
+	s.origin = "manual";
+	if ((c = http_db(api, &err)) == NULL) {
+		http_db_error(api, req, err);
+		goto out;
+	}
+	if ((rc = lookup_db_suppress(c, &s, "api", &id, &err)) < 0) {
+		/* input was checked above, so this is the database */
+		http_db_error(api, req, err);
+		goto out;
+	}
+	log_info("http: suppressed tenant=%s address=%s class=%s", s.tenant, s.address,
+	    s.cls ? s.cls : "manual");
+	if ((r = lookup_db_get_suppression(c, s.tenant, s.address, &err)) == NULL) {
+		http_db_error(api, req, err);
+		goto out;
+	}
+	if (PQntuples(r) == 1)
+		http_json(req, rc == 1 ? 201 : 200, http_row(r, 0));
+	else
+		http_error(req, 500, "the suppression was written but cannot be read back");
+	PQclear(r);
+out:
+	g_free(key);
+	if (gerr)
+		g_error_free(gerr);
+	g_object_unref(parser);
+}
+
+static void
+http_list_suppressions(struct http_api *api, struct evhttp_request *req, const char *arg,
+    struct evkeyvalq *q)
+{
+	struct lookup_db_filter f;
+	char *err = NULL, *bad = NULL;
+	PGresult *r;
+	PGconn *c;
+
+	(void)arg;
+	if (http_filter(req, q, &f, NULL) < 0)
+		return;
+	if (f.cls && !lookup_db_valid_list(f.cls, lookup_db_suppression_classes, &bad)) {
+		http_error(req, 400, "class: \"%s\" is not hard, soft, complaint or manual", bad);
+		g_free(bad);
+		return;
+	}
+	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_list_suppressions(c, &f, &err)) == NULL) {
+		http_db_error(api, req, err);
+		return;
+	}
+	http_json(req, 200, http_list(r, f.limit));
+	PQclear(r);
+}
+
+static const struct http_route http_routes[] = {
+	{ "/healthz", 0, M_GET, "", http_healthz },
+	{ "/metrics", 0, M_GET, "", http_metrics },
+	{ "/v1/lookup/", 1, M_GET, "tenant", http_lookup },
+	{ "/v1/suppressions", 0, M_GET, "tenant class reason domain since until cursor limit", http_list_suppressions },
+	{ "/v1/suppressions", 0, M_POST, "", http_post_suppression },
+	{ "/v1/suppressions/", 1, M_GET, "tenant", http_get_suppression },
+	{ "/v1/suppressions/", 1, M_DELETE, "tenant", http_delete_suppression },
+	{ NULL, 0, 0, NULL, NULL },
+};
+
+static const struct http_route *const http_tables[] = { http_routes, http_v1_routes, http_ui_routes };
+
+static int
+http_method(struct evhttp_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET: return M_GET;
+	case EVHTTP_REQ_HEAD: return M_GET;
+	case EVHTTP_REQ_POST: return M_POST;
+	case EVHTTP_REQ_DELETE: return M_DELETE;
+	default: return 0;
+	}
+}
+
+/* Unknown query parameters are errors: a typo must not widen a query. */
+static int
+http_check_params(struct evhttp_request *req, struct evkeyvalq *q, const char *allowed)
+{
+	char **ok = g_strsplit(allowed, " ", -1);
+	struct evkeyval *kv;
+	int rc = 0;
+
+	TAILQ_FOREACH(kv, q, next)
+		if (!g_strv_contains((const char *const *)ok, kv->key)) {
+			http_error(req, 400, "unknown query parameter \"%s\"%s%s", kv->key,
+			    *allowed ? "; known: " : "", allowed);
+			rc = -1;
+			break;
+		}
+	g_strfreev(ok);
+	return rc;
+}
+
+static void
+http_request_cb(struct evhttp_request *req, void *arg)
+{
+	struct http_api *api = arg;
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *query = uri ? evhttp_uri_get_query(uri) : NULL;
+	int method = http_method(req), path_known = 0;
+	struct evkeyvalq q;
+	char allow[64] = "";
+	size_t t, i;
+
+	TAILQ_INIT(&q);
+	if (path == NULL || *path == '\0')
+		path = "/";
+	if (query != NULL && evhttp_parse_query_str(query, &q) < 0) {
+		http_error(req, 400, "malformed query string");
+		return;
+	}
+	for (t = 0; t < G_N_ELEMENTS(http_tables); t++)
+	for (i = 0; http_tables[t][i].path != NULL; i++) {
+		const struct http_route *rt = &http_tables[t][i];
+		size_t n = strlen(rt->path);
+		char *decoded;
+		size_t dlen;
+		if (rt->prefix ? (strncmp(path, rt->path, n) != 0 || path[n] == '\0' ||
+		    (rt->prefix == 1 && strchr(path + n, '/') != NULL)) : strcmp(path, rt->path) != 0)
+			continue;
+		path_known = 1;
+		if (!(rt->methods & method)) {
+			g_strlcat(allow, *allow ? ", " : "", sizeof(allow));
+			g_strlcat(allow, rt->methods == M_GET ? "GET" : rt->methods == M_POST ? "POST" : "DELETE",
+			    sizeof(allow));
+			continue;
+		}
+		if (http_check_params(req, &q, rt->params) < 0)
+			goto out;
+		if (!rt->prefix) {
+			rt->fn(api, req, NULL, &q);
+			goto out;
+		}
+		decoded = evhttp_uridecode(path + n, 0, &dlen);
+		if (decoded == NULL || dlen != strlen(decoded) || dlen > 320)
+			http_error(req, 400, "malformed or overlong address in the path");
+		else
+			rt->fn(api, req, decoded, &q);
+		free(decoded);
+		goto out;
+	}
+	if (path_known) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Allow", allow);
+		http_error(req, 405, "method not allowed; allowed: %s", allow);
+	} else
+		http_error(req, 404, "no such endpoint: %s", path);
+out:
+	evhttp_clear_headers(&q);
+}
+
+/* --- thread ----------------------------------------------------------- */
+
+static void
+http_stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_api *api = arg;
+
+	(void)fd;
+	(void)what;
+	event_base_loopbreak(api->base);
+}
+
+static gpointer
+http_thread(gpointer arg)
+{
+	struct http_api *api = arg;
+
+	event_base_dispatch(api->base);
+	return NULL;
+}
+
+struct http_api *
+http_api_start(const struct config *cfg, char **err)
+{
+	struct http_api *api = g_new0(struct http_api, 1);
+	int i;
+
+	api->cfg = cfg;
+	api->stop_pipe[0] = api->stop_pipe[1] = -1;
+	api->base = event_base_new();
+	api->http = evhttp_new(api->base);
+	evhttp_set_max_body_size(api->http, HTTP_MAX_BODY);
+	evhttp_set_max_headers_size(api->http, HTTP_MAX_HEADERS);
+	evhttp_set_timeout(api->http, HTTP_TIMEOUT);
+	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_gencb(api->http, http_request_cb, api);
+	for (i = 0; cfg->http_listen && cfg->http_listen[i]; i++) {
+		struct evconnlistener *l = lookup_listen(api->base, cfg->http_listen[i], NULL, NULL, err);
+		if (l == NULL || evhttp_bind_listener(api->http, l) == NULL) {
+			if (l != NULL) {
+				evconnlistener_free(l);
+				*err = g_strdup_printf("cannot serve HTTP on %s", cfg->http_listen[i]);
+			}
+			http_api_stop(api);
+			return NULL;
+		}
+		log_info("http: listening on %s", cfg->http_listen[i]);
+	}
+	if (pipe2(api->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
+		*err = g_strdup_printf("pipe: %s", g_strerror(errno));
+		http_api_stop(api);
+		return NULL;
+	}
+	api->ev_stop = event_new(api->base, api->stop_pipe[0], EV_READ, http_stop_cb, api);
+	event_add(api->ev_stop, NULL);
+	api->thread = g_thread_new("http-api", http_thread, api);
+	return api;
+}
+
+void
+http_api_stop(struct http_api *api)
+{
+	if (api == NULL)
+		return;
+	if (api->thread != NULL) {
+		if (write(api->stop_pipe[1], "x", 1) != 1)
+			log_warn("http: cannot signal the API thread");
+		g_thread_join(api->thread);
+	}
+	if (api->ev_stop)
+		event_free(api->ev_stop);
+	if (api->stop_pipe[0] >= 0) {
+		close(api->stop_pipe[0]);
+		close(api->stop_pipe[1]);
+	}
+	evhttp_free(api->http);
+	event_base_free(api->base);
+	if (api->db)
+		PQfinish(api->db);
+	g_free(api);
+}
+
+void
+http_api_reload(struct http_api *api, const struct config *cfg)
+{
+	if (api != NULL)
+		g_atomic_pointer_set(&api->cfg, cfg);
+}

@@ -1,6 +1,0 @@
-/* http_ui.c - the analysts' web page under /ui/ (filled in below). */
-#include "store/http_int.h"
-
-const struct http_route http_ui_routes[] = {
-	{ NULL, 0, 0, NULL, NULL },
-};

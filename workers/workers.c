@@ -1,0 +1,780 @@
+/* workers.c - the parser worker pool; see workers.h and workers_proto.h. */
+#include "workers/workers.h"
+#include "workers/workers_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKERS_NO_RLIMIT_AS 1		/* ASan reserves terabytes of shadow */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORKERS_NO_RLIMIT_AS 1
+#endif
+#endif
+
+struct worker {
+	int slot;
+	pid_t pid;			/* -1: no process */
+	int fd;				/* our end of the socketpair */
+	guint jobs_done;
+	gboolean hello;			/* the parser loaded */
+	/* the job in progress */
+	struct workers_job *job;	/* NULL: idle */
+	guint8 req[WORKERS_REQ_HDR];
+	size_t sent;			/* bytes of header + rcpt + data sent */
+	size_t rcpt_len;
+	gint64 deadline;		/* monotonic us */
+	GByteArray *in;			/* frames received, not yet consumed */
+	char *note;			/* last 'N' frame */
+	char *error;			/* 'E' frame */
+};
+
+struct workers {
+	char *exe;
+	char **argv;			/* parse-worker command line */
+	char **envp;			/* ASan builds only: environ with the memory limit */
+	int nworkers;
+	gint64 cpu_seconds;
+	gint64 memory_bytes;
+	gint64 wall_us;
+	struct worker *w;
+};
+
+static atomic_uint_fast64_t st_jobs, st_ok, st_crash, st_timeout, st_memory, st_error,
+    st_spawned, st_quarantined;
+
+static void
+workers_count(int status)
+{
+	atomic_fetch_add(&st_jobs, 1);
+	switch (status) {
+	case WORKERS_OK: atomic_fetch_add(&st_ok, 1); break;
+	case WORKERS_CRASH: atomic_fetch_add(&st_crash, 1); break;
+	case WORKERS_TIMEOUT: atomic_fetch_add(&st_timeout, 1); break;
+	case WORKERS_MEMORY: atomic_fetch_add(&st_memory, 1); break;
+	default: atomic_fetch_add(&st_error, 1); break;
+	}
+}
+
+void
+workers_stats(struct workers_stats *out)
+{
+	out->jobs = atomic_load(&st_jobs);
+	out->ok = atomic_load(&st_ok);
+	out->crashes = atomic_load(&st_crash);
+	out->timeouts = atomic_load(&st_timeout);
+	out->memory = atomic_load(&st_memory);
+	out->errors = atomic_load(&st_error);
+	out->spawned = atomic_load(&st_spawned);
+	out->quarantined = atomic_load(&st_quarantined);
+}
+
+void
+workers_note_quarantined(void)
+{
+	atomic_fetch_add(&st_quarantined, 1);
+}
+
+gboolean
+workers_should_quarantine(int attempts, const struct config *cfg)
+{
+	return attempts >= cfg->parser_max_attempts;
+}
+
+const char *
+workers_status_name(int status)
+{
+	switch (status) {
+	case WORKERS_OK: return "ok";
+	case WORKERS_CRASH: return "crash";
+	case WORKERS_TIMEOUT: return "timeout";
+	case WORKERS_MEMORY: return "memory";
+	default: return "error";
+	}
+}
+
+char *
+workers_outcome(const struct workers_job *job, int attempts)
+{
+	return g_strdup_printf("quarantined: %s%s%s after %d attempt%s",
+	    workers_status_name(job->status), job->detail ? " " : "",
+	    job->detail ? job->detail : "", attempts, attempts == 1 ? "" : "s");
+}
+
+void
+workers_job_clear(struct workers_job *job)
+{
+	if (job->report != NULL)
+		report_free(job->report);
+	job->report = NULL;
+	g_free(job->detail);
+	job->detail = NULL;
+	job->status = WORKERS_ERROR;
+}
+
+static void
+workers_finish(struct workers_job *job, int status, char *detail)
+{
+	job->status = status;
+	g_free(job->detail);
+	job->detail = detail;
+	workers_count(status);
+}
+
+static char **
+workers_build_argv(const struct config *cfg, const char *exe)
+{
+	GPtrArray *a = g_ptr_array_new();
+
+	g_ptr_array_add(a, g_strdup(exe));
+	g_ptr_array_add(a, g_strdup("parse-worker"));
+	g_ptr_array_add(a, g_strdup("--cpu-seconds"));
+	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_cpu_seconds));
+	g_ptr_array_add(a, g_strdup("--max-depth"));
+	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_depth));
+	g_ptr_array_add(a, g_strdup("--max-parts"));
+	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_parts));
+	g_ptr_array_add(a, g_strdup("--max-recipients"));
+	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_recipients));
+	g_ptr_array_add(a, g_strdup("--max-header-size"));
+	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_header_size));
+	g_ptr_array_add(a, g_strdup("--log-level"));
+	g_ptr_array_add(a, g_strdup(cfg->log_level ? cfg->log_level : "info"));
+	if (cfg->parser_rules != NULL) {
+		g_ptr_array_add(a, g_strdup("--rules"));
+		g_ptr_array_add(a, g_strdup(cfg->parser_rules));
+	}
+	if (cfg->parser_verp_pattern != NULL) {
+		g_ptr_array_add(a, g_strdup("--verp-pattern"));
+		g_ptr_array_add(a, g_strdup(cfg->parser_verp_pattern));
+	}
+	if (cfg->parser_correlation_headers != NULL) {
+		g_ptr_array_add(a, g_strdup("--correlation-headers"));
+		g_ptr_array_add(a, g_strjoinv(";", cfg->parser_correlation_headers));
+	}
+	if (cfg->parser_charset_allow != NULL) {
+		g_ptr_array_add(a, g_strdup("--charset-allow"));
+		g_ptr_array_add(a, g_strjoinv(";", cfg->parser_charset_allow));
+	}
+	g_ptr_array_add(a, NULL);
+	return (char **)g_ptr_array_free(a, FALSE);
+}
+
+/*
+ * The child between fork() and exec(): the daemon has other threads, so
+ * only async-signal-safe calls here.  Close every inherited descriptor
+ * (listeners, PostgreSQL, spool) and reset signal state the daemon set up.
+ */
+static void __attribute__((noreturn))
+workers_child(struct workers *w, int fd)
+{
+	struct rlimit rl;
+	struct sigaction sa;
+	sigset_t all;
+	int sig;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (fd != WORKERS_FD) {
+		if (dup2(fd, WORKERS_FD) == -1)
+			_exit(126);
+	} else if (fcntl(fd, F_SETFD, 0) == -1)
+		_exit(126);
+	if (close_range(WORKERS_FD + 1, ~0U, 0) == -1) {
+		int i;
+		for (i = WORKERS_FD + 1; i < 65536; i++)
+			close(i);
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &sa, NULL);
+	sigfillset(&all);
+	sigprocmask(SIG_UNBLOCK, &all, NULL);
+
+	rl.rlim_cur = rl.rlim_max = 0;
+	setrlimit(RLIMIT_CORE, &rl);	/* a 500 MB core per poison message helps nobody */
+#ifndef WORKERS_NO_RLIMIT_AS
+	rl.rlim_cur = rl.rlim_max = (rlim_t)w->memory_bytes;
+	setrlimit(RLIMIT_AS, &rl);
+	execv(w->exe, w->argv);
+#else
+	execve(w->exe, w->argv, w->envp);
+#endif
+	_exit(127);
+}
+
+static void
+worker_reset(struct worker *k)
+{
+	k->pid = -1;
+	k->fd = -1;
+	k->jobs_done = 0;
+	k->hello = FALSE;
+	k->job = NULL;
+	k->sent = 0;
+	g_byte_array_set_size(k->in, 0);
+	g_clear_pointer(&k->note, g_free);
+	g_clear_pointer(&k->error, g_free);
+}
+
+static int
+worker_spawn(struct workers *w, struct worker *k, char **err)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
+		*err = g_strdup_printf("socketpair: %s", g_strerror(errno));
+		return -1;
+	}
+	pid = fork();
+	if (pid == -1) {
+		*err = g_strdup_printf("fork: %s", g_strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0)
+		workers_child(w, sv[1]);
+	close(sv[1]);
+	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
+		fatal("workers: fcntl");
+	worker_reset(k);
+	k->pid = pid;
+	k->fd = sv[0];
+	atomic_fetch_add(&st_spawned, 1);
+	log_debug("workers slot=%d pid=%ld started", k->slot, (long)pid);
+	return 0;
+}
+
+/* Kill and reap; the returned wait status is the worker's own if it had already died. */
+static int
+worker_reap(struct worker *k)
+{
+	int status = -1;
+	pid_t r;
+
+	if (k->fd != -1)
+		close(k->fd);
+	k->fd = -1;
+	if (k->pid > 0) {
+		kill(k->pid, SIGKILL);
+		do
+			r = waitpid(k->pid, &status, 0);
+		while (r == -1 && errno == EINTR);
+		if (r == -1)
+			status = -1;	/* SIGCHLD ignored by someone: unknown */
+	}
+	k->pid = -1;
+	return status;
+}
+
+static const char *
+workers_signame(int sig)
+{
+	switch (sig) {
+	case SIGABRT: return "SIGABRT";
+	case SIGSEGV: return "SIGSEGV";
+	case SIGBUS: return "SIGBUS";
+	case SIGFPE: return "SIGFPE";
+	case SIGILL: return "SIGILL";
+	case SIGKILL: return "SIGKILL";
+	case SIGTERM: return "SIGTERM";
+	case SIGXCPU: return "SIGXCPU";
+	case SIGTRAP: return "SIGTRAP";
+	case SIGSYS: return "SIGSYS";
+	default: return "signal";
+	}
+}
+
+/*
+ * Why a worker died with its job unfinished.  A GLib "failed to allocate N
+ * bytes" note is memory exhaustion when N fits within the limit; a larger
+ * N is a wrapped size (the GMime charset bug): a crash.
+ */
+static void
+worker_classify(struct workers *w, struct worker *k, int wstatus, gboolean timed_out,
+    int *status, char **detail)
+{
+	char *note = k->note ? log_escape(k->note, strlen(k->note), 300) : NULL;
+	char *what;
+	const char *alloc;
+
+	if (timed_out) {
+		*status = WORKERS_TIMEOUT;
+		what = g_strdup_printf("wall-clock timeout after %llds",
+		    (long long)(w->wall_us / G_USEC_PER_SEC));
+	} else if (wstatus != -1 && WIFSIGNALED(wstatus) && WTERMSIG(wstatus) == SIGXCPU) {
+		*status = WORKERS_TIMEOUT;
+		what = g_strdup_printf("cpu limit %llds exceeded signal=%d (SIGXCPU)",
+		    (long long)w->cpu_seconds, SIGXCPU);
+	} else {
+		*status = WORKERS_CRASH;
+		if (wstatus == -1)
+			what = g_strdup("worker vanished (exit status unknown)");
+		else if (WIFSIGNALED(wstatus))
+			what = g_strdup_printf("signal=%d (%s)", WTERMSIG(wstatus),
+			    workers_signame(WTERMSIG(wstatus)));
+		else
+			what = g_strdup_printf("exit=%d", WEXITSTATUS(wstatus));
+		if (k->note && (alloc = strstr(k->note, "failed to allocate ")) != NULL) {
+			guint64 n = g_ascii_strtoull(alloc + strlen("failed to allocate "), NULL, 10);
+			if (n > 0 && n <= (guint64)w->memory_bytes)
+				*status = WORKERS_MEMORY;
+		}
+	}
+	if (note != NULL)
+		*detail = g_strdup_printf("%s: %s", what, note);
+	else
+		*detail = g_strdup(what);
+	g_free(what);
+	g_free(note);
+}
+
+/* The worker is dead or must be: reap it and settle its job, if any. */
+static void
+worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol)
+{
+	struct workers_job *job = k->job;
+	int wstatus, status;
+	pid_t pid = k->pid;
+	char *detail = NULL;
+
+	wstatus = worker_reap(k);
+	if (job != NULL) {
+		if (protocol != NULL) {
+			status = WORKERS_CRASH;
+			detail = g_strdup_printf("protocol error: %s", protocol);
+		} else if (!k->hello && k->error != NULL) {
+			char *e = log_escape(k->error, strlen(k->error), 300);
+			status = WORKERS_ERROR;
+			detail = g_strdup_printf("worker failed to start: %s", e);
+			g_free(e);
+		} else if (!k->hello && wstatus != -1 && WIFEXITED(wstatus) &&
+		    WEXITSTATUS(wstatus) == 127) {
+			status = WORKERS_ERROR;
+			detail = g_strdup_printf("cannot exec %s", w->exe);
+		} else
+			worker_classify(w, k, wstatus, timed_out, &status, &detail);
+		log_warnx("workers slot=%d pid=%ld job failed status=%s detail=\"%s\"", k->slot,
+		    (long)pid, workers_status_name(status), detail);
+		workers_finish(job, status, detail);
+	} else
+		log_debug("workers slot=%d pid=%ld idle worker gone", k->slot, (long)pid);
+	worker_reset(k);
+}
+
+static guint32
+get_be32(const guint8 *p)
+{
+	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
+}
+
+static void
+put_be32(guint8 *p, guint32 v)
+{
+	p[0] = v >> 24;
+	p[1] = v >> 16;
+	p[2] = v >> 8;
+	p[3] = v;
+}
+
+static void
+worker_start_job(struct workers *w, struct worker *k, struct workers_job *job)
+{
+	guint64 dl = job->len;
+
+	k->job = job;
+	k->sent = 0;
+	k->rcpt_len = job->envelope_rcpt ? strlen(job->envelope_rcpt) : 0;
+	if (k->rcpt_len > WORKERS_MAX_RCPT)
+		k->rcpt_len = 0;	/* not an address we could have accepted */
+	memcpy(k->req, WORKERS_MAGIC, 4);
+	put_be32(k->req + 4, (guint32)k->rcpt_len);
+	put_be32(k->req + 8, (guint32)(dl >> 32));
+	put_be32(k->req + 12, (guint32)dl);
+	k->deadline = g_get_monotonic_time() + w->wall_us;
+	g_clear_pointer(&k->note, g_free);
+}
+
+/* Send what the socket takes, header, recipient and message in one call; -1 if the worker is gone. */
+static int
+worker_send(struct worker *k)
+{
+	struct workers_job *job = k->job;
+	size_t total = WORKERS_REQ_HDR + k->rcpt_len + job->len;
+
+	while (k->sent < total) {
+		struct iovec iov[3];
+		struct msghdr mh;
+		size_t off = k->sent;
+		int n = 0;
+		ssize_t r;
+
+		if (off < WORKERS_REQ_HDR) {
+			iov[n].iov_base = k->req + off;
+			iov[n++].iov_len = WORKERS_REQ_HDR - off;
+			off = WORKERS_REQ_HDR;
+		}
+		if (off < WORKERS_REQ_HDR + k->rcpt_len) {
+			iov[n].iov_base = (char *)(uintptr_t)job->envelope_rcpt + (off - WORKERS_REQ_HDR);
+			iov[n++].iov_len = WORKERS_REQ_HDR + k->rcpt_len - off;
+			off = WORKERS_REQ_HDR + k->rcpt_len;
+		}
+		if (off < total) {
+			iov[n].iov_base = (char *)(uintptr_t)job->data + (off - WORKERS_REQ_HDR - k->rcpt_len);
+			iov[n++].iov_len = total - off;
+		}
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)n;
+		r = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r <= 0)
+			return -1;
+		k->sent += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Consume complete frames.  Returns 1 when the job got its report, 0 to
+ * keep waiting, -1 with *protocol set when the worker spoke garbage.
+ */
+static int
+worker_frames(struct worker *k, const char **protocol)
+{
+	while (k->in->len >= WORKERS_FRAME_HDR) {
+		guint8 type = k->in->data[0];
+		guint32 len = get_be32(k->in->data + 4);
+		guint32 max;
+		const guint8 *payload = k->in->data + WORKERS_FRAME_HDR;
+
+		switch (type) {
+		case WORKERS_FRAME_HELLO: max = 0; break;
+		case WORKERS_FRAME_ERROR:
+		case WORKERS_FRAME_NOTE: max = WORKERS_MAX_NOTE; break;
+		case WORKERS_FRAME_REPORT: max = WORKERS_MAX_REPORT; break;
+		default:
+			*protocol = "unknown frame type";
+			return -1;
+		}
+		if (len > max || k->in->data[1] || k->in->data[2] || k->in->data[3]) {
+			*protocol = "bad frame length";
+			return -1;
+		}
+		if (k->in->len - WORKERS_FRAME_HDR < len)
+			return 0;
+		switch (type) {
+		case WORKERS_FRAME_HELLO:
+			k->hello = TRUE;
+			break;
+		case WORKERS_FRAME_ERROR:
+			g_free(k->error);
+			k->error = g_strndup((const char *)payload, len);
+			break;
+		case WORKERS_FRAME_NOTE:
+			g_free(k->note);
+			k->note = g_strndup((const char *)payload, len);
+			break;
+		case WORKERS_FRAME_REPORT: {
+			struct workers_job *job = k->job;
+			GBytes *b;
+
+			if (job == NULL || !k->hello ||
+			    k->sent < WORKERS_REQ_HDR + k->rcpt_len + job->len) {
+				*protocol = "report without a request";
+				return -1;
+			}
+			b = g_bytes_new(payload, len);
+			job->report = report_deserialize(b);
+			g_bytes_unref(b);
+			g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
+			if (job->report == NULL) {
+				*protocol = "invalid report";
+				return -1;
+			}
+			return 1;
+		}
+		}
+		g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
+	}
+	return 0;
+}
+
+/* Read what is there; 1 job done, 0 keep waiting, -1 worker gone or broken. */
+static int
+worker_recv(struct worker *k, const char **protocol)
+{
+	guint8 buf[65536];
+	ssize_t r;
+	int rc;
+
+	for (;;) {
+		r = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (r <= 0)
+			return -1;
+		g_byte_array_append(k->in, buf, (guint)r);
+		if ((rc = worker_frames(k, protocol)) != 0)
+			return rc;
+	}
+}
+
+static void
+worker_done(struct workers *w, struct worker *k)
+{
+	struct workers_job *job = k->job;
+
+	(void)w;
+	k->job = NULL;
+	k->jobs_done++;
+	workers_finish(job, WORKERS_OK, NULL);
+	if (k->in->len != 0) {
+		/* Nothing may follow a report until the next request. */
+		worker_fail(w, k, FALSE, NULL);
+		return;
+	}
+	if (k->jobs_done >= WORKERS_RECYCLE_JOBS) {
+		log_debug("workers slot=%d pid=%ld recycled after %u jobs", k->slot,
+		    (long)k->pid, k->jobs_done);
+		worker_reap(k);
+		worker_reset(k);
+	}
+}
+
+int
+workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
+{
+	struct pollfd *pfd = g_new0(struct pollfd, w->nworkers);
+	size_t next = 0, done = 0, i;
+	int ok = 0;
+
+	for (i = 0; i < n; i++) {
+		jobs[i].report = NULL;
+		jobs[i].detail = NULL;
+		jobs[i].status = WORKERS_ERROR;
+	}
+	while (done < n) {
+		gint64 now, first = G_MAXINT64;
+		int j, busy = 0, timeout, r;
+
+		/* Hand pending jobs to idle workers, starting any that are missing. */
+		for (j = 0; j < w->nworkers && next < n; j++) {
+			struct worker *k = &w->w[j];
+			char *err = NULL;
+
+			if (k->job != NULL)
+				continue;
+			if (k->pid == -1 && worker_spawn(w, k, &err) == -1) {
+				log_warnx("workers slot=%d cannot start a worker: %s", j, err);
+				workers_finish(&jobs[next], WORKERS_ERROR, err);
+				next++;
+				done++;
+				continue;
+			}
+			worker_start_job(w, k, &jobs[next++]);
+			if (worker_send(k) == -1)
+				worker_fail(w, k, FALSE, NULL), done++;
+		}
+		now = g_get_monotonic_time();
+		for (j = 0; j < w->nworkers; j++) {
+			struct worker *k = &w->w[j];
+
+			pfd[j].fd = -1;
+			pfd[j].events = 0;
+			pfd[j].revents = 0;
+			if (k->job == NULL)
+				continue;
+			if (now >= k->deadline) {
+				worker_fail(w, k, TRUE, NULL);
+				done++;
+				continue;
+			}
+			pfd[j].fd = k->fd;
+			pfd[j].events = POLLIN;
+			if (k->sent < WORKERS_REQ_HDR + k->rcpt_len + k->job->len)
+				pfd[j].events |= POLLOUT;
+			if (k->deadline < first)
+				first = k->deadline;
+			busy++;
+		}
+		if (busy == 0)
+			continue;
+		timeout = (int)MIN((first - now + 999) / 1000, 1000);
+		r = poll(pfd, (nfds_t)w->nworkers, timeout);
+		if (r == -1 && errno != EINTR)
+			fatal("workers: poll");
+		for (j = 0; r > 0 && j < w->nworkers; j++) {
+			struct worker *k = &w->w[j];
+			const char *protocol = NULL;
+			int rc = 0;
+
+			if (pfd[j].fd == -1 || pfd[j].revents == 0 || k->job == NULL)
+				continue;
+			if ((pfd[j].revents & POLLOUT) && worker_send(k) == -1)
+				rc = -1;
+			if (rc == 0 && (pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
+				rc = worker_recv(k, &protocol);
+			if (rc == 1) {
+				worker_done(w, k);
+				done++;
+			} else if (rc == -1) {
+				worker_fail(w, k, FALSE, protocol);
+				done++;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (jobs[i].status == WORKERS_OK)
+			ok++;
+	g_free(pfd);
+	return ok;
+}
+
+struct workers *
+workers_new_exe(const struct config *cfg, const char *exe, char **err)
+{
+	struct workers *w = g_new0(struct workers, 1);
+	struct worker *k;
+	gint64 deadline;
+	int i;
+
+	*err = NULL;
+	w->exe = g_strdup(exe);
+	w->argv = workers_build_argv(cfg, exe);
+	w->nworkers = (int)cfg->parser_workers;
+	w->cpu_seconds = cfg->parser_cpu_seconds;
+	w->memory_bytes = cfg->parser_memory_mb * 1024 * 1024;
+	/* The CPU limit is the real bound; the wall clock catches a worker stuck
+	 * without using CPU, with room for a machine shared by other work. */
+	w->wall_us = (cfg->parser_cpu_seconds * 3 + 5) * G_USEC_PER_SEC;
+#ifdef WORKERS_NO_RLIMIT_AS
+	{
+		/* No RLIMIT_AS under ASan: its allocator enforces the limit instead
+		 * (malloc fails past the RSS bound, GLib reports "failed to
+		 * allocate"), so a runaway worker cannot take the machine down.
+		 * handle_segv=0: a crash is reported by its signal, as without ASan. */
+		const char *old;
+		char *opts;
+		w->envp = g_get_environ();
+		old = g_environ_getenv(w->envp, "ASAN_OPTIONS");
+		opts = g_strdup_printf("%s%sallocator_may_return_null=1:soft_rss_limit_mb=%lld:handle_segv=0",
+		    old ? old : "", old && *old ? ":" : "", (long long)cfg->parser_memory_mb);
+		w->envp = g_environ_setenv(w->envp, "ASAN_OPTIONS", opts, TRUE);
+		g_free(opts);
+	}
+#endif
+	w->w = g_new0(struct worker, w->nworkers);
+	for (i = 0; i < w->nworkers; i++) {
+		w->w[i].slot = i;
+		w->w[i].in = g_byte_array_new();
+		worker_reset(&w->w[i]);
+	}
+	for (i = 0; i < w->nworkers; i++)
+		if (worker_spawn(w, &w->w[i], err) == -1) {
+			workers_free(w);
+			return NULL;
+		}
+
+	/* Wait for the first worker's hello so a bad rules file fails start-up. */
+	k = &w->w[0];
+	deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+	while (!k->hello) {
+		struct pollfd p = { .fd = k->fd, .events = POLLIN };
+		const char *protocol = NULL;
+		gint64 left = deadline - g_get_monotonic_time();
+		int r;
+
+		if (left <= 0) {
+			*err = g_strdup("parser worker did not start within 30s");
+			break;
+		}
+		r = poll(&p, 1, (int)MIN(left / 1000 + 1, 1000));
+		if (r == -1 && errno != EINTR)
+			fatal("workers: poll");
+		if (r > 0 && worker_recv(k, &protocol) == -1) {
+			int ws = worker_reap(k);
+			if (k->error != NULL)
+				*err = g_strdup_printf("parser worker: %s", k->error);
+			else if (protocol != NULL)
+				*err = g_strdup_printf("parser worker: %s", protocol);
+			else if (ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 127)
+				*err = g_strdup_printf("parser worker: cannot exec %s", w->exe);
+			else
+				*err = g_strdup_printf("parser worker died at start (status %d)", ws);
+			break;
+		}
+	}
+	if (*err != NULL) {
+		workers_free(w);
+		return NULL;
+	}
+	log_info("workers started n=%d cpu_seconds=%lld memory_mb=%lld wall_timeout=%llds",
+	    w->nworkers, (long long)cfg->parser_cpu_seconds, (long long)cfg->parser_memory_mb,
+	    (long long)(w->wall_us / G_USEC_PER_SEC));
+	return w;
+}
+
+struct workers *
+workers_new(const struct config *cfg, char **err)
+{
+	/* Not the resolved path: /proc/self/exe is the binary this daemon runs
+	 * even after an upgrade replaced the file, so workers always speak the
+	 * same report format as their parent.  Under valgrind (the e2e suite's
+	 * VALGRIND=1) that names valgrind's launcher, which refuses to run;
+	 * there the link, which valgrind reports as ours, is used instead. */
+	const char *pre = g_getenv("LD_PRELOAD");
+	struct workers *w;
+	char *exe;
+
+	if (pre == NULL || strstr(pre, "vgpreload") == NULL ||
+	    (exe = g_file_read_link("/proc/self/exe", NULL)) == NULL)
+		return workers_new_exe(cfg, "/proc/self/exe", err);
+	w = workers_new_exe(cfg, exe, err);
+	g_free(exe);
+	return w;
+}
+
+void
+workers_free(struct workers *w)
+{
+	int i;
+
+	if (w == NULL)
+		return;
+	for (i = 0; i < w->nworkers; i++) {
+		worker_reap(&w->w[i]);
+		worker_reset(&w->w[i]);
+		g_byte_array_unref(w->w[i].in);
+	}
+	g_free(w->w);
+	g_strfreev(w->argv);
+	g_strfreev(w->envp);
+	g_free(w->exe);
+	g_free(w);
+}
