@@ -37,6 +37,10 @@ layer     = $(firstword $(subst /, ,$(1)))
 
 LIB_SRC      := $(foreach l,$(LAYERS),$(filter-out cli/main.c,$(wildcard $(l)/*.c)))
 LIB_OBJ      := $(LIB_SRC:%.c=$(BUILD)/obj/%.o)
+# The analysts' page under /ui/ is compiled in (lookup/ui_assets.h).
+UI_FILES     := $(sort $(wildcard lookup/ui/*))
+UI_GEN       := $(BUILD)/gen/lookup/ui_assets.c
+LIB_OBJ      += $(BUILD)/obj/gen/lookup/ui_assets.o
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
@@ -63,6 +67,14 @@ $(BUILD)/obj/%.o: %.c | includes
 $(BUILD)/obj/tests/support/%.o: tests/support/%.c | includes
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(INC)/tests $(PKG_CFLAGS) -MMD -MP -c $< -o $@
+
+$(UI_GEN): $(UI_FILES) scripts/ui_assets.sh
+	@mkdir -p $(dir $@)
+	scripts/ui_assets.sh $(UI_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/obj/gen/lookup/ui_assets.o: $(UI_GEN) lookup/ui_assets.h | includes
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(INC)/lookup -c $< -o $@
 
 $(BUILD)/librebound.a: $(LIB_OBJ)
 	@rm -f $@

@@ -51,7 +51,7 @@ http_send(struct evhttp_request *req, int code, const char *ctype, const char *b
 	evbuffer_add(out, body, len);
 	evhttp_send_reply(req, code, NULL, out);
 	evbuffer_free(out);
-	metrics_inc("rebound_http_responses_total", "code", code == 200 ? "200" :
+	metrics_inc("rebound_http_responses_total", "code", code == 200 ? "200" : code == 301 ? "301" :
 	    code == 201 ? "201" : code == 400 ? "400" : code == 401 ? "401" : code == 403 ? "403" :
 	    code == 404 ? "404" : code == 405 ? "405" : code == 503 ? "503" : "500");
 }

@@ -3,79 +3,12 @@
 class lists, newest first, every stored field, one event and its raw
 message, one address with its audit trail, counts by domain/provider/class
 over time, the complaint provider, and placeholders that never suppress."""
-import json, os, smtplib, subprocess, unittest, urllib.request, urllib.error
+import json, os, subprocess, unittest, urllib.request, urllib.error
 import harness
-import store_msgs as m
+import analyst_data
 
 TOKEN = "api-v1-token"
-FBL = "fbl@bounces.example.com"
-
-YAHOO_ARF = """From: Yahoo! Mail AntiSpam Feedback <feedback@arf.mail.yahoo.com>
-To: fbl@bounces.example.com
-Subject: Yahoo! Mail AntiSpam Feedback
-Message-ID: <arf-{tag}@yahoo.com>
-Date: Mon, 23 Nov 2026 10:00:00 +0000
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="B3"
-
---B3
-Content-Type: text/plain
-
-This is an email abuse report.
-
---B3
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: Yahoo!-Mail-Feedback/2.0
-Version: 1
-Original-Mail-From: <bounce@bounces.example.com>
-Original-Rcpt-To: <{rcpt}>
-Arrival-Date: Sun, 22 Nov 2026 09:00:00 +0000
-Reported-Domain: sender.example
-
---B3
-Content-Type: message/rfc822
-
-From: news@sender.example
-To: {rcpt}
-Subject: Our news
-Message-ID: <orig-{tag}@sender.example>
-X-Campaign-Id: {campaign}
-
-Hello
---B3--
-"""
-
-# A provider that redacts: no Original-Rcpt-To, the enclosed To rewritten.
-REDACTED_ARF = """From: fbl@isp.example
-To: fbl@bounces.example.com
-Subject: complaint
-Message-ID: <arf-{tag}@isp.example>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=feedback-report; boundary="B4"
-
---B4
-Content-Type: message/feedback-report
-
-Feedback-Type: abuse
-User-Agent: ISP-FBL/1.0
-Version: 1
-
---B4
-Content-Type: text/rfc822-headers
-
-From: news@sender.example
-To: {to}
-Subject: Our news
-Message-ID: <orig-{tag}@sender.example>
-
---B4--
-"""
-
-
-def crlf(s):
-    return s.replace("\n", "\r\n").encode()
+FBL = analyst_data.FBL
 
 
 class ApiV1(unittest.TestCase):
@@ -89,23 +22,7 @@ class ApiV1(unittest.TestCase):
         })
         cls.d.start()
         cls.http_port = int(cls.d.conf["http"]["listen"].rsplit(":", 1)[1])
-        sends = [
-            (m.dsn("hard", "alice@gmail.com", "h1"), "bounce@bounces.example.com"),
-            (m.dsn("hard", "bob@gmail.com", "h2"), "bounce@bounces.example.com"),
-            (m.dsn("hard", "carl@yahoo.com", "h3"), "bounce@bounces.example.com"),
-            (m.dsn("soft", "sue@yahoo.com", "s1"), "bounce@bounces.example.com"),
-            (m.dsn("block", "blk@gmail.com", "b1"), "bounce@bounces.example.com"),
-            (m.arf("Carol@isp.example", "c1"), FBL),
-            (crlf(YAHOO_ARF.format(tag="y1", rcpt="yvonne@yahoo.com", campaign="spring")), FBL),
-            (crlf(YAHOO_ARF.format(tag="y2", rcpt="yuri@yahoo.com", campaign="autumn")), FBL),
-            (crlf(REDACTED_ARF.format(tag="r1", to="redacted@example.net")), FBL),
-            (crlf(REDACTED_ARF.format(tag="r2", to="someone@example.com")), FBL),
-            (crlf(REDACTED_ARF.format(tag="r3", to="<Undisclosed Recipients>")), FBL),
-        ]
-        for data, rcpt in sends:
-            with smtplib.SMTP("127.0.0.1", cls.d.port, timeout=30) as s:
-                s.sendmail("", [rcpt], data)
-        cls.pg.poll("SELECT count(*) FROM events", [[str(len(sends))]], timeout=30)
+        analyst_data.seed(cls.d, cls.pg)
 
     @classmethod
     def tearDownClass(cls):
