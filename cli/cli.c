@@ -33,6 +33,7 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM] [--class LIST]", "event counts by day/class/reason/domain/provider/campaign" },
 	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
 	{ "history", cmd_history, "history -c FILE ADDRESS", "state, events and audit trail of one address" },
+	{ "import-mail", cmd_import_mail, "import-mail -c FILE --mbox FILE | --maildir DIR", "backfill a bounce mailbox, dated from the reports" },
 	{ "quarantine", cmd_quarantine, "quarantine -c FILE [--since 30d] [--show ID]", "list quarantined messages, or print one raw" },
 	{ "sign", cmd_sign, "sign -c FILE ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
 };

@@ -57,34 +57,45 @@ provider_from_value(const char *v, size_t len)
 	return e > s ? g_strndup(s, e - s) : NULL;
 }
 
-/* The From of the report's own header (unfolded), or NULL. */
-static char *
-provider_header_from(const char *raw, size_t len)
+char *
+provider_header(const char *raw, size_t len, const char *name)
 {
 	const char *p = raw, *end = raw + len;
+	size_t n = strlen(name);
 
-	while (p < end && *p != '\r' && *p != '\n') {
-		const char *nl = memchr(p, '\n', end - p), *vend;
+	while (p != NULL && p < end && *p != '\r' && *p != '\n') {
+		const char *nl = memchr(p, '\n', end - p);
 		const char *line_end = nl ? nl : end;
-		if (line_end - p > 5 && g_ascii_strncasecmp(p, "From:", 5) == 0) {
-			GString *v = g_string_new_len(p + 5, line_end - p - 5);
-			char *dom;
-			vend = line_end;
-			while (vend < end && vend + 1 < end && (vend[1] == ' ' || vend[1] == '\t')) {
+		if ((size_t)(line_end - p) > n && p[n] == ':' && g_ascii_strncasecmp(p, name, n) == 0) {
+			GString *v = g_string_new_len(p + n + 1, line_end - p - n - 1);
+			const char *vend = line_end;
+			/* folded continuation lines */
+			while (vend + 1 < end && (vend[1] == ' ' || vend[1] == '\t')) {
 				const char *n2 = memchr(vend + 1, '\n', end - vend - 1);
 				const char *le = n2 ? n2 : end;
 				g_string_append_len(v, vend + 1, le - vend - 1);
 				vend = le;
 			}
-			dom = provider_from_value(v->str, v->len);
-			g_string_free(v, TRUE);
-			return dom;
+			g_strdelimit(v->str, "\r\n", ' ');
+			g_strstrip(v->str);
+			return g_string_free(v, FALSE);
 		}
-		if (nl == NULL)
-			break;
-		p = nl + 1;
+		p = nl ? nl + 1 : NULL;
 	}
 	return NULL;
+}
+
+/* The From of the report's own header, or NULL. */
+static char *
+provider_header_from(const char *raw, size_t len)
+{
+	char *v = provider_header(raw, len, "From"), *dom;
+
+	if (v == NULL)
+		return NULL;
+	dom = provider_from_value(v, strlen(v));
+	g_free(v);
+	return dom;
 }
 
 static const struct {

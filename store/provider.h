@@ -25,6 +25,9 @@
 
 /* raw may be NULL; mail_from may be NULL or "".  g_free() the result. */
 char *provider_of(const char *raw, size_t len, const char *mail_from, const struct report *r);
+/* The unfolded value of the first header field name of the message raw
+ * (its own header only), or NULL.  g_free() the result. */
+char *provider_header(const char *raw, size_t len, const char *name);
 /* "fbl.mail.yahoo.com" -> "yahoo.com", "x.y.co.uk" -> "y.co.uk"; lower-cased copy. */
 char *provider_registered_domain(const char *domain);
 /* What the store knows of a report beyond the parser's answer. */

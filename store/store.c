@@ -9,6 +9,7 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "store/occurred.h"
 #include "store/policy.h"
 #include "store/provider.h"
 #include "store/trust.h"
@@ -443,15 +444,18 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	unsigned char hash[32];
 	struct params p = { 0 };
 	int lengths[18] = { 0 }, formats[18] = { 0 };
-	struct store_trust *trust = store_trust_new(cfg, env->rcpts, env->arrival_us, -1);
-	struct store_origin origin;
+	int64_t now_us = g_get_real_time();
+	int64_t msg_at = m->dated_by_report ? occurred_notice(m->raw, m->len, env->arrival_us, now_us) :
+	    env->arrival_us;
+	struct store_trust *trust = store_trust_new(cfg, env->rcpts, msg_at, -1);
+	struct store_origin origin = { 0 };
 	PGresult *pr;
 	guint i;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
 	if (r != NULL)
-		store_trust_original(trust, cfg, r->original_mail_from, env->arrival_us, -1);
+		store_trust_original(trust, cfg, r->original_mail_from, msg_at, -1);
 	store_hash(m->raw, m->len, hash);
 	params_add(&p, env->queue_id);
 	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, env->arrival_us));
@@ -495,7 +499,9 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	provider_origin(&origin, m->raw, m->len, env->mail_from, r);
 	for (i = 0; r != NULL && r->records != NULL && i < r->records->len; i++) {
 		const struct report_record *rec = r->records->pdata[i];
-		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r, &origin, rec, 0, TRUE,
+		int64_t at = m->dated_by_report ?
+		    occurred_at(r, rec, m->raw, m->len, msg_at, now_us) : env->arrival_us;
+		if (store_event(conn, cfg, res->message_id, tenant, at, r, &origin, rec, 0, TRUE,
 		    store_trust_record(trust, rec->recipient), &res->suppressions, cls, err) < 0)
 			goto done;
 		res->events++;

@@ -42,6 +42,9 @@ struct store_msg {
 	const struct report *report;	/* NULL: not parsed (kind none) */
 	const char *outcome;		/* overrides report->outcome; required if report is NULL */
 	gboolean quarantined;
+	/* Backfilled, not received live: events are dated from the report
+	 * (store/occurred.h) and signed return paths checked at its Date. */
+	gboolean dated_by_report;
 };
 
 struct store_result {
