@@ -10,6 +10,8 @@
  *   GET /v1/addresses/{address}?tenant=   state + events + audit
  *   GET /v1/complaints?...      the same filters, class complaint
  *   GET /v1/stats?by=&class=&since=&until=&interval=hour|day&...
+ *   GET /v1/webhooks?state=pending|delivered|dead   the outbox, and counts
+ *   POST /v1/webhooks/{id}/retry  a dead delivery due again (bearer token)
  *
  * Filters other than recipient take lists ("class=hard,soft").
  */
@@ -301,6 +303,86 @@ http_v1_stats(struct http_api *api, struct evhttp_request *req, const char *arg,
 	http_json(req, 200, root);
 }
 
+static void
+http_v1_webhooks(struct http_api *api, struct evhttp_request *req, const char *arg,
+    struct evkeyvalq *q)
+{
+	static const char *const states[] = { "pending", "delivered", "dead", NULL };
+	struct lookup_db_filter f;
+	const char *state = http_param(q, "state");
+	PGresult *r, *cr;
+	JsonNode *list;
+	char *err = NULL;
+	PGconn *c;
+	int i;
+
+	(void)arg;
+	if (http_filter(req, q, &f, NULL) < 0)
+		return;
+	if (state != NULL && !g_strv_contains(states, state)) {
+		http_error(req, 400, "state: \"%s\" is not pending, delivered or dead", state);
+		return;
+	}
+	if ((c = http_db(api, &err)) == NULL ||
+	    (r = lookup_db_webhooks(c, state, f.cursor, f.limit, &err)) == NULL) {
+		http_db_error(api, req, err);
+		return;
+	}
+	if ((cr = lookup_db_webhook_counts(c, &err)) == NULL) {
+		PQclear(r);
+		http_db_error(api, req, err);
+		return;
+	}
+	list = http_list(r, f.limit);
+	{
+		JsonObject *counts = json_object_new();
+		for (i = 0; states[i]; i++)
+			json_object_set_int_member(counts, states[i], 0);
+		for (i = 0; i < PQntuples(cr); i++)
+			json_object_set_int_member(counts, PQgetvalue(cr, i, 0),
+			    g_ascii_strtoll(PQgetvalue(cr, i, 1), NULL, 10));
+		json_object_set_object_member(json_node_get_object(list), "counts", counts);
+	}
+	PQclear(r);
+	PQclear(cr);
+	http_json(req, 200, list);
+}
+
+static void
+http_v1_webhook_retry(struct http_api *api, struct evhttp_request *req, const char *arg,
+    struct evkeyvalq *q)
+{
+	char *err = NULL, *end;
+	long long id;
+	PGconn *c;
+	int rc;
+
+	(void)q;
+	if (http_authorised(api, req) < 0)
+		return;
+	id = g_ascii_isdigit(arg[0]) ? strtoll(arg, &end, 10) : -1;
+	if (id <= 0 || strcmp(end, "/retry") != 0) {
+		http_error(req, 404, "no such endpoint: /v1/webhooks/%s (ID/retry)", arg);
+		return;
+	}
+	if ((c = http_db(api, &err)) == NULL || (rc = lookup_db_webhook_retry(c, id, &err)) < 0) {
+		http_db_error(api, req, err);
+		return;
+	}
+	if (rc == 0) {
+		http_error(req, 404, "no undelivered webhook delivery %lld", id);
+		return;
+	}
+	{
+		JsonObject *o = json_object_new();
+		JsonNode *n = json_node_new(JSON_NODE_OBJECT);
+		json_object_set_int_member(o, "id", id);
+		json_object_set_string_member(o, "state", "pending");
+		json_node_take_object(n, o);
+		http_json(req, 200, n);
+	}
+}
+
 #define EVENT_FILTERS "recipient tenant class reason domain campaign feedback_type provider since until cursor limit"
 
 const struct http_route http_v1_routes[] = {
@@ -310,5 +392,7 @@ const struct http_route http_v1_routes[] = {
 	{ "/v1/addresses/", 1, M_GET, "tenant", http_v1_address },
 	{ "/v1/stats", 0, M_GET, "since until by interval tenant class reason domain campaign"
 	    " feedback_type provider", http_v1_stats },
+	{ "/v1/webhooks", 0, M_GET, "state cursor limit", http_v1_webhooks },
+	{ "/v1/webhooks/", 2, M_POST, "", http_v1_webhook_retry },
 	{ NULL, 0, 0, NULL, NULL },
 };

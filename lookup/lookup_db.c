@@ -669,3 +669,46 @@ lookup_db_suppression_counts(PGconn *c, const char *tenant, char **err)
 	    " WHERE ($1::text IS NULL OR tenant = $1)"
 	    " AND (expires_at IS NULL OR expires_at > now()) GROUP BY 1 ORDER BY 1", 1, p, err);
 }
+
+PGresult *
+lookup_db_webhooks(PGconn *c, const char *state, int64_t cursor, int limit, char **err)
+{
+	char cur[32], lim[16];
+	const char *p[3] = { state, cur, lim };
+
+	g_snprintf(cur, sizeof(cur), "%" G_GINT64_FORMAT, cursor);
+	g_snprintf(lim, sizeof(lim), "%d", limit);
+	return lookup_db_exec(c, "SELECT o.id, o.event_id, o.tenant, o.url, o.state, "
+	    ISO("o.created_at") " AS created_at, " ISO("o.next_at") " AS next_at, o.attempts,"
+	    " o.last_status, o.last_error, " ISO("o.delivered_at") " AS delivered_at,"
+	    " e.recipient, e.class"
+	    " FROM webhook_outbox o JOIN events e ON e.id = o.event_id"
+	    " WHERE ($1::text IS NULL OR o.state = $1) AND ($2::bigint = 0 OR o.id < $2::bigint)"
+	    " ORDER BY o.id DESC LIMIT $3::int", 3, p, err);
+}
+
+PGresult *
+lookup_db_webhook_counts(PGconn *c, char **err)
+{
+	return lookup_db_exec(c, "SELECT state, count(*) FROM webhook_outbox GROUP BY 1 ORDER BY 1",
+	    0, NULL, err);
+}
+
+int
+lookup_db_webhook_retry(PGconn *c, int64_t id, char **err)
+{
+	char num[32];
+	const char *p[1] = { num };
+	PGresult *r;
+	int n;
+
+	g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, id);
+	/* created_at restarts too, or a dead row would die again at once */
+	r = lookup_db_exec(c, "UPDATE webhook_outbox SET state = 'pending', next_at = now(),"
+	    " created_at = now() WHERE id = $1::bigint AND state <> 'delivered'", 1, p, err);
+	if (r == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return n > 0 ? 1 : 0;
+}

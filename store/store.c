@@ -13,6 +13,7 @@
 #include "store/policy.h"
 #include "store/provider.h"
 #include "store/trust.h"
+#include "store/webhook_outbox.h"
 
 #define EPOCH_US	"('epoch'::timestamptz + $%d::bigint * interval '1 microsecond')"
 
@@ -413,6 +414,9 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 	}
 	event_id = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	/* a rewrite by reprocess is not news to the webhooks */
+	if (replace_id <= 0 && webhook_outbox_add(conn, cfg, event_id, tenant, cls, err) < 0)
+		goto done;
 	if (apply_policy && store_policy(conn, cfg, tenant, address, key, dom ? dom : "",
 	    arrival_us, event_id, rec, suppressions, cls, err) < 0)
 		goto done;
