@@ -322,6 +322,31 @@
     });
   }
 
+  function webhooks(params) {
+    var state = params.get("state") || "dead";
+    return api("/v1/webhooks?limit=200&state=" + enc(state)).then(function (j) {
+      var msg = el("p", { id: "webhook-msg" });
+      var rows = j.items.map(function (w) {
+        var retry = w.state === "delivered" ? "" : el("button", { "class": "retry-btn", "data-id": w.id,
+          text: "retry now", onclick: function () {
+            api("/v1/webhooks/" + w.id + "/retry", { method: "POST" }).then(function () { render(); },
+              function (e) { msg.className = "error"; msg.textContent = e.message; });
+          } });
+        return { attrs: { "data-id": w.id, "data-state": w.state }, classes: { 8: "diag" },
+          cells: [String(w.id), el("a", { href: "#/address/" + enc(w.recipient), text: w.recipient }),
+            w["class"], w.url, w.state, String(w.attempts), w.created_at, w.next_at, w.last_error, retry] };
+      });
+      return [el("h2", { text: "Webhook deliveries" }),
+        el("div", { "class": "kpis" }, ["pending", "delivered", "dead"].map(function (s) {
+          return el("a", { href: "#/webhooks?state=" + s }, kpi("wh-" + s, s, j.counts[s] || 0));
+        })),
+        msg,
+        el("div", { "class": "card" }, el("h3", { text: state + " (newest first)" }),
+          table("webhooks-table", ["id", "recipient", "class", "endpoint", "state", "attempts", "queued",
+            "next try", "last error", ""], rows))];
+    });
+  }
+
   /* --- routing ----------------------------------------------------------- */
 
   function route() {
@@ -336,13 +361,14 @@
     var r = route(), my = ++generation, p;
     view.setAttribute("data-ready", "0");
     view.setAttribute("data-view", r.name);
-    ["overview", "domains", "complaints"].forEach(function (n) {
+    ["overview", "domains", "complaints", "webhooks"].forEach(function (n) {
       document.getElementById("nav-" + n).className = n === r.name ? "active" : "";
     });
     if (r.name === "overview") p = overview();
     else if (r.name === "domains") p = domains(r.params);
     else if (r.name === "complaints") p = complaints(r.params);
     else if (r.name === "events") p = events(r.params);
+    else if (r.name === "webhooks") p = webhooks(r.params);
     else if (r.name === "address") p = address(r.arg);
     else p = Promise.reject(new Error("no such view: " + r.name));
     p.then(function (nodes) {

@@ -54,6 +54,10 @@ class UiTest(unittest.TestCase):
             "smtp": {"fbl_addresses": analyst_data.FBL},
             "store": {"conninfo": cls.pg.conninfo, "batch": "8"},
             "http": {"token": TOKEN},
+            # an endpoint nobody answers: every delivery ends dead, for the webhooks view
+            "webhook": {"url": f"http://127.0.0.1:{harness.free_port()}/hook", "secret": "s",
+                        "timeout": "1", "retry_min_seconds": "1", "retry_max_seconds": "1",
+                        "give_up_seconds": "1"},
         })
         cls.d.start()
         cls.base = "http://" + cls.d.conf["http"]["listen"]
@@ -220,7 +224,31 @@ class UiTest(unittest.TestCase):
         self.assertEqual(len(j["items"]), 3)
         self.shot("events")
 
-    def test_6_static_files(self):
+    def test_6_webhooks_dead_letters(self):
+        ok, got = self.pg.poll("SELECT count(*) FROM webhook_outbox WHERE state = 'dead'",
+                               [[str(len(analyst_data.messages()))]], timeout=60)
+        self.assertTrue(ok, got)
+        self.go("#/webhooks", "webhooks")
+        code, j = self.api("/v1/webhooks?state=dead&limit=200")
+        for s in ("pending", "delivered", "dead"):
+            self.assertEqual(self.num(self.text("wh-" + s)), j["counts"][s])
+        rows = self.driver.find_elements(By.CSS_SELECTOR, "#webhooks-table tbody tr")
+        self.assertEqual([int(r.get_attribute("data-id")) for r in rows], [w["id"] for w in j["items"]])
+        self.shot("webhooks")
+        # retry one (the token is set by test_4): it leaves the dead list and is tried again
+        wid = rows[0].get_attribute("data-id")
+        before = int(self.pg.psql(f"SELECT attempts FROM webhook_outbox WHERE id = {wid}")[0][0])
+        rows[0].find_element(By.CSS_SELECTOR, "button.retry-btn").click()
+        WebDriverWait(self.driver, 20).until(
+            lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1" and
+            wid not in d.execute_script("return Array.from(document.querySelectorAll("
+                                        "'#webhooks-table tbody tr')).map(function (r) {"
+                                        " return r.getAttribute('data-id'); });"))
+        ok, got = self.pg.poll(f"SELECT attempts > {before} FROM webhook_outbox WHERE id = {wid}",
+                               [["t"]], timeout=20)
+        self.assertTrue(ok, got)
+
+    def test_7_static_files(self):
         code = urllib.request.urlopen(self.base + "/ui/app.js", timeout=10).status
         self.assertEqual(code, 200)
         try:
