@@ -26,6 +26,7 @@
 #include "store/pg.h"
 #include "store/policy.h"
 #include "store/store.h"
+#include "store/occurred.h"
 #include "store/provider.h"
 #include "store/trust.h"
 #include "store/reprocess.h"
@@ -37,13 +38,14 @@ struct reprocess_msg {
 	char *rcpt;
 	char **rcpts;			/* all envelope recipients, for store/trust.h */
 	int suppressible;		/* messages.suppressible as stored */
+	int imported;			/* by import-mail: dated from the report */
 	unsigned char *raw;
 	size_t len;
 };
 
 static const char SQL_SELECT[] =
     "SELECT id, (extract(epoch FROM received_at) * 1000000)::bigint, tenant, rcpts[1], raw,"
-    " array_to_string(rcpts, chr(10)), suppressible"
+    " array_to_string(rcpts, chr(10)), suppressible, queue_id LIKE 'import-%'"
     " FROM messages WHERE received_at >= $1::timestamptz AND received_at < $2::timestamptz"
     " AND raw IS NOT NULL AND ($3::bigint IS NULL OR (received_at, id) >"
     " ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::bigint))"
@@ -243,7 +245,11 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			const struct report_record *rec = r->records->pdata[j];
 			char *key = store_address_key(rec->recipient);
 			int64_t reuse = j < old_ids->len ? g_array_index(old_ids, int64_t, j) : 0;
-			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, msgs[i].arrival_us, r,
+			/* a backfilled event keeps the date its report gives, as at import */
+			int64_t at = msgs[i].imported ? occurred_at(r, rec, (const char *)msgs[i].raw,
+			    msgs[i].len, occurred_notice((const char *)msgs[i].raw, msgs[i].len,
+			    msgs[i].arrival_us, g_get_real_time()), g_get_real_time()) : msgs[i].arrival_us;
+			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, at, r,
 			    &origin, rec, reuse, FALSE, store_trust_record(trust, rec->recipient), &dummy,
 			    NULL, err) < 0) {
 				g_free(key);
@@ -343,6 +349,7 @@ reprocess_run(const struct config *cfg, const char *since, const char *until,
 			/* SMTP addresses never hold a newline: chr(10) separates them. */
 			msgs[k].rcpts = g_strsplit(PQgetvalue(res, k, 5), "\n", -1);
 			msgs[k].suppressible = strcmp(PQgetvalue(res, k, 6), "t") == 0;
+			msgs[k].imported = strcmp(PQgetvalue(res, k, 7), "t") == 0;
 			msgs[k].raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, k, 4),
 			    &msgs[k].len);
 		}

@@ -219,6 +219,13 @@ class ImportMail(unittest.TestCase):
                                 f" AND extract(epoch FROM occurred_at)::bigint = {NOW - 5 * DAY}"),
                          [["5"]])
 
+    def test_zz_reprocess_keeps_report_dates(self):
+        before = self.q("SELECT id, occurred_at FROM events ORDER BY id")
+        p = subprocess.run([harness.REBOUND, "reprocess", "-c", self.d.conf_path, "--since", "2000-01-01"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+        self.assertEqual(p.returncode, 0, p.stderr.decode())
+        self.assertEqual(self.q("SELECT id, occurred_at FROM events ORDER BY id"), before)
+
     def test_usage_errors(self):
         self.assertEqual(self.run_import().returncode, 2)
         self.assertEqual(self.run_import("--mbox", "x", "--maildir", "y").returncode, 2)
