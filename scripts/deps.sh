@@ -16,6 +16,15 @@ bench) want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS $BENCH_PKGS" ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
 
+# PostgreSQL runs as its own user, which must be able to reach the tools
+# and data below "/": a root directory without search permission for
+# others (seen in chroots made with mktemp -d) makes every initdb fail with
+# "Permission denied".  A real system's "/" is 0755; make this one so.
+if [ "$(id -u)" = 0 ] && [ "$(( 0$(stat -c %a /) & 1 ))" = 0 ]; then
+	echo "rebound: / is mode $(stat -c %a /): setting 0755 so that the postgres user can reach its files" >&2
+	chmod 0755 /
+fi
+
 missing=""
 for p in $want; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then

@@ -127,7 +127,12 @@ class Pg:
     def _as_pg(self, argv, **kw):
         if self.user:
             argv = ["runuser", "-u", self.user, "--"] + argv
-        return subprocess.run(argv, check=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+        r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
+        if r.returncode != 0:
+            # PostgreSQL's own words, not only the exit status, in the failure.
+            raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}:\n"
+                               + r.stdout.decode(errors="replace")[-3000:])
+        return r
 
     def start(self):
         if not os.path.exists(self.data):
