@@ -213,6 +213,19 @@ class UiTest(unittest.TestCase):
         self.assertEqual(ops, ["remove", "add"])
         self.assertIn("api", self.driver.find_element(By.CSS_SELECTOR, "#addr-audit tbody tr").text)
         self.shot("address-unsuppressed")
+        # and back on the list by hand, with a reason
+        box = self.driver.find_element(By.ID, "suppress-reason")
+        box.clear()
+        box.send_keys("asked by support")
+        self.driver.find_element(By.ID, "btn-suppress").click()
+        WebDriverWait(self.driver, 20).until(
+            lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1" and
+            d.find_elements(By.ID, "addr-state") and d.find_element(By.ID, "addr-state").text == "suppressed")
+        code, j = self.api("/v1/suppressions/carl@yahoo.com")
+        self.assertEqual((code, j["class"], j["reason"], j["origin"]), (200, "manual", "asked by support", "manual"))
+        self.assertEqual(self.driver.execute_script(
+            "return Array.from(document.querySelectorAll('#addr-audit tbody tr'))"
+            ".map(function (r) { return r.getAttribute('data-op'); });"), ["add", "remove", "add"])
 
     def test_5_domain_search_lists_events(self):
         self.go("", "overview")
