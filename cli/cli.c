@@ -30,7 +30,7 @@ static const struct command commands[] = {
 	{ "unsuppress", cmd_unsuppress, "unsuppress -c FILE ADDRESS", "remove ADDRESS from the suppression list" },
 	{ "export", cmd_export, "export -c FILE [--format csv|json]", "write the suppression list to stdout" },
 	{ "import", cmd_import, "import -c FILE FILE.csv", "bulk-load a suppression list from CSV" },
-	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM] [--class LIST]", "event counts by day/class/reason/domain/provider/campaign" },
+	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM] [--class LIST] [--interval hour|day]", "event counts by day/class/reason/domain/provider/campaign" },
 	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
 	{ "history", cmd_history, "history -c FILE ADDRESS", "state, events and audit trail of one address" },
 	{ "import-mail", cmd_import_mail, "import-mail -c FILE --mbox FILE | --maildir DIR", "backfill a bounce mailbox, dated from the reports" },

@@ -807,10 +807,11 @@ int
 cmd_stats(int argc, char **argv)
 {
 	char *since = NULL, *until = NULL, *by = NULL, *cls = NULL, *domain = NULL, *provider = NULL;
-	char *campaign = NULL, *err = NULL, *bad = NULL;
+	char *campaign = NULL, *interval = NULL, *err = NULL, *bad = NULL;
 	gboolean all = FALSE;
 	GOptionEntry extra[] = {
 		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "7d, 24h, or an ISO 8601 time (default 30d)", "WHEN" },
+		{ "interval", 'i', 0, G_OPTION_ARG_STRING, &interval, "also count per hour or day (by --by, if given)", "hour|day" },
 		{ "until", 'u', 0, G_OPTION_ARG_STRING, &until, "end (exclusive), same forms (default now)", "WHEN" },
 		{ "by", 'b', 0, G_OPTION_ARG_STRING, &by, "day, class, reason, domain, provider or campaign (default: all)", "DIM" },
 		{ "class", 0, 0, G_OPTION_ARG_STRING, &cls, "only these classes, e.g. hard or hard,soft", "LIST" },
@@ -828,13 +829,18 @@ cmd_stats(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "", "Event counts by day, class, reason, domain, provider, campaign.", extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by))) {
-		fprintf(stderr, "usage: rebound stats -c FILE [--since 7d] [--until WHEN] [--by day|class|reason|domain|provider|campaign] [--class LIST] [--domain LIST] [--provider LIST] [--campaign LIST] [--tenant NAME | --all-tenants]\n");
+		fprintf(stderr, "usage: rebound stats -c FILE [--since 7d] [--until WHEN] [--by day|class|reason|domain|provider|campaign] [--interval hour|day] [--class LIST] [--domain LIST] [--provider LIST] [--campaign LIST] [--tenant NAME | --all-tenants]\n");
 		rc = CLI_ERR;
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "30d", &f.since) < 0 ||
 	    (until != NULL && lookup_db_since(until, &f.until) < 0)) {
 		fprintf(stderr, "rebound stats: --since and --until must be like 7d, 24h or an ISO 8601 time\n");
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (interval != NULL && strcmp(interval, "hour") != 0 && strcmp(interval, "day") != 0) {
+		fprintf(stderr, "rebound stats: --interval must be hour or day\n");
 		rc = CLI_ERR;
 		goto out;
 	}
@@ -865,6 +871,21 @@ cmd_stats(int argc, char **argv)
 		}
 		PQclear(r);
 	}
+	if (interval != NULL) {
+		if ((r = lookup_db_series(c.db, interval, by, &f, &err)) == NULL) {
+			rc = cli_db_fail("stats", err);
+			goto out;
+		}
+		printf("per %s%s%s:\n", interval, by ? ", by " : "", by ? by : "");
+		if (PQntuples(r) == 0)
+			printf("  (no events)\n");
+		for (j = 0; j < PQntuples(r); j++) {
+			char *key = log_escape(PQgetvalue(r, j, 1), strlen(PQgetvalue(r, j, 1)), 200);
+			printf("  %-20s  %-30s %10s\n", PQgetvalue(r, j, 0), key, PQgetvalue(r, j, 2));
+			g_free(key);
+		}
+		PQclear(r);
+	}
 	if ((r = lookup_db_suppression_counts(c.db, f.tenant, &err)) == NULL) {
 		rc = cli_db_fail("stats", err);
 		goto out;
@@ -881,6 +902,7 @@ out:
 	g_free(domain);
 	g_free(provider);
 	g_free(campaign);
+	g_free(interval);
 	g_free(bad);
 	cli_free(&c);
 	return rc;

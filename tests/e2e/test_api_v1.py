@@ -165,6 +165,12 @@ class ApiV1(unittest.TestCase):
         self.assertNotIn("isp.example", out.split("suppressed now:")[0])
         code, out, err = self.cli("stats", "--class", "hard,nope")
         self.assertEqual(code, 2)
+        code, out, err = self.cli("stats", "--class", "hard,soft", "--by", "class", "--interval", "hour")
+        self.assertEqual(code, 0, err)
+        series = out.split("per hour, by class:\n")[1].split("suppressed now:")[0].split("\n")
+        got = {l.split()[1]: int(l.split()[2]) for l in series if l.strip()}
+        self.assertEqual(got, {"hard": 3, "soft": 1})
+        self.assertEqual(self.cli("stats", "--interval", "week")[0], 2)
 
     def test_cli_history(self):
         code, out, err = self.cli("history", "carl@yahoo.com")
