@@ -194,7 +194,10 @@ class WebhookDeadLetter(unittest.TestCase):
         d = harness.Daemon({
             "store": {"conninfo": pg.conninfo},
             "http": {"token": TOKEN},
-            "webhook": {"url": f"http://127.0.0.1:{port}/hook", "secret": SECRET, "timeout": "1",
+            "tenants": {"acme": "acme.example"},
+            # the second endpoint is acme's only: a default-tenant event is not queued for it
+            "webhook": {"url": f"http://127.0.0.1:{port}/hook;acme=http://127.0.0.1:{port}/acme",
+                        "secret": SECRET, "timeout": "1",
                         "retry_min_seconds": "1", "retry_max_seconds": "1", "give_up_seconds": "2"},
         })
         rcv = None
@@ -204,6 +207,8 @@ class WebhookDeadLetter(unittest.TestCase):
                 s.sendmail("", ["bounce@bounces.example.com"], dsn("dead", ["dead@example.org"]))
             ok, got = pg.poll("SELECT state FROM webhook_outbox", [["dead"]], timeout=60)
             self.assertTrue(ok, d.log()[-3000:])
+            self.assertEqual(pg.psql("SELECT tenant, url FROM webhook_outbox"),
+                             [["default", f"http://127.0.0.1:{port}/hook"]])
             base = f"http://{d.conf['http']['listen']}"
             j = json.loads(urllib.request.urlopen(base + "/v1/webhooks?state=dead", timeout=10).read())
             self.assertEqual(j["counts"]["dead"], 1)
