@@ -43,6 +43,7 @@ import_msg_free(gpointer p)
 	g_string_free(m->raw, TRUE);
 	g_free(m->env.queue_id);
 	g_free(m->env.mail_from);
+	g_free(m->env.rcpts);		/* its one element is m->rcpt */
 	g_free(m->rcpt);
 	g_free(m);
 }
