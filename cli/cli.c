@@ -36,6 +36,18 @@ static const struct command commands[] = {
 	{ "complaints", cmd_complaints, "complaints [--since 7d]", "list complaints (ARF reports)" },
 	{ "quarantine", cmd_quarantine, "quarantine [--since 30d] [--show ID]", "list quarantined messages, or print one raw" },
 	{ "sign", cmd_sign, "sign ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
+	{ "lookupd", cmd_lookupd, "lookupd -c FILE", "serve only lookups: socketmap, policy, HTTP API" },
+	{ "check", cmd_check, "check -c FILE ADDRESS", "exit 0 if ADDRESS is suppressed, 1 if not" },
+	{ "suppress", cmd_suppress, "suppress -c FILE ADDRESS --reason TEXT", "add ADDRESS to the suppression list" },
+	{ "unsuppress", cmd_unsuppress, "unsuppress -c FILE ADDRESS", "remove ADDRESS from the suppression list" },
+	{ "export", cmd_export, "export -c FILE [--format csv|json]", "write the suppression list to stdout" },
+	{ "import", cmd_import, "import -c FILE FILE.csv", "bulk-load a suppression list from CSV" },
+	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM] [--class LIST] [--interval hour|day]", "event counts by day/class/reason/domain/provider/campaign" },
+	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
+	{ "history", cmd_history, "history -c FILE ADDRESS", "state, events and audit trail of one address" },
+	{ "import-mail", cmd_import_mail, "import-mail -c FILE --mbox FILE | --maildir DIR", "backfill a bounce mailbox, dated from the reports" },
+	{ "quarantine", cmd_quarantine, "quarantine -c FILE [--since 30d] [--show ID]", "list quarantined messages, or print one raw" },
+	{ "sign", cmd_sign, "sign -c FILE ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
 };
 
 static void

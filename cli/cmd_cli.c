@@ -1,6 +1,6 @@
 /*
  * cmd_cli.c - the suppression-list subcommands: check, suppress, unsuppress,
- * export, import, stats, complaints, quarantine.  Each takes -c FILE (the daemon's
+ * export, import, stats, complaints, history, quarantine.  Each takes -c FILE (the daemon's
  * configuration, for store.conninfo and [tenants]) and talks to PostgreSQL
  * directly, so they work whether or not the daemon runs; changes reach a
  * running daemon's index through the NOTIFY trigger.
@@ -952,11 +952,18 @@ out:
 int
 cmd_stats(int argc, char **argv)
 {
-	char *since = NULL, *by = NULL, *err = NULL, *supp = NULL;
+	char *since = NULL, *until = NULL, *by = NULL, *cls = NULL, *domain = NULL, *provider = NULL;
+	char *campaign = NULL, *interval = NULL, *err = NULL, *bad = NULL, *supp = NULL;
 	gboolean all = FALSE;
 	GOptionEntry extra[] = {
 		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "7d, 24h, or an ISO 8601 time (default 30d)", "WHEN" },
-		{ "by", 'b', 0, G_OPTION_ARG_STRING, &by, "day, class, reason, domain or campaign (default: all)", "DIM" },
+		{ "interval", 'i', 0, G_OPTION_ARG_STRING, &interval, "also count per hour or day (by --by, if given)", "hour|day" },
+		{ "until", 'u', 0, G_OPTION_ARG_STRING, &until, "end (exclusive), same forms (default now)", "WHEN" },
+		{ "by", 'b', 0, G_OPTION_ARG_STRING, &by, "day, class, reason, domain, provider or campaign (default: all)", "DIM" },
+		{ "class", 0, 0, G_OPTION_ARG_STRING, &cls, "only these classes, e.g. hard or hard,soft", "LIST" },
+		{ "domain", 0, 0, G_OPTION_ARG_STRING, &domain, "only these recipient domains", "LIST" },
+		{ "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "only complaints from these providers", "LIST" },
+		{ "campaign", 0, 0, G_OPTION_ARG_STRING, &campaign, "only these campaigns", "LIST" },
 		{ "suppressible", 0, 0, G_OPTION_ARG_STRING, &supp, "count events that could suppress (true, the default), the others (false) or any", "WHICH" },
 		{ "all-tenants", 0, 0, G_OPTION_ARG_NONE, &all, "every tenant, not just --tenant", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -966,22 +973,40 @@ cmd_stats(int argc, char **argv)
 	PGresult *r;
 	int rc, i, j;
 
-	if ((rc = cli_init(&c, &argc, &argv, "", "Event counts by day, class, reason, domain, campaign.", extra, 1)) != 0)
+	if ((rc = cli_init(&c, &argc, &argv, "", "Event counts by day, class, reason, domain, provider, campaign.", extra, 1)) != 0)
 		goto out;
-	if (argc != 1 || (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) ||
-	    lookup_db_suppressible_arg(supp ? supp : "true", &f.suppressible) < 0) {
-		rc = argc != 1 ? cli_usage_error("stats", "unexpected argument \"%s\"", argv[1]) :
-		    by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by) ?
-		    cli_usage_error("stats", "--by is day, class, reason, domain or campaign, not \"%s\"", by) :
-		    cli_usage_error("stats", "--suppressible is true, false or any");
+	if (argc != 1) {
+		rc = cli_usage_error("stats", "unexpected argument \"%s\"", argv[1]);
 		goto out;
 	}
-	if (lookup_db_since(since ? since : "30d", &f.since) < 0) {
-		fprintf(stderr, "rebound stats: --since must be like 7d, 24h or an ISO 8601 time\n");
-		rc = CLI_ERR;
+	if (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) {
+		rc = cli_usage_error("stats", "--by is day, class, reason, domain, provider or campaign,"
+		    " not \"%s\"", by);
+		goto out;
+	}
+	if (lookup_db_suppressible_arg(supp ? supp : "true", &f.suppressible) < 0) {
+		rc = cli_usage_error("stats", "--suppressible is true, false or any");
+		goto out;
+	}
+	if (lookup_db_since(since ? since : "30d", &f.since) < 0 ||
+	    (until != NULL && lookup_db_since(until, &f.until) < 0)) {
+		rc = cli_usage_error("stats", "--since and --until must be like 7d, 24h or an ISO 8601 time");
+		goto out;
+	}
+	if (interval != NULL && strcmp(interval, "hour") != 0 && strcmp(interval, "day") != 0) {
+		rc = cli_usage_error("stats", "--interval must be hour or day");
+		goto out;
+	}
+	if (cls != NULL && !lookup_db_valid_list(cls, lookup_db_event_classes, &bad)) {
+		rc = cli_usage_error("stats", "--class: \"%s\" is not one of hard, soft, block, complaint,"
+		    " autoreply, delivered, unknown", bad);
 		goto out;
 	}
 	f.tenant = all ? NULL : c.tenant;
+	f.cls = cls;
+	f.domain = domain;
+	f.provider = provider;
+	f.campaign = campaign;
 	printf("events: %s\n", f.suppressible == NULL ? "all" : strcmp(f.suppressible, "true") == 0 ?
 	    "suppressible only (--suppressible any counts all)" : "not suppressible only");
 	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
@@ -991,11 +1016,29 @@ cmd_stats(int argc, char **argv)
 			rc = cli_db_fail("stats", err);
 			goto out;
 		}
-		printf("by %s:\n", lookup_db_stats_dimensions[i]);
+		printf("by %s%s%s:\n", lookup_db_stats_dimensions[i], cls ? ", class " : "", cls ? cls : "");
 		if (PQntuples(r) == 0)
 			printf("  (no events)\n");
-		for (j = 0; j < PQntuples(r); j++)
-			printf("  %-40s %10s\n", PQgetvalue(r, j, 0), PQgetvalue(r, j, 1));
+		for (j = 0; j < PQntuples(r); j++) {
+			char *key = log_escape(PQgetvalue(r, j, 0), strlen(PQgetvalue(r, j, 0)), 200);
+			printf("  %-40s %10s\n", key, PQgetvalue(r, j, 1));
+			g_free(key);
+		}
+		PQclear(r);
+	}
+	if (interval != NULL) {
+		if ((r = lookup_db_series(c.db, interval, by, &f, &err)) == NULL) {
+			rc = cli_db_fail("stats", err);
+			goto out;
+		}
+		printf("per %s%s%s:\n", interval, by ? ", by " : "", by ? by : "");
+		if (PQntuples(r) == 0)
+			printf("  (no events)\n");
+		for (j = 0; j < PQntuples(r); j++) {
+			char *key = log_escape(PQgetvalue(r, j, 1), strlen(PQgetvalue(r, j, 1)), 200);
+			printf("  %-20s  %-30s %10s\n", PQgetvalue(r, j, 0), key, PQgetvalue(r, j, 2));
+			g_free(key);
+		}
 		PQclear(r);
 	}
 	if ((r = lookup_db_suppression_counts(c.db, f.tenant, &err)) == NULL) {
@@ -1008,8 +1051,110 @@ cmd_stats(int argc, char **argv)
 	PQclear(r);
 out:
 	g_free(since);
+	g_free(until);
 	g_free(by);
 	g_free(supp);
+	g_free(cls);
+	g_free(domain);
+	g_free(provider);
+	g_free(campaign);
+	g_free(interval);
+	g_free(bad);
+	cli_free(&c);
+	return rc;
+}
+
+/* One column of row j, escaped for a terminal (caller g_free()s). */
+static char *
+cli_col(PGresult *r, int j, const char *name)
+{
+	int col = PQfnumber(r, name);
+
+	if (col < 0 || PQgetisnull(r, j, col))
+		return g_strdup("-");
+	return log_escape(PQgetvalue(r, j, col), strlen(PQgetvalue(r, j, col)), 300);
+}
+
+/* "Why is this address suppressed, since when, who lifted it?" in one
+ * answer: the state, every event with its diagnostic and rule, the audit. */
+int
+cmd_history(int argc, char **argv)
+{
+	char *err = NULL, *norm = NULL;
+	gint limit = 1000;
+	GOptionEntry extra[] = {
+		{ "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "at most N events (default 1000)", "N" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	static const char *const ev_cols[] = { "occurred_at", "id", "class", "reason", "status",
+	    "feedback_type", "provider", "campaign", "rule", "diagnostic", NULL };
+	static const char *const au_cols[] = { "at", "op", "origin", "actor", NULL };
+	struct cli c = { 0 };
+	PGresult *s = NULL, *e = NULL, *a = NULL;
+	int rc, j, k;
+
+	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "State, events and audit trail of one address.", extra, 1)) != 0)
+		goto out;
+	if (argc != 2 || limit < 1) {
+		rc = argc != 2 ? cli_usage_error("history", argc < 2 ? "ADDRESS is missing" :
+		    "one ADDRESS only") : cli_usage_error("history", "--limit must be 1 or more");
+		goto out;
+	}
+	if ((norm = address_normalise(argv[1])) == NULL) {
+		rc = cli_usage_error("history", "not a valid address: %s", argv[1]);
+		goto out;
+	}
+	if ((s = lookup_db_get_suppression(c.db, c.tenant, norm, &err)) == NULL ||
+	    (e = lookup_db_address_events(c.db, c.tenant, norm, limit, &err)) == NULL ||
+	    (a = lookup_db_address_audit(c.db, c.tenant, norm, &err)) == NULL) {
+		rc = cli_db_fail("history", err);
+		goto out;
+	}
+	printf("address: %s\ntenant: %s\n", norm, c.tenant);
+	if (PQntuples(s) == 0)
+		printf("state: not suppressed\n");
+	else {
+		char *cls = cli_col(s, 0, "class"), *reason = cli_col(s, 0, "reason");
+		char *first = cli_col(s, 0, "first_seen"), *exp = cli_col(s, 0, "expires_at");
+		char *origin = cli_col(s, 0, "origin"), *evid = cli_col(s, 0, "event_id");
+		printf("state: suppressed class=%s reason=%s since=%s expires=%s origin=%s event=%s\n",
+		    cls, reason, first, strcmp(exp, "-") == 0 ? "never" : exp, origin, evid);
+		g_free(cls);
+		g_free(reason);
+		g_free(first);
+		g_free(exp);
+		g_free(origin);
+		g_free(evid);
+	}
+	printf("events (%d, newest first):\n", PQntuples(e));
+	for (j = 0; j < PQntuples(e); j++) {
+		printf(" ");
+		for (k = 0; ev_cols[k]; k++) {
+			char *v = cli_col(e, j, ev_cols[k]);
+			printf(" %s=%s", ev_cols[k], v);
+			g_free(v);
+		}
+		printf("\n");
+	}
+	printf("audit (%d, newest first):\n", PQntuples(a));
+	for (j = 0; j < PQntuples(a); j++) {
+		printf(" ");
+		for (k = 0; au_cols[k]; k++) {
+			char *v = cli_col(a, j, au_cols[k]);
+			printf(" %s=%s", au_cols[k], v);
+			g_free(v);
+		}
+		printf("\n");
+	}
+	rc = PQntuples(s) > 0 ? 0 : 1;
+out:
+	if (s)
+		PQclear(s);
+	if (e)
+		PQclear(e);
+	if (a)
+		PQclear(a);
+	g_free(norm);
 	cli_free(&c);
 	return rc;
 }
@@ -1024,7 +1169,7 @@ cmd_complaints(int argc, char **argv)
 	GOptionEntry extra[] = {
 		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "7d (default), 24h, or an ISO 8601 time", "WHEN" },
 		{ "type", 0, 0, G_OPTION_ARG_STRING, &type, "feedback type (abuse, fraud, ...)", "TYPE" },
-		{ "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "reporting MTA or its domain", "DOMAIN" },
+		{ "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "provider (or reporting MTA), or a parent domain; a list", "DOMAIN" },
 		{ "domain", 0, 0, G_OPTION_ARG_STRING, &domain, "recipient domain", "DOMAIN" },
 		{ "campaign", 0, 0, G_OPTION_ARG_STRING, &campaign, "campaign", "ID" },
 		{ "suppressible", 0, 0, G_OPTION_ARG_STRING, &supp, "true, false or any (default)", "WHICH" },
@@ -1061,12 +1206,12 @@ cmd_complaints(int argc, char **argv)
 		goto out;
 	}
 	printf("%-20s  %-36s  %-10s  %-28s  %-12s  %s\n", "occurred_at", "recipient", "type",
-	    "reporting_mta", "suppressible", "campaign");
+	    "provider", "suppressible", "campaign");
 	for (j = 0; j < PQntuples(r); j++) {
 		char *rcpt = log_escape(PQgetvalue(r, j, PQfnumber(r, "recipient")),
 		    strlen(PQgetvalue(r, j, PQfnumber(r, "recipient"))), 200);
 		printf("%-20s  %-36s  %-10s  %-28s  %-12s  %s\n", PQgetvalue(r, j, PQfnumber(r, "occurred_at")), rcpt,
-		    PQgetvalue(r, j, PQfnumber(r, "feedback_type")), PQgetvalue(r, j, PQfnumber(r, "reporting_mta")),
+		    PQgetvalue(r, j, PQfnumber(r, "feedback_type")), PQgetvalue(r, j, PQfnumber(r, "provider")),
 		    PQgetvalue(r, j, PQfnumber(r, "suppressible"))[0] == 't' ? "yes" : "no",
 		    PQgetvalue(r, j, PQfnumber(r, "campaign")));
 		g_free(rcpt);

@@ -25,6 +25,7 @@
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/pipeline.h"
+#include "webhook/webhook.h"
 
 struct serve {
 	const char *path;
@@ -35,6 +36,7 @@ struct serve {
 	struct spool *spool;
 	struct pipeline *pipeline;
 	int lookups;			/* lookup_start() succeeded */
+	struct webhook *webhook;	/* deliverer of the outbox; with a store only */
 	int stopping;
 };
 
@@ -165,6 +167,7 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 		pipeline_reload(sv->pipeline, cfg);
 	if (sv->lookups)
 		lookup_reload(cfg);
+	webhook_reload(sv->webhook, cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
 	serve_trust_notes(cfg);
 }
@@ -343,7 +346,8 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 
 	if (*sv.cfg->store_conninfo == '\0')
 		log_warnx("store event=disabled note=\"[store] conninfo is empty: spool only\"");
-	else if ((sv.pipeline = pipeline_start(sv.cfg, sv.spool, &err)) == NULL)
+	else if ((sv.pipeline = pipeline_start(sv.cfg, sv.spool, &err)) == NULL ||
+	    (sv.webhook = webhook_start(sv.cfg, &err)) == NULL)
 		goto fail;
 
 	/*
@@ -380,6 +384,8 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 	if (sv.lookups)
 		lookup_stop();
 	sv.lookups = 0;
+	webhook_stop(sv.webhook);
+	sv.webhook = NULL;
 	pipeline_stop(sv.pipeline);
 	sv.pipeline = NULL;
 	spool_close(sv.spool);		/* joins the writer: no completion arrives later */
@@ -396,6 +402,7 @@ fail:
 	}
 	if (sv.lookups)
 		lookup_stop();
+	webhook_stop(sv.webhook);
 	pipeline_stop(sv.pipeline);
 	if (sv.spool)
 		spool_close(sv.spool);

@@ -21,6 +21,8 @@ int cmd_export(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_complaints(int argc, char **argv);
+int cmd_history(int argc, char **argv);
+int cmd_import_mail(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 

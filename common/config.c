@@ -1,6 +1,7 @@
 /* config.c - the typed parameter table and its loader; see config.h. */
 #include "common/config.h"
 #include "common/signing.h"
+#include "common/webhook_url.h"
 
 #include <errno.h>
 #include <stddef.h>
@@ -99,6 +100,13 @@ static const struct cfg_param cfg_params[] = {
 	{ "http", "read_token", CFG_STR, NULL, 0, 0, NULL, F(http_read_token), "bearer token for reads (GET); the write token reads too" },
 	{ "http", "hosts", CFG_LIST, "", 0, 0, NULL, F(http_hosts), "Host header values accepted; empty = any" },
 	{ "http", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(http_max_connections), "0 = a share of RLIMIT_NOFILE" },
+
+	{ "webhook", "url", CFG_LIST, "", 0, 0, NULL, F(webhook_url), "endpoints: URL (every tenant) or TENANT=URL" },
+	{ "webhook", "secret", CFG_STR, NULL, 0, 0, NULL, F(webhook_secret), "HMAC-SHA256 key of the signature" },
+	{ "webhook", "timeout", CFG_INT, "10", 1, 300, NULL, F(webhook_timeout), "seconds per delivery attempt" },
+	{ "webhook", "retry_min_seconds", CFG_INT, "10", 1, 86400, NULL, F(webhook_retry_min_seconds), "first retry delay; doubles each time" },
+	{ "webhook", "retry_max_seconds", CFG_INT, "3600", 1, 86400, NULL, F(webhook_retry_max_seconds), "cap of the retry delay" },
+	{ "webhook", "give_up_seconds", CFG_INT, "86400", 1, 2592000, NULL, F(webhook_give_up_seconds), "then the delivery is dead" },
 
 	{ "signing", "key", CFG_STR, NULL, 0, 0, NULL, F(signing_key), "signing key: hex:, base64: or file:PATH" },
 	{ "signing", "verify_keys", CFG_LIST, "", 0, 0, NULL, F(signing_verify_keys), "older keys still accepted" },
@@ -334,6 +342,17 @@ config_check(struct config *cfg, const char **section, const char **key)
 			return g_strdup_printf("smtp.fbl_addresses: \"%s\" is not an address",
 			    cfg->smtp_fbl_addresses[j]);
 		}
+	for (j = 0; cfg->webhook_url && cfg->webhook_url[j]; j++) {
+		struct webhook_url u;
+		*section = "webhook";
+		*key = "url";
+		if (webhook_url_parse(cfg->webhook_url[j], &u) < 0)
+			return g_strdup_printf("webhook.url: \"%s\" is not URL or TENANT=URL with an"
+			    " http:// or https:// URL", cfg->webhook_url[j]);
+		webhook_url_clear(&u);
+		if (cfg->webhook_secret == NULL || *cfg->webhook_secret == '\0')
+			return g_strdup("webhook.url needs webhook.secret (deliveries are signed)");
+	}
 	if (cfg->signing_required_domains && cfg->signing_required_domains[0] &&
 	    cfg->signing_key == NULL) {
 		*section = "signing";
@@ -670,7 +689,8 @@ config_secret(const struct cfg_param *p)
 	return (strcmp(p->section, "signing") == 0 &&
 	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0)) ||
 	    (strcmp(p->section, "http") == 0 && (strcmp(p->key, "token") == 0 ||
-	    strcmp(p->key, "read_token") == 0));
+	    strcmp(p->key, "read_token") == 0)) ||
+	    (strcmp(p->section, "webhook") == 0 && strcmp(p->key, "secret") == 0);
 }
 
 /* A libpq connection string without its password (keyword form or URI),

@@ -104,6 +104,14 @@ struct config {
 	char **http_hosts;		/* Host values accepted; NULL or empty: any */
 	char *http_token;
 
+	/* [webhook] (webhook/webhook.h) */
+	char **webhook_url;		/* "URL" or "TENANT=URL" */
+	char *webhook_secret;
+	int64_t webhook_timeout;
+	int64_t webhook_retry_min_seconds;
+	int64_t webhook_retry_max_seconds;
+	int64_t webhook_give_up_seconds;
+
 	/* [signing] (common/signing.h) */
 	char *signing_key;		/* key spec: hex:..., base64:... or file:PATH */
 	char **signing_verify_keys;	/* more key specs accepted when verifying */

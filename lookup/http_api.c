@@ -1,5 +1,6 @@
 /* http_api.c - the HTTP JSON API; see http_api.h. */
 #include "lookup/http_api.h"
+#include "lookup/http_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -68,20 +69,9 @@ struct http_conn {
 	int shut;
 };
 
-enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
-
-struct http_route {
-	const char *path;
-	int prefix;			/* path is a prefix; the rest is an address */
-	int methods;
-	const char *params;		/* allowed query parameters, space-separated */
-	void (*fn)(struct http_api *, struct evhttp_request *, const char *arg,
-	    struct evkeyvalq *q);
-};
-
 /* --- replies ---------------------------------------------------------- */
 
-static void
+void
 http_send(struct evhttp_request *req, int code, const char *ctype, const char *body, size_t len)
 {
 	struct evbuffer *out = evbuffer_new();
@@ -91,13 +81,13 @@ http_send(struct evhttp_request *req, int code, const char *ctype, const char *b
 	evbuffer_add(out, body, len);
 	evhttp_send_reply(req, code, NULL, out);
 	evbuffer_free(out);
-	metrics_inc("rebound_http_responses_total", "code", code == 200 ? "200" :
+	metrics_inc("rebound_http_responses_total", "code", code == 200 ? "200" : code == 301 ? "301" :
 	    code == 201 ? "201" : code == 400 ? "400" : code == 401 ? "401" : code == 403 ? "403" :
 	    code == 404 ? "404" : code == 405 ? "405" : code == 503 ? "503" : "500");
 }
 
 /* Takes ownership of root. */
-static void
+void
 http_json(struct evhttp_request *req, int code, JsonNode *root)
 {
 	JsonGenerator *gen = json_generator_new();
@@ -112,10 +102,7 @@ http_json(struct evhttp_request *req, int code, JsonNode *root)
 	json_node_unref(root);
 }
 
-static void http_error(struct evhttp_request *req, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void
+void
 http_error(struct evhttp_request *req, int code, const char *fmt, ...)
 {
 	JsonObject *o = json_object_new();
@@ -138,7 +125,7 @@ http_error(struct evhttp_request *req, int code, const char *fmt, ...)
 	http_json(req, code, n);
 }
 
-static JsonNode *
+JsonNode *
 http_row(PGresult *r, int i)
 {
 	JsonObject *o = json_object_new();
@@ -175,7 +162,7 @@ http_row(PGresult *r, int i)
 }
 
 /* {"items": [...], "next_cursor": last id or null} */
-static JsonNode *
+JsonNode *
 http_list(PGresult *r, int limit)
 {
 	JsonObject *o = json_object_new();
@@ -196,7 +183,7 @@ http_list(PGresult *r, int limit)
 
 /* --- database ------------------------------------------------------- */
 
-static PGconn *
+PGconn *
 http_db(struct http_api *api, char **err)
 {
 	if (api->db != NULL && PQstatus(api->db) != CONNECTION_OK) {
@@ -210,7 +197,7 @@ http_db(struct http_api *api, char **err)
 
 /* After a failed query: drop a broken connection so the next request
  * reconnects, and answer 503 (database) or 500. */
-static void
+void
 http_db_error(struct http_api *api, struct evhttp_request *req, char *err)
 {
 	int down = api->db == NULL || PQstatus(api->db) != CONNECTION_OK;
@@ -226,7 +213,7 @@ http_db_error(struct http_api *api, struct evhttp_request *req, char *err)
 
 /* --- input ------------------------------------------------------------ */
 
-static const char *
+const char *
 http_param(struct evkeyvalq *q, const char *name)
 {
 	const char *v = evhttp_find_header(q, name);
@@ -235,7 +222,7 @@ http_param(struct evkeyvalq *q, const char *name)
 }
 
 /* Fills f from the query; on bad input replies 400 and returns -1. */
-static int
+int
 http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_db_filter *f,
     const char *default_since)
 {
@@ -259,6 +246,10 @@ http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_db_fi
 		v = default_since;
 	if (v != NULL && lookup_db_since(v, &f->since) < 0) {
 		http_error(req, 400, "since: \"%s\" is neither a duration like 7d/24h/30m nor an ISO 8601 time", v);
+		return -1;
+	}
+	if ((v = http_param(q, "until")) != NULL && lookup_db_since(v, &f->until) < 0) {
+		http_error(req, 400, "until: \"%s\" is neither a duration like 7d/24h/30m nor an ISO 8601 time", v);
 		return -1;
 	}
 	f->limit = HTTP_DEFAULT_LIMIT;
@@ -314,7 +305,7 @@ http_bearer_is(struct evhttp_request *req, const char *tok)
 }
 
 /* Writes need "Authorization: Bearer TOKEN"; replies and returns -1 if not. */
-static int
+int
 http_authorised(struct http_api *api, struct evhttp_request *req)
 {
 	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
@@ -334,7 +325,7 @@ http_authorised(struct http_api *api, struct evhttp_request *req)
 }
 
 /* The tenant of a single-address request: ?tenant= or the default. */
-static const char *
+const char *
 http_tenant(struct evhttp_request *req, struct evkeyvalq *q)
 {
 	const char *name = http_param(q, "tenant"), *t = lookup_tenant(name);
@@ -743,15 +734,16 @@ http_list_suppressions(struct http_api *api, struct evhttp_request *req, const c
     struct evkeyvalq *q)
 {
 	struct lookup_db_filter f;
-	char *err = NULL;
+	char *err = NULL, *bad = NULL;
 	PGresult *r;
 	PGconn *c;
 
 	(void)arg;
 	if (http_filter(req, q, &f, NULL) < 0)
 		return;
-	if (f.cls && !lookup_db_valid_class(f.cls)) {
-		http_error(req, 400, "class must be hard, soft, complaint or manual");
+	if (f.cls && !lookup_db_valid_list(f.cls, lookup_db_suppression_classes, &bad)) {
+		http_error(req, 400, "class: \"%s\" is not hard, soft, complaint or manual", bad);
+		g_free(bad);
 		return;
 	}
 	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_list_suppressions(c, &f, &err)) == NULL) {
@@ -762,136 +754,18 @@ http_list_suppressions(struct http_api *api, struct evhttp_request *req, const c
 	PQclear(r);
 }
 
-static void
-http_events_common(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q,
-    int complaints)
-{
-	struct lookup_db_filter f;
-	char *err = NULL;
-	PGresult *r;
-	PGconn *c;
-
-	if (http_filter(req, q, &f, NULL) < 0)
-		return;
-	if (f.recipient != NULL && address_domain(f.recipient) == NULL) {
-		http_error(req, 400, "recipient: not an address: %s", f.recipient);
-		return;
-	}
-	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_list_events(c, &f, complaints, &err)) == NULL) {
-		http_db_error(api, req, err);
-		return;
-	}
-	http_json(req, 200, http_list(r, f.limit));
-	PQclear(r);
-}
-
-static void
-http_events(struct http_api *api, struct evhttp_request *req, const char *arg, struct evkeyvalq *q)
-{
-	(void)arg;
-	http_events_common(api, req, q, 0);
-}
-
-static void
-http_complaints(struct http_api *api, struct evhttp_request *req, const char *arg, struct evkeyvalq *q)
-{
-	(void)arg;
-	http_events_common(api, req, q, 1);
-}
-
-static void
-http_stats(struct http_api *api, struct evhttp_request *req, const char *arg, struct evkeyvalq *q)
-{
-	const char *by = http_param(q, "by");
-	struct lookup_db_filter f;
-	JsonObject *o;
-	JsonNode *root;
-	GDateTime *dt;
-	char *err = NULL, *iso;
-	PGresult *r;
-	PGconn *c;
-	int i, j;
-	gint64 total;
-
-	(void)arg;
-	if (http_filter(req, q, &f, "30d") < 0)
-		return;
-	/* Counts are of what could suppress unless asked otherwise: the rest
-	 * are reports nothing vouched for (lists show them, each row saying). */
-	if (http_param(q, "suppressible") == NULL)
-		f.suppressible = "true";
-	if (by != NULL && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) {
-		http_error(req, 400, "by: \"%s\" is not one of day, class, reason, domain, campaign", by);
-		return;
-	}
-	if ((c = http_db(api, &err)) == NULL) {
-		http_db_error(api, req, err);
-		return;
-	}
-	o = json_object_new();
-	dt = g_date_time_new_from_unix_utc(f.since);
-	iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
-	json_object_set_string_member(o, "since", iso);
-	g_free(iso);
-	g_date_time_unref(dt);
-	if (f.tenant)
-		json_object_set_string_member(o, "tenant", f.tenant);
-	json_object_set_string_member(o, "suppressible", f.suppressible ? f.suppressible : "any");
-	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
-		const char *dim = lookup_db_stats_dimensions[i];
-		JsonArray *a;
-		char *member;
-		if (by != NULL && strcmp(by, dim) != 0)
-			continue;
-		if ((r = lookup_db_stats(c, dim, &f, &err)) == NULL) {
-			json_object_unref(o);
-			http_db_error(api, req, err);
-			return;
-		}
-		a = json_array_new();
-		for (j = 0; j < PQntuples(r); j++)
-			json_array_add_element(a, http_row(r, j));
-		member = g_strdup_printf("by_%s", dim);
-		json_object_set_array_member(o, member, a);
-		g_free(member);
-		PQclear(r);
-	}
-	if ((r = lookup_db_suppression_counts(c, f.tenant, &err)) == NULL) {
-		json_object_unref(o);
-		http_db_error(api, req, err);
-		return;
-	}
-	{
-		JsonObject *so = json_object_new();
-		JsonObject *bc = json_object_new();
-		total = 0;
-		for (j = 0; j < PQntuples(r); j++) {
-			gint64 n = g_ascii_strtoll(PQgetvalue(r, j, 1), NULL, 10);
-			json_object_set_int_member(bc, PQgetvalue(r, j, 0), n);
-			total += n;
-		}
-		json_object_set_int_member(so, "total", total);
-		json_object_set_object_member(so, "by_class", bc);
-		json_object_set_object_member(o, "suppressions", so);
-	}
-	PQclear(r);
-	root = json_node_new(JSON_NODE_OBJECT);
-	json_node_take_object(root, o);
-	http_json(req, 200, root);
-}
-
 static const struct http_route http_routes[] = {
 	{ "/healthz", 0, M_GET, "", http_healthz },
 	{ "/metrics", 0, M_GET, "", http_metrics },
 	{ "/v1/lookup/", 1, M_GET, "tenant", http_lookup },
-	{ "/v1/suppressions", 0, M_GET, "tenant class reason domain since cursor limit", http_list_suppressions },
+	{ "/v1/suppressions", 0, M_GET, "tenant class reason domain since until cursor limit", http_list_suppressions },
 	{ "/v1/suppressions", 0, M_POST, "", http_post_suppression },
 	{ "/v1/suppressions/", 1, M_GET, "tenant", http_get_suppression },
 	{ "/v1/suppressions/", 1, M_DELETE, "tenant", http_delete_suppression },
-	{ "/v1/events", 0, M_GET, "recipient tenant class domain campaign suppressible since cursor limit", http_events },
-	{ "/v1/complaints", 0, M_GET, "feedback_type provider domain campaign tenant suppressible since cursor limit", http_complaints },
-	{ "/v1/stats", 0, M_GET, "since by tenant suppressible", http_stats },
+	{ NULL, 0, 0, NULL, NULL },
 };
+
+static const struct http_route *const http_tables[] = { http_routes, http_v1_routes, http_ui_routes };
 
 static int
 http_method(struct evhttp_request *req)
@@ -928,9 +802,19 @@ http_check_params(struct evhttp_request *req, struct evkeyvalq *q, const char *a
  * What every request must pass before routing: one Content-Length (two
  * that differ let a proxy and evhttp disagree on where the body ends), a
  * Host in [http] hosts when that is set (DNS rebinding), and for reads
- * other than /healthz the read token when [http] read_token is set (the
- * write token reads too).  Replies and returns -1 on failure.
+ * other than /healthz and the page's files the read token when [http]
+ * read_token is set (the write token reads too).  Replies and returns -1
+ * on failure.
  */
+/* The analysts' page itself (/ui/): compiled-in files without data, which
+ * a browser loads without a header; the page sends the token it is given
+ * with every API request it makes. */
+static int
+http_static_path(const char *path)
+{
+	return strcmp(path, "/ui") == 0 || strncmp(path, "/ui/", 4) == 0;
+}
+
 static int
 http_check_head(struct http_api *api, struct evhttp_request *req, const char *path, int method)
 {
@@ -964,7 +848,8 @@ http_check_head(struct http_api *api, struct evhttp_request *req, const char *pa
 			return -1;
 		}
 	}
-	if (method == M_GET && strcmp(path, "/healthz") != 0 && cfg->http_read_token != NULL &&
+	if (method == M_GET && strcmp(path, "/healthz") != 0 && !http_static_path(path) &&
+	    cfg->http_read_token != NULL &&
 	    *cfg->http_read_token != '\0' && !http_bearer_is(req, cfg->http_read_token) &&
 	    !http_bearer_is(req, cfg->http_token)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
@@ -985,7 +870,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	int method = http_method(req), path_known = 0;
 	struct evkeyvalq q;
 	char allow[64] = "";
-	size_t i;
+	size_t t, i;
 
 	TAILQ_INIT(&q);
 	if (path == NULL || *path == '\0')
@@ -996,13 +881,14 @@ http_request_cb(struct evhttp_request *req, void *arg)
 		http_error(req, 400, "malformed query string");
 		return;
 	}
-	for (i = 0; i < G_N_ELEMENTS(http_routes); i++) {
-		const struct http_route *rt = &http_routes[i];
+	for (t = 0; t < G_N_ELEMENTS(http_tables); t++)
+	for (i = 0; http_tables[t][i].path != NULL; i++) {
+		const struct http_route *rt = &http_tables[t][i];
 		size_t n = strlen(rt->path);
 		char *decoded;
 		size_t dlen;
 		if (rt->prefix ? (strncmp(path, rt->path, n) != 0 || path[n] == '\0' ||
-		    strchr(path + n, '/') != NULL) : strcmp(path, rt->path) != 0)
+		    (rt->prefix == 1 && strchr(path + n, '/') != NULL)) : strcmp(path, rt->path) != 0)
 			continue;
 		path_known = 1;
 		if (!(rt->methods & method)) {

@@ -10,11 +10,9 @@
  *                                     since, cursor, limit (<= 1000)
  *   POST   /v1/suppressions           add by hand (bearer token; audited)
  *   DELETE /v1/suppressions/{address} remove (bearer token; audited)
- *   GET    /v1/events?recipient=      events: recipient, tenant, class,
- *                                     domain, since, cursor, limit
- *   GET    /v1/complaints             feedback_type, provider, domain,
- *                                     campaign, tenant, since, cursor, limit
- *   GET    /v1/stats                  since (default 30d), by, tenant
+ *   GET    /v1/events, /v1/events/{id}[/raw], /v1/addresses/{address},
+ *          /v1/complaints, /v1/stats, /v1/webhooks   see http_v1.c
+ *   GET    /ui/                       the analysts' page, see http_ui.c
  *   GET    /healthz                   database, index, spool backlog
  *   GET    /metrics                   Prometheus text
  *

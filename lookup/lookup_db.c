@@ -277,13 +277,45 @@ static const char lookup_db_supp_cols[] =
     ISO("first_seen") " AS first_seen, " ISO("last_seen") " AS last_seen, event_count, "
     ISO("expires_at") " AS expires_at, origin, event_id, note";
 
-static const char lookup_db_event_cols[] =
-    "id, message_id, tenant, " ISO("occurred_at") " AS occurred_at, recipient, domain, kind,"
-    " class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
-    " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
-    " correlation, suppressible";
+/* Every column of events (address_key aside, which is recipient folded). */
+#define EVENT_COLS(p) \
+    p "id, " p "message_id, " p "tenant, " ISO(p "occurred_at") " AS occurred_at, " p "recipient," \
+    " " p "domain, " p "kind, " p "class, " p "reason, " p "status, " p "replycode, " p "action," \
+    " " p "diagnostic, " p "remote_mta, " p "reporting_mta, " p "provider, " p "mta," \
+    " " p "feedback_type, " p "user_agent, " p "source_ip, " p "rule, " p "orig_message_id," \
+    " " p "orig_subject, " p "campaign, " p "correlation, " p "original_recipient," \
+    " " p "last_attempt, " p "smtp_command, " p "arrival_date, " p "original_mail_from," \
+    " " p "reported_domain, " p "auth_results, " p "orig_from, " p "orig_to, " p "orig_list_id," \
+    " " p "orig_date, " p "suppressible"
 
-const char *const lookup_db_stats_dimensions[] = { "day", "class", "reason", "domain", "campaign", NULL };
+static const char lookup_db_event_cols[] = EVENT_COLS("");
+
+const char *const lookup_db_stats_dimensions[] = { "day", "class", "reason", "domain", "provider",
+    "campaign", NULL };
+const char *const lookup_db_event_classes[] = { "hard", "soft", "block", "complaint", "autoreply",
+    "delivered", "unknown", NULL };
+const char *const lookup_db_suppression_classes[] = { "hard", "soft", "complaint", "manual", NULL };
+
+int
+lookup_db_valid_list(const char *s, const char *const *names, char **bad)
+{
+	char **v = g_strsplit(s, ",", -1);
+	int i, ok = 1;
+
+	for (i = 0; v[i] != NULL && ok; i++) {
+		char *item = g_strstrip(v[i]);
+		if (!g_strv_contains(names, item)) {
+			*bad = g_strdup(item);
+			ok = 0;
+		}
+	}
+	if (ok && i == 0) {
+		*bad = g_strdup("");
+		ok = 0;
+	}
+	g_strfreev(v);
+	return ok;
+}
 
 int
 lookup_db_suppressible_arg(const char *v, const char **out)
@@ -329,41 +361,99 @@ lookup_db_where_add(struct lookup_db_where *w, const char *fmt, const char *valu
 	char *cond;
 
 	g_ptr_array_add(w->params, g_strdup(value));
-	cond = g_strdup_printf(fmt, w->params->len, w->params->len, w->params->len);
+	cond = g_strdup_printf(fmt, w->params->len, w->params->len, w->params->len, w->params->len);
 	g_string_append(w->sql, w->sql->len ? " AND " : " WHERE ");
 	g_string_append(w->sql, cond);
 	g_free(cond);
+}
+
+/* col = any item of the ','-separated list (lowered when fold). */
+static void
+lookup_db_where_list(struct lookup_db_where *w, const char *col, const char *list, int fold)
+{
+	char *l = fold ? g_ascii_strdown(list, -1) : g_strdup(list);
+	char **v = g_strsplit(l, ",", -1);
+	GPtrArray *items = g_ptr_array_new();
+	char *arr, *fmt;
+	int i;
+
+	for (i = 0; v[i] != NULL; i++)
+		if (*g_strstrip(v[i]) != '\0')
+			g_ptr_array_add(items, v[i]);
+	if (items->len == 1) {
+		fmt = g_strdup_printf("%s = $%%u", col);
+		lookup_db_where_add(w, fmt, items->pdata[0]);
+	} else {
+		arr = lookup_db_array((char *const *)items->pdata, items->len);
+		fmt = g_strdup_printf("%s = ANY($%%u::text[])", col);
+		lookup_db_where_add(w, fmt, arr);
+		g_free(arr);
+	}
+	g_free(fmt);
+	g_ptr_array_free(items, TRUE);
+	g_strfreev(v);
+	g_free(l);
 }
 
 static void
 lookup_db_where_common(struct lookup_db_where *w, const struct lookup_db_filter *f,
     const char *time_col)
 {
-	char num[32];
+	char num[32], *cond;
 
 	if (f->tenant)
-		lookup_db_where_add(w, "tenant = $%u", f->tenant);
+		lookup_db_where_list(w, "tenant", f->tenant, 0);
 	if (f->cls)
-		lookup_db_where_add(w, "class = $%u", f->cls);
+		lookup_db_where_list(w, "class", f->cls, 0);
 	if (f->reason)
-		lookup_db_where_add(w, "reason = $%u", f->reason);
-	if (f->domain) {
-		char *d = g_ascii_strdown(f->domain, -1);
-		lookup_db_where_add(w, "domain = $%u", d);
-		g_free(d);
-	}
+		lookup_db_where_list(w, "reason", f->reason, 0);
+	if (f->domain)
+		lookup_db_where_list(w, "domain", f->domain, 1);
 	if (f->campaign)
-		lookup_db_where_add(w, "campaign = $%u", f->campaign);
+		lookup_db_where_list(w, "campaign", f->campaign, 0);
 	if (f->since) {
 		g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, f->since);
-		if (strcmp(time_col, "last_seen") == 0)
-			lookup_db_where_add(w, "last_seen >= to_timestamp($%u::bigint)", num);
-		else
-			lookup_db_where_add(w, "occurred_at >= to_timestamp($%u::bigint)", num);
+		cond = g_strdup_printf("%s >= to_timestamp($%%u::bigint)", time_col);
+		lookup_db_where_add(w, cond, num);
+		g_free(cond);
 	}
-	if (f->cursor) {
-		g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, f->cursor);
-		lookup_db_where_add(w, "id > $%u::bigint", num);
+	if (f->until) {
+		g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, f->until);
+		cond = g_strdup_printf("%s < to_timestamp($%%u::bigint)", time_col);
+		lookup_db_where_add(w, cond, num);
+		g_free(cond);
+	}
+}
+
+/* The filters only events have. */
+static void
+lookup_db_where_events(struct lookup_db_where *w, const struct lookup_db_filter *f)
+{
+	if (f->suppressible)
+		lookup_db_where_add(w, "suppressible = $%u::boolean", f->suppressible);
+	if (f->recipient) {
+		char *key = address_key(f->recipient);
+		lookup_db_where_add(w, "address_key = $%u", key ? key : f->recipient);
+		g_free(key);
+	}
+	if (f->feedback_type)
+		lookup_db_where_list(w, "feedback_type", f->feedback_type, 0);
+	if (f->provider) {
+		char *l = g_ascii_strdown(f->provider, -1);
+		char **v = g_strsplit(l, ",", -1);
+		char *arr;
+		int i;
+		for (i = 0; v[i] != NULL; i++)
+			g_strstrip(v[i]);
+		arr = lookup_db_array(v, g_strv_length(v));
+		/* the provider (or reporting MTA) itself or a host under it */
+		lookup_db_where_add(w, "EXISTS (SELECT 1 FROM unnest($%u::text[]) AS p(d)"
+		    " WHERE lower(provider) = p.d OR right(lower(provider), length(p.d) + 1) = '.' || p.d"
+		    " OR lower(reporting_mta) = p.d"
+		    " OR right(lower(reporting_mta), length(p.d) + 1) = '.' || p.d)", arr);
+		g_free(arr);
+		g_strfreev(v);
+		g_free(l);
 	}
 }
 
@@ -394,9 +484,14 @@ lookup_db_list_suppressions(PGconn *c, const struct lookup_db_filter *f, char **
 	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
 	char *head = g_strdup_printf("SELECT %s FROM suppressions", lookup_db_supp_cols);
 	char *tail = lookup_db_tail("id", f->limit);
+	char num[32];
 	PGresult *r;
 
 	lookup_db_where_common(&w, f, "last_seen");
+	if (f->cursor) {
+		g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, f->cursor);
+		lookup_db_where_add(&w, "id > $%u::bigint", num);
+	}
 	r = lookup_db_where_run(c, &w, head, tail, err);
 	g_free(head);
 	g_free(tail);
@@ -409,27 +504,19 @@ lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaint
 {
 	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
 	char *head = g_strdup_printf("SELECT %s FROM events", lookup_db_event_cols);
-	char *tail = lookup_db_tail("id", f->limit);
+	char *tail = lookup_db_tail("events.occurred_at DESC, events.id DESC", f->limit);
+	char num[32];
 	PGresult *r;
 
 	lookup_db_where_common(&w, f, "occurred_at");
-	if (f->suppressible)
-		lookup_db_where_add(&w, "suppressible = $%u::boolean", f->suppressible);
+	lookup_db_where_events(&w, f);
 	if (complaints_only)
 		lookup_db_where_add(&w, "class = $%u", "complaint");
-	if (f->recipient) {
-		char *key = address_key(f->recipient);
-		lookup_db_where_add(&w, "address_key = $%u", key ? key : f->recipient);
-		g_free(key);
-	}
-	if (f->feedback_type)
-		lookup_db_where_add(&w, "feedback_type = $%u", f->feedback_type);
-	if (f->provider) {
-		char *d = g_ascii_strdown(f->provider, -1);
-		/* the reporting MTA itself or any host under the provider's domain */
-		lookup_db_where_add(&w, "(lower(reporting_mta) = $%u OR"
-		    " right(lower(reporting_mta), length($%u) + 1) = '.' || $%u)", d);
-		g_free(d);
+	if (f->cursor) {
+		/* keyset: the page after the cursor's event in (occurred_at, id) order */
+		g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, f->cursor);
+		lookup_db_where_add(&w, "(occurred_at, id) < (SELECT c.occurred_at, c.id FROM events c"
+		    " WHERE c.id = $%u::bigint)", num);
 	}
 	r = lookup_db_where_run(c, &w, head, tail, err);
 	g_free(head);
@@ -438,42 +525,153 @@ lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaint
 }
 
 PGresult *
-lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filter *f, char **err)
+lookup_db_get_event(PGconn *c, int64_t id, char **err)
 {
-	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
-	const char *expr, *order = "2 DESC, 1";
-	char *head;
+	static const char sql[] =
+	    "SELECT " EVENT_COLS("e.") ", m.queue_id, " ISO("m.received_at") " AS received_at,"
+	    " m.client_addr, m.helo, m.tls, m.mail_from, m.rcpts, m.size, m.kind AS message_kind,"
+	    " m.outcome, m.mta AS message_mta, m.quarantined, (m.raw IS NOT NULL) AS has_raw"
+	    " FROM events e JOIN messages m ON m.id = e.message_id WHERE e.id = $1::bigint";
+	char num[32];
+	const char *p[1] = { num };
+
+	g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, id);
+	return lookup_db_exec(c, sql, 1, p, err);
+}
+
+PGresult *
+lookup_db_event_raw(PGconn *c, int64_t id, char **err)
+{
+	char num[32];
+	const char *p[1] = { num };
 	PGresult *r;
 
-	if (strcmp(by, "day") == 0) {
-		expr = "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-		order = "1";
-	} else if (strcmp(by, "class") == 0)
-		expr = "class";
-	else if (strcmp(by, "reason") == 0)
-		expr = "COALESCE(reason, '')";
-	else if (strcmp(by, "domain") == 0)
-		expr = "domain";
-	else if (strcmp(by, "campaign") == 0)
-		expr = "campaign";
-	else {
-		*err = g_strdup_printf("cannot group by \"%s\" (day, class, reason, domain, campaign)", by);
-		g_string_free(w.sql, TRUE);
-		g_ptr_array_free(w.params, TRUE);
+	g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, id);
+	r = PQexecParams(c, "SELECT m.raw FROM events e JOIN messages m ON m.id = e.message_id"
+	    " WHERE e.id = $1::bigint", 1, NULL, p, NULL, NULL, 1);
+	if (PQresultStatus(r) == PGRES_TUPLES_OK)
+		return r;
+	*err = g_strdup_printf("database error: %s", PQresultErrorMessage(r));
+	g_strchomp(*err);
+	PQclear(r);
+	return NULL;
+}
+
+PGresult *
+lookup_db_address_events(PGconn *c, const char *tenant, const char *address, int limit,
+    char **err)
+{
+	char *key = address_key(address), *sql, num[32];
+	const char *p[3] = { tenant, key, num };
+	PGresult *r;
+
+	if (key == NULL) {
+		*err = g_strdup_printf("not a valid address: %s", address);
 		return NULL;
 	}
-	lookup_db_where_common(&w, f, "occurred_at");
-	if (f->suppressible)
-		lookup_db_where_add(&w, "suppressible = $%u::boolean", f->suppressible);
-	if (strcmp(by, "campaign") == 0)
-		g_string_append(w.sql, w.sql->len ? " AND campaign IS NOT NULL" : " WHERE campaign IS NOT NULL");
-	head = g_strdup_printf("SELECT %s AS key, count(*) AS count FROM events", expr);
-	{
-		char *tail = g_strdup_printf(" GROUP BY 1 ORDER BY %s LIMIT 1000", order);
-		r = lookup_db_where_run(c, &w, head, tail, err);
-		g_free(tail);
+	g_snprintf(num, sizeof(num), "%d", limit);
+	sql = g_strdup_printf("SELECT %s FROM events WHERE tenant = $1 AND address_key = $2"
+	    " ORDER BY occurred_at DESC, id DESC LIMIT $3::int", lookup_db_event_cols);
+	r = lookup_db_exec(c, sql, 3, p, err);
+	g_free(sql);
+	g_free(key);
+	return r;
+}
+
+PGresult *
+lookup_db_address_audit(PGconn *c, const char *tenant, const char *address, char **err)
+{
+	char *key = address_key(address);
+	const char *p[2] = { tenant, key };
+	PGresult *r;
+
+	if (key == NULL) {
+		*err = g_strdup_printf("not a valid address: %s", address);
+		return NULL;
 	}
+	r = lookup_db_exec(c, "SELECT id, " ISO("at") " AS at, op, origin, actor, old, new"
+	    " FROM suppression_audit WHERE tenant = $1 AND address_key = $2"
+	    " ORDER BY at DESC, id DESC LIMIT 1000", 2, p, err);
+	g_free(key);
+	return r;
+}
+
+/* The SQL expression a stats dimension groups by, or NULL. */
+static const char *
+lookup_db_dimension(const char *by)
+{
+	if (strcmp(by, "day") == 0)
+		return "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
+	if (strcmp(by, "class") == 0)
+		return "class";
+	if (strcmp(by, "reason") == 0)
+		return "COALESCE(reason, '')";
+	if (strcmp(by, "domain") == 0)
+		return "domain";
+	if (strcmp(by, "provider") == 0)
+		return "provider";
+	if (strcmp(by, "campaign") == 0)
+		return "campaign";
+	return NULL;
+}
+
+static PGresult *
+lookup_db_grouped(PGconn *c, const char *select, const char *by, const struct lookup_db_filter *f,
+    const char *tail, char **err)
+{
+	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
+	char *head = g_strdup_printf("SELECT %s FROM events", select);
+	PGresult *r;
+
+	lookup_db_where_common(&w, f, "occurred_at");
+	lookup_db_where_events(&w, f);
+	/* rows without the dimension are not a group of their own */
+	if (by != NULL && strcmp(by, "campaign") == 0)
+		g_string_append(w.sql, w.sql->len ? " AND campaign IS NOT NULL" : " WHERE campaign IS NOT NULL");
+	if (by != NULL && strcmp(by, "provider") == 0)
+		g_string_append(w.sql, w.sql->len ? " AND provider IS NOT NULL" : " WHERE provider IS NOT NULL");
+	r = lookup_db_where_run(c, &w, head, tail, err);
 	g_free(head);
+	return r;
+}
+
+PGresult *
+lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filter *f, char **err)
+{
+	const char *expr = lookup_db_dimension(by);
+	char *select, *tail;
+	PGresult *r;
+
+	if (expr == NULL) {
+		*err = g_strdup_printf("cannot group by \"%s\"", by);
+		return NULL;
+	}
+	select = g_strdup_printf("%s AS key, count(*) AS count", expr);
+	tail = g_strdup_printf(" GROUP BY 1 ORDER BY %s LIMIT 1000",
+	    strcmp(by, "day") == 0 ? "1" : "2 DESC, 1");
+	r = lookup_db_grouped(c, select, by, f, tail, err);
+	g_free(select);
+	g_free(tail);
+	return r;
+}
+
+PGresult *
+lookup_db_series(PGconn *c, const char *interval, const char *by,
+    const struct lookup_db_filter *f, char **err)
+{
+	const char *expr = by ? lookup_db_dimension(by) : "''";
+	char *select;
+	PGresult *r;
+
+	if (expr == NULL || (strcmp(interval, "hour") != 0 && strcmp(interval, "day") != 0)) {
+		*err = g_strdup_printf("cannot count by \"%s\" per \"%s\"", by ? by : "", interval);
+		return NULL;
+	}
+	/* interval is one of two literals checked above, never input text */
+	select = g_strdup_printf(ISO("date_trunc('%s', occurred_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'")
+	    " AS t, %s AS key, count(*) AS count", interval, expr);
+	r = lookup_db_grouped(c, select, by, f, " GROUP BY 1, 2 ORDER BY 1, 2 LIMIT 10000", err);
+	g_free(select);
 	return r;
 }
 
@@ -485,4 +683,47 @@ lookup_db_suppression_counts(PGconn *c, const char *tenant, char **err)
 	return lookup_db_exec(c, "SELECT class, count(*) FROM suppressions"
 	    " WHERE ($1::text IS NULL OR tenant = $1)"
 	    " AND (expires_at IS NULL OR expires_at > now()) GROUP BY 1 ORDER BY 1", 1, p, err);
+}
+
+PGresult *
+lookup_db_webhooks(PGconn *c, const char *state, int64_t cursor, int limit, char **err)
+{
+	char cur[32], lim[16];
+	const char *p[3] = { state, cur, lim };
+
+	g_snprintf(cur, sizeof(cur), "%" G_GINT64_FORMAT, cursor);
+	g_snprintf(lim, sizeof(lim), "%d", limit);
+	return lookup_db_exec(c, "SELECT o.id, o.event_id, o.tenant, o.url, o.state, "
+	    ISO("o.created_at") " AS created_at, " ISO("o.next_at") " AS next_at, o.attempts,"
+	    " o.last_status, o.last_error, " ISO("o.delivered_at") " AS delivered_at,"
+	    " e.recipient, e.class"
+	    " FROM webhook_outbox o JOIN events e ON e.id = o.event_id"
+	    " WHERE ($1::text IS NULL OR o.state = $1) AND ($2::bigint = 0 OR o.id < $2::bigint)"
+	    " ORDER BY o.id DESC LIMIT $3::int", 3, p, err);
+}
+
+PGresult *
+lookup_db_webhook_counts(PGconn *c, char **err)
+{
+	return lookup_db_exec(c, "SELECT state, count(*) FROM webhook_outbox GROUP BY 1 ORDER BY 1",
+	    0, NULL, err);
+}
+
+int
+lookup_db_webhook_retry(PGconn *c, int64_t id, char **err)
+{
+	char num[32];
+	const char *p[1] = { num };
+	PGresult *r;
+	int n;
+
+	g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, id);
+	/* created_at restarts too, or a dead row would die again at once */
+	r = lookup_db_exec(c, "UPDATE webhook_outbox SET state = 'pending', next_at = now(),"
+	    " created_at = now() WHERE id = $1::bigint AND state <> 'delivered'", 1, p, err);
+	if (r == NULL)
+		return -1;
+	n = atoi(PQcmdTuples(r));
+	PQclear(r);
+	return n > 0 ? 1 : 0;
 }

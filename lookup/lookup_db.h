@@ -59,7 +59,9 @@ int lookup_db_unsuppress(PGconn *c, const char *tenant, const char *address, con
 /* True if s is one of the suppression classes. */
 int lookup_db_valid_class(const char *s);
 
-/* Filters of the analyst queries; NULL / 0 = not filtered. */
+/* Filters of the analyst queries; NULL / 0 = not filtered.  tenant, cls,
+ * reason, domain, feedback_type, provider and campaign take a list
+ * separated by ',' (any of them matches). */
 struct lookup_db_filter {
 	const char *tenant;
 	const char *cls;
@@ -67,28 +69,56 @@ struct lookup_db_filter {
 	const char *domain;		/* recipient domain */
 	const char *recipient;		/* events: an address (matched by key) */
 	const char *feedback_type;	/* complaints */
-	const char *provider;		/* complaints: reporting MTA or a parent domain */
+	const char *provider;		/* complaints: provider or reporting MTA, or a parent domain */
 	const char *campaign;
 	const char *suppressible;	/* events, stats: "true", "false"; NULL = both */
 	int64_t since;			/* Unix seconds */
-	int64_t cursor;			/* rows with id > cursor */
+	int64_t until;			/* Unix seconds, exclusive; 0 = now */
+	int64_t cursor;			/* suppressions: id > cursor; events: after that event */
 	int limit;			/* 0 = no limit */
 };
+
+/* Every item of the ','-separated list s is one of the NULL-terminated
+ * names; if not, *bad receives the first that is not (g_free()). */
+int lookup_db_valid_list(const char *s, const char *const *names, char **bad);
+extern const char *const lookup_db_event_classes[];		/* NULL-terminated */
+extern const char *const lookup_db_suppression_classes[];	/* NULL-terminated */
 
 /* Timestamps come back as RFC 3339 text in UTC ("2026-11-23T19:00:00Z").
  * Rows are ordered by id, so the last id is the next page's cursor. */
 PGresult *lookup_db_get_suppression(PGconn *c, const char *tenant, const char *address,
     char **err);
 PGresult *lookup_db_list_suppressions(PGconn *c, const struct lookup_db_filter *f, char **err);
-/*
- * Events (each row says whether it was allowed to suppress: "suppressible",
- * store/trust.h); complaints_only restricts to class 'complaint'.
- */
+/* Events, newest first (occurred_at, then id); complaints_only restricts
+ * to class 'complaint'.  Every stored column is returned, among them
+ * "suppressible": whether the event was allowed to suppress (store/trust.h). */
 PGresult *lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaints_only,
     char **err);
-/* Event counts since f->since grouped by "day", "class", "reason",
- * "domain" or "campaign": rows (key, count), at most 1000. */
+/* One event with its message's envelope (no raw bytes): 0 or 1 row. */
+PGresult *lookup_db_get_event(PGconn *c, int64_t id, char **err);
+/* The raw bytes of the event's message: one row (raw bytea, binary), raw
+ * NULL past retention; 0 rows if there is no such event. */
+PGresult *lookup_db_event_raw(PGconn *c, int64_t id, char **err);
+/* Every event of one address for a tenant (newest first, at most limit). */
+PGresult *lookup_db_address_events(PGconn *c, const char *tenant, const char *address, int limit,
+    char **err);
+/* The audit trail of one address for a tenant, newest first. */
+PGresult *lookup_db_address_audit(PGconn *c, const char *tenant, const char *address, char **err);
+/* Event counts in [f->since, f->until) grouped by one of
+ * lookup_db_stats_dimensions: rows (key, count), at most 1000. */
 PGresult *lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filter *f, char **err);
+/* The same counted per "hour" or "day" bucket: rows (t, key, count), key
+ * being the by dimension or "" when by is NULL; ordered by t, key. */
+PGresult *lookup_db_series(PGconn *c, const char *interval, const char *by,
+    const struct lookup_db_filter *f, char **err);
+/* Webhook outbox rows (sql/006_webhook.sql), newest first, state NULL =
+ * any; cursor: rows with id < cursor.  Counts: rows (state, count). */
+PGresult *lookup_db_webhooks(PGconn *c, const char *state, int64_t cursor, int limit, char **err);
+PGresult *lookup_db_webhook_counts(PGconn *c, char **err);
+/* A dead (or pending) delivery due again now, attempts kept: 1, 0 if no
+ * such row or it was delivered, -1 error. */
+int lookup_db_webhook_retry(PGconn *c, int64_t id, char **err);
+
 /* Suppression counts by class: rows (class, count). */
 PGresult *lookup_db_suppression_counts(PGconn *c, const char *tenant, char **err);
 extern const char *const lookup_db_stats_dimensions[];	/* NULL-terminated */

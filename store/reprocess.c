@@ -26,6 +26,8 @@
 #include "store/pg.h"
 #include "store/policy.h"
 #include "store/store.h"
+#include "store/occurred.h"
+#include "store/provider.h"
 #include "store/trust.h"
 #include "store/reprocess.h"
 
@@ -36,13 +38,14 @@ struct reprocess_msg {
 	char *rcpt;
 	char **rcpts;			/* all envelope recipients, for store/trust.h */
 	int suppressible;		/* messages.suppressible as stored */
+	int imported;			/* by import-mail: dated from the report */
 	unsigned char *raw;
 	size_t len;
 };
 
 static const char SQL_SELECT[] =
     "SELECT id, (extract(epoch FROM received_at) * 1000000)::bigint, tenant, rcpts[1], raw,"
-    " array_to_string(rcpts, chr(10)), suppressible"
+    " array_to_string(rcpts, chr(10)), suppressible, queue_id LIKE 'import-%'"
     " FROM messages WHERE received_at >= $1::timestamptz AND received_at < $2::timestamptz"
     " AND raw IS NOT NULL AND ($3::bigint IS NULL OR (received_at, id) >"
     " ('epoch'::timestamptz + $3::bigint * interval '1 microsecond', $4::bigint))"
@@ -179,6 +182,7 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 	size_t i;
 	guint j;
 	struct store_trust *trust;
+	struct store_origin origin;
 	int rc = -1, dummy = 0;
 
 	for (i = 0; i < n; i++) {
@@ -240,23 +244,32 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			in.original_mail_from = r ? r->original_mail_from : NULL;
 			trust = store_trust_new(cfg, &in);
 		}
+		provider_origin(&origin, (const char *)msgs[i].raw, msgs[i].len, NULL, r);
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
 			char *key = store_address_key(rec->recipient);
 			int64_t reuse = j < old_ids->len ? g_array_index(old_ids, int64_t, j) : 0;
-			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, msgs[i].arrival_us, r,
-			    rec, reuse, FALSE, store_trust_take(trust, rec->recipient,
-			    policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE), &dummy,
+			/* a backfilled event keeps the date its report gives, as at import */
+			int64_t at = msgs[i].imported ? occurred_at(r, rec, (const char *)msgs[i].raw,
+			    msgs[i].len, occurred_notice((const char *)msgs[i].raw, msgs[i].len,
+			    msgs[i].arrival_us, g_get_real_time()), g_get_real_time()) : msgs[i].arrival_us;
+			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, at, r,
+			    &origin, rec, reuse, FALSE, store_trust_take(trust, rec->recipient,
+			    policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE &&
+			    !store_placeholder(rec, r, &origin)), &dummy,
 			    NULL, err) < 0) {
 				g_free(key);
+				provider_clear(&origin);
 				store_trust_free(trust);
 				goto rollback;
 			}
-			if (key != NULL)
+			/* a placeholder's events stand for nobody: never replayed into a suppression */
+			if (key != NULL && !store_placeholder(rec, r, &origin))
 				g_hash_table_add(keys, g_strdup_printf("%s\t%s", msgs[i].tenant, key));
 			g_free(key);
 			st->events_new++;
 		}
+		provider_clear(&origin);
 		store_trust_free(trust);
 		for (; j < old_ids->len; j++) {
 			char oid[32];
@@ -343,6 +356,7 @@ reprocess_run(const struct config *cfg, const char *since, const char *until,
 			/* SMTP addresses never hold a newline: chr(10) separates them. */
 			msgs[k].rcpts = g_strsplit(PQgetvalue(res, k, 5), "\n", -1);
 			msgs[k].suppressible = strcmp(PQgetvalue(res, k, 6), "t") == 0;
+			msgs[k].imported = strcmp(PQgetvalue(res, k, 7), "t") == 0;
 			msgs[k].raw = PQunescapeBytea((const unsigned char *)PQgetvalue(res, k, 4),
 			    &msgs[k].len);
 		}

@@ -9,9 +9,12 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "store/occurred.h"
 #include "store/policy.h"
 #include "store/dkim.h"
+#include "store/provider.h"
 #include "store/trust.h"
+#include "store/webhook_outbox.h"
 
 #define EPOCH_US	"('epoch'::timestamptz + $%d::bigint * interval '1 microsecond')"
 
@@ -204,10 +207,10 @@ static const char SQL_EVENT[] =
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
     " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
     " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible)"
+    " orig_date, suppressible, provider)"
     " VALUES ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean)"
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean, $37)"
     " RETURNING id";
 
 static const char SQL_EVENT_REPLACE[] =
@@ -216,11 +219,11 @@ static const char SQL_EVENT_REPLACE[] =
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
     " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
     " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible)"
+    " orig_date, suppressible, provider)"
     " = ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean)"
-    " WHERE id = $37::bigint RETURNING id";
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean, $37)"
+    " WHERE id = $38::bigint RETURNING id";
 
 /* Soft failures of this address from distinct reports within the window
  * ending at this event, after the last delivery. */
@@ -332,16 +335,20 @@ store_policy(PGconn *conn, const struct config *cfg, const char *tenant, const c
 }
 
 /*
- * The 36 parameters of SQL_EVENT for one record, in its column order (the
+ * The 37 parameters of SQL_EVENT for one record, in its column order (the
  * batch writes the same values through COPY).  *address, *key and *dom
  * (pointing into *key) are what a suppression would use; FALSE in
- * *policy_ok when the recipient cannot be suppressed.
+ * *policy_ok when the recipient cannot be suppressed: not suppressible,
+ * not a usable address, or a placeholder that stands for nobody.
+ * occurred_us is when the event happened (the arrival, or the report's
+ * date for a backfilled message); origin (may be NULL) names a
+ * complaint's provider.
  */
 static void
 store_event_params(const struct config *cfg, int64_t message_id, const char *tenant,
-    int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    gboolean suppressible, struct params *p, char **address, char **key, const char **dom,
-    gboolean *policy_ok)
+    int64_t occurred_us, const struct report *r, const struct store_origin *origin,
+    const struct report_record *rec, gboolean suppressible, struct params *p, char **address,
+    char **key, const char **dom, gboolean *policy_ok)
 {
 	char *campaign = NULL, *json;
 
@@ -356,10 +363,13 @@ store_event_params(const struct config *cfg, int64_t message_id, const char *ten
 		*key = g_ascii_strdown(*address, -1);
 		*policy_ok = FALSE;
 	}
+	/* stored and shown like any other, but it stands for nobody */
+	if (placeholder_address(*address, r, origin != NULL && origin->redacted))
+		*policy_ok = FALSE;
 	*dom = address_domain(*key);
 	params_take(p, g_strdup_printf("%" G_GINT64_FORMAT, message_id));
 	params_add(p, tenant);
-	params_take(p, g_strdup_printf("%" G_GINT64_FORMAT, arrival_us));
+	params_take(p, g_strdup_printf("%" G_GINT64_FORMAT, occurred_us));
 	params_add(p, *address);
 	params_add(p, *key);
 	params_add(p, *dom ? *dom : "");
@@ -394,13 +404,14 @@ store_event_params(const struct config *cfg, int64_t message_id, const char *ten
 	params_add(p, r->orig_list_id);
 	params_add(p, r->orig_date);
 	params_add(p, suppressible ? "true" : "false");
+	params_add(p, rec->class_ == REPORT_CLASS_COMPLAINT && origin ? origin->provider : NULL);
 }
 
 int
 store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
-    int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    int64_t replace_id, gboolean apply_policy, gboolean suppressible, int *suppressions,
-    enum pg_error_class *cls, char **err)
+    int64_t arrival_us, const struct report *r, const struct store_origin *origin,
+    const struct report_record *rec, int64_t replace_id, gboolean apply_policy,
+    gboolean suppressible, int *suppressions, enum pg_error_class *cls, char **err)
 {
 	struct params p = { 0 };
 	char *address, *key;
@@ -410,7 +421,7 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 	PGresult *res;
 	int rc = -1;
 
-	store_event_params(cfg, message_id, tenant, arrival_us, r, rec, suppressible, &p,
+	store_event_params(cfg, message_id, tenant, arrival_us, r, origin, rec, suppressible, &p,
 	    &address, &key, &dom, &policy_ok);
 	if (!policy_ok)
 		apply_policy = FALSE;
@@ -429,6 +440,9 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 	}
 	event_id = g_ascii_strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
+	/* a rewrite by reprocess is not news to the webhooks */
+	if (replace_id <= 0 && webhook_outbox_add(conn, cfg, event_id, tenant, cls, err) < 0)
+		goto done;
 	if (apply_policy && store_policy(conn, cfg, tenant, address, key, dom ? dom : "",
 	    arrival_us, event_id, rec, suppressions, cls, err) < 0)
 		goto done;
@@ -465,12 +479,12 @@ static const char SQL_BATCH_BEGIN[] =
     " campaign text, correlation text, original_recipient text, last_attempt text,"
     " smtp_command text, arrival_date text, original_mail_from text, reported_domain text,"
     " auth_results text, orig_from text, orig_to text, orig_list_id text, orig_date text,"
-    " suppressible text)"
+    " suppressible text, provider text)"
     " ON COMMIT DELETE ROWS;"
     "SELECT set_config('rebound.actor', 'policy', true)";
 
 #define BATCH_MESSAGE_FIELDS	19
-#define BATCH_EVENT_FIELDS	(7 + 36)
+#define BATCH_EVENT_FIELDS	(7 + 37)
 
 static const char SQL_BATCH_COPY_MESSAGES[] =
     "COPY rebound_batch_messages FROM STDIN (FORMAT binary)";
@@ -480,8 +494,8 @@ static const char SQL_BATCH_COPY_EVENTS[] =
     " status, replycode, action, diagnostic, remote_mta, reporting_mta, mta, feedback_type,"
     " user_agent, source_ip, rule, orig_message_id, orig_subject, campaign, correlation,"
     " original_recipient, last_attempt, smtp_command, arrival_date, original_mail_from,"
-    " reported_domain, auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible)"
-    " FROM STDIN (FORMAT binary)";
+    " reported_domain, auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible,"
+    " provider) FROM STDIN (FORMAT binary)";
 
 /* Messages in batch order; a hash already stored makes a duplicate (no row back). */
 static const char SQL_BATCH_MESSAGES[] =
@@ -507,22 +521,35 @@ static const char SQL_BATCH_EVENTS[] =
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
     " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
     " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible)"
+    " orig_date, suppressible, provider)"
     " SELECT event_id, message_id::bigint, tenant,"
     " ('epoch'::timestamptz + occurred_us::bigint * interval '1 microsecond'), recipient,"
     " address_key, domain, kind, class, reason, status, replycode, action, diagnostic,"
     " remote_mta, reporting_mta, mta, feedback_type, user_agent, source_ip, rule,"
     " orig_message_id, orig_subject, campaign, correlation::jsonb, original_recipient,"
     " last_attempt, smtp_command, arrival_date, original_mail_from, reported_domain,"
-    " auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible::boolean"
-    " FROM ids ORDER BY seq";
+    " auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible::boolean,"
+    " provider FROM ids ORDER BY seq";
+
+/* Every new event of the batch, queued for the [webhook] endpoints of its
+ * tenant ($1 tenants, NULL = every tenant; $2 their URLs): one statement
+ * for the batch, in the transaction that writes the events, so a delivery
+ * is never lost and never queued for an event that was rolled back. */
+static const char SQL_BATCH_WEBHOOKS[] =
+    "INSERT INTO webhook_outbox (event_id, tenant, url)"
+    " SELECT e.event_id, e.tenant, w.url FROM rebound_batch_events e"
+    " JOIN unnest($1::text[], $2::text[]) WITH ORDINALITY AS w(tenant, url, ord)"
+    "   ON w.tenant IS NULL OR w.tenant = e.tenant"
+    " WHERE e.event_id IS NOT NULL ORDER BY e.seq, w.ord ON CONFLICT DO NOTHING";
 
 /*
  * The policy of one round: the round-th event of each address in this
  * batch that reaches the policy (rounds are numbered in batch order per
  * address, so each address appears at most once per round and sees the
  * effect of its earlier events, as when the events were applied one at a
- * time).  Policy numbers are enum policy_action's.  The soft count is
+ * time).  Its time is the event's occurred_at (the report's date for a
+ * backfilled message), which places it in the soft window.  Policy
+ * numbers are enum policy_action's.  The soft count is
  * SQL_SOFT_COUNT's, leaving out the events that come later in the batch:
  * they are already in the table but did not exist for this event when
  * applied one at a time.  Returns one row (the message's index) per
@@ -567,7 +594,7 @@ G_STATIC_ASSERT(POLICY_SUPPRESS == 1 && POLICY_SOFT == 2 && POLICY_RESET == 3);
  * may wait on DNS, and only complaints pay for it.
  */
 static struct store_trust *
-store_trust_of(const struct config *cfg, const struct store_msg *m)
+store_trust_of(const struct config *cfg, const struct store_msg *m, int64_t msg_at)
 {
 	const struct report *r = m->report;
 	struct store_trust_in in = { 0 };
@@ -575,7 +602,7 @@ store_trust_of(const struct config *cfg, const struct store_msg *m)
 	char *domain = NULL, *detail = NULL;
 
 	in.rcpts = m->env->rcpts;
-	in.arrival_us = m->env->arrival_us;
+	in.arrival_us = msg_at;		/* a signed path is checked when the notice was sent */
 	in.stored = -1;
 	in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
 	in.original_mail_from = r ? r->original_mail_from : NULL;
@@ -720,11 +747,13 @@ store_next_round(GHashTable *rounds, const char *tenant, const char *key)
 	return n;
 }
 
-/* One event's COPY row; returns its policy round, 0 when it does not reach the policy. */
+/* One event's COPY row; returns its policy round, 0 when it does not reach the
+ * policy (POLICY_NONE: unsuppressible, capped, or a placeholder address). */
 static int
 store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, int seq,
-    size_t idx, int64_t message_id, const char *tenant, int64_t arrival_us,
-    const struct report *r, const struct report_record *rec, gboolean suppressible)
+    size_t idx, int64_t message_id, const char *tenant, int64_t occurred_us,
+    const struct report *r, const struct store_origin *origin, const struct report_record *rec,
+    gboolean suppressible)
 {
 	struct params p = { 0 };
 	char *address, *key, *reason;
@@ -733,7 +762,7 @@ store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, in
 	enum policy_action act = POLICY_NONE;
 	int i, round = 0;
 
-	store_event_params(cfg, message_id, tenant, arrival_us, r, rec, suppressible, &p,
+	store_event_params(cfg, message_id, tenant, occurred_us, r, origin, rec, suppressible, &p,
 	    &address, &key, &dom, &policy_ok);
 	if (policy_ok)
 		act = policy_decide(cfg, rec->class_, rec->feedback_type);
@@ -758,6 +787,37 @@ store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, in
 	return round;
 }
 
+gboolean
+store_placeholder(const struct report_record *rec, const struct report *r,
+    const struct store_origin *origin)
+{
+	char *address = address_normalise(rec->recipient);
+	gboolean hit = placeholder_address(address ? address : rec->recipient, r,
+	    origin != NULL && origin->redacted);
+
+	g_free(address);
+	return hit;
+}
+
+/* Queues the batch's events for the webhooks, when any endpoint is configured. */
+static int
+store_batch_webhooks(PGconn *conn, const struct config *cfg, enum pg_error_class *cls,
+    char **err)
+{
+	char *tenants = NULL, *urls = NULL;
+	int rc;
+
+	if (!webhook_outbox_endpoints(cfg, &tenants, &urls))
+		return 0;
+	{
+		const char *p[] = { tenants, urls };
+		rc = pg_command(conn, SQL_BATCH_WEBHOOKS, 2, p, cls, err);
+	}
+	g_free(tenants);
+	g_free(urls);
+	return rc;
+}
+
 static void
 store_rollback(PGconn *conn)
 {
@@ -771,11 +831,13 @@ store_rollback(PGconn *conn)
 static int
 store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
     struct store_result *res, struct store_trust **trust, const char **tenants,
-    GByteArray *mcopy, enum pg_error_class *cls, char **err)
+    const int64_t *msg_at, const struct store_origin *origins, GByteArray *mcopy,
+    enum pg_error_class *cls, char **err)
 {
 	GByteArray *ecopy = NULL;
 	GHashTable *rounds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	PGresult *pr;
+	int64_t now_us = g_get_real_time();
 	size_t i;
 	int rc = -1, nev = 0, maxround = 0, round;
 
@@ -818,11 +880,15 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 			    store_trust_reason(trust[i]));
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
+			/* a placeholder never reaches the policy, so it takes no room under the cap */
 			gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) !=
-			    POLICY_NONE;
+			    POLICY_NONE && !store_placeholder(rec, r, &origins[i]);
+			int64_t at = msgs[i].dated_by_report ?
+			    occurred_at(r, rec, msgs[i].raw, msgs[i].len, msg_at[i], now_us) :
+			    env->arrival_us;
 
 			round = store_copy_event(ecopy, cfg, rounds, nev++, i, res[i].message_id,
-			    tenants[i], env->arrival_us, r, rec,
+			    tenants[i], at, r, &origins[i], rec,
 			    store_trust_take(trust[i], rec->recipient, counts));
 			maxround = MAX(maxround, round);
 			res[i].events++;
@@ -844,7 +910,8 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 		const char *pp[] = { srnd, window, threshold, expire };
 
 		if (pg_copy_in(conn, SQL_BATCH_COPY_EVENTS, ecopy->data, ecopy->len, cls, err) < 0 ||
-		    pg_command(conn, SQL_BATCH_EVENTS, 0, NULL, cls, err) < 0)
+		    pg_command(conn, SQL_BATCH_EVENTS, 0, NULL, cls, err) < 0 ||
+		    store_batch_webhooks(conn, cfg, cls, err) < 0)
 			goto done;
 		snprintf(window, sizeof window, "%" G_GINT64_FORMAT, cfg->policy_soft_window_days);
 		snprintf(threshold, sizeof threshold, "%" G_GINT64_FORMAT, cfg->policy_soft_threshold);
@@ -875,6 +942,8 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
     struct store_result *res, size_t *failed, enum pg_error_class *cls, char **err)
 {
 	struct store_trust **trust = g_new0(struct store_trust *, n);
+	struct store_origin *origins = g_new0(struct store_origin, n);
+	int64_t *msg_at = g_new0(int64_t, n);
 	const char **tenants = g_new0(const char *, n);
 	GHashTable *seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
 	    (GDestroyNotify)g_bytes_unref, NULL);
@@ -892,7 +961,10 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 
 		memset(&res[i], 0, sizeof res[i]);
 		tenants[i] = store_tenant(cfg, m->env);
-		trust[i] = store_trust_of(cfg, m);
+		/* a backfilled message stands for the time its notice was sent */
+		msg_at[i] = m->dated_by_report ? occurred_notice(m->raw, m->len, m->env->arrival_us,
+		    g_get_real_time()) : m->env->arrival_us;
+		trust[i] = store_trust_of(cfg, m, msg_at[i]);
 		store_hash(m->raw, m->len, hash);
 		h = g_bytes_new(hash, sizeof hash);
 		if (g_hash_table_contains(seen, h)) {
@@ -902,6 +974,8 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 			continue;
 		}
 		g_hash_table_add(seen, h);
+		/* read from the raw message before the transaction opens, like DKIM */
+		provider_origin(&origins[i], m->raw, m->len, m->env->mail_from, m->report);
 		store_copy_message(mcopy, cfg, i, m, hash, trust[i]);
 	}
 	copy_finish(mcopy);
@@ -912,7 +986,8 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 			store_rollback(conn);
 		goto done;
 	}
-	if (store_batch_sql(conn, cfg, msgs, n, res, trust, tenants, mcopy, cls, err) < 0) {
+	if (store_batch_sql(conn, cfg, msgs, n, res, trust, tenants, msg_at, origins, mcopy, cls,
+	    err) < 0) {
 		store_rollback(conn);
 		goto done;
 	}
@@ -927,9 +1002,13 @@ done:
 	if (rc < 0)
 		for (i = 0; i < n; i++)
 			memset(&res[i], 0, sizeof res[i]);
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		store_trust_free(trust[i]);
+		provider_clear(&origins[i]);
+	}
 	g_free(trust);
+	g_free(origins);
+	g_free(msg_at);
 	g_free(tenants);
 	g_hash_table_destroy(seen);
 	g_byte_array_unref(mcopy);

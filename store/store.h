@@ -31,6 +31,7 @@
 
 #include "common/config.h"
 #include "parsers/report.h"
+#include "store/provider.h"
 #include "receiver/spool.h"
 #include "store/pg.h"
 
@@ -41,6 +42,9 @@ struct store_msg {
 	const struct report *report;	/* NULL: not parsed (kind none) */
 	const char *outcome;		/* overrides report->outcome; required if report is NULL */
 	gboolean quarantined;
+	/* Backfilled, not received live: events are dated from the report
+	 * (store/occurred.h) and signed return paths checked at its Date. */
+	gboolean dated_by_report;
 };
 
 struct store_result {
@@ -75,15 +79,23 @@ char *store_address_key(const char *recipient);
 const char *store_kind_name(enum report_kind k);
 const char *store_class_name(enum report_class c);
 
+/* Is rec's recipient a placeholder (store/provider.h), which never reaches
+ * the policy and so takes no room under the suppression cap?  origin may be NULL. */
+gboolean store_placeholder(const struct report_record *rec, const struct report *r,
+    const struct store_origin *origin);
+
 /*
  * Within an open transaction: insert one event for rec of message message_id
  * (or, with replace_id > 0, rewrite that event in place, keeping its id) and
  * apply the policy if asked and the event is suppressible (store/trust.h;
- * recorded in events.suppressible).  Used by store_batch() and by reprocess.
+ * recorded in events.suppressible) and the recipient is no placeholder
+ * (store/provider.h).  origin (store/provider.h; may be NULL)
+ * gives complaints their provider.
+ * Used by store_batch() and by reprocess.
  */
 int store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
-    int64_t arrival_us, const struct report *r, const struct report_record *rec,
-    int64_t replace_id, gboolean apply_policy, gboolean suppressible, int *suppressions,
-    enum pg_error_class *cls, char **err);
+    int64_t arrival_us, const struct report *r, const struct store_origin *origin,
+    const struct report_record *rec, int64_t replace_id, gboolean apply_policy,
+    gboolean suppressible, int *suppressions, enum pg_error_class *cls, char **err);
 
 #endif

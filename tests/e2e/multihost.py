@@ -128,7 +128,7 @@ class Layout:
                                 "parser": {"workers": str(workers)}})
             self.receivers.append(d)
         self.receivers[0].start()
-        ok, got = self.primary.poll("SELECT max(version) FROM rebound_migrations", [["4"]], 20)
+        ok, got = self.primary.poll("SELECT max(version) FROM rebound_migrations", [["6"]], 20)
         if not ok:
             raise RuntimeError(f"schema not migrated: {got}\n{self.receivers[0].log()[-2000:]}")
         for d in self.receivers[1:]:
