@@ -230,6 +230,10 @@ http_v1_stats(struct http_api *api, struct evhttp_request *req, const char *arg,
 	(void)arg;
 	if (http_filter(req, q, &f, "30d") < 0 || http_v1_check_classes(req, &f) < 0)
 		return;
+	/* Counts are of what could suppress unless asked otherwise: the rest
+	 * are reports nothing vouched for (lists show them, each row saying). */
+	if (http_param(q, "suppressible") == NULL)
+		f.suppressible = "true";
 	if (by != NULL && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) {
 		http_error(req, 400, "by: \"%s\" is not one of day, class, reason, domain, provider, campaign", by);
 		return;
@@ -254,6 +258,7 @@ http_v1_stats(struct http_api *api, struct evhttp_request *req, const char *arg,
 		json_object_set_string_member(o, "tenant", f.tenant);
 	if (f.cls)
 		json_object_set_string_member(o, "class", f.cls);
+	json_object_set_string_member(o, "suppressible", f.suppressible ? f.suppressible : "any");
 	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
 		const char *dim = lookup_db_stats_dimensions[i];
 		char *member;
@@ -383,7 +388,7 @@ http_v1_webhook_retry(struct http_api *api, struct evhttp_request *req, const ch
 	}
 }
 
-#define EVENT_FILTERS "recipient tenant class reason domain campaign feedback_type provider since until cursor limit"
+#define EVENT_FILTERS "recipient tenant class reason domain campaign feedback_type provider suppressible since until cursor limit"
 
 const struct http_route http_v1_routes[] = {
 	{ "/v1/events", 0, M_GET, EVENT_FILTERS, http_v1_events },
@@ -391,7 +396,7 @@ const struct http_route http_v1_routes[] = {
 	{ "/v1/complaints", 0, M_GET, EVENT_FILTERS, http_v1_complaints },
 	{ "/v1/addresses/", 1, M_GET, "tenant", http_v1_address },
 	{ "/v1/stats", 0, M_GET, "since until by interval tenant class reason domain campaign"
-	    " feedback_type provider", http_v1_stats },
+	    " feedback_type provider suppressible", http_v1_stats },
 	{ "/v1/webhooks", 0, M_GET, "state cursor limit", http_v1_webhooks },
 	{ "/v1/webhooks/", 2, M_POST, "", http_v1_webhook_retry },
 	{ NULL, 0, 0, NULL, NULL },

@@ -317,6 +317,19 @@ lookup_db_valid_list(const char *s, const char *const *names, char **bad)
 	return ok;
 }
 
+int
+lookup_db_suppressible_arg(const char *v, const char **out)
+{
+	*out = NULL;
+	if (v == NULL || strcmp(v, "any") == 0)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+		*out = strcmp(v, "true") == 0 ? "true" : "false";
+		return 0;
+	}
+	return -1;
+}
+
 PGresult *
 lookup_db_get_suppression(PGconn *c, const char *tenant, const char *address, char **err)
 {
@@ -421,6 +434,8 @@ lookup_db_where_events(struct lookup_db_where *w, const struct lookup_db_filter 
 		lookup_db_where_add(w, "address_key = $%u", key ? key : f->recipient);
 		g_free(key);
 	}
+	if (f->suppressible)
+		lookup_db_where_add(w, "suppressible = $%u::boolean", f->suppressible);
 	if (f->feedback_type)
 		lookup_db_where_list(w, "feedback_type", f->feedback_type, 0);
 	if (f->provider) {

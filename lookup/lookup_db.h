@@ -71,6 +71,7 @@ struct lookup_db_filter {
 	const char *feedback_type;	/* complaints */
 	const char *provider;		/* complaints: provider or reporting MTA, or a parent domain */
 	const char *campaign;
+	const char *suppressible;	/* events, stats: "true", "false"; NULL = both */
 	int64_t since;			/* Unix seconds */
 	int64_t until;			/* Unix seconds, exclusive; 0 = now */
 	int64_t cursor;			/* suppressions: id > cursor; events: after that event */
@@ -88,8 +89,9 @@ extern const char *const lookup_db_suppression_classes[];	/* NULL-terminated */
 PGresult *lookup_db_get_suppression(PGconn *c, const char *tenant, const char *address,
     char **err);
 PGresult *lookup_db_list_suppressions(PGconn *c, const struct lookup_db_filter *f, char **err);
-/* Events, newest first (occurred_at, then id); complaints_only restricts
- * to class 'complaint'.  Every stored column is returned. */
+/* Events, newest first (occurred_at, then id), every stored column (each
+ * row says whether it was allowed to suppress: "suppressible",
+ * store/trust.h); complaints_only restricts to class 'complaint'. */
 PGresult *lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaints_only,
     char **err);
 /* One event with its message's envelope (no raw bytes): 0 or 1 row. */
@@ -120,5 +122,11 @@ int lookup_db_webhook_retry(PGconn *c, int64_t id, char **err);
 /* Suppression counts by class: rows (class, count). */
 PGresult *lookup_db_suppression_counts(PGconn *c, const char *tenant, char **err);
 extern const char *const lookup_db_stats_dimensions[];	/* NULL-terminated */
+/*
+ * The filter value of a "suppressible" option: "true", "false", or NULL
+ * for "any"; -1 for anything else.  Stats count only suppressible events
+ * unless asked otherwise: the rest are reports nothing vouched for.
+ */
+int lookup_db_suppressible_arg(const char *v, const char **out);
 
 #endif

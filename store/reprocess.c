@@ -235,11 +235,15 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			if (t < 0)
 				goto rollback;
 		}
-		trust = store_trust_new(cfg, msgs[i].rcpts, msgs[i].arrival_us,
-		    msgs[i].suppressible);
-		if (r != NULL)
-			store_trust_original(trust, cfg, r->original_mail_from, msgs[i].arrival_us,
-			    msgs[i].suppressible);
+		{
+			struct store_trust_in in = { 0 };
+			in.rcpts = msgs[i].rcpts;
+			in.arrival_us = msgs[i].arrival_us;
+			in.stored = msgs[i].suppressible;
+			in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
+			in.original_mail_from = r ? r->original_mail_from : NULL;
+			trust = store_trust_new(cfg, &in);
+		}
 		provider_origin(&origin, (const char *)msgs[i].raw, msgs[i].len, NULL, r);
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
@@ -250,7 +254,8 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			    msgs[i].len, occurred_notice((const char *)msgs[i].raw, msgs[i].len,
 			    msgs[i].arrival_us, g_get_real_time()), g_get_real_time()) : msgs[i].arrival_us;
 			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, at, r,
-			    &origin, rec, reuse, FALSE, store_trust_record(trust, rec->recipient), &dummy,
+			    &origin, rec, reuse, FALSE, store_trust_take(trust, rec->recipient,
+			    policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE), &dummy,
 			    NULL, err) < 0) {
 				g_free(key);
 				provider_clear(&origin);
