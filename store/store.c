@@ -460,6 +460,7 @@ store_trust_of(const struct config *cfg, const struct store_msg *m)
 	in.original_mail_from = r ? r->original_mail_from : NULL;
 	if (in.arf && cfg->fbl_require_dkim && m->raw != NULL) {
 		in.dkim_pass = store_dkim_provider(cfg, m->raw, m->len, &domain, &detail);
+		in.dkim_domain = domain;
 		if (in.dkim_pass)
 			log_info("q=%s event=dkim result=pass d=%s", m->env->queue_id ?
 			    m->env->queue_id : "-", domain);
@@ -469,10 +470,10 @@ store_trust_of(const struct config *cfg, const struct store_msg *m)
 			    m->env->queue_id : "-", e);
 			g_free(e);
 		}
-		g_free(domain);
 		g_free(detail);
 	}
-	t = store_trust_new(cfg, &in);
+	t = store_trust_new(cfg, &in);		/* copies in.dkim_domain */
+	g_free(domain);
 	return t;
 }
 
@@ -546,6 +547,12 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
 		    env->queue_id ? env->queue_id : "-", res->message_id, store_trust_reason(trust));
 	provider_origin(&origin, m->raw, m->len, env->mail_from, r);
+	if (store_trust_dkim_domain(trust) != NULL) {
+		/* the verified signer names the provider better than any header */
+		char *d = provider_registered_domain(store_trust_dkim_domain(trust));
+		g_free(origin.provider);
+		origin.provider = d ? d : g_strdup(store_trust_dkim_domain(trust));
+	}
 	for (i = 0; r != NULL && r->records != NULL && i < r->records->len; i++) {
 		const struct report_record *rec = r->records->pdata[i];
 		gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE;
