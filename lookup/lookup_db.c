@@ -429,13 +429,13 @@ lookup_db_where_common(struct lookup_db_where *w, const struct lookup_db_filter 
 static void
 lookup_db_where_events(struct lookup_db_where *w, const struct lookup_db_filter *f)
 {
-	if (f->suppressible)
-		lookup_db_where_add(w, "suppressible = $%u::boolean", f->suppressible);
 	if (f->recipient) {
 		char *key = address_key(f->recipient);
 		lookup_db_where_add(w, "address_key = $%u", key ? key : f->recipient);
 		g_free(key);
 	}
+	if (f->suppressible)
+		lookup_db_where_add(w, "suppressible = $%u::boolean", f->suppressible);
 	if (f->feedback_type)
 		lookup_db_where_list(w, "feedback_type", f->feedback_type, 0);
 	if (f->provider) {

@@ -6,8 +6,10 @@
  * (sql/005_provider.sql), as a registered domain ("fbl.mail.yahoo.com" ->
  * "yahoo.com"), from the first of: the domain of the report's own From
  * header, its envelope sender, a known feedback-loop User-Agent, the
- * Reporting-MTA.  NULL when none says.  (ARF Reported-Domain names the
- * domain the complaint is about, i.e. the sender's own, so it is not used.)
+ * Reporting-MTA.  The store puts the d= of a verified provider DKIM
+ * signature (store/dkim.h, [fbl] require_dkim) before all of them.  NULL
+ * when none says.  (ARF Reported-Domain names the domain the complaint is
+ * about, i.e. the sender's own, so it is not used.)
  *
  * placeholder_address() is true for recipients that stand for nobody and
  * must never be suppressed: anything in the reserved .invalid domain; in a

@@ -615,6 +615,7 @@ store_trust_of(const struct config *cfg, const struct store_msg *m, int64_t msg_
 			return t;
 		store_trust_free(t);
 		in.dkim_pass = store_dkim_provider(cfg, m->raw, m->len, &domain, &detail);
+		in.dkim_domain = domain;
 		if (in.dkim_pass)
 			log_info("q=%s event=dkim result=pass d=%s", m->env->queue_id ?
 			    m->env->queue_id : "-", domain);
@@ -624,10 +625,10 @@ store_trust_of(const struct config *cfg, const struct store_msg *m, int64_t msg_
 			    m->env->queue_id : "-", e);
 			g_free(e);
 		}
-		g_free(domain);
 		g_free(detail);
 	}
-	t = store_trust_new(cfg, &in);
+	t = store_trust_new(cfg, &in);		/* copies in.dkim_domain */
+	g_free(domain);
 	return t;
 }
 
@@ -976,6 +977,12 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 		g_hash_table_add(seen, h);
 		/* read from the raw message before the transaction opens, like DKIM */
 		provider_origin(&origins[i], m->raw, m->len, m->env->mail_from, m->report);
+		if (store_trust_dkim_domain(trust[i]) != NULL) {
+			/* the verified signer names the provider better than any header */
+			char *d = provider_registered_domain(store_trust_dkim_domain(trust[i]));
+			g_free(origins[i].provider);
+			origins[i].provider = d ? d : g_strdup(store_trust_dkim_domain(trust[i]));
+		}
 		store_copy_message(mcopy, cfg, i, m, hash, trust[i]);
 	}
 	copy_finish(mcopy);

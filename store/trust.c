@@ -16,6 +16,7 @@ struct store_trust {
 	GHashTable *taken;		/* address keys counted against the cap */
 	int over;
 	char *first_over;
+	char *dkim_domain;
 };
 
 /*
@@ -105,6 +106,7 @@ store_trust_new(const struct config *cfg, const struct store_trust_in *in)
 	t->signed_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	t->taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	t->cap = cfg->policy_max_suppressions_per_message;
+	t->dkim_domain = in->dkim_pass ? g_strdup(in->dkim_domain) : NULL;
 	arf_ok = !in->arf || (in->stored >= 0 ? in->stored == 1 :
 	    !cfg->fbl_require_dkim || in->dkim_pass);
 	if (in->rcpts == NULL || in->rcpts[0] == NULL)
@@ -224,5 +226,12 @@ store_trust_free(struct store_trust *t)
 	g_hash_table_destroy(t->taken);
 	g_free(t->bind_key);
 	g_free(t->first_over);
+	g_free(t->dkim_domain);
 	g_free(t);
+}
+
+const char *
+store_trust_dkim_domain(const struct store_trust *t)
+{
+	return t->dkim_domain;
 }

@@ -50,6 +50,7 @@ struct store_trust_in {
 	gboolean arf;			/* the report is an ARF complaint */
 	const char *original_mail_from;	/* ARF Original-Mail-From, or NULL */
 	gboolean dkim_pass;		/* a [fbl] providers DKIM signature passed */
+	const char *dkim_domain;	/* its d= when it did, or NULL (copied) */
 };
 
 struct store_trust *store_trust_new(const struct config *cfg, const struct store_trust_in *in);
@@ -68,6 +69,8 @@ int store_trust_over(const struct store_trust *t);
 const char *store_trust_first_over(const struct store_trust *t);
 /* Why nothing may suppress, for the log ("unsigned", "fbl-not-arf", ...), or NULL. */
 const char *store_trust_reason(const struct store_trust *t);
+/* The d= of the passing provider signature, or NULL (events.provider). */
+const char *store_trust_dkim_domain(const struct store_trust *t);
 void store_trust_free(struct store_trust *t);
 
 #endif

@@ -256,6 +256,14 @@ class Trust(unittest.TestCase):
         self.wait(f"SELECT suppressible FROM events WHERE address_key = '{v}'", [["f"]])
         self.assertEqual(self.suppressed(v), [])
         self.assertIn(f"event=dkim result=pass d={PROVIDER}", self.signed.log())
+        # the verified d= names the provider, whatever the From says
+        v = "dkim-relayed@gmail.example"
+        self.send(self.signed, [FBL], self.keys.sign(
+            arf_raw(v, "relayed", []).replace(b"From: fbl@isp.example", b"From: fbl@relay.mailer.test"),
+            PROVIDER))
+        self.wait(f"SELECT provider FROM events WHERE address_key = '{v}'", [[PROVIDER]])
+        self.assertEqual(self.q(f"SELECT provider FROM events WHERE address_key = 'dkim-missing@gmail.example'"),
+                         [[PROVIDER]])
 
     def test_genuine_signed_bounce_suppresses(self):
         who = "genuine14@example.org"

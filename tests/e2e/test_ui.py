@@ -26,6 +26,7 @@ import harness
 import analyst_data
 
 TOKEN = "ui-token"
+READ_TOKEN = "ui-read-token"
 SHOTS = os.path.join(os.environ.get("REBOUND_BUILD", os.path.join(harness.ROOT, "build")),
                      "ui-screenshots")
 
@@ -53,7 +54,7 @@ class UiTest(unittest.TestCase):
         cls.d = harness.Daemon({
             "smtp": {"fbl_addresses": analyst_data.FBL},
             "store": {"conninfo": cls.pg.conninfo, "batch": "8"},
-            "http": {"token": TOKEN},
+            "http": {"token": TOKEN, "read_token": READ_TOKEN},
             # an endpoint nobody answers: every delivery ends dead, for the webhooks view
             "webhook": {"url": f"http://127.0.0.1:{harness.free_port()}/hook", "secret": "s",
                         "timeout": "1", "retry_min_seconds": "1", "retry_max_seconds": "1",
@@ -81,7 +82,7 @@ class UiTest(unittest.TestCase):
             cls.d.finish(cls.pg)
 
     # --- helpers ---------------------------------------------------------
-    def api(self, path, token=None):
+    def api(self, path, token=READ_TOKEN):
         req = urllib.request.Request(self.base + path)
         if token:
             req.add_header("Authorization", "Bearer " + token)
@@ -123,6 +124,17 @@ class UiTest(unittest.TestCase):
         return int(s.replace(",", ""))
 
     # --- tests -------------------------------------------------------------
+    def test_0_read_token_typed_in(self):
+        # the page itself needs no token; its data does
+        self.driver.get(self.base + "/ui/")
+        WebDriverWait(self.driver, 20).until(
+            lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1")
+        self.assertIn("bearer token", self.text("view-error"))
+        self.driver.find_element(By.ID, "token").send_keys(READ_TOKEN)
+        self.driver.find_element(By.ID, "token-save").click()
+        self.wait_view("overview")
+        self.assertEqual(self.text("token-state"), "token set")
+
     def test_1_overview_numbers_match_api(self):
         self.go("", "overview")
         code, st = self.api("/v1/stats?since=7d&by=class")
@@ -191,13 +203,17 @@ class UiTest(unittest.TestCase):
         self.assertEqual([int(r.get_attribute("data-id")) for r in rows], [e["id"] for e in j["events"]])
         self.assertIn("5.1.1", rows[0].text)
         self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#addr-audit tbody tr")), len(j["audit"]))
-        # the raw message needs the token
-        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "button.raw-btn"))
+        # the raw message needs the write token: the read token typed in test_0 is not enough
+        self.driver.find_element(By.CSS_SELECTOR, "button.raw-btn").click()
+        WebDriverWait(self.driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#raw-box .error"))
+        self.assertIn("token", self.driver.find_element(By.CSS_SELECTOR, "#raw-box .error").text)
+        self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "pre.raw"))
         self.driver.find_element(By.ID, "token").send_keys(TOKEN)
         self.driver.find_element(By.ID, "token-save").click()
         WebDriverWait(self.driver, 20).until(
-            lambda d: d.find_elements(By.CSS_SELECTOR, "button.raw-btn") and
-            d.find_element(By.ID, "view").get_attribute("data-ready") == "1")
+            lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1" and
+            d.find_elements(By.CSS_SELECTOR, "button.raw-btn") and
+            not d.find_elements(By.CSS_SELECTOR, "#raw-box .error"))
         self.driver.find_element(By.CSS_SELECTOR, "button.raw-btn").click()
         WebDriverWait(self.driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "pre.raw"))
         self.assertIn("Message-ID: <dsn-h3@mx.example.org>",
@@ -270,6 +286,12 @@ class UiTest(unittest.TestCase):
         except urllib.error.HTTPError as e:
             self.assertEqual(e.code, 404)
             self.assertIn("error", json.loads(e.read()))
+        # static files are open, the data behind them is not
+        try:
+            urllib.request.urlopen(self.base + "/v1/stats", timeout=10)
+            self.fail("a read without the read token")
+        except urllib.error.HTTPError as e:
+            self.assertEqual(e.code, 401)
         with urllib.request.urlopen(self.base + "/ui/", timeout=10) as r:
             self.assertIn("default-src 'self'", r.headers["Content-Security-Policy"])
             self.assertTrue(r.headers["Content-Type"].startswith("text/html"))
