@@ -12,6 +12,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/config.h"
+#include "common/conn_limits.h"
 #include "common/log.h"
 #include "lookup/lookup.h"
 
@@ -71,6 +72,7 @@ cmd_lookupd(int argc, char **argv)
 		return cli_usage_error("lookupd", "unexpected argument \"%s\"", argv[1]);
 	}
 	/* parse config -> event base -> index and listeners -> dispatch */
+	conn_limits_raise_nofile();
 	if ((cfg = config_load(path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);

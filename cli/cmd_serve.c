@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "common/config.h"
+#include "common/conn_limits.h"
 #include "common/log.h"
 #include "receiver/smtp.h"
 #include "receiver/spool.h"
@@ -63,6 +64,12 @@ serve_drop_privileges(const struct config *cfg)
 		log_warnx("serve event=drop-privileges error=\"could regain root\"");
 		return -1;
 	}
+	/* Loaded as root at start; a reload (SIGHUP) reads them as this user. */
+	if ((cfg->smtp_tls_key != NULL && access(cfg->smtp_tls_key, R_OK) == -1) ||
+	    (cfg->smtp_tls_cert != NULL && access(cfg->smtp_tls_cert, R_OK) == -1))
+		log_warnx("serve event=tls-unreadable user=%s key=%s note=\"SIGHUP cannot reload the "
+		    "certificate or key: make them readable by this user (e.g. group ownership)\"",
+		    cfg->smtp_user, cfg->smtp_tls_key ? cfg->smtp_tls_key : "");
 	log_info("serve event=privileges-dropped user=%s uid=%d", cfg->smtp_user, (int)pw->pw_uid);
 	return 0;
 }
@@ -91,6 +98,24 @@ serve_sigterm(evutil_socket_t sig, short ev, void *arg)
 	smtp_server_shutdown(sv->smtp, (int)sv->cfg->smtp_shutdown_grace, serve_drained, sv);
 }
 
+/* What is trusted without authentication (config_print() shows it for -n). */
+static void
+serve_trust_notes(const struct config *cfg)
+{
+	const char **levels;
+	char **notes = config_trust_notes(cfg, &levels);
+	int i;
+
+	for (i = 0; notes[i] != NULL; i++) {
+		if (strcmp(levels[i], "warn") == 0)
+			log_warnx("serve %s", notes[i]);
+		else
+			log_info("serve %s", notes[i]);
+	}
+	g_strfreev(notes);
+	g_free(levels);
+}
+
 static void
 serve_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -105,6 +130,16 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 		    err);
 		g_free(err);
 		return;
+	}
+	{
+		struct conn_limits cl;
+		if (conn_limits_compute(cfg, &cl, &err) == -1) {
+			log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running "
+			    "config\"", err);
+			g_free(err);
+			config_free(cfg);
+			return;
+		}
 	}
 	/* A rules file the workers could not load must not reach them. */
 	if (sv->pipeline != NULL && parser_config_check(cfg, &err) < 0) {
@@ -131,6 +166,7 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	if (sv->lookups)
 		lookup_reload(cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
+	serve_trust_notes(cfg);
 }
 
 /* serve --connect: PostgreSQL answers and the schema is the binary's. */
@@ -176,18 +212,20 @@ serve_check(const struct config *cfg, int connect, char **err)
 	return connect ? serve_check_database(cfg, err) : 0;
 }
 
-static int serve_run(const char *path, int check_only, int connect);
+static int serve_run(const char *path, int check_only, int connect, int allow_root);
 
 int
 cmd_serve(int argc, char **argv)
 {
-	gboolean check_only = FALSE, connect = FALSE;
+	gboolean check_only = FALSE, connect = FALSE, allow_root = FALSE;
 	const GOptionEntry entries[] = {
 		{ "check", 'n', 0, G_OPTION_ARG_NONE, &check_only, "check the configuration (the "
 		    "rules file, the spool and the TLS files too), print the effective settings and "
 		    "exit: 0 usable, 1 not", NULL },
 		{ "connect", 0, 0, G_OPTION_ARG_NONE, &connect, "with -n: also check that PostgreSQL "
 		    "answers and every migration is applied", NULL },
+		{ "allow-root", 0, 0, G_OPTION_ARG_NONE, &allow_root, "run as root without [smtp] "
+		    "user (the parser workers still drop to nobody)", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	char *path = NULL;
@@ -204,15 +242,16 @@ cmd_serve(int argc, char **argv)
 	else if (connect && !check_only)
 		rc = cli_usage_error("serve", "--connect goes with -n");
 	else
-		rc = serve_run(path, check_only, connect);
+		rc = serve_run(path, check_only, connect, allow_root);
 	g_free(path);
 	return rc;
 }
 
 static int
-serve_run(const char *path, int check_only, int connect)
+serve_run(const char *path, int check_only, int connect, int allow_root)
 {
 	struct serve sv;
+	struct conn_limits limits;
 	struct event *ev_term, *ev_int, *ev_hup;
 	sigset_t held;
 	GPtrArray *bound;
@@ -223,9 +262,16 @@ serve_run(const char *path, int check_only, int connect)
 	sv.path = path;
 
 	/* 1. Configuration: every error is FILE:LINE and exit 1. */
+	conn_limits_raise_nofile();
 	if ((sv.cfg = config_load(sv.path, &err)) == NULL ||
 	    serve_check(sv.cfg, connect, &err) < 0) {
 		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		config_free(sv.cfg);
+		return 1;
+	}
+	if (conn_limits_compute(sv.cfg, &limits, &err) == -1) {
+		fprintf(stderr, "rebound: %s: %s\n", sv.path, err);
 		g_free(err);
 		config_free(sv.cfg);
 		return 1;
@@ -235,8 +281,23 @@ serve_run(const char *path, int check_only, int connect)
 		config_free(sv.cfg);
 		return 0;
 	}
+	/* Parsing mail from the Internet as uid 0 is never the default. */
+	if (geteuid() == 0 && (sv.cfg->smtp_user == NULL || *sv.cfg->smtp_user == '\0')) {
+		if (!allow_root) {
+			fprintf(stderr, "rebound: %s: refusing to run as root: set [smtp] user (root "
+			    "binds the ports, then becomes that user) or pass --allow-root\n",
+			    sv.path);
+			config_free(sv.cfg);
+			return 1;
+		}
+		log_warnx("serve event=running-as-root note=\"--allow-root without [smtp] user\"");
+	}
 	log_set_level_name(sv.cfg->log_level);
 	log_set_format_name(sv.cfg->log_format);
+	serve_trust_notes(sv.cfg);
+	log_info("serve event=limits nofile=%ld reserved=%ld smtp_sessions=%ld http=%ld "
+	    "socketmap=%ld policy=%ld", limits.nofile, limits.reserve, limits.smtp, limits.http,
+	    limits.socketmap, limits.policy);
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);
