@@ -973,7 +973,7 @@ cmd_stats(int argc, char **argv)
 		rc = argc != 1 ? cli_usage_error("stats", "unexpected argument \"%s\"", argv[1]) :
 		    by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by) ?
 		    cli_usage_error("stats", "--by is day, class, reason, domain or campaign, not \"%s\"", by) :
-		    cli_usage_error("stats", "--suppressible is true, false or any, not \"%s\"", supp);
+		    cli_usage_error("stats", "--suppressible is true, false or any");
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "30d", &f.since) < 0) {
@@ -1042,7 +1042,7 @@ cmd_complaints(int argc, char **argv)
 	if (argc != 1 || limit < 1 || lookup_db_suppressible_arg(supp, &f.suppressible) < 0) {
 		rc = argc != 1 ? cli_usage_error("complaints", "unexpected argument \"%s\"", argv[1]) :
 		    limit < 1 ? cli_usage_error("complaints", "--limit must be 1 or more") :
-		    cli_usage_error("complaints", "--suppressible is true, false or any, not \"%s\"", supp);
+		    cli_usage_error("complaints", "--suppressible is true, false or any");
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "7d", &f.since) < 0) {

@@ -225,7 +225,7 @@ cmd_serve(int argc, char **argv)
 		{ "connect", 0, 0, G_OPTION_ARG_NONE, &connect, "with -n: also check that PostgreSQL "
 		    "answers and every migration is applied", NULL },
 		{ "allow-root", 0, 0, G_OPTION_ARG_NONE, &allow_root, "run as root without [smtp] "
-		    "user (the parser workers still drop to nobody)", NULL },
+		    "user (parser workers still drop to nobody)", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	char *path = NULL;

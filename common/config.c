@@ -92,6 +92,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "answer for a temporarily suppressed address" },
 	{ "lookup", "action_complaint", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_complaint), "answer for a complainer" },
 	{ "lookup", "action_manual", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_manual), "answer for a manual or imported suppression" },
+	{ "lookup", "change_log_days", CFG_INT, "7", 1, 3650, NULL, F(lookup_change_log_days), "suppression change log kept (pruned from the primary)" },
 
 	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API listeners (also /metrics and /healthz)" },
 	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
@@ -357,6 +358,13 @@ config_check(struct config *cfg, const char **section, const char **key)
 			return g_strdup_printf("fbl.providers: \"%s\" is not a domain name (the "
 			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]);
 		}
+	}
+	if (cfg->fbl_dkim_key_file != NULL &&
+	    !g_file_test(cfg->fbl_dkim_key_file, G_FILE_TEST_IS_REGULAR)) {
+		*section = "fbl";
+		*key = "dkim_key_file";
+		return g_strdup_printf("fbl.dkim_key_file: \"%s\" is not a readable file",
+		    cfg->fbl_dkim_key_file);
 	}
 	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
 		*section = "signing";

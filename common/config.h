@@ -95,6 +95,7 @@ struct config {
 	char *lookup_action_soft;
 	char *lookup_action_complaint;
 	char *lookup_action_manual;
+	int64_t lookup_change_log_days;
 
 	/* [http] */
 	char **http_listen;
@@ -123,6 +124,21 @@ struct config *config_load(const char *path, char **err);
 struct config *config_defaults(void);
 void config_print(const struct config *cfg, FILE *fp);
 void config_free(struct config *cfg);
+
+/*
+ * The [smtp] domains entries whose unsigned reports may suppress (no
+ * signing key, or listed in [signing] unsigned_domains and not in
+ * required_domains), as a new NULL-terminated vector (g_strfreev).
+ */
+char **config_unsigned_domains(const struct config *cfg);
+
+/*
+ * What reports this configuration trusts without authentication, as
+ * key=value log lines ("event=unsigned-domain domain=..."), one per domain
+ * or concern, each with level "warn" or "info" in *levels (parallel, static
+ * strings).  Both vectors are new (g_strfreev, g_free).
+ */
+char **config_trust_notes(const struct config *cfg, const char ***levels);
 
 /*
  * What "serve -n" and the daemon's start need beyond the syntax: the rules
@@ -154,21 +170,6 @@ void config_write_man(FILE *fp);
  * of the source tree the binary was built in.  Caller frees.
  */
 char *config_shipped_file(const char *name);
-
-/*
- * The [smtp] domains entries whose unsigned reports may suppress (no
- * signing key, or listed in [signing] unsigned_domains and not in
- * required_domains), as a new NULL-terminated vector (g_strfreev).
- */
-char **config_unsigned_domains(const struct config *cfg);
-
-/*
- * What reports this configuration trusts without authentication, as
- * key=value log lines ("event=unsigned-domain domain=..."), one per domain
- * or concern, each with level "warn" or "info" in *levels (parallel, static
- * strings).  Both vectors are new (g_strfreev, g_free).
- */
-char **config_trust_notes(const struct config *cfg, const char ***levels);
 
 /* The tenant that owns a return-path domain, or default_tenant. Not a copy. */
 const char *config_tenant_for_domain(const struct config *cfg, const char *domain);

@@ -841,6 +841,19 @@ spool_commit_async_fd(struct spool *s, struct spool_envelope *env, int fd, size_
 }
 
 int
+spool_has_room(struct spool *s, uint64_t len)
+{
+	struct statvfs vfs;
+	uint64_t min_free;
+
+	g_mutex_lock(&s->lock);
+	min_free = s->min_free;
+	g_mutex_unlock(&s->lock);
+	return min_free == 0 || fstatvfs(s->tmpfd, &vfs) != 0 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= min_free + len;
+}
+
+int
 spool_tmpfile(struct spool *s, char **err)
 {
 	char name[32];

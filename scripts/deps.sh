@@ -6,8 +6,8 @@ set -eu
 
 BUILD_PKGS="build-essential pkg-config libglib2.0-dev libgmime-3.0-dev libevent-dev libssl-dev libpq-dev libjson-glib-dev libopendkim-dev libseccomp-dev"
 RUN_PKGS="postgresql-15 openssl"
-# man-db and systemd: the man pages and the units are checked (man --warnings,
-# systemd-analyze verify).
+# python3-dkim signs the tests' reports; man-db and systemd: the man pages
+# and the units are checked (man --warnings, systemd-analyze verify).
 TEST_PKGS="python3 python3-dkim swaks curl postfix clang libclang-rt-14-dev valgrind man-db systemd"
 BENCH_PKGS="wrk libsisimai-perl"
 # make deb / make test-deb: Debian's packaging tools and a chroot builder.

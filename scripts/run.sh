@@ -114,6 +114,7 @@ started_pg=1
 [ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname = 'rebound'")" = 1 ] ||
 	psql_pg -c "CREATE DATABASE rebound OWNER rebound"
 
+CONNINFO="host=$PGDIR dbname=rebound user=rebound"
 # A signing key, so that only signed return paths can suppress (README, Security).
 if [ ! -f "$VAR/signing.key" ]; then
 	(umask 077; printf 'hex:%s\n' "$(openssl rand -hex 32)" > "$VAR/signing.key")
@@ -121,7 +122,6 @@ fi
 if [ -f "$CONF" ] && ! grep -q '^\[signing\]' "$CONF"; then
 	printf '\n[signing]\nkey = file:%s\n' "$VAR/signing.key" >> "$CONF"
 fi
-CONNINFO="host=$PGDIR dbname=rebound user=rebound"
 if [ ! -f "$CONF" ]; then
 	cat > "$CONF" <<CONF
 # Written by "make run"; edit freely, it is kept between runs (but the

@@ -145,6 +145,12 @@ test_choices_and_pairs(void)
 	expect_error("[smtp]\ntls_cert = /x.pem\n", "2", "go together");
 	expect_error("[smtp]\nlisten_tls = 127.0.0.1:4650\n", "2", "needs smtp.tls_cert");
 	expect_error("[smtp]\nfbl_addresses = fbl.example.com\n", "2", "is not an address");
+	expect_error("[fbl]\nproviders = isp.example;fbl@isp.example\n", "2",
+	    "fbl.providers: \"fbl@isp.example\" is not a domain name");
+	expect_error("[fbl]\n\ndkim_key_file = /nonexistent/keys\n", "3",
+	    "fbl.dkim_key_file: \"/nonexistent/keys\" is not a readable file");
+	expect_error("[signing]\nunsigned_domains = a.example\n", "2",
+	    "signing.unsigned_domains needs signing.key");
 }
 
 static void
