@@ -119,7 +119,7 @@ static const struct cfg_param cfg_params[] = {
 	/* require_dkim's default depends on signing.key: config_load() sets it. */
 	{ "fbl", "providers", CFG_LIST, "", 0, 0, NULL, F(fbl_providers), "DKIM d= domains whose ARF reports may suppress" },
 	{ "fbl", "require_dkim", CFG_BOOL, "false", 0, 0, NULL, F(fbl_require_dkim), "ARF suppresses only with a provider's DKIM signature" },
-	{ "fbl", "dkim_key_file", CFG_STR, NULL, 0, 0, NULL, F(fbl_dkim_key_file), "DKIM keys from this file instead of DNS (tests)" },
+	{ "fbl", "dkim_key_file", CFG_PATH, NULL, 0, 0, NULL, F(fbl_dkim_key_file), "DKIM keys from this file instead of DNS (tests)" },
 };
 
 #undef F
