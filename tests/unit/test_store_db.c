@@ -610,6 +610,84 @@ test_batch_as_one_at_a_time(struct fx *f, gconstpointer data)
 		rep_free(r[i]);
 }
 
+/*
+ * One batch carrying what the analyst side adds: placeholders are stored
+ * but never suppress; a complaint names its provider; a backfilled
+ * message's events are dated from the report, and those dates (not the
+ * import's) place them in the soft window; every new event is queued for
+ * the webhook endpoints of its tenant in the same transaction.
+ */
+static void
+test_batch_origin_dates_webhooks(struct fx *f, gconstpointer data)
+{
+	static const char *const dates[] = { "1 Oct 2026 10:00:00 +0000",
+	    "11 Oct 2026 10:00:00 +0000", "21 Oct 2026 10:00:00 +0000" };
+	struct report *r[5];
+	struct spool_envelope env[5];
+	struct store_msg m[5];
+	struct store_result res[5];
+	char *rc[] = { (char *)"b@bounces.example.com", NULL };
+	char *raw[5], *err = NULL, *v;
+	enum pg_error_class cls;
+	size_t failed, i;
+
+	(void)data;
+	g_strfreev(f->cfg->webhook_url);
+	f->cfg->webhook_url = g_new0(char *, 3);
+	f->cfg->webhook_url[0] = g_strdup("http://127.0.0.1:9/all");
+	f->cfg->webhook_url[1] = g_strdup("acme=http://127.0.0.1:9/acme");
+	r[0] = rep_new(REPORT_KIND_DSN);
+	rep_add(r[0], "ghost@nowhere.invalid", REPORT_CLASS_HARD, "userunknown");
+	rep_add(r[0], "real@example.org", REPORT_CLASS_HARD, "userunknown");
+	r[1] = rep_new(REPORT_KIND_ARF);
+	rep_add(r[1], "plain@example.org", REPORT_CLASS_COMPLAINT, "abuse");
+	raw[0] = g_strdup("Subject: dsn\r\n\r\nx\r\n");
+	raw[1] = g_strdup("From: FBL <fbl@fbl.mail.yahoo.com>\r\nSubject: arf\r\n\r\nx\r\n");
+	for (i = 2; i < 5; i++) {
+		r[i] = rep_new(REPORT_KIND_DSN);
+		rep_add(r[i], "late@example.org", REPORT_CLASS_SOFT, "mailboxfull");
+		raw[i] = g_strdup_printf("Date: %s\r\nSubject: soft\r\n\r\n%zu\r\n", dates[i - 2], i);
+	}
+	for (i = 0; i < 5; i++) {
+		memset(&env[i], 0, sizeof env[i]);
+		memset(&m[i], 0, sizeof m[i]);
+		env[i].queue_id = (char *)"QO";
+		env[i].arrival_us = T0;
+		env[i].rcpts = rc;
+		m[i].env = &env[i];
+		m[i].raw = raw[i];
+		m[i].len = strlen(raw[i]);
+		m[i].report = r[i];
+		m[i].dated_by_report = i >= 2;
+	}
+	g_assert_cmpint(store_batch(f->conn, f->cfg, m, 5, res, &failed, &cls, &err), ==, 0);
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM events"), ==, 6);
+	/* the placeholder is an event, never a suppression; its neighbour is */
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM events WHERE address_key = 'ghost@nowhere.invalid'"), ==, 1);
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions WHERE address_key = 'ghost@nowhere.invalid'"), ==, 0);
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions WHERE address_key = 'real@example.org'"), ==, 1);
+	v = q1(f, "SELECT provider FROM events WHERE class = 'complaint'");
+	g_assert_cmpstr(v, ==, "yahoo.com");
+	g_free(v);
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM events WHERE class <> 'complaint' AND provider IS NOT NULL"), ==, 0);
+	/* three soft bounces ten days apart: dated by their reports, never three in a window */
+	v = q1(f, "SELECT string_agg(to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD'), ',' ORDER BY id)"
+	    " FROM events WHERE address_key = 'late@example.org'");
+	g_assert_cmpstr(v, ==, "2026-10-01,2026-10-11,2026-10-21");
+	g_free(v);
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions WHERE address_key = 'late@example.org'"), ==, 0);
+	/* one delivery per event for the every-tenant endpoint, none for acme's */
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM webhook_outbox WHERE url = 'http://127.0.0.1:9/all'"
+	    " AND state = 'pending'"), ==, 6);
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM webhook_outbox o JOIN events e ON e.id = o.event_id"
+	    " AND e.tenant = o.tenant"), ==, 6);
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM webhook_outbox WHERE url LIKE '%/acme'"), ==, 0);
+	for (i = 0; i < 5; i++) {
+		rep_free(r[i]);
+		g_free(raw[i]);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -629,5 +707,6 @@ main(int argc, char **argv)
 	T("/store/errors", test_errors);
 	T("/store/batch", test_batch);
 	T("/store/batch-as-one-at-a-time", test_batch_as_one_at_a_time);
+	T("/store/batch-origin-dates-webhooks", test_batch_origin_dates_webhooks);
 	return g_test_run();
 }
