@@ -213,6 +213,9 @@ static const char SQL_EVENT[] =
     " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean, $37)"
     " RETURNING id";
 
+/* A complaint keeps the provider it was stored with: like the message's
+ * trust, it was settled at arrival (a verified DKIM d= is not checked
+ * again), and a rules change does not move a report's origin. */
 static const char SQL_EVENT_REPLACE[] =
     "UPDATE events SET (message_id, tenant, occurred_at, recipient, address_key, domain, kind,"
     " class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
@@ -222,7 +225,8 @@ static const char SQL_EVENT_REPLACE[] =
     " orig_date, suppressible, provider)"
     " = ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
     " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean, $37)"
+    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean,"
+    " CASE WHEN $37::text IS NULL THEN NULL ELSE coalesce(events.provider, $37::text) END)"
     " WHERE id = $38::bigint RETURNING id";
 
 /* Soft failures of this address from distinct reports within the window
