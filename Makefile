@@ -45,7 +45,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 
-.PHONY: all deps deps-test deps-bench check run clean fuzz bench-smtp bench-parse bench-store bench-lookup includes
+.PHONY: all deps deps-test deps-bench check run stop clean fuzz bench-smtp bench-parse bench-store bench-lookup bench-scale includes
 all: includes $(BUILD)/rebound $(BUILD)/rebound-test $(UNIT_BIN)
 
 # The include roots: build/inc/LAYER/NAME -> NAME for every layer up to LAYER;
@@ -105,6 +105,10 @@ run:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
+
+# Ends this tree's "make run" (its daemon and the PostgreSQL cluster it started).
+stop:
+	@scripts/run.sh stop
 
 clean:
 	rm -rf build
@@ -191,6 +195,17 @@ $(BUILD)/bench/bench_lookup_client: tests/bench/bench_lookup_client.c
 bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_lookup.py
 
+# ---- parser accuracy on tests/corpus ---------------------------------------
+# Per source, train and validation (tests/corpus/SPLIT), and the shared corpus.
+.PHONY: accuracy
+accuracy: $(BUILD)/rebound
+	BUILD=$(BUILD) tests/accuracy/run.sh
+
+# Primary + hot standby, two receivers, lookupd on the standby, under load;
+# a 30 s primary outage (tests/bench/bench_scale.py).
+bench-scale: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
+	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_scale.py
+
 # Issue 18's webhook bar: 1,000 events to a receiver that fails the first
 # three tries of each and is down for 60 s (PostgreSQL restarted meanwhile);
 # make check runs the same test with 200 events and 10 s.
@@ -198,3 +213,5 @@ bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
 bench-webhook: $(BUILD)/rebound
 	REBOUND_BUILD=$(BUILD) REBOUND_WEBHOOK_EVENTS=1000 REBOUND_WEBHOOK_OUTAGE=60 \
 	    python3 tests/run.py -v -k test_webhook.py
+
+include mk/install.mk

@@ -111,7 +111,7 @@ PGresult *lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filt
  * being the by dimension or "" when by is NULL; ordered by t, key. */
 PGresult *lookup_db_series(PGconn *c, const char *interval, const char *by,
     const struct lookup_db_filter *f, char **err);
-/* Webhook outbox rows (sql/005_webhook.sql), newest first, state NULL =
+/* Webhook outbox rows (sql/006_webhook.sql), newest first, state NULL =
  * any; cursor: rows with id < cursor.  Counts: rows (state, count). */
 PGresult *lookup_db_webhooks(PGconn *c, const char *state, int64_t cursor, int limit, char **err);
 PGresult *lookup_db_webhook_counts(PGconn *c, char **err);

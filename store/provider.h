@@ -3,7 +3,7 @@
  * one.
  *
  * provider_of() names the mailbox provider of a report for events.provider
- * (sql/004_provider.sql), as a registered domain ("fbl.mail.yahoo.com" ->
+ * (sql/005_provider.sql), as a registered domain ("fbl.mail.yahoo.com" ->
  * "yahoo.com"), from the first of: the domain of the report's own From
  * header, its envelope sender, a known feedback-loop User-Agent, the
  * Reporting-MTA.  The store puts the d= of a verified provider DKIM

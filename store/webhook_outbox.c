@@ -51,3 +51,55 @@ webhook_outbox_add(PGconn *conn, const struct config *cfg, int64_t event_id,
 	g_string_free(arr, TRUE);
 	return rc;
 }
+
+static const char SQL_QUEUE_BATCH[] =
+    "INSERT INTO webhook_outbox (event_id, tenant, url)"
+    " SELECT e.event_id, e.tenant, u.url FROM rebound_batch_events e"
+    " JOIN unnest($1::text[], $2::text[]) AS u(tenant, url) ON u.tenant = '' OR u.tenant = e.tenant"
+    " WHERE e.event_id IS NOT NULL ORDER BY e.seq ON CONFLICT DO NOTHING";
+
+/* Appends s to a text[] literal being built in a. */
+static void
+webhook_outbox_item(GString *a, const char *s)
+{
+	const char *c;
+
+	g_string_append(a, a->len > 1 ? ",\"" : "\"");
+	for (c = s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			g_string_append_c(a, '\\');
+		g_string_append_c(a, *c);
+	}
+	g_string_append_c(a, '"');
+}
+
+int
+webhook_outbox_batch(PGconn *conn, const struct config *cfg, enum pg_error_class *cls,
+    char **err)
+{
+	GString *tenants, *urls;
+	const char *p[2];
+	int i, n = 0, rc;
+
+	if (cfg->webhook_url == NULL || cfg->webhook_url[0] == NULL)
+		return 0;
+	tenants = g_string_new("{");
+	urls = g_string_new("{");
+	for (i = 0; cfg->webhook_url[i]; i++) {
+		struct webhook_url u;
+		if (webhook_url_parse(cfg->webhook_url[i], &u) < 0)
+			continue;	/* refused when the configuration loaded */
+		webhook_outbox_item(tenants, u.tenant ? u.tenant : "");
+		webhook_outbox_item(urls, u.url);
+		webhook_url_clear(&u);
+		n++;
+	}
+	g_string_append_c(tenants, '}');
+	g_string_append_c(urls, '}');
+	p[0] = tenants->str;
+	p[1] = urls->str;
+	rc = n == 0 ? 0 : pg_command(conn, SQL_QUEUE_BATCH, 2, p, cls, err);
+	g_string_free(tenants, TRUE);
+	g_string_free(urls, TRUE);
+	return rc;
+}

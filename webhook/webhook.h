@@ -1,7 +1,7 @@
 /*
  * webhook.h - deliver events to other systems ([webhook] url): the
  * deliverer thread posts the due rows of the outbox the store fills
- * (store/webhook_outbox.h, sql/005_webhook.sql) and records each outcome.
+ * (store/webhook_outbox.h, sql/006_webhook.sql) and records each outcome.
  *
  * Each POST carries one event as JSON, with
  *   X-Rebound-Event-Id: ID            (the same on every retry: idempotence)
