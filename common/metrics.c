@@ -95,7 +95,11 @@ static const struct {
 	    "full reloads of the lookup index after the change log was pruned past it",
 	    "reason", "pruned" },
 	{ "rebound_http_responses_total", METRICS_COUNTER, "HTTP API responses, by status",
-	    "code", "200|201|400|401|403|404|405|500|503" },
+	    "code", "200|201|301|400|401|403|404|405|500|503" },
+	{ "rebound_webhook_deliveries_total", METRICS_COUNTER,
+	    "webhook delivery attempts recorded, by result", "result", "delivered|failed|dead" },
+	{ "rebound_webhook_outbox", METRICS_GAUGE,
+	    "webhook deliveries not delivered yet (pending) or given up (dead)", "state", NULL },
 };
 
 static void

@@ -12,7 +12,7 @@ static char *rendered;
 static GPtrArray *
 source_names(void)
 {
-	static const char *const dirs[] = { "common", "receiver", "workers", "store", "lookup", "cli" };
+	static const char *const dirs[] = { "common", "receiver", "workers", "store", "webhook", "lookup", "cli" };
 	GRegex *re = g_regex_new("\"(rebound_[a-z0-9_]+)\"", 0, 0, NULL);
 	GPtrArray *names = g_ptr_array_new_with_free_func(g_free);
 
