@@ -101,7 +101,7 @@ static const struct {
 	    " [webhook] give_up_seconds)", "result", "delivered|failed|dead" },
 	{ "rebound_webhook_outbox", METRICS_GAUGE,
 	    "webhook deliveries waiting (pending) and given up (dead, the dead letters), by state",
-	    "state", "pending|dead" },
+	    "state", NULL },
 };
 
 static void

@@ -3,7 +3,7 @@ tests/bench/bench_scale.py: a PostgreSQL primary and a streaming hot standby
 made from it with pg_basebackup -R, receivers ("rebound serve", each with
 its own spool and ports) writing to the primary, and "rebound lookupd"
 following the standby.  Everything on unix sockets and loopback ports."""
-import os, shutil, signal, smtplib, socket, subprocess, tempfile, time
+import glob, os, shutil, signal, smtplib, socket, subprocess, tempfile, time
 
 import harness
 from lookup_env import netstring, read_netstring
@@ -128,7 +128,8 @@ class Layout:
                                 "parser": {"workers": str(workers)}})
             self.receivers.append(d)
         self.receivers[0].start()
-        ok, got = self.primary.poll("SELECT max(version) FROM rebound_migrations", [["6"]], 20)
+        latest = str(len(glob.glob(os.path.join(harness.ROOT, "sql", "[0-9]*.sql"))))
+        ok, got = self.primary.poll("SELECT max(version) FROM rebound_migrations", [[latest]], 20)
         if not ok:
             raise RuntimeError(f"schema not migrated: {got}\n{self.receivers[0].log()[-2000:]}")
         for d in self.receivers[1:]:
