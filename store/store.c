@@ -445,7 +445,9 @@ done:
  * by COPY (binary: every value length-prefixed, no escaping), then a few
  * INSERT ... SELECT statements move them into messages, events and
  * suppressions.  The temporary tables' columns are the text parameters
- * the per-row statements above take, cast the same way.
+ * the per-row statements above take, cast the same way.  The raw message
+ * is compressed once, with lz4 as messages.raw is (sql/003_raw_lz4.sql),
+ * when it enters the temporary table, and moves on as it is.
  */
 static const char SQL_BATCH_BEGIN[] =
     "BEGIN;"
@@ -453,7 +455,7 @@ static const char SQL_BATCH_BEGIN[] =
     "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_messages (idx int NOT NULL,"
     " queue_id text, received_us text, client_addr text, helo text, tls text, mail_from text,"
     " rcpts text, size text, sha256 bytea, tenant text, kind text, outcome text, anomalies text,"
-    " mta text, attempts text, quarantined text, raw bytea, suppressible text)"
+    " mta text, attempts text, quarantined text, raw bytea COMPRESSION lz4, suppressible text)"
     " ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_events (seq int NOT NULL, msg_idx int NOT NULL,"
     " round int NOT NULL, policy int NOT NULL, pclass text, preason text, event_id bigint,"
@@ -557,6 +559,18 @@ static const char SQL_BATCH_POLICY[] =
     "   RETURNING tenant, address_key)"
     " SELECT msg_idx FROM lifted"
     " UNION ALL SELECT c.msg_idx FROM up JOIN c USING (tenant, address_key)";
+
+/* A round of permanent suppressions only (hard failures, complaints): each
+ * event adds or changes exactly one row, so nothing needs to come back. */
+static const char SQL_BATCH_SUPPRESS[] =
+    "INSERT INTO suppressions AS s (tenant, address, address_key, domain, class, reason,"
+    " first_seen, last_seen, event_count, expires_at, origin, event_id)"
+    " SELECT tenant, recipient, address_key, domain, pclass, preason,"
+    " ('epoch'::timestamptz + occurred_us::bigint * interval '1 microsecond'),"
+    " ('epoch'::timestamptz + occurred_us::bigint * interval '1 microsecond'), 1, NULL,"
+    " 'automatic', event_id FROM rebound_batch_events"
+    " WHERE round = $1::int AND policy = 1 AND event_id IS NOT NULL ORDER BY seq"
+    SUPPRESS_ON_CONFLICT;
 
 G_STATIC_ASSERT(POLICY_SUPPRESS == 1 && POLICY_SOFT == 2 && POLICY_RESET == 3);
 
@@ -670,11 +684,15 @@ store_next_round(GHashTable *rounds, const char *tenant, const char *key)
 	return n;
 }
 
-/* One event's COPY row; returns its policy round, 0 when it does not reach the policy. */
+/*
+ * One event's COPY row; returns its policy round, 0 when it does not reach
+ * the policy, and its policy action in *act.
+ */
 static int
 store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, int seq,
     size_t idx, int64_t message_id, const char *tenant, int64_t arrival_us,
-    const struct report *r, const struct report_record *rec, gboolean suppressible)
+    const struct report *r, const struct report_record *rec, gboolean suppressible,
+    enum policy_action *actp)
 {
 	struct params p = { 0 };
 	char *address, *key, *reason;
@@ -705,6 +723,7 @@ store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, in
 	params_clear(&p);
 	g_free(address);
 	g_free(key);
+	*actp = act;
 	return round;
 }
 
@@ -727,7 +746,11 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 	GHashTable *rounds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	PGresult *pr;
 	size_t i;
+	/* per policy event: round, action, message index */
+	GArray *pev = g_array_new(FALSE, FALSE, sizeof(gint32) * 3);
+	gint32 *mixed = NULL;		/* per round: anything but POLICY_SUPPRESS */
 	int rc = -1, nev = 0, maxround = 0, round;
+	guint e;
 
 	if (pg_copy_in(conn, SQL_BATCH_COPY_MESSAGES, mcopy->data, mcopy->len, cls, err) < 0)
 		goto done;
@@ -764,9 +787,15 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
 
+			enum policy_action act;
+
 			round = store_copy_event(ecopy, cfg, rounds, nev++, i, res[i].message_id,
 			    tenants[i], env->arrival_us, r, rec,
-			    store_trust_record(trust[i], rec->recipient));
+			    store_trust_record(trust[i], rec->recipient), &act);
+			if (round > 0) {
+				gint32 v[3] = { round, (gint32)act, (gint32)i };
+				g_array_append_vals(pev, v, 1);
+			}
 			maxround = MAX(maxround, round);
 			res[i].events++;
 		}
@@ -782,8 +811,24 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 		snprintf(window, sizeof window, "%" G_GINT64_FORMAT, cfg->policy_soft_window_days);
 		snprintf(threshold, sizeof threshold, "%" G_GINT64_FORMAT, cfg->policy_soft_threshold);
 		snprintf(expire, sizeof expire, "%" G_GINT64_FORMAT, cfg->policy_soft_expire_days);
+		mixed = g_new0(gint32, maxround + 1);
+		for (e = 0; e < pev->len; e++) {
+			gint32 *v = &g_array_index(pev, gint32, e * 3);
+			if (v[1] != POLICY_SUPPRESS)
+				mixed[v[0]] = 1;
+		}
 		for (round = 1; round <= maxround; round++) {
 			snprintf(srnd, sizeof srnd, "%d", round);
+			if (!mixed[round]) {
+				if (pg_command(conn, SQL_BATCH_SUPPRESS, 1, pp, cls, err) < 0)
+					goto done;
+				for (e = 0; e < pev->len; e++) {
+					gint32 *v = &g_array_index(pev, gint32, e * 3);
+					if (v[0] == round)
+						res[v[2]].suppressions++;
+				}
+				continue;
+			}
 			pr = pg_exec(conn, SQL_BATCH_POLICY, 4, pp, PGRES_TUPLES_OK, cls, err);
 			if (pr == NULL)
 				goto done;
@@ -800,6 +845,8 @@ done:
 	if (ecopy != NULL)
 		g_byte_array_unref(ecopy);
 	g_hash_table_destroy(rounds);
+	g_array_unref(pev);
+	g_free(mixed);
 	return rc;
 }
 
