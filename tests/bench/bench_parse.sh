@@ -1,13 +1,19 @@
 #!/bin/sh
 # bench_parse.sh - "make bench-parse": Rebound's parser and Sisimai (Debian's
 # libsisimai-perl) over the same messages, one core each, in one run.
-# Uses ../shared/corpus/emails/bsd when present, else tests/fixtures.
+# Uses the shared corpus's bsd/ when present, else tests/fixtures.
 set -eu
 cd "$(dirname "$0")/../.."
 B=${BUILD:-build}
 SECONDS_RUN=${BENCH_SECONDS:-5}
-if [ -d ../shared/corpus/emails/bsd ]; then
-	DIR=../shared/corpus/emails/bsd
+# The shared corpus sits beside the checkout (../shared), or beside the
+# directory of worktrees (../../shared); BENCH_CORPUS names it otherwise.
+CORPUS_ROOT=${BENCH_CORPUS:-}
+for c in ../shared/corpus/emails ../../shared/corpus/emails; do
+	[ -z "$CORPUS_ROOT" ] && [ -d "$c/bsd" ] && CORPUS_ROOT=$c
+done
+if [ -n "$CORPUS_ROOT" ] && [ -d "$CORPUS_ROOT/bsd" ]; then
+	DIR=$CORPUS_ROOT/bsd
 else
 	DIR=tests/fixtures/parsers
 fi
@@ -38,7 +44,7 @@ fi
 # in one perl process.
 CORPUS=""
 for d in bsd crlf cr; do
-	[ -d "../shared/corpus/emails/$d" ] && CORPUS="$CORPUS ../shared/corpus/emails/$d"
+	[ -n "$CORPUS_ROOT" ] && [ -d "$CORPUS_ROOT/$d" ] && CORPUS="$CORPUS $CORPUS_ROOT/$d"
 done
 if [ -n "$CORPUS" ]; then
 	LIST=$(mktemp)
