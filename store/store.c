@@ -786,7 +786,6 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 			    store_trust_reason(trust[i]));
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
-
 			enum policy_action act;
 
 			round = store_copy_event(ecopy, cfg, rounds, nev++, i, res[i].message_id,
