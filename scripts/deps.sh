@@ -4,9 +4,9 @@
 # exact apt-get line and fails, so "make run" / "make check" stop early.
 set -eu
 
-BUILD_PKGS="build-essential pkg-config libglib2.0-dev libgmime-3.0-dev libevent-dev libssl-dev libpq-dev libjson-glib-dev"
+BUILD_PKGS="build-essential pkg-config libglib2.0-dev libgmime-3.0-dev libevent-dev libssl-dev libpq-dev libjson-glib-dev libopendkim-dev libseccomp-dev"
 RUN_PKGS="postgresql-15 openssl"
-TEST_PKGS="python3 swaks curl postfix clang libclang-rt-14-dev valgrind"
+TEST_PKGS="python3 python3-dkim swaks curl postfix clang libclang-rt-14-dev valgrind"
 BENCH_PKGS="wrk libsisimai-perl"
 
 case "${1:-build}" in
@@ -15,6 +15,15 @@ test) want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS" ;;
 bench) want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS $BENCH_PKGS" ;;
 *) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
 esac
+
+# PostgreSQL runs as its own user, which must be able to reach the tools
+# and data below "/": a root directory without search permission for
+# others (seen in chroots made with mktemp -d) makes every initdb fail with
+# "Permission denied".  A real system's "/" is 0755; make this one so.
+if [ "$(id -u)" = 0 ] && [ "$(( 0$(stat -c %a /) & 1 ))" = 0 ]; then
+	echo "rebound: / is mode $(stat -c %a /): setting 0755 so that the postgres user can reach its files" >&2
+	chmod 0755 /
+fi
 
 missing=""
 for p in $want; do

@@ -9,6 +9,7 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "store/dkim.h"
 #include "store/policy.h"
 #include "store/trust.h"
 
@@ -574,6 +575,50 @@ static const char SQL_BATCH_SUPPRESS[] =
 
 G_STATIC_ASSERT(POLICY_SUPPRESS == 1 && POLICY_SOFT == 2 && POLICY_RESET == 3);
 
+/*
+ * What the envelope, the report's kind and (for a complaint) its DKIM
+ * signature let m's records do.  Runs before the transaction opens: DKIM
+ * may wait on DNS, and only complaints pay for it.
+ */
+static struct store_trust *
+store_trust_of(const struct config *cfg, const struct store_msg *m)
+{
+	const struct report *r = m->report;
+	struct store_trust_in in = { 0 };
+	struct store_trust *t;
+	char *domain = NULL, *detail = NULL;
+
+	in.rcpts = m->env->rcpts;
+	in.arrival_us = m->env->arrival_us;
+	in.stored = -1;
+	in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
+	in.original_mail_from = r ? r->original_mail_from : NULL;
+	if (in.arf && cfg->fbl_require_dkim && m->raw != NULL) {
+		in.dkim_pass = store_dkim_provider(cfg, m->raw, m->len, &domain, &detail);
+		if (in.dkim_pass)
+			log_info("q=%s event=dkim result=pass d=%s", m->env->queue_id ?
+			    m->env->queue_id : "-", domain);
+		else {
+			char *e = log_escape(detail, strlen(detail), 200);
+			log_info("q=%s event=dkim result=fail detail=\"%s\"", m->env->queue_id ?
+			    m->env->queue_id : "-", e);
+			g_free(e);
+		}
+		g_free(domain);
+		g_free(detail);
+	}
+	t = store_trust_new(cfg, &in);
+	return t;
+}
+
+/* Raw bytes are kept for reprocess and quarantine --show, up to a size:
+ * a bounce carrying a whole original is mostly that original. */
+static gboolean
+store_keeps_raw(const struct config *cfg, const struct store_msg *m)
+{
+	return (uint64_t)m->len <= (uint64_t)cfg->store_raw_max_mb << 20;
+}
+
 /* COPY's binary format: a header, rows of length-prefixed fields, a trailer. */
 static void
 copy_u16(GByteArray *b, guint16 v)
@@ -665,8 +710,10 @@ store_copy_message(GByteArray *b, const struct config *cfg, size_t idx,
 	for (i = 0; i < p.n; i++) {
 		if (i == 8)
 			copy_bytes(b, hash, 32);
-		else if (i == 16)
+		else if (i == 16 && store_keeps_raw(cfg, m))
 			copy_bytes(b, m->raw ? m->raw : "", m->len);
+		else if (i == 16)
+			copy_bytes(b, NULL, 0);
 		else
 			copy_text(b, p.v[i]);
 	}
@@ -780,23 +827,37 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 			res[i].duplicate = TRUE;
 			continue;
 		}
+		if (!store_keeps_raw(cfg, &msgs[i]))
+			log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
+			    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
+			    res[i].message_id, msgs[i].len, cfg->store_raw_max_mb);
 		if (!store_trust_message(trust[i]))
 			log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
 			    env->queue_id ? env->queue_id : "-", res[i].message_id,
 			    store_trust_reason(trust[i]));
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
+			gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE;
 			enum policy_action act;
 
 			round = store_copy_event(ecopy, cfg, rounds, nev++, i, res[i].message_id,
 			    tenants[i], env->arrival_us, r, rec,
-			    store_trust_record(trust[i], rec->recipient), &act);
+			    store_trust_take(trust[i], rec->recipient, counts), &act);
 			if (round > 0) {
 				gint32 v[3] = { round, (gint32)act, (gint32)i };
 				g_array_append_vals(pev, v, 1);
 			}
 			maxround = MAX(maxround, round);
 			res[i].events++;
+		}
+		if (store_trust_over(trust[i]) > 0) {
+			char *first = log_escape(store_trust_first_over(trust[i]),
+			    strlen(store_trust_first_over(trust[i])), 256);
+			log_warnx("q=%s event=suppression-cap message_id=%" G_GINT64_FORMAT " cap=%"
+			    G_GINT64_FORMAT " over=%d first_over=\"%s\"", env->queue_id ?
+			    env->queue_id : "-", res[i].message_id,
+			    cfg->policy_max_suppressions_per_message, store_trust_over(trust[i]), first);
+			g_free(first);
 		}
 	}
 	copy_finish(ecopy);
@@ -871,10 +932,7 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 
 		memset(&res[i], 0, sizeof res[i]);
 		tenants[i] = store_tenant(cfg, m->env);
-		trust[i] = store_trust_new(cfg, m->env->rcpts, m->env->arrival_us, -1);
-		if (m->report != NULL)
-			store_trust_original(trust[i], cfg, m->report->original_mail_from,
-			    m->env->arrival_us, -1);
+		trust[i] = store_trust_of(cfg, m);
 		store_hash(m->raw, m->len, hash);
 		h = g_bytes_new(hash, sizeof hash);
 		if (g_hash_table_contains(seen, h)) {

@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "parsers/parser.h"
 #include "workers/parser_config.h"
+#include "workers/sandbox.h"
 #include "workers/workers.h"
 #include "workers/workers_proto.h"
 
@@ -169,6 +170,15 @@ workers_child_main(int argc, char **argv)
 		return 1;
 	}
 	parser_set_gmime_only(p, pc.gmime_only);
+	/* From here on the input is hostile: no root, only parsing's system calls. */
+	if (sandbox_enter(&err) == -1) {
+		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
+		log_warnx("parse-worker pid=%ld sandbox: %s", (long)getpid(), err);
+		g_free(err);
+		parser_free(p);
+		parser_config_worker_clear(&pc);
+		return 1;
+	}
 	if (worker_frame(fd, WORKERS_FRAME_HELLO, NULL, 0) == -1) {
 		parser_free(p);
 		parser_config_worker_clear(&pc);
