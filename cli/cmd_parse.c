@@ -19,6 +19,7 @@
 #include <json-glib/json-glib.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/log.h"
 #include "workers/parser_config.h"
 #include "common/config.h"
@@ -342,18 +343,6 @@ parse_maildir(struct parse_ctx *c, const char *dir)
 	}
 }
 
-static int
-parse_usage(void)
-{
-	fprintf(stderr, "usage: rebound parse [--json] [-c FILE] [--rules FILE] [--envelope-rcpt ADDR]\n"
-	    "                     [--no-fork] [--gmime-only] [--mbox FILE] [--maildir DIR] FILE...\n"
-	    "  FILE \"-\" reads one message from stdin.  Messages are parsed in the parser\n"
-	    "  worker pool ([parser] settings of -c FILE); --no-fork parses in-process.\n"
-	    "  --gmime-only: every message through GMime's MIME tree (a diagnostic: the\n"
-	    "  output is meant to be the same).\n");
-	return 2;
-}
-
 /* conf/rules.conf in the cwd, else next to the binary (../conf/rules.conf). */
 static char *
 default_rules(const char *configured)
@@ -381,55 +370,59 @@ int
 cmd_parse(int argc, char **argv)
 {
 	struct parse_ctx c = { .json = FALSE };
+	gboolean json = FALSE, no_fork = FALSE, gmime_only = FALSE;
+	char *cfgpath = NULL, *rules = NULL, *envelope_rcpt = NULL, **mboxes = NULL,
+	    **maildirs = NULL, *err = NULL, *rulespath = NULL;
+	const GOptionEntry entries[] = {
+		{ "json", 'j', 0, G_OPTION_ARG_NONE, &json, "one JSON object per recipient record "
+		    "(every field; a message without records gets one object with its outcome); "
+		    "default: tab-separated file, kind, recipient, class, reason, status, rule", NULL },
+		{ "mbox", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &mboxes,
+		    "parse every message of an mbox file (repeatable)", "FILE" },
+		{ "maildir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &maildirs,
+		    "parse every message of a Maildir, cur/ and new/ (repeatable)", "DIR" },
+		{ "rules", 0, 0, G_OPTION_ARG_FILENAME, &rules,
+		    "classification rules (default: [parser] rules)", "FILE" },
+		{ "envelope-rcpt", 0, 0, G_OPTION_ARG_STRING, &envelope_rcpt, "the envelope "
+		    "recipient the report was sent to (a VERP or signed return path names the "
+		    "failed recipient)", "ADDR" },
+		{ "no-fork", 0, 0, G_OPTION_ARG_NONE, &no_fork, "parse in this process; by "
+		    "default messages are parsed in the daemon's parser worker pool ([parser] "
+		    "workers, cpu_seconds, memory_mb, max_attempts), so that a hostile message is "
+		    "reported instead of ending the run", NULL },
+		{ "gmime-only", 0, 0, G_OPTION_ARG_NONE, &gmime_only, "every message through "
+		    "GMime's MIME tree instead of Rebound's splitter (a diagnostic: the output is "
+		    "meant to be the same)", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
 	struct parser_worker_config pc;
-	struct config *cfg;
-	GPtrArray *mboxes = g_ptr_array_new(), *maildirs = g_ptr_array_new(),
-	    *files = g_ptr_array_new();
-	const char *cfgpath = NULL, *rules = NULL;
-	char *err = NULL, *rulespath;
-	gboolean gmime_only = FALSE, in_process = FALSE;
-	int i, rc = 1;
-	guint j;
+	struct config *cfg = NULL;
+	int i, rc;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			c.json = TRUE;
-		else if (strcmp(argv[i], "--no-fork") == 0)
-			in_process = TRUE;
-		else if (strcmp(argv[i], "--gmime-only") == 0)
-			gmime_only = TRUE;
-		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			cfgpath = argv[++i];
-		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
-			rules = argv[++i];
-		else if (strcmp(argv[i], "--envelope-rcpt") == 0 && i + 1 < argc)
-			c.envelope_rcpt = argv[++i];
-		else if (strcmp(argv[i], "--mbox") == 0 && i + 1 < argc)
-			g_ptr_array_add(mboxes, argv[++i]);
-		else if (strcmp(argv[i], "--maildir") == 0 && i + 1 < argc)
-			g_ptr_array_add(maildirs, argv[++i]);
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			parse_usage();
-			return 0;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return parse_usage();
-		else
-			g_ptr_array_add(files, argv[i]);
+	if ((rc = cli_options(&argc, &argv, "FILE...", "Parse bounces and feedback-loop "
+	    "reports offline, without a daemon or database, and print each recipient record.",
+	    "FILE \"-\" reads one message from standard input.  Exit 1 when a file could not "
+	    "be read or parsed.", entries, NULL, &cfgpath)) != 0)
+		goto out;
+	c.json = json;
+	c.envelope_rcpt = envelope_rcpt;
+	if (argc < 2 && mboxes == NULL && maildirs == NULL) {
+		rc = cli_usage_error("parse", "no FILE, --mbox or --maildir to parse");
+		goto out;
 	}
-	if (files->len + mboxes->len + maildirs->len == 0)
-		return parse_usage();
+	rc = 1;
 	if (cfgpath != NULL) {
 		if ((cfg = config_load(cfgpath, &err)) == NULL) {
 			fprintf(stderr, "rebound: %s\n", err);
 			g_free(err);
-			return 1;
+			goto out;
 		}
 	} else
 		cfg = config_defaults();
 	rulespath = default_rules(rules != NULL ? rules : cfg->parser_rules);
 	parser_config_worker(cfg, rulespath, &pc);
 	pc.gmime_only = gmime_only;
-	if (in_process) {
+	if (no_fork) {
 		if ((c.p = parser_new(&pc.opts, &err)) != NULL)
 			parser_set_gmime_only(c.p, gmime_only);
 	} else {
@@ -444,12 +437,12 @@ cmd_parse(int argc, char **argv)
 		g_free(err);
 		goto out;
 	}
-	for (j = 0; j < files->len; j++)
-		parse_path(&c, g_ptr_array_index(files, j), 'f');
-	for (j = 0; j < mboxes->len; j++)
-		parse_path(&c, g_ptr_array_index(mboxes, j), 'm');
-	for (j = 0; j < maildirs->len; j++)
-		parse_maildir(&c, g_ptr_array_index(maildirs, j));
+	for (i = 1; i < argc; i++)
+		parse_path(&c, argv[i], 'f');
+	for (i = 0; mboxes != NULL && mboxes[i] != NULL; i++)
+		parse_path(&c, mboxes[i], 'm');
+	for (i = 0; maildirs != NULL && maildirs[i] != NULL; i++)
+		parse_maildir(&c, maildirs[i]);
 	if (c.pool != NULL)
 		parse_flush(&c);
 	fflush(stdout);
@@ -462,8 +455,10 @@ out:
 		g_ptr_array_free(c.queue, TRUE);
 	g_free(rulespath);
 	config_free(cfg);
-	g_ptr_array_free(files, TRUE);
-	g_ptr_array_free(mboxes, TRUE);
-	g_ptr_array_free(maildirs, TRUE);
+	g_free(cfgpath);
+	g_free(rules);
+	g_free(envelope_rcpt);
+	g_strfreev(mboxes);
+	g_strfreev(maildirs);
 	return rc;
 }

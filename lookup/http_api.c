@@ -355,6 +355,7 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	PGconn *c;
 	int db_ok, loaded = lookup_index_loaded(), found;
 	double backlog;
+	struct notify_status ist;
 
 	(void)arg;
 	(void)q;
@@ -370,6 +371,7 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	if (r)
 		PQclear(r);
 	backlog = metrics_value("rebound_spool_backlog", NULL, NULL, &found);
+	lookup_index_status(&ist);
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "status");
 	json_builder_add_string_value(b, db_ok && loaded ? "ok" : "unavailable");
@@ -394,6 +396,15 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	json_builder_add_int_value(b, (gint64)index_count(lookup_index()));
 	json_builder_set_member_name(b, "bytes");
 	json_builder_add_int_value(b, (gint64)index_memory(lookup_index()));
+	json_builder_set_member_name(b, "change_id");
+	json_builder_add_int_value(b, ist.change_id);
+	json_builder_set_member_name(b, "standby");
+	json_builder_add_boolean_value(b, ist.standby);
+	json_builder_set_member_name(b, "lag_seconds");
+	if (ist.lag_seconds >= 0)
+		json_builder_add_double_value(b, ist.lag_seconds);
+	else
+		json_builder_add_null_value(b);
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "spool_backlog");
 	if (found)
@@ -409,6 +420,7 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 static void
 http_metrics(struct http_api *api, struct evhttp_request *req, const char *arg, struct evkeyvalq *q)
 {
+	struct notify_status ist;
 	char *text;
 
 	(void)api;
@@ -416,6 +428,9 @@ http_metrics(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	(void)q;
 	metrics_set("rebound_index_entries", NULL, NULL, (double)index_count(lookup_index()));
 	metrics_set("rebound_index_bytes", NULL, NULL, (double)index_memory(lookup_index()));
+	lookup_index_status(&ist);
+	if (ist.lag_seconds >= 0)
+		metrics_set("rebound_index_lag_seconds", NULL, NULL, ist.lag_seconds);
 	text = metrics_render();
 	http_send(req, 200, "text/plain; version=0.0.4", text, strlen(text));
 	g_free(text);

@@ -2,6 +2,7 @@
 #include "lookup/index.h"
 
 #include <string.h>
+#include <sys/mman.h>
 #include <glib.h>
 #include <openssl/evp.h>
 
@@ -16,6 +17,10 @@ struct index_slot {
 };
 
 #define INDEX_MIN_SLOTS	1024
+/* Tables from this size on are mapped on their own and asked for huge
+ * pages: a lookup or insert touches one random slot, and with 4 KiB pages
+ * in a table of hundreds of MiB nearly every one is a TLB miss too. */
+#define INDEX_HUGE_BYTES	((size_t)4 << 20)
 #define INDEX_MAX_REASONS 65535
 
 struct index {
@@ -65,10 +70,37 @@ index_hash(const char *tenant, const char *key)
 	return h ? h : 1;	/* 0 marks an empty slot */
 }
 
+static struct index_slot *
+index_slots_new(size_t n)
+{
+	size_t bytes = n * sizeof(struct index_slot);
+	void *p;
+
+	if (bytes < INDEX_HUGE_BYTES)
+		return g_new0(struct index_slot, n);
+	/* anonymous memory is zero: an empty table */
+	p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		fatalx("index: cannot map %zu bytes", bytes);
+#ifdef MADV_HUGEPAGE
+	(void)madvise(p, bytes, MADV_HUGEPAGE);	/* advice only */
+#endif
+	return p;
+}
+
+static void
+index_slots_free(struct index_slot *slots, size_t n)
+{
+	if (n * sizeof(struct index_slot) < INDEX_HUGE_BYTES)
+		g_free(slots);
+	else
+		munmap(slots, n * sizeof(struct index_slot));
+}
+
 static void
 index_init(struct index *ix)
 {
-	ix->slots = g_new0(struct index_slot, INDEX_MIN_SLOTS);
+	ix->slots = index_slots_new(INDEX_MIN_SLOTS);
 	ix->mask = INDEX_MIN_SLOTS - 1;
 	ix->count = 0;
 	ix->reason_ids = g_hash_table_new(g_str_hash, g_str_equal);
@@ -81,7 +113,7 @@ index_init(struct index *ix)
 static void
 index_clear(struct index *ix)
 {
-	g_free(ix->slots);
+	index_slots_free(ix->slots, ix->mask + 1);
 	g_hash_table_destroy(ix->reason_ids);
 	g_ptr_array_free(ix->reasons, TRUE);
 }
@@ -117,18 +149,38 @@ index_probe(const struct index *ix, uint64_t h)
 	return i;
 }
 
+/* Rehash into a table of want slots (a power of two). Lock held. */
 static void
-index_grow(struct index *ix)
+index_resize(struct index *ix, size_t want)
 {
 	struct index_slot *old = ix->slots;
 	size_t n = ix->mask + 1, i;
 
-	ix->slots = g_new0(struct index_slot, n * 2);
-	ix->mask = n * 2 - 1;
+	ix->slots = index_slots_new(want);
+	ix->mask = want - 1;
 	for (i = 0; i < n; i++)
 		if (old[i].h != 0)
 			ix->slots[index_probe(ix, old[i].h)] = old[i];
-	g_free(old);
+	index_slots_free(old, n);
+}
+
+static void
+index_grow(struct index *ix)
+{
+	index_resize(ix, (ix->mask + 1) * 2);
+}
+
+void
+index_reserve(struct index *ix, size_t n)
+{
+	size_t want = INDEX_MIN_SLOTS;
+
+	while (n * 10 > want * 7)
+		want *= 2;
+	g_rw_lock_writer_lock(&ix->lock);
+	if (want > ix->mask + 1)
+		index_resize(ix, want);
+	g_rw_lock_writer_unlock(&ix->lock);
 }
 
 static uint16_t

@@ -37,6 +37,10 @@ struct index_hit {
 struct index *index_new(void);
 void index_free(struct index *ix);
 
+/* Make room for n entries at once (a load that knows its size), instead
+ * of doubling and rehashing on the way there. */
+void index_reserve(struct index *ix, size_t n);
+
 /* Insert or replace; class is "hard"/"soft"/"complaint"/"manual".
  * Returns 0, or -1 for an unknown class (nothing changed). */
 int index_put(struct index *ix, const char *tenant, const char *key, const char *cls,

@@ -53,6 +53,17 @@ lookup_index_loaded(void)
 	return lk.notify != NULL && notify_loaded(lk.notify);
 }
 
+void
+lookup_index_status(struct notify_status *st)
+{
+	if (lk.notify != NULL)
+		notify_status(lk.notify, st);
+	else {
+		memset(st, 0, sizeof(*st));
+		st->lag_seconds = -1;
+	}
+}
+
 const char *
 lookup_tenant(const char *name)
 {
@@ -155,16 +166,13 @@ lookup_start(const struct config *cfg, struct event_base *base, char **err)
 		lk.found[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_hits_total", "proto", lookup_protos[i]);
 		lk.notfound[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_misses_total", "proto", lookup_protos[i]);
 	}
-	metrics_help("rebound_lookup_seconds", "time to answer one suppression lookup");
-	metrics_help("rebound_lookup_hits_total", "lookups answered \"suppressed\"");
-	metrics_help("rebound_lookup_misses_total", "lookups answered \"not suppressed\"");
 	lk.ix = index_new();
 	/* 1. the index, before any relay can ask */
 	if (cfg->store_conninfo == NULL || *cfg->store_conninfo == '\0') {
 		*err = g_strdup("lookup: store.conninfo is empty; the index needs PostgreSQL");
 		goto fail;
 	}
-	lk.notify = notify_new(base, cfg->store_conninfo, lk.ix);
+	lk.notify = notify_new(base, cfg->store_conninfo, lk.ix, cfg->lookup_change_log_days);
 	if (notify_start(lk.notify, &why) < 0) {
 		log_warnx("index state=unloaded why=\"%s\" lookups=temp", why);
 		g_free(why);

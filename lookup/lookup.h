@@ -1,6 +1,7 @@
 /*
  * lookup.h - the relay-facing side of Rebound: the in-memory suppression
- * index (kept current by LISTEN/NOTIFY), the Postfix socketmap and policy
+ * index (kept current from the change log, see notify.h: on the primary
+ * or a hot standby), the Postfix socketmap and policy
  * servers, and the HTTP JSON API.
  *
  * cli/cmd_serve.c calls lookup_start() once its event base exists and lookup_stop()
@@ -29,6 +30,7 @@
 
 #include "common/config.h"
 #include "lookup/index.h"
+#include "lookup/notify.h"
 
 int lookup_start(const struct config *cfg, struct event_base *base, char **err);
 void lookup_stop(void);
@@ -66,5 +68,7 @@ struct evconnlistener *lookup_listen(struct event_base *base, const char *spec,
 struct index *lookup_index(void);
 int lookup_notify_connected(void);	/* the notify connection is up */
 int lookup_index_loaded(void);
+/* Where the index is in the change log and how far behind it may be. */
+void lookup_index_status(struct notify_status *st);
 
 #endif

@@ -1,6 +1,7 @@
-/* notify.c - LISTEN/NOTIFY driven index maintenance; see notify.h. */
+/* notify.c - the lookup index follows the suppression change log; see notify.h. */
 #include "lookup/notify.h"
 
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
@@ -10,50 +11,96 @@
 #include "lookup/lookup_db.h"
 #include "common/metrics.h"
 
-#define NOTIFY_CHANNEL_SQL	"LISTEN rebound_suppressions"
-#define NOTIFY_BATCH		5000	/* keys per refresh query */
-#define NOTIFY_FLOOD		50000	/* queued keys that make a full reload cheaper */
 #define NOTIFY_BACKOFF_MAX	30
+#define NOTIFY_BATCH		"10000"	/* changes per poll */
+/* A standby delivers no NOTIFY: the poll interval bounds how late a change
+ * replayed there reaches the index.  On the primary a notification wakes a
+ * poll at once and the timer is only a safety net. */
+#define NOTIFY_POLL_MS_STANDBY	100
+#define NOTIFY_POLL_MS_PRIMARY	1000
+#define NOTIFY_PRUNE_SECONDS	600
+#define NOTIFY_PRUNE_CHUNK	"100000"
 
-static const char notify_copy_sql[] =
+static const char notify_setup_sql[] = "SELECT pg_is_in_recovery()";
+static const char notify_listen_sql[] = "LISTEN rebound_changes";
+
+/* One snapshot for the rows and the log position they correspond to.  The
+ * position is at least the prune horizon: a log pruned empty still says
+ * how far it went.  The planner's row estimate sizes the new index once
+ * (-1 before the table was first analysed). */
+static const char notify_load_sql[] =
+    "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
+    "SELECT greatest(coalesce(max(id), 0),"
+    " (SELECT pruned_through FROM suppression_changes_horizon)),"
+    " (SELECT reltuples::bigint FROM pg_class WHERE oid = 'suppressions'::regclass)"
+    " FROM suppression_changes;"
     "COPY (SELECT tenant, address_key, class, reason,"
     " COALESCE(extract(epoch FROM expires_at)::bigint, 0) FROM suppressions"
-    " WHERE expires_at IS NULL OR expires_at > now()) TO STDOUT";
+    " WHERE expires_at IS NULL OR expires_at > now()) TO STDOUT;"
+    "COMMIT";
 
-static const char notify_refresh_sql[] =
-    "SELECT s.tenant, s.address_key, s.class, s.reason,"
+/* The changes after $1 in id order, each with its key's current row (NULL
+ * class: removed), the prune horizon and, on a standby, its replay delay;
+ * always at least one row (c.id NULL when nothing is new). */
+static const char notify_poll_sql[] =
+    "SELECT h.pruned_through, d.delay, c.id, c.tenant, c.address_key, s.class, s.reason,"
     " COALESCE(extract(epoch FROM s.expires_at)::bigint, 0)"
-    " FROM suppressions s JOIN unnest($1::text[], $2::text[]) AS k(tenant, key)"
-    " ON s.tenant = k.tenant AND s.address_key = k.key";
+    " FROM suppression_changes_horizon h"
+    " CROSS JOIN (SELECT CASE WHEN pg_is_in_recovery() AND"
+    "  pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()"
+    "  THEN COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)"
+    "  ELSE 0 END AS delay) d"
+    " LEFT JOIN LATERAL (SELECT id, tenant, address_key FROM suppression_changes"
+    "  WHERE id > $1::bigint ORDER BY id LIMIT $2::int) c ON true"
+    " LEFT JOIN suppressions s ON s.tenant = c.tenant AND s.address_key = c.address_key"
+    " ORDER BY c.id";
+
+static const char notify_prune_sql[] =
+    "SELECT suppression_changes_prune(make_interval(days => $1::int), $2::int)";
 
 enum notify_phase {
 	NP_DOWN,		/* waiting to reconnect */
 	NP_CONNECTING,		/* PQconnectPoll in progress */
-	NP_LISTEN,		/* LISTEN sent */
-	NP_LOAD,		/* COPY sent, rows streaming into n->loading */
-	NP_IDLE,		/* listening, nothing in flight */
-	NP_REFRESH,		/* a batch of keys being re-read */
+	NP_SETUP,		/* asking whether the server is a standby */
+	NP_LISTEN,		/* LISTEN sent (primary only) */
+	NP_LOAD,		/* snapshot + COPY, rows streaming into n->loading */
+	NP_IDLE,		/* following, nothing in flight */
+	NP_POLL,		/* reading the changes after n->poll_from */
+	NP_PRUNE,		/* pruning the log (primary only) */
 };
 
-static const char *notify_phases[] = { "down", "connecting", "listen", "load", "idle", "refresh" };
+static const char *notify_phases[] = { "down", "connecting", "setup", "listen", "load", "idle",
+    "poll", "prune" };
 
 struct notify {
 	struct event_base *base;
 	char *conninfo;
 	struct index *ix;
+	int64_t keep_days;
 	PGconn *conn;
 	struct event *ev_read;
 	struct event *ev_write;
 	struct event *ev_retry;
+	struct event *ev_tick;
 	enum notify_phase phase;
 	int backoff;
-	int copy_started, copy_done;
+	int standby;
+	int in_copy;
 	struct index *loading;
+	int64_t load_id;
 	guint64 rows;
 	gint64 load_started;
-	GHashTable *pending;		/* "tenant\tkey" */
-	GPtrArray *batch;		/* keys of the refresh in flight */
-	GHashTable *batch_found;
+	int64_t last_id;		/* highest change applied */
+	int64_t poll_from;		/* last_id when the poll in flight was sent */
+	gint64 poll_started;
+	int poll_due;			/* a wake-up came while busy, or the log has more */
+	int poll_rows, poll_reload;
+	double poll_delay;
+	gint64 next_prune;
+	GMutex st_lock;			/* what notify_status() reads from other threads */
+	struct notify_status st;
+	gint64 caught_up_at;		/* monotonic µs; 0 = never */
+	double db_delay;
 	gint loaded, connected;
 };
 
@@ -64,6 +111,8 @@ static const char *const notify_keys[] = { "dbname", "connect_timeout", "applica
 static void notify_read_cb(evutil_socket_t, short, void *);
 static void notify_connect_cb(evutil_socket_t, short, void *);
 static void notify_retry_cb(evutil_socket_t, short, void *);
+static void notify_tick_cb(evutil_socket_t, short, void *);
+static void notify_next(struct notify *n);
 
 static void
 notify_enter(struct notify *n, enum notify_phase phase, const char *why)
@@ -71,21 +120,22 @@ notify_enter(struct notify *n, enum notify_phase phase, const char *why)
 	log_debug("index phase=%s next=%s why=\"%s\"", notify_phases[n->phase],
 	    notify_phases[phase], why);
 	n->phase = phase;
-	g_atomic_int_set(&n->connected, phase >= NP_LISTEN);
+	g_atomic_int_set(&n->connected, phase >= NP_IDLE);
 }
 
 struct notify *
-notify_new(struct event_base *base, const char *conninfo, struct index *ix)
+notify_new(struct event_base *base, const char *conninfo, struct index *ix, int64_t keep_days)
 {
 	struct notify *n = g_new0(struct notify, 1);
 
 	n->base = base;
 	n->conninfo = g_strdup(conninfo);
 	n->ix = ix;
-	n->pending = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	n->batch = g_ptr_array_new_with_free_func(g_free);
-	n->batch_found = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	n->keep_days = keep_days > 0 ? keep_days : 7;
 	n->ev_retry = evtimer_new(base, notify_retry_cb, n);
+	n->ev_tick = event_new(base, -1, EV_PERSIST, notify_tick_cb, n);
+	g_mutex_init(&n->st_lock);
+	n->st.lag_seconds = -1;
 	return n;
 }
 
@@ -94,13 +144,31 @@ notify_update_gauges(struct notify *n)
 {
 	metrics_set("rebound_index_entries", NULL, NULL, (double)index_count(n->ix));
 	metrics_set("rebound_index_bytes", NULL, NULL, (double)index_memory(n->ix));
+	metrics_set("rebound_index_change_id", NULL, NULL, (double)n->last_id);
+}
+
+static void
+notify_publish(struct notify *n)
+{
+	g_mutex_lock(&n->st_lock);
+	n->st.change_id = n->last_id;
+	n->st.standby = n->standby;
+	g_mutex_unlock(&n->st_lock);
+}
+
+void
+notify_status(struct notify *n, struct notify_status *st)
+{
+	g_mutex_lock(&n->st_lock);
+	*st = n->st;
+	st->lag_seconds = n->caught_up_at == 0 ? -1 :
+	    (g_get_monotonic_time() - n->caught_up_at) / 1e6 + n->db_delay;
+	g_mutex_unlock(&n->st_lock);
 }
 
 static void
 notify_close(struct notify *n)
 {
-	guint i;
-
 	if (n->ev_read) {
 		event_free(n->ev_read);
 		n->ev_read = NULL;
@@ -109,6 +177,7 @@ notify_close(struct notify *n)
 		event_free(n->ev_write);
 		n->ev_write = NULL;
 	}
+	event_del(n->ev_tick);
 	if (n->conn) {
 		PQfinish(n->conn);
 		n->conn = NULL;
@@ -117,11 +186,8 @@ notify_close(struct notify *n)
 		index_free(n->loading);
 		n->loading = NULL;
 	}
-	/* keys of an unfinished refresh are re-read after the reload anyway */
-	for (i = 0; i < n->batch->len; i++)
-		g_hash_table_add(n->pending, g_strdup(n->batch->pdata[i]));
-	g_ptr_array_set_size(n->batch, 0);
-	g_hash_table_remove_all(n->batch_found);
+	n->in_copy = 0;
+	n->poll_due = 0;
 }
 
 static void
@@ -214,18 +280,25 @@ notify_copy_row(struct notify *n, struct index *ix, char *line, int len)
 }
 
 static void
-notify_load_done(struct notify *n, struct index *ix)
+notify_load_done(struct notify *n)
 {
 	double secs = (g_get_monotonic_time() - n->load_started) / 1e6;
 
-	if (ix != n->ix)
-		index_replace(n->ix, ix);
+	index_replace(n->ix, n->loading);
+	n->loading = NULL;
+	n->last_id = n->load_id;
 	g_atomic_int_set(&n->loaded, 1);
 	n->backoff = 0;
+	g_mutex_lock(&n->st_lock);
+	n->caught_up_at = n->load_started;
+	n->db_delay = 0;
+	g_mutex_unlock(&n->st_lock);
+	notify_publish(n);
 	notify_update_gauges(n);
 	metrics_observe("rebound_index_load_seconds", NULL, NULL, secs);
 	log_info("index loaded entries=%zu rows=%" G_GUINT64_FORMAT
-	    " seconds=%.3f bytes=%zu", index_count(n->ix), n->rows, secs, index_memory(n->ix));
+	    " seconds=%.3f bytes=%zu change_id=%" G_GINT64_FORMAT " standby=%d",
+	    index_count(n->ix), n->rows, secs, index_memory(n->ix), n->last_id, n->standby);
 }
 
 static int
@@ -235,7 +308,7 @@ notify_flush(struct notify *n)
 
 	if (r < 0)
 		return -1;
-	if (r == 1)
+	if (r == 1 && n->ev_write != NULL)
 		event_add(n->ev_write, NULL);
 	return 0;
 }
@@ -252,102 +325,123 @@ notify_write_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 static int
-notify_send(struct notify *n, const char *sql, int np, const char *const *params)
+notify_send(struct notify *n, enum notify_phase phase, const char *sql, int np,
+    const char *const *params)
 {
-	if (!PQsendQueryParams(n->conn, sql, np, NULL, params, NULL, NULL, 0))
+	int ok = np < 0 ? PQsendQuery(n->conn, sql) :
+	    PQsendQueryParams(n->conn, sql, np, NULL, params, NULL, NULL, 0);
+
+	if (!ok || notify_flush(n) < 0) {
+		notify_fail(n, notify_phases[phase], PQerrorMessage(n->conn));
 		return -1;
-	return notify_flush(n);
+	}
+	notify_enter(n, phase, "sent");
+	return 0;
 }
 
 static void
 notify_send_load(struct notify *n)
 {
-	n->copy_started = n->copy_done = 0;
+	n->in_copy = 0;
 	n->rows = 0;
+	n->load_id = 0;
 	n->load_started = g_get_monotonic_time();
 	n->loading = index_new();
-	/* what is queued now is covered by the snapshot the COPY reads */
-	g_hash_table_remove_all(n->pending);
-	if (notify_send(n, notify_copy_sql, 0, NULL) < 0) {
-		notify_fail(n, "COPY", PQerrorMessage(n->conn));
-		return;
-	}
-	notify_enter(n, NP_LOAD, "reload");
+	notify_send(n, NP_LOAD, notify_load_sql, -1, NULL);
 }
 
 static void
-notify_send_refresh(struct notify *n)
+notify_send_poll(struct notify *n)
 {
-	GPtrArray *tenants = g_ptr_array_new(), *keys = g_ptr_array_new();
-	GHashTableIter it;
-	gpointer k;
-	char *p[2];
-	guint i;
+	char from[24];
+	const char *p[2] = { from, NOTIFY_BATCH };
 
-	if (g_hash_table_size(n->pending) > NOTIFY_FLOOD) {
+	snprintf(from, sizeof from, "%" G_GINT64_FORMAT, n->last_id);
+	n->poll_from = n->last_id;
+	n->poll_started = g_get_monotonic_time();
+	n->poll_rows = 0;
+	n->poll_reload = 0;
+	n->poll_due = 0;
+	notify_send(n, NP_POLL, notify_poll_sql, 2, p);
+}
+
+static void
+notify_send_prune(struct notify *n)
+{
+	char days[24];
+	const char *p[2] = { days, NOTIFY_PRUNE_CHUNK };
+
+	snprintf(days, sizeof days, "%" G_GINT64_FORMAT, n->keep_days);
+	n->next_prune = g_get_monotonic_time() + (gint64)NOTIFY_PRUNE_SECONDS * G_USEC_PER_SEC;
+	notify_send(n, NP_PRUNE, notify_prune_sql, 2, p);
+}
+
+/* Idle again: what comes next, if anything. */
+static void
+notify_next(struct notify *n)
+{
+	notify_enter(n, NP_IDLE, "done");
+	if (n->poll_due)
+		notify_send_poll(n);
+	else if (!n->standby && g_get_monotonic_time() >= n->next_prune)
+		notify_send_prune(n);
+}
+
+static void
+notify_poll_row(struct notify *n, PGresult *r, int i)
+{
+	int64_t id;
+
+	if (i == 0) {
+		int64_t horizon = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+		/* Changes between our last id and the horizon may be gone. */
+		if (horizon > n->poll_from) {
+			n->poll_reload = 1;
+			return;
+		}
+		n->poll_delay = g_ascii_strtod(PQgetvalue(r, 0, 1), NULL);
+	}
+	if (n->poll_reload || PQgetisnull(r, i, 2))
+		return;
+	id = g_ascii_strtoll(PQgetvalue(r, i, 2), NULL, 10);
+	if (PQgetisnull(r, i, 5))
+		index_remove(n->ix, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4));
+	else
+		index_put(n->ix, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
+		    PQgetvalue(r, i, 6), g_ascii_strtoll(PQgetvalue(r, i, 7), NULL, 10));
+	if (id > n->last_id)
+		n->last_id = id;
+	n->poll_rows++;
+}
+
+static void
+notify_poll_done(struct notify *n)
+{
+	if (n->poll_reload) {
+		log_warnx("index reload reason=pruned change_id=%" G_GINT64_FORMAT
+		    " note=\"the change log was pruned past this reader\"", n->last_id);
+		metrics_inc("rebound_index_reloads_total", "reason", "pruned");
 		notify_send_load(n);
 		return;
 	}
-	g_hash_table_iter_init(&it, n->pending);
-	while (n->batch->len < NOTIFY_BATCH && g_hash_table_iter_next(&it, &k, NULL)) {
-		g_ptr_array_add(n->batch, k);
-		g_hash_table_iter_steal(&it);
+	if (n->poll_rows > 0) {
+		metrics_add("rebound_index_updates_total", NULL, NULL, n->poll_rows);
+		notify_update_gauges(n);
+		notify_publish(n);
+		log_debug("index changes=%d change_id=%" G_GINT64_FORMAT, n->poll_rows, n->last_id);
 	}
-	for (i = 0; i < n->batch->len; i++) {
-		char *tab = strchr(n->batch->pdata[i], '\t');
-		g_ptr_array_add(tenants, g_strndup(n->batch->pdata[i], tab - (char *)n->batch->pdata[i]));
-		g_ptr_array_add(keys, tab + 1);
-	}
-	p[0] = lookup_db_array((char *const *)tenants->pdata, tenants->len);
-	p[1] = lookup_db_array((char *const *)keys->pdata, keys->len);
-	for (i = 0; i < tenants->len; i++)
-		g_free(tenants->pdata[i]);
-	g_ptr_array_free(tenants, TRUE);
-	g_ptr_array_free(keys, TRUE);
-	if (notify_send(n, notify_refresh_sql, 2, (const char *const *)p) < 0)
-		notify_fail(n, "refresh", PQerrorMessage(n->conn));
-	else
-		notify_enter(n, NP_REFRESH, "keys queued");
-	g_free(p[0]);
-	g_free(p[1]);
+	if (n->poll_rows < atoi(NOTIFY_BATCH)) {
+		g_mutex_lock(&n->st_lock);
+		n->caught_up_at = n->poll_started;
+		n->db_delay = n->poll_delay;
+		g_mutex_unlock(&n->st_lock);
+	} else
+		n->poll_due = 1;	/* more waiting */
+	notify_next(n);
 }
 
-static void
-notify_drain(struct notify *n)
-{
-	PGnotify *nt;
-
-	while ((nt = PQnotifies(n->conn)) != NULL) {
-		const char *tab = strchr(nt->extra, '\t');
-		if (tab != NULL && strchr(tab + 1, '\t') != NULL)
-			g_hash_table_add(n->pending, g_strdup(tab + 1));
-		else
-			log_warnx("index notify payload=malformed action=ignored");
-		PQfreemem(nt);
-	}
-}
-
-static void
-notify_apply_batch(struct notify *n)
-{
-	guint i, removed = 0;
-
-	for (i = 0; i < n->batch->len; i++)
-		if (!g_hash_table_contains(n->batch_found, n->batch->pdata[i])) {
-			char *tab = strchr(n->batch->pdata[i], '\t');
-			*tab = '\0';
-			removed += index_remove(n->ix, n->batch->pdata[i], tab + 1);
-			*tab = '\t';
-		}
-	log_debug("index refreshed keys=%u found=%u removed=%u", n->batch->len,
-	    g_hash_table_size(n->batch_found), removed);
-	metrics_add("rebound_index_updates_total", NULL, NULL, n->batch->len);
-	g_ptr_array_set_size(n->batch, 0);
-	g_hash_table_remove_all(n->batch_found);
-	notify_update_gauges(n);
-}
-
-/* Returns 0 to keep going, -1 after notify_fail(). */
+/* Handles what has arrived for the query in flight.  Returns 0 to keep
+ * going (or done), -1 after notify_fail(). */
 static int
 notify_step(struct notify *n)
 {
@@ -356,37 +450,10 @@ notify_step(struct notify *n)
 	char *line;
 	int len, i;
 
-	switch (n->phase) {
-	case NP_LISTEN:
-		while (!PQisBusy(n->conn)) {
-			if ((r = PQgetResult(n->conn)) == NULL) {
-				notify_send_load(n);
-				return n->phase == NP_LOAD ? 0 : -1;
-			}
-			st = PQresultStatus(r);
-			if (st != PGRES_COMMAND_OK) {
-				notify_fail(n, "LISTEN", PQresultErrorMessage(r));
-				PQclear(r);
-				return -1;
-			}
-			PQclear(r);
-		}
+	if (n->phase < NP_SETUP || n->phase == NP_IDLE)
 		return 0;
-	case NP_LOAD:
-		if (!n->copy_started) {
-			if (PQisBusy(n->conn))
-				return 0;
-			r = PQgetResult(n->conn);
-			st = PQresultStatus(r);
-			if (st != PGRES_COPY_OUT) {
-				notify_fail(n, "COPY", PQresultErrorMessage(r));
-				PQclear(r);
-				return -1;
-			}
-			PQclear(r);
-			n->copy_started = 1;
-		}
-		while (!n->copy_done) {
+	for (;;) {
+		if (n->in_copy) {
 			len = PQgetCopyData(n->conn, &line, 1);
 			if (len == 0)
 				return 0;
@@ -395,53 +462,97 @@ notify_step(struct notify *n)
 				return -1;
 			}
 			if (len == -1) {
-				n->copy_done = 1;
-				break;
+				n->in_copy = 0;
+				continue;
 			}
 			notify_copy_row(n, n->loading, line, len);
 			PQfreemem(line);
+			continue;
 		}
-		while (!PQisBusy(n->conn)) {
-			if ((r = PQgetResult(n->conn)) == NULL) {
-				struct index *ix = n->loading;
-				n->loading = NULL;
-				notify_load_done(n, ix);
-				notify_enter(n, NP_IDLE, "loaded");
-				return 0;
+		if (PQisBusy(n->conn))
+			return 0;
+		if ((r = PQgetResult(n->conn)) == NULL)
+			break;
+		st = PQresultStatus(r);
+		if (st == PGRES_COPY_OUT && n->phase == NP_LOAD) {
+			n->in_copy = 1;
+		} else if (st == PGRES_TUPLES_OK) {
+			switch (n->phase) {
+			case NP_SETUP:
+				n->standby = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+				break;
+			case NP_LOAD:
+				if (PQntuples(r) == 1) {
+					gint64 est = g_ascii_strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+					n->load_id = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+					if (est > 0)
+						index_reserve(n->loading, (size_t)est);
+				}
+				break;
+			case NP_POLL:
+				for (i = 0; i < PQntuples(r); i++)
+					notify_poll_row(n, r, i);
+				break;
+			case NP_PRUNE:
+				if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
+					log_info("index pruned_changes=%s keep_days=%" G_GINT64_FORMAT,
+					    PQgetvalue(r, 0, 0), n->keep_days);
+					/* a full chunk: there may be more, soon */
+					if (strcmp(PQgetvalue(r, 0, 0), NOTIFY_PRUNE_CHUNK) == 0)
+						n->next_prune = g_get_monotonic_time() + G_USEC_PER_SEC;
+				}
+				break;
+			default:
+				break;
 			}
-			st = PQresultStatus(r);
-			if (st != PGRES_COMMAND_OK) {
-				notify_fail(n, "COPY", PQresultErrorMessage(r));
-				PQclear(r);
-				return -1;
-			}
+		} else if (st != PGRES_COMMAND_OK) {
+			notify_fail(n, notify_phases[n->phase], PQresultErrorMessage(r));
 			PQclear(r);
+			return -1;
 		}
-		return 0;
-	case NP_REFRESH:
-		while (!PQisBusy(n->conn)) {
-			if ((r = PQgetResult(n->conn)) == NULL) {
-				notify_apply_batch(n);
-				notify_enter(n, NP_IDLE, "refreshed");
-				return 0;
-			}
-			if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-				notify_fail(n, "refresh", PQresultErrorMessage(r));
-				PQclear(r);
-				return -1;
-			}
-			for (i = 0; i < PQntuples(r); i++) {
-				index_put(n->ix, PQgetvalue(r, i, 0), PQgetvalue(r, i, 1),
-				    PQgetvalue(r, i, 2), PQgetvalue(r, i, 3),
-				    g_ascii_strtoll(PQgetvalue(r, i, 4), NULL, 10));
-				g_hash_table_add(n->batch_found, g_strdup_printf("%s\t%s",
-				    PQgetvalue(r, i, 0), PQgetvalue(r, i, 1)));
-			}
-			PQclear(r);
+		PQclear(r);
+	}
+	/* the query is complete */
+	switch (n->phase) {
+	case NP_SETUP:
+		if (n->standby)
+			notify_send_load(n);
+		else
+			notify_send(n, NP_LISTEN, notify_listen_sql, -1, NULL);
+		break;
+	case NP_LISTEN:
+		notify_send_load(n);
+		break;
+	case NP_LOAD:
+		notify_load_done(n);
+		{
+			struct timeval tv = { 0, 1000 * (n->standby ? NOTIFY_POLL_MS_STANDBY :
+			    NOTIFY_POLL_MS_PRIMARY) };
+			event_add(n->ev_tick, &tv);
 		}
-		return 0;
+		n->poll_due = 1;	/* anything committed since the snapshot */
+		notify_next(n);
+		break;
+	case NP_POLL:
+		notify_poll_done(n);
+		break;
+	case NP_PRUNE:
+		notify_next(n);
+		break;
 	default:
-		return 0;
+		break;
+	}
+	return n->conn != NULL ? 0 : -1;
+}
+
+static void
+notify_drain(struct notify *n)
+{
+	PGnotify *nt;
+
+	while ((nt = PQnotifies(n->conn)) != NULL) {
+		n->poll_due = 1;
+		PQfreemem(nt);
 	}
 }
 
@@ -459,8 +570,20 @@ notify_read_cb(evutil_socket_t fd, short what, void *arg)
 	notify_drain(n);
 	if (notify_step(n) < 0)
 		return;
-	if (n->phase == NP_IDLE && g_hash_table_size(n->pending) > 0)
-		notify_send_refresh(n);
+	if (n->phase == NP_IDLE && n->poll_due)
+		notify_send_poll(n);
+}
+
+static void
+notify_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct notify *n = arg;
+
+	(void)fd;
+	(void)what;
+	n->poll_due = 1;
+	if (n->phase == NP_IDLE)
+		notify_next(n);
 }
 
 /* The connection is up: watch its socket for the rest of its life. */
@@ -500,12 +623,12 @@ notify_connect_cb(evutil_socket_t fd, short what, void *arg)
 	case PGRES_POLLING_OK:
 		event_free(n->ev_write);
 		n->ev_write = NULL;
-		if (notify_attach(n) < 0 || notify_send(n, NOTIFY_CHANNEL_SQL, 0, NULL) < 0) {
-			notify_fail(n, "LISTEN", PQerrorMessage(n->conn));
+		if (notify_attach(n) < 0) {
+			notify_fail(n, "connect", "cannot watch the database socket");
 			return;
 		}
 		log_info("index state=reconnected action=reload");
-		notify_enter(n, NP_LISTEN, "connected");
+		notify_send(n, NP_SETUP, notify_setup_sql, -1, NULL);
 		return;
 	default:
 		notify_fail(n, "connect", PQerrorMessage(n->conn));
@@ -528,65 +651,45 @@ notify_retry_cb(evutil_socket_t fd, short what, void *arg)
 	notify_connect_wait(n, EV_WRITE);
 }
 
+/* The first load, before the event loop runs: the same steps as a reload,
+ * driven by poll(2) until the follower is idle or has failed. */
 int
 notify_start(struct notify *n, char **err)
 {
-	PGresult *r;
-	char *line;
-	int len;
-
 	n->conn = PQconnectdbParams(notify_keys, NOTIFY_VALUES(n), 1);
 	if (PQstatus(n->conn) != CONNECTION_OK) {
 		*err = g_strdup_printf("database connection failed: %s", PQerrorMessage(n->conn));
-		goto fail;
-	}
-	if ((r = lookup_db_exec(n->conn, NOTIFY_CHANNEL_SQL, 0, NULL, err)) == NULL)
-		goto fail;
-	PQclear(r);
-	n->load_started = g_get_monotonic_time();
-	n->rows = 0;
-	n->loading = index_new();
-	r = PQexecParams(n->conn, notify_copy_sql, 0, NULL, NULL, NULL, NULL, 0);
-	if (PQresultStatus(r) != PGRES_COPY_OUT) {
-		*err = g_strdup_printf("COPY failed: %s", PQresultErrorMessage(r));
-		PQclear(r);
-		goto fail;
-	}
-	PQclear(r);
-	while ((len = PQgetCopyData(n->conn, &line, 0)) > 0) {
-		notify_copy_row(n, n->loading, line, len);
-		PQfreemem(line);
-	}
-	while ((r = PQgetResult(n->conn)) != NULL) {
-		if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-			*err = g_strdup_printf("COPY failed: %s", PQresultErrorMessage(r));
-			PQclear(r);
-			goto fail;
-		}
-		PQclear(r);
-	}
-	if (len == -2) {
-		*err = g_strdup_printf("COPY failed: %s", PQerrorMessage(n->conn));
-		goto fail;
-	}
-	{
-		struct index *ix = n->loading;
-		n->loading = NULL;
-		notify_load_done(n, ix);
+		notify_close(n);
+		notify_schedule_retry(n);
+		return -1;
 	}
 	if (notify_attach(n) < 0) {
 		*err = g_strdup("cannot watch the database socket");
-		goto fail;
+		notify_close(n);
+		notify_schedule_retry(n);
+		return -1;
 	}
-	notify_enter(n, NP_IDLE, "started");
-	/* notifications that arrived during the load */
-	notify_drain(n);
-	if (g_hash_table_size(n->pending) > 0)
-		notify_send_refresh(n);
-	return 0;
-fail:
-	notify_close(n);
-	notify_schedule_retry(n);
+	if (notify_send(n, NP_SETUP, notify_setup_sql, -1, NULL) < 0)
+		goto failed;
+	while (n->phase > NP_CONNECTING && n->phase != NP_IDLE && !n->loaded) {
+		struct pollfd pfd = { PQsocket(n->conn), POLLIN, 0 };
+
+		if (PQflush(n->conn) == 1)
+			pfd.events |= POLLOUT;
+		if (poll(&pfd, 1, 1000) < 0)
+			continue;
+		if (!PQconsumeInput(n->conn)) {
+			notify_fail(n, "read", PQerrorMessage(n->conn));
+			break;
+		}
+		notify_drain(n);
+		if (notify_step(n) < 0)
+			break;
+	}
+	if (n->loaded)
+		return 0;
+failed:
+	*err = g_strdup("the first load of the index failed (see the log)");
 	return -1;
 }
 
@@ -597,9 +700,8 @@ notify_free(struct notify *n)
 		return;
 	notify_close(n);
 	event_free(n->ev_retry);
-	g_hash_table_destroy(n->pending);
-	g_ptr_array_free(n->batch, TRUE);
-	g_hash_table_destroy(n->batch_found);
+	event_free(n->ev_tick);
+	g_mutex_clear(&n->st_lock);
 	g_free(n->conninfo);
 	g_free(n);
 }

@@ -18,7 +18,7 @@
 
 #include <libpq-fe.h>
 
-#define MIGRATE_LATEST	3	/* bump with every new sql/NNN_*.sql */
+#define MIGRATE_LATEST	4	/* bump with every new sql/NNN_*.sql */
 
 /* The directory holding the migrations (g_free), or NULL with *err set. */
 char *migrate_sql_dir(char **err);

@@ -567,6 +567,13 @@ store_trust_of(const struct config *cfg, const struct store_msg *m)
 	in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
 	in.original_mail_from = r ? r->original_mail_from : NULL;
 	if (in.arf && cfg->fbl_require_dkim && m->raw != NULL) {
+		/* No signature helps a complaint no recipient vouches for (sent
+		 * to an unsigned path, say): skip the verification then. */
+		in.dkim_pass = TRUE;
+		t = store_trust_new(cfg, &in);
+		if (!store_trust_message(t))
+			return t;
+		store_trust_free(t);
 		in.dkim_pass = store_dkim_provider(cfg, m->raw, m->len, &domain, &detail);
 		if (in.dkim_pass)
 			log_info("q=%s event=dkim result=pass d=%s", m->env->queue_id ?
@@ -901,6 +908,7 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 			log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
 			    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
 			    res[i].message_id, msgs[i].len, cfg->store_raw_max_mb);
+		res[i].unsuppressible = store_trust_reason(trust[i]);
 		if (!store_trust_message(trust[i]))
 			log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
 			    env->queue_id ? env->queue_id : "-", res[i].message_id,
@@ -920,6 +928,7 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 			maxround = MAX(maxround, round);
 			res[i].events++;
 		}
+		res[i].capped = store_trust_over(trust[i]);
 		if (store_trust_over(trust[i]) > 0) {
 			char *first = log_escape(store_trust_first_over(trust[i]),
 			    strlen(store_trust_first_over(trust[i])), 256);

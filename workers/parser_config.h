@@ -29,9 +29,10 @@ struct parser_worker_config {
 	struct parser_options opts;
 	gint64 cpu_seconds;		/* per message */
 	const char *log_level;
+	const char *log_format;		/* text | json */
 	gboolean gmime_only;		/* parser_set_gmime_only() */
 	/* decoded copies the fields above point to (parser_config_decode) */
-	char *owned[3];
+	char *owned[4];
 	char **owned_v[2];
 };
 

@@ -152,6 +152,7 @@ workers_child_main(int argc, char **argv)
 		return 2;
 	}
 	log_set_level_name(pc.log_level);
+	log_set_format_name(pc.log_format);
 	cpu_seconds = (long)pc.cpu_seconds;
 	if (cpu_seconds < 1)
 		cpu_seconds = 1;

@@ -132,6 +132,44 @@ test_metrics_render(void)
 	g_free(text);
 }
 
+/* A reserved table (mapped on its own past 4 MiB) holds what it was sized
+ * for without growing, keeps earlier entries, and frees through replace. */
+static void
+test_reserve(void)
+{
+	struct index *ix = index_new(), *other = index_new();
+	struct index_hit hit;
+	char key[64];
+	size_t before;
+	int i;
+
+	g_assert_cmpint(index_put(ix, "default", "early@example.com", "soft", "full", 0), ==, 0);
+	index_reserve(ix, 1000000);
+	before = index_memory(ix);
+	g_assert_cmpuint(before, >=, (size_t)1000000 * 16 * 10 / 7);
+	g_assert_cmpint(index_get(ix, "default", "early@example.com", 1000, &hit), ==, 1);
+	g_assert_cmpint(hit.cls, ==, INDEX_SOFT);
+	for (i = 0; i < 200000; i++) {
+		g_snprintf(key, sizeof key, "u%d@example.com", i);
+		g_assert_cmpint(index_put(ix, "default", key, "hard", "full", 0), ==, 0);
+	}
+	g_assert_cmpuint(index_memory(ix), ==, before);	/* no growth (reason already interned) */
+	g_assert_cmpuint(index_count(ix), ==, 200001);
+	for (i = 0; i < 200000; i += 997) {
+		g_snprintf(key, sizeof key, "u%d@example.com", i);
+		g_assert_cmpint(index_get(ix, "default", key, 1000, &hit), ==, 1);
+	}
+	g_assert_cmpint(index_remove(ix, "default", "u5@example.com"), ==, 1);
+	g_assert_cmpint(index_get(ix, "default", "u5@example.com", 1000, &hit), ==, 0);
+	g_assert_cmpint(index_get(ix, "default", "u6@example.com", 1000, &hit), ==, 1);
+	/* a smaller reservation changes nothing */
+	index_reserve(ix, 10);
+	g_assert_cmpuint(index_memory(ix), ==, before);
+	index_replace(other, ix);
+	g_assert_cmpuint(index_count(other), ==, 200000);
+	index_free(other);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -140,6 +178,7 @@ main(int argc, char **argv)
 	g_test_add_func("/index/expiry", test_expiry);
 	g_test_add_func("/index/oracle", test_oracle);
 	g_test_add_func("/index/replace_and_memory", test_replace_and_memory);
+	g_test_add_func("/index/reserve", test_reserve);
 	g_test_add_func("/metrics/render", test_metrics_render);
 	return g_test_run();
 }
