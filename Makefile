@@ -4,7 +4,7 @@ BUILD    ?= build
 SANITIZE ?=
 CC       ?= cc
 comma    := ,
-PKGS     := gmime-3.0 glib-2.0 libevent libevent_openssl openssl libpq json-glib-1.0
+PKGS     := gmime-3.0 glib-2.0 libevent libevent_openssl openssl libpq json-glib-1.0 opendkim libseccomp
 
 ifeq ($(SANITIZE),1)
 BUILD    := build/san

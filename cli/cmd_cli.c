@@ -265,6 +265,35 @@ static const char cli_export_cols[] =
     " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expires_at,"
     " event_count, origin, note";
 
+/*
+ * The CSV export's columns: a text cell a spreadsheet would run as a
+ * formula (starting with = + - @, tab or CR, after any quotes) gets one
+ * more leading "'"; import removes exactly one again, so addresses such as
+ * "=x@example.org" survive the round trip.
+ */
+#define CLI_CSV_SAFE(col) \
+    " CASE WHEN " col " ~ '^''*[-=+@\t\r]' THEN '''' || " col " ELSE " col " END AS " col
+static const char cli_export_csv_cols[] =
+    CLI_CSV_SAFE("address") "," CLI_CSV_SAFE("tenant") "," CLI_CSV_SAFE("class") ","
+    CLI_CSV_SAFE("reason") ","
+    " to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS first_seen,"
+    " to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS last_seen,"
+    " to_char(expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') AS expires_at,"
+    " event_count," CLI_CSV_SAFE("origin") "," CLI_CSV_SAFE("note");
+
+/* Undo CLI_CSV_SAFE on an imported field, in place. */
+static void
+cli_csv_unescape(char *v)
+{
+	const char *p = v;
+
+	while (*p == '\'')
+		p++;
+	if (p > v && (*p == '=' || *p == '+' || *p == '-' || *p == '@' || *p == '\t' ||
+	    *p == '\r'))
+		memmove(v, v + 1, strlen(v));
+}
+
 int
 cmd_export(int argc, char **argv)
 {
@@ -301,7 +330,7 @@ cmd_export(int argc, char **argv)
 		PQclear(r);
 		sql = g_strdup_printf("COPY (SELECT %s FROM suppressions"
 		    " WHERE current_setting('rebound.export_tenant') IN ('', tenant)"
-		    " ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)", cli_export_cols);
+		    " ORDER BY id) TO STDOUT WITH (FORMAT csv, HEADER)", cli_export_csv_cols);
 		r = PQexecParams(c.db, sql, 0, NULL, NULL, NULL, NULL, 0);
 		g_free(sql);
 		if (PQresultStatus(r) != PGRES_COPY_OUT) {
@@ -717,6 +746,7 @@ cmd_import(int argc, char **argv)
 		for (i = 0; i < NCOLS; i++)
 			if (map[i] >= 0 && map[i] < n) {
 				v[i] = g_strstrip((char *)fields->pdata[map[i]]);
+				cli_csv_unescape((char *)v[i]);
 				if (*v[i] == '\0')
 					v[i] = NULL;
 			}
@@ -806,11 +836,12 @@ out:
 int
 cmd_stats(int argc, char **argv)
 {
-	char *since = NULL, *by = NULL, *err = NULL;
+	char *since = NULL, *by = NULL, *err = NULL, *supp = NULL;
 	gboolean all = FALSE;
 	GOptionEntry extra[] = {
 		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "7d, 24h, or an ISO 8601 time (default 30d)", "WHEN" },
 		{ "by", 'b', 0, G_OPTION_ARG_STRING, &by, "day, class, reason, domain or campaign (default: all)", "DIM" },
+		{ "suppressible", 0, 0, G_OPTION_ARG_STRING, &supp, "count events that could suppress (true, the default), the others (false) or any", "WHICH" },
 		{ "all-tenants", 0, 0, G_OPTION_ARG_NONE, &all, "every tenant, not just --tenant", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
@@ -821,8 +852,9 @@ cmd_stats(int argc, char **argv)
 
 	if ((rc = cli_init(&c, &argc, &argv, "", "Event counts by day, class, reason, domain, campaign.", extra, 1)) != 0)
 		goto out;
-	if (argc != 1 || (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by))) {
-		fprintf(stderr, "usage: rebound stats -c FILE [--since 7d] [--by day|class|reason|domain|campaign] [--tenant NAME | --all-tenants]\n");
+	if (argc != 1 || (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) ||
+	    lookup_db_suppressible_arg(supp ? supp : "true", &f.suppressible) < 0) {
+		fprintf(stderr, "usage: rebound stats -c FILE [--since 7d] [--by day|class|reason|domain|campaign] [--suppressible true|false|any] [--tenant NAME | --all-tenants]\n");
 		rc = CLI_ERR;
 		goto out;
 	}
@@ -832,6 +864,8 @@ cmd_stats(int argc, char **argv)
 		goto out;
 	}
 	f.tenant = all ? NULL : c.tenant;
+	printf("events: %s\n", f.suppressible == NULL ? "all" : strcmp(f.suppressible, "true") == 0 ?
+	    "suppressible only (--suppressible any counts all)" : "not suppressible only");
 	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
 		if (by && strcmp(by, lookup_db_stats_dimensions[i]) != 0)
 			continue;
@@ -857,6 +891,7 @@ cmd_stats(int argc, char **argv)
 out:
 	g_free(since);
 	g_free(by);
+	g_free(supp);
 	cli_free(&c);
 	return rc;
 }
@@ -865,6 +900,7 @@ int
 cmd_complaints(int argc, char **argv)
 {
 	char *since = NULL, *type = NULL, *provider = NULL, *domain = NULL, *campaign = NULL, *err = NULL;
+	char *supp = NULL;
 	gint limit = 1000;
 	gboolean all = FALSE;
 	GOptionEntry extra[] = {
@@ -873,6 +909,7 @@ cmd_complaints(int argc, char **argv)
 		{ "provider", 0, 0, G_OPTION_ARG_STRING, &provider, "reporting MTA or its domain", "DOMAIN" },
 		{ "domain", 0, 0, G_OPTION_ARG_STRING, &domain, "recipient domain", "DOMAIN" },
 		{ "campaign", 0, 0, G_OPTION_ARG_STRING, &campaign, "campaign", "ID" },
+		{ "suppressible", 0, 0, G_OPTION_ARG_STRING, &supp, "true, false or any (default)", "WHICH" },
 		{ "limit", 'n', 0, G_OPTION_ARG_INT, &limit, "at most N rows (default 1000)", "N" },
 		{ "all-tenants", 0, 0, G_OPTION_ARG_NONE, &all, "every tenant, not just --tenant", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
@@ -884,8 +921,8 @@ cmd_complaints(int argc, char **argv)
 
 	if ((rc = cli_init(&c, &argc, &argv, "", "Complaints (ARF reports) received.", extra, 1)) != 0)
 		goto out;
-	if (argc != 1 || limit < 1) {
-		fprintf(stderr, "usage: rebound complaints -c FILE [--since 7d] [--type T] [--provider P] [--domain D] [--campaign C] [--limit N]\n");
+	if (argc != 1 || limit < 1 || lookup_db_suppressible_arg(supp, &f.suppressible) < 0) {
+		fprintf(stderr, "usage: rebound complaints -c FILE [--since 7d] [--type T] [--provider P] [--domain D] [--campaign C] [--suppressible true|false|any] [--limit N]\n");
 		rc = CLI_ERR;
 		goto out;
 	}
@@ -904,12 +941,14 @@ cmd_complaints(int argc, char **argv)
 		rc = cli_db_fail("complaints", err);
 		goto out;
 	}
-	printf("%-20s  %-36s  %-10s  %-28s  %s\n", "occurred_at", "recipient", "type", "reporting_mta", "campaign");
+	printf("%-20s  %-36s  %-10s  %-28s  %-12s  %s\n", "occurred_at", "recipient", "type",
+	    "reporting_mta", "suppressible", "campaign");
 	for (j = 0; j < PQntuples(r); j++) {
 		char *rcpt = log_escape(PQgetvalue(r, j, PQfnumber(r, "recipient")),
 		    strlen(PQgetvalue(r, j, PQfnumber(r, "recipient"))), 200);
-		printf("%-20s  %-36s  %-10s  %-28s  %s\n", PQgetvalue(r, j, PQfnumber(r, "occurred_at")), rcpt,
+		printf("%-20s  %-36s  %-10s  %-28s  %-12s  %s\n", PQgetvalue(r, j, PQfnumber(r, "occurred_at")), rcpt,
 		    PQgetvalue(r, j, PQfnumber(r, "feedback_type")), PQgetvalue(r, j, PQfnumber(r, "reporting_mta")),
+		    PQgetvalue(r, j, PQfnumber(r, "suppressible"))[0] == 't' ? "yes" : "no",
 		    PQgetvalue(r, j, PQfnumber(r, "campaign")));
 		g_free(rcpt);
 	}
@@ -921,6 +960,7 @@ out:
 	g_free(provider);
 	g_free(domain);
 	g_free(campaign);
+	g_free(supp);
 	cli_free(&c);
 	return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "common/config.h"
+#include "common/conn_limits.h"
 #include "common/log.h"
 #include "lookup/lookup.h"
 
@@ -72,6 +73,7 @@ cmd_lookupd(int argc, char **argv)
 		return 2;
 	}
 	/* parse config -> event base -> index and listeners -> dispatch */
+	conn_limits_raise_nofile();
 	if ((cfg = config_load(path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);

@@ -15,6 +15,7 @@
 
 #include "cli/commands.h"
 #include "common/config.h"
+#include "common/conn_limits.h"
 #include "common/log.h"
 #include "receiver/smtp.h"
 #include "receiver/spool.h"
@@ -37,9 +38,10 @@ struct serve {
 static void
 serve_usage(void)
 {
-	fprintf(stderr, "usage: rebound serve -c FILE [-n]\n"
-	    "  -c FILE  configuration file\n"
-	    "  -n       check the configuration, print the effective settings, exit\n");
+	fprintf(stderr, "usage: rebound serve -c FILE [-n] [--allow-root]\n"
+	    "  -c FILE       configuration file\n"
+	    "  -n            check the configuration, print the effective settings, exit\n"
+	    "  --allow-root  run as root without [smtp] user (parser workers still drop to nobody)\n");
 }
 
 /* Root binds, then becomes [smtp] user; the spool must then belong to that user. */
@@ -68,6 +70,12 @@ serve_drop_privileges(const struct config *cfg)
 		log_warnx("serve event=drop-privileges error=\"could regain root\"");
 		return -1;
 	}
+	/* Loaded as root at start; a reload (SIGHUP) reads them as this user. */
+	if ((cfg->smtp_tls_key != NULL && access(cfg->smtp_tls_key, R_OK) == -1) ||
+	    (cfg->smtp_tls_cert != NULL && access(cfg->smtp_tls_cert, R_OK) == -1))
+		log_warnx("serve event=tls-unreadable user=%s key=%s note=\"SIGHUP cannot reload the "
+		    "certificate or key: make them readable by this user (e.g. group ownership)\"",
+		    cfg->smtp_user, cfg->smtp_tls_key ? cfg->smtp_tls_key : "");
 	log_info("serve event=privileges-dropped user=%s uid=%d", cfg->smtp_user, (int)pw->pw_uid);
 	return 0;
 }
@@ -96,6 +104,24 @@ serve_sigterm(evutil_socket_t sig, short ev, void *arg)
 	smtp_server_shutdown(sv->smtp, (int)sv->cfg->smtp_shutdown_grace, serve_drained, sv);
 }
 
+/* What is trusted without authentication (config_print() shows it for -n). */
+static void
+serve_trust_notes(const struct config *cfg)
+{
+	const char **levels;
+	char **notes = config_trust_notes(cfg, &levels);
+	int i;
+
+	for (i = 0; notes[i] != NULL; i++) {
+		if (strcmp(levels[i], "warn") == 0)
+			log_warnx("serve %s", notes[i]);
+		else
+			log_info("serve %s", notes[i]);
+	}
+	g_strfreev(notes);
+	g_free(levels);
+}
+
 static void
 serve_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -110,6 +136,16 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 		    err);
 		g_free(err);
 		return;
+	}
+	{
+		struct conn_limits cl;
+		if (conn_limits_compute(cfg, &cl, &err) == -1) {
+			log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running "
+			    "config\"", err);
+			g_free(err);
+			config_free(cfg);
+			return;
+		}
 	}
 	/* A rules file the workers could not load must not reach them. */
 	if (sv->pipeline != NULL && parser_config_check(cfg, &err) < 0) {
@@ -135,17 +171,19 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	if (sv->lookups)
 		lookup_reload(cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
+	serve_trust_notes(cfg);
 }
 
 int
 cmd_serve(int argc, char **argv)
 {
 	struct serve sv;
+	struct conn_limits limits;
 	struct event *ev_term, *ev_int, *ev_hup;
 	sigset_t held;
 	GPtrArray *bound;
 	char *err = NULL;
-	int i, check_only = 0, rc = 1;
+	int i, check_only = 0, allow_root = 0, rc = 1;
 
 	memset(&sv, 0, sizeof sv);
 	for (i = 1; i < argc; i++) {
@@ -153,6 +191,8 @@ cmd_serve(int argc, char **argv)
 			sv.path = argv[++i];
 		else if (strcmp(argv[i], "-n") == 0)
 			check_only = 1;
+		else if (strcmp(argv[i], "--allow-root") == 0)
+			allow_root = 1;
 		else {
 			serve_usage();
 			return 2;
@@ -164,9 +204,16 @@ cmd_serve(int argc, char **argv)
 	}
 
 	/* 1. Configuration: every error is FILE:LINE and exit 1. */
+	conn_limits_raise_nofile();
 	if ((sv.cfg = config_load(sv.path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
+		return 1;
+	}
+	if (conn_limits_compute(sv.cfg, &limits, &err) == -1) {
+		fprintf(stderr, "rebound: %s: %s\n", sv.path, err);
+		g_free(err);
+		config_free(sv.cfg);
 		return 1;
 	}
 	if (check_only) {
@@ -174,7 +221,22 @@ cmd_serve(int argc, char **argv)
 		config_free(sv.cfg);
 		return 0;
 	}
+	/* Parsing mail from the Internet as uid 0 is never the default. */
+	if (geteuid() == 0 && (sv.cfg->smtp_user == NULL || *sv.cfg->smtp_user == '\0')) {
+		if (!allow_root) {
+			fprintf(stderr, "rebound: %s: refusing to run as root: set [smtp] user (root "
+			    "binds the ports, then becomes that user) or pass --allow-root\n",
+			    sv.path);
+			config_free(sv.cfg);
+			return 1;
+		}
+		log_warnx("serve event=running-as-root note=\"--allow-root without [smtp] user\"");
+	}
 	log_set_level_name(sv.cfg->log_level);
+	serve_trust_notes(sv.cfg);
+	log_info("serve event=limits nofile=%ld reserved=%ld smtp_sessions=%ld http=%ld "
+	    "socketmap=%ld policy=%ld", limits.nofile, limits.reserve, limits.smtp, limits.http,
+	    limits.socketmap, limits.policy);
 	sv.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(sv.configs, sv.cfg);
 	signal(SIGPIPE, SIG_IGN);

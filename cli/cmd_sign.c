@@ -3,7 +3,8 @@
  * signed return path (signing.h) a sender puts on mail to ADDRESS.
  *
  * The return-path domain is --domain, else [signing] domain, else the first
- * [signing] required_domains entry that names one domain (no leading dot).
+ * [signing] required_domains entry that names one domain (no leading dot),
+ * else the first such [smtp] domains entry that signing covers.
  */
 #include <stdio.h>
 #include <string.h>
@@ -60,6 +61,13 @@ cmd_sign(int argc, char **argv)
 	    cfg->signing_required_domains[i]; i++)
 		if (cfg->signing_required_domains[i][0] != '.')
 			domain = cfg->signing_required_domains[i];
+	/* else the first return-path domain that signing covers */
+	for (i = 0; domain == NULL && cfg->smtp_domains && cfg->smtp_domains[i]; i++) {
+		char *probe = g_strdup_printf("x@%s", cfg->smtp_domains[i]);
+		if (cfg->smtp_domains[i][0] != '.' && signing_required(cfg, probe))
+			domain = cfg->smtp_domains[i];
+		g_free(probe);
+	}
 	if (domain == NULL) {
 		fprintf(stderr, "rebound: %s: no return-path domain: set [signing] domain or "
 		    "give --domain\n", path);

@@ -37,8 +37,11 @@ static const struct cfg_param cfg_params[] = {
 	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
 	{ "smtp", "max_message_size", CFG_INT, "26214400", 1024, 1073741824, NULL, F(smtp_max_message_size), "octets" },
 	{ "smtp", "max_recipients", CFG_INT, "100", 1, 100000, NULL, F(smtp_max_recipients), "per message" },
-	{ "smtp", "max_sessions", CFG_INT, "1000", 1, 1000000, NULL, F(smtp_max_sessions), "in total" },
-	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per client address" },
+	{ "smtp", "max_memory_mb", CFG_INT, "64", 1, 65536, NULL, F(smtp_max_memory_mb), "message data all sessions keep in RAM; the rest goes to spool tmp/" },
+	{ "smtp", "max_sessions", CFG_INT, "0", 0, 1000000, NULL, F(smtp_max_sessions), "in total; 0 = from RLIMIT_NOFILE and memory" },
+	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per IPv4 address or IPv6 /64" },
+	{ "smtp", "max_session_time", CFG_INT, "3600", 10, 86400, NULL, F(smtp_max_session_time), "seconds a session may last" },
+	{ "smtp", "stress_timeout", CFG_INT, "10", 1, 3600, NULL, F(smtp_stress_timeout), "idle and data timeout while sessions are 3/4 of the limit" },
 	{ "smtp", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, F(smtp_idle_timeout), "seconds waiting for a command" },
 	{ "smtp", "data_timeout", CFG_INT, "600", 1, 86400, NULL, F(smtp_data_timeout), "seconds of silence in DATA" },
 	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "before 421" },
@@ -68,15 +71,18 @@ static const struct cfg_param cfg_params[] = {
 	{ "store", "retention_days", CFG_INT, "90", 0, 36500, NULL, F(store_retention_days), "raw messages kept; 0 = forever" },
 	{ "store", "retry_max_seconds", CFG_INT, "60", 1, 3600, NULL, F(store_retry_max_seconds), "cap of the retry back-off" },
 	{ "store", "batch", CFG_INT, "32", 1, 10000, NULL, F(store_batch), "messages per transaction" },
+	{ "store", "raw_max_mb", CFG_INT, "10", 0, 1024, NULL, F(store_raw_max_mb), "largest raw message kept; 0 = none" },
 
 	{ "policy", "soft_threshold", CFG_INT, "3", 1, 1000, NULL, F(policy_soft_threshold), "soft failures before suppressing" },
 	{ "policy", "soft_window_days", CFG_INT, "7", 1, 3650, NULL, F(policy_soft_window_days), "window for soft failures" },
 	{ "policy", "soft_expire_days", CFG_INT, "30", 1, 3650, NULL, F(policy_soft_expire_days), "soft suppression lifetime" },
 	{ "policy", "complaint_types", CFG_LIST, "abuse;fraud;virus;other", 0, 0, NULL, F(policy_complaint_types), "ARF feedback types that suppress" },
+	{ "policy", "max_suppressions_per_message", CFG_INT, "100", 1, 1000000, NULL, F(policy_max_suppressions_per_message), "addresses one message may suppress" },
 
 	{ "tenants", "default", CFG_STR, "default", 0, 0, NULL, F(default_tenant), "tenant for unmapped domains" },
 
 	{ "lookup", "socketmap_listen", CFG_LIST, "127.0.0.1:2526", 0, 0, NULL, F(lookup_socketmap_listen), "Postfix socketmap server" },
+	{ "lookup", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(lookup_max_connections), "socketmap and policy each; 0 = a share of RLIMIT_NOFILE" },
 	{ "lookup", "policy_listen", CFG_LIST, "127.0.0.1:2527", 0, 0, NULL, F(lookup_policy_listen), "Postfix policy server" },
 	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "%a address, %r reason" },
 	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "" },
@@ -86,6 +92,9 @@ static const struct cfg_param cfg_params[] = {
 
 	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API" },
 	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
+	{ "http", "read_token", CFG_STR, NULL, 0, 0, NULL, F(http_read_token), "bearer token for reads (GET); the write token reads too" },
+	{ "http", "hosts", CFG_LIST, "", 0, 0, NULL, F(http_hosts), "Host header values accepted; empty = any" },
+	{ "http", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(http_max_connections), "0 = a share of RLIMIT_NOFILE" },
 
 	{ "signing", "key", CFG_STR, NULL, 0, 0, NULL, F(signing_key), "signing key: hex:, base64: or file:PATH" },
 	{ "signing", "verify_keys", CFG_LIST, "", 0, 0, NULL, F(signing_verify_keys), "older keys still accepted" },
@@ -93,6 +102,12 @@ static const struct cfg_param cfg_params[] = {
 	{ "signing", "required_domains", CFG_LIST, "", 0, 0, NULL, F(signing_required_domains), "return-path domains needing a signature" },
 	{ "signing", "mode", CFG_STR, "reject", 0, 0, "reject|flag", F(signing_mode), "reject: 550 at RCPT; flag: store, never suppress" },
 	{ "signing", "domain", CFG_STR, NULL, 0, 0, NULL, F(signing_domain), "domain \"rebound sign\" puts after the @" },
+	{ "signing", "unsigned_domains", CFG_LIST, "", 0, 0, NULL, F(signing_unsigned_domains), "smtp.domains whose unsigned reports may suppress" },
+
+	/* require_dkim's default depends on signing.key: config_load() sets it. */
+	{ "fbl", "providers", CFG_LIST, "", 0, 0, NULL, F(fbl_providers), "DKIM d= domains whose ARF reports may suppress" },
+	{ "fbl", "require_dkim", CFG_BOOL, "false", 0, 0, NULL, F(fbl_require_dkim), "ARF suppresses only with a provider's DKIM signature" },
+	{ "fbl", "dkim_key_file", CFG_STR, NULL, 0, 0, NULL, F(fbl_dkim_key_file), "DKIM keys from this file instead of DNS (tests)" },
 };
 
 #undef F
@@ -167,6 +182,41 @@ config_split_list(const char *value)
 	g_ptr_array_add(out, NULL);
 	g_strfreev(parts);
 	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+/*
+ * A [tenants] domain as the address code writes domains: lower-case IDNA
+ * A-labels, a leading '.' kept (subdomains only, as in [smtp] domains).
+ * NULL when it is no domain name.
+ */
+static char *
+config_tenant_key(const char *dom)
+{
+	gboolean sub = dom[0] == '.';
+	const char *d = sub ? dom + 1 : dom;
+	char *lower, *ascii, *out;
+	size_t n = strlen(d);
+
+	if (n > 0 && d[n - 1] == '.')
+		n--;
+	if (n == 0)
+		return NULL;
+	lower = g_utf8_validate(d, (gssize)n, NULL) ? g_utf8_strdown(d, (gssize)n) : NULL;
+	ascii = lower == NULL ? NULL : g_str_is_ascii(lower) ? g_strdup(lower) :
+	    g_hostname_to_ascii(lower);
+	g_free(lower);
+	for (const char *c = ascii; c != NULL && *c != '\0'; c++)
+		if (!g_ascii_isalnum(*c) && *c != '.' && *c != '-' && *c != '_') {
+			g_free(ascii);
+			return NULL;
+		}
+	if (ascii == NULL || *ascii == '\0' || *ascii == '.') {
+		g_free(ascii);
+		return NULL;
+	}
+	out = sub ? g_strconcat(".", ascii, NULL) : g_strdup(ascii);
+	g_free(ascii);
+	return out;
 }
 
 /* Set one parameter from its text; returns an error message (caller frees) or NULL. */
@@ -284,6 +334,25 @@ config_check(struct config *cfg, const char **section, const char **key)
 		*section = "signing";
 		*key = "required_domains";
 		return g_strdup("signing.required_domains needs signing.key");
+	}
+	if (cfg->signing_key == NULL && cfg->signing_unsigned_domains &&
+	    cfg->signing_unsigned_domains[0]) {
+		*section = "signing";
+		*key = "unsigned_domains";
+		return g_strdup("signing.unsigned_domains needs signing.key (without it every "
+		    "domain is unsigned)");
+	}
+	for (j = 0; cfg->fbl_providers && cfg->fbl_providers[j]; j++) {
+		const char *d = cfg->fbl_providers[j];
+		gboolean ok = *d != '\0' && *d != '.' && *d != '-' && strchr(d, '@') == NULL;
+		for (; ok && *d; d++)
+			ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-' || (*d & 0x80);
+		if (!ok) {
+			*section = "fbl";
+			*key = "providers";
+			return g_strdup_printf("fbl.providers: \"%s\" is not a domain name (the "
+			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]);
+		}
 	}
 	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
 		*section = "signing";
@@ -440,9 +509,14 @@ config_load(const char *path, char **err)
 				/* tenant name = domain;domain */
 				char **doms = config_split_list(v);
 				int k;
-				for (k = 0; doms[k]; k++)
-					g_hash_table_replace(cfg->tenants,
-					    g_ascii_strdown(doms[k], -1), g_strdup(keys[j]));
+				for (k = 0; doms[k] && msg == NULL; k++) {
+					char *key = config_tenant_key(doms[k]);
+					if (key == NULL)
+						msg = g_strdup_printf("tenants.%s: \"%s\" is not a domain "
+						    "name", keys[j], doms[k]);
+					else
+						g_hash_table_replace(cfg->tenants, key, g_strdup(keys[j]));
+				}
 				g_strfreev(doms);
 			} else if (p == NULL) {
 				msg = g_strdup_printf("unknown key \"%s\" in [%s]", keys[j], sections[i]);
@@ -460,8 +534,14 @@ config_load(const char *path, char **err)
 	}
 	if (msg != NULL && *err == NULL)
 		*err = config_err(path, text, esec, NULL, msg);
-	else if (msg == NULL && (msg = config_check(cfg, &esec, &ekey)) != NULL)
-		*err = config_err(path, text, esec, ekey, msg);
+	else if (msg == NULL) {
+		/* Signed return paths are only half the story without authenticated
+		 * complaints, so a signing key turns DKIM on unless said otherwise. */
+		if (!g_key_file_has_key(kf, "fbl", "require_dkim", NULL))
+			cfg->fbl_require_dkim = cfg->signing_key != NULL;
+		if ((msg = config_check(cfg, &esec, &ekey)) != NULL)
+			*err = config_err(path, text, esec, ekey, msg);
+	}
 	g_strfreev(sections);
 	g_key_file_free(kf);
 	g_free(text);
@@ -478,7 +558,8 @@ config_secret(const struct cfg_param *p)
 {
 	return (strcmp(p->section, "signing") == 0 &&
 	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0)) ||
-	    (strcmp(p->section, "http") == 0 && strcmp(p->key, "token") == 0);
+	    (strcmp(p->section, "http") == 0 && (strcmp(p->key, "token") == 0 ||
+	    strcmp(p->key, "read_token") == 0));
 }
 
 /* A libpq connection string without its password (keyword form or URI),
@@ -509,19 +590,25 @@ config_mask_conninfo(const char *v)
 }
 
 /*
- * A secret as config_print() shows it: a file: path is no secret and stays,
- * an inline key keeps only its form ("hex:", "base64:") so the output never
- * carries key material (and an inline key must be set again to load it).
+ * A secret as config_print() shows it: a key's file: path is no secret and
+ * stays, an inline key keeps only its form ("hex:", "base64:") so the output
+ * never carries key material (and an inline key must be set again to load
+ * it).  Anything else - the HTTP token, which may well contain ':' - is
+ * masked whole.
  */
 static char *
-config_mask(const char *v)
+config_mask(const struct cfg_param *p, const char *v)
 {
-	const char *colon = strchr(v, ':');
+	static const char *const forms[] = { "hex:", "base64:" };
+	size_t i;
 
+	if (strcmp(p->section, "signing") != 0)
+		return g_strdup("(masked)");
 	if (g_ascii_strncasecmp(v, "file:", 5) == 0)
 		return g_strdup(v);
-	if (colon != NULL && colon - v <= 8)
-		return g_strdup_printf("%.*s(masked)", (int)(colon - v + 1), v);
+	for (i = 0; i < G_N_ELEMENTS(forms); i++)
+		if (g_ascii_strncasecmp(v, forms[i], strlen(forms[i])) == 0)
+			return g_strdup_printf("%.*s(masked)", (int)strlen(forms[i]), v);
 	return g_strdup("(masked)");
 }
 
@@ -543,7 +630,7 @@ config_print(const struct config *cfg, FILE *fp)
 			if (*v == NULL)
 				fprintf(fp, "# %s is not set\n", p->key);
 			else if (config_secret(p)) {
-				char *m = config_mask(*v);
+				char *m = config_mask(p, *v);
 				fprintf(fp, "%s = %s\n", p->key, m);
 				g_free(m);
 			} else if (strcmp(p->section, "store") == 0 && strcmp(p->key, "conninfo") == 0) {
@@ -567,7 +654,7 @@ config_print(const struct config *cfg, FILE *fp)
 				GString *g = g_string_new(NULL);
 				int k;
 				for (k = 0; (*v)[k]; k++) {
-					char *m = config_mask((*v)[k]);
+					char *m = config_mask(p, (*v)[k]);
 					g_string_append_printf(g, "%s%s", k ? ";" : "", m);
 					g_free(m);
 				}
@@ -586,6 +673,16 @@ config_print(const struct config *cfg, FILE *fp)
 			while (g_hash_table_iter_next(&it, &k, &v))
 				fprintf(fp, "# domain %s -> tenant %s\n", (char *)k, (char *)v);
 		}
+	}
+	{
+		/* what the settings leave open, so that it is seen where they are */
+		const char **levels;
+		char **notes = config_trust_notes(cfg, &levels);
+		int n;
+		for (n = 0; notes[n] != NULL; n++)
+			fprintf(fp, "# %s: %s\n", levels[n], notes[n]);
+		g_strfreev(notes);
+		g_free(levels);
 	}
 }
 
@@ -610,19 +707,98 @@ config_free(struct config *cfg)
 	g_free(cfg);
 }
 
+char **
+config_unsigned_domains(const struct config *cfg)
+{
+	GPtrArray *out = g_ptr_array_new();
+	int i;
+
+	for (i = 0; cfg->smtp_domains && cfg->smtp_domains[i]; i++) {
+		const char *d = cfg->smtp_domains[i];
+		/* a pattern ".x" stands for its subdomains: probe one of them */
+		char *probe = g_strdup_printf("probe@%s%s", d[0] == '.' ? "probe" : "", d);
+		if (cfg->signing_key == NULL ||
+		    (signing_domain_matches(probe, cfg->signing_unsigned_domains) &&
+		    !signing_domain_matches(probe, cfg->signing_required_domains)))
+			g_ptr_array_add(out, g_strdup(d));
+		g_free(probe);
+	}
+	/* narrower exemptions inside an accepted pattern */
+	for (i = 0; cfg->signing_key != NULL && cfg->signing_unsigned_domains &&
+	    cfg->signing_unsigned_domains[i]; i++) {
+		const char *d = cfg->signing_unsigned_domains[i];
+		char *probe = g_strdup_printf("probe@%s%s", d[0] == '.' ? "probe" : "", d);
+		gboolean listed = FALSE;
+		guint k;
+		for (k = 0; k < out->len && !listed; k++)
+			listed = g_ascii_strcasecmp(out->pdata[k], d) == 0;
+		if (!listed && signing_domain_matches(probe, cfg->smtp_domains) &&
+		    !signing_domain_matches(probe, cfg->signing_required_domains))
+			g_ptr_array_add(out, g_strdup(d));
+		g_free(probe);
+	}
+	g_ptr_array_add(out, NULL);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
+char **
+config_trust_notes(const struct config *cfg, const char ***levels)
+{
+	GPtrArray *out = g_ptr_array_new(), *lv = g_ptr_array_new();
+	char **open = config_unsigned_domains(cfg);
+	int i;
+
+	if (cfg->signing_key == NULL) {
+		g_ptr_array_add(out, g_strdup("event=no-signing warning=\"[signing] key is not set: "
+		    "anyone who can reach this port can suppress any address with a forged bounce; "
+		    "see README, Security\""));
+		g_ptr_array_add(lv, "warn");
+	}
+	for (i = 0; open[i] != NULL; i++) {
+		g_ptr_array_add(out, g_strdup_printf("event=unsigned-domain domain=%s "
+		    "note=\"unsigned reports to it can suppress\"", open[i]));
+		g_ptr_array_add(lv, cfg->signing_key == NULL ? "info" : "warn");
+	}
+	g_strfreev(open);
+	if (cfg->smtp_fbl_addresses != NULL && cfg->smtp_fbl_addresses[0] != NULL) {
+		if (!cfg->fbl_require_dkim) {
+			g_ptr_array_add(out, g_strdup("event=fbl-unauthenticated warning=\"[fbl] "
+			    "require_dkim is off: complaints are not checked for a provider's DKIM "
+			    "signature\""));
+			g_ptr_array_add(lv, "warn");
+		} else if (cfg->fbl_providers == NULL || cfg->fbl_providers[0] == NULL) {
+			g_ptr_array_add(out, g_strdup("event=fbl-no-providers warning=\"[fbl] "
+			    "providers is empty: no complaint can suppress\""));
+			g_ptr_array_add(lv, "warn");
+		}
+	}
+	g_ptr_array_add(out, NULL);
+	g_ptr_array_add(lv, NULL);
+	*levels = (const char **)g_ptr_array_free(lv, FALSE);
+	return (char **)g_ptr_array_free(out, FALSE);
+}
+
 const char *
 config_tenant_for_domain(const struct config *cfg, const char *domain)
 {
-	char *d = g_ascii_strdown(domain, -1);
+	char *d = config_tenant_key(domain), *dotted;
 	const char *t = NULL;
 	const char *p;
 
-	/* Exact domain first, then each parent: "a.b.example.com" -> "b.example.com" ... */
-	for (p = d; p != NULL && t == NULL; ) {
-		t = g_hash_table_lookup(cfg->tenants, p);
-		p = strchr(p, '.');
-		if (p != NULL)
-			p++;
+	if (d == NULL || d[0] == '.') {
+		g_free(d);
+		return cfg->default_tenant;
+	}
+	/* The domain itself, then each parent as ".parent" (subdomains, as at
+	 * RCPT) and as "parent" (a plain entry covers its subdomains too):
+	 * "a.b.example.com" -> ".b.example.com", "b.example.com", ... */
+	t = g_hash_table_lookup(cfg->tenants, d);
+	for (p = strchr(d, '.'); p != NULL && t == NULL; p = strchr(p + 1, '.')) {
+		dotted = g_strdup(p);
+		t = g_hash_table_lookup(cfg->tenants, dotted);
+		g_free(dotted);
+		if (t == NULL)
+			t = g_hash_table_lookup(cfg->tenants, p + 1);
 	}
 	g_free(d);
 	return t ? t : cfg->default_tenant;

@@ -5,7 +5,8 @@
  * default, min, max, field).  config_load() validates every value, treats
  * unknown sections and keys as errors, and reports errors as "FILE:LINE: ..."
  * in *err (caller frees with g_free).  config_print() writes the effective
- * settings in the file's own syntax, so "rebound serve -n" output loads again.
+ * settings in the file's own syntax, so "rebound serve -n" output loads again,
+ * and ends with config_trust_notes() as "# LEVEL: ..." comments.
  *
  * The returned struct config and everything it points to belong to it: free
  * with config_free().  Lists are NULL-terminated string vectors (GStrv).
@@ -35,8 +36,11 @@ struct config {
 	int64_t smtp_max_data_line;
 	int64_t smtp_max_message_size;
 	int64_t smtp_max_recipients;
+	int64_t smtp_max_memory_mb;
 	int64_t smtp_max_sessions;
 	int64_t smtp_max_sessions_per_ip;
+	int64_t smtp_max_session_time;
+	int64_t smtp_stress_timeout;
 	int64_t smtp_idle_timeout;
 	int64_t smtp_data_timeout;
 	int64_t smtp_max_bad_commands;
@@ -69,12 +73,14 @@ struct config {
 	int64_t store_retention_days;
 	int64_t store_retry_max_seconds;
 	int64_t store_batch;
+	int64_t store_raw_max_mb;	/* larger messages are stored without raw bytes */
 
 	/* [policy] */
 	int64_t policy_soft_threshold;
 	int64_t policy_soft_window_days;
 	int64_t policy_soft_expire_days;
 	char **policy_complaint_types;	/* feedback types that suppress */
+	int64_t policy_max_suppressions_per_message;	/* records of one message that may suppress */
 
 	/* [tenants]: dynamic keys, tenant name = list of domains */
 	GHashTable *tenants;		/* domain (lower-case) -> tenant name */
@@ -83,6 +89,7 @@ struct config {
 	/* [lookup] */
 	char **lookup_socketmap_listen;
 	char **lookup_policy_listen;
+	int64_t lookup_max_connections;
 	char *lookup_action_hard;
 	char *lookup_action_soft;
 	char *lookup_action_complaint;
@@ -91,6 +98,9 @@ struct config {
 
 	/* [http] */
 	char **http_listen;
+	int64_t http_max_connections;
+	char *http_read_token;		/* NULL: reads need no token */
+	char **http_hosts;		/* Host values accepted; NULL or empty: any */
 	char *http_token;
 
 	/* [signing] (common/signing.h) */
@@ -100,6 +110,12 @@ struct config {
 	char **signing_required_domains;	/* like smtp.domains */
 	char *signing_mode;		/* "reject" or "flag" */
 	char *signing_domain;		/* return-path domain "rebound sign" uses */
+	char **signing_unsigned_domains;	/* [smtp] domains exempt from signing */
+
+	/* [fbl] */
+	char **fbl_providers;		/* DKIM d= domains whose ARF reports may suppress */
+	gboolean fbl_require_dkim;	/* default: TRUE when signing.key is set */
+	char *fbl_dkim_key_file;	/* libopendkim key file instead of DNS (tests) */
 	struct signing_keys *signing_keys;	/* decoded; NULL without signing.key */
 };
 
@@ -107,6 +123,21 @@ struct config *config_load(const char *path, char **err);
 struct config *config_defaults(void);
 void config_print(const struct config *cfg, FILE *fp);
 void config_free(struct config *cfg);
+
+/*
+ * The [smtp] domains entries whose unsigned reports may suppress (no
+ * signing key, or listed in [signing] unsigned_domains and not in
+ * required_domains), as a new NULL-terminated vector (g_strfreev).
+ */
+char **config_unsigned_domains(const struct config *cfg);
+
+/*
+ * What reports this configuration trusts without authentication, as
+ * key=value log lines ("event=unsigned-domain domain=..."), one per domain
+ * or concern, each with level "warn" or "info" in *levels (parallel, static
+ * strings).  Both vectors are new (g_strfreev, g_free).
+ */
+char **config_trust_notes(const struct config *cfg, const char ***levels);
 
 /* The tenant that owns a return-path domain, or default_tenant. Not a copy. */
 const char *config_tenant_for_domain(const struct config *cfg, const char *domain);

@@ -344,34 +344,57 @@ signing_domain_matches(const char *addr, char *const *domains)
 	return hit;
 }
 
+int
+signing_required(const struct config *cfg, const char *addr)
+{
+	if (cfg->signing_key == NULL)
+		return 0;
+	if (signing_domain_matches(addr, cfg->signing_required_domains))
+		return 1;
+	/* With a key, every return-path domain is covered unless exempted by
+	 * name: a domain forgotten in required_domains must not stay open. */
+	return signing_domain_matches(addr, cfg->smtp_domains) &&
+	    !signing_domain_matches(addr, cfg->signing_unsigned_domains);
+}
+
+int
+signing_is_fbl(const struct config *cfg, const char *rcpt)
+{
+	char *key = address_key(rcpt);
+	int i, same = 0;
+
+	for (i = 0; key != NULL && !same && cfg->smtp_fbl_addresses &&
+	    cfg->smtp_fbl_addresses[i]; i++) {
+		char *k = address_key(cfg->smtp_fbl_addresses[i]);
+		same = k != NULL && strcmp(k, key) == 0;
+		g_free(k);
+	}
+	g_free(key);
+	return same;
+}
+
 enum signing_result
 signing_check(const struct config *cfg, const char *rcpt, int64_t unix_s, char **original)
 {
 	char *key;
-	int i;
+	int req;
 
 	if (original != NULL)
 		*original = NULL;
-	if (cfg->signing_required_domains == NULL || cfg->signing_required_domains[0] == NULL)
+	if (cfg->signing_key == NULL)
 		return SIGNING_NOT_REQUIRED;
 	if (rcpt == NULL || strnlen(rcpt, SIGNING_MAX_ADDRESS + 1) > SIGNING_MAX_ADDRESS)
 		return SIGNING_UNSIGNED;
 	if ((key = address_key(rcpt)) == NULL)
 		/* a bare "postmaster": anyone can write to it, so it proves nothing */
 		return SIGNING_UNSIGNED;
-	for (i = 0; cfg->smtp_fbl_addresses && cfg->smtp_fbl_addresses[i]; i++) {
-		char *k = address_key(cfg->smtp_fbl_addresses[i]);
-		int same = k != NULL && strcmp(k, key) == 0;
-		g_free(k);
-		if (same) {
-			g_free(key);
-			return SIGNING_NOT_REQUIRED;
-		}
-	}
-	if (!signing_domain_matches(key, cfg->signing_required_domains)) {
+	if (signing_is_fbl(cfg, key)) {
 		g_free(key);
 		return SIGNING_NOT_REQUIRED;
 	}
+	req = signing_required(cfg, key);
 	g_free(key);
+	if (!req)
+		return SIGNING_NOT_REQUIRED;
 	return signing_verify(cfg->signing_keys, rcpt, signing_day(unix_s), original);
 }

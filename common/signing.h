@@ -90,13 +90,21 @@ char *signing_decode(const char *address);
 /* 1 when addr's domain matches one of domains ("d" exactly, ".d" subdomains). */
 int signing_domain_matches(const char *addr, char *const *domains);
 
+struct config;
+/*
+ * 1 when a report sent to addr counts only through a valid signed path:
+ * with signing.key set, addr's domain is in required_domains, or in
+ * smtp.domains and not in unsigned_domains.  Without a key, never.
+ */
+int signing_required(const struct config *cfg, const char *addr);
+/* 1 when rcpt is one of smtp.fbl_addresses (compared as address_key). */
+int signing_is_fbl(const struct config *cfg, const char *rcpt);
 /*
  * The receiver's and the store's one decision for an envelope recipient
  * under cfg's [signing] and [smtp] fbl_addresses, at Unix time unix_s.
- * FBL addresses and addresses outside required_domains: NOT_REQUIRED.
- * A bare "postmaster" counts as UNSIGNED once required_domains is set.
+ * FBL addresses and addresses signing_required() exempts: NOT_REQUIRED.
+ * A bare "postmaster" counts as UNSIGNED once signing.key is set.
  */
-struct config;
 enum signing_result signing_check(const struct config *cfg, const char *rcpt, int64_t unix_s,
     char **original);
 

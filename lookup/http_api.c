@@ -10,7 +10,9 @@
 #include <glib.h>
 #include <json-glib/json-glib.h>
 #include <openssl/crypto.h>
+#include <sys/socket.h>
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -18,6 +20,7 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "lookup/conn_gate.h"
 #include "lookup/lookup.h"
 #include "lookup/lookup_db.h"
 #include "common/metrics.h"
@@ -27,6 +30,10 @@
 #define HTTP_TIMEOUT		30
 #define HTTP_DEFAULT_LIMIT	100
 #define HTTP_MAX_LIMIT		1000
+/* Text members of a manual suppression, octets: the reason as
+ * lookup_db_suppress() takes it (more was a 500), the note bounded too. */
+#define HTTP_MAX_REASON		200
+#define HTTP_MAX_NOTE		2000
 
 struct http_api {
 	const struct config *cfg;
@@ -36,6 +43,29 @@ struct http_api {
 	int stop_pipe[2];
 	GThread *thread;
 	PGconn *db;			/* this thread's own connection */
+	struct conn_gate *gate;
+	GQueue conns;			/* struct http_conn *, oldest first */
+	struct event *ev_reap;		/* once a second */
+	struct event *ev_reap_soon;	/* after shedding: when evhttp has freed it */
+	int shedding;			/* connections shut, not yet reaped */
+};
+
+/*
+ * evhttp (libevent 2.1) has no connection cap, no close callback for a
+ * connection that never sent a request, and its filter bufferevents cannot
+ * take a socket.  So each connection's bufferevent is made here
+ * (evhttp_set_bevcb) and holds one reference of ours: when evhttp frees
+ * the connection, bufferevent_free() clears its callbacks, and the reaper
+ * (once a second, and at the cap) drops our reference, which closes the
+ * socket.  The count is then of descriptors really open.  At the cap the
+ * oldest connection is shut down (evhttp sees EOF and frees it), so a
+ * flood of idle connections cannot keep /healthz out; the gate stops
+ * accepting while the count is at the cap.
+ */
+struct http_conn {
+	struct bufferevent *bev;
+	GList link;
+	int shut;
 };
 
 enum { M_GET = 1, M_POST = 2, M_DELETE = 4 };
@@ -185,8 +215,12 @@ http_db_error(struct http_api *api, struct evhttp_request *req, char *err)
 {
 	int down = api->db == NULL || PQstatus(api->db) != CONNECTION_OK;
 
-	log_warnx("http: %s", err ? err : "database error");
-	http_error(req, down ? 503 : 500, "%s", err ? err : "database error");
+	char *e = log_escape(err ? err : "database error", err ? strlen(err) : 14, 1024);
+
+	/* The database's own text goes to the log, not to the client. */
+	log_warnx("http event=db-error error=\"%s\"", e);
+	http_error(req, down ? 503 : 500, "%s", down ? "database unavailable" : "database error");
+	g_free(e);
 	g_free(err);
 }
 
@@ -217,6 +251,10 @@ http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_db_fi
 	f->feedback_type = http_param(q, "feedback_type");
 	f->provider = http_param(q, "provider");
 	f->campaign = http_param(q, "campaign");
+	if (lookup_db_suppressible_arg(http_param(q, "suppressible"), &f->suppressible) < 0) {
+		http_error(req, 400, "suppressible: must be true, false or any");
+		return -1;
+	}
 	if ((v = http_param(q, "since")) == NULL)
 		v = default_since;
 	if (v != NULL && lookup_db_since(v, &f->since) < 0) {
@@ -243,11 +281,42 @@ http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_db_fi
 	return 0;
 }
 
+/*
+ * Compares a presented token with a configured one in time independent of
+ * both: their SHA-256 digests are compared, so neither the position of the
+ * first difference nor the token's length shows in the timing.
+ */
+static int
+http_token_equal(const char *given, const char *tok)
+{
+	guint8 a[32], b[32];
+	gsize alen = sizeof a, blen = sizeof b;
+	GChecksum *c;
+
+	c = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(c, (const guchar *)given, strlen(given));
+	g_checksum_get_digest(c, a, &alen);
+	g_checksum_free(c);
+	c = g_checksum_new(G_CHECKSUM_SHA256);
+	g_checksum_update(c, (const guchar *)tok, strlen(tok));
+	g_checksum_get_digest(c, b, &blen);
+	g_checksum_free(c);
+	return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+static int
+http_bearer_is(struct evhttp_request *req, const char *tok)
+{
+	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
+
+	return tok != NULL && *tok != '\0' && h != NULL && g_ascii_strncasecmp(h, "Bearer ", 7) == 0 &&
+	    http_token_equal(h + 7, tok);
+}
+
 /* Writes need "Authorization: Bearer TOKEN"; replies and returns -1 if not. */
 static int
 http_authorised(struct http_api *api, struct evhttp_request *req)
 {
-	const char *h = evhttp_find_header(evhttp_request_get_input_headers(req), "Authorization");
 	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
 	const char *tok = cfg->http_token;
 
@@ -255,8 +324,7 @@ http_authorised(struct http_api *api, struct evhttp_request *req)
 		http_error(req, 403, "writes are disabled: no token in [http] of the configuration");
 		return -1;
 	}
-	if (h == NULL || g_ascii_strncasecmp(h, "Bearer ", 7) != 0 ||
-	    strlen(h + 7) != strlen(tok) || CRYPTO_memcmp(h + 7, tok, strlen(tok)) != 0) {
+	if (!http_bearer_is(req, tok)) {
 		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
 		    "Bearer realm=\"rebound\"");
 		http_error(req, 401, "a valid bearer token is required for writes");
@@ -474,7 +542,11 @@ http_delete_suppression(struct http_api *api, struct evhttp_request *req, const 
 		http_error(req, 404, "%s is not suppressed for tenant %s", addr, tenant);
 		return;
 	}
-	log_info("http: unsuppressed tenant=%s address=%s", tenant, addr);
+	{
+		char *e = log_escape(addr, strlen(addr), 320);
+		log_info("http event=unsuppressed tenant=%s address=\"%s\"", tenant, e);
+		g_free(e);
+	}
 	{
 		JsonBuilder *b = json_builder_new();
 		json_builder_begin_object(b);
@@ -502,6 +574,50 @@ http_member_string(JsonObject *o, const char *name, const char **out)
 	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
 		return -1;
 	*out = json_node_get_string(n);
+	return 0;
+}
+
+/*
+ * json-glib decodes \u0000 and then cuts the string there, so the NUL
+ * cannot be seen in the member: look for the escape in the body.
+ */
+static int
+http_body_has_nul(const unsigned char *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i++) {
+		if (p[i] != '\\')
+			continue;
+		if (p[i + 1] == 'u' && i + 5 < len && memcmp(p + i + 2, "0000", 4) == 0)
+			return 1;
+		i++;		/* the escaped character */
+	}
+	return 0;
+}
+
+/* Bound every text member before it goes anywhere: UTF-8, no controls, length. */
+static int
+http_text_bad(struct evhttp_request *req, const char *name, const char *v, size_t max)
+{
+	const char *p;
+
+	if (v == NULL)
+		return 0;
+	if (strlen(v) > max) {
+		http_error(req, 400, "%s: longer than %zu octets", name, max);
+		return 1;
+	}
+	if (!g_utf8_validate(v, -1, NULL)) {
+		http_error(req, 400, "%s: not valid UTF-8", name);
+		return 1;
+	}
+	for (p = v; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			http_error(req, 400, "%s: control characters (such as a newline) are not allowed",
+			    name);
+			return 1;
+		}
 	return 0;
 }
 
@@ -536,6 +652,10 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 		http_error(req, 400, "body is not JSON: %s", gerr ? gerr->message : "empty body");
 		goto out;
 	}
+	if (http_body_has_nul(evbuffer_pullup(in, len), len)) {
+		http_error(req, 400, "body: a \\u0000 in a string is not allowed");
+		goto out;
+	}
 	root = json_parser_get_root(parser);
 	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
 		http_error(req, 400, "body must be a JSON object");
@@ -561,6 +681,11 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 		http_error(req, 400, "address is required");
 		goto out;
 	}
+	if (http_text_bad(req, "address", s.address, 320) || http_text_bad(req, "reason", s.reason,
+	    HTTP_MAX_REASON) || http_text_bad(req, "note", s.note, HTTP_MAX_NOTE) ||
+	    http_text_bad(req, "class", s.cls, 32) || http_text_bad(req, "tenant", tenant_name, 256) ||
+	    http_text_bad(req, "expires_at", expires, 64))
+		goto out;
 	if ((key = address_key(s.address)) == NULL || strlen(s.address) > 320) {
 		http_error(req, 400, "not a valid address: %s", s.address);
 		goto out;
@@ -591,8 +716,12 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 		http_db_error(api, req, err);
 		goto out;
 	}
-	log_info("http: suppressed tenant=%s address=%s class=%s", s.tenant, s.address,
-	    s.cls ? s.cls : "manual");
+	{
+		char *e = log_escape(s.address, strlen(s.address), 320);
+		log_info("http event=suppressed tenant=%s address=\"%s\" class=%s", s.tenant, e,
+		    s.cls ? s.cls : "manual");
+		g_free(e);
+	}
 	if ((r = lookup_db_get_suppression(c, s.tenant, s.address, &err)) == NULL) {
 		http_db_error(api, req, err);
 		goto out;
@@ -687,6 +816,10 @@ http_stats(struct http_api *api, struct evhttp_request *req, const char *arg, st
 	(void)arg;
 	if (http_filter(req, q, &f, "30d") < 0)
 		return;
+	/* Counts are of what could suppress unless asked otherwise: the rest
+	 * are reports nothing vouched for (lists show them, each row saying). */
+	if (http_param(q, "suppressible") == NULL)
+		f.suppressible = "true";
 	if (by != NULL && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) {
 		http_error(req, 400, "by: \"%s\" is not one of day, class, reason, domain, campaign", by);
 		return;
@@ -703,6 +836,7 @@ http_stats(struct http_api *api, struct evhttp_request *req, const char *arg, st
 	g_date_time_unref(dt);
 	if (f.tenant)
 		json_object_set_string_member(o, "tenant", f.tenant);
+	json_object_set_string_member(o, "suppressible", f.suppressible ? f.suppressible : "any");
 	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
 		const char *dim = lookup_db_stats_dimensions[i];
 		JsonArray *a;
@@ -754,9 +888,9 @@ static const struct http_route http_routes[] = {
 	{ "/v1/suppressions", 0, M_POST, "", http_post_suppression },
 	{ "/v1/suppressions/", 1, M_GET, "tenant", http_get_suppression },
 	{ "/v1/suppressions/", 1, M_DELETE, "tenant", http_delete_suppression },
-	{ "/v1/events", 0, M_GET, "recipient tenant class domain campaign since cursor limit", http_events },
-	{ "/v1/complaints", 0, M_GET, "feedback_type provider domain campaign tenant since cursor limit", http_complaints },
-	{ "/v1/stats", 0, M_GET, "since by tenant", http_stats },
+	{ "/v1/events", 0, M_GET, "recipient tenant class domain campaign suppressible since cursor limit", http_events },
+	{ "/v1/complaints", 0, M_GET, "feedback_type provider domain campaign tenant suppressible since cursor limit", http_complaints },
+	{ "/v1/stats", 0, M_GET, "since by tenant suppressible", http_stats },
 };
 
 static int
@@ -790,6 +924,57 @@ http_check_params(struct evhttp_request *req, struct evkeyvalq *q, const char *a
 	return rc;
 }
 
+/*
+ * What every request must pass before routing: one Content-Length (two
+ * that differ let a proxy and evhttp disagree on where the body ends), a
+ * Host in [http] hosts when that is set (DNS rebinding), and for reads
+ * other than /healthz the read token when [http] read_token is set (the
+ * write token reads too).  Replies and returns -1 on failure.
+ */
+static int
+http_check_head(struct http_api *api, struct evhttp_request *req, const char *path, int method)
+{
+	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
+	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	const char *cl = NULL, *host;
+	int i, ok;
+
+	TAILQ_FOREACH(kv, h, next)
+		if (g_ascii_strcasecmp(kv->key, "Content-Length") == 0) {
+			if (cl != NULL && strcmp(cl, kv->value) != 0) {
+				evhttp_add_header(evhttp_request_get_output_headers(req), "Connection",
+				    "close");
+				http_error(req, 400, "conflicting Content-Length headers");
+				return -1;
+			}
+			cl = kv->value;
+		}
+	if (cfg->http_hosts != NULL && cfg->http_hosts[0] != NULL) {
+		host = evhttp_find_header(h, "Host");
+		for (i = 0, ok = 0; host != NULL && cfg->http_hosts[i] != NULL && !ok; i++) {
+			size_t n = strlen(cfg->http_hosts[i]);
+			/* "name" matches "name" and "name:port"; "name:port" only itself. */
+			ok = g_ascii_strncasecmp(host, cfg->http_hosts[i], n) == 0 &&
+			    (host[n] == '\0' || (host[n] == ':' && strchr(cfg->http_hosts[i], ':') == NULL &&
+			    strspn(host + n + 1, "0123456789") == strlen(host + n + 1)));
+		}
+		if (!ok) {
+			http_error(req, 403, "Host not allowed: add it to [http] hosts");
+			return -1;
+		}
+	}
+	if (method == M_GET && strcmp(path, "/healthz") != 0 && cfg->http_read_token != NULL &&
+	    *cfg->http_read_token != '\0' && !http_bearer_is(req, cfg->http_read_token) &&
+	    !http_bearer_is(req, cfg->http_token)) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "WWW-Authenticate",
+		    "Bearer realm=\"rebound\"");
+		http_error(req, 401, "a valid bearer token is required for reads");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 http_request_cb(struct evhttp_request *req, void *arg)
 {
@@ -805,6 +990,8 @@ http_request_cb(struct evhttp_request *req, void *arg)
 	TAILQ_INIT(&q);
 	if (path == NULL || *path == '\0')
 		path = "/";
+	if (http_check_head(api, req, path, method) < 0)
+		return;
 	if (query != NULL && evhttp_parse_query_str(query, &q) < 0) {
 		http_error(req, 400, "malformed query string");
 		return;
@@ -859,6 +1046,83 @@ http_stop_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopbreak(api->base);
 }
 
+/* Drops the connections evhttp has freed; all of them with force. */
+static void
+http_conn_reap(struct http_api *api, int force)
+{
+	GList *l = api->conns.head, *next;
+
+	for (; l != NULL; l = next) {
+		struct http_conn *c = l->data;
+		bufferevent_data_cb rd, wr;
+		bufferevent_event_cb ev;
+		void *arg;
+
+		next = l->next;
+		bufferevent_getcb(c->bev, &rd, &wr, &ev, &arg);
+		if (!force && (rd != NULL || wr != NULL || ev != NULL || arg != NULL))
+			continue;
+		if (c->shut && api->shedding > 0)
+			api->shedding--;
+		g_queue_unlink(&api->conns, &c->link);
+		bufferevent_decref(c->bev);
+		g_free(c);
+		conn_gate_closed(api->gate);
+	}
+}
+
+static void
+http_conn_reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http_api *api = arg;
+	struct timeval soon = { 0, 2000 };
+
+	(void)fd;
+	(void)what;
+	http_conn_reap(api, 0);
+	if (api->shedding > 0)
+		evtimer_add(api->ev_reap_soon, &soon);
+}
+
+static struct bufferevent *
+http_conn_bev(struct event_base *base, void *arg)
+{
+	struct http_api *api = arg;
+	struct http_conn *c, *old;
+	struct bufferevent *bev;
+	GList *l;
+
+	/*
+	 * At the cap, before this one is counted: shut the oldest still open.
+	 * The gate then stops accepting (which also ends libevent's accept
+	 * loop) until evhttp has freed it, a loop iteration later.
+	 */
+	if (conn_gate_count(api->gate) + 1 >= conn_gate_max(api->gate)) {
+		http_conn_reap(api, 0);
+		if (conn_gate_count(api->gate) + 1 >= conn_gate_max(api->gate))
+			for (l = api->conns.head; l != NULL; l = l->next) {
+				struct timeval soon = { 0, 2000 };
+				old = l->data;
+				if (!old->shut && bufferevent_getfd(old->bev) != -1) {
+					old->shut = 1;
+					api->shedding++;
+					shutdown(bufferevent_getfd(old->bev), SHUT_RDWR);
+					evtimer_add(api->ev_reap_soon, &soon);
+					break;
+				}
+			}
+	}
+	if ((bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE)) == NULL)
+		return NULL;
+	bufferevent_incref(bev);
+	c = g_new0(struct http_conn, 1);
+	c->bev = bev;
+	c->link.data = c;
+	g_queue_push_tail_link(&api->conns, &c->link);
+	conn_gate_opened(api->gate);
+	return bev;
+}
+
 static gpointer
 http_thread(gpointer arg)
 {
@@ -869,12 +1133,13 @@ http_thread(gpointer arg)
 }
 
 struct http_api *
-http_api_start(const struct config *cfg, char **err)
+http_api_start(const struct config *cfg, long max_conns, char **err)
 {
 	struct http_api *api = g_new0(struct http_api, 1);
 	int i;
 
 	api->cfg = cfg;
+	g_queue_init(&api->conns);
 	api->stop_pipe[0] = api->stop_pipe[1] = -1;
 	api->base = event_base_new();
 	api->http = evhttp_new(api->base);
@@ -884,6 +1149,14 @@ http_api_start(const struct config *cfg, char **err)
 	evhttp_set_allowed_methods(api->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_gencb(api->http, http_request_cb, api);
+	api->gate = conn_gate_new(api->base, "http", max_conns);
+	evhttp_set_bevcb(api->http, http_conn_bev, api);
+	{
+		struct timeval sec = { 1, 0 };
+		api->ev_reap = event_new(api->base, -1, EV_PERSIST, http_conn_reap_cb, api);
+		api->ev_reap_soon = evtimer_new(api->base, http_conn_reap_cb, api);
+		event_add(api->ev_reap, &sec);
+	}
 	for (i = 0; cfg->http_listen && cfg->http_listen[i]; i++) {
 		struct evconnlistener *l = lookup_listen(api->base, cfg->http_listen[i], NULL, NULL, err);
 		if (l == NULL || evhttp_bind_listener(api->http, l) == NULL) {
@@ -894,6 +1167,7 @@ http_api_start(const struct config *cfg, char **err)
 			http_api_stop(api);
 			return NULL;
 		}
+		conn_gate_listen(api->gate, l);
 		log_info("http: listening on %s", cfg->http_listen[i]);
 	}
 	if (pipe2(api->stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
@@ -924,6 +1198,13 @@ http_api_stop(struct http_api *api)
 		close(api->stop_pipe[1]);
 	}
 	evhttp_free(api->http);
+	if (api->ev_reap)
+		event_free(api->ev_reap);
+	if (api->ev_reap_soon)
+		event_free(api->ev_reap_soon);
+	if (api->gate)
+		http_conn_reap(api, 1);
+	conn_gate_free(api->gate);
 	event_base_free(api->base);
 	if (api->db)
 		PQfinish(api->db);

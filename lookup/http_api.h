@@ -33,7 +33,7 @@ struct http_api;
 
 /* Binds cfg->http_listen (in the caller's thread, so errors are reported
  * here) and starts the API thread.  cfg must outlive http_api_stop(). */
-struct http_api *http_api_start(const struct config *cfg, char **err);
+struct http_api *http_api_start(const struct config *cfg, long max_conns, char **err);
 void http_api_stop(struct http_api *api);
 /* The configuration requests read from now on (the bearer token); cfg as for start. */
 void http_api_reload(struct http_api *api, const struct config *cfg);

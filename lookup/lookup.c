@@ -8,6 +8,7 @@
 #include <glib.h>
 
 #include "common/address.h"
+#include "common/conn_limits.h"
 #include "common/log.h"
 #include "lookup/http_api.h"
 #include "common/metrics.h"
@@ -155,6 +156,7 @@ lookup_query(const char *proto, const char *tenant, const char *address,
 int
 lookup_start(const struct config *cfg, struct event_base *base, char **err)
 {
+	struct conn_limits cl;
 	char *why = NULL;
 	int i;
 
@@ -178,13 +180,16 @@ lookup_start(const struct config *cfg, struct event_base *base, char **err)
 		log_warnx("index state=unloaded why=\"%s\" lookups=temp", why);
 		g_free(why);
 	}
-	/* 2. the relay-facing listeners on the caller's loop */
-	if ((lk.socketmap = socketmap_start(base, cfg->lookup_socketmap_listen, err)) == NULL)
+	/* 2. the relay-facing listeners on the caller's loop, within the descriptor budget */
+	if (conn_limits_compute(cfg, &cl, err) == -1)
 		goto fail;
-	if ((lk.policyd = policyd_start(base, cfg, err)) == NULL)
+	if ((lk.socketmap = socketmap_start(base, cfg->lookup_socketmap_listen, cl.socketmap,
+	    err)) == NULL)
+		goto fail;
+	if ((lk.policyd = policyd_start(base, cfg, cl.policy, err)) == NULL)
 		goto fail;
 	/* 3. the HTTP API in its own thread */
-	if ((lk.http = http_api_start(cfg, err)) == NULL)
+	if ((lk.http = http_api_start(cfg, cl.http, err)) == NULL)
 		goto fail;
 	return 0;
 fail:

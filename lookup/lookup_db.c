@@ -281,9 +281,22 @@ static const char lookup_db_event_cols[] =
     "id, message_id, tenant, " ISO("occurred_at") " AS occurred_at, recipient, domain, kind,"
     " class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
     " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
-    " correlation";
+    " correlation, suppressible";
 
 const char *const lookup_db_stats_dimensions[] = { "day", "class", "reason", "domain", "campaign", NULL };
+
+int
+lookup_db_suppressible_arg(const char *v, const char **out)
+{
+	*out = NULL;
+	if (v == NULL || strcmp(v, "any") == 0)
+		return 0;
+	if (strcmp(v, "true") == 0 || strcmp(v, "false") == 0) {
+		*out = strcmp(v, "true") == 0 ? "true" : "false";
+		return 0;
+	}
+	return -1;
+}
 
 PGresult *
 lookup_db_get_suppression(PGconn *c, const char *tenant, const char *address, char **err)
@@ -400,6 +413,8 @@ lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaint
 	PGresult *r;
 
 	lookup_db_where_common(&w, f, "occurred_at");
+	if (f->suppressible)
+		lookup_db_where_add(&w, "suppressible = $%u::boolean", f->suppressible);
 	if (complaints_only)
 		lookup_db_where_add(&w, "class = $%u", "complaint");
 	if (f->recipient) {
@@ -448,6 +463,8 @@ lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filter *f, cha
 		return NULL;
 	}
 	lookup_db_where_common(&w, f, "occurred_at");
+	if (f->suppressible)
+		lookup_db_where_add(&w, "suppressible = $%u::boolean", f->suppressible);
 	if (strcmp(by, "campaign") == 0)
 		g_string_append(w.sql, w.sql->len ? " AND campaign IS NOT NULL" : " WHERE campaign IS NOT NULL");
 	head = g_strdup_printf("SELECT %s AS key, count(*) AS count FROM events", expr);

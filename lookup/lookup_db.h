@@ -69,6 +69,7 @@ struct lookup_db_filter {
 	const char *feedback_type;	/* complaints */
 	const char *provider;		/* complaints: reporting MTA or a parent domain */
 	const char *campaign;
+	const char *suppressible;	/* events, stats: "true", "false"; NULL = both */
 	int64_t since;			/* Unix seconds */
 	int64_t cursor;			/* rows with id > cursor */
 	int limit;			/* 0 = no limit */
@@ -79,7 +80,10 @@ struct lookup_db_filter {
 PGresult *lookup_db_get_suppression(PGconn *c, const char *tenant, const char *address,
     char **err);
 PGresult *lookup_db_list_suppressions(PGconn *c, const struct lookup_db_filter *f, char **err);
-/* Events; complaints_only restricts to class 'complaint'. */
+/*
+ * Events (each row says whether it was allowed to suppress: "suppressible",
+ * store/trust.h); complaints_only restricts to class 'complaint'.
+ */
 PGresult *lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaints_only,
     char **err);
 /* Event counts since f->since grouped by "day", "class", "reason",
@@ -88,5 +92,11 @@ PGresult *lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filt
 /* Suppression counts by class: rows (class, count). */
 PGresult *lookup_db_suppression_counts(PGconn *c, const char *tenant, char **err);
 extern const char *const lookup_db_stats_dimensions[];	/* NULL-terminated */
+/*
+ * The filter value of a "suppressible" option: "true", "false", or NULL
+ * for "any"; -1 for anything else.  Stats count only suppressible events
+ * unless asked otherwise: the rest are reports nothing vouched for.
+ */
+int lookup_db_suppressible_arg(const char *v, const char **out);
 
 #endif

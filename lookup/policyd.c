@@ -11,17 +11,18 @@
 #include "common/address.h"
 #include "common/config.h"
 #include "common/log.h"
+#include "lookup/conn_gate.h"
 #include "lookup/lookup.h"
 
 #define POLICYD_MAX_LINE	2048
 #define POLICYD_MAX_ATTRS	100
-#define POLICYD_MAX_CONNS	4096
 #define POLICYD_IDLE		300
 
 struct policyd {
 	struct event_base *base;
 	GPtrArray *listeners;
 	GHashTable *conns;
+	struct conn_gate *gate;
 	guint64 next_id;
 };
 
@@ -48,6 +49,7 @@ policyd_conn_free(gpointer p)
 {
 	struct policyd_conn *c = p;
 
+	conn_gate_closed(c->pd->gate);
 	bufferevent_free(c->bev);
 	g_hash_table_destroy(c->attrs);
 	g_free(c);
@@ -157,12 +159,7 @@ policyd_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 	(void)l;
 	(void)sa;
 	(void)salen;
-	if (g_hash_table_size(pd->conns) >= POLICYD_MAX_CONNS) {
-		log_warnx("policyd: connection limit %d reached, closing new connection",
-		    POLICYD_MAX_CONNS);
-		evutil_closesocket(fd);
-		return;
-	}
+	conn_gate_opened(pd->gate);
 	c = g_new0(struct policyd_conn, 1);
 	c->pd = pd;
 	c->id = ++pd->next_id;
@@ -175,7 +172,7 @@ policyd_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr 
 }
 
 struct policyd *
-policyd_start(struct event_base *base, const struct config *cfg, char **err)
+policyd_start(struct event_base *base, const struct config *cfg, long max_conns, char **err)
 {
 	char **listen = cfg->lookup_policy_listen;
 	struct policyd *pd = g_new0(struct policyd, 1);
@@ -186,12 +183,14 @@ policyd_start(struct event_base *base, const struct config *cfg, char **err)
 	policyd_cfg = cfg;
 	pd->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)evconnlistener_free);
 	pd->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, policyd_conn_free, NULL);
+	pd->gate = conn_gate_new(base, "policyd", max_conns);
 	for (i = 0; listen && listen[i]; i++) {
 		if ((l = lookup_listen(base, listen[i], policyd_accept_cb, pd, err)) == NULL) {
 			policyd_stop(pd);
 			return NULL;
 		}
 		g_ptr_array_add(pd->listeners, l);
+		conn_gate_listen(pd->gate, l);
 		log_info("policyd: listening on %s", listen[i]);
 	}
 	return pd;
@@ -202,8 +201,9 @@ policyd_stop(struct policyd *pd)
 {
 	if (pd == NULL)
 		return;
-	g_ptr_array_free(pd->listeners, TRUE);
 	g_hash_table_destroy(pd->conns);
+	conn_gate_free(pd->gate);
+	g_ptr_array_free(pd->listeners, TRUE);
 	g_free(pd);
 }
 

@@ -26,7 +26,8 @@ struct policyd;
 struct config;
 
 /* Listens on cfg->lookup_policy_listen; cfg must outlive the server. */
-struct policyd *policyd_start(struct event_base *base, const struct config *cfg, char **err);
+struct policyd *policyd_start(struct event_base *base, const struct config *cfg, long max_conns,
+    char **err);
 void policyd_stop(struct policyd *pd);
 /* The configuration (tenants) later requests read; same thread as policyd_start(). */
 void policyd_reload(struct policyd *pd, const struct config *cfg);

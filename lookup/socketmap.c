@@ -8,18 +8,19 @@
 #include <event2/listener.h>
 
 #include "common/log.h"
+#include "lookup/conn_gate.h"
 #include "lookup/lookup.h"
 
 /* Postfix's own limit is 100000; addresses are far shorter, so a long
  * request is an error rather than something to buffer. */
 #define SOCKETMAP_MAX_REQUEST	4096
-#define SOCKETMAP_MAX_CONNS	4096
 #define SOCKETMAP_IDLE		300
 
 struct socketmap {
 	struct event_base *base;
 	GPtrArray *listeners;
 	GHashTable *conns;
+	struct conn_gate *gate;
 	guint64 next_id;
 };
 
@@ -43,6 +44,7 @@ socketmap_conn_free(gpointer p)
 {
 	struct socketmap_conn *c = p;
 
+	conn_gate_closed(c->sm->gate);
 	bufferevent_free(c->bev);
 	g_free(c);
 }
@@ -150,12 +152,7 @@ socketmap_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 	(void)l;
 	(void)sa;
 	(void)salen;
-	if (g_hash_table_size(sm->conns) >= SOCKETMAP_MAX_CONNS) {
-		log_warnx("socketmap: connection limit %d reached, closing new connection",
-		    SOCKETMAP_MAX_CONNS);
-		evutil_closesocket(fd);
-		return;
-	}
+	conn_gate_opened(sm->gate);
 	c = g_new0(struct socketmap_conn, 1);
 	c->sm = sm;
 	c->id = ++sm->next_id;
@@ -167,7 +164,7 @@ socketmap_accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockadd
 }
 
 struct socketmap *
-socketmap_start(struct event_base *base, char **listen, char **err)
+socketmap_start(struct event_base *base, char **listen, long max_conns, char **err)
 {
 	struct socketmap *sm = g_new0(struct socketmap, 1);
 	struct evconnlistener *l;
@@ -176,12 +173,14 @@ socketmap_start(struct event_base *base, char **listen, char **err)
 	sm->base = base;
 	sm->listeners = g_ptr_array_new_with_free_func((GDestroyNotify)evconnlistener_free);
 	sm->conns = g_hash_table_new_full(g_direct_hash, g_direct_equal, socketmap_conn_free, NULL);
+	sm->gate = conn_gate_new(base, "socketmap", max_conns);
 	for (i = 0; listen && listen[i]; i++) {
 		if ((l = lookup_listen(base, listen[i], socketmap_accept_cb, sm, err)) == NULL) {
 			socketmap_stop(sm);
 			return NULL;
 		}
 		g_ptr_array_add(sm->listeners, l);
+		conn_gate_listen(sm->gate, l);
 		log_info("socketmap: listening on %s", listen[i]);
 	}
 	return sm;
@@ -192,7 +191,8 @@ socketmap_stop(struct socketmap *sm)
 {
 	if (sm == NULL)
 		return;
-	g_ptr_array_free(sm->listeners, TRUE);
 	g_hash_table_destroy(sm->conns);
+	conn_gate_free(sm->gate);
+	g_ptr_array_free(sm->listeners, TRUE);
 	g_free(sm);
 }

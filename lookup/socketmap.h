@@ -25,7 +25,8 @@
 
 struct socketmap;
 
-struct socketmap *socketmap_start(struct event_base *base, char **listen, char **err);
+struct socketmap *socketmap_start(struct event_base *base, char **listen, long max_conns,
+    char **err);
 void socketmap_stop(struct socketmap *sm);
 
 /* The reply text (without netstring framing) for one request; g_free. */

@@ -31,8 +31,14 @@ struct smtp_server {
 	SSL_CTX *tls;			/* NULL without a certificate */
 	GPtrArray *listeners;		/* struct smtp_listener * */
 	GHashTable *sessions;		/* &serial -> struct smtp_session * */
-	GHashTable *per_ip;		/* client address -> count */
+	GHashTable *per_ip;		/* client IPv4 address or IPv6 /64 -> count */
 	unsigned nsessions;
+	unsigned max_sessions;		/* [smtp] max_sessions, or from conn_limits */
+	GQueue idle;			/* sessions without a transaction, longest idle first */
+	int stress;			/* 3/4 of max_sessions in use: stress_timeout applies */
+	unsigned rejecting;		/* sessions closing with a limit's 421 */
+	int paused;			/* listeners disabled (descriptors, or rejecting) */
+	int64_t accept_log_us;		/* last accept error logged (monotonic) */
 	uint64_t next_serial;
 	int efd;			/* eventfd: spool completions waiting */
 	struct event *ev_done;
@@ -43,6 +49,7 @@ struct smtp_server {
 	void (*on_drained)(void *);
 	void *on_drained_arg;
 	gint backlog_full;
+	uint64_t data_mem;		/* message octets sessions hold in RAM */
 };
 
 struct smtp_commit_done {
@@ -60,12 +67,25 @@ void smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa
 void smtp_session_commit_done(struct smtp_session *s, struct smtp_commit_done *d);
 /* SIGTERM: idle sessions get 421 now, busy ones after their transaction. */
 void smtp_session_shutdown(struct smtp_session *s, int force);
-/* Called by the session's free path. */
-void smtp_server_session_gone(struct smtp_server *srv, const char *client);
+/* Called by the session's free path: key is its per-address limit key. */
+void smtp_server_session_gone(struct smtp_server *srv, const char *key);
+/* Re-evaluates stress mode after nsessions changed. */
+void smtp_server_update_stress(struct smtp_server *srv);
+/* Timeouts again from the current (stress) settings. */
+void smtp_session_retime(struct smtp_session *s);
+/* At the session limit: 421 and close for an idle session to make room. */
+void smtp_session_evict(struct smtp_session *s);
+/* A session closing with a limit's 421 was freed (smtp_listener.c re-enables accepting). */
+void smtp_server_reject_done(struct smtp_server *srv);
+/* Limit key of an address: the IPv4 address, or the IPv6 /64. */
+void smtp_limit_key(const struct sockaddr *sa, char *out, size_t outlen);
 
 /* Hand a finished message to the spool writer; the answer comes back by serial. */
 void smtp_server_commit(struct smtp_server *srv, uint64_t serial, struct spool_envelope *env,
     char *data, size_t len);
+/* The same for a message in a file (spool_tmpfile); takes fd. */
+void smtp_server_commit_fd(struct smtp_server *srv, uint64_t serial, struct spool_envelope *env,
+    int fd, size_t len);
 
 SSL_CTX *smtp_tls_ctx_new(const char *cert, const char *key, char **err);
 

@@ -13,7 +13,19 @@
 #include <sys/eventfd.h>
 #include <event2/util.h>
 
+#include "common/conn_limits.h"
 #include "common/log.h"
+
+/*
+ * Connections the kernel queues for accept (capped by net.core.somaxconn):
+ * a burst larger than the backlog is SYN-retried for seconds instead of
+ * being taken, counted and, at the limit, answered at once.
+ */
+#define SMTP_BACKLOG		4096
+/* Sessions closing with a limit's 421 at once before accepting pauses. */
+#define SMTP_REJECTING_MAX	64
+
+static void smtp_server_check_rejecting(struct smtp_server *srv);
 
 static void
 smtp_listener_free(gpointer p)
@@ -49,7 +61,7 @@ smtp_bind_one(GPtrArray *out, const char *name, int implicit_tls, char **err)
 	/* "[::]:25" and "0.0.0.0:25" may both be configured. */
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on);
-	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 || listen(fd, 511) == -1) {
+	if (bind(fd, (struct sockaddr *)&ss, sslen) == -1 || listen(fd, SMTP_BACKLOG) == -1) {
 		*err = g_strdup_printf("listen %s: %s", name, strerror(errno));
 		close(fd);
 		return -1;
@@ -93,38 +105,119 @@ smtp_server_accept(struct evconnlistener *el, evutil_socket_t fd, struct sockadd
 	(void)el;
 	(void)socklen;
 	smtp_session_new(l->srv, fd, sa, l->implicit_tls);
+	smtp_server_check_rejecting(l->srv);
+}
+
+static void
+smtp_server_listen_all(struct smtp_server *srv, int on)
+{
+	guint i;
+
+	srv->paused = !on;
+	for (i = 0; i < srv->listeners->len; i++) {
+		struct smtp_listener *l = g_ptr_array_index(srv->listeners, i);
+		if (l->el == NULL)
+			continue;
+		if (on)
+			evconnlistener_enable(l->el);
+		else
+			evconnlistener_disable(l->el);
+	}
 }
 
 static void
 smtp_server_relisten(evutil_socket_t fd, short ev, void *arg)
 {
 	struct smtp_server *srv = arg;
-	guint i;
 
 	(void)fd;
 	(void)ev;
-	if (srv->shutting_down)
+	if (srv->shutting_down || srv->rejecting >= SMTP_REJECTING_MAX)
 		return;
-	for (i = 0; i < srv->listeners->len; i++) {
-		struct smtp_listener *l = g_ptr_array_index(srv->listeners, i);
-		evconnlistener_enable(l->el);
-	}
+	smtp_server_listen_all(srv, 1);
 }
 
-/* Out of descriptors: stop accepting for a second instead of spinning. */
+/*
+ * Out of descriptors (or memory): stop accepting for a second instead of
+ * spinning on a listening socket that stays readable, and log it at most
+ * once a second.  Other errors (a connection reset before accept) are
+ * logged at the same rate and otherwise ignored.
+ */
 static void
 smtp_server_accept_error(struct evconnlistener *el, void *arg)
 {
 	struct smtp_listener *l = arg;
+	struct smtp_server *srv = l->srv;
 	struct timeval tv = { 1, 0 };
 	int e = EVUTIL_SOCKET_ERROR();
+	int64_t now = g_get_monotonic_time();
+	int pause = e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM;
 
-	if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
-		errno = e;
-		log_warn("smtp event=accept-paused listen=%s", l->name);
-		evconnlistener_disable(el);
-		evtimer_add(l->srv->ev_relisten, &tv);
+	(void)el;
+	if (now - srv->accept_log_us >= G_USEC_PER_SEC) {
+		srv->accept_log_us = now;
+		log_warnx("smtp event=accept-error listen=%s error=\"%s\" action=%s sessions=%u",
+		    l->name, g_strerror(e), pause ? "pause-1s" : "none", srv->nsessions);
 	}
+	if (pause && !srv->shutting_down) {
+		smtp_server_listen_all(srv, 0);
+		evtimer_add(srv->ev_relisten, &tv);
+	}
+}
+
+void
+smtp_server_reject_done(struct smtp_server *srv)
+{
+	if (srv->rejecting > 0)
+		srv->rejecting--;
+	if (srv->paused && srv->rejecting < SMTP_REJECTING_MAX / 2 &&
+	    !evtimer_pending(srv->ev_relisten, NULL) && !srv->shutting_down)
+		smtp_server_listen_all(srv, 1);
+}
+
+static void
+smtp_server_check_rejecting(struct smtp_server *srv)
+{
+	if (!srv->paused && srv->rejecting >= SMTP_REJECTING_MAX) {
+		log_warnx("smtp event=accept-paused reason=rejecting sessions=%u rejecting=%u",
+		    srv->nsessions, srv->rejecting);
+		smtp_server_listen_all(srv, 0);
+	}
+}
+
+void
+smtp_server_update_stress(struct smtp_server *srv)
+{
+	/* On at 3/4 of the limit, off below 1/2: no flapping (each change visits every session). */
+	int stress = srv->stress ? (uint64_t)srv->nsessions * 2 >= srv->max_sessions :
+	    (uint64_t)srv->nsessions * 4 >= (uint64_t)srv->max_sessions * 3;
+	GHashTableIter it;
+	gpointer v;
+
+	if (stress == srv->stress)
+		return;
+	srv->stress = stress;
+	log_info("smtp event=stress state=%s sessions=%u limit=%u timeout=%lld", stress ? "on" : "off",
+	    srv->nsessions, srv->max_sessions, (long long)(stress ? srv->cfg->smtp_stress_timeout :
+	    srv->cfg->smtp_idle_timeout));
+	/* Sessions already there get the shorter timeouts too: they are the load. */
+	g_hash_table_iter_init(&it, srv->sessions);
+	while (g_hash_table_iter_next(&it, NULL, &v))
+		smtp_session_retime(v);
+}
+
+static unsigned
+smtp_server_limit(const struct config *cfg)
+{
+	struct conn_limits cl;
+	char *err = NULL;
+
+	if (conn_limits_compute(cfg, &cl, &err) == -1) {
+		/* serve refused such a config; tests may build one by hand. */
+		g_free(err);
+		return cfg->smtp_max_sessions > 0 ? (unsigned)cfg->smtp_max_sessions : 1000;
+	}
+	return (unsigned)cl.smtp;
 }
 
 /* Spool writer thread: queue the result, wake the loop. */
@@ -154,6 +247,17 @@ smtp_server_commit(struct smtp_server *srv, uint64_t serial, struct spool_envelo
 	d->srv = srv;
 	d->serial = serial;
 	spool_commit_async(srv->spool, env, data, len, smtp_server_commit_cb, d);
+}
+
+void
+smtp_server_commit_fd(struct smtp_server *srv, uint64_t serial, struct spool_envelope *env,
+    int fd, size_t len)
+{
+	struct smtp_commit_done *d = g_new0(struct smtp_commit_done, 1);
+
+	d->srv = srv;
+	d->serial = serial;
+	spool_commit_async_fd(srv->spool, env, fd, len, smtp_server_commit_cb, d);
 }
 
 static void
@@ -198,6 +302,8 @@ smtp_server_new(struct event_base *base, struct config *cfg, GPtrArray *bound, c
 	srv->per_ip = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	srv->done = g_async_queue_new();
 	srv->efd = -1;
+	srv->max_sessions = smtp_server_limit(cfg);
+	g_queue_init(&srv->idle);
 	if (cfg->smtp_tls_cert != NULL &&
 	    (srv->tls = smtp_tls_ctx_new(cfg->smtp_tls_cert, cfg->smtp_tls_key, err)) == NULL) {
 		smtp_server_free(srv);
@@ -223,6 +329,8 @@ smtp_server_start(struct smtp_server *srv, struct spool *spool, char **err)
 	for (i = 0; i < srv->listeners->len; i++) {
 		struct smtp_listener *l = g_ptr_array_index(srv->listeners, i);
 		l->srv = srv;
+		if (l->el != NULL)
+			continue;
 		l->el = evconnlistener_new(srv->base, smtp_server_accept, l,
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, l->fd);
 		if (l->el == NULL) {
@@ -249,6 +357,8 @@ smtp_server_reload(struct smtp_server *srv, struct config *cfg)
 			break;
 		}
 	srv->cfg = cfg;
+	srv->max_sessions = smtp_server_limit(cfg);
+	smtp_server_update_stress(srv);
 	if (cfg->smtp_tls_cert != NULL) {
 		char *err = NULL;
 		SSL_CTX *ctx = smtp_tls_ctx_new(cfg->smtp_tls_cert, cfg->smtp_tls_key, &err);
@@ -289,19 +399,21 @@ smtp_server_check_drained(struct smtp_server *srv)
 }
 
 void
-smtp_server_session_gone(struct smtp_server *srv, const char *client)
+smtp_server_session_gone(struct smtp_server *srv, const char *key)
 {
 	gpointer n;
 
-	if (client != NULL && (n = g_hash_table_lookup(srv->per_ip, client)) != NULL) {
+	if (key != NULL && (n = g_hash_table_lookup(srv->per_ip, key)) != NULL) {
 		if (GPOINTER_TO_UINT(n) <= 1)
-			g_hash_table_remove(srv->per_ip, client);
+			g_hash_table_remove(srv->per_ip, key);
 		else
-			g_hash_table_insert(srv->per_ip, g_strdup(client),
+			g_hash_table_insert(srv->per_ip, g_strdup(key),
 			    GUINT_TO_POINTER(GPOINTER_TO_UINT(n) - 1));
 	}
 	if (srv->nsessions > 0)
 		srv->nsessions--;
+	if (!srv->shutting_down)
+		smtp_server_update_stress(srv);
 	smtp_server_check_drained(srv);
 }
 
@@ -329,6 +441,8 @@ smtp_server_shutdown(struct smtp_server *srv, int grace, void (*done)(void *), v
 	if (srv->shutting_down)
 		return;
 	srv->shutting_down = 1;
+	if (srv->ev_relisten != NULL)
+		evtimer_del(srv->ev_relisten);
 	srv->on_drained = done;
 	srv->on_drained_arg = arg;
 	/* Stop accepting: the ports close now, so a restart can bind at once. */

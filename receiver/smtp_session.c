@@ -12,6 +12,8 @@
 #include "receiver/smtp_internal.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <string.h>
@@ -28,6 +30,15 @@
 
 /* Stop reading while this much output waits for a client that does not read. */
 #define SMTP_OUT_HIGH	(64 * 1024)
+/*
+ * A session keeps up to SMTP_DATA_MEM of a message in RAM (most reports are
+ * a few KB: they go to the spool straight from memory).  A longer message,
+ * or any message once all sessions together hold [smtp] max_memory_mb, is
+ * written to an unnamed file in the spool's tmp/ as it is read, in writes
+ * of up to SMTP_DATA_WBUF, so unfinished DATA costs disk, not RAM.
+ */
+#define SMTP_DATA_MEM	(256 * 1024)
+#define SMTP_DATA_WBUF	(64 * 1024)
 
 enum smtp_state {
 	SMTP_S_GREETING,		/* implicit TLS handshake before the banner */
@@ -52,7 +63,14 @@ struct smtp_session {
 	struct bufferevent *bev;
 	struct event *ev_close;
 	char client[INET6_ADDRSTRLEN];
+	char limit_key[INET6_ADDRSTRLEN + 4];	/* client, or its IPv6 /64 */
 	int counted;			/* in the session limits */
+	int rejecting;			/* closing with a limit's 421 (srv->rejecting) */
+	GList idle_link;		/* in srv->idle while in_idle */
+	int in_idle;
+	int64_t idle_since;		/* monotonic: entered CONNECTED/HELO */
+	int64_t started;		/* monotonic */
+	struct event *ev_timer;		/* idle time and session lifetime */
 	enum smtp_state state;
 	char *helo;
 	int esmtp;
@@ -65,7 +83,10 @@ struct smtp_session {
 	char *mail_from;
 	struct smtp_mail_params mp;
 	GPtrArray *rcpts;
-	GString *data;
+	GString *data;			/* the message, or what waits to go to data_fd */
+	int data_fd;			/* spool_tmpfile() once the message left RAM, or -1 */
+	uint64_t data_file_len;		/* octets written to data_fd */
+	size_t data_mem;		/* this session's share of srv->data_mem */
 	uint64_t data_size;		/* octets after unstuffing, Received: excluded */
 	const char *data_err;		/* sticky DATA error, sent after the final dot */
 	int data_midline;		/* next DATA chunk continues an overlong line */
@@ -89,6 +110,7 @@ struct smtp_cmd {
 };
 
 static void smtp_session_process(struct smtp_session *s);
+static int smtp_data_flush(struct smtp_session *s);
 static void smtp_session_readcb(struct bufferevent *bev, void *arg);
 static void smtp_session_writecb(struct bufferevent *bev, void *arg);
 static void smtp_session_eventcb(struct bufferevent *bev, short what, void *arg);
@@ -99,13 +121,73 @@ smtp_cfg(struct smtp_session *s)
 	return s->srv->cfg;
 }
 
+/*
+ * Without a transaction a session is idle: NOOP, RSET, EHLO, VRFY and
+ * HELP do not make it less so.  Its idle time runs from when it entered
+ * CONNECTED or HELO, and it is closed idle_timeout after that whatever it
+ * sends; at the session limit the longest idle one makes room for a new
+ * client (smtp_session_new).
+ */
+static int
+smtp_state_idle(enum smtp_state st)
+{
+	return st == SMTP_S_CONNECTED || st == SMTP_S_HELO;
+}
+
+/* Postfix's stress mode: near the session limit, timeouts shrink. */
+static int64_t
+smtp_idle_timeout(struct smtp_session *s)
+{
+	const struct config *cfg = smtp_cfg(s);
+
+	return s->srv->stress ? MIN(cfg->smtp_idle_timeout, cfg->smtp_stress_timeout) :
+	    cfg->smtp_idle_timeout;
+}
+
+static int64_t
+smtp_data_timeout(struct smtp_session *s)
+{
+	const struct config *cfg = smtp_cfg(s);
+
+	return s->srv->stress ? MIN(cfg->smtp_data_timeout, cfg->smtp_stress_timeout) :
+	    cfg->smtp_data_timeout;
+}
+
+static void
+smtp_session_arm(struct smtp_session *s)
+{
+	int64_t now = g_get_monotonic_time(), deadline, d;
+	struct timeval tv;
+
+	deadline = s->started + smtp_cfg(s)->smtp_max_session_time * G_USEC_PER_SEC;
+	if (smtp_state_idle(s->state))
+		deadline = MIN(deadline, s->idle_since + smtp_idle_timeout(s) * G_USEC_PER_SEC);
+	d = MAX(deadline - now, 0);
+	tv.tv_sec = d / G_USEC_PER_SEC;
+	tv.tv_usec = d % G_USEC_PER_SEC;
+	evtimer_add(s->ev_timer, &tv);
+}
+
 static void
 smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 {
+	int was = smtp_state_idle(s->state), now = smtp_state_idle(st);
+
 	if (s->state != st)
 		log_debug("s=%s event=state from=%s to=%s", s->id, smtp_state_names[s->state],
 		    smtp_state_names[st]);
 	s->state = st;
+	if (was == now)
+		return;
+	if (now) {
+		s->idle_since = g_get_monotonic_time();
+		g_queue_push_tail_link(&s->srv->idle, &s->idle_link);
+		s->in_idle = 1;
+	} else if (s->in_idle) {
+		g_queue_unlink(&s->srv->idle, &s->idle_link);
+		s->in_idle = 0;
+	}
+	smtp_session_arm(s);
 }
 
 static void
@@ -116,6 +198,11 @@ smtp_session_close(struct smtp_session *s, const char *reason, int flush)
 	s->closing = 1;
 	s->flush = flush;
 	s->reason = reason;
+	evtimer_del(s->ev_timer);
+	if (s->in_idle) {
+		g_queue_unlink(&s->srv->idle, &s->idle_link);
+		s->in_idle = 0;
+	}
 	bufferevent_disable(s->bev, EV_READ);
 	event_active(s->ev_close, 0, 0);
 }
@@ -170,6 +257,16 @@ smtp_reply(struct smtp_session *s, const char *fmt, ...)
 	g_free(line);
 }
 
+/* Keeps srv->data_mem equal to what all sessions' s->data hold. */
+static void
+smtp_data_account(struct smtp_session *s)
+{
+	size_t now = s->data != NULL ? s->data->len : 0;
+
+	s->srv->data_mem = s->srv->data_mem - s->data_mem + now;
+	s->data_mem = now;
+}
+
 static void
 smtp_tx_reset(struct smtp_session *s)
 {
@@ -181,6 +278,11 @@ smtp_tx_reset(struct smtp_session *s)
 	if (s->data != NULL)
 		g_string_free(s->data, TRUE);
 	s->data = NULL;
+	smtp_data_account(s);
+	if (s->data_fd != -1)
+		close(s->data_fd);
+	s->data_fd = -1;
+	s->data_file_len = 0;
 	s->data_size = 0;
 	s->data_err = NULL;
 	s->data_midline = 0;
@@ -191,9 +293,8 @@ smtp_tx_reset(struct smtp_session *s)
 static void
 smtp_session_timeouts(struct smtp_session *s, int data)
 {
-	const struct config *cfg = smtp_cfg(s);
-	struct timeval rd = { data ? cfg->smtp_data_timeout : cfg->smtp_idle_timeout, 0 };
-	struct timeval wr = { cfg->smtp_idle_timeout, 0 };
+	struct timeval rd = { data ? smtp_data_timeout(s) : smtp_idle_timeout(s), 0 };
+	struct timeval wr = { smtp_idle_timeout(s), 0 };
 
 	bufferevent_set_timeouts(s->bev, &rd, &wr);
 }
@@ -684,6 +785,8 @@ smtp_session_data_end(struct smtp_session *s)
 	guint i;
 
 	smtp_session_timeouts(s, 0);
+	if (s->data_err == NULL && s->data_fd != -1)
+		smtp_data_flush(s);
 	if (s->data_err != NULL) {
 		log_info("s=%s event=message-refused client=%s size=%" G_GUINT64_FORMAT " reply=\"%s\"",
 		    s->id, s->client, s->data_size, s->data_err);
@@ -702,13 +805,104 @@ smtp_session_data_end(struct smtp_session *s)
 	env->rcpts = g_new0(char *, s->rcpts->len + 1);
 	for (i = 0; i < s->rcpts->len; i++)
 		env->rcpts[i] = g_strdup(g_ptr_array_index(s->rcpts, i));
-	len = s->data->len;
-	data = g_string_free(s->data, FALSE);
-	s->data = NULL;
 	smtp_enter_state(s, SMTP_S_COMMIT);
 	/* Nothing more is read until the spool answers; the reply order is kept. */
 	bufferevent_disable(s->bev, EV_READ);
+	if (s->data_fd != -1) {
+		int fd = s->data_fd;
+		s->data_fd = -1;
+		g_string_free(s->data, TRUE);
+		s->data = NULL;
+		smtp_data_account(s);
+		smtp_server_commit_fd(s->srv, s->serial, env, fd, s->data_file_len);
+		return;
+	}
+	/* Counted in data_mem until the spool answered (smtp_tx_reset). */
+	len = s->data->len;
+	data = g_string_free(s->data, FALSE);
+	s->data = NULL;
 	smtp_server_commit(s->srv, s->serial, env, data, len);
+}
+
+/* What was read of a refused message is not kept. */
+static void
+smtp_data_discard(struct smtp_session *s)
+{
+	g_string_free(s->data, TRUE);
+	s->data = g_string_new(NULL);
+	smtp_data_account(s);
+	if (s->data_fd != -1) {
+		close(s->data_fd);
+		s->data_fd = -1;
+		s->data_file_len = 0;
+	}
+}
+
+/* A failure of the message's file: the client hears 452 after the final dot. */
+static int
+smtp_data_file_failed(struct smtp_session *s, const char *what, const char *err)
+{
+	log_warnx("s=%s event=data-file-failed client=%s op=%s error=\"%s\"", s->id, s->client,
+	    what, err);
+	s->data_err = "452 4.3.1 Insufficient system storage, try again later";
+	smtp_data_discard(s);
+	return -1;
+}
+
+/* Appends s->data to data_fd and empties it. */
+static int
+smtp_data_flush(struct smtp_session *s)
+{
+	const char *p = s->data->str;
+	size_t left = s->data->len;
+	ssize_t w;
+
+	while (left > 0) {
+		if ((w = write(s->data_fd, p, left)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return smtp_data_file_failed(s, "write", g_strerror(errno));
+		}
+		p += w;
+		left -= w;
+	}
+	s->data_file_len += s->data->len;
+	/* Give back what a long line made the buffer grow to. */
+	if (s->data->allocated_len > 2 * SMTP_DATA_WBUF) {
+		g_string_free(s->data, TRUE);
+		s->data = g_string_sized_new(SMTP_DATA_WBUF);
+	} else
+		g_string_truncate(s->data, 0);
+	smtp_data_account(s);
+	return 0;
+}
+
+/*
+ * Before len more octets go into s->data: past the session's or the
+ * server's share of RAM the message moves to (or is flushed to) its file.
+ * -1 when the message failed (data_err is set).
+ */
+static int
+smtp_data_make_room(struct smtp_session *s, size_t len)
+{
+	uint64_t cap = (uint64_t)smtp_cfg(s)->smtp_max_memory_mb * 1024 * 1024;
+	int over = s->srv->data_mem + len > cap;
+	char *err = NULL;
+
+	if (s->data_fd == -1) {
+		if (s->data->len + len <= SMTP_DATA_MEM && !over)
+			return 0;
+		if ((s->data_fd = spool_tmpfile(s->srv->spool, &err)) == -1) {
+			smtp_data_file_failed(s, "open", err);
+			g_free(err);
+			return -1;
+		}
+		log_debug("s=%s event=data-to-file size=%zu", s->id, s->data->len);
+		return smtp_data_flush(s);
+	}
+	if (s->data->len + len <= SMTP_DATA_WBUF && !over)
+		return 0;
+	return smtp_data_flush(s);
 }
 
 static int
@@ -767,7 +961,11 @@ smtp_session_data_line(struct smtp_session *s)
 		/* Read to the end, then one 552 (no mid-stream disconnect). */
 		s->data_err = "552 5.3.4 Message size exceeds fixed maximum message size";
 		s->data_size += n + 2;
-		g_string_truncate(s->data, 0);
+		smtp_data_discard(s);
+		evbuffer_drain(in, n + 2);
+		return 1;
+	}
+	if (smtp_data_make_room(s, n + 2) == -1) {
 		evbuffer_drain(in, n + 2);
 		return 1;
 	}
@@ -775,6 +973,11 @@ smtp_session_data_line(struct smtp_session *s)
 	g_string_set_size(s->data, old + n + 2);
 	evbuffer_remove(in, s->data->str + old, n + 2);
 	s->data_size += n + 2;
+	smtp_data_account(s);
+	/* Over the cap a session in a file keeps no line back. */
+	if (s->data_fd != -1 &&
+	    s->srv->data_mem > (uint64_t)cfg->smtp_max_memory_mb * 1024 * 1024)
+		smtp_data_flush(s);
 	if (strcmp(cfg->smtp_bare_newlines, "reject") == 0 &&
 	    (memchr(s->data->str + old, '\r', n) || memchr(s->data->str + old, '\n', n)))
 		s->data_err = "554 5.6.0 Message contains a bare CR or LF; lines must end with CRLF";
@@ -912,10 +1115,15 @@ smtp_session_free(struct smtp_session *s)
 		    s->id);
 	g_free(helo);
 	g_hash_table_remove(s->srv->sessions, &s->serial);
+	if (s->in_idle)
+		g_queue_unlink(&s->srv->idle, &s->idle_link);
 	if (s->counted)
-		smtp_server_session_gone(s->srv, s->client);
+		smtp_server_session_gone(s->srv, s->limit_key);
+	if (s->rejecting)
+		smtp_server_reject_done(s->srv);
 	bufferevent_free(s->bev);
 	event_free(s->ev_close);
+	event_free(s->ev_timer);
 	smtp_tx_reset(s);
 	g_ptr_array_unref(s->rcpts);
 	g_free(s->helo);
@@ -949,6 +1157,90 @@ smtp_session_close_ready(evutil_socket_t fd, short ev, void *arg)
 	smtp_session_free(s);
 }
 
+static void
+smtp_session_timer(evutil_socket_t fd, short ev, void *arg)
+{
+	struct smtp_session *s = arg;
+	int64_t now = g_get_monotonic_time();
+
+	(void)fd;
+	(void)ev;
+	if (s->closing)
+		return;
+	if (now >= s->started + smtp_cfg(s)->smtp_max_session_time * G_USEC_PER_SEC &&
+	    s->state != SMTP_S_COMMIT && s->state != SMTP_S_TLS && s->state != SMTP_S_GREETING) {
+		smtp_reply(s, "421 4.4.2 %s Session too long, closing connection",
+		    smtp_cfg(s)->smtp_hostname);
+		smtp_session_close(s, "lifetime", 1);
+		return;
+	}
+	if (smtp_state_idle(s->state) &&
+	    now >= s->idle_since + smtp_idle_timeout(s) * G_USEC_PER_SEC) {
+		smtp_reply(s, "421 4.4.2 %s Timeout, closing connection",
+		    smtp_cfg(s)->smtp_hostname);
+		smtp_session_close(s, "idle-timeout", 1);
+		return;
+	}
+	if (s->state == SMTP_S_COMMIT || s->state == SMTP_S_TLS || s->state == SMTP_S_GREETING) {
+		/* The spool's answer or the handshake first: look again in a second. */
+		struct timeval tv = { 1, 0 };
+		evtimer_add(s->ev_timer, &tv);
+		return;
+	}
+	smtp_session_arm(s);
+}
+
+/* A limit's 421: counted apart, so that a flood of them cannot take every descriptor. */
+static void
+smtp_session_reject(struct smtp_session *s, const char *reason)
+{
+	s->rejecting = 1;
+	s->srv->rejecting++;
+	smtp_session_close(s, reason, 1);
+}
+
+void
+smtp_session_evict(struct smtp_session *s)
+{
+	/* Its end line says reason=evicted: under a flood one line per session. */
+	smtp_reply(s, "421 4.7.0 %s Too many sessions, closing idle session",
+	    smtp_cfg(s)->smtp_hostname);
+	if (s->in_idle) {
+		g_queue_unlink(&s->srv->idle, &s->idle_link);
+		s->in_idle = 0;
+	}
+	smtp_session_reject(s, "evicted");
+}
+
+void
+smtp_session_retime(struct smtp_session *s)
+{
+	if (s->closing || s->state == SMTP_S_TLS || s->state == SMTP_S_GREETING)
+		return;
+	smtp_session_timeouts(s, s->state == SMTP_S_DATA);
+	if (s->counted)
+		smtp_session_arm(s);
+}
+
+void
+smtp_limit_key(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+		struct in6_addr a = in6->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&a)) {
+			inet_ntop(AF_INET, &a.s6_addr[12], out, outlen);
+			return;
+		}
+		/* One customer gets a /64: each address in it is not another client. */
+		memset(&a.s6_addr[8], 0, 8);
+		inet_ntop(AF_INET6, &a, out, outlen);
+		g_strlcat(out, "/64", outlen);
+		return;
+	}
+	inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, outlen);
+}
+
 void
 smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, int implicit_tls)
 {
@@ -968,12 +1260,17 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, int
 	} else
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
 		    s->client, sizeof s->client);
+	smtp_limit_key(sa, s->limit_key, sizeof s->limit_key);
 	s->rcpts = g_ptr_array_new_with_free_func(g_free);
+	s->data_fd = -1;
 	s->reason = "unknown";
+	s->idle_link.data = s;
+	s->started = g_get_monotonic_time();
 	metrics_inc("rebound_smtp_sessions_total", NULL, NULL);
 	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->ev_close = event_new(srv->base, -1, 0, smtp_session_close_ready, s);
-	if (s->bev == NULL || s->ev_close == NULL)
+	s->ev_timer = evtimer_new(srv->base, smtp_session_timer, s);
+	if (s->bev == NULL || s->ev_close == NULL || s->ev_timer == NULL)
 		fatalx("smtp: out of memory creating a session");
 	g_hash_table_insert(srv->sessions, &s->serial, s);
 	bufferevent_setcb(s->bev, smtp_session_readcb, smtp_session_writecb,
@@ -983,20 +1280,28 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, int
 	bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	log_debug("s=%s event=connect client=%s", s->id, s->client);
 
-	per_ip = GPOINTER_TO_UINT(g_hash_table_lookup(srv->per_ip, s->client));
-	if (srv->nsessions >= (unsigned)cfg->smtp_max_sessions) {
-		smtp_reply(s, "421 4.7.0 %s Too many sessions, try again later", cfg->smtp_hostname);
-		smtp_session_close(s, "session-limit", 1);
-		return;
-	}
+	per_ip = GPOINTER_TO_UINT(g_hash_table_lookup(srv->per_ip, s->limit_key));
 	if (per_ip >= (unsigned)cfg->smtp_max_sessions_per_ip) {
 		smtp_reply(s, "421 4.7.0 %s Too many sessions from your address", cfg->smtp_hostname);
-		smtp_session_close(s, "session-limit-ip", 1);
+		smtp_session_reject(s, "session-limit-ip");
 		return;
+	}
+	if (srv->nsessions >= srv->max_sessions) {
+		/* Idle sessions are cheap but slots are not: the longest idle goes. */
+		GList *l = g_queue_peek_head_link(&srv->idle);
+		if (l == NULL) {
+			smtp_reply(s, "421 4.7.0 %s Too many sessions, try again later",
+			    cfg->smtp_hostname);
+			smtp_session_reject(s, "session-limit");
+			return;
+		}
+		smtp_session_evict(l->data);
 	}
 	s->counted = 1;
 	srv->nsessions++;
-	g_hash_table_insert(srv->per_ip, g_strdup(s->client), GUINT_TO_POINTER(per_ip + 1));
+	g_hash_table_insert(srv->per_ip, g_strdup(s->limit_key), GUINT_TO_POINTER(per_ip + 1));
+	smtp_server_update_stress(srv);
+	smtp_session_arm(s);
 	if (implicit_tls && srv->tls != NULL) {
 		s->state = SMTP_S_GREETING;
 		smtp_session_tls_wrap(s);

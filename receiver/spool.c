@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/uio.h>
+#include <sys/random.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -27,6 +28,8 @@ struct spool_job {
 	struct spool_envelope *env;
 	char *data;
 	size_t len;
+	int fd;				/* with from_fd: the message is fd's first len octets */
+	int from_fd;
 	spool_done_fn done;
 	void *arg;
 	GString *hdr;			/* envelope header, built in spool_job_prepare */
@@ -577,6 +580,80 @@ spool_job_prepare(struct spool *s, struct spool_job *j)
 	j->hdr = h;
 }
 
+/* Appends the first len octets of in to out at out's file offset. */
+static int
+spool_copy_fd(int out, int in, size_t len)
+{
+	char buf[65536];
+	loff_t off = 0;
+	ssize_t r;
+
+	while (len > 0) {
+		r = copy_file_range(in, &off, out, NULL, len, 0);
+		if (r > 0) {
+			len -= r;
+			continue;
+		}
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == 0 || (errno != EXDEV && errno != EINVAL && errno != ENOSYS &&
+		    errno != EOPNOTSUPP && errno != EBADF))
+			break;
+		/* No in-kernel copy between these files: through a small buffer. */
+		while (len > 0) {
+			struct iovec v;
+			r = pread(in, buf, MIN(len, sizeof buf), off);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			v.iov_base = buf;
+			v.iov_len = r;
+			if (spool_write_all(out, &v, 1) == -1)
+				return -1;
+			off += r;
+			len -= r;
+		}
+		break;
+	}
+	if (len > 0) {
+		if (errno == 0)
+			errno = EIO;	/* the file was shorter than its length */
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Writes each prepared job's header and message, end to end: messages in
+ * memory with one writev per run of them, messages in a file by copying.
+ */
+static int
+spool_write_records(int fd, struct spool_job **jobs, int n, struct iovec *iov)
+{
+	int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct spool_job *j = jobs[i];
+		if (j->hdr == NULL)
+			continue;
+		iov[k].iov_base = j->hdr->str;
+		iov[k++].iov_len = j->hdr->len;
+		if (!j->from_fd) {
+			iov[k].iov_base = j->data;
+			iov[k++].iov_len = j->len;
+			continue;
+		}
+		if (spool_write_all(fd, iov, k) == -1)
+			return -1;
+		k = 0;
+		errno = 0;
+		if (spool_copy_fd(fd, j->fd, j->len) == -1)
+			return -1;
+	}
+	return k > 0 ? spool_write_all(fd, iov, k) : 0;
+}
+
 /*
  * Commits a batch: every prepared job's record goes into one file,
  * written under a temporary (or recycled free-N) name, fdatasync'd,
@@ -598,8 +675,9 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 	enum spool_status st = SPOOL_OK;
 	void (*notify)(void *);
 	void *narg;
+	uint64_t size = 0;
 	off_t off;
-	int i, k = 0, fd = -1;
+	int i, fd = -1;
 
 	for (i = 0; i < n; i++) {
 		struct spool_job *j = jobs[i];
@@ -608,10 +686,7 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 			continue;
 		if (first == NULL)
 			first = j;
-		iov[k].iov_base = j->hdr->str;
-		iov[k++].iov_len = j->hdr->len;
-		iov[k].iov_base = j->data;
-		iov[k++].iov_len = j->len;
+		size += j->hdr->len + j->len;
 	}
 	if (first == NULL) {
 		g_free(iov);
@@ -634,10 +709,8 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 		snprintf(tmpname, sizeof tmpname, "%s.tmp", first->env->queue_id);
 		fd = openat(s->qfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
-	for (i = 0, off = 0; i < k; i++)
-		off += iov[i].iov_len;
-	if (fd == -1 || spool_write_all(fd, iov, k) == -1 || ftruncate(fd, off) == -1 ||
-	    fdatasync(fd) == -1) {
+	if (fd == -1 || spool_write_records(fd, jobs, n, iov) == -1 ||
+	    ftruncate(fd, (off_t)size) == -1 || fdatasync(fd) == -1) {
 		st = spool_errno_status(errno);
 		err = g_strdup_printf("write queue/%s: %s", tmpname, strerror(errno));
 	} else if (close(fd), fd = -1,
@@ -690,6 +763,8 @@ spool_job_free(struct spool_job *j)
 {
 	spool_envelope_free(j->env);
 	g_free(j->data);
+	if (j->from_fd)
+		close(j->fd);
 	g_free(j->err);
 	if (j->hdr != NULL)
 		g_string_free(j->hdr, TRUE);
@@ -745,6 +820,56 @@ spool_commit_async(struct spool *s, struct spool_envelope *env, char *data, size
 		env->queue_id = spool_id_for(env->arrival_us);
 	}
 	g_async_queue_push(s->jobs, j);
+}
+
+void
+spool_commit_async_fd(struct spool *s, struct spool_envelope *env, int fd, size_t len,
+    spool_done_fn done, void *arg)
+{
+	struct spool_job *j = g_new0(struct spool_job, 1);
+
+	j->env = env;
+	j->fd = fd;
+	j->from_fd = 1;
+	j->len = len;
+	j->done = done;
+	j->arg = arg;
+	if (env->queue_id == NULL) {
+		env->arrival_us = spool_tick(s);
+		env->queue_id = spool_id_for(env->arrival_us);
+	}
+	g_async_queue_push(s->jobs, j);
+}
+
+int
+spool_tmpfile(struct spool *s, char **err)
+{
+	char name[32];
+	guint32 r;
+	int fd, tries;
+
+	fd = openat(s->tmpfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd != -1)
+		return fd;
+	if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL) {
+		spool_seterr(err, "tmpfile in %s/tmp: %s", s->dir, strerror(errno));
+		return -1;
+	}
+	/* A file system without O_TMPFILE: a named file, unlinked at once. */
+	for (tries = 0; tries < 8; tries++) {
+		if (getrandom(&r, sizeof r, 0) != sizeof r)
+			r = g_random_int();
+		snprintf(name, sizeof name, "data-%08x", r);
+		fd = openat(s->tmpfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1) {
+			unlinkat(s->tmpfd, name, 0);
+			return fd;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	spool_seterr(err, "tmpfile in %s/tmp: %s", s->dir, strerror(errno));
+	return -1;
 }
 
 int

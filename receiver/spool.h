@@ -127,4 +127,20 @@ typedef void (*spool_done_fn)(void *arg, const char *queue_id, enum spool_status
 void spool_commit_async(struct spool *s, struct spool_envelope *env, char *data, size_t len,
     spool_done_fn done, void *arg);
 
+/*
+ * Bounded memory while DATA is read: a message that outgrows what SMTP may
+ * keep in RAM goes to an unnamed file on the spool's file system
+ * (O_TMPFILE in DIR/tmp, so a crash leaves nothing behind).  Returns the
+ * descriptor (read-write, close-on-exec) or -1 and *err.
+ */
+int spool_tmpfile(struct spool *s, char **err);
+/*
+ * As spool_commit_async(), with the message being the first len octets of
+ * fd (from spool_tmpfile); takes ownership of fd (closed when done).  The
+ * writer copies it into the batch file (copy_file_range, no user-space
+ * buffer of the message's size).
+ */
+void spool_commit_async_fd(struct spool *s, struct spool_envelope *env, int fd, size_t len,
+    spool_done_fn done, void *arg);
+
 #endif

@@ -4,9 +4,9 @@
 # exact apt-get line and fails, so "make run" / "make check" stop early.
 set -eu
 
-BUILD_PKGS="build-essential pkg-config libglib2.0-dev libgmime-3.0-dev libevent-dev libssl-dev libpq-dev libjson-glib-dev"
+BUILD_PKGS="build-essential pkg-config libglib2.0-dev libgmime-3.0-dev libevent-dev libssl-dev libpq-dev libjson-glib-dev libopendkim-dev libseccomp-dev"
 RUN_PKGS="postgresql-15 openssl"
-TEST_PKGS="python3 swaks curl postfix clang libclang-rt-14-dev valgrind"
+TEST_PKGS="python3 python3-dkim swaks curl postfix clang libclang-rt-14-dev valgrind"
 BENCH_PKGS="wrk libsisimai-perl"
 
 case "${1:-build}" in

@@ -41,6 +41,13 @@ trap 'exit 130' INT TERM
 [ "$(psql_pg -c "SELECT 1 FROM pg_database WHERE datname = 'rebound'")" = 1 ] ||
 	psql_pg -c "CREATE DATABASE rebound OWNER rebound"
 
+# A signing key, so that only signed return paths can suppress (README, Security).
+if [ ! -f "$VAR/signing.key" ]; then
+	(umask 077; printf 'hex:%s\n' "$(openssl rand -hex 32)" > "$VAR/signing.key")
+fi
+if [ -f "$CONF" ] && ! grep -q '^\[signing\]' "$CONF"; then
+	printf '\n[signing]\nkey = file:%s\n' "$VAR/signing.key" >> "$CONF"
+fi
 if [ ! -f "$CONF" ]; then
 	cat > "$CONF" <<CONF
 # Written by "make run"; edit freely, it is kept between runs.
@@ -56,19 +63,27 @@ dir = $VAR/spool
 [store]
 conninfo = host=$PGDIR dbname=rebound user=rebound
 migrate_on_start = true
+
+[signing]
+key = file:$VAR/signing.key
 CONF
 fi
 
 build/rebound migrate -c "$CONF"
+SIGNED="$(build/rebound sign -c "$CONF" --domain bounces.example.com alice@example.org)"
 cat <<MSG
 
 Rebound: SMTP on 127.0.0.1:2525 (return-path domain bounces.example.com), config $CONF
-  send a bounce:   swaks --server 127.0.0.1:2525 --from '' --to bounce@bounces.example.com --data FILE.eml
+  signed path:     $SIGNED (build/rebound sign -c $CONF ADDRESS makes others)
+  send a bounce:   swaks --server 127.0.0.1:2525 --from '' --to '$SIGNED' --data FILE.eml
+                   (only bounces for alice@example.org sent to it suppress; unsigned ones get 550)
   see the result:  psql -h $PGDIR -U rebound rebound -c 'SELECT tenant, address, class, reason, expires_at FROM suppressions'
 Ctrl-C stops Rebound and the PostgreSQL cluster.
 
 MSG
-build/rebound serve -c "$CONF" &
+# As root (make run on a fresh VM) there is no [smtp] user to drop to.
+root=""; [ "$(id -u)" = 0 ] && root="--allow-root"
+build/rebound serve -c "$CONF" $root &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid; exit 0' INT TERM
 wait $pid

@@ -231,17 +231,22 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 			if (t < 0)
 				goto rollback;
 		}
-		trust = store_trust_new(cfg, msgs[i].rcpts, msgs[i].arrival_us,
-		    msgs[i].suppressible);
-		if (r != NULL)
-			store_trust_original(trust, cfg, r->original_mail_from, msgs[i].arrival_us,
-			    msgs[i].suppressible);
+		{
+			struct store_trust_in in = { 0 };
+			in.rcpts = msgs[i].rcpts;
+			in.arrival_us = msgs[i].arrival_us;
+			in.stored = msgs[i].suppressible;
+			in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
+			in.original_mail_from = r ? r->original_mail_from : NULL;
+			trust = store_trust_new(cfg, &in);
+		}
 		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
 			const struct report_record *rec = r->records->pdata[j];
 			char *key = store_address_key(rec->recipient);
 			int64_t reuse = j < old_ids->len ? g_array_index(old_ids, int64_t, j) : 0;
 			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, msgs[i].arrival_us, r,
-			    rec, reuse, FALSE, store_trust_record(trust, rec->recipient), &dummy,
+			    rec, reuse, FALSE, store_trust_take(trust, rec->recipient,
+			    policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE), &dummy,
 			    NULL, err) < 0) {
 				g_free(key);
 				store_trust_free(trust);

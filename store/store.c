@@ -9,6 +9,7 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "store/dkim.h"
 #include "store/policy.h"
 #include "store/trust.h"
 
@@ -427,10 +428,46 @@ static const char SQL_MESSAGE[] =
     " $16::boolean, $17::bytea, $18::boolean)"
     " ON CONFLICT (sha256) DO NOTHING RETURNING id";
 
+/*
+ * What the envelope, the report's kind and (for a complaint) its DKIM
+ * signature let m's records do.  Runs before the transaction opens: DKIM
+ * may wait on DNS, and only complaints pay for it.
+ */
+static struct store_trust *
+store_trust_of(const struct config *cfg, const struct store_msg *m)
+{
+	const struct report *r = m->report;
+	struct store_trust_in in = { 0 };
+	struct store_trust *t;
+	char *domain = NULL, *detail = NULL;
+
+	in.rcpts = m->env->rcpts;
+	in.arrival_us = m->env->arrival_us;
+	in.stored = -1;
+	in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
+	in.original_mail_from = r ? r->original_mail_from : NULL;
+	if (in.arf && cfg->fbl_require_dkim && m->raw != NULL) {
+		in.dkim_pass = store_dkim_provider(cfg, m->raw, m->len, &domain, &detail);
+		if (in.dkim_pass)
+			log_info("q=%s event=dkim result=pass d=%s", m->env->queue_id ?
+			    m->env->queue_id : "-", domain);
+		else {
+			char *e = log_escape(detail, strlen(detail), 200);
+			log_info("q=%s event=dkim result=fail detail=\"%s\"", m->env->queue_id ?
+			    m->env->queue_id : "-", e);
+			g_free(e);
+		}
+		g_free(domain);
+		g_free(detail);
+	}
+	t = store_trust_new(cfg, &in);
+	return t;
+}
+
 /* Inside the open transaction: one message, its events and policy. */
 static int
 store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
-    struct store_result *res, enum pg_error_class *cls, char **err)
+    struct store_trust *trust, struct store_result *res, enum pg_error_class *cls, char **err)
 {
 	const struct spool_envelope *env = m->env;
 	const struct report *r = m->report;
@@ -438,14 +475,11 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	unsigned char hash[32];
 	struct params p = { 0 };
 	int lengths[18] = { 0 }, formats[18] = { 0 };
-	struct store_trust *trust = store_trust_new(cfg, env->rcpts, env->arrival_us, -1);
 	PGresult *pr;
 	guint i;
 	int rc = -1;
 
 	memset(res, 0, sizeof *res);
-	if (r != NULL)
-		store_trust_original(trust, cfg, r->original_mail_from, env->arrival_us, -1);
 	store_hash(m->raw, m->len, hash);
 	params_add(&p, env->queue_id);
 	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, env->arrival_us));
@@ -468,8 +502,13 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	p.v[8] = (const char *)hash;
 	lengths[8] = 32;
 	formats[8] = 1;
-	p.v[16] = m->raw ? m->raw : "";
-	lengths[16] = (int)m->len;
+	/* Raw bytes are kept for reprocess and quarantine --show, up to a size:
+	 * a bounce carrying a whole original is mostly that original. */
+	if ((uint64_t)m->len <= (uint64_t)cfg->store_raw_max_mb << 20) {
+		p.v[16] = m->raw ? m->raw : "";
+		lengths[16] = (int)m->len;
+	} else
+		p.v[16] = NULL;
 	formats[16] = 1;
 	pr = pg_exec_bin(conn, SQL_MESSAGE, p.n, p.v, lengths, formats, PGRES_TUPLES_OK, cls, err);
 	if (pr == NULL)
@@ -483,19 +522,33 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	}
 	res->message_id = g_ascii_strtoll(PQgetvalue(pr, 0, 0), NULL, 10);
 	PQclear(pr);
+	if (p.v[16] == NULL)
+		log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
+		    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
+		    res->message_id, m->len, cfg->store_raw_max_mb);
 	if (!store_trust_message(trust))
 		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
 		    env->queue_id ? env->queue_id : "-", res->message_id, store_trust_reason(trust));
 	for (i = 0; r != NULL && r->records != NULL && i < r->records->len; i++) {
 		const struct report_record *rec = r->records->pdata[i];
+		gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE;
 		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r, rec, 0, TRUE,
-		    store_trust_record(trust, rec->recipient), &res->suppressions, cls, err) < 0)
+		    store_trust_take(trust, rec->recipient, counts), &res->suppressions, cls,
+		    err) < 0)
 			goto done;
 		res->events++;
 	}
+	if (store_trust_over(trust) > 0) {
+		char *e = log_escape(store_trust_first_over(trust),
+		    strlen(store_trust_first_over(trust)), 256);
+		log_warnx("q=%s event=suppression-cap message_id=%" G_GINT64_FORMAT " cap=%"
+		    G_GINT64_FORMAT " over=%d first_over=\"%s\"", env->queue_id ? env->queue_id :
+		    "-", res->message_id, cfg->policy_max_suppressions_per_message,
+		    store_trust_over(trust), e);
+		g_free(e);
+	}
 	rc = 0;
 done:
-	store_trust_free(trust);
 	params_clear(&p);
 	return rc;
 }
@@ -514,19 +567,23 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
     struct store_result *res, size_t *failed, enum pg_error_class *cls, char **err)
 {
 	const char *actor[] = { "policy" };
+	struct store_trust **trust = g_new0(struct store_trust *, n ? n : 1);
 	PGresult *r;
 	size_t i;
+	int rc = -1;
 
 	*failed = 0;
+	for (i = 0; i < n; i++)
+		trust[i] = store_trust_of(cfg, &msgs[i]);
 	if (pg_command(conn, "BEGIN", 0, NULL, cls, err) < 0)
-		return -1;
+		goto out;
 	r = pg_exec(conn, "SELECT set_config('rebound.actor', $1, true)", 1, actor,
 	    PGRES_TUPLES_OK, cls, err);
 	if (r == NULL)
 		goto rollback;
 	PQclear(r);
 	for (i = 0; i < n; i++) {
-		if (store_one(conn, cfg, &msgs[i], &res[i], cls, err) < 0) {
+		if (store_one(conn, cfg, &msgs[i], trust[i], &res[i], cls, err) < 0) {
 			*failed = i;
 			goto rollback;
 		}
@@ -535,12 +592,17 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 	 * the spool entries, and the dedupe makes the retry harmless. */
 	if (pg_command(conn, "COMMIT", 0, NULL, cls, err) < 0) {
 		*cls = PG_TRANSIENT;
-		return -1;
+		goto out;
 	}
-	return 0;
+	rc = 0;
+	goto out;
 rollback:
 	store_rollback(conn);
-	return -1;
+out:
+	for (i = 0; i < n; i++)
+		store_trust_free(trust[i]);
+	g_free(trust);
+	return rc;
 }
 
 int

@@ -7,10 +7,15 @@
 #include "common/signing.h"
 
 struct store_trust {
-	gboolean message;		/* every recipient trusted */
-	gboolean bound;			/* records limited to the signed addresses */
+	gboolean message;		/* some record may suppress */
+	gboolean any;			/* a recipient grants every address */
 	GHashTable *signed_keys;	/* address_key of each signed original */
+	char *bind_key;			/* a complaint's signed original sender's address */
 	const char *reason;		/* static */
+	int64_t cap;
+	GHashTable *taken;		/* address keys counted against the cap */
+	int over;
+	char *first_over;
 };
 
 /*
@@ -18,7 +23,7 @@ struct store_trust {
  * (*orig, g_free) when SIGNING_OK.  stored >= 0 (reprocess): the answer
  * given at store time stands, only the binding is recomputed, so no key is
  * needed: a signed form decodes to SIGNING_OK when the message was stored
- * suppressible, anything else in a required domain is SIGNING_UNSIGNED.
+ * suppressible, anything else in a covered domain is SIGNING_UNSIGNED.
  */
 static enum signing_result
 trust_check(const struct config *cfg, const char *addr, int64_t now_s, int stored, char **orig)
@@ -38,76 +43,47 @@ trust_check(const struct config *cfg, const char *addr, int64_t now_s, int store
 	return r;
 }
 
-struct store_trust *
-store_trust_new(const struct config *cfg, char *const *rcpts, int64_t arrival_us, int stored)
+static void
+trust_refuse(struct store_trust *t, const char *why)
 {
-	struct store_trust *t = g_new0(struct store_trust, 1);
-	int64_t now_s = arrival_us / G_USEC_PER_SEC;
-	gboolean unbound = FALSE;
-	int i;
-
-	t->message = TRUE;
-	t->signed_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	if (cfg->signing_required_domains == NULL || cfg->signing_required_domains[0] == NULL) {
-		/* signing is off: trusted and unbound, unless refused when stored */
-		t->message = stored != 0;
-		return t;
-	}
-	if (rcpts == NULL || rcpts[0] == NULL) {
-		t->message = FALSE;
-		t->reason = "no-recipients";
-	}
-	for (i = 0; rcpts != NULL && rcpts[i] != NULL; i++) {
-		char *orig, *key;
-		enum signing_result r = trust_check(cfg, rcpts[i], now_s, stored, &orig);
-
-		switch (r) {
-		case SIGNING_NOT_REQUIRED:
-			unbound = TRUE;
-			break;
-		case SIGNING_OK:
-			if ((key = address_key(orig)) != NULL)
-				g_hash_table_add(t->signed_keys, key);
-			break;
-		default:
-			t->message = FALSE;
-			if (t->reason == NULL)
-				t->reason = signing_result_name(r);
-			break;
-		}
-		g_free(orig);
-	}
-	if (stored == 0)
-		t->message = FALSE;
-	t->bound = !unbound;
-	return t;
+	if (t->reason == NULL)
+		t->reason = why;
 }
 
-void
-store_trust_original(struct store_trust *t, const struct config *cfg,
-    const char *original_mail_from, int64_t arrival_us, int stored)
+/* A complaint about an original sent from one of our covered return paths
+ * is bound to the address that path was signed for. */
+static void
+trust_original(struct store_trust *t, const struct config *cfg, const struct store_trust_in *in)
 {
 	struct config c = *cfg;
-	enum signing_result r;
-	char *orig, *key;
+	const char *omf = in->original_mail_from;
+	enum signing_result r = SIGNING_NOT_REQUIRED;
+	char *orig = NULL, *key = omf ? address_key(omf) : NULL;
+	gboolean missing = key == NULL;	/* absent, "redacted", "<>": no address */
 
-	if (!t->message || original_mail_from == NULL || *original_mail_from == '\0' ||
-	    cfg->signing_required_domains == NULL || cfg->signing_required_domains[0] == NULL)
-		return;
-	/* Never a feedback-loop address: it is the original's return path. */
+	g_free(key);
+	/* The original's return path is never a feedback-loop address. */
 	c.smtp_fbl_addresses = NULL;
-	r = trust_check(&c, original_mail_from, arrival_us / G_USEC_PER_SEC, stored, &orig);
+	if (!missing)
+		r = trust_check(&c, omf, in->arrival_us / G_USEC_PER_SEC, in->stored, &orig);
 	/* reprocess of a message stored suppressible before this check existed:
-	 * that answer stands (t->message here means it was stored so) */
-	if (stored >= 0 && r == SIGNING_UNSIGNED)
+	 * that answer stands */
+	if (in->stored >= 0 && r == SIGNING_UNSIGNED)
 		r = SIGNING_NOT_REQUIRED;
 	switch (r) {
-	case SIGNING_NOT_REQUIRED:
-		break;
 	case SIGNING_OK:
-		t->bound = TRUE;
-		if ((key = address_key(orig)) != NULL)
-			g_hash_table_add(t->signed_keys, key);
+		t->bind_key = address_key(orig);
+		if (t->bind_key == NULL)
+			t->message = FALSE;
+		break;
+	case SIGNING_NOT_REQUIRED:
+		/* Missing, redacted, "<>", someone else's domain, malformed: it
+		 * proves nothing, so only a provider's DKIM signature can carry
+		 * the complaint. */
+		if (in->stored < 0 && !cfg->fbl_require_dkim) {
+			t->message = FALSE;
+			t->reason = missing ? "original-missing" : "original-not-ours";
+		}
 		break;
 	default:
 		t->message = FALSE;
@@ -116,6 +92,62 @@ store_trust_original(struct store_trust *t, const struct config *cfg,
 		break;
 	}
 	g_free(orig);
+}
+
+struct store_trust *
+store_trust_new(const struct config *cfg, const struct store_trust_in *in)
+{
+	struct store_trust *t = g_new0(struct store_trust, 1);
+	int64_t now_s = in->arrival_us / G_USEC_PER_SEC;
+	gboolean arf_ok;
+	int i;
+
+	t->signed_keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	t->taken = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	t->cap = cfg->policy_max_suppressions_per_message;
+	arf_ok = !in->arf || (in->stored >= 0 ? in->stored == 1 :
+	    !cfg->fbl_require_dkim || in->dkim_pass);
+	if (in->rcpts == NULL || in->rcpts[0] == NULL)
+		trust_refuse(t, "no-recipients");
+	for (i = 0; in->rcpts != NULL && in->rcpts[i] != NULL; i++) {
+		const char *rcpt = in->rcpts[i];
+		char *orig = NULL, *key;
+		enum signing_result r;
+
+		if (signing_is_fbl(cfg, rcpt)) {
+			/* A feedback-loop address vouches for complaints only. */
+			if (!in->arf)
+				trust_refuse(t, "fbl-not-arf");
+			else if (!arf_ok)
+				trust_refuse(t, "no-dkim");
+			else
+				t->any = TRUE;
+			continue;
+		}
+		r = trust_check(cfg, rcpt, now_s, in->stored, &orig);
+		switch (r) {
+		case SIGNING_NOT_REQUIRED:
+			if (arf_ok)
+				t->any = TRUE;
+			else
+				trust_refuse(t, "no-dkim");
+			break;
+		case SIGNING_OK:
+			if (!arf_ok)
+				trust_refuse(t, "no-dkim");
+			else if ((key = address_key(orig)) != NULL)
+				g_hash_table_add(t->signed_keys, key);
+			break;
+		default:
+			trust_refuse(t, signing_result_name(r));
+			break;
+		}
+		g_free(orig);
+	}
+	t->message = in->stored != 0 && (t->any || g_hash_table_size(t->signed_keys) > 0);
+	if (t->message && in->arf && cfg->signing_key != NULL)
+		trust_original(t, cfg, in);
+	return t;
 }
 
 gboolean
@@ -130,15 +162,51 @@ store_trust_record(const struct store_trust *t, const char *recipient)
 	char *key;
 	gboolean ok;
 
-	if (!t->message)
+	if (!t->message || recipient == NULL || (key = address_key(recipient)) == NULL)
 		return FALSE;
-	if (!t->bound)
-		return TRUE;
-	if (recipient == NULL || (key = address_key(recipient)) == NULL)
-		return FALSE;
-	ok = g_hash_table_contains(t->signed_keys, key);
+	ok = t->any || g_hash_table_contains(t->signed_keys, key);
+	if (ok && t->bind_key != NULL)
+		ok = strcmp(key, t->bind_key) == 0;
 	g_free(key);
 	return ok;
+}
+
+gboolean
+store_trust_take(struct store_trust *t, const char *recipient, gboolean counts)
+{
+	char *key;
+
+	if (!store_trust_record(t, recipient))
+		return FALSE;
+	if (!counts)
+		return TRUE;
+	key = address_key(recipient);
+	if (g_hash_table_contains(t->taken, key)) {
+		g_free(key);
+		return TRUE;
+	}
+	if ((int64_t)g_hash_table_size(t->taken) >= t->cap) {
+		if (t->first_over == NULL)
+			t->first_over = key;
+		else
+			g_free(key);
+		t->over++;
+		return FALSE;
+	}
+	g_hash_table_add(t->taken, key);
+	return TRUE;
+}
+
+int
+store_trust_over(const struct store_trust *t)
+{
+	return t->over;
+}
+
+const char *
+store_trust_first_over(const struct store_trust *t)
+{
+	return t->first_over;
 }
 
 const char *
@@ -153,5 +221,8 @@ store_trust_free(struct store_trust *t)
 	if (t == NULL)
 		return;
 	g_hash_table_destroy(t->signed_keys);
+	g_hash_table_destroy(t->taken);
+	g_free(t->bind_key);
+	g_free(t->first_over);
 	g_free(t);
 }

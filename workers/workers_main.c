@@ -26,6 +26,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "parsers/parser.h"
+#include "workers/sandbox.h"
 #include "workers/workers.h"
 #include "workers/workers_proto.h"
 
@@ -187,6 +188,14 @@ workers_child_main(int argc, char **argv)
 		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
 		log_warnx("parse-worker pid=%ld parser: %s", (long)getpid(), err);
 		g_free(err);
+		return 1;
+	}
+	/* From here on the input is hostile: no root, only parsing's system calls. */
+	if (sandbox_enter(&err) == -1) {
+		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
+		log_warnx("parse-worker pid=%ld sandbox: %s", (long)getpid(), err);
+		g_free(err);
+		parser_free(p);
 		return 1;
 	}
 	if (worker_frame(fd, WORKERS_FRAME_HELLO, NULL, 0) == -1)

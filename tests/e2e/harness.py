@@ -219,10 +219,14 @@ class Daemon:
                 for k, v in kv.items():
                     f.write(f"{k} = {v}\n")
 
-    def start(self, wait=True, extra_args=(), env=None, exe=None):
+    def start(self, wait=True, extra_args=(), env=None, exe=None, preexec_fn=None):
         started = self.log().count("serve event=started") if os.path.exists(self.log_path) else 0
         self.logf = open(self.log_path, "ab")
         argv = [exe or REBOUND, "serve", "-c", self.conf_path] + list(extra_args)
+        # As root (CI) without [smtp] user, serve refuses to start unless told.
+        if os.geteuid() == 0 and not self.conf.get("smtp", {}).get("user") \
+                and "--allow-root" not in argv:
+            argv.append("--allow-root")
         if os.environ.get("VALGRIND") == "1":
             # Parser workers are exec'd natively (no --trace-children): the
             # daemon itself is what is checked.  Its errors and definite leaks
@@ -232,7 +236,7 @@ class Daemon:
                     "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp"),
                     "--num-callers=30", "-q"] + argv
         self.proc = subprocess.Popen(argv, stdout=self.logf, stderr=self.logf, cwd=ROOT,
-                                     env=env)
+                                     env=env, preexec_fn=preexec_fn)
         if wait:
             limit = 30 if VALGRIND else 10
             wait_port(self.port, proc=self.proc, timeout=limit)

@@ -113,6 +113,39 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn(f"imported {len(exported)} rows (0 added, {len(exported)} updated)", out)
 
+    def test_csv_export_defuses_formulas(self):
+        """Cells a spreadsheet would evaluate get a leading quote in the CSV
+        (not in JSON), and import takes exactly that quote off again."""
+        for addr, reason in (("=formula@example.com", "+SUM(1;2)"),
+                             ("'-quoted@example.com", "@cmd"), ("plain-f@example.com", "-1")):
+            rc, _, err = self.env.cli("suppress", addr, "--reason", reason)
+            self.assertEqual(rc, 0, err)
+        rc, out, err = self.env.cli("export", "--format", "csv")
+        self.assertEqual(rc, 0, err)
+        by = {r["reason"]: r for r in csv.DictReader(io.StringIO(out))}
+        self.assertEqual(by["'+SUM(1;2)"]["address"], "'=formula@example.com")
+        self.assertEqual(by["'@cmd"]["address"], "''-quoted@example.com")
+        self.assertEqual(by["'-1"]["address"], "plain-f@example.com")
+        for row in csv.reader(io.StringIO(out)):
+            for cell in row:
+                self.assertNotRegex(cell, r"^[=+\-@\t\r]", row)
+        j = {r["address"]: r["reason"] for r in json.loads(self.env.cli("export", "--format",
+                                                                         "json")[1])}
+        self.assertEqual(j["=formula@example.com"], "+SUM(1;2)")
+        self.env.cli("unsuppress", "=formula@example.com")
+        self.env.cli("unsuppress", "'-quoted@example.com")
+        back = os.path.join(tempfile.mkdtemp(), "back.csv")
+        with open(back, "w") as f:
+            f.write(out)
+        rc, _, err = self.env.cli("import", back)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(self.env.pg.psql(
+            "SELECT address, reason FROM suppressions WHERE address IN"
+            " ('=formula@example.com', '''-quoted@example.com') ORDER BY address"),
+            [["'-quoted@example.com", "@cmd"], ["=formula@example.com", "+SUM(1;2)"]])
+        for addr in ("=formula@example.com", "'-quoted@example.com", "plain-f@example.com"):
+            self.assertEqual(self.env.cli("unsuppress", addr)[0], 0, addr)
+
     def test_import_headerless_and_bad_file(self):
         d = tempfile.mkdtemp()
         path = os.path.join(d, "plain.csv")

@@ -4,7 +4,9 @@ return-path domain, a report to an unsigned, forged or expired address is
 refused at RCPT with 550 5.7.1 (mode reject) or stored but never allowed to
 suppress (mode flag); a genuine signed one suppresses, one signed with a
 rotated-out key still does, a genuine path cannot be used to suppress
-somebody else, and the feedback-loop address needs no signature.
+somebody else, and the feedback-loop address needs no signature (but, with
+[fbl] require_dkim off, a complaint counts only through its signed original
+return path).
 
 Signed paths are made by "rebound sign" and, independently, here from the
 format documented in common/signing.h and the README."""
@@ -54,7 +56,11 @@ class ForgedBounce(unittest.TestCase):
                 "smtp": {"domains": f"{RETURN};other.example.com", "fbl_addresses": FBL},
                 "store": {"conninfo": cls.pg.conninfo, "retry_max_seconds": "1"},
                 "signing": {"verify_keys": "hex:" + OLD_KEY.hex(),
-                            "required_domains": RETURN, "max_age_days": "7", "mode": mode},
+                            "required_domains": RETURN, "max_age_days": "7", "mode": mode,
+                            "unsigned_domains": "other.example.com"},
+                # complaints without DKIM: only a signed original can carry
+                # them (test_trust.py has the DKIM side)
+                "fbl": {"require_dkim": "false"},
             })
             keyfile = os.path.join(d.dir, "signing.key")
             with open(keyfile, "w") as f:
@@ -236,8 +242,10 @@ class ForgedBounce(unittest.TestCase):
                          [["f"], ["t"]])
 
     def test_fbl_report_needs_no_signature(self):
-        """The feedback-loop address is not signed; the complaint's original
-        return path is ours and signed, or not ours, or redacted away."""
+        """The feedback-loop address is not signed; without DKIM the
+        complaint's original return path must be ours and signed for the
+        address complained about.  Another domain's, or none (redacted),
+        proves nothing and suppresses nobody."""
         for mode in ("reject", "flag"):
             who = f"complainer-{mode}@example.net"
             self.send(mode, FBL, m.arf(who, "fbl-" + mode, to=FBL, mail_from=py_sign(NEW_KEY, who)))
@@ -246,9 +254,14 @@ class ForgedBounce(unittest.TestCase):
                                        mail_from="news@other.example.com"))
             redacted = f"redacted-{mode}@example.net"
             self.send(mode, FBL, m.arf(redacted, "fbl-r-" + mode, to=FBL, mail_from=None))
-            for k in (who, other, redacted):
-                self.wait(f"SELECT class FROM suppressions WHERE address_key = '{k}'",
-                          [["complaint"]])
+            self.wait(f"SELECT class FROM suppressions WHERE address_key = '{who}'",
+                      [["complaint"]])
+            for k in (other, redacted):
+                self.wait(f"SELECT suppressible FROM events WHERE address_key = '{k}'", [["f"]])
+                self.assertEqual(self.suppressed(k), [], k)
+        log = self.daemons["reject"].log()
+        self.assertIn("signature=original-not-ours", log)
+        self.assertIn("signature=original-missing", log)
 
     def test_forged_complaint_cannot_suppress(self):
         """A complaint to the feedback-loop address whose original went out

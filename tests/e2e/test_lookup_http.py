@@ -193,7 +193,7 @@ class HttpTest(unittest.TestCase):
         self.assertGreaterEqual(j["suppressions"]["total"], 3)
         code, j = self.curl_json(self.base + "/v1/stats?since=60d&by=reason")
         self.assertEqual(code, 200)
-        self.assertEqual(set(j), {"since", "by_reason", "suppressions"})
+        self.assertEqual(set(j), {"since", "suppressible", "by_reason", "suppressions"})
         self.assertEqual({r["key"]: r["count"] for r in j["by_reason"]},
                          {"abuse": 2, "fraud": 1, "user_unknown": 2, "mailbox_full": 1})
 

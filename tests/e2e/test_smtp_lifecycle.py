@@ -195,6 +195,32 @@ class LifecycleTest(unittest.TestCase):
             self.assertEqual(d.stop(), 0)
             d.cleanup()
 
+    def test_refuses_root_without_user(self):
+        # Issue 14: with [smtp] user commented out it ran as root silently.
+        d = harness.Daemon({})
+        try:
+            if os.geteuid() == 0:
+                p = subprocess.run([harness.REBOUND, "serve", "-c", d.conf_path],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+                err = p.stderr.decode()
+                self.assertEqual(p.returncode, 1, err)
+                self.assertIn("refusing to run as root", err)
+                self.assertIn("[smtp] user", err)
+                self.assertIn("--allow-root", err)
+                d.start(extra_args=["--allow-root"])
+                self.assertIn("event=running-as-root", d.log())
+            else:
+                # Not root: nothing to refuse.
+                d.start()
+                self.assertNotIn("running-as-root", d.log())
+            # serve -n only checks the file: never refused.
+            p = subprocess.run([harness.REBOUND, "serve", "-c", d.conf_path, "-n"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=10)
+            self.assertEqual(p.returncode, 0, p.stderr)
+        finally:
+            d.stop()
+            d.cleanup()
+
 
 if __name__ == "__main__":
     harness.run()

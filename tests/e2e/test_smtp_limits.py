@@ -17,7 +17,8 @@ class LimitsTest(unittest.TestCase):
             "listen": "127.0.0.1:%d;127.0.0.2:%d" % (port, port),
             "max_message_size": "2048", "max_data_line": "1000", "max_command_line": "600",
             "max_recipients": "3", "max_sessions": "4", "max_sessions_per_ip": "2",
-            "idle_timeout": "2", "data_timeout": "3", "max_bad_commands": "5"}})
+            "idle_timeout": "2", "data_timeout": "3", "max_bad_commands": "5",
+            "max_session_time": "10"}})
         cls.d.port = port
         cls.d.start()
         cls.spool = cls.d.conf["spool"]["dir"]
@@ -115,17 +116,72 @@ class LimitsTest(unittest.TestCase):
         b1 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.2")
         b2 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.2")
         self.assertEqual((b1.greeting[0], b2.greeting[0]), (220, 220))
-        c1 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.3", greet=False)
-        code, text = c1.reply()
+        # At the total limit the longest idle session (a1) makes room ...
+        c1 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.3")
+        self.assertEqual(c1.greeting[0], 220)
+        code, text = a1.reply()
+        self.assertEqual(code, 421)
+        self.assertIn("4.7.0", text)
+        self.assertIn("idle", text)
+        self.assertTrue(a1.closed_within(2))
+        a1.close()
+        # ... but a session in a transaction is never evicted.
+        for r in (a2, b1, b2, c1):
+            r.cmd("EHLO busy.example")
+            self.assertEqual(r.cmd("MAIL FROM:<>")[0], 250)
+        c2 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.4", greet=False)
+        code, text = c2.reply()
         self.assertEqual(code, 421)                          # 4 sessions in total
         self.assertIn("Too many sessions", text)
-        for r in (a1, a2, b1, b2):
+        self.assertTrue(c2.closed_within(2))
+        for r in (a2, b1, b2, c1):
             r.cmd("QUIT")
             r.close()
         time.sleep(0.2)
         r = Raw(self.d.port)                                 # slots are given back
         self.assertEqual(r.greeting[0], 220)
         r.cmd("QUIT")
+
+    def test_noop_and_rset_count_as_idle(self):
+        # Issue 14: a NOOP every 0.4 s used to keep a session forever.
+        r = self.session()
+        t0 = time.time()
+        code = None
+        while time.time() - t0 < 6:
+            try:
+                code, text = r.cmd("NOOP" if int((time.time() - t0) * 10) % 2 else "RSET")
+            except (EOFError, OSError):
+                break
+            if code == 421:
+                break
+            time.sleep(0.4)
+        self.assertEqual(code, 421)
+        self.assertIn("4.4.2", text)
+        self.assertLess(time.time() - t0, 4)
+        self.assertTrue(r.closed_within(2))
+        r.close()
+
+    def test_session_lifetime(self):
+        # Busy, never idle (MAIL then RSET), but no session lasts forever.
+        r = self.session()
+        t0 = time.time()
+        code = None
+        while time.time() - t0 < 15:
+            try:
+                code, text = r.cmd("MAIL FROM:<>")
+                if code == 250:
+                    code, text = r.cmd("RSET")
+            except (EOFError, OSError):
+                break
+            if code == 421:
+                break
+            time.sleep(0.5)
+        self.assertEqual(code, 421)
+        self.assertIn("4.4.2", text)
+        self.assertIn("too long", text)
+        self.assertGreaterEqual(time.time() - t0, 8)
+        self.assertTrue(r.closed_within(2))
+        r.close()
 
     def test_idle_timeout(self):
         r = self.session()

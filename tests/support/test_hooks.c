@@ -1,8 +1,11 @@
 /* test_hooks.c - see test_hooks.h. */
 #include "tests/support/test_hooks.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <glib.h>
@@ -48,6 +51,17 @@ test_hooks_misbehave(const char *hook)
 		for (;;) {
 			char *p = g_malloc(1 << 20);
 			memset(p, 1, 1 << 20);
+		}
+	} else if (strcmp(hook, "escape") == 0) {
+		/* What a parser taken over would try: be root, then make a file. */
+		char path[64];
+		int fd;
+		if (geteuid() == 0)
+			abort();
+		snprintf(path, sizeof path, "/tmp/rebound-escape-%ld", (long)getpid());
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600)) != -1) {
+			close(fd);
+			unlink(path);
 		}
 	} else if (g_str_has_prefix(hook, "sleep")) {
 		long s = strtol(hook + 5, NULL, 10);

@@ -53,6 +53,8 @@ test_secrets_masked(void)
 		"[http]\ntoken = tok-SECRET-1\n[store]\nconninfo = host=/tmp password=SECRET2 dbname=x\n",
 		"[store]\nconninfo = host=/tmp password = 'SEC RET\\\\'2' dbname=x\n",
 		"[store]\nconninfo = postgresql://bob:SECRET3@db.example/rebound\n",
+		/* a token with ':' is no "form:key": none of it is shown */
+		"[http]\ntoken = SECRET4:more\n[store]\nconninfo = dbname=x\n",
 	};
 
 	for (size_t i = 0; i < G_N_ELEMENTS(confs); i++) {
@@ -106,6 +108,33 @@ test_bad_listen(void)
 	    "\"localhost\" is not addr:port");
 	expect_error("[smtp]\nlisten = 127.0.0.1:99999\n", "2", "not addr:port");
 	expect_error("[smtp]\nlisten = [::1:25\n", "2", "not addr:port");
+}
+
+/* [tenants] domains are matched as [smtp] domains are: A-labels on both
+ * sides, ".d" for the subdomains of d; a plain "d" also covers its
+ * subdomains, the most specific entry winning. */
+static void
+test_tenants(void)
+{
+	char *path = write_conf("[tenants]\nacme = .acme.example;B\xc3\xbc" "cher.Example\n"
+	    "beta = beta.example\nexact = x.acme.example\n"), *err = NULL;
+	struct config *cfg = config_load(path, &err);
+
+	if (cfg == NULL)
+		g_error("%s", err);
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "mail.acme.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "a.b.ACME.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "acme.example"), ==, "default");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "x.acme.example"), ==, "exact");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "xn--bcher-kva.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "b\xc3\xbc" "cher.example"), ==, "acme");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "beta.example"), ==, "beta");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "eu.beta.example"), ==, "beta");
+	g_assert_cmpstr(config_tenant_for_domain(cfg, "other.example"), ==, "default");
+	config_free(cfg);
+	g_free(path);
+	expect_error("[tenants]\nacme = a.example;exa mple\n", "2",
+	    "tenants.acme: \"exa mple\" is not a domain name");
 }
 
 static void
@@ -167,6 +196,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/bad-listen", test_bad_listen);
 	g_test_add_func("/config/choices-and-pairs", test_choices_and_pairs);
 	g_test_add_func("/config/valid-values", test_valid_values);
+	g_test_add_func("/config/tenants", test_tenants);
 	g_test_add_func("/config/shipped-example-loads", test_shipped_example_loads);
 	rc = g_test_run();
 	conf = g_build_filename(tmpdir, "t.conf", NULL);

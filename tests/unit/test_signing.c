@@ -364,10 +364,13 @@ write_conf(const char *body)
 static void
 test_config(void)
 {
-	char *path = write_conf("[smtp]\ndomains = bounces.example.com;other.example\n"
+	char *path = write_conf("[smtp]\ndomains = bounces.example.com;other.example;"
+	    ".sub.example;.open.example\n"
 	    "fbl_addresses = fbl@bounces.example.com\n"
 	    "[signing]\nkey = " KEY_C "\nverify_keys = " KEY_A "\n"
-	    "required_domains = bounces.example.com\nmode = flag\nmax_age_days = 10\n");
+	    "required_domains = bounces.example.com\nmode = flag\nmax_age_days = 10\n"
+	    "unsigned_domains = other.example;x.sub.example;.open.example\n");
+	char **open_doms;
 	char *err = NULL, *out = NULL, *orig = NULL, *s;
 	struct config *cfg = config_load(path, &err);
 	struct signing_keys *old = keys(KEY_A, NULL, 30);
@@ -395,7 +398,21 @@ test_config(void)
 	    SIGNING_NOT_REQUIRED);
 	g_assert_cmpint(signing_check(cfg, "FBL@Bounces.Example.Com", now, NULL), ==,
 	    SIGNING_NOT_REQUIRED);
+	/* with a key, every accepted domain is covered unless exempted by name */
 	g_assert_cmpint(signing_check(cfg, "x@other.example", now, NULL), ==, SIGNING_NOT_REQUIRED);
+	g_assert_cmpint(signing_check(cfg, "x@a.sub.example", now, NULL), ==, SIGNING_UNSIGNED);
+	g_assert_cmpint(signing_check(cfg, "x@x.sub.example", now, NULL), ==, SIGNING_NOT_REQUIRED);
+	g_assert_cmpint(signing_check(cfg, "x@b.open.example", now, NULL), ==,
+	    SIGNING_NOT_REQUIRED);
+	g_assert_cmpint(signing_check(cfg, "x@elsewhere.example", now, NULL), ==,
+	    SIGNING_NOT_REQUIRED);	/* never accepted at RCPT anyway */
+	open_doms = config_unsigned_domains(cfg);
+	g_assert_cmpint(g_strv_length(open_doms), ==, 3);
+	g_assert_cmpstr(open_doms[0], ==, "other.example");
+	g_assert_cmpstr(open_doms[1], ==, ".open.example");
+	g_assert_cmpstr(open_doms[2], ==, "x.sub.example");
+	g_strfreev(open_doms);
+	g_assert_true(cfg->fbl_require_dkim);	/* on by default with a key */
 	g_assert_cmpint(signing_check(cfg, "x@bounces.example.com", now, NULL), ==,
 	    SIGNING_UNSIGNED);
 	g_assert_cmpint(signing_check(cfg, "postmaster", now, NULL), ==, SIGNING_UNSIGNED);

@@ -352,6 +352,95 @@ test_pipelined_commits(void)
 	fx_teardown(&fx);
 }
 
+/*
+ * A message longer than a session may keep in RAM goes to a spool tmp/ file
+ * while it is read: unfinished, it holds at most 256 KB (+ one 64 KB write
+ * buffer) of the server's data_mem, and once committed it is stored byte
+ * for byte.  A second session then finds [smtp] max_memory_mb in use and
+ * writes even a small message to a file.
+ */
+static void
+test_large_data_to_file(void)
+{
+	struct fixture fx;
+	GString *m = g_string_new(NULL), *want = g_string_new(NULL);
+	GBytes *body;
+	char *r;
+	int i;
+
+	fx_setup(&fx, "reject");
+	fx.cfg->smtp_max_message_size = 8 * 1024 * 1024;
+	g_free(TALK(&fx, "", 1));
+	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	g_free(TALK(&fx, "MAIL FROM:<>\r\nRCPT TO:<v@bounces.example.com>\r\nDATA\r\n", 3));
+	g_string_append(want, "Subject: big\r\n\r\n");
+	for (i = 0; want->len < 3 * 1024 * 1024; i++)
+		g_string_append_printf(want, "line %07d %s\r\n", i,
+		    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789");
+	g_free(talk(&fx, want->str, want->len, 0));
+	for (i = 0; i < 50; i++)
+		event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	g_assert_cmpuint(fx.srv->data_mem, >, 0);
+	g_assert_cmpuint(fx.srv->data_mem, <=, 320 * 1024);
+	r = TALK(&fx, ".\r\n", 1);
+	g_assert_nonnull(strstr(r, "250 2.0.0 queued as "));
+	body = stored_body(&fx, r, NULL);
+	g_assert_cmpmem(g_bytes_get_data(body, NULL), g_bytes_get_size(body), want->str, want->len);
+	g_bytes_unref(body);
+	g_free(r);
+	g_assert_cmpuint(fx.srv->data_mem, ==, 0);
+
+	/* Everything over the global cap is written out at once. */
+	fx.srv->data_mem = 1024 * 1024;		/* as if other sessions held 1 MB */
+	fx.cfg->smtp_max_memory_mb = 1;
+	g_string_assign(m, "MAIL FROM:<>\r\nRCPT TO:<v@bounces.example.com>\r\nDATA\r\n"
+	    "Subject: small\r\n\r\nhello\r\n");
+	g_free(talk(&fx, m->str, m->len, 3));
+	for (i = 0; i < 10; i++)
+		event_base_loop(fx.base, EVLOOP_NONBLOCK);
+	g_assert_cmpuint(fx.srv->data_mem, ==, 1024 * 1024);
+	r = TALK(&fx, ".\r\n", 1);
+	body = stored_body(&fx, strstr(r, "250 2.0.0 queued as "), NULL);
+	g_assert_cmpmem(g_bytes_get_data(body, NULL), g_bytes_get_size(body),
+	    "Subject: small\r\n\r\nhello\r\n", 25);
+	g_bytes_unref(body);
+	g_free(r);
+	fx.srv->data_mem = 0;
+	g_string_free(m, TRUE);
+	g_string_free(want, TRUE);
+	fx_teardown(&fx);
+}
+
+/* Per-address limits: an IPv4 address, an IPv6 /64, a mapped IPv4 as IPv4. */
+static void
+test_limit_key(void)
+{
+	struct sockaddr_in sin;
+	struct sockaddr_in6 a, b;
+	char ka[64], kb[64];
+
+	memset(&sin, 0, sizeof sin);
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, "192.0.2.7", &sin.sin_addr);
+	smtp_limit_key((struct sockaddr *)&sin, ka, sizeof ka);
+	g_assert_cmpstr(ka, ==, "192.0.2.7");
+	memset(&a, 0, sizeof a);
+	memset(&b, 0, sizeof b);
+	a.sin6_family = b.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "2001:db8:1:2:aaaa::1", &a.sin6_addr);
+	inet_pton(AF_INET6, "2001:db8:1:2:ffff:1:2:3", &b.sin6_addr);
+	smtp_limit_key((struct sockaddr *)&a, ka, sizeof ka);
+	smtp_limit_key((struct sockaddr *)&b, kb, sizeof kb);
+	g_assert_cmpstr(ka, ==, "2001:db8:1:2::/64");
+	g_assert_cmpstr(kb, ==, ka);
+	inet_pton(AF_INET6, "2001:db8:1:3::1", &b.sin6_addr);
+	smtp_limit_key((struct sockaddr *)&b, kb, sizeof kb);
+	g_assert_cmpstr(kb, ==, "2001:db8:1:3::/64");
+	inet_pton(AF_INET6, "::ffff:192.0.2.9", &b.sin6_addr);
+	smtp_limit_key((struct sockaddr *)&b, kb, sizeof kb);
+	g_assert_cmpstr(kb, ==, "192.0.2.9");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -362,5 +451,7 @@ main(int argc, char **argv)
 	g_test_add_func("/smtp-session/bare-newlines-accept", test_bare_newlines_accept);
 	g_test_add_func("/smtp-session/size-limit-in-data", test_size_limit_in_data);
 	g_test_add_func("/smtp-session/pipelined-commits", test_pipelined_commits);
+	g_test_add_func("/smtp-session/large-data-to-file", test_large_data_to_file);
+	g_test_add_func("/smtp-session/limit-key", test_limit_key);
 	return g_test_run();
 }
