@@ -41,7 +41,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 
-.PHONY: all deps deps-test deps-bench check run clean fuzz bench-smtp bench-parse bench-store bench-lookup bench-scale includes
+.PHONY: all deps deps-test deps-bench check run stop clean fuzz bench-smtp bench-parse bench-store bench-lookup bench-scale includes
 all: includes $(BUILD)/rebound $(BUILD)/rebound-test $(UNIT_BIN)
 
 # The include roots: build/inc/LAYER/NAME -> NAME for every layer up to LAYER;
@@ -93,6 +93,10 @@ run:
 	@scripts/deps.sh build
 	@$(MAKE) --no-print-directory all
 	@scripts/run.sh
+
+# Ends this tree's "make run" (its daemon and the PostgreSQL cluster it started).
+stop:
+	@scripts/run.sh stop
 
 clean:
 	rm -rf build
@@ -179,7 +183,15 @@ $(BUILD)/bench/bench_lookup_client: tests/bench/bench_lookup_client.c
 bench-lookup: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_lookup.py
 
+# ---- parser accuracy on tests/corpus ---------------------------------------
+# Per source, train and validation (tests/corpus/SPLIT), and the shared corpus.
+.PHONY: accuracy
+accuracy: $(BUILD)/rebound
+	BUILD=$(BUILD) tests/accuracy/run.sh
+
 # Primary + hot standby, two receivers, lookupd on the standby, under load;
 # a 30 s primary outage (tests/bench/bench_scale.py).
 bench-scale: deps-bench $(BUILD)/rebound $(BUILD)/bench/bench_lookup_client
 	REBOUND_BUILD=$(BUILD) python3 tests/bench/bench_scale.py
+
+include mk/install.mk

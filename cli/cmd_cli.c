@@ -22,11 +22,15 @@
 
 #include "common/address.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "lookup/lookup_db.h"
 
 #define CLI_ERR 2
+#define CLI_DESCRIPTION "Exit status: 0 success (check: suppressed), 1 a negative answer " \
+	"(check: not suppressed; unsuppress: was not suppressed; import: some rows rejected), " \
+	"2 usage, configuration or database error."
 #define CLI_BATCH 5000
 #define CLI_MAX_FIELD 1024
 #define CLI_MAX_FIELDS 64
@@ -37,12 +41,6 @@ struct cli {
 	char *tenant;
 	struct config *cfg;
 	PGconn *db;
-};
-
-static GOptionEntry cli_common[] = {
-	{ "config", 'c', 0, G_OPTION_ARG_FILENAME, NULL, "configuration file (required)", "FILE" },
-	{ "tenant", 't', 0, G_OPTION_ARG_STRING, NULL, "tenant (default: [tenants] default)", "NAME" },
-	{ NULL, 0, 0, 0, NULL, NULL, NULL },
 };
 
 static int
@@ -60,35 +58,28 @@ cli_tenant_known(const struct config *cfg, const char *name)
 	return 0;
 }
 
-/* Parse options (common + extra), load the config and connect.  Returns 0,
- * or an exit status after printing why.  Positional args stay in argv. */
+/* Parse options (-c, --tenant and extra), load the config and connect.
+ * Returns 0, or an exit status after printing why.  Positional args stay in argv. */
 static int
 cli_init(struct cli *c, int *argc, char ***argv, const char *params, const char *summary,
     GOptionEntry *extra, int want_db)
 {
-	GOptionContext *ctx = g_option_context_new(params);
-	GOptionEntry common[G_N_ELEMENTS(cli_common)];
-	GError *gerr = NULL;
+	GOptionEntry *all;
 	char *err = NULL;
+	int n = 0, rc;
 
-	memcpy(common, cli_common, sizeof(common));
-	common[0].arg_data = &c->config_path;
-	common[1].arg_data = &c->tenant;
-	g_option_context_set_summary(ctx, summary);
-	g_option_context_add_main_entries(ctx, common, NULL);
-	if (extra)
-		g_option_context_add_main_entries(ctx, extra, NULL);
-	if (!g_option_context_parse(ctx, argc, argv, &gerr)) {
-		fprintf(stderr, "rebound %s: %s\n", (*argv)[0], gerr->message);
-		g_error_free(gerr);
-		g_option_context_free(ctx);
-		return CLI_ERR;
-	}
-	g_option_context_free(ctx);
-	if (c->config_path == NULL) {
-		fprintf(stderr, "rebound %s: -c FILE is required\n", (*argv)[0]);
-		return CLI_ERR;
-	}
+	while (extra != NULL && extra[n].long_name != NULL)
+		n++;
+	all = g_new0(GOptionEntry, n + 2);
+	all[0] = (GOptionEntry){ "tenant", 't', 0, G_OPTION_ARG_STRING, &c->tenant,
+	    "tenant (default: [tenants] default)", "NAME" };
+	if (n > 0)
+		memcpy(all + 1, extra, n * sizeof *all);
+	rc = cli_options(argc, argv, params, summary, CLI_DESCRIPTION, all, CLI_DEFAULT_CONFIG,
+	    &c->config_path);
+	g_free(all);
+	if (rc != 0)
+		return rc;
 	if ((c->cfg = config_load(c->config_path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
@@ -142,8 +133,7 @@ cmd_check(int argc, char **argv)
 	    NULL, 1)) != 0)
 		goto out;
 	if (argc != 2) {
-		fprintf(stderr, "usage: rebound check -c FILE [--tenant NAME] ADDRESS\n");
-		rc = CLI_ERR;
+		rc = cli_usage_error("check", argc < 2 ? "ADDRESS is missing" : "one ADDRESS only");
 		goto out;
 	}
 	if (address_domain(argv[1]) == NULL || (key = address_key(argv[1])) == NULL) {
@@ -196,8 +186,8 @@ cmd_suppress(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Add ADDRESS to the suppression list.", extra, 1)) != 0)
 		goto out;
 	if (argc != 2 || reason == NULL) {
-		fprintf(stderr, "usage: rebound suppress -c FILE ADDRESS --reason TEXT [--class CLASS] [--expires 30d] [--note TEXT] [--tenant NAME]\n");
-		rc = CLI_ERR;
+		rc = argc != 2 ? cli_usage_error("suppress", argc < 2 ? "ADDRESS is missing" :
+		    "one ADDRESS only") : cli_usage_error("suppress", "--reason TEXT is required");
 		goto out;
 	}
 	s.tenant = c.tenant;
@@ -241,8 +231,7 @@ cmd_unsuppress(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Remove ADDRESS from the suppression list.", NULL, 1)) != 0)
 		goto out;
 	if (argc != 2) {
-		fprintf(stderr, "usage: rebound unsuppress -c FILE [--tenant NAME] ADDRESS\n");
-		rc = CLI_ERR;
+		rc = cli_usage_error("unsuppress", argc < 2 ? "ADDRESS is missing" : "one ADDRESS only");
 		goto out;
 	}
 	if ((rc = lookup_db_unsuppress(c.db, c.tenant, argv[1], "cli", &err)) < 0) {
@@ -312,8 +301,8 @@ cmd_export(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "", "Write the suppression list to standard output.", extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || (format && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)) {
-		fprintf(stderr, "usage: rebound export -c FILE [--format csv|json] [--tenant NAME | --all-tenants]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("export", "unexpected argument \"%s\"", argv[1]) :
+		    cli_usage_error("export", "--format is csv or json, not \"%s\"", format);
 		goto out;
 	}
 	p[0] = all ? NULL : c.tenant;
@@ -499,11 +488,21 @@ cli_csv_next(struct cli_csv *csv, GPtrArray *fields, int *toolong)
 	return (int)fields->len;
 }
 
-enum { COL_ADDRESS, COL_REASON, COL_CLASS, COL_TENANT, COL_EXPIRES, COL_NOTE, NCOLS };
+enum {
+	COL_ADDRESS, COL_REASON, COL_CLASS, COL_TENANT, COL_EXPIRES, COL_NOTE,
+	COL_ORIGIN, COL_FIRST_SEEN, COL_LAST_SEEN, COL_COUNT, NCOLS
+};
 
-/* Header names other tools export (SES, SendGrid, Mailgun, our own). */
+/*
+ * Header names: our own export, Amazon SES (EmailAddress, Reason =
+ * BOUNCE|COMPLAINT, LastUpdateTime), SendGrid (email, reason, status,
+ * created) and Mailgun (address, code, error, created_at).  Where several
+ * names of a file map to one column, the one listed first here wins
+ * (Mailgun's error text is a better reason than its code).  *rank is the
+ * name's place in this list.
+ */
 static int
-cli_import_column(const char *name)
+cli_import_column(const char *name, int *rank)
 {
 	static const struct { const char *name; int col; } names[] = {
 		{ "address", COL_ADDRESS }, { "email", COL_ADDRESS }, { "emailaddress", COL_ADDRESS },
@@ -513,6 +512,12 @@ cli_import_column(const char *name)
 		{ "tenant", COL_TENANT },
 		{ "expires_at", COL_EXPIRES }, { "expires", COL_EXPIRES },
 		{ "note", COL_NOTE }, { "notes", COL_NOTE },
+		{ "origin", COL_ORIGIN },
+		{ "first_seen", COL_FIRST_SEEN }, { "created", COL_FIRST_SEEN },
+		{ "created_at", COL_FIRST_SEEN },
+		{ "last_seen", COL_LAST_SEEN }, { "lastupdatetime", COL_LAST_SEEN },
+		{ "last_update_time", COL_LAST_SEEN }, { "updated_at", COL_LAST_SEEN },
+		{ "event_count", COL_COUNT },
 	};
 	char *dup = g_strdup(name);
 	char *n = g_ascii_strdown(g_strstrip(dup), -1);
@@ -521,10 +526,57 @@ cli_import_column(const char *name)
 
 	g_free(dup);
 	for (i = 0; i < G_N_ELEMENTS(names) && col < 0; i++)
-		if (strcmp(n, names[i].name) == 0)
+		if (strcmp(n, names[i].name) == 0) {
 			col = names[i].col;
+			*rank = (int)i;
+		}
 	g_free(n);
 	return col;
+}
+
+/*
+ * A time as the exports write it: ISO 8601 (ours; "YYYY-MM-DD HH:MM:SS",
+ * UTC, as SendGrid's CSV), Unix seconds (SendGrid's API) or milliseconds,
+ * or RFC 2822 ("Fri, 21 Oct 2011 11:02:55 UTC", Mailgun).  0 or -1.
+ */
+static int
+cli_import_time(const char *s, int64_t *epoch)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	char mon[4], zone[8] = "";
+	int d, y, hh, mm, ss, n;
+	const char *m;
+
+	if (*s != '\0' && strspn(s, "0123456789") == strlen(s) && strlen(s) <= 13) {
+		*epoch = g_ascii_strtoll(s, NULL, 10);
+		if (*epoch > 100000000000LL)
+			*epoch /= 1000;
+		return 0;
+	}
+	if (lookup_db_time(s, epoch) == 0)
+		return 0;
+	if (strlen(s) == 19 && s[10] == ' ') {
+		char *t = g_strdup_printf("%.10sT%sZ", s, s + 11);
+		n = lookup_db_time(t, epoch);
+		g_free(t);
+		if (n == 0)
+			return 0;
+	}
+	if ((m = strchr(s, ',')) != NULL)
+		s = m + 1;
+	if (sscanf(s, " %d %3s %d %d:%d:%d %7s", &d, mon, &y, &hh, &mm, &ss, zone) >= 6 &&
+	    (m = strstr(months, mon)) != NULL && strlen(mon) == 3 && (m - months) % 3 == 0 &&
+	    (*zone == '\0' || strcmp(zone, "UTC") == 0 || strcmp(zone, "GMT") == 0 ||
+	    strcmp(zone, "+0000") == 0 || strcmp(zone, "Z") == 0)) {
+		GDateTime *dt = g_date_time_new_utc(y, (int)(m - months) / 3 + 1, d, hh, mm, ss);
+
+		if (dt == NULL)
+			return -1;
+		*epoch = g_date_time_to_unix(dt);
+		g_date_time_unref(dt);
+		return 0;
+	}
+	return -1;
 }
 
 static const char *
@@ -547,10 +599,15 @@ cli_import_class(const char *v, const char *def)
 	return NULL;
 }
 
+#define CLI_BATCH_COLS 12
+/* What cli_batch_flush() sends, one array per column. */
 struct cli_batch {
-	GPtrArray *col[8];		/* tenant address key domain class reason expires note */
-	GHashTable *seen;		/* tenant\tkey -> row + 1 */
+	/* tenant address key domain class reason expires note origin first last count;
+	 * times are Unix seconds, 0 (and origin "", count 0) = not in the file */
+	GPtrArray *col[CLI_BATCH_COLS];
+	GHashTable *seen;		/* tenant\tkey -> row + 1, in this batch */
 	guint rows;
+	long flushed_repeats;		/* rows repeating one of an earlier batch */
 };
 
 static void
@@ -558,10 +615,11 @@ cli_batch_init(struct cli_batch *b)
 {
 	int i;
 
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < CLI_BATCH_COLS; i++)
 		b->col[i] = g_ptr_array_new_with_free_func(g_free);
 	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	b->rows = 0;
+	b->flushed_repeats = 0;
 }
 
 static void
@@ -569,10 +627,11 @@ cli_batch_clear(struct cli_batch *b)
 {
 	int i;
 
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < CLI_BATCH_COLS; i++)
 		g_ptr_array_set_size(b->col[i], 0);
 	g_hash_table_remove_all(b->seen);
 	b->rows = 0;
+	b->flushed_repeats = 0;
 }
 
 static void
@@ -580,7 +639,7 @@ cli_batch_free(struct cli_batch *b)
 {
 	int i;
 
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < CLI_BATCH_COLS; i++)
 		g_ptr_array_free(b->col[i], TRUE);
 	g_hash_table_destroy(b->seen);
 }
@@ -588,7 +647,7 @@ cli_batch_free(struct cli_batch *b)
 /* Adds a row; a repeat of (tenant, key) in the batch replaces the earlier
  * one (ON CONFLICT may touch a row only once per statement). */
 static void
-cli_batch_add(struct cli_batch *b, char *v[8])
+cli_batch_add(struct cli_batch *b, char *v[CLI_BATCH_COLS])
 {
 	char *k = g_strdup_printf("%s\t%s", v[0], v[2]);
 	gpointer pos = g_hash_table_lookup(b->seen, k);
@@ -596,14 +655,14 @@ cli_batch_add(struct cli_batch *b, char *v[8])
 
 	if (pos != NULL) {
 		guint row = GPOINTER_TO_UINT(pos) - 1;
-		for (i = 0; i < 8; i++) {
+		for (i = 0; i < CLI_BATCH_COLS; i++) {
 			g_free(b->col[i]->pdata[row]);
 			b->col[i]->pdata[row] = v[i];
 		}
 		g_free(k);
 		return;
 	}
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < CLI_BATCH_COLS; i++)
 		g_ptr_array_add(b->col[i], v[i]);
 	g_hash_table_insert(b->seen, k, GUINT_TO_POINTER(++b->rows));
 }
@@ -611,34 +670,49 @@ cli_batch_add(struct cli_batch *b, char *v[8])
 static int
 cli_batch_flush(PGconn *db, struct cli_batch *b, long *added, long *updated, char **err)
 {
+	/*
+	 * What the file says wins; what it does not say (the dates, the count
+	 * of a provider's list) stays as the record has it, or starts now.
+	 * A file without an origin column is an import; Rebound's own export
+	 * carries the origin, so an export loads back as it was.
+	 */
 	static const char sql[] =
-	    "WITH ins AS (INSERT INTO suppressions (tenant, address, address_key, domain, class, reason,"
-	    " expires_at, origin, note)"
-	    " SELECT t, a, k, d, c, r, CASE WHEN e = 0 THEN NULL ELSE to_timestamp(e) END, 'import',"
-	    " NULLIF(n, '')"
+	    "WITH ins AS (INSERT INTO suppressions AS s (tenant, address, address_key, domain, class,"
+	    " reason, expires_at, origin, note, first_seen, last_seen, event_count)"
+	    " SELECT x.t, x.a, x.k, x.d, x.c, x.r,"
+	    " CASE WHEN x.e = 0 THEN NULL ELSE to_timestamp(x.e) END,"
+	    " CASE WHEN x.o = '' THEN 'import' ELSE x.o END, NULLIF(x.n, ''),"
+	    " CASE WHEN x.fs = 0 THEN coalesce(cur.first_seen, now()) ELSE to_timestamp(x.fs) END,"
+	    " CASE WHEN x.ls = 0 THEN coalesce(cur.last_seen, now()) ELSE to_timestamp(x.ls) END,"
+	    " CASE WHEN x.ec = 0 THEN coalesce(cur.event_count, 1) ELSE x.ec END"
 	    " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],"
-	    " $7::bigint[], $8::text[]) AS x(t, a, k, d, c, r, e, n)"
+	    " $7::bigint[], $8::text[], $9::text[], $10::bigint[], $11::bigint[], $12::bigint[])"
+	    " AS x(t, a, k, d, c, r, e, n, o, fs, ls, ec)"
+	    " LEFT JOIN suppressions cur ON cur.tenant = x.t AND cur.address_key = x.k"
 	    " ON CONFLICT (tenant, address_key) DO UPDATE SET address = EXCLUDED.address,"
 	    " class = EXCLUDED.class, reason = EXCLUDED.reason, expires_at = EXCLUDED.expires_at,"
-	    " origin = EXCLUDED.origin, note = COALESCE(EXCLUDED.note, suppressions.note),"
-	    " last_seen = now()"
+	    " origin = EXCLUDED.origin, note = COALESCE(EXCLUDED.note, s.note),"
+	    " first_seen = EXCLUDED.first_seen, last_seen = EXCLUDED.last_seen,"
+	    " event_count = EXCLUDED.event_count"
 	    " RETURNING (xmax = 0) AS added)"
 	    " SELECT count(*) FILTER (WHERE added), count(*) FILTER (WHERE NOT added) FROM ins";
-	char *p[8];
+	char *p[CLI_BATCH_COLS];
 	PGresult *r;
 	int i;
 
 	if (b->rows == 0)
 		return 0;
-	for (i = 0; i < 8; i++)
+	for (i = 0; i < CLI_BATCH_COLS; i++)
 		p[i] = lookup_db_array((char *const *)b->col[i]->pdata, b->col[i]->len);
-	r = lookup_db_exec(db, sql, 8, (const char *const *)p, err);
-	for (i = 0; i < 8; i++)
+	r = lookup_db_exec(db, sql, CLI_BATCH_COLS, (const char *const *)p, err);
+	for (i = 0; i < CLI_BATCH_COLS; i++)
 		g_free(p[i]);
 	if (r == NULL)
 		return -1;
 	*added += atol(PQgetvalue(r, 0, 0));
-	*updated += atol(PQgetvalue(r, 0, 1));
+	/* A repeat of a row an earlier batch wrote updates that row: it was
+	 * counted as repeated already. */
+	*updated += atol(PQgetvalue(r, 0, 1)) - b->flushed_repeats;
 	PQclear(r);
 	cli_batch_clear(b);
 	return 0;
@@ -673,7 +747,9 @@ cmd_import(int argc, char **argv)
 	GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
 	GString *rejects = g_string_new(NULL);
 	int map[NCOLS], header = 0, rc, n, toolong, tty = isatty(2), i;
-	long rows = 0, rejected = 0, added = 0, updated = 0;
+	long rows = 0, rejected = 0, added = 0, updated = 0, repeated = 0;
+	/* tenant\taddress key of every row taken, to count repeats across batches */
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	gint64 t0 = g_get_monotonic_time(), last_draw = 0;
 	struct stat st;
 	PGresult *r;
@@ -681,13 +757,15 @@ cmd_import(int argc, char **argv)
 
 	cli_batch_init(&b);
 	if ((rc = cli_init(&c, &argc, &argv, "FILE.csv",
-	    "Bulk-load a suppression list from CSV.  With a header row, columns are found by\n"
-	    "name (address/email, reason, class/type, tenant, expires_at, note); without\n"
-	    "one, the first column is the address.", extra, 1)) != 0)
+	    "Bulk-load a suppression list from CSV: Rebound's export, or the suppression exports "
+	    "of Amazon SES, SendGrid and Mailgun.  With a header row, columns are found by name "
+	    "(address/email, reason/error, class/type, tenant, expires_at, note, origin, "
+	    "first_seen/created, last_seen/LastUpdateTime, event_count); without one, the first "
+	    "column is the address.  The summary counts the rows added, updated, repeated (the "
+	    "last one for an address wins) and rejected (with line and value).", extra, 1)) != 0)
 		goto out;
 	if (argc != 2) {
-		fprintf(stderr, "usage: rebound import -c FILE [--class CLASS] [--reason TEXT] [--tenant NAME] FILE.csv\n");
-		rc = CLI_ERR;
+		rc = cli_usage_error("import", argc < 2 ? "FILE.csv is missing" : "one FILE.csv only");
 		goto out;
 	}
 	if (def_class == NULL)
@@ -722,19 +800,22 @@ cmd_import(int argc, char **argv)
 	PQclear(r);
 	while ((n = cli_csv_next(&csv, fields, &toolong)) > 0) {
 		const char *v[NCOLS] = { NULL };
-		const char *tenant, *cls, *why = NULL;
-		char *addr = NULL, *key = NULL;
-		int64_t expires = 0;
+		const char *tenant, *cls, *why = NULL, *bad = NULL;
+		char *addr = NULL, *key = NULL, *seen_key;
+		int64_t expires = 0, first = 0, last = 0, count = 0;
 
-		if (!header && rows == 0 && rejected == 0) {
+		if (!header && rows == 0) {
 			/* a UTF-8 byte-order mark from spreadsheet exports */
 			char *f0 = fields->pdata[0];
+			int rank[NCOLS], rk;
 			if (g_str_has_prefix(f0, "\xEF\xBB\xBF"))
 				memmove(f0, f0 + 3, strlen(f0 + 3) + 1);
 			for (i = 0; i < n; i++) {
-				int col = cli_import_column(fields->pdata[i]);
-				if (col >= 0 && map[col] < 0)
+				int col = cli_import_column(fields->pdata[i], &rk);
+				if (col >= 0 && (map[col] < 0 || rk < rank[col])) {
 					map[col] = i;
+					rank[col] = rk;
+				}
 			}
 			header = 1;
 			if (map[COL_ADDRESS] >= 0)
@@ -743,6 +824,7 @@ cmd_import(int argc, char **argv)
 				map[i] = -1;
 			map[COL_ADDRESS] = 0;
 		}
+		rows++;
 		for (i = 0; i < NCOLS; i++)
 			if (map[i] >= 0 && map[i] < n) {
 				v[i] = g_strstrip((char *)fields->pdata[map[i]]);
@@ -751,34 +833,63 @@ cmd_import(int argc, char **argv)
 					v[i] = NULL;
 			}
 		tenant = v[COL_TENANT] ? v[COL_TENANT] : c.tenant;
-		cls = cli_import_class(v[COL_CLASS], def_class);
+		/* SES names the class in Reason (BOUNCE, COMPLAINT). */
+		cls = map[COL_CLASS] < 0 && cli_import_class(v[COL_REASON], NULL) != NULL ?
+		    cli_import_class(v[COL_REASON], NULL) : cli_import_class(v[COL_CLASS], def_class);
 		if (toolong)
 			why = "field or row too long";
 		else if (v[COL_ADDRESS] == NULL)
 			why = "no address";
 		else if ((addr = address_normalise(v[COL_ADDRESS])) == NULL || strlen(addr) > 320 ||
 		    (key = address_key(v[COL_ADDRESS])) == NULL)
-			why = "not a valid address";
+			why = "not a valid address", bad = v[COL_ADDRESS];
 		else if (cls == NULL)
-			why = "unknown class";
+			why = "unknown class", bad = v[COL_CLASS];
 		else if (!cli_tenant_known(c.cfg, tenant))
-			why = "unknown tenant";
+			why = "unknown tenant", bad = tenant;
+		else if (v[COL_ORIGIN] && strcmp(v[COL_ORIGIN], "automatic") != 0 &&
+		    strcmp(v[COL_ORIGIN], "manual") != 0 && strcmp(v[COL_ORIGIN], "import") != 0)
+			why = "origin is not automatic, manual or import", bad = v[COL_ORIGIN];
 		else if (v[COL_EXPIRES] && lookup_db_time(v[COL_EXPIRES], &expires) < 0)
-			why = "expires_at is not an ISO 8601 time";
+			why = "expires_at is not an ISO 8601 time", bad = v[COL_EXPIRES];
+		else if (v[COL_FIRST_SEEN] && cli_import_time(v[COL_FIRST_SEEN], &first) < 0)
+			why = "first seen is not a time", bad = v[COL_FIRST_SEEN];
+		else if (v[COL_LAST_SEEN] && cli_import_time(v[COL_LAST_SEEN], &last) < 0)
+			why = "last seen is not a time", bad = v[COL_LAST_SEEN];
+		else if (v[COL_COUNT] && ((count = g_ascii_strtoll(v[COL_COUNT], NULL, 10)) < 1 ||
+		    strspn(v[COL_COUNT], "0123456789") != strlen(v[COL_COUNT])))
+			why = "event_count is not a positive integer", bad = v[COL_COUNT];
 		if (why != NULL) {
 			rejected++;
 			if (rejected <= CLI_MAX_REJECTS_SHOWN) {
-				char *shown = log_escape(v[COL_ADDRESS] ? v[COL_ADDRESS] : "", 
-				    v[COL_ADDRESS] ? strlen(v[COL_ADDRESS]) : 0, 80);
-				g_string_append_printf(rejects, "  line %ld: %s: \"%s\"\n", csv.line, why, shown);
-				g_free(shown);
+				g_string_append_printf(rejects, "  line %ld: %s", csv.line, why);
+				if (bad != NULL) {
+					char *shown = log_escape(bad, strlen(bad), 80);
+					g_string_append_printf(rejects, ": \"%s\"", shown);
+					g_free(shown);
+				}
+				g_string_append_c(rejects, '\n');
 			}
 			g_free(addr);
 			g_free(key);
 			continue;
 		}
+		/* A list with one date (a provider's "created") has it as both. */
+		if (first == 0)
+			first = last;
+		if (last == 0)
+			last = first;
+		seen_key = g_strdup_printf("%s\t%s", tenant, key);
+		if (g_hash_table_contains(seen, seen_key)) {
+			/* The later row wins; the summary says how many there were. */
+			repeated++;
+			if (!g_hash_table_contains(b.seen, seen_key))
+				b.flushed_repeats++;
+			g_free(seen_key);
+		} else
+			g_hash_table_add(seen, seen_key);
 		{
-			char *row[8];
+			char *row[CLI_BATCH_COLS];
 			row[0] = g_strdup(tenant);
 			row[1] = addr;
 			row[2] = key;
@@ -787,9 +898,12 @@ cmd_import(int argc, char **argv)
 			row[5] = g_strndup(v[COL_REASON] ? v[COL_REASON] : def_reason, 200);
 			row[6] = g_strdup_printf("%" G_GINT64_FORMAT, expires);
 			row[7] = g_strdup(v[COL_NOTE] ? v[COL_NOTE] : "");
+			row[8] = g_strdup(v[COL_ORIGIN] ? v[COL_ORIGIN] : "");
+			row[9] = g_strdup_printf("%" G_GINT64_FORMAT, first);
+			row[10] = g_strdup_printf("%" G_GINT64_FORMAT, last);
+			row[11] = g_strdup_printf("%" G_GINT64_FORMAT, count);
 			cli_batch_add(&b, row);
 		}
-		rows++;
 		if (b.rows >= CLI_BATCH && cli_batch_flush(c.db, &b, &added, &updated, &err) < 0) {
 			rc = cli_db_fail("import", err);
 			goto out;
@@ -812,8 +926,9 @@ cmd_import(int argc, char **argv)
 		cli_progress(st.st_size, st.st_size, rows);
 		fputc('\n', stderr);
 	}
-	printf("imported %ld rows (%ld added, %ld updated) in %.1f s; rejected %ld rows\n",
-	    rows, added, updated, (g_get_monotonic_time() - t0) / 1e6, rejected);
+	/* Every row read is one of the four. */
+	printf("read %ld rows: %ld added, %ld updated, %ld repeated, %ld rejected (%.1f s)\n",
+	    rows, added, updated, repeated, rejected, (g_get_monotonic_time() - t0) / 1e6);
 	if (rejected > 0) {
 		fprintf(stderr, "rejected rows%s:\n%s", rejected > CLI_MAX_REJECTS_SHOWN ?
 		    " (first " G_STRINGIFY(CLI_MAX_REJECTS_SHOWN) ")" : "", rejects->str);
@@ -823,6 +938,7 @@ out:
 	if (csv.fp && csv.fp != stdin)
 		fclose(csv.fp);
 	cli_batch_free(&b);
+	g_hash_table_destroy(seen);
 	g_ptr_array_free(fields, TRUE);
 	g_string_free(rejects, TRUE);
 	g_free(def_class);
@@ -854,8 +970,10 @@ cmd_stats(int argc, char **argv)
 		goto out;
 	if (argc != 1 || (by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by)) ||
 	    lookup_db_suppressible_arg(supp ? supp : "true", &f.suppressible) < 0) {
-		fprintf(stderr, "usage: rebound stats -c FILE [--since 7d] [--by day|class|reason|domain|campaign] [--suppressible true|false|any] [--tenant NAME | --all-tenants]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("stats", "unexpected argument \"%s\"", argv[1]) :
+		    by && !g_strv_contains((const char *const *)lookup_db_stats_dimensions, by) ?
+		    cli_usage_error("stats", "--by is day, class, reason, domain or campaign, not \"%s\"", by) :
+		    cli_usage_error("stats", "--suppressible is true, false or any");
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "30d", &f.since) < 0) {
@@ -922,8 +1040,9 @@ cmd_complaints(int argc, char **argv)
 	if ((rc = cli_init(&c, &argc, &argv, "", "Complaints (ARF reports) received.", extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || limit < 1 || lookup_db_suppressible_arg(supp, &f.suppressible) < 0) {
-		fprintf(stderr, "usage: rebound complaints -c FILE [--since 7d] [--type T] [--provider P] [--domain D] [--campaign C] [--suppressible true|false|any] [--limit N]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("complaints", "unexpected argument \"%s\"", argv[1]) :
+		    limit < 1 ? cli_usage_error("complaints", "--limit must be 1 or more") :
+		    cli_usage_error("complaints", "--suppressible is true, false or any");
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "7d", &f.since) < 0) {
@@ -990,8 +1109,8 @@ cmd_quarantine(int argc, char **argv)
 	    extra, 1)) != 0)
 		goto out;
 	if (argc != 1 || limit < 1) {
-		fprintf(stderr, "usage: rebound quarantine -c FILE [--since 30d] [--limit N] [--show QUEUE_ID]\n");
-		rc = CLI_ERR;
+		rc = argc != 1 ? cli_usage_error("quarantine", "unexpected argument \"%s\"", argv[1]) :
+		    cli_usage_error("quarantine", "--limit must be 1 or more");
 		goto out;
 	}
 	if (show) {

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/conn_limits.h"
 #include "common/log.h"
@@ -37,6 +38,7 @@ lookupd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_set_level_name(cfg->log_level);
+	log_set_format_name(cfg->log_format);
 	g_ptr_array_add(ld->configs, cfg);
 	lookup_reload(cfg);
 }
@@ -52,34 +54,33 @@ lookupd_signal_cb(evutil_socket_t sig, short what, void *arg)
 int
 cmd_lookupd(int argc, char **argv)
 {
-	const char *path = NULL;
+	char *path = NULL;
 	struct config *cfg;
 	struct event_base *base;
 	struct event *sigterm, *sigint, *sighup;
 	struct lookupd ld;
 	char *err = NULL;
-	int i, rc = 0;
+	int rc;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else {
-			fprintf(stderr, "usage: rebound lookupd -c FILE\n");
-			return 2;
-		}
-	}
-	if (path == NULL) {
-		fprintf(stderr, "usage: rebound lookupd -c FILE\n");
-		return 2;
+	if ((rc = cli_options(&argc, &argv, "", "Run only the lookup servers (Postfix socketmap "
+	    "and policy service, HTTP API) in the foreground, for a relay host where the daemon "
+	    "does not run.  SIGHUP reads the configuration again.", NULL, NULL,
+	    CLI_DEFAULT_CONFIG, &path)) != 0)
+		return rc;
+	if (argc != 1) {
+		g_free(path);
+		return cli_usage_error("lookupd", "unexpected argument \"%s\"", argv[1]);
 	}
 	/* parse config -> event base -> index and listeners -> dispatch */
 	conn_limits_raise_nofile();
 	if ((cfg = config_load(path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
+		g_free(path);
 		return 1;
 	}
 	log_set_level_name(cfg->log_level);
+	log_set_format_name(cfg->log_format);
 	signal(SIGPIPE, SIG_IGN);
 	base = event_base_new();
 	sigterm = evsignal_new(base, SIGTERM, lookupd_signal_cb, base);
@@ -105,5 +106,6 @@ cmd_lookupd(int argc, char **argv)
 	event_free(sighup);
 	event_base_free(base);
 	g_ptr_array_free(ld.configs, TRUE);	/* cfg among them */
+	g_free(path);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #include <libpq-fe.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "store/migrate.h"
 #include "store/pg.h"
@@ -12,33 +13,32 @@
 int
 cmd_migrate(int argc, char **argv)
 {
-	const char *path = NULL;
+	gboolean status = FALSE;
+	const GOptionEntry entries[] = {
+		{ "status", 0, 0, G_OPTION_ARG_NONE, &status,
+		    "print the database's and the binary's schema versions; change nothing", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
 	struct config *cfg;
 	PGconn *conn;
-	char *err = NULL;
-	int i, n, status = 0;
+	char *path = NULL, *err = NULL;
+	int n;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "--status") == 0)
-			status = 1;
-		else {
-			fprintf(stderr, "usage: rebound migrate -c FILE [--status]\n");
-			return 2;
-		}
+	if ((n = cli_options(&argc, &argv, "", "Apply the pending sql/ migrations to [store] "
+	    "conninfo, each in a transaction; a database newer than this binary is refused.",
+	    NULL, entries, CLI_DEFAULT_CONFIG, &path)) != 0)
+		return n;
+	if (argc != 1) {
+		g_free(path);
+		return cli_usage_error("migrate", "unexpected argument \"%s\"", argv[1]);
 	}
-	if (path == NULL) {
-		fprintf(stderr, "usage: rebound migrate -c FILE [--status]\n");
-		return 2;
-	}
-	if ((cfg = config_load(path, &err)) == NULL) {
+	cfg = config_load(path, &err);
+	if (cfg != NULL && *cfg->store_conninfo == '\0')
+		err = g_strdup_printf("%s: [store] conninfo is not set", path);
+	g_free(path);
+	if (err != NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
-		return 1;
-	}
-	if (*cfg->store_conninfo == '\0') {
-		fprintf(stderr, "rebound: %s: [store] conninfo is not set\n", path);
 		config_free(cfg);
 		return 1;
 	}

@@ -1,37 +1,48 @@
 /*
  * cmd_parse.c - "rebound parse": the offline parser, one JSON line per record.
  *
- * Each message is parsed in a forked child by default (GMime has aborted on crafted headers before, and the neutraliser only
- * knows the shapes seen so far).  The child sends its report back over a
- * pipe with report_serialize(); a child that dies, or runs over its CPU
- * limit, makes the message "unparseable" on stderr and in the JSON, and the
- * next file is parsed as usual.  --no-fork parses in-process (benchmarks).
- * The child calls workers_before_parse (set by the test build only) before parsing.
+ * Messages are parsed in the daemon's sandbox, the persistent parser
+ * worker pool (workers/workers.h; [parser] workers, cpu_seconds, memory_mb
+ * from -c FILE or the defaults): GMime has aborted on crafted headers
+ * before, and the neutraliser only knows the shapes seen so far.  Messages
+ * go to the pool PARSE_BATCH at a time and are printed in input order.  A
+ * message whose worker dies, or runs over its limits, is retried on a
+ * fresh worker up to [parser] max_attempts times, then reported as the
+ * daemon would quarantine it: "unparseable" on stderr and kind none with
+ * the outcome in the JSON; the next message is parsed as usual.
+ * --no-fork parses in-process (benchmarks, debugging).
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include <glib.h>
 #include <json-glib/json-glib.h>
 
 #include "cli/commands.h"
-#include "common/io.h"
+#include "cli/options.h"
+#include "common/log.h"
 #include "workers/parser_config.h"
 #include "common/config.h"
 #include "parsers/parser.h"
 #include "parsers/report.h"
 #include "workers/workers.h"
 
+#define PARSE_BATCH	256
+
+/* A message waiting for the pool. */
+struct parse_msg {
+	char *file;
+	long index;
+	GBytes *data;
+};
+
 struct parse_ctx {
-	struct parser *p;
+	struct parser *p;		/* --no-fork */
+	struct workers *pool;		/* otherwise */
+	int max_attempts;
+	GPtrArray *queue;		/* struct parse_msg *, for the pool */
 	const char *envelope_rcpt;
 	gboolean json;
-	gboolean fork_guard;
-	int cpu_seconds;
 	int failures;
 };
 
@@ -61,6 +72,7 @@ emit(const char *file, long index, const struct report *r, const struct report_r
 	}
 	json_str(b, "kind", report_kind_name(r->kind));
 	json_str(b, "recipient", rec ? rec->recipient : NULL);
+	json_str(b, "recipient_from", rec ? rec->recipient_from : NULL);
 	json_str(b, "original_recipient", rec ? rec->original_recipient : NULL);
 	json_str(b, "class", rec ? report_class_name(rec->class_) : NULL);
 	json_str(b, "reason", rec ? rec->reason : NULL);
@@ -146,92 +158,93 @@ print_report(const struct parse_ctx *c, const char *file, long index, const stru
 	}
 }
 
-/* Parse in a child; NULL report (and *why) when the child died. */
-static struct report *
-parse_guarded(struct parse_ctx *c, const char *data, gsize len, char **why)
+static void
+parse_msg_free(gpointer p)
 {
-	int fds[2], status;
-	pid_t pid;
-	GByteArray *buf;
-	struct report *r;
-	GBytes *b;
+	struct parse_msg *m = p;
 
-	if (pipe(fds) < 0) {
-		*why = g_strdup_printf("pipe: %s", strerror(errno));
-		return NULL;
-	}
-	fflush(stdout);
-	fflush(stderr);
-	if ((pid = fork()) < 0) {
-		*why = g_strdup_printf("fork: %s", strerror(errno));
-		close(fds[0]);
-		close(fds[1]);
-		return NULL;
-	}
-	if (pid == 0) {
-		struct rlimit rl = { c->cpu_seconds, c->cpu_seconds + 1 };
+	g_free(m->file);
+	g_bytes_unref(m->data);
+	g_free(m);
+}
 
-		close(fds[0]);
-		setrlimit(RLIMIT_CPU, &rl);
-		if (workers_before_parse != NULL)
-			workers_before_parse(data, len);
-		r = parser_parse(c->p, data, len, c->envelope_rcpt);
-		b = report_serialize(r);
-		_exit(io_write_all(fds[1], g_bytes_get_data(b, NULL), g_bytes_get_size(b)) == 0 ? 0 : 1);
-	}
-	close(fds[1]);
-	buf = g_byte_array_new();
-	for (;;) {
-		guint8 tmp[65536];
-		ssize_t n = read(fds[0], tmp, sizeof(tmp));
+/*
+ * Parse the queued messages in the pool and print them in order.  A job
+ * the pool could not finish is tried again, on a fresh worker (the pool
+ * replaces one that died), until it has had max_attempts.
+ */
+static void
+parse_flush(struct parse_ctx *c)
+{
+	guint n = c->queue->len, i, k;
+	struct workers_job *jobs = g_new0(struct workers_job, n), *todo = g_new0(struct workers_job, n);
+	guint *map = g_new(guint, n);
+	int *attempts = g_new0(int, n);
+	gboolean again = n > 0;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	for (i = 0; i < n; i++) {
+		struct parse_msg *m = c->queue->pdata[i];
+		jobs[i].data = g_bytes_get_data(m->data, &jobs[i].len);
+		jobs[i].envelope_rcpt = c->envelope_rcpt;
+		jobs[i].status = WORKERS_ERROR;
+	}
+	while (again) {
+		again = FALSE;
+		for (i = 0, k = 0; i < n; i++)
+			if (jobs[i].status != WORKERS_OK && attempts[i] < c->max_attempts) {
+				workers_job_clear(&jobs[i]);
+				todo[k] = jobs[i];
+				map[k++] = i;
+				attempts[i]++;
+			}
+		if (k == 0)
 			break;
-		g_byte_array_append(buf, tmp, n);
+		workers_parse(c->pool, todo, k);
+		for (i = 0; i < k; i++) {
+			jobs[map[i]] = todo[i];
+			if (todo[i].status != WORKERS_OK && attempts[map[i]] < c->max_attempts)
+				again = TRUE;
+		}
 	}
-	close(fds[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFSIGNALED(status)) {
-		*why = g_strdup_printf("parser crashed (signal %d)", WTERMSIG(status));
-		g_byte_array_free(buf, TRUE);
-		return NULL;
+	for (i = 0; i < n; i++) {
+		struct parse_msg *m = c->queue->pdata[i];
+		struct report *r = jobs[i].report;
+
+		if (r == NULL) {
+			r = report_new(REPORT_KIND_NONE);
+			r->outcome = workers_outcome(&jobs[i], attempts[i]);
+		} else
+			jobs[i].report = NULL;
+		print_report(c, m->file, m->index, r);
+		report_free(r);
+		workers_job_clear(&jobs[i]);
 	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0) {
-		/* Only exit 0 is a finished parse; otherwise the pipe write
-		 * failed or a sanitizer's report ended the child early. */
-		*why = g_strdup_printf("parser crashed (exit %d)", WEXITSTATUS(status));
-		g_byte_array_free(buf, TRUE);
-		return NULL;
-	}
-	b = g_byte_array_free_to_bytes(buf);
-	r = report_deserialize(b);
-	g_bytes_unref(b);
-	if (r == NULL)
-		*why = g_strdup("parser failed");
-	return r;
+	g_ptr_array_set_size(c->queue, 0);
+	g_free(jobs);
+	g_free(todo);
+	g_free(map);
+	g_free(attempts);
 }
 
 static void
 parse_one(struct parse_ctx *c, const char *file, long index, const char *data, gsize len)
 {
+	struct parse_msg *m;
 	struct report *r;
-	char *why = NULL;
 
-	if (c->fork_guard)
-		r = parse_guarded(c, data, len, &why);
-	else
+	if (c->pool == NULL) {
 		r = parser_parse(c->p, data, len, c->envelope_rcpt);
-	if (r == NULL) {
-		r = report_new(REPORT_KIND_NONE);
-		r->outcome = why;
-		why = NULL;
+		print_report(c, file, index, r);
+		report_free(r);
+		return;
 	}
-	print_report(c, file, index, r);
-	report_free(r);
-	g_free(why);
+	m = g_new0(struct parse_msg, 1);
+	m->file = g_strdup(file);
+	m->index = index;
+	m->data = g_bytes_new(data, len);
+	g_ptr_array_add(c->queue, m);
+	if (c->queue->len >= PARSE_BATCH)
+		parse_flush(c);
 }
 
 static char *
@@ -331,17 +344,6 @@ parse_maildir(struct parse_ctx *c, const char *dir)
 	}
 }
 
-static int
-parse_usage(void)
-{
-	fprintf(stderr, "usage: rebound parse [--json] [-c FILE] [--rules FILE] [--envelope-rcpt ADDR]\n"
-	    "                     [--no-fork] [--gmime-only] [--mbox FILE] [--maildir DIR] FILE...\n"
-	    "  FILE \"-\" reads one message from stdin.\n"
-	    "  --gmime-only: every message through GMime's MIME tree (a diagnostic: the\n"
-	    "  output is meant to be the same).\n");
-	return 2;
-}
-
 /* conf/rules.conf in the cwd, else next to the binary (../conf/rules.conf). */
 static char *
 default_rules(const char *configured)
@@ -368,75 +370,96 @@ default_rules(const char *configured)
 int
 cmd_parse(int argc, char **argv)
 {
-	struct parse_ctx c = { .json = FALSE, .fork_guard = TRUE };
-	struct parser_options o;
-	struct config *cfg;
-	GPtrArray *mboxes = g_ptr_array_new(), *maildirs = g_ptr_array_new(),
-	    *files = g_ptr_array_new();
-	const char *cfgpath = NULL, *rules = NULL;
-	char *err = NULL, *rulespath;
-	gboolean gmime_only = FALSE;
-	int i;
-	guint j;
+	struct parse_ctx c = { .json = FALSE };
+	gboolean json = FALSE, no_fork = FALSE, gmime_only = FALSE;
+	char *cfgpath = NULL, *rules = NULL, *envelope_rcpt = NULL, **mboxes = NULL,
+	    **maildirs = NULL, *err = NULL, *rulespath = NULL;
+	const GOptionEntry entries[] = {
+		{ "json", 'j', 0, G_OPTION_ARG_NONE, &json, "one JSON object per recipient record "
+		    "(every field; a message without records gets one object with its outcome); "
+		    "default: tab-separated file, kind, recipient, class, reason, status, rule", NULL },
+		{ "mbox", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &mboxes,
+		    "parse every message of an mbox file (repeatable)", "FILE" },
+		{ "maildir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &maildirs,
+		    "parse every message of a Maildir, cur/ and new/ (repeatable)", "DIR" },
+		{ "rules", 0, 0, G_OPTION_ARG_FILENAME, &rules,
+		    "classification rules (default: [parser] rules)", "FILE" },
+		{ "envelope-rcpt", 0, 0, G_OPTION_ARG_STRING, &envelope_rcpt, "the envelope "
+		    "recipient the report was sent to (a VERP or signed return path names the "
+		    "failed recipient)", "ADDR" },
+		{ "no-fork", 0, 0, G_OPTION_ARG_NONE, &no_fork, "parse in this process; by "
+		    "default messages are parsed in the daemon's parser worker pool ([parser] "
+		    "workers, cpu_seconds, memory_mb, max_attempts), so that a hostile message is "
+		    "reported instead of ending the run", NULL },
+		{ "gmime-only", 0, 0, G_OPTION_ARG_NONE, &gmime_only, "every message through "
+		    "GMime's MIME tree instead of Rebound's splitter (a diagnostic: the output is "
+		    "meant to be the same)", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	struct parser_worker_config pc;
+	struct config *cfg = NULL;
+	int i, rc;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
-			c.json = TRUE;
-		else if (strcmp(argv[i], "--no-fork") == 0)
-			c.fork_guard = FALSE;
-		else if (strcmp(argv[i], "--gmime-only") == 0)
-			gmime_only = TRUE;
-		else if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			cfgpath = argv[++i];
-		else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
-			rules = argv[++i];
-		else if (strcmp(argv[i], "--envelope-rcpt") == 0 && i + 1 < argc)
-			c.envelope_rcpt = argv[++i];
-		else if (strcmp(argv[i], "--mbox") == 0 && i + 1 < argc)
-			g_ptr_array_add(mboxes, argv[++i]);
-		else if (strcmp(argv[i], "--maildir") == 0 && i + 1 < argc)
-			g_ptr_array_add(maildirs, argv[++i]);
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			parse_usage();
-			return 0;
-		} else if (argv[i][0] == '-' && argv[i][1] != '\0')
-			return parse_usage();
-		else
-			g_ptr_array_add(files, argv[i]);
+	if ((rc = cli_options(&argc, &argv, "FILE...", "Parse bounces and feedback-loop "
+	    "reports offline, without a daemon or database, and print each recipient record.",
+	    "FILE \"-\" reads one message from standard input.  Exit 1 when a file could not "
+	    "be read or parsed.", entries, NULL, &cfgpath)) != 0)
+		goto out;
+	c.json = json;
+	c.envelope_rcpt = envelope_rcpt;
+	if (argc < 2 && mboxes == NULL && maildirs == NULL) {
+		rc = cli_usage_error("parse", "no FILE, --mbox or --maildir to parse");
+		goto out;
 	}
-	if (files->len + mboxes->len + maildirs->len == 0)
-		return parse_usage();
+	rc = 1;
 	if (cfgpath != NULL) {
 		if ((cfg = config_load(cfgpath, &err)) == NULL) {
 			fprintf(stderr, "rebound: %s\n", err);
 			g_free(err);
-			return 1;
+			goto out;
 		}
 	} else
 		cfg = config_defaults();
 	rulespath = default_rules(rules != NULL ? rules : cfg->parser_rules);
-	parser_config_options(cfg, rulespath, &o);
-	c.cpu_seconds = (int)cfg->parser_cpu_seconds;
-	if ((c.p = parser_new(&o, &err)) == NULL) {
+	parser_config_worker(cfg, rulespath, &pc);
+	pc.gmime_only = gmime_only;
+	if (no_fork) {
+		if ((c.p = parser_new(&pc.opts, &err)) != NULL)
+			parser_set_gmime_only(c.p, gmime_only);
+	} else {
+		/* A command's stderr is for its findings: the pool's start-up line is not one. */
+		log_set_level_name("warn");
+		c.pool = workers_new_parser(cfg, &pc, &err);
+		c.queue = g_ptr_array_new_with_free_func(parse_msg_free);
+		c.max_attempts = (int)cfg->parser_max_attempts;
+	}
+	if (c.p == NULL && c.pool == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
-		g_free(rulespath);
-		config_free(cfg);
-		return 1;
+		goto out;
 	}
-	parser_set_gmime_only(c.p, gmime_only);
-	for (j = 0; j < files->len; j++)
-		parse_path(&c, g_ptr_array_index(files, j), 'f');
-	for (j = 0; j < mboxes->len; j++)
-		parse_path(&c, g_ptr_array_index(mboxes, j), 'm');
-	for (j = 0; j < maildirs->len; j++)
-		parse_maildir(&c, g_ptr_array_index(maildirs, j));
+	for (i = 1; i < argc; i++)
+		parse_path(&c, argv[i], 'f');
+	for (i = 0; mboxes != NULL && mboxes[i] != NULL; i++)
+		parse_path(&c, mboxes[i], 'm');
+	for (i = 0; maildirs != NULL && maildirs[i] != NULL; i++)
+		parse_maildir(&c, maildirs[i]);
+	if (c.pool != NULL)
+		parse_flush(&c);
 	fflush(stdout);
-	parser_free(c.p);
+	rc = c.failures > 0 ? 1 : 0;
+out:
+	if (c.p != NULL)
+		parser_free(c.p);
+	workers_free(c.pool);
+	if (c.queue != NULL)
+		g_ptr_array_free(c.queue, TRUE);
 	g_free(rulespath);
 	config_free(cfg);
-	g_ptr_array_free(files, TRUE);
-	g_ptr_array_free(mboxes, TRUE);
-	g_ptr_array_free(maildirs, TRUE);
-	return c.failures > 0 ? 1 : 0;
+	g_free(cfgpath);
+	g_free(rules);
+	g_free(envelope_rcpt);
+	g_strfreev(mboxes);
+	g_strfreev(maildirs);
+	return rc;
 }

@@ -1,5 +1,5 @@
 /*
- * cmd_serve.c - "rebound serve -c FILE [-n]": the daemon's ordered start-up,
+ * cmd_serve.c - "rebound serve [-n [--connect]]": the daemon's ordered start-up,
  * its signals and its shutdown.
  */
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include <event2/event.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/conn_limits.h"
 #include "common/log.h"
@@ -21,6 +22,8 @@
 #include "receiver/spool.h"
 #include "lookup/lookup.h"
 #include "workers/parser_config.h"
+#include "store/migrate.h"
+#include "store/pg.h"
 #include "store/pipeline.h"
 
 struct serve {
@@ -34,15 +37,6 @@ struct serve {
 	int lookups;			/* lookup_start() succeeded */
 	int stopping;
 };
-
-static void
-serve_usage(void)
-{
-	fprintf(stderr, "usage: rebound serve -c FILE [-n] [--allow-root]\n"
-	    "  -c FILE       configuration file\n"
-	    "  -n            check the configuration, print the effective settings, exit\n"
-	    "  --allow-root  run as root without [smtp] user (parser workers still drop to nobody)\n");
-}
 
 /* Root binds, then becomes [smtp] user; the spool must then belong to that user. */
 static int
@@ -160,6 +154,7 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	if (g_strcmp0(cfg->store_conninfo, sv->cfg->store_conninfo) != 0)
 		log_warnx("serve event=reload note=\"store.conninfo changes need a restart\"");
 	log_set_level_name(cfg->log_level);
+	log_set_format_name(cfg->log_format);
 	g_ptr_array_add(sv->configs, cfg);
 	sv->cfg = cfg;
 	spool_set_min_free(sv->spool, (uint64_t)cfg->spool_min_free_mb << 20);
@@ -174,8 +169,86 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	serve_trust_notes(cfg);
 }
 
+/* serve --connect: PostgreSQL answers and the schema is the binary's. */
+static int
+serve_check_database(const struct config *cfg, char **err)
+{
+	PGconn *conn;
+	int v;
+
+	if (*cfg->store_conninfo == '\0') {
+		*err = g_strdup_printf("%s: [store] conninfo is empty: nothing to connect to", cfg->path);
+		return -1;
+	}
+	if ((conn = pg_connect(cfg->store_conninfo, err)) == NULL ||
+	    (v = migrate_current(conn, err)) < 0) {
+		char *m = g_strdup_printf("%s: store.conninfo: %s", cfg->path, g_strchomp(*err));
+
+		g_free(*err);
+		*err = m;
+		PQfinish(conn);
+		return -1;
+	}
+	PQfinish(conn);
+	if (v != MIGRATE_LATEST) {
+		*err = g_strdup_printf("the database schema is at version %d, this binary's at %d: %s",
+		    v, MIGRATE_LATEST, v < MIGRATE_LATEST ? "run \"rebound migrate\"" :
+		    "the database is newer than this binary");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Everything "serve -n" promises beyond the syntax: the files and the spool
+ * usable, the rules loadable (their own FILE:LINE), and with --connect the
+ * database.
+ */
+static int
+serve_check(const struct config *cfg, int connect, char **err)
+{
+	if (config_check_paths(cfg, err) < 0 || parser_config_check(cfg, err) < 0)
+		return -1;
+	return connect ? serve_check_database(cfg, err) : 0;
+}
+
+static int serve_run(const char *path, int check_only, int connect, int allow_root);
+
 int
 cmd_serve(int argc, char **argv)
+{
+	gboolean check_only = FALSE, connect = FALSE, allow_root = FALSE;
+	const GOptionEntry entries[] = {
+		{ "check", 'n', 0, G_OPTION_ARG_NONE, &check_only, "check the configuration (the "
+		    "rules file, the spool and the TLS files too), print the effective settings and "
+		    "exit: 0 usable, 1 not", NULL },
+		{ "connect", 0, 0, G_OPTION_ARG_NONE, &connect, "with -n: also check that PostgreSQL "
+		    "answers and every migration is applied", NULL },
+		{ "allow-root", 0, 0, G_OPTION_ARG_NONE, &allow_root, "run as root without [smtp] "
+		    "user (parser workers still drop to nobody)", NULL },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	char *path = NULL;
+	int rc;
+
+	if ((rc = cli_options(&argc, &argv, "", "Run the daemon in the foreground: SMTP, the "
+	    "spool, the parser workers, the store and the lookup servers.",
+	    "SIGTERM or SIGINT: stop accepting, let sessions finish ([smtp] shutdown_grace), "
+	    "exit 0.  SIGHUP: read the configuration again.", entries, CLI_DEFAULT_CONFIG,
+	    &path)) != 0)
+		return rc;
+	if (argc != 1)
+		rc = cli_usage_error("serve", "unexpected argument \"%s\"", argv[1]);
+	else if (connect && !check_only)
+		rc = cli_usage_error("serve", "--connect goes with -n");
+	else
+		rc = serve_run(path, check_only, connect, allow_root);
+	g_free(path);
+	return rc;
+}
+
+static int
+serve_run(const char *path, int check_only, int connect, int allow_root)
 {
 	struct serve sv;
 	struct conn_limits limits;
@@ -183,31 +256,18 @@ cmd_serve(int argc, char **argv)
 	sigset_t held;
 	GPtrArray *bound;
 	char *err = NULL;
-	int i, check_only = 0, allow_root = 0, rc = 1;
+	int rc = 1;
 
 	memset(&sv, 0, sizeof sv);
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			sv.path = argv[++i];
-		else if (strcmp(argv[i], "-n") == 0)
-			check_only = 1;
-		else if (strcmp(argv[i], "--allow-root") == 0)
-			allow_root = 1;
-		else {
-			serve_usage();
-			return 2;
-		}
-	}
-	if (sv.path == NULL) {
-		serve_usage();
-		return 2;
-	}
+	sv.path = path;
 
 	/* 1. Configuration: every error is FILE:LINE and exit 1. */
 	conn_limits_raise_nofile();
-	if ((sv.cfg = config_load(sv.path, &err)) == NULL) {
+	if ((sv.cfg = config_load(sv.path, &err)) == NULL ||
+	    serve_check(sv.cfg, connect, &err) < 0) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
+		config_free(sv.cfg);
 		return 1;
 	}
 	if (conn_limits_compute(sv.cfg, &limits, &err) == -1) {
@@ -233,6 +293,7 @@ cmd_serve(int argc, char **argv)
 		log_warnx("serve event=running-as-root note=\"--allow-root without [smtp] user\"");
 	}
 	log_set_level_name(sv.cfg->log_level);
+	log_set_format_name(sv.cfg->log_format);
 	serve_trust_notes(sv.cfg);
 	log_info("serve event=limits nofile=%ld reserved=%ld smtp_sessions=%ld http=%ld "
 	    "socketmap=%ld policy=%ld", limits.nofile, limits.reserve, limits.smtp, limits.http,

@@ -1,5 +1,5 @@
 /*
- * cmd_sign.c - "rebound sign -c FILE ADDRESS [--domain DOMAIN]": print the
+ * cmd_sign.c - "rebound sign ADDRESS [--domain DOMAIN]": print the
  * signed return path (signing.h) a sender puts on mail to ADDRESS.
  *
  * The return-path domain is --domain, else [signing] domain, else the first
@@ -12,44 +12,37 @@
 #include <glib.h>
 
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "common/config.h"
 #include "common/signing.h"
-
-static int
-sign_usage(void)
-{
-	fprintf(stderr, "usage: rebound sign -c FILE ADDRESS [--domain DOMAIN]\n");
-	return 2;
-}
 
 int
 cmd_sign(int argc, char **argv)
 {
-	const char *path = NULL, *addr = NULL, *domain = NULL;
-	struct config *cfg;
-	char *err = NULL, *out;
-	int i, rc = 1;
+	char *path = NULL, *opt_domain = NULL, *err = NULL, *out;
+	const GOptionEntry entries[] = {
+		{ "domain", 'd', 0, G_OPTION_ARG_STRING, &opt_domain,
+		    "return-path domain after the @ (default: [signing] domain)", "DOMAIN" },
+		{ NULL, 0, 0, 0, NULL, NULL, NULL },
+	};
+	const char *addr, *domain;
+	struct config *cfg = NULL;
+	int i, rc;
 
-	for (i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
-			path = argv[++i];
-		else if (strcmp(argv[i], "--domain") == 0 && i + 1 < argc)
-			domain = argv[++i];
-		else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-			printf("usage: rebound sign -c FILE ADDRESS [--domain DOMAIN]\n"
-			    "Print the signed return path for mail to ADDRESS, keyed by [signing] key.\n");
-			return 0;
-		} else if (argv[i][0] != '-' && addr == NULL)
-			addr = argv[i];
-		else
-			return sign_usage();
+	if ((rc = cli_options(&argc, &argv, "ADDRESS", "Print the signed return path for mail "
+	    "to ADDRESS, made with [signing] key.", NULL, entries, CLI_DEFAULT_CONFIG, &path)) != 0)
+		goto out;
+	rc = 1;
+	if (argc != 2) {
+		rc = cli_usage_error("sign", argc < 2 ? "ADDRESS is missing" : "one ADDRESS only");
+		goto out;
 	}
-	if (path == NULL || addr == NULL)
-		return sign_usage();
+	addr = argv[1];
+	domain = opt_domain;
 	if ((cfg = config_load(path, &err)) == NULL) {
 		fprintf(stderr, "rebound: %s\n", err);
 		g_free(err);
-		return 1;
+		goto out;
 	}
 	if (cfg->signing_keys == NULL) {
 		fprintf(stderr, "rebound: %s: [signing] key is not set\n", path);
@@ -84,5 +77,7 @@ cmd_sign(int argc, char **argv)
 	rc = 0;
 out:
 	config_free(cfg);
+	g_free(path);
+	g_free(opt_domain);
 	return rc;
 }

@@ -4,10 +4,13 @@
 
 #include <errno.h>
 #include <stddef.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_LIST };
+/* CFG_PATH: a CFG_STR naming a file or directory; relative to the config file's directory. */
+enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_LIST, CFG_PATH };
 
 struct cfg_param {
 	const char *section;
@@ -25,14 +28,15 @@ struct cfg_param {
 
 static const struct cfg_param cfg_params[] = {
 	{ "log", "level", CFG_STR, "info", 0, 0, "debug|info|warn", F(log_level), "log verbosity" },
+	{ "log", "format", CFG_STR, "text", 0, 0, "text|json", F(log_format), "text: TIME LEVEL key=value lines; json: one JSON object per line, the same pairs as members (for log shippers)" },
 
-	{ "smtp", "listen", CFG_LIST, "127.0.0.1:2525", 0, 0, NULL, F(smtp_listen), "addr:port list; [::1]:25 for IPv6" },
-	{ "smtp", "listen_tls", CFG_LIST, "", 0, 0, NULL, F(smtp_listen_tls), "implicit-TLS listeners" },
-	{ "smtp", "hostname", CFG_STR, "localhost", 0, 0, NULL, F(smtp_hostname), "name in greeting and Received:" },
-	{ "smtp", "domains", CFG_LIST, "", 0, 0, NULL, F(smtp_domains), "return-path domains; .example.com = subdomains" },
-	{ "smtp", "fbl_addresses", CFG_LIST, "", 0, 0, NULL, F(smtp_fbl_addresses), "feedback-loop addresses" },
-	{ "smtp", "tls_cert", CFG_STR, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain" },
-	{ "smtp", "tls_key", CFG_STR, NULL, 0, 0, NULL, F(smtp_tls_key), "PEM private key" },
+	{ "smtp", "listen", CFG_LIST, "127.0.0.1:2525", 0, 0, NULL, F(smtp_listen), "listeners, addr:port; [::1]:25 for IPv6" },
+	{ "smtp", "listen_tls", CFG_LIST, "", 0, 0, NULL, F(smtp_listen_tls), "implicit-TLS listeners (port 465 style), addr:port; need tls_cert and tls_key" },
+	{ "smtp", "hostname", CFG_STR, "localhost", 0, 0, NULL, F(smtp_hostname), "name in the greeting, the EHLO reply and Received:" },
+	{ "smtp", "domains", CFG_LIST, "", 0, 0, NULL, F(smtp_domains), "return-path domains accepted at RCPT, any local part; .example.com = every subdomain" },
+	{ "smtp", "fbl_addresses", CFG_LIST, "", 0, 0, NULL, F(smtp_fbl_addresses), "feedback-loop addresses accepted at RCPT" },
+	{ "smtp", "tls_cert", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain; STARTTLS is offered when set; read again on SIGHUP" },
+	{ "smtp", "tls_key", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_key), "PEM private key" },
 	{ "smtp", "max_command_line", CFG_INT, "512", 512, 65536, NULL, F(smtp_max_command_line), "octets incl. CRLF" },
 	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
 	{ "smtp", "max_message_size", CFG_INT, "26214400", 1024, 1073741824, NULL, F(smtp_max_message_size), "octets" },
@@ -44,16 +48,16 @@ static const struct cfg_param cfg_params[] = {
 	{ "smtp", "stress_timeout", CFG_INT, "10", 1, 3600, NULL, F(smtp_stress_timeout), "idle and data timeout while sessions are 3/4 of the limit" },
 	{ "smtp", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, F(smtp_idle_timeout), "seconds waiting for a command" },
 	{ "smtp", "data_timeout", CFG_INT, "600", 1, 86400, NULL, F(smtp_data_timeout), "seconds of silence in DATA" },
-	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "before 421" },
+	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "error replies in one session before 421 and close" },
 	{ "smtp", "bare_newlines", CFG_STR, "reject", 0, 0, "reject|accept", F(smtp_bare_newlines), "bare CR/LF in DATA" },
 	{ "smtp", "shutdown_grace", CFG_INT, "30", 0, 3600, NULL, F(smtp_shutdown_grace), "seconds sessions get on SIGTERM" },
 	{ "smtp", "user", CFG_STR, NULL, 0, 0, NULL, F(smtp_user), "drop root to this user after bind" },
 
-	{ "spool", "dir", CFG_STR, "var/spool", 0, 0, NULL, F(spool_dir), "spool directory" },
+	{ "spool", "dir", CFG_PATH, "/var/lib/rebound/spool", 0, 0, NULL, F(spool_dir), "spool directory (created when missing)" },
 	{ "spool", "high_water", CFG_INT, "100000", 1, 100000000, NULL, F(spool_high_water), "messages waiting before 452" },
 	{ "spool", "min_free_mb", CFG_INT, "64", 0, 1048576, NULL, F(spool_min_free_mb), "free space kept on the spool fs" },
 
-	{ "parser", "rules", CFG_STR, "conf/rules.conf", 0, 0, NULL, F(parser_rules), "classification rules file" },
+	{ "parser", "rules", CFG_PATH, NULL, 0, 0, NULL, F(parser_rules), "classification rules file; default: the rules.conf installed with Rebound (PREFIX/share/rebound/rules.conf, or conf/rules.conf beside the build directory)" },
 	{ "parser", "verp_pattern", CFG_STR, NULL, 0, 0, NULL, F(parser_verp_pattern), "regex with (?<local>) and (?<domain>)" },
 	{ "parser", "correlation_headers", CFG_LIST, "X-Campaign-Id;Feedback-ID;CFBL-Feedback-ID", 0, 0, NULL, F(parser_correlation_headers), "original headers kept" },
 	{ "parser", "charset_allow", CFG_LIST, "us-ascii;utf-8;iso-8859-1;iso-8859-2;iso-8859-15;windows-1250;windows-1251;windows-1252;koi8-r;iso-2022-jp;shift_jis;euc-jp;gb2312;gbk;gb18030;big5;euc-kr;ks_c_5601-1987", 0, 0, NULL, F(parser_charset_allow), "RFC 2047 charsets decoded" },
@@ -64,7 +68,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "parser", "workers", CFG_INT, "2", 1, 64, NULL, F(parser_workers), "parser worker processes" },
 	{ "parser", "cpu_seconds", CFG_INT, "10", 1, 3600, NULL, F(parser_cpu_seconds), "CPU limit per message" },
 	{ "parser", "memory_mb", CFG_INT, "512", 16, 65536, NULL, F(parser_memory_mb), "address-space limit per worker" },
-	{ "parser", "max_attempts", CFG_INT, "3", 1, 100, NULL, F(parser_max_attempts), "before quarantine" },
+	{ "parser", "max_attempts", CFG_INT, "3", 1, 100, NULL, F(parser_max_attempts), "parse attempts before a message is quarantined" },
 
 	{ "store", "conninfo", CFG_STR, "", 0, 0, NULL, F(store_conninfo), "libpq connection string; empty = no store" },
 	{ "store", "migrate_on_start", CFG_BOOL, "true", 0, 0, NULL, F(store_migrate_on_start), "apply pending migrations at start" },
@@ -84,13 +88,13 @@ static const struct cfg_param cfg_params[] = {
 	{ "lookup", "socketmap_listen", CFG_LIST, "127.0.0.1:2526", 0, 0, NULL, F(lookup_socketmap_listen), "Postfix socketmap server" },
 	{ "lookup", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(lookup_max_connections), "socketmap and policy each; 0 = a share of RLIMIT_NOFILE" },
 	{ "lookup", "policy_listen", CFG_LIST, "127.0.0.1:2527", 0, 0, NULL, F(lookup_policy_listen), "Postfix policy server" },
-	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "%a address, %r reason" },
-	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "" },
-	{ "lookup", "action_complaint", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_complaint), "" },
-	{ "lookup", "action_manual", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_manual), "" },
+	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "socketmap and policy answer for a hard-bounced address (%a address, %r reason)" },
+	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "answer for a temporarily suppressed address" },
+	{ "lookup", "action_complaint", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_complaint), "answer for a complainer" },
+	{ "lookup", "action_manual", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_manual), "answer for a manual or imported suppression" },
 	{ "lookup", "change_log_days", CFG_INT, "7", 1, 3650, NULL, F(lookup_change_log_days), "suppression change log kept (pruned from the primary)" },
 
-	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API" },
+	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API listeners (also /metrics and /healthz)" },
 	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
 	{ "http", "read_token", CFG_STR, NULL, 0, 0, NULL, F(http_read_token), "bearer token for reads (GET); the write token reads too" },
 	{ "http", "hosts", CFG_LIST, "", 0, 0, NULL, F(http_hosts), "Host header values accepted; empty = any" },
@@ -107,7 +111,7 @@ static const struct cfg_param cfg_params[] = {
 	/* require_dkim's default depends on signing.key: config_load() sets it. */
 	{ "fbl", "providers", CFG_LIST, "", 0, 0, NULL, F(fbl_providers), "DKIM d= domains whose ARF reports may suppress" },
 	{ "fbl", "require_dkim", CFG_BOOL, "false", 0, 0, NULL, F(fbl_require_dkim), "ARF suppresses only with a provider's DKIM signature" },
-	{ "fbl", "dkim_key_file", CFG_STR, NULL, 0, 0, NULL, F(fbl_dkim_key_file), "DKIM keys from this file instead of DNS (tests)" },
+	{ "fbl", "dkim_key_file", CFG_PATH, NULL, 0, 0, NULL, F(fbl_dkim_key_file), "DKIM keys from this file instead of DNS (tests)" },
 };
 
 #undef F
@@ -224,7 +228,8 @@ static char *
 config_set(struct config *cfg, const struct cfg_param *p, const char *value)
 {
 	switch (p->type) {
-	case CFG_STR: {
+	case CFG_STR:
+	case CFG_PATH: {
 		char **dst = FIELD(cfg, p, char *);
 		if (p->choices != NULL) {
 			char **ch = g_strsplit(p->choices, "|", -1);
@@ -354,6 +359,13 @@ config_check(struct config *cfg, const char **section, const char **key)
 			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]);
 		}
 	}
+	if (cfg->fbl_dkim_key_file != NULL &&
+	    !g_file_test(cfg->fbl_dkim_key_file, G_FILE_TEST_IS_REGULAR)) {
+		*section = "fbl";
+		*key = "dkim_key_file";
+		return g_strdup_printf("fbl.dkim_key_file: \"%s\" is not a readable file",
+		    cfg->fbl_dkim_key_file);
+	}
 	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
 		*section = "signing";
 		*key = "verify_keys";
@@ -400,6 +412,102 @@ config_check(struct config *cfg, const char **section, const char **key)
 	return NULL;
 }
 
+/*
+ * A file shipped with Rebound, found from the running binary so that the
+ * build tree and every PREFIX work: <bindir>/../share/rebound/NAME
+ * (installed), else conf/NAME in the nearest of the three directories above
+ * <bindir> (build/, build/san/ or build/san/tests/ of a source tree), else
+ * /usr/share/rebound/NAME, which is also the answer when none exists (so
+ * that the error names the packaged location).
+ */
+char *
+config_shipped_file(const char *name)
+{
+	char *exe = g_file_read_link("/proc/self/exe", NULL);
+	char *dir = exe ? g_path_get_dirname(exe) : NULL;
+	char *found = NULL, *f;
+
+	if (dir != NULL) {
+		f = g_build_filename(dir, "..", "share", "rebound", name, NULL);
+		if (g_file_test(f, G_FILE_TEST_IS_REGULAR))
+			found = g_canonicalize_filename(f, NULL);
+		g_free(f);
+	}
+	for (int up = 0; dir != NULL && found == NULL && up < 3; up++) {
+		char *parent = g_path_get_dirname(dir);
+
+		g_free(dir);
+		dir = parent;
+		f = g_build_filename(dir, "conf", name, NULL);
+		if (g_file_test(f, G_FILE_TEST_IS_REGULAR))
+			found = f;
+		else
+			g_free(f);
+	}
+	g_free(dir);
+	g_free(exe);
+	return found ? found : g_build_filename("/usr/share/rebound", name, NULL);
+}
+
+static void
+config_replace(char **dst, char *v)
+{
+	g_free(*dst);
+	*dst = v;
+}
+
+/* PATH, or PATH under dir when it is relative (caller frees). */
+static char *
+config_abs(const char *dir, const char *path)
+{
+	if (g_path_is_absolute(path))
+		return g_strdup(path);
+	return g_canonicalize_filename(path, dir);
+}
+
+/* A "file:PATH" key spec with PATH made absolute; other specs as they are. */
+static char *
+config_abs_keyspec(const char *dir, const char *spec)
+{
+	if (g_ascii_strncasecmp(spec, "file:", 5) == 0 && !g_path_is_absolute(spec + 5)) {
+		char *p = config_abs(dir, spec + 5);
+		char *out = g_strdup_printf("%.5s%s", spec, p);
+		g_free(p);
+		return out;
+	}
+	return g_strdup(spec);
+}
+
+/*
+ * Relative paths in the file name places beside the file, whatever the
+ * current directory: a service starts in /, "reprocess" from anywhere.
+ */
+static void
+config_resolve_paths(struct config *cfg, GKeyFile *kf, const char *path)
+{
+	char *abs = g_canonicalize_filename(path, NULL);
+	char *dir = g_path_get_dirname(abs);
+	size_t i;
+	int j;
+
+	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
+		const struct cfg_param *p = &cfg_params[i];
+		char **v = FIELD(cfg, p, char *);
+
+		if (p->type != CFG_PATH || *v == NULL ||
+		    !g_key_file_has_key(kf, p->section, p->key, NULL))
+			continue;
+		config_replace(v, config_abs(dir, *v));
+	}
+	if (cfg->signing_key != NULL)
+		config_replace(&cfg->signing_key, config_abs_keyspec(dir, cfg->signing_key));
+	for (j = 0; cfg->signing_verify_keys && cfg->signing_verify_keys[j]; j++)
+		config_replace(&cfg->signing_verify_keys[j],
+		    config_abs_keyspec(dir, cfg->signing_verify_keys[j]));
+	g_free(dir);
+	g_free(abs);
+}
+
 struct config *
 config_defaults(void)
 {
@@ -413,6 +521,7 @@ config_defaults(void)
 				g_error("bad built-in default: %s", e);
 		}
 	cfg->tenants = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	cfg->parser_rules = config_shipped_file("rules.conf");
 	return cfg;
 }
 
@@ -532,6 +641,8 @@ config_load(const char *path, char **err)
 		}
 		g_strfreev(keys);
 	}
+	if (msg == NULL)
+		config_resolve_paths(cfg, kf, path);
 	if (msg != NULL && *err == NULL)
 		*err = config_err(path, text, esec, NULL, msg);
 	else if (msg == NULL) {
@@ -625,7 +736,8 @@ config_print(const struct config *cfg, FILE *fp)
 			last = p->section;
 		}
 		switch (p->type) {
-		case CFG_STR: {
+		case CFG_STR:
+		case CFG_PATH: {
 			char *const *v = FIELD(cfg, p, char *const);
 			if (*v == NULL)
 				fprintf(fp, "# %s is not set\n", p->key);
@@ -686,6 +798,114 @@ config_print(const struct config *cfg, FILE *fp)
 	}
 }
 
+/* "PATH:LINE: section.key: message" for a key of a loaded file (caller frees). */
+static char *
+config_error_at(const struct config *cfg, const char *section, const char *key,
+    const char *fmt, ...) G_GNUC_PRINTF(4, 5);
+
+static char *
+config_error_at(const struct config *cfg, const char *section, const char *key,
+    const char *fmt, ...)
+{
+	char *text = NULL, *msg, *out;
+	va_list ap;
+	int line = 0;
+
+	va_start(ap, fmt);
+	msg = g_strdup_vprintf(fmt, ap);
+	va_end(ap);
+	if (cfg->path != NULL && g_file_get_contents(cfg->path, &text, NULL, NULL))
+		line = config_line_of(text, section, key);
+	g_free(text);
+	if (cfg->path == NULL)
+		out = g_strdup_printf("%s.%s: %s", section, key, msg);
+	else if (line > 0)
+		out = g_strdup_printf("%s:%d: %s.%s: %s", cfg->path, line, section, key, msg);
+	else
+		out = g_strdup_printf("%s: %s.%s (default): %s", cfg->path, section, key, msg);
+	g_free(msg);
+	return out;
+}
+
+/* 0 when path can be opened for reading, else -1 and why in *why. */
+static int
+config_readable(const char *path, char **why)
+{
+	FILE *fp = fopen(path, "r");
+
+	if (fp == NULL) {
+		*why = g_strdup_printf("%s: %s", path, g_strerror(errno));
+		return -1;
+	}
+	fclose(fp);
+	return 0;
+}
+
+int
+config_check_paths(const struct config *cfg, char **err)
+{
+	char *why = NULL, *dir;
+
+	*err = NULL;
+	if (config_readable(cfg->parser_rules, &why) < 0) {
+		*err = config_error_at(cfg, "parser", "rules", "%s", why);
+		goto out;
+	}
+	if (cfg->smtp_tls_cert != NULL && config_readable(cfg->smtp_tls_cert, &why) < 0) {
+		*err = config_error_at(cfg, "smtp", "tls_cert", "%s", why);
+		goto out;
+	}
+	if (cfg->smtp_tls_key != NULL && config_readable(cfg->smtp_tls_key, &why) < 0) {
+		*err = config_error_at(cfg, "smtp", "tls_key", "%s", why);
+		goto out;
+	}
+	/* The spool, or the nearest directory above it, which it will be made in. */
+	dir = g_strdup(cfg->spool_dir);
+	while (!g_file_test(dir, G_FILE_TEST_EXISTS) && strcmp(dir, "/") != 0 &&
+	    strcmp(dir, ".") != 0) {
+		char *up = g_path_get_dirname(dir);
+		g_free(dir);
+		dir = up;
+	}
+	if (!g_file_test(dir, G_FILE_TEST_IS_DIR))
+		*err = config_error_at(cfg, "spool", "dir", "%s: not a directory", dir);
+	else if (access(dir, W_OK | X_OK) != 0)
+		*err = config_error_at(cfg, "spool", "dir", "%s%s: %s", dir,
+		    strcmp(dir, cfg->spool_dir) == 0 ? "" : " (where it would be made)",
+		    g_strerror(errno));
+	g_free(dir);
+out:
+	g_free(why);
+	return *err == NULL ? 0 : -1;
+}
+
+size_t
+config_doc_count(void)
+{
+	return G_N_ELEMENTS(cfg_params);
+}
+
+void
+config_doc_get(size_t i, struct config_doc *d)
+{
+	static const char *const types[] = {
+		[CFG_STR] = "string", [CFG_INT] = "integer", [CFG_BOOL] = "boolean",
+		[CFG_LIST] = "list", [CFG_PATH] = "path",
+	};
+	const struct cfg_param *p = &cfg_params[i];
+
+	g_assert(i < G_N_ELEMENTS(cfg_params));
+	d->section = p->section;
+	d->key = p->key;
+	d->type = types[p->type];
+	d->def = p->def;
+	d->choices = p->choices;
+	d->help = p->help;
+	d->ranged = p->type == CFG_INT;
+	d->min = p->min;
+	d->max = p->max;
+}
+
 void
 config_free(struct config *cfg)
 {
@@ -695,7 +915,7 @@ config_free(struct config *cfg)
 		return;
 	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
 		const struct cfg_param *p = &cfg_params[i];
-		if (p->type == CFG_STR)
+		if (p->type == CFG_STR || p->type == CFG_PATH)
 			g_free(*FIELD(cfg, p, char *));
 		else if (p->type == CFG_LIST)
 			g_strfreev(*FIELD(cfg, p, char **));

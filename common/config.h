@@ -23,6 +23,7 @@ struct config {
 
 	/* [log] */
 	char *log_level;
+	char *log_format;		/* "text" or "json" */
 
 	/* [smtp] */
 	char **smtp_listen;		/* "addr:port", "[v6]:port" */
@@ -138,6 +139,37 @@ char **config_unsigned_domains(const struct config *cfg);
  * strings).  Both vectors are new (g_strfreev, g_free).
  */
 char **config_trust_notes(const struct config *cfg, const char ***levels);
+
+/*
+ * What "serve -n" and the daemon's start need beyond the syntax: the rules
+ * file and the TLS files readable, the spool directory writable (or its
+ * nearest existing parent, where it will be made).  -1 and
+ * "FILE:LINE: section.key: path: why" in *err (caller frees).
+ */
+int config_check_paths(const struct config *cfg, char **err);
+
+/*
+ * The key table, row by row, for documentation (config_write_man()): the
+ * strings are static.  def is in file syntax, NULL when unset; choices is
+ * "a|b" or NULL; min and max bound integers (ranged).
+ */
+struct config_doc {
+	const char *section, *key, *type, *def, *choices, *help;
+	int ranged;
+	int64_t min, max;
+};
+size_t config_doc_count(void);
+void config_doc_get(size_t i, struct config_doc *d);
+
+/* rebound.conf(5), man(7) source, made from the key table (config_man.c). */
+void config_write_man(FILE *fp);
+
+/*
+ * The absolute path of a file shipped with Rebound (rules.conf), looked up
+ * beside the running binary: installed under PREFIX/share/rebound, or conf/
+ * of the source tree the binary was built in.  Caller frees.
+ */
+char *config_shipped_file(const char *name);
 
 /* The tenant that owns a return-path domain, or default_tenant. Not a copy. */
 const char *config_tenant_for_domain(const struct config *cfg, const char *domain);

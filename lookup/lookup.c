@@ -166,9 +166,6 @@ lookup_start(const struct config *cfg, struct event_base *base, char **err)
 		lk.found[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_hits_total", "proto", lookup_protos[i]);
 		lk.notfound[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_misses_total", "proto", lookup_protos[i]);
 	}
-	metrics_help("rebound_lookup_seconds", "time to answer one suppression lookup");
-	metrics_help("rebound_lookup_hits_total", "lookups answered \"suppressed\"");
-	metrics_help("rebound_lookup_misses_total", "lookups answered \"not suppressed\"");
 	lk.ix = index_new();
 	/* 1. the index, before any relay can ask */
 	if (cfg->store_conninfo == NULL || *cfg->store_conninfo == '\0') {

@@ -148,9 +148,6 @@ notify_new(struct event_base *base, const char *conninfo, struct index *ix, int6
 	n->ev_tick = event_new(base, -1, EV_PERSIST, notify_tick_cb, n);
 	g_mutex_init(&n->st_lock);
 	n->st.lag_seconds = -1;
-	metrics_help("rebound_index_lag_seconds",
-	    "how far behind its database's suppressions the lookup index may be");
-	metrics_help("rebound_index_change_id", "last suppression change applied to the index");
 	return n;
 }
 

@@ -182,6 +182,18 @@ parser_address(const char *s)
 			at = a;
 	if (at == NULL || at == s || at + 1 >= b)
 		return NULL;
+	/*
+	 * The domain ends at the first character no domain (or address
+	 * literal) has: "x@y.test&gt;" from an HTML notice, "x@y.test]".
+	 */
+	for (a = at + 1; a < b && (g_ascii_isalnum(*a) || *a == '.' || *a == '-' || *a == '_' ||
+	    *a == '[' || *a == ']' || *a == ':' || (guchar)*a >= 0x80); a++)
+		;
+	if (a == at + 1)
+		return NULL;
+	b = a;
+	while (b > at + 1 && b[-1] == '.')
+		b--;
 	local = g_strndup(s, at - s);
 	dom = g_ascii_strdown(at + 1, b - at - 1);
 	if (strchr(dom, '.') == NULL && g_ascii_strcasecmp(dom, "localhost") != 0) {
@@ -312,6 +324,7 @@ struct walk {
 	struct leaf html;		/* first text/html */
 	GMimeMessage *orig;		/* message/rfc822 (owned by the tree, or see walk_split) */
 	gboolean multipart;		/* the body is a multipart */
+	gboolean mdn;			/* a message/disposition-notification part (RFC 8098) */
 	const char *boundary;		/* its boundary (NUL-terminated), or NULL */
 	gsize boundary_len;
 };
@@ -330,6 +343,8 @@ walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn,
 				w->dsn[w->ndsn++] = l;
 		} else if (IS(sub, sn, "feedback-report") && !LEAF_SET(w->arf))
 			w->arf = l;
+		else if (IS(sub, sn, "disposition-notification"))
+			w->mdn = TRUE;
 		else if ((IS(sub, sn, "rfc822-headers") || IS(sub, sn, "global-headers") ||
 		    IS(sub, sn, "rfc822") || IS(sub, sn, "global")) && !LEAF_SET(w->headers))
 			w->headers = l;
@@ -662,6 +677,8 @@ original_from_message(struct parser *p, struct report *r, GMimeObject *o)
 {
 	guint i;
 
+	text_add_orig_rcpts(p, g_mime_object_get_header(o, "To"));
+	text_add_orig_rcpts(p, g_mime_object_get_header(o, "Cc"));
 	if (r->orig_message_id == NULL)
 		r->orig_message_id = header_dup(o, "Message-ID");
 	if (r->orig_from == NULL)
@@ -698,6 +715,24 @@ parser_original_from_fields(struct parser *p, struct report *r, const struct fie
 	};
 	guint i;
 
+	if (f->blocks->len > 0) {
+		GPtrArray *blk = g_ptr_array_index(f->blocks, 0);
+
+		for (i = 0; i < blk->len; i++) {
+			const struct field *x = g_ptr_array_index(blk, i);
+			const char *v = x->value, *fo;
+			char c = g_ascii_tolower(x->name[0]);
+
+			if (c != 't' && c != 'c' && c != 'r')
+				continue;
+			if (g_ascii_strcasecmp(x->name, "To") == 0 || g_ascii_strcasecmp(x->name, "Cc") == 0)
+				text_add_orig_rcpts(p, v);
+			else if (g_ascii_strcasecmp(x->name, "Received") == 0 &&
+			    (fo = strstr(v, " for ")) != NULL)
+				/* the envelope recipient a relay recorded */
+				text_add_orig_rcpts(p, fo + 5);
+		}
+	}
 	for (i = 0; i < G_N_ELEMENTS(map); i++) {
 		char **dst = G_STRUCT_MEMBER_P(r, map[i].off);
 		const char *v = fields_get(f, 0, map[i].name);
@@ -916,6 +951,17 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 		rec->smtp_command = find_command_context(folded_context(p, context), lr);
 		g_free(lr);
 	}
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0 &&
+	    diag != NULL && g_regex_match(p->re_given_up, diag, 0, NULL)) {
+		/*
+		 * "Delivery failed 20 attempts", "permanent fatal errors" for
+		 * this recipient: the sender's MTA has given up, whatever its
+		 * Action field says.  (The notice's text may speak of other
+		 * recipients: only the record's own diagnostic counts.)
+		 */
+		g_free(rec->action);
+		rec->action = g_strdup("failed");
+	}
 	ok = FALSE;
 	if (p->cur_hint != NULL) {
 		/* e.g. "x-powermta-bouncecategory: bad-mailbox": the sender's MTA has classified it */
@@ -1062,12 +1108,14 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 		}
 		rec = report_add_record(r);
 		rec->recipient = parser_address(fr != NULL ? fr : orr);
+		parser_rcpt_from(rec, fr != NULL ? "final-recipient" : "original-recipient");
 		rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
 		if (rec->original_recipient != NULL && (rec->recipient == NULL ||
 		    rec->recipient[0] == '@' || strchr(strrchr(rec->recipient, '@'), '.') == NULL)) {
 			/* a source route or a bare host name: the original is the address */
 			g_free(rec->recipient);
 			rec->recipient = g_strdup(rec->original_recipient);
+			parser_rcpt_from(rec, "original-recipient");
 		}
 		if (fields_get(f, b, "Action") != NULL)
 			rec->action = g_ascii_strdown(fields_get(f, b, "Action"), -1);
@@ -1436,6 +1484,7 @@ parse_complaint_nonarf(struct parser *p, struct report *r, const struct fields *
 	rec = arf_record(p, r, "abuse");
 	rec->rule = (g_free(rec->rule), g_strdup("complaint-nonarf"));
 	rec->recipient = parser_address(hm != NULL ? hm : to);
+	parser_rcpt_from(rec, hm != NULL ? "complainer-header" : "original-to");
 	return TRUE;
 }
 
@@ -1478,6 +1527,7 @@ parse_arf(struct parser *p, struct report *r, struct walk *w)
 				continue;
 			rec = arf_record(p, r, fields_get(f, 0, "Feedback-Type"));
 			rec->recipient = a;
+			parser_rcpt_from(rec, "original-rcpt-to");
 		}
 	}
 	if (r->records->len == 0)
@@ -1493,6 +1543,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 {
 	GMatchInfo *mi = NULL;
 	char *local, *dom, *addr = NULL, *signed_rcpt;
+	const char *how = "verp";
 
 	if (envelope_rcpt == NULL)
 		return;
@@ -1501,6 +1552,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 	if ((signed_rcpt = signing_decode(envelope_rcpt)) != NULL) {
 		addr = parser_address(signed_rcpt);
 		g_free(signed_rcpt);
+		how = "signed-path";
 	} else if (p->verp != NULL && g_utf8_validate(envelope_rcpt, -1, NULL) &&
 	    g_regex_match(p->verp, envelope_rcpt, 0, &mi)) {
 		local = g_match_info_fetch_named(mi, "local");
@@ -1522,6 +1574,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 		struct report_record *rec = report_add_record(r);
 
 		rec->recipient = addr;
+		parser_rcpt_from(rec, how);
 		rec->action = g_strdup("failed");
 		parser_classify(p, rec, context);
 		return;
@@ -1533,6 +1586,7 @@ apply_verp(struct parser *p, struct report *r, const char *envelope_rcpt, const 
 			g_free(rec->original_recipient);
 			rec->original_recipient = rec->recipient;
 			rec->recipient = addr;
+			parser_rcpt_from(rec, how);
 			addr = NULL;
 		}
 	}
@@ -1663,6 +1717,8 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	struct fields *orig_fields = NULL;
 
 	p->cur_anomalies = 0;
+	g_hash_table_remove_all(p->cur_orig_rcpts);
+	g_string_truncate(p->cur_orig_hdrs, 0);
 	p->cur_report = r;
 	p->cur_top = NULL;
 	p->cur_mta_done = FALSE;
@@ -1702,7 +1758,24 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 	/* The human-readable text: context for reasons, body of non-standard bounces. */
 	if (LEAF_SET(w.text))
 		context = part_text(p, &w.text, &clen);
-	else if (LEAF_SET(w.html)) {
+	if (context != NULL && LEAF_SET(w.html) && memchr(context, '@', clen) == NULL) {
+		/*
+		 * A notice sent as text and HTML whose text names no address
+		 * (Office 365 shortens it): the HTML, as text, follows it.
+		 */
+		gsize hn;
+		char *h = part_text(p, &w.html, &hn), *t = text_from_html(h);
+
+		if (t != NULL) {
+			char *both = g_strconcat(context, "\n", t, NULL);
+
+			g_free(context);
+			context = both;
+			clen = strlen(context);
+		}
+		g_free(t);
+		g_free(h);
+	} else if (context == NULL && LEAF_SET(w.html)) {
 		char *h = part_text(p, &w.html, &clen);
 
 		context = text_from_html(h);
@@ -1727,7 +1800,12 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 			parse_dsn(p, r, txt, n, context);
 		g_free(txt);
 	}
-	if (w.ndsn == 0 && !LEAF_SET(w.arf)) {
+	if (w.ndsn == 0 && !LEAF_SET(w.arf) && !w.mdn &&
+	    !(ct != NULL && strcasestr(ct, "disposition-notification") != NULL)) {
+		/*
+		 * (A message disposition notification, RFC 8098, says a message
+		 * was displayed or deleted: its Final-Recipient is no failure.)
+		 */
 		const char *raw;
 		gsize rn;
 
@@ -1784,8 +1862,27 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		rec = arf_record(p, r, "opt-out");
 		rec->rule = (g_free(rec->rule), g_strdup("unsubscribe"));
 		rec->recipient = parser_address(fields_get(top, 0, "From"));
+		parser_rcpt_from(rec, "from");
 	}
-	if (r->records->len == 0)
+	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE &&
+	    fields_get(top, 0, "X-HmXmrOriginalRecipient") != NULL) {
+		/*
+		 * Hotmail's complaint can be the complained-about message itself,
+		 * sent back with the complainer named in a header of its own.
+		 */
+		struct report_record *rec;
+
+		r->kind = REPORT_KIND_ARF;
+		rec = arf_record(p, r, "abuse");
+		rec->rule = (g_free(rec->rule), g_strdup("complaint-bare"));
+		rec->recipient = parser_address(fields_get(top, 0, "X-HmXmrOriginalRecipient"));
+		parser_rcpt_from(rec, "complainer-header");
+	}
+	/* An auto-reply is told by its header before a daemon-like sender makes it a bounce. */
+	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE && w.ndsn == 0 &&
+	    !LEAF_SET(w.arf) && text_is_autoreply(p, top, context, clen))
+		text_autoreply(p, r, top);
+	if (r->records->len == 0 && r->kind != REPORT_KIND_AUTOREPLY && r->kind != REPORT_KIND_ARF)
 		text_parse(p, r, top, context, clen, w.orig != NULL || LEAF_SET(w.headers) ||
 		    orig_fields != NULL);
 
@@ -1798,10 +1895,14 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 		 */
 		struct report_record *rec = g_ptr_array_index(r->records, 0);
 
-		if (rec->recipient == NULL && r->orig_to != NULL)
+		if (rec->recipient == NULL && r->orig_to != NULL) {
 			rec->recipient = parser_address(r->orig_to);
-		if (rec->recipient == NULL)
+			parser_rcpt_from(rec, "original-to");
+		}
+		if (rec->recipient == NULL) {
 			rec->recipient = g_strdup(ARF_PLACEHOLDER);
+			parser_rcpt_from(rec, "placeholder");
+		}
 	}
 	if (r->records->len == 0 && r->kind == REPORT_KIND_NONE)
 		text_autoreply(p, r, top);
@@ -1812,8 +1913,10 @@ parser_parse(struct parser *p, const char *data, gsize len, const char *envelope
 
 		/* One recipient the report could not name: the original was for it. */
 		if (rec->recipient == NULL && r->records->len == 1 && r->kind == REPORT_KIND_DSN &&
-		    r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
+		    r->orig_to != NULL && strchr(r->orig_to, ',') == NULL) {
 			rec->recipient = parser_address(r->orig_to);
+			parser_rcpt_from(rec, "original-to");
+		}
 		if (rec->recipient == NULL)
 			r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
 	}

@@ -37,6 +37,7 @@ report_record_free(struct report_record *rec)
 	g_free(rec->smtp_command);
 	g_free(rec->feedback_type);
 	g_free(rec->rule);
+	g_free(rec->recipient_from);
 	g_free(rec);
 }
 
@@ -121,7 +122,7 @@ report_class_from_name(const char *name)
  * type string, so a worker and a parent of different builds cannot
  * silently mis-read each other: the type check in report_deserialize fails.
  */
-#define RECORD_TYPE "(" "msms" "u" "msmsmsmsms" "msmsmsmsms" ")"
+#define RECORD_TYPE "(" "msms" "u" "msmsmsmsms" "msmsmsmsms" "ms" ")"
 #define REPORT_TYPE "(" "umsu" "msmsmsmsms" "msmsmsmsms" "msmsmsms" "a{ss}" "a" RECORD_TYPE ")"
 
 GBytes *
@@ -145,7 +146,7 @@ report_serialize(const struct report *r)
 		g_variant_builder_add(&recs, RECORD_TYPE, x->recipient, x->original_recipient,
 		    (guint32)x->class_, x->reason, x->status, x->replycode, x->action,
 		    x->diagnostic, x->remote_mta, x->last_attempt, x->smtp_command,
-		    x->feedback_type, x->rule);
+		    x->feedback_type, x->rule, x->recipient_from);
 	}
 	var = g_variant_new(REPORT_TYPE, (guint32)r->kind, r->outcome, (guint32)r->anomalies,
 	    r->mta, r->reporting_mta, r->arrival_date, r->user_agent, r->source_ip,
@@ -194,7 +195,8 @@ report_deserialize(GBytes *b)
 		memset(&x, 0, sizeof(x));
 		if (!g_variant_iter_next(recs, RECORD_TYPE, &x.recipient, &x.original_recipient,
 		    &cls, &x.reason, &x.status, &x.replycode, &x.action, &x.diagnostic,
-		    &x.remote_mta, &x.last_attempt, &x.smtp_command, &x.feedback_type, &x.rule))
+		    &x.remote_mta, &x.last_attempt, &x.smtp_command, &x.feedback_type, &x.rule,
+		    &x.recipient_from))
 			break;
 		x.class_ = cls <= REPORT_CLASS_DELIVERED ? (enum report_class)cls :
 		    REPORT_CLASS_UNKNOWN;

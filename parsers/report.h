@@ -57,6 +57,14 @@ struct report_record {
 	char *smtp_command;		/* RCPT, DATA, ... when known */
 	char *feedback_type;		/* ARF: abuse, fraud, ... */
 	char *rule;			/* id of the rule that decided the reason */
+	/*
+	 * Where recipient came from: "final-recipient", "original-recipient",
+	 * "x-failed-recipients", "failure-line" (a notice's text), "original-to"
+	 * (the enclosed original's header), "verp", "signed-path",
+	 * "original-rcpt-to", "complainer-header", "from" (an auto-reply),
+	 * "ses-json", "placeholder"; NULL when there is no recipient.
+	 */
+	char *recipient_from;
 };
 
 struct report {

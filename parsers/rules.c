@@ -12,6 +12,7 @@
 #include "parsers/fields.h"
 #include "parsers/rules.h"
 #include "parsers/rx_lits.h"
+#include "parsers/scan.h"
 
 enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE, RULE_COMMAND };
 
@@ -257,6 +258,23 @@ rules_fold_n(const char *text, gsize max)
 				*w++ = ' ';
 			sp = FALSE;
 			*w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
+			continue;
+		}
+		if ((*p == '\n' || *p == '\r') && p + 1 < end && scan_noise_field(p + 1, end)) {
+			/*
+			 * A quoted header field that is no evidence (scan.h), and
+			 * its folded lines: left out, as if it were not there.
+			 */
+			const char *q = p + 1;
+
+			do {
+				while (q < end && *q != '\n' && *q != '\r')
+					q++;
+				if (q + 1 < end && *q == '\r' && q[1] == '\n')
+					q++;
+			} while (q + 1 < end && (q[1] == ' ' || q[1] == '\t') && ++q);
+			sp = w > out;
+			p = q - 1;
 			continue;
 		}
 		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {

@@ -154,4 +154,53 @@ scan_line_start4(const char *p, const char *end, char a, char b, char c, char d)
 	return end;
 }
 
+/*
+ * Is the line at p (up to end) a header field a notice quotes that is
+ * never evidence of why or for whom delivery failed: a spam or virus
+ * verdict, a trace or signature field?  "X-Spam-Status: No, tests=..."
+ * must not make a spam rejection, nor "Received: ... for <x@y>" or
+ * "DKIM-Signature: ... i=x@y" a recipient.  Most lines are turned away
+ * by their first byte.
+ */
+static inline gboolean
+scan_noise_field(const char *p, const char *end)
+{
+	/* by first letter: a line is checked against the few names it could start */
+	static const char *const x_names[] = { "x-spam", "x-ham", "x-virus", "x-barracuda",
+		"x-proofpoint", "x-mimecast-spam", "x-forefront-antispam", "x-microsoft-antispam",
+		"x-ms-exchange-organization-scl", "x-ms-exchange-organization-antispam",
+		"x-google-dkim-signature:", "x-received:", NULL };
+	static const char *const d_names[] = { "dkim-signature:", "domainkey-signature:", NULL };
+	static const char *const a_names[] = { "arc-", "authentication-results:", NULL };
+	static const char *const r_names[] = { "received:", "received-spf:", NULL };
+	const char *const *names;
+	const char *q;
+	gsize n;
+
+	while (p < end && (*p == ' ' || *p == '>'))
+		p++;
+	if (p == end)
+		return FALSE;
+	switch (*p) {
+	case 'x': case 'X': names = x_names; break;
+	case 'd': case 'D': names = d_names; break;
+	case 'a': case 'A': names = a_names; break;
+	case 'r': case 'R': names = r_names; break;
+	default: return FALSE;
+	}
+	/* a field name runs up to its colon without blanks */
+	for (q = p; q < end && *q != ':' && *q != ' ' && *q != '\t' && *q != '\n'; q++)
+		;
+	if (q == end || *q != ':')
+		return FALSE;
+	n = end - p;
+	for (; *names != NULL; names++) {
+		gsize m = strlen(*names);
+
+		if (n >= m && ascii_eq_ci(p, *names, m))
+			return TRUE;
+	}
+	return FALSE;
+}
+
 #endif

@@ -122,6 +122,7 @@ ses_record(struct ses_ctx *c, const char *s, const char *e)
 		return NULL;
 	rec = report_add_record(c->r);
 	rec->recipient = a;
+	parser_rcpt_from(rec, "ses-json");
 	return rec;
 }
 
@@ -213,6 +214,7 @@ sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len)
 					continue;
 				rec = report_add_record(r);
 				rec->recipient = addr;
+				parser_rcpt_from(rec, "ses-json");
 				rec->action = g_strdup("delivered");
 				rec->reason = g_strdup("delivered");
 				rec->rule = g_strdup("ses-delivery");

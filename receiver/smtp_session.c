@@ -857,6 +857,12 @@ smtp_data_flush(struct smtp_session *s)
 	size_t left = s->data->len;
 	ssize_t w;
 
+	/* Unfinished messages must not fill the disk the spool needs: the free
+	 * space is checked when a message moves to its file and every 1 MB. */
+	if ((s->data_file_len == 0 || (s->data_file_len >> 20) != ((s->data_file_len + left) >> 20)) &&
+	    !spool_has_room(s->srv->spool, left))
+		return smtp_data_file_failed(s, "write", "spool file system below min_free_mb");
+
 	while (left > 0) {
 		if ((w = write(s->data_fd, p, left)) == -1) {
 			if (errno == EINTR)

@@ -410,7 +410,6 @@ spool_open(const char *dir, char **err)
 		return NULL;
 	}
 	metrics_set("rebound_spool_backlog", NULL, NULL, (double)g_hash_table_size(s->index));
-	metrics_help("rebound_spool_backlog", "messages in the spool waiting for processing");
 	s->jobs = g_async_queue_new();
 	for (i = 0; i < SPOOL_WRITERS; i++)
 		s->writers[i] = g_thread_new("spool-writer", spool_writer, s);
@@ -839,6 +838,19 @@ spool_commit_async_fd(struct spool *s, struct spool_envelope *env, int fd, size_
 		env->queue_id = spool_id_for(env->arrival_us);
 	}
 	g_async_queue_push(s->jobs, j);
+}
+
+int
+spool_has_room(struct spool *s, uint64_t len)
+{
+	struct statvfs vfs;
+	uint64_t min_free;
+
+	g_mutex_lock(&s->lock);
+	min_free = s->min_free;
+	g_mutex_unlock(&s->lock);
+	return min_free == 0 || fstatvfs(s->tmpfd, &vfs) != 0 ||
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize >= min_free + len;
 }
 
 int

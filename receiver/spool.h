@@ -134,6 +134,8 @@ void spool_commit_async(struct spool *s, struct spool_envelope *env, char *data,
  * descriptor (read-write, close-on-exec) or -1 and *err.
  */
 int spool_tmpfile(struct spool *s, char **err);
+/* 0 when writing len more octets would leave less than [spool] min_free_mb. */
+int spool_has_room(struct spool *s, uint64_t len);
 /*
  * As spool_commit_async(), with the message being the first len octets of
  * fd (from spool_tmpfile); takes ownership of fd (closed when done).  The

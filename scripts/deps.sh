@@ -1,19 +1,24 @@
 #!/bin/sh
-# deps.sh build|test|bench - install the Debian 12 packages Rebound needs.
+# deps.sh build|test|bench|deb - install the Debian 12 packages Rebound needs.
 # As root: installs what is missing and says what.  Otherwise: prints the
 # exact apt-get line and fails, so "make run" / "make check" stop early.
 set -eu
 
 BUILD_PKGS="build-essential pkg-config libglib2.0-dev libgmime-3.0-dev libevent-dev libssl-dev libpq-dev libjson-glib-dev libopendkim-dev libseccomp-dev"
 RUN_PKGS="postgresql-15 openssl"
-TEST_PKGS="python3 python3-dkim swaks curl postfix clang libclang-rt-14-dev valgrind"
+# python3-dkim signs the tests' reports; man-db and systemd: the man pages
+# and the units are checked (man --warnings, systemd-analyze verify).
+TEST_PKGS="python3 python3-dkim swaks curl postfix clang libclang-rt-14-dev valgrind man-db systemd"
 BENCH_PKGS="wrk libsisimai-perl"
+# make deb / make test-deb: Debian's packaging tools and a chroot builder.
+DEB_PKGS="debhelper dpkg-dev fakeroot lintian debootstrap man-db systemd"
 
 case "${1:-build}" in
 build) want="$BUILD_PKGS $RUN_PKGS" ;;
 test) want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS" ;;
 bench) want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS $BENCH_PKGS" ;;
-*) echo "usage: $0 build|test|bench" >&2; exit 2 ;;
+deb) want="$BUILD_PKGS $DEB_PKGS" ;;
+*) echo "usage: $0 build|test|bench|deb" >&2; exit 2 ;;
 esac
 
 # PostgreSQL runs as its own user, which must be able to reach the tools

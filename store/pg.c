@@ -61,21 +61,12 @@ pg_error_class(PGconn *conn, const PGresult *res)
 	return PG_PERMANENT;
 }
 
-PGresult *
-pg_exec_bin(PGconn *conn, const char *sql, int nparams, const char *const *params,
-    const int *lengths, const int *formats, ExecStatusType expect, enum pg_error_class *cls,
-    char **err)
+/* *cls and *err for a result that is not what the caller expected; clears it. */
+static void
+pg_fail(PGconn *conn, PGresult *res, enum pg_error_class *cls, char **err)
 {
-	PGresult *res;
-	enum pg_error_class c;
+	enum pg_error_class c = pg_error_class(conn, res);
 
-	res = PQexecParams(conn, sql, nparams, NULL, params, lengths, formats, 0);
-	if (res != NULL && PQresultStatus(res) == expect) {
-		if (cls)
-			*cls = PG_OK;
-		return res;
-	}
-	c = pg_error_class(conn, res);
 	if (cls)
 		*cls = c;
 	if (err) {
@@ -94,7 +85,76 @@ pg_exec_bin(PGconn *conn, const char *sql, int nparams, const char *const *param
 		}
 	}
 	PQclear(res);
+}
+
+PGresult *
+pg_exec_bin(PGconn *conn, const char *sql, int nparams, const char *const *params,
+    const int *lengths, const int *formats, ExecStatusType expect, enum pg_error_class *cls,
+    char **err)
+{
+	PGresult *res;
+
+	res = PQexecParams(conn, sql, nparams, NULL, params, lengths, formats, 0);
+	if (res != NULL && PQresultStatus(res) == expect) {
+		if (cls)
+			*cls = PG_OK;
+		return res;
+	}
+	pg_fail(conn, res, cls, err);
 	return NULL;
+}
+
+int
+pg_exec_script(PGconn *conn, const char *sql, enum pg_error_class *cls, char **err)
+{
+	PGresult *res = PQexec(conn, sql);
+
+	if (res != NULL && (PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK)) {
+		PQclear(res);
+		if (cls)
+			*cls = PG_OK;
+		return 0;
+	}
+	pg_fail(conn, res, cls, err);
+	return -1;
+}
+
+int
+pg_copy_in(PGconn *conn, const char *sql, const void *data, size_t len,
+    enum pg_error_class *cls, char **err)
+{
+	const char *p = data;
+	PGresult *res = PQexec(conn, sql), *next;
+	int rc = 0;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_IN) {
+		pg_fail(conn, res, cls, err);
+		return -1;
+	}
+	PQclear(res);
+	/* PQputCopyData takes an int; a batch's data may exceed what one call should carry. */
+	while (len > 0 && rc == 0) {
+		int chunk = (int)MIN(len, (size_t)1 << 20);
+		if (PQputCopyData(conn, p, chunk) != 1)
+			rc = -1;
+		p += chunk;
+		len -= (size_t)chunk;
+	}
+	if (PQputCopyEnd(conn, rc == 0 ? NULL : "client failed to send the data") != 1)
+		rc = -1;
+	res = PQgetResult(conn);
+	/* Whatever follows (nothing, normally) must be read before the next command. */
+	while ((next = PQgetResult(conn)) != NULL)
+		PQclear(next);
+	if (rc == 0 && res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK) {
+		PQclear(res);
+		if (cls)
+			*cls = PG_OK;
+		return 0;
+	}
+	pg_fail(conn, res, cls, err);
+	return -1;
 }
 
 PGresult *

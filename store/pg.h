@@ -43,6 +43,21 @@ PGresult *pg_exec_bin(PGconn *conn, const char *sql, int nparams, const char *co
 int pg_command(PGconn *conn, const char *sql, int nparams, const char *const *params,
     enum pg_error_class *cls, char **err);
 
+/*
+ * A fixed script of several statements (no parameters: never data), simple
+ * query protocol, one round trip; 0 when the last result is COMMAND_OK or
+ * TUPLES_OK, else -1 as for pg_exec.
+ */
+int pg_exec_script(PGconn *conn, const char *sql, enum pg_error_class *cls, char **err);
+
+/*
+ * "COPY ... FROM STDIN" with data (in the format the statement names) sent
+ * in one go; 0 or -1 (see pg_exec).  The connection is ready for the next
+ * command either way.
+ */
+int pg_copy_in(PGconn *conn, const char *sql, const void *data, size_t len,
+    enum pg_error_class *cls, char **err);
+
 /* Classify a failed result (NULL = no result at all: connection trouble). */
 enum pg_error_class pg_error_class(PGconn *conn, const PGresult *res);
 

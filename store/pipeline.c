@@ -279,7 +279,8 @@ pipeline_fill(struct item *it, struct store_msg *m)
 /*
  * Counted after COMMIT, so a rolled-back batch counts nothing: messages by
  * kind (duplicates apart), and their recipient records by class and by
- * reason (the reason vocabulary is the parser's, a bounded set).
+ * reason (the reason vocabulary is the parser's, a bounded set); messages
+ * nothing vouched for by why, and records over the per-message cap.
  */
 static void
 pipeline_count(struct item *it, const struct store_result *r)
@@ -293,6 +294,11 @@ pipeline_count(struct item *it, const struct store_result *r)
 	}
 	metrics_inc("rebound_messages_total", "kind",
 	    it->quarantined ? "quarantined" : rep ? store_kind_name(rep->kind) : "none");
+	/* reasons are store/trust.c's fixed vocabulary */
+	if (r->unsuppressible != NULL)
+		metrics_inc("rebound_messages_unsuppressible_total", "reason", r->unsuppressible);
+	if (r->capped > 0)
+		metrics_add("rebound_suppressions_capped_total", NULL, NULL, (double)r->capped);
 	for (i = 0; rep != NULL && !it->quarantined && rep->records != NULL &&
 	    i < rep->records->len; i++) {
 		const struct report_record *rec = rep->records->pdata[i];

@@ -9,8 +9,8 @@
 
 #include "common/address.h"
 #include "common/log.h"
-#include "store/dkim.h"
 #include "store/policy.h"
+#include "store/dkim.h"
 #include "store/trust.h"
 
 #define EPOCH_US	"('epoch'::timestamptz + $%d::bigint * interval '1 microsecond')"
@@ -236,7 +236,22 @@ static const char SQL_SOFT_COUNT[] =
     "     '-infinity')";
 
 /* Same rules as policy.c's policy_apply(); manual and imported entries keep
- * their class and origin. */
+ * their class and origin.  Shared by the per-event and the batch upsert. */
+#define SUPPRESS_ON_CONFLICT \
+    " ON CONFLICT (tenant, address_key) DO UPDATE SET" \
+    " last_seen = greatest(s.last_seen, EXCLUDED.last_seen)," \
+    " event_count = s.event_count + 1," \
+    " class = CASE WHEN s.origin <> 'automatic' THEN s.class" \
+    "   WHEN EXCLUDED.expires_at IS NULL OR s.expires_at IS NOT NULL THEN EXCLUDED.class" \
+    "   ELSE s.class END," \
+    " reason = CASE WHEN s.origin <> 'automatic' THEN s.reason" \
+    "   WHEN EXCLUDED.expires_at IS NULL OR s.expires_at < EXCLUDED.last_seen THEN EXCLUDED.reason" \
+    "   ELSE s.reason END," \
+    " event_id = CASE WHEN EXCLUDED.expires_at IS NULL OR s.expires_at < EXCLUDED.last_seen" \
+    "   THEN EXCLUDED.event_id ELSE s.event_id END," \
+    " expires_at = CASE WHEN s.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL" \
+    "   ELSE greatest(s.expires_at, EXCLUDED.expires_at) END"
+
 static const char SQL_SUPPRESS[] =
     "INSERT INTO suppressions AS s (tenant, address, address_key, domain, class, reason,"
     " first_seen, last_seen, event_count, expires_at, origin, event_id)"
@@ -245,19 +260,7 @@ static const char SQL_SUPPRESS[] =
     " ('epoch'::timestamptz + $7::bigint * interval '1 microsecond'), $8::int,"
     " ('epoch'::timestamptz + $7::bigint * interval '1 microsecond') + $9::int * interval '1 day',"
     " 'automatic', $10::bigint)"
-    " ON CONFLICT (tenant, address_key) DO UPDATE SET"
-    " last_seen = greatest(s.last_seen, EXCLUDED.last_seen),"
-    " event_count = s.event_count + 1,"
-    " class = CASE WHEN s.origin <> 'automatic' THEN s.class"
-    "   WHEN EXCLUDED.expires_at IS NULL OR s.expires_at IS NOT NULL THEN EXCLUDED.class"
-    "   ELSE s.class END,"
-    " reason = CASE WHEN s.origin <> 'automatic' THEN s.reason"
-    "   WHEN EXCLUDED.expires_at IS NULL OR s.expires_at < EXCLUDED.last_seen THEN EXCLUDED.reason"
-    "   ELSE s.reason END,"
-    " event_id = CASE WHEN EXCLUDED.expires_at IS NULL OR s.expires_at < EXCLUDED.last_seen"
-    "   THEN EXCLUDED.event_id ELSE s.event_id END,"
-    " expires_at = CASE WHEN s.expires_at IS NULL OR EXCLUDED.expires_at IS NULL THEN NULL"
-    "   ELSE greatest(s.expires_at, EXCLUDED.expires_at) END";
+    SUPPRESS_ON_CONFLICT;
 
 static const char SQL_LIFT_SOFT[] =
     "DELETE FROM suppressions WHERE tenant = $1 AND address_key = $2 AND origin = 'automatic'"
@@ -328,6 +331,71 @@ store_policy(PGconn *conn, const struct config *cfg, const char *tenant, const c
 	return 0;
 }
 
+/*
+ * The 36 parameters of SQL_EVENT for one record, in its column order (the
+ * batch writes the same values through COPY).  *address, *key and *dom
+ * (pointing into *key) are what a suppression would use; FALSE in
+ * *policy_ok when the recipient cannot be suppressed.
+ */
+static void
+store_event_params(const struct config *cfg, int64_t message_id, const char *tenant,
+    int64_t arrival_us, const struct report *r, const struct report_record *rec,
+    gboolean suppressible, struct params *p, char **address, char **key, const char **dom,
+    gboolean *policy_ok)
+{
+	char *campaign = NULL, *json;
+
+	*policy_ok = suppressible;
+	*address = address_normalise(rec->recipient);
+	*key = store_address_key(rec->recipient);
+	if (*address == NULL || *key == NULL) {
+		/* kept as an event for the record; never a suppression */
+		g_free(*address);
+		g_free(*key);
+		*address = pg_text(rec->recipient ? rec->recipient : "");
+		*key = g_ascii_strdown(*address, -1);
+		*policy_ok = FALSE;
+	}
+	*dom = address_domain(*key);
+	params_take(p, g_strdup_printf("%" G_GINT64_FORMAT, message_id));
+	params_add(p, tenant);
+	params_take(p, g_strdup_printf("%" G_GINT64_FORMAT, arrival_us));
+	params_add(p, *address);
+	params_add(p, *key);
+	params_add(p, *dom ? *dom : "");
+	params_add(p, store_kind_name(r->kind));
+	params_add(p, store_class_name(rec->class_));
+	params_add(p, rec->reason);
+	params_add(p, rec->status);
+	params_add(p, rec->replycode);
+	params_add(p, rec->action);
+	params_add(p, rec->diagnostic);
+	params_add(p, rec->remote_mta);
+	params_add(p, r->reporting_mta);
+	params_add(p, r->mta);
+	params_add(p, rec->feedback_type);
+	params_add(p, r->user_agent);
+	params_add(p, r->source_ip);
+	params_add(p, rec->rule);
+	params_add(p, r->orig_message_id);
+	params_add(p, r->orig_subject);
+	json = store_correlation_json(cfg, r, &campaign);
+	params_take(p, campaign);
+	params_take(p, json);
+	params_add(p, rec->original_recipient);
+	params_add(p, rec->last_attempt);
+	params_add(p, rec->smtp_command);
+	params_add(p, r->arrival_date);
+	params_add(p, r->original_mail_from);
+	params_add(p, r->reported_domain);
+	params_add(p, r->auth_results);
+	params_add(p, r->orig_from);
+	params_add(p, r->orig_to);
+	params_add(p, r->orig_list_id);
+	params_add(p, r->orig_date);
+	params_add(p, suppressible ? "true" : "false");
+}
+
 int
 store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const char *tenant,
     int64_t arrival_us, const struct report *r, const struct report_record *rec,
@@ -335,63 +403,16 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
     enum pg_error_class *cls, char **err)
 {
 	struct params p = { 0 };
-	char *address, *key, *campaign = NULL;
+	char *address, *key;
 	const char *dom;
+	gboolean policy_ok;
 	int64_t event_id;
 	PGresult *res;
 	int rc = -1;
 
-	address = address_normalise(rec->recipient);
-	key = store_address_key(rec->recipient);
-	if (address == NULL || key == NULL) {
-		/* kept as an event for the record; never a suppression */
-		g_free(address);
-		g_free(key);
-		address = pg_text(rec->recipient ? rec->recipient : "");
-		key = g_ascii_strdown(address, -1);
-		apply_policy = FALSE;
-	}
-	dom = address_domain(key);
-	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, message_id));
-	params_add(&p, tenant);
-	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, arrival_us));
-	params_add(&p, address);
-	params_add(&p, key);
-	params_add(&p, dom ? dom : "");
-	params_add(&p, store_kind_name(r->kind));
-	params_add(&p, store_class_name(rec->class_));
-	params_add(&p, rec->reason);
-	params_add(&p, rec->status);
-	params_add(&p, rec->replycode);
-	params_add(&p, rec->action);
-	params_add(&p, rec->diagnostic);
-	params_add(&p, rec->remote_mta);
-	params_add(&p, r->reporting_mta);
-	params_add(&p, r->mta);
-	params_add(&p, rec->feedback_type);
-	params_add(&p, r->user_agent);
-	params_add(&p, r->source_ip);
-	params_add(&p, rec->rule);
-	params_add(&p, r->orig_message_id);
-	params_add(&p, r->orig_subject);
-	{
-		char *json = store_correlation_json(cfg, r, &campaign);
-		params_take(&p, campaign);
-		params_take(&p, json);
-	}
-	params_add(&p, rec->original_recipient);
-	params_add(&p, rec->last_attempt);
-	params_add(&p, rec->smtp_command);
-	params_add(&p, r->arrival_date);
-	params_add(&p, r->original_mail_from);
-	params_add(&p, r->reported_domain);
-	params_add(&p, r->auth_results);
-	params_add(&p, r->orig_from);
-	params_add(&p, r->orig_to);
-	params_add(&p, r->orig_list_id);
-	params_add(&p, r->orig_date);
-	params_add(&p, suppressible ? "true" : "false");
-	if (!suppressible)
+	store_event_params(cfg, message_id, tenant, arrival_us, r, rec, suppressible, &p,
+	    &address, &key, &dom, &policy_ok);
+	if (!policy_ok)
 		apply_policy = FALSE;
 	if (replace_id > 0)
 		params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, replace_id));
@@ -419,14 +440,126 @@ done:
 	return rc;
 }
 
-static const char SQL_MESSAGE[] =
-    "INSERT INTO messages (queue_id, received_at, client_addr, helo, tls, mail_from, rcpts,"
-    " size, sha256, tenant, kind, outcome, anomalies, mta, attempts, quarantined, raw,"
-    " suppressible)"
-    " VALUES ($1, ('epoch'::timestamptz + $2::bigint * interval '1 microsecond'), $3, $4, $5,"
-    " $6, $7::text[], $8::bigint, $9::bytea, $10, $11, $12, $13::int, $14, $15::int,"
-    " $16::boolean, $17::bytea, $18::boolean)"
-    " ON CONFLICT (sha256) DO NOTHING RETURNING id";
+/*
+ * The batch: a set-based transaction with a fixed number of round trips
+ * however many messages it carries.  The rows go to two temporary tables
+ * by COPY (binary: every value length-prefixed, no escaping), then a few
+ * INSERT ... SELECT statements move them into messages, events and
+ * suppressions.  The temporary tables' columns are the text parameters
+ * the per-row statements above take, cast the same way.
+ */
+static const char SQL_BATCH_BEGIN[] =
+    "BEGIN;"
+    "SET LOCAL client_min_messages = warning;"
+    "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_messages (idx int NOT NULL,"
+    " queue_id text, received_us text, client_addr text, helo text, tls text, mail_from text,"
+    " rcpts text, size text, sha256 bytea, tenant text, kind text, outcome text, anomalies text,"
+    " mta text, attempts text, quarantined text, raw bytea, suppressible text)"
+    " ON COMMIT DELETE ROWS;"
+    "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_events (seq int NOT NULL, msg_idx int NOT NULL,"
+    " round int NOT NULL, policy int NOT NULL, pclass text, preason text, event_id bigint,"
+    " message_id text, tenant text, occurred_us text, recipient text, address_key text,"
+    " domain text, kind text, class text, reason text, status text, replycode text, action text,"
+    " diagnostic text, remote_mta text, reporting_mta text, mta text, feedback_type text,"
+    " user_agent text, source_ip text, rule text, orig_message_id text, orig_subject text,"
+    " campaign text, correlation text, original_recipient text, last_attempt text,"
+    " smtp_command text, arrival_date text, original_mail_from text, reported_domain text,"
+    " auth_results text, orig_from text, orig_to text, orig_list_id text, orig_date text,"
+    " suppressible text)"
+    " ON COMMIT DELETE ROWS;"
+    "SELECT set_config('rebound.actor', 'policy', true)";
+
+#define BATCH_MESSAGE_FIELDS	19
+#define BATCH_EVENT_FIELDS	(7 + 36)
+
+static const char SQL_BATCH_COPY_MESSAGES[] =
+    "COPY rebound_batch_messages FROM STDIN (FORMAT binary)";
+static const char SQL_BATCH_COPY_EVENTS[] =
+    "COPY rebound_batch_events (seq, msg_idx, round, policy, pclass, preason, event_id,"
+    " message_id, tenant, occurred_us, recipient, address_key, domain, kind, class, reason,"
+    " status, replycode, action, diagnostic, remote_mta, reporting_mta, mta, feedback_type,"
+    " user_agent, source_ip, rule, orig_message_id, orig_subject, campaign, correlation,"
+    " original_recipient, last_attempt, smtp_command, arrival_date, original_mail_from,"
+    " reported_domain, auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible)"
+    " FROM STDIN (FORMAT binary)";
+
+/* Messages in batch order; a hash already stored makes a duplicate (no row back). */
+static const char SQL_BATCH_MESSAGES[] =
+    "WITH ins AS (INSERT INTO messages (queue_id, received_at, client_addr, helo, tls,"
+    " mail_from, rcpts, size, sha256, tenant, kind, outcome, anomalies, mta, attempts,"
+    " quarantined, raw, suppressible)"
+    " SELECT queue_id, ('epoch'::timestamptz + received_us::bigint * interval '1 microsecond'),"
+    " client_addr, helo, tls, mail_from, rcpts::text[], size::bigint, sha256, tenant, kind,"
+    " outcome, anomalies::int, mta, attempts::int, quarantined::boolean, raw,"
+    " suppressible::boolean FROM rebound_batch_messages ORDER BY idx"
+    " ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256)"
+    " SELECT b.idx, ins.id FROM ins JOIN rebound_batch_messages b USING (sha256)";
+
+/* Event ids are taken in batch order first, so that the policy below can
+ * name each event and tell which ones came later in the batch. */
+static const char SQL_BATCH_EVENTS[] =
+    "WITH ids AS (UPDATE rebound_batch_events e SET event_id = s.id"
+    " FROM (SELECT seq, nextval('events_id_seq') AS id"
+    "       FROM (SELECT seq FROM rebound_batch_events ORDER BY seq) o) s"
+    " WHERE e.seq = s.seq RETURNING e.*)"
+    " INSERT INTO events (id, message_id, tenant, occurred_at, recipient, address_key, domain,"
+    " kind, class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
+    " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
+    " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
+    " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
+    " orig_date, suppressible)"
+    " SELECT event_id, message_id::bigint, tenant,"
+    " ('epoch'::timestamptz + occurred_us::bigint * interval '1 microsecond'), recipient,"
+    " address_key, domain, kind, class, reason, status, replycode, action, diagnostic,"
+    " remote_mta, reporting_mta, mta, feedback_type, user_agent, source_ip, rule,"
+    " orig_message_id, orig_subject, campaign, correlation::jsonb, original_recipient,"
+    " last_attempt, smtp_command, arrival_date, original_mail_from, reported_domain,"
+    " auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible::boolean"
+    " FROM ids ORDER BY seq";
+
+/*
+ * The policy of one round: the round-th event of each address in this
+ * batch that reaches the policy (rounds are numbered in batch order per
+ * address, so each address appears at most once per round and sees the
+ * effect of its earlier events, as when the events were applied one at a
+ * time).  Policy numbers are enum policy_action's.  The soft count is
+ * SQL_SOFT_COUNT's, leaving out the events that come later in the batch:
+ * they are already in the table but did not exist for this event when
+ * applied one at a time.  Returns one row (the message's index) per
+ * suppression row added, changed or lifted.
+ */
+static const char SQL_BATCH_POLICY[] =
+    "WITH r AS (SELECT e.*,"
+    "   ('epoch'::timestamptz + e.occurred_us::bigint * interval '1 microsecond') AS at"
+    "   FROM rebound_batch_events e WHERE e.round = $1::int AND e.event_id IS NOT NULL),"
+    " lifted AS (DELETE FROM suppressions s USING r"
+    "   WHERE r.policy = 3 AND s.tenant = r.tenant AND s.address_key = r.address_key"
+    "   AND s.origin = 'automatic' AND s.class = 'soft' AND s.expires_at IS NOT NULL"
+    "   AND s.last_seen <= r.at RETURNING r.msg_idx),"
+    " c AS (SELECT r.*, CASE WHEN r.policy = 2 THEN"
+    "   (SELECT count(DISTINCT ev.message_id) FROM events ev"
+    "    WHERE ev.tenant = r.tenant AND ev.address_key = r.address_key AND ev.class = 'soft'"
+    "    AND ev.suppressible AND ev.occurred_at <= r.at"
+    "    AND ev.occurred_at > r.at - $2::int * interval '1 day'"
+    "    AND NOT EXISTS (SELECT 1 FROM rebound_batch_events l"
+    "        WHERE l.event_id = ev.id AND l.seq > r.seq)"
+    "    AND ev.occurred_at > coalesce((SELECT max(d.occurred_at) FROM events d"
+    "        WHERE d.tenant = r.tenant AND d.address_key = r.address_key"
+    "        AND d.class = 'delivered' AND d.suppressible AND d.occurred_at <= r.at"
+    "        AND NOT EXISTS (SELECT 1 FROM rebound_batch_events l"
+    "            WHERE l.event_id = d.id AND l.seq > r.seq)), '-infinity'))"
+    "   ELSE 1 END AS n FROM r WHERE r.policy IN (1, 2)),"
+    " up AS (INSERT INTO suppressions AS s (tenant, address, address_key, domain, class, reason,"
+    "   first_seen, last_seen, event_count, expires_at, origin, event_id)"
+    "   SELECT tenant, recipient, address_key, domain, pclass, preason, at, at, n::int,"
+    "   CASE WHEN policy = 2 THEN at + $4::int * interval '1 day' END, 'automatic', event_id"
+    "   FROM c WHERE policy = 1 OR n >= $3::int ORDER BY seq"
+    SUPPRESS_ON_CONFLICT
+    "   RETURNING tenant, address_key)"
+    " SELECT msg_idx FROM lifted"
+    " UNION ALL SELECT c.msg_idx FROM up JOIN c USING (tenant, address_key)";
+
+G_STATIC_ASSERT(POLICY_SUPPRESS == 1 && POLICY_SOFT == 2 && POLICY_RESET == 3);
 
 /*
  * What the envelope, the report's kind and (for a complaint) its DKIM
@@ -447,6 +580,13 @@ store_trust_of(const struct config *cfg, const struct store_msg *m)
 	in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
 	in.original_mail_from = r ? r->original_mail_from : NULL;
 	if (in.arf && cfg->fbl_require_dkim && m->raw != NULL) {
+		/* No signature helps a complaint no recipient vouches for (sent
+		 * to an unsigned path, say): skip the verification then. */
+		in.dkim_pass = TRUE;
+		t = store_trust_new(cfg, &in);
+		if (!store_trust_message(t))
+			return t;
+		store_trust_free(t);
 		in.dkim_pass = store_dkim_provider(cfg, m->raw, m->len, &domain, &detail);
 		if (in.dkim_pass)
 			log_info("q=%s event=dkim result=pass d=%s", m->env->queue_id ?
@@ -464,23 +604,73 @@ store_trust_of(const struct config *cfg, const struct store_msg *m)
 	return t;
 }
 
-/* Inside the open transaction: one message, its events and policy. */
-static int
-store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
-    struct store_trust *trust, struct store_result *res, enum pg_error_class *cls, char **err)
+/* COPY's binary format: a header, rows of length-prefixed fields, a trailer. */
+static void
+copy_u16(GByteArray *b, guint16 v)
+{
+	guint8 x[2] = { v >> 8, v };
+	g_byte_array_append(b, x, 2);
+}
+
+static void
+copy_u32(GByteArray *b, guint32 v)
+{
+	guint8 x[4] = { v >> 24, v >> 16, v >> 8, v };
+	g_byte_array_append(b, x, 4);
+}
+
+static GByteArray *
+copy_new(void)
+{
+	static const guint8 sig[11] = { 'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0 };
+	GByteArray *b = g_byte_array_new();
+
+	g_byte_array_append(b, sig, sizeof sig);
+	copy_u32(b, 0);		/* flags */
+	copy_u32(b, 0);		/* header extension length */
+	return b;
+}
+
+static void
+copy_bytes(GByteArray *b, const void *v, size_t len)
+{
+	if (v == NULL) {
+		copy_u32(b, 0xffffffffu);	/* NULL */
+		return;
+	}
+	copy_u32(b, (guint32)len);
+	g_byte_array_append(b, v, (guint)len);
+}
+
+static void
+copy_text(GByteArray *b, const char *s)
+{
+	copy_bytes(b, s, s ? strlen(s) : 0);
+}
+
+static void
+copy_int4(GByteArray *b, gint32 v)
+{
+	copy_u32(b, 4);
+	copy_u32(b, (guint32)v);
+}
+
+static void
+copy_finish(GByteArray *b)
+{
+	copy_u16(b, 0xffff);
+}
+
+/* One message's COPY row (SQL_MESSAGE's parameters); *trust is the caller's to free. */
+static void
+store_copy_message(GByteArray *b, const struct config *cfg, size_t idx,
+    const struct store_msg *m, const unsigned char hash[32], const struct store_trust *trust)
 {
 	const struct spool_envelope *env = m->env;
 	const struct report *r = m->report;
-	const char *tenant = store_tenant(cfg, env);
-	unsigned char hash[32];
 	struct params p = { 0 };
-	int lengths[18] = { 0 }, formats[18] = { 0 };
-	PGresult *pr;
-	guint i;
-	int rc = -1;
+	int i;
 
-	memset(res, 0, sizeof *res);
-	store_hash(m->raw, m->len, hash);
 	params_add(&p, env->queue_id);
 	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, env->arrival_us));
 	params_add(&p, env->client_addr);
@@ -489,68 +679,83 @@ store_one(PGconn *conn, const struct config *cfg, const struct store_msg *m,
 	params_add(&p, env->mail_from);
 	params_take(&p, store_array_literal(env->rcpts));
 	params_take(&p, g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)m->len));
-	params_take(&p, NULL);			/* $9 hash, binary */
-	params_add(&p, tenant);
+	params_take(&p, NULL);			/* sha256, bytea */
+	params_add(&p, store_tenant(cfg, env));
 	params_add(&p, r ? store_kind_name(r->kind) : "none");
 	params_add(&p, m->outcome ? m->outcome : (r && r->outcome ? r->outcome : "ok"));
 	params_take(&p, g_strdup_printf("%u", r ? (unsigned)r->anomalies : 0u));
 	params_add(&p, r ? r->mta : NULL);
 	params_take(&p, g_strdup_printf("%d", env->attempts > 0 ? env->attempts : 1));
 	params_add(&p, m->quarantined ? "true" : "false");
-	params_take(&p, NULL);			/* $17 raw, binary */
+	params_take(&p, NULL);			/* raw, bytea */
 	params_add(&p, store_trust_message(trust) ? "true" : "false");
-	p.v[8] = (const char *)hash;
-	lengths[8] = 32;
-	formats[8] = 1;
-	/* Raw bytes are kept for reprocess and quarantine --show, up to a size:
-	 * a bounce carrying a whole original is mostly that original. */
-	if ((uint64_t)m->len <= (uint64_t)cfg->store_raw_max_mb << 20) {
-		p.v[16] = m->raw ? m->raw : "";
-		lengths[16] = (int)m->len;
-	} else
-		p.v[16] = NULL;
-	formats[16] = 1;
-	pr = pg_exec_bin(conn, SQL_MESSAGE, p.n, p.v, lengths, formats, PGRES_TUPLES_OK, cls, err);
-	if (pr == NULL)
-		goto done;
-	if (PQntuples(pr) == 0) {
-		/* already stored: the same report again, or a retry after COMMIT */
-		res->duplicate = TRUE;
-		PQclear(pr);
-		rc = 0;
-		goto done;
+	g_assert(p.n + 1 == BATCH_MESSAGE_FIELDS);
+	copy_u16(b, BATCH_MESSAGE_FIELDS);
+	copy_int4(b, (gint32)idx);
+	for (i = 0; i < p.n; i++) {
+		if (i == 8)
+			copy_bytes(b, hash, 32);
+		else if (i == 16) {
+			/* Raw bytes are kept for reprocess and quarantine --show, up to
+			 * a size: a bounce carrying a whole original is mostly that. */
+			if ((uint64_t)m->len <= (uint64_t)cfg->store_raw_max_mb << 20)
+				copy_bytes(b, m->raw ? m->raw : "", m->len);
+			else
+				copy_bytes(b, NULL, 0);
+		}
+		else
+			copy_text(b, p.v[i]);
 	}
-	res->message_id = g_ascii_strtoll(PQgetvalue(pr, 0, 0), NULL, 10);
-	PQclear(pr);
-	if (p.v[16] == NULL)
-		log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
-		    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
-		    res->message_id, m->len, cfg->store_raw_max_mb);
-	if (!store_trust_message(trust))
-		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
-		    env->queue_id ? env->queue_id : "-", res->message_id, store_trust_reason(trust));
-	for (i = 0; r != NULL && r->records != NULL && i < r->records->len; i++) {
-		const struct report_record *rec = r->records->pdata[i];
-		gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE;
-		if (store_event(conn, cfg, res->message_id, tenant, env->arrival_us, r, rec, 0, TRUE,
-		    store_trust_take(trust, rec->recipient, counts), &res->suppressions, cls,
-		    err) < 0)
-			goto done;
-		res->events++;
-	}
-	if (store_trust_over(trust) > 0) {
-		char *e = log_escape(store_trust_first_over(trust),
-		    strlen(store_trust_first_over(trust)), 256);
-		log_warnx("q=%s event=suppression-cap message_id=%" G_GINT64_FORMAT " cap=%"
-		    G_GINT64_FORMAT " over=%d first_over=\"%s\"", env->queue_id ? env->queue_id :
-		    "-", res->message_id, cfg->policy_max_suppressions_per_message,
-		    store_trust_over(trust), e);
-		g_free(e);
-	}
-	rc = 0;
-done:
 	params_clear(&p);
-	return rc;
+}
+
+/* Per (tenant, address key): how many of its events in this batch reached the policy so far. */
+static int
+store_next_round(GHashTable *rounds, const char *tenant, const char *key)
+{
+	char *k = g_strconcat(tenant, "\n", key, NULL);
+	int n = GPOINTER_TO_INT(g_hash_table_lookup(rounds, k)) + 1;
+
+	g_hash_table_replace(rounds, k, GINT_TO_POINTER(n));
+	return n;
+}
+
+/* One event's COPY row; returns its policy round, 0 when it does not reach the policy. */
+static int
+store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, int seq,
+    size_t idx, int64_t message_id, const char *tenant, int64_t arrival_us,
+    const struct report *r, const struct report_record *rec, gboolean suppressible)
+{
+	struct params p = { 0 };
+	char *address, *key, *reason;
+	const char *dom;
+	gboolean policy_ok;
+	enum policy_action act = POLICY_NONE;
+	int i, round = 0;
+
+	store_event_params(cfg, message_id, tenant, arrival_us, r, rec, suppressible, &p,
+	    &address, &key, &dom, &policy_ok);
+	if (policy_ok)
+		act = policy_decide(cfg, rec->class_, rec->feedback_type);
+	if (act != POLICY_NONE)
+		round = store_next_round(rounds, tenant, key);
+	reason = pg_text(rec->reason ? rec->reason : store_class_name(rec->class_));
+	g_assert(p.n + 7 == BATCH_EVENT_FIELDS);
+	copy_u16(b, BATCH_EVENT_FIELDS);
+	copy_int4(b, seq);
+	copy_int4(b, (gint32)idx);
+	copy_int4(b, round);
+	copy_int4(b, (gint32)act);
+	copy_text(b, policy_class_name(rec->class_));
+	copy_text(b, reason);
+	copy_bytes(b, NULL, 0);			/* event_id: taken by SQL_BATCH_EVENTS */
+	for (i = 0; i < p.n; i++)
+		copy_text(b, p.v[i]);
+	g_free(reason);
+	params_clear(&p);
+	g_free(address);
+	g_free(key);
+	return round;
 }
 
 static void
@@ -562,46 +767,172 @@ store_rollback(PGconn *conn)
 	PQclear(res);
 }
 
+/* Inside the open transaction, after the COPYs: everything but BEGIN and COMMIT. */
+static int
+store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
+    struct store_result *res, struct store_trust **trust, const char **tenants,
+    GByteArray *mcopy, enum pg_error_class *cls, char **err)
+{
+	GByteArray *ecopy = NULL;
+	GHashTable *rounds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	PGresult *pr;
+	size_t i;
+	int rc = -1, nev = 0, maxround = 0, round;
+
+	if (pg_copy_in(conn, SQL_BATCH_COPY_MESSAGES, mcopy->data, mcopy->len, cls, err) < 0)
+		goto done;
+	pr = pg_exec(conn, SQL_BATCH_MESSAGES, 0, NULL, PGRES_TUPLES_OK, cls, err);
+	if (pr == NULL)
+		goto done;
+	for (i = 0; i < (size_t)PQntuples(pr); i++) {
+		gint64 idx = g_ascii_strtoll(PQgetvalue(pr, (int)i, 0), NULL, 10);
+		if (idx < 0 || (size_t)idx >= n || res[idx].duplicate || res[idx].message_id != 0) {
+			*err = g_strdup_printf("batch: unexpected message row %" G_GINT64_FORMAT, idx);
+			*cls = PG_PERMANENT;
+			PQclear(pr);
+			goto done;
+		}
+		res[idx].message_id = g_ascii_strtoll(PQgetvalue(pr, (int)i, 1), NULL, 10);
+	}
+	PQclear(pr);
+
+	ecopy = copy_new();
+	for (i = 0; i < n; i++) {
+		const struct spool_envelope *env = msgs[i].env;
+		const struct report *r = msgs[i].report;
+		guint j;
+
+		if (res[i].message_id == 0) {
+			/* already stored: the same report again, or a retry after COMMIT */
+			res[i].duplicate = TRUE;
+			continue;
+		}
+		if ((uint64_t)msgs[i].len > (uint64_t)cfg->store_raw_max_mb << 20)
+			log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
+			    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
+			    res[i].message_id, msgs[i].len, cfg->store_raw_max_mb);
+		res[i].unsuppressible = store_trust_reason(trust[i]);
+		if (!store_trust_message(trust[i]))
+			log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
+			    env->queue_id ? env->queue_id : "-", res[i].message_id,
+			    store_trust_reason(trust[i]));
+		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
+			const struct report_record *rec = r->records->pdata[j];
+			gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) !=
+			    POLICY_NONE;
+
+			round = store_copy_event(ecopy, cfg, rounds, nev++, i, res[i].message_id,
+			    tenants[i], env->arrival_us, r, rec,
+			    store_trust_take(trust[i], rec->recipient, counts));
+			maxround = MAX(maxround, round);
+			res[i].events++;
+		}
+		res[i].capped = store_trust_over(trust[i]);
+		if (store_trust_over(trust[i]) > 0) {
+			char *e = log_escape(store_trust_first_over(trust[i]),
+			    strlen(store_trust_first_over(trust[i])), 256);
+			log_warnx("q=%s event=suppression-cap message_id=%" G_GINT64_FORMAT " cap=%"
+			    G_GINT64_FORMAT " over=%d first_over=\"%s\"", env->queue_id ?
+			    env->queue_id : "-", res[i].message_id,
+			    cfg->policy_max_suppressions_per_message, store_trust_over(trust[i]), e);
+			g_free(e);
+		}
+	}
+	copy_finish(ecopy);
+	if (nev > 0) {
+		char srnd[16], window[32], threshold[32], expire[32];
+		const char *pp[] = { srnd, window, threshold, expire };
+
+		if (pg_copy_in(conn, SQL_BATCH_COPY_EVENTS, ecopy->data, ecopy->len, cls, err) < 0 ||
+		    pg_command(conn, SQL_BATCH_EVENTS, 0, NULL, cls, err) < 0)
+			goto done;
+		snprintf(window, sizeof window, "%" G_GINT64_FORMAT, cfg->policy_soft_window_days);
+		snprintf(threshold, sizeof threshold, "%" G_GINT64_FORMAT, cfg->policy_soft_threshold);
+		snprintf(expire, sizeof expire, "%" G_GINT64_FORMAT, cfg->policy_soft_expire_days);
+		for (round = 1; round <= maxround; round++) {
+			snprintf(srnd, sizeof srnd, "%d", round);
+			pr = pg_exec(conn, SQL_BATCH_POLICY, 4, pp, PGRES_TUPLES_OK, cls, err);
+			if (pr == NULL)
+				goto done;
+			for (i = 0; i < (size_t)PQntuples(pr); i++) {
+				gint64 idx = g_ascii_strtoll(PQgetvalue(pr, (int)i, 0), NULL, 10);
+				if (idx >= 0 && (size_t)idx < n)
+					res[idx].suppressions++;
+			}
+			PQclear(pr);
+		}
+	}
+	rc = 0;
+done:
+	if (ecopy != NULL)
+		g_byte_array_unref(ecopy);
+	g_hash_table_destroy(rounds);
+	return rc;
+}
+
 int
 store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
     struct store_result *res, size_t *failed, enum pg_error_class *cls, char **err)
 {
-	const char *actor[] = { "policy" };
-	struct store_trust **trust = g_new0(struct store_trust *, n ? n : 1);
-	PGresult *r;
+	struct store_trust **trust = g_new0(struct store_trust *, n);
+	const char **tenants = g_new0(const char *, n);
+	GHashTable *seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
+	    (GDestroyNotify)g_bytes_unref, NULL);
+	GByteArray *mcopy = copy_new();
 	size_t i;
 	int rc = -1;
 
-	*failed = 0;
-	for (i = 0; i < n; i++)
-		trust[i] = store_trust_of(cfg, &msgs[i]);
-	if (pg_command(conn, "BEGIN", 0, NULL, cls, err) < 0)
-		goto out;
-	r = pg_exec(conn, "SELECT set_config('rebound.actor', $1, true)", 1, actor,
-	    PGRES_TUPLES_OK, cls, err);
-	if (r == NULL)
-		goto rollback;
-	PQclear(r);
+	/* A set-based batch cannot name the message at fault: the caller
+	 * stores each one alone (store_message) to find it. */
+	*failed = n;
 	for (i = 0; i < n; i++) {
-		if (store_one(conn, cfg, &msgs[i], trust[i], &res[i], cls, err) < 0) {
-			*failed = i;
-			goto rollback;
+		const struct store_msg *m = &msgs[i];
+		unsigned char hash[32];
+		GBytes *h;
+
+		memset(&res[i], 0, sizeof res[i]);
+		tenants[i] = store_tenant(cfg, m->env);
+		trust[i] = store_trust_of(cfg, m);
+		store_hash(m->raw, m->len, hash);
+		h = g_bytes_new(hash, sizeof hash);
+		if (g_hash_table_contains(seen, h)) {
+			/* the same report twice in one batch: the later one is the duplicate */
+			res[i].duplicate = TRUE;
+			g_bytes_unref(h);
+			continue;
 		}
+		g_hash_table_add(seen, h);
+		store_copy_message(mcopy, cfg, i, m, hash, trust[i]);
+	}
+	copy_finish(mcopy);
+
+	if (pg_exec_script(conn, SQL_BATCH_BEGIN, cls, err) < 0) {
+		/* BEGIN itself may have run: leave no transaction open */
+		if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
+			store_rollback(conn);
+		goto done;
+	}
+	if (store_batch_sql(conn, cfg, msgs, n, res, trust, tenants, mcopy, cls, err) < 0) {
+		store_rollback(conn);
+		goto done;
 	}
 	/* A COMMIT that fails to answer is ambiguous: report transient, keep
 	 * the spool entries, and the dedupe makes the retry harmless. */
 	if (pg_command(conn, "COMMIT", 0, NULL, cls, err) < 0) {
 		*cls = PG_TRANSIENT;
-		goto out;
+		goto done;
 	}
 	rc = 0;
-	goto out;
-rollback:
-	store_rollback(conn);
-out:
+done:
+	if (rc < 0)
+		for (i = 0; i < n; i++)
+			memset(&res[i], 0, sizeof res[i]);
 	for (i = 0; i < n; i++)
 		store_trust_free(trust[i]);
 	g_free(trust);
+	g_free(tenants);
+	g_hash_table_destroy(seen);
+	g_byte_array_unref(mcopy);
 	return rc;
 }
 

@@ -48,6 +48,8 @@ struct store_result {
 	gboolean duplicate;
 	int events;
 	int suppressions;		/* suppression rows added or changed */
+	const char *unsuppressible;	/* why nothing could suppress (static), or NULL */
+	int capped;			/* records refused by max_suppressions_per_message */
 };
 
 int store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,

@@ -30,18 +30,30 @@
 #endif
 #endif
 
+/*
+ * A worker takes up to WORKERS_INFLIGHT jobs at a time: requests are
+ * written back to back and it answers them in order, so a report, the
+ * next request and the parse overlap instead of costing a round trip and
+ * two context switches per message.  The oldest job in flight is the one
+ * being parsed: the timeout runs for it alone, and when the worker dies it
+ * alone is charged; the others go back to the queue untouched.
+ */
+#define WORKERS_INFLIGHT	8
+
 struct worker {
 	int slot;
 	pid_t pid;			/* -1: no process */
 	int fd;				/* our end of the socketpair */
 	guint jobs_done;
 	gboolean hello;			/* the parser loaded */
-	/* the job in progress */
-	struct workers_job *job;	/* NULL: idle */
+	struct workers_job *inflight[WORKERS_INFLIGHT];	/* oldest first */
+	int ninflight;
+	int nsent;			/* of those, fully sent */
+	/* the request being sent: inflight[nsent] */
 	guint8 req[WORKERS_REQ_HDR];
 	size_t sent;			/* bytes of header + rcpt + data sent */
 	size_t rcpt_len;
-	gint64 deadline;		/* monotonic us */
+	gint64 deadline;		/* for inflight[0], monotonic us */
 	GByteArray *in;			/* frames received, not yet consumed */
 	char *note;			/* last 'N' frame */
 	char *error;			/* 'E' frame */
@@ -56,6 +68,7 @@ struct workers {
 	gint64 memory_bytes;
 	gint64 wall_us;
 	struct worker *w;
+	GQueue *pending;		/* during workers_parse(): jobs not handed out */
 };
 
 static atomic_uint_fast64_t st_jobs, st_ok, st_crash, st_timeout, st_memory, st_error,
@@ -140,42 +153,15 @@ workers_finish(struct workers_job *job, int status, char *detail)
 }
 
 static char **
-workers_build_argv(const struct config *cfg, const char *exe)
+workers_build_argv(const struct parser_worker_config *pc, const char *exe)
 {
-	GPtrArray *a = g_ptr_array_new();
+	char **argv = g_new0(char *, 5);
 
-	g_ptr_array_add(a, g_strdup(exe));
-	g_ptr_array_add(a, g_strdup("parse-worker"));
-	g_ptr_array_add(a, g_strdup("--cpu-seconds"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_cpu_seconds));
-	g_ptr_array_add(a, g_strdup("--max-depth"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_depth));
-	g_ptr_array_add(a, g_strdup("--max-parts"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_parts));
-	g_ptr_array_add(a, g_strdup("--max-recipients"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_recipients));
-	g_ptr_array_add(a, g_strdup("--max-header-size"));
-	g_ptr_array_add(a, g_strdup_printf("%lld", (long long)cfg->parser_max_header_size));
-	g_ptr_array_add(a, g_strdup("--log-level"));
-	g_ptr_array_add(a, g_strdup(cfg->log_level ? cfg->log_level : "info"));
-	if (cfg->parser_rules != NULL) {
-		g_ptr_array_add(a, g_strdup("--rules"));
-		g_ptr_array_add(a, g_strdup(cfg->parser_rules));
-	}
-	if (cfg->parser_verp_pattern != NULL) {
-		g_ptr_array_add(a, g_strdup("--verp-pattern"));
-		g_ptr_array_add(a, g_strdup(cfg->parser_verp_pattern));
-	}
-	if (cfg->parser_correlation_headers != NULL) {
-		g_ptr_array_add(a, g_strdup("--correlation-headers"));
-		g_ptr_array_add(a, g_strjoinv(";", cfg->parser_correlation_headers));
-	}
-	if (cfg->parser_charset_allow != NULL) {
-		g_ptr_array_add(a, g_strdup("--charset-allow"));
-		g_ptr_array_add(a, g_strjoinv(";", cfg->parser_charset_allow));
-	}
-	g_ptr_array_add(a, NULL);
-	return (char **)g_ptr_array_free(a, FALSE);
+	argv[0] = g_strdup(exe);
+	argv[1] = g_strdup("parse-worker");
+	argv[2] = g_strdup("--options");
+	argv[3] = parser_config_encode(pc);
+	return argv;
 }
 
 /*
@@ -228,7 +214,8 @@ worker_reset(struct worker *k)
 	k->fd = -1;
 	k->jobs_done = 0;
 	k->hello = FALSE;
-	k->job = NULL;
+	k->ninflight = 0;
+	k->nsent = 0;
 	k->sent = 0;
 	g_byte_array_set_size(k->in, 0);
 	g_clear_pointer(&k->note, g_free);
@@ -349,16 +336,22 @@ worker_classify(struct workers *w, struct worker *k, int wstatus, gboolean timed
 	g_free(note);
 }
 
-/* The worker is dead or must be: reap it and settle its job, if any. */
-static void
+/*
+ * The worker is dead or must be: reap it and settle the job it was
+ * parsing, if any; the jobs queued behind that one go back to the pending
+ * queue as they were.  Returns the number of jobs settled (0 or 1).
+ */
+static int
 worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol)
 {
-	struct workers_job *job = k->job;
-	int wstatus, status;
+	struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
+	int wstatus, status, i;
 	pid_t pid = k->pid;
 	char *detail = NULL;
 
 	wstatus = worker_reap(k);
+	for (i = k->ninflight - 1; i >= 1; i--)
+		g_queue_push_head(w->pending, k->inflight[i]);
 	if (job != NULL) {
 		if (protocol != NULL) {
 			status = WORKERS_CRASH;
@@ -374,12 +367,13 @@ worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char 
 			detail = g_strdup_printf("cannot exec %s", w->exe);
 		} else
 			worker_classify(w, k, wstatus, timed_out, &status, &detail);
-		log_warnx("workers slot=%d pid=%ld job failed status=%s detail=\"%s\"", k->slot,
-		    (long)pid, workers_status_name(status), detail);
+		log_warnx("workers slot=%d pid=%ld job failed status=%s detail=\"%s\" requeued=%d",
+		    k->slot, (long)pid, workers_status_name(status), detail, k->ninflight - 1);
 		workers_finish(job, status, detail);
 	} else
 		log_debug("workers slot=%d pid=%ld idle worker gone", k->slot, (long)pid);
 	worker_reset(k);
+	return job != NULL ? 1 : 0;
 }
 
 static guint32
@@ -397,12 +391,13 @@ put_be32(guint8 *p, guint32 v)
 	p[3] = v;
 }
 
+/* The request header of inflight[nsent], about to be sent. */
 static void
-worker_start_job(struct workers *w, struct worker *k, struct workers_job *job)
+worker_prepare(struct worker *k)
 {
+	struct workers_job *job = k->inflight[k->nsent];
 	guint64 dl = job->len;
 
-	k->job = job;
 	k->sent = 0;
 	k->rcpt_len = job->envelope_rcpt ? strlen(job->envelope_rcpt) : 0;
 	if (k->rcpt_len > WORKERS_MAX_RCPT)
@@ -411,49 +406,71 @@ worker_start_job(struct workers *w, struct worker *k, struct workers_job *job)
 	put_be32(k->req + 4, (guint32)k->rcpt_len);
 	put_be32(k->req + 8, (guint32)(dl >> 32));
 	put_be32(k->req + 12, (guint32)dl);
+}
+
+/* The job now being parsed (inflight[0]) starts its clock. */
+static void
+worker_head_started(struct workers *w, struct worker *k)
+{
 	k->deadline = g_get_monotonic_time() + w->wall_us;
 	g_clear_pointer(&k->note, g_free);
 }
 
-/* Send what the socket takes, header, recipient and message in one call; -1 if the worker is gone. */
+static void
+worker_queue(struct workers *w, struct worker *k, struct workers_job *job)
+{
+	k->inflight[k->ninflight++] = job;
+	if (k->ninflight == 1)
+		worker_head_started(w, k);
+	if (k->nsent == k->ninflight - 1)
+		worker_prepare(k);
+}
+
+/* Send what the socket takes of the queued requests; -1 if the worker is gone. */
 static int
 worker_send(struct worker *k)
 {
-	struct workers_job *job = k->job;
-	size_t total = WORKERS_REQ_HDR + k->rcpt_len + job->len;
+	while (k->nsent < k->ninflight) {
+		struct workers_job *job = k->inflight[k->nsent];
+		size_t total = WORKERS_REQ_HDR + k->rcpt_len + job->len;
 
-	while (k->sent < total) {
-		struct iovec iov[3];
-		struct msghdr mh;
-		size_t off = k->sent;
-		int n = 0;
-		ssize_t r;
+		while (k->sent < total) {
+			struct iovec iov[3];
+			struct msghdr mh;
+			size_t off = k->sent;
+			int n = 0;
+			ssize_t r;
 
-		if (off < WORKERS_REQ_HDR) {
-			iov[n].iov_base = k->req + off;
-			iov[n++].iov_len = WORKERS_REQ_HDR - off;
-			off = WORKERS_REQ_HDR;
+			if (off < WORKERS_REQ_HDR) {
+				iov[n].iov_base = k->req + off;
+				iov[n++].iov_len = WORKERS_REQ_HDR - off;
+				off = WORKERS_REQ_HDR;
+			}
+			if (off < WORKERS_REQ_HDR + k->rcpt_len) {
+				iov[n].iov_base = (char *)(uintptr_t)job->envelope_rcpt + (off - WORKERS_REQ_HDR);
+				iov[n++].iov_len = WORKERS_REQ_HDR + k->rcpt_len - off;
+				off = WORKERS_REQ_HDR + k->rcpt_len;
+			}
+			if (off < total) {
+				iov[n].iov_base = (char *)(uintptr_t)job->data +
+				    (off - WORKERS_REQ_HDR - k->rcpt_len);
+				iov[n++].iov_len = total - off;
+			}
+			memset(&mh, 0, sizeof(mh));
+			mh.msg_iov = iov;
+			mh.msg_iovlen = (size_t)n;
+			r = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+				return 0;
+			if (r <= 0)
+				return -1;
+			k->sent += (size_t)r;
 		}
-		if (off < WORKERS_REQ_HDR + k->rcpt_len) {
-			iov[n].iov_base = (char *)(uintptr_t)job->envelope_rcpt + (off - WORKERS_REQ_HDR);
-			iov[n++].iov_len = WORKERS_REQ_HDR + k->rcpt_len - off;
-			off = WORKERS_REQ_HDR + k->rcpt_len;
-		}
-		if (off < total) {
-			iov[n].iov_base = (char *)(uintptr_t)job->data + (off - WORKERS_REQ_HDR - k->rcpt_len);
-			iov[n++].iov_len = total - off;
-		}
-		memset(&mh, 0, sizeof(mh));
-		mh.msg_iov = iov;
-		mh.msg_iovlen = (size_t)n;
-		r = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (r <= 0)
-			return -1;
-		k->sent += (size_t)r;
+		k->nsent++;
+		if (k->nsent < k->ninflight)
+			worker_prepare(k);
 	}
 	return 0;
 }
@@ -499,11 +516,10 @@ worker_frames(struct worker *k, const char **protocol)
 			k->note = g_strndup((const char *)payload, len);
 			break;
 		case WORKERS_FRAME_REPORT: {
-			struct workers_job *job = k->job;
+			struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
 			GBytes *b;
 
-			if (job == NULL || !k->hello ||
-			    k->sent < WORKERS_REQ_HDR + k->rcpt_len + job->len) {
+			if (job == NULL || !k->hello || k->nsent < 1) {
 				*protocol = "report without a request";
 				return -1;
 			}
@@ -523,43 +539,75 @@ worker_frames(struct worker *k, const char **protocol)
 	return 0;
 }
 
-/* Read what is there; 1 job done, 0 keep waiting, -1 worker gone or broken. */
+static void
+worker_done(struct workers *w, struct worker *k)
+{
+	struct workers_job *job = k->inflight[0];
+
+	memmove(k->inflight, k->inflight + 1, (size_t)(k->ninflight - 1) * sizeof(k->inflight[0]));
+	k->ninflight--;
+	k->nsent--;
+	k->jobs_done++;
+	workers_finish(job, WORKERS_OK, NULL);
+	if (k->ninflight > 0)
+		worker_head_started(w, k);
+}
+
+/*
+ * Read what is there and settle the jobs whose reports arrived; *done
+ * counts them.  0 keep waiting, -1 worker gone or broken (the reports
+ * received before are kept; the caller fails the worker).
+ */
 static int
-worker_recv(struct worker *k, const char **protocol)
+worker_recv(struct workers *w, struct worker *k, const char **protocol, int *done)
 {
 	guint8 buf[65536];
 	ssize_t r;
-	int rc;
+	int rc, gone = 0;
 
 	for (;;) {
 		r = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (r <= 0)
-			return -1;
+			break;
+		if (r <= 0) {
+			gone = 1;
+			break;
+		}
 		g_byte_array_append(k->in, buf, (guint)r);
-		if ((rc = worker_frames(k, protocol)) != 0)
-			return rc;
+		if (r < (ssize_t)sizeof(buf))
+			break;
 	}
+	while ((rc = worker_frames(k, protocol)) == 1) {
+		worker_done(w, k);
+		(*done)++;
+	}
+	if (rc == -1 || gone)
+		return -1;
+	if (k->ninflight == 0 && k->in->len != 0) {
+		*protocol = "data after the last report";
+		return -1;
+	}
+	return 0;
 }
 
-static void
-worker_done(struct workers *w, struct worker *k)
+/* Sending failed: the worker is gone; settle what it answered before failing it. */
+static size_t
+worker_broken(struct workers *w, struct worker *k)
 {
-	struct workers_job *job = k->job;
+	const char *protocol = NULL;
+	int got = 0;
 
-	(void)w;
-	k->job = NULL;
-	k->jobs_done++;
-	workers_finish(job, WORKERS_OK, NULL);
-	if (k->in->len != 0) {
-		/* Nothing may follow a report until the next request. */
-		worker_fail(w, k, FALSE, NULL);
-		return;
-	}
-	if (k->jobs_done >= WORKERS_RECYCLE_JOBS) {
+	worker_recv(w, k, &protocol, &got);
+	return (size_t)got + (size_t)worker_fail(w, k, FALSE, protocol);
+}
+
+/* Replace a worker that has done its share, once it is idle. */
+static void
+worker_maybe_recycle(struct worker *k)
+{
+	if (k->ninflight == 0 && k->pid != -1 && k->jobs_done >= WORKERS_RECYCLE_JOBS) {
 		log_debug("workers slot=%d pid=%ld recycled after %u jobs", k->slot,
 		    (long)k->pid, k->jobs_done);
 		worker_reap(k);
@@ -571,35 +619,44 @@ int
 workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 {
 	struct pollfd *pfd = g_new0(struct pollfd, w->nworkers);
-	size_t next = 0, done = 0, i;
+	GQueue pending = G_QUEUE_INIT;
+	size_t done = 0, i;
 	int ok = 0;
 
 	for (i = 0; i < n; i++) {
 		jobs[i].report = NULL;
 		jobs[i].detail = NULL;
 		jobs[i].status = WORKERS_ERROR;
+		g_queue_push_tail(&pending, &jobs[i]);
 	}
+	w->pending = &pending;
 	while (done < n) {
 		gint64 now, first = G_MAXINT64;
-		int j, busy = 0, timeout, r;
+		int j, depth, busy = 0, timeout, r;
 
-		/* Hand pending jobs to idle workers, starting any that are missing. */
-		for (j = 0; j < w->nworkers && next < n; j++) {
-			struct worker *k = &w->w[j];
-			char *err = NULL;
+		/* Hand pending jobs out one per worker per turn, so that a small
+		 * batch is spread over the pool, starting any that are missing. */
+		for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(&pending); depth++)
+			for (j = 0; j < w->nworkers && !g_queue_is_empty(&pending); j++) {
+				struct worker *k = &w->w[j];
+				char *err = NULL;
 
-			if (k->job != NULL)
-				continue;
-			if (k->pid == -1 && worker_spawn(w, k, &err) == -1) {
-				log_warnx("workers slot=%d cannot start a worker: %s", j, err);
-				workers_finish(&jobs[next], WORKERS_ERROR, err);
-				next++;
-				done++;
-				continue;
+				if (k->ninflight != depth ||
+				    k->jobs_done + (guint)k->ninflight >= WORKERS_RECYCLE_JOBS)
+					continue;
+				if (k->pid == -1 && worker_spawn(w, k, &err) == -1) {
+					log_warnx("workers slot=%d cannot start a worker: %s", j, err);
+					workers_finish(g_queue_pop_head(&pending), WORKERS_ERROR, err);
+					done++;
+					continue;
+				}
+				worker_queue(w, k, g_queue_pop_head(&pending));
 			}
-			worker_start_job(w, k, &jobs[next++]);
-			if (worker_send(k) == -1)
-				worker_fail(w, k, FALSE, NULL), done++;
+		for (j = 0; j < w->nworkers; j++) {
+			struct worker *k = &w->w[j];
+
+			if (k->nsent < k->ninflight && worker_send(k) == -1)
+				done += worker_broken(w, k);
 		}
 		now = g_get_monotonic_time();
 		for (j = 0; j < w->nworkers; j++) {
@@ -608,16 +665,15 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 			pfd[j].fd = -1;
 			pfd[j].events = 0;
 			pfd[j].revents = 0;
-			if (k->job == NULL)
+			if (k->ninflight == 0)
 				continue;
 			if (now >= k->deadline) {
-				worker_fail(w, k, TRUE, NULL);
-				done++;
+				done += (size_t)worker_fail(w, k, TRUE, NULL);
 				continue;
 			}
 			pfd[j].fd = k->fd;
 			pfd[j].events = POLLIN;
-			if (k->sent < WORKERS_REQ_HDR + k->rcpt_len + k->job->len)
+			if (k->nsent < k->ninflight)
 				pfd[j].events |= POLLOUT;
 			if (k->deadline < first)
 				first = k->deadline;
@@ -632,23 +688,24 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 		for (j = 0; r > 0 && j < w->nworkers; j++) {
 			struct worker *k = &w->w[j];
 			const char *protocol = NULL;
-			int rc = 0;
+			int rc = 0, got = 0;
 
-			if (pfd[j].fd == -1 || pfd[j].revents == 0 || k->job == NULL)
+			if (pfd[j].fd == -1 || pfd[j].revents == 0 || k->ninflight == 0)
 				continue;
-			if ((pfd[j].revents & POLLOUT) && worker_send(k) == -1)
-				rc = -1;
-			if (rc == 0 && (pfd[j].revents & (POLLIN | POLLHUP | POLLERR)))
-				rc = worker_recv(k, &protocol);
-			if (rc == 1) {
-				worker_done(w, k);
-				done++;
-			} else if (rc == -1) {
-				worker_fail(w, k, FALSE, protocol);
-				done++;
+			if ((pfd[j].revents & POLLOUT) && worker_send(k) == -1) {
+				done += worker_broken(w, k);
+				continue;
 			}
+			if (pfd[j].revents & (POLLIN | POLLHUP | POLLERR))
+				rc = worker_recv(w, k, &protocol, &got);
+			done += (size_t)got;
+			if (rc == -1)
+				done += (size_t)worker_fail(w, k, FALSE, protocol);
+			else
+				worker_maybe_recycle(k);
 		}
 	}
+	w->pending = NULL;
 	for (i = 0; i < n; i++)
 		if (jobs[i].status == WORKERS_OK)
 			ok++;
@@ -656,17 +713,23 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 	return ok;
 }
 
-struct workers *
-workers_new_exe(const struct config *cfg, const char *exe, char **err)
+static struct workers *
+workers_start(const struct config *cfg, const struct parser_worker_config *pc,
+    const char *exe, char **err)
 {
 	struct workers *w = g_new0(struct workers, 1);
+	struct parser_worker_config own;
 	struct worker *k;
 	gint64 deadline;
 	int i;
 
 	*err = NULL;
 	w->exe = g_strdup(exe);
-	w->argv = workers_build_argv(cfg, exe);
+	if (pc == NULL) {
+		parser_config_worker(cfg, cfg->parser_rules, &own);
+		pc = &own;
+	}
+	w->argv = workers_build_argv(pc, exe);
 	w->nworkers = (int)cfg->parser_workers;
 	w->cpu_seconds = cfg->parser_cpu_seconds;
 	w->memory_bytes = cfg->parser_memory_mb * 1024 * 1024;
@@ -708,7 +771,7 @@ workers_new_exe(const struct config *cfg, const char *exe, char **err)
 		struct pollfd p = { .fd = k->fd, .events = POLLIN };
 		const char *protocol = NULL;
 		gint64 left = deadline - g_get_monotonic_time();
-		int r;
+		int r, got = 0;
 
 		if (left <= 0) {
 			*err = g_strdup("parser worker did not start within 30s");
@@ -717,7 +780,7 @@ workers_new_exe(const struct config *cfg, const char *exe, char **err)
 		r = poll(&p, 1, (int)MIN(left / 1000 + 1, 1000));
 		if (r == -1 && errno != EINTR)
 			fatal("workers: poll");
-		if (r > 0 && worker_recv(k, &protocol) == -1) {
+		if (r > 0 && worker_recv(w, k, &protocol, &got) == -1) {
 			int ws = worker_reap(k);
 			if (k->error != NULL)
 				*err = g_strdup_printf("parser worker: %s", k->error);
@@ -741,7 +804,19 @@ workers_new_exe(const struct config *cfg, const char *exe, char **err)
 }
 
 struct workers *
+workers_new_exe(const struct config *cfg, const char *exe, char **err)
+{
+	return workers_start(cfg, NULL, exe, err);
+}
+
+struct workers *
 workers_new(const struct config *cfg, char **err)
+{
+	return workers_new_parser(cfg, NULL, err);
+}
+
+struct workers *
+workers_new_parser(const struct config *cfg, const struct parser_worker_config *pc, char **err)
 {
 	/* Not the resolved path: /proc/self/exe is the binary this daemon runs
 	 * even after an upgrade replaced the file, so workers always speak the
@@ -754,8 +829,8 @@ workers_new(const struct config *cfg, char **err)
 
 	if (pre == NULL || strstr(pre, "vgpreload") == NULL ||
 	    (exe = g_file_read_link("/proc/self/exe", NULL)) == NULL)
-		return workers_new_exe(cfg, "/proc/self/exe", err);
-	w = workers_new_exe(cfg, exe, err);
+		return workers_start(cfg, pc, "/proc/self/exe", err);
+	w = workers_start(cfg, pc, exe, err);
 	g_free(exe);
 	return w;
 }

@@ -8,8 +8,11 @@
  * per-message CPU limit of [parser] cpu_seconds, parses messages and sends
  * each report back over a socket (length-prefixed report_serialize()
  * bytes, which the parent validates with report_deserialize()).  A parent
- * wall-clock timeout backs up the CPU limit.  A worker that dies, times out
- * or sends garbage is killed, reaped and replaced; only its job fails.
+ * wall-clock timeout backs up the CPU limit.  Each worker has several jobs
+ * in flight (requests written back to back, answered in order), so the
+ * round trip per message overlaps with parsing.  A worker that dies, times
+ * out or sends garbage is killed, reaped and replaced; only the job it was
+ * parsing fails, the ones queued behind it are handed out again.
  * Workers are warm: re-exec'd only after a failure or every
  * WORKERS_RECYCLE_JOBS jobs.
  *
@@ -45,6 +48,7 @@
 #include <glib.h>
 
 #include "common/config.h"
+#include "workers/parser_config.h"
 #include "parsers/report.h"
 
 enum workers_status {
@@ -86,6 +90,9 @@ struct workers;
  * is reported here).  NULL on error with *err set (caller frees).
  */
 struct workers *workers_new(const struct config *cfg, char **err);
+/* Same, with the parser options given (NULL: from cfg's [parser]). */
+struct workers *workers_new_parser(const struct config *cfg,
+    const struct parser_worker_config *pc, char **err);
 /* Same, with an explicit rebound binary (tests, benchmarks). */
 struct workers *workers_new_exe(const struct config *cfg, const char *exe, char **err);
 void workers_free(struct workers *w);
@@ -121,8 +128,7 @@ void workers_stats(struct workers_stats *out);
 int workers_child_main(int argc, char **argv);
 
 /*
- * Called with each message just before it is parsed, in a worker and in the
- * forked child of "rebound parse", when set.  NULL in build/rebound; only
+ * Called with each message just before a worker parses it, when set.  NULL in build/rebound; only
  * the test build (tests/support/) sets it.
  */
 typedef void (*workers_parse_hook)(const char *data, size_t len);

@@ -26,6 +26,7 @@
 #include "common/io.h"
 #include "common/log.h"
 #include "parsers/parser.h"
+#include "workers/parser_config.h"
 #include "workers/sandbox.h"
 #include "workers/workers.h"
 #include "workers/workers_proto.h"
@@ -124,11 +125,9 @@ worker_cpu_limit(long budget)
 static void
 worker_usage(void)
 {
-	fprintf(stderr, "usage: rebound parse-worker [--cpu-seconds N] [--rules FILE] "
-	    "[--verp-pattern RE]\n    [--correlation-headers H;H] [--charset-allow C;C] "
-	    "[--max-depth N] [--max-parts N]\n    [--max-recipients N] [--max-header-size N] "
-	    "[--log-level L]\n"
-	    "(internal: started by \"rebound serve\" with its job socket on fd 3)\n");
+	fprintf(stderr, "usage: rebound parse-worker --options OPTIONS\n"
+	    "(internal: started by the parser pool with its job socket on fd 3; OPTIONS\n"
+	    "as made by parser_config_encode())\n");
 }
 
 workers_parse_hook workers_before_parse;
@@ -136,70 +135,56 @@ workers_parse_hook workers_before_parse;
 int
 workers_child_main(int argc, char **argv)
 {
-	struct parser_options opts;
+	struct parser_worker_config pc;
 	struct parser *p;
-	char **correlation = NULL, **charsets = NULL, *err = NULL;
-	long cpu_seconds = 10;
+	char *err = NULL;
+	long cpu_seconds;
 	struct stat st;
-	int fd = WORKERS_FD, i;
+	int fd = WORKERS_FD;
 
-	memset(&opts, 0, sizeof(opts));
-	for (i = 1; i < argc; i++) {
-		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-		if (v == NULL) {
-			worker_usage();
-			return 2;
-		}
-		i++;
-		if (strcmp(a, "--cpu-seconds") == 0)
-			cpu_seconds = strtol(v, NULL, 10);
-		else if (strcmp(a, "--rules") == 0)
-			opts.rules_path = v;
-		else if (strcmp(a, "--verp-pattern") == 0)
-			opts.verp_pattern = v;
-		else if (strcmp(a, "--correlation-headers") == 0)
-			opts.correlation_headers = correlation = g_strsplit(v, ";", -1);
-		else if (strcmp(a, "--charset-allow") == 0)
-			opts.charset_allow = charsets = g_strsplit(v, ";", -1);
-		else if (strcmp(a, "--max-depth") == 0)
-			opts.max_depth = (int)strtol(v, NULL, 10);
-		else if (strcmp(a, "--max-parts") == 0)
-			opts.max_parts = (int)strtol(v, NULL, 10);
-		else if (strcmp(a, "--max-recipients") == 0)
-			opts.max_recipients = (int)strtol(v, NULL, 10);
-		else if (strcmp(a, "--max-header-size") == 0)
-			opts.max_header_size = (gsize)g_ascii_strtoull(v, NULL, 10);
-		else if (strcmp(a, "--log-level") == 0)
-			log_set_level_name(v);
-		else {
-			worker_usage();
-			return 2;
-		}
+	if (argc != 3 || strcmp(argv[1], "--options") != 0) {
+		worker_usage();
+		return 2;
 	}
+	if (parser_config_decode(argv[2], &pc, &err) < 0) {
+		fprintf(stderr, "rebound parse-worker: %s\n", err);
+		g_free(err);
+		return 2;
+	}
+	log_set_level_name(pc.log_level);
+	log_set_format_name(pc.log_format);
+	cpu_seconds = (long)pc.cpu_seconds;
 	if (cpu_seconds < 1)
 		cpu_seconds = 1;
 	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
 		worker_usage();
+		parser_config_worker_clear(&pc);
 		return 2;
 	}
 	g_log_set_default_handler(worker_glog, NULL);
 
-	if ((p = parser_new(&opts, &err)) == NULL) {
+	if ((p = parser_new(&pc.opts, &err)) == NULL) {
 		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
 		log_warnx("parse-worker pid=%ld parser: %s", (long)getpid(), err);
 		g_free(err);
+		parser_config_worker_clear(&pc);
 		return 1;
 	}
+	parser_set_gmime_only(p, pc.gmime_only);
 	/* From here on the input is hostile: no root, only parsing's system calls. */
 	if (sandbox_enter(&err) == -1) {
 		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
 		log_warnx("parse-worker pid=%ld sandbox: %s", (long)getpid(), err);
 		g_free(err);
 		parser_free(p);
+		parser_config_worker_clear(&pc);
 		return 1;
 	}
-	if (worker_frame(fd, WORKERS_FRAME_HELLO, NULL, 0) == -1)
+	if (worker_frame(fd, WORKERS_FRAME_HELLO, NULL, 0) == -1) {
+		parser_free(p);
+		parser_config_worker_clear(&pc);
 		return 1;
+	}
 
 	for (;;) {
 		unsigned char h[WORKERS_REQ_HDR];
@@ -244,7 +229,6 @@ workers_child_main(int argc, char **argv)
 		g_free(data);
 	}
 	parser_free(p);
-	g_strfreev(correlation);
-	g_strfreev(charsets);
+	parser_config_worker_clear(&pc);
 	return 0;
 }

@@ -79,12 +79,21 @@ def run(module_name="__main__"):
     sys.exit(0 if res.wasSuccessful() and not res.skipped else 1)
 
 
+_ports_given = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A loopback port free now and not handed out before by this process:
+    the kernel may give a just-closed port again, and a daemon configured
+    with the same port for two listeners fails to start."""
+    while True:
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _ports_given:
+            _ports_given.add(p)
+            return p
 
 
 def wait_port(port, host="127.0.0.1", timeout=10.0, proc=None):

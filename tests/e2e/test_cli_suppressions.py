@@ -34,8 +34,15 @@ class CliTest(unittest.TestCase):
         self.assertEqual(rc, 2)
         p = harness.subprocess.run([harness.REBOUND, "check", "a@b.example"],
                                    stdout=harness.subprocess.PIPE, stderr=harness.subprocess.PIPE)
+        # Without -c the default file is read (and named when it is missing).
+        if not harness.os.path.exists("/etc/rebound/rebound.conf"):
+            self.assertEqual(p.returncode, 2)
+            self.assertIn(b"/etc/rebound/rebound.conf", p.stderr)
+        p = harness.subprocess.run([harness.REBOUND, "suppress", "a@b.example",
+                                    "-c", self.env.conf_path],
+                                   stdout=harness.subprocess.PIPE, stderr=harness.subprocess.PIPE)
         self.assertEqual(p.returncode, 2)
-        self.assertIn(b"-c FILE is required", p.stderr)
+        self.assertIn(b"--reason TEXT is required", p.stderr)
 
     def test_suppress_unsuppress_audited_and_live(self):
         rc, out, err = self.env.cli("suppress", "Cli.User@Example.net", "--reason", "asked to stop",
@@ -75,11 +82,13 @@ class CliTest(unittest.TestCase):
             f.write(",no address,hard,\n")
         rc, out, err = self.env.cli("import", path)
         self.assertEqual(rc, 1, err)  # some rows rejected
-        self.assertIn("imported 4 rows", out)
-        self.assertIn("rejected 3 rows", out, err)
+        # 7 rows read (the header and the blank line are no rows), and the
+        # four counts add up to them: imp1's second row is a repeat.
+        self.assertIn("read 7 rows: 3 added, 0 updated, 1 repeated, 3 rejected", out)
         self.assertIn('line 6: not a valid address: "not-an-address"', err)
-        self.assertIn('line 7: unknown class: "imp4@example.org"', err)
-        self.assertIn("line 10: no address", err)
+        # the bad field's value is quoted, not the address
+        self.assertIn('line 7: unknown class: "vip"', err)
+        self.assertIn("line 10: no address\n", err)
         rows = {r[0]: r[1:] for r in self.env.pg.psql(
             "SELECT address_key, class, reason, origin, replace(coalesce(note, ''), E'\\n', '|')"
             " FROM suppressions"
@@ -105,13 +114,70 @@ class CliTest(unittest.TestCase):
         self.assertEqual(len(j), len(exported))
         self.assertEqual({r["address"] for r in j}, set(by))
 
-        # the export loads back: same rows, all updates, nothing rejected
+        # the export loads back: same rows, all updates, nothing rejected,
+        # and every field as it was (origin, first and last seen, reason, count)
+        self.env.pg.psql("UPDATE suppressions SET first_seen = '2026-01-02 03:04:05+00',"
+                         " last_seen = '2026-02-03 04:05:06+00', event_count = 7"
+                         " WHERE address_key = 'bounced@example.com'")
+        rc, before, _ = self.env.cli("export")
         back = os.path.join(d, "back.csv")
         with open(back, "w") as f:
-            f.write(self.env.cli("export")[1])
+            f.write(before)
         rc, out, err = self.env.cli("import", back)
         self.assertEqual(rc, 0, err)
-        self.assertIn(f"imported {len(exported)} rows (0 added, {len(exported)} updated)", out)
+        n = len(exported)
+        self.assertIn(f"read {n} rows: 0 added, {n} updated, 0 repeated, 0 rejected", out)
+        rc, after, _ = self.env.cli("export")
+        self.assertEqual(sorted(before.splitlines()), sorted(after.splitlines()))
+        row = {r["address"]: r for r in csv.DictReader(io.StringIO(after))}["bounced@example.com"]
+        self.assertEqual((row["origin"], row["first_seen"], row["last_seen"], row["event_count"],
+                          row["reason"]),
+                         ("automatic", "2026-01-02T03:04:05Z", "2026-02-03T04:05:06Z", "7",
+                          "user_unknown"))
+
+    def test_import_provider_exports(self):
+        """The suppression exports of SES, SendGrid and Mailgun load with their dates."""
+        d = tempfile.mkdtemp()
+        files = {
+            "ses.csv": "EmailAddress,Reason,LastUpdateTime\n"
+                       "ses1@example.biz,BOUNCE,2026-10-01T08:00:00.123Z\n"
+                       "ses2@example.biz,COMPLAINT,2026-10-02T09:30:00Z\n",
+            "sendgrid.csv": "created,email,reason,status\n"
+                            "1790000000,sg1@example.biz,550 5.1.1 user unknown,5.1.1\n"
+                            "2026-10-03 10:00:00,sg2@example.biz,mailbox full,4.2.2\n",
+            "mailgun.csv": "address,code,error,created_at\n"
+                           'mg1@example.biz,550,No such user,"Sat, 03 Oct 2026 11:02:55 UTC"\n',
+        }
+        for name, text in files.items():
+            with open(os.path.join(d, name), "w") as f:
+                f.write(text)
+        rc, out, err = self.env.cli("import", os.path.join(d, "ses.csv"))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("read 2 rows: 2 added, 0 updated, 0 repeated, 0 rejected", out)
+        rc, out, err = self.env.cli("import", os.path.join(d, "sendgrid.csv"), "--class", "hard")
+        self.assertEqual(rc, 0, err)
+        rc, out, err = self.env.cli("import", os.path.join(d, "mailgun.csv"), "--class", "hard")
+        self.assertEqual(rc, 0, err)
+        rows = {r[0]: r[1:] for r in self.env.pg.psql(
+            "SELECT address_key, class, reason, origin,"
+            " to_char(first_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'),"
+            " to_char(last_seen AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
+            " FROM suppressions WHERE domain = 'example.biz'")}
+        self.assertEqual(rows["ses1@example.biz"], ["hard", "BOUNCE", "import",
+                                                     "2026-10-01 08:00:00", "2026-10-01 08:00:00"])
+        self.assertEqual(rows["ses2@example.biz"][0], "complaint")
+        self.assertEqual(rows["sg1@example.biz"], ["hard", "550 5.1.1 user unknown", "import",
+                                                   "2026-09-21 14:13:20", "2026-09-21 14:13:20"])
+        self.assertEqual(rows["sg2@example.biz"][2:], ["import", "2026-10-03 10:00:00",
+                                                       "2026-10-03 10:00:00"])
+        # Mailgun: the error text is the reason (not the code), the RFC 2822 date kept
+        self.assertEqual(rows["mg1@example.biz"], ["hard", "No such user", "import",
+                                                   "2026-10-03 11:02:55", "2026-10-03 11:02:55"])
+        with open(os.path.join(d, "bad.csv"), "w") as f:
+            f.write("email,created\nbad1@example.biz,yesterday-ish\n")
+        rc, out, err = self.env.cli("import", os.path.join(d, "bad.csv"))
+        self.assertEqual(rc, 1)
+        self.assertIn('line 2: first seen is not a time: "yesterday-ish"', err)
 
     def test_csv_export_defuses_formulas(self):
         """Cells a spreadsheet would evaluate get a leading quote in the CSV
@@ -153,7 +219,7 @@ class CliTest(unittest.TestCase):
             f.write("plain1@example.info\r\nplain2@example.info\r\n")
         rc, out, err = self.env.cli("import", path, "--class", "hard", "--reason", "legacy list")
         self.assertEqual(rc, 0, err)
-        self.assertIn("imported 2 rows (2 added, 0 updated)", out)
+        self.assertIn("read 2 rows: 2 added, 0 updated, 0 repeated, 0 rejected", out)
         self.assertEqual(self.env.cli("check", "plain2@example.info")[0], 0)
         self.assertEqual(self.env.cli("import", os.path.join(d, "missing.csv"))[0], 2)
         self.assertEqual(self.env.cli("import", path, "--class", "vip")[0], 2)

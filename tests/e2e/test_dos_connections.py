@@ -4,9 +4,12 @@
 of 600 idle connections each to the HTTP API, the socketmap and the policy
 server.  Then a new SMTP client still gets 220 within 2 s, /healthz answers,
 the daemon uses under 20% of a core and its log grows under 1 KB/s (over a
-5 s window once the flood is in).  Prints its figures as '#' lines; bounded
-to those connection counts and a 60 s deadline."""
-import os, resource, smtplib, socket, sys, time, unittest, urllib.request
+5 s window once the flood is in).  And with descriptors really exhausted
+(RLIMIT_NOFILE lowered under a running daemon) every listener pauses on
+EMFILE and logs it at most once a second instead of spinning.  Prints its
+figures as '#' lines; bounded to those connection counts and a 60 s deadline
+each."""
+import os, re, resource, smtplib, socket, sys, time, unittest, urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
@@ -116,6 +119,70 @@ class ConnectionFloodTest(unittest.TestCase):
         self.assertLess(cpu, 0.20 * harness.RSS_FACTOR)
         self.assertLess(log_rate, 1024, "log in the window:\n" + window[-4000:])
         self.assertIn("smtp event=stress state=on", d.log())
+
+
+class AcceptErrorTest(unittest.TestCase):
+    """Out of descriptors for real (RLIMIT_NOFILE lowered under the running
+    daemon): accept() fails with EMFILE; the listener pauses for a second at
+    a time instead of spinning, and says so at most once a second."""
+
+    def test_emfile_backs_off(self):
+        pg = harness.Pg().start()
+        d = harness.Daemon({"store": {"conninfo": pg.conninfo}})
+        d.start()
+        try:
+            pid = d.proc.pid
+            n0 = fd_count(pid)
+            soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (n0 + 3, hard))
+            held = self.connect_flood(d.port, 40)
+            for key in (("http", "listen"), ("lookup", "socketmap_listen"),
+                        ("lookup", "policy_listen")):
+                held += self.connect_flood(int(d.conf[key[0]][key[1]].rsplit(":", 1)[1]), 40)
+            time.sleep(1.5)
+            log0, cpu0, t0 = os.path.getsize(d.log_path), cpu_seconds(pid), time.time()
+            time.sleep(4)
+            log1, cpu1, t1 = os.path.getsize(d.log_path), cpu_seconds(pid), time.time()
+            cpu = (cpu1 - cpu0) / (t1 - t0)
+            log_rate = (log1 - log0) / (t1 - t0)
+            errors = d.log().count("event=accept-error")
+            note("accept-emfile: fds=%d limit=%d cpu_pct=%.1f log_bytes_per_s=%.0f "
+                 "accept_error_lines=%d", fd_count(pid), n0 + 3, cpu * 100, log_rate, errors)
+            for s in held:
+                s.close()
+            resource.prlimit(pid, resource.RLIMIT_NOFILE, (soft, hard))
+            # Accepting resumes by itself once descriptors are free again.
+            end = time.time() + 10
+            code = None
+            while time.time() < end and code != 220:
+                try:
+                    c = smtplib.SMTP(timeout=5)
+                    code, _ = c.connect("127.0.0.1", d.port)
+                    c.quit()
+                except (OSError, smtplib.SMTPException):
+                    time.sleep(0.2)
+            self.assertEqual(code, 220)
+            log = d.log()
+            for who in ("smtp", "socketmap", "policyd", "http"):
+                self.assertRegex(log, r"%s event=accept-error (listen=\S+ )?error=\"Too many "
+                                 r"open files\" action=pause-1s" % who)
+            self.assertLess(cpu, 0.20 * harness.RSS_FACTOR)
+            self.assertLess(log_rate, 1024)
+            self.assertLessEqual(errors, 4 * 8)
+        finally:
+            d.finish(pg)
+
+    def connect_flood(self, port, n):
+        out = []
+        for i in range(n):
+            s = socket.socket()
+            s.setblocking(False)
+            try:
+                s.connect(("127.0.0.1", port))
+            except BlockingIOError:
+                pass
+            out.append(s)
+        return out
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ class Migrate(unittest.TestCase):
         cls.dir = tempfile.mkdtemp(prefix="rebound-migrate-")
         cls.conf = os.path.join(cls.dir, "rebound.conf")
         with open(cls.conf, "w") as f:
-            f.write(f"[store]\nconninfo = {cls.pg.conninfo}\n")
+            f.write(f"[store]\nconninfo = {cls.pg.conninfo}\n[spool]\ndir = {cls.dir}/spool\n")
 
     @classmethod
     def tearDownClass(cls):
@@ -28,7 +28,15 @@ class Migrate(unittest.TestCase):
                               cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=60)
 
+    def check_connect(self):
+        return subprocess.run([harness.REBOUND, "serve", "-n", "--connect", "-c", self.conf],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
+
     def test_1_applies_then_idempotent(self):
+        # serve -n --connect: the database answers, but is not migrated yet
+        p = self.check_connect()
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertIn(b'run "rebound migrate"', p.stdout)
         p = self.migrate()
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn(b"%d applied" % len(MIGRATIONS), p.stdout)
@@ -45,6 +53,8 @@ class Migrate(unittest.TestCase):
         p = self.migrate("--status")
         self.assertEqual(p.returncode, 0, p.stdout)
         self.assertIn(b"database version %d" % LATEST, p.stdout)
+        p = self.check_connect()
+        self.assertEqual(p.returncode, 0, p.stdout)
 
     def test_2_refuses_newer_database(self):
         self.assertEqual(self.migrate().returncode, 0)
@@ -64,9 +74,16 @@ class Migrate(unittest.TestCase):
                            stderr=subprocess.STDOUT, timeout=60)
         self.assertEqual(p.returncode, 1)
         self.assertIn(b"cannot connect", p.stdout)
-        p = subprocess.run([harness.REBOUND, "migrate"], stdout=subprocess.PIPE,
+        p = subprocess.run([harness.REBOUND, "migrate", "--bogus"], stdout=subprocess.PIPE,
                            stderr=subprocess.STDOUT)
         self.assertEqual(p.returncode, 2)
+        self.assertIn(b"Unknown option --bogus", p.stdout)
+        # Without -c: the default file, named when it is missing.
+        if not os.path.exists("/etc/rebound/rebound.conf"):
+            p = subprocess.run([harness.REBOUND, "migrate"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn(b"/etc/rebound/rebound.conf", p.stdout)
 
 
 if __name__ == "__main__":

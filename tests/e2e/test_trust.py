@@ -100,6 +100,11 @@ class Trust(unittest.TestCase):
     def suppressed(self, key):
         return self.q(f"SELECT class FROM suppressions WHERE address_key = '{key}'")
 
+    def metrics(self, d):
+        port = d.conf["http"]["listen"].rsplit(":", 1)[1]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            return r.read().decode()
+
     def socketmap(self, d, addr):
         port = d.conf["lookup"]["socketmap_listen"].rsplit(":", 1)[1]
         p = harness.postmap("-q", addr, f"socketmap:inet:127.0.0.1:{port}:suppressed")
@@ -122,6 +127,8 @@ class Trust(unittest.TestCase):
                       [["f", "f"]])
             self.assertEqual(self.suppressed(victim), [], rcpt)
         self.assertIn("signature=fbl-not-arf", self.signed.log())
+        self.assertRegex(self.metrics(self.signed),
+                         r'\nrebound_messages_unsuppressible_total\{reason="fbl-not-arf"\} [3-9]\n')
         # The lookup servers agree (the index is fed by NOTIFY): a control
         # address suppressed meanwhile is there, the victims are not.
         ctl = "control-fbl@example.org"
@@ -177,6 +184,7 @@ class Trust(unittest.TestCase):
                                 " WHERE address_key LIKE 'cap___@example.org'"), [["100"]])
         self.assertEqual(self.q("SELECT count(*) FROM events WHERE suppressible"
                                 " AND address_key LIKE 'cap___@example.org'"), [["100"]])
+        self.assertIn("\nrebound_suppressions_capped_total 50\n", self.metrics(self.open))
         self.assertRegex(self.open.log(), r"event=suppression-cap message_id=\d+ cap=100"
                                           r" over=50 first_over=\"cap100@example.org\"")
 
@@ -263,6 +271,16 @@ class Trust(unittest.TestCase):
             code, msg = s.rcpt("x@a.bounces.example.net")
             self.assertEqual(code, 550, msg)
             self.assertIn(b"not signed", msg)
+
+    def test_sign_defaults_to_a_covered_domain(self):
+        conf = os.path.join(self.tmp, "sign.conf")
+        with open(conf, "w") as f:
+            f.write(f"[smtp]\ndomains = .sub.example;legacy.example;rp.example\n"
+                    f"[signing]\nkey = hex:{KEY.hex()}\nunsigned_domains = legacy.example\n")
+        p = subprocess.run([harness.REBOUND, "sign", "-c", conf, "who@example.org"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertRegex(p.stdout.decode(), r"^b=\d{3}=[a-z2-7]{8}=who=example\.org@rp\.example\n$")
 
     def test_serve_n_and_start_say_what_is_open(self):
         p = subprocess.run([harness.REBOUND, "serve", "-c", self.open.conf_path, "-n"],

@@ -1,6 +1,6 @@
 /*
- * test_hooks.h - TEST ONLY misbehaviour for the parser guards (the forked
- * "rebound parse" child and the "rebound parse-worker" processes).
+ * test_hooks.h - TEST ONLY misbehaviour for the parser guard (the
+ * "rebound parse-worker" processes of the daemon and of "rebound parse").
  *
  * Nothing happens unless the environment has REBOUND_TEST_HOOKS=1, so mail
  * from outside cannot trigger any of it.  Then a message whose header block

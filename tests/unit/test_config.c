@@ -4,6 +4,7 @@
 #include <string.h>
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <unistd.h>
 
 #include "common/config.h"
 
@@ -144,6 +145,12 @@ test_choices_and_pairs(void)
 	expect_error("[smtp]\ntls_cert = /x.pem\n", "2", "go together");
 	expect_error("[smtp]\nlisten_tls = 127.0.0.1:4650\n", "2", "needs smtp.tls_cert");
 	expect_error("[smtp]\nfbl_addresses = fbl.example.com\n", "2", "is not an address");
+	expect_error("[fbl]\nproviders = isp.example;fbl@isp.example\n", "2",
+	    "fbl.providers: \"fbl@isp.example\" is not a domain name");
+	expect_error("[fbl]\n\ndkim_key_file = /nonexistent/keys\n", "3",
+	    "fbl.dkim_key_file: \"/nonexistent/keys\" is not a readable file");
+	expect_error("[signing]\nunsigned_domains = a.example\n", "2",
+	    "signing.unsigned_domains needs signing.key");
 }
 
 static void
@@ -177,7 +184,58 @@ test_shipped_example_loads(void)
 	g_assert_cmpstr(cfg->smtp_bare_newlines, ==, "reject");
 	g_assert_nonnull(cfg->smtp_domains[0]);
 	g_assert_nonnull(cfg->smtp_fbl_addresses[0]);
+	/* Unset: the rules shipped beside the binary (conf/ of this tree). */
+	g_assert_true(g_path_is_absolute(cfg->parser_rules));
+	g_assert_true(g_file_test(cfg->parser_rules, G_FILE_TEST_IS_REGULAR));
+	g_assert_true(g_str_has_suffix(cfg->parser_rules, "/conf/rules.conf"));
 	config_free(cfg);
+}
+
+/* Relative paths are taken from the config file's directory, not the
+ * current one (a service starts in /), and absolute ones stay. */
+static void
+test_relative_paths(void)
+{
+	char *path = write_conf("[smtp]\ntls_cert = certs/c.pem\ntls_key = /k.pem\n"
+	    "[spool]\ndir = ../spool\n[parser]\nrules = r.conf\n"
+	    "[signing]\nkey = file:keys/s.key\nverify_keys = file:old.key;hex:00\n");
+	char *cwd = g_get_current_dir(), *err = NULL, *want, *parent;
+	struct config *cfg;
+
+	g_assert_cmpint(chdir("/"), ==, 0);
+	cfg = config_load(path, &err);
+	g_assert_cmpint(chdir(cwd), ==, 0);
+	/* The key file does not exist: the error names it where it belongs. */
+	g_assert_null(cfg);
+	want = g_build_filename(tmpdir, "keys", "s.key", NULL);
+	if (strstr(err, want) == NULL)
+		g_error("\"%s\" does not name %s", err, want);
+	g_free(want);
+	g_free(err);
+	g_free(path);
+
+	path = write_conf("[smtp]\ntls_cert = certs/c.pem\ntls_key = /k.pem\n"
+	    "[spool]\ndir = ../spool\n[parser]\nrules = r.conf\n");
+	g_assert_cmpint(chdir("/"), ==, 0);
+	cfg = config_load(path, &err);
+	g_assert_cmpint(chdir(cwd), ==, 0);
+	if (cfg == NULL)
+		g_error("%s", err);
+	want = g_build_filename(tmpdir, "certs", "c.pem", NULL);
+	g_assert_cmpstr(cfg->smtp_tls_cert, ==, want);
+	g_free(want);
+	g_assert_cmpstr(cfg->smtp_tls_key, ==, "/k.pem");
+	want = g_build_filename(tmpdir, "r.conf", NULL);
+	g_assert_cmpstr(cfg->parser_rules, ==, want);
+	g_free(want);
+	parent = g_path_get_dirname(tmpdir);
+	want = g_build_filename(parent, "spool", NULL);
+	g_assert_cmpstr(cfg->spool_dir, ==, want);
+	g_free(want);
+	g_free(parent);
+	config_free(cfg);
+	g_free(path);
+	g_free(cwd);
 }
 
 int
@@ -198,6 +256,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/valid-values", test_valid_values);
 	g_test_add_func("/config/tenants", test_tenants);
 	g_test_add_func("/config/shipped-example-loads", test_shipped_example_loads);
+	g_test_add_func("/config/relative-paths", test_relative_paths);
 	rc = g_test_run();
 	conf = g_build_filename(tmpdir, "t.conf", NULL);
 	g_unlink(conf);

@@ -110,6 +110,35 @@ static const struct expect table[] = {
 	 * recipient's (here a refusal of the sending host), the "Host unknown"
 	 * below it the next recipient's */
 	{ "sendmail-transcript.eml", REPORT_KIND_BOUNCE, "fay@strict.test", REPORT_CLASS_BLOCK, "blocked" },
+	/* issue 13's shapes of unseen mail.  The reason on the lines after "Failed to deliver to": */
+	{ "shape-failed-to-deliver.eml", REPORT_KIND_BOUNCE, "ada@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-invalid-mailbox.eml", REPORT_KIND_BOUNCE, "cy@provider.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-exchange2007.eml", REPORT_KIND_BOUNCE, "max@exch.test", REPORT_CLASS_HARD, "userunknown" },
+	/* Status: 5.1.1 over "rejected by recipient policy"; the original's X-Spam-* say nothing */
+	{ "shape-status-beats-phrase.eml", REPORT_KIND_DSN, "dee@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-own-spam-headers.eml", REPORT_KIND_BOUNCE, "ed@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	/* HTML only, entities, a help desk's address in the boilerplate (checked below: one record) */
+	{ "shape-html-entities.eml", REPORT_KIND_BOUNCE, "fay@dead.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-o365-alternative.eml", REPORT_KIND_BOUNCE, "gus@tenant.test", REPORT_CLASS_HARD, "userunknown" },
+	/* RFC 3834 marks and an out-of-office Subject beat a daemon-like sender */
+	{ "shape-ooo-daemon.eml", REPORT_KIND_AUTOREPLY, "mailer-daemon@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	{ "shape-ooo-german.eml", REPORT_KIND_AUTOREPLY, "ina@firma.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	/* an RFC 2047 encoded Subject, read decoded */
+	{ "shape-ooo-french.eml", REPORT_KIND_AUTOREPLY, "lea@societe.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	/* vocabulary */
+	{ "shape-qmail-host.eml", REPORT_KIND_BOUNCE, "ivy@nowhere.test", REPORT_CLASS_HARD, "hostunknown" },
+	{ "shape-mailru-blocked.eml", REPORT_KIND_BOUNCE, "jan@mail.ru.test", REPORT_CLASS_BLOCK, "blocked" },
+	{ "shape-mailru-space.eml", REPORT_KIND_BOUNCE, "kim@mail.ru.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	{ "shape-full-mailbox.eml", REPORT_KIND_BOUNCE, "lea@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* the failed recipient named by its display name only: the original's To has the address */
+	{ "shape-display-name-only.eml", REPORT_KIND_BOUNCE, "nora@exch.test", REPORT_CLASS_HARD, "userunknown" },
+	/* of two, the one whose display name the notice repeats */
+	{ "shape-display-names.eml", REPORT_KIND_BOUNCE, "otto@exch.test", REPORT_CLASS_HARD, "userunknown" },
+	/* Hotmail's complaint that is the complained-about message itself */
+	{ "shape-hotmail-bare.eml", REPORT_KIND_ARF, "ola@hotmail.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	/* "Delivery failed 20 attempts": given up, not delayed */
+	{ "shape-delivery-attempts.eml", REPORT_KIND_BOUNCE, "pia@slow.test", REPORT_CLASS_SOFT, "expired" },
+	{ "shape-sendmail-fatal.eml", REPORT_KIND_BOUNCE, "quin@dead.test", REPORT_CLASS_HARD, "userunknown" },
 };
 
 static void
@@ -368,11 +397,32 @@ test_details(void)
 static void
 test_not_bounce(void)
 {
+	/*
+	 * Mail, not bounces: a person writing from postmaster@, a newsletter
+	 * whose Subject says "rejected" (neither says a delivery failed), a
+	 * read receipt (RFC 8098), a challenge-response request.
+	 */
+	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
+		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
+		"shape-challenge.eml" };
 	struct parser *p = mkparser(NULL);
-	struct report *r = parse_file(p, FIX "not-bounce.eml", NULL);
+	struct report *r;
+	guint i;
 
-	g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
-	g_assert_cmpuint(r->records->len, ==, 0);
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		char *path = g_strconcat(FIX, files[i], NULL);
+
+		r = parse_file(p, path, NULL);
+		g_test_message("%s", files[i]);
+		g_assert_cmpint(r->kind, ==, REPORT_KIND_NONE);
+		g_assert_cmpuint(r->records->len, ==, 0);
+		report_free(r);
+		g_free(path);
+	}
+	/* a mail system's notice that nothing failed yet: nobody to suppress */
+	r = parse_file(p, FIX "shape-frozen-notice.eml", NULL);
+	for (i = 0; i < r->records->len; i++)
+		g_assert_cmpint(rec(r, i)->class_, ==, REPORT_CLASS_AUTOREPLY);
 	report_free(r);
 	parser_free(p);
 }
@@ -468,6 +518,92 @@ test_verp(void)
 	/* not a VERP address: untouched */
 	r = parse_file(p, FIX "exim-text.eml", "bounces@sender.test");
 	g_assert_cmpstr(rec(r, 0)->recipient, ==, "frank@gone.test");
+	report_free(r);
+	parser_free(p);
+}
+
+/* Each record says where its recipient was read; the field survives the worker pipe. */
+static void
+test_recipient_from(void)
+{
+	static const struct { const char *file, *from; } t[] = {
+		{ "dsn-two-rcpts.eml", "final-recipient" },
+		{ "dsn-source-route.eml", "original-recipient" },
+		{ "qmail-text.eml", "failure-line" },
+		{ "list-xfailed.eml", "x-failed-recipients" },
+		{ "arf-abuse.eml", "original-rcpt-to" },
+		{ "arf-undisclosed.eml", "placeholder" },
+		{ "jmrp.eml", "complainer-header" },
+		{ "autoreply.eml", "from" },
+		{ "ses-bounce.eml", "ses-json" },
+	};
+	struct parser *p = mkparser("^bounce\\+(?<local>[^=@]+)=(?<domain>[^@]+)@");
+	struct report *r, *back;
+	GBytes *b;
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(t); i++) {
+		char *path = g_strconcat(FIX, t[i].file, NULL);
+
+		r = parse_file(p, path, NULL);
+		g_assert_cmpstr(rec(r, 0)->recipient_from, ==, t[i].from);
+		b = report_serialize(r);
+		back = report_deserialize(b);
+		g_assert_nonnull(back);
+		g_assert_cmpstr(rec(back, 0)->recipient_from, ==, t[i].from);
+		g_bytes_unref(b);
+		report_free(back);
+		report_free(r);
+		g_free(path);
+	}
+	/* the envelope names the recipient the notice does not */
+	r = parse_file(p, FIX "verp-no-rcpt.eml", "bounce+kim=verp.test@bounces.sender.test");
+	g_assert_cmpstr(rec(r, 0)->recipient_from, ==, "verp");
+	report_free(r);
+	r = parse_file(p, FIX "exim-text.eml", "bounce+frank2=gone.test@bounces.sender.test");
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "frank2@gone.test");
+	g_assert_cmpstr(rec(r, 0)->recipient_from, ==, "verp");
+	report_free(r);
+	/* no recipient, nothing to say where it came from */
+	r = parse_file(p, FIX "verp-no-rcpt.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 0);
+	report_free(r);
+	parser_free(p);
+}
+
+/* Candidates that are no recipient: contacts in boilerplate, signatures, a URL, a DKIM or Received line. */
+static void
+test_candidates(void)
+{
+	static const char *const one[] = { "shape-html-entities.eml", "shape-o365-alternative.eml",
+		"shape-ooo-daemon.eml", "shape-own-spam-headers.eml" };
+	struct parser *p = mkparser(NULL);
+	struct report *r;
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(one); i++) {
+		char *path = g_strconcat(FIX, one[i], NULL);
+
+		r = parse_file(p, path, NULL);
+		g_test_message("%s", one[i]);
+		g_assert_cmpuint(r->records->len, ==, 1);
+		g_assert_cmpstr(strchr(rec(r, 0)->recipient, '&'), ==, NULL);
+		report_free(r);
+		g_free(path);
+	}
+	/* given up after many attempts: failed, not delayed */
+	r = parse_file(p, FIX "shape-delivery-attempts.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->action, ==, "failed");
+	report_free(r);
+	r = parse_file(p, FIX "shape-delayed-given-up.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->action, ==, "failed");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "expired");
+	g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_SOFT);
+	report_free(r);
+	/* nothing decisive: said so, and no class that suppresses */
+	r = parse_file(p, FIX "shape-undecided.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "onhold");
+	g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
 	report_free(r);
 	parser_free(p);
 }
@@ -910,6 +1046,10 @@ test_rules_fold(void)
 		{ "550-5.1.1 The email account that\n550-5.1.1 you tried to reach", "550-5.1.1 the email account that you tried to reach" },
 		{ "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", "abcdefghijklmnopqrstuvwxyz0123456789" },
 		{ "   leading and trailing   ", "leading and trailing" },
+		/* quoted verdict and trace fields, folded lines and all, are no evidence */
+		{ "550 Rejected\nX-Spam-Status: Yes, score=9\n\ttests=SPAM\nReceived: from a\r\n by b\r\nThe end",
+		    "550 rejected the end" },
+		{ "550 Rejected\rx-spam-flag: YES\rDate: today", "550 rejected date: today" },
 	};
 	size_t i;
 
@@ -935,6 +1075,8 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/line_ends", test_line_ends);
 	g_test_add_func("/parser/charset_conversion", test_charset_conversion);
 	g_test_add_func("/parser/verp", test_verp);
+	g_test_add_func("/parser/recipient_from", test_recipient_from);
+	g_test_add_func("/parser/candidates", test_candidates);
 	g_test_add_func("/parser/hostile_files", test_hostile_files);
 	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
 	g_test_add_func("/parser/sanitize_parts", test_sanitize_parts);

@@ -411,6 +411,33 @@ test_large_data_to_file(void)
 	fx_teardown(&fx);
 }
 
+/* Below [spool] min_free_mb a message leaving RAM is refused: 452 after the dot. */
+static void
+test_large_data_min_free(void)
+{
+	struct fixture fx;
+	GString *m = g_string_new("MAIL FROM:<>\r\nRCPT TO:<v@bounces.example.com>\r\nDATA\r\n");
+	char *r;
+	int i;
+
+	fx_setup(&fx, "reject");
+	fx.cfg->smtp_max_message_size = 8 * 1024 * 1024;
+	spool_set_min_free(fx.spool, G_MAXUINT64 / 4);
+	g_free(TALK(&fx, "", 1));
+	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	for (i = 0; i < 8000; i++)
+		g_string_append(m, "0123456789012345678901234567890123456789012345678\r\n");
+	g_string_append(m, ".\r\nNOOP\r\n");
+	r = talk(&fx, m->str, m->len, 5);
+	g_assert_nonnull(strstr(r, "452 4.3.1"));
+	g_assert_nonnull(strstr(r, "\r\n250 2.0.0 OK\r\n"));
+	g_assert_cmpuint(spool_count(fx.spool), ==, 0);
+	g_assert_cmpuint(fx.srv->data_mem, ==, 0);
+	g_free(r);
+	g_string_free(m, TRUE);
+	fx_teardown(&fx);
+}
+
 /* Per-address limits: an IPv4 address, an IPv6 /64, a mapped IPv4 as IPv4. */
 static void
 test_limit_key(void)
@@ -453,5 +480,6 @@ main(int argc, char **argv)
 	g_test_add_func("/smtp-session/pipelined-commits", test_pipelined_commits);
 	g_test_add_func("/smtp-session/large-data-to-file", test_large_data_to_file);
 	g_test_add_func("/smtp-session/limit-key", test_limit_key);
+	g_test_add_func("/smtp-session/large-data-min-free", test_large_data_min_free);
 	return g_test_run();
 }

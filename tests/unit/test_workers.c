@@ -458,6 +458,93 @@ test_batch(void)
 	config_free(cfg);
 }
 
+/*
+ * One worker with many jobs queued behind one another: a crash charges the
+ * job being parsed only; the jobs queued behind it are parsed by the next
+ * worker as if nothing happened, each lands on its own job, and a crash
+ * costs one respawn.
+ */
+static void
+test_inflight(void)
+{
+	struct config *cfg = test_config(1, 10, 512);
+	struct workers *w = test_pool(cfg);
+	enum { N = 40 };
+	struct workers_job jobs[N];
+	char *dsn, *abrt, *segv;
+	size_t dlen, alen, slen, i;
+	struct workers_stats before, after;
+
+	dsn = fixture("workers/dsn-userunknown.eml", &dlen);
+	abrt = fixture("workers/hook-abort.eml", &alen);
+	segv = fixture("workers/hook-segv.eml", &slen);
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < N; i++) {
+		jobs[i].data = i == 5 || i == 6 ? abrt : i == 30 ? segv : dsn;
+		jobs[i].len = i == 5 || i == 6 ? alen : i == 30 ? slen : dlen;
+		jobs[i].envelope_rcpt = i % 2 ? "bounce@bounces.example.com" : NULL;
+	}
+	workers_stats(&before);
+	g_assert_cmpint(workers_parse(w, jobs, N), ==, N - 3);
+	workers_stats(&after);
+	for (i = 0; i < N; i++) {
+		if (i == 5 || i == 6 || i == 30) {
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
+			g_assert_nonnull(strstr(jobs[i].detail, i == 30 ? "SIGSEGV" : "SIGABRT"));
+		} else {
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_OK);
+			g_assert_cmpint(jobs[i].report->kind, ==, REPORT_KIND_DSN);
+		}
+		workers_job_clear(&jobs[i]);
+	}
+	g_assert_cmpuint(after.crashes, ==, before.crashes + 3);
+	g_assert_cmpuint(after.jobs, ==, before.jobs + N);
+	g_free(dsn);
+	g_free(abrt);
+	g_free(segv);
+	workers_free(w);
+	config_free(cfg);
+}
+
+/* The parser options cross to the worker in one encoding and come back the same. */
+static void
+test_options_roundtrip(void)
+{
+	struct config *cfg = config_defaults();
+	struct parser_worker_config in, out;
+	char *s, *err = NULL;
+
+	g_free(cfg->parser_verp_pattern);
+	cfg->parser_verp_pattern = g_strdup("^b\\+(?<local>[^=]+)='(?<domain>.+)\"@");
+	g_strfreev(cfg->parser_correlation_headers);
+	cfg->parser_correlation_headers = NULL;
+	cfg->parser_max_depth = 7;
+	cfg->parser_max_header_size = G_GUINT64_CONSTANT(5000000000) / 1000;
+	parser_config_worker(cfg, "/etc/r\u00e9bound/rules.conf", &in);
+	in.gmime_only = TRUE;
+	s = parser_config_encode(&in);
+	g_assert_cmpint(parser_config_decode(s, &out, &err), ==, 0);
+	g_assert_cmpstr(out.opts.rules_path, ==, in.opts.rules_path);
+	g_assert_cmpstr(out.opts.verp_pattern, ==, cfg->parser_verp_pattern);
+	g_assert_null(out.opts.correlation_headers);
+	g_assert_nonnull(out.opts.charset_allow);
+	g_assert_true(g_strv_equal((const char *const *)out.opts.charset_allow,
+	    (const char *const *)cfg->parser_charset_allow));
+	g_assert_cmpint(out.opts.max_depth, ==, 7);
+	g_assert_cmpint(out.opts.max_parts, ==, cfg->parser_max_parts);
+	g_assert_cmpuint(out.opts.max_header_size, ==, 5000000);
+	g_assert_cmpint(out.opts.max_recipients, ==, cfg->parser_max_recipients);
+	g_assert_cmpint(out.cpu_seconds, ==, cfg->parser_cpu_seconds);
+	g_assert_cmpstr(out.log_level, ==, in.log_level);
+	g_assert_true(out.gmime_only);
+	parser_config_worker_clear(&out);
+	g_assert_cmpint(parser_config_decode("('x', nothing)", &out, &err), ==, -1);
+	g_assert_nonnull(strstr(err, "parser options"));
+	g_free(err);
+	g_free(s);
+	config_free(cfg);
+}
+
 /* A fake worker that speaks garbage: the parent must reject it, not trust it. */
 static void
 run_fake_worker(const char *script, const char *want_detail)
@@ -562,6 +649,8 @@ main(int argc, char **argv)
 	g_test_add_func("/workers/wall_timeout", test_wall_timeout);
 	g_test_add_func("/workers/sigkill_midparse", test_sigkill_midparse);
 	g_test_add_func("/workers/batch", test_batch);
+	g_test_add_func("/workers/inflight", test_inflight);
+	g_test_add_func("/workers/options_roundtrip", test_options_roundtrip);
 	g_test_add_func("/workers/protocol_garbage", test_protocol_garbage);
 	g_test_add_func("/workers/start_failure", test_start_failure);
 	g_test_add_func("/workers/quarantine_policy", test_quarantine_policy);

@@ -1,0 +1,98 @@
+#!/usr/bin/env python3
+"""Copy the accuracy corpus's messages out of git snapshots of their sources.
+
+Usage: collect.py MIRROR_DIR OUT_DIR
+MIRROR_DIR holds one bare git directory per source repository, named
+OWNER+NAME/repo (as the snapshots this corpus was gathered from).  Each
+source's files are copied to OUT_DIR/SOURCE/ with a SOURCE file naming the
+repository, commit, paths and licence.  Multi-message mbox files (Exim's
+test/mail) are split into one file per message.
+"""
+import os
+import re
+import subprocess
+import sys
+
+MAX_SIZE = 256 * 1024
+
+SOURCES = {
+    # name: (repo, licence, path regexes, split mbox)
+    "exim": ("Exim/exim", "GPL-2.0-or-later (src/LICENCE)", [r"^test/mail/[^/]+$"], True),
+    "ruby-mail": ("mikel/mail", "MIT (MIT-LICENSE)", [r"^spec/fixtures/emails/.*\.eml$"], False),
+    "talon": ("mailgun/talon", "Apache-2.0 (LICENSE)",
+              [r"^tests/fixtures/(standard_replies|html_replies)/[^/]+\.eml$",
+               r"^tests/fixtures/[^/]+\.eml$"], False),
+    "mail-auth": ("stalwartlabs/mail-auth", "Apache-2.0 OR MIT (LICENSES/)", [r"^resources/arf/.*\.eml$"], False),
+    "mail-parser-rs": ("stalwartlabs/mail-parser", "Apache-2.0 OR MIT (LICENSES/)", [r"^resources/eml/(legacy|rfc|thirdparty)/[^/]+\.eml$"], False),
+    "haraka": ("haraka/Haraka", "MIT (LICENSE)", [r"^test/mail_specimen/.*\.txt$"], False),
+    "flanker": ("mailgun/flanker", "Apache-2.0 (LICENSE)", [r"^tests/fixtures/messages/(bounce/|complaints/|spam/)?[^/]+\.eml$"], False),
+    "enmime": ("jhillyerd/enmime", "MIT (LICENSE)", [r"^testdata/(mail|low-quality)/[^/]+\.raw$", r"^dsn/testdata/[^/]+\.raw$"], False),
+    "go-gmime": ("sendgrid/go-gmime", "MIT (LICENSE)", [r"^gmime/(fixtures|test_data)/[^/]+\.eml$"], False),
+    "spamscope": ("SpamScope/mail-parser", "Apache-2.0 (LICENSE.txt)", [r"^tests/mails/mail_[^/]+$"], False),
+    "stalwart": ("stalwartlabs/mail-server", "AGPL-3.0-only (LICENSES/AGPL-3.0-only.txt)",
+                 [r"^tests/resources/(smtp/(dsn|messages|reports|milter)|jmap/email_[a-z]+)/[^/]+\.eml$"], False),
+    "mimekit": ("jstedfast/MimeKit", "MIT (LICENSE)", [r"^UnitTests/TestData/messages/[^/]+\.(?:txt|eml)$"], False),
+    "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
+}
+
+
+def git(gitdir, *args):
+    return subprocess.run(["git", "--git-dir", gitdir] + list(args), check=True,
+                          capture_output=True).stdout
+
+
+def split_mbox(data):
+    """Messages of an mbox file, each without its 'From ' separator line."""
+    out, cur = [], None
+    prev_blank = True
+    for line in data.split(b"\n"):
+        if line.startswith(b"From ") and prev_blank and re.match(rb"^From \S+ ", line):
+            if cur is not None:
+                out.append(b"\n".join(cur).rstrip(b"\n") + b"\n")
+            cur = []
+        elif cur is not None:
+            cur.append(line)
+        prev_blank = line.strip() == b""
+    if cur is not None:
+        out.append(b"\n".join(cur).rstrip(b"\n") + b"\n")
+    return out
+
+
+def main():
+    mirror, out = sys.argv[1], sys.argv[2]
+    only = set(sys.argv[3:])
+    for name, (repo, lic, pats, mbox) in SOURCES.items():
+        if only and name not in only:
+            continue
+        gitdir = os.path.join(mirror, repo.replace("/", "+"), "repo")
+        commit = git(gitdir, "rev-parse", "HEAD").decode().strip()
+        paths = [p for p in git(gitdir, "ls-tree", "-r", "--name-only", "HEAD").decode().splitlines()
+                 if any(re.search(x, p) for x in pats)]
+        dest = os.path.join(out, name)
+        os.makedirs(dest, exist_ok=True)
+        n = 0
+        for p in sorted(paths):
+            try:
+                data = git(gitdir, "show", "HEAD:" + p)
+            except subprocess.CalledProcessError:
+                continue    # a large file the snapshot lists but does not hold
+            if len(data) > MAX_SIZE:
+                continue    # keeps the repository small; no bounce is this large
+            base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", 2)[-1].replace("/", "_"))
+            if mbox:
+                for i, m in enumerate(split_mbox(data)):
+                    with open(os.path.join(dest, "%s.%d.eml" % (base, i)), "wb") as f:
+                        f.write(m)
+                    n += 1
+            else:
+                with open(os.path.join(dest, base if base.endswith(".eml") else base + ".eml"), "wb") as f:
+                    f.write(data)
+                n += 1
+        with open(os.path.join(dest, "SOURCE"), "w") as f:
+            f.write("repository: https://github.com/%s\ncommit: %s\nlicence: %s\n"
+                    "paths: %s\nmessages: %d\n" % (repo, commit, lic, " | ".join(pats), n))
+        print(name, n)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,226 @@
+#!/usr/bin/env python3
+"""Write tests/corpus/<source>/expected.jsonl from the labels below.
+
+Labels were made by reading each message (for Exim, from label_exim.py's
+proposals, corrected here by hand).  Every message of a source that is not
+listed as a bounce, report or auto-reply is labelled {"not_bounce": true}.
+Reasons use Sisimai's vocabulary: "onhold" where the message gives a
+failure text that decides nothing, "undefined" where it gives none.  hardbounce is true for userunknown, hostunknown and hasmoved
+(and a permanent notaccept), as in ../shared/corpus.
+
+Usage: labels.py [CORPUS_DIR]   (default tests/corpus)
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+
+HARD = {"userunknown", "hostunknown", "hasmoved"}
+
+
+def rec(rcpt, reason, status="", action="failed"):
+    hard = reason in HARD or (reason == "notaccept" and status.startswith("5"))
+    return {"recipient": rcpt, "reason": reason, "hardbounce": hard, "status": status, "action": action}
+
+
+def vac(rcpt):
+    return rec(rcpt, "vacation", "", "")
+
+
+def fbl(rcpt):
+    return rec(rcpt, "feedback", "", "")
+
+
+# A notice from a mail system that names no failed recipient: any record is extra.
+NONE = []
+
+LABELS = {
+    "ruby-mail": {
+        "emails_mime_emails_raw_email_with_mimepart_without_content_type.eml":
+            [rec("larose.julie@courrier.uqam.ca", "expired", "4.5.0", "delayed")],
+        "emails_multipart_report_emails_multi_address_bounce1.eml":
+            [rec(a + "@gmail.com", "userunknown", "5.1.1") for a in
+             ("bbbbvhvbbvkjbhfbvbvjhb", "bscdbcjhasbcjhbdscbhbsdhcbj", "egyfefsdvsfvvhjsd",
+              "kfhejkfbsjkjsbhds", "qfvhgsvhgsduiohncdhcvhsdfvsfygusd")],
+        "emails_multipart_report_emails_multi_address_bounce2.eml":
+            [rec(a + "@gmail.com", "userunknown", "5.1.1") for a in
+             ("bbbbvhvbbvkjbhfbvbvjhb", "bscdbcjhasbcjhbdscbhbsdhcbj", "egyfefsdvsfvvhjsd",
+              "kfhejkfbsjkjsbhds", "qfvhgsvhgsduiohncdhcvhsdfvsfygusd")],
+        # "<u@ci.com> has restricted SMS e-mail"
+        "emails_multipart_report_emails_multipart_report_multiple_status.eml":
+            [rec("u@ci.com", "filtered", "5.3.0")],
+        "emails_multipart_report_emails_report_422.eml":
+            [rec("fraser@oooooooo.com.au", "mailboxfull", "4.2.2", "delayed")],
+        "emails_multipart_report_emails_report_530.eml":
+            [rec("edwin@zzzzzzz.com", "userunknown", "5.3.0")],
+    },
+    "mail-auth": {
+        "001.eml": [fbl("undisclosed-recipient-in-headers@libsisimai.org.invalid")],
+        "002.eml": [fbl("user@example.com")],
+        "003.eml": [fbl("user@example.com")],
+        "004.eml": [fbl("address@myotherdomain.name")],
+        "005.eml": [fbl("someuser@receiver.example")],
+    },
+    "flanker": {
+        "messages_bounce_broken-mime.eml": [rec("info@example.net", "expired")],
+        "messages_bounce_delayed-broken.eml": [rec("demo@example.com", "mailboxfull", "4.2.2")],
+        "messages_bounce_delayed.eml": [rec("foo@example.com", "expired", "4.0.0")],
+        "messages_bounce_gmail-invalid-address.eml":
+            [rec("awfawfawfawfawfaw@someserverhere.com", "userunknown", "5.1.0")],
+        "messages_bounce_gmail-no-dns.eml": [rec("user@example.comm", "hostunknown")],
+        "messages_bounce_mailbox-full.eml": [rec("user@aol.com", "mailboxfull", "5.2.2")],
+        "messages_bounce_no-mx.eml": [rec("user@example.com", "expired", "4.4.4", "delayed")],
+        "messages_bounce_office365.eml": [rec("noname@example.com", "userunknown", "5.1.10")],
+        "messages_bounce_zed.eml":
+            [rec("asdfasdfasdfasdfasdfasdfewrqertrtyrthsfgdfgadfqeadvxzvz@gmail.com", "userunknown", "5.1.1")],
+        "messages_complaints_aol.eml": [fbl("redacted@aol.com")],
+        "messages_complaints_yahoo.eml": [fbl("user@yahoo.com")],
+    },
+    "enmime": {
+        "delayed_dsn.raw.eml": [rec("thomas@de-montfort.ac.uk", "expired", "4.0.0", "delayed")],
+        "dsn_with_multipart_alternative.raw.eml": [rec("non-existing@example.com", "userunknown", "5.1.10")],
+        # 'arathib@vnet.IBM.COM' is not a registered gateway user: the recipient is unknown there
+        "multi_recipient_dsn.raw.eml": [rec("arathib@vnet.ibm.com", "userunknown", "5.0.0"),
+                                        rec("johnh@hpnjld.njd.hp.com", "expired", "4.0.0", "delayed"),
+                                        rec("wsnell@sdcc13.ucsd.edu", "userunknown", "5.0.0")],
+        "multipart-wo-boundary.raw.eml": NONE,
+        "simple_dsn.raw.eml": [rec("louisl@larry.slip.umd.edu", "expired", "4.0.0")],
+        "simple_dsn_with_html.raw.eml": [rec("louisl@larry.slip.umd.edu", "expired", "4.0.0")],
+    },
+    "go-gmime": {
+        "DSN-bounce.eml": [rec("foobar@foobar.com", "userunknown", "5.1.1")],
+        "DSN-spam.eml": [rec("foobar@univdhaka.edu", "spamdetected", "5.7.1")],
+        "NDR-block.eml": [rec("foobar@comcast.net", "blocked")],
+        "FBL-auth.eml": [fbl("postmaster@outlook.com")],
+        "rfc822.eml": [fbl("redacted@aol.com")],
+    },
+    "stalwart": {
+        "smtp_dsn_delay.eml": [rec("john.doe@example.org", "expired", "4.0.0", "delayed")],
+        # "550 (5.1.2) 'User does not exist'": the RFC 3463 code decides (bad destination system)
+        "smtp_dsn_failure.eml": [rec("foobar@example.org", "hostunknown", "5.1.2")],
+        "smtp_dsn_mixed.eml": [rec("foobar@example.org", "hostunknown", "5.1.2"),
+                               rec("jane@example.org", "delivered", "2.1.5", "delivered"),
+                               rec("john.doe@example.org", "expired", "4.0.0", "delayed")],
+        "smtp_dsn_success.eml": [rec("jane@example.org", "delivered", "2.1.5", "delivered")],
+        # the same five ARF examples as mail-auth (train): left out, not scored twice
+        "smtp_reports_arf1.eml": None, "smtp_reports_arf2.eml": None, "smtp_reports_arf3.eml": None,
+        "smtp_reports_arf4.eml": None, "smtp_reports_arf5.eml": None,
+    },
+    "mimekit": {
+        "messages_bounce.txt.eml": [rec("netec.test@netecgc.com", "userunknown", "5.1.1")],
+        # "550 Requested action not taken", 5.5.0: nothing decisive
+        "messages_delivery-status-multiple-blank-lines.txt.eml": [rec("orig_recip@customer.com", "onhold", "5.5.0")],
+        "messages_delivery-status-no-blank-line.txt.eml": [rec("newsletter-request@imusic.com", "userunknown")],
+        "messages_delivery-status.txt.eml": [rec("newsletter-request@imusic.com", "userunknown")],
+        # every letter replaced by x: no address to label
+        "messages_delivery-status.anonymized.eml": None,
+        # "Unknown user"
+        "messages_delivery-status2.txt.eml": [rec("source@domain.com", "userunknown", "5.0.0")],
+        # RFC 5965's example again (mail-auth has it, train): left out
+        "messages_feedback-report.txt.eml": None,
+    },
+    "spamscope": {
+        "mail_malformed_2.eml": [rec("abh@netpar.com.br", "mailboxfull", "4.2.2")],
+    },
+}
+
+# ---- Exim's test suite: proposals from label_exim.py, corrected ----------
+# Reason by the failure text Exim gives the recipient (first match wins).
+EXIM_TEXT = [
+    (r"mailbox is full", "mailboxfull"),
+    (r"retry timeout exceeded|have been failing for a long time", "expired"),
+    (r"unrouteable", "hostunknown"),
+    (r"address unknown|recipient not ok", "userunknown"),
+    (r"account disabled", "suspend"),
+    (r"closed mailing list", "policyviolation"),
+    (r"go away", "blocked"),
+    (r"lowest numbered mx record points to local host", "systemerror"),
+    (r"5\.4\.3", "networkerror"),
+    (r"local delivery failed", "mailererror"),
+]
+# Bounces that name no failed recipient (the local scanning refused the
+# sender, no or too many recipients): any record is extra.
+EXIM_NONE = r"^Subject: Mail failure - "
+# Notices to a postmaster or a mailbox owner (frozen messages, .forward
+# errors, a mailbox over its warning size): mail, but no bounce.
+EXIM_NOTICE = r"^Subject: (error\(s\) in forwarding|Message frozen|System filter has frozen|Your mailbox|Submission of mail from)"
+# Recipients that are no address (pipes named by a system filter, quoted
+# router tricks): such files are left out of the corpus's expectations.
+EXIM_SKIP = {"0103.CALLER.0.eml", "0103.CALLER.1.eml", "0321.CALLER.0.eml", "4123.CALLER.0.eml",
+             "4123.CALLER.1.eml", "4124.CALLER.0.eml", "4124.CALLER.1.eml", "4154.CALLER.0.eml",
+             "4154.CALLER.1.eml", "4154.CALLER.2.eml", "5204.CALLER.0.eml"}
+
+
+def exim_labels(corpus):
+    out = {}
+    props = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "label_exim.py"),
+                            os.path.join(corpus, "exim")], capture_output=True, check=True).stdout
+    for line in props.decode().splitlines():
+        o = json.loads(line)
+        f = o["file"]
+        if f in EXIM_SKIP:
+            out[f] = None
+            continue
+        raw = open(os.path.join(corpus, "exim", f), "rb").read().decode("latin1")
+        hdr = raw.split("\n\n", 1)[0]
+        if re.search(EXIM_NOTICE, hdr, re.M):
+            continue
+        if re.search(EXIM_NONE, hdr, re.M):
+            out[f] = NONE
+            continue
+        if not o["proposed"]:
+            # Exim marks its own bounces auto-replied too: only a message
+            # that names no failed address is an auto-reply.
+            if re.search(r"^Auto-Submitted: auto-replied", hdr, re.M | re.I):
+                m = re.search(r"^From: .*?<?([^\s<>]+@[^\s<>]+)>?\s*$", hdr, re.M)
+                out[f] = [vac(m.group(1))] if m else NONE
+            continue
+        generated = "text was generated during the delivery" in raw
+        recs = []
+        for p in o["proposed"]:
+            if p["action"] == "delayed":
+                recs.append(rec(p["recipient"], "expired", p["status"], "delayed"))
+                continue
+            if not re.match(r"^[^\s<>@]+@[^\s<>@]+$", p["recipient"]):
+                continue
+            # Sisimai's split: text that decides nothing is "onhold", no text "undefined"
+            d = re.sub(r"\((generated from|expanded from) [^)]*\)", "", p["detail"]).strip()
+            reason = "onhold" if d else "undefined"
+            for pat, rs in EXIM_TEXT:
+                if re.search(pat, p["detail"], re.I):
+                    reason = rs
+                    break
+            else:
+                # A pipe or file the address was delivered to failed and said why.
+                if generated or re.search(r"^  (pipe|save) to ", raw, re.M):
+                    reason = "mailererror"
+            recs.append(rec(p["recipient"], reason, p["status"] or "5.0.0", "failed"))
+        out[f] = recs
+    return out
+
+
+def main():
+    corpus = sys.argv[1] if len(sys.argv) > 1 else "tests/corpus"
+    LABELS["exim"] = exim_labels(corpus)
+    for src in sorted(os.listdir(corpus)):
+        d = os.path.join(corpus, src)
+        if not os.path.isdir(d):
+            continue
+        lab = LABELS.get(src, {})
+        with open(os.path.join(d, "expected.jsonl"), "w") as out:
+            for f in sorted(os.listdir(d)):
+                if not f.endswith(".eml"):
+                    continue
+                row = {"file": "%s/%s" % (src, f), "family": src}
+                if f in lab:
+                    if lab[f] is None:
+                        continue
+                    row["records"] = lab[f]
+                else:
+                    row["records"] = []
+                    row["not_bounce"] = True
+                out.write(json.dumps(row, sort_keys=True) + "\n")
+
+
+main()
