@@ -44,6 +44,37 @@ def root_only_pair(directory, name, cn):
     return dst
 
 
+def chained_pair(directory, name):
+    """Like root_only_pair, the certificate file being the leaf then the CA
+    that signed it; returns the leaf's DER."""
+    tmp = tempfile.mkdtemp(dir=directory)
+    f = lambda n: os.path.join(tmp, n)
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for argv in (["openssl", "req", "-x509"] + ec + ["-days", "2", "-subj", "/CN=Test CA",
+                  "-keyout", f("ca.key"), "-out", f("ca.crt")],
+                 ["openssl", "req"] + ec + ["-subj", "/CN=chained.example",
+                  "-keyout", f("leaf.key"), "-out", f("leaf.csr")],
+                 ["openssl", "x509", "-req", "-in", f("leaf.csr"), "-CA", f("ca.crt"),
+                  "-CAkey", f("ca.key"), "-CAcreateserial", "-days", "2", "-out", f("leaf.crt")]):
+        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(f("chain.crt"), "w") as out:
+        out.write(open(f("leaf.crt")).read() + open(f("ca.crt")).read())
+    for p in (f("chain.crt"), f("leaf.key")):
+        os.chmod(p, 0o600)
+    leaf = der(f("leaf.crt"))
+    os.replace(f("chain.crt"), os.path.join(directory, name + ".crt"))
+    os.replace(f("leaf.key"), os.path.join(directory, name + ".key"))
+    shutil.rmtree(tmp)
+    return leaf
+
+
+def served_chain_length(port):
+    p = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port,
+                        "-starttls", "smtp", "-showcerts"], stdin=subprocess.DEVNULL,
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=20)
+    return p.stdout.count(b"-----BEGIN CERTIFICATE-----")
+
+
 def children(pid):
     """(pid, comm, real uid) of pid's live child processes."""
     out = []
@@ -184,12 +215,15 @@ class KeyReaderTest(unittest.TestCase):
         self.assertRegex(self.d.log(), r"event=reload-tls-failed error=\"%s: No such file"
                          % re.escape(self.key))
         self.assertEqual(served_cert(self.d.port), old)
-        # The exchange stayed in step: a later renewal still works.
-        root_only_pair(self.tls, "mx", "again.example")
+        self.assertEqual(served_chain_length(self.d.port), 1)
+        # The exchange stayed in step: a later renewal still works, and the
+        # certificate file's chain (leaf, then its CA) is served whole.
+        leaf = chained_pair(self.tls, "mx")
         n = self.d.log().count("event=reload-tls ")
         self.d.proc.send_signal(signal.SIGHUP)
         wait_for(lambda: self.d.log().count("event=reload-tls ") > n, "the reload-tls line")
-        self.assertEqual(served_cert(self.d.port), der(self.cert))
+        self.assertEqual(served_cert(self.d.port), leaf)
+        self.assertEqual(served_chain_length(self.d.port), 2)
         self.assertEqual(self.d.stop(), 0)
 
 
