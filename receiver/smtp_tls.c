@@ -118,6 +118,8 @@ smtp_tls_ctx_new_pem(const char *cert, size_t cert_len, const char *cert_name,
 		*err = g_strdup_printf("certificate %s: too large", cert_name);
 		return NULL;
 	}
+	/* The chain's end is found by the error it leaves: start from an empty queue. */
+	ERR_clear_error();
 	if ((ctx = smtp_tls_ctx_base(err)) == NULL)
 		return NULL;
 	if ((bio = BIO_new_mem_buf(cert, (int)cert_len)) == NULL) {

@@ -119,7 +119,8 @@ tls_keys_send_file(int fd, const char *path, char *buf)
 	hdr[0] = (uint32_t)tls_keys_read_file(path, buf, &hdr[1]);
 	rc = tls_keys_write_all(fd, hdr, sizeof hdr) == 0 &&
 	    tls_keys_write_all(fd, buf, hdr[1]) == 0 ? 0 : -1;
-	OPENSSL_cleanse(buf, hdr[1]);
+	/* All of it: a read that failed half-way (EFBIG) left key bytes there too. */
+	OPENSSL_cleanse(buf, TLS_KEYS_MAX + 1);
 	return rc;
 }
 
