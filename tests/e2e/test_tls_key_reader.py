@@ -148,6 +148,10 @@ class KeyReaderTest(unittest.TestCase):
         # listener, no log file, no spool.
         fds = {int(n): os.readlink("/proc/%d/fd/%s" % (hpid, n))
                for n in os.listdir("/proc/%d/fd" % hpid)}
+        if harness.VALGRIND:
+            # Valgrind keeps its own descriptors above the limit it shows
+            # the program (which cannot see or close them).
+            fds = {n: t for n, t in fds.items() if n < 1024}
         self.assertEqual(sorted(fds), [0, 1, 2, 3], fds)
         self.assertEqual({fds[0], fds[1], fds[2]}, {"/dev/null"})
         self.assertTrue(fds[3].startswith("socket:"), fds)
