@@ -35,10 +35,18 @@ struct serve {
 	struct smtp_server *smtp;
 	struct spool *spool;
 	struct pipeline *pipeline;
+	struct tls_keys *keys;		/* the root TLS key reader, if privileges are dropped */
 	int lookups;			/* lookup_start() succeeded */
 	struct webhook *webhook;	/* deliverer of the outbox; with a store only */
 	int stopping;
 };
+
+/* Started as root with [smtp] user: what serve_drop_privileges() will do. */
+static int
+serve_will_drop(const struct config *cfg)
+{
+	return getuid() == 0 && cfg->smtp_user != NULL && *cfg->smtp_user != '\0';
+}
 
 /* Root binds, then becomes [smtp] user; the spool must then belong to that user. */
 static int
@@ -46,7 +54,7 @@ serve_drop_privileges(const struct config *cfg)
 {
 	struct passwd *pw;
 
-	if (getuid() != 0 || cfg->smtp_user == NULL || *cfg->smtp_user == '\0')
+	if (!serve_will_drop(cfg))
 		return 0;
 	if ((pw = getpwnam(cfg->smtp_user)) == NULL) {
 		log_warnx("serve event=drop-privileges user=%s error=\"no such user\"", cfg->smtp_user);
@@ -66,12 +74,6 @@ serve_drop_privileges(const struct config *cfg)
 		log_warnx("serve event=drop-privileges error=\"could regain root\"");
 		return -1;
 	}
-	/* Loaded as root at start; a reload (SIGHUP) reads them as this user. */
-	if ((cfg->smtp_tls_key != NULL && access(cfg->smtp_tls_key, R_OK) == -1) ||
-	    (cfg->smtp_tls_cert != NULL && access(cfg->smtp_tls_cert, R_OK) == -1))
-		log_warnx("serve event=tls-unreadable user=%s key=%s note=\"SIGHUP cannot reload the "
-		    "certificate or key: make them readable by this user (e.g. group ownership)\"",
-		    cfg->smtp_user, cfg->smtp_tls_key ? cfg->smtp_tls_key : "");
 	log_info("serve event=privileges-dropped user=%s uid=%d", cfg->smtp_user, (int)pw->pw_uid);
 	return 0;
 }
@@ -316,6 +318,19 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 	sigaddset(&held, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &held, NULL);
 
+	/*
+	 * 1b. The TLS key reader: [smtp] user cannot read a root-only key at
+	 * SIGHUP, so a root helper reads the start paths for it.  Forked now,
+	 * before any thread or listener exists.
+	 */
+	if (serve_will_drop(sv.cfg) && sv.cfg->smtp_tls_cert != NULL) {
+		if ((sv.keys = tls_keys_start(sv.cfg->smtp_tls_cert, sv.cfg->smtp_tls_key,
+		    &err)) == NULL)
+			goto fail;
+		log_info("serve event=tls-key-reader cert=%s key=%s", sv.cfg->smtp_tls_cert,
+		    sv.cfg->smtp_tls_key);
+	}
+
 	/* 2. Bind the listeners: the only step that needs privileges (with the TLS key). */
 	if ((bound = smtp_bind(sv.cfg, &err)) == NULL)
 		goto fail;
@@ -327,6 +342,8 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 	}
 	if ((sv.smtp = smtp_server_new(sv.base, sv.cfg, bound, &err)) == NULL)
 		goto fail;	/* it freed bound */
+	if (sv.keys != NULL)
+		smtp_server_set_tls_keys(sv.smtp, sv.keys);
 	/* 4. Drop privileges before touching any input. */
 	if (serve_drop_privileges(sv.cfg) == -1) {
 		err = g_strdup("cannot drop privileges");
@@ -392,6 +409,8 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 	sv.spool = NULL;
 	smtp_server_free(sv.smtp);
 	sv.smtp = NULL;
+	tls_keys_free(sv.keys);		/* the helper sees EOF and exits */
+	sv.keys = NULL;
 	log_info("serve event=stopped");
 	rc = 0;
 fail:
@@ -408,6 +427,7 @@ fail:
 		spool_close(sv.spool);
 	if (sv.smtp)
 		smtp_server_free(sv.smtp);
+	tls_keys_free(sv.keys);
 	if (sv.base)
 		event_base_free(sv.base);
 	if (sv.configs)

@@ -75,7 +75,7 @@ static const struct cfg_param cfg_params[] = {
 	{ "store", "migrate_on_start", CFG_BOOL, "true", 0, 0, NULL, F(store_migrate_on_start), "apply pending migrations at start" },
 	{ "store", "retention_days", CFG_INT, "90", 0, 36500, NULL, F(store_retention_days), "raw messages kept; 0 = forever" },
 	{ "store", "retry_max_seconds", CFG_INT, "60", 1, 3600, NULL, F(store_retry_max_seconds), "cap of the retry back-off" },
-	{ "store", "batch", CFG_INT, "32", 1, 10000, NULL, F(store_batch), "messages per transaction" },
+	{ "store", "batch", CFG_INT, "500", 1, 10000, NULL, F(store_batch), "messages per transaction" },
 	{ "store", "raw_max_mb", CFG_INT, "10", 0, 1024, NULL, F(store_raw_max_mb), "largest raw message kept; 0 = none" },
 
 	{ "policy", "soft_threshold", CFG_INT, "3", 1, 1000, NULL, F(policy_soft_threshold), "soft failures before suppressing" },

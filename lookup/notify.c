@@ -21,7 +21,15 @@
 #define NOTIFY_PRUNE_SECONDS	600
 #define NOTIFY_PRUNE_CHUNK	"100000"
 
-static const char notify_setup_sql[] = "SELECT pg_is_in_recovery()";
+/* Whether the server is a standby, and whether its log still holds the
+ * last change applied, with the commit time it had when it was read ($2,
+ * epoch seconds): then the server's history is the one followed so far and
+ * the index follows on from there; otherwise (another server state, such as
+ * a standby promoted before it had received that change, or a log pruned
+ * past it) the index reloads. */
+static const char notify_setup_sql[] =
+    "SELECT pg_is_in_recovery(), EXISTS (SELECT 1 FROM suppression_changes"
+    " WHERE id = $1::bigint AND extract(epoch FROM at) = $2::numeric)";
 static const char notify_listen_sql[] = "LISTEN rebound_changes";
 
 /* One snapshot for the rows and the log position they correspond to.  The
@@ -32,7 +40,8 @@ static const char notify_load_sql[] =
     "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY;"
     "SELECT greatest(coalesce(max(id), 0),"
     " (SELECT pruned_through FROM suppression_changes_horizon)),"
-    " (SELECT reltuples::bigint FROM pg_class WHERE oid = 'suppressions'::regclass)"
+    " (SELECT reltuples::bigint FROM pg_class WHERE oid = 'suppressions'::regclass),"
+    " (SELECT extract(epoch FROM at) FROM suppression_changes ORDER BY id DESC LIMIT 1)"
     " FROM suppression_changes;"
     "COPY (SELECT tenant, address_key, class, reason,"
     " COALESCE(extract(epoch FROM expires_at)::bigint, 0) FROM suppressions"
@@ -44,13 +53,13 @@ static const char notify_load_sql[] =
  * always at least one row (c.id NULL when nothing is new). */
 static const char notify_poll_sql[] =
     "SELECT h.pruned_through, d.delay, c.id, c.tenant, c.address_key, s.class, s.reason,"
-    " COALESCE(extract(epoch FROM s.expires_at)::bigint, 0)"
+    " COALESCE(extract(epoch FROM s.expires_at)::bigint, 0), extract(epoch FROM c.at)"
     " FROM suppression_changes_horizon h"
     " CROSS JOIN (SELECT CASE WHEN pg_is_in_recovery() AND"
     "  pg_last_wal_receive_lsn() IS DISTINCT FROM pg_last_wal_replay_lsn()"
     "  THEN COALESCE(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)"
     "  ELSE 0 END AS delay) d"
-    " LEFT JOIN LATERAL (SELECT id, tenant, address_key FROM suppression_changes"
+    " LEFT JOIN LATERAL (SELECT id, tenant, address_key, at FROM suppression_changes"
     "  WHERE id > $1::bigint ORDER BY id LIMIT $2::int) c ON true"
     " LEFT JOIN suppressions s ON s.tenant = c.tenant AND s.address_key = c.address_key"
     " ORDER BY c.id";
@@ -88,9 +97,12 @@ struct notify {
 	int in_copy;
 	struct index *loading;
 	int64_t load_id;
+	char *load_at;			/* commit time of load_id, as the database wrote it */
 	guint64 rows;
 	gint64 load_started;
 	int64_t last_id;		/* highest change applied */
+	char *last_at;			/* its commit time (epoch text); NULL = unknown */
+	int resumed;			/* this connection follows on without a reload */
 	int64_t poll_from;		/* last_id when the poll in flight was sent */
 	gint64 poll_started;
 	int poll_due;			/* a wake-up came while busy, or the log has more */
@@ -287,8 +299,10 @@ notify_load_done(struct notify *n)
 	index_replace(n->ix, n->loading);
 	n->loading = NULL;
 	n->last_id = n->load_id;
+	g_free(n->last_at);
+	n->last_at = n->load_at;
+	n->load_at = NULL;
 	g_atomic_int_set(&n->loaded, 1);
-	n->backoff = 0;
 	g_mutex_lock(&n->st_lock);
 	n->caught_up_at = n->load_started;
 	n->db_delay = 0;
@@ -339,12 +353,25 @@ notify_send(struct notify *n, enum notify_phase phase, const char *sql, int np,
 	return 0;
 }
 
+static int
+notify_send_setup(struct notify *n)
+{
+	char id[24];
+	const char *p[2] = { id, n->last_at };
+
+	snprintf(id, sizeof id, "%" G_GINT64_FORMAT, n->last_id);
+	n->resumed = 0;
+	return notify_send(n, NP_SETUP, notify_setup_sql, 2, p);
+}
+
 static void
 notify_send_load(struct notify *n)
 {
 	n->in_copy = 0;
 	n->rows = 0;
 	n->load_id = 0;
+	g_free(n->load_at);
+	n->load_at = NULL;
 	n->load_started = g_get_monotonic_time();
 	n->loading = index_new();
 	notify_send(n, NP_LOAD, notify_load_sql, -1, NULL);
@@ -387,6 +414,19 @@ notify_next(struct notify *n)
 		notify_send_prune(n);
 }
 
+/* The index matches the log up to last_id: poll from there on. */
+static void
+notify_following(struct notify *n)
+{
+	struct timeval tv = { 0, 1000 * (n->standby ? NOTIFY_POLL_MS_STANDBY :
+	    NOTIFY_POLL_MS_PRIMARY) };
+
+	event_add(n->ev_tick, &tv);
+	notify_publish(n);
+	n->poll_due = 1;	/* anything committed since */
+	notify_next(n);
+}
+
 static void
 notify_poll_row(struct notify *n, PGresult *r, int i)
 {
@@ -409,8 +449,11 @@ notify_poll_row(struct notify *n, PGresult *r, int i)
 	else
 		index_put(n->ix, PQgetvalue(r, i, 3), PQgetvalue(r, i, 4), PQgetvalue(r, i, 5),
 		    PQgetvalue(r, i, 6), g_ascii_strtoll(PQgetvalue(r, i, 7), NULL, 10));
-	if (id > n->last_id)
+	if (id > n->last_id) {
 		n->last_id = id;
+		g_free(n->last_at);
+		n->last_at = g_strdup(PQgetvalue(r, i, 8));
+	}
 	n->poll_rows++;
 }
 
@@ -424,6 +467,7 @@ notify_poll_done(struct notify *n)
 		notify_send_load(n);
 		return;
 	}
+	n->backoff = 0;		/* a whole round trip worked: the next failure retries at once */
 	if (n->poll_rows > 0) {
 		metrics_add("rebound_index_updates_total", NULL, NULL, n->poll_rows);
 		notify_update_gauges(n);
@@ -480,11 +524,18 @@ notify_step(struct notify *n)
 			switch (n->phase) {
 			case NP_SETUP:
 				n->standby = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+				n->resumed = PQntuples(r) == 1 && g_atomic_int_get(&n->loaded) &&
+				    strcmp(PQgetvalue(r, 0, 1), "t") == 0;
 				break;
 			case NP_LOAD:
 				if (PQntuples(r) == 1) {
 					gint64 est = g_ascii_strtoll(PQgetvalue(r, 0, 1), NULL, 10);
 					n->load_id = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+					/* (if the position is the prune horizon of an
+					 * empty log, this is no row's and a reconnect
+					 * reloads) */
+					if (!PQgetisnull(r, 0, 2))
+						n->load_at = g_strdup(PQgetvalue(r, 0, 2));
 					if (est > 0)
 						index_reserve(n->loading, (size_t)est);
 				}
@@ -515,23 +566,24 @@ notify_step(struct notify *n)
 	/* the query is complete */
 	switch (n->phase) {
 	case NP_SETUP:
-		if (n->standby)
-			notify_send_load(n);
-		else
+		log_info("index state=connected standby=%d action=%s change_id=%" G_GINT64_FORMAT,
+		    n->standby, n->resumed ? "follow" : "load", n->last_id);
+		if (!n->standby)
 			notify_send(n, NP_LISTEN, notify_listen_sql, -1, NULL);
+		else if (n->resumed)
+			notify_following(n);
+		else
+			notify_send_load(n);
 		break;
 	case NP_LISTEN:
-		notify_send_load(n);
+		if (n->resumed)
+			notify_following(n);
+		else
+			notify_send_load(n);
 		break;
 	case NP_LOAD:
 		notify_load_done(n);
-		{
-			struct timeval tv = { 0, 1000 * (n->standby ? NOTIFY_POLL_MS_STANDBY :
-			    NOTIFY_POLL_MS_PRIMARY) };
-			event_add(n->ev_tick, &tv);
-		}
-		n->poll_due = 1;	/* anything committed since the snapshot */
-		notify_next(n);
+		notify_following(n);
 		break;
 	case NP_POLL:
 		notify_poll_done(n);
@@ -627,8 +679,8 @@ notify_connect_cb(evutil_socket_t fd, short what, void *arg)
 			notify_fail(n, "connect", "cannot watch the database socket");
 			return;
 		}
-		log_info("index state=reconnected action=reload");
-		notify_send(n, NP_SETUP, notify_setup_sql, -1, NULL);
+		log_info("index state=reconnected");
+		notify_send_setup(n);
 		return;
 	default:
 		notify_fail(n, "connect", PQerrorMessage(n->conn));
@@ -669,7 +721,7 @@ notify_start(struct notify *n, char **err)
 		notify_schedule_retry(n);
 		return -1;
 	}
-	if (notify_send(n, NP_SETUP, notify_setup_sql, -1, NULL) < 0)
+	if (notify_send_setup(n) < 0)
 		goto failed;
 	while (n->phase > NP_CONNECTING && n->phase != NP_IDLE && !n->loaded) {
 		struct pollfd pfd = { PQsocket(n->conn), POLLIN, 0 };
@@ -702,6 +754,8 @@ notify_free(struct notify *n)
 	event_free(n->ev_retry);
 	event_free(n->ev_tick);
 	g_mutex_clear(&n->st_lock);
+	g_free(n->last_at);
+	g_free(n->load_at);
 	g_free(n->conninfo);
 	g_free(n);
 }

@@ -17,10 +17,12 @@
  * finds the log pruned past its last id reloads the whole index.
  *
  * If the connection is lost, the index keeps answering from what it has,
- * and the follower reconnects with back-off (without blocking the loop) and
- * reloads the whole index off to the side before swapping it in: the server
- * it reaches may be another one (a promoted standby) whose log is not the
- * one it followed.
+ * and the follower reconnects with back-off (without blocking the loop).
+ * If the server's log still holds the last change applied, with the same
+ * commit time, it is the history followed so far and the follower goes on
+ * from there; otherwise (another server state, such as a standby promoted
+ * before it had that change, or a log pruned past it) it reloads the whole
+ * index off to the side and swaps it in.
  *
  * Connected to the primary, the follower also prunes the log: rows older
  * than keep_days, in bounded chunks, every NOTIFY_PRUNE_SECONDS.

@@ -21,6 +21,7 @@
 
 #include "common/config.h"
 #include "receiver/spool.h"
+#include "receiver/smtp_tls_keys.h"
 
 struct smtp_server;
 
@@ -32,6 +33,13 @@ struct smtp_server *smtp_server_new(struct event_base *base, struct config *cfg,
     GPtrArray *bound, char **err);
 /* Start accepting; commits go to spool. */
 int smtp_server_start(struct smtp_server *srv, struct spool *spool, char **err);
+
+/*
+ * Reload the certificate and key through the TLS key reader (borrowed,
+ * outlives srv) instead of opening the files: the configured paths at
+ * reload must then be the reader's, changes need a restart.
+ */
+void smtp_server_set_tls_keys(struct smtp_server *srv, struct tls_keys *keys);
 
 /* SIGHUP: new limits, domains, timeouts and certificate; listeners stay. */
 void smtp_server_reload(struct smtp_server *srv, struct config *cfg);

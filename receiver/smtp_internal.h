@@ -29,6 +29,7 @@ struct smtp_server {
 	GPtrArray *old_cfgs;		/* not owned: cli/cmd_serve.c frees configs */
 	struct spool *spool;
 	SSL_CTX *tls;			/* NULL without a certificate */
+	struct tls_keys *keys;		/* borrowed; NULL: reload reads the files itself */
 	GPtrArray *listeners;		/* struct smtp_listener * */
 	GHashTable *sessions;		/* &serial -> struct smtp_session * */
 	GHashTable *per_ip;		/* client IPv4 address or IPv6 /64 -> count */
@@ -88,5 +89,8 @@ void smtp_server_commit_fd(struct smtp_server *srv, uint64_t serial, struct spoo
     int fd, size_t len);
 
 SSL_CTX *smtp_tls_ctx_new(const char *cert, const char *key, char **err);
+/* The same from PEM bytes (the TLS key reader's); the names are for *err. */
+SSL_CTX *smtp_tls_ctx_new_pem(const char *cert, size_t cert_len, const char *cert_name,
+    const char *key, size_t key_len, const char *key_name, char **err);
 
 #endif

@@ -345,6 +345,57 @@ smtp_server_start(struct smtp_server *srv, struct spool *spool, char **err)
 }
 
 void
+smtp_server_set_tls_keys(struct smtp_server *srv, struct tls_keys *keys)
+{
+	srv->keys = keys;
+}
+
+/* The root helper's bytes of the start paths, or the files as this user. */
+static SSL_CTX *
+smtp_server_load_tls(struct smtp_server *srv, const struct config *cfg, char **err)
+{
+	const char *cert, *key;
+	char *cbuf, *kbuf;
+	size_t clen, klen;
+	SSL_CTX *ctx;
+
+	if (srv->keys == NULL)
+		return smtp_tls_ctx_new(cfg->smtp_tls_cert, cfg->smtp_tls_key, err);
+	cert = tls_keys_cert_path(srv->keys);
+	key = tls_keys_key_path(srv->keys);
+	if (strcmp(cfg->smtp_tls_cert, cert) != 0 || strcmp(cfg->smtp_tls_key, key) != 0)
+		log_warnx("smtp event=reload note=\"tls_cert and tls_key path changes need a "
+		    "restart\" cert=%s key=%s", cert, key);
+	if (tls_keys_fetch(srv->keys, &cbuf, &clen, &kbuf, &klen, err) == -1)
+		return NULL;
+	ctx = smtp_tls_ctx_new_pem(cbuf, clen, cert, kbuf, klen, key, err);
+	tls_keys_free_buf(cbuf, clen);
+	tls_keys_free_buf(kbuf, klen);
+	return ctx;
+}
+
+static void
+smtp_server_reload_tls(struct smtp_server *srv, const struct config *cfg)
+{
+	char *err = NULL;
+	SSL_CTX *ctx = smtp_server_load_tls(srv, cfg, &err);
+
+	if (ctx == NULL) {
+		log_warnx("smtp event=reload-tls-failed error=\"%s\" note=\"keeping the old "
+		    "certificate\"", err ? err : "");
+		g_free(err);
+		return;
+	}
+	/* Sessions hold their own SSL references; the old context goes with them. */
+	if (srv->tls != NULL)
+		SSL_CTX_free(srv->tls);
+	srv->tls = ctx;
+	log_info("smtp event=reload-tls cert=%s source=%s", srv->keys != NULL ?
+	    tls_keys_cert_path(srv->keys) : cfg->smtp_tls_cert, srv->keys != NULL ?
+	    "key-reader" : "file");
+}
+
+void
 smtp_server_reload(struct smtp_server *srv, struct config *cfg)
 {
 	int i;
@@ -359,21 +410,8 @@ smtp_server_reload(struct smtp_server *srv, struct config *cfg)
 	srv->cfg = cfg;
 	srv->max_sessions = smtp_server_limit(cfg);
 	smtp_server_update_stress(srv);
-	if (cfg->smtp_tls_cert != NULL) {
-		char *err = NULL;
-		SSL_CTX *ctx = smtp_tls_ctx_new(cfg->smtp_tls_cert, cfg->smtp_tls_key, &err);
-		if (ctx == NULL) {
-			log_warnx("smtp event=reload-tls-failed error=\"%s\" note=\"keeping the old certificate\"",
-			    err);
-			g_free(err);
-		} else {
-			/* Sessions hold their own SSL references; the old context goes with them. */
-			if (srv->tls != NULL)
-				SSL_CTX_free(srv->tls);
-			srv->tls = ctx;
-			log_info("smtp event=reload-tls cert=%s", cfg->smtp_tls_cert);
-		}
-	}
+	if (cfg->smtp_tls_cert != NULL)
+		smtp_server_reload_tls(srv, cfg);
 }
 
 unsigned

@@ -37,7 +37,9 @@ CREATE TABLE suppression_changes (
     address_key text        NOT NULL,
     op          char(1)     NOT NULL CHECK (op IN ('U', 'D'))
 );
-CREATE SEQUENCE suppression_changes_id_seq AS bigint OWNED BY suppression_changes.id;
+-- CACHE 1 (the default) matters: ids a session cached ahead would come out
+-- of commit order.
+CREATE SEQUENCE suppression_changes_id_seq AS bigint CACHE 1 OWNED BY suppression_changes.id;
 
 CREATE TABLE suppression_changes_horizon (
     one            boolean PRIMARY KEY DEFAULT true CHECK (one),

@@ -14,6 +14,9 @@
 
 #define PURGE_INTERVAL_US	(G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
 #define IDLE_WAIT_US		(G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
+/* A batch also ends at this many bytes of messages: two batches are in
+ * memory at once, and [store] batch counts messages of any size. */
+#define BATCH_MAX_BYTES		((gsize)64 << 20)
 
 struct pipeline {
 	const struct config *cfg;
@@ -34,6 +37,7 @@ struct pipeline {
 	gint64 next_purge;
 
 	gsize stored;			/* atomic */
+	struct remover *rm;
 };
 
 /* One spooled message on its way. */
@@ -324,16 +328,13 @@ pipeline_committed(struct pipeline *p, struct item *it, const struct store_resul
 	g_atomic_pointer_add(&p->stored, 1);
 }
 
-/* Only after COMMIT may the spool forget items[0..n). */
+/* Only after COMMIT may the spool forget ids[0..n). */
 static void
-pipeline_remove(struct pipeline *p, struct item *items, size_t n)
+pipeline_remove_ids(struct pipeline *p, const char *const *ids, size_t n)
 {
-	const char **ids = g_new(const char *, n);
 	char **errs = g_new0(char *, n);
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		ids[i] = items[i].queue_id;
 	if (spool_remove_many(p->spool, ids, n, errs) > 0)
 		for (i = 0; i < n; i++)
 			if (errs[i] != NULL) {
@@ -341,8 +342,68 @@ pipeline_remove(struct pipeline *p, struct item *items, size_t n)
 				log_warnx("q=%s spool_remove error=\"%s\"", ids[i], errs[i]);
 				g_free(errs[i]);
 			}
-	g_free(ids);
 	g_free(errs);
+}
+
+static void
+pipeline_remove(struct pipeline *p, struct item *items, size_t n)
+{
+	const char **ids = g_new(const char *, n);
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		ids[i] = items[i].queue_id;
+	pipeline_remove_ids(p, ids, n);
+	g_free(ids);
+}
+
+/*
+ * Committed batches leave the spool on a thread of their own: the removal
+ * ends with a directory sync, which waits on the disk as long as a COMMIT
+ * does, and neither the next batch's parsing nor its COMMIT need wait for
+ * it.  A batch is a GPtrArray of queue ids; an empty one ends the thread.
+ */
+struct remover {
+	GAsyncQueue *q;
+	GThread *thread;
+};
+
+static gpointer
+pipeline_remover_main(gpointer arg)
+{
+	struct pipeline *p = arg;
+	GPtrArray *ids;
+
+	while ((ids = g_async_queue_pop(p->rm->q))->len > 0) {
+		pipeline_remove_ids(p, (const char *const *)ids->pdata, ids->len);
+		g_ptr_array_unref(ids);
+	}
+	g_ptr_array_unref(ids);
+	return NULL;
+}
+
+static void
+pipeline_remove_later(struct pipeline *p, struct item *items, size_t n)
+{
+	GPtrArray *ids = g_ptr_array_new_full((guint)n, g_free);
+	size_t i;
+
+	if (p->rm->thread == NULL)
+		p->rm->thread = g_thread_new("spool-remove", pipeline_remover_main, p);
+	for (i = 0; i < n; i++)
+		g_ptr_array_add(ids, g_strdup(items[i].queue_id));
+	g_async_queue_push(p->rm->q, ids);
+}
+
+/* Every batch handed to the remover is out of the spool index after this. */
+static void
+pipeline_remover_drain(struct pipeline *p)
+{
+	if (p->rm->thread == NULL)
+		return;
+	g_async_queue_push(p->rm->q, g_ptr_array_new());
+	g_thread_join(p->rm->thread);
+	p->rm->thread = NULL;
 }
 
 static void
@@ -395,9 +456,14 @@ pipeline_store_alone(struct pipeline *p, struct item *it, char **err)
 	return 0;
 }
 
-/* Store items[0..n) until committed or stopping; 0 done, -1 stopping. */
+/*
+ * Store items[0..n) until committed or stopping; 0 done, -1 stopping.
+ * *committed: the batch went in as one and its spool entries are still
+ * to be removed (pipeline_store_finish(), off this thread's critical path);
+ * items stored one by one are removed here.
+ */
 static int
-pipeline_store(struct pipeline *p, struct item *items, size_t n)
+pipeline_store(struct pipeline *p, struct item *items, size_t n, gboolean *committed)
 {
 	struct store_msg *msgs = g_new0(struct store_msg, n);
 	struct store_result *res = g_new0(struct store_result, n);
@@ -421,7 +487,9 @@ pipeline_store(struct pipeline *p, struct item *items, size_t n)
 				metrics_inc("rebound_store_batches_total", NULL, NULL);
 				for (i = 0; i < n; i++)
 					pipeline_committed(p, &items[i], &res[i]);
-				pipeline_remove(p, items, n);
+				log_debug("store batch=%zu store_ms=%.1f", n,
+				    (g_get_monotonic_time() - t0) / 1e3);
+				*committed = TRUE;
 				rc = 0;
 			} else if (cls == PG_PERMANENT) {
 				g_free(err);
@@ -488,6 +556,7 @@ struct store_job {
 	size_t m;			/* of which to store: items[0..m) */
 	GThread *thread;
 	int rc;
+	gboolean committed;		/* items[0..m) committed, spool entries not yet removed */
 };
 
 static gpointer
@@ -495,30 +564,40 @@ pipeline_store_job(gpointer arg)
 {
 	struct store_job *j = arg;
 
-	j->rc = pipeline_store(j->p, j->items, j->m);
+	j->rc = pipeline_store(j->p, j->items, j->m, &j->committed);
 	return NULL;
 }
 
-/* Waits for the batch in flight, if any, and frees its items; its rc. */
+/* Waits for the batch in flight, if any; its rc.  pipeline_store_finish() follows. */
 static int
-pipeline_store_wait(struct pipeline *p, struct store_job *j)
+pipeline_store_wait(struct store_job *j)
 {
-	size_t i;
-
 	if (j->thread == NULL)
 		return 0;
 	g_thread_join(j->thread);
 	j->thread = NULL;
+	return j->rc;
+}
+
+/* After the batch's COMMIT: hand its spool entries to the remover and free its items. */
+static void
+pipeline_store_finish(struct pipeline *p, struct store_job *j)
+{
+	size_t i;
+
+	if (j->committed)
+		pipeline_remove_later(p, j->items, j->m);
+	j->committed = FALSE;
 	for (i = 0; i < j->n; i++)
 		item_clear(p, &j->items[i]);
-	return j->rc;
+	j->n = j->m = 0;
 }
 
 /*
  * One pass over the spool; returns -1 when stopping.  Two stages overlap:
- * while one batch is written to PostgreSQL (and then removed from the
- * spool) on a store thread, the next is read, its attempts recorded and
- * parsed here.  At most two batches are in memory; only the store thread
+ * while one batch is written to PostgreSQL on a store thread, the next is
+ * read, its attempts recorded and parsed here, and the one before is
+ * removed from the spool.  At most two batches are in memory; only the store thread
  * uses the connection while a batch is in flight, and the pass ends with
  * none in flight, so the connection is again this thread's.
  */
@@ -538,9 +617,11 @@ pipeline_pass(struct pipeline *p)
 		struct store_job *j = &jobs[cur];
 		struct item *items = j->items;
 		size_t n = 0, m, i;
+		gsize bytes = 0;
 		gboolean pool_error;
+		gint64 t0 = g_get_monotonic_time(), t1, t2, t3;
 
-		while (n < batch && next < ids->len) {
+		while (n < batch && next < ids->len && bytes < BATCH_MAX_BYTES) {
 			struct item *it = &items[n];
 			char *err = NULL;
 
@@ -552,15 +633,22 @@ pipeline_pass(struct pipeline *p)
 				item_clear(p, it);
 				continue;
 			}
+			bytes += g_bytes_get_size(it->data);
 			n++;
 		}
 		if (n == 0)
 			continue;
+		t1 = g_get_monotonic_time();
 		pipeline_parse_batch(p, items, n);
 		m = pipeline_poison(p, items, n, &pool_error);
+		t2 = g_get_monotonic_time();
 		/* The previous batch must be committed before this one starts,
 		 * so that batches commit in order on the one connection. */
-		if ((rc = pipeline_store_wait(p, &jobs[cur ^ 1])) < 0) {
+		rc = pipeline_store_wait(&jobs[cur ^ 1]);
+		t3 = g_get_monotonic_time();
+		log_debug("store batch=%zu read_ms=%.1f parse_ms=%.1f wait_store_ms=%.1f", n,
+		    (t1 - t0) / 1e3, (t2 - t1) / 1e3, (t3 - t2) / 1e3);
+		if (rc < 0) {
 			for (i = 0; i < n; i++)
 				item_clear(p, &items[i]);
 			break;
@@ -569,19 +657,22 @@ pipeline_pass(struct pipeline *p)
 		j->m = m;
 		j->rc = 0;
 		j->p = p;
+		j->committed = FALSE;
 		if (m > 0)
 			j->thread = g_thread_new("store-batch", pipeline_store_job, j);
 		else
-			for (i = 0; i < n; i++)
-				item_clear(p, &items[i]);
+			pipeline_store_finish(p, j);
+		pipeline_store_finish(p, &jobs[cur ^ 1]);
 		cur ^= 1;
 		if (pool_error && pipeline_wait(p, G_USEC_PER_SEC, FALSE))
 			rc = -1;
 	}
-	if (pipeline_store_wait(p, &jobs[0]) < 0)
+	/* the batch in flight commits after the one before it */
+	if (pipeline_store_wait(&jobs[cur ^ 1]) < 0)
 		rc = -1;
-	if (pipeline_store_wait(p, &jobs[1]) < 0)
-		rc = -1;
+	pipeline_store_finish(p, &jobs[cur ^ 1]);
+	pipeline_store_finish(p, &jobs[cur]);
+	pipeline_remover_drain(p);
 	g_free(jobs[0].items);
 	g_free(jobs[1].items);
 	g_ptr_array_unref(ids);
@@ -671,6 +762,8 @@ pipeline_start_with(const struct config *cfg, struct spool *spool,
 	p->spool = spool;
 	p->cl = *cl;
 	p->backoff_s = 1;
+	p->rm = g_new0(struct remover, 1);
+	p->rm->q = g_async_queue_new();
 	g_mutex_init(&p->mu);
 	g_cond_init(&p->cond);
 	spool_set_notify(spool, pipeline_notify, p);
@@ -690,6 +783,8 @@ pipeline_stop(struct pipeline *p)
 	g_mutex_unlock(&p->mu);
 	g_thread_join(p->thread);
 	p->cl.free(p->cl.arg);
+	g_async_queue_unref(p->rm->q);
+	g_free(p->rm);
 	g_mutex_clear(&p->mu);
 	g_cond_clear(&p->cond);
 	g_free(p);

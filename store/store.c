@@ -9,9 +9,9 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "store/dkim.h"
 #include "store/occurred.h"
 #include "store/policy.h"
-#include "store/dkim.h"
 #include "store/provider.h"
 #include "store/trust.h"
 #include "store/webhook_outbox.h"
@@ -80,31 +80,6 @@ store_tenant(const struct config *cfg, const struct spool_envelope *env)
 	if (env != NULL && env->rcpts != NULL && env->rcpts[0] != NULL)
 		dom = address_domain(env->rcpts[0]);
 	return dom ? config_tenant_for_domain(cfg, dom) : cfg->default_tenant;
-}
-
-/* A text[] literal of the envelope recipients, valid UTF-8. */
-static char *
-store_array_literal(char **v)
-{
-	GString *s = g_string_new("{");
-	int i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++) {
-		char *t = pg_text(v[i]);
-		const char *c;
-		if (i)
-			g_string_append_c(s, ',');
-		g_string_append_c(s, '"');
-		for (c = t; *c; c++) {
-			if (*c == '"' || *c == '\\')
-				g_string_append_c(s, '\\');
-			g_string_append_c(s, *c);
-		}
-		g_string_append_c(s, '"');
-		g_free(t);
-	}
-	g_string_append_c(s, '}');
-	return g_string_free(s, FALSE);
 }
 
 /* Collects the text parameters of one statement and frees them together. */
@@ -460,20 +435,17 @@ done:
 
 /*
  * The batch: a set-based transaction with a fixed number of round trips
- * however many messages it carries.  The rows go to two temporary tables
- * by COPY (binary: every value length-prefixed, no escaping), then a few
- * INSERT ... SELECT statements move them into messages, events and
- * suppressions.  The temporary tables' columns are the text parameters
- * the per-row statements above take, cast the same way.
+ * however many messages it carries.  One statement names the hashes
+ * already stored (duplicates) and takes ids for the others; those go
+ * straight into messages by COPY (binary: every value length-prefixed, no
+ * escaping).  The events go to a temporary table by COPY, whose columns
+ * are the text parameters SQL_EVENT takes, cast the same way; a few
+ * INSERT ... SELECT statements move them into events and apply the policy
+ * to suppressions.
  */
 static const char SQL_BATCH_BEGIN[] =
     "BEGIN;"
     "SET LOCAL client_min_messages = warning;"
-    "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_messages (idx int NOT NULL,"
-    " queue_id text, received_us text, client_addr text, helo text, tls text, mail_from text,"
-    " rcpts text, size text, sha256 bytea, tenant text, kind text, outcome text, anomalies text,"
-    " mta text, attempts text, quarantined text, raw bytea, suppressible text)"
-    " ON COMMIT DELETE ROWS;"
     "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_events (seq int NOT NULL, msg_idx int NOT NULL,"
     " round int NOT NULL, policy int NOT NULL, pclass text, preason text, event_id bigint,"
     " message_id text, tenant text, occurred_us text, recipient text, address_key text,"
@@ -490,8 +462,23 @@ static const char SQL_BATCH_BEGIN[] =
 #define BATCH_MESSAGE_FIELDS	19
 #define BATCH_EVENT_FIELDS	(7 + 37)
 
+/*
+ * $1: the batch's hashes (hex), $2: how many.  Returns the hashes already
+ * stored and an id for each of the others.  A message stored by someone
+ * else between this and the COPY makes the COPY fail on the unique sha256
+ * (a permanent error: the pipeline then stores each message alone, and
+ * this statement finds it).
+ */
+static const char SQL_BATCH_KNOWN[] =
+    "WITH known AS (SELECT h FROM unnest($1::text[]) h"
+    "   WHERE EXISTS (SELECT 1 FROM messages m WHERE m.sha256 = decode(h, 'hex')))"
+    " SELECT array(SELECT h FROM known),"
+    " array(SELECT nextval('messages_id_seq')"
+    "   FROM generate_series(1, $2::int - (SELECT count(*) FROM known)::int))";
 static const char SQL_BATCH_COPY_MESSAGES[] =
-    "COPY rebound_batch_messages FROM STDIN (FORMAT binary)";
+    "COPY messages (id, queue_id, received_at, client_addr, helo, tls, mail_from, rcpts, size,"
+    " sha256, tenant, kind, outcome, anomalies, mta, attempts, quarantined, raw, suppressible)"
+    " FROM STDIN (FORMAT binary)";
 static const char SQL_BATCH_COPY_EVENTS[] =
     "COPY rebound_batch_events (seq, msg_idx, round, policy, pclass, preason, event_id,"
     " message_id, tenant, occurred_us, recipient, address_key, domain, kind, class, reason,"
@@ -500,18 +487,6 @@ static const char SQL_BATCH_COPY_EVENTS[] =
     " original_recipient, last_attempt, smtp_command, arrival_date, original_mail_from,"
     " reported_domain, auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible,"
     " provider) FROM STDIN (FORMAT binary)";
-
-/* Messages in batch order; a hash already stored makes a duplicate (no row back). */
-static const char SQL_BATCH_MESSAGES[] =
-    "WITH ins AS (INSERT INTO messages (queue_id, received_at, client_addr, helo, tls,"
-    " mail_from, rcpts, size, sha256, tenant, kind, outcome, anomalies, mta, attempts,"
-    " quarantined, raw, suppressible)"
-    " SELECT queue_id, ('epoch'::timestamptz + received_us::bigint * interval '1 microsecond'),"
-    " client_addr, helo, tls, mail_from, rcpts::text[], size::bigint, sha256, tenant, kind,"
-    " outcome, anomalies::int, mta, attempts::int, quarantined::boolean, raw,"
-    " suppressible::boolean FROM rebound_batch_messages ORDER BY idx"
-    " ON CONFLICT (sha256) DO NOTHING RETURNING id, sha256)"
-    " SELECT b.idx, ins.id FROM ins JOIN rebound_batch_messages b USING (sha256)";
 
 /* Event ids are taken in batch order first, so that the policy below can
  * name each event and tell which ones came later in the batch. */
@@ -590,6 +565,18 @@ static const char SQL_BATCH_POLICY[] =
     " SELECT msg_idx FROM lifted"
     " UNION ALL SELECT c.msg_idx FROM up JOIN c USING (tenant, address_key)";
 
+/* A round of permanent suppressions only (hard failures, complaints): each
+ * event adds or changes exactly one row, so nothing needs to come back. */
+static const char SQL_BATCH_SUPPRESS[] =
+    "INSERT INTO suppressions AS s (tenant, address, address_key, domain, class, reason,"
+    " first_seen, last_seen, event_count, expires_at, origin, event_id)"
+    " SELECT tenant, recipient, address_key, domain, pclass, preason,"
+    " ('epoch'::timestamptz + occurred_us::bigint * interval '1 microsecond'),"
+    " ('epoch'::timestamptz + occurred_us::bigint * interval '1 microsecond'), 1, NULL,"
+    " 'automatic', event_id FROM rebound_batch_events"
+    " WHERE round = $1::int AND policy = 1 AND event_id IS NOT NULL ORDER BY seq"
+    SUPPRESS_ON_CONFLICT;
+
 G_STATIC_ASSERT(POLICY_SUPPRESS == 1 && POLICY_SOFT == 2 && POLICY_RESET == 3);
 
 /*
@@ -634,6 +621,14 @@ store_trust_of(const struct config *cfg, const struct store_msg *m, int64_t msg_
 	t = store_trust_new(cfg, &in);		/* copies in.dkim_domain */
 	g_free(domain);
 	return t;
+}
+
+/* Raw bytes are kept for reprocess and quarantine --show, up to a size:
+ * a bounce carrying a whole original is mostly that original. */
+static gboolean
+store_keeps_raw(const struct config *cfg, const struct store_msg *m)
+{
+	return (uint64_t)m->len <= (uint64_t)cfg->store_raw_max_mb << 20;
 }
 
 /* COPY's binary format: a header, rows of length-prefixed fields, a trailer. */
@@ -693,52 +688,110 @@ copy_finish(GByteArray *b)
 	copy_u16(b, 0xffff);
 }
 
-/* One message's COPY row (SQL_MESSAGE's parameters); *trust is the caller's to free. */
 static void
-store_copy_message(GByteArray *b, const struct config *cfg, size_t idx,
+copy_int8(GByteArray *b, gint64 v)
+{
+	copy_u32(b, 8);
+	copy_u32(b, (guint32)((guint64)v >> 32));
+	copy_u32(b, (guint32)v);
+}
+
+static void
+copy_bool(GByteArray *b, gboolean v)
+{
+	guint8 x = v ? 1 : 0;
+
+	copy_bytes(b, &x, 1);
+}
+
+/* timestamptz: microseconds since 2000-01-01 UTC */
+static void
+copy_ts(GByteArray *b, gint64 unix_us)
+{
+	copy_int8(b, unix_us - G_GINT64_CONSTANT(946684800000000));
+}
+
+/* Text made valid UTF-8 without NUL, as for a parameter. */
+static void
+copy_clean(GByteArray *b, const char *s)
+{
+	char *t = pg_text(s);
+
+	copy_text(b, t);
+	g_free(t);
+}
+
+/* text[], one dimension, no NULL elements */
+static void
+copy_text_array(GByteArray *b, char *const *v)
+{
+	GByteArray *a = g_byte_array_new();
+	guint32 n = 0;
+	int i;
+
+	for (i = 0; v != NULL && v[i] != NULL; i++, n++)
+		copy_clean(a, v[i]);
+	copy_u32(b, n > 0 ? 20 + a->len : 12);
+	copy_u32(b, n > 0 ? 1 : 0);	/* dimensions */
+	copy_u32(b, 0);			/* no NULLs */
+	copy_u32(b, 25);		/* text */
+	if (n > 0) {
+		copy_u32(b, n);
+		copy_u32(b, 1);		/* lower bound */
+		g_byte_array_append(b, a->data, a->len);
+	}
+	g_byte_array_unref(a);
+}
+
+/* One message's COPY row, in SQL_BATCH_COPY_MESSAGES's column order. */
+static void
+store_copy_message(GByteArray *b, const struct config *cfg, int64_t id,
     const struct store_msg *m, const unsigned char hash[32], const struct store_trust *trust)
 {
 	const struct spool_envelope *env = m->env;
 	const struct report *r = m->report;
-	struct params p = { 0 };
-	int i;
 
-	params_add(&p, env->queue_id);
-	params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, env->arrival_us));
-	params_add(&p, env->client_addr);
-	params_add(&p, env->helo);
-	params_add(&p, env->tls);
-	params_add(&p, env->mail_from);
-	params_take(&p, store_array_literal(env->rcpts));
-	params_take(&p, g_strdup_printf("%" G_GUINT64_FORMAT, (guint64)m->len));
-	params_take(&p, NULL);			/* sha256, bytea */
-	params_add(&p, store_tenant(cfg, env));
-	params_add(&p, r ? store_kind_name(r->kind) : "none");
-	params_add(&p, m->outcome ? m->outcome : (r && r->outcome ? r->outcome : "ok"));
-	params_take(&p, g_strdup_printf("%u", r ? (unsigned)r->anomalies : 0u));
-	params_add(&p, r ? r->mta : NULL);
-	params_take(&p, g_strdup_printf("%d", env->attempts > 0 ? env->attempts : 1));
-	params_add(&p, m->quarantined ? "true" : "false");
-	params_take(&p, NULL);			/* raw, bytea */
-	params_add(&p, store_trust_message(trust) ? "true" : "false");
-	g_assert(p.n + 1 == BATCH_MESSAGE_FIELDS);
 	copy_u16(b, BATCH_MESSAGE_FIELDS);
-	copy_int4(b, (gint32)idx);
-	for (i = 0; i < p.n; i++) {
-		if (i == 8)
-			copy_bytes(b, hash, 32);
-		else if (i == 16) {
-			/* Raw bytes are kept for reprocess and quarantine --show, up to
-			 * a size: a bounce carrying a whole original is mostly that. */
-			if ((uint64_t)m->len <= (uint64_t)cfg->store_raw_max_mb << 20)
-				copy_bytes(b, m->raw ? m->raw : "", m->len);
-			else
-				copy_bytes(b, NULL, 0);
-		}
-		else
-			copy_text(b, p.v[i]);
-	}
-	params_clear(&p);
+	copy_int8(b, id);
+	copy_clean(b, env->queue_id);
+	copy_ts(b, env->arrival_us);
+	copy_clean(b, env->client_addr);
+	copy_clean(b, env->helo);
+	copy_clean(b, env->tls);
+	copy_clean(b, env->mail_from);
+	copy_text_array(b, env->rcpts);
+	copy_int8(b, (gint64)m->len);
+	copy_bytes(b, hash, 32);
+	copy_clean(b, store_tenant(cfg, env));
+	copy_text(b, r ? store_kind_name(r->kind) : "none");
+	copy_clean(b, m->outcome ? m->outcome : (r && r->outcome ? r->outcome : "ok"));
+	copy_int4(b, r ? (gint32)r->anomalies : 0);
+	copy_clean(b, r ? r->mta : NULL);
+	copy_int4(b, env->attempts > 0 ? env->attempts : 1);
+	copy_bool(b, m->quarantined);
+	if (store_keeps_raw(cfg, m))
+		copy_bytes(b, m->raw ? m->raw : "", m->len);
+	else
+		copy_bytes(b, NULL, 0);
+	copy_bool(b, store_trust_message(trust));
+}
+
+/* The elements of a one-dimensional array of hex strings or integers in text form. */
+static char **
+store_split_array(const char *v)
+{
+	size_t len = strlen(v);
+	char *inner;
+	char **out;
+
+	if (len < 2 || v[0] != '{' || v[len - 1] != '}')
+		return NULL;
+	if (len == 2)
+		return g_new0(char *, 1);
+	inner = g_strndup(v + 1, len - 2);
+	out = g_strsplit(inner, ",", -1);
+	g_free(inner);
+	return out;
 }
 
 /* Per (tenant, address key): how many of its events in this batch reached the policy so far. */
@@ -752,13 +805,16 @@ store_next_round(GHashTable *rounds, const char *tenant, const char *key)
 	return n;
 }
 
-/* One event's COPY row; returns its policy round, 0 when it does not reach the
- * policy (POLICY_NONE: unsuppressible, capped, or a placeholder address). */
+/*
+ * One event's COPY row; returns its policy round, 0 when it does not reach
+ * the policy (POLICY_NONE: unsuppressible, capped, or a placeholder
+ * address), and its policy action in *actp.
+ */
 static int
 store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, int seq,
     size_t idx, int64_t message_id, const char *tenant, int64_t occurred_us,
     const struct report *r, const struct store_origin *origin, const struct report_record *rec,
-    gboolean suppressible)
+    gboolean suppressible, enum policy_action *actp)
 {
 	struct params p = { 0 };
 	char *address, *key, *reason;
@@ -789,6 +845,7 @@ store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, in
 	params_clear(&p);
 	g_free(address);
 	g_free(key);
+	*actp = act;
 	return round;
 }
 
@@ -836,7 +893,8 @@ store_rollback(PGconn *conn)
 static int
 store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
     struct store_result *res, struct store_trust **trust, const char **tenants,
-    const int64_t *msg_at, const struct store_origin *origins, GByteArray *mcopy,
+    const int64_t *msg_at, const struct store_origin *origins,
+    unsigned char (*hashes)[32], char **hex, const char *hexes, size_t nnew,
     enum pg_error_class *cls, char **err)
 {
 	GByteArray *ecopy = NULL;
@@ -844,24 +902,65 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 	PGresult *pr;
 	int64_t now_us = g_get_real_time();
 	size_t i;
+	/* per policy event: round, action, message index */
+	GArray *pev = g_array_new(FALSE, FALSE, sizeof(gint32) * 3);
+	gint32 *mixed = NULL;		/* per round: anything but POLICY_SUPPRESS */
 	int rc = -1, nev = 0, maxround = 0, round;
+	guint e;
 
-	if (pg_copy_in(conn, SQL_BATCH_COPY_MESSAGES, mcopy->data, mcopy->len, cls, err) < 0)
-		goto done;
-	pr = pg_exec(conn, SQL_BATCH_MESSAGES, 0, NULL, PGRES_TUPLES_OK, cls, err);
-	if (pr == NULL)
-		goto done;
-	for (i = 0; i < (size_t)PQntuples(pr); i++) {
-		gint64 idx = g_ascii_strtoll(PQgetvalue(pr, (int)i, 0), NULL, 10);
-		if (idx < 0 || (size_t)idx >= n || res[idx].duplicate || res[idx].message_id != 0) {
-			*err = g_strdup_printf("batch: unexpected message row %" G_GINT64_FORMAT, idx);
-			*cls = PG_PERMANENT;
-			PQclear(pr);
+	{
+		char **known = NULL, **ids = NULL, nstr[16];
+		const char *kp[] = { hexes, nstr };
+		GHashTable *dup = g_hash_table_new(g_str_hash, g_str_equal);
+		GByteArray *mcopy = copy_new();
+		guint k, next = 0, nids;
+		int crc = 0;
+
+		snprintf(nstr, sizeof nstr, "%zu", nnew);
+		pr = pg_exec(conn, SQL_BATCH_KNOWN, 2, kp, PGRES_TUPLES_OK, cls, err);
+		if (pr == NULL) {
+			g_hash_table_destroy(dup);
+			g_byte_array_unref(mcopy);
 			goto done;
 		}
-		res[idx].message_id = g_ascii_strtoll(PQgetvalue(pr, (int)i, 1), NULL, 10);
+		if (PQntuples(pr) != 1 ||
+		    (known = store_split_array(PQgetvalue(pr, 0, 0))) == NULL ||
+		    (ids = store_split_array(PQgetvalue(pr, 0, 1))) == NULL) {
+			*err = g_strdup("batch: unexpected answer naming stored messages");
+			*cls = PG_PERMANENT;
+			crc = -1;
+		}
+		PQclear(pr);
+		for (k = 0; crc == 0 && known[k] != NULL; k++)
+			g_hash_table_add(dup, known[k]);
+		nids = ids != NULL ? g_strv_length(ids) : 0;
+		for (i = 0; crc == 0 && i < n; i++) {
+			if (res[i].duplicate)
+				continue;
+			if (g_hash_table_contains(dup, hex[i])) {
+				/* already stored: the same report again, or a retry after COMMIT */
+				res[i].duplicate = TRUE;
+				continue;
+			}
+			if (next >= nids) {
+				*err = g_strdup("batch: fewer message ids than messages");
+				*cls = PG_PERMANENT;
+				crc = -1;
+				break;
+			}
+			res[i].message_id = g_ascii_strtoll(ids[next++], NULL, 10);
+			store_copy_message(mcopy, cfg, res[i].message_id, &msgs[i], hashes[i], trust[i]);
+		}
+		copy_finish(mcopy);
+		if (crc == 0 && next > 0)
+			crc = pg_copy_in(conn, SQL_BATCH_COPY_MESSAGES, mcopy->data, mcopy->len, cls, err);
+		g_hash_table_destroy(dup);
+		g_strfreev(known);
+		g_strfreev(ids);
+		g_byte_array_unref(mcopy);
+		if (crc < 0)
+			goto done;
 	}
-	PQclear(pr);
 
 	ecopy = copy_new();
 	for (i = 0; i < n; i++) {
@@ -869,12 +968,9 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 		const struct report *r = msgs[i].report;
 		guint j;
 
-		if (res[i].message_id == 0) {
-			/* already stored: the same report again, or a retry after COMMIT */
-			res[i].duplicate = TRUE;
+		if (res[i].duplicate)
 			continue;
-		}
-		if ((uint64_t)msgs[i].len > (uint64_t)cfg->store_raw_max_mb << 20)
+		if (!store_keeps_raw(cfg, &msgs[i]))
 			log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
 			    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
 			    res[i].message_id, msgs[i].len, cfg->store_raw_max_mb);
@@ -891,22 +987,27 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 			int64_t at = msgs[i].dated_by_report ?
 			    occurred_at(r, rec, msgs[i].raw, msgs[i].len, msg_at[i], now_us) :
 			    env->arrival_us;
+			enum policy_action act;
 
 			round = store_copy_event(ecopy, cfg, rounds, nev++, i, res[i].message_id,
 			    tenants[i], at, r, &origins[i], rec,
-			    store_trust_take(trust[i], rec->recipient, counts));
+			    store_trust_take(trust[i], rec->recipient, counts), &act);
+			if (round > 0) {
+				gint32 v[3] = { round, (gint32)act, (gint32)i };
+				g_array_append_vals(pev, v, 1);
+			}
 			maxround = MAX(maxround, round);
 			res[i].events++;
 		}
 		res[i].capped = store_trust_over(trust[i]);
 		if (store_trust_over(trust[i]) > 0) {
-			char *e = log_escape(store_trust_first_over(trust[i]),
+			char *first = log_escape(store_trust_first_over(trust[i]),
 			    strlen(store_trust_first_over(trust[i])), 256);
 			log_warnx("q=%s event=suppression-cap message_id=%" G_GINT64_FORMAT " cap=%"
 			    G_GINT64_FORMAT " over=%d first_over=\"%s\"", env->queue_id ?
 			    env->queue_id : "-", res[i].message_id,
-			    cfg->policy_max_suppressions_per_message, store_trust_over(trust[i]), e);
-			g_free(e);
+			    cfg->policy_max_suppressions_per_message, store_trust_over(trust[i]), first);
+			g_free(first);
 		}
 	}
 	copy_finish(ecopy);
@@ -921,8 +1022,24 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 		snprintf(window, sizeof window, "%" G_GINT64_FORMAT, cfg->policy_soft_window_days);
 		snprintf(threshold, sizeof threshold, "%" G_GINT64_FORMAT, cfg->policy_soft_threshold);
 		snprintf(expire, sizeof expire, "%" G_GINT64_FORMAT, cfg->policy_soft_expire_days);
+		mixed = g_new0(gint32, maxround + 1);
+		for (e = 0; e < pev->len; e++) {
+			gint32 *v = &g_array_index(pev, gint32, e * 3);
+			if (v[1] != POLICY_SUPPRESS)
+				mixed[v[0]] = 1;
+		}
 		for (round = 1; round <= maxround; round++) {
 			snprintf(srnd, sizeof srnd, "%d", round);
+			if (!mixed[round]) {
+				if (pg_command(conn, SQL_BATCH_SUPPRESS, 1, pp, cls, err) < 0)
+					goto done;
+				for (e = 0; e < pev->len; e++) {
+					gint32 *v = &g_array_index(pev, gint32, e * 3);
+					if (v[0] == round)
+						res[v[2]].suppressions++;
+				}
+				continue;
+			}
 			pr = pg_exec(conn, SQL_BATCH_POLICY, 4, pp, PGRES_TUPLES_OK, cls, err);
 			if (pr == NULL)
 				goto done;
@@ -939,6 +1056,8 @@ done:
 	if (ecopy != NULL)
 		g_byte_array_unref(ecopy);
 	g_hash_table_destroy(rounds);
+	g_array_unref(pev);
+	g_free(mixed);
 	return rc;
 }
 
@@ -950,10 +1069,11 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 	struct store_origin *origins = g_new0(struct store_origin, n);
 	int64_t *msg_at = g_new0(int64_t, n);
 	const char **tenants = g_new0(const char *, n);
-	GHashTable *seen = g_hash_table_new_full(g_bytes_hash, g_bytes_equal,
-	    (GDestroyNotify)g_bytes_unref, NULL);
-	GByteArray *mcopy = copy_new();
-	size_t i;
+	unsigned char (*hashes)[32] = g_malloc0((n ? n : 1) * 32);
+	char **hex = g_new0(char *, n + 1);
+	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
+	GString *hexes = g_string_new("{");
+	size_t i, nnew = 0;
 	int rc = -1;
 
 	/* A set-based batch cannot name the message at fault: the caller
@@ -961,8 +1081,7 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 	*failed = n;
 	for (i = 0; i < n; i++) {
 		const struct store_msg *m = &msgs[i];
-		unsigned char hash[32];
-		GBytes *h;
+		int j;
 
 		memset(&res[i], 0, sizeof res[i]);
 		tenants[i] = store_tenant(cfg, m->env);
@@ -970,15 +1089,18 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 		msg_at[i] = m->dated_by_report ? occurred_notice(m->raw, m->len, m->env->arrival_us,
 		    g_get_real_time()) : m->env->arrival_us;
 		trust[i] = store_trust_of(cfg, m, msg_at[i]);
-		store_hash(m->raw, m->len, hash);
-		h = g_bytes_new(hash, sizeof hash);
-		if (g_hash_table_contains(seen, h)) {
+		store_hash(m->raw, m->len, hashes[i]);
+		hex[i] = g_malloc(65);
+		for (j = 0; j < 32; j++)
+			snprintf(hex[i] + 2 * j, 3, "%02x", hashes[i][j]);
+		if (g_hash_table_contains(seen, hex[i])) {
 			/* the same report twice in one batch: the later one is the duplicate */
 			res[i].duplicate = TRUE;
-			g_bytes_unref(h);
 			continue;
 		}
-		g_hash_table_add(seen, h);
+		g_hash_table_add(seen, hex[i]);
+		g_string_append_printf(hexes, "%s%s", nnew ? "," : "", hex[i]);
+		nnew++;
 		/* read from the raw message before the transaction opens, like DKIM */
 		provider_origin(&origins[i], m->raw, m->len, m->env->mail_from, m->report);
 		if (store_trust_dkim_domain(trust[i]) != NULL) {
@@ -987,9 +1109,8 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 			g_free(origins[i].provider);
 			origins[i].provider = d ? d : g_strdup(store_trust_dkim_domain(trust[i]));
 		}
-		store_copy_message(mcopy, cfg, i, m, hash, trust[i]);
 	}
-	copy_finish(mcopy);
+	g_string_append_c(hexes, '}');
 
 	if (pg_exec_script(conn, SQL_BATCH_BEGIN, cls, err) < 0) {
 		/* BEGIN itself may have run: leave no transaction open */
@@ -997,8 +1118,8 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 			store_rollback(conn);
 		goto done;
 	}
-	if (store_batch_sql(conn, cfg, msgs, n, res, trust, tenants, msg_at, origins, mcopy, cls,
-	    err) < 0) {
+	if (store_batch_sql(conn, cfg, msgs, n, res, trust, tenants, msg_at, origins, hashes, hex,
+	    hexes->str, nnew, cls, err) < 0) {
 		store_rollback(conn);
 		goto done;
 	}
@@ -1021,8 +1142,10 @@ done:
 	g_free(origins);
 	g_free(msg_at);
 	g_free(tenants);
+	g_free(hashes);
+	g_strfreev(hex);
 	g_hash_table_destroy(seen);
-	g_byte_array_unref(mcopy);
+	g_string_free(hexes, TRUE);
 	return rc;
 }
 

@@ -118,6 +118,15 @@ def make_cert(directory, cn="localhost"):
     return cert, key
 
 
+class PgCommandError(subprocess.CalledProcessError):
+    """A PostgreSQL command failed; its message carries PostgreSQL's own words
+    (an initdb that cannot reach its directory says only that otherwise)."""
+
+    def __str__(self):
+        return (super().__str__() + "\n" +
+                (self.output or b"").decode(errors="replace")[-3000:])
+
+
 class Pg:
     """A private PostgreSQL cluster; conninfo is a libpq string for it."""
 
@@ -138,9 +147,7 @@ class Pg:
             argv = ["runuser", "-u", self.user, "--"] + argv
         r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **kw)
         if r.returncode != 0:
-            # PostgreSQL's own words, not only the exit status, in the failure.
-            raise RuntimeError(f"{' '.join(argv)}: exit {r.returncode}:\n"
-                               + r.stdout.decode(errors="replace")[-3000:])
+            raise PgCommandError(r.returncode, argv, output=r.stdout)
         return r
 
     def start(self):

@@ -125,6 +125,42 @@ class ChangeFeedTest(unittest.TestCase):
         self.assertTrue(self.suppressed("new@example.com"))
         self.assertNotIn("reload reason=pruned", self.env.log())
 
+    def terminate_follower(self):
+        rows = self.env.pg.psql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                                " WHERE application_name = 'rebound-notify'")
+        self.assertEqual(rows, [["t"]])
+
+    def test_reconnect_follows_on(self):
+        self.env.suppress_sql("before@example.com")
+        self.env.start()
+        self.assertTrue(self.suppressed("before@example.com"))
+        self.terminate_follower()
+        # made while the follower is away: in the log, so no reload is needed
+        self.env.suppress_sql("during@example.com")
+        self.env.pg.psql("DELETE FROM suppressions WHERE address_key = 'before@example.com'")
+        self.env.wait_for(lambda: self.suppressed("during@example.com"), 10)
+        self.env.wait_for(lambda: not self.suppressed("before@example.com"), 5)
+        log = self.env.log()
+        self.assertIn("index state=connected standby=0 action=follow", log)
+        self.assertEqual(log.count("index loaded"), 1, log)
+
+    def test_reconnect_to_another_history_reloads(self):
+        self.env.suppress_sql("kept@example.com")
+        self.env.start()
+        self.assertTrue(self.suppressed("kept@example.com"))
+        # the server now holds another history: its log's last change is not
+        # the one the follower applied, and a removal it never logged
+        self.env.pg.psql("UPDATE suppression_changes SET at = at + interval '1 second'")
+        self.env.pg.psql("ALTER TABLE suppressions DISABLE TRIGGER USER;"
+                         "DELETE FROM suppressions WHERE address_key = 'kept@example.com';"
+                         "ALTER TABLE suppressions ENABLE TRIGGER USER")
+        self.assertTrue(self.suppressed("kept@example.com"))
+        self.terminate_follower()
+        self.env.wait_for(lambda: not self.suppressed("kept@example.com"), 10)
+        log = self.env.log()
+        self.assertIn("index state=connected standby=0 action=load", log)
+        self.assertEqual(log.count("index loaded"), 2, log)
+
 
 if __name__ == "__main__":
     harness.run()

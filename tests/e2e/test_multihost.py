@@ -3,7 +3,7 @@ standby (pg_basebackup -R), two "rebound serve" receivers (own spools, own
 ports) writing to the primary, "rebound lookupd" following the standby.
 
 Bounces sent to both receivers answer "suppressed" on the standby's lookupd
-within 2 s.  With the primary stopped (REBOUND_OUTAGE_SECONDS, default 8;
+within 2 s.  With the primary stopped (REBOUND_STANDBY_OUTAGE_SECONDS, default 8;
 make bench-scale does 30) both receivers keep acknowledging into their
 spools, 452 only past [spool] high_water, and when it returns both drain
 and every acknowledged message reaches the standby's lookups.  Prints the
@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
 from multihost import Layout
 
-OUTAGE = float(os.environ.get("REBOUND_OUTAGE_SECONDS", "8"))
+OUTAGE = float(os.environ.get("REBOUND_STANDBY_OUTAGE_SECONDS", "8"))
 HIGH_WATER_B = 6
 
 

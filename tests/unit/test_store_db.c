@@ -219,6 +219,14 @@ test_hard(struct fx *f, gconstpointer data)
 	    " AND actor = 'policy' AND address_key = 'john.doe@example.com'"), ==, 1);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM events WHERE class = 'hard'"
 	    " AND status = '5.1.1' AND domain = 'example.com'"), ==, 1);
+	/* the message row as the envelope and the report gave it */
+	g_assert_cmpint(q1i(f, "SELECT count(*) FROM messages WHERE id = (SELECT message_id FROM events)"
+	    " AND queue_id = 'Q000000000000001' AND received_at = to_timestamp(1790000000)"
+	    " AND client_addr = '192.0.2.7' AND helo = 'mx.remote.example' AND tls IS NULL"
+	    " AND mail_from = '' AND rcpts = '{bounce@bounces.example.com}'::text[]"
+	    " AND size = length(raw) AND length(sha256) = 32 AND tenant = 'default' AND kind = 'dsn'"
+	    " AND outcome = 'ok' AND anomalies = 0 AND mta IS NULL AND attempts = 1"
+	    " AND NOT quarantined AND suppressible AND raw LIKE 'Received: %'"), ==, 1);
 	/* a second hard bounce (another report) updates the same row */
 	res = put(f, "john.doe@EXAMPLE.com", REPORT_CLASS_HARD, T0 + 1000);
 	g_assert_cmpint(q1i(f, "SELECT event_count FROM suppressions"), ==, 2);
