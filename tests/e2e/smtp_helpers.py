@@ -57,7 +57,11 @@ class Raw:
                 if not d:
                     return True
                 self.buf += d
-        except (socket.timeout, ConnectionResetError):
+        except ConnectionResetError:
+            # Closed with our unread command still in its buffer (a 421 from a
+            # timer while we were sending): the kernel resets instead of FIN.
+            return True
+        except socket.timeout:
             return False
         return False
 
