@@ -803,14 +803,14 @@ spool_writer(gpointer arg)
 	return NULL;
 }
 
-void
-spool_commit_async(struct spool *s, struct spool_envelope *env, char *data, size_t len,
-    spool_done_fn done, void *arg)
+/* A new job for the writer thread: the body (in memory or in a file) is the caller's to set. */
+static struct spool_job *
+spool_job_new(struct spool *s, struct spool_envelope *env, size_t len, spool_done_fn done,
+    void *arg)
 {
 	struct spool_job *j = g_new0(struct spool_job, 1);
 
 	j->env = env;
-	j->data = data;
 	j->len = len;
 	j->done = done;
 	j->arg = arg;
@@ -818,6 +818,16 @@ spool_commit_async(struct spool *s, struct spool_envelope *env, char *data, size
 		env->arrival_us = spool_tick(s);
 		env->queue_id = spool_id_for(env->arrival_us);
 	}
+	return j;
+}
+
+void
+spool_commit_async(struct spool *s, struct spool_envelope *env, char *data, size_t len,
+    spool_done_fn done, void *arg)
+{
+	struct spool_job *j = spool_job_new(s, env, len, done, arg);
+
+	j->data = data;
 	g_async_queue_push(s->jobs, j);
 }
 
@@ -825,18 +835,10 @@ void
 spool_commit_async_fd(struct spool *s, struct spool_envelope *env, int fd, size_t len,
     spool_done_fn done, void *arg)
 {
-	struct spool_job *j = g_new0(struct spool_job, 1);
+	struct spool_job *j = spool_job_new(s, env, len, done, arg);
 
-	j->env = env;
 	j->fd = fd;
 	j->from_fd = 1;
-	j->len = len;
-	j->done = done;
-	j->arg = arg;
-	if (env->queue_id == NULL) {
-		env->arrival_us = spool_tick(s);
-		env->queue_id = spool_id_for(env->arrival_us);
-	}
 	g_async_queue_push(s->jobs, j);
 }
 
