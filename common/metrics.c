@@ -269,20 +269,6 @@ metrics_handle_observe(struct metrics_series *s, double seconds)
 	g_mutex_unlock(&metrics_lock);
 }
 
-void
-metrics_help(const char *name, const char *help)
-{
-	struct metrics_family *f;
-
-	g_mutex_lock(&metrics_lock);
-	if (metrics_families != NULL &&
-	    (f = g_hash_table_lookup(metrics_families, name)) != NULL) {
-		g_free(f->help);
-		f->help = g_strdup(help);
-	}
-	g_mutex_unlock(&metrics_lock);
-}
-
 /* GLib 2.74 has no metrics_keys(). */
 static GPtrArray *
 metrics_keys(GHashTable *h)

@@ -44,9 +44,6 @@ struct metrics_series *metrics_handle(enum metrics_type type, const char *name,
 void metrics_handle_add(struct metrics_series *s, double n);
 void metrics_handle_observe(struct metrics_series *s, double seconds);
 
-/* One HELP line for a metric name; optional. */
-void metrics_help(const char *name, const char *help);
-
 char *metrics_render(void);
 
 #endif
