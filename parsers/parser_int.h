@@ -1,5 +1,18 @@
 /*
- * parser_int.h - internals shared by parser.c and text.c; not an API.
+ * parser_int.h - what the parser's modules share: the parser (rules,
+ * options and buffers reused from call to call) and the context of one
+ * parser_parse() call.  Not an API.
+ *
+ * The modules, lowest first; none calls up into one above it:
+ *   parser_util.c	addresses, codes and text helpers (no state)
+ *   parser_raw.c	searches of the raw message bytes (no state)
+ *   parser_walk.c	the MIME walk and the decoding of a part's text
+ *   parser_orig.c	the enclosed original's header
+ *   parser_classify.c	reason, rule and class of one record
+ *   parser_text_line.c	line tests of a notice's text
+ *   parser_dsn.c, parser_arf.c, parser_ses.c, parser_text.c,
+ *   parser_text_block.c, parser_text_auto.c	the readers
+ *   parser.c		the driver: the table of readers, tried in order
  */
 #ifndef REBOUND_PARSER_INT_H
 #define REBOUND_PARSER_INT_H
@@ -9,6 +22,7 @@
 #include "parsers/report.h"
 #include "parsers/rules.h"
 #include "parsers/sanitize.h"
+#include "parsers/parser_walk.h"
 
 struct parser {
 	struct rules *rules;
@@ -22,9 +36,7 @@ struct parser {
 	GByteArray *gbuf;		/* what gparser reads, reused (parser_parse) */
 	GArray *mparts;			/* mime_split()'s parts, reused (parser_parse) */
 	gboolean gmime_only;		/* parser_set_gmime_only() */
-	GHashTable *iconv;		/* charset -> GIConv to UTF-8 (or -1), parser_convert() */
-	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
-	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
+	GHashTable *iconv;		/* charset -> GIConv to UTF-8 (or -1), walk_convert() */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
@@ -33,59 +45,40 @@ struct parser {
 	GRegex *re_fail_notice;		/* a notice's text speaks of a failed delivery */
 	GRegex *re_autoreply_subject;
 	GRegex *re_given_up;		/* a notice says delivery was abandoned, not delayed */
-	/* per call: the report being read, for its producer (parser_classify) */
-	struct report *cur_report;
-	const struct fields *cur_top;	/* its own header */
-	gboolean cur_mta_done;		/* cur_report->mta looked for */
+};
+
+/*
+ * One parser_parse() call: the message as the driver has read it, and
+ * what the readers and the classification keep while they fill its
+ * report.  Lives on the driver's stack; ctx_fini() frees what it holds.
+ */
+struct parse_ctx {
+	struct parser *p;
+	struct report *r;		/* the report being filled */
+	const char *buf;		/* the message, after sanitize_prepare() */
+	gsize blen;
+	gsize hlen;			/* of its own header */
+	struct fields *top;		/* that header */
+	const char *ct;			/* its Content-Type, or NULL */
+	struct walk w;			/* the parts that matter */
+	char *context;			/* the human-readable text, or NULL */
+	gsize clen;
+	const char *orig_hdr;		/* the original's header read raw (raw_gmime_extent) */
+	gsize orig_hdrlen;
+	struct fields *orig_fields;	/* that header, parsed */
+	guint32 anomalies;		/* found decoding parts; added to the report at the end */
+	const char *hint;		/* per record: a vendor's own category line, tried first */
+	gboolean mta_done;		/* r->mta looked for */
 	/*
-	 * per call: the enclosed original's To, Cc and Received "for <x>"
-	 * values, one a line, when the original is there; their addresses,
-	 * lower case, are what a notice's candidates are checked against
-	 * (text_parse, which makes the set only when it needs it)
+	 * The enclosed original's To, Cc and Received "for <x>" values, one
+	 * a line; their addresses, lower case, are what a notice's candidates
+	 * are checked against (made only when needed: orig_rcpts()).
 	 */
-	GString *cur_orig_hdrs;
-	GHashTable *cur_orig_rcpts;
-	/* per call: the report's text folded once for every record (parser_classify) */
+	GString *orig_hdrs;
+	GHashTable *orig_rcpts;
+	/* the report's text folded once for every record (classify_folded) */
 	const char *fold_src;
 	char *fold_out;
 };
-
-/* Says where rec->recipient came from (report.h); nothing when it is NULL. */
-static inline void
-parser_rcpt_from(struct report_record *rec, const char *how)
-{
-	g_free(rec->recipient_from);
-	rec->recipient_from = rec->recipient != NULL ? g_strdup(how) : NULL;
-}
-
-/* New strings (g_free) or NULL. */
-char *parser_address(const char *s);
-char *parser_find_status(const char *t);
-char *parser_find_replycode(const char *t);
-char *parser_find_command(const char *folded);
-char *parser_utf8(const char *s, gssize len);
-void parser_classify(struct parser *p, struct report_record *rec, const char *context);
-void parser_original_from_fields(struct parser *p, struct report *r, const struct fields *f);
-
-/* Keeps a header value of the original that names its recipients (text.c). */
-void text_add_orig_rcpts(struct parser *p, const char *value);
-
-void text_init(struct parser *p);
-void text_fini(struct parser *p);
-/* Non-standard bounce: fills r (kind BOUNCE) when msg looks like one. */
-/* top: the message's own header block (fields_parse_header). */
-void text_parse(struct parser *p, struct report *r, const struct fields *top, const char *body,
-    gsize len, gboolean have_original);
-void text_autoreply(struct parser *p, struct report *r, const struct fields *top);
-/* An auto-reply by its header, with no word of a failed delivery (text.c). */
-gboolean text_is_autoreply(struct parser *p, const struct fields *top, const char *body,
-    gsize len);
-
-/* DSN record without a Diagnostic-Code: take its lines from the text part. */
-void text_enrich_record(struct parser *p, struct report_record *rec, const char *context);
-char *text_from_html(const char *html);
-
-/* Amazon SES notification (JSON) in body: fills r and returns TRUE. */
-gboolean sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * sesjson.c - Amazon SES event notifications delivered by mail (SNS email
+ * parser_ses.c - Amazon SES event notifications delivered by mail (SNS email
  * subscriptions): a JSON document in the body, itself often a JSON string
  * inside the SNS envelope.  Only the few members needed are read, with a
  * small scanner rather than a JSON library (parsers/ is GMime/GLib only):
@@ -9,7 +9,10 @@
 #include <string.h>
 #include <gmime/gmime.h>
 
+#include "parsers/parser_classify.h"
 #include "parsers/parser_int.h"
+#include "parsers/parser_ses.h"
+#include "parsers/parser_util.h"
 
 #define SES_MAX_TEXT	(256 * 1024)
 
@@ -101,7 +104,7 @@ ses_each(const char *p, const char *end, const char *key,
 }
 
 struct ses_ctx {
-	struct parser *p;
+	struct parse_ctx *pc;
 	struct report *r;
 	const char *type;
 	const char *feedback;
@@ -151,7 +154,7 @@ ses_bounced(void *arg, const char *s, const char *e)
 		g_free(rec->status);
 		rec->status = st;
 	}
-	parser_classify(c->p, rec, NULL);
+	classify_record(c->pc, rec, NULL);
 }
 
 static void
@@ -165,13 +168,20 @@ ses_complained(void *arg, const char *s, const char *e)
 	rec->feedback_type = g_strdup(c->feedback != NULL ? c->feedback : "abuse");
 	rec->reason = g_strdup("feedback");
 	rec->rule = g_strdup("ses-complaint");
-	rec->class_ = rules_class(c->p->rules, "feedback", TRUE);
+	rec->class_ = rules_class(c->pc->p->rules, "feedback", TRUE);
 }
 
 gboolean
-sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len)
+ses_check(struct parse_ctx *c)
 {
-	struct ses_ctx c = { p, r, NULL, NULL };
+	return c->r->records->len == 0 && c->w.ndsn == 0 && !LEAF_SET(c->w.arf);
+}
+
+/* Amazon SES notification (JSON) in body (len bytes): fills r, TRUE when it names someone. */
+static gboolean
+ses_parse(struct parse_ctx *pc, struct report *r, const char *body, gsize len)
+{
+	struct ses_ctx c = { pc, r, NULL, NULL };
 	char *t, *type, *fb = NULL;
 	const char *end;
 
@@ -232,4 +242,10 @@ sesjson_parse(struct parser *p, struct report *r, const char *body, gsize len)
 	g_free(type);
 	g_free(t);
 	return r->records->len > 0;
+}
+
+void
+ses_read(struct parse_ctx *c)
+{
+	ses_parse(c, c->r, c->context, c->clen);
 }

@@ -1,0 +1,230 @@
+/*
+ * parser_classify.c - reason, rule and class of one record, from the
+ * rules (rules_match.c): the record's own codes and diagnostic first, the
+ * report's text and producer after.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/parser_classify.h"
+#include "parsers/parser_int.h"
+#include "parsers/parser_util.h"
+
+#define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
+#define MAX_DIAG_FOLD		2048		/* of one diagnostic */
+
+static gboolean
+is_permanent(const struct report_record *rec)
+{
+	if (rec->status != NULL)
+		return rec->status[0] == '5';
+	if (rec->replycode != NULL)
+		return rec->replycode[0] == '5';
+	return rec->action == NULL || g_ascii_strcasecmp(rec->action, "failed") == 0;
+}
+
+/*
+ * The report's producer ("detect" lines in the rules), looked for once per
+ * report, when its header, Reporting-MTA and text are known.  Not a copy.
+ */
+const char *
+classify_mta(struct parse_ctx *c, const char *ctx)
+{
+	struct report *r = c->r;
+	const char *name;
+
+	if (r == NULL)
+		return NULL;
+	if (!c->mta_done) {
+		c->mta_done = TRUE;
+		name = rules_detect(c->p->rules, c->top, r->reporting_mta, ctx);
+		if (name != NULL && r->mta == NULL)
+			r->mta = g_strdup(name);
+	}
+	return r->mta;
+}
+
+/*
+ * The report's text folded for the rules: only when a record needs it
+ * (its own diagnostic often decides), and once for all its records.
+ */
+const char *
+classify_folded(struct parse_ctx *c, const char *context)
+{
+	if (c->fold_src != context) {
+		g_free(c->fold_out);
+		c->fold_out = rules_fold_n(context, MAX_CONTEXT_FOLD);
+		c->fold_src = context;
+	}
+	return c->fold_out;
+}
+
+/*
+ * Codes the record's fields left out, from its diagnostic (diag: folded)
+ * or the report's text; and an Action "delayed" whose diagnostic says the
+ * sender's MTA gave up ("Delivery failed 20 attempts", "permanent fatal
+ * errors" for this recipient) is a failure, whatever the field says.  (The
+ * notice's text may speak of other recipients: only the record's own
+ * diagnostic counts.)
+ */
+static void
+classify_codes(struct parse_ctx *c, struct report_record *rec, const char *diag,
+    const char *context)
+{
+	if (rec->replycode == NULL && rec->diagnostic != NULL)
+		rec->replycode = parser_find_replycode(rec->diagnostic);
+	if (rec->status == NULL && rec->diagnostic != NULL)
+		rec->status = parser_find_status(rec->diagnostic);
+	if (rec->smtp_command == NULL)
+		rec->smtp_command = parser_find_command(diag);
+	if (rec->smtp_command == NULL && context != NULL) {
+		char *lr = rec->recipient != NULL ? g_ascii_strdown(rec->recipient, -1) : NULL;
+
+		rec->smtp_command = parser_find_command_context(classify_folded(c, context), lr);
+		g_free(lr);
+	}
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0 &&
+	    diag != NULL && g_regex_match(c->p->re_given_up, diag, 0, NULL)) {
+		g_free(rec->action);
+		rec->action = g_strdup("failed");
+	}
+}
+
+/*
+ * The rule that decides, into *m; FALSE when none does.  The record's own
+ * diagnostic is tried first; context (the human-readable text of the
+ * report) only when it says nothing a rule knows.  Before all of that,
+ * the rules scoped to the report's producer or the recipient's provider
+ * ("mta" in the rules) are tried on the same texts and codes (the
+ * report's text only for the producer: the recipient's provider wrote the
+ * diagnostic, not the notice): their table is how that producer uses its
+ * words, and a reason it gives needs no corroboration unless a specific
+ * status (one with a detail: 5.7.1, not 5.7.0) says otherwise.
+ */
+static gboolean
+classify_match(struct parse_ctx *c, struct report_record *rec, const char *diag,
+    const char *context, struct rules_match *m)
+{
+	struct rules *rules = c->p->rules;
+	const char *ctx = NULL, *lhost, *rhost;
+	gboolean ok = FALSE, scoped = FALSE;
+
+	if (c->hint != NULL) {
+		/* e.g. "x-powermta-bouncecategory: bad-mailbox": the sender's MTA has classified it */
+		char *h = rules_fold(c->hint);
+
+		ok = rules_classify(rules, h, NULL, NULL, NULL, m);
+		if (ok)
+			m->by_text = FALSE;
+		g_free(h);
+	}
+	/* The folded text only where it is read: detection (once a report)
+	 * and the producer's scoped rules. */
+	if (!c->mta_done && context != NULL)
+		ctx = classify_folded(c, context);
+	lhost = classify_mta(c, ctx);
+	rhost = rules_detect_remote(rules, rec->remote_mta);
+	if (!ok && (lhost != NULL || rhost != NULL)) {
+		if (lhost != NULL && context != NULL)
+			ctx = classify_folded(c, context);
+		scoped = (diag != NULL && rules_classify_scoped(rules, lhost, rhost, diag,
+		    rec->status, NULL, NULL, m)) ||
+		    (ctx != NULL && lhost != NULL && rules_classify_scoped(rules, lhost, NULL, ctx,
+		    rec->status, NULL, NULL, m)) ||
+		    rules_classify_scoped(rules, lhost, rhost, NULL, rec->status, rec->replycode,
+		    rec->smtp_command, m);
+		ok = scoped;
+	}
+	if (!ok)
+		ok = diag != NULL && rules_classify(rules, diag, rec->status, NULL, NULL, m);
+	if (!ok && context != NULL) {
+		ok = rules_classify(rules, classify_folded(c, context), rec->status, NULL, NULL, m);
+		if (!ok && rec->status == NULL) {
+			rec->status = parser_find_status(context);
+		}
+	}
+	if (ok && m->by_text && (!scoped || (rec->status != NULL &&
+	    !g_str_has_suffix(rec->status, ".0")))) {
+		const char *alt = rules_require(rules, m->reason, m->id, rec->smtp_command, rec->status);
+
+		if (alt != m->reason) {
+			m->reason = alt;
+			m->id = "require";
+		}
+	}
+	if (ok) {
+		const char *alt = rules_after_scoped(rules, lhost, rhost, m->reason, rec->smtp_command);
+
+		if (alt == m->reason)
+			alt = rules_after(rules, m->reason, rec->smtp_command);
+
+		if (alt != m->reason) {
+			m->reason = alt;
+			m->id = "after";
+		}
+	}
+	if (!ok)
+		ok = rules_classify(rules, NULL, rec->status, rec->replycode,
+		    rec->smtp_command, m);
+	return ok;
+}
+
+/* Reason and rule from m (or a default when ok is FALSE), then the class. */
+static void
+classify_apply(struct parse_ctx *c, struct report_record *rec, gboolean ok,
+    const struct rules_match *m)
+{
+	struct rules *rules = c->p->rules;
+
+	if (ok) {
+		g_free(rec->reason);
+		rec->reason = g_strdup(m->reason);
+		g_free(rec->rule);
+		rec->rule = g_strdup(m->id);
+	} else if (rec->reason == NULL)
+		rec->reason = g_strdup(rec->action != NULL &&
+		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
+		    rec->diagnostic != NULL ? "onhold" : "undefined");
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0) {
+		const char *d = rules_delayed(rules, rec->reason);
+
+		if (d != rec->reason && g_strcmp0(d, rec->reason) != 0) {
+			g_free(rec->reason);
+			rec->reason = g_strdup(d);
+			g_free(rec->rule);
+			rec->rule = g_strdup("delayed");
+		}
+	}
+	if (rec->status != NULL && rec->status[0] == '2') {
+		/* A success code is a delivery whatever the words around it. */
+		g_free(rec->reason);
+		rec->reason = g_strdup("delivered");
+		g_free(rec->rule);
+		rec->rule = g_strdup("status-2");
+	}
+	rec->class_ = rules_class(rules, rec->reason, is_permanent(rec));
+	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0)
+		/* Not a failure (still being retried) and not a delivery either:
+		 * as class delivered it would reset the address's soft count. */
+		rec->class_ = REPORT_CLASS_UNKNOWN;
+	else if (rec->action != NULL && (g_ascii_strcasecmp(rec->action, "delivered") == 0 ||
+	    g_ascii_strcasecmp(rec->action, "relayed") == 0 ||
+	    g_ascii_strcasecmp(rec->action, "expanded") == 0)) {
+		rec->class_ = REPORT_CLASS_DELIVERED;
+		g_free(rec->reason);
+		rec->reason = g_strdup("delivered");
+	}
+}
+
+void
+classify_record(struct parse_ctx *c, struct report_record *rec, const char *context)
+{
+	struct rules_match m;
+	char *diag = rules_fold_n(rec->diagnostic, MAX_DIAG_FOLD);
+	gboolean ok;
+
+	classify_codes(c, rec, diag, context);
+	ok = classify_match(c, rec, diag, context, &m);
+	classify_apply(c, rec, ok, &m);
+	g_free(diag);
+}

@@ -1,0 +1,265 @@
+/*
+ * parser_dsn.c - RFC 3464/6533 delivery status notifications: one record
+ * per recipient block of a message/delivery-status part, or of such a
+ * block found in the raw bytes where no part holds it.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/parser_classify.h"
+#include "parsers/parser_dsn.h"
+#include "parsers/parser_int.h"
+#include "parsers/parser_raw.h"
+#include "parsers/parser_text_line.h"
+#include "parsers/parser_util.h"
+
+static char *
+strip_type(const char *v)
+{
+	const char *s;
+
+	if (v == NULL)
+		return NULL;
+	s = strchr(v, ';');
+	s = s != NULL ? s + 1 : v;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	return *s != '\0' ? parser_utf8(s, -1) : NULL;
+}
+
+/* A record without a Diagnostic-Code: its lines are taken from the text part. */
+static void
+dsn_enrich(struct report_record *rec, const char *context)
+{
+	const char *hit, *s, *e;
+
+	if (rec->diagnostic != NULL || rec->recipient == NULL || context == NULL)
+		return;
+	/* the first mention that is not itself a delivery-status field line */
+	for (hit = context; (hit = strcasestr(hit, rec->recipient)) != NULL; hit++) {
+		for (s = hit; s > context && s[-1] != '\n' && s[-1] != '\r'; s--)
+			;
+		if (g_ascii_strncasecmp(s, "final-recipient:", 16) != 0 &&
+		    g_ascii_strncasecmp(s, "original-recipient:", 19) != 0 &&
+		    g_ascii_strncasecmp(s, "x-actual-recipient:", 19) != 0)
+			break;
+	}
+	if (hit == NULL)
+		return;
+	/*
+	 * The recipient's failure paragraph: its line and what follows, up to
+	 * the next line that starts with another address, a section rule, a
+	 * second blank line in a row, or a dozen lines.  "Failed to deliver
+	 * to x" is often followed by the remote answer on unindented lines.
+	 */
+	e = hit;
+	for (int lines = 0, blanks = 0; *e != '\0' && lines < 12; ) {
+		if (*e == '\n' || *e == '\r') {
+			const char *n = e + 1, *le;
+			gsize pos = 0;
+			char *a;
+
+			if (*e == '\r' && *n == '\n')
+				n++;
+			lines++;
+			for (le = n; *le != '\0' && *le != '\n' && *le != '\r'; le++)
+				;
+			if (line_blank(n, le - n)) {
+				if (++blanks == 2)
+					break;
+			} else
+				blanks = 0;
+			if (line_section(n, le - n))
+				break;
+			while (n + pos < le && (n[pos] == ' ' || n[pos] == '\t' || n[pos] == '<'))
+				pos++;
+			if ((a = parser_next_address(n, le - n, &pos)) != NULL) {
+				gboolean other = g_ascii_strcasecmp(a, rec->recipient) != 0 &&
+				    line_starts_with_address(n, le - n);
+
+				g_free(a);
+				if (other)
+					break;
+			}
+			e = n;
+			continue;
+		}
+		e++;
+	}
+	if (e > s) {
+		char *d = parser_utf8(s, e - s);
+
+		rec->diagnostic = g_strstrip(d);
+	}
+}
+
+/*
+ * The record of block b of f (it names a recipient), with the codes of its
+ * fields and of its diagnostic.
+ */
+static void
+dsn_record(struct parse_ctx *c, const struct fields *f, guint b, const char *context)
+{
+	struct report *r = c->r;
+	const char *fr = fields_get(f, b, "Final-Recipient");
+	const char *orr = fields_get(f, b, "Original-Recipient");
+	const char *st, *dc, *v;
+	char *hint;
+	struct report_record *rec;
+
+	rec = report_add_record(r);
+	rec->recipient = parser_address(fr != NULL ? fr : orr);
+	parser_rcpt_from(rec, fr != NULL ? "final-recipient" : "original-recipient");
+	rec->original_recipient = orr != NULL ? parser_address(orr) : NULL;
+	if (rec->original_recipient != NULL && (rec->recipient == NULL ||
+	    rec->recipient[0] == '@' || strchr(strrchr(rec->recipient, '@'), '.') == NULL)) {
+		/* a source route or a bare host name: the original is the address */
+		g_free(rec->recipient);
+		rec->recipient = g_strdup(rec->original_recipient);
+		parser_rcpt_from(rec, "original-recipient");
+	}
+	if (fields_get(f, b, "Action") != NULL)
+		rec->action = g_ascii_strdown(fields_get(f, b, "Action"), -1);
+	if (rec->action != NULL)
+		g_strstrip(rec->action);
+	st = fields_get(f, b, "Status");
+	if (st != NULL) {
+		rec->status = parser_find_status(st);
+		if (rec->status == NULL)
+			r->anomalies |= REPORT_ANOMALY_BAD_STATUS;
+	}
+	dc = fields_get(f, b, "Diagnostic-Code");
+	/* "X-Unix; 77" says a local program failed: the type is the message. */
+	rec->diagnostic = dc != NULL && g_ascii_strncasecmp(dc, "x-unix", 6) == 0 ?
+	    parser_utf8(dc, -1) : strip_type(dc);
+	rec->remote_mta = strip_type(fields_get(f, b, "Remote-MTA"));
+	if (fields_get(f, b, "Last-Attempt-Date") != NULL)
+		rec->last_attempt = parser_utf8(fields_get(f, b, "Last-Attempt-Date"), -1);
+	dsn_enrich(rec, context);
+	if (rec->diagnostic != NULL) {
+		char *ds = parser_find_status(rec->diagnostic);
+
+		rec->replycode = parser_find_replycode(rec->diagnostic);
+		/* A generic X.0.0 field loses to a specific code in the diagnostic. */
+		if (ds != NULL && (rec->status == NULL ||
+		    (strcmp(rec->status + 1, ".0.0") == 0 && ds[0] == rec->status[0] &&
+		    strcmp(ds + 1, ".0.0") != 0))) {
+			g_free(rec->status);
+			rec->status = ds;
+		} else
+			g_free(ds);
+	}
+	v = fields_get(f, b, "X-PowerMTA-BounceCategory");
+	if (v == NULL)
+		v = fields_get(f, 0, "X-PowerMTA-BounceCategory");
+	hint = v != NULL ? g_strconcat("x-powermta-bouncecategory: ", v, NULL) : NULL;
+	c->hint = hint;
+	classify_record(c, rec, context);
+	c->hint = NULL;
+	g_free(hint);
+}
+
+/* txt: a delivery-status part's text (n bytes, valid UTF-8). */
+static void
+dsn_parse(struct parse_ctx *c, const char *txt, gsize n)
+{
+	struct report *r = c->r;
+	struct fields *f;
+	guint b;
+
+	/* The per-message block, the records kept, and one more to notice the cap. */
+	f = fields_parse(txt, n, c->p->max_records + 2);
+	r->kind = REPORT_KIND_DSN;
+	for (b = 0; b < f->blocks->len; b++) {
+		if (fields_get(f, b, "Reporting-MTA") != NULL && r->reporting_mta == NULL)
+			r->reporting_mta = strip_type(fields_get(f, b, "Reporting-MTA"));
+		if (fields_get(f, b, "Arrival-Date") != NULL && r->arrival_date == NULL)
+			r->arrival_date = parser_utf8(fields_get(f, b, "Arrival-Date"), -1);
+		if (fields_get(f, b, "Final-Recipient") == NULL &&
+		    fields_get(f, b, "Original-Recipient") == NULL) {
+			if (fields_get(f, b, "Action") != NULL || fields_get(f, b, "Status") != NULL)
+				r->anomalies |= REPORT_ANOMALY_NO_RECIPIENT;
+			continue;
+		}
+		if (r->records->len >= c->p->max_records) {
+			r->anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
+			break;
+		}
+		dsn_record(c, f, b, c->context);
+	}
+	fields_free(f);
+}
+
+/* A block found in the raw bytes: made valid UTF-8 first, like a decoded part. */
+static void
+dsn_parse_raw(struct parse_ctx *c, const char *raw, gsize n)
+{
+	char *t = parser_utf8(raw, n);
+
+	dsn_parse(c, t, strlen(t));
+	g_free(t);
+}
+
+gboolean
+dsn_check(struct parse_ctx *c)
+{
+	return c->w.ndsn > 0;
+}
+
+void
+dsn_read(struct parse_ctx *c)
+{
+	int i;
+
+	for (i = 0; i < c->w.ndsn; i++) {
+		gsize n;
+		char *txt = walk_part_text(c->p, &c->w.dsn[i], &n, &c->anomalies);
+
+		if (txt != NULL)
+			dsn_parse(c, txt, n);
+		g_free(txt);
+	}
+}
+
+/*
+ * With no report part at all, a block in the raw bytes.  (A message
+ * disposition notification, RFC 8098, says a message was displayed or
+ * deleted: its Final-Recipient is no failure.)
+ */
+static gboolean
+dsn_raw_only(const struct parse_ctx *c)
+{
+	return c->w.ndsn == 0 && !LEAF_SET(c->w.arf) && !c->w.mdn &&
+	    !(c->ct != NULL && strcasestr(c->ct, "disposition-notification") != NULL);
+}
+
+gboolean
+dsn_raw_check(struct parse_ctx *c)
+{
+	return dsn_raw_only(c) || (c->w.ndsn > 0 && c->w.ndsn < MAX_DSN_PARTS);
+}
+
+void
+dsn_raw_read(struct parse_ctx *c)
+{
+	const char *raw;
+	gsize rn, off;
+	int k;
+
+	if (dsn_raw_only(c)) {
+		if (raw_dsn_block(c->buf, c->blen, -1, &raw, &rn))
+			dsn_parse_raw(c, raw, rn);
+		return;
+	}
+	/*
+	 * Reports run together in one file: the parts GMime did not see.
+	 * Only after the top-level multipart has closed: before that, GMime
+	 * saw every report part, and a delivery-status further in belongs to
+	 * an enclosed original (a bounce of a bounce), whose recipients are
+	 * not ours.
+	 */
+	off = raw_after_close(c->buf, c->blen, c->w.boundary, c->w.boundary_len);
+	for (k = 0; c->w.ndsn + k < MAX_DSN_PARTS &&
+	    raw_dsn_block(c->buf + off, c->blen - off, k, &raw, &rn); k++)
+		dsn_parse_raw(c, raw, rn);
+}

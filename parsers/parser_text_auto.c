@@ -1,0 +1,113 @@
+/*
+ * parser_text_auto.c - auto-replies (RFC 3834 and out-of-office), told
+ * by their header; a mail system's notice that carries the same marks is
+ * told apart by its words of a failed delivery.
+ */
+#include <string.h>
+#include <gmime/gmime.h>
+
+#include "parsers/parser_int.h"
+#include "parsers/parser_orig.h"
+#include "parsers/parser_text.h"
+#include "parsers/parser_text_line.h"
+#include "parsers/parser_util.h"
+
+/* The Subject as a person reads it (out-of-office replies in most languages encode theirs). */
+static char *
+subject_text(struct parse_ctx *c, const struct fields *top)
+{
+	return orig_header_text(c->p, fields_get(top, 0, "Subject"), &c->anomalies);
+}
+
+/*
+ * RFC 3834's own marks, or an out-of-office Subject: an auto-reply says so
+ * in its header.  A mail system's notice may carry the same marks (Exim
+ * puts "Auto-Submitted: auto-replied" on its bounces), so the marks decide
+ * only when nothing says a delivery failed: no X-Failed-Recipients, no
+ * bounce Subject (unless it is also an out-of-office one), no failure
+ * wording in the text before the enclosed original.
+ */
+static gboolean
+is_autoreply(struct parse_ctx *c, const struct fields *top, const char *body, gsize len)
+{
+	struct parser *p = c->p;
+	const char *as = fields_get(top, 0, "Auto-Submitted");
+	const char *prec = fields_get(top, 0, "Precedence");
+	char *subj;
+	gboolean marked, ooo, bounce;
+
+	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
+		return FALSE;
+	subj = subject_text(c, top);
+	ooo = subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL);
+	marked = (as != NULL && strcasestr(as, "auto-replied") != NULL) ||
+	    fields_get(top, 0, "X-Autoreply") != NULL || fields_get(top, 0, "X-Autorespond") != NULL ||
+	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL);
+	if (!marked && !ooo) {
+		g_free(subj);
+		return FALSE;
+	}
+	bounce = subj != NULL && !ooo && g_regex_match(p->re_bounce_subject, subj, 0, NULL);
+	g_free(subj);
+	if (bounce)
+		return FALSE;
+	if (body != NULL && len > 0) {
+		gsize cut = line_original_start(p->re_marker, body, len);
+
+		if (g_regex_match_full(p->re_bounce_body, body, line_utf8_cut(body, cut, 8192), 0, 0,
+		    NULL, NULL))
+			return FALSE;
+	}
+	return TRUE;
+}
+
+static void
+autoreply(struct parse_ctx *c, struct report *r, const struct fields *top)
+{
+	struct parser *p = c->p;
+	const char *as = fields_get(top, 0, "Auto-Submitted");
+	const char *prec = fields_get(top, 0, "Precedence");
+	char *subj = subject_text(c, top);	/* valid for the regex */
+	gboolean yes = FALSE;
+	struct report_record *rec;
+
+	if (as != NULL && strcasestr(as, "auto-replied") != NULL)
+		yes = TRUE;
+	else if (fields_get(top, 0, "X-Autoreply") != NULL ||
+	    fields_get(top, 0, "X-Autorespond") != NULL ||
+	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL))
+		yes = TRUE;
+	else if (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
+		yes = TRUE;
+	if (!yes) {
+		g_free(subj);
+		return;
+	}
+	r->kind = REPORT_KIND_AUTOREPLY;
+	rec = report_add_record(r);
+	rec->recipient = parser_address(fields_get(top, 0, "From"));
+	parser_rcpt_from(rec, "from");
+	rec->reason = g_strdup("vacation");
+	rec->rule = g_strdup("autoreply");
+	rec->class_ = REPORT_CLASS_AUTOREPLY;
+	rec->diagnostic = subj;
+}
+
+gboolean
+auto_check(struct parse_ctx *c)
+{
+	return c->r->records->len == 0 && c->r->kind == REPORT_KIND_NONE && c->w.ndsn == 0 &&
+	    !LEAF_SET(c->w.arf) && is_autoreply(c, c->top, c->context, c->clen);
+}
+
+gboolean
+auto_late_check(struct parse_ctx *c)
+{
+	return c->r->records->len == 0 && c->r->kind == REPORT_KIND_NONE;
+}
+
+void
+auto_read(struct parse_ctx *c)
+{
+	autoreply(c, c->r, c->top);
+}

@@ -1,0 +1,215 @@
+/*
+ * parser_text_block.c - a notice's text cut into one block per address
+ * it names: the lines up to the next address are that recipient's story.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/parser_text_block.h"
+#include "parsers/parser_text_line.h"
+#include "parsers/parser_util.h"
+#include "parsers/report.h"
+#include "parsers/scan.h"
+
+#define MAX_BLOCK_LINES	40
+
+static void
+block_free(gpointer x)
+{
+	struct block *b = x;
+
+	g_free(b->addr);
+	g_string_free(b->text, TRUE);
+	g_free(b);
+}
+
+/*
+ * Split region into per-address blocks, at most max.  Returns GPtrArray of
+ * struct block; addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS.
+ */
+GPtrArray *
+block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble, guint max,
+    guint32 *anomalies)
+{
+	GPtrArray *blocks = g_ptr_array_new_with_free_func(block_free);
+	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	struct block *cur = NULL;
+	const char *p = region, *end = region + len;
+	gboolean noise = FALSE;
+
+	while (p < end) {
+		const char *e = p;
+		gsize n, pos = 0;
+		char *a;
+		gboolean started = FALSE;
+
+		while (e < end && *e != '\n' && *e != '\r')
+			e++;
+		n = e - p;
+		if (scan_noise_field(p, e) || (noise && n > 0 && (*p == ' ' || *p == '\t'))) {
+			/* a quoted trace or verdict field (scan.h), folded lines and all */
+			noise = TRUE;
+			if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+				e++;
+			p = e + 1;
+			continue;
+		}
+		noise = FALSE;
+		/* "From: x" or "MAIL FROM: x" in a summary names the sender */
+		if (line_sender(p, n))
+			pos = n;
+		while ((a = parser_next_address(p, n, &pos)) != NULL) {
+			char *k = g_ascii_strdown(a, -1);
+			gboolean ex = g_hash_table_contains(exclude, k);
+
+			if (!ex && g_hash_table_contains(seen, k)) {
+				/* a recipient named again: what follows is about it */
+				cur = g_hash_table_lookup(seen, k);
+				started = TRUE;
+				g_free(k);
+				g_free(a);
+				break;
+			}
+			if (!ex && blocks->len >= max)
+				*anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
+			else if (!ex) {
+				cur = g_new0(struct block, 1);
+				cur->addr = a;
+				cur->boiler = line_boiler(p, n);
+				cur->text = g_string_new(NULL);
+				g_ptr_array_add(blocks, cur);
+				g_hash_table_insert(seen, g_ascii_strdown(cur->addr, -1), cur);
+				started = TRUE;
+				g_free(k);
+				break;
+			}
+			g_free(k);
+			g_free(a);
+		}
+		if (cur != NULL && !started && line_section(p, n)) {
+			/*
+			 * A recipient's block is its whole failure paragraph, blank
+			 * lines and all ("Technical details of permanent failure:"
+			 * and the remote answer often follow one): it ends at the
+			 * next recipient or at a section rule, not at a blank line.
+			 */
+			cur = NULL;
+		} else if (cur != NULL) {
+			if (cur->lines++ < MAX_BLOCK_LINES) {
+				g_string_append_len(cur->text, p, n);
+				g_string_append_c(cur->text, '\n');
+			}
+		} else if (preamble->len < 4096) {
+			g_string_append_len(preamble, p, n);
+			g_string_append_c(preamble, '\n');
+		}
+		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+			e++;
+		p = e + 1;
+	}
+	g_hash_table_destroy(seen);
+	return blocks;
+}
+
+/*
+ * The address of a Sendmail per-recipient summary line, "554 <addr>...
+ * text" or "550 5.1.1 <addr>... text" (g_free), or NULL.
+ */
+static char *
+sendmail_summary_addr(const char *p, gsize n)
+{
+	const char *e = p + n, *a;
+
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (e - p < 8 || (p[0] != '2' && p[0] != '4' && p[0] != '5') ||
+	    !g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]) || p[3] != ' ')
+		return NULL;
+	p += 4;
+	if (p < e && g_ascii_isdigit(*p)) {
+		/* an enhanced status code: d.d{1,3}.d{1,3} and a space */
+		while (p < e && (g_ascii_isdigit(*p) || *p == '.'))
+			p++;
+		if (p == e || *p != ' ')
+			return NULL;
+		p++;
+	}
+	if (p == e || *p != '<')
+		return NULL;
+	a = ++p;
+	while (p < e && *p != '>' && *p != '<' && *p != ' ')
+		p++;
+	if (e - p < 4 || memcmp(p, ">...", 4) != 0 || memchr(a, '@', p - a) == NULL)
+		return NULL;
+	return g_strndup(a, p - a);
+}
+
+/*
+ * Sendmail's transcript ends each recipient with its summary line: the
+ * lines before it since the previous one ("While talking to host:", the
+ * ">>>" / "<<<" exchange that failed) are that recipient's, not the
+ * previous recipient's as the generic scan has it.  The blocks of the
+ * addresses that have a summary line are rebuilt that way.
+ */
+void
+block_sendmail_regroup(const char *region, gsize len, GPtrArray *blocks)
+{
+	const char *p = region, *end = region + len;
+	GString *pending;
+	GHashTable *redone;
+	struct block *last = NULL;
+
+	/*
+	 * Only a transcript: its ">>> command" / "<<< reply" exchange.  The
+	 * region ends in its NUL (text_parse()), so strstr() sees what
+	 * g_strstr_len() would, with glibc's vectorised search rather than
+	 * GLib's byte loop.
+	 */
+	if (strstr(region, "\n>>> ") == NULL && strstr(region, "\n<<< ") == NULL)
+		return;
+	pending = g_string_new(NULL);
+	redone = g_hash_table_new(NULL, NULL);
+	while (p < end) {
+		const char *e = p;
+		char *a;
+		guint i;
+		struct block *hit = NULL;
+
+		while (e < end && *e != '\n' && *e != '\r')
+			e++;
+		if ((a = sendmail_summary_addr(p, e - p)) != NULL) {
+			for (i = 0; i < blocks->len && hit == NULL; i++) {
+				struct block *b = g_ptr_array_index(blocks, i);
+				if (g_ascii_strcasecmp(b->addr, a) == 0)
+					hit = b;
+			}
+			g_free(a);
+		}
+		if (hit != NULL) {
+			if (!g_hash_table_contains(redone, hit)) {
+				g_hash_table_add(redone, hit);
+				g_string_truncate(hit->text, 0);
+				hit->lines = 0;
+				hit->whole = TRUE;
+			}
+			g_string_append_len(hit->text, pending->str, pending->len);
+			g_string_append_len(hit->text, p, e - p);
+			g_string_append_c(hit->text, '\n');
+			g_string_truncate(pending, 0);
+			last = hit;
+		} else if (line_blank(p, e - p))
+			g_string_truncate(pending, 0);
+		else if (pending->len < 4096) {
+			g_string_append_len(pending, p, e - p);
+			g_string_append_c(pending, '\n');
+		}
+		if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+			e++;
+		p = e + 1;
+	}
+	/* What follows the last summary line is still about its recipient. */
+	if (last != NULL)
+		g_string_append_len(last->text, pending->str, pending->len);
+	g_hash_table_destroy(redone);
+	g_string_free(pending, TRUE);
+}

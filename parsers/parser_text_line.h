@@ -1,0 +1,27 @@
+/*
+ * parser_text_line.h - tests of one line (p, n bytes) of a notice's text
+ * (parser_text_line.c).  No state.
+ */
+#ifndef REBOUND_PARSER_TEXT_LINE_H
+#define REBOUND_PARSER_TEXT_LINE_H
+
+#include <glib.h>
+
+/* Empty, or only quoting: "> >". */
+gboolean line_blank(const char *p, gsize n);
+/* "From: x", "MAIL FROM: x" and the like: the line names the sender. */
+gboolean line_sender(const char *p, gsize n);
+/* A rule or an inline delivery-status field: another section of the notice starts. */
+gboolean line_section(const char *p, gsize n);
+/* A line of a provider's contact boilerplate that says nothing of a failure. */
+gboolean line_boiler(const char *p, gsize n);
+/* Does the line start (after blanks, "<" or a quote) with an address? */
+gboolean line_starts_with_address(const char *p, gsize n);
+/* Is addr's local part a mail system's own (mailer-daemon, postmaster, ...)? */
+gboolean line_daemon_local(const char *addr);
+/* min(len, max), backed off to the start of a UTF-8 sequence: a regex's subject end. */
+gsize line_utf8_cut(const char *s, gsize len, gsize max);
+/* Where marker (struct parser's re_marker) first matches in body: the enclosed original; or len. */
+gsize line_original_start(const GRegex *marker, const char *body, gsize len);
+
+#endif

@@ -1,0 +1,433 @@
+/*
+ * parser_util.c - helpers of every reader that hold no state: an address
+ * out of a field or a line, status and reply codes, the SMTP command a
+ * text names, valid UTF-8, the text of an HTML notice.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/parser_util.h"
+
+char *
+parser_address(const char *s)
+{
+	const char *a, *b, *at;
+	char *local, *dom, *out;
+	gsize n;
+
+	if (s == NULL)
+		return NULL;
+	/* "rfc822; <x@y>" or "x@y (comment)" or "Name <x@y>" */
+	if ((a = strchr(s, ';')) != NULL && a < strchr(s, '@') && strchr(s, '@') != NULL)
+		s = a + 1;
+	if ((a = strchr(s, '<')) != NULL && strchr(a, '@') != NULL)
+		s = a + 1;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	/* an RFC 5321 source route "@relay,@relay:user@host": the address is after it */
+	if (*s == '@' && (a = strchr(s, ':')) != NULL && strchr(a, '@') != NULL)
+		s = a + 1;
+	if (*s == '"' && (b = strchr(s + 1, '"')) != NULL && b[1] == '@' && b - s > 1) {
+		/* "quoted local part"@domain: the quotes belong to the address */
+		for (a = b + 2; *a != '\0' && (g_ascii_isalnum(*a) || *a == '.' || *a == '-'); a++)
+			;
+		if (a > b + 2 && memchr(b + 2, '.', a - (b + 2)) != NULL && a - s <= 320) {
+			dom = g_ascii_strdown(b + 2, a - (b + 2));
+			local = g_strndup(s, b + 1 - s);
+			out = g_utf8_validate(local, -1, NULL) ? g_strconcat(local, "@", dom, NULL) : NULL;
+			g_free(local);
+			g_free(dom);
+			if (out != NULL)
+				return out;
+		}
+	}
+	while (*s == ' ' || *s == '\t' || *s == '"' || *s == '\'' || *s == '<' || *s == '(')
+		s++;
+	b = s;
+	while (*b != '\0' && *b != '>' && *b != ' ' && *b != '\t' && *b != ',' && *b != '"' &&
+	    *b != '\'' && *b != ')' && *b != '\r' && *b != '\n')
+		b++;
+	while (b > s && (b[-1] == '.' || b[-1] == ':' || b[-1] == ';'))
+		b--;
+	n = b - s;
+	if (n < 3 || n > 320)
+		return NULL;
+	at = NULL;
+	for (a = s; a < b; a++)
+		if (*a == '@')
+			at = a;
+	if (at == NULL || at == s || at + 1 >= b)
+		return NULL;
+	/*
+	 * The domain ends at the first character no domain (or address
+	 * literal) has: "x@y.test&gt;" from an HTML notice, "x@y.test]".
+	 */
+	for (a = at + 1; a < b && (g_ascii_isalnum(*a) || *a == '.' || *a == '-' || *a == '_' ||
+	    *a == '[' || *a == ']' || *a == ':' || (guchar)*a >= 0x80); a++)
+		;
+	if (a == at + 1)
+		return NULL;
+	b = a;
+	while (b > at + 1 && b[-1] == '.')
+		b--;
+	local = g_strndup(s, at - s);
+	dom = g_ascii_strdown(at + 1, b - at - 1);
+	if (strchr(dom, '.') == NULL && g_ascii_strcasecmp(dom, "localhost") != 0) {
+		/* not an Internet domain: keep anyway, some MTAs strip it */
+	}
+	if (!g_utf8_validate(local, -1, NULL) || !g_utf8_validate(dom, -1, NULL)) {
+		g_free(local);
+		g_free(dom);
+		return NULL;
+	}
+	out = g_strconcat(local, "@", dom, NULL);
+	g_free(local);
+	g_free(dom);
+	return out;
+}
+
+/* Status "5.1.1" found in text, or NULL.  New string. */
+char *
+parser_find_status(const char *t)
+{
+	const char *p;
+
+	if (t == NULL)
+		return NULL;
+	for (p = t; *p != '\0'; p++) {
+		const char *q;
+		int d1 = 0, d2 = 0;
+
+		if (*p != '2' && *p != '4' && *p != '5')
+			continue;
+		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-'))
+			continue;
+		if (p[1] != '.')
+			continue;
+		for (q = p + 2; g_ascii_isdigit(*q); q++)
+			d1++;
+		if (d1 < 1 || d1 > 3 || *q != '.')
+			continue;
+		for (q++; g_ascii_isdigit(*q); q++)
+			d2++;
+		if (d2 < 1 || d2 > 3)
+			continue;
+		if (g_ascii_isalnum(*q) || (*q == '.' && g_ascii_isdigit(q[1])))
+			continue;
+		return g_strndup(p, q - p);
+	}
+	return NULL;
+}
+
+/* SMTP reply code in text ("550 ", "550-", "550:"), or NULL.  New string. */
+char *
+parser_find_replycode(const char *t)
+{
+	const char *p;
+
+	if (t == NULL)
+		return NULL;
+	for (p = t; *p != '\0'; p++) {
+		if ((*p != '2' && *p != '4' && *p != '5') || !g_ascii_isdigit(p[1]) ||
+		    !g_ascii_isdigit(p[2]) || p[1] > '5')
+			continue;
+		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-' || p[-1] == '#'))
+			continue;
+		if (p[3] != ' ' && p[3] != '-' && p[3] != '\0' && p[3] != ']' && p[3] != ':' &&
+		    p[3] != '\n' && p[3] != '\r')
+			continue;
+		if (p[3] == '-' && !g_ascii_isalpha(p[4]) && !g_ascii_isdigit(p[4]))
+			continue;
+		return g_strndup(p, 3);
+	}
+	return NULL;
+}
+
+/*
+ * What g_utf8_validate_len() says, faster on plain ASCII (most of a
+ * bounce): eight bytes at a time, none of them NUL or above 0x7f.
+ */
+gboolean
+parser_utf8_valid(const char *s, gsize len)
+{
+	const guint64 lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	gsize i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		guint64 v;
+
+		memcpy(&v, s + i, 8);
+		if (((v - lo) & ~v & hi) != 0 || (v & hi) != 0)
+			break;
+	}
+	for (; i < len; i++)
+		if (s[i] == '\0' || (guchar)s[i] >= 0x80)
+			return g_utf8_validate_len(s + i, len - i, NULL);
+	return TRUE;
+}
+
+char *
+parser_utf8(const char *s, gssize len)
+{
+	if (s == NULL)
+		return NULL;
+	if (len < 0)
+		len = strlen(s);
+	if (parser_utf8_valid(s, len))
+		return g_strndup(s, len);
+	return g_utf8_make_valid(s, len);
+}
+
+/*
+ * Phrases that name an SMTP command, grouped by a common start: each group
+ * is found with one strstr per occurrence of its start rather than one
+ * strstr per phrase over the whole text.
+ */
+struct phrase_group {
+	const char *start;
+	struct {
+		const char *rest, *cmd;
+	} alt[6];
+};
+
+/*
+ * The command of the phrase found first in t (the earliest; no two
+ * phrases of different commands can start at one place), or NULL.
+ */
+static const char *
+first_phrase(const char *t, const struct phrase_group *g, gsize ng)
+{
+	const char *best = NULL, *at = NULL, *h;
+	gsize i, k;
+
+	for (i = 0; i < ng; i++) {
+		gsize sl = strlen(g[i].start);
+
+		for (h = strstr(t, g[i].start); h != NULL && (at == NULL || h < at);
+		    h = strstr(h + 1, g[i].start))
+			for (k = 0; k < G_N_ELEMENTS(g[i].alt) && g[i].alt[k].cmd != NULL; k++)
+				if (strncmp(h + sl, g[i].alt[k].rest, strlen(g[i].alt[k].rest)) == 0) {
+					at = h;
+					best = g[i].alt[k].cmd;
+					goto next;
+				}
+next:
+		;
+	}
+	return best;
+}
+
+/* The SMTP command a folded diagnostic says the failure followed, or NULL. */
+char *
+parser_find_command(const char *t)
+{
+	static const struct phrase_group tab[] = {
+		{ "rcpt", { { " to", "RCPT" }, { "_to", "RCPT" }, { " command", "RCPT" } } },
+		{ "end of data", { { "", "DATA" } } },
+		{ "data command", { { "", "DATA" } } },
+		{ "after data", { { "", "DATA" } } },
+		{ "final data", { { "", "DATA" } } },
+		{ "message data", { { "", "DATA" } } },
+		{ "mail", { { " from", "MAIL" }, { "_from", "MAIL" }, { " command", "MAIL" } } },
+		{ "ehlo", { { "", "EHLO" } } },
+		{ "helo", { { "", "HELO" } } },
+		{ "initial connection", { { "", "CONN" } } },
+		{ "connect to", { { "", "CONN" } } },
+		{ "but ", { { "sender was rejected", "MAIL" }, { "my name was rejected", "HELO" } } },
+		{ "failed after i sent the message", { { "", "DATA" } } },
+		{ ">>> data", { { "", "DATA" } } },
+		{ "(state 1", { { "4)", "RCPT" }, { "3)", "MAIL" }, { "5)", "DATA" }, { "7)", "DATA" },
+		    { "8)", "DATA" } } },
+		{ "during result wait", { { "", "DATA" } } },
+		{ "does not like recipient", { { "", "RCPT" } } },
+		{ "smtp:", { { "rcpt", "RCPT" }, { "data", "DATA" }, { "mail", "MAIL" } } },
+	};
+	const char *best;
+
+	/* The first one mentioned is where the session ended in most reports. */
+	if (t == NULL || (best = first_phrase(t, tab, G_N_ELEMENTS(tab))) == NULL)
+		return NULL;
+	return g_strdup(best);
+}
+
+/*
+ * The command named by a transcript or a reply in the report's text
+ * (context, folded), looked for from the recipient's first mention on,
+ * then anywhere.  Only phrases that introduce a command count here: the
+ * text may also carry headers where "helo" or "mail from" mean nothing.
+ */
+char *
+parser_find_command_context(const char *ctx, const char *rcpt)
+{
+	static const struct phrase_group tab[] = {
+		{ ">>> ", { { "rcpt", "RCPT" }, { "data", "DATA" }, { "mail from", "MAIL" },
+		    { "ehlo", "EHLO" }, { "helo", "HELO" } } },
+		{ "in reply to ", { { "rcpt", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
+		    { "mail from", "MAIL" } } },
+		{ "after ", { { "rcpt to", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
+		    { "mail from", "MAIL" } } },
+		{ "did not like our ", { { "rcpt", "RCPT" }, { "data", "DATA" } } },
+		{ "smtp command ", { { "data", "DATA" }, { "rcpt", "RCPT" }, { "mail", "MAIL" } } },
+		{ "does not like recipient", { { "", "RCPT" } } },
+		{ "smtp:", { { "rcpt", "RCPT" }, { "data", "DATA" } } },
+		{ "but sender was rejected", { { "", "MAIL" } } },
+		{ "failed after i sent the message", { { "", "DATA" } } },
+	};
+	const char *from = NULL, *best = NULL;
+
+	if (ctx == NULL)
+		return NULL;
+	if (rcpt != NULL)
+		from = strstr(ctx, rcpt);
+	if (from != NULL)
+		best = first_phrase(from, tab, G_N_ELEMENTS(tab));
+	if (best == NULL)
+		best = first_phrase(ctx, tab, G_N_ELEMENTS(tab));
+	return best != NULL ? g_strdup(best) : NULL;
+}
+
+gboolean
+parser_local_char(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c >= 0x80 || strchr(".!#$%&'*+/=?^_`{|}~-", c) != NULL;
+}
+
+/* ASCII only: text bounces glue non-ASCII punctuation to addresses. */
+static gboolean
+domain_char(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c == '.' || c == '-';
+}
+
+/*
+ * Next address in [p, end) at or after *pos; returns a new normalised
+ * address and sets *pos past it, or NULL.
+ */
+char *
+parser_next_address(const char *line, gsize n, gsize *pos)
+{
+	gsize i;
+
+	for (i = *pos; i < n; i++) {
+		gsize a, b;
+		char *s, *out;
+		const char *at = memchr(line + i, '@', n - i);
+
+		if (at == NULL)
+			break;
+		i = at - line;
+		a = i;
+		while (a > 0 && parser_local_char(line[a - 1]))
+			a--;
+		b = i + 1;
+		while (b < n && domain_char(line[b]))
+			b++;
+		while (b > i + 1 && (line[b - 1] == '.' || line[b - 1] == '-'))
+			b--;
+		/*
+		 * Characters RFC 5322 allows in a local part but that in a notice
+		 * are punctuation glued to the address: "|jo@x" in a signature,
+		 * "=3Djo@x" from a URL, "'jo@x'".
+		 */
+		while (a < i && strchr(".'|=/`{}~^*+?#$%&!-", line[a]) != NULL)
+			a++;
+		*pos = b > i ? b : i + 1;
+		if (a == i || b <= i + 1 || memchr(line + i + 1, '.', b - i - 1) == NULL)
+			continue;
+		/* a URL's path or query ("/help?email=x@y"), not an address */
+		if (memchr(line + a, '/', i - a) != NULL || memchr(line + a, '?', i - a) != NULL)
+			continue;
+		/* inside a URL or a Message-ID-ish token "<...@...>" after "id"? keep simple */
+		if (a >= 3 && line[a - 1] == '/' )
+			continue;
+		s = g_strndup(line + a, b - a);
+		out = parser_address(s);
+		g_free(s);
+		if (out != NULL)
+			return out;
+	}
+	*pos = n;
+	return NULL;
+}
+
+/* UTF-8 for the code point of "&#NNN;" / "&#xHH;" at p, or 0 bytes. */
+static gsize
+numeric_entity(const char *p, char *out, gsize *used)
+{
+	char *end;
+	gulong cp;
+
+	if (p[1] != '#')
+		return 0;
+	if (p[2] == 'x' || p[2] == 'X')
+		cp = strtoul(p + 3, &end, 16);
+	else
+		cp = strtoul(p + 2, &end, 10);
+	if (end == p + 2 || end == p + 3 || *end != ';' || cp == 0 || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*used = end - p;
+	return g_unichar_to_utf8((gunichar)cp, out);
+}
+
+char *
+parser_from_html(const char *html)
+{
+	GString *s;
+	const char *p;
+
+	if (html == NULL)
+		return NULL;
+	s = g_string_new(NULL);
+	for (p = html; *p != '\0'; p++) {
+		if (*p == '<') {
+			const char *q = strchr(p, '>'), *skip = NULL;
+
+			if (q == NULL)
+				break;
+			/* what a browser does not show is not the notice's text */
+			if (g_ascii_strncasecmp(p, "<style", 6) == 0)
+				skip = "</style";
+			else if (g_ascii_strncasecmp(p, "<script", 7) == 0)
+				skip = "</script";
+			else if (g_ascii_strncasecmp(p, "<head", 5) == 0 && (p[5] == '>' || p[5] == ' '))
+				skip = "</head";
+			if (skip != NULL) {
+				const char *c = strcasestr(q, skip);
+
+				if (c == NULL || (q = strchr(c, '>')) == NULL)
+					break;
+			} else if (g_ascii_strncasecmp(p, "<br", 3) == 0 ||
+			    g_ascii_strncasecmp(p, "</p", 3) == 0 ||
+			    g_ascii_strncasecmp(p, "</div", 5) == 0 || g_ascii_strncasecmp(p, "</tr", 4) == 0 ||
+			    g_ascii_strncasecmp(p, "</li", 4) == 0 || g_ascii_strncasecmp(p, "</h", 3) == 0 ||
+			    g_ascii_strncasecmp(p, "</table", 7) == 0 || g_ascii_strncasecmp(p, "<p", 2) == 0)
+				g_string_append_c(s, '\n');
+			else if (g_ascii_strncasecmp(p, "</td", 4) == 0 || g_ascii_strncasecmp(p, "</th", 4) == 0)
+				g_string_append_c(s, ' ');
+			p = q;
+		} else if (*p == '&') {
+			char u[8];
+			gsize used = 0, k;
+
+			if (strncmp(p, "&lt;", 4) == 0)
+				g_string_append_c(s, '<'), p += 3;
+			else if (strncmp(p, "&gt;", 4) == 0)
+				g_string_append_c(s, '>'), p += 3;
+			else if (strncmp(p, "&amp;", 5) == 0)
+				g_string_append_c(s, '&'), p += 4;
+			else if (strncmp(p, "&nbsp;", 6) == 0)
+				g_string_append_c(s, ' '), p += 5;
+			else if (strncmp(p, "&quot;", 6) == 0)
+				g_string_append_c(s, '"'), p += 5;
+			else if (strncmp(p, "&apos;", 6) == 0)
+				g_string_append_c(s, '\''), p += 5;
+			else if ((k = numeric_entity(p, u, &used)) > 0)
+				g_string_append_len(s, u, k), p += used;
+			else
+				g_string_append_c(s, '&');
+		} else
+			g_string_append_c(s, *p);
+	}
+	return g_string_free(s, FALSE);
+}
