@@ -1,7 +1,7 @@
 /*
  * rx_lits.c - what every match of a rule's regex must contain, read from the
  * pattern text (see rx_lits.h): the rules prefilter's half that knows regex
- * syntax.  rules.c indexes what this finds.
+ * syntax.  rules_load.c indexes what this finds.
  */
 #include <string.h>
 #include <glib.h>

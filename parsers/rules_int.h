@@ -1,0 +1,111 @@
+/*
+ * rules_int.h - the loaded rules, as rules_load.c builds them and
+ * rules_match.c reads them; not an API.
+ */
+#ifndef REBOUND_RULES_INT_H
+#define REBOUND_RULES_INT_H
+
+#include <glib.h>
+#include "parsers/report.h"
+
+enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE, RULE_COMMAND };
+
+struct rule {
+	enum rule_type type;
+	char *id;
+	char *reason;
+	char *pattern;		/* folded text, status or code */
+	GRegex *re;
+	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
+	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
+	GRegex *re_at;		/* the same, anchored at the offset given (ASCII filtered rules) */
+	gboolean first;		/* status-first: decides in file order, before later text rules */
+	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
+	char **need;		/* regex without anchors: rx_required_lits(), or NULL */
+};
+
+struct class_entry {
+	enum report_class perm;
+	enum report_class temp;
+};
+
+struct require {
+	char *command;		/* e.g. "RCPT", or NULL */
+	char *status;		/* status pattern, or NULL */
+	char *otherwise;	/* reason used when neither holds */
+	char **except;		/* rule ids whose wording is enough without either */
+};
+
+struct after {
+	char *command;		/* "MAIL" */
+	char **reasons;		/* reasons that change meaning after it */
+	char *becomes;
+	char **mtas;		/* "mta" scope, as for a rule */
+};
+
+enum detect_where { DETECT_HEADER, DETECT_REPORTING_MTA, DETECT_REMOTE_MTA, DETECT_TEXT };
+
+/* "detect NAME WHERE [FIELD] REGEX": what names the producer of a report. */
+struct detect {
+	char *name;
+	enum detect_where where;
+	char *field;		/* DETECT_HEADER: the header field */
+	GRegex *re;
+	char **need;		/* rx_required_lits() of the regex, or NULL */
+	guint same;		/* DETECT_HEADER: the first detect line reading the same field */
+};
+
+struct rules {
+	GPtrArray *rules;	/* struct rule * */
+	GPtrArray *afters;	/* struct after * */
+	char *delayed;		/* reason of an Action: delayed record, or NULL */
+	char **delayed_keep;	/* reasons it does not replace */
+	GHashTable *requires;	/* reason -> struct require * */
+	GHashTable *classes;	/* reason -> struct class_entry * */
+	GPtrArray *detects;	/* struct detect *, file order */
+	/*
+	 * Rules and "after" lines under an "mta" scope live in a second set
+	 * of their own (with its own prefilter), tried before this one and
+	 * only for the producers and providers they name.
+	 */
+	struct rules *scoped;
+	/*
+	 * Prefilter for regex rules: every match of such a rule starts with one
+	 * of its anchors (literal prefixes of its top-level alternatives, read
+	 * through groups and optional parts, at least 3 bytes).  One pass over
+	 * the text finds the anchors present, so the few rules worth trying
+	 * and where; rules whose pattern gives no anchors always run.
+	 * anchors: trigram -> GArray of struct anchor.
+	 */
+	GHashTable *anchors;
+	guint8 trigram_bits[8192];	/* 65536-bit filter over hashed trigrams */
+};
+
+struct anchor {
+	char *lit;		/* lower case */
+	gsize len;
+	guint rule;		/* index in rules */
+	gboolean whole;		/* the literal is a whole match: where it is, the rule matches */
+	/*
+	 * Its first eight bytes (fewer when shorter: masked) as a word in
+	 * memory order: one compare turns away most of the anchors sharing
+	 * a trigram with the text, without a memcmp call.
+	 */
+	guint64 pre, premask;
+};
+
+/* A text's three bytes at t as one key (of struct rules' anchors). */
+static inline guint32
+trigram(const char *t)
+{
+	return (guint8)t[0] | (guint8)t[1] << 8 | (guint8)t[2] << 16;
+}
+
+/* The bit of struct rules' trigram_bits for trigram k. */
+static inline guint
+trigram_hash(guint32 k)
+{
+	return (k * 2654435761u) >> 16;
+}
+
+#endif

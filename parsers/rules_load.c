@@ -1,0 +1,563 @@
+/*
+ * rules_load.c - load the classification rules (see rules.h): the rules
+ * file's lines into struct rules (rules_int.h), with the index of the
+ * regex rules' anchors that rules_match.c uses as a prefilter.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/rules.h"
+#include "parsers/rules_int.h"
+#include "parsers/rx_lits.h"
+
+static void
+rule_free(gpointer p)
+{
+	struct rule *r = p;
+
+	g_free(r->id);
+	g_free(r->reason);
+	g_free(r->pattern);
+	g_strfreev(r->mtas);
+	g_strfreev(r->need);
+	if (r->re != NULL)
+		g_regex_unref(r->re);
+	if (r->re_at != NULL)
+		g_regex_unref(r->re_at);
+	g_free(r);
+}
+
+static void
+detect_free(gpointer x)
+{
+	struct detect *d = x;
+
+	g_free(d->name);
+	g_free(d->field);
+	g_strfreev(d->need);
+	if (d->re != NULL)
+		g_regex_unref(d->re);
+	g_free(d);
+}
+
+static void
+after_free(gpointer x)
+{
+	struct after *a = x;
+
+	g_free(a->command);
+	g_strfreev(a->reasons);
+	g_free(a->becomes);
+	g_strfreev(a->mtas);
+	g_free(a);
+}
+
+static void
+anchor_array_free(gpointer x)
+{
+	GArray *a = x;
+	guint i;
+
+	for (i = 0; i < a->len; i++)
+		g_free(g_array_index(a, struct anchor, i).lit);
+	g_array_free(a, TRUE);
+}
+
+void
+rules_free(struct rules *r)
+{
+	if (r == NULL)
+		return;
+	if (r->anchors != NULL)
+		g_hash_table_destroy(r->anchors);
+	g_ptr_array_free(r->rules, TRUE);
+	g_ptr_array_free(r->afters, TRUE);
+	g_free(r->delayed);
+	g_strfreev(r->delayed_keep);
+	g_hash_table_destroy(r->classes);
+	g_hash_table_destroy(r->requires);
+	g_ptr_array_free(r->detects, TRUE);
+	rules_free(r->scoped);
+	g_free(r);
+}
+
+static void
+require_free(gpointer p)
+{
+	struct require *q = p;
+
+	g_free(q->command);
+	g_free(q->status);
+	g_free(q->otherwise);
+	g_strfreev(q->except);
+	g_free(q);
+}
+
+static gboolean
+valid_status_pattern(const char *s)
+{
+	return g_regex_match_simple("^[245x]\\.(\\d{1,3}|\\*)(\\.(\\d{1,3}|\\*))?$", s, 0, 0);
+}
+
+static int
+class_parse(const char *s)
+{
+	return report_class_from_name(s);
+}
+
+/* Built-in fallbacks so that a parser without a rules file still says something. */
+static const char builtin_rules[] =
+	"class userunknown hard\nclass hostunknown hard\nclass hasmoved hard\n"
+	"class notaccept hard soft\nclass feedback complaint\nclass vacation autoreply\n"
+	"class delivered delivered\n"
+	"rule st-511 userunknown status x.1.1\nrule st-512 hostunknown status x.1.2\n"
+	"rule st-522 mailboxfull status x.2.2\n";
+
+/* Index lit as an anchor of rule i; whole: where it is, the rule matches. */
+static void
+anchor_add(struct rules *r, const char *lit, guint i, gboolean whole)
+{
+	struct anchor a;
+	guint32 k;
+	GArray *arr;
+
+	a.lit = g_strdup(lit);
+	a.len = strlen(a.lit);
+	a.rule = i;
+	a.whole = whole;
+	a.pre = 0;
+	memcpy(&a.pre, a.lit, MIN(a.len, 8));
+	a.premask = 0;
+	memset(&a.premask, 0xff, MIN(a.len, 8));
+	k = trigram(a.lit);
+	arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(k));
+	if (arr == NULL) {
+		arr = g_array_new(FALSE, FALSE, sizeof(struct anchor));
+		g_hash_table_insert(r->anchors, GUINT_TO_POINTER(k), arr);
+	}
+	g_array_append_val(arr, a);
+	r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
+}
+
+/*
+ * Index the anchors of rule i: a text rule's pattern is its own (a whole
+ * match: found in the one pass, no strstr per rule); a regex rule's come
+ * from its pattern pat.  Rules without any always run.
+ */
+static void
+rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
+{
+	GPtrArray *lits;
+	gsize n = strlen(pat), from, to;
+	guint j;
+
+	if (ru->type == RULE_TEXT) {
+		if (strlen(ru->pattern) >= 3) {
+			ru->filtered = TRUE;
+			anchor_add(r, ru->pattern, i, TRUE);
+		}
+		return;
+	}
+	lits = g_ptr_array_new_with_free_func(rx_lit_free);
+	for (from = 0; ; from = to + 1) {
+		to = rx_alt_end(pat, n, from);
+		if (!rx_alt_anchors(pat + from, to - from, lits)) {
+			g_ptr_array_free(lits, TRUE);
+			ru->need = rx_required_lits(pat);
+			return;
+		}
+		if (to >= n)
+			break;
+	}
+	ru->filtered = TRUE;
+	ru->ascii = TRUE;
+	for (const char *c = pat; *c != '\0'; c++)
+		if ((guchar)*c >= 0x80)
+			ru->ascii = FALSE;
+	/*
+	 * Anchored when compiled, not when matched: PCRE's JIT does not take
+	 * a match-time anchor and would hand every such match to its
+	 * interpreter, several times slower on these long alternations.
+	 */
+	if (ru->ascii)
+		ru->re_at = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_ANCHORED,
+		    0, NULL);
+	for (j = 0; j < lits->len; j++) {
+		const struct rx_lit *l = g_ptr_array_index(lits, j);
+
+		anchor_add(r, l->s, i, l->whole && ru->ascii);
+	}
+	g_ptr_array_free(lits, TRUE);
+}
+
+static struct rules *
+rules_new(void)
+{
+	struct rules *r = g_new0(struct rules, 1);
+
+	r->rules = g_ptr_array_new_with_free_func(rule_free);
+	r->anchors = g_hash_table_new_full(g_direct_hash, g_direct_equal, NULL, anchor_array_free);
+	r->afters = g_ptr_array_new_with_free_func(after_free);
+	r->classes = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+	r->requires = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, require_free);
+	r->detects = g_ptr_array_new_with_free_func(detect_free);
+	return r;
+}
+
+/* The rest of line after its first n fields: a pattern, verbatim. */
+static const char *
+skip_fields(const char *line, int n)
+{
+	const char *pat = line;
+
+	for (; n > 0; n--) {
+		pat += strcspn(pat, " \t");
+		pat += strspn(pat, " \t");
+	}
+	return pat;
+}
+
+/* Does any "detect" line so far give the producer or provider name? */
+static gboolean
+detect_named(const struct rules *r, const char *name)
+{
+	guint i;
+
+	for (i = 0; i < r->detects->len; i++)
+		if (strcmp(((struct detect *)g_ptr_array_index(r->detects, i))->name, name) == 0)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * "detect NAME header FIELD REGEX", "detect NAME reporting-mta|remote-mta|text
+ * REGEX": the regex is the rest of the line.  NULL or a message.
+ */
+static const char *
+detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
+{
+	struct detect *d;
+	const char *pat;
+	int skip;
+	GError *gerr = NULL;
+	static const char usage[] =
+	    "usage: detect NAME header FIELD REGEX | detect NAME reporting-mta|remote-mta|text REGEX";
+
+	if (f[1] == NULL || f[2] == NULL || f[3] == NULL)
+		return usage;
+	if (!g_regex_match_simple("^[a-z0-9_.-]+$", f[1], 0, 0))
+		return "bad name (lower case letters, digits, '.', '_', '-')";
+	d = g_new0(struct detect, 1);
+	skip = 3;
+	if (strcmp(f[2], "header") == 0) {
+		d->where = DETECT_HEADER;
+		d->field = g_strdup(f[3]);
+		skip = 4;
+		if (f[4] == NULL) {
+			detect_free(d);
+			return usage;
+		}
+	} else if (strcmp(f[2], "reporting-mta") == 0)
+		d->where = DETECT_REPORTING_MTA;
+	else if (strcmp(f[2], "remote-mta") == 0)
+		d->where = DETECT_REMOTE_MTA;
+	else if (strcmp(f[2], "text") == 0)
+		d->where = DETECT_TEXT;
+	else {
+		detect_free(d);
+		return usage;
+	}
+	pat = skip_fields(line, skip);
+	d->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+	if (d->re == NULL) {
+		*gmsg = g_strdup_printf("bad regex: %s", gerr->message);
+		g_error_free(gerr);
+		detect_free(d);
+		return *gmsg;
+	}
+	d->name = g_strdup(f[1]);
+	d->need = rx_required_lits(pat);
+	d->same = r->detects->len;
+	for (guint k = 0; d->where == DETECT_HEADER && k < r->detects->len; k++) {
+		const struct detect *e = g_ptr_array_index(r->detects, k);
+
+		if (e->where == DETECT_HEADER && g_ascii_strcasecmp(e->field, d->field) == 0) {
+			d->same = k;
+			break;
+		}
+	}
+	g_ptr_array_add(r->detects, d);
+	return NULL;
+}
+
+/* The reading of one rules file: where its lines go. */
+struct load {
+	struct rules *r;
+	struct rules *into;		/* where rule and after lines go: r, or r->scoped */
+	char **scope;			/* the current "mta" scope */
+	char *gmsg;			/* a message made for this line */
+	const char *line;		/* the line, stripped */
+};
+
+/* class REASON CLASS [TEMPORARY-CLASS] */
+static const char *
+load_class(struct load *l, char **f)
+{
+	int pc, tc;
+	struct class_entry *ce;
+
+	if (f[1] == NULL || f[2] == NULL || (f[3] != NULL && f[4] != NULL))
+		return "usage: class REASON CLASS [TEMPORARY-CLASS]";
+	if ((pc = class_parse(f[2])) < 0 || (tc = class_parse(f[3] != NULL ? f[3] : f[2])) < 0)
+		return "unknown class (hard, soft, block, complaint, autoreply, delivered, unknown)";
+	ce = g_new(struct class_entry, 1);
+	ce->perm = pc;
+	ce->temp = tc;
+	g_hash_table_replace(l->r->classes, g_strdup(f[1]), ce);
+	return NULL;
+}
+
+/* require REASON [command CMD] [status PAT] otherwise REASON2 */
+static const char *
+load_require(struct load *l, char **f)
+{
+	struct require *q = g_new0(struct require, 1);
+	const char *msg = NULL;
+	int k;
+
+	for (k = 2; f[1] != NULL && f[k] != NULL && f[k + 1] != NULL && msg == NULL; k += 2) {
+		if (strcmp(f[k], "command") == 0)
+			q->command = g_ascii_strup(f[k + 1], -1);
+		else if (strcmp(f[k], "status") == 0) {
+			q->status = g_strdup(f[k + 1]);
+			if (!valid_status_pattern(q->status))
+				msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
+		} else if (strcmp(f[k], "otherwise") == 0)
+			q->otherwise = g_strdup(f[k + 1]);
+		else if (strcmp(f[k], "except") == 0 && q->except == NULL)
+			q->except = g_strsplit(f[k + 1], ",", -1);
+		else
+			msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
+	}
+	if (msg == NULL && (f[1] == NULL || q->otherwise == NULL || (f[k] != NULL)))
+		msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
+	if (msg != NULL)
+		require_free(q);
+	else
+		g_hash_table_replace(l->r->requires, g_strdup(f[1]), q);
+	return msg;
+}
+
+/* delayed REASON [except REASON,...] */
+static const char *
+load_delayed(struct load *l, char **f)
+{
+	guint nf = g_strv_length(f);
+
+	if ((nf != 2 && nf != 4) || (nf == 4 && strcmp(f[2], "except") != 0))
+		return "usage: delayed REASON [except REASON[,REASON...]]";
+	g_free(l->r->delayed);
+	g_strfreev(l->r->delayed_keep);
+	l->r->delayed = g_strdup(f[1]);
+	l->r->delayed_keep = nf == 4 ? g_strsplit(f[3], ",", -1) : NULL;
+	return NULL;
+}
+
+/* after CMD REASON[,REASON...] becomes REASON2 */
+static const char *
+load_after(struct load *l, char **f)
+{
+	struct after *a;
+
+	if (g_strv_length(f) != 5 || strcmp(f[3], "becomes") != 0 ||
+	    !g_regex_match_simple("^[A-Za-z]+$", f[1], 0, 0))
+		return "usage: after COMMAND REASON[,REASON...] becomes REASON";
+	a = g_new0(struct after, 1);
+	a->command = g_ascii_strup(f[1], -1);
+	a->reasons = g_strsplit(f[2], ",", -1);
+	a->becomes = g_strdup(f[4]);
+	a->mtas = g_strdupv(l->scope);
+	g_ptr_array_add(l->into->afters, a);
+	return NULL;
+}
+
+/* The pattern of a rule of type type, in ru; a message when it is no good one. */
+static const char *
+rule_pattern(struct load *l, struct rule *ru, const char *type, const char *pat)
+{
+	GError *gerr = NULL;
+
+	if (strcmp(type, "text") == 0) {
+		ru->type = RULE_TEXT;
+		ru->pattern = rules_fold(pat);
+	} else if (strcmp(type, "regex") == 0) {
+		ru->type = RULE_REGEX;
+		ru->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+		if (ru->re == NULL) {
+			l->gmsg = g_strdup_printf("bad regex: %s", gerr->message);
+			g_error_free(gerr);
+			return l->gmsg;
+		}
+	} else if (strcmp(type, "status") == 0 || strcmp(type, "status-first") == 0) {
+		ru->type = RULE_STATUS;
+		ru->first = type[6] == '-';
+		ru->pattern = g_strdup(pat);
+		if (!valid_status_pattern(pat))
+			return "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
+	} else if (strcmp(type, "command") == 0) {
+		ru->type = RULE_COMMAND;
+		ru->pattern = g_ascii_strup(pat, -1);
+		if (!g_regex_match_simple("^[A-Z]+(,[A-Z]+)*$", ru->pattern, 0, 0))
+			return "bad command list (e.g. CONN,EHLO,HELO)";
+	} else if (strcmp(type, "code") == 0) {
+		ru->type = RULE_CODE;
+		ru->pattern = g_strdup(pat);
+		if (!g_regex_match_simple("^[245][0-9x][0-9x]$", pat, 0, 0))
+			return "bad reply code pattern (e.g. 550, 55x)";
+	} else
+		return "unknown rule type (text, regex, status, status-first, code, command)";
+	return NULL;
+}
+
+/* rule ID REASON TYPE PATTERN */
+static const char *
+load_rule(struct load *l, char **f)
+{
+	struct rule *ru;
+	const char *pat, *msg;
+
+	if (g_strv_length(f) < 5)
+		return "usage: rule ID REASON text|regex|status|status-first|code|command PATTERN";
+	/* The pattern is the rest of the line after the 4th field, verbatim. */
+	pat = skip_fields(l->line, 4);
+	ru = g_new0(struct rule, 1);
+	ru->id = g_strdup(f[1]);
+	ru->reason = g_strdup(f[2]);
+	if ((msg = rule_pattern(l, ru, f[3], pat)) != NULL) {
+		rule_free(ru);
+		return msg;
+	}
+	ru->mtas = g_strdupv(l->scope);
+	if (ru->type == RULE_REGEX || ru->type == RULE_TEXT)
+		rules_index(l->into, ru, l->into->rules->len, pat);
+	g_ptr_array_add(l->into->rules, ru);
+	return NULL;
+}
+
+static const char *
+load_detect(struct load *l, char **f)
+{
+	return detect_parse(l->r, f, l->line, &l->gmsg);
+}
+
+/* mta NAME[,NAME...] | mta * */
+static const char *
+load_mta(struct load *l, char **f)
+{
+	char **names;
+	guint k;
+
+	if (f[1] == NULL || f[2] != NULL)
+		return "usage: mta NAME[,NAME...] | mta *";
+	if (strcmp(f[1], "*") == 0) {
+		g_strfreev(l->scope);
+		l->scope = NULL;
+		l->into = l->r;
+		return NULL;
+	}
+	names = g_strsplit(f[1], ",", -1);
+	for (k = 0; names[k] != NULL; k++)
+		if (!detect_named(l->r, names[k])) {
+			l->gmsg = g_strdup_printf("mta %s: no detect line above names it", names[k]);
+			g_strfreev(names);
+			return l->gmsg;
+		}
+	g_strfreev(l->scope);
+	l->scope = names;
+	if (l->r->scoped == NULL)
+		l->r->scoped = rules_new();
+	l->into = l->r->scoped;
+	return NULL;
+}
+
+/* The directives of a rules file, each read by its own function. */
+static const struct directive {
+	const char *name;
+	const char *(*load)(struct load *, char **);
+} directives[] = {
+	{ "class", load_class },
+	{ "require", load_require },
+	{ "delayed", load_delayed },
+	{ "after", load_after },
+	{ "rule", load_rule },
+	{ "detect", load_detect },
+	{ "mta", load_mta },
+};
+
+/* One line's fields f: a message when the line is no good one. */
+static const char *
+load_line(struct load *l, char **f)
+{
+	guint k;
+
+	for (k = 0; k < G_N_ELEMENTS(directives); k++)
+		if (strcmp(f[0], directives[k].name) == 0)
+			return directives[k].load(l, f);
+	return "unknown directive (rule, class, require, after, delayed, detect, mta)";
+}
+
+struct rules *
+rules_load_data(const char *name, const char *data, gsize len, char **err)
+{
+	struct load l = { NULL, NULL, NULL, NULL, NULL };
+	char **lines, *buf;
+	int i;
+
+	l.r = l.into = rules_new();
+	buf = g_strndup(data, len);
+	lines = g_strsplit(buf, "\n", -1);
+	g_free(buf);
+	for (i = 0; lines[i] != NULL; i++) {
+		char *line = g_strstrip(lines[i]);
+		char **f;
+		const char *msg;
+
+		if (*line == '\0' || *line == '#')
+			continue;
+		f = g_regex_split_simple("\\s+", line, 0, 0);
+		l.line = line;
+		msg = load_line(&l, f);
+		g_strfreev(f);
+		if (msg != NULL) {
+			*err = g_strdup_printf("%s:%d: %s", name, i + 1, msg);
+			g_free(l.gmsg);
+			g_strfreev(l.scope);
+			g_strfreev(lines);
+			rules_free(l.r);
+			return NULL;
+		}
+	}
+	g_strfreev(l.scope);
+	g_strfreev(lines);
+	return l.r;
+}
+
+struct rules *
+rules_load(const char *path, char **err)
+{
+	char *data = NULL;
+	gsize len = 0;
+	GError *gerr = NULL;
+	struct rules *r;
+
+	if (path == NULL)
+		return rules_load_data("built-in", builtin_rules, sizeof(builtin_rules) - 1, err);
+	if (!g_file_get_contents(path, &data, &len, &gerr)) {
+		*err = g_strdup_printf("%s:0: %s", path, gerr->message);
+		g_error_free(gerr);
+		return NULL;
+	}
+	r = rules_load_data(path, data, len, err);
+	g_free(data);
+	return r;
+}

@@ -1,0 +1,433 @@
+/*
+ * rules_match.c - apply the classification rules (see rules.h).
+ *
+ * Text rules are literal substrings of the folded diagnostic (cheap, and
+ * what most MTA messages need); regex rules are caseless GRegex for the
+ * rest; status rules match an RFC 3463 code, where "x" in the first digit
+ * stands for 4 or 5 and a trailing ".*" for any detail.
+ */
+#include <string.h>
+#include <glib.h>
+
+#include "parsers/fields.h"
+#include "parsers/rules.h"
+#include "parsers/rules_int.h"
+
+/*
+ * Is one of lits in the lower-case text t?  strstr(), not memmem():
+ * glibc's strstr is vectorised, its memmem reads a byte at a time.
+ */
+static gboolean
+has_lit(const char *t, char *const *lits)
+{
+	for (; *lits != NULL; lits++)
+		if (strstr(t, *lits) != NULL)
+			return TRUE;
+	return FALSE;
+}
+
+/* All ASCII (so valid UTF-8), eight bytes at a time. */
+static gboolean
+all_ascii(const char *s, gsize n)
+{
+	gsize i = 0;
+
+	for (; i + 8 <= n; i += 8) {
+		guint64 v;
+
+		memcpy(&v, s + i, 8);
+		if (v & 0x8080808080808080ull)
+			return FALSE;
+	}
+	for (; i < n; i++)
+		if ((guchar)s[i] >= 0x80)
+			return FALSE;
+	return TRUE;
+}
+
+static gboolean
+status_matches(const char *pat, const char *status)
+{
+	const char *p = pat, *s = status;
+
+	if (*p == 'x') {
+		if (*s != '4' && *s != '5')
+			return FALSE;
+	} else if (*p != *s)
+		return FALSE;
+	p++, s++;
+	for (;;) {
+		if (*p == '*')
+			return TRUE;
+		if (*p == '\0')
+			return *s == '\0';
+		if (*p != *s)
+			return FALSE;
+		p++, s++;
+	}
+}
+
+static gboolean
+command_matches(const char *list, const char *command)
+{
+	gsize n = strlen(command);
+	const char *p;
+
+	for (p = list; (p = strstr(p, command)) != NULL; p += n)
+		if ((p == list || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return TRUE;
+	return FALSE;
+}
+
+/* An offset inside a UTF-8 sequence would not be a character's start: 0 then. */
+static gsize
+start_offset(const char *text, gsize k)
+{
+	return ((guchar)text[k] & 0xc0) == 0x80 ? 0 : k;
+}
+
+#define MAX_HITS	8
+
+/* Is one of the names (lhost, rhost; either may be NULL) in the scope? */
+static gboolean
+scope_has(char **mtas, const char *lhost, const char *rhost)
+{
+	return (lhost != NULL && g_strv_contains((const char *const *)mtas, lhost)) ||
+	    (rhost != NULL && g_strv_contains((const char *const *)mtas, rhost));
+}
+
+static gboolean
+classify(const struct rules *r, const char *lhost, const char *rhost, const char *text,
+    const char *status, const char *replycode, const char *command, struct rules_match *out)
+{
+	/*
+	 * Where the anchors of regex rule i are in text: nhit[i] offsets (at
+	 * most MAX_HITS, in order) in hit[i]; more than that: nhit[i] is
+	 * MAX_HITS + 1 and hit[i][0] is the first.  Every match of the rule
+	 * starts with one of its anchors, so the regex is tried anchored at
+	 * those offsets only (PCRE then looks at a few bytes, not the whole
+	 * text), or, past MAX_HITS, run from the first one.  \b and
+	 * lookbehinds still see what precedes the offset.
+	 */
+	guint32 (*hit)[MAX_HITS] = NULL;
+	guint8 *nhit = NULL, *sure = NULL;	/* sure[i]: a whole-match anchor of rule i is there */
+	gsize n = 0;
+	guint i;
+	int ascii = -1;		/* text all ASCII: 1, not: 0, not known yet: -1 */
+
+	if (text != NULL)
+		n = strlen(text);
+	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
+		gsize k;
+
+		hit = g_alloca(r->rules->len * sizeof(*hit));
+		nhit = g_alloca(r->rules->len);
+		memset(nhit, 0, r->rules->len);
+		sure = g_alloca(r->rules->len);
+		memset(sure, 0, r->rules->len);
+		for (k = 0; k + 3 <= n; k++) {
+			guint32 key = trigram(text + k);
+			guint h = trigram_hash(key);
+			GArray *arr;
+			guint j;
+
+			if (!(r->trigram_bits[h >> 3] & (1u << (h & 7))) ||
+			    (arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(key))) == NULL)
+				continue;
+			for (j = 0; j < arr->len; j++) {
+				const struct anchor *a = &g_array_index(arr, struct anchor, j);
+				guint8 c = nhit[a->rule];
+
+				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) || a->len > n - k)
+					continue;
+				if (n - k >= 8) {
+					guint64 t;
+
+					memcpy(&t, text + k, 8);
+					if ((t & a->premask) != a->pre || (a->len > 8 &&
+					    memcmp(text + k + 8, a->lit + 8, a->len - 8) != 0))
+						continue;
+				} else if (memcmp(text + k, a->lit, a->len) != 0)
+					continue;
+				if (a->whole)
+					sure[a->rule] = 1;
+				if (c < MAX_HITS)
+					hit[a->rule][c] = k;
+				nhit[a->rule] = c + 1;
+			}
+		}
+	}
+	for (i = 0; i < r->rules->len; i++) {
+		const struct rule *ru = g_ptr_array_index(r->rules, i);
+		gboolean m = FALSE;
+
+		if (ru->mtas != NULL && !scope_has(ru->mtas, lhost, rhost))
+			continue;
+		switch (ru->type) {
+		case RULE_TEXT:
+			if (text != NULL)
+				m = ru->filtered && sure != NULL ? sure[i] :
+				    strstr(text, ru->pattern) != NULL;
+			break;
+		case RULE_REGEX:
+			if (text == NULL)
+				break;
+			if (!ru->filtered || nhit == NULL) {
+				/* what every match contains is not there: no match (exact on ASCII) */
+				if (ru->need != NULL && ascii < 0)
+					ascii = all_ascii(text, n);
+				if (ru->need == NULL || ascii == 0 || has_lit(text, ru->need))
+					m = g_regex_match(ru->re, text, 0, NULL);
+			}
+			else if (sure[i])
+				m = TRUE;
+			else if (nhit[i] > 0 && (nhit[i] > MAX_HITS || ru->re_at == NULL))
+				m = g_regex_match_full(ru->re, text, n, start_offset(text, hit[i][0]), 0,
+				    NULL, NULL);
+			else
+				for (guint8 c = 0; c < nhit[i] && !m; c++)
+					m = g_regex_match_full(ru->re_at, text, n, hit[i][c], 0, NULL,
+					    NULL);
+			break;
+		case RULE_STATUS:
+			/* With text, only status-first rules take part (see rules.h). */
+			m = status != NULL && (text == NULL || ru->first) &&
+			    status_matches(ru->pattern, status);
+			break;
+		case RULE_COMMAND:
+			m = text == NULL && command != NULL && command_matches(ru->pattern, command);
+			break;
+		case RULE_CODE:
+			m = text == NULL && replycode != NULL && strlen(replycode) == 3 &&
+			    (ru->pattern[0] == replycode[0]) &&
+			    (ru->pattern[1] == 'x' || ru->pattern[1] == replycode[1]) &&
+			    (ru->pattern[2] == 'x' || ru->pattern[2] == replycode[2]);
+			break;
+		}
+		if (m) {
+			out->reason = ru->reason;
+			out->id = ru->id;
+			out->by_text = ru->type == RULE_TEXT || ru->type == RULE_REGEX;
+			return TRUE;
+		}
+	}
+	return FALSE;
+}
+
+gboolean
+rules_classify(const struct rules *r, const char *text, const char *status,
+    const char *replycode, const char *command, struct rules_match *out)
+{
+	return classify(r, NULL, NULL, text, status, replycode, command, out);
+}
+
+gboolean
+rules_classify_scoped(const struct rules *r, const char *lhost, const char *rhost,
+    const char *text, const char *status, const char *replycode, const char *command,
+    struct rules_match *out)
+{
+	if (r->scoped == NULL || (lhost == NULL && rhost == NULL))
+		return FALSE;
+	return classify(r->scoped, lhost, rhost, text, status, replycode, command, out);
+}
+
+const char *
+rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
+    const char *reason, const char *command)
+{
+	guint i;
+
+	if (r->scoped == NULL || reason == NULL || command == NULL ||
+	    (lhost == NULL && rhost == NULL))
+		return reason;
+	for (i = 0; i < r->scoped->afters->len; i++) {
+		const struct after *a = g_ptr_array_index(r->scoped->afters, i);
+
+		if (scope_has(a->mtas, lhost, rhost) && g_ascii_strcasecmp(a->command, command) == 0 &&
+		    g_strv_contains((const char *const *)a->reasons, reason))
+			return a->becomes;
+	}
+	return reason;
+}
+
+/*
+ * A value a "detect" regex is tried on, read once however many lines try
+ * it.  Header values and DSN fields arrive as the message had them: a
+ * regex (UTF-8 mode, PCRE2 JIT) must only ever see valid UTF-8, or it
+ * reads past its buffer.
+ */
+struct dval {
+	const char *v;		/* as given */
+	const char *valid;	/* v, or v made valid */
+	const char *lower;	/* an ASCII v in lower case, or NULL: not ASCII */
+	char *own_valid, *own_lower;
+	gsize n;
+};
+
+/* folded: v is rules_fold() text, lower case already. */
+static void
+dval_init(struct dval *x, const char *v, gboolean folded)
+{
+	x->v = x->valid = v;
+	x->lower = x->own_valid = x->own_lower = NULL;
+	x->n = strlen(v);
+	if (all_ascii(v, x->n))
+		x->lower = folded ? v : (x->own_lower = g_ascii_strdown(v, x->n));
+	else if (!g_utf8_validate(v, x->n, NULL))
+		x->valid = x->own_valid = g_utf8_make_valid(v, x->n);
+}
+
+static void
+dval_clear(struct dval *x)
+{
+	g_free(x->own_valid);
+	g_free(x->own_lower);
+}
+
+/*
+ * Does d match x?  Its regex is caseless: on an ASCII value, one of the
+ * literals every match contains must be in the value's lower case, or
+ * there is no match (the regex need not run); on anything else, a
+ * non-ASCII character may stand for an ASCII one, so the regex decides.
+ */
+static gboolean
+detect_match(const struct detect *d, const struct dval *x)
+{
+	if (d->need != NULL && x->lower != NULL && !has_lit(x->lower, d->need))
+		return FALSE;
+	return g_regex_match(d->re, x->valid, 0, NULL);
+}
+
+const char *
+rules_detect(const struct rules *r, const struct fields *top, const char *reporting_mta,
+    const char *text)
+{
+	const char *name = NULL;
+	/* the values read so far: the text, the Reporting-MTA, a few header fields */
+	struct dval vals[8], one;
+	guint nvals = 0, i, k;
+	/* per line: its header field's value, looked up by the first line that reads it */
+	const char **hv = g_alloca(r->detects->len * sizeof(*hv) + 1);
+
+	for (i = 0; i < r->detects->len && name == NULL; i++) {
+		const struct detect *d = g_ptr_array_index(r->detects, i);
+		const char *v = NULL;
+		struct dval *x = NULL;
+
+		switch (d->where) {
+		case DETECT_HEADER:
+			/* d->same: the first line that reads this field, which looked it up */
+			v = hv[i] = d->same < i ? hv[d->same] :
+			    top != NULL ? fields_get(top, 0, d->field) : NULL;
+			break;
+		case DETECT_REPORTING_MTA:
+			v = reporting_mta;
+			break;
+		case DETECT_TEXT:
+			v = text;
+			break;
+		case DETECT_REMOTE_MTA:
+			break;
+		}
+		if (v == NULL)
+			continue;
+		for (k = 0; k < nvals && x == NULL; k++)
+			if (vals[k].v == v)
+				x = &vals[k];
+		if (x == NULL) {
+			/* more distinct values than kept: this one is read on its own */
+			x = nvals < G_N_ELEMENTS(vals) ? &vals[nvals++] : &one;
+			dval_init(x, v, v == text);
+		}
+		if (detect_match(d, x))
+			name = d->name;
+		if (x == &one)
+			dval_clear(&one);
+	}
+	for (k = 0; k < nvals; k++)
+		dval_clear(&vals[k]);
+	return name;
+}
+
+const char *
+rules_detect_remote(const struct rules *r, const char *remote_mta)
+{
+	const char *name = NULL;
+	struct dval x;
+	guint i;
+
+	if (remote_mta == NULL)
+		return NULL;
+	dval_init(&x, remote_mta, FALSE);
+	for (i = 0; i < r->detects->len && name == NULL; i++) {
+		const struct detect *d = g_ptr_array_index(r->detects, i);
+
+		if (d->where == DETECT_REMOTE_MTA && detect_match(d, &x))
+			name = d->name;
+	}
+	dval_clear(&x);
+	return name;
+}
+
+const char *
+rules_require(const struct rules *r, const char *reason, const char *id, const char *command,
+    const char *status)
+{
+	const struct require *q;
+
+	if (reason == NULL || (q = g_hash_table_lookup(r->requires, reason)) == NULL)
+		return reason;
+	/*
+	 * The listed rules' wordings always stand; so does a status matching
+	 * PATTERN.  Then a known command decides: CMD itself keeps the reason,
+	 * and so does any command before DATA (a content filter only acts once
+	 * it has the message).  With neither, the alternative.
+	 */
+	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
+		return reason;
+	if (q->status != NULL && status != NULL && status_matches(q->status, status))
+		return reason;
+	if (command != NULL) {
+		if (q->command == NULL || g_ascii_strcasecmp(q->command, command) == 0 ||
+		    g_ascii_strcasecmp(command, "DATA") != 0)
+			return reason;
+		return q->otherwise;
+	}
+	return q->otherwise;
+}
+
+const char *
+rules_after(const struct rules *r, const char *reason, const char *command)
+{
+	guint i;
+
+	if (reason == NULL || command == NULL)
+		return reason;
+	for (i = 0; i < r->afters->len; i++) {
+		const struct after *a = g_ptr_array_index(r->afters, i);
+
+		if (g_ascii_strcasecmp(a->command, command) == 0 &&
+		    g_strv_contains((const char *const *)a->reasons, reason))
+			return a->becomes;
+	}
+	return reason;
+}
+
+const char *
+rules_delayed(const struct rules *r, const char *reason)
+{
+	if (r->delayed == NULL || (reason != NULL && r->delayed_keep != NULL &&
+	    g_strv_contains((const char *const *)r->delayed_keep, reason)))
+		return reason;
+	return r->delayed;
+}
+
+enum report_class
+rules_class(const struct rules *r, const char *reason, gboolean permanent)
+{
+	const struct class_entry *ce;
+
+	if (reason == NULL || (ce = g_hash_table_lookup(r->classes, reason)) == NULL)
+		return permanent ? REPORT_CLASS_UNKNOWN : REPORT_CLASS_SOFT;
+	return permanent ? ce->perm : ce->temp;
+}
