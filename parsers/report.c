@@ -79,42 +79,47 @@ report_free(struct report *r)
 	g_free(r);
 }
 
+/* names[i] (of n), or the first name when i is out of range. */
+static const char *
+name_at(const char *const *names, gsize n, unsigned i)
+{
+	return i < n ? names[i] : names[0];
+}
+
+/* The index of name in names (of n), or -1. */
+static int
+name_index(const char *const *names, gsize n, const char *name)
+{
+	gsize i;
+
+	for (i = 0; name != NULL && i < n; i++)
+		if (strcmp(name, names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
 const char *
 report_kind_name(enum report_kind k)
 {
-	if ((unsigned)k >= G_N_ELEMENTS(kind_names))
-		return "none";
-	return kind_names[k];
+	return name_at(kind_names, G_N_ELEMENTS(kind_names), (unsigned)k);
 }
 
 const char *
 report_class_name(enum report_class c)
 {
-	if ((unsigned)c >= G_N_ELEMENTS(class_names))
-		return "unknown";
-	return class_names[c];
+	return name_at(class_names, G_N_ELEMENTS(class_names), (unsigned)c);
 }
 
 int
 report_kind_from_name(const char *name)
 {
-	size_t i;
-
-	for (i = 0; name != NULL && i < G_N_ELEMENTS(kind_names); i++)
-		if (strcmp(name, kind_names[i]) == 0)
-			return (int)i;
-	return -1;
+	return name_index(kind_names, G_N_ELEMENTS(kind_names), name);
 }
 
 int
 report_class_from_name(const char *name)
 {
-	size_t i;
-
-	for (i = 0; name != NULL && i < G_N_ELEMENTS(class_names); i++)
-		if (strcmp(name, class_names[i]) == 0)
-			return (int)i;
-	return -1;
+	return name_index(class_names, G_N_ELEMENTS(class_names), name);
 }
 
 /*
