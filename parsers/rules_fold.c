@@ -13,12 +13,109 @@ rules_fold(const char *text)
 	return rules_fold_n(text, G_MAXSIZE);
 }
 
+/* Where folding is: what is written so far, and how. */
+struct fold {
+	char *out, *w;		/* the folded text, and where the next byte goes */
+	const char *slow;	/* bytes before it go one at a time */
+	gboolean sp;		/* a space is pending */
+};
+
+/*
+ * Eight bytes at a time from p while none is a control or a line end
+ * and no two spaces meet (most of a text: words and single spaces, which
+ * fold to themselves): copied, A-Z made a-z.  After a word that cannot be,
+ * the bytes up to what stopped it go one at a time (f->slow).  Returns
+ * where it stopped.
+ */
+static const char *
+fold_words(struct fold *f, const char *p, const char *end)
+{
+	while (end - p >= 8 && p >= f->slow) {
+		const guint64 hi = 0x8080808080808080ull, lo7 = ~hi;
+		guint64 v, x, sm, up, bad;
+
+		memcpy(&v, p, 8);
+		/* any byte below ' ': the first such is exact */
+		if ((bad = (v - 0x2020202020202020ull) & ~v & hi) != 0) {
+			f->slow = p + __builtin_ctzll(bad) / 8 + 1;
+			break;
+		}
+		/* 0x80 in each space byte, exactly */
+		x = v ^ 0x2020202020202020ull;
+		sm = ~(((x & lo7) + lo7) | x | lo7);
+		if ((bad = sm & (sm >> 8)) != 0) {
+			/* two spaces in a row */
+			f->slow = p + __builtin_ctzll(bad) / 8 + 2;
+			break;
+		}
+		if ((sm & 0x80) != 0 && (f->sp || f->w == f->out)) {
+			/* a space first: it joins a pending one, or leads */
+			f->slow = p + 1;
+			break;
+		}
+		/* ASCII bytes at or above 'A' and not above 'Z' */
+		up = ((v & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((v & lo7) + 0x2525252525252525ull) &
+		    ~v & hi;
+		v |= up >> 2;
+		if (f->sp)
+			*f->w++ = ' ';
+		memcpy(f->w, &v, 8);
+		/* a space last waits, as one would, for what follows it */
+		f->sp = (sm >> 56) != 0;
+		f->w += f->sp ? 7 : 8;
+		p += 8;
+	}
+	return p;
+}
+
+/*
+ * A quoted header field that is no evidence (scan.h) after the line end
+ * at p, and its folded lines: the last byte of them.
+ */
+static const char *
+noise_end(const char *p, const char *end)
+{
+	const char *q = p + 1;
+
+	do {
+		while (q < end && *q != '\n' && *q != '\r')
+			q++;
+		if (q + 1 < end && *q == '\r' && q[1] == '\n')
+			q++;
+	} while (q + 1 < end && (q[1] == ' ' || q[1] == '\t') && ++q);
+	return q - 1;
+}
+
+/*
+ * A continuation line of a multi-line SMTP reply repeats "550-5.7.1 "
+ * after the line end at p: the last byte of that prefix, or NULL when
+ * there is none.  cont: inside such a reply; *more: the reply goes on.
+ */
+static const char *
+reply_prefix_end(const char *p, gboolean cont, gboolean *more)
+{
+	const char *q = p + 1, *r;
+
+	while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '<')
+		q++;
+	if (!((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
+	    (q[3] == '-' || (q[3] == ' ' && cont))))
+		return NULL;
+	r = q + 4;
+	if ((*r == '4' || *r == '5') && r[1] == '.') {
+		while (*r != '\0' && !g_ascii_isspace(*r))
+			r++;
+	}
+	*more = q[3] == '-';
+	return r - 1;
+}
+
 char *
 rules_fold_n(const char *text, gsize max)
 {
-	const char *p, *end, *slow;
-	char *out, *w;
-	gboolean sp = FALSE, cont = FALSE;	/* cont: inside a multi-line reply */
+	const char *p, *end, *r;
+	struct fold f;
+	gboolean cont = FALSE;	/* inside a multi-line reply */
 
 	if (text == NULL)
 		return NULL;
@@ -28,115 +125,48 @@ rules_fold_n(const char *text, gsize max)
 	while (*end != '\0' && end > text && ((guchar)*end & 0xc0) == 0x80)
 		end--;
 	/* Never longer than the text: each byte written stands for one read. */
-	w = out = g_malloc(end - text + 1);
-	/* the word-at-a-time path below reads bytes in memory order */
-	slow = G_BYTE_ORDER == G_LITTLE_ENDIAN ? text : end;
+	f.w = f.out = g_malloc(end - text + 1);
+	f.sp = FALSE;
+	/* the word-at-a-time path reads bytes in memory order */
+	f.slow = G_BYTE_ORDER == G_LITTLE_ENDIAN ? text : end;
 	for (p = text; p < end; p++) {
-		/*
-		 * Eight bytes at a time while none is a control or a line end
-		 * and no two spaces meet (most of a text: words and single
-		 * spaces, which fold to themselves): copied, A-Z made a-z.
-		 * After a word that cannot be, the bytes up to what stopped it
-		 * go one at a time.
-		 */
-		while (end - p >= 8 && p >= slow) {
-			const guint64 hi = 0x8080808080808080ull, lo7 = ~hi;
-			guint64 v, x, sm, up, bad;
-
-			memcpy(&v, p, 8);
-			/* any byte below ' ': the first such is exact */
-			if ((bad = (v - 0x2020202020202020ull) & ~v & hi) != 0) {
-				slow = p + __builtin_ctzll(bad) / 8 + 1;
-				break;
-			}
-			/* 0x80 in each space byte, exactly */
-			x = v ^ 0x2020202020202020ull;
-			sm = ~(((x & lo7) + lo7) | x | lo7);
-			if ((bad = sm & (sm >> 8)) != 0) {
-				/* two spaces in a row */
-				slow = p + __builtin_ctzll(bad) / 8 + 2;
-				break;
-			}
-			if ((sm & 0x80) != 0 && (sp || w == out)) {
-				/* a space first: it joins a pending one, or leads */
-				slow = p + 1;
-				break;
-			}
-			/* ASCII bytes at or above 'A' and not above 'Z' */
-			up = ((v & lo7) + 0x3f3f3f3f3f3f3f3full) & ~((v & lo7) + 0x2525252525252525ull) &
-			    ~v & hi;
-			v |= up >> 2;
-			if (sp)
-				*w++ = ' ';
-			memcpy(w, &v, 8);
-			/* a space last waits, as one would, for what follows it */
-			sp = (sm >> 56) != 0;
-			w += sp ? 7 : 8;
-			p += 8;
-		}
+		p = fold_words(&f, p, end);
 		if (p >= end)
 			break;
 		if ((guchar)*p > ' ') {
 			/* most bytes: neither a space nor a line end */
-			if (sp)
-				*w++ = ' ';
-			sp = FALSE;
-			*w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
+			if (f.sp)
+				*f.w++ = ' ';
+			f.sp = FALSE;
+			*f.w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
 			continue;
 		}
 		if ((*p == '\n' || *p == '\r') && p + 1 < end && scan_noise_field(p + 1, end)) {
-			/*
-			 * A quoted header field that is no evidence (scan.h), and
-			 * its folded lines: left out, as if it were not there.
-			 */
-			const char *q = p + 1;
-
-			do {
-				while (q < end && *q != '\n' && *q != '\r')
-					q++;
-				if (q + 1 < end && *q == '\r' && q[1] == '\n')
-					q++;
-			} while (q + 1 < end && (q[1] == ' ' || q[1] == '\t') && ++q);
-			sp = w > out;
-			p = q - 1;
+			/* left out, as if it were not there */
+			f.sp = f.w > f.out;
+			p = noise_end(p, end);
 			continue;
 		}
 		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
-			/*
-			 * A continuation line of a multi-line SMTP reply repeats
-			 * "550-5.7.1 ": drop it so that the sentence it splits reads
-			 * as one.
-			 */
-			const char *q = p + 1;
-
-			while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '<')
-				q++;
-			if ((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
-			    (q[3] == '-' || (q[3] == ' ' && cont))) {
-				const char *r = q + 4;
-
-				if ((*r == '4' || *r == '5') && r[1] == '.') {
-					while (*r != '\0' && !g_ascii_isspace(*r))
-						r++;
-				}
-				if (w > out)
-					sp = TRUE;
-				cont = q[3] == '-';
-				p = r - 1;
+			/* dropped, so that the sentence it splits reads as one */
+			if ((r = reply_prefix_end(p, cont, &cont)) != NULL) {
+				if (f.w > f.out)
+					f.sp = TRUE;
+				p = r;
 				continue;
 			}
 			cont = FALSE;
 		}
 		if (g_ascii_isspace(*p)) {
-			sp = w > out;
+			f.sp = f.w > f.out;
 			continue;
 		}
-		if (sp)
-			*w++ = ' ';
-		sp = FALSE;
+		if (f.sp)
+			*f.w++ = ' ';
+		f.sp = FALSE;
 		/* g_ascii_tolower() is a function call, for every byte of an 8 KB text */
-		*w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
+		*f.w++ = *p >= 'A' && *p <= 'Z' ? *p + ('a' - 'A') : *p;
 	}
-	*w = '\0';
-	return out;
+	*f.w = '\0';
+	return f.out;
 }

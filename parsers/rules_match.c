@@ -96,66 +96,108 @@ scope_has(char **mtas, const char *lhost, const char *rhost)
 	    (rhost != NULL && g_strv_contains((const char *const *)mtas, rhost));
 }
 
+/*
+ * Where the anchors of the regex rules are in text: for rule i, nhit[i]
+ * offsets (at most MAX_HITS, in order) in hit[i]; more than that: nhit[i]
+ * is MAX_HITS + 1 and hit[i][0] is the first.  Every match of the rule
+ * starts with one of its anchors, so the regex is tried anchored at those
+ * offsets only (PCRE then looks at a few bytes, not the whole text), or,
+ * past MAX_HITS, run from the first one.  \b and lookbehinds still see
+ * what precedes the offset.  sure[i]: a whole-match anchor of rule i is
+ * there.
+ */
+struct hits {
+	guint32 (*hit)[MAX_HITS];
+	guint8 *nhit;
+	guint8 *sure;
+};
+
+/* One pass over text (n bytes) fills h (its arrays zeroed, one entry a rule). */
+static void
+find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
+{
+	gsize k;
+
+	for (k = 0; k + 3 <= n; k++) {
+		guint32 key = trigram(text + k);
+		guint th = trigram_hash(key);
+		GArray *arr;
+		guint j;
+
+		if (!(r->trigram_bits[th >> 3] & (1u << (th & 7))) ||
+		    (arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(key))) == NULL)
+			continue;
+		for (j = 0; j < arr->len; j++) {
+			const struct anchor *a = &g_array_index(arr, struct anchor, j);
+			guint8 c = h->nhit[a->rule];
+
+			if (c > MAX_HITS || (c > 0 && h->hit[a->rule][c - 1] == k) || a->len > n - k)
+				continue;
+			if (n - k >= 8) {
+				guint64 t;
+
+				memcpy(&t, text + k, 8);
+				if ((t & a->premask) != a->pre || (a->len > 8 &&
+				    memcmp(text + k + 8, a->lit + 8, a->len - 8) != 0))
+					continue;
+			} else if (memcmp(text + k, a->lit, a->len) != 0)
+				continue;
+			if (a->whole)
+				h->sure[a->rule] = 1;
+			if (c < MAX_HITS)
+				h->hit[a->rule][c] = k;
+			h->nhit[a->rule] = c + 1;
+		}
+	}
+}
+
+/*
+ * Does regex rule i (ru) match text (n bytes)?  h: the anchors found, or
+ * NULL arrays when there was no index.  *ascii: text all ASCII (1), not
+ * (0), not known yet (-1).
+ */
+static gboolean
+regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
+    const struct hits *h, int *ascii)
+{
+	gboolean m = FALSE;
+
+	if (!ru->filtered || h->nhit == NULL) {
+		/* what every match contains is not there: no match (exact on ASCII) */
+		if (ru->need != NULL && *ascii < 0)
+			*ascii = all_ascii(text, n);
+		if (ru->need == NULL || *ascii == 0 || has_lit(text, ru->need))
+			m = g_regex_match(ru->re, text, 0, NULL);
+	} else if (h->sure[i])
+		m = TRUE;
+	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || ru->re_at == NULL))
+		m = g_regex_match_full(ru->re, text, n, start_offset(text, h->hit[i][0]), 0,
+		    NULL, NULL);
+	else
+		for (guint8 c = 0; c < h->nhit[i] && !m; c++)
+			m = g_regex_match_full(ru->re_at, text, n, h->hit[i][c], 0, NULL, NULL);
+	return m;
+}
+
 static gboolean
 classify(const struct rules *r, const char *lhost, const char *rhost, const char *text,
     const char *status, const char *replycode, const char *command, struct rules_match *out)
 {
-	/*
-	 * Where the anchors of regex rule i are in text: nhit[i] offsets (at
-	 * most MAX_HITS, in order) in hit[i]; more than that: nhit[i] is
-	 * MAX_HITS + 1 and hit[i][0] is the first.  Every match of the rule
-	 * starts with one of its anchors, so the regex is tried anchored at
-	 * those offsets only (PCRE then looks at a few bytes, not the whole
-	 * text), or, past MAX_HITS, run from the first one.  \b and
-	 * lookbehinds still see what precedes the offset.
-	 */
-	guint32 (*hit)[MAX_HITS] = NULL;
-	guint8 *nhit = NULL, *sure = NULL;	/* sure[i]: a whole-match anchor of rule i is there */
+	struct hits h = { NULL, NULL, NULL };
 	gsize n = 0;
 	guint i;
-	int ascii = -1;		/* text all ASCII: 1, not: 0, not known yet: -1 */
+	int ascii = -1;
 
 	if (text != NULL)
 		n = strlen(text);
 	if (text != NULL && g_hash_table_size(r->anchors) > 0) {
-		gsize k;
-
-		hit = g_alloca(r->rules->len * sizeof(*hit));
-		nhit = g_alloca(r->rules->len);
-		memset(nhit, 0, r->rules->len);
-		sure = g_alloca(r->rules->len);
-		memset(sure, 0, r->rules->len);
-		for (k = 0; k + 3 <= n; k++) {
-			guint32 key = trigram(text + k);
-			guint h = trigram_hash(key);
-			GArray *arr;
-			guint j;
-
-			if (!(r->trigram_bits[h >> 3] & (1u << (h & 7))) ||
-			    (arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(key))) == NULL)
-				continue;
-			for (j = 0; j < arr->len; j++) {
-				const struct anchor *a = &g_array_index(arr, struct anchor, j);
-				guint8 c = nhit[a->rule];
-
-				if (c > MAX_HITS || (c > 0 && hit[a->rule][c - 1] == k) || a->len > n - k)
-					continue;
-				if (n - k >= 8) {
-					guint64 t;
-
-					memcpy(&t, text + k, 8);
-					if ((t & a->premask) != a->pre || (a->len > 8 &&
-					    memcmp(text + k + 8, a->lit + 8, a->len - 8) != 0))
-						continue;
-				} else if (memcmp(text + k, a->lit, a->len) != 0)
-					continue;
-				if (a->whole)
-					sure[a->rule] = 1;
-				if (c < MAX_HITS)
-					hit[a->rule][c] = k;
-				nhit[a->rule] = c + 1;
-			}
-		}
+		/* on the stack: this runs for every record */
+		h.hit = g_alloca(r->rules->len * sizeof(*h.hit));
+		h.nhit = g_alloca(r->rules->len);
+		memset(h.nhit, 0, r->rules->len);
+		h.sure = g_alloca(r->rules->len);
+		memset(h.sure, 0, r->rules->len);
+		find_anchors(r, text, n, &h);
 	}
 	for (i = 0; i < r->rules->len; i++) {
 		const struct rule *ru = g_ptr_array_index(r->rules, i);
@@ -166,28 +208,11 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 		switch (ru->type) {
 		case RULE_TEXT:
 			if (text != NULL)
-				m = ru->filtered && sure != NULL ? sure[i] :
+				m = ru->filtered && h.sure != NULL ? h.sure[i] :
 				    strstr(text, ru->pattern) != NULL;
 			break;
 		case RULE_REGEX:
-			if (text == NULL)
-				break;
-			if (!ru->filtered || nhit == NULL) {
-				/* what every match contains is not there: no match (exact on ASCII) */
-				if (ru->need != NULL && ascii < 0)
-					ascii = all_ascii(text, n);
-				if (ru->need == NULL || ascii == 0 || has_lit(text, ru->need))
-					m = g_regex_match(ru->re, text, 0, NULL);
-			}
-			else if (sure[i])
-				m = TRUE;
-			else if (nhit[i] > 0 && (nhit[i] > MAX_HITS || ru->re_at == NULL))
-				m = g_regex_match_full(ru->re, text, n, start_offset(text, hit[i][0]), 0,
-				    NULL, NULL);
-			else
-				for (guint8 c = 0; c < nhit[i] && !m; c++)
-					m = g_regex_match_full(ru->re_at, text, n, hit[i][c], 0, NULL,
-					    NULL);
+			m = text != NULL && regex_matches(ru, i, text, n, &h, &ascii);
 			break;
 		case RULE_STATUS:
 			/* With text, only status-first rules take part (see rules.h). */
