@@ -132,22 +132,19 @@ count_part(const char *p, const char *nl, int *parts, int *containers)
 		(*containers)++;
 }
 
-const char *
-sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
-    gsize *outlen, char **copy, guint32 *anomalies, const char **why)
+/*
+ * Line ends GMime reads as the parser does: bare CR line ends become LF;
+ * a bare CR inside a line, which GMime drops from header values (so that
+ * "=\r?UHC?B?...?=" becomes an encoded word the scan for them never saw,
+ * a fuzzer find), ends no line here and becomes a space.  The data, or
+ * *copy when a byte had to change.
+ */
+static const char *
+fix_line_ends(const char *data, gsize len, char **copy)
 {
 	const char *p, *end = data + len, *nl, *cr;
-	gsize hdr = len;
-	int containers = 0, parts = 0;
-	char *buf = NULL;
+	char *buf;
 
-	*copy = NULL;
-	*outlen = len;
-	if (lim->max_size > 0 && len > lim->max_size) {
-		*anomalies |= REPORT_ANOMALY_TRUNCATED;
-		*why = "message too big";
-		return NULL;
-	}
 	/* Bare CR line ends: GMime only knows LF, so rewrite them (rare case). */
 	nl = memchr(data, '\n', len);
 	cr = memchr(data, '\r', nl != NULL ? (gsize)(nl - data) : len);
@@ -159,12 +156,6 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		data = buf;
 		end = data + len;
 	}
-
-	/*
-	 * A bare CR inside a line: GMime drops it from header values, so
-	 * "=\r?UHC?B?...?=" becomes an encoded word the scan below never saw
-	 * (a fuzzer find).  It ends no line here, so it becomes a space.
-	 */
 	/* memchr first: most messages have no CR at all, and it reads them faster */
 	for (p = data; (cr = memchr(p, '\r', end - p)) != NULL && (cr = scan_bare_cr(cr, end)) < end;
 	    p = cr + 1) {
@@ -174,48 +165,51 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		data = buf;
 		end = data + len;
 	}
+	return data;
+}
 
-	/*
-	 * One pass over line starts: header block size, containers, parts.
-	 * Line by line up to the header's end; past it only lines starting
-	 * with a C count, and a vector scan finds those.
-	 */
+/*
+ * One pass over line starts: header block size (*hdr; len when there is
+ * no blank line), containers, parts.  Line by line up to the header's
+ * end; past it only lines starting with a C count, and a vector scan
+ * finds those.
+ */
+static void
+count_structure(const char *data, gsize len, gsize *hdr, int *parts, int *containers)
+{
+	const char *p, *end = data + len, *nl;
+
+	*hdr = len;
 	for (p = data; p < end; p = nl + 1) {
 		nl = scan_byte(p, end, '\n');
-		if (hdr == len && (p == nl || (*p == '\r' && p + 1 == nl)))
-			hdr = p - data;
-		count_part(p, nl, &parts, &containers);
+		if (*hdr == len && (p == nl || (*p == '\r' && p + 1 == nl)))
+			*hdr = p - data;
+		count_part(p, nl, parts, containers);
 		if (nl == end)
 			break;
-		if (hdr != len) {
+		if (*hdr != len) {
 			for (p = nl + 1; p < end; p = scan_line_start(p, end, 'c', 'C')) {
 				nl = scan_byte(p, end, '\n');
-				count_part(p, nl, &parts, &containers);
+				count_part(p, nl, parts, containers);
 			}
 			break;
 		}
 	}
-	if (lim->max_header_size > 0 && hdr > lim->max_header_size) {
-		*anomalies |= REPORT_ANOMALY_HEADER_TOO_BIG;
-		*why = "header too big";
-		return NULL;
-	}
-	if (lim->max_parts > 0 && parts > lim->max_parts) {
-		*anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
-		*why = "too many MIME parts";
-		return NULL;
-	}
-	if (lim->max_depth > 0 && containers > lim->max_depth) {
-		*anomalies |= REPORT_ANOMALY_TOO_DEEP;
-		*why = "MIME nesting too deep";
-		return NULL;
-	}
+}
 
-	/*
-	 * Encoded words anywhere (part headers and enclosed messages count too).
-	 * Found by their '?', which is rare, where '=' is all over a
-	 * quoted-printable body: every "=?" with two bytes after it.
-	 */
+/*
+ * Encoded words anywhere (part headers and enclosed messages count too)
+ * whose charset is not allowed are defused.  Found by their '?', which is
+ * rare, where '=' is all over a quoted-printable body: every "=?" with two
+ * bytes after it.  The data, or *copy when a byte had to change.
+ */
+static const char *
+defuse_words(const struct sanitize_limits *lim, const char *data, gsize len, char **copy,
+    guint32 *anomalies)
+{
+	const char *p, *end = data + len;
+	char *buf;
+
 	for (p = data; p + 2 < end; p++) {
 		const char *q, *cs;
 		char name[64];
@@ -248,6 +242,40 @@ sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
 		*anomalies |= REPORT_ANOMALY_NEUTRALISED;
 	}
 	return data;
+}
+
+const char *
+sanitize_prepare(const struct sanitize_limits *lim, const char *data, gsize len,
+    gsize *outlen, char **copy, guint32 *anomalies, const char **why)
+{
+	gsize hdr;
+	int containers = 0, parts = 0;
+
+	*copy = NULL;
+	*outlen = len;
+	if (lim->max_size > 0 && len > lim->max_size) {
+		*anomalies |= REPORT_ANOMALY_TRUNCATED;
+		*why = "message too big";
+		return NULL;
+	}
+	data = fix_line_ends(data, len, copy);
+	count_structure(data, len, &hdr, &parts, &containers);
+	if (lim->max_header_size > 0 && hdr > lim->max_header_size) {
+		*anomalies |= REPORT_ANOMALY_HEADER_TOO_BIG;
+		*why = "header too big";
+		return NULL;
+	}
+	if (lim->max_parts > 0 && parts > lim->max_parts) {
+		*anomalies |= REPORT_ANOMALY_TOO_MANY_PARTS;
+		*why = "too many MIME parts";
+		return NULL;
+	}
+	if (lim->max_depth > 0 && containers > lim->max_depth) {
+		*anomalies |= REPORT_ANOMALY_TOO_DEEP;
+		*why = "MIME nesting too deep";
+		return NULL;
+	}
+	return defuse_words(lim, data, len, copy, anomalies);
 }
 
 void
