@@ -358,7 +358,7 @@ static struct hit split_multipart(struct split *s, const char *p, int depth);
  * that one of ours is a prefix of (or it of one of ours) would make GMime
  * read a line as the inner one where this splitter reads it as ours.  So
  * every "boundary" parameter in [h, h + n) is checked (a memchr walk over
- * 'b' and 'B', once per enclosed message that gmime_extent() did not cut
+ * 'b' and 'B', once per enclosed message that raw_gmime_extent() did not cut
  * off).  FALSE on a clash, or on one not read here (RFC 2231, escapes).
  */
 static gboolean

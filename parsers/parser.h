@@ -2,9 +2,10 @@
  * parser.h - classify one received message: bounce, complaint, auto-reply.
  *
  * GMime 3 and GLib only.  A struct parser holds the loaded rules and options
- * (fixed after parser_new()) and some per-call scratch state (a reused GMime
- * parser, folded text): it serves many calls, one at a time; threads that
- * parse at once use one parser each.
+ * (fixed after parser_new()) and buffers reused from call to call (a GMime
+ * parser, the bytes it reads, converters): it serves many calls, one at a
+ * time; threads that parse at once use one parser each.  What one call
+ * keeps while it reads a message lives on that call's stack.
  * parser_parse() never returns NULL and never aborts on input: malformed
  * messages yield kind NONE (or records of class UNKNOWN) with anomaly flags.
  * The returned report belongs to the caller (report_free).

@@ -71,7 +71,7 @@ after_blank_line(const char *buf, gsize len, gsize from)
  * line or the start of the message first, a closing boundary, or a "--"
  * line whose token no boundary parameter declares.  Whether GMime takes
  * the line for a boundary of the top-level multipart is checked once it
- * has parsed (parser_parse).
+ * has parsed (walk_gmime).
  */
 static gsize
 before_part(const char *buf, const char *t, gsize part, const char **tok, gsize *toklen)

@@ -161,7 +161,7 @@ block_sendmail_regroup(const char *region, gsize len, GPtrArray *blocks)
 
 	/*
 	 * Only a transcript: its ">>> command" / "<<< reply" exchange.  The
-	 * region ends in its NUL (text_parse()), so strstr() sees what
+	 * region ends in its NUL (text_read()), so strstr() sees what
 	 * g_strstr_len() would, with glibc's vectorised search rather than
 	 * GLib's byte loop.
 	 */

@@ -96,7 +96,7 @@ header_message(struct parser *p, const char *h, gsize n)
 /*
  * The same walk over mime_split()'s parts, which were bounded as they
  * were found.  The first enclosed message is read (w->orig, which the
- * caller unrefs) only when have_orig is FALSE: gmime_extent() has the
+ * caller unrefs) only when have_orig is FALSE: raw_gmime_extent() has the
  * original's header read raw wherever it comes last and plain.
  */
 void
