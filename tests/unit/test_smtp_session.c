@@ -19,6 +19,7 @@
 #include "receiver/smtp.h"
 #include "receiver/smtp_internal.h"
 #include "receiver/spool.h"
+#include "unit.h"
 
 struct fixture {
 	char *dir;
@@ -45,7 +46,7 @@ fx_setup(struct fixture *fx, const char *bare_newlines)
 		fx->dir = g_build_filename("/dev/shm", "rebound-session-XXXXXX", NULL);
 		g_assert_nonnull(g_mkdtemp(fx->dir));
 	} else
-		fx->dir = g_dir_make_tmp("rebound-session-XXXXXX", NULL);
+		fx->dir = unit_tmpdir("rebound-session-XXXXXX");
 	fx->cfg = config_defaults();
 	g_strfreev(fx->cfg->smtp_domains);
 	fx->cfg->smtp_domains = g_strsplit("bounces.example.com", ";", -1);
@@ -71,8 +72,6 @@ fx_setup(struct fixture *fx, const char *bare_newlines)
 static void
 fx_teardown(struct fixture *fx)
 {
-	char *cmd = g_strdup_printf("rm -rf '%s'", fx->dir);
-
 	close(fx->fd);
 	/* Let the session see EOF and free itself. */
 	event_base_loop(fx->base, EVLOOP_NONBLOCK);
@@ -82,8 +81,7 @@ fx_teardown(struct fixture *fx)
 	smtp_server_free(fx->srv);
 	event_base_free(fx->base);
 	config_free(fx->cfg);
-	g_assert_cmpint(system(cmd), ==, 0);
-	g_free(cmd);
+	unit_rmtree(fx->dir);
 	g_free(fx->dir);
 	g_string_free(fx->in, TRUE);
 }
