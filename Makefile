@@ -44,6 +44,7 @@ LIB_OBJ      += $(BUILD)/obj/gen/lookup/ui_assets.o
 UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
+UNIT_OBJ     := $(BUILD)/obj/tests/unit/unit.o
 
 .PHONY: all deps deps-test deps-bench check run stop clean fuzz bench-smtp bench-parse bench-store bench-lookup bench-scale includes
 all: includes $(BUILD)/rebound $(BUILD)/rebound-test $(UNIT_BIN)
@@ -64,7 +65,7 @@ $(BUILD)/obj/%.o: %.c | includes
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(INC)/$(call layer,$*) $(LAYER_CFLAGS_$(call layer,$*)) -MMD -MP -c $< -o $@
 
-$(BUILD)/obj/tests/support/%.o: tests/support/%.c | includes
+$(BUILD)/obj/tests/%.o: tests/%.c | includes
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -I$(INC)/tests $(PKG_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -89,9 +90,11 @@ $(BUILD)/rebound-test: $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o) $(BUILD)/librebound.
 
 TEST_CFLAGS = $(CFLAGS) -I$(INC)/tests $(PKG_CFLAGS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/librebound.a | includes
+# unit.o is kept: make would delete it as an intermediate of the tests.
+.SECONDARY: $(UNIT_OBJ)
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(BUILD)/librebound.a | includes
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/librebound.a $(PKG_LIBS) -lm
+	$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/librebound.a $(PKG_LIBS) -lm
 
 check:
 	@scripts/deps.sh test

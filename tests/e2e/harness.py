@@ -7,7 +7,10 @@
 - Daemon: writes a config, starts build/rebound serve, waits for its port,
   stops it with SIGTERM and returns the exit status and log.  With
   VALGRIND=1 the daemon runs under valgrind (memcheck, tests/valgrind.supp)
-  and an error it reports fails the stop.
+  and an error it reports fails the stop.  store_daemon(): a Pg and a Daemon
+  storing into it; finish_all(): the end of a class with several daemons.
+- end_process(): signal a child, wait, SIGKILL it if it does not end.
+- policy_request(): one Postfix policy delegation request and its reply.
 - make_cert(): a self-signed certificate made with the openssl CLI.
 - postmap(): Postfix's postmap with a private, empty main.cf, so tests never
   depend on how (or whether) the postfix package configured /etc/postfix.
@@ -80,6 +83,33 @@ def run(module_name="__main__"):
 
 
 _ports_given = set()
+
+
+def end_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Send sig unless proc has exited, wait up to timeout seconds, then
+    SIGKILL: a process that ignores its signal cannot hang a test.  Returns
+    the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def policy_request(port, attrs):
+    """One Postfix policy delegation request (attrs: name -> value, in order)
+    to 127.0.0.1:port; the reply up to its empty line, as text."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(("".join(f"{k}={v}\n" for k, v in attrs.items()) + "\n").encode())
+        buf = b""
+        while not buf.endswith(b"\n\n"):
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            buf += chunk
+    return buf.decode()
 
 
 def free_port():
@@ -270,13 +300,7 @@ class Daemon:
     def stop(self, sig=signal.SIGTERM, timeout=30):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            rc = self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = end_process(self.proc, sig, timeout)
         self.logf.close()
         self.proc = None
         if rc == 99 and os.environ.get("VALGRIND") == "1":
@@ -286,6 +310,12 @@ class Daemon:
     def log(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode("utf-8", "replace")
+
+    def migrate(self):
+        """rebound migrate on this daemon's [store]: the schema before serve."""
+        subprocess.run([REBOUND, "migrate", "-c", self.conf_path], check=True,
+                       stdout=subprocess.DEVNULL)
+        return self
 
     def cleanup(self):
         self.stop(signal.SIGKILL)
@@ -301,3 +331,28 @@ class Daemon:
             pg.destroy()
         if rc != 0:
             raise AssertionError(f"daemon exit {rc}\n{log[-3000:]}")
+
+
+def store_daemon(sections=None):
+    """A fresh Pg and a Daemon (not started) whose [store] conninfo is that
+    database, the other keys from sections; returns (pg, daemon)."""
+    pg = Pg().start()
+    sections = dict(sections or {})
+    sections["store"] = dict(sections.get("store", {}), conninfo=pg.conninfo)
+    return pg, Daemon(sections)
+
+
+def finish_all(daemons, pg=None):
+    """End of a test class with several daemons ({name: Daemon}): each is
+    stopped and cleaned up whatever the others did, pg destroyed, and the
+    class fails unless every daemon exited 0."""
+    errors = []
+    for name, d in daemons.items():
+        rc = d.stop()
+        if rc != 0:
+            errors.append(f"{name} daemon exit {rc}\n{d.log()[-3000:]}")
+        d.cleanup()
+    if pg is not None:
+        pg.destroy()
+    if errors:
+        raise AssertionError("\n".join(errors))

@@ -4,8 +4,9 @@ LookupEnv: a private PostgreSQL with the schema applied (by "rebound
 migrate" when that subcommand exists, else psql -f sql/*.sql), a config
 file, and "rebound lookupd" serving socketmap, policy and HTTP on free
 loopback ports.
+LookupTest: a test case with a LookupEnv of its own for every test (self.env).
 """
-import glob, json, os, shutil, signal, socket, subprocess, tempfile, time
+import glob, json, os, shutil, socket, subprocess, tempfile, time, unittest
 import urllib.request, urllib.error
 
 import harness
@@ -86,12 +87,7 @@ class LookupEnv:
     def stop(self):
         if self.proc is None:
             return None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
+        rc = harness.end_process(self.proc)
         self.logf.close()
         self.proc = None
         return rc
@@ -132,16 +128,7 @@ class LookupEnv:
             return out
 
     def policy(self, attrs):
-        with socket.create_connection(("127.0.0.1", self.pd_port), timeout=5) as s:
-            req = "".join(f"{k}={v}\n" for k, v in attrs.items()) + "\n"
-            s.sendall(req.encode())
-            buf = b""
-            while not buf.endswith(b"\n\n"):
-                c = s.recv(4096)
-                if not c:
-                    break
-                buf += c
-            return buf.decode()
+        return harness.policy_request(self.pd_port, attrs)
 
     def wait_for(self, fn, timeout=1.0):
         """Poll fn() until true; returns the seconds it took (or raises)."""
@@ -179,3 +166,13 @@ class LookupEnv:
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, input=input,
                            timeout=60)
         return p.returncode, p.stdout.decode(), p.stderr.decode()
+
+
+class LookupTest(unittest.TestCase):
+    """Each test gets a fresh LookupEnv as self.env, destroyed after it."""
+
+    def setUp(self):
+        self.env = LookupEnv()
+
+    def tearDown(self):
+        self.env.destroy()

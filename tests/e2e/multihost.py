@@ -3,7 +3,7 @@ tests/bench/bench_scale.py: a PostgreSQL primary and a streaming hot standby
 made from it with pg_basebackup -R, receivers ("rebound serve", each with
 its own spool and ports) writing to the primary, and "rebound lookupd"
 following the standby.  Everything on unix sockets and loopback ports."""
-import glob, os, shutil, signal, smtplib, socket, subprocess, tempfile, time
+import glob, os, shutil, smtplib, socket, subprocess, tempfile, time
 
 import harness
 from lookup_env import netstring, read_netstring
@@ -94,12 +94,7 @@ class Lookupd:
             self.sock.close()
             self.sock = None
         if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                rc = self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                rc = self.proc.wait()
+            rc = harness.end_process(self.proc)
             self.proc = None
             self.logf.close()
             return rc

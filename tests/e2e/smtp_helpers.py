@@ -65,6 +65,22 @@ class Raw:
             return False
         return False
 
+    @classmethod
+    def greeted(cls, test, port, ehlo=None):
+        """A session whose 220 greeting test asserts, past EHLO ehlo if given."""
+        r = cls(port)
+        test.assertEqual(r.greeting[0], 220)
+        if ehlo:
+            r.cmd("EHLO " + ehlo)
+        return r
+
+    def envelope(self, helo, rcpt="a@bounces.example.com"):
+        """EHLO helo, MAIL FROM:<>, RCPT TO:<rcpt>, replies unchecked: a
+        transaction ready for DATA (or for more RCPTs)."""
+        self.cmd("EHLO " + helo)
+        self.cmd("MAIL FROM:<>")
+        return self.cmd(f"RCPT TO:<{rcpt}>")
+
     def close(self):
         try:
             self.sock.close()

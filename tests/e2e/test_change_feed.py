@@ -2,19 +2,14 @@
 ids in commit order (a transaction that wrote first but commits last is not
 skipped), removals in the log, pruning, and a reader behind the prune
 horizon reloading; /healthz and /metrics say where the index is."""
-import json, os, signal, subprocess, sys, time, unittest
+import json, os, signal, subprocess, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
-from lookup_env import LookupEnv
+from lookup_env import LookupTest
 
 
-class ChangeFeedTest(unittest.TestCase):
-    def setUp(self):
-        self.env = LookupEnv()
-
-    def tearDown(self):
-        self.env.destroy()
+class ChangeFeedTest(LookupTest):
 
     def suppressed(self, addr):
         return self.env.socketmap([f"suppressed {addr}"])[0].startswith("OK ")

@@ -38,33 +38,34 @@ def daemon_limits():
     resource.setrlimit(resource.RLIMIT_NOFILE, (NOFILE, NOFILE))
 
 
+def connect_many(port, n, sources=None):
+    """n non-blocking connections to port, from sources in turn if given."""
+    out = []
+    for i in range(n):
+        s = socket.socket()
+        s.setblocking(False)
+        if sources:
+            s.bind((sources[i % len(sources)], 0))
+        try:
+            s.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        out.append(s)
+    return out
+
+
 class ConnectionFloodTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         # This process holds every client socket: it needs more than the daemon.
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-        cls.pg = harness.Pg().start()
-        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo},
-                                "smtp": {"domains": "bounces.example.com"}})
+        cls.pg, cls.d = harness.store_daemon({"smtp": {"domains": "bounces.example.com"}})
         cls.d.start(preexec_fn=daemon_limits)
 
     @classmethod
     def tearDownClass(cls):
         cls.d.finish(cls.pg)
-
-    def connect_many(self, port, n, sources):
-        out = []
-        for i in range(n):
-            s = socket.socket()
-            s.setblocking(False)
-            s.bind((sources[i % len(sources)], 0))
-            try:
-                s.connect(("127.0.0.1", port))
-            except BlockingIOError:
-                pass
-            out.append(s)
-        return out
 
     def test_flood_under_ulimit(self):
         d = self.d
@@ -77,9 +78,9 @@ class ConnectionFloodTest(unittest.TestCase):
         sm_port = int(d.conf["lookup"]["socketmap_listen"].rsplit(":", 1)[1])
         pd_port = int(d.conf["lookup"]["policy_listen"].rsplit(":", 1)[1])
         attackers = ["127.0.0.%d" % (10 + i) for i in range(ADDRS)]
-        held = self.connect_many(d.port, IDLE, attackers)
+        held = connect_many(d.port, IDLE, attackers)
         for port in (http_port, sm_port, pd_port):
-            held += self.connect_many(port, FLOOD, ["127.0.0.9"])
+            held += connect_many(port, FLOOD, ["127.0.0.9"])
         time.sleep(2)			# the daemon takes in what it can
         log0, cpu0, t0 = os.path.getsize(d.log_path), cpu_seconds(pid), time.time()
         time.sleep(5)
@@ -135,10 +136,10 @@ class AcceptErrorTest(unittest.TestCase):
             n0 = fd_count(pid)
             soft, hard = resource.prlimit(pid, resource.RLIMIT_NOFILE)
             resource.prlimit(pid, resource.RLIMIT_NOFILE, (n0 + 3, hard))
-            held = self.connect_flood(d.port, 40)
+            held = connect_many(d.port, 40)
             for key in (("http", "listen"), ("lookup", "socketmap_listen"),
                         ("lookup", "policy_listen")):
-                held += self.connect_flood(int(d.conf[key[0]][key[1]].rsplit(":", 1)[1]), 40)
+                held += connect_many(int(d.conf[key[0]][key[1]].rsplit(":", 1)[1]), 40)
             time.sleep(1.5)
             log0, cpu0, t0 = os.path.getsize(d.log_path), cpu_seconds(pid), time.time()
             time.sleep(4)
@@ -171,18 +172,6 @@ class AcceptErrorTest(unittest.TestCase):
             self.assertLessEqual(errors, 4 * 8)
         finally:
             d.finish(pg)
-
-    def connect_flood(self, port, n):
-        out = []
-        for i in range(n):
-            s = socket.socket()
-            s.setblocking(False)
-            try:
-                s.connect(("127.0.0.1", port))
-            except BlockingIOError:
-                pass
-            out.append(s)
-        return out
 
 
 if __name__ == "__main__":

@@ -439,9 +439,7 @@ class FaultTest(unittest.TestCase):
             # vanish mid-DATA, half of them with a reset rather than a FIN
             for i in range(2 * per_ip):
                 r = Raw(d.port)
-                r.cmd("EHLO gone.example")
-                r.cmd("MAIL FROM:<>")
-                r.cmd("RCPT TO:<%s>" % RCPT)
+                r.envelope("gone.example", RCPT)
                 r.cmd("DATA")
                 r.send(dsn_for(uid("lk", k * 1000 + i))[:700])
                 if i % 2:

@@ -73,15 +73,7 @@ class ForgedBounce(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        errors = []
-        for mode, d in cls.daemons.items():
-            rc = d.stop()
-            if rc != 0:
-                errors.append(f"{mode} daemon exit {rc}\n{d.log()[-3000:]}")
-            d.cleanup()
-        cls.pg.destroy()
-        if errors:
-            raise AssertionError("\n".join(errors))
+        harness.finish_all(cls.daemons, cls.pg)
 
     def q(self, sql):
         return self.pg.psql(sql)

@@ -12,8 +12,7 @@ from lookup_env import netstring, read_netstring
 class FullLoop(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pg = harness.Pg().start()
-        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo}})
+        cls.pg, cls.d = harness.store_daemon()
         cls.d.start()
         cls.smap = int(cls.d.conf["lookup"]["socketmap_listen"].rsplit(":", 1)[1])
         cls.policy = int(cls.d.conf["lookup"]["policy_listen"].rsplit(":", 1)[1])
@@ -38,15 +37,9 @@ class FullLoop(unittest.TestCase):
         return p.returncode, p.stdout.decode().strip()
 
     def policy_action(self, rcpt):
-        with socket.create_connection(("127.0.0.1", self.policy), timeout=5) as s:
-            s.sendall(f"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient={rcpt}\n\n".encode())
-            buf = b""
-            while not buf.endswith(b"\n\n"):
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                buf += chunk
-        return buf.decode().strip()
+        return harness.policy_request(self.policy, {"request": "smtpd_access_policy",
+                                                    "protocol_state": "RCPT",
+                                                    "recipient": rcpt}).strip()
 
     def send(self, data):
         with smtplib.SMTP("127.0.0.1", self.d.port, timeout=30) as s:

@@ -143,10 +143,9 @@ class OverSmtp(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.pg = harness.Pg().start()
         # A non-default cap shows [parser] max_recipients reaches the parse workers.
-        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo},
-                                "parser": {"max_recipients": "500"}}).start()
+        cls.pg, cls.d = harness.store_daemon({"parser": {"max_recipients": "500"}})
+        cls.d.start()
         cls.pid = cls.d.proc.pid
 
     @classmethod

@@ -110,10 +110,8 @@ def build_mbox(path):
 class ImportMail(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pg = harness.Pg().start()
-        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo}})
-        subprocess.run([harness.REBOUND, "migrate", "-c", cls.d.conf_path], check=True,
-                       stdout=subprocess.DEVNULL)
+        cls.pg, cls.d = harness.store_daemon()
+        cls.d.migrate()
         cls.mbox = os.path.join(cls.d.dir, "bounces.mbox")
         cls.want = build_mbox(cls.mbox)
         t0 = time.time()

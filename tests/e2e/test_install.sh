@@ -7,10 +7,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 B=${REBOUND_BUILD:-build}
 R=$(readlink -f "$B/rebound")
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); echo "not ok $n - $1"; }
-check() { d=$1; shift; if "$@"; then ok "$d"; else nok "$d"; fi; }
+. tests/e2e/tap.sh
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 

@@ -1,18 +1,13 @@
 """The index outlives a database restart and catches up afterwards; a
 daemon started with the database down answers TEMP until it can load."""
-import json, os, sys, time, unittest
+import json, os, sys, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness
-from lookup_env import LookupEnv
+from lookup_env import LookupTest
 
 
-class ReconnectTest(unittest.TestCase):
-    def setUp(self):
-        self.env = LookupEnv()
-
-    def tearDown(self):
-        self.env.destroy()
+class ReconnectTest(LookupTest):
 
     def test_restart_keeps_answers_and_reloads(self):
         self.env.suppress_sql("kept@example.com")

@@ -7,9 +7,7 @@ B=${REBOUND_BUILD:-build}/rebound
 # The test build: the same binary plus the test hooks (tests/support/).
 T=${REBOUND_BUILD:-build}/rebound-test
 F=tests/fixtures/parsers
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-nok() { n=$((n + 1)); echo "not ok $n - $1"; }
+. tests/e2e/tap.sh
 out=$($B parse --json $F/dsn-two-rcpts.eml /nonexistent/x.eml $F/not-bounce.eml 2>/tmp/rb-parse-err.$$)
 rc=$?
 [ "$rc" -ne 0 ] && ok "exit status says a file was unreadable" || nok "exit status"

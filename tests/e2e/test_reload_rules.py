@@ -14,8 +14,7 @@ m.KINDS["frob"] = ("failed", "5.0.0", "550 5.0.0 <{rcpt}>: frobnicated mailbox")
 class ReloadRules(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pg = harness.Pg().start()
-        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo, "retry_max_seconds": "1"}})
+        cls.pg, cls.d = harness.store_daemon({"store": {"retry_max_seconds": "1"}})
         cls.rules = os.path.join(cls.d.dir, "rules.conf")
         shutil.copy(os.path.join(harness.ROOT, "conf", "rules.conf"), cls.rules)
         cls.d.conf["parser"] = {"rules": cls.rules}

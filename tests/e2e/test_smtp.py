@@ -36,14 +36,10 @@ class SmtpTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        cls.d.cleanup()
-        assert rc == 0, rc
+        cls.d.finish()
 
     def raw(self):
-        r = Raw(self.d.port)
-        self.assertEqual(r.greeting[0], 220)
-        return r
+        return Raw.greeted(self, self.d.port)
 
     def queued_id(self, text):
         m = re.search(r"queued as ([0-9A-Za-z]{16})", text)

@@ -70,9 +70,7 @@ class LifecycleTest(unittest.TestCase):
             idle = Raw(d.port)
             idle.cmd("EHLO idle.example")
             busy = Raw(d.port)
-            busy.cmd("EHLO busy.example")
-            busy.cmd("MAIL FROM:<>")
-            busy.cmd("RCPT TO:<a@bounces.example.com>")
+            busy.envelope("busy.example")
             self.assertEqual(busy.cmd("DATA")[0], 354)
             busy.send(b"Subject: in flight\r\n\r\nfirst half\r\n")
             time.sleep(0.2)
@@ -101,9 +99,7 @@ class LifecycleTest(unittest.TestCase):
         d = harness.Daemon({"smtp": {"shutdown_grace": "1"}}).start()
         try:
             r = Raw(d.port)
-            r.cmd("EHLO slow.example")
-            r.cmd("MAIL FROM:<>")
-            r.cmd("RCPT TO:<a@bounces.example.com>")
+            r.envelope("slow.example")
             r.cmd("DATA")
             r.send(b"Subject: never ends\r\n\r\n")
             t0 = time.time()
@@ -144,9 +140,7 @@ class LifecycleTest(unittest.TestCase):
         d = harness.Daemon({"smtp": {"max_recipients": "1"}}).start()
         try:
             r = Raw(d.port)
-            r.cmd("EHLO hup.example")
-            r.cmd("MAIL FROM:<>")
-            r.cmd("RCPT TO:<a@bounces.example.com>")
+            r.envelope("hup.example")
             self.assertEqual(r.cmd("RCPT TO:<b@bounces.example.com>")[0], 452)
             d.conf["smtp"]["max_recipients"] = "5"
             d.conf["smtp"]["domains"] = "bounces.example.com;new.example.com"

@@ -25,15 +25,26 @@ class LimitsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        cls.d.cleanup()
-        assert rc == 0, rc
+        cls.d.finish()
 
     def session(self):
-        r = Raw(self.d.port)
-        self.assertEqual(r.greeting[0], 220)
-        r.cmd("EHLO limits.example")
-        return r
+        return Raw.greeted(self, self.d.port, "limits.example")
+
+    @staticmethod
+    def until_421(seconds, pause, command):
+        """command() -> (code, text) every pause seconds until a 421, the
+        connection ends or seconds pass; the last reply ((None, None) if none)."""
+        t0 = time.time()
+        code = text = None
+        while time.time() - t0 < seconds:
+            try:
+                code, text = command()
+            except (EOFError, OSError):
+                break
+            if code == 421:
+                break
+            time.sleep(pause)
+        return code, text
 
     def test_size_advertised_and_checked_at_mail(self):
         with smtplib.SMTP("127.0.0.1", self.d.port) as c:
@@ -146,15 +157,8 @@ class LimitsTest(unittest.TestCase):
         # Issue 14: a NOOP every 0.4 s used to keep a session forever.
         r = self.session()
         t0 = time.time()
-        code = None
-        while time.time() - t0 < 6:
-            try:
-                code, text = r.cmd("NOOP" if int((time.time() - t0) * 10) % 2 else "RSET")
-            except (EOFError, OSError):
-                break
-            if code == 421:
-                break
-            time.sleep(0.4)
+        code, text = self.until_421(
+            6, 0.4, lambda: r.cmd("NOOP" if int((time.time() - t0) * 10) % 2 else "RSET"))
         self.assertEqual(code, 421)
         self.assertIn("4.4.2", text)
         self.assertLess(time.time() - t0, 4)
@@ -165,17 +169,11 @@ class LimitsTest(unittest.TestCase):
         # Busy, never idle (MAIL then RSET), but no session lasts forever.
         r = self.session()
         t0 = time.time()
-        code = None
-        while time.time() - t0 < 15:
-            try:
-                code, text = r.cmd("MAIL FROM:<>")
-                if code == 250:
-                    code, text = r.cmd("RSET")
-            except (EOFError, OSError):
-                break
-            if code == 421:
-                break
-            time.sleep(0.5)
+
+        def busy():
+            code, text = r.cmd("MAIL FROM:<>")
+            return r.cmd("RSET") if code == 250 else (code, text)
+        code, text = self.until_421(15, 0.5, busy)
         self.assertEqual(code, 421)
         self.assertIn("4.4.2", text)
         self.assertIn("too long", text)

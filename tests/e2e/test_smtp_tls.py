@@ -28,11 +28,11 @@ class TlsTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        rc = cls.d.stop()
-        cls.d.cleanup()
         import shutil
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-        assert rc == 0, rc
+        try:
+            cls.d.finish()
+        finally:
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def test_smtplib_starttls_and_spool_records_tls(self):
         with smtplib.SMTP("127.0.0.1", self.d.port) as c:

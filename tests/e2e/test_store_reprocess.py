@@ -10,10 +10,8 @@ import store_msgs as m
 class Reprocess(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.pg = harness.Pg().start()
-        cls.d = harness.Daemon({"store": {"conninfo": cls.pg.conninfo}})
-        subprocess.run([harness.REBOUND, "migrate", "-c", cls.d.conf_path], check=True,
-                       stdout=subprocess.DEVNULL)
+        cls.pg, cls.d = harness.store_daemon()
+        cls.d.migrate()
         cls.d.start()
 
     @classmethod

@@ -69,16 +69,10 @@ class Trust(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        errors = []
-        for d in (cls.signed, cls.open):
-            rc = d.stop()
-            if rc != 0:
-                errors.append(f"daemon exit {rc}\n{d.log()[-3000:]}")
-            d.cleanup()
-        cls.pg.destroy()
-        subprocess.run(["rm", "-rf", cls.tmp])
-        if errors:
-            raise AssertionError("\n".join(errors))
+        try:
+            harness.finish_all({"signed": cls.signed, "open": cls.open}, cls.pg)
+        finally:
+            subprocess.run(["rm", "-rf", cls.tmp])
 
     def q(self, sql):
         return self.pg.psql(sql)

@@ -7,16 +7,14 @@
 #include <unistd.h>
 
 #include "common/config.h"
+#include "unit.h"
 
 static char *tmpdir;
 
 static char *
 write_conf(const char *text)
 {
-	char *path = g_build_filename(tmpdir, "t.conf", NULL);
-
-	g_assert_true(g_file_set_contents(path, text, -1, NULL));
-	return path;
+	return unit_write(tmpdir, "t.conf", text);
 }
 
 static void
@@ -241,11 +239,10 @@ test_relative_paths(void)
 int
 main(int argc, char **argv)
 {
-	char *conf;
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("rebound-config-XXXXXX", NULL);
+	tmpdir = unit_tmpdir("rebound-config-XXXXXX");
 	g_test_add_func("/config/syntax-error-line", test_syntax_error_line);
 	g_test_add_func("/config/unknown-key", test_unknown_key);
 	g_test_add_func("/config/secrets-masked", test_secrets_masked);
@@ -258,10 +255,7 @@ main(int argc, char **argv)
 	g_test_add_func("/config/shipped-example-loads", test_shipped_example_loads);
 	g_test_add_func("/config/relative-paths", test_relative_paths);
 	rc = g_test_run();
-	conf = g_build_filename(tmpdir, "t.conf", NULL);
-	g_unlink(conf);
-	g_free(conf);
-	g_rmdir(tmpdir);
+	unit_rmtree(tmpdir);
 	g_free(tmpdir);
 	return rc;
 }

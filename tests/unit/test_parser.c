@@ -10,6 +10,7 @@
 #include "parsers/report.h"
 #include "parsers/rules.h"
 #include "parsers/sanitize.h"
+#include "unit.h"
 
 #define FIX "tests/fixtures/parsers/"
 
@@ -895,7 +896,7 @@ test_rules_errors(void)
 		{ "detect Acme! text acme\n", "t.conf:1:" },
 		{ "detect acme remote-mta x\nmta acme\nrule x blocked regex (\n", "t.conf:3:" },
 	};
-	char *dir = g_dir_make_tmp("rbrules-XXXXXX", NULL);
+	char *dir = unit_tmpdir("rbrules-XXXXXX");
 	char *path = g_build_filename(dir, "t.conf", NULL);
 	size_t i;
 
@@ -963,8 +964,7 @@ test_rules_errors(void)
 
 		parser_free(p);
 	}
-	g_unlink(path);
-	g_rmdir(dir);
+	unit_rmtree(dir);
 	g_free(path);
 	g_free(dir);
 }

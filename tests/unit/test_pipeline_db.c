@@ -19,6 +19,7 @@
 #include "store/pipeline.h"
 #include "store/store.h"
 #include "pgtest.h"
+#include "unit.h"
 
 static int dbseq;
 
@@ -48,15 +49,12 @@ fake_batch(void *arg, struct classify_job *jobs, size_t n)
 			g_free(text);
 			continue;
 		}
-		r = g_new0(struct report, 1);
-		r->kind = REPORT_KIND_DSN;
+		r = report_new(REPORT_KIND_DSN);
 		r->outcome = g_strdup("ok");
-		r->records = g_ptr_array_new();
-		rec = g_new0(struct report_record, 1);
+		rec = report_add_record(r);
 		rec->class_ = (enum report_class)atoi(h + 14);
 		rec->recipient = g_strndup(to + 11, strcspn(to + 11, "\r\n"));
 		rec->reason = g_strdup("test");
-		g_ptr_array_add(r->records, rec);
 		jobs[i].report = r;
 		g_free(text);
 	}
@@ -66,15 +64,7 @@ static void
 fake_clear(void *arg, struct classify_job *job)
 {
 	(void)arg;
-	if (job->report) {
-		struct report_record *rec = job->report->records->pdata[0];
-		g_free(rec->recipient);
-		g_free(rec->reason);
-		g_free(rec);
-		g_ptr_array_free(job->report->records, TRUE);
-		g_free(job->report->outcome);
-		g_free(job->report);
-	}
+	report_free(job->report);
 	g_free(job->outcome);
 	job->report = NULL;
 	job->outcome = NULL;
@@ -111,7 +101,7 @@ fx_setup(struct fx *f, gconstpointer data)
 	f->cfg->store_conninfo = pgtest_createdb(name);
 	f->cfg->store_retry_max_seconds = 1;
 	f->cfg->store_batch = 4;
-	f->spooldir = g_dir_make_tmp("rebound-spool-XXXXXX", NULL);
+	f->spooldir = unit_tmpdir("rebound-spool-XXXXXX");
 	f->spool = spool_open(f->spooldir, &err);
 	if (f->spool == NULL)
 		g_error("spool: %s", err);
@@ -123,13 +113,10 @@ fx_setup(struct fx *f, gconstpointer data)
 static void
 fx_teardown(struct fx *f, gconstpointer data)
 {
-	char *cmd = g_strdup_printf("rm -rf '%s'", f->spooldir);
-
 	(void)data;
 	PQfinish(f->conn);
 	spool_close(f->spool);
-	g_assert_cmpint(system(cmd), ==, 0);
-	g_free(cmd);
+	unit_rmtree(f->spooldir);
 	g_free(f->spooldir);
 	config_free(f->cfg);
 }

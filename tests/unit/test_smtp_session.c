@@ -19,6 +19,7 @@
 #include "receiver/smtp.h"
 #include "receiver/smtp_internal.h"
 #include "receiver/spool.h"
+#include "unit.h"
 
 struct fixture {
 	char *dir;
@@ -45,7 +46,7 @@ fx_setup(struct fixture *fx, const char *bare_newlines)
 		fx->dir = g_build_filename("/dev/shm", "rebound-session-XXXXXX", NULL);
 		g_assert_nonnull(g_mkdtemp(fx->dir));
 	} else
-		fx->dir = g_dir_make_tmp("rebound-session-XXXXXX", NULL);
+		fx->dir = unit_tmpdir("rebound-session-XXXXXX");
 	fx->cfg = config_defaults();
 	g_strfreev(fx->cfg->smtp_domains);
 	fx->cfg->smtp_domains = g_strsplit("bounces.example.com", ";", -1);
@@ -71,8 +72,6 @@ fx_setup(struct fixture *fx, const char *bare_newlines)
 static void
 fx_teardown(struct fixture *fx)
 {
-	char *cmd = g_strdup_printf("rm -rf '%s'", fx->dir);
-
 	close(fx->fd);
 	/* Let the session see EOF and free itself. */
 	event_base_loop(fx->base, EVLOOP_NONBLOCK);
@@ -82,8 +81,7 @@ fx_teardown(struct fixture *fx)
 	smtp_server_free(fx->srv);
 	event_base_free(fx->base);
 	config_free(fx->cfg);
-	g_assert_cmpint(system(cmd), ==, 0);
-	g_free(cmd);
+	unit_rmtree(fx->dir);
 	g_free(fx->dir);
 	g_string_free(fx->in, TRUE);
 }
@@ -133,6 +131,14 @@ talk(struct fixture *fx, const char *data, size_t len, int n)
 }
 
 #define TALK(fx, s, n) talk(fx, s, sizeof(s) - 1, n)
+
+/* Greeting and EHLO, replies unchecked: the session is ready for MAIL. */
+static void
+fx_ehlo(struct fixture *fx)
+{
+	g_free(TALK(fx, "", 1));
+	g_free(TALK(fx, "EHLO c.example\r\n", 1));
+}
 
 static void
 expect(struct fixture *fx, const char *send, int n, const char *want_substr)
@@ -244,8 +250,7 @@ test_bare_newlines_reject(void)
 	size_t i;
 
 	fx_setup(&fx, "reject");
-	g_free(TALK(&fx, "", 1));
-	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	fx_ehlo(&fx);
 	for (i = 0; i < G_N_ELEMENTS(smuggle_shapes); i++) {
 		char *msg = g_strdup_printf("MAIL FROM:<>\r\nRCPT TO:<v@bounces.example.com>\r\nDATA\r\n"
 		    "Subject: s\r\n\r\nbody%sMAIL FROM:<e@evil.example>\r\n.\r\nNOOP\r\n",
@@ -268,8 +273,7 @@ test_bare_newlines_accept(void)
 	size_t i;
 
 	fx_setup(&fx, "accept");
-	g_free(TALK(&fx, "", 1));
-	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	fx_ehlo(&fx);
 	for (i = 0; i < G_N_ELEMENTS(smuggle_shapes); i++) {
 		char *tail = g_strdup_printf("body%sMAIL FROM:<e@evil.example>\r\n", smuggle_shapes[i]);
 		char *msg = g_strdup_printf("MAIL FROM:<>\r\nRCPT TO:<v@bounces.example.com>\r\nDATA\r\n"
@@ -305,8 +309,7 @@ test_size_limit_in_data(void)
 	int i;
 
 	fx_setup(&fx, "reject");
-	g_free(TALK(&fx, "", 1));
-	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	fx_ehlo(&fx);
 	for (i = 0; i < 100; i++)
 		g_string_append(m, "0123456789012345678901234567890123456789012345678\r\n");
 	g_string_append(m, ".\r\nNOOP\r\n");
@@ -337,8 +340,7 @@ test_pipelined_commits(void)
 	int i, n = 0;
 
 	fx_setup(&fx, "reject");
-	g_free(TALK(&fx, "", 1));
-	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	fx_ehlo(&fx);
 	for (i = 0; i < 300; i++)
 		g_string_append_printf(burst, "MAIL FROM:<>\r\nRCPT TO:<v@bounces.example.com>\r\n"
 		    "DATA\r\nSubject: %d\r\n\r\nx\r\n.\r\n", i);
@@ -370,8 +372,7 @@ test_large_data_to_file(void)
 
 	fx_setup(&fx, "reject");
 	fx.cfg->smtp_max_message_size = 8 * 1024 * 1024;
-	g_free(TALK(&fx, "", 1));
-	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	fx_ehlo(&fx);
 	g_free(TALK(&fx, "MAIL FROM:<>\r\nRCPT TO:<v@bounces.example.com>\r\nDATA\r\n", 3));
 	g_string_append(want, "Subject: big\r\n\r\n");
 	for (i = 0; want->len < 3 * 1024 * 1024; i++)
@@ -423,8 +424,7 @@ test_large_data_min_free(void)
 	fx_setup(&fx, "reject");
 	fx.cfg->smtp_max_message_size = 8 * 1024 * 1024;
 	spool_set_min_free(fx.spool, G_MAXUINT64 / 4);
-	g_free(TALK(&fx, "", 1));
-	g_free(TALK(&fx, "EHLO c.example\r\n", 1));
+	fx_ehlo(&fx);
 	for (i = 0; i < 8000; i++)
 		g_string_append(m, "0123456789012345678901234567890123456789012345678\r\n");
 	g_string_append(m, ".\r\nNOOP\r\n");

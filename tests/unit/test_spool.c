@@ -8,20 +8,9 @@
 #include <glib/gstdio.h>
 
 #include "receiver/spool.h"
+#include "unit.h"
 
-static char *
-mkspool(void)
-{
-	return g_dir_make_tmp("rebound-spool-XXXXXX", NULL);
-}
-
-static void
-rmtree(const char *dir)
-{
-	char *cmd = g_strdup_printf("rm -rf '%s'", dir);
-	g_assert_cmpint(system(cmd), ==, 0);
-	g_free(cmd);
-}
+#define SPOOL_TMPL	"rebound-spool-XXXXXX"
 
 static struct spool_envelope *
 envelope(const char *from, const char *rcpt)
@@ -65,7 +54,7 @@ count_files(const char *dir, const char *prefix)
 static void
 test_commit_read_roundtrip(void)
 {
-	char *dir = mkspool(), *err = NULL;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *e = envelope("", "bounce-x=y@b.example"), *r = NULL;
 	/* Binary-safe: NUL, bare CR/LF and a "\n\n" inside the message. */
@@ -100,14 +89,14 @@ test_commit_read_roundtrip(void)
 	spool_envelope_free(e);
 	g_ptr_array_unref(ids);
 	spool_close(s);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
 static void
 test_order_attempts_remove_reopen(void)
 {
-	char *dir = mkspool(), *err = NULL, *tmpfile;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL, *tmpfile;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *r;
 	GBytes *data;
@@ -157,14 +146,14 @@ test_order_attempts_remove_reopen(void)
 	for (i = 0; i < 5; i++)
 		g_free(committed[i]);
 	g_free(tmpfile);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
 static void
 test_truncated_entry_detected(void)
 {
-	char *dir = mkspool(), *err = NULL, *path;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL, *path;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *e = envelope("", "r@b.example"), *r;
 	GBytes *data;
@@ -178,7 +167,7 @@ test_truncated_entry_detected(void)
 	g_free(path);
 	spool_envelope_free(e);
 	spool_close(s);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
@@ -224,7 +213,7 @@ cmp_str(gconstpointer a, gconstpointer b)
 static void
 test_async_group_commit(void)
 {
-	char *dir = mkspool(), *err = NULL;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL;
 	struct spool *s = spool_open(dir, &err);
 	struct async_state a = { .ids = g_ptr_array_new_with_free_func(g_free) };
 	GPtrArray *ids;
@@ -270,7 +259,7 @@ test_async_group_commit(void)
 	g_ptr_array_unref(ids);
 	g_ptr_array_unref(a.ids);
 	spool_close(s);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
@@ -283,7 +272,7 @@ test_async_group_commit(void)
 static void
 test_batch_files(void)
 {
-	char *dir = mkspool(), *err = NULL, *path, *r1, *r2, *contents;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL, *path, *r1, *r2, *contents;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *r = NULL;
 	const char *ids[] = { "0000000000Aaaaaa", "0000000000Bbbbbb", "0000000000Cccccc" };
@@ -347,7 +336,7 @@ test_batch_files(void)
 	g_free(r2);
 	g_free(contents);
 	g_free(path);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
@@ -355,7 +344,7 @@ test_batch_files(void)
 static void
 test_recycled(void)
 {
-	char *dir = mkspool(), *err = NULL, *free0, *path;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL, *free0, *path;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *a = envelope("", "r@b.example"), *b = envelope("", "r@b.example");
 	struct spool_envelope *r = NULL;
@@ -414,7 +403,7 @@ test_recycled(void)
 	spool_envelope_free(b);
 	g_free(path);
 	g_free(free0);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
@@ -422,7 +411,7 @@ test_recycled(void)
 static void
 test_inflight_recovered(void)
 {
-	char *dir = mkspool(), *err = NULL;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *a = envelope("", "r@b.example"), *b = envelope("", "r@b.example");
 	struct spool_envelope *r = NULL;
@@ -466,14 +455,14 @@ test_inflight_recovered(void)
 	spool_close(s);
 	spool_envelope_free(a);
 	spool_envelope_free(b);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
 static void
 test_min_free_refuses(void)
 {
-	char *dir = mkspool(), *err = NULL, *tmp;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL, *tmp;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *e = envelope("", "r@b.example");
 	GDir *d;
@@ -490,7 +479,7 @@ test_min_free_refuses(void)
 	g_free(tmp);
 	spool_envelope_free(e);
 	spool_close(s);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 

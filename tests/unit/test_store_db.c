@@ -82,49 +82,23 @@ q1i(struct fx *f, const char *sql)
 static struct report *
 rep_new(enum report_kind kind)
 {
-	struct report *r = g_new0(struct report, 1);
+	struct report *r = report_new(kind);
 
-	r->kind = kind;
 	r->outcome = g_strdup("ok");
-	r->records = g_ptr_array_new();
-	r->correlation = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
 	return r;
 }
 
 static struct report_record *
 rep_add(struct report *r, const char *rcpt, enum report_class cls, const char *reason)
 {
-	struct report_record *rec = g_new0(struct report_record, 1);
+	struct report_record *rec = report_add_record(r);
 
 	rec->recipient = g_strdup(rcpt);
 	rec->class_ = cls;
 	rec->reason = g_strdup(reason);
 	rec->status = g_strdup(cls == REPORT_CLASS_SOFT ? "4.2.2" : "5.1.1");
 	rec->action = g_strdup("failed");
-	g_ptr_array_add(r->records, rec);
 	return rec;
-}
-
-static void
-rep_free(struct report *r)
-{
-	guint i;
-
-	for (i = 0; i < r->records->len; i++) {
-		struct report_record *rec = r->records->pdata[i];
-		g_free(rec->recipient);
-		g_free(rec->reason);
-		g_free(rec->status);
-		g_free(rec->action);
-		g_free(rec->feedback_type);
-		g_free(rec->diagnostic);
-		g_free(rec);
-	}
-	g_ptr_array_free(r->records, TRUE);
-	g_hash_table_destroy(r->correlation);
-	g_free(r->outcome);
-	g_free(r->mta);
-	g_free(r);
 }
 
 /* Store report r as a message arriving at at_us to rcpt; returns the result. */
@@ -175,7 +149,7 @@ put(struct fx *f, const char *rcpt, enum report_class cls, int64_t at_us)
 
 	rep_add(r, rcpt, cls, cls == REPORT_CLASS_HARD ? "userunknown" : "mailboxfull");
 	res = put_full(f, r, at_us, "bounce@bounces.example.com", NULL, 0, NULL);
-	rep_free(r);
+	report_free(r);
 	return res;
 }
 
@@ -245,14 +219,14 @@ test_complaint(struct fx *f, gconstpointer data)
 	rec = rep_add(r, "a@example.net", REPORT_CLASS_COMPLAINT, "feedback");
 	rec->feedback_type = g_strdup("abuse");
 	res = put_full(f, r, T0, "fbl@bounces.example.com", NULL, 0, NULL);
-	rep_free(r);
+	report_free(r);
 	g_assert_cmpint(res.suppressions, ==, 1);
 
 	r = rep_new(REPORT_KIND_ARF);
 	rec = rep_add(r, "b@example.net", REPORT_CLASS_COMPLAINT, "feedback");
 	rec->feedback_type = g_strdup("not-spam");
 	res = put_full(f, r, T0, "fbl@bounces.example.com", NULL, 0, NULL);
-	rep_free(r);
+	report_free(r);
 	g_assert_cmpint(res.events, ==, 1);
 	g_assert_cmpint(res.suppressions, ==, 0);
 
@@ -343,7 +317,7 @@ test_dedupe(struct fx *f, gconstpointer data)
 	g_assert_true(b.duplicate);
 	g_assert_cmpint(b.events, ==, 0);
 	put_full(f, r, T0 + 2, "bounce@bounces.example.com", "same body", 0, NULL);
-	rep_free(r);
+	report_free(r);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM messages"), ==, 1);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM events"), ==, 1);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions"), ==, 0);
@@ -366,7 +340,7 @@ test_unparsed_and_hostile(struct fx *f, gconstpointer data)
 	r->mta = g_strdup("\xff\xfe");
 	g_hash_table_replace(r->correlation, g_strdup("X-Campaign-Id"), g_strdup("c-\"42\"\xff"));
 	put_full(f, r, T0, "b\xe9@bounces.example.com", NULL, 0, NULL);
-	rep_free(r);
+	report_free(r);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions WHERE address = 'ok@example.org'"
 	    " AND reason = 'user\xef\xbf\xbdunknown'"), ==, 1);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM events WHERE recipient LIKE 'bad%'"), ==, 1);
@@ -377,7 +351,7 @@ test_unparsed_and_hostile(struct fx *f, gconstpointer data)
 	r = rep_new(REPORT_KIND_DSN);
 	rep_add(r, "no-at-sign", REPORT_CLASS_HARD, "userunknown");
 	put_full(f, r, T0, "bounce@bounces.example.com", NULL, 0, NULL);
-	rep_free(r);
+	report_free(r);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions"), ==, 1);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM events WHERE recipient = 'no-at-sign'"), ==, 1);
 }
@@ -391,7 +365,7 @@ test_tenant(struct fx *f, gconstpointer data)
 	rep_add(r, "t@example.org", REPORT_CLASS_HARD, "userunknown");
 	put_full(f, r, T0, "bounce+x@mail.ACME.example", "one", 0, NULL);
 	put_full(f, r, T0, "bounce@bounces.example.com", "two", 0, NULL);
-	rep_free(r);
+	report_free(r);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions"), ==, 2);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions WHERE tenant = 'acme'"), ==, 1);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM messages WHERE tenant = 'acme'"), ==, 1);
@@ -457,7 +431,7 @@ test_errors(struct fx *f, gconstpointer data)
 	g_assert_cmpint(cls, ==, PG_TRANSIENT);
 	g_free(err);
 	g_free(pid);
-	rep_free(r);
+	report_free(r);
 }
 
 static void
@@ -492,7 +466,7 @@ test_batch(struct fx *f, gconstpointer data)
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM messages"), ==, 3);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM suppressions WHERE class = 'soft'"), ==, 1);
 	g_assert_cmpint(res[2].suppressions, ==, 1);
-	rep_free(r);
+	report_free(r);
 }
 
 /*
@@ -615,7 +589,7 @@ test_batch_as_one_at_a_time(struct fx *f, gconstpointer data)
 	g_free(ci);
 	PQfinish(other);
 	for (i = 0; i < N; i++)
-		rep_free(r[i]);
+		report_free(r[i]);
 }
 
 /*
@@ -691,7 +665,7 @@ test_batch_origin_dates_webhooks(struct fx *f, gconstpointer data)
 	    " AND e.tenant = o.tenant"), ==, 6);
 	g_assert_cmpint(q1i(f, "SELECT count(*) FROM webhook_outbox WHERE url LIKE '%/acme'"), ==, 0);
 	for (i = 0; i < 5; i++) {
-		rep_free(r[i]);
+		report_free(r[i]);
 		g_free(raw[i]);
 	}
 }

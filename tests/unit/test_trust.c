@@ -11,6 +11,7 @@
 #include "common/config.h"
 #include "common/signing.h"
 #include "store/trust.h"
+#include "unit.h"
 
 #define KEY "hex:000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
 #define FBL "fbl@example.com"
@@ -21,10 +22,9 @@ static int64_t now_us;
 static struct config *
 conf(const char *text)
 {
-	char *path = g_build_filename(tmpdir, "t.conf", NULL), *err = NULL;
+	char *path = unit_write(tmpdir, "t.conf", text), *err = NULL;
 	struct config *cfg;
 
-	g_assert_true(g_file_set_contents(path, text, -1, NULL));
 	if ((cfg = config_load(path, &err)) == NULL)
 		g_error("%s", err);
 	g_free(path);
@@ -205,18 +205,14 @@ main(int argc, char **argv)
 	int rc;
 
 	g_test_init(&argc, &argv, NULL);
-	tmpdir = g_dir_make_tmp("rebound-trust-XXXXXX", NULL);
+	tmpdir = unit_tmpdir("rebound-trust-XXXXXX");
 	now_us = (int64_t)time(NULL) * G_USEC_PER_SEC;
 	g_test_add_func("/trust/fbl-lends-nothing-to-a-dsn", test_fbl_lends_nothing_to_a_dsn);
 	g_test_add_func("/trust/complaints", test_complaints);
 	g_test_add_func("/trust/coverage", test_coverage);
 	g_test_add_func("/trust/cap", test_cap);
 	rc = g_test_run();
-	{
-		char *p = g_build_filename(tmpdir, "t.conf", NULL);
-		g_unlink(p);
-		g_free(p);
-		g_rmdir(tmpdir);
-	}
+	unit_rmtree(tmpdir);
+	g_free(tmpdir);
 	return rc;
 }

@@ -15,6 +15,7 @@
 
 #include "common/config.h"
 #include "workers/workers.h"
+#include "unit.h"
 
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -550,14 +551,13 @@ static void
 run_fake_worker(const char *script, const char *want_detail)
 {
 	struct config *cfg = test_config(1, 10, 512);
-	char *dir = g_dir_make_tmp("rebound-fake-XXXXXX", NULL);
-	char *exe = g_build_filename(dir, "fake-worker", NULL);
+	char *dir = unit_tmpdir("rebound-fake-XXXXXX");
+	char *exe = unit_write(dir, "fake-worker", script);
 	char *err = NULL;
 	struct workers *w;
 	struct workers_job job;
 	const char *msg = "From: a@example.net\r\n\r\nx\r\n";
 
-	g_assert_true(g_file_set_contents(exe, script, -1, NULL));
 	g_chmod(exe, 0755);
 	w = workers_new_exe(cfg, exe, &err);
 	g_assert_nonnull(w);
@@ -568,8 +568,7 @@ run_fake_worker(const char *script, const char *want_detail)
 	g_assert_nonnull(strstr(job.detail, want_detail));
 	workers_job_clear(&job);
 	workers_free(w);
-	g_unlink(exe);
-	g_rmdir(dir);
+	unit_rmtree(dir);
 	g_free(exe);
 	g_free(dir);
 	config_free(cfg);
