@@ -17,6 +17,39 @@ smtp_addr_atext(unsigned char c)
 	    c >= 0x80;
 }
 
+/* A domain's letters, digits and hyphens; 8-bit octets for SMTPUTF8. */
+static int
+smtp_addr_let_dig(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c == '-' || c >= 0x80;
+}
+
+/*
+ * A dot-string at p up to the first octet in stop (or the end): runs of
+ * octets ok() accepts, one dot between runs.  Its end, or NULL when a dot
+ * leads, trails or doubles or an octet is refused.  8-bit octets set *utf8.
+ */
+static const char *
+smtp_addr_dot_string(const char *p, const char *stop, int (*ok)(unsigned char), int *utf8)
+{
+	int prev_dot = 1;
+
+	for (; *p != '\0' && strchr(stop, *p) == NULL; p++) {
+		if (*p == '.') {
+			if (prev_dot)
+				return NULL;
+			prev_dot = 1;
+			continue;
+		}
+		if (!ok((unsigned char)*p))
+			return NULL;
+		if ((unsigned char)*p >= 0x80)
+			*utf8 = 1;
+		prev_dot = 0;
+	}
+	return prev_dot ? NULL : p;
+}
+
 /*
  * Scan "<...>" at *pp.  On success *pp points past '>', and local/domain
  * are set (pointers into a copy the caller frees via *buf).  8-bit octets
@@ -70,29 +103,9 @@ smtp_addr_scan(const char **pp, int is_mail, char **addr, int *utf8, const char 
 				*utf8 = 1;
 		}
 		p++;
-	} else {
-		int prev_dot = 1;
-		for (; *p != '\0' && *p != '@' && *p != '>'; p++) {
-			if (*p == '.') {
-				if (prev_dot) {
-					*reply = bad;
-					return -1;
-				}
-				prev_dot = 1;
-				continue;
-			}
-			if (!smtp_addr_atext((unsigned char)*p)) {
-				*reply = bad;
-				return -1;
-			}
-			if ((unsigned char)*p >= 0x80)
-				*utf8 = 1;
-			prev_dot = 0;
-		}
-		if (prev_dot) {
-			*reply = bad;
-			return -1;
-		}
+	} else if ((p = smtp_addr_dot_string(p, "@>", smtp_addr_atext, utf8)) == NULL) {
+		*reply = bad;
+		return -1;
 	}
 	local_end = p;
 	if ((size_t)(local_end - local) > SMTP_MAX_LOCAL) {
@@ -120,30 +133,10 @@ smtp_addr_scan(const char **pp, int is_mail, char **addr, int *utf8, const char 
 			return -1;
 		}
 		p++;
-	} else {
-		int prev_dot = 1;
-		for (; *p != '\0' && *p != '>'; p++) {
-			if (*p == '.') {
-				if (prev_dot) {
-					*reply = bad;
-					return -1;
-				}
-				prev_dot = 1;
-				continue;
-			}
-			if (!g_ascii_isalnum(*p) && *p != '-' && (unsigned char)*p < 0x80) {
-				*reply = bad;
-				return -1;
-			}
-			if ((unsigned char)*p >= 0x80)
-				*utf8 = 1;
-			prev_dot = 0;
-		}
-		/* A trailing dot is not RFC 5321 Domain syntax. */
-		if (prev_dot) {
-			*reply = bad;
-			return -1;
-		}
+	} else if ((p = smtp_addr_dot_string(p, ">", smtp_addr_let_dig, utf8)) == NULL) {
+		/* A trailing dot is not RFC 5321 Domain syntax either. */
+		*reply = bad;
+		return -1;
 	}
 	dom_end = p;
 	if ((size_t)(dom_end - dom) > SMTP_MAX_DOMAIN) {
