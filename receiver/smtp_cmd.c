@@ -1,7 +1,7 @@
 /*
  * smtp_cmd.c - the SMTP commands as a table: each has a check (state and
- * syntax; it replies and stops the command) and a proceed; and the reading
- * of one bounded command line.
+ * syntax; it replies and stops the command) and a proceed or a fixed
+ * reply; and the reading of one bounded command line.
  */
 #include "receiver/smtp_session.h"
 
@@ -17,6 +17,7 @@ struct smtp_cmd {
 	/* check: state and syntax; replies and returns -1 to stop. */
 	int (*check)(struct smtp_session *, const char *arg);
 	void (*proceed)(struct smtp_session *, const char *arg);
+	const char *reply;		/* a fixed answer, without proceed */
 };
 
 static int
@@ -290,13 +291,6 @@ smtp_proceed_rset(struct smtp_session *s, const char *arg)
 }
 
 static void
-smtp_proceed_noop(struct smtp_session *s, const char *arg)
-{
-	(void)arg;
-	smtp_reply(s, "250 2.0.0 OK");
-}
-
-static void
 smtp_proceed_quit(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
@@ -306,33 +300,11 @@ smtp_proceed_quit(struct smtp_session *s, const char *arg)
 }
 
 static void
-smtp_proceed_vrfy(struct smtp_session *s, const char *arg)
-{
-	(void)arg;
-	smtp_reply(s, "252 2.5.0 Cannot VRFY user, but will accept message");
-}
-
-static void
 smtp_proceed_help(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
 	smtp_reply(s, "214-2.0.0 Rebound accepts bounces and feedback reports for its domains.");
 	smtp_reply(s, "214 2.0.0 Commands: EHLO HELO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP STARTTLS");
-}
-
-static void
-smtp_proceed_expn(struct smtp_session *s, const char *arg)
-{
-	(void)arg;
-	smtp_reply(s, "502 5.5.1 EXPN not available");
-}
-
-static void
-smtp_proceed_bdat(struct smtp_session *s, const char *arg)
-{
-	(void)arg;
-	/* CHUNKING is not offered; the chunk that follows is then read as commands and refused. */
-	smtp_reply(s, "502 5.5.1 BDAT not implemented (no CHUNKING)");
 }
 
 static int
@@ -368,19 +340,20 @@ smtp_proceed_starttls(struct smtp_session *s, const char *arg)
 }
 
 static const struct smtp_cmd smtp_cmds[] = {
-	{ "EHLO", smtp_check_helo, smtp_proceed_ehlo },
-	{ "HELO", smtp_check_helo, smtp_proceed_helo },
-	{ "MAIL", smtp_check_mail, smtp_proceed_mail },
-	{ "RCPT", smtp_check_rcpt, smtp_proceed_rcpt },
-	{ "DATA", smtp_check_data, smtp_proceed_data },
-	{ "RSET", smtp_check_noarg, smtp_proceed_rset },
-	{ "NOOP", NULL, smtp_proceed_noop },
-	{ "QUIT", smtp_check_noarg, smtp_proceed_quit },
-	{ "VRFY", NULL, smtp_proceed_vrfy },
-	{ "HELP", NULL, smtp_proceed_help },
-	{ "EXPN", NULL, smtp_proceed_expn },
-	{ "BDAT", NULL, smtp_proceed_bdat },
-	{ "STARTTLS", smtp_check_starttls, smtp_proceed_starttls },
+	{ "EHLO", smtp_check_helo, smtp_proceed_ehlo, NULL },
+	{ "HELO", smtp_check_helo, smtp_proceed_helo, NULL },
+	{ "MAIL", smtp_check_mail, smtp_proceed_mail, NULL },
+	{ "RCPT", smtp_check_rcpt, smtp_proceed_rcpt, NULL },
+	{ "DATA", smtp_check_data, smtp_proceed_data, NULL },
+	{ "RSET", smtp_check_noarg, smtp_proceed_rset, NULL },
+	{ "NOOP", NULL, NULL, "250 2.0.0 OK" },
+	{ "QUIT", smtp_check_noarg, smtp_proceed_quit, NULL },
+	{ "VRFY", NULL, NULL, "252 2.5.0 Cannot VRFY user, but will accept message" },
+	{ "HELP", NULL, smtp_proceed_help, NULL },
+	{ "EXPN", NULL, NULL, "502 5.5.1 EXPN not available" },
+	/* CHUNKING is not offered; the chunk that follows is then read as commands and refused. */
+	{ "BDAT", NULL, NULL, "502 5.5.1 BDAT not implemented (no CHUNKING)" },
+	{ "STARTTLS", smtp_check_starttls, smtp_proceed_starttls, NULL },
 };
 
 static void
@@ -413,7 +386,10 @@ smtp_session_dispatch(struct smtp_session *s, char *line)
 		arg[i - 1] = '\0';
 	if (cmd->check != NULL && cmd->check(s, arg) == -1)
 		return;
-	cmd->proceed(s, arg);
+	if (cmd->reply != NULL)
+		smtp_reply(s, "%s", cmd->reply);
+	else
+		cmd->proceed(s, arg);
 }
 
 int
