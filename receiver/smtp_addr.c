@@ -171,6 +171,22 @@ smtp_addr_skip_word(const char *arg, const char *word)
 	return arg;
 }
 
+/* An address with 8-bit octets (utf8) needs SMTPUTF8 and must be UTF-8. */
+static int
+smtp_addr_utf8(const char *addr, int utf8, int smtputf8, int is_mail, const char **reply)
+{
+	if (utf8 && !smtputf8) {
+		*reply = "553 5.6.7 UTF-8 address needs SMTPUTF8";
+		return -1;
+	}
+	if (utf8 && !g_utf8_validate(addr, -1, NULL)) {
+		*reply = is_mail ? "501 5.1.7 Invalid UTF-8 in address" :
+		    "501 5.1.3 Invalid UTF-8 in address";
+		return -1;
+	}
+	return 0;
+}
+
 int
 smtp_addr_parse_mail(const char *arg, char **addr, struct smtp_mail_params *mp,
     const char **reply)
@@ -226,15 +242,8 @@ smtp_addr_parse_mail(const char *arg, char **addr, struct smtp_mail_params *mp,
 		}
 	}
 	g_strfreev(params);
-	if (utf8 && !mp->smtputf8) {
-		*reply = "553 5.6.7 UTF-8 address needs SMTPUTF8";
-		goto fail;
-	}
-	if (utf8 && !g_utf8_validate(*addr, -1, NULL)) {
-		*reply = "501 5.1.7 Invalid UTF-8 in address";
-		goto fail;
-	}
-	return 0;
+	if (smtp_addr_utf8(*addr, utf8, mp->smtputf8, 1, reply) == 0)
+		return 0;
 fail:
 	g_free(*addr);
 	*addr = NULL;
@@ -261,15 +270,8 @@ smtp_addr_parse_rcpt(const char *arg, int smtputf8, char **addr, const char **re
 		*reply = "555 5.5.4 Unsupported RCPT parameter";
 		goto fail;
 	}
-	if (utf8 && !smtputf8) {
-		*reply = "553 5.6.7 UTF-8 address needs SMTPUTF8";
-		goto fail;
-	}
-	if (utf8 && !g_utf8_validate(*addr, -1, NULL)) {
-		*reply = "501 5.1.3 Invalid UTF-8 in address";
-		goto fail;
-	}
-	return 0;
+	if (smtp_addr_utf8(*addr, utf8, smtputf8, 0, reply) == 0)
+		return 0;
 fail:
 	g_free(*addr);
 	*addr = NULL;
