@@ -20,14 +20,19 @@ struct smtp_cmd {
 	const char *reply;		/* a fixed answer, without proceed */
 };
 
+/* A check's refusal: the reply, and -1 to stop the command. */
+static int
+smtp_refuse(struct smtp_session *s, const char *reply)
+{
+	smtp_reply(s, "%s", reply);
+	return -1;
+}
+
 static int
 smtp_check_helo(struct smtp_session *s, const char *arg)
 {
-	if (*arg == '\0') {
-		smtp_reply(s, "501 5.5.4 Syntax: EHLO hostname");
-		return -1;
-	}
-	(void)s;
+	if (*arg == '\0')
+		return smtp_refuse(s, "501 5.5.4 Syntax: EHLO hostname");
 	return 0;
 }
 
@@ -71,14 +76,10 @@ static int
 smtp_check_mail(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
-	if (s->state == SMTP_S_CONNECTED) {
-		smtp_reply(s, "503 5.5.1 Send EHLO or HELO first");
-		return -1;
-	}
-	if (s->state != SMTP_S_HELO) {
-		smtp_reply(s, "503 5.5.1 Nested MAIL command");
-		return -1;
-	}
+	if (s->state == SMTP_S_CONNECTED)
+		return smtp_refuse(s, "503 5.5.1 Send EHLO or HELO first");
+	if (s->state != SMTP_S_HELO)
+		return smtp_refuse(s, "503 5.5.1 Nested MAIL command");
 	return 0;
 }
 
@@ -120,14 +121,10 @@ static int
 smtp_check_rcpt(struct smtp_session *s, const char *arg)
 {
 	(void)arg;
-	if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT) {
-		smtp_reply(s, "503 5.5.1 Need MAIL before RCPT");
-		return -1;
-	}
-	if (s->rcpts->len >= (guint)smtp_cfg(s)->smtp_max_recipients) {
-		smtp_reply(s, "452 4.5.3 Too many recipients");
-		return -1;
-	}
+	if (s->state != SMTP_S_MAIL && s->state != SMTP_S_RCPT)
+		return smtp_refuse(s, "503 5.5.1 Need MAIL before RCPT");
+	if (s->rcpts->len >= (guint)smtp_cfg(s)->smtp_max_recipients)
+		return smtp_refuse(s, "452 4.5.3 Too many recipients");
 	return 0;
 }
 
@@ -201,14 +198,10 @@ smtp_proceed_rcpt(struct smtp_session *s, const char *arg)
 static int
 smtp_check_data(struct smtp_session *s, const char *arg)
 {
-	if (s->state != SMTP_S_RCPT) {
-		smtp_reply(s, "503 5.5.1 Need RCPT before DATA");
-		return -1;
-	}
-	if (*arg != '\0') {
-		smtp_reply(s, "501 5.5.4 Syntax: DATA");
-		return -1;
-	}
+	if (s->state != SMTP_S_RCPT)
+		return smtp_refuse(s, "503 5.5.1 Need RCPT before DATA");
+	if (*arg != '\0')
+		return smtp_refuse(s, "501 5.5.4 Syntax: DATA");
 	return 0;
 }
 
@@ -273,10 +266,8 @@ smtp_proceed_data(struct smtp_session *s, const char *arg)
 static int
 smtp_check_noarg(struct smtp_session *s, const char *arg)
 {
-	if (*arg != '\0') {
-		smtp_reply(s, "501 5.5.4 No parameters allowed");
-		return -1;
-	}
+	if (*arg != '\0')
+		return smtp_refuse(s, "501 5.5.4 No parameters allowed");
 	return 0;
 }
 
@@ -310,22 +301,14 @@ smtp_proceed_help(struct smtp_session *s, const char *arg)
 static int
 smtp_check_starttls(struct smtp_session *s, const char *arg)
 {
-	if (s->srv->tls == NULL) {
-		smtp_reply(s, "502 5.5.1 STARTTLS not available");
-		return -1;
-	}
-	if (s->tls_info != NULL) {
-		smtp_reply(s, "554 5.5.1 TLS already active");
-		return -1;
-	}
-	if (*arg != '\0') {
-		smtp_reply(s, "501 5.5.4 Syntax: STARTTLS");
-		return -1;
-	}
-	if (s->state == SMTP_S_CONNECTED) {
-		smtp_reply(s, "503 5.5.1 Send EHLO first");
-		return -1;
-	}
+	if (s->srv->tls == NULL)
+		return smtp_refuse(s, "502 5.5.1 STARTTLS not available");
+	if (s->tls_info != NULL)
+		return smtp_refuse(s, "554 5.5.1 TLS already active");
+	if (*arg != '\0')
+		return smtp_refuse(s, "501 5.5.4 Syntax: STARTTLS");
+	if (s->state == SMTP_S_CONNECTED)
+		return smtp_refuse(s, "503 5.5.1 Send EHLO first");
 	return 0;
 }
 
