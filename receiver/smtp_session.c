@@ -78,6 +78,16 @@ smtp_session_arm(struct smtp_session *s)
 	evtimer_add(s->ev_timer, &tv);
 }
 
+/* Out of srv->idle: no longer a candidate for eviction. */
+static void
+smtp_session_unidle(struct smtp_session *s)
+{
+	if (s->in_idle) {
+		g_queue_unlink(&s->srv->idle, &s->idle_link);
+		s->in_idle = 0;
+	}
+}
+
 void
 smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 {
@@ -93,10 +103,8 @@ smtp_enter_state(struct smtp_session *s, enum smtp_state st)
 		s->idle_since = g_get_monotonic_time();
 		g_queue_push_tail_link(&s->srv->idle, &s->idle_link);
 		s->in_idle = 1;
-	} else if (s->in_idle) {
-		g_queue_unlink(&s->srv->idle, &s->idle_link);
-		s->in_idle = 0;
-	}
+	} else
+		smtp_session_unidle(s);
 	smtp_session_arm(s);
 }
 
@@ -109,10 +117,7 @@ smtp_session_close(struct smtp_session *s, const char *reason, int flush)
 	s->flush = flush;
 	s->reason = reason;
 	evtimer_del(s->ev_timer);
-	if (s->in_idle) {
-		g_queue_unlink(&s->srv->idle, &s->idle_link);
-		s->in_idle = 0;
-	}
+	smtp_session_unidle(s);
 	bufferevent_disable(s->bev, EV_READ);
 	event_active(s->ev_close, 0, 0);
 }
@@ -360,8 +365,7 @@ smtp_session_free(struct smtp_session *s)
 		    s->id);
 	g_free(helo);
 	g_hash_table_remove(s->srv->sessions, &s->serial);
-	if (s->in_idle)
-		g_queue_unlink(&s->srv->idle, &s->idle_link);
+	smtp_session_unidle(s);
 	if (s->counted)
 		smtp_server_session_gone(s->srv, s->limit_key);
 	if (s->rejecting)
@@ -450,10 +454,7 @@ smtp_session_evict(struct smtp_session *s)
 	/* Its end line says reason=evicted: under a flood one line per session. */
 	smtp_reply(s, "421 4.7.0 %s Too many sessions, closing idle session",
 	    smtp_cfg(s)->smtp_hostname);
-	if (s->in_idle) {
-		g_queue_unlink(&s->srv->idle, &s->idle_link);
-		s->in_idle = 0;
-	}
+	smtp_session_unidle(s);
 	smtp_session_reject(s, "evicted");
 }
 
@@ -467,23 +468,36 @@ smtp_session_retime(struct smtp_session *s)
 		smtp_session_arm(s);
 }
 
+/* A client's address as text; an IPv4-mapped IPv6 address as IPv4. */
+static void
+smtp_client_text(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	const struct sockaddr_in6 *in6 = (const void *)sa;
+
+	if (sa->sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
+		inet_ntop(AF_INET6, &in6->sin6_addr, out, outlen);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], out, outlen);
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    out, outlen);
+}
+
 void
 smtp_limit_key(const struct sockaddr *sa, char *out, size_t outlen)
 {
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		struct in6_addr a = in6->sin6_addr;
-		if (IN6_IS_ADDR_V4MAPPED(&a)) {
-			inet_ntop(AF_INET, &a.s6_addr[12], out, outlen);
-			return;
-		}
+	const struct sockaddr_in6 *in6 = (const void *)sa;
+
+	if (sa->sa_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
 		/* One customer gets a /64: each address in it is not another client. */
+		struct in6_addr a = in6->sin6_addr;
+
 		memset(&a.s6_addr[8], 0, 8);
 		inet_ntop(AF_INET6, &a, out, outlen);
 		g_strlcat(out, "/64", outlen);
 		return;
 	}
-	inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, out, outlen);
+	smtp_client_text(sa, out, outlen);
 }
 
 void
@@ -496,15 +510,7 @@ smtp_session_new(struct smtp_server *srv, int fd, const struct sockaddr *sa, int
 	s->srv = srv;
 	s->serial = ++srv->next_serial;
 	g_snprintf(s->id, sizeof s->id, "%08x%08x", g_random_int(), (guint32)s->serial);
-	if (sa->sa_family == AF_INET6) {
-		const struct sockaddr_in6 *in6 = (const void *)sa;
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr))
-			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], s->client, sizeof s->client);
-		else
-			inet_ntop(AF_INET6, &in6->sin6_addr, s->client, sizeof s->client);
-	} else
-		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-		    s->client, sizeof s->client);
+	smtp_client_text(sa, s->client, sizeof s->client);
 	smtp_limit_key(sa, s->limit_key, sizeof s->limit_key);
 	s->rcpts = g_ptr_array_new_with_free_func(g_free);
 	s->data_fd = -1;
