@@ -92,6 +92,27 @@ config_tenant_key(const char *dom)
 	return out;
 }
 
+/* "tenant = domain;domain" of [tenants]; returns an error (caller frees) or NULL. */
+static char *
+config_set_tenant(struct config *cfg, const char *tenant, const char *value)
+{
+	char **doms = config_split_list(value);
+	char *msg = NULL;
+	int k;
+
+	for (k = 0; doms[k] && msg == NULL; k++) {
+		char *key = config_tenant_key(doms[k]);
+
+		if (key == NULL)
+			msg = g_strdup_printf("tenants.%s: \"%s\" is not a domain name", tenant,
+			    doms[k]);
+		else
+			g_hash_table_replace(cfg->tenants, key, g_strdup(tenant));
+	}
+	g_strfreev(doms);
+	return msg;
+}
+
 /* Set one parameter from its text; returns an error message (caller frees) or NULL. */
 static char *
 config_set(struct config *cfg, const struct cfg_param *p, const char *value)
@@ -164,9 +185,29 @@ config_valid_listen(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
-/* Cross-field checks; returns an error (caller frees) and the key it concerns. */
+/* Where an error is, for config_err(); returns msg. */
 static char *
-config_check(struct config *cfg, const char **section, const char **key)
+config_fail(const char **section, const char **key, const char *s, const char *k, char *msg)
+{
+	*section = s;
+	*key = k;
+	return msg;
+}
+
+/* Letters, digits, '.' and '-' (8-bit octets too with utf8), not first '.' or '-'. */
+static int
+config_domain_ok(const char *d, int utf8)
+{
+	gboolean ok = *d != '\0' && *d != '.' && *d != '-';
+
+	for (; ok && *d; d++)
+		ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-' || (utf8 && (*d & 0x80));
+	return ok;
+}
+
+/* Listeners, TLS files, the addresses taken at RCPT, webhook targets. */
+static char *
+config_check_endpoints(struct config *cfg, const char **section, const char **key)
 {
 	struct { char **v; const char *s, *k; } listens[] = {
 		{ cfg->smtp_listen, "smtp", "listen" },
@@ -180,115 +221,103 @@ config_check(struct config *cfg, const char **section, const char **key)
 
 	for (i = 0; i < G_N_ELEMENTS(listens); i++)
 		for (j = 0; listens[i].v && listens[i].v[j]; j++)
-			if (!config_valid_listen(listens[i].v[j])) {
-				*section = listens[i].s;
-				*key = listens[i].k;
-				return g_strdup_printf("%s.%s: \"%s\" is not addr:port",
-				    listens[i].s, listens[i].k, listens[i].v[j]);
-			}
-	if ((cfg->smtp_tls_cert == NULL) != (cfg->smtp_tls_key == NULL)) {
-		*section = "smtp";
-		*key = cfg->smtp_tls_cert ? "tls_cert" : "tls_key";
-		return g_strdup("smtp.tls_cert and smtp.tls_key go together");
-	}
-	if (cfg->smtp_listen_tls && cfg->smtp_listen_tls[0] && cfg->smtp_tls_cert == NULL) {
-		*section = "smtp";
-		*key = "listen_tls";
-		return g_strdup("smtp.listen_tls needs smtp.tls_cert and smtp.tls_key");
-	}
+			if (!config_valid_listen(listens[i].v[j]))
+				return config_fail(section, key, listens[i].s, listens[i].k,
+				    g_strdup_printf("%s.%s: \"%s\" is not addr:port",
+				    listens[i].s, listens[i].k, listens[i].v[j]));
+	if ((cfg->smtp_tls_cert == NULL) != (cfg->smtp_tls_key == NULL))
+		return config_fail(section, key, "smtp", cfg->smtp_tls_cert ? "tls_cert" : "tls_key",
+		    g_strdup("smtp.tls_cert and smtp.tls_key go together"));
+	if (cfg->smtp_listen_tls && cfg->smtp_listen_tls[0] && cfg->smtp_tls_cert == NULL)
+		return config_fail(section, key, "smtp", "listen_tls",
+		    g_strdup("smtp.listen_tls needs smtp.tls_cert and smtp.tls_key"));
 	for (j = 0; cfg->smtp_fbl_addresses && cfg->smtp_fbl_addresses[j]; j++)
-		if (strchr(cfg->smtp_fbl_addresses[j], '@') == NULL) {
-			*section = "smtp";
-			*key = "fbl_addresses";
-			return g_strdup_printf("smtp.fbl_addresses: \"%s\" is not an address",
-			    cfg->smtp_fbl_addresses[j]);
-		}
+		if (strchr(cfg->smtp_fbl_addresses[j], '@') == NULL)
+			return config_fail(section, key, "smtp", "fbl_addresses",
+			    g_strdup_printf("smtp.fbl_addresses: \"%s\" is not an address",
+			    cfg->smtp_fbl_addresses[j]));
 	for (j = 0; cfg->webhook_url && cfg->webhook_url[j]; j++) {
 		struct webhook_url u;
-		*section = "webhook";
-		*key = "url";
+
 		if (webhook_url_parse(cfg->webhook_url[j], &u) < 0)
-			return g_strdup_printf("webhook.url: \"%s\" is not URL or TENANT=URL with an"
-			    " http:// or https:// URL", cfg->webhook_url[j]);
+			return config_fail(section, key, "webhook", "url",
+			    g_strdup_printf("webhook.url: \"%s\" is not URL or TENANT=URL with an"
+			    " http:// or https:// URL", cfg->webhook_url[j]));
 		webhook_url_clear(&u);
 		if (cfg->webhook_secret == NULL || *cfg->webhook_secret == '\0')
-			return g_strdup("webhook.url needs webhook.secret (deliveries are signed)");
+			return config_fail(section, key, "webhook", "url",
+			    g_strdup("webhook.url needs webhook.secret (deliveries are signed)"));
 	}
+	return NULL;
+}
+
+/* What decides whether a report may suppress: [signing] and [fbl]. */
+static char *
+config_check_trust(struct config *cfg, const char **section, const char **key)
+{
+	char *e = NULL, *m;
+	int j;
+
 	if (cfg->signing_required_domains && cfg->signing_required_domains[0] &&
-	    cfg->signing_key == NULL) {
-		*section = "signing";
-		*key = "required_domains";
-		return g_strdup("signing.required_domains needs signing.key");
-	}
+	    cfg->signing_key == NULL)
+		return config_fail(section, key, "signing", "required_domains",
+		    g_strdup("signing.required_domains needs signing.key"));
 	if (cfg->signing_key == NULL && cfg->signing_unsigned_domains &&
-	    cfg->signing_unsigned_domains[0]) {
-		*section = "signing";
-		*key = "unsigned_domains";
-		return g_strdup("signing.unsigned_domains needs signing.key (without it every "
-		    "domain is unsigned)");
-	}
-	for (j = 0; cfg->fbl_providers && cfg->fbl_providers[j]; j++) {
-		const char *d = cfg->fbl_providers[j];
-		gboolean ok = *d != '\0' && *d != '.' && *d != '-' && strchr(d, '@') == NULL;
-		for (; ok && *d; d++)
-			ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-' || (*d & 0x80);
-		if (!ok) {
-			*section = "fbl";
-			*key = "providers";
-			return g_strdup_printf("fbl.providers: \"%s\" is not a domain name (the "
-			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]);
-		}
-	}
+	    cfg->signing_unsigned_domains[0])
+		return config_fail(section, key, "signing", "unsigned_domains",
+		    g_strdup("signing.unsigned_domains needs signing.key (without it every "
+		    "domain is unsigned)"));
+	for (j = 0; cfg->fbl_providers && cfg->fbl_providers[j]; j++)
+		if (!config_domain_ok(cfg->fbl_providers[j], 1))
+			return config_fail(section, key, "fbl", "providers",
+			    g_strdup_printf("fbl.providers: \"%s\" is not a domain name (the "
+			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]));
 	if (cfg->fbl_dkim_key_file != NULL &&
-	    !g_file_test(cfg->fbl_dkim_key_file, G_FILE_TEST_IS_REGULAR)) {
-		*section = "fbl";
-		*key = "dkim_key_file";
-		return g_strdup_printf("fbl.dkim_key_file: \"%s\" is not a readable file",
-		    cfg->fbl_dkim_key_file);
+	    !g_file_test(cfg->fbl_dkim_key_file, G_FILE_TEST_IS_REGULAR))
+		return config_fail(section, key, "fbl", "dkim_key_file",
+		    g_strdup_printf("fbl.dkim_key_file: \"%s\" is not a readable file",
+		    cfg->fbl_dkim_key_file));
+	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0])
+		return config_fail(section, key, "signing", "verify_keys",
+		    g_strdup("signing.verify_keys needs signing.key"));
+	if (cfg->signing_domain != NULL && !config_domain_ok(cfg->signing_domain, 0))
+		return config_fail(section, key, "signing", "domain",
+		    g_strdup_printf("signing.domain: \"%s\" is not an ASCII domain name",
+		    cfg->signing_domain));
+	if (cfg->signing_key == NULL)
+		return NULL;
+	/* Decoded here so that "serve -n" finds a bad or short key, not the first RCPT. */
+	signing_keys_free(cfg->signing_keys);
+	cfg->signing_keys = signing_keys_new(cfg->signing_key, cfg->signing_verify_keys,
+	    (int)cfg->signing_max_age_days, &e);
+	if (cfg->signing_keys != NULL)
+		return NULL;
+	*section = "signing";
+	*key = strstr(e, "verification key") == e ? "verify_keys" : "key";
+	m = g_strdup_printf("signing.%s: %s", *key, e);
+	g_free(e);
+	return m;
+}
+
+/* Cross-field checks; returns an error (caller frees) and the key it concerns. */
+static char *
+config_check(struct config *cfg, const char **section, const char **key)
+{
+	GError *gerr = NULL;
+	GRegex *re;
+	char *m;
+
+	if ((m = config_check_endpoints(cfg, section, key)) != NULL ||
+	    (m = config_check_trust(cfg, section, key)) != NULL)
+		return m;
+	if (cfg->parser_verp_pattern == NULL)
+		return NULL;
+	if ((re = g_regex_new(cfg->parser_verp_pattern, 0, 0, &gerr)) == NULL) {
+		m = g_strdup_printf("parser.verp_pattern: %s", gerr->message);
+		g_error_free(gerr);
+		return config_fail(section, key, "parser", "verp_pattern", m);
 	}
-	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
-		*section = "signing";
-		*key = "verify_keys";
-		return g_strdup("signing.verify_keys needs signing.key");
-	}
-	if (cfg->signing_domain != NULL) {
-		const char *d = cfg->signing_domain;
-		gboolean ok = *d != '\0' && *d != '.' && *d != '-';
-		for (; ok && *d; d++)
-			ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-';
-		if (!ok) {
-			*section = "signing";
-			*key = "domain";
-			return g_strdup_printf("signing.domain: \"%s\" is not an ASCII domain name",
-			    cfg->signing_domain);
-		}
-	}
-	if (cfg->signing_key != NULL) {
-		char *e = NULL, *m;
-		/* Decoded here so that "serve -n" finds a bad or short key, not the first RCPT. */
-		signing_keys_free(cfg->signing_keys);
-		cfg->signing_keys = signing_keys_new(cfg->signing_key, cfg->signing_verify_keys,
-		    (int)cfg->signing_max_age_days, &e);
-		if (cfg->signing_keys == NULL) {
-			*section = "signing";
-			*key = strstr(e, "verification key") == e ? "verify_keys" : "key";
-			m = g_strdup_printf("signing.%s: %s", *key, e);
-			g_free(e);
-			return m;
-		}
-	}
-	if (cfg->parser_verp_pattern != NULL) {
-		GError *gerr = NULL;
-		GRegex *re = g_regex_new(cfg->parser_verp_pattern, 0, 0, &gerr);
-		if (re == NULL) {
-			char *m = g_strdup_printf("parser.verp_pattern: %s", gerr->message);
-			g_error_free(gerr);
-			*section = "parser";
-			*key = "verp_pattern";
-			return m;
-		}
-		g_regex_unref(re);
-	}
+	g_regex_unref(re);
 	return NULL;
 }
 
@@ -495,18 +524,7 @@ config_load(const char *path, char **err)
 			char *v = g_key_file_get_value(kf, sections[i], keys[j], NULL);
 			g_strstrip(v);
 			if (p == NULL && strcmp(sections[i], "tenants") == 0) {
-				/* tenant name = domain;domain */
-				char **doms = config_split_list(v);
-				int k;
-				for (k = 0; doms[k] && msg == NULL; k++) {
-					char *key = config_tenant_key(doms[k]);
-					if (key == NULL)
-						msg = g_strdup_printf("tenants.%s: \"%s\" is not a domain "
-						    "name", keys[j], doms[k]);
-					else
-						g_hash_table_replace(cfg->tenants, key, g_strdup(keys[j]));
-				}
-				g_strfreev(doms);
+				msg = config_set_tenant(cfg, keys[j], v);
 			} else if (p == NULL) {
 				msg = g_strdup_printf("unknown key \"%s\" in [%s]", keys[j], sections[i]);
 			} else {
