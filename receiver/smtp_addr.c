@@ -50,6 +50,37 @@ smtp_addr_dot_string(const char *p, const char *stop, int (*ok)(unsigned char), 
 	return prev_dot ? NULL : p;
 }
 
+/* The local part at p, quoted or a dot-string: its end, or NULL. */
+static const char *
+smtp_addr_local(const char *p, int *utf8)
+{
+	if (*p != '"')
+		return smtp_addr_dot_string(p, "@>", smtp_addr_atext, utf8);
+	for (p++; *p != '"'; p++) {
+		if (*p == '\\')
+			p++;
+		if (*p == '\0' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			return NULL;
+		if ((unsigned char)*p >= 0x80)
+			*utf8 = 1;
+	}
+	return p + 1;
+}
+
+/* The domain at p, an address literal "[...]" or a dot-string: its end, or NULL. */
+static const char *
+smtp_addr_domain(const char *p, int *utf8)
+{
+	const char *start = p;
+
+	/* A trailing dot is not RFC 5321 Domain syntax either. */
+	if (*p != '[')
+		return smtp_addr_dot_string(p, ">", smtp_addr_let_dig, utf8);
+	for (p++; *p != '\0' && *p != ']' && (g_ascii_isalnum(*p) || strchr(".:-", *p)); p++)
+		;
+	return *p == ']' && p - start >= 3 ? p + 1 : NULL;
+}
+
 /*
  * Scan "<...>" at *pp.  On success *pp points past '>', and local/domain
  * are set (pointers into a copy the caller frees via *buf).  8-bit octets
@@ -91,19 +122,7 @@ smtp_addr_scan(const char **pp, int is_mail, char **addr, int *utf8, const char 
 		p++;
 	}
 	local = p;
-	if (*p == '"') {
-		for (p++; *p != '"'; p++) {
-			if (*p == '\\')
-				p++;
-			if (*p == '\0' || (unsigned char)*p < 0x20 || *p == 0x7f) {
-				*reply = bad;
-				return -1;
-			}
-			if ((unsigned char)*p >= 0x80)
-				*utf8 = 1;
-		}
-		p++;
-	} else if ((p = smtp_addr_dot_string(p, "@>", smtp_addr_atext, utf8)) == NULL) {
+	if ((p = smtp_addr_local(p, utf8)) == NULL) {
 		*reply = bad;
 		return -1;
 	}
@@ -124,17 +143,7 @@ smtp_addr_scan(const char **pp, int is_mail, char **addr, int *utf8, const char 
 		return -1;
 	}
 	dom = ++p;
-	if (*p == '[') {
-		p++;
-		while (*p != '\0' && *p != ']' && (g_ascii_isalnum(*p) || strchr(".:-", *p)))
-			p++;
-		if (*p != ']' || p - dom < 3) {
-			*reply = bad;
-			return -1;
-		}
-		p++;
-	} else if ((p = smtp_addr_dot_string(p, ">", smtp_addr_let_dig, utf8)) == NULL) {
-		/* A trailing dot is not RFC 5321 Domain syntax either. */
+	if ((p = smtp_addr_domain(p, utf8)) == NULL) {
 		*reply = bad;
 		return -1;
 	}
