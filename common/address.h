@@ -16,6 +16,16 @@
 
 char *address_normalise(const char *addr);
 char *address_key(const char *addr);
+/*
+ * The address named in a report's free text ("rfc822; <x@y>", "Name <x@y>",
+ * "x@y (comment)", a source route "@relay:x@y", "x@y.test&gt;" from HTML),
+ * formed by the same rule with these differences: a non-ASCII domain is kept
+ * in UTF-8 (ASCII letters lower-cased) rather than converted to A-labels, as
+ * the report wrote it; every trailing dot of the domain goes (none after a
+ * quoted local part); the text must be valid UTF-8.  NULL when no address
+ * is found.
+ */
+char *address_normalise_text(const char *text);
 /* Pointer into addr just past the last '@', or NULL. Not a copy. */
 const char *address_domain(const char *addr);
 

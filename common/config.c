@@ -1,5 +1,5 @@
-/* config.c - the typed parameter table and its loader; see config.h. */
-#include "common/config.h"
+/* config.c - the loader and its checks, over config_params.c's table; see config.h. */
+#include "common/config_int.h"
 #include "common/signing.h"
 #include "common/webhook_url.h"
 
@@ -9,122 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* CFG_PATH: a CFG_STR naming a file or directory; relative to the config file's directory. */
-enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL, CFG_LIST, CFG_PATH };
-
-struct cfg_param {
-	const char *section;
-	const char *key;
-	enum cfg_type type;
-	const char *def;		/* default, in file syntax; NULL = unset */
-	int64_t min, max;		/* CFG_INT only */
-	const char *choices;		/* CFG_STR: "a|b|c" allowed values, or NULL */
-	size_t offset;
-	const char *help;
-};
-
-#define F(f) offsetof(struct config, f)
-#define DEFAULT_ACTION "REJECT 5.1.1 <%a>: on the suppression list (%r)"
-
-static const struct cfg_param cfg_params[] = {
-	{ "log", "level", CFG_STR, "info", 0, 0, "debug|info|warn", F(log_level), "log verbosity" },
-	{ "log", "format", CFG_STR, "text", 0, 0, "text|json", F(log_format), "text: TIME LEVEL key=value lines; json: one JSON object per line, the same pairs as members (for log shippers)" },
-
-	{ "smtp", "listen", CFG_LIST, "127.0.0.1:2525", 0, 0, NULL, F(smtp_listen), "listeners, addr:port; [::1]:25 for IPv6" },
-	{ "smtp", "listen_tls", CFG_LIST, "", 0, 0, NULL, F(smtp_listen_tls), "implicit-TLS listeners (port 465 style), addr:port; need tls_cert and tls_key" },
-	{ "smtp", "hostname", CFG_STR, "localhost", 0, 0, NULL, F(smtp_hostname), "name in the greeting, the EHLO reply and Received:" },
-	{ "smtp", "domains", CFG_LIST, "", 0, 0, NULL, F(smtp_domains), "return-path domains accepted at RCPT, any local part; .example.com = every subdomain" },
-	{ "smtp", "fbl_addresses", CFG_LIST, "", 0, 0, NULL, F(smtp_fbl_addresses), "feedback-loop addresses accepted at RCPT" },
-	{ "smtp", "tls_cert", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_cert), "PEM certificate chain; STARTTLS is offered when set; read again on SIGHUP" },
-	{ "smtp", "tls_key", CFG_PATH, NULL, 0, 0, NULL, F(smtp_tls_key), "PEM private key" },
-	{ "smtp", "max_command_line", CFG_INT, "512", 512, 65536, NULL, F(smtp_max_command_line), "octets incl. CRLF" },
-	{ "smtp", "max_data_line", CFG_INT, "65536", 1000, 16777216, NULL, F(smtp_max_data_line), "octets incl. CRLF" },
-	{ "smtp", "max_message_size", CFG_INT, "26214400", 1024, 1073741824, NULL, F(smtp_max_message_size), "octets" },
-	{ "smtp", "max_recipients", CFG_INT, "100", 1, 100000, NULL, F(smtp_max_recipients), "per message" },
-	{ "smtp", "max_memory_mb", CFG_INT, "64", 1, 65536, NULL, F(smtp_max_memory_mb), "message data all sessions keep in RAM; the rest goes to spool tmp/" },
-	{ "smtp", "max_sessions", CFG_INT, "0", 0, 1000000, NULL, F(smtp_max_sessions), "in total; 0 = from RLIMIT_NOFILE and memory" },
-	{ "smtp", "max_sessions_per_ip", CFG_INT, "50", 1, 1000000, NULL, F(smtp_max_sessions_per_ip), "per IPv4 address or IPv6 /64" },
-	{ "smtp", "max_session_time", CFG_INT, "3600", 10, 86400, NULL, F(smtp_max_session_time), "seconds a session may last" },
-	{ "smtp", "stress_timeout", CFG_INT, "10", 1, 3600, NULL, F(smtp_stress_timeout), "idle and data timeout while sessions are 3/4 of the limit" },
-	{ "smtp", "idle_timeout", CFG_INT, "300", 1, 86400, NULL, F(smtp_idle_timeout), "seconds waiting for a command" },
-	{ "smtp", "data_timeout", CFG_INT, "600", 1, 86400, NULL, F(smtp_data_timeout), "seconds of silence in DATA" },
-	{ "smtp", "max_bad_commands", CFG_INT, "20", 1, 10000, NULL, F(smtp_max_bad_commands), "error replies in one session before 421 and close" },
-	{ "smtp", "bare_newlines", CFG_STR, "reject", 0, 0, "reject|accept", F(smtp_bare_newlines), "bare CR/LF in DATA" },
-	{ "smtp", "shutdown_grace", CFG_INT, "30", 0, 3600, NULL, F(smtp_shutdown_grace), "seconds sessions get on SIGTERM" },
-	{ "smtp", "user", CFG_STR, NULL, 0, 0, NULL, F(smtp_user), "drop root to this user after bind" },
-
-	{ "spool", "dir", CFG_PATH, "/var/lib/rebound/spool", 0, 0, NULL, F(spool_dir), "spool directory (created when missing)" },
-	{ "spool", "high_water", CFG_INT, "100000", 1, 100000000, NULL, F(spool_high_water), "messages waiting before 452" },
-	{ "spool", "min_free_mb", CFG_INT, "64", 0, 1048576, NULL, F(spool_min_free_mb), "free space kept on the spool fs" },
-
-	{ "parser", "rules", CFG_PATH, NULL, 0, 0, NULL, F(parser_rules), "classification rules file; default: the rules.conf installed with Rebound (PREFIX/share/rebound/rules.conf, or conf/rules.conf beside the build directory)" },
-	{ "parser", "verp_pattern", CFG_STR, NULL, 0, 0, NULL, F(parser_verp_pattern), "regex with (?<local>) and (?<domain>)" },
-	{ "parser", "correlation_headers", CFG_LIST, "X-Campaign-Id;Feedback-ID;CFBL-Feedback-ID", 0, 0, NULL, F(parser_correlation_headers), "original headers kept" },
-	{ "parser", "charset_allow", CFG_LIST, "us-ascii;utf-8;iso-8859-1;iso-8859-2;iso-8859-15;windows-1250;windows-1251;windows-1252;koi8-r;iso-2022-jp;shift_jis;euc-jp;gb2312;gbk;gb18030;big5;euc-kr;ks_c_5601-1987", 0, 0, NULL, F(parser_charset_allow), "RFC 2047 charsets decoded" },
-	{ "parser", "max_depth", CFG_INT, "20", 1, 1000, NULL, F(parser_max_depth), "MIME nesting" },
-	{ "parser", "max_parts", CFG_INT, "1000", 1, 1000000, NULL, F(parser_max_parts), "MIME parts" },
-	{ "parser", "max_recipients", CFG_INT, "1000", 1, 1000000, NULL, F(parser_max_recipients), "recipient records kept per message" },
-	{ "parser", "max_header_size", CFG_INT, "262144", 1024, 67108864, NULL, F(parser_max_header_size), "octets of one header block" },
-	{ "parser", "workers", CFG_INT, "2", 1, 64, NULL, F(parser_workers), "parser worker processes" },
-	{ "parser", "cpu_seconds", CFG_INT, "10", 1, 3600, NULL, F(parser_cpu_seconds), "CPU limit per message" },
-	{ "parser", "memory_mb", CFG_INT, "512", 16, 65536, NULL, F(parser_memory_mb), "address-space limit per worker" },
-	{ "parser", "max_attempts", CFG_INT, "3", 1, 100, NULL, F(parser_max_attempts), "parse attempts before a message is quarantined" },
-
-	{ "store", "conninfo", CFG_STR, "", 0, 0, NULL, F(store_conninfo), "libpq connection string; empty = no store" },
-	{ "store", "migrate_on_start", CFG_BOOL, "true", 0, 0, NULL, F(store_migrate_on_start), "apply pending migrations at start" },
-	{ "store", "retention_days", CFG_INT, "90", 0, 36500, NULL, F(store_retention_days), "raw messages kept; 0 = forever" },
-	{ "store", "retry_max_seconds", CFG_INT, "60", 1, 3600, NULL, F(store_retry_max_seconds), "cap of the retry back-off" },
-	{ "store", "batch", CFG_INT, "500", 1, 10000, NULL, F(store_batch), "messages per transaction" },
-	{ "store", "raw_max_mb", CFG_INT, "10", 0, 1024, NULL, F(store_raw_max_mb), "largest raw message kept; 0 = none" },
-
-	{ "policy", "soft_threshold", CFG_INT, "3", 1, 1000, NULL, F(policy_soft_threshold), "soft failures before suppressing" },
-	{ "policy", "soft_window_days", CFG_INT, "7", 1, 3650, NULL, F(policy_soft_window_days), "window for soft failures" },
-	{ "policy", "soft_expire_days", CFG_INT, "30", 1, 3650, NULL, F(policy_soft_expire_days), "soft suppression lifetime" },
-	{ "policy", "complaint_types", CFG_LIST, "abuse;fraud;virus;other", 0, 0, NULL, F(policy_complaint_types), "ARF feedback types that suppress" },
-	{ "policy", "max_suppressions_per_message", CFG_INT, "100", 1, 1000000, NULL, F(policy_max_suppressions_per_message), "addresses one message may suppress" },
-
-	{ "tenants", "default", CFG_STR, "default", 0, 0, NULL, F(default_tenant), "tenant for unmapped domains" },
-
-	{ "lookup", "socketmap_listen", CFG_LIST, "127.0.0.1:2526", 0, 0, NULL, F(lookup_socketmap_listen), "Postfix socketmap server" },
-	{ "lookup", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(lookup_max_connections), "socketmap and policy each; 0 = a share of RLIMIT_NOFILE" },
-	{ "lookup", "policy_listen", CFG_LIST, "127.0.0.1:2527", 0, 0, NULL, F(lookup_policy_listen), "Postfix policy server" },
-	{ "lookup", "action_hard", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_hard), "socketmap and policy answer for a hard-bounced address (%a address, %r reason)" },
-	{ "lookup", "action_soft", CFG_STR, "DEFER 4.2.1 <%a>: temporarily suppressed (%r)", 0, 0, NULL, F(lookup_action_soft), "answer for a temporarily suppressed address" },
-	{ "lookup", "action_complaint", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_complaint), "answer for a complainer" },
-	{ "lookup", "action_manual", CFG_STR, DEFAULT_ACTION, 0, 0, NULL, F(lookup_action_manual), "answer for a manual or imported suppression" },
-	{ "lookup", "change_log_days", CFG_INT, "7", 1, 3650, NULL, F(lookup_change_log_days), "suppression change log kept (pruned from the primary)" },
-
-	{ "http", "listen", CFG_LIST, "127.0.0.1:8025", 0, 0, NULL, F(http_listen), "HTTP API listeners (also /metrics and /healthz)" },
-	{ "http", "token", CFG_STR, NULL, 0, 0, NULL, F(http_token), "bearer token for writes" },
-	{ "http", "read_token", CFG_STR, NULL, 0, 0, NULL, F(http_read_token), "bearer token for reads (GET); the write token reads too" },
-	{ "http", "hosts", CFG_LIST, "", 0, 0, NULL, F(http_hosts), "Host header values accepted; empty = any" },
-	{ "http", "max_connections", CFG_INT, "0", 0, 1000000, NULL, F(http_max_connections), "0 = a share of RLIMIT_NOFILE" },
-
-	{ "webhook", "url", CFG_LIST, "", 0, 0, NULL, F(webhook_url), "endpoints: URL (every tenant) or TENANT=URL" },
-	{ "webhook", "secret", CFG_STR, NULL, 0, 0, NULL, F(webhook_secret), "HMAC-SHA256 key of the signature" },
-	{ "webhook", "timeout", CFG_INT, "10", 1, 300, NULL, F(webhook_timeout), "seconds per delivery attempt" },
-	{ "webhook", "retry_min_seconds", CFG_INT, "10", 1, 86400, NULL, F(webhook_retry_min_seconds), "first retry delay; doubles each time" },
-	{ "webhook", "retry_max_seconds", CFG_INT, "3600", 1, 86400, NULL, F(webhook_retry_max_seconds), "cap of the retry delay" },
-	{ "webhook", "give_up_seconds", CFG_INT, "86400", 1, 2592000, NULL, F(webhook_give_up_seconds), "then the delivery is dead" },
-
-	{ "signing", "key", CFG_STR, NULL, 0, 0, NULL, F(signing_key), "signing key: hex:, base64: or file:PATH" },
-	{ "signing", "verify_keys", CFG_LIST, "", 0, 0, NULL, F(signing_verify_keys), "older keys still accepted" },
-	{ "signing", "max_age_days", CFG_INT, "30", 1, SIGNING_MAX_AGE, NULL, F(signing_max_age_days), "signed paths older than this are expired" },
-	{ "signing", "required_domains", CFG_LIST, "", 0, 0, NULL, F(signing_required_domains), "return-path domains needing a signature" },
-	{ "signing", "mode", CFG_STR, "reject", 0, 0, "reject|flag", F(signing_mode), "reject: 550 at RCPT; flag: store, never suppress" },
-	{ "signing", "domain", CFG_STR, NULL, 0, 0, NULL, F(signing_domain), "domain \"rebound sign\" puts after the @" },
-	{ "signing", "unsigned_domains", CFG_LIST, "", 0, 0, NULL, F(signing_unsigned_domains), "smtp.domains whose unsigned reports may suppress" },
-
-	/* require_dkim's default depends on signing.key: config_load() sets it. */
-	{ "fbl", "providers", CFG_LIST, "", 0, 0, NULL, F(fbl_providers), "DKIM d= domains whose ARF reports may suppress" },
-	{ "fbl", "require_dkim", CFG_BOOL, "false", 0, 0, NULL, F(fbl_require_dkim), "ARF suppresses only with a provider's DKIM signature" },
-	{ "fbl", "dkim_key_file", CFG_PATH, NULL, 0, 0, NULL, F(fbl_dkim_key_file), "DKIM keys from this file instead of DNS (tests)" },
-};
-
-#undef F
-
-#define FIELD(cfg, p, T) ((T *)(void *)((char *)(cfg) + (p)->offset))
 
 /* GKeyFile keeps no line numbers, so find "key =" below "[section]" ourselves. */
 static int
@@ -154,29 +38,6 @@ config_line_of(const char *text, const char *section, const char *key)
 	}
 	g_strfreev(lines);
 	return found;
-}
-
-static const struct cfg_param *
-config_find(const char *section, const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++)
-		if (strcmp(cfg_params[i].section, section) == 0 &&
-		    strcmp(cfg_params[i].key, key) == 0)
-			return &cfg_params[i];
-	return NULL;
-}
-
-static int
-config_section_known(const char *section)
-{
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++)
-		if (strcmp(cfg_params[i].section, section) == 0)
-			return 1;
-	return 0;
 }
 
 static char **
@@ -229,6 +90,27 @@ config_tenant_key(const char *dom)
 	out = sub ? g_strconcat(".", ascii, NULL) : g_strdup(ascii);
 	g_free(ascii);
 	return out;
+}
+
+/* "tenant = domain;domain" of [tenants]; returns an error (caller frees) or NULL. */
+static char *
+config_set_tenant(struct config *cfg, const char *tenant, const char *value)
+{
+	char **doms = config_split_list(value);
+	char *msg = NULL;
+	int k;
+
+	for (k = 0; doms[k] && msg == NULL; k++) {
+		char *key = config_tenant_key(doms[k]);
+
+		if (key == NULL)
+			msg = g_strdup_printf("tenants.%s: \"%s\" is not a domain name", tenant,
+			    doms[k]);
+		else
+			g_hash_table_replace(cfg->tenants, key, g_strdup(tenant));
+	}
+	g_strfreev(doms);
+	return msg;
 }
 
 /* Set one parameter from its text; returns an error message (caller frees) or NULL. */
@@ -303,9 +185,29 @@ config_valid_listen(const char *s)
 	return *end == '\0' && port > 0 && port < 65536;
 }
 
-/* Cross-field checks; returns an error (caller frees) and the key it concerns. */
+/* Where an error is, for config_err(); returns msg. */
 static char *
-config_check(struct config *cfg, const char **section, const char **key)
+config_fail(const char **section, const char **key, const char *s, const char *k, char *msg)
+{
+	*section = s;
+	*key = k;
+	return msg;
+}
+
+/* Letters, digits, '.' and '-' (8-bit octets too with utf8), not first '.' or '-'. */
+static int
+config_domain_ok(const char *d, int utf8)
+{
+	gboolean ok = *d != '\0' && *d != '.' && *d != '-';
+
+	for (; ok && *d; d++)
+		ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-' || (utf8 && (*d & 0x80));
+	return ok;
+}
+
+/* Listeners, TLS files, the addresses taken at RCPT, webhook targets. */
+static char *
+config_check_endpoints(struct config *cfg, const char **section, const char **key)
 {
 	struct { char **v; const char *s, *k; } listens[] = {
 		{ cfg->smtp_listen, "smtp", "listen" },
@@ -319,115 +221,103 @@ config_check(struct config *cfg, const char **section, const char **key)
 
 	for (i = 0; i < G_N_ELEMENTS(listens); i++)
 		for (j = 0; listens[i].v && listens[i].v[j]; j++)
-			if (!config_valid_listen(listens[i].v[j])) {
-				*section = listens[i].s;
-				*key = listens[i].k;
-				return g_strdup_printf("%s.%s: \"%s\" is not addr:port",
-				    listens[i].s, listens[i].k, listens[i].v[j]);
-			}
-	if ((cfg->smtp_tls_cert == NULL) != (cfg->smtp_tls_key == NULL)) {
-		*section = "smtp";
-		*key = cfg->smtp_tls_cert ? "tls_cert" : "tls_key";
-		return g_strdup("smtp.tls_cert and smtp.tls_key go together");
-	}
-	if (cfg->smtp_listen_tls && cfg->smtp_listen_tls[0] && cfg->smtp_tls_cert == NULL) {
-		*section = "smtp";
-		*key = "listen_tls";
-		return g_strdup("smtp.listen_tls needs smtp.tls_cert and smtp.tls_key");
-	}
+			if (!config_valid_listen(listens[i].v[j]))
+				return config_fail(section, key, listens[i].s, listens[i].k,
+				    g_strdup_printf("%s.%s: \"%s\" is not addr:port",
+				    listens[i].s, listens[i].k, listens[i].v[j]));
+	if ((cfg->smtp_tls_cert == NULL) != (cfg->smtp_tls_key == NULL))
+		return config_fail(section, key, "smtp", cfg->smtp_tls_cert ? "tls_cert" : "tls_key",
+		    g_strdup("smtp.tls_cert and smtp.tls_key go together"));
+	if (cfg->smtp_listen_tls && cfg->smtp_listen_tls[0] && cfg->smtp_tls_cert == NULL)
+		return config_fail(section, key, "smtp", "listen_tls",
+		    g_strdup("smtp.listen_tls needs smtp.tls_cert and smtp.tls_key"));
 	for (j = 0; cfg->smtp_fbl_addresses && cfg->smtp_fbl_addresses[j]; j++)
-		if (strchr(cfg->smtp_fbl_addresses[j], '@') == NULL) {
-			*section = "smtp";
-			*key = "fbl_addresses";
-			return g_strdup_printf("smtp.fbl_addresses: \"%s\" is not an address",
-			    cfg->smtp_fbl_addresses[j]);
-		}
+		if (strchr(cfg->smtp_fbl_addresses[j], '@') == NULL)
+			return config_fail(section, key, "smtp", "fbl_addresses",
+			    g_strdup_printf("smtp.fbl_addresses: \"%s\" is not an address",
+			    cfg->smtp_fbl_addresses[j]));
 	for (j = 0; cfg->webhook_url && cfg->webhook_url[j]; j++) {
 		struct webhook_url u;
-		*section = "webhook";
-		*key = "url";
+
 		if (webhook_url_parse(cfg->webhook_url[j], &u) < 0)
-			return g_strdup_printf("webhook.url: \"%s\" is not URL or TENANT=URL with an"
-			    " http:// or https:// URL", cfg->webhook_url[j]);
+			return config_fail(section, key, "webhook", "url",
+			    g_strdup_printf("webhook.url: \"%s\" is not URL or TENANT=URL with an"
+			    " http:// or https:// URL", cfg->webhook_url[j]));
 		webhook_url_clear(&u);
 		if (cfg->webhook_secret == NULL || *cfg->webhook_secret == '\0')
-			return g_strdup("webhook.url needs webhook.secret (deliveries are signed)");
+			return config_fail(section, key, "webhook", "url",
+			    g_strdup("webhook.url needs webhook.secret (deliveries are signed)"));
 	}
+	return NULL;
+}
+
+/* What decides whether a report may suppress: [signing] and [fbl]. */
+static char *
+config_check_trust(struct config *cfg, const char **section, const char **key)
+{
+	char *e = NULL, *m;
+	int j;
+
 	if (cfg->signing_required_domains && cfg->signing_required_domains[0] &&
-	    cfg->signing_key == NULL) {
-		*section = "signing";
-		*key = "required_domains";
-		return g_strdup("signing.required_domains needs signing.key");
-	}
+	    cfg->signing_key == NULL)
+		return config_fail(section, key, "signing", "required_domains",
+		    g_strdup("signing.required_domains needs signing.key"));
 	if (cfg->signing_key == NULL && cfg->signing_unsigned_domains &&
-	    cfg->signing_unsigned_domains[0]) {
-		*section = "signing";
-		*key = "unsigned_domains";
-		return g_strdup("signing.unsigned_domains needs signing.key (without it every "
-		    "domain is unsigned)");
-	}
-	for (j = 0; cfg->fbl_providers && cfg->fbl_providers[j]; j++) {
-		const char *d = cfg->fbl_providers[j];
-		gboolean ok = *d != '\0' && *d != '.' && *d != '-' && strchr(d, '@') == NULL;
-		for (; ok && *d; d++)
-			ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-' || (*d & 0x80);
-		if (!ok) {
-			*section = "fbl";
-			*key = "providers";
-			return g_strdup_printf("fbl.providers: \"%s\" is not a domain name (the "
-			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]);
-		}
-	}
+	    cfg->signing_unsigned_domains[0])
+		return config_fail(section, key, "signing", "unsigned_domains",
+		    g_strdup("signing.unsigned_domains needs signing.key (without it every "
+		    "domain is unsigned)"));
+	for (j = 0; cfg->fbl_providers && cfg->fbl_providers[j]; j++)
+		if (!config_domain_ok(cfg->fbl_providers[j], 1))
+			return config_fail(section, key, "fbl", "providers",
+			    g_strdup_printf("fbl.providers: \"%s\" is not a domain name (the "
+			    "DKIM d= of the provider's reports)", cfg->fbl_providers[j]));
 	if (cfg->fbl_dkim_key_file != NULL &&
-	    !g_file_test(cfg->fbl_dkim_key_file, G_FILE_TEST_IS_REGULAR)) {
-		*section = "fbl";
-		*key = "dkim_key_file";
-		return g_strdup_printf("fbl.dkim_key_file: \"%s\" is not a readable file",
-		    cfg->fbl_dkim_key_file);
+	    !g_file_test(cfg->fbl_dkim_key_file, G_FILE_TEST_IS_REGULAR))
+		return config_fail(section, key, "fbl", "dkim_key_file",
+		    g_strdup_printf("fbl.dkim_key_file: \"%s\" is not a readable file",
+		    cfg->fbl_dkim_key_file));
+	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0])
+		return config_fail(section, key, "signing", "verify_keys",
+		    g_strdup("signing.verify_keys needs signing.key"));
+	if (cfg->signing_domain != NULL && !config_domain_ok(cfg->signing_domain, 0))
+		return config_fail(section, key, "signing", "domain",
+		    g_strdup_printf("signing.domain: \"%s\" is not an ASCII domain name",
+		    cfg->signing_domain));
+	if (cfg->signing_key == NULL)
+		return NULL;
+	/* Decoded here so that "serve -n" finds a bad or short key, not the first RCPT. */
+	signing_keys_free(cfg->signing_keys);
+	cfg->signing_keys = signing_keys_new(cfg->signing_key, cfg->signing_verify_keys,
+	    (int)cfg->signing_max_age_days, &e);
+	if (cfg->signing_keys != NULL)
+		return NULL;
+	*section = "signing";
+	*key = strstr(e, "verification key") == e ? "verify_keys" : "key";
+	m = g_strdup_printf("signing.%s: %s", *key, e);
+	g_free(e);
+	return m;
+}
+
+/* Cross-field checks; returns an error (caller frees) and the key it concerns. */
+static char *
+config_check(struct config *cfg, const char **section, const char **key)
+{
+	GError *gerr = NULL;
+	GRegex *re;
+	char *m;
+
+	if ((m = config_check_endpoints(cfg, section, key)) != NULL ||
+	    (m = config_check_trust(cfg, section, key)) != NULL)
+		return m;
+	if (cfg->parser_verp_pattern == NULL)
+		return NULL;
+	if ((re = g_regex_new(cfg->parser_verp_pattern, 0, 0, &gerr)) == NULL) {
+		m = g_strdup_printf("parser.verp_pattern: %s", gerr->message);
+		g_error_free(gerr);
+		return config_fail(section, key, "parser", "verp_pattern", m);
 	}
-	if (cfg->signing_key == NULL && cfg->signing_verify_keys && cfg->signing_verify_keys[0]) {
-		*section = "signing";
-		*key = "verify_keys";
-		return g_strdup("signing.verify_keys needs signing.key");
-	}
-	if (cfg->signing_domain != NULL) {
-		const char *d = cfg->signing_domain;
-		gboolean ok = *d != '\0' && *d != '.' && *d != '-';
-		for (; ok && *d; d++)
-			ok = g_ascii_isalnum(*d) || *d == '.' || *d == '-';
-		if (!ok) {
-			*section = "signing";
-			*key = "domain";
-			return g_strdup_printf("signing.domain: \"%s\" is not an ASCII domain name",
-			    cfg->signing_domain);
-		}
-	}
-	if (cfg->signing_key != NULL) {
-		char *e = NULL, *m;
-		/* Decoded here so that "serve -n" finds a bad or short key, not the first RCPT. */
-		signing_keys_free(cfg->signing_keys);
-		cfg->signing_keys = signing_keys_new(cfg->signing_key, cfg->signing_verify_keys,
-		    (int)cfg->signing_max_age_days, &e);
-		if (cfg->signing_keys == NULL) {
-			*section = "signing";
-			*key = strstr(e, "verification key") == e ? "verify_keys" : "key";
-			m = g_strdup_printf("signing.%s: %s", *key, e);
-			g_free(e);
-			return m;
-		}
-	}
-	if (cfg->parser_verp_pattern != NULL) {
-		GError *gerr = NULL;
-		GRegex *re = g_regex_new(cfg->parser_verp_pattern, 0, 0, &gerr);
-		if (re == NULL) {
-			char *m = g_strdup_printf("parser.verp_pattern: %s", gerr->message);
-			g_error_free(gerr);
-			*section = "parser";
-			*key = "verp_pattern";
-			return m;
-		}
-		g_regex_unref(re);
-	}
+	g_regex_unref(re);
 	return NULL;
 }
 
@@ -509,7 +399,7 @@ config_resolve_paths(struct config *cfg, GKeyFile *kf, const char *path)
 	size_t i;
 	int j;
 
-	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
+	for (i = 0; i < cfg_nparams; i++) {
 		const struct cfg_param *p = &cfg_params[i];
 		char **v = FIELD(cfg, p, char *);
 
@@ -533,7 +423,7 @@ config_defaults(void)
 	struct config *cfg = g_new0(struct config, 1);
 	size_t i;
 
-	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++)
+	for (i = 0; i < cfg_nparams; i++)
 		if (cfg_params[i].def != NULL) {
 			char *e = config_set(cfg, &cfg_params[i], cfg_params[i].def);
 			if (e != NULL)
@@ -634,18 +524,7 @@ config_load(const char *path, char **err)
 			char *v = g_key_file_get_value(kf, sections[i], keys[j], NULL);
 			g_strstrip(v);
 			if (p == NULL && strcmp(sections[i], "tenants") == 0) {
-				/* tenant name = domain;domain */
-				char **doms = config_split_list(v);
-				int k;
-				for (k = 0; doms[k] && msg == NULL; k++) {
-					char *key = config_tenant_key(doms[k]);
-					if (key == NULL)
-						msg = g_strdup_printf("tenants.%s: \"%s\" is not a domain "
-						    "name", keys[j], doms[k]);
-					else
-						g_hash_table_replace(cfg->tenants, key, g_strdup(keys[j]));
-				}
-				g_strfreev(doms);
+				msg = config_set_tenant(cfg, keys[j], v);
 			} else if (p == NULL) {
 				msg = g_strdup_printf("unknown key \"%s\" in [%s]", keys[j], sections[i]);
 			} else {
@@ -680,142 +559,6 @@ config_load(const char *path, char **err)
 		return NULL;
 	}
 	return cfg;
-}
-
-/* Parameters whose inline values config_print() masks. */
-static int
-config_secret(const struct cfg_param *p)
-{
-	return (strcmp(p->section, "signing") == 0 &&
-	    (strcmp(p->key, "key") == 0 || strcmp(p->key, "verify_keys") == 0)) ||
-	    (strcmp(p->section, "http") == 0 && (strcmp(p->key, "token") == 0 ||
-	    strcmp(p->key, "read_token") == 0)) ||
-	    (strcmp(p->section, "webhook") == 0 && strcmp(p->key, "secret") == 0);
-}
-
-/* A libpq connection string without its password (keyword form or URI),
- * so that "serve -n" output can be pasted into a ticket. */
-static char *
-config_mask_conninfo(const char *v)
-{
-	static const char *const pats[] = {
-		"(password\\s*=\\s*)('(?:[^'\\\\]|\\\\.)*'|\\S+)",
-		"(postgres(?:ql)?://[^:/@\\s]*:)([^@\\s]*)(?=@)",
-	};
-	char *cur = g_strdup(v);
-
-	for (size_t i = 0; i < G_N_ELEMENTS(pats); i++) {
-		GRegex *re = g_regex_new(pats[i], G_REGEX_CASELESS, 0, NULL);
-		char *next;
-
-		if (re == NULL)
-			abort();	/* a constant pattern */
-		next = g_regex_replace(re, cur, -1, 0, "\\1(masked)", 0, NULL);
-		g_regex_unref(re);
-		if (next != NULL) {
-			g_free(cur);
-			cur = next;
-		}
-	}
-	return cur;
-}
-
-/*
- * A secret as config_print() shows it: a key's file: path is no secret and
- * stays, an inline key keeps only its form ("hex:", "base64:") so the output
- * never carries key material (and an inline key must be set again to load
- * it).  Anything else - the HTTP token, which may well contain ':' - is
- * masked whole.
- */
-static char *
-config_mask(const struct cfg_param *p, const char *v)
-{
-	static const char *const forms[] = { "hex:", "base64:" };
-	size_t i;
-
-	if (strcmp(p->section, "signing") != 0)
-		return g_strdup("(masked)");
-	if (g_ascii_strncasecmp(v, "file:", 5) == 0)
-		return g_strdup(v);
-	for (i = 0; i < G_N_ELEMENTS(forms); i++)
-		if (g_ascii_strncasecmp(v, forms[i], strlen(forms[i])) == 0)
-			return g_strdup_printf("%.*s(masked)", (int)strlen(forms[i]), v);
-	return g_strdup("(masked)");
-}
-
-void
-config_print(const struct config *cfg, FILE *fp)
-{
-	const char *last = "";
-	size_t i;
-
-	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
-		const struct cfg_param *p = &cfg_params[i];
-		if (strcmp(p->section, last) != 0) {
-			fprintf(fp, "%s[%s]\n", i ? "\n" : "", p->section);
-			last = p->section;
-		}
-		switch (p->type) {
-		case CFG_STR:
-		case CFG_PATH: {
-			char *const *v = FIELD(cfg, p, char *const);
-			if (*v == NULL)
-				fprintf(fp, "# %s is not set\n", p->key);
-			else if (config_secret(p)) {
-				char *m = config_mask(p, *v);
-				fprintf(fp, "%s = %s\n", p->key, m);
-				g_free(m);
-			} else if (strcmp(p->section, "store") == 0 && strcmp(p->key, "conninfo") == 0) {
-				char *m = config_mask_conninfo(*v);
-				fprintf(fp, "%s = %s\n", p->key, m);
-				g_free(m);
-			} else
-				fprintf(fp, "%s = %s\n", p->key, *v);
-			break;
-		}
-		case CFG_INT:
-			fprintf(fp, "%s = %lld\n", p->key, (long long)*FIELD(cfg, p, const int64_t));
-			break;
-		case CFG_BOOL:
-			fprintf(fp, "%s = %s\n", p->key, *FIELD(cfg, p, const gboolean) ? "true" : "false");
-			break;
-		case CFG_LIST: {
-			char **const *v = FIELD(cfg, p, char **const);
-			char *j;
-			if (config_secret(p) && *v != NULL) {
-				GString *g = g_string_new(NULL);
-				int k;
-				for (k = 0; (*v)[k]; k++) {
-					char *m = config_mask(p, (*v)[k]);
-					g_string_append_printf(g, "%s%s", k ? ";" : "", m);
-					g_free(m);
-				}
-				j = g_string_free(g, FALSE);
-			} else
-				j = *v ? g_strjoinv(";", *v) : g_strdup("");
-			fprintf(fp, "%s = %s\n", p->key, j);
-			g_free(j);
-			break;
-		}
-		}
-		if (strcmp(p->section, "tenants") == 0 && strcmp(p->key, "default") == 0) {
-			GHashTableIter it;
-			gpointer k, v;
-			g_hash_table_iter_init(&it, cfg->tenants);
-			while (g_hash_table_iter_next(&it, &k, &v))
-				fprintf(fp, "# domain %s -> tenant %s\n", (char *)k, (char *)v);
-		}
-	}
-	{
-		/* what the settings leave open, so that it is seen where they are */
-		const char **levels;
-		char **notes = config_trust_notes(cfg, &levels);
-		int n;
-		for (n = 0; notes[n] != NULL; n++)
-			fprintf(fp, "# %s: %s\n", levels[n], notes[n]);
-		g_strfreev(notes);
-		g_free(levels);
-	}
 }
 
 /* "PATH:LINE: section.key: message" for a key of a loaded file (caller frees). */
@@ -899,33 +642,6 @@ out:
 	return *err == NULL ? 0 : -1;
 }
 
-size_t
-config_doc_count(void)
-{
-	return G_N_ELEMENTS(cfg_params);
-}
-
-void
-config_doc_get(size_t i, struct config_doc *d)
-{
-	static const char *const types[] = {
-		[CFG_STR] = "string", [CFG_INT] = "integer", [CFG_BOOL] = "boolean",
-		[CFG_LIST] = "list", [CFG_PATH] = "path",
-	};
-	const struct cfg_param *p = &cfg_params[i];
-
-	g_assert(i < G_N_ELEMENTS(cfg_params));
-	d->section = p->section;
-	d->key = p->key;
-	d->type = types[p->type];
-	d->def = p->def;
-	d->choices = p->choices;
-	d->help = p->help;
-	d->ranged = p->type == CFG_INT;
-	d->min = p->min;
-	d->max = p->max;
-}
-
 void
 config_free(struct config *cfg)
 {
@@ -933,7 +649,7 @@ config_free(struct config *cfg)
 
 	if (cfg == NULL)
 		return;
-	for (i = 0; i < G_N_ELEMENTS(cfg_params); i++) {
+	for (i = 0; i < cfg_nparams; i++) {
 		const struct cfg_param *p = &cfg_params[i];
 		if (p->type == CFG_STR || p->type == CFG_PATH)
 			g_free(*FIELD(cfg, p, char *));

@@ -1,8 +1,8 @@
 /*
  * config.h - Rebound's configuration: one typed table over GLib's GKeyFile.
  *
- * Every parameter is declared once in config.c's table (section, key, type,
- * default, min, max, field).  config_load() validates every value, treats
+ * Every parameter is declared once in config_params.c's table (section,
+ * key, type, default, min, max, field).  config_load() validates every value, treats
  * unknown sections and keys as errors, and reports errors as "FILE:LINE: ..."
  * in *err (caller frees with g_free).  config_print() writes the effective
  * settings in the file's own syntax, so "rebound serve -n" output loads again,

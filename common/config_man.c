@@ -105,7 +105,7 @@ config_write_man(FILE *fp)
 	struct config_doc d;
 
 	fputs(".\\\" rebound.conf.5 - written by \"rebound config --man\" from the key table\n"
-	    ".\\\" in common/config.c: edit the table (or config_man.c), not this file.\n", fp);
+	    ".\\\" in common/config_params.c: edit the table (or config_man.c), not this file.\n", fp);
 	fprintf(fp, ".TH REBOUND.CONF 5 \"\" \"Rebound %s\" \"File Formats Manual\"\n", REBOUND_VERSION);
 	/* Left-adjusted: long defaults (charset lists) cannot be justified. */
 	fputs(".ad l\n.SH NAME\n"

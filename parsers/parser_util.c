@@ -7,83 +7,12 @@
 #include <glib.h>
 
 #include "parsers/parser_util.h"
+#include "common/address.h"
 
 char *
 parser_address(const char *s)
 {
-	const char *a, *b, *at;
-	char *local, *dom, *out;
-	gsize n;
-
-	if (s == NULL)
-		return NULL;
-	/* "rfc822; <x@y>" or "x@y (comment)" or "Name <x@y>" */
-	if ((a = strchr(s, ';')) != NULL && a < strchr(s, '@') && strchr(s, '@') != NULL)
-		s = a + 1;
-	if ((a = strchr(s, '<')) != NULL && strchr(a, '@') != NULL)
-		s = a + 1;
-	while (*s == ' ' || *s == '\t')
-		s++;
-	/* an RFC 5321 source route "@relay,@relay:user@host": the address is after it */
-	if (*s == '@' && (a = strchr(s, ':')) != NULL && strchr(a, '@') != NULL)
-		s = a + 1;
-	if (*s == '"' && (b = strchr(s + 1, '"')) != NULL && b[1] == '@' && b - s > 1) {
-		/* "quoted local part"@domain: the quotes belong to the address */
-		for (a = b + 2; *a != '\0' && (g_ascii_isalnum(*a) || *a == '.' || *a == '-'); a++)
-			;
-		if (a > b + 2 && memchr(b + 2, '.', a - (b + 2)) != NULL && a - s <= 320) {
-			dom = g_ascii_strdown(b + 2, a - (b + 2));
-			local = g_strndup(s, b + 1 - s);
-			out = g_utf8_validate(local, -1, NULL) ? g_strconcat(local, "@", dom, NULL) : NULL;
-			g_free(local);
-			g_free(dom);
-			if (out != NULL)
-				return out;
-		}
-	}
-	while (*s == ' ' || *s == '\t' || *s == '"' || *s == '\'' || *s == '<' || *s == '(')
-		s++;
-	b = s;
-	while (*b != '\0' && *b != '>' && *b != ' ' && *b != '\t' && *b != ',' && *b != '"' &&
-	    *b != '\'' && *b != ')' && *b != '\r' && *b != '\n')
-		b++;
-	while (b > s && (b[-1] == '.' || b[-1] == ':' || b[-1] == ';'))
-		b--;
-	n = b - s;
-	if (n < 3 || n > 320)
-		return NULL;
-	at = NULL;
-	for (a = s; a < b; a++)
-		if (*a == '@')
-			at = a;
-	if (at == NULL || at == s || at + 1 >= b)
-		return NULL;
-	/*
-	 * The domain ends at the first character no domain (or address
-	 * literal) has: "x@y.test&gt;" from an HTML notice, "x@y.test]".
-	 */
-	for (a = at + 1; a < b && (g_ascii_isalnum(*a) || *a == '.' || *a == '-' || *a == '_' ||
-	    *a == '[' || *a == ']' || *a == ':' || (guchar)*a >= 0x80); a++)
-		;
-	if (a == at + 1)
-		return NULL;
-	b = a;
-	while (b > at + 1 && b[-1] == '.')
-		b--;
-	local = g_strndup(s, at - s);
-	dom = g_ascii_strdown(at + 1, b - at - 1);
-	if (strchr(dom, '.') == NULL && g_ascii_strcasecmp(dom, "localhost") != 0) {
-		/* not an Internet domain: keep anyway, some MTAs strip it */
-	}
-	if (!g_utf8_validate(local, -1, NULL) || !g_utf8_validate(dom, -1, NULL)) {
-		g_free(local);
-		g_free(dom);
-		return NULL;
-	}
-	out = g_strconcat(local, "@", dom, NULL);
-	g_free(local);
-	g_free(dom);
-	return out;
+	return address_normalise_text(s);
 }
 
 /* Status "5.1.1" found in text, or NULL.  New string. */

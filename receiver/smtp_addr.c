@@ -17,6 +17,70 @@ smtp_addr_atext(unsigned char c)
 	    c >= 0x80;
 }
 
+/* A domain's letters, digits and hyphens; 8-bit octets for SMTPUTF8. */
+static int
+smtp_addr_let_dig(unsigned char c)
+{
+	return g_ascii_isalnum(c) || c == '-' || c >= 0x80;
+}
+
+/*
+ * A dot-string at p up to the first octet in stop (or the end): runs of
+ * octets ok() accepts, one dot between runs.  Its end, or NULL when a dot
+ * leads, trails or doubles or an octet is refused.  8-bit octets set *utf8.
+ */
+static const char *
+smtp_addr_dot_string(const char *p, const char *stop, int (*ok)(unsigned char), int *utf8)
+{
+	int prev_dot = 1;
+
+	for (; *p != '\0' && strchr(stop, *p) == NULL; p++) {
+		if (*p == '.') {
+			if (prev_dot)
+				return NULL;
+			prev_dot = 1;
+			continue;
+		}
+		if (!ok((unsigned char)*p))
+			return NULL;
+		if ((unsigned char)*p >= 0x80)
+			*utf8 = 1;
+		prev_dot = 0;
+	}
+	return prev_dot ? NULL : p;
+}
+
+/* The local part at p, quoted or a dot-string: its end, or NULL. */
+static const char *
+smtp_addr_local(const char *p, int *utf8)
+{
+	if (*p != '"')
+		return smtp_addr_dot_string(p, "@>", smtp_addr_atext, utf8);
+	for (p++; *p != '"'; p++) {
+		if (*p == '\\')
+			p++;
+		if (*p == '\0' || (unsigned char)*p < 0x20 || *p == 0x7f)
+			return NULL;
+		if ((unsigned char)*p >= 0x80)
+			*utf8 = 1;
+	}
+	return p + 1;
+}
+
+/* The domain at p, an address literal "[...]" or a dot-string: its end, or NULL. */
+static const char *
+smtp_addr_domain(const char *p, int *utf8)
+{
+	const char *start = p;
+
+	/* A trailing dot is not RFC 5321 Domain syntax either. */
+	if (*p != '[')
+		return smtp_addr_dot_string(p, ">", smtp_addr_let_dig, utf8);
+	for (p++; *p != '\0' && *p != ']' && (g_ascii_isalnum(*p) || strchr(".:-", *p)); p++)
+		;
+	return *p == ']' && p - start >= 3 ? p + 1 : NULL;
+}
+
 /*
  * Scan "<...>" at *pp.  On success *pp points past '>', and local/domain
  * are set (pointers into a copy the caller frees via *buf).  8-bit octets
@@ -58,41 +122,9 @@ smtp_addr_scan(const char **pp, int is_mail, char **addr, int *utf8, const char 
 		p++;
 	}
 	local = p;
-	if (*p == '"') {
-		for (p++; *p != '"'; p++) {
-			if (*p == '\\')
-				p++;
-			if (*p == '\0' || (unsigned char)*p < 0x20 || *p == 0x7f) {
-				*reply = bad;
-				return -1;
-			}
-			if ((unsigned char)*p >= 0x80)
-				*utf8 = 1;
-		}
-		p++;
-	} else {
-		int prev_dot = 1;
-		for (; *p != '\0' && *p != '@' && *p != '>'; p++) {
-			if (*p == '.') {
-				if (prev_dot) {
-					*reply = bad;
-					return -1;
-				}
-				prev_dot = 1;
-				continue;
-			}
-			if (!smtp_addr_atext((unsigned char)*p)) {
-				*reply = bad;
-				return -1;
-			}
-			if ((unsigned char)*p >= 0x80)
-				*utf8 = 1;
-			prev_dot = 0;
-		}
-		if (prev_dot) {
-			*reply = bad;
-			return -1;
-		}
+	if ((p = smtp_addr_local(p, utf8)) == NULL) {
+		*reply = bad;
+		return -1;
 	}
 	local_end = p;
 	if ((size_t)(local_end - local) > SMTP_MAX_LOCAL) {
@@ -111,39 +143,9 @@ smtp_addr_scan(const char **pp, int is_mail, char **addr, int *utf8, const char 
 		return -1;
 	}
 	dom = ++p;
-	if (*p == '[') {
-		p++;
-		while (*p != '\0' && *p != ']' && (g_ascii_isalnum(*p) || strchr(".:-", *p)))
-			p++;
-		if (*p != ']' || p - dom < 3) {
-			*reply = bad;
-			return -1;
-		}
-		p++;
-	} else {
-		int prev_dot = 1;
-		for (; *p != '\0' && *p != '>'; p++) {
-			if (*p == '.') {
-				if (prev_dot) {
-					*reply = bad;
-					return -1;
-				}
-				prev_dot = 1;
-				continue;
-			}
-			if (!g_ascii_isalnum(*p) && *p != '-' && (unsigned char)*p < 0x80) {
-				*reply = bad;
-				return -1;
-			}
-			if ((unsigned char)*p >= 0x80)
-				*utf8 = 1;
-			prev_dot = 0;
-		}
-		/* A trailing dot is not RFC 5321 Domain syntax. */
-		if (prev_dot) {
-			*reply = bad;
-			return -1;
-		}
+	if ((p = smtp_addr_domain(p, utf8)) == NULL) {
+		*reply = bad;
+		return -1;
 	}
 	dom_end = p;
 	if ((size_t)(dom_end - dom) > SMTP_MAX_DOMAIN) {
@@ -176,6 +178,22 @@ smtp_addr_skip_word(const char *arg, const char *word)
 	while (*arg == ' ')
 		arg++;
 	return arg;
+}
+
+/* An address with 8-bit octets (utf8) needs SMTPUTF8 and must be UTF-8. */
+static int
+smtp_addr_utf8(const char *addr, int utf8, int smtputf8, int is_mail, const char **reply)
+{
+	if (utf8 && !smtputf8) {
+		*reply = "553 5.6.7 UTF-8 address needs SMTPUTF8";
+		return -1;
+	}
+	if (utf8 && !g_utf8_validate(addr, -1, NULL)) {
+		*reply = is_mail ? "501 5.1.7 Invalid UTF-8 in address" :
+		    "501 5.1.3 Invalid UTF-8 in address";
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -233,15 +251,8 @@ smtp_addr_parse_mail(const char *arg, char **addr, struct smtp_mail_params *mp,
 		}
 	}
 	g_strfreev(params);
-	if (utf8 && !mp->smtputf8) {
-		*reply = "553 5.6.7 UTF-8 address needs SMTPUTF8";
-		goto fail;
-	}
-	if (utf8 && !g_utf8_validate(*addr, -1, NULL)) {
-		*reply = "501 5.1.7 Invalid UTF-8 in address";
-		goto fail;
-	}
-	return 0;
+	if (smtp_addr_utf8(*addr, utf8, mp->smtputf8, 1, reply) == 0)
+		return 0;
 fail:
 	g_free(*addr);
 	*addr = NULL;
@@ -268,15 +279,8 @@ smtp_addr_parse_rcpt(const char *arg, int smtputf8, char **addr, const char **re
 		*reply = "555 5.5.4 Unsupported RCPT parameter";
 		goto fail;
 	}
-	if (utf8 && !smtputf8) {
-		*reply = "553 5.6.7 UTF-8 address needs SMTPUTF8";
-		goto fail;
-	}
-	if (utf8 && !g_utf8_validate(*addr, -1, NULL)) {
-		*reply = "501 5.1.3 Invalid UTF-8 in address";
-		goto fail;
-	}
-	return 0;
+	if (smtp_addr_utf8(*addr, utf8, smtputf8, 0, reply) == 0)
+		return 0;
 fail:
 	g_free(*addr);
 	*addr = NULL;

@@ -1,6 +1,6 @@
 /*
- * smtp_internal.h - what smtp_listener.c, smtp_session.c and smtp_tls.c
- * share; nothing outside receiver/smtp_* includes it.
+ * smtp_internal.h - what smtp_listener.c, smtp_tls.c and a session
+ * (smtp_session.h) share; nothing outside receiver/smtp_* includes it.
  */
 #ifndef REBOUND_SMTP_INTERNAL_H
 #define REBOUND_SMTP_INTERNAL_H

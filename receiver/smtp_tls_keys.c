@@ -21,6 +21,7 @@
 #include <glib.h>
 #include <openssl/crypto.h>
 
+#include "common/io.h"
 #include "receiver/smtp_tls_keys.h"
 
 #define TLS_KEYS_FD	3
@@ -33,23 +34,6 @@ struct tls_keys {
 	char *cert;
 	char *key;
 };
-
-static int
-tls_keys_write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 /* 0, or -1 with errno (0 for end of file). */
 static int
@@ -117,8 +101,8 @@ tls_keys_send_file(int fd, const char *path, char *buf)
 	int rc;
 
 	hdr[0] = (uint32_t)tls_keys_read_file(path, buf, &hdr[1]);
-	rc = tls_keys_write_all(fd, hdr, sizeof hdr) == 0 &&
-	    tls_keys_write_all(fd, buf, hdr[1]) == 0 ? 0 : -1;
+	rc = io_write_all(fd, hdr, sizeof hdr) == 0 &&
+	    io_write_all(fd, buf, hdr[1]) == 0 ? 0 : -1;
 	/* All of it: a read that failed half-way (EFBIG) left key bytes there too. */
 	OPENSSL_cleanse(buf, TLS_KEYS_MAX + 1);
 	return rc;
@@ -302,7 +286,7 @@ tls_keys_fetch(struct tls_keys *k, char **cert, size_t *cert_len, char **key,
 		*err = g_strdup("tls key reader: the helper is gone (restart to reload the key)");
 		return -1;
 	}
-	if (tls_keys_write_all(k->fd, "R", 1) == -1) {
+	if (io_write_all(k->fd, "R", 1) == -1) {
 		*err = tls_keys_io_error("write");
 		tls_keys_broken(k);
 		return -1;

@@ -55,11 +55,36 @@ test_address_rejects(void)
 	g_assert_null(address_domain("nodomain"));
 }
 
+static void
+test_address_text(void)
+{
+	const char *cases[][2] = {
+		{ "rfc822; <Alice@Example.ORG>", "Alice@example.org" },
+		{ "Bob Smith <bob@EXAMPLE.org> (mailbox)", "bob@example.org" },
+		{ "@relay.example,@b.example:carol@Host.Example", "carol@host.example" },
+		{ "dave@Example.org&gt;", "dave@example.org" },
+		{ "erin@example.org..", "erin@example.org" },
+		{ "\"Quoted Part\"@Example.org", "\"Quoted Part\"@example.org" },
+		{ "frank@BÜCHER.example", "frank@bÜcher.example" },
+		{ "no address here", NULL },
+		{ "user@\xff\xfe.example", NULL },
+	};
+
+	for (size_t i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *n = address_normalise_text(cases[i][0]);
+
+		g_assert_cmpstr(n, ==, cases[i][1]);
+		g_free(n);
+	}
+	g_assert_null(address_normalise_text(NULL));
+}
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	g_test_add_func("/address/rules", test_address_rules);
 	g_test_add_func("/address/rejects", test_address_rejects);
+	g_test_add_func("/address/text", test_address_text);
 	return g_test_run();
 }
