@@ -26,6 +26,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "lookup/lookup_db.h"
+#include "store/suppression.h"
 
 #define CLI_ERR 2
 #define CLI_DESCRIPTION "Exit status: 0 success (check: suppressed), 1 a negative answer " \
@@ -180,7 +181,7 @@ cmd_suppress(int argc, char **argv)
 	};
 	struct lookup_db_suppression s = { 0 };
 	struct cli c = { 0 };
-	int64_t secs, id;
+	int64_t id;
 	int rc;
 
 	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "Add ADDRESS to the suppression list.", extra, 1)) != 0)
@@ -196,14 +197,10 @@ cmd_suppress(int argc, char **argv)
 	s.reason = reason;
 	s.note = note;
 	s.origin = "manual";
-	if (expires != NULL) {
-		if (lookup_db_duration(expires, &secs) == 0)
-			s.expires = (int64_t)time(NULL) + secs;
-		else if (lookup_db_time(expires, &s.expires) < 0 || s.expires <= time(NULL)) {
-			fprintf(stderr, "rebound suppress: --expires must be a duration like 30d or a future ISO 8601 time\n");
-			rc = CLI_ERR;
-			goto out;
-		}
+	if (expires != NULL && lookup_db_expires(expires, &s.expires) < 0) {
+		fprintf(stderr, "rebound suppress: --expires must be a duration like 30d or a future ISO 8601 time\n");
+		rc = CLI_ERR;
+		goto out;
 	}
 	if ((rc = lookup_db_suppress(c.db, &s, "cli", &id, &err)) < 0) {
 		rc = cli_db_fail("suppress", err);
@@ -770,7 +767,7 @@ cmd_import(int argc, char **argv)
 	}
 	if (def_class == NULL)
 		def_class = g_strdup("manual");
-	if (!lookup_db_valid_class(def_class)) {
+	if (!suppression_class_valid(def_class)) {
 		fprintf(stderr, "rebound import: --class must be hard, soft, complaint or manual\n");
 		rc = CLI_ERR;
 		goto out;
@@ -840,8 +837,7 @@ cmd_import(int argc, char **argv)
 			why = "field or row too long";
 		else if (v[COL_ADDRESS] == NULL)
 			why = "no address";
-		else if ((addr = address_normalise(v[COL_ADDRESS])) == NULL || strlen(addr) > 320 ||
-		    (key = address_key(v[COL_ADDRESS])) == NULL)
+		else if (suppression_address(v[COL_ADDRESS], &addr, &key) < 0)
 			why = "not a valid address", bad = v[COL_ADDRESS];
 		else if (cls == NULL)
 			why = "unknown class", bad = v[COL_CLASS];
@@ -895,7 +891,7 @@ cmd_import(int argc, char **argv)
 			row[2] = key;
 			row[3] = g_strdup(address_domain(addr));
 			row[4] = g_strdup(cls);
-			row[5] = g_strndup(v[COL_REASON] ? v[COL_REASON] : def_reason, 200);
+			row[5] = g_strndup(v[COL_REASON] ? v[COL_REASON] : def_reason, SUPPRESSION_MAX_REASON);
 			row[6] = g_strdup_printf("%" G_GINT64_FORMAT, expires);
 			row[7] = g_strdup(v[COL_NOTE] ? v[COL_NOTE] : "");
 			row[8] = g_strdup(v[COL_ORIGIN] ? v[COL_ORIGIN] : "");

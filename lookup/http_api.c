@@ -25,15 +25,14 @@
 #include "lookup/lookup.h"
 #include "lookup/lookup_db.h"
 #include "common/metrics.h"
+#include "store/suppression.h"
 
 #define HTTP_MAX_BODY		65536
 #define HTTP_MAX_HEADERS	16384
 #define HTTP_TIMEOUT		30
 #define HTTP_DEFAULT_LIMIT	100
 #define HTTP_MAX_LIMIT		1000
-/* Text members of a manual suppression, octets: the reason as
- * lookup_db_suppress() takes it (more was a 500), the note bounded too. */
-#define HTTP_MAX_REASON		200
+/* A manual suppression's note, octets (address and reason: store/suppression.h). */
 #define HTTP_MAX_NOTE		2000
 
 struct http_api {
@@ -534,7 +533,7 @@ http_delete_suppression(struct http_api *api, struct evhttp_request *req, const 
 		return;
 	}
 	{
-		char *e = log_escape(addr, strlen(addr), 320);
+		char *e = log_escape(addr, strlen(addr), SUPPRESSION_MAX_ADDRESS);
 		log_info("http event=unsuppressed tenant=%s address=\"%s\"", tenant, e);
 		g_free(e);
 	}
@@ -628,7 +627,7 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 	JsonNode *root, *mnode;
 	size_t len = evbuffer_get_length(in);
 	char *err = NULL, *key = NULL;
-	int64_t id = 0, secs;
+	int64_t id = 0;
 	PGresult *r;
 	PGconn *c;
 	int rc, i;
@@ -672,12 +671,12 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 		http_error(req, 400, "address is required");
 		goto out;
 	}
-	if (http_text_bad(req, "address", s.address, 320) || http_text_bad(req, "reason", s.reason,
-	    HTTP_MAX_REASON) || http_text_bad(req, "note", s.note, HTTP_MAX_NOTE) ||
+	if (http_text_bad(req, "address", s.address, SUPPRESSION_MAX_ADDRESS) ||
+	    http_text_bad(req, "reason", s.reason, SUPPRESSION_MAX_REASON) || http_text_bad(req, "note", s.note, HTTP_MAX_NOTE) ||
 	    http_text_bad(req, "class", s.cls, 32) || http_text_bad(req, "tenant", tenant_name, 256) ||
 	    http_text_bad(req, "expires_at", expires, 64))
 		goto out;
-	if ((key = address_key(s.address)) == NULL || strlen(s.address) > 320) {
+	if (suppression_address(s.address, NULL, &key) < 0) {
 		http_error(req, 400, "not a valid address: %s", s.address);
 		goto out;
 	}
@@ -685,17 +684,13 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", tenant_name);
 		goto out;
 	}
-	if (s.cls != NULL && !lookup_db_valid_class(s.cls)) {
+	if (s.cls != NULL && !suppression_class_valid(s.cls)) {
 		http_error(req, 400, "class must be hard, soft, complaint or manual");
 		goto out;
 	}
-	if (expires != NULL) {
-		if (lookup_db_duration(expires, &secs) == 0)
-			s.expires = (int64_t)time(NULL) + secs;
-		else if (lookup_db_time(expires, &s.expires) < 0 || s.expires <= time(NULL)) {
-			http_error(req, 400, "expires_at must be a future ISO 8601 time or a duration like 30d");
-			goto out;
-		}
+	if (expires != NULL && lookup_db_expires(expires, &s.expires) < 0) {
+		http_error(req, 400, "expires_at must be a future ISO 8601 time or a duration like 30d");
+		goto out;
 	}
 	s.origin = "manual";
 	if ((c = http_db(api, &err)) == NULL) {
@@ -708,7 +703,7 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 		goto out;
 	}
 	{
-		char *e = log_escape(s.address, strlen(s.address), 320);
+		char *e = log_escape(s.address, strlen(s.address), SUPPRESSION_MAX_ADDRESS);
 		log_info("http event=suppressed tenant=%s address=\"%s\" class=%s", s.tenant, e,
 		    s.cls ? s.cls : "manual");
 		g_free(e);
@@ -904,7 +899,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 		decoded = evhttp_uridecode(path + n, 0, &dlen);
-		if (decoded == NULL || dlen != strlen(decoded) || dlen > 320)
+		if (decoded == NULL || dlen != strlen(decoded) || dlen > SUPPRESSION_MAX_ADDRESS)
 			http_error(req, 400, "malformed or overlong address in the path");
 		else
 			rt->fn(api, req, decoded, &q);
