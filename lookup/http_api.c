@@ -22,6 +22,7 @@
 #include "common/address.h"
 #include "common/log.h"
 #include "lookup/conn_gate.h"
+#include "lookup/listener.h"
 #include "lookup/lookup.h"
 #include "lookup/lookup_db.h"
 #include "common/metrics.h"
@@ -36,7 +37,7 @@
 #define HTTP_MAX_NOTE		2000
 
 struct http_api {
-	const struct config *cfg;
+	struct lookup *lk;		/* the index, tenants and configuration in force */
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *ev_stop;
@@ -190,7 +191,7 @@ http_db(struct http_api *api, char **err)
 		api->db = NULL;
 	}
 	if (api->db == NULL)
-		api->db = lookup_db_connect(api->cfg->store_conninfo, err);
+		api->db = lookup_db_connect(lookup_config(api->lk)->store_conninfo, err);
 	return api->db;
 }
 
@@ -307,7 +308,7 @@ http_bearer_is(struct evhttp_request *req, const char *tok)
 int
 http_authorised(struct http_api *api, struct evhttp_request *req)
 {
-	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
+	const struct config *cfg = lookup_config(api->lk);
 	const char *tok = cfg->http_token;
 
 	if (tok == NULL || *tok == '\0') {
@@ -323,11 +324,17 @@ http_authorised(struct http_api *api, struct evhttp_request *req)
 	return 0;
 }
 
+struct lookup *
+http_lookup_handle(struct http_api *api)
+{
+	return api->lk;
+}
+
 /* The tenant of a single-address request: ?tenant= or the default. */
 const char *
-http_tenant(struct evhttp_request *req, struct evkeyvalq *q)
+http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	const char *name = http_param(q, "tenant"), *t = lookup_tenant(name);
+	const char *name = http_param(q, "tenant"), *t = lookup_tenant(api->lk, name);
 
 	if (t == NULL)
 		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", name);
@@ -343,7 +350,7 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	char *err = NULL;
 	PGresult *r = NULL;
 	PGconn *c;
-	int db_ok, loaded = lookup_index_loaded(), found;
+	int db_ok, loaded = lookup_index_loaded(api->lk), found;
 	double backlog;
 	struct notify_status ist;
 
@@ -361,7 +368,7 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	if (r)
 		PQclear(r);
 	backlog = metrics_value("rebound_spool_backlog", NULL, NULL, &found);
-	lookup_index_status(&ist);
+	lookup_index_status(api->lk, &ist);
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "status");
 	json_builder_add_string_value(b, db_ok && loaded ? "ok" : "unavailable");
@@ -376,16 +383,16 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	} else
 		json_builder_add_null_value(b);
 	json_builder_set_member_name(b, "listening");
-	json_builder_add_boolean_value(b, lookup_notify_connected());
+	json_builder_add_boolean_value(b, lookup_notify_connected(api->lk));
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "index");
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "loaded");
 	json_builder_add_boolean_value(b, loaded);
 	json_builder_set_member_name(b, "entries");
-	json_builder_add_int_value(b, (gint64)index_count(lookup_index()));
+	json_builder_add_int_value(b, (gint64)index_count(lookup_index(api->lk)));
 	json_builder_set_member_name(b, "bytes");
-	json_builder_add_int_value(b, (gint64)index_memory(lookup_index()));
+	json_builder_add_int_value(b, (gint64)index_memory(lookup_index(api->lk)));
 	json_builder_set_member_name(b, "change_id");
 	json_builder_add_int_value(b, ist.change_id);
 	json_builder_set_member_name(b, "standby");
@@ -416,9 +423,9 @@ http_metrics(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	(void)api;
 	(void)arg;
 	(void)q;
-	metrics_set("rebound_index_entries", NULL, NULL, (double)index_count(lookup_index()));
-	metrics_set("rebound_index_bytes", NULL, NULL, (double)index_memory(lookup_index()));
-	lookup_index_status(&ist);
+	metrics_set("rebound_index_entries", NULL, NULL, (double)index_count(lookup_index(api->lk)));
+	metrics_set("rebound_index_bytes", NULL, NULL, (double)index_memory(lookup_index(api->lk)));
+	lookup_index_status(api->lk, &ist);
 	if (ist.lag_seconds >= 0)
 		metrics_set("rebound_index_lag_seconds", NULL, NULL, ist.lag_seconds);
 	text = metrics_render();
@@ -429,7 +436,7 @@ http_metrics(struct http_api *api, struct evhttp_request *req, const char *arg, 
 static void
 http_lookup(struct http_api *api, struct evhttp_request *req, const char *addr, struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(req, q);
+	const char *tenant = http_tenant(api, req, q);
 	struct index_hit hit;
 	JsonBuilder *b;
 	char *action = NULL, *norm;
@@ -442,7 +449,7 @@ http_lookup(struct http_api *api, struct evhttp_request *req, const char *addr, 
 		http_error(req, 400, "not a valid address: %s", addr);
 		return;
 	}
-	r = lookup_query("http", tenant, addr, &hit, &action);
+	r = lookup_query(api->lk, "http", tenant, addr, &hit, &action);
 	if (r == LOOKUP_UNAVAILABLE) {
 		http_error(req, 503, "the suppression index is not loaded yet");
 		g_free(norm);
@@ -484,7 +491,7 @@ static void
 http_get_suppression(struct http_api *api, struct evhttp_request *req, const char *addr,
     struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(req, q);
+	const char *tenant = http_tenant(api, req, q);
 	char *err = NULL, *key;
 	PGresult *r;
 	PGconn *c;
@@ -516,7 +523,7 @@ http_delete_suppression(struct http_api *api, struct evhttp_request *req, const 
 	PGconn *c;
 	int rc;
 
-	if (http_authorised(api, req) < 0 || (tenant = http_tenant(req, q)) == NULL)
+	if (http_authorised(api, req) < 0 || (tenant = http_tenant(api, req, q)) == NULL)
 		return;
 	if ((key = address_key(addr)) == NULL) {
 		http_error(req, 400, "not a valid address: %s", addr);
@@ -680,7 +687,7 @@ http_post_suppression(struct http_api *api, struct evhttp_request *req, const ch
 		http_error(req, 400, "not a valid address: %s", s.address);
 		goto out;
 	}
-	if ((s.tenant = lookup_tenant(tenant_name)) == NULL) {
+	if ((s.tenant = lookup_tenant(api->lk, tenant_name)) == NULL) {
 		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", tenant_name);
 		goto out;
 	}
@@ -813,7 +820,7 @@ http_static_path(const char *path)
 static int
 http_check_head(struct http_api *api, struct evhttp_request *req, const char *path, int method)
 {
-	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
+	const struct config *cfg = lookup_config(api->lk);
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	struct evkeyval *kv;
 	const char *cl = NULL, *host;
@@ -1014,12 +1021,13 @@ http_thread(gpointer arg)
 }
 
 struct http_api *
-http_api_start(const struct config *cfg, long max_conns, char **err)
+http_api_start(struct lookup *lk, long max_conns, char **err)
 {
+	const struct config *cfg = lookup_config(lk);
 	struct http_api *api = g_new0(struct http_api, 1);
 	int i;
 
-	api->cfg = cfg;
+	api->lk = lk;
 	g_queue_init(&api->conns);
 	api->stop_pipe[0] = api->stop_pipe[1] = -1;
 	api->base = event_base_new();
@@ -1039,7 +1047,7 @@ http_api_start(const struct config *cfg, long max_conns, char **err)
 		event_add(api->ev_reap, &sec);
 	}
 	for (i = 0; cfg->http_listen && cfg->http_listen[i]; i++) {
-		struct evconnlistener *l = lookup_listen(api->base, cfg->http_listen[i], NULL, NULL, err);
+		struct evconnlistener *l = listener_bind(api->base, cfg->http_listen[i], NULL, NULL, err);
 		if (l == NULL || evhttp_bind_listener(api->http, l) == NULL) {
 			if (l != NULL) {
 				evconnlistener_free(l);
@@ -1090,11 +1098,4 @@ http_api_stop(struct http_api *api)
 	if (api->db)
 		PQfinish(api->db);
 	g_free(api);
-}
-
-void
-http_api_reload(struct http_api *api, const struct config *cfg)
-{
-	if (api != NULL)
-		g_atomic_pointer_set(&api->cfg, cfg);
 }

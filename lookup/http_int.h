@@ -56,6 +56,8 @@ int http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_d
 /* The write token; replies 401/403 and returns -1 without it. */
 int http_authorised(struct http_api *api, struct evhttp_request *req);
 /* ?tenant= or the default; replies 400 and returns NULL if unknown. */
-const char *http_tenant(struct evhttp_request *req, struct evkeyvalq *q);
+const char *http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q);
+/* The lookup handle the API answers from. */
+struct lookup *http_lookup_handle(struct http_api *api);
 
 #endif

@@ -29,7 +29,8 @@
 
 /* Class lists are checked: an unknown class must not silently match nothing. */
 static int
-http_v1_check_classes(struct evhttp_request *req, const struct lookup_db_filter *f)
+http_v1_check_classes(struct http_api *api, struct evhttp_request *req,
+    const struct lookup_db_filter *f)
 {
 	char *bad = NULL;
 
@@ -43,7 +44,7 @@ http_v1_check_classes(struct evhttp_request *req, const struct lookup_db_filter 
 		char **v = g_strsplit(f->tenant, ",", -1);
 		int i, ok = 1;
 		for (i = 0; v[i] && ok; i++)
-			if (lookup_tenant(g_strstrip(v[i])) == NULL) {
+			if (lookup_tenant(http_lookup_handle(api), g_strstrip(v[i])) == NULL) {
 				http_error(req, 400, "tenant: \"%s\" is not a configured tenant", v[i]);
 				ok = 0;
 			}
@@ -63,7 +64,7 @@ http_v1_events_common(struct http_api *api, struct evhttp_request *req, struct e
 	PGresult *r;
 	PGconn *c;
 
-	if (http_filter(req, q, &f, NULL) < 0 || http_v1_check_classes(req, &f) < 0)
+	if (http_filter(req, q, &f, NULL) < 0 || http_v1_check_classes(api, req, &f) < 0)
 		return;
 	if (f.recipient != NULL && address_domain(f.recipient) == NULL) {
 		http_error(req, 400, "recipient: not an address: %s", f.recipient);
@@ -159,7 +160,7 @@ static void
 http_v1_address(struct http_api *api, struct evhttp_request *req, const char *addr,
     struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(req, q);
+	const char *tenant = http_tenant(api, req, q);
 	PGresult *sr = NULL, *er = NULL, *ar = NULL;
 	char *err = NULL, *norm;
 	JsonObject *o;
@@ -228,7 +229,7 @@ http_v1_stats(struct http_api *api, struct evhttp_request *req, const char *arg,
 	gint64 total;
 
 	(void)arg;
-	if (http_filter(req, q, &f, "30d") < 0 || http_v1_check_classes(req, &f) < 0)
+	if (http_filter(req, q, &f, "30d") < 0 || http_v1_check_classes(api, req, &f) < 0)
 		return;
 	/* Counts are of what could suppress unless asked otherwise: the rest
 	 * are reports nothing vouched for (lists show them, each row saying). */

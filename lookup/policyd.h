@@ -14,22 +14,20 @@
  *
  *	smtpd_recipient_restrictions = ..., check_policy_service inet:127.0.0.1:2527
  *
- * policyd_stop() closes everything and frees the handle (NULL is fine).
+ * The handle is owned by the lookup handle (lookup.h), whose configuration
+ * in force each request reads; policyd_stop() closes everything and frees
+ * it (NULL is fine).
  */
 #ifndef REBOUND_POLICYD_H
 #define REBOUND_POLICYD_H
 
-#include <event2/event.h>
-
+struct event_base;
+struct lookup;
 struct policyd;
 
-struct config;
-
-/* Listens on cfg->lookup_policy_listen; cfg must outlive the server. */
-struct policyd *policyd_start(struct event_base *base, const struct config *cfg, long max_conns,
-    char **err);
+/* Answers from lk on every address of listen; NULL and *err (g_free). */
+struct policyd *policyd_start(struct lookup *lk, struct event_base *base, char **listen,
+    long max_conns, char **err);
 void policyd_stop(struct policyd *pd);
-/* The configuration (tenants) later requests read; same thread as policyd_start(). */
-void policyd_reload(struct policyd *pd, const struct config *cfg);
 
 #endif

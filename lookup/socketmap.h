@@ -15,21 +15,24 @@
  *
  *	check_recipient_access socketmap:inet:127.0.0.1:2526:suppressed
  *
- * The handle is owned by the caller: socketmap_stop() closes listeners and
- * connections and frees it (NULL is fine).
+ * The handle is owned by the lookup handle (lookup.h): socketmap_stop()
+ * closes listeners and connections and frees it (NULL is fine).
  */
 #ifndef REBOUND_SOCKETMAP_H
 #define REBOUND_SOCKETMAP_H
 
-#include <event2/event.h>
+#include <stddef.h>
 
+struct event_base;
+struct lookup;
 struct socketmap;
 
-struct socketmap *socketmap_start(struct event_base *base, char **listen, long max_conns,
-    char **err);
+/* Answers from lk on every address of listen; NULL and *err (g_free). */
+struct socketmap *socketmap_start(struct lookup *lk, struct event_base *base, char **listen,
+    long max_conns, char **err);
 void socketmap_stop(struct socketmap *sm);
 
 /* The reply text (without netstring framing) for one request; g_free. */
-char *socketmap_answer(const char *req, size_t len);
+char *socketmap_answer(struct lookup *lk, const char *req, size_t len);
 
 #endif
