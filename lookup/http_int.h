@@ -1,7 +1,7 @@
 /*
  * http_int.h - what the HTTP API's handler files share (http_api.c owns
- * the listener, the dispatch and these helpers; http_v1.c and http_ui.c
- * add routes).  Every function runs on the API thread.
+ * the listener, the dispatch and these helpers; http_suppress.c,
+ * http_v1.c and http_ui.c add routes).  Every function runs on the API thread.
  */
 #ifndef REBOUND_HTTP_INT_H
 #define REBOUND_HTTP_INT_H
@@ -30,7 +30,8 @@ struct http_route {
 	http_handler fn;
 };
 
-/* Routes of http_v1.c and http_ui.c, ended by a NULL path. */
+/* Routes of http_suppress.c, http_v1.c and http_ui.c, ended by a NULL path. */
+extern const struct http_route http_suppress_routes[];
 extern const struct http_route http_v1_routes[];
 extern const struct http_route http_ui_routes[];
 
