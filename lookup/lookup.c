@@ -9,6 +9,7 @@
 #include "common/conn_limits.h"
 #include "common/log.h"
 #include "lookup/http_api.h"
+#include "lookup/listener.h"
 #include "common/metrics.h"
 #include "lookup/notify.h"
 #include "lookup/policyd.h"
@@ -18,8 +19,8 @@ struct lookup {
 	const struct config *cfg;	/* swapped by lookup_reload(), read by any thread */
 	struct index *ix;
 	struct notify *notify;
-	struct socketmap *socketmap;
-	struct policyd *policyd;
+	struct listener *socketmap;	/* socketmap_proto */
+	struct listener *policyd;	/* policyd_proto */
 	struct http_api *http;
 	struct metrics_series *lat[3], *found[3], *notfound[3];
 };
@@ -178,11 +179,10 @@ lookup_start(const struct config *cfg, struct event_base *base, char **err)
 	/* 2. the relay-facing listeners on the caller's loop, within the descriptor budget */
 	if (conn_limits_compute(cfg, &cl, err) == -1)
 		goto fail;
-	if ((lk->socketmap = socketmap_start(lk, base, cfg->lookup_socketmap_listen, cl.socketmap,
-	    err)) == NULL)
-		goto fail;
-	if ((lk->policyd = policyd_start(lk, base, cfg->lookup_policy_listen, cl.policy,
-	    err)) == NULL)
+	if ((lk->socketmap = listener_start(base, &socketmap_proto, lk, cfg->lookup_socketmap_listen,
+	    cl.socketmap, err)) == NULL ||
+	    (lk->policyd = listener_start(base, &policyd_proto, lk, cfg->lookup_policy_listen,
+	    cl.policy, err)) == NULL)
 		goto fail;
 	/* 3. the HTTP API in its own thread */
 	if ((lk->http = http_api_start(lk, cl.http, err)) == NULL)
@@ -233,8 +233,8 @@ lookup_free(struct lookup *lk)
 	if (lk == NULL)
 		return;
 	http_api_stop(lk->http);
-	socketmap_stop(lk->socketmap);
-	policyd_stop(lk->policyd);
+	listener_free(lk->socketmap);
+	listener_free(lk->policyd);
 	notify_free(lk->notify);
 	index_free(lk->ix);
 	g_free(lk);

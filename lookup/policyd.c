@@ -15,11 +15,6 @@
 #define POLICYD_MAX_ATTRS	100
 #define POLICYD_IDLE		300
 
-struct policyd {
-	struct lookup *lk;
-	struct listener *srv;
-};
-
 static const char *
 policyd_tenant(struct lookup *lk, GHashTable *attrs)
 {
@@ -80,7 +75,7 @@ static const char *
 policyd_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out,
     guint64 *requests)
 {
-	struct policyd *pd = arg;
+	struct lookup *lk = arg;
 	GHashTable *attrs = state;
 	char *line, *eq, *answer;
 	const char *why = NULL;
@@ -96,7 +91,7 @@ policyd_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out,
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
 		if (len == 0) {
-			answer = policyd_answer(pd->lk, attrs);
+			answer = policyd_answer(lk, attrs);
 			evbuffer_add_printf(out, "action=%s\n\n", answer);
 			g_free(answer);
 			g_hash_table_remove_all(attrs);
@@ -114,7 +109,7 @@ policyd_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out,
 	return why;
 }
 
-static const struct listener_proto policyd_proto = {
+const struct listener_proto policyd_proto = {
 	.name = "policyd",
 	.tag = "pd",
 	.idle = POLICYD_IDLE,
@@ -122,26 +117,3 @@ static const struct listener_proto policyd_proto = {
 	.conn_free = policyd_conn_free,
 	.read = policyd_read,
 };
-
-struct policyd *
-policyd_start(struct lookup *lk, struct event_base *base, char **listen, long max_conns,
-    char **err)
-{
-	struct policyd *pd = g_new0(struct policyd, 1);
-
-	pd->lk = lk;
-	if ((pd->srv = listener_start(base, &policyd_proto, pd, listen, max_conns, err)) == NULL) {
-		g_free(pd);
-		return NULL;
-	}
-	return pd;
-}
-
-void
-policyd_stop(struct policyd *pd)
-{
-	if (pd == NULL)
-		return;
-	listener_free(pd->srv);
-	g_free(pd);
-}

@@ -14,20 +14,15 @@
  *
  *	smtpd_recipient_restrictions = ..., check_policy_service inet:127.0.0.1:2527
  *
- * The handle is owned by the lookup handle (lookup.h), whose configuration
- * in force each request reads; policyd_stop() closes everything and frees
- * it (NULL is fine).
+ * The connections are lookup/listener.h's; lookup.c starts one listener
+ * with policyd_proto and the lookup handle as its argument, whose
+ * configuration in force each request reads.
  */
 #ifndef REBOUND_POLICYD_H
 #define REBOUND_POLICYD_H
 
-struct event_base;
-struct lookup;
-struct policyd;
+struct listener_proto;
 
-/* Answers from lk on every address of listen; NULL and *err (g_free). */
-struct policyd *policyd_start(struct lookup *lk, struct event_base *base, char **listen,
-    long max_conns, char **err);
-void policyd_stop(struct policyd *pd);
+extern const struct listener_proto policyd_proto;
 
 #endif

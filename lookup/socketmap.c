@@ -14,11 +14,6 @@
 #define SOCKETMAP_MAX_REQUEST	4096
 #define SOCKETMAP_IDLE		300
 
-struct socketmap {
-	struct lookup *lk;
-	struct listener *srv;
-};
-
 char *
 socketmap_answer(struct lookup *lk, const char *req, size_t len)
 {
@@ -59,7 +54,7 @@ static const char *
 socketmap_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out,
     guint64 *requests)
 {
-	struct socketmap *sm = arg;
+	struct lookup *lk = arg;
 
 	(void)state;
 	for (;;) {
@@ -86,7 +81,7 @@ socketmap_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out
 		p = evbuffer_pullup(in, total);
 		if (p[total - 1] != ',')
 			return "bad-netstring";
-		reply = socketmap_answer(sm->lk, (const char *)p + digits + 1, n);
+		reply = socketmap_answer(lk, (const char *)p + digits + 1, n);
 		evbuffer_drain(in, total);
 		evbuffer_add_printf(out, "%zu:%s,", strlen(reply), reply);
 		g_free(reply);
@@ -94,32 +89,9 @@ socketmap_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out
 	}
 }
 
-static const struct listener_proto socketmap_proto = {
+const struct listener_proto socketmap_proto = {
 	.name = "socketmap",
 	.tag = "sm",
 	.idle = SOCKETMAP_IDLE,
 	.read = socketmap_read,
 };
-
-struct socketmap *
-socketmap_start(struct lookup *lk, struct event_base *base, char **listen, long max_conns,
-    char **err)
-{
-	struct socketmap *sm = g_new0(struct socketmap, 1);
-
-	sm->lk = lk;
-	if ((sm->srv = listener_start(base, &socketmap_proto, sm, listen, max_conns, err)) == NULL) {
-		g_free(sm);
-		return NULL;
-	}
-	return sm;
-}
-
-void
-socketmap_stop(struct socketmap *sm)
-{
-	if (sm == NULL)
-		return;
-	listener_free(sm->srv);
-	g_free(sm);
-}
