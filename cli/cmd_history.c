@@ -23,6 +23,24 @@ cli_col(PGresult *r, int j, const char *name)
 	return log_escape(PQgetvalue(r, j, col), strlen(PQgetvalue(r, j, col)), 300);
 }
 
+/* "TITLE (N, newest first):", then one line of name=value per row. */
+static void
+cli_rows(const char *title, PGresult *r, const char *const *cols)
+{
+	int j, k;
+
+	printf("%s (%d, newest first):\n", title, PQntuples(r));
+	for (j = 0; j < PQntuples(r); j++) {
+		printf(" ");
+		for (k = 0; cols[k]; k++) {
+			char *v = cli_col(r, j, cols[k]);
+			printf(" %s=%s", cols[k], v);
+			g_free(v);
+		}
+		printf("\n");
+	}
+}
+
 /* "Why is this address suppressed, since when, who lifted it?" in one
  * answer: the state, every event with its diagnostic and rule, the audit. */
 int
@@ -39,7 +57,7 @@ cmd_history(int argc, char **argv)
 	static const char *const au_cols[] = { "at", "op", "origin", "actor", NULL };
 	struct cli c = { 0 };
 	PGresult *s = NULL, *e = NULL, *a = NULL;
-	int rc, j, k;
+	int rc;
 
 	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "State, events and audit trail of one address.", extra, 1)) != 0)
 		goto out;
@@ -74,26 +92,8 @@ cmd_history(int argc, char **argv)
 		g_free(origin);
 		g_free(evid);
 	}
-	printf("events (%d, newest first):\n", PQntuples(e));
-	for (j = 0; j < PQntuples(e); j++) {
-		printf(" ");
-		for (k = 0; ev_cols[k]; k++) {
-			char *v = cli_col(e, j, ev_cols[k]);
-			printf(" %s=%s", ev_cols[k], v);
-			g_free(v);
-		}
-		printf("\n");
-	}
-	printf("audit (%d, newest first):\n", PQntuples(a));
-	for (j = 0; j < PQntuples(a); j++) {
-		printf(" ");
-		for (k = 0; au_cols[k]; k++) {
-			char *v = cli_col(a, j, au_cols[k]);
-			printf(" %s=%s", au_cols[k], v);
-			g_free(v);
-		}
-		printf("\n");
-	}
+	cli_rows("events", e, ev_cols);
+	cli_rows("audit", a, au_cols);
 	rc = PQntuples(s) > 0 ? 0 : 1;
 out:
 	if (s)

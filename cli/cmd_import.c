@@ -375,6 +375,201 @@ cli_progress(off_t done, off_t total, long rows)
 	fflush(stderr);
 }
 
+/* One import run: the column map, the counts and the batch being filled. */
+struct cli_import {
+	const char *def_class, *def_reason;
+	int map[NCOLS];			/* column -> field number, -1 = not in the file */
+	int header;			/* the first record was looked at */
+	long rows, rejected, added, updated, repeated;
+	GHashTable *seen;		/* tenant\taddress key of every row taken, across batches */
+	GString *rejects;		/* the first CLI_MAX_REJECTS_SHOWN, for stderr */
+	struct cli_batch b;
+};
+
+/* One record's values, and what they become once checked. */
+struct cli_import_row {
+	const char *v[NCOLS];		/* into the record's fields; NULL = absent or empty */
+	const char *tenant, *cls;
+	char *addr, *key;
+	int64_t expires, first, last, count;
+};
+
+/* The first record: a header row maps the columns by name and is
+ * consumed (1); otherwise the first column is the address (0). */
+static int
+cli_import_header(struct cli_import *im, GPtrArray *fields, int n)
+{
+	/* a UTF-8 byte-order mark from spreadsheet exports */
+	char *f0 = fields->pdata[0];
+	int rank[NCOLS], rk, i;
+
+	im->header = 1;
+	if (g_str_has_prefix(f0, "\xEF\xBB\xBF"))
+		memmove(f0, f0 + 3, strlen(f0 + 3) + 1);
+	for (i = 0; i < n; i++) {
+		int col = cli_import_column(fields->pdata[i], &rk);
+		if (col >= 0 && (im->map[col] < 0 || rk < rank[col])) {
+			im->map[col] = i;
+			rank[col] = rk;
+		}
+	}
+	if (im->map[COL_ADDRESS] >= 0)
+		return 1;
+	for (i = 0; i < NCOLS; i++)
+		im->map[i] = -1;
+	im->map[COL_ADDRESS] = 0;
+	return 0;
+}
+
+/* Fills row from the record and checks it: NULL, or why it is rejected
+ * and *bad the value at fault (or NULL). */
+static const char *
+cli_import_check(const struct cli_import *im, const struct cli *c, GPtrArray *fields, int n,
+    int toolong, struct cli_import_row *row, const char **bad)
+{
+	const char *const *v = row->v;
+	int i;
+
+	for (i = 0; i < NCOLS; i++)
+		if (im->map[i] >= 0 && im->map[i] < n) {
+			row->v[i] = g_strstrip((char *)fields->pdata[im->map[i]]);
+			cli_csv_unescape((char *)row->v[i]);
+			if (*row->v[i] == '\0')
+				row->v[i] = NULL;
+		}
+	row->tenant = v[COL_TENANT] ? v[COL_TENANT] : c->tenant;
+	/* SES names the class in Reason (BOUNCE, COMPLAINT). */
+	row->cls = im->map[COL_CLASS] < 0 && cli_import_class(v[COL_REASON], NULL) != NULL ?
+	    cli_import_class(v[COL_REASON], NULL) : cli_import_class(v[COL_CLASS], im->def_class);
+	*bad = NULL;
+	if (toolong)
+		return "field or row too long";
+	if (v[COL_ADDRESS] == NULL)
+		return "no address";
+	if (suppression_address(v[COL_ADDRESS], &row->addr, &row->key) < 0)
+		return *bad = v[COL_ADDRESS], "not a valid address";
+	if (row->cls == NULL)
+		return *bad = v[COL_CLASS], "unknown class";
+	if (!cli_tenant_known(c->cfg, row->tenant))
+		return *bad = row->tenant, "unknown tenant";
+	if (v[COL_ORIGIN] && strcmp(v[COL_ORIGIN], "automatic") != 0 &&
+	    strcmp(v[COL_ORIGIN], "manual") != 0 && strcmp(v[COL_ORIGIN], "import") != 0)
+		return *bad = v[COL_ORIGIN], "origin is not automatic, manual or import";
+	if (v[COL_EXPIRES] && lookup_db_time(v[COL_EXPIRES], &row->expires) < 0)
+		return *bad = v[COL_EXPIRES], "expires_at is not an ISO 8601 time";
+	if (v[COL_FIRST_SEEN] && cli_import_time(v[COL_FIRST_SEEN], &row->first) < 0)
+		return *bad = v[COL_FIRST_SEEN], "first seen is not a time";
+	if (v[COL_LAST_SEEN] && cli_import_time(v[COL_LAST_SEEN], &row->last) < 0)
+		return *bad = v[COL_LAST_SEEN], "last seen is not a time";
+	if (v[COL_COUNT] && ((row->count = g_ascii_strtoll(v[COL_COUNT], NULL, 10)) < 1 ||
+	    strspn(v[COL_COUNT], "0123456789") != strlen(v[COL_COUNT])))
+		return *bad = v[COL_COUNT], "event_count is not a positive integer";
+	return NULL;
+}
+
+static void
+cli_import_reject(struct cli_import *im, long line, const char *why, const char *bad)
+{
+	if (++im->rejected > CLI_MAX_REJECTS_SHOWN)
+		return;
+	g_string_append_printf(im->rejects, "  line %ld: %s", line, why);
+	if (bad != NULL) {
+		char *shown = log_escape(bad, strlen(bad), 80);
+		g_string_append_printf(im->rejects, ": \"%s\"", shown);
+		g_free(shown);
+	}
+	g_string_append_c(im->rejects, '\n');
+}
+
+/* Adds a checked row to the batch; takes row->addr and row->key. */
+static void
+cli_import_take(struct cli_import *im, struct cli_import_row *row)
+{
+	const char *const *v = row->v;
+	char *seen_key, *out[CLI_BATCH_COLS];
+
+	/* A list with one date (a provider's "created") has it as both. */
+	if (row->first == 0)
+		row->first = row->last;
+	if (row->last == 0)
+		row->last = row->first;
+	seen_key = g_strdup_printf("%s\t%s", row->tenant, row->key);
+	if (g_hash_table_contains(im->seen, seen_key)) {
+		/* The later row wins; the summary says how many there were. */
+		im->repeated++;
+		if (!g_hash_table_contains(im->b.seen, seen_key))
+			im->b.flushed_repeats++;
+		g_free(seen_key);
+	} else
+		g_hash_table_add(im->seen, seen_key);
+	out[0] = g_strdup(row->tenant);
+	out[1] = row->addr;
+	out[2] = row->key;
+	out[3] = g_strdup(address_domain(row->addr));
+	out[4] = g_strdup(row->cls);
+	out[5] = g_strndup(v[COL_REASON] ? v[COL_REASON] : im->def_reason, SUPPRESSION_MAX_REASON);
+	out[6] = g_strdup_printf("%" G_GINT64_FORMAT, row->expires);
+	out[7] = g_strdup(v[COL_NOTE] ? v[COL_NOTE] : "");
+	out[8] = g_strdup(v[COL_ORIGIN] ? v[COL_ORIGIN] : "");
+	out[9] = g_strdup_printf("%" G_GINT64_FORMAT, row->first);
+	out[10] = g_strdup_printf("%" G_GINT64_FORMAT, row->last);
+	out[11] = g_strdup_printf("%" G_GINT64_FORMAT, row->count);
+	cli_batch_add(&im->b, out);
+	row->addr = row->key = NULL;
+}
+
+/* One transaction, audited as "import": a failed import leaves the list as it was. */
+static int
+cli_import_begin(PGconn *db, char **err)
+{
+	const char *actor[1] = { "import" };
+	PGresult *r;
+
+	if ((r = lookup_db_exec(db, "BEGIN", 0, NULL, err)) == NULL)
+		return -1;
+	PQclear(r);
+	if ((r = lookup_db_exec(db, "SELECT set_config('rebound.actor', $1, true)", 1, actor, err)) == NULL)
+		return -1;
+	PQclear(r);
+	return 0;
+}
+
+/* Every record of csv into the batch, flushed as it fills; -1 and *err on a database error. */
+static int
+cli_import_rows(struct cli_import *im, struct cli *c, struct cli_csv *csv, off_t size,
+    char **err)
+{
+	GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
+	gint64 last_draw = 0;
+	int n, toolong, tty = isatty(2), rc = 0;
+
+	while ((n = cli_csv_next(csv, fields, &toolong)) > 0) {
+		struct cli_import_row row;
+		const char *why, *bad;
+
+		memset(&row, 0, sizeof(row));
+		if (!im->header && im->rows == 0 && cli_import_header(im, fields, n))
+			continue;	/* it was a header row */
+		im->rows++;
+		if ((why = cli_import_check(im, c, fields, n, toolong, &row, &bad)) != NULL) {
+			cli_import_reject(im, csv->line, why, bad);
+			g_free(row.addr);
+			g_free(row.key);
+			continue;
+		}
+		cli_import_take(im, &row);
+		if (im->b.rows >= CLI_BATCH &&
+		    (rc = cli_batch_flush(c->db, &im->b, &im->added, &im->updated, err)) < 0)
+			break;
+		if (tty && g_get_monotonic_time() - last_draw > 100000) {
+			cli_progress(csv->bytes, size, im->rows);
+			last_draw = g_get_monotonic_time();
+		}
+	}
+	g_ptr_array_free(fields, TRUE);
+	return rc;
+}
+
 int
 cmd_import(int argc, char **argv)
 {
@@ -386,19 +581,17 @@ cmd_import(int argc, char **argv)
 	};
 	struct cli c = { 0 };
 	struct cli_csv csv = { 0 };
-	struct cli_batch b;
-	GPtrArray *fields = g_ptr_array_new_with_free_func(g_free);
-	GString *rejects = g_string_new(NULL);
-	int map[NCOLS], header = 0, rc, n, toolong, tty = isatty(2), i;
-	long rows = 0, rejected = 0, added = 0, updated = 0, repeated = 0;
-	/* tenant\taddress key of every row taken, to count repeats across batches */
-	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	gint64 t0 = g_get_monotonic_time(), last_draw = 0;
+	struct cli_import im = { 0 };
+	int rc, i, tty = isatty(2);
+	gint64 t0 = g_get_monotonic_time();
 	struct stat st;
 	PGresult *r;
-	const char *actor[1] = { "import" };
 
-	cli_batch_init(&b);
+	cli_batch_init(&im.b);
+	im.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	im.rejects = g_string_new(NULL);
+	for (i = 0; i < NCOLS; i++)
+		im.map[i] = -1;
 	if ((rc = cli_init(&c, &argc, &argv, "FILE.csv",
 	    "Bulk-load a suppression list from CSV: Rebound's export, or the suppression exports "
 	    "of Amazon SES, SendGrid and Mailgun.  With a header row, columns are found by name "
@@ -420,6 +613,8 @@ cmd_import(int argc, char **argv)
 	}
 	if (def_reason == NULL)
 		def_reason = g_strdup("imported");
+	im.def_class = def_class;
+	im.def_reason = def_reason;
 	if ((csv.fp = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r")) == NULL) {
 		fprintf(stderr, "rebound import: %s: %s\n", argv[1], g_strerror(errno));
 		rc = CLI_ERR;
@@ -428,134 +623,8 @@ cmd_import(int argc, char **argv)
 	if (fstat(fileno(csv.fp), &st) < 0 || !S_ISREG(st.st_mode))
 		st.st_size = 0;
 	csv.next_line = 1;
-	for (i = 0; i < NCOLS; i++)
-		map[i] = -1;
-	/* one transaction: a failed import leaves the list as it was */
-	if ((r = lookup_db_exec(c.db, "BEGIN", 0, NULL, &err)) == NULL) {
-		rc = cli_db_fail("import", err);
-		goto out;
-	}
-	PQclear(r);
-	if ((r = lookup_db_exec(c.db, "SELECT set_config('rebound.actor', $1, true)", 1, actor, &err)) == NULL) {
-		rc = cli_db_fail("import", err);
-		goto out;
-	}
-	PQclear(r);
-	while ((n = cli_csv_next(&csv, fields, &toolong)) > 0) {
-		const char *v[NCOLS] = { NULL };
-		const char *tenant, *cls, *why = NULL, *bad = NULL;
-		char *addr = NULL, *key = NULL, *seen_key;
-		int64_t expires = 0, first = 0, last = 0, count = 0;
-
-		if (!header && rows == 0) {
-			/* a UTF-8 byte-order mark from spreadsheet exports */
-			char *f0 = fields->pdata[0];
-			int rank[NCOLS], rk;
-			if (g_str_has_prefix(f0, "\xEF\xBB\xBF"))
-				memmove(f0, f0 + 3, strlen(f0 + 3) + 1);
-			for (i = 0; i < n; i++) {
-				int col = cli_import_column(fields->pdata[i], &rk);
-				if (col >= 0 && (map[col] < 0 || rk < rank[col])) {
-					map[col] = i;
-					rank[col] = rk;
-				}
-			}
-			header = 1;
-			if (map[COL_ADDRESS] >= 0)
-				continue;	/* it was a header row */
-			for (i = 0; i < NCOLS; i++)
-				map[i] = -1;
-			map[COL_ADDRESS] = 0;
-		}
-		rows++;
-		for (i = 0; i < NCOLS; i++)
-			if (map[i] >= 0 && map[i] < n) {
-				v[i] = g_strstrip((char *)fields->pdata[map[i]]);
-				cli_csv_unescape((char *)v[i]);
-				if (*v[i] == '\0')
-					v[i] = NULL;
-			}
-		tenant = v[COL_TENANT] ? v[COL_TENANT] : c.tenant;
-		/* SES names the class in Reason (BOUNCE, COMPLAINT). */
-		cls = map[COL_CLASS] < 0 && cli_import_class(v[COL_REASON], NULL) != NULL ?
-		    cli_import_class(v[COL_REASON], NULL) : cli_import_class(v[COL_CLASS], def_class);
-		if (toolong)
-			why = "field or row too long";
-		else if (v[COL_ADDRESS] == NULL)
-			why = "no address";
-		else if (suppression_address(v[COL_ADDRESS], &addr, &key) < 0)
-			why = "not a valid address", bad = v[COL_ADDRESS];
-		else if (cls == NULL)
-			why = "unknown class", bad = v[COL_CLASS];
-		else if (!cli_tenant_known(c.cfg, tenant))
-			why = "unknown tenant", bad = tenant;
-		else if (v[COL_ORIGIN] && strcmp(v[COL_ORIGIN], "automatic") != 0 &&
-		    strcmp(v[COL_ORIGIN], "manual") != 0 && strcmp(v[COL_ORIGIN], "import") != 0)
-			why = "origin is not automatic, manual or import", bad = v[COL_ORIGIN];
-		else if (v[COL_EXPIRES] && lookup_db_time(v[COL_EXPIRES], &expires) < 0)
-			why = "expires_at is not an ISO 8601 time", bad = v[COL_EXPIRES];
-		else if (v[COL_FIRST_SEEN] && cli_import_time(v[COL_FIRST_SEEN], &first) < 0)
-			why = "first seen is not a time", bad = v[COL_FIRST_SEEN];
-		else if (v[COL_LAST_SEEN] && cli_import_time(v[COL_LAST_SEEN], &last) < 0)
-			why = "last seen is not a time", bad = v[COL_LAST_SEEN];
-		else if (v[COL_COUNT] && ((count = g_ascii_strtoll(v[COL_COUNT], NULL, 10)) < 1 ||
-		    strspn(v[COL_COUNT], "0123456789") != strlen(v[COL_COUNT])))
-			why = "event_count is not a positive integer", bad = v[COL_COUNT];
-		if (why != NULL) {
-			rejected++;
-			if (rejected <= CLI_MAX_REJECTS_SHOWN) {
-				g_string_append_printf(rejects, "  line %ld: %s", csv.line, why);
-				if (bad != NULL) {
-					char *shown = log_escape(bad, strlen(bad), 80);
-					g_string_append_printf(rejects, ": \"%s\"", shown);
-					g_free(shown);
-				}
-				g_string_append_c(rejects, '\n');
-			}
-			g_free(addr);
-			g_free(key);
-			continue;
-		}
-		/* A list with one date (a provider's "created") has it as both. */
-		if (first == 0)
-			first = last;
-		if (last == 0)
-			last = first;
-		seen_key = g_strdup_printf("%s\t%s", tenant, key);
-		if (g_hash_table_contains(seen, seen_key)) {
-			/* The later row wins; the summary says how many there were. */
-			repeated++;
-			if (!g_hash_table_contains(b.seen, seen_key))
-				b.flushed_repeats++;
-			g_free(seen_key);
-		} else
-			g_hash_table_add(seen, seen_key);
-		{
-			char *row[CLI_BATCH_COLS];
-			row[0] = g_strdup(tenant);
-			row[1] = addr;
-			row[2] = key;
-			row[3] = g_strdup(address_domain(addr));
-			row[4] = g_strdup(cls);
-			row[5] = g_strndup(v[COL_REASON] ? v[COL_REASON] : def_reason, SUPPRESSION_MAX_REASON);
-			row[6] = g_strdup_printf("%" G_GINT64_FORMAT, expires);
-			row[7] = g_strdup(v[COL_NOTE] ? v[COL_NOTE] : "");
-			row[8] = g_strdup(v[COL_ORIGIN] ? v[COL_ORIGIN] : "");
-			row[9] = g_strdup_printf("%" G_GINT64_FORMAT, first);
-			row[10] = g_strdup_printf("%" G_GINT64_FORMAT, last);
-			row[11] = g_strdup_printf("%" G_GINT64_FORMAT, count);
-			cli_batch_add(&b, row);
-		}
-		if (b.rows >= CLI_BATCH && cli_batch_flush(c.db, &b, &added, &updated, &err) < 0) {
-			rc = cli_db_fail("import", err);
-			goto out;
-		}
-		if (tty && g_get_monotonic_time() - last_draw > 100000) {
-			cli_progress(csv.bytes, st.st_size, rows);
-			last_draw = g_get_monotonic_time();
-		}
-	}
-	if (cli_batch_flush(c.db, &b, &added, &updated, &err) < 0) {
+	if (cli_import_begin(c.db, &err) < 0 || cli_import_rows(&im, &c, &csv, st.st_size, &err) < 0 ||
+	    cli_batch_flush(c.db, &im.b, &im.added, &im.updated, &err) < 0) {
 		rc = cli_db_fail("import", err);
 		goto out;
 	}
@@ -565,24 +634,24 @@ cmd_import(int argc, char **argv)
 	}
 	PQclear(r);
 	if (tty) {
-		cli_progress(st.st_size, st.st_size, rows);
+		cli_progress(st.st_size, st.st_size, im.rows);
 		fputc('\n', stderr);
 	}
 	/* Every row read is one of the four. */
 	printf("read %ld rows: %ld added, %ld updated, %ld repeated, %ld rejected (%.1f s)\n",
-	    rows, added, updated, repeated, rejected, (g_get_monotonic_time() - t0) / 1e6);
-	if (rejected > 0) {
-		fprintf(stderr, "rejected rows%s:\n%s", rejected > CLI_MAX_REJECTS_SHOWN ?
-		    " (first " G_STRINGIFY(CLI_MAX_REJECTS_SHOWN) ")" : "", rejects->str);
+	    im.rows, im.added, im.updated, im.repeated, im.rejected,
+	    (g_get_monotonic_time() - t0) / 1e6);
+	if (im.rejected > 0) {
+		fprintf(stderr, "rejected rows%s:\n%s", im.rejected > CLI_MAX_REJECTS_SHOWN ?
+		    " (first " G_STRINGIFY(CLI_MAX_REJECTS_SHOWN) ")" : "", im.rejects->str);
 		rc = 1;
 	}
 out:
 	if (csv.fp && csv.fp != stdin)
 		fclose(csv.fp);
-	cli_batch_free(&b);
-	g_hash_table_destroy(seen);
-	g_ptr_array_free(fields, TRUE);
-	g_string_free(rejects, TRUE);
+	cli_batch_free(&im.b);
+	g_hash_table_destroy(im.seen);
+	g_string_free(im.rejects, TRUE);
 	g_free(def_class);
 	g_free(def_reason);
 	cli_free(&c);

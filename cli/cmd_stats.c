@@ -12,11 +12,63 @@
 #include "common/log.h"
 #include "lookup/lookup_db.h"
 
+/* The counts: by each dimension (or only --by), per interval if asked,
+ * and the suppressions in force.  0, or CLI_ERR after printing why. */
+static int
+cli_stats_report(PGconn *db, const struct lookup_db_filter *f, const char *by,
+    const char *interval)
+{
+	char *err = NULL;
+	PGresult *r;
+	int i, j;
+
+	printf("events: %s\n", f->suppressible == NULL ? "all" : strcmp(f->suppressible, "true") == 0 ?
+	    "suppressible only (--suppressible any counts all)" : "not suppressible only");
+	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
+		if (by && strcmp(by, lookup_db_stats_dimensions[i]) != 0)
+			continue;
+		if ((r = lookup_db_stats(db, lookup_db_stats_dimensions[i], f, &err)) == NULL) {
+			return cli_db_fail("stats", err);
+		}
+		printf("by %s%s%s:\n", lookup_db_stats_dimensions[i], f->cls ? ", class " : "", f->cls ? f->cls : "");
+		if (PQntuples(r) == 0)
+			printf("  (no events)\n");
+		for (j = 0; j < PQntuples(r); j++) {
+			char *key = log_escape(PQgetvalue(r, j, 0), strlen(PQgetvalue(r, j, 0)), 200);
+			printf("  %-40s %10s\n", key, PQgetvalue(r, j, 1));
+			g_free(key);
+		}
+		PQclear(r);
+	}
+	if (interval != NULL) {
+		if ((r = lookup_db_series(db, interval, by, f, &err)) == NULL) {
+			return cli_db_fail("stats", err);
+		}
+		printf("per %s%s%s:\n", interval, by ? ", by " : "", by ? by : "");
+		if (PQntuples(r) == 0)
+			printf("  (no events)\n");
+		for (j = 0; j < PQntuples(r); j++) {
+			char *key = log_escape(PQgetvalue(r, j, 1), strlen(PQgetvalue(r, j, 1)), 200);
+			printf("  %-20s  %-30s %10s\n", PQgetvalue(r, j, 0), key, PQgetvalue(r, j, 2));
+			g_free(key);
+		}
+		PQclear(r);
+	}
+	if ((r = lookup_db_suppression_counts(db, f->tenant, &err)) == NULL) {
+		return cli_db_fail("stats", err);
+	}
+	printf("suppressed now:\n");
+	for (j = 0; j < PQntuples(r); j++)
+		printf("  %-40s %10s\n", PQgetvalue(r, j, 0), PQgetvalue(r, j, 1));
+	PQclear(r);
+	return 0;
+}
+
 int
 cmd_stats(int argc, char **argv)
 {
 	char *since = NULL, *until = NULL, *by = NULL, *cls = NULL, *domain = NULL, *provider = NULL;
-	char *campaign = NULL, *interval = NULL, *err = NULL, *bad = NULL, *supp = NULL;
+	char *campaign = NULL, *interval = NULL, *bad = NULL, *supp = NULL;
 	gboolean all = FALSE;
 	GOptionEntry extra[] = {
 		{ "since", 's', 0, G_OPTION_ARG_STRING, &since, "7d, 24h, or an ISO 8601 time (default 30d)", "WHEN" },
@@ -33,8 +85,7 @@ cmd_stats(int argc, char **argv)
 	};
 	struct lookup_db_filter f = { 0 };
 	struct cli c = { 0 };
-	PGresult *r;
-	int rc, i, j;
+	int rc;
 
 	if ((rc = cli_init(&c, &argc, &argv, "", "Event counts by day, class, reason, domain, provider, campaign.", extra, 1)) != 0)
 		goto out;
@@ -70,48 +121,7 @@ cmd_stats(int argc, char **argv)
 	f.domain = domain;
 	f.provider = provider;
 	f.campaign = campaign;
-	printf("events: %s\n", f.suppressible == NULL ? "all" : strcmp(f.suppressible, "true") == 0 ?
-	    "suppressible only (--suppressible any counts all)" : "not suppressible only");
-	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
-		if (by && strcmp(by, lookup_db_stats_dimensions[i]) != 0)
-			continue;
-		if ((r = lookup_db_stats(c.db, lookup_db_stats_dimensions[i], &f, &err)) == NULL) {
-			rc = cli_db_fail("stats", err);
-			goto out;
-		}
-		printf("by %s%s%s:\n", lookup_db_stats_dimensions[i], cls ? ", class " : "", cls ? cls : "");
-		if (PQntuples(r) == 0)
-			printf("  (no events)\n");
-		for (j = 0; j < PQntuples(r); j++) {
-			char *key = log_escape(PQgetvalue(r, j, 0), strlen(PQgetvalue(r, j, 0)), 200);
-			printf("  %-40s %10s\n", key, PQgetvalue(r, j, 1));
-			g_free(key);
-		}
-		PQclear(r);
-	}
-	if (interval != NULL) {
-		if ((r = lookup_db_series(c.db, interval, by, &f, &err)) == NULL) {
-			rc = cli_db_fail("stats", err);
-			goto out;
-		}
-		printf("per %s%s%s:\n", interval, by ? ", by " : "", by ? by : "");
-		if (PQntuples(r) == 0)
-			printf("  (no events)\n");
-		for (j = 0; j < PQntuples(r); j++) {
-			char *key = log_escape(PQgetvalue(r, j, 1), strlen(PQgetvalue(r, j, 1)), 200);
-			printf("  %-20s  %-30s %10s\n", PQgetvalue(r, j, 0), key, PQgetvalue(r, j, 2));
-			g_free(key);
-		}
-		PQclear(r);
-	}
-	if ((r = lookup_db_suppression_counts(c.db, f.tenant, &err)) == NULL) {
-		rc = cli_db_fail("stats", err);
-		goto out;
-	}
-	printf("suppressed now:\n");
-	for (j = 0; j < PQntuples(r); j++)
-		printf("  %-40s %10s\n", PQgetvalue(r, j, 0), PQgetvalue(r, j, 1));
-	PQclear(r);
+	rc = cli_stats_report(c.db, &f, by, interval);
 out:
 	g_free(since);
 	g_free(until);
