@@ -12,6 +12,35 @@
 #include "common/log.h"
 #include "lookup/lookup_db.h"
 
+/* The raw message with queue id show to stdout: 0, 1 if there is none, CLI_ERR. */
+static int
+cli_quarantine_show(PGconn *db, const char *show)
+{
+	const char *v[1] = { show };
+	int fmt[1] = { 0 };
+	PGresult *r;
+	int rc = 0;
+
+	/* Binary result: the raw bytes as stored, NULs and all. */
+	r = PQexecParams(db, "SELECT raw FROM messages WHERE queue_id = $1 AND quarantined"
+	    " ORDER BY id DESC LIMIT 1", 1, NULL, v, NULL, fmt, 1);
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		rc = cli_db_fail("quarantine", g_strdup(PQerrorMessage(db)));
+	else if (PQntuples(r) == 0) {
+		fprintf(stderr, "rebound quarantine: no quarantined message with queue id %s\n", show);
+		rc = 1;
+	} else if (PQgetisnull(r, 0, 0)) {
+		fprintf(stderr, "rebound quarantine: %s: raw message no longer kept ([store] retention_days)\n", show);
+		rc = 1;
+	} else if (fwrite(PQgetvalue(r, 0, 0), 1, PQgetlength(r, 0, 0), stdout) != (size_t)PQgetlength(r, 0, 0) ||
+	    fflush(stdout) != 0) {
+		fprintf(stderr, "rebound quarantine: write: %s\n", g_strerror(errno));
+		rc = CLI_ERR;
+	}
+	PQclear(r);
+	return rc;
+}
+
 /* Messages whose parsing crashed, timed out or ran out of memory
  * [parser] max_attempts times: listed so that an analyst sees them, and
  * --show writes one's raw bytes to stdout for a bug report or a re-test. */
@@ -40,31 +69,7 @@ cmd_quarantine(int argc, char **argv)
 		goto out;
 	}
 	if (show) {
-		const char *v[1] = { show };
-		int fmt[1] = { 0 };
-
-		/* Binary result: the raw bytes as stored, NULs and all. */
-		r = PQexecParams(c.db, "SELECT raw FROM messages WHERE queue_id = $1 AND quarantined"
-		    " ORDER BY id DESC LIMIT 1", 1, NULL, v, NULL, fmt, 1);
-		if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-			rc = cli_db_fail("quarantine", g_strdup(PQerrorMessage(c.db)));
-			goto out;
-		}
-		if (PQntuples(r) == 0) {
-			fprintf(stderr, "rebound quarantine: no quarantined message with queue id %s\n", show);
-			rc = 1;
-			goto out;
-		}
-		if (PQgetisnull(r, 0, 0)) {
-			fprintf(stderr, "rebound quarantine: %s: raw message no longer kept ([store] retention_days)\n", show);
-			rc = 1;
-			goto out;
-		}
-		if (fwrite(PQgetvalue(r, 0, 0), 1, PQgetlength(r, 0, 0), stdout) != (size_t)PQgetlength(r, 0, 0) ||
-		    fflush(stdout) != 0) {
-			fprintf(stderr, "rebound quarantine: write: %s\n", g_strerror(errno));
-			rc = CLI_ERR;
-		}
+		rc = cli_quarantine_show(c.db, show);
 		goto out;
 	}
 	if (lookup_db_since(since ? since : "30d", &t) < 0) {

@@ -322,6 +322,16 @@ http_authorised(struct http_api *api, struct evhttp_request *req)
 	return 0;
 }
 
+char *
+http_address(struct evhttp_request *req, const char *addr)
+{
+	char *norm = address_normalise(addr);
+
+	if (norm == NULL)
+		http_error(req, 400, "not a valid address: %s", addr);
+	return norm;
+}
+
 struct lookup *
 http_lookup_handle(struct http_api *api)
 {

@@ -58,6 +58,8 @@ int http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_d
 int http_authorised(struct http_api *api, struct evhttp_request *req);
 /* ?tenant= or the default; replies 400 and returns NULL if unknown. */
 const char *http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q);
+/* The normalised form of an address from the path (g_free), or NULL after replying 400. */
+char *http_address(struct evhttp_request *req, const char *addr);
 /* The lookup handle the API answers from. */
 struct lookup *http_lookup_handle(struct http_api *api);
 

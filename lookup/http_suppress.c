@@ -10,7 +10,6 @@
 #include <json-glib/json-glib.h>
 #include <event2/buffer.h>
 
-#include "common/address.h"
 #include "common/log.h"
 #include "lookup/http_int.h"
 #include "lookup/lookup.h"
@@ -31,10 +30,8 @@ http_lookup(struct http_api *api, struct evhttp_request *req, const char *addr, 
 
 	if (tenant == NULL)
 		return;
-	if ((norm = address_normalise(addr)) == NULL) {
-		http_error(req, 400, "not a valid address: %s", addr);
+	if ((norm = http_address(req, addr)) == NULL)
 		return;
-	}
 	r = lookup_query(http_lookup_handle(api), "http", tenant, addr, &hit, &action);
 	if (r == LOOKUP_UNAVAILABLE) {
 		http_error(req, 503, "the suppression index is not loaded yet");
@@ -78,17 +75,15 @@ http_get_suppression(struct http_api *api, struct evhttp_request *req, const cha
     struct evkeyvalq *q)
 {
 	const char *tenant = http_tenant(api, req, q);
-	char *err = NULL, *key;
+	char *err = NULL, *norm;
 	PGresult *r;
 	PGconn *c;
 
 	if (tenant == NULL)
 		return;
-	if ((key = address_key(addr)) == NULL) {
-		http_error(req, 400, "not a valid address: %s", addr);
+	if ((norm = http_address(req, addr)) == NULL)
 		return;
-	}
-	g_free(key);
+	g_free(norm);
 	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_get_suppression(c, tenant, addr, &err)) == NULL) {
 		http_db_error(api, req, err);
 		return;
@@ -105,17 +100,15 @@ http_delete_suppression(struct http_api *api, struct evhttp_request *req, const 
     struct evkeyvalq *q)
 {
 	const char *tenant;
-	char *err = NULL, *key;
+	char *err = NULL, *norm;
 	PGconn *c;
 	int rc;
 
 	if (http_authorised(api, req) < 0 || (tenant = http_tenant(api, req, q)) == NULL)
 		return;
-	if ((key = address_key(addr)) == NULL) {
-		http_error(req, 400, "not a valid address: %s", addr);
+	if ((norm = http_address(req, addr)) == NULL)
 		return;
-	}
-	g_free(key);
+	g_free(norm);
 	if ((c = http_db(api, &err)) == NULL ||
 	    (rc = lookup_db_unsuppress(c, tenant, addr, "api", &err)) < 0) {
 		http_db_error(api, req, err);
