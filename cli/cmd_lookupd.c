@@ -19,6 +19,7 @@
 struct lookupd {
 	const char *path;
 	GPtrArray *configs;		/* every one loaded: requests may still read an old one */
+	struct lookup *lk;
 };
 
 /* SIGHUP: the new configuration for what lookup_reload() takes; a bad file changes nothing. */
@@ -40,7 +41,8 @@ lookupd_sighup_cb(evutil_socket_t sig, short what, void *arg)
 	log_set_level_name(cfg->log_level);
 	log_set_format_name(cfg->log_format);
 	g_ptr_array_add(ld->configs, cfg);
-	lookup_reload(cfg);
+	if (ld->lk != NULL)
+		lookup_reload(ld->lk, cfg);
 }
 
 static void
@@ -86,20 +88,21 @@ cmd_lookupd(int argc, char **argv)
 	sigterm = evsignal_new(base, SIGTERM, lookupd_signal_cb, base);
 	sigint = evsignal_new(base, SIGINT, lookupd_signal_cb, base);
 	ld.path = path;
+	ld.lk = NULL;
 	ld.configs = g_ptr_array_new_with_free_func((GDestroyNotify)config_free);
 	g_ptr_array_add(ld.configs, cfg);
 	sighup = evsignal_new(base, SIGHUP, lookupd_sighup_cb, &ld);
 	event_add(sigterm, NULL);
 	event_add(sigint, NULL);
 	event_add(sighup, NULL);
-	if (lookup_start(cfg, base, &err) < 0) {
+	if ((ld.lk = lookup_start(cfg, base, &err)) == NULL) {
 		log_warnx("lookupd error=\"%s\"", err);
 		g_free(err);
 		rc = 1;
 	} else {
-		log_info("lookupd state=ready entries=%zu", index_count(lookup_index()));
+		log_info("lookupd state=ready entries=%zu", index_count(lookup_index(ld.lk)));
 		event_base_dispatch(base);
-		lookup_stop();
+		lookup_free(ld.lk);
 	}
 	event_free(sigterm);
 	event_free(sigint);

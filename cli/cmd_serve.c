@@ -36,7 +36,7 @@ struct serve {
 	struct spool *spool;
 	struct pipeline *pipeline;
 	struct tls_keys *keys;		/* the root TLS key reader, if privileges are dropped */
-	int lookups;			/* lookup_start() succeeded */
+	struct lookup *lookup;		/* the lookup servers, when there is a store */
 	struct webhook *webhook;	/* deliverer of the outbox; with a store only */
 	int stopping;
 };
@@ -167,8 +167,8 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 	 * token (its listeners keep their start-up addresses). */
 	if (sv->pipeline != NULL)
 		pipeline_reload(sv->pipeline, cfg);
-	if (sv->lookups)
-		lookup_reload(cfg);
+	if (sv->lookup != NULL)
+		lookup_reload(sv->lookup, cfg);
 	webhook_reload(sv->webhook, cfg);
 	log_info("serve event=reloaded config=%s", sv->path);
 	serve_trust_notes(cfg);
@@ -372,9 +372,8 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 	 * they need the database for their index, so they run only with a store.
 	 */
 	if (*sv.cfg->store_conninfo != '\0') {
-		if (lookup_start(sv.cfg, sv.base, &err) == -1)
+		if ((sv.lookup = lookup_start(sv.cfg, sv.base, &err)) == NULL)
 			goto fail;
-		sv.lookups = 1;
 	}
 
 	/* 6. Signals and dispatch. */
@@ -398,9 +397,8 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 	event_free(ev_term);
 	event_free(ev_int);
 	event_free(ev_hup);
-	if (sv.lookups)
-		lookup_stop();
-	sv.lookups = 0;
+	lookup_free(sv.lookup);
+	sv.lookup = NULL;
 	webhook_stop(sv.webhook);
 	sv.webhook = NULL;
 	pipeline_stop(sv.pipeline);
@@ -419,8 +417,7 @@ fail:
 		fprintf(stderr, "rebound: %s\n", err ? err : "start-up failed");
 		g_free(err);
 	}
-	if (sv.lookups)
-		lookup_stop();
+	lookup_free(sv.lookup);
 	webhook_stop(sv.webhook);
 	pipeline_stop(sv.pipeline);
 	if (sv.spool)

@@ -22,22 +22,20 @@
 #include "common/address.h"
 #include "common/log.h"
 #include "lookup/conn_gate.h"
+#include "lookup/listener.h"
 #include "lookup/lookup.h"
 #include "lookup/lookup_db.h"
 #include "common/metrics.h"
+#include "store/suppression.h"
 
 #define HTTP_MAX_BODY		65536
 #define HTTP_MAX_HEADERS	16384
 #define HTTP_TIMEOUT		30
 #define HTTP_DEFAULT_LIMIT	100
 #define HTTP_MAX_LIMIT		1000
-/* Text members of a manual suppression, octets: the reason as
- * lookup_db_suppress() takes it (more was a 500), the note bounded too. */
-#define HTTP_MAX_REASON		200
-#define HTTP_MAX_NOTE		2000
 
 struct http_api {
-	const struct config *cfg;
+	struct lookup *lk;		/* the index, tenants and configuration in force */
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *ev_stop;
@@ -191,7 +189,7 @@ http_db(struct http_api *api, char **err)
 		api->db = NULL;
 	}
 	if (api->db == NULL)
-		api->db = lookup_db_connect(api->cfg->store_conninfo, err);
+		api->db = lookup_db_connect(lookup_config(api->lk)->store_conninfo, err);
 	return api->db;
 }
 
@@ -308,7 +306,7 @@ http_bearer_is(struct evhttp_request *req, const char *tok)
 int
 http_authorised(struct http_api *api, struct evhttp_request *req)
 {
-	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
+	const struct config *cfg = lookup_config(api->lk);
 	const char *tok = cfg->http_token;
 
 	if (tok == NULL || *tok == '\0') {
@@ -324,11 +322,27 @@ http_authorised(struct http_api *api, struct evhttp_request *req)
 	return 0;
 }
 
+char *
+http_address(struct evhttp_request *req, const char *addr)
+{
+	char *norm = address_normalise(addr);
+
+	if (norm == NULL)
+		http_error(req, 400, "not a valid address: %s", addr);
+	return norm;
+}
+
+struct lookup *
+http_lookup_handle(struct http_api *api)
+{
+	return api->lk;
+}
+
 /* The tenant of a single-address request: ?tenant= or the default. */
 const char *
-http_tenant(struct evhttp_request *req, struct evkeyvalq *q)
+http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q)
 {
-	const char *name = http_param(q, "tenant"), *t = lookup_tenant(name);
+	const char *name = http_param(q, "tenant"), *t = lookup_tenant(api->lk, name);
 
 	if (t == NULL)
 		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", name);
@@ -344,7 +358,7 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	char *err = NULL;
 	PGresult *r = NULL;
 	PGconn *c;
-	int db_ok, loaded = lookup_index_loaded(), found;
+	int db_ok, loaded = lookup_index_loaded(api->lk), found;
 	double backlog;
 	struct notify_status ist;
 
@@ -362,7 +376,7 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	if (r)
 		PQclear(r);
 	backlog = metrics_value("rebound_spool_backlog", NULL, NULL, &found);
-	lookup_index_status(&ist);
+	lookup_index_status(api->lk, &ist);
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "status");
 	json_builder_add_string_value(b, db_ok && loaded ? "ok" : "unavailable");
@@ -377,16 +391,16 @@ http_healthz(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	} else
 		json_builder_add_null_value(b);
 	json_builder_set_member_name(b, "listening");
-	json_builder_add_boolean_value(b, lookup_notify_connected());
+	json_builder_add_boolean_value(b, lookup_notify_connected(api->lk));
 	json_builder_end_object(b);
 	json_builder_set_member_name(b, "index");
 	json_builder_begin_object(b);
 	json_builder_set_member_name(b, "loaded");
 	json_builder_add_boolean_value(b, loaded);
 	json_builder_set_member_name(b, "entries");
-	json_builder_add_int_value(b, (gint64)index_count(lookup_index()));
+	json_builder_add_int_value(b, (gint64)index_count(lookup_index(api->lk)));
 	json_builder_set_member_name(b, "bytes");
-	json_builder_add_int_value(b, (gint64)index_memory(lookup_index()));
+	json_builder_add_int_value(b, (gint64)index_memory(lookup_index(api->lk)));
 	json_builder_set_member_name(b, "change_id");
 	json_builder_add_int_value(b, ist.change_id);
 	json_builder_set_member_name(b, "standby");
@@ -417,9 +431,9 @@ http_metrics(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	(void)api;
 	(void)arg;
 	(void)q;
-	metrics_set("rebound_index_entries", NULL, NULL, (double)index_count(lookup_index()));
-	metrics_set("rebound_index_bytes", NULL, NULL, (double)index_memory(lookup_index()));
-	lookup_index_status(&ist);
+	metrics_set("rebound_index_entries", NULL, NULL, (double)index_count(lookup_index(api->lk)));
+	metrics_set("rebound_index_bytes", NULL, NULL, (double)index_memory(lookup_index(api->lk)));
+	lookup_index_status(api->lk, &ist);
 	if (ist.lag_seconds >= 0)
 		metrics_set("rebound_index_lag_seconds", NULL, NULL, ist.lag_seconds);
 	text = metrics_render();
@@ -427,345 +441,15 @@ http_metrics(struct http_api *api, struct evhttp_request *req, const char *arg, 
 	g_free(text);
 }
 
-static void
-http_lookup(struct http_api *api, struct evhttp_request *req, const char *addr, struct evkeyvalq *q)
-{
-	const char *tenant = http_tenant(req, q);
-	struct index_hit hit;
-	JsonBuilder *b;
-	char *action = NULL, *norm;
-	enum lookup_result r;
-
-	(void)api;
-	if (tenant == NULL)
-		return;
-	if ((norm = address_normalise(addr)) == NULL) {
-		http_error(req, 400, "not a valid address: %s", addr);
-		return;
-	}
-	r = lookup_query("http", tenant, addr, &hit, &action);
-	if (r == LOOKUP_UNAVAILABLE) {
-		http_error(req, 503, "the suppression index is not loaded yet");
-		g_free(norm);
-		return;
-	}
-	b = json_builder_new();
-	json_builder_begin_object(b);
-	json_builder_set_member_name(b, "address");
-	json_builder_add_string_value(b, norm);
-	json_builder_set_member_name(b, "tenant");
-	json_builder_add_string_value(b, tenant);
-	json_builder_set_member_name(b, "suppressed");
-	json_builder_add_boolean_value(b, r == LOOKUP_FOUND);
-	if (r == LOOKUP_FOUND) {
-		json_builder_set_member_name(b, "class");
-		json_builder_add_string_value(b, index_class_name(hit.cls));
-		json_builder_set_member_name(b, "reason");
-		json_builder_add_string_value(b, hit.reason);
-		json_builder_set_member_name(b, "expires_at");
-		if (hit.expires) {
-			GDateTime *dt = g_date_time_new_from_unix_utc(hit.expires);
-			char *iso = g_date_time_format(dt, "%Y-%m-%dT%H:%M:%SZ");
-			json_builder_add_string_value(b, iso);
-			g_free(iso);
-			g_date_time_unref(dt);
-		} else
-			json_builder_add_null_value(b);
-		json_builder_set_member_name(b, "action");
-		json_builder_add_string_value(b, action);
-	}
-	json_builder_end_object(b);
-	http_json(req, r == LOOKUP_FOUND ? 200 : 404, json_builder_get_root(b));
-	g_object_unref(b);
-	g_free(action);
-	g_free(norm);
-}
-
-static void
-http_get_suppression(struct http_api *api, struct evhttp_request *req, const char *addr,
-    struct evkeyvalq *q)
-{
-	const char *tenant = http_tenant(req, q);
-	char *err = NULL, *key;
-	PGresult *r;
-	PGconn *c;
-
-	if (tenant == NULL)
-		return;
-	if ((key = address_key(addr)) == NULL) {
-		http_error(req, 400, "not a valid address: %s", addr);
-		return;
-	}
-	g_free(key);
-	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_get_suppression(c, tenant, addr, &err)) == NULL) {
-		http_db_error(api, req, err);
-		return;
-	}
-	if (PQntuples(r) == 0)
-		http_error(req, 404, "%s is not suppressed for tenant %s", addr, tenant);
-	else
-		http_json(req, 200, http_row(r, 0));
-	PQclear(r);
-}
-
-static void
-http_delete_suppression(struct http_api *api, struct evhttp_request *req, const char *addr,
-    struct evkeyvalq *q)
-{
-	const char *tenant;
-	char *err = NULL, *key;
-	PGconn *c;
-	int rc;
-
-	if (http_authorised(api, req) < 0 || (tenant = http_tenant(req, q)) == NULL)
-		return;
-	if ((key = address_key(addr)) == NULL) {
-		http_error(req, 400, "not a valid address: %s", addr);
-		return;
-	}
-	g_free(key);
-	if ((c = http_db(api, &err)) == NULL ||
-	    (rc = lookup_db_unsuppress(c, tenant, addr, "api", &err)) < 0) {
-		http_db_error(api, req, err);
-		return;
-	}
-	if (rc == 0) {
-		http_error(req, 404, "%s is not suppressed for tenant %s", addr, tenant);
-		return;
-	}
-	{
-		char *e = log_escape(addr, strlen(addr), 320);
-		log_info("http event=unsuppressed tenant=%s address=\"%s\"", tenant, e);
-		g_free(e);
-	}
-	{
-		JsonBuilder *b = json_builder_new();
-		json_builder_begin_object(b);
-		json_builder_set_member_name(b, "deleted");
-		json_builder_add_boolean_value(b, TRUE);
-		json_builder_set_member_name(b, "tenant");
-		json_builder_add_string_value(b, tenant);
-		json_builder_set_member_name(b, "address");
-		json_builder_add_string_value(b, addr);
-		json_builder_end_object(b);
-		http_json(req, 200, json_builder_get_root(b));
-		g_object_unref(b);
-	}
-}
-
-/* A string member or NULL; -1 if present but not a string. */
-static int
-http_member_string(JsonObject *o, const char *name, const char **out)
-{
-	JsonNode *n = json_object_get_member(o, name);
-
-	*out = NULL;
-	if (n == NULL || JSON_NODE_HOLDS_NULL(n))
-		return 0;
-	if (!JSON_NODE_HOLDS_VALUE(n) || json_node_get_value_type(n) != G_TYPE_STRING)
-		return -1;
-	*out = json_node_get_string(n);
-	return 0;
-}
-
-/*
- * json-glib decodes \u0000 and then cuts the string there, so the NUL
- * cannot be seen in the member: look for the escape in the body.
- */
-static int
-http_body_has_nul(const unsigned char *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i++) {
-		if (p[i] != '\\')
-			continue;
-		if (p[i + 1] == 'u' && i + 5 < len && memcmp(p + i + 2, "0000", 4) == 0)
-			return 1;
-		i++;		/* the escaped character */
-	}
-	return 0;
-}
-
-/* Bound every text member before it goes anywhere: UTF-8, no controls, length. */
-static int
-http_text_bad(struct evhttp_request *req, const char *name, const char *v, size_t max)
-{
-	const char *p;
-
-	if (v == NULL)
-		return 0;
-	if (strlen(v) > max) {
-		http_error(req, 400, "%s: longer than %zu octets", name, max);
-		return 1;
-	}
-	if (!g_utf8_validate(v, -1, NULL)) {
-		http_error(req, 400, "%s: not valid UTF-8", name);
-		return 1;
-	}
-	for (p = v; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			http_error(req, 400, "%s: control characters (such as a newline) are not allowed",
-			    name);
-			return 1;
-		}
-	return 0;
-}
-
-static void
-http_post_suppression(struct http_api *api, struct evhttp_request *req, const char *arg,
-    struct evkeyvalq *q)
-{
-	static const char *members[] = { "address", "reason", "class", "tenant", "note", "expires_at", NULL };
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	struct lookup_db_suppression s;
-	const char *tenant_name = NULL, *expires = NULL;
-	JsonParser *parser = NULL;
-	GError *gerr = NULL;
-	JsonObject *o;
-	JsonObjectIter it;
-	const char *mname;
-	JsonNode *root, *mnode;
-	size_t len = evbuffer_get_length(in);
-	char *err = NULL, *key = NULL;
-	int64_t id = 0, secs;
-	PGresult *r;
-	PGconn *c;
-	int rc, i;
-
-	(void)arg;
-	(void)q;
-	if (http_authorised(api, req) < 0)
-		return;
-	memset(&s, 0, sizeof(s));
-	parser = json_parser_new();
-	if (len == 0 || !json_parser_load_from_data(parser, (const char *)evbuffer_pullup(in, len), len, &gerr)) {
-		http_error(req, 400, "body is not JSON: %s", gerr ? gerr->message : "empty body");
-		goto out;
-	}
-	if (http_body_has_nul(evbuffer_pullup(in, len), len)) {
-		http_error(req, 400, "body: a \\u0000 in a string is not allowed");
-		goto out;
-	}
-	root = json_parser_get_root(parser);
-	if (root == NULL || !JSON_NODE_HOLDS_OBJECT(root)) {
-		http_error(req, 400, "body must be a JSON object");
-		goto out;
-	}
-	o = json_node_get_object(root);
-	json_object_iter_init(&it, o);
-	while (json_object_iter_next(&it, &mname, &mnode)) {
-		for (i = 0; members[i] && strcmp(members[i], mname) != 0; i++)
-			;
-		if (members[i] == NULL) {
-			http_error(req, 400, "unknown member \"%s\" (known: address, reason, class, tenant, note, expires_at)", mname);
-			goto out;
-		}
-	}
-	if (http_member_string(o, "address", &s.address) < 0 || http_member_string(o, "reason", &s.reason) < 0 ||
-	    http_member_string(o, "class", &s.cls) < 0 || http_member_string(o, "tenant", &tenant_name) < 0 ||
-	    http_member_string(o, "note", &s.note) < 0 || http_member_string(o, "expires_at", &expires) < 0) {
-		http_error(req, 400, "address, reason, class, tenant, note and expires_at must be strings");
-		goto out;
-	}
-	if (s.address == NULL) {
-		http_error(req, 400, "address is required");
-		goto out;
-	}
-	if (http_text_bad(req, "address", s.address, 320) || http_text_bad(req, "reason", s.reason,
-	    HTTP_MAX_REASON) || http_text_bad(req, "note", s.note, HTTP_MAX_NOTE) ||
-	    http_text_bad(req, "class", s.cls, 32) || http_text_bad(req, "tenant", tenant_name, 256) ||
-	    http_text_bad(req, "expires_at", expires, 64))
-		goto out;
-	if ((key = address_key(s.address)) == NULL || strlen(s.address) > 320) {
-		http_error(req, 400, "not a valid address: %s", s.address);
-		goto out;
-	}
-	if ((s.tenant = lookup_tenant(tenant_name)) == NULL) {
-		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", tenant_name);
-		goto out;
-	}
-	if (s.cls != NULL && !lookup_db_valid_class(s.cls)) {
-		http_error(req, 400, "class must be hard, soft, complaint or manual");
-		goto out;
-	}
-	if (expires != NULL) {
-		if (lookup_db_duration(expires, &secs) == 0)
-			s.expires = (int64_t)time(NULL) + secs;
-		else if (lookup_db_time(expires, &s.expires) < 0 || s.expires <= time(NULL)) {
-			http_error(req, 400, "expires_at must be a future ISO 8601 time or a duration like 30d");
-			goto out;
-		}
-	}
-	s.origin = "manual";
-	if ((c = http_db(api, &err)) == NULL) {
-		http_db_error(api, req, err);
-		goto out;
-	}
-	if ((rc = lookup_db_suppress(c, &s, "api", &id, &err)) < 0) {
-		/* input was checked above, so this is the database */
-		http_db_error(api, req, err);
-		goto out;
-	}
-	{
-		char *e = log_escape(s.address, strlen(s.address), 320);
-		log_info("http event=suppressed tenant=%s address=\"%s\" class=%s", s.tenant, e,
-		    s.cls ? s.cls : "manual");
-		g_free(e);
-	}
-	if ((r = lookup_db_get_suppression(c, s.tenant, s.address, &err)) == NULL) {
-		http_db_error(api, req, err);
-		goto out;
-	}
-	if (PQntuples(r) == 1)
-		http_json(req, rc == 1 ? 201 : 200, http_row(r, 0));
-	else
-		http_error(req, 500, "the suppression was written but cannot be read back");
-	PQclear(r);
-out:
-	g_free(key);
-	if (gerr)
-		g_error_free(gerr);
-	g_object_unref(parser);
-}
-
-static void
-http_list_suppressions(struct http_api *api, struct evhttp_request *req, const char *arg,
-    struct evkeyvalq *q)
-{
-	struct lookup_db_filter f;
-	char *err = NULL, *bad = NULL;
-	PGresult *r;
-	PGconn *c;
-
-	(void)arg;
-	if (http_filter(req, q, &f, NULL) < 0)
-		return;
-	if (f.cls && !lookup_db_valid_list(f.cls, lookup_db_suppression_classes, &bad)) {
-		http_error(req, 400, "class: \"%s\" is not hard, soft, complaint or manual", bad);
-		g_free(bad);
-		return;
-	}
-	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_list_suppressions(c, &f, &err)) == NULL) {
-		http_db_error(api, req, err);
-		return;
-	}
-	http_json(req, 200, http_list(r, f.limit));
-	PQclear(r);
-}
 
 static const struct http_route http_routes[] = {
 	{ "/healthz", 0, M_GET, "", http_healthz },
 	{ "/metrics", 0, M_GET, "", http_metrics },
-	{ "/v1/lookup/", 1, M_GET, "tenant", http_lookup },
-	{ "/v1/suppressions", 0, M_GET, "tenant class reason domain since until cursor limit", http_list_suppressions },
-	{ "/v1/suppressions", 0, M_POST, "", http_post_suppression },
-	{ "/v1/suppressions/", 1, M_GET, "tenant", http_get_suppression },
-	{ "/v1/suppressions/", 1, M_DELETE, "tenant", http_delete_suppression },
 	{ NULL, 0, 0, NULL, NULL },
 };
 
-static const struct http_route *const http_tables[] = { http_routes, http_v1_routes, http_ui_routes };
+static const struct http_route *const http_tables[] = { http_routes, http_suppress_routes,
+    http_v1_routes, http_ui_routes };
 
 static int
 http_method(struct evhttp_request *req)
@@ -818,7 +502,7 @@ http_static_path(const char *path)
 static int
 http_check_head(struct http_api *api, struct evhttp_request *req, const char *path, int method)
 {
-	const struct config *cfg = g_atomic_pointer_get(&api->cfg);
+	const struct config *cfg = lookup_config(api->lk);
 	struct evkeyvalq *h = evhttp_request_get_input_headers(req);
 	struct evkeyval *kv;
 	const char *cl = NULL, *host;
@@ -904,7 +588,7 @@ http_request_cb(struct evhttp_request *req, void *arg)
 			goto out;
 		}
 		decoded = evhttp_uridecode(path + n, 0, &dlen);
-		if (decoded == NULL || dlen != strlen(decoded) || dlen > 320)
+		if (decoded == NULL || dlen != strlen(decoded) || dlen > SUPPRESSION_MAX_ADDRESS)
 			http_error(req, 400, "malformed or overlong address in the path");
 		else
 			rt->fn(api, req, decoded, &q);
@@ -1019,12 +703,13 @@ http_thread(gpointer arg)
 }
 
 struct http_api *
-http_api_start(const struct config *cfg, long max_conns, char **err)
+http_api_start(struct lookup *lk, long max_conns, char **err)
 {
+	const struct config *cfg = lookup_config(lk);
 	struct http_api *api = g_new0(struct http_api, 1);
 	int i;
 
-	api->cfg = cfg;
+	api->lk = lk;
 	g_queue_init(&api->conns);
 	api->stop_pipe[0] = api->stop_pipe[1] = -1;
 	api->base = event_base_new();
@@ -1044,7 +729,7 @@ http_api_start(const struct config *cfg, long max_conns, char **err)
 		event_add(api->ev_reap, &sec);
 	}
 	for (i = 0; cfg->http_listen && cfg->http_listen[i]; i++) {
-		struct evconnlistener *l = lookup_listen(api->base, cfg->http_listen[i], NULL, NULL, err);
+		struct evconnlistener *l = listener_bind(api->base, cfg->http_listen[i], NULL, NULL, err);
 		if (l == NULL || evhttp_bind_listener(api->http, l) == NULL) {
 			if (l != NULL) {
 				evconnlistener_free(l);
@@ -1095,11 +780,4 @@ http_api_stop(struct http_api *api)
 	if (api->db)
 		PQfinish(api->db);
 	g_free(api);
-}
-
-void
-http_api_reload(struct http_api *api, const struct config *cfg)
-{
-	if (api != NULL)
-		g_atomic_pointer_set(&api->cfg, cfg);
 }

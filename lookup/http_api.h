@@ -25,15 +25,14 @@
 #ifndef REBOUND_HTTP_API_H
 #define REBOUND_HTTP_API_H
 
-#include "common/config.h"
-
 struct http_api;
+struct lookup;
 
-/* Binds cfg->http_listen (in the caller's thread, so errors are reported
- * here) and starts the API thread.  cfg must outlive http_api_stop(). */
-struct http_api *http_api_start(const struct config *cfg, long max_conns, char **err);
+/* Binds the http_listen addresses of lk's configuration (in the caller's
+ * thread, so errors are reported here) and starts the API thread.
+ * Requests read lk's configuration in force (the bearer tokens, hosts,
+ * tenants); lk must outlive http_api_stop(). */
+struct http_api *http_api_start(struct lookup *lk, long max_conns, char **err);
 void http_api_stop(struct http_api *api);
-/* The configuration requests read from now on (the bearer token); cfg as for start. */
-void http_api_reload(struct http_api *api, const struct config *cfg);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * http_int.h - what the HTTP API's handler files share (http_api.c owns
- * the listener, the dispatch and these helpers; http_v1.c and http_ui.c
- * add routes).  Every function runs on the API thread.
+ * the listener, the dispatch and these helpers; http_suppress.c,
+ * http_v1.c and http_ui.c add routes).  Every function runs on the API thread.
  */
 #ifndef REBOUND_HTTP_INT_H
 #define REBOUND_HTTP_INT_H
@@ -30,7 +30,8 @@ struct http_route {
 	http_handler fn;
 };
 
-/* Routes of http_v1.c and http_ui.c, ended by a NULL path. */
+/* Routes of http_suppress.c, http_v1.c and http_ui.c, ended by a NULL path. */
+extern const struct http_route http_suppress_routes[];
 extern const struct http_route http_v1_routes[];
 extern const struct http_route http_ui_routes[];
 
@@ -56,6 +57,10 @@ int http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_d
 /* The write token; replies 401/403 and returns -1 without it. */
 int http_authorised(struct http_api *api, struct evhttp_request *req);
 /* ?tenant= or the default; replies 400 and returns NULL if unknown. */
-const char *http_tenant(struct evhttp_request *req, struct evkeyvalq *q);
+const char *http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q);
+/* The normalised form of an address from the path (g_free), or NULL after replying 400. */
+char *http_address(struct evhttp_request *req, const char *addr);
+/* The lookup handle the API answers from. */
+struct lookup *http_lookup_handle(struct http_api *api);
 
 #endif

@@ -29,7 +29,8 @@
 
 /* Class lists are checked: an unknown class must not silently match nothing. */
 static int
-http_v1_check_classes(struct evhttp_request *req, const struct lookup_db_filter *f)
+http_v1_check_classes(struct http_api *api, struct evhttp_request *req,
+    const struct lookup_db_filter *f)
 {
 	char *bad = NULL;
 
@@ -43,7 +44,7 @@ http_v1_check_classes(struct evhttp_request *req, const struct lookup_db_filter 
 		char **v = g_strsplit(f->tenant, ",", -1);
 		int i, ok = 1;
 		for (i = 0; v[i] && ok; i++)
-			if (lookup_tenant(g_strstrip(v[i])) == NULL) {
+			if (lookup_tenant(http_lookup_handle(api), g_strstrip(v[i])) == NULL) {
 				http_error(req, 400, "tenant: \"%s\" is not a configured tenant", v[i]);
 				ok = 0;
 			}
@@ -63,7 +64,7 @@ http_v1_events_common(struct http_api *api, struct evhttp_request *req, struct e
 	PGresult *r;
 	PGconn *c;
 
-	if (http_filter(req, q, &f, NULL) < 0 || http_v1_check_classes(req, &f) < 0)
+	if (http_filter(req, q, &f, NULL) < 0 || http_v1_check_classes(api, req, &f) < 0)
 		return;
 	if (f.recipient != NULL && address_domain(f.recipient) == NULL) {
 		http_error(req, 400, "recipient: not an address: %s", f.recipient);
@@ -159,7 +160,7 @@ static void
 http_v1_address(struct http_api *api, struct evhttp_request *req, const char *addr,
     struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(req, q);
+	const char *tenant = http_tenant(api, req, q);
 	PGresult *sr = NULL, *er = NULL, *ar = NULL;
 	char *err = NULL, *norm;
 	JsonObject *o;
@@ -168,10 +169,8 @@ http_v1_address(struct http_api *api, struct evhttp_request *req, const char *ad
 
 	if (tenant == NULL)
 		return;
-	if ((norm = address_normalise(addr)) == NULL) {
-		http_error(req, 400, "not a valid address: %s", addr);
+	if ((norm = http_address(req, addr)) == NULL)
 		return;
-	}
 	if ((c = http_db(api, &err)) == NULL ||
 	    (sr = lookup_db_get_suppression(c, tenant, norm, &err)) == NULL ||
 	    (er = lookup_db_address_events(c, tenant, norm, HTTP_ADDRESS_EVENTS, &err)) == NULL ||
@@ -214,6 +213,52 @@ http_v1_set_time(JsonObject *o, const char *name, int64_t t)
 	g_date_time_unref(dt);
 }
 
+/* The counts into o: by each dimension (or only by), per interval if
+ * asked, and the suppressions in force.  -1 and *err on a database error. */
+static int
+http_v1_stats_fill(PGconn *c, const struct lookup_db_filter *f, const char *by,
+    const char *interval, JsonObject *o, char **err)
+{
+	JsonObject *so, *bc;
+	gint64 total = 0;
+	PGresult *r;
+	int i, j;
+
+	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
+		const char *dim = lookup_db_stats_dimensions[i];
+		char *member;
+		if (by != NULL && strcmp(by, dim) != 0)
+			continue;
+		if ((r = lookup_db_stats(c, dim, f, err)) == NULL)
+			return -1;
+		member = g_strdup_printf("by_%s", dim);
+		json_object_set_array_member(o, member, http_v1_rows(r));
+		g_free(member);
+		PQclear(r);
+	}
+	if (interval != NULL) {
+		if ((r = lookup_db_series(c, interval, by, f, err)) == NULL)
+			return -1;
+		json_object_set_string_member(o, "interval", interval);
+		json_object_set_array_member(o, "series", http_v1_rows(r));
+		PQclear(r);
+	}
+	if ((r = lookup_db_suppression_counts(c, f->tenant, err)) == NULL)
+		return -1;
+	so = json_object_new();
+	bc = json_object_new();
+	for (j = 0; j < PQntuples(r); j++) {
+		gint64 n = g_ascii_strtoll(PQgetvalue(r, j, 1), NULL, 10);
+		json_object_set_int_member(bc, PQgetvalue(r, j, 0), n);
+		total += n;
+	}
+	json_object_set_int_member(so, "total", total);
+	json_object_set_object_member(so, "by_class", bc);
+	json_object_set_object_member(o, "suppressions", so);
+	PQclear(r);
+	return 0;
+}
+
 static void
 http_v1_stats(struct http_api *api, struct evhttp_request *req, const char *arg, struct evkeyvalq *q)
 {
@@ -222,13 +267,10 @@ http_v1_stats(struct http_api *api, struct evhttp_request *req, const char *arg,
 	JsonObject *o;
 	JsonNode *root;
 	char *err = NULL;
-	PGresult *r;
 	PGconn *c;
-	int i, j;
-	gint64 total;
 
 	(void)arg;
-	if (http_filter(req, q, &f, "30d") < 0 || http_v1_check_classes(req, &f) < 0)
+	if (http_filter(req, q, &f, "30d") < 0 || http_v1_check_classes(api, req, &f) < 0)
 		return;
 	/* Counts are of what could suppress unless asked otherwise: the rest
 	 * are reports nothing vouched for (lists show them, each row saying). */
@@ -259,50 +301,11 @@ http_v1_stats(struct http_api *api, struct evhttp_request *req, const char *arg,
 	if (f.cls)
 		json_object_set_string_member(o, "class", f.cls);
 	json_object_set_string_member(o, "suppressible", f.suppressible ? f.suppressible : "any");
-	for (i = 0; lookup_db_stats_dimensions[i]; i++) {
-		const char *dim = lookup_db_stats_dimensions[i];
-		char *member;
-		if (by != NULL && strcmp(by, dim) != 0)
-			continue;
-		if ((r = lookup_db_stats(c, dim, &f, &err)) == NULL) {
-			json_object_unref(o);
-			http_db_error(api, req, err);
-			return;
-		}
-		member = g_strdup_printf("by_%s", dim);
-		json_object_set_array_member(o, member, http_v1_rows(r));
-		g_free(member);
-		PQclear(r);
-	}
-	if (interval != NULL) {
-		if ((r = lookup_db_series(c, interval, by, &f, &err)) == NULL) {
-			json_object_unref(o);
-			http_db_error(api, req, err);
-			return;
-		}
-		json_object_set_string_member(o, "interval", interval);
-		json_object_set_array_member(o, "series", http_v1_rows(r));
-		PQclear(r);
-	}
-	if ((r = lookup_db_suppression_counts(c, f.tenant, &err)) == NULL) {
+	if (http_v1_stats_fill(c, &f, by, interval, o, &err) < 0) {
 		json_object_unref(o);
 		http_db_error(api, req, err);
 		return;
 	}
-	{
-		JsonObject *so = json_object_new();
-		JsonObject *bc = json_object_new();
-		total = 0;
-		for (j = 0; j < PQntuples(r); j++) {
-			gint64 n = g_ascii_strtoll(PQgetvalue(r, j, 1), NULL, 10);
-			json_object_set_int_member(bc, PQgetvalue(r, j, 0), n);
-			total += n;
-		}
-		json_object_set_int_member(so, "total", total);
-		json_object_set_object_member(so, "by_class", bc);
-		json_object_set_object_member(o, "suppressions", so);
-	}
-	PQclear(r);
 	root = json_node_new(JSON_NODE_OBJECT);
 	json_node_take_object(root, o);
 	http_json(req, 200, root);

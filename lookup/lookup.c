@@ -1,8 +1,6 @@
-/* lookup.c - start/stop of the lookup side and the shared query; see lookup.h. */
+/* lookup.c - the lookup side's handle and the shared query; see lookup.h. */
 #include "lookup/lookup.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <glib.h>
@@ -11,53 +9,54 @@
 #include "common/conn_limits.h"
 #include "common/log.h"
 #include "lookup/http_api.h"
+#include "lookup/listener.h"
 #include "common/metrics.h"
 #include "lookup/notify.h"
 #include "lookup/policyd.h"
 #include "lookup/socketmap.h"
 
-static struct {
-	const struct config *cfg;
+struct lookup {
+	const struct config *cfg;	/* swapped by lookup_reload(), read by any thread */
 	struct index *ix;
 	struct notify *notify;
-	struct socketmap *socketmap;
-	struct policyd *policyd;
+	struct listener *socketmap;	/* socketmap_proto */
+	struct listener *policyd;	/* policyd_proto */
 	struct http_api *http;
 	struct metrics_series *lat[3], *found[3], *notfound[3];
-} lk;
+};
 
 static const char *lookup_protos[] = { "socketmap", "policy", "http" };
 
-/* The configuration in force: lookup_reload() swaps it while the HTTP thread reads it. */
-static const struct config *
-lookup_cfg(void)
+/* lookup_reload() swaps it while the HTTP thread reads it. */
+const struct config *
+lookup_config(struct lookup *lk)
 {
-	return g_atomic_pointer_get(&lk.cfg);
+	return g_atomic_pointer_get(&lk->cfg);
 }
 
 struct index *
-lookup_index(void)
+lookup_index(struct lookup *lk)
 {
-	return lk.ix;
+	return lk->ix;
 }
 
 int
-lookup_notify_connected(void)
+lookup_notify_connected(struct lookup *lk)
 {
-	return lk.notify != NULL && notify_connected(lk.notify);
+	return lk->notify != NULL && notify_connected(lk->notify);
 }
 
 int
-lookup_index_loaded(void)
+lookup_index_loaded(struct lookup *lk)
 {
-	return lk.notify != NULL && notify_loaded(lk.notify);
+	return lk->notify != NULL && notify_loaded(lk->notify);
 }
 
 void
-lookup_index_status(struct notify_status *st)
+lookup_index_status(struct lookup *lk, struct notify_status *st)
 {
-	if (lk.notify != NULL)
-		notify_status(lk.notify, st);
+	if (lk->notify != NULL)
+		notify_status(lk->notify, st);
 	else {
 		memset(st, 0, sizeof(*st));
 		st->lag_seconds = -1;
@@ -65,12 +64,11 @@ lookup_index_status(struct notify_status *st)
 }
 
 const char *
-lookup_tenant(const char *name)
+lookup_tenant(struct lookup *lk, const char *name)
 {
+	const struct config *cfg = lookup_config(lk);
 	GHashTableIter it;
 	gpointer v;
-
-	const struct config *cfg = lookup_cfg();
 
 	if (name == NULL || *name == '\0' || strcmp(name, "suppressed") == 0 ||
 	    strcmp(name, cfg->default_tenant) == 0)
@@ -86,9 +84,9 @@ lookup_tenant(const char *name)
  * %c class, %% a percent sign.  Reasons come from bounces, so anything
  * that could break a Postfix reply line is replaced. */
 static char *
-lookup_action(const char *address, const struct index_hit *hit)
+lookup_action(struct lookup *lk, const char *address, const struct index_hit *hit)
 {
-	const struct config *cfg = lookup_cfg();
+	const struct config *cfg = lookup_config(lk);
 	const char *tpl, *p;
 	GString *out = g_string_new(NULL);
 
@@ -128,7 +126,7 @@ lookup_proto_id(const char *proto)
 }
 
 enum lookup_result
-lookup_query(const char *proto, const char *tenant, const char *address,
+lookup_query(struct lookup *lk, const char *proto, const char *tenant, const char *address,
     struct index_hit *hit, char **action)
 {
 	gint64 t0 = g_get_monotonic_time();
@@ -136,62 +134,63 @@ lookup_query(const char *proto, const char *tenant, const char *address,
 	enum lookup_result res = LOOKUP_NOTFOUND;
 	char *key;
 
-	if (!lookup_index_loaded())
+	if (!lookup_index_loaded(lk))
 		return LOOKUP_UNAVAILABLE;
 	if ((key = address_key(address)) != NULL &&
-	    index_get(lk.ix, tenant, key, time(NULL), hit)) {
+	    index_get(lk->ix, tenant, key, time(NULL), hit)) {
 		res = LOOKUP_FOUND;
 		if (action != NULL) {
 			char *disp = address_normalise(address);
-			*action = lookup_action(disp, hit);
+			*action = lookup_action(lk, disp, hit);
 			g_free(disp);
 		}
 	}
 	g_free(key);
-	metrics_handle_add(res == LOOKUP_FOUND ? lk.found[id] : lk.notfound[id], 1);
-	metrics_handle_observe(lk.lat[id], (g_get_monotonic_time() - t0) / 1e6);
+	metrics_handle_add(res == LOOKUP_FOUND ? lk->found[id] : lk->notfound[id], 1);
+	metrics_handle_observe(lk->lat[id], (g_get_monotonic_time() - t0) / 1e6);
 	return res;
 }
 
-int
+struct lookup *
 lookup_start(const struct config *cfg, struct event_base *base, char **err)
 {
+	struct lookup *lk = g_new0(struct lookup, 1);
 	struct conn_limits cl;
 	char *why = NULL;
 	int i;
 
-	g_atomic_pointer_set(&lk.cfg, cfg);
+	g_atomic_pointer_set(&lk->cfg, cfg);
 	for (i = 0; i < 3; i++) {
-		lk.lat[i] = metrics_handle(METRICS_HISTOGRAM, "rebound_lookup_seconds", "proto", lookup_protos[i]);
-		lk.found[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_hits_total", "proto", lookup_protos[i]);
-		lk.notfound[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_misses_total", "proto", lookup_protos[i]);
+		lk->lat[i] = metrics_handle(METRICS_HISTOGRAM, "rebound_lookup_seconds", "proto", lookup_protos[i]);
+		lk->found[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_hits_total", "proto", lookup_protos[i]);
+		lk->notfound[i] = metrics_handle(METRICS_COUNTER, "rebound_lookup_misses_total", "proto", lookup_protos[i]);
 	}
-	lk.ix = index_new();
+	lk->ix = index_new();
 	/* 1. the index, before any relay can ask */
 	if (cfg->store_conninfo == NULL || *cfg->store_conninfo == '\0') {
 		*err = g_strdup("lookup: store.conninfo is empty; the index needs PostgreSQL");
 		goto fail;
 	}
-	lk.notify = notify_new(base, cfg->store_conninfo, lk.ix, cfg->lookup_change_log_days);
-	if (notify_start(lk.notify, &why) < 0) {
+	lk->notify = notify_new(base, cfg->store_conninfo, lk->ix, cfg->lookup_change_log_days);
+	if (notify_start(lk->notify, &why) < 0) {
 		log_warnx("index state=unloaded why=\"%s\" lookups=temp", why);
 		g_free(why);
 	}
 	/* 2. the relay-facing listeners on the caller's loop, within the descriptor budget */
 	if (conn_limits_compute(cfg, &cl, err) == -1)
 		goto fail;
-	if ((lk.socketmap = socketmap_start(base, cfg->lookup_socketmap_listen, cl.socketmap,
-	    err)) == NULL)
-		goto fail;
-	if ((lk.policyd = policyd_start(base, cfg, cl.policy, err)) == NULL)
+	if ((lk->socketmap = listener_start(base, &socketmap_proto, lk, cfg->lookup_socketmap_listen,
+	    cl.socketmap, err)) == NULL ||
+	    (lk->policyd = listener_start(base, &policyd_proto, lk, cfg->lookup_policy_listen,
+	    cl.policy, err)) == NULL)
 		goto fail;
 	/* 3. the HTTP API in its own thread */
-	if ((lk.http = http_api_start(cfg, cl.http, err)) == NULL)
+	if ((lk->http = http_api_start(lk, cl.http, err)) == NULL)
 		goto fail;
-	return 0;
+	return lk;
 fail:
-	lookup_stop();
-	return -1;
+	lookup_free(lk);
+	return NULL;
 }
 
 /* Listen addresses as one string, to tell whether they changed. */
@@ -210,13 +209,11 @@ listen_key(char **a, char **b, char **c)
 }
 
 void
-lookup_reload(const struct config *cfg)
+lookup_reload(struct lookup *lk, const struct config *cfg)
 {
-	const struct config *old = lookup_cfg();
+	const struct config *old = lookup_config(lk);
 	char *a, *b;
 
-	if (old == NULL)
-		return;
 	a = listen_key(old->lookup_socketmap_listen, old->lookup_policy_listen, old->http_listen);
 	b = listen_key(cfg->lookup_socketmap_listen, cfg->lookup_policy_listen, cfg->http_listen);
 	if (strcmp(a, b) != 0)
@@ -225,43 +222,20 @@ lookup_reload(const struct config *cfg)
 		log_warnx("lookup event=reload note=\"store.conninfo changes need a restart\"");
 	g_free(a);
 	g_free(b);
-	g_atomic_pointer_set(&lk.cfg, cfg);
-	policyd_reload(lk.policyd, cfg);
-	http_api_reload(lk.http, cfg);
+	g_atomic_pointer_set(&lk->cfg, cfg);
 	log_info("lookup event=reloaded token=%s", cfg->http_token != NULL && *cfg->http_token ?
 	    "set" : "none");
 }
 
 void
-lookup_stop(void)
+lookup_free(struct lookup *lk)
 {
-	http_api_stop(lk.http);
-	lk.http = NULL;
-	socketmap_stop(lk.socketmap);
-	lk.socketmap = NULL;
-	policyd_stop(lk.policyd);
-	lk.policyd = NULL;
-	notify_free(lk.notify);
-	lk.notify = NULL;
-	index_free(lk.ix);
-	lk.ix = NULL;
-}
-
-struct evconnlistener *
-lookup_listen(struct event_base *base, const char *spec, evconnlistener_cb cb, void *arg,
-    char **err)
-{
-	struct sockaddr_storage ss;
-	struct evconnlistener *l;
-	int len = sizeof(ss);
-
-	if (evutil_parse_sockaddr_port(spec, (struct sockaddr *)&ss, &len) < 0) {
-		*err = g_strdup_printf("cannot parse listen address \"%s\"", spec);
-		return NULL;
-	}
-	l = evconnlistener_new_bind(base, cb, arg, LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE |
-	    LEV_OPT_CLOSE_ON_EXEC, 1024, (struct sockaddr *)&ss, len);
-	if (l == NULL)
-		*err = g_strdup_printf("cannot listen on %s: %s", spec, g_strerror(errno));
-	return l;
+	if (lk == NULL)
+		return;
+	http_api_stop(lk->http);
+	listener_free(lk->socketmap);
+	listener_free(lk->policyd);
+	notify_free(lk->notify);
+	index_free(lk->ix);
+	g_free(lk);
 }

@@ -6,6 +6,7 @@
 
 #include "common/address.h"
 #include "common/log.h"
+#include "store/suppression.h"
 
 PGconn *
 lookup_db_connect(const char *conninfo, char **err)
@@ -106,6 +107,20 @@ lookup_db_since(const char *s, int64_t *epoch)
 	return lookup_db_time(s, epoch);
 }
 
+int
+lookup_db_expires(const char *s, int64_t *epoch)
+{
+	int64_t secs;
+
+	if (lookup_db_duration(s, &secs) == 0) {
+		*epoch = (int64_t)time(NULL) + secs;
+		return 0;
+	}
+	if (lookup_db_time(s, epoch) < 0 || *epoch <= time(NULL))
+		return -1;
+	return 0;
+}
+
 char *
 lookup_db_array(char *const *v, guint n)
 {
@@ -126,13 +141,6 @@ lookup_db_array(char *const *v, guint n)
 	}
 	g_string_append_c(out, '}');
 	return g_string_free(out, FALSE);
-}
-
-int
-lookup_db_valid_class(const char *s)
-{
-	return s != NULL && (strcmp(s, "hard") == 0 || strcmp(s, "soft") == 0 ||
-	    strcmp(s, "complaint") == 0 || strcmp(s, "manual") == 0);
 }
 
 static void
@@ -191,23 +199,22 @@ lookup_db_suppress(PGconn *c, const struct lookup_db_suppression *s, const char 
 	    " note = COALESCE(EXCLUDED.note, suppressions.note), last_seen = now(),"
 	    " event_count = suppressions.event_count + 1"
 	    " RETURNING id, (xmax = 0) AS inserted";
-	char *addr = address_normalise(s->address), *key = address_key(s->address);
 	const char *cls = s->cls ? s->cls : "manual";
-	char expires[32];
+	char expires[32], *addr = NULL, *key = NULL;
 	const char *p[9];
 	PGresult *r = NULL;
 	int rc = -1;
 
-	if (addr == NULL || key == NULL) {
+	if (suppression_address(s->address, &addr, &key) < 0) {
 		*err = g_strdup_printf("not a valid address: %s", s->address);
 		goto out;
 	}
-	if (!lookup_db_valid_class(cls)) {
+	if (!suppression_class_valid(cls)) {
 		*err = g_strdup_printf("class must be hard, soft, complaint or manual, not \"%s\"", cls);
 		goto out;
 	}
-	if (s->reason != NULL && strlen(s->reason) > 200) {
-		*err = g_strdup("reason is longer than 200 characters");
+	if (s->reason != NULL && strlen(s->reason) > SUPPRESSION_MAX_REASON) {
+		*err = g_strdup("reason is longer than " G_STRINGIFY(SUPPRESSION_MAX_REASON) " characters");
 		goto out;
 	}
 	g_snprintf(expires, sizeof(expires), "%" G_GINT64_FORMAT, s->expires);

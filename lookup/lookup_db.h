@@ -30,6 +30,9 @@ int lookup_db_since(const char *s, int64_t *epoch);
 int lookup_db_duration(const char *s, int64_t *secs);
 /* ISO 8601 time or date (UTC if no zone): 0, or -1. */
 int lookup_db_time(const char *s, int64_t *epoch);
+/* When a suppression given by hand expires: a "30d"-style duration from
+ * now or a future ISO 8601 time.  0 and *epoch, or -1. */
+int lookup_db_expires(const char *s, int64_t *epoch);
 
 /* A PostgreSQL text[] literal of the strings (caller g_free()s). */
 char *lookup_db_array(char *const *v, guint n);
@@ -46,8 +49,8 @@ struct lookup_db_suppression {
 
 /* Insert or update one suppression in its own transaction with
  * rebound.actor = actor (audited).  Returns 1 added, 0 updated, -1 error
- * (*err says why; bad address or class are errors too).  If id is not NULL
- * it receives the row id. */
+ * (*err says why; what store/suppression.h refuses is an error too).  If
+ * id is not NULL it receives the row id. */
 int lookup_db_suppress(PGconn *c, const struct lookup_db_suppression *s, const char *actor,
     int64_t *id, char **err);
 
@@ -55,9 +58,6 @@ int lookup_db_suppress(PGconn *c, const struct lookup_db_suppression *s, const c
  * -1 error. */
 int lookup_db_unsuppress(PGconn *c, const char *tenant, const char *address, const char *actor,
     char **err);
-
-/* True if s is one of the suppression classes. */
-int lookup_db_valid_class(const char *s);
 
 /* Filters of the analyst queries; NULL / 0 = not filtered.  tenant, cls,
  * reason, domain, feedback_type, provider and campaign take a list

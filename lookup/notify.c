@@ -486,84 +486,53 @@ notify_poll_done(struct notify *n)
 
 /* Handles what has arrived for the query in flight.  Returns 0 to keep
  * going (or done), -1 after notify_fail(). */
-static int
-notify_step(struct notify *n)
+/* A result with rows, by the phase that asked for it. */
+static void
+notify_tuples(struct notify *n, PGresult *r)
 {
-	PGresult *r;
-	ExecStatusType st;
-	char *line;
-	int len, i;
+	int i;
 
-	if (n->phase < NP_SETUP || n->phase == NP_IDLE)
-		return 0;
-	for (;;) {
-		if (n->in_copy) {
-			len = PQgetCopyData(n->conn, &line, 1);
-			if (len == 0)
-				return 0;
-			if (len == -2) {
-				notify_fail(n, "COPY", PQerrorMessage(n->conn));
-				return -1;
-			}
-			if (len == -1) {
-				n->in_copy = 0;
-				continue;
-			}
-			notify_copy_row(n, n->loading, line, len);
-			PQfreemem(line);
-			continue;
+	switch (n->phase) {
+	case NP_SETUP:
+		n->standby = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
+		n->resumed = PQntuples(r) == 1 && g_atomic_int_get(&n->loaded) &&
+		    strcmp(PQgetvalue(r, 0, 1), "t") == 0;
+		break;
+	case NP_LOAD:
+		if (PQntuples(r) == 1) {
+			gint64 est = g_ascii_strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+			n->load_id = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+			/* (if the position is the prune horizon of an
+			 * empty log, this is no row's and a reconnect
+			 * reloads) */
+			if (!PQgetisnull(r, 0, 2))
+				n->load_at = g_strdup(PQgetvalue(r, 0, 2));
+			if (est > 0)
+				index_reserve(n->loading, (size_t)est);
 		}
-		if (PQisBusy(n->conn))
-			return 0;
-		if ((r = PQgetResult(n->conn)) == NULL)
-			break;
-		st = PQresultStatus(r);
-		if (st == PGRES_COPY_OUT && n->phase == NP_LOAD) {
-			n->in_copy = 1;
-		} else if (st == PGRES_TUPLES_OK) {
-			switch (n->phase) {
-			case NP_SETUP:
-				n->standby = PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "t") == 0;
-				n->resumed = PQntuples(r) == 1 && g_atomic_int_get(&n->loaded) &&
-				    strcmp(PQgetvalue(r, 0, 1), "t") == 0;
-				break;
-			case NP_LOAD:
-				if (PQntuples(r) == 1) {
-					gint64 est = g_ascii_strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-					n->load_id = g_ascii_strtoll(PQgetvalue(r, 0, 0), NULL, 10);
-					/* (if the position is the prune horizon of an
-					 * empty log, this is no row's and a reconnect
-					 * reloads) */
-					if (!PQgetisnull(r, 0, 2))
-						n->load_at = g_strdup(PQgetvalue(r, 0, 2));
-					if (est > 0)
-						index_reserve(n->loading, (size_t)est);
-				}
-				break;
-			case NP_POLL:
-				for (i = 0; i < PQntuples(r); i++)
-					notify_poll_row(n, r, i);
-				break;
-			case NP_PRUNE:
-				if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
-					log_info("index pruned_changes=%s keep_days=%" G_GINT64_FORMAT,
-					    PQgetvalue(r, 0, 0), n->keep_days);
-					/* a full chunk: there may be more, soon */
-					if (strcmp(PQgetvalue(r, 0, 0), NOTIFY_PRUNE_CHUNK) == 0)
-						n->next_prune = g_get_monotonic_time() + G_USEC_PER_SEC;
-				}
-				break;
-			default:
-				break;
-			}
-		} else if (st != PGRES_COMMAND_OK) {
-			notify_fail(n, notify_phases[n->phase], PQresultErrorMessage(r));
-			PQclear(r);
-			return -1;
+		break;
+	case NP_POLL:
+		for (i = 0; i < PQntuples(r); i++)
+			notify_poll_row(n, r, i);
+		break;
+	case NP_PRUNE:
+		if (PQntuples(r) == 1 && strcmp(PQgetvalue(r, 0, 0), "0") != 0) {
+			log_info("index pruned_changes=%s keep_days=%" G_GINT64_FORMAT,
+			    PQgetvalue(r, 0, 0), n->keep_days);
+			/* a full chunk: there may be more, soon */
+			if (strcmp(PQgetvalue(r, 0, 0), NOTIFY_PRUNE_CHUNK) == 0)
+				n->next_prune = g_get_monotonic_time() + G_USEC_PER_SEC;
 		}
-		PQclear(r);
+		break;
+	default:
+		break;
 	}
-	/* the query is complete */
+}
+
+/* The phase's query is complete: what comes next. */
+static void
+notify_complete(struct notify *n)
+{
 	switch (n->phase) {
 	case NP_SETUP:
 		log_info("index state=connected standby=%d action=%s change_id=%" G_GINT64_FORMAT,
@@ -594,6 +563,52 @@ notify_step(struct notify *n)
 	default:
 		break;
 	}
+}
+
+static int
+notify_step(struct notify *n)
+{
+	PGresult *r;
+	ExecStatusType st;
+	char *line;
+	int len;
+
+	if (n->phase < NP_SETUP || n->phase == NP_IDLE)
+		return 0;
+	for (;;) {
+		if (n->in_copy) {
+			len = PQgetCopyData(n->conn, &line, 1);
+			if (len == 0)
+				return 0;
+			if (len == -2) {
+				notify_fail(n, "COPY", PQerrorMessage(n->conn));
+				return -1;
+			}
+			if (len == -1) {
+				n->in_copy = 0;
+				continue;
+			}
+			notify_copy_row(n, n->loading, line, len);
+			PQfreemem(line);
+			continue;
+		}
+		if (PQisBusy(n->conn))
+			return 0;
+		if ((r = PQgetResult(n->conn)) == NULL)
+			break;
+		st = PQresultStatus(r);
+		if (st == PGRES_COPY_OUT && n->phase == NP_LOAD) {
+			n->in_copy = 1;
+		} else if (st == PGRES_TUPLES_OK)
+			notify_tuples(n, r);
+		else if (st != PGRES_COMMAND_OK) {
+			notify_fail(n, notify_phases[n->phase], PQresultErrorMessage(r));
+			PQclear(r);
+			return -1;
+		}
+		PQclear(r);
+	}
+	notify_complete(n);
 	return n->conn != NULL ? 0 : -1;
 }
 

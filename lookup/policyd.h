@@ -14,22 +14,15 @@
  *
  *	smtpd_recipient_restrictions = ..., check_policy_service inet:127.0.0.1:2527
  *
- * policyd_stop() closes everything and frees the handle (NULL is fine).
+ * The connections are lookup/listener.h's; lookup.c starts one listener
+ * with policyd_proto and the lookup handle as its argument, whose
+ * configuration in force each request reads.
  */
 #ifndef REBOUND_POLICYD_H
 #define REBOUND_POLICYD_H
 
-#include <event2/event.h>
+struct listener_proto;
 
-struct policyd;
-
-struct config;
-
-/* Listens on cfg->lookup_policy_listen; cfg must outlive the server. */
-struct policyd *policyd_start(struct event_base *base, const struct config *cfg, long max_conns,
-    char **err);
-void policyd_stop(struct policyd *pd);
-/* The configuration (tenants) later requests read; same thread as policyd_start(). */
-void policyd_reload(struct policyd *pd, const struct config *cfg);
+extern const struct listener_proto policyd_proto;
 
 #endif

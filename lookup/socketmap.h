@@ -15,21 +15,20 @@
  *
  *	check_recipient_access socketmap:inet:127.0.0.1:2526:suppressed
  *
- * The handle is owned by the caller: socketmap_stop() closes listeners and
- * connections and frees it (NULL is fine).
+ * The connections are lookup/listener.h's; lookup.c starts one listener
+ * with socketmap_proto and the lookup handle as its argument.
  */
 #ifndef REBOUND_SOCKETMAP_H
 #define REBOUND_SOCKETMAP_H
 
-#include <event2/event.h>
+#include <stddef.h>
 
-struct socketmap;
+struct listener_proto;
+struct lookup;
 
-struct socketmap *socketmap_start(struct event_base *base, char **listen, long max_conns,
-    char **err);
-void socketmap_stop(struct socketmap *sm);
+extern const struct listener_proto socketmap_proto;
 
 /* The reply text (without netstring framing) for one request; g_free. */
-char *socketmap_answer(const char *req, size_t len);
+char *socketmap_answer(struct lookup *lk, const char *req, size_t len);
 
 #endif

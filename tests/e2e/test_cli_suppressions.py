@@ -212,6 +212,25 @@ class CliTest(unittest.TestCase):
         for addr in ("=formula@example.com", "'-quoted@example.com", "plain-f@example.com"):
             self.assertEqual(self.env.cli("unsuppress", addr)[0], 0, addr)
 
+    def test_address_length_limit_is_one_rule(self):
+        # 320 octets (RFC 5321) is the limit for suppress and import alike.
+        fits = "l" * (320 - len("@long.example")) + "@long.example"
+        over = "x" + fits
+        rc, out, err = self.env.cli("suppress", fits, "--reason", "r")
+        self.assertEqual(rc, 0, err)
+        rc, _, err = self.env.cli("suppress", over, "--reason", "r")
+        self.assertEqual(rc, 2)
+        self.assertIn("not a valid address", err)
+        d = tempfile.mkdtemp()
+        path = os.path.join(d, "long.csv")
+        with open(path, "w") as f:
+            f.write("address\n%s\n%s\n" % (fits, over))
+        rc, out, err = self.env.cli("import", path)
+        self.assertEqual(rc, 1, err)
+        self.assertIn("read 2 rows: 0 added, 1 updated, 0 repeated, 1 rejected", out)
+        self.assertIn("line 3: not a valid address", err)
+        self.assertEqual(self.env.cli("unsuppress", fits)[0], 0)
+
     def test_import_headerless_and_bad_file(self):
         d = tempfile.mkdtemp()
         path = os.path.join(d, "plain.csv")
