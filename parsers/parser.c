@@ -991,7 +991,7 @@ parser_classify(struct parser *p, struct report_record *rec, const char *context
 	}
 	if (!ok)
 		ok = diag != NULL && rules_classify(p->rules, diag, rec->status, NULL, NULL, &m);
-	if (!ok && context != NULL) {
+	if (!ok && context != NULL && !(p->cur_own_only && rec->diagnostic != NULL)) {
 		ok = rules_classify(p->rules, folded_context(p, context), rec->status, NULL, NULL, &m);
 		if (!ok && rec->status == NULL) {
 			rec->status = parser_find_status(context);
@@ -1081,11 +1081,23 @@ static void
 parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const char *context)
 {
 	struct fields *f;
-	guint b;
+	guint b, n_rcpts = 0;
+	const char *first_dc = NULL;
+	gboolean differ = FALSE;
 
 	/* The per-message block, the records kept, and one more to notice the cap. */
 	f = fields_parse(txt, n, p->max_records + 2);
 	r->kind = REPORT_KIND_DSN;
+	for (b = 0; b < f->blocks->len; b++) {
+		const char *d = fields_get(f, b, "Diagnostic-Code");
+
+		if (fields_get(f, b, "Final-Recipient") == NULL)
+			continue;
+		if (n_rcpts++ == 0)
+			first_dc = d;
+		else if (d == NULL || g_strcmp0(d, first_dc) != 0)
+			differ = TRUE;
+	}
 	for (b = 0; b < f->blocks->len; b++) {
 		const char *fr = fields_get(f, b, "Final-Recipient");
 		const char *orr = fields_get(f, b, "Original-Recipient");
@@ -1153,7 +1165,15 @@ parse_dsn(struct parser *p, struct report *r, const char *txt, gsize n, const ch
 			v = fields_get(f, 0, "X-PowerMTA-BounceCategory");
 		hint = v != NULL ? g_strconcat("x-powermta-bouncecategory: ", v, NULL) : NULL;
 		p->cur_hint = hint;
+		/*
+		 * Recipients that failed differently (or whose failure only
+		 * the notice's text tells) share that text: a record whose own
+		 * diagnostic decides nothing takes no reason from another
+		 * recipient's failure.
+		 */
+		p->cur_own_only = differ;
 		parser_classify(p, rec, context);
+		p->cur_own_only = FALSE;
 		p->cur_hint = NULL;
 		g_free(hint);
 	}

@@ -25,6 +25,7 @@ struct parser {
 	GHashTable *iconv;		/* charset -> GIConv to UTF-8 (or -1), parser_convert() */
 	guint32 cur_anomalies;		/* per call; a parser serves one call at a time */
 	const char *cur_hint;		/* per record: a vendor's own category line, tried first */
+	gboolean cur_own_only;		/* per record: the report's text speaks of other recipients too */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
