@@ -141,6 +141,8 @@ static const struct expect table[] = {
 	{ "shape-sendmail-fatal.eml", REPORT_KIND_BOUNCE, "quin@dead.test", REPORT_CLASS_HARD, "userunknown" },
 	/* the status code of a multi-line reply, "550-5.7.26 ..." */
 	{ "shape-multiline-reply.eml", REPORT_KIND_BOUNCE, "rae@strict.test", REPORT_CLASS_BLOCK, "authfailure" },
+	/* Gmail's words for an account it does not have, without a status or a command */
+	{ "shape-gmail-old.eml", REPORT_KIND_BOUNCE, "tom@gone.test", REPORT_CLASS_HARD, "userunknown" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
 };
