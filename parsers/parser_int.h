@@ -34,6 +34,7 @@ struct parser {
 	GRegex *re_fail_notice;		/* a notice's text speaks of a failed delivery */
 	GRegex *re_autoreply_subject;
 	GRegex *re_given_up;		/* a notice says delivery was abandoned, not delayed */
+	GRegex *re_delay_subject;	/* a notice's Subject says it only warns of a delay */
 	/* per call: the report being read, for its producer (parser_classify) */
 	struct report *cur_report;
 	const struct fields *cur_top;	/* its own header */

@@ -99,6 +99,17 @@ text_init(struct parser *p)
 	    "(?:message|it) will be deleted from (?:the )?queue|could not be delivered for \\d+ days|"
 	    "cannot send message for \\d+ days",
 	    G_REGEX_OPTIMIZE, 0, NULL);
+	/*
+	 * The Subjects of the warnings MTAs send while they still retry:
+	 * Postfix "Delayed Mail (still being retried)", Sendmail "Warning:
+	 * could not send message for past 4 hours", Exim "Warning: message
+	 * X delayed 24 hours", Gmail "Delivery Status Notification (Delay)",
+	 * Exchange "Delivery delayed:".
+	 */
+	p->re_delay_subject = g_regex_new(
+	    "delayed mail|still being retried|could not send message for past|"
+	    "^warning: message \\S+ delayed|\\(delay\\)|^delivery delayed\\b|^delayed:",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, NULL);
 	p->re_autoreply_subject = g_regex_new(
 	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
 	    "out of (?:the )?office|away from|vacation|on holiday|abwesen|absence|absent|"
@@ -150,6 +161,8 @@ text_fini(struct parser *p)
 		g_regex_unref(p->re_autoreply_subject);
 	if (p->re_given_up != NULL)
 		g_regex_unref(p->re_given_up);
+	if (p->re_delay_subject != NULL)
+		g_regex_unref(p->re_delay_subject);
 }
 
 /* ---- small helpers ---- */
@@ -673,6 +686,7 @@ add_record(struct parser *p, struct report *r, const char *addr, const char *how
     const char *diag, const char *context)
 {
 	struct report_record *rec;
+	const char *subj;
 
 	if (addr == NULL || r->records->len >= MIN(MAX_TEXT_RCPTS, p->max_records))
 		return;
@@ -686,6 +700,16 @@ add_record(struct parser *p, struct report *r, const char *addr, const char *how
 		rec->diagnostic = *d != '\0' ? d : (g_free(d), NULL);
 	}
 	parser_classify(p, rec, context);
+	subj = p->cur_top != NULL ? fields_get(p->cur_top, 0, "Subject") : NULL;
+	if (subj != NULL && g_regex_match(p->re_delay_subject, subj, 0, NULL)) {
+		/*
+		 * A warning that the MTA still retries is no failure (yet):
+		 * whatever its reason, it must not count as a bounce.
+		 */
+		g_free(rec->action);
+		rec->action = g_strdup("delayed");
+		rec->class_ = REPORT_CLASS_UNKNOWN;
+	}
 }
 
 /*

@@ -143,6 +143,8 @@ static const struct expect table[] = {
 	{ "shape-multiline-reply.eml", REPORT_KIND_BOUNCE, "rae@strict.test", REPORT_CLASS_BLOCK, "authfailure" },
 	/* Gmail's words for an account it does not have, without a status or a command */
 	{ "shape-gmail-old.eml", REPORT_KIND_BOUNCE, "tom@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	/* a text notice whose Subject says the MTA still retries: no failure yet */
+	{ "shape-delay-warning.eml", REPORT_KIND_BOUNCE, "uli@busy.test", REPORT_CLASS_UNKNOWN, "mailboxfull" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
 };
