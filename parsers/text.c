@@ -940,8 +940,13 @@ text_parse(struct parser *p, struct report *r, const struct fields *top, const c
 
 		if (r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
 			a = parser_address(r->orig_to);
+		/*
+		 * The notice never names the recipient, so none of its text is
+		 * that recipient's diagnostic: the rules still read all of it,
+		 * and when they find nothing the reason is undefined.
+		 */
 		if (a != NULL)
-			add_record(p, r, a, "original-to", pre->str, region);
+			add_record(p, r, a, "original-to", NULL, region);
 		g_free(a);
 	}
 	if (r->records->len == 0 && r->orig_to != NULL)

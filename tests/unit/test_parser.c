@@ -145,6 +145,8 @@ static const struct expect table[] = {
 	{ "shape-gmail-old.eml", REPORT_KIND_BOUNCE, "tom@gone.test", REPORT_CLASS_HARD, "userunknown" },
 	/* a text notice whose Subject says the MTA still retries: no failure yet */
 	{ "shape-delay-warning.eml", REPORT_KIND_BOUNCE, "uli@busy.test", REPORT_CLASS_UNKNOWN, "mailboxfull" },
+	/* the recipient only from the original's To: the notice's boilerplate is no diagnostic */
+	{ "shape-original-to-only.eml", REPORT_KIND_BOUNCE, "vic@quiet.test", REPORT_CLASS_UNKNOWN, "undefined" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
 };
@@ -167,8 +169,8 @@ test_table(void)
 		g_assert_cmpstr(x->recipient, ==, table[i].recipient);
 		g_assert_cmpint(x->class_, ==, table[i].class_);
 		g_assert_cmpstr(x->reason, ==, table[i].reason);
-		/* "onhold": no rule decided */
-		if (strcmp(table[i].reason, "onhold") == 0)
+		/* "onhold", "undefined": no rule decided */
+		if (strcmp(table[i].reason, "onhold") == 0 || strcmp(table[i].reason, "undefined") == 0)
 			g_assert_null(x->rule);
 		else
 			g_assert_nonnull(x->rule);
