@@ -27,6 +27,41 @@ strip_type(const char *v)
 	return *s != '\0' ? parser_utf8(s, -1) : NULL;
 }
 
+/*
+ * Does a paragraph name its recipient and nothing more: the address on
+ * its own, Exim's "(generated from x)", "an undisclosed address"?  Such a
+ * paragraph gives no reason at all, and the record's reason is then
+ * "undefined", not "onhold" (a failure text that decides nothing).
+ */
+static gboolean
+names_only(const char *t, gsize len, const char *rcpt)
+{
+	const char *p = t, *end = t + len;
+	gsize rl = strlen(rcpt);
+
+	while (p < end) {
+		const char *e = p, *b;
+
+		while (e < end && *e != '\n' && *e != '\r')
+			e++;
+		for (b = p; b < e && (*b == ' ' || *b == '\t' || *b == '<'); b++)
+			;
+		if (b < e && !line_generated(b, e - b) &&
+		    !((gsize)(e - b) >= 22 && g_ascii_strncasecmp(b, "an undisclosed address", 22) == 0)) {
+			const char *q = b;
+
+			if ((gsize)(e - b) >= rl && g_ascii_strncasecmp(b, rcpt, rl) == 0)
+				q = b + rl;
+			while (q < e && (*q == '>' || *q == ':' || *q == ',' || *q == ' ' || *q == '\t'))
+				q++;
+			if (q == b || q < e)
+				return FALSE;
+		}
+		p = e < end ? e + 1 : e;
+	}
+	return TRUE;
+}
+
 /* A record without a Diagnostic-Code: its lines are taken from the text part. */
 static void
 dsn_enrich(struct report_record *rec, const char *context)
@@ -46,11 +81,24 @@ dsn_enrich(struct report_record *rec, const char *context)
 	}
 	if (hit == NULL)
 		return;
+	for (e = hit; *e != '\0' && *e != '\n' && *e != '\r'; e++)
+		;
+	if (line_generated(s, e - s) && s > context) {
+		/* the entry's heading is the line above */
+		const char *h = s - 1;
+
+		if (h > context && *h == '\n' && h[-1] == '\r')
+			h--;
+		while (h > context && h[-1] != '\n' && h[-1] != '\r')
+			h--;
+		s = h;
+	}
 	/*
 	 * The recipient's failure paragraph: its line and what follows, up to
-	 * the next line that starts with another address, a section rule, a
-	 * second blank line in a row, or a dozen lines.  "Failed to deliver
-	 * to x" is often followed by the remote answer on unindented lines.
+	 * the next line that starts with another address or with the heading
+	 * of another redirected entry, a section rule, a second blank line in
+	 * a row, or a dozen lines.  "Failed to deliver to x" is often followed
+	 * by the remote answer on unindented lines.
 	 */
 	e = hit;
 	for (int lines = 0, blanks = 0; *e != '\0' && lines < 12; ) {
@@ -64,6 +112,16 @@ dsn_enrich(struct report_record *rec, const char *context)
 			lines++;
 			for (le = n; *le != '\0' && *le != '\n' && *le != '\r'; le++)
 				;
+			if (lines > 1 && line_generated(n, le - n)) {
+				/* another entry: its heading is the line before */
+				while (e > s && e[-1] != '\n' && e[-1] != '\r')
+					e--;
+				if (e > s && e[-1] == '\n')
+					e--;
+				if (e > s && e[-1] == '\r')
+					e--;
+				break;
+			}
 			if (line_blank(n, le - n)) {
 				if (++blanks == 2)
 					break;
@@ -86,7 +144,7 @@ dsn_enrich(struct report_record *rec, const char *context)
 		}
 		e++;
 	}
-	if (e > s) {
+	if (e > s && !names_only(s, e - s, rec->recipient)) {
 		char *d = parser_utf8(s, e - s);
 
 		rec->diagnostic = g_strstrip(d);
@@ -94,11 +152,35 @@ dsn_enrich(struct report_record *rec, const char *context)
 }
 
 /*
+ * Do the recipient blocks of f fail differently: a Diagnostic-Code that
+ * differs from the first recipient's, or one missing after the first?
+ */
+static gboolean
+dsn_differ(const struct fields *f)
+{
+	const char *first_dc = NULL;
+	guint b, n_rcpts = 0;
+
+	for (b = 0; b < f->blocks->len; b++) {
+		const char *d = fields_get(f, b, "Diagnostic-Code");
+
+		if (fields_get(f, b, "Final-Recipient") == NULL)
+			continue;
+		if (n_rcpts++ == 0)
+			first_dc = d;
+		else if (d == NULL || g_strcmp0(d, first_dc) != 0)
+			return TRUE;
+	}
+	return FALSE;
+}
+
+/*
  * The record of block b of f (it names a recipient), with the codes of its
- * fields and of its diagnostic.
+ * fields and of its diagnostic.  differ: dsn_differ(f).
  */
 static void
-dsn_record(struct parse_ctx *c, const struct fields *f, guint b, const char *context)
+dsn_record(struct parse_ctx *c, const struct fields *f, guint b, const char *context,
+    gboolean differ)
 {
 	struct report *r = c->r;
 	const char *fr = fields_get(f, b, "Final-Recipient");
@@ -154,7 +236,15 @@ dsn_record(struct parse_ctx *c, const struct fields *f, guint b, const char *con
 		v = fields_get(f, 0, "X-PowerMTA-BounceCategory");
 	hint = v != NULL ? g_strconcat("x-powermta-bouncecategory: ", v, NULL) : NULL;
 	c->hint = hint;
+	/*
+	 * Recipients that failed differently (or whose failure only the
+	 * notice's text tells) share that text: a record whose own
+	 * diagnostic decides nothing takes no reason from another
+	 * recipient's failure.
+	 */
+	c->own_only = differ;
 	classify_record(c, rec, context);
+	c->own_only = FALSE;
 	c->hint = NULL;
 	g_free(hint);
 }
@@ -166,10 +256,12 @@ dsn_parse(struct parse_ctx *c, const char *txt, gsize n)
 	struct report *r = c->r;
 	struct fields *f;
 	guint b;
+	gboolean differ;
 
 	/* The per-message block, the records kept, and one more to notice the cap. */
 	f = fields_parse(txt, n, c->p->max_records + 2);
 	r->kind = REPORT_KIND_DSN;
+	differ = dsn_differ(f);
 	for (b = 0; b < f->blocks->len; b++) {
 		if (fields_get(f, b, "Reporting-MTA") != NULL && r->reporting_mta == NULL)
 			r->reporting_mta = strip_type(fields_get(f, b, "Reporting-MTA"));
@@ -185,7 +277,7 @@ dsn_parse(struct parse_ctx *c, const char *txt, gsize n)
 			r->anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
 			break;
 		}
-		dsn_record(c, f, b, c->context);
+		dsn_record(c, f, b, c->context, differ);
 	}
 	fields_free(f);
 }

@@ -45,6 +45,7 @@ struct parser {
 	GRegex *re_fail_notice;		/* a notice's text speaks of a failed delivery */
 	GRegex *re_autoreply_subject;
 	GRegex *re_given_up;		/* a notice says delivery was abandoned, not delayed */
+	GRegex *re_delay_subject;	/* a notice's Subject says it only warns of a delay */
 };
 
 /*
@@ -68,6 +69,7 @@ struct parse_ctx {
 	struct fields *orig_fields;	/* that header, parsed */
 	guint32 anomalies;		/* found decoding parts; added to the report at the end */
 	const char *hint;		/* per record: a vendor's own category line, tried first */
+	gboolean own_only;		/* per record: the report's text speaks of other recipients too */
 	gboolean mta_done;		/* r->mta looked for */
 	/*
 	 * The enclosed original's To, Cc and Received "for <x>" values, one

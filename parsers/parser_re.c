@@ -88,6 +88,17 @@ static const struct {
 	    "(?:message|it) will be deleted from (?:the )?queue|could not be delivered for \\d+ days|"
 	    "cannot send message for \\d+ days",
 	    G_REGEX_OPTIMIZE },
+	/*
+	 * The Subjects of the warnings MTAs send while they still retry:
+	 * Postfix "Delayed Mail (still being retried)", Sendmail "Warning:
+	 * could not send message for past 4 hours", Exim "Warning: message
+	 * X delayed 24 hours", Gmail "Delivery Status Notification (Delay)",
+	 * Exchange "Delivery delayed:".
+	 */
+	{ G_STRUCT_OFFSET(struct parser, re_delay_subject),
+	    "delayed mail|still being retried|could not send message for past|"
+	    "^warning: message \\S+ delayed|\\(delay\\)|^delivery delayed\\b|^delayed:",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
 	{ G_STRUCT_OFFSET(struct parser, re_autoreply_subject),
 	    "^(?:auto(?:matic)?[ -]?(?:reply|response|respon[sd]e?r?|antwort)|auto:|"
 	    "out of (?:the )?office|away from|vacation|on holiday|abwesen|absence|absent|"

@@ -111,6 +111,7 @@ add_record(struct parse_ctx *c, const char *addr, const char *how, const char *d
 {
 	struct report *r = c->r;
 	struct report_record *rec;
+	const char *subj;
 
 	if (addr == NULL || r->records->len >= MIN(MAX_TEXT_RCPTS, c->p->max_records))
 		return;
@@ -124,6 +125,16 @@ add_record(struct parse_ctx *c, const char *addr, const char *how, const char *d
 		rec->diagnostic = *d != '\0' ? d : (g_free(d), NULL);
 	}
 	classify_record(c, rec, context);
+	subj = c->top != NULL ? fields_get(c->top, 0, "Subject") : NULL;
+	if (subj != NULL && g_regex_match(c->p->re_delay_subject, subj, 0, NULL)) {
+		/*
+		 * A warning that the MTA still retries is no failure (yet):
+		 * whatever its reason, it must not count as a bounce.
+		 */
+		g_free(rec->action);
+		rec->action = g_strdup("delayed");
+		rec->class_ = REPORT_CLASS_UNKNOWN;
+	}
 }
 
 /*
@@ -376,8 +387,13 @@ text_fallbacks(struct notice *n)
 
 		if (r->orig_to != NULL && strchr(r->orig_to, ',') == NULL)
 			a = parser_address(r->orig_to);
+		/*
+		 * The notice never names the recipient, so none of its text is
+		 * that recipient's diagnostic: the rules still read all of it,
+		 * and when they find nothing the reason is undefined.
+		 */
 		if (a != NULL)
-			add_record(n->c, a, "original-to", n->pre->str, n->region);
+			add_record(n->c, a, "original-to", NULL, n->region);
 		g_free(a);
 	}
 	if (r->records->len == 0 && r->orig_to != NULL)

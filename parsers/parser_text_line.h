@@ -15,6 +15,8 @@ gboolean line_sender(const char *p, gsize n);
 gboolean line_section(const char *p, gsize n);
 /* A line of a provider's contact boilerplate that says nothing of a failure. */
 gboolean line_boiler(const char *p, gsize n);
+/* Exim's "(generated from x)" and the like: the line belongs to the redirected entry above. */
+gboolean line_generated(const char *p, gsize n);
 /* Does the line start (after blanks, "<" or a quote) with an address? */
 gboolean line_starts_with_address(const char *p, gsize n);
 /* Is addr's local part a mail system's own (mailer-daemon, postmaster, ...)? */

@@ -15,6 +15,23 @@ parser_address(const char *s)
 	return address_normalise_text(s);
 }
 
+/*
+ * Is the "-" before p that of a multi-line reply's continuation,
+ * "550-5.7.26 ..." (Gmail writes every long answer so): a reply code at
+ * the start of a line or after a blank, then the status code.
+ */
+static gboolean
+reply_dash(const char *t, const char *p)
+{
+	const char *c = p - 4;
+
+	if (p - t < 4 || (*c != '4' && *c != '5' && *c != '2') ||
+	    !g_ascii_isdigit(c[1]) || !g_ascii_isdigit(c[2]))
+		return FALSE;
+	return c == t || c[-1] == ' ' || c[-1] == '\t' || c[-1] == '\n' || c[-1] == '\r' ||
+	    c[-1] == '(' || c[-1] == ';' || c[-1] == ':' || c[-1] == '#';
+}
+
 /* Status "5.1.1" found in text, or NULL.  New string. */
 char *
 parser_find_status(const char *t)
@@ -29,7 +46,7 @@ parser_find_status(const char *t)
 
 		if (*p != '2' && *p != '4' && *p != '5')
 			continue;
-		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-'))
+		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || (p[-1] == '-' && !reply_dash(t, p))))
 			continue;
 		if (p[1] != '.')
 			continue;

@@ -32,6 +32,8 @@ SOURCES = {
     "stalwart": ("stalwartlabs/mail-server", "AGPL-3.0-only (LICENSES/AGPL-3.0-only.txt)",
                  [r"^tests/resources/(smtp/(dsn|messages|reports|milter)|jmap/email_[a-z]+)/[^/]+\.eml$"], False),
     "mimekit": ("jstedfast/MimeKit", "MIT (LICENSE)", [r"^UnitTests/TestData/messages/[^/]+\.(?:txt|eml)$"], False),
+    "froide": ("okfde/froide", "MIT (LICENSE.txt)",
+               [r"^froide/bounce/testdata/[^/]+\.txt$", r"^froide/foirequest/tests/testdata/test_mail_[^/]+\.txt$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 

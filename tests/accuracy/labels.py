@@ -36,6 +36,15 @@ def fbl(rcpt):
 NONE = []
 
 LABELS = {
+    "froide": {
+        # Postfix: "553 Invalid recipient x (Mode: normal)" after RCPT TO
+        "testdata_bounce_001.txt.eml": [rec("nonexistant@example.org", "userunknown", "5.0.0")],
+        "tests_testdata_test_mail_12.txt.eml": [rec("nonexistant@example.org", "userunknown", "5.0.0")],
+        # Exchange, German: "550 5.1.1 RESOLVER.ADR.RecipNotFound"
+        "testdata_bounce_002.txt.eml": [rec("eschmann@izfp.fhg.de", "userunknown", "5.1.1")],
+        # "552 5.2.2 ... Quota exceeded (mailbox for user is full)"
+        "testdata_bounce_003.txt.eml": [rec("john.doe@t-online.de.example.com", "mailboxfull", "5.2.2")],
+    },
     "ruby-mail": {
         "emails_mime_emails_raw_email_with_mimepart_without_content_type.eml":
             [rec("larose.julie@courrier.uqam.ca", "expired", "4.5.0", "delayed")],
