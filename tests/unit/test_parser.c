@@ -111,7 +111,7 @@ static const struct expect table[] = {
 	 * recipient's (here a refusal of the sending host), the "Host unknown"
 	 * below it the next recipient's */
 	{ "sendmail-transcript.eml", REPORT_KIND_BOUNCE, "fay@strict.test", REPORT_CLASS_BLOCK, "blocked" },
-	/* issue 13's shapes of unseen mail.  The reason on the lines after "Failed to deliver to": */
+	/* Shapes seen on unseen mail.  The reason on the lines after "Failed to deliver to": */
 	{ "shape-failed-to-deliver.eml", REPORT_KIND_BOUNCE, "ada@dead.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "shape-invalid-mailbox.eml", REPORT_KIND_BOUNCE, "cy@provider.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "shape-exchange2007.eml", REPORT_KIND_BOUNCE, "max@exch.test", REPORT_CLASS_HARD, "userunknown" },

@@ -1,6 +1,6 @@
 /*
  * test_trust.c - store/trust.h without a database: what each kind of
- * envelope recipient lends to each kind of report (issue 14's shapes), the
+ * envelope recipient lends to each kind of report (the forged-report shapes), the
  * Original-Mail-From binding, the per-message cap and reprocess's answers.
  */
 #include <string.h>
