@@ -269,11 +269,15 @@ worker_reap(struct worker *k)
 	int status = -1;
 	pid_t r;
 
+	/* Killed before its socket is closed: closing with its unread hello
+	 * still queued makes its read fail with ECONNRESET, and it would print
+	 * "bad request" before the SIGKILL lands. */
+	if (k->pid > 0)
+		kill(k->pid, SIGKILL);
 	if (k->fd != -1)
 		close(k->fd);
 	k->fd = -1;
 	if (k->pid > 0) {
-		kill(k->pid, SIGKILL);
 		do
 			r = waitpid(k->pid, &status, 0);
 		while (r == -1 && errno == EINTR);
