@@ -18,11 +18,18 @@ enum render_format {
 	RENDER_TAB = 1,		/* file, kind, recipient, class, reason, status, rule */
 	RENDER_JSON,		/* one JSON object per record, every field */
 };
+/*
+ * Or'ed to the format: print the correlation pairs in the order of a
+ * report_deserialize()d copy, as the parent printed them when workers sent
+ * reports (a worker rendering for "rebound parse" sets it).
+ */
+#define RENDER_WIRE_ORDER	0x100
 
 /*
  * Append to out what goes to standard output for report r of file (index:
  * the message's position in an mbox, or -1), and to err the diagnostic
- * lines for standard error ("rebound parse: FILE: ...").
+ * lines for standard error ("rebound parse: FILE: ...").  The JSON is
+ * byte for byte what json-glib's generator writes for the same members.
  */
 void render_report(GString *out, GString *err, int format, const char *file, long index,
     const struct report *r);

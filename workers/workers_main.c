@@ -236,7 +236,7 @@ worker_send_lines(int fd, const struct report *r, int format, const char *file, 
 	}
 	g_string_truncate(out, 0);
 	g_string_truncate(err, 0);
-	render_report(out, err, format, file, index, r);
+	render_report(out, err, format | RENDER_WIRE_ORDER, file, index, r);
 	if (4 + out->len + err->len > WORKERS_MAX_REPORT)
 		fatalx("parse-worker: report too large");
 	n[0] = (unsigned char)(out->len >> 24);
