@@ -170,13 +170,15 @@ workers_build_argv(const struct parser_worker_config *pc, const char *exe)
  * The child between fork() and exec(): the daemon has other threads, so
  * only async-signal-safe calls here.  Close every inherited descriptor
  * (listeners, PostgreSQL, spool) and reset signal state the daemon set up.
- * A pool of workers_new_forked() has no other thread: its child runs the
- * worker's main directly, and leaves with _exit() (never exit(), which
- * would flush stdio buffers it inherited; the parent flushed them before
- * the fork anyway).
+ * The first workers of a pool of workers_new_forked() (no other thread)
+ * run the worker's main directly, and leave with _exit() (never exit(),
+ * which would flush stdio buffers they inherited; the parent flushed them
+ * before the fork anyway).  A replacement is exec'd: by then the parent
+ * holds the messages read, which a forked child would carry under its
+ * RLIMIT_AS.
  */
 static void __attribute__((noreturn))
-workers_child(struct workers *w, int fd)
+workers_child(struct workers *w, int fd, gboolean no_exec)
 {
 	struct rlimit rl;
 	struct sigaction sa;
@@ -206,7 +208,7 @@ workers_child(struct workers *w, int fd)
 #ifndef WORKERS_NO_RLIMIT_AS
 	rl.rlim_cur = rl.rlim_max = (rlim_t)w->memory_bytes;
 	setrlimit(RLIMIT_AS, &rl);
-	if (w->no_exec)
+	if (no_exec)
 		_exit(workers_child_main(3, w->argv + 1));
 	execv(w->exe, w->argv);
 #else
@@ -231,8 +233,9 @@ worker_reset(struct worker *k)
 }
 
 static int
-worker_spawn(struct workers *w, struct worker *k, char **err)
+worker_spawn(struct workers *w, struct worker *k, gboolean first, char **err)
 {
+	gboolean no_exec = w->no_exec && first;
 	int sv[2];
 	pid_t pid;
 
@@ -240,7 +243,7 @@ worker_spawn(struct workers *w, struct worker *k, char **err)
 		*err = g_strdup_printf("socketpair: %s", g_strerror(errno));
 		return -1;
 	}
-	if (w->no_exec)
+	if (no_exec)
 		fflush(NULL);	/* or the child would hold a copy of what is buffered */
 	pid = fork();
 	if (pid == -1) {
@@ -250,7 +253,7 @@ worker_spawn(struct workers *w, struct worker *k, char **err)
 		return -1;
 	}
 	if (pid == 0)
-		workers_child(w, sv[1]);
+		workers_child(w, sv[1], no_exec);
 	close(sv[1]);
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("workers: fcntl");
@@ -704,7 +707,7 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 				if (k->ninflight != depth ||
 				    k->jobs_done + (guint)k->ninflight >= w->recycle_jobs)
 					continue;
-				if (k->pid == -1 && worker_spawn(w, k, &err) == -1) {
+				if (k->pid == -1 && worker_spawn(w, k, FALSE, &err) == -1) {
 					log_warnx("workers slot=%d cannot start a worker: %s", j, err);
 					workers_finish(g_queue_pop_head(&pending), WORKERS_ERROR, err);
 					done++;
@@ -862,7 +865,7 @@ workers_start(const struct config *cfg, const struct parser_worker_config *pc,
 		worker_reset(&w->w[i]);
 	}
 	for (i = 0; i < w->nworkers; i++)
-		if (worker_spawn(w, &w->w[i], err) == -1) {
+		if (worker_spawn(w, &w->w[i], TRUE, err) == -1) {
 			workers_free(w);
 			return NULL;
 		}

@@ -15,7 +15,7 @@
  * parsing fails, the ones queued behind it are handed out again.
  * Workers are warm: re-exec'd only after a failure or every
  * WORKERS_RECYCLE_JOBS jobs (8 times that in a pool of
- * workers_new_forked()).  "rebound parse" asks for the lines it prints
+ * workers_new_forked(), whose first workers are forked without an exec).  "rebound parse" asks for the lines it prints
  * instead of a report (workers_job.render): the worker renders them, and
  * the parent only writes them out in order.
  *
@@ -105,12 +105,13 @@ struct workers *workers_new(const struct config *cfg, char **err);
 struct workers *workers_new_parser(const struct config *cfg,
     const struct parser_worker_config *pc, char **err);
 /*
- * Same, for a caller with a single thread ("rebound parse"): the workers
- * are forked from this process without an exec, as the libraries are
- * loaded already (an exec would relocate them again in every worker), and
- * they are not waited for, so that their start-up overlaps the caller's
- * reading of its input.  workers_ready() then reports a bad rules file.
- * Under AddressSanitizer or valgrind the workers are exec'd as usual.
+ * Same, for a caller with a single thread ("rebound parse"): the first
+ * workers are forked from this process without an exec, as the libraries
+ * are loaded already (an exec would relocate them again in every worker),
+ * and they are not waited for, so that their start-up overlaps the
+ * caller's reading of its input; workers_ready() then reports a bad rules
+ * file.  Replacements are exec'd as usual, and so is every worker under
+ * AddressSanitizer or valgrind.
  */
 struct workers *workers_new_forked(const struct config *cfg,
     const struct parser_worker_config *pc, char **err);
