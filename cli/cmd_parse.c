@@ -275,6 +275,13 @@ parse_path(struct parse_ctx *c, const char *file, int mode)
 	return 0;
 }
 
+/* g_ptr_array_sort() passes pointers to the elements. */
+static gint
+parse_name_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static void
 parse_maildir(struct parse_ctx *c, const char *dir)
 {
@@ -297,11 +304,9 @@ parse_maildir(struct parse_ctx *c, const char *dir)
 			if (n[0] != '.')
 				g_ptr_array_add(names, g_build_filename(d, n, NULL));
 		g_dir_close(gd);
-		g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
-		for (j = 0; j < names->len; j++) {
-			/* g_ptr_array_sort passes pointers to elements */
+		g_ptr_array_sort(names, parse_name_cmp);
+		for (j = 0; j < names->len; j++)
 			parse_path(c, g_ptr_array_index(names, j), 'f');
-		}
 		g_ptr_array_free(names, TRUE);
 		g_free(d);
 	}
