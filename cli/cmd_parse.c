@@ -31,9 +31,10 @@
 #include "workers/workers.h"
 
 /*
- * Messages handed to the pool at a time, and their bytes: a whole xargs
+ * Messages handed to the pool at a time, or their bytes: a whole xargs
  * command line at once, so that the workers, forked while the files are
- * read, are kept busy, while an mbox does not have to fit in memory twice.
+ * read, find all of it waiting; the byte bound keeps what the batch holds
+ * in memory in check when many large files are given.
  */
 #define PARSE_BATCH		8192
 #define PARSE_BATCH_BYTES	(64u << 20)
