@@ -4,8 +4,11 @@
  * Messages are parsed in the daemon's sandbox, the persistent parser
  * worker pool (workers/workers.h; [parser] workers, cpu_seconds, memory_mb
  * from -c FILE or the defaults): GMime has aborted on crafted headers
- * before, and the neutraliser only knows the shapes seen so far.  Messages
- * go to the pool PARSE_BATCH at a time and are printed in input order.  A
+ * before, and the neutraliser only knows the shapes seen so far.  The
+ * workers are forked before the input is read, so that their start-up
+ * overlaps the reading; messages go to the pool PARSE_BATCH at a time, the
+ * workers render the printed lines (workers/render.h), and those are
+ * written in input order.  A
  * message whose worker dies, or runs over its limits, is retried on a
  * fresh worker up to [parser] max_attempts times, then reported as the
  * daemon would quarantine it: "unparseable" on stderr and kind none with
@@ -16,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <glib.h>
-#include <json-glib/json-glib.h>
 
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -25,9 +27,17 @@
 #include "common/config.h"
 #include "parsers/parser.h"
 #include "parsers/report.h"
+#include "workers/render.h"
 #include "workers/workers.h"
 
-#define PARSE_BATCH	256
+/*
+ * Messages handed to the pool at a time, or their bytes: a whole xargs
+ * command line at once, so that the workers, forked while the files are
+ * read, find all of it waiting; the byte bound keeps what the batch holds
+ * in memory in check when many large files are given.
+ */
+#define PARSE_BATCH		8192
+#define PARSE_BATCH_BYTES	(64u << 20)
 
 /* A message waiting for the pool. */
 struct parse_msg {
@@ -41,121 +51,31 @@ struct parse_ctx {
 	struct workers *pool;		/* otherwise */
 	int max_attempts;
 	GPtrArray *queue;		/* struct parse_msg *, for the pool */
+	gsize queued;			/* bytes of message in queue */
+	char *pool_err;			/* the pool could not start: nothing more is done */
 	const char *envelope_rcpt;
-	gboolean json;
+	int format;			/* enum render_format */
+	GString *out, *err;		/* print_report() */
 	int failures;
 };
 
+/* Print what render_report() made of one message, in order. */
 static void
-json_str(JsonBuilder *b, const char *k, const char *v)
+parse_print(const char *out, gsize out_len, const char *err)
 {
-	json_builder_set_member_name(b, k);
-	if (v != NULL)
-		json_builder_add_string_value(b, v);
-	else
-		json_builder_add_null_value(b);
+	if (err != NULL && *err != '\0')
+		fputs(err, stderr);
+	if (out_len > 0)
+		fwrite(out, 1, out_len, stdout);
 }
 
 static void
-emit(const char *file, long index, const struct report *r, const struct report_record *rec)
+print_report(struct parse_ctx *c, const char *file, long index, const struct report *r)
 {
-	JsonBuilder *b = json_builder_new();
-	JsonGenerator *g;
-	JsonNode *root;
-	char *s;
-
-	json_builder_begin_object(b);
-	json_str(b, "file", file);
-	if (index >= 0) {
-		json_builder_set_member_name(b, "message");
-		json_builder_add_int_value(b, index);
-	}
-	json_str(b, "kind", report_kind_name(r->kind));
-	json_str(b, "recipient", rec ? rec->recipient : NULL);
-	json_str(b, "recipient_from", rec ? rec->recipient_from : NULL);
-	json_str(b, "original_recipient", rec ? rec->original_recipient : NULL);
-	json_str(b, "class", rec ? report_class_name(rec->class_) : NULL);
-	json_str(b, "reason", rec ? rec->reason : NULL);
-	json_str(b, "status", rec ? rec->status : NULL);
-	json_str(b, "replycode", rec ? rec->replycode : NULL);
-	json_str(b, "action", rec ? rec->action : NULL);
-	json_str(b, "diagnostic", rec ? rec->diagnostic : NULL);
-	json_str(b, "remote_mta", rec ? rec->remote_mta : NULL);
-	json_str(b, "last_attempt", rec ? rec->last_attempt : NULL);
-	json_str(b, "feedback_type", rec ? rec->feedback_type : NULL);
-	json_str(b, "smtp_command", rec ? rec->smtp_command : NULL);
-	json_str(b, "rule", rec ? rec->rule : NULL);
-	json_str(b, "reporting_mta", r->reporting_mta);
-	json_str(b, "mta", r->mta);
-	json_str(b, "arrival_date", r->arrival_date);
-	json_str(b, "original_message_id", r->orig_message_id);
-	json_str(b, "original_from", r->orig_from);
-	json_str(b, "original_to", r->orig_to);
-	json_str(b, "original_subject", r->orig_subject);
-	json_str(b, "list_id", r->orig_list_id);
-	if (r->kind == REPORT_KIND_ARF) {
-		json_str(b, "user_agent", r->user_agent);
-		json_str(b, "source_ip", r->source_ip);
-		json_str(b, "original_mail_from", r->original_mail_from);
-		json_str(b, "reported_domain", r->reported_domain);
-		json_str(b, "authentication_results", r->auth_results);
-	}
-	if (g_hash_table_size(r->correlation) > 0) {
-		GHashTableIter it;
-		gpointer k, v;
-
-		json_builder_set_member_name(b, "correlation");
-		json_builder_begin_object(b);
-		g_hash_table_iter_init(&it, r->correlation);
-		while (g_hash_table_iter_next(&it, &k, &v))
-			json_str(b, k, v);
-		json_builder_end_object(b);
-	}
-	/* Records were dropped at [parser] max_recipients: this is not the whole report. */
-	json_builder_set_member_name(b, "truncated");
-	json_builder_add_boolean_value(b, (r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) != 0);
-	json_builder_set_member_name(b, "anomalies");
-	json_builder_add_int_value(b, r->anomalies);
-	json_str(b, "outcome", r->outcome);
-	json_builder_end_object(b);
-	root = json_builder_get_root(b);
-	g = json_generator_new();
-	json_generator_set_root(g, root);
-	s = json_generator_to_data(g, NULL);
-	puts(s);
-	g_free(s);
-	json_node_unref(root);
-	g_object_unref(g);
-	g_object_unref(b);
-}
-
-static void
-print_report(const struct parse_ctx *c, const char *file, long index, const struct report *r)
-{
-	guint i;
-
-	/* No record but something to say (a DSN without recipients, a hostile message): one line. */
-	if (strcmp(r->outcome != NULL ? r->outcome : "ok", "ok") != 0 && r->records->len == 0) {
-		if (r->kind == REPORT_KIND_NONE)
-			fprintf(stderr, "rebound parse: %s: unparseable: %s\n", file, r->outcome);
-		else
-			fprintf(stderr, "rebound parse: %s: %s: %s\n", file, report_kind_name(r->kind),
-			    r->outcome);
-		if (c->json)
-			emit(file, index, r, NULL);
-		return;
-	}
-	for (i = 0; i < r->records->len; i++) {
-		const struct report_record *rec = g_ptr_array_index(r->records, i);
-
-		if (c->json)
-			emit(file, index, r, rec);
-		else
-			printf("%s\t%s\t%s\t%s\t%s\t%s\t%s\n", file, report_kind_name(r->kind),
-			    rec->recipient ? rec->recipient : "-", report_class_name(rec->class_),
-			    rec->reason ? rec->reason : "-", rec->status ? rec->status : "-",
-			    rec->rule ? rec->rule : "-");
-	}
+	g_string_truncate(c->out, 0);
+	g_string_truncate(c->err, 0);
+	render_report(c->out, c->err, c->format, file, index, r);
+	parse_print(c->out->str, c->out->len, c->err->str);
 }
 
 static void
@@ -173,19 +93,42 @@ parse_msg_free(gpointer p)
  * the pool could not finish is tried again, on a fresh worker (the pool
  * replaces one that died), until it has had max_attempts.
  */
+/* The pool's workers have started (0), or it cannot parse anything (-1, c->pool_err). */
+static int
+parse_ready(struct parse_ctx *c)
+{
+	if (c->pool_err != NULL)
+		return -1;
+	if (workers_ready(c->pool, &c->pool_err) == -1) {
+		g_ptr_array_set_size(c->queue, 0);
+		c->queued = 0;
+		return -1;
+	}
+	return 0;
+}
+
 static void
 parse_flush(struct parse_ctx *c)
 {
 	guint n = c->queue->len, i, k;
-	struct workers_job *jobs = g_new0(struct workers_job, n), *todo = g_new0(struct workers_job, n);
-	guint *map = g_new(guint, n);
-	int *attempts = g_new0(int, n);
+	struct workers_job *jobs, *todo;
+	guint *map;
+	int *attempts;
 	gboolean again = n > 0;
 
+	if (n == 0 || parse_ready(c) == -1)
+		return;
+	jobs = g_new0(struct workers_job, n);
+	todo = g_new0(struct workers_job, n);
+	map = g_new(guint, n);
+	attempts = g_new0(int, n);
 	for (i = 0; i < n; i++) {
 		struct parse_msg *m = c->queue->pdata[i];
 		jobs[i].data = g_bytes_get_data(m->data, &jobs[i].len);
 		jobs[i].envelope_rcpt = c->envelope_rcpt;
+		jobs[i].render = c->format;
+		jobs[i].file = m->file;
+		jobs[i].index = m->index;
 		jobs[i].status = WORKERS_ERROR;
 	}
 	while (again) {
@@ -208,18 +151,23 @@ parse_flush(struct parse_ctx *c)
 	}
 	for (i = 0; i < n; i++) {
 		struct parse_msg *m = c->queue->pdata[i];
-		struct report *r = jobs[i].report;
 
-		if (r == NULL) {
-			r = report_new(REPORT_KIND_NONE);
+		if (jobs[i].status == WORKERS_OK) {
+			gsize len;
+			const char *out = g_bytes_get_data(jobs[i].out, &len);
+
+			parse_print(out, len, jobs[i].notes);
+		} else {
+			struct report *r = report_new(REPORT_KIND_NONE);
+
 			r->outcome = workers_outcome(&jobs[i], attempts[i]);
-		} else
-			jobs[i].report = NULL;
-		print_report(c, m->file, m->index, r);
-		report_free(r);
+			print_report(c, m->file, m->index, r);
+			report_free(r);
+		}
 		workers_job_clear(&jobs[i]);
 	}
 	g_ptr_array_set_size(c->queue, 0);
+	c->queued = 0;
 	g_free(jobs);
 	g_free(todo);
 	g_free(map);
@@ -227,7 +175,8 @@ parse_flush(struct parse_ctx *c)
 }
 
 static void
-parse_one(struct parse_ctx *c, const char *file, long index, const char *data, gsize len)
+parse_one(struct parse_ctx *c, const char *file, long index, GBytes *whole, const char *data,
+    gsize len)
 {
 	struct parse_msg *m;
 	struct report *r;
@@ -238,12 +187,17 @@ parse_one(struct parse_ctx *c, const char *file, long index, const char *data, g
 		report_free(r);
 		return;
 	}
+	if (c->pool_err != NULL)
+		return;
 	m = g_new0(struct parse_msg, 1);
 	m->file = g_strdup(file);
 	m->index = index;
-	m->data = g_bytes_new(data, len);
+	/* A reference, not a copy: the files of a batch are held once. */
+	m->data = g_bytes_new_from_bytes(whole, (gsize)(data - (const char *)g_bytes_get_data(whole,
+	    NULL)), len);
 	g_ptr_array_add(c->queue, m);
-	if (c->queue->len >= PARSE_BATCH)
+	c->queued += len;
+	if (c->queue->len >= PARSE_BATCH || c->queued >= PARSE_BATCH_BYTES)
 		parse_flush(c);
 }
 
@@ -270,8 +224,10 @@ read_input(const char *file, gsize *len, GError **gerr)
 
 /* mbox: messages start at "From " lines at the start of the file or after a blank line. */
 static void
-parse_mbox(struct parse_ctx *c, const char *file, const char *data, gsize len)
+parse_mbox(struct parse_ctx *c, const char *file, GBytes *whole)
 {
+	gsize len;
+	const char *data = g_bytes_get_data(whole, &len);
 	const char *p = data, *end = data + len, *start = NULL;
 	long idx = 0;
 
@@ -282,13 +238,13 @@ parse_mbox(struct parse_ctx *c, const char *file, const char *data, gsize len)
 		if ((gsize)(end - p) >= 5 && memcmp(p, "From ", 5) == 0 &&
 		    (p == data || (p >= data + 2 && p[-2] == '\n'))) {
 			if (start != NULL)
-				parse_one(c, file, idx++, start, p - start);
+				parse_one(c, file, idx++, whole, start, p - start);
 			start = next;	/* the envelope line is not part of the message */
 		}
 		p = next;
 	}
 	if (start != NULL && start < end)
-		parse_one(c, file, idx++, start, end - start);
+		parse_one(c, file, idx++, whole, start, end - start);
 }
 
 static int
@@ -297,19 +253,34 @@ parse_path(struct parse_ctx *c, const char *file, int mode)
 	GError *gerr = NULL;
 	gsize len;
 	char *data = read_input(file, &len, &gerr);
+	GBytes *whole;
 
 	if (data == NULL) {
+		/* A pool that cannot start is the one error to report, as it was
+		 * when the pool was waited for before reading. */
+		if (c->pool != NULL && parse_ready(c) == -1) {
+			g_error_free(gerr);
+			return -1;
+		}
 		fprintf(stderr, "rebound parse: %s: %s\n", file, gerr->message);
 		g_error_free(gerr);
 		c->failures++;
 		return -1;
 	}
+	whole = g_bytes_new_take(data, len);
 	if (mode == 'm')
-		parse_mbox(c, file, data, len);
+		parse_mbox(c, file, whole);
 	else
-		parse_one(c, file, -1, data, len);
-	g_free(data);
+		parse_one(c, file, -1, whole, data, len);
+	g_bytes_unref(whole);
 	return 0;
+}
+
+/* g_ptr_array_sort() passes pointers to the elements. */
+static gint
+parse_name_cmp(gconstpointer a, gconstpointer b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void
@@ -334,11 +305,9 @@ parse_maildir(struct parse_ctx *c, const char *dir)
 			if (n[0] != '.')
 				g_ptr_array_add(names, g_build_filename(d, n, NULL));
 		g_dir_close(gd);
-		g_ptr_array_sort(names, (GCompareFunc)g_strcmp0);
-		for (j = 0; j < names->len; j++) {
-			/* g_ptr_array_sort passes pointers to elements */
+		g_ptr_array_sort(names, parse_name_cmp);
+		for (j = 0; j < names->len; j++)
 			parse_path(c, g_ptr_array_index(names, j), 'f');
-		}
 		g_ptr_array_free(names, TRUE);
 		g_free(d);
 	}
@@ -370,7 +339,7 @@ default_rules(const char *configured)
 int
 cmd_parse(int argc, char **argv)
 {
-	struct parse_ctx c = { .json = FALSE };
+	struct parse_ctx c = { .format = RENDER_TAB };
 	gboolean json = FALSE, no_fork = FALSE, gmime_only = FALSE;
 	char *cfgpath = NULL, *rules = NULL, *envelope_rcpt = NULL, **mboxes = NULL,
 	    **maildirs = NULL, *err = NULL, *rulespath = NULL;
@@ -405,7 +374,9 @@ cmd_parse(int argc, char **argv)
 	    "FILE \"-\" reads one message from standard input.  Exit 1 when a file could not "
 	    "be read or parsed.", entries, NULL, &cfgpath)) != 0)
 		goto out;
-	c.json = json;
+	c.format = json ? RENDER_JSON : RENDER_TAB;
+	c.out = g_string_new(NULL);
+	c.err = g_string_new(NULL);
 	c.envelope_rcpt = envelope_rcpt;
 	if (argc < 2 && mboxes == NULL && maildirs == NULL) {
 		rc = cli_usage_error("parse", "no FILE, --mbox or --maildir to parse");
@@ -429,7 +400,7 @@ cmd_parse(int argc, char **argv)
 	} else {
 		/* A command's stderr is for its findings: the pool's start-up line is not one. */
 		log_set_level_name("warn");
-		c.pool = workers_new_parser(cfg, &pc, &err);
+		c.pool = workers_new_forked(cfg, &pc, &err);
 		c.queue = g_ptr_array_new_with_free_func(parse_msg_free);
 		c.max_attempts = (int)cfg->parser_max_attempts;
 	}
@@ -447,6 +418,10 @@ cmd_parse(int argc, char **argv)
 	if (c.pool != NULL)
 		parse_flush(&c);
 	fflush(stdout);
+	if (c.pool_err != NULL) {
+		fprintf(stderr, "rebound: %s\n", c.pool_err);
+		goto out;
+	}
 	rc = c.failures > 0 ? 1 : 0;
 out:
 	if (c.p != NULL)
@@ -454,6 +429,11 @@ out:
 	workers_free(c.pool);
 	if (c.queue != NULL)
 		g_ptr_array_free(c.queue, TRUE);
+	if (c.out != NULL)
+		g_string_free(c.out, TRUE);
+	if (c.err != NULL)
+		g_string_free(c.err, TRUE);
+	g_free(c.pool_err);
 	g_free(rulespath);
 	config_free(cfg);
 	g_free(cfgpath);

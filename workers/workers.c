@@ -49,10 +49,7 @@ struct worker {
 	struct workers_job *inflight[WORKERS_INFLIGHT];	/* oldest first */
 	int ninflight;
 	int nsent;			/* of those, fully sent */
-	/* the request being sent: inflight[nsent] */
-	guint8 req[WORKERS_REQ_HDR];
-	size_t sent;			/* bytes of header + rcpt + data sent */
-	size_t rcpt_len;
+	size_t sent;			/* bytes of inflight[nsent]'s request sent */
 	gint64 deadline;		/* for inflight[0], monotonic us */
 	GByteArray *in;			/* frames received, not yet consumed */
 	char *note;			/* last 'N' frame */
@@ -64,9 +61,12 @@ struct workers {
 	char **argv;			/* parse-worker command line */
 	char **envp;			/* ASan builds only: environ with the memory limit */
 	int nworkers;
+	gboolean no_exec;		/* workers_new_forked() */
+	gboolean ready;			/* workers_ready() succeeded */
 	gint64 cpu_seconds;
 	gint64 memory_bytes;
 	gint64 wall_us;
+	guint recycle_jobs;		/* jobs per worker before it is replaced */
 	struct worker *w;
 	GQueue *pending;		/* during workers_parse(): jobs not handed out */
 };
@@ -138,6 +138,8 @@ workers_job_clear(struct workers_job *job)
 	if (job->report != NULL)
 		report_free(job->report);
 	job->report = NULL;
+	g_clear_pointer(&job->out, g_bytes_unref);
+	g_clear_pointer(&job->notes, g_free);
 	g_free(job->detail);
 	job->detail = NULL;
 	job->status = WORKERS_ERROR;
@@ -168,9 +170,15 @@ workers_build_argv(const struct parser_worker_config *pc, const char *exe)
  * The child between fork() and exec(): the daemon has other threads, so
  * only async-signal-safe calls here.  Close every inherited descriptor
  * (listeners, PostgreSQL, spool) and reset signal state the daemon set up.
+ * The first workers of a pool of workers_new_forked() (no other thread)
+ * run the worker's main directly, and leave with _exit() (never exit(),
+ * which would flush stdio buffers they inherited; the parent flushed them
+ * before the fork anyway).  A replacement is exec'd: by then the parent
+ * holds the messages read, which a forked child would carry under its
+ * RLIMIT_AS.
  */
 static void __attribute__((noreturn))
-workers_child(struct workers *w, int fd)
+workers_child(struct workers *w, int fd, gboolean no_exec)
 {
 	struct rlimit rl;
 	struct sigaction sa;
@@ -200,6 +208,8 @@ workers_child(struct workers *w, int fd)
 #ifndef WORKERS_NO_RLIMIT_AS
 	rl.rlim_cur = rl.rlim_max = (rlim_t)w->memory_bytes;
 	setrlimit(RLIMIT_AS, &rl);
+	if (no_exec)
+		_exit(workers_child_main(3, w->argv + 1));
 	execv(w->exe, w->argv);
 #else
 	execve(w->exe, w->argv, w->envp);
@@ -223,8 +233,9 @@ worker_reset(struct worker *k)
 }
 
 static int
-worker_spawn(struct workers *w, struct worker *k, char **err)
+worker_spawn(struct workers *w, struct worker *k, gboolean first, char **err)
 {
+	gboolean no_exec = w->no_exec && first;
 	int sv[2];
 	pid_t pid;
 
@@ -232,6 +243,8 @@ worker_spawn(struct workers *w, struct worker *k, char **err)
 		*err = g_strdup_printf("socketpair: %s", g_strerror(errno));
 		return -1;
 	}
+	if (no_exec)
+		fflush(NULL);	/* or the child would hold a copy of what is buffered */
 	pid = fork();
 	if (pid == -1) {
 		*err = g_strdup_printf("fork: %s", g_strerror(errno));
@@ -240,7 +253,7 @@ worker_spawn(struct workers *w, struct worker *k, char **err)
 		return -1;
 	}
 	if (pid == 0)
-		workers_child(w, sv[1]);
+		workers_child(w, sv[1], no_exec);
 	close(sv[1]);
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("workers: fcntl");
@@ -259,11 +272,15 @@ worker_reap(struct worker *k)
 	int status = -1;
 	pid_t r;
 
+	/* Killed before its socket is closed: closing with its unread hello
+	 * still queued makes its read fail with ECONNRESET, and it would print
+	 * "bad request" before the SIGKILL lands. */
+	if (k->pid > 0)
+		kill(k->pid, SIGKILL);
 	if (k->fd != -1)
 		close(k->fd);
 	k->fd = -1;
 	if (k->pid > 0) {
-		kill(k->pid, SIGKILL);
 		do
 			r = waitpid(k->pid, &status, 0);
 		while (r == -1 && errno == EINTR);
@@ -391,21 +408,38 @@ put_be32(guint8 *p, guint32 v)
 	p[3] = v;
 }
 
-/* The request header of inflight[nsent], about to be sent. */
-static void
-worker_prepare(struct worker *k)
+/*
+ * A job's request: the header into hdr, the parts into iov[0..3] (header,
+ * recipient, file name, message).  Returns the request's length.
+ */
+static size_t
+worker_request(const struct workers_job *job, guint8 *hdr, struct iovec *iov)
 {
-	struct workers_job *job = k->inflight[k->nsent];
-	guint64 dl = job->len;
+	size_t rcpt_len = job->envelope_rcpt ? strlen(job->envelope_rcpt) : 0;
+	size_t file_len = job->render && job->file ? strlen(job->file) : 0;
+	guint64 dl = job->len, ix = (guint64)(gint64)job->index;
 
-	k->sent = 0;
-	k->rcpt_len = job->envelope_rcpt ? strlen(job->envelope_rcpt) : 0;
-	if (k->rcpt_len > WORKERS_MAX_RCPT)
-		k->rcpt_len = 0;	/* not an address we could have accepted */
-	memcpy(k->req, WORKERS_MAGIC, 4);
-	put_be32(k->req + 4, (guint32)k->rcpt_len);
-	put_be32(k->req + 8, (guint32)(dl >> 32));
-	put_be32(k->req + 12, (guint32)dl);
+	if (rcpt_len > WORKERS_MAX_RCPT)
+		rcpt_len = 0;	/* not an address we could have accepted */
+	if (file_len > WORKERS_MAX_FILE)
+		file_len = WORKERS_MAX_FILE;
+	memcpy(hdr, WORKERS_MAGIC, 4);
+	put_be32(hdr + 4, (guint32)rcpt_len);
+	put_be32(hdr + 8, (guint32)(dl >> 32));
+	put_be32(hdr + 12, (guint32)dl);
+	put_be32(hdr + 16, (guint32)file_len);
+	put_be32(hdr + 20, (guint32)job->render);
+	put_be32(hdr + 24, (guint32)(ix >> 32));
+	put_be32(hdr + 28, (guint32)ix);
+	iov[0].iov_base = hdr;
+	iov[0].iov_len = WORKERS_REQ_HDR;
+	iov[1].iov_base = (char *)(uintptr_t)job->envelope_rcpt;
+	iov[1].iov_len = rcpt_len;
+	iov[2].iov_base = (char *)(uintptr_t)job->file;
+	iov[2].iov_len = file_len;
+	iov[3].iov_base = (char *)(uintptr_t)job->data;
+	iov[3].iov_len = job->len;
+	return WORKERS_REQ_HDR + rcpt_len + file_len + job->len;
 }
 
 /* The job now being parsed (inflight[0]) starts its clock. */
@@ -422,55 +456,59 @@ worker_queue(struct workers *w, struct worker *k, struct workers_job *job)
 	k->inflight[k->ninflight++] = job;
 	if (k->ninflight == 1)
 		worker_head_started(w, k);
-	if (k->nsent == k->ninflight - 1)
-		worker_prepare(k);
 }
 
-/* Send what the socket takes of the queued requests; -1 if the worker is gone. */
+/*
+ * Send what the socket takes of the queued requests, all of them in one
+ * call when they fit; -1 if the worker is gone.
+ */
 static int
 worker_send(struct worker *k)
 {
 	while (k->nsent < k->ninflight) {
-		struct workers_job *job = k->inflight[k->nsent];
-		size_t total = WORKERS_REQ_HDR + k->rcpt_len + job->len;
+		guint8 hdr[WORKERS_INFLIGHT][WORKERS_REQ_HDR];
+		struct iovec iov[WORKERS_INFLIGHT * 4];
+		size_t total[WORKERS_INFLIGHT], skip = k->sent, r;
+		struct msghdr mh;
+		int j, n = 0;
+		ssize_t rc;
 
-		while (k->sent < total) {
-			struct iovec iov[3];
-			struct msghdr mh;
-			size_t off = k->sent;
-			int n = 0;
-			ssize_t r;
+		for (j = k->nsent; j < k->ninflight; j++) {
+			struct iovec part[4];
+			int p;
 
-			if (off < WORKERS_REQ_HDR) {
-				iov[n].iov_base = k->req + off;
-				iov[n++].iov_len = WORKERS_REQ_HDR - off;
-				off = WORKERS_REQ_HDR;
+			total[j] = worker_request(k->inflight[j], hdr[j], part);
+			for (p = 0; p < 4; p++) {
+				if (skip >= part[p].iov_len) {
+					skip -= part[p].iov_len;
+					continue;
+				}
+				iov[n].iov_base = (char *)part[p].iov_base + skip;
+				iov[n++].iov_len = part[p].iov_len - skip;
+				skip = 0;
 			}
-			if (off < WORKERS_REQ_HDR + k->rcpt_len) {
-				iov[n].iov_base = (char *)(uintptr_t)job->envelope_rcpt + (off - WORKERS_REQ_HDR);
-				iov[n++].iov_len = WORKERS_REQ_HDR + k->rcpt_len - off;
-				off = WORKERS_REQ_HDR + k->rcpt_len;
-			}
-			if (off < total) {
-				iov[n].iov_base = (char *)(uintptr_t)job->data +
-				    (off - WORKERS_REQ_HDR - k->rcpt_len);
-				iov[n++].iov_len = total - off;
-			}
-			memset(&mh, 0, sizeof(mh));
-			mh.msg_iov = iov;
-			mh.msg_iovlen = (size_t)n;
-			r = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (r == -1 && errno == EINTR)
-				continue;
-			if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-				return 0;
-			if (r <= 0)
-				return -1;
-			k->sent += (size_t)r;
 		}
-		k->nsent++;
-		if (k->nsent < k->ninflight)
-			worker_prepare(k);
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov;
+		mh.msg_iovlen = (size_t)n;
+		rc = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (rc == -1 && errno == EINTR)
+			continue;
+		if (rc == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
+		if (rc <= 0)
+			return -1;
+		for (r = (size_t)rc; r > 0 && k->nsent < k->ninflight; ) {
+			size_t left = total[k->nsent] - k->sent;
+
+			if (r < left) {
+				k->sent += r;
+				break;
+			}
+			r -= left;
+			k->nsent++;
+			k->sent = 0;
+		}
 	}
 	return 0;
 }
@@ -492,7 +530,8 @@ worker_frames(struct worker *k, const char **protocol)
 		case WORKERS_FRAME_HELLO: max = 0; break;
 		case WORKERS_FRAME_ERROR:
 		case WORKERS_FRAME_NOTE: max = WORKERS_MAX_NOTE; break;
-		case WORKERS_FRAME_REPORT: max = WORKERS_MAX_REPORT; break;
+		case WORKERS_FRAME_REPORT:
+		case WORKERS_FRAME_OUTPUT: max = WORKERS_MAX_REPORT; break;
 		default:
 			*protocol = "unknown frame type";
 			return -1;
@@ -523,6 +562,10 @@ worker_frames(struct worker *k, const char **protocol)
 				*protocol = "report without a request";
 				return -1;
 			}
+			if (job->render) {
+				*protocol = "report for rendered lines";
+				return -1;
+			}
 			b = g_bytes_new(payload, len);
 			job->report = report_deserialize(b);
 			g_bytes_unref(b);
@@ -531,6 +574,24 @@ worker_frames(struct worker *k, const char **protocol)
 				*protocol = "invalid report";
 				return -1;
 			}
+			return 1;
+		}
+		case WORKERS_FRAME_OUTPUT: {
+			struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
+			guint32 out_len;
+
+			if (job == NULL || !k->hello || k->nsent < 1 || !job->render) {
+				*protocol = "lines without a request for them";
+				return -1;
+			}
+			if (len < 4 || (out_len = get_be32(payload)) > len - 4) {
+				*protocol = "bad lines frame";
+				return -1;
+			}
+			job->out = g_bytes_new(payload + 4, out_len);
+			job->notes = len - 4 > out_len ?
+			    g_strndup((const char *)payload + 4 + out_len, len - 4 - out_len) : NULL;
+			g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
 			return 1;
 		}
 		}
@@ -605,9 +666,9 @@ worker_broken(struct workers *w, struct worker *k)
 
 /* Replace a worker that has done its share, once it is idle. */
 static void
-worker_maybe_recycle(struct worker *k)
+worker_maybe_recycle(struct workers *w, struct worker *k)
 {
-	if (k->ninflight == 0 && k->pid != -1 && k->jobs_done >= WORKERS_RECYCLE_JOBS) {
+	if (k->ninflight == 0 && k->pid != -1 && k->jobs_done >= w->recycle_jobs) {
 		log_debug("workers slot=%d pid=%ld recycled after %u jobs", k->slot,
 		    (long)k->pid, k->jobs_done);
 		worker_reap(k);
@@ -625,6 +686,8 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 
 	for (i = 0; i < n; i++) {
 		jobs[i].report = NULL;
+		jobs[i].out = NULL;
+		jobs[i].notes = NULL;
 		jobs[i].detail = NULL;
 		jobs[i].status = WORKERS_ERROR;
 		g_queue_push_tail(&pending, &jobs[i]);
@@ -642,9 +705,9 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 				char *err = NULL;
 
 				if (k->ninflight != depth ||
-				    k->jobs_done + (guint)k->ninflight >= WORKERS_RECYCLE_JOBS)
+				    k->jobs_done + (guint)k->ninflight >= w->recycle_jobs)
 					continue;
-				if (k->pid == -1 && worker_spawn(w, k, &err) == -1) {
+				if (k->pid == -1 && worker_spawn(w, k, FALSE, &err) == -1) {
 					log_warnx("workers slot=%d cannot start a worker: %s", j, err);
 					workers_finish(g_queue_pop_head(&pending), WORKERS_ERROR, err);
 					done++;
@@ -702,7 +765,7 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 			if (rc == -1)
 				done += (size_t)worker_fail(w, k, FALSE, protocol);
 			else
-				worker_maybe_recycle(k);
+				worker_maybe_recycle(w, k);
 		}
 	}
 	w->pending = NULL;
@@ -713,18 +776,61 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 	return ok;
 }
 
+int
+workers_ready(struct workers *w, char **err)
+{
+	struct worker *k = &w->w[0];
+	gint64 deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+
+	*err = NULL;
+	if (w->ready)
+		return 0;
+	while (!k->hello) {
+		struct pollfd p = { .fd = k->fd, .events = POLLIN };
+		const char *protocol = NULL;
+		gint64 left = deadline - g_get_monotonic_time();
+		int r, got = 0;
+
+		if (left <= 0) {
+			*err = g_strdup("parser worker did not start within 30s");
+			return -1;
+		}
+		r = poll(&p, 1, (int)MIN(left / 1000 + 1, 1000));
+		if (r == -1 && errno != EINTR)
+			fatal("workers: poll");
+		if (r > 0 && worker_recv(w, k, &protocol, &got) == -1) {
+			int ws = worker_reap(k);
+			if (k->error != NULL)
+				*err = g_strdup_printf("parser worker: %s", k->error);
+			else if (protocol != NULL)
+				*err = g_strdup_printf("parser worker: %s", protocol);
+			else if (ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 127)
+				*err = g_strdup_printf("parser worker: cannot exec %s", w->exe);
+			else
+				*err = g_strdup_printf("parser worker died at start (status %d)", ws);
+			return -1;
+		}
+	}
+	w->ready = TRUE;
+	return 0;
+}
+
 static struct workers *
 workers_start(const struct config *cfg, const struct parser_worker_config *pc,
-    const char *exe, char **err)
+    const char *exe, gboolean forked, char **err)
 {
 	struct workers *w = g_new0(struct workers, 1);
 	struct parser_worker_config own;
-	struct worker *k;
-	gint64 deadline;
 	int i;
 
 	*err = NULL;
 	w->exe = g_strdup(exe);
+#ifndef WORKERS_NO_RLIMIT_AS
+	w->no_exec = forked;
+#endif
+	/* A forked pool serves one command, over in seconds: replacing its
+	 * workers midway would mostly cost rules compiled again. */
+	w->recycle_jobs = forked ? WORKERS_RECYCLE_JOBS * 8 : WORKERS_RECYCLE_JOBS;
 	if (pc == NULL) {
 		parser_config_worker(cfg, cfg->parser_rules, &own);
 		pc = &own;
@@ -759,41 +865,13 @@ workers_start(const struct config *cfg, const struct parser_worker_config *pc,
 		worker_reset(&w->w[i]);
 	}
 	for (i = 0; i < w->nworkers; i++)
-		if (worker_spawn(w, &w->w[i], err) == -1) {
+		if (worker_spawn(w, &w->w[i], TRUE, err) == -1) {
 			workers_free(w);
 			return NULL;
 		}
 
-	/* Wait for the first worker's hello so a bad rules file fails start-up. */
-	k = &w->w[0];
-	deadline = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-	while (!k->hello) {
-		struct pollfd p = { .fd = k->fd, .events = POLLIN };
-		const char *protocol = NULL;
-		gint64 left = deadline - g_get_monotonic_time();
-		int r, got = 0;
-
-		if (left <= 0) {
-			*err = g_strdup("parser worker did not start within 30s");
-			break;
-		}
-		r = poll(&p, 1, (int)MIN(left / 1000 + 1, 1000));
-		if (r == -1 && errno != EINTR)
-			fatal("workers: poll");
-		if (r > 0 && worker_recv(w, k, &protocol, &got) == -1) {
-			int ws = worker_reap(k);
-			if (k->error != NULL)
-				*err = g_strdup_printf("parser worker: %s", k->error);
-			else if (protocol != NULL)
-				*err = g_strdup_printf("parser worker: %s", protocol);
-			else if (ws != -1 && WIFEXITED(ws) && WEXITSTATUS(ws) == 127)
-				*err = g_strdup_printf("parser worker: cannot exec %s", w->exe);
-			else
-				*err = g_strdup_printf("parser worker died at start (status %d)", ws);
-			break;
-		}
-	}
-	if (*err != NULL) {
+	/* The first worker's hello: a bad rules file fails start-up. */
+	if (!forked && workers_ready(w, err) == -1) {
 		workers_free(w);
 		return NULL;
 	}
@@ -806,7 +884,7 @@ workers_start(const struct config *cfg, const struct parser_worker_config *pc,
 struct workers *
 workers_new_exe(const struct config *cfg, const char *exe, char **err)
 {
-	return workers_start(cfg, NULL, exe, err);
+	return workers_start(cfg, NULL, exe, FALSE, err);
 }
 
 struct workers *
@@ -815,8 +893,9 @@ workers_new(const struct config *cfg, char **err)
 	return workers_new_parser(cfg, NULL, err);
 }
 
-struct workers *
-workers_new_parser(const struct config *cfg, const struct parser_worker_config *pc, char **err)
+static struct workers *
+workers_new_self(const struct config *cfg, const struct parser_worker_config *pc,
+    gboolean forked, char **err)
 {
 	/* Not the resolved path: /proc/self/exe is the binary this daemon runs
 	 * even after an upgrade replaced the file, so workers always speak the
@@ -829,10 +908,23 @@ workers_new_parser(const struct config *cfg, const struct parser_worker_config *
 
 	if (pre == NULL || strstr(pre, "vgpreload") == NULL ||
 	    (exe = g_file_read_link("/proc/self/exe", NULL)) == NULL)
-		return workers_start(cfg, pc, "/proc/self/exe", err);
-	w = workers_start(cfg, pc, exe, err);
+		return workers_start(cfg, pc, "/proc/self/exe", forked, err);
+	/* Exec'd, as the child of a process under valgrind is valgrind's too. */
+	w = workers_start(cfg, pc, exe, FALSE, err);
 	g_free(exe);
 	return w;
+}
+
+struct workers *
+workers_new_parser(const struct config *cfg, const struct parser_worker_config *pc, char **err)
+{
+	return workers_new_self(cfg, pc, FALSE, err);
+}
+
+struct workers *
+workers_new_forked(const struct config *cfg, const struct parser_worker_config *pc, char **err)
+{
+	return workers_new_self(cfg, pc, TRUE, err);
 }
 
 void

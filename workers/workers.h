@@ -14,7 +14,10 @@
  * out or sends garbage is killed, reaped and replaced; only the job it was
  * parsing fails, the ones queued behind it are handed out again.
  * Workers are warm: re-exec'd only after a failure or every
- * WORKERS_RECYCLE_JOBS jobs.
+ * WORKERS_RECYCLE_JOBS jobs (8 times that in a pool of
+ * workers_new_forked(), whose first workers are forked without an exec).  "rebound parse" asks for the lines it prints
+ * instead of a report (workers_job.render): the worker renders them, and
+ * the parent only writes them out in order.
  *
  * Threading: a struct workers belongs to one thread (the pipeline thread);
  * workers_parse() blocks that thread only.  The counters (workers_stats())
@@ -38,8 +41,8 @@
  *
  * Ownership: workers_new() returns a handle freed by workers_free() (which
  * kills and reaps all workers).  A job's data and envelope_rcpt are
- * borrowed for the duration of the call; its outputs report (report_free)
- * and detail (g_free) belong to the caller: workers_job_clear() frees both.
+ * borrowed for the duration of the call; its outputs report (report_free),
+ * out, notes and detail belong to the caller: workers_job_clear() frees them.
  */
 #ifndef REBOUND_WORKERS_H
 #define REBOUND_WORKERS_H
@@ -66,7 +69,15 @@ struct workers_job {
 	const char *data;		/* in: the raw message, borrowed */
 	size_t len;
 	const char *envelope_rcpt;	/* in: for VERP, or NULL */
-	struct report *report;		/* out: NULL unless status == WORKERS_OK */
+	/* in: 0 for a report; or an enum render_format (workers/render.h):
+	 * the lines "rebound parse" prints for file and index, rendered by the
+	 * worker, in out and notes instead of a report */
+	int render;
+	const char *file;		/* in: borrowed, for render */
+	long index;			/* in: for render */
+	struct report *report;		/* out: NULL unless status == WORKERS_OK, render 0 */
+	GBytes *out;			/* out: render, status WORKERS_OK: standard output */
+	char *notes;			/* out (g_free): render: standard error, or NULL */
 	int status;			/* out: enum workers_status */
 	char *detail;			/* out (g_free): "signal=6 (SIGABRT)", ... */
 };
@@ -93,6 +104,19 @@ struct workers *workers_new(const struct config *cfg, char **err);
 /* Same, with the parser options given (NULL: from cfg's [parser]). */
 struct workers *workers_new_parser(const struct config *cfg,
     const struct parser_worker_config *pc, char **err);
+/*
+ * Same, for a caller with a single thread ("rebound parse"): the first
+ * workers are forked from this process without an exec, as the libraries
+ * are loaded already (an exec would relocate them again in every worker),
+ * and they are not waited for, so that their start-up overlaps the
+ * caller's reading of its input; workers_ready() then reports a bad rules
+ * file.  Replacements are exec'd as usual, and so is every worker under
+ * AddressSanitizer or valgrind.
+ */
+struct workers *workers_new_forked(const struct config *cfg,
+    const struct parser_worker_config *pc, char **err);
+/* Wait until the first worker has loaded the parser: 0, or -1 and *err. */
+int workers_ready(struct workers *w, char **err);
 /* Same, with an explicit rebound binary (tests, benchmarks). */
 struct workers *workers_new_exe(const struct config *cfg, const char *exe, char **err);
 void workers_free(struct workers *w);

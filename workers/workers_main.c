@@ -3,7 +3,8 @@
  *
  * Started only by the pool (workers.c) with its socket on fd 3; reads jobs,
  * parses each with parser_parse() under a fresh CPU limit and answers with
- * the serialised report (framing in workers_proto.h).  It exits on EOF.
+ * the serialised report, or for "rebound parse" with the lines it prints
+ * (render.h; framing in workers_proto.h).  It exits on EOF.
  * Anything that kills it is the pool's business: it never tries to recover.
  *
  * Before each parse it calls workers_before_parse when set: only the test
@@ -27,36 +28,64 @@
 #include "common/log.h"
 #include "parsers/parser.h"
 #include "workers/parser_config.h"
+#include "workers/render.h"
 #include "workers/sandbox.h"
 #include "workers/workers.h"
 #include "workers/workers_proto.h"
 
 static volatile sig_atomic_t worker_fd = WORKERS_FD;
 
+/*
+ * One frame of type with the payload parts given (at most 3), header and
+ * payload in one call as far as the socket takes it: one wake-up of the
+ * parent per frame.  No allocation: worker_glog() sends with it.
+ */
+static int
+worker_frame_v(int fd, char type, const struct iovec *parts, int nparts)
+{
+	unsigned char h[WORKERS_FRAME_HDR] = { (unsigned char)type, 0, 0, 0, 0, 0, 0, 0 };
+	struct iovec iov[4];
+	struct msghdr mh;
+	size_t len = 0;
+	int i, n = 0;
+	ssize_t r;
+
+	for (i = 0; i < nparts; i++)
+		len += parts[i].iov_len;
+	h[4] = (unsigned char)(len >> 24);
+	h[5] = (unsigned char)(len >> 16);
+	h[6] = (unsigned char)(len >> 8);
+	h[7] = (unsigned char)len;
+	iov[n].iov_base = h;
+	iov[n++].iov_len = sizeof(h);
+	for (i = 0; i < nparts; i++)
+		if (parts[i].iov_len > 0)
+			iov[n++] = parts[i];
+	for (i = 0; i < n; ) {
+		memset(&mh, 0, sizeof(mh));
+		mh.msg_iov = iov + i;
+		mh.msg_iovlen = (size_t)(n - i);
+		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			return -1;
+		while (i < n && (size_t)r >= iov[i].iov_len)
+			r -= (ssize_t)iov[i++].iov_len;
+		if (i < n) {
+			iov[i].iov_base = (char *)iov[i].iov_base + r;
+			iov[i].iov_len -= (size_t)r;
+		}
+	}
+	return 0;
+}
+
 static int
 worker_frame(int fd, char type, const void *payload, size_t len)
 {
-	unsigned char h[WORKERS_FRAME_HDR] = { (unsigned char)type, 0, 0, 0,
-	    (unsigned char)(len >> 24), (unsigned char)(len >> 16),
-	    (unsigned char)(len >> 8), (unsigned char)len };
-	struct iovec iov[2] = { { h, sizeof(h) }, { (void *)(uintptr_t)payload, len } };
-	struct msghdr mh;
-	ssize_t r;
+	struct iovec part = { (void *)(uintptr_t)payload, len };
 
-	/* Header and payload in one call: one wake-up of the parent per report. */
-	memset(&mh, 0, sizeof(mh));
-	mh.msg_iov = iov;
-	mh.msg_iovlen = len ? 2 : 1;
-	do
-		r = sendmsg(fd, &mh, MSG_NOSIGNAL);
-	while (r == -1 && errno == EINTR);
-	if (r == -1)
-		return -1;
-	if ((size_t)r < sizeof(h))
-		return io_write_all(fd, h + r, sizeof(h) - (size_t)r) == -1 ? -1 :
-		    io_write_all(fd, payload, len);
-	return io_write_all(fd, (const char *)payload + ((size_t)r - sizeof(h)),
-	    len - ((size_t)r - sizeof(h)));
+	return worker_frame_v(fd, type, &part, 1);
 }
 
 /*
@@ -87,6 +116,13 @@ worker_glog(const gchar *domain, GLogLevelFlags level, const gchar *message, gpo
 		    (long)getpid(), domain ? domain : "-", message ? message : "");
 }
 
+/* Requests come back to back: read them in large pieces, not one read per field. */
+static struct {
+	char buf[256 * 1024];
+	size_t pos, len;
+} worker_in;
+
+/* 1 read, 0 end of input before the first byte, -1 error or short. */
 static int
 worker_read_all(int fd, void *buf, size_t len)
 {
@@ -94,32 +130,66 @@ worker_read_all(int fd, void *buf, size_t len)
 	size_t got = 0;
 
 	while (got < len) {
-		ssize_t r = read(fd, p + got, len - got);
+		size_t have = worker_in.len - worker_in.pos;
+		ssize_t r;
+
+		if (have > 0) {
+			size_t n = MIN(have, len - got);
+			memcpy(p + got, worker_in.buf + worker_in.pos, n);
+			worker_in.pos += n;
+			got += n;
+			continue;
+		}
+		if (len - got >= sizeof(worker_in.buf))
+			r = read(fd, p + got, len - got);
+		else
+			r = read(fd, worker_in.buf, sizeof(worker_in.buf));
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
 			return got == 0 && r == 0 ? 0 : -1;
-		got += (size_t)r;
+		if (len - got >= sizeof(worker_in.buf))
+			got += (size_t)r;
+		else {
+			worker_in.pos = 0;
+			worker_in.len = (size_t)r;
+		}
 	}
 	return 1;
 }
 
-/* A new soft CPU limit for this message: what is used so far plus the budget. */
+/*
+ * A new soft CPU limit for this message: what is used so far (whole
+ * seconds, plus one) plus the budget.  The same limit as the last one
+ * needs no system call.
+ */
 static void
 worker_cpu_limit(long budget)
 {
+	static rlim_t last_used, max;
+	static gboolean have_max;
 	struct rusage ru;
 	struct rlimit rl;
 	rlim_t used;
 
-	if (getrusage(RUSAGE_SELF, &ru) == -1 || getrlimit(RLIMIT_CPU, &rl) == -1)
+	if (!have_max) {
+		if (getrlimit(RLIMIT_CPU, &rl) == -1)
+			fatal("parse-worker: getrlimit");
+		max = rl.rlim_max;
+		have_max = TRUE;
+	}
+	if (getrusage(RUSAGE_SELF, &ru) == -1)
 		fatal("parse-worker: getrusage");
 	used = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
+	if (used == last_used)
+		return;
 	rl.rlim_cur = used + (rlim_t)budget;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_cur > rl.rlim_max)
-		rl.rlim_cur = rl.rlim_max;
+	rl.rlim_max = max;
+	if (max != RLIM_INFINITY && rl.rlim_cur > max)
+		rl.rlim_cur = max;
 	if (setrlimit(RLIMIT_CPU, &rl) == -1)
 		fatal("parse-worker: setrlimit RLIMIT_CPU");
+	last_used = used;
 }
 
 static void
@@ -131,6 +201,56 @@ worker_usage(void)
 }
 
 workers_parse_hook workers_before_parse;
+
+static guint32
+be32(const unsigned char *p)
+{
+	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
+}
+
+static int
+worker_send_report(int fd, const struct report *r)
+{
+	GBytes *b = report_serialize(r);
+	int rc;
+
+	if (g_bytes_get_size(b) > WORKERS_MAX_REPORT)
+		fatalx("parse-worker: report too large");
+	rc = worker_frame(fd, WORKERS_FRAME_REPORT, g_bytes_get_data(b, NULL),
+	    g_bytes_get_size(b));
+	g_bytes_unref(b);
+	return rc;
+}
+
+/* The lines "rebound parse" prints for this report: u32 length of standard output's, both. */
+static int
+worker_send_lines(int fd, const struct report *r, int format, const char *file, long index)
+{
+	static GString *out, *err;
+	unsigned char n[4];
+	struct iovec parts[3];
+
+	if (out == NULL) {
+		out = g_string_sized_new(4096);
+		err = g_string_sized_new(256);
+	}
+	g_string_truncate(out, 0);
+	g_string_truncate(err, 0);
+	render_report(out, err, format | RENDER_WIRE_ORDER, file, index, r);
+	if (4 + out->len + err->len > WORKERS_MAX_REPORT)
+		fatalx("parse-worker: report too large");
+	n[0] = (unsigned char)(out->len >> 24);
+	n[1] = (unsigned char)(out->len >> 16);
+	n[2] = (unsigned char)(out->len >> 8);
+	n[3] = (unsigned char)out->len;
+	parts[0].iov_base = n;
+	parts[0].iov_len = 4;
+	parts[1].iov_base = out->str;
+	parts[1].iov_len = out->len;
+	parts[2].iov_base = err->str;
+	parts[2].iov_len = err->len;
+	return worker_frame_v(fd, WORKERS_FRAME_OUTPUT, parts, 3);
+}
 
 int
 workers_child_main(int argc, char **argv)
@@ -188,11 +308,10 @@ workers_child_main(int argc, char **argv)
 
 	for (;;) {
 		unsigned char h[WORKERS_REQ_HDR];
-		guint32 rcpt_len;
-		guint64 data_len;
-		char *rcpt, *data;
+		guint32 rcpt_len, file_len, render;
+		guint64 data_len, index;
+		char *rcpt, *file, *data;
 		struct report *r;
-		GBytes *b;
 		int rc;
 
 		if ((rc = worker_read_all(fd, h, sizeof(h))) == 0)
@@ -203,30 +322,37 @@ workers_child_main(int argc, char **argv)
 		data_len = (guint64)h[8] << 56 | (guint64)h[9] << 48 | (guint64)h[10] << 40 |
 		    (guint64)h[11] << 32 | (guint64)h[12] << 24 | (guint64)h[13] << 16 |
 		    (guint64)h[14] << 8 | h[15];
-		if (rcpt_len > WORKERS_MAX_RCPT || data_len > WORKERS_MAX_DATA)
+		file_len = be32(h + 16);
+		render = be32(h + 20);
+		index = (guint64)be32(h + 24) << 32 | be32(h + 28);
+		if (rcpt_len > WORKERS_MAX_RCPT || data_len > WORKERS_MAX_DATA ||
+		    file_len > WORKERS_MAX_FILE)
 			fatalx("parse-worker: request too large");
+		if (render != 0 && render != RENDER_TAB && render != RENDER_JSON)
+			fatalx("parse-worker: bad request");
 		rcpt = g_malloc(rcpt_len + 1);
+		file = g_malloc(file_len + 1);
 		data = g_malloc(data_len + 1);
 		if (worker_read_all(fd, rcpt, rcpt_len) != 1 ||
+		    worker_read_all(fd, file, file_len) != 1 ||
 		    worker_read_all(fd, data, data_len) != 1)
 			fatalx("parse-worker: short request");
 		rcpt[rcpt_len] = '\0';
+		file[file_len] = '\0';
 		data[data_len] = '\0';
 
 		worker_cpu_limit(cpu_seconds);
 		if (workers_before_parse != NULL)
 			workers_before_parse(data, data_len);
 		r = parser_parse(p, data, data_len, rcpt_len ? rcpt : NULL);
-		b = report_serialize(r);
-		if (g_bytes_get_size(b) > WORKERS_MAX_REPORT)
-			fatalx("parse-worker: report too large");
-		if (worker_frame(fd, WORKERS_FRAME_REPORT, g_bytes_get_data(b, NULL),
-		    g_bytes_get_size(b)) == -1)
-			break;
-		g_bytes_unref(b);
+		rc = render ? worker_send_lines(fd, r, (int)render, file, (long)(gint64)index) :
+		    worker_send_report(fd, r);
 		report_free(r);
 		g_free(rcpt);
+		g_free(file);
 		g_free(data);
+		if (rc == -1)
+			break;
 	}
 	parser_free(p);
 	parser_config_worker_clear(&pc);

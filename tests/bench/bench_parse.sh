@@ -41,7 +41,8 @@ fi
 # BENCH_CLI_REPEAT times, default 3, about 2,000 messages) read from disk,
 # process start-up included, best of 3 rounds each: "rebound parse --json"
 # through xargs (the parser worker pool, as the daemon parses), and Sisimai
-# in one perl process.
+# in one perl process; and "--no-fork" (in-process, one core, no isolation),
+# which shows what the pool costs or gains.
 CORPUS=""
 for d in bsd crlf cr; do
 	[ -n "$CORPUS_ROOT" ] && [ -d "$CORPUS_ROOT/$d" ] && CORPUS="$CORPUS $CORPUS_ROOT/$d"
@@ -58,21 +59,25 @@ if [ -n "$CORPUS" ]; then
 	now() { date +%s.%N; }
 	# the smaller of the time since $1 and $2 (empty: none yet)
 	best() { awk -v t0="$1" -v t1="$(now)" -v b="$2" 'BEGIN { a = t1 - t0; print (b == "" || a < b) ? a : b }'; }
-	rt=""; st=""
+	rt=""; st=""; nt=""
 	for round in 1 2 3; do
 		t0=$(now)
 		xargs "$B/rebound" parse --json < "$LIST" > /dev/null 2>&1
 		rt=$(best "$t0" "$rt")
+		t0=$(now)
+		xargs "$B/rebound" parse --json --no-fork < "$LIST" > /dev/null 2>&1
+		nt=$(best "$t0" "$nt")
 		t0=$(now)
 		xargs perl -MSisimai -e '
 			for my $f (@ARGV) { local $/; open my $h, "<", $f or next; my $d = <$h>; Sisimai->make(\$d); }
 		' < "$LIST" > /dev/null 2>&1 || { st=""; break; }
 		st=$(best "$t0" "$st")
 	done
-	awk -v n="$N" -v r="$rt" -v s="$st" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
+	awk -v n="$N" -v r="$rt" -v s="$st" -v f="$nt" -v load="$(cut -d' ' -f1-3 /proc/loadavg)" 'BEGIN {
 		printf "as users run it: %d files, rebound parse --json %.0f messages/s (%.3fs)", n, n / r, r
 		if (s != "")
 			printf ", sisimai %.0f messages/s (%.3fs), ratio %.1fx", n / s, s, s / r
 		printf "   load=%s\n", load
+		printf "  in-process (--no-fork): %.0f messages/s (%.3fs)\n", n / f, f
 	}'
 fi

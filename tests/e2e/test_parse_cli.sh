@@ -77,8 +77,8 @@ printf '%s' "$out" | grep -q '"outcome":"quarantined' && nok "hook ignored witho
 # build/rebound has no hooks at all: no environment changes how it parses.
 out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
 printf '%s' "$out" | grep -q '"outcome":"quarantined' && nok "build/rebound has no test hooks" || ok "build/rebound has no test hooks"
-# Through the pool, more messages than one batch (256) of files, an mbox and
-# a maildir come out exactly as parsed in-process, in input order.
+# Through the pool, many more messages than the workers hold in flight, an
+# mbox and a maildir come out exactly as parsed in-process, in input order.
 mkdir -p /tmp/rb-maildir.$$/cur /tmp/rb-maildir.$$/new
 cp $F/exim-text.eml /tmp/rb-maildir.$$/cur/1
 cp $F/arf-abuse.eml /tmp/rb-maildir.$$/new/2
@@ -92,6 +92,19 @@ else
 	nok "pool output = in-process output"
 fi
 rm -rf /tmp/rb-maildir.$$ /tmp/rb-pool.$$ /tmp/rb-inproc.$$ /tmp/rb-parse-conf.$$
+# A maildir's messages come sorted by name, every run.
+mkdir -p /tmp/rb-maildir.$$/cur /tmp/rb-maildir.$$/new
+for m in c a e b d; do cp $F/dsn-two-rcpts.eml /tmp/rb-maildir.$$/cur/$m; done
+order=$($B parse --maildir /tmp/rb-maildir.$$ 2>/dev/null | cut -f1 | uniq | sed 's|.*/||' | tr -d '\n')
+[ "$order" = "abcde" ] && ok "maildir in name order" || nok "maildir in name order: $order"
+rm -rf /tmp/rb-maildir.$$
+# Rules the workers cannot load: one error, exit 1, nothing parsed, even
+# with an unreadable file before it (the workers start before files are read).
+out=$($B parse --json --rules /nonexistent/rules.conf /nonexistent/x.eml $F/dsn-two-rcpts.eml 2>/tmp/rb-parse-err.$$)
+rc=$?
+[ $rc -eq 1 ] && [ -z "$out" ] && ! grep -q "x.eml" /tmp/rb-parse-err.$$ &&
+    [ "$(grep -c '^rebound: parser worker: /nonexistent/rules.conf' /tmp/rb-parse-err.$$)" -eq 1 ] &&
+    ok "bad rules: one error, exit 1, no output" || nok "bad rules: rc=$rc $(cat /tmp/rb-parse-err.$$)"
 nm "$B" 2>/dev/null | grep -qi test_hook && nok "no test_hook symbol in build/rebound" || ok "no test_hook symbol in build/rebound"
 rm -f /tmp/rb-parse-err.$$ /tmp/rb-mbox.$$
 echo "1..$n"

@@ -14,6 +14,9 @@
 #include <glib/gstdio.h>
 
 #include "common/config.h"
+#include "parsers/parser.h"
+#include "workers/parser_config.h"
+#include "workers/render.h"
 #include "workers/workers.h"
 #include "unit.h"
 
@@ -602,6 +605,111 @@ test_start_failure(void)
 	config_free(cfg);
 }
 
+/*
+ * This test program is a worker too ("test_workers parse-worker ..."), for
+ * the pools of workers_new_forked(), whose replacements exec
+ * /proc/self/exe; its hook aborts on the hook-abort.eml fixture.
+ */
+static void
+test_forked_hook(const char *data, size_t len)
+{
+	if (g_strstr_len(data, (gssize)MIN(len, 4096), "X-Rebound-Test: abort") != NULL)
+		abort();
+}
+
+/*
+ * A forked pool: the first workers are forks of this process, render the
+ * lines "rebound parse" prints exactly as an in-process parse renders
+ * them, and a worker that dies is replaced (by an exec) and charged with
+ * its own job only.
+ */
+static void
+test_forked(void)
+{
+	struct config *cfg = test_config(2, 10, 512);
+	const char *files[] = { "workers/dsn-userunknown.eml", "workers/hook-abort.eml",
+	    "parsers/arf-abuse.eml", "workers/dsn-userunknown.eml", "workers/hook-abort.eml",
+	    "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml" };
+	struct workers_job jobs[G_N_ELEMENTS(files)];
+	char *data[G_N_ELEMENTS(files)], *err = NULL;
+	struct parser_worker_config pc;
+	struct workers_stats before, after;
+	struct parser *p;
+	struct workers *w;
+	size_t i;
+
+	parser_config_worker(cfg, cfg->parser_rules, &pc);
+	p = parser_new(&pc.opts, &err);
+	g_assert_nonnull(p);
+	workers_stats(&before);
+	w = workers_new_forked(cfg, &pc, &err);
+	g_assert_nonnull(w);
+	g_assert_cmpint(workers_ready(w, &err), ==, 0);
+	g_assert_null(err);
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		data[i] = fixture(files[i], &jobs[i].len);
+		jobs[i].data = data[i];
+		jobs[i].render = i % 2 ? RENDER_TAB : RENDER_JSON;
+		jobs[i].file = files[i];
+		jobs[i].index = i % 3 ? (long)i : -1;
+	}
+	g_assert_cmpint(workers_parse(w, jobs, G_N_ELEMENTS(jobs)), ==, G_N_ELEMENTS(jobs) - 2);
+	workers_stats(&after);
+	/* Two forked at the start, one exec'd for each crash. */
+	g_assert_cmpuint(after.spawned, ==, before.spawned + 4);
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		if (strstr(files[i], "hook-abort") != NULL) {
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
+			g_assert_nonnull(strstr(jobs[i].detail, "SIGABRT"));
+			g_assert_null(jobs[i].out);
+		} else {
+			struct report *r = parser_parse(p, data[i], jobs[i].len, NULL);
+			GString *out = g_string_new(NULL), *notes = g_string_new(NULL);
+			gsize len;
+			const char *got;
+
+			render_report(out, notes, jobs[i].render | RENDER_WIRE_ORDER, files[i],
+			    jobs[i].index, r);
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_OK);
+			g_assert_null(jobs[i].report);
+			got = g_bytes_get_data(jobs[i].out, &len);
+			g_assert_cmpuint(len, >, 0);
+			g_assert_cmpuint(len, ==, out->len);
+			g_assert_true(memcmp(got, out->str, len) == 0);
+			g_assert_cmpstr(jobs[i].notes, ==, notes->len ? notes->str : NULL);
+			g_string_free(out, TRUE);
+			g_string_free(notes, TRUE);
+			report_free(r);
+		}
+		workers_job_clear(&jobs[i]);
+		g_free(data[i]);
+	}
+	workers_free(w);
+	parser_free(p);
+	config_free(cfg);
+}
+
+/* A forked pool reports a rules file it cannot load when asked if it is ready. */
+static void
+test_forked_bad_rules(void)
+{
+	struct config *cfg = test_config(2, 10, 512);
+	struct parser_worker_config pc;
+	struct workers *w;
+	char *err = NULL;
+
+	parser_config_worker(cfg, "/nonexistent/rules.conf", &pc);
+	w = workers_new_forked(cfg, &pc, &err);
+	g_assert_nonnull(w);
+	g_assert_cmpint(workers_ready(w, &err), ==, -1);
+	g_assert_nonnull(err);
+	g_assert_nonnull(strstr(err, "parser worker: /nonexistent/rules.conf"));
+	g_free(err);
+	workers_free(w);
+	config_free(cfg);
+}
+
 static void
 test_quarantine_policy(void)
 {
@@ -633,6 +741,9 @@ main(int argc, char **argv)
 	char *self = g_file_read_link("/proc/self/exe", NULL);
 	char *dir = g_path_get_dirname(self);
 
+	workers_before_parse = test_forked_hook;
+	if (argc > 1 && strcmp(argv[1], "parse-worker") == 0)
+		return workers_child_main(argc - 1, argv + 1);
 	g_test_init(&argc, &argv, NULL);
 	rebound_exe = build ? g_build_filename(build, "rebound-test", NULL) :
 	    g_build_filename(dir, "..", "rebound-test", NULL);
@@ -653,6 +764,8 @@ main(int argc, char **argv)
 	g_test_add_func("/workers/protocol_garbage", test_protocol_garbage);
 	g_test_add_func("/workers/start_failure", test_start_failure);
 	g_test_add_func("/workers/quarantine_policy", test_quarantine_policy);
+	g_test_add_func("/workers/forked", test_forked);
+	g_test_add_func("/workers/forked_bad_rules", test_forked_bad_rules);
 	g_free(self);
 	g_free(dir);
 	return g_test_run();

@@ -1,0 +1,181 @@
+/* render.c - see render.h. */
+#include "workers/render.h"
+
+#include <string.h>
+
+/*
+ * JSON as json-glib's generator writes it, byte for byte (the lines were
+ * made with it, and scripts compare them): no spaces, members in order,
+ * strings up to their NUL with '"' and '\\' escaped, \b \t \n \f \r by
+ * name, the other bytes 0x01-0x1e and 0x7f as \u00xx, everything else
+ * (0x1f, non-ASCII, invalid UTF-8) as is.  test_workers_render checks it
+ * against json-glib.
+ */
+static void
+json_string(GString *o, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *run = p;
+
+	g_string_append_c(o, '"');
+	for (; *p != '\0'; p++) {
+		unsigned char c = *p;
+		char esc;
+
+		if (c == '"' || c == '\\')
+			esc = (char)c;
+		else if (c == 0x7f || c < 0x1f) {
+			switch (c) {
+			case '\b': esc = 'b'; break;
+			case '\t': esc = 't'; break;
+			case '\n': esc = 'n'; break;
+			case '\f': esc = 'f'; break;
+			case '\r': esc = 'r'; break;
+			default: esc = 'u'; break;
+			}
+		} else
+			continue;
+		g_string_append_len(o, (const char *)run, p - run);
+		g_string_append_c(o, '\\');
+		g_string_append_c(o, esc);
+		if (esc == 'u') {
+			g_string_append(o, "00");
+			g_string_append_c(o, hex[c >> 4]);
+			g_string_append_c(o, hex[c & 15]);
+		}
+		run = p + 1;
+	}
+	g_string_append_len(o, (const char *)run, p - run);
+	g_string_append_c(o, '"');
+}
+
+/* ,"k":"v" (or null); first: no comma. */
+static void
+json_str(GString *o, const char *k, const char *v)
+{
+	g_string_append_c(o, ',');
+	json_string(o, k);
+	g_string_append_c(o, ':');
+	if (v != NULL)
+		json_string(o, v);
+	else
+		g_string_append(o, "null");
+}
+
+/*
+ * The correlation pairs in the order a report_deserialize()d copy of the
+ * report iterates them: the lines are the same whether the report crossed
+ * the process boundary (it was re-inserted in this table's iteration order,
+ * which can differ from the original's when keys collide) or not.
+ */
+static void
+json_correlation(GString *o, GHashTable *corr, int wire_order)
+{
+	GHashTable *copy = NULL;
+	GHashTableIter it;
+	gpointer k, v;
+
+	if (wire_order) {
+		copy = g_hash_table_new(g_str_hash, g_str_equal);
+		g_hash_table_iter_init(&it, corr);
+		while (g_hash_table_iter_next(&it, &k, &v))
+			g_hash_table_replace(copy, k, v);
+		corr = copy;
+	}
+	g_string_append(o, ",\"correlation\":{");
+	g_hash_table_iter_init(&it, corr);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		if (o->str[o->len - 1] != '{')
+			g_string_append_c(o, ',');
+		json_string(o, k);
+		g_string_append_c(o, ':');
+		json_string(o, v);
+	}
+	g_string_append_c(o, '}');
+	if (copy != NULL)
+		g_hash_table_destroy(copy);
+}
+
+static void
+render_json(GString *out, int wire_order, const char *file, long index,
+    const struct report *r, const struct report_record *rec)
+{
+	g_string_append(out, "{\"file\":");
+	if (file != NULL)
+		json_string(out, file);
+	else
+		g_string_append(out, "null");
+	if (index >= 0)
+		g_string_append_printf(out, ",\"message\":%" G_GINT64_FORMAT, (gint64)index);
+	json_str(out, "kind", report_kind_name(r->kind));
+	json_str(out, "recipient", rec ? rec->recipient : NULL);
+	json_str(out, "recipient_from", rec ? rec->recipient_from : NULL);
+	json_str(out, "original_recipient", rec ? rec->original_recipient : NULL);
+	json_str(out, "class", rec ? report_class_name(rec->class_) : NULL);
+	json_str(out, "reason", rec ? rec->reason : NULL);
+	json_str(out, "status", rec ? rec->status : NULL);
+	json_str(out, "replycode", rec ? rec->replycode : NULL);
+	json_str(out, "action", rec ? rec->action : NULL);
+	json_str(out, "diagnostic", rec ? rec->diagnostic : NULL);
+	json_str(out, "remote_mta", rec ? rec->remote_mta : NULL);
+	json_str(out, "last_attempt", rec ? rec->last_attempt : NULL);
+	json_str(out, "feedback_type", rec ? rec->feedback_type : NULL);
+	json_str(out, "smtp_command", rec ? rec->smtp_command : NULL);
+	json_str(out, "rule", rec ? rec->rule : NULL);
+	json_str(out, "reporting_mta", r->reporting_mta);
+	json_str(out, "mta", r->mta);
+	json_str(out, "arrival_date", r->arrival_date);
+	json_str(out, "original_message_id", r->orig_message_id);
+	json_str(out, "original_from", r->orig_from);
+	json_str(out, "original_to", r->orig_to);
+	json_str(out, "original_subject", r->orig_subject);
+	json_str(out, "list_id", r->orig_list_id);
+	if (r->kind == REPORT_KIND_ARF) {
+		json_str(out, "user_agent", r->user_agent);
+		json_str(out, "source_ip", r->source_ip);
+		json_str(out, "original_mail_from", r->original_mail_from);
+		json_str(out, "reported_domain", r->reported_domain);
+		json_str(out, "authentication_results", r->auth_results);
+	}
+	if (g_hash_table_size(r->correlation) > 0)
+		json_correlation(out, r->correlation, wire_order);
+	/* Records were dropped at [parser] max_recipients: this is not the whole report. */
+	g_string_append_printf(out, ",\"truncated\":%s,\"anomalies\":%" G_GINT64_FORMAT,
+	    (r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) != 0 ? "true" : "false",
+	    (gint64)r->anomalies);
+	json_str(out, "outcome", r->outcome);
+	g_string_append(out, "}\n");
+}
+
+void
+render_report(GString *out, GString *err, int format, const char *file, long index,
+    const struct report *r)
+{
+	int wire_order = (format & RENDER_WIRE_ORDER) != 0;
+	guint i;
+
+	format &= ~RENDER_WIRE_ORDER;
+	/* No record but something to say (a DSN without recipients, a hostile message): one line. */
+	if (strcmp(r->outcome != NULL ? r->outcome : "ok", "ok") != 0 && r->records->len == 0) {
+		if (r->kind == REPORT_KIND_NONE)
+			g_string_append_printf(err, "rebound parse: %s: unparseable: %s\n", file,
+			    r->outcome);
+		else
+			g_string_append_printf(err, "rebound parse: %s: %s: %s\n", file,
+			    report_kind_name(r->kind), r->outcome);
+		if (format == RENDER_JSON)
+			render_json(out, wire_order, file, index, r, NULL);
+		return;
+	}
+	for (i = 0; i < r->records->len; i++) {
+		const struct report_record *rec = g_ptr_array_index(r->records, i);
+
+		if (format == RENDER_JSON)
+			render_json(out, wire_order, file, index, r, rec);
+		else
+			g_string_append_printf(out, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", file,
+			    report_kind_name(r->kind), rec->recipient ? rec->recipient : "-",
+			    report_class_name(rec->class_), rec->reason ? rec->reason : "-",
+			    rec->status ? rec->status : "-", rec->rule ? rec->rule : "-");
+	}
+}
