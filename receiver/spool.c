@@ -12,6 +12,7 @@
 #include <sys/statvfs.h>
 #include <sys/uio.h>
 #include <sys/random.h>
+#include <openssl/evp.h>
 
 #include "common/log.h"
 #include "common/metrics.h"
@@ -40,7 +41,7 @@ struct spool_job {
 
 /* One file of queue/: the records of one writer batch. */
 struct spool_file {
-	char name[SPOOL_ID_LEN + 1];	/* the batch's first queue id */
+	char name[32];			/* the batch's first queue id, or the free-N it kept */
 	unsigned live;			/* entries not yet removed; under lock */
 	gboolean damaged;		/* a record after the indexed ones is unreadable */
 };
@@ -70,13 +71,33 @@ struct spool {
 
 /*
  * Spool files are recycled: a file whose entries are all removed is renamed
- * to queue/free-N and its inode reused for a later batch (overwritten, then
- * cut to length) instead of unlinked, up to SPOOL_FREE_MAX files.  Allocating a fresh inode is
- * the costliest step of a commit on ext4 without a journal (it skips
- * every recently freed inode one by one), and a busy spool frees them
- * constantly.  A free file is never listed (not a queue id) and a crash
- * while one is rewritten leaves it a free file.
+ * to queue/free-N and its inode reused for a later batch instead of
+ * unlinked, up to SPOOL_FREE_MAX files.  Allocating a fresh inode is the
+ * costliest step of a commit on ext4 without a journal (it skips every
+ * recently freed inode one by one), and a busy spool frees them
+ * constantly.
+ *
+ * A recycled file is committed with one flush.  The batch is written over
+ * it in place behind a header of SPOOL_HDR octets, "Rebound-Batch LEN
+ * SUM" (LEN the records' octets, SUM the first 16 octets of the SHA-256 of
+ * LEN and the records, both in hex), and fdatasync'd: overwriting blocks
+ * the file already has changes no metadata, so the sync is one data
+ * flush, where a rename made durable costs a directory sync, a second
+ * flush on every commit.  Whether a file holds entries is therefore
+ * decided by its header, never by its name: spool_open() indexes every
+ * file whose header and sum are right, whatever it is called, and takes
+ * every other recycled file as free.  The file is then renamed to its
+ * first queue id without a directory sync, so that its name says what it
+ * holds while the system stays up; after a power loss a live file may
+ * still be called free-N and a freed one by a queue id, and the header
+ * decides.  A crash while a free file is overwritten leaves a sum that
+ * does not match: the file is free again, and nothing in it was
+ * acknowledged.  The file is never cut to length (that is metadata to
+ * sync too): octets after LEN are stale.  A file is created (written as
+ * ID.tmp, renamed, directory sync'd) only when none is free.
  */
+#define SPOOL_HDR	64
+#define SPOOL_MAGIC	"Rebound-Batch "
 #define SPOOL_FREE_MAX	1024
 
 #define SPOOL_INFLIGHT	"inflight"
@@ -234,6 +255,86 @@ spool_pread_all(int fd, char *buf, size_t len, off_t off)
 	return got;
 }
 
+/* SUM for a batch header: starts the digest of LEN and the records. */
+static EVP_MD_CTX *
+spool_sum_begin(uint64_t len)
+{
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	char l[17];
+
+	snprintf(l, sizeof l, "%016" G_GINT64_MODIFIER "x", (guint64)len);
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+	    EVP_DigestUpdate(ctx, l, 16) != 1)
+		g_error("spool: EVP sha256 unavailable");	/* can't happen */
+	return ctx;
+}
+
+static void
+spool_sum_add(EVP_MD_CTX *ctx, const void *p, size_t len)
+{
+	if (EVP_DigestUpdate(ctx, p, len) != 1)
+		g_error("spool: EVP_DigestUpdate failed");	/* can't happen */
+}
+
+/* Finishes the digest into the SPOOL_HDR octets of a batch header. */
+static void
+spool_sum_header(EVP_MD_CTX *ctx, uint64_t len, char hdr[SPOOL_HDR])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	char text[SPOOL_HDR + 1];
+	int i, k;
+
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) != 1 || mdlen < 16)
+		g_error("spool: EVP_DigestFinal failed");	/* can't happen */
+	EVP_MD_CTX_free(ctx);
+	k = snprintf(text, sizeof text, SPOOL_MAGIC "%016" G_GINT64_MODIFIER "x ", (guint64)len);
+	for (i = 0; i < 16; i++)
+		k += snprintf(text + k, sizeof text - k, "%02x", md[i]);
+	memset(hdr, ' ', SPOOL_HDR);
+	memcpy(hdr, text, MIN((size_t)k, (size_t)SPOOL_HDR - 1));
+	hdr[SPOOL_HDR - 1] = '\n';
+}
+
+/*
+ * Whether fd starts with a batch header whose sum matches the records
+ * after it; *len their octets.  A torn or freed file does not.
+ */
+static gboolean
+spool_batch_valid(int fd, off_t fsize, uint64_t *len)
+{
+	char hdr[SPOOL_HDR], want[SPOOL_HDR], *buf, *end;
+	uint64_t n;
+	gboolean ok;
+
+	if (fsize < SPOOL_HDR || spool_pread_all(fd, hdr, SPOOL_HDR, 0) != SPOOL_HDR ||
+	    memcmp(hdr, SPOOL_MAGIC, strlen(SPOOL_MAGIC)) != 0)
+		return FALSE;
+	n = g_ascii_strtoull(hdr + strlen(SPOOL_MAGIC), &end, 16);
+	if (end != hdr + strlen(SPOOL_MAGIC) + 16 || n > (uint64_t)(fsize - SPOOL_HDR))
+		return FALSE;
+	buf = g_malloc(n ? n : 1);
+	ok = spool_pread_all(fd, buf, n, SPOOL_HDR) == n;
+	if (ok) {
+		EVP_MD_CTX *ctx = spool_sum_begin(n);
+		spool_sum_add(ctx, buf, n);
+		spool_sum_header(ctx, n, want);
+		ok = memcmp(hdr, want, SPOOL_HDR) == 0;
+	}
+	g_free(buf);
+	*len = n;
+	return ok;
+}
+
+/* The header of a file with no entries: never valid, whatever follows. */
+static void
+spool_free_header(char hdr[SPOOL_HDR])
+{
+	memset(hdr, ' ', SPOOL_HDR);
+	memcpy(hdr, SPOOL_MAGIC "free", strlen(SPOOL_MAGIC "free"));
+	hdr[SPOOL_HDR - 1] = '\n';
+}
+
 /* Caller holds s->lock. */
 static void
 spool_index_add(struct spool *s, struct spool_file *f, const char *id, off_t off, size_t len)
@@ -280,53 +381,83 @@ spool_header_at(int fd, off_t off, off_t fsize, size_t *hlen)
 }
 
 /*
- * Indexes the records of queue/NAME (at start-up).  A file whose first
- * record is unreadable is indexed whole under its name, so that
- * spool_read() reports it damaged and processing decides what to do; an
- * unreadable record after good ones marks the file damaged, so that it is
- * set aside rather than recycled once its good entries are done.
+ * Indexes the records of queue/NAME (at start-up); FALSE when it holds
+ * none (a free file, to be reused).  A file with a batch header holds
+ * entries when its sum matches, whatever its name.  A file without one
+ * was written whole under its queue id: one whose first record is
+ * unreadable is indexed whole under its name, so that spool_read()
+ * reports it damaged and processing decides what to do.  An unreadable
+ * record after good ones marks the file damaged, so that it is set aside
+ * rather than recycled once its good entries are done.
  */
-static void
+static gboolean
 spool_index_file(struct spool *s, const char *name)
 {
 	struct spool_file *f = g_new0(struct spool_file, 1);
 	struct stat st = { 0 };
-	off_t off = 0;
+	off_t off = 0, end;
+	uint64_t len = 0;
+	gboolean batch = FALSE;
 	int fd;
 
 	g_strlcpy(f->name, name, sizeof f->name);
 	if ((fd = openat(s->qfd, name, O_RDONLY | O_CLOEXEC)) != -1 && fstat(fd, &st) == 0) {
-		while (off < st.st_size) {
-			struct spool_envelope *env;
-			size_t hlen;
-			char *h = spool_header_at(fd, off, st.st_size, &hlen);
-			int version, have_size, ok;
-
-			if (h == NULL)
-				break;
-			env = spool_envelope_parse(h, &version, &have_size);
-			ok = version == 1 && have_size && env->queue_id != NULL &&
-			    spool_valid_id(env->queue_id) &&
-			    env->size <= (uint64_t)(st.st_size - off - hlen) &&
-			    !g_hash_table_contains(s->index, env->queue_id);
-			if (ok)
-				spool_index_add(s, f, env->queue_id, off, hlen + env->size);
-			off += hlen + (ok ? env->size : 0);
-			spool_envelope_free(env);
-			g_free(h);
-			if (!ok)
-				break;
-		}
+		char magic[sizeof SPOOL_MAGIC - 1];
+		batch = spool_pread_all(fd, magic, sizeof magic, 0) == sizeof magic &&
+		    memcmp(magic, SPOOL_MAGIC, sizeof magic) == 0;
 	}
-	if (f->live == 0)
+	if (fd != -1 && batch && !spool_batch_valid(fd, st.st_size, &len)) {
+		close(fd);
+		g_free(f);
+		return FALSE;
+	}
+	if (!batch && !spool_valid_id(name)) {
+		if (fd != -1)
+			close(fd);
+		g_free(f);
+		return FALSE;
+	}
+	off = batch ? SPOOL_HDR : 0;
+	end = batch ? (off_t)(SPOOL_HDR + len) : st.st_size;
+	while (fd != -1 && off < end) {
+		struct spool_envelope *env;
+		size_t hlen;
+		char *h = spool_header_at(fd, off, end, &hlen);
+		int version, have_size, ok;
+
+		if (h == NULL)
+			break;
+		env = spool_envelope_parse(h, &version, &have_size);
+		ok = version == 1 && have_size && env->queue_id != NULL &&
+		    spool_valid_id(env->queue_id) &&
+		    env->size <= (uint64_t)(end - off - hlen) &&
+		    !g_hash_table_contains(s->index, env->queue_id);
+		if (ok)
+			spool_index_add(s, f, env->queue_id, off, hlen + env->size);
+		off += hlen + (ok ? env->size : 0);
+		spool_envelope_free(env);
+		g_free(h);
+		if (!ok)
+			break;
+	}
+	if (f->live == 0 && batch) {
+		/* a right sum over records that do not parse: for an operator */
+		char aside[48];
+
+		snprintf(aside, sizeof aside, "damaged-%s", name);
+		log_warnx("spool event=set-aside file=queue/%s", aside);
+		renameat(s->qfd, name, s->qfd, aside);
+		g_free(f);
+	} else if (f->live == 0)
 		spool_index_add(s, f, name, 0, fd != -1 ? (size_t)st.st_size : 0);
-	else if (off < st.st_size) {
+	else if (off < end) {
 		f->damaged = TRUE;
 		log_warnx("spool event=damaged file=queue/%s offset=%jd size=%jd", name,
-		    (intmax_t)off, (intmax_t)st.st_size);
+		    (intmax_t)off, (intmax_t)end);
 	}
 	if (fd != -1)
 		close(fd);
+	return TRUE;
 }
 
 static void
@@ -356,6 +487,8 @@ spool_open(const char *dir, char **err)
 	int dfd, i;
 	DIR *d;
 	struct dirent *de;
+	GQueue freed = G_QUEUE_INIT;
+	char *name;
 
 	if (g_mkdir_with_parents(dir, 0700) == -1) {
 		spool_seterr(err, "%s: %s", dir, strerror(errno));
@@ -388,22 +521,40 @@ spool_open(const char *dir, char **err)
 		closedir(d);
 	}
 	if ((d = fdopendir(dup(s->qfd))) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if (spool_valid_id(de->d_name))
-				spool_index_file(s, de->d_name);
-			else if (g_str_has_prefix(de->d_name, "free-")) {
+		while ((de = readdir(d)) != NULL) {
+			gboolean is_free = g_str_has_prefix(de->d_name, "free-");
+
+			if (is_free) {
 				guint64 seq = g_ascii_strtoull(de->d_name + 5, NULL, 10);
 				/* New names must never collide with one on disk. */
 				if (seq >= s->free_seq)
 					s->free_seq = seq + 1;
-				if (strlen(de->d_name) < 32 && s->free_names.length < SPOOL_FREE_MAX)
-					g_queue_push_tail(&s->free_names, g_strdup(de->d_name));
-				else
-					unlinkat(s->qfd, de->d_name, 0);
-			} else if (g_str_has_suffix(de->d_name, ".tmp") &&
-			    unlinkat(s->qfd, de->d_name, 0) == 0)
-				log_info("spool event=discard-partial file=queue/%s", de->d_name);
+			}
+			if (g_str_has_suffix(de->d_name, ".tmp")) {
+				if (unlinkat(s->qfd, de->d_name, 0) == 0)
+					log_info("spool event=discard-partial file=queue/%s", de->d_name);
+				continue;
+			}
+			if ((!is_free && !spool_valid_id(de->d_name)) ||
+			    strlen(de->d_name) >= sizeof ((struct spool_file *)0)->name ||
+			    spool_index_file(s, de->d_name))
+				continue;
+			/* No entries: a free file, named so once the queue ids are known. */
+			g_queue_push_tail(&freed, g_strdup(de->d_name));
+		}
 		closedir(d);
+	}
+	while ((name = g_queue_pop_head(&freed)) != NULL) {
+		char fresh[32];
+
+		snprintf(fresh, sizeof fresh, "free-%" G_GUINT64_FORMAT, s->free_seq++);
+		if (s->free_names.length >= SPOOL_FREE_MAX)
+			unlinkat(s->qfd, name, 0);
+		else if (g_str_has_prefix(name, "free-"))
+			g_queue_push_tail(&s->free_names, g_strdup(name));
+		else if (renameat(s->qfd, name, s->qfd, fresh) == 0)
+			g_queue_push_tail(&s->free_names, g_strdup(fresh));
+		g_free(name);
 	}
 	if (spool_inflight_recover(s, err) == -1) {
 		spool_close(s);
@@ -624,14 +775,58 @@ spool_copy_fd(int out, int in, size_t len)
 }
 
 /*
- * Writes each prepared job's header and message, end to end: messages in
- * memory with one writev per run of them, messages in a file by copying.
+ * The batch header for the prepared jobs' records (size octets); -1 with
+ * errno when a message in a file cannot be read.
  */
 static int
-spool_write_records(int fd, struct spool_job **jobs, int n, struct iovec *iov)
+spool_batch_header(struct spool_job **jobs, int n, uint64_t size, char hdr[SPOOL_HDR])
+{
+	EVP_MD_CTX *ctx = spool_sum_begin(size);
+	char buf[65536];
+	int i, rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++) {
+		struct spool_job *j = jobs[i];
+		size_t done = 0;
+		ssize_t r;
+
+		if (j->hdr == NULL)
+			continue;
+		spool_sum_add(ctx, j->hdr->str, j->hdr->len);
+		if (!j->from_fd) {
+			spool_sum_add(ctx, j->data, j->len);
+			continue;
+		}
+		while (done < j->len) {
+			r = pread(j->fd, buf, MIN(j->len - done, sizeof buf), (off_t)done);
+			if (r == -1 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				if (r == 0)
+					errno = EIO;	/* the file was shorter than its length */
+				rc = -1;
+				break;
+			}
+			spool_sum_add(ctx, buf, (size_t)r);
+			done += (size_t)r;
+		}
+	}
+	spool_sum_header(ctx, size, hdr);
+	return rc;
+}
+
+/*
+ * Writes the batch header, then each prepared job's header and message,
+ * end to end: messages in memory with one writev per run of them,
+ * messages in a file by copying.
+ */
+static int
+spool_write_records(int fd, const char *bhdr, struct spool_job **jobs, int n, struct iovec *iov)
 {
 	int i, k = 0;
 
+	iov[k].iov_base = (void *)(uintptr_t)bhdr;
+	iov[k++].iov_len = SPOOL_HDR;
 	for (i = 0; i < n; i++) {
 		struct spool_job *j = jobs[i];
 		if (j->hdr == NULL)
@@ -654,29 +849,30 @@ spool_write_records(int fd, struct spool_job **jobs, int n, struct iovec *iov)
 }
 
 /*
- * Commits a batch: every prepared job's record goes into one file,
- * written under a temporary (or recycled free-N) name, fdatasync'd,
- * renamed to the first queue id of the batch, and queue/ fsync'd once.
- * Only then are the entries indexed and the jobs reported done.  One
- * file per batch instead of per message: a commit costs one inode, one
- * data sync and one directory sync however many messages it carries,
- * where per-message files spent most of the writers' time allocating
- * inodes, contending for the directory lock and flushing the disk cache
- * once per file.
+ * Commits a batch: every prepared job's record goes into one file behind
+ * a batch header, written over a recycled free-N file (or, when none is
+ * free, a new ID.tmp) and fdatasync'd; a recycled file is then renamed to
+ * the batch's first queue id without a directory sync (its header, not
+ * its name, makes it live: see SPOOL_HDR), a new one renamed and queue/
+ * fsync'd.  Only then are the entries indexed and the jobs reported done.
+ * One file per batch instead of per message: a commit costs one data
+ * flush however many messages it carries, where per-message files spent
+ * most of the writers' time allocating inodes, contending for the
+ * directory lock and flushing the disk cache once per file.
  */
 static void
 spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 {
-	struct iovec *iov = g_new(struct iovec, 2 * n);
+	struct iovec *iov = g_new(struct iovec, 2 * n + 1);
 	struct spool_job *first = NULL;
 	struct spool_file *f;
-	char tmpname[32], *fname, *err = NULL;
+	char tmpname[32], bhdr[SPOOL_HDR], *fname, *err = NULL;
 	enum spool_status st = SPOOL_OK;
 	void (*notify)(void *);
 	void *narg;
 	uint64_t size = 0;
 	off_t off;
-	int i, fd = -1;
+	int i, fd = -1, reused = 0;
 
 	for (i = 0; i < n; i++) {
 		struct spool_job *j = jobs[i];
@@ -700,27 +896,35 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 	if (fname != NULL) {
 		g_strlcpy(tmpname, fname, sizeof tmpname);
 		g_free(fname);
-		/* Overwritten in place, cut to length afterwards: truncating
-		 * first would free its blocks only to allocate them again. */
 		fd = openat(s->qfd, tmpname, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+		reused = fd != -1;
 	}
 	if (fd == -1) {
 		snprintf(tmpname, sizeof tmpname, "%s.tmp", first->env->queue_id);
 		fd = openat(s->qfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
-	if (fd == -1 || spool_write_records(fd, jobs, n, iov) == -1 ||
-	    ftruncate(fd, (off_t)size) == -1 || fdatasync(fd) == -1) {
+	if (fd == -1 || spool_batch_header(jobs, n, size, bhdr) == -1 ||
+	    spool_write_records(fd, bhdr, jobs, n, iov) == -1 || fdatasync(fd) == -1) {
 		st = spool_errno_status(errno);
 		err = g_strdup_printf("write queue/%s: %s", tmpname, strerror(errno));
+		if (fd != -1) {
+			/* whatever reached the disk must never count as entries */
+			spool_free_header(bhdr);
+			if (pwrite(fd, bhdr, SPOOL_HDR, 0) != SPOOL_HDR)
+				log_warn("spool event=unmark-failed file=queue/%s", tmpname);
+		}
+	} else if (reused) {
+		/* durable already; the name only follows what it holds */
+		if (renameat(s->qfd, tmpname, s->qfd, first->env->queue_id) == 0)
+			g_strlcpy(tmpname, first->env->queue_id, sizeof tmpname);
 	} else if (close(fd), fd = -1,
 	    renameat(s->qfd, tmpname, s->qfd, first->env->queue_id) == -1) {
 		st = spool_errno_status(errno);
 		err = g_strdup_printf("rename %s: %s", first->env->queue_id, strerror(errno));
-	} else if (fsync(s->qfd) == -1) {
+	} else if (g_strlcpy(tmpname, first->env->queue_id, sizeof tmpname), fsync(s->qfd) == -1) {
 		/* Not known durable: take the file back out and fail the batch. */
 		st = spool_errno_status(errno);
 		err = g_strdup_printf("fsync queue: %s", strerror(errno));
-		g_strlcpy(tmpname, first->env->queue_id, sizeof tmpname);
 	}
 	g_free(iov);
 	if (fd != -1)
@@ -737,8 +941,8 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 	}
 
 	f = g_new0(struct spool_file, 1);
-	g_strlcpy(f->name, first->env->queue_id, sizeof f->name);
-	off = 0;
+	g_strlcpy(f->name, tmpname, sizeof f->name);
+	off = SPOOL_HDR;
 	g_mutex_lock(&s->lock);
 	for (i = 0; i < n; i++) {
 		struct spool_job *j = jobs[i];
@@ -1025,8 +1229,10 @@ spool_read(struct spool *s, const char *queue_id, struct spool_envelope **envp,
 	*end = '\0';
 	body = end + 2;
 	env = spool_envelope_parse(buf, &version, &have_size);
-	if (version != 1 || !have_size || env->size != (uint64_t)(len - (body - buf))) {
-		spool_seterr(err, "%s: damaged entry (version %d, size mismatch)", queue_id, version);
+	if (version != 1 || !have_size || env->size != (uint64_t)(len - (body - buf)) ||
+	    (env->queue_id != NULL && strcmp(env->queue_id, queue_id) != 0)) {
+		spool_seterr(err, "%s: damaged entry (version %d, size or id mismatch)", queue_id,
+		    version);
 		spool_envelope_free(env);
 		g_free(buf);
 		return -1;
@@ -1136,15 +1342,17 @@ spool_remove(struct spool *s, const char *queue_id, char **err)
 }
 
 /*
- * Takes a file whose entries are all removed out of queue/: renamed for
- * reuse, or unlinked; a damaged one is set aside as damaged-NAME for an
- * operator.
+ * Takes a file whose entries are all removed out of queue/: its header
+ * marked free and the file renamed for reuse, or unlinked; a damaged one
+ * is set aside as damaged-NAME for an operator.  Nothing here is synced:
+ * a crash may bring the file's entries back (see spool_remove_many).
  */
 static int
 spool_recycle(struct spool *s, const struct spool_file *f)
 {
-	char name[48];
+	char name[48], hdr[SPOOL_HDR];
 	gboolean keep;
+	int fd;
 
 	if (f->damaged) {
 		snprintf(name, sizeof name, "damaged-%s", f->name);
@@ -1157,6 +1365,14 @@ spool_recycle(struct spool *s, const struct spool_file *f)
 	g_mutex_unlock(&s->lock);
 	if (!keep)
 		return unlinkat(s->qfd, f->name, 0);
+	spool_free_header(hdr);
+	if ((fd = openat(s->qfd, f->name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) == -1)
+		return -1;
+	if (pwrite(fd, hdr, SPOOL_HDR, 0) != SPOOL_HDR) {
+		close(fd);
+		return unlinkat(s->qfd, f->name, 0);
+	}
+	close(fd);
 	if (renameat(s->qfd, f->name, s->qfd, name) == -1)
 		return -1;
 	g_mutex_lock(&s->lock);
@@ -1167,8 +1383,10 @@ spool_recycle(struct spool *s, const struct spool_file *f)
 
 /*
  * An entry leaves the index at once; its file goes when its last entry
- * does.  Until then a crash brings the removed entries of a partly
- * processed file back, to be processed again: the store recognises a
+ * does.  Until then, and until the file's freeing reaches the disk (the
+ * kernel's writeback, typically within 30 s: nothing here syncs, so that
+ * removal never competes with commits for the disk), a crash brings the
+ * removed entries back, to be processed again: the store recognises a
  * message it already committed by its hash, so that costs time, not
  * correctness.
  */
@@ -1207,10 +1425,6 @@ spool_remove_many(struct spool *s, const char *const *ids, size_t n, char **errs
 		if (spool_recycle(s, f) == -1)
 			log_warn("spool event=remove-failed file=queue/%s", f->name);
 	}
-	/* A lost unlink only means processing it again, which is idempotent;
-	 * one directory sync per batch bounds that after a crash. */
-	if (done->len > 0)
-		fsync(s->qfd);
 	g_ptr_array_free(done, TRUE);
 	return failed;
 }
