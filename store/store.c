@@ -172,33 +172,124 @@ store_address_key(const char *recipient)
 	return key;
 }
 
-static const char SQL_EVENT[] =
-    "INSERT INTO events (message_id, tenant, occurred_at, recipient, address_key, domain, kind,"
-    " class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
-    " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
-    " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
-    " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible, provider)"
-    " VALUES ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
-    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean, $37)"
-    " RETURNING id";
+/*
+ * The events columns a report record fills, in the order of
+ * store_event_params()'s parameters: each name, its name in the batch's
+ * staging table (rebound_batch_events, where the values wait as text) when
+ * it differs, and how a text value becomes the column's type ("%s" the
+ * value; NULL: as it is).  Every statement that writes these columns is
+ * built from this table (store_event_sql).
+ */
+static const struct {
+	const char *name, *staged, *expr;
+} store_event_cols[] = {
+	{ "message_id", NULL, "%s::bigint" },
+	{ "tenant", NULL, NULL },
+	{ "occurred_at", "occurred_us", "('epoch'::timestamptz + %s::bigint * interval '1 microsecond')" },
+	{ "recipient", NULL, NULL },
+	{ "address_key", NULL, NULL },
+	{ "domain", NULL, NULL },
+	{ "kind", NULL, NULL },
+	{ "class", NULL, NULL },
+	{ "reason", NULL, NULL },
+	{ "status", NULL, NULL },
+	{ "replycode", NULL, NULL },
+	{ "action", NULL, NULL },
+	{ "diagnostic", NULL, NULL },
+	{ "remote_mta", NULL, NULL },
+	{ "reporting_mta", NULL, NULL },
+	{ "mta", NULL, NULL },
+	{ "feedback_type", NULL, NULL },
+	{ "user_agent", NULL, NULL },
+	{ "source_ip", NULL, NULL },
+	{ "rule", NULL, NULL },
+	{ "orig_message_id", NULL, NULL },
+	{ "orig_subject", NULL, NULL },
+	{ "campaign", NULL, NULL },
+	{ "correlation", NULL, "%s::jsonb" },
+	{ "original_recipient", NULL, NULL },
+	{ "last_attempt", NULL, NULL },
+	{ "smtp_command", NULL, NULL },
+	{ "arrival_date", NULL, NULL },
+	{ "original_mail_from", NULL, NULL },
+	{ "reported_domain", NULL, NULL },
+	{ "auth_results", NULL, NULL },
+	{ "orig_from", NULL, NULL },
+	{ "orig_to", NULL, NULL },
+	{ "orig_list_id", NULL, NULL },
+	{ "orig_date", NULL, NULL },
+	{ "suppressible", NULL, "%s::boolean" },
+	{ "provider", NULL, NULL },
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(store_event_cols) == STORE_EVENT_COLS);
 
-/* A complaint keeps the provider it was stored with: like the message's
+/*
+ * A complaint keeps the provider it was stored with: like the message's
  * trust, it was settled at arrival (a verified DKIM d= is not checked
- * again), and a rules change does not move a report's origin. */
-static const char SQL_EVENT_REPLACE[] =
-    "UPDATE events SET (message_id, tenant, occurred_at, recipient, address_key, domain, kind,"
-    " class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
-    " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
-    " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
-    " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible, provider)"
-    " = ($1::bigint, $2, ('epoch'::timestamptz + $3::bigint * interval '1 microsecond'),"
-    " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,"
-    " $23, $24::jsonb, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36::boolean,"
-    " CASE WHEN $37::text IS NULL THEN NULL ELSE coalesce(events.provider, $37::text) END)"
-    " WHERE id = $38::bigint RETURNING id";
+ * again), and a rules change does not move a report's origin.
+ */
+#define PROVIDER_KEPT	"CASE WHEN %s::text IS NULL THEN NULL ELSE coalesce(events.provider, %s::text) END"
+
+/* Appends value i (a parameter "$N" or a staged column) cast as its column takes it. */
+static void
+store_event_value(GString *out, guint i, const char *v, gboolean replace)
+{
+	if (replace && strcmp(store_event_cols[i].name, "provider") == 0)
+		g_string_append_printf(out, PROVIDER_KEPT, v, v);
+	else if (store_event_cols[i].expr != NULL)
+		g_string_append_printf(out, store_event_cols[i].expr, v);
+	else
+		g_string_append(out, v);
+}
+
+static struct store_event_sql *
+store_event_sql_build(void)
+{
+	struct store_event_sql *q = g_new0(struct store_event_sql, 1);
+	GString *names = g_string_new(NULL), *params = g_string_new(NULL);
+	GString *kept = g_string_new(NULL), *staged = g_string_new(NULL);
+	GString *decl = g_string_new(NULL), *moved = g_string_new(NULL);
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(store_event_cols); i++) {
+		const char *sep = i > 0 ? ", " : "";
+		const char *st = store_event_cols[i].staged ? store_event_cols[i].staged :
+		    store_event_cols[i].name;
+		char dollar[16];
+
+		snprintf(dollar, sizeof dollar, "$%u", i + 1);
+		g_string_append_printf(names, "%s%s", sep, store_event_cols[i].name);
+		g_string_append(params, sep);
+		store_event_value(params, i, dollar, FALSE);
+		g_string_append(kept, sep);
+		store_event_value(kept, i, dollar, TRUE);
+		g_string_append_printf(staged, "%s%s", sep, st);
+		g_string_append_printf(decl, "%s%s text", sep, st);
+		g_string_append(moved, sep);
+		store_event_value(moved, i, st, FALSE);
+	}
+	q->insert = g_strdup_printf("INSERT INTO events (%s) VALUES (%s) RETURNING id", names->str,
+	    params->str);
+	q->replace = g_strdup_printf("UPDATE events SET (%s) = (%s) WHERE id = $%u::bigint"
+	    " RETURNING id", names->str, kept->str, i + 1);
+	q->staged_decl = g_string_free(decl, FALSE);
+	q->staged = g_string_free(staged, FALSE);
+	q->names = g_string_free(names, FALSE);
+	q->moved = g_string_free(moved, FALSE);
+	g_string_free(params, TRUE);
+	g_string_free(kept, TRUE);
+	return q;
+}
+
+const struct store_event_sql *
+store_event_sql(void)
+{
+	static struct store_event_sql *q;
+
+	if (g_once_init_enter(&q))
+		g_once_init_leave(&q, store_event_sql_build());
+	return q;
+}
 
 /* See store_int.h. */
 void
@@ -262,6 +353,7 @@ store_event_params(const struct config *cfg, int64_t message_id, const char *ten
 	params_add(p, r->orig_date);
 	params_add(p, suppressible ? "true" : "false");
 	params_add(p, rec->class_ == REPORT_CLASS_COMPLAINT && origin ? origin->provider : NULL);
+	g_assert(p->n == STORE_EVENT_COLS);
 }
 
 int
@@ -284,7 +376,7 @@ store_event(PGconn *conn, const struct config *cfg, int64_t message_id, const ch
 		apply_policy = FALSE;
 	if (replace_id > 0)
 		params_take(&p, g_strdup_printf("%" G_GINT64_FORMAT, replace_id));
-	res = pg_exec(conn, replace_id > 0 ? SQL_EVENT_REPLACE : SQL_EVENT, p.n, p.v,
+	res = pg_exec(conn, replace_id > 0 ? store_event_sql()->replace : store_event_sql()->insert, p.n, p.v,
 	    PGRES_TUPLES_OK, cls, err);
 	if (res == NULL)
 		goto done;

@@ -23,25 +23,56 @@
  * already stored (duplicates) and takes ids for the others; those go
  * straight into messages by COPY (binary: every value length-prefixed, no
  * escaping).  The events go to a temporary table by COPY, whose columns
- * are the text parameters SQL_EVENT takes, cast the same way; a few
+ * are the text parameters of store_event_sql()->insert, cast the same way; a few
  * INSERT ... SELECT statements move them into events and apply the policy
  * to suppressions.
  */
-static const char SQL_BATCH_BEGIN[] =
-    "BEGIN;"
-    "SET LOCAL client_min_messages = warning;"
-    "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_events (seq int NOT NULL, msg_idx int NOT NULL,"
-    " round int NOT NULL, policy int NOT NULL, pclass text, preason text, event_id bigint,"
-    " message_id text, tenant text, occurred_us text, recipient text, address_key text,"
-    " domain text, kind text, class text, reason text, status text, replycode text, action text,"
-    " diagnostic text, remote_mta text, reporting_mta text, mta text, feedback_type text,"
-    " user_agent text, source_ip text, rule text, orig_message_id text, orig_subject text,"
-    " campaign text, correlation text, original_recipient text, last_attempt text,"
-    " smtp_command text, arrival_date text, original_mail_from text, reported_domain text,"
-    " auth_results text, orig_from text, orig_to text, orig_list_id text, orig_date text,"
-    " suppressible text, provider text)"
-    " ON COMMIT DELETE ROWS;"
-    "SELECT set_config('rebound.actor', 'policy', true)";
+/* The staging table's own columns, before the events columns. */
+#define STAGED_OWN \
+    "seq int NOT NULL, msg_idx int NOT NULL, round int NOT NULL, policy int NOT NULL," \
+    " pclass text, preason text, event_id bigint"
+#define STAGED_OWN_NAMES	"seq, msg_idx, round, policy, pclass, preason, event_id"
+
+/* The statements naming the events columns (store_event_sql), built once. */
+struct batch_sql {
+	char *begin;			/* BEGIN, the staging table, the actor */
+	char *copy_events;		/* COPY into the staging table */
+	char *events;			/* the staging table into events */
+};
+
+static struct batch_sql *
+store_batch_sql_build(void)
+{
+	const struct store_event_sql *ev = store_event_sql();
+	struct batch_sql *q = g_new0(struct batch_sql, 1);
+
+	q->begin = g_strdup_printf("BEGIN;"
+	    "SET LOCAL client_min_messages = warning;"
+	    "CREATE TEMP TABLE IF NOT EXISTS rebound_batch_events (" STAGED_OWN ", %s)"
+	    " ON COMMIT DELETE ROWS;"
+	    "SELECT set_config('rebound.actor', 'policy', true)", ev->staged_decl);
+	q->copy_events = g_strdup_printf("COPY rebound_batch_events (" STAGED_OWN_NAMES ", %s)"
+	    " FROM STDIN (FORMAT binary)", ev->staged);
+	/* Event ids are taken in batch order first, so that the policy can
+	 * name each event and tell which ones came later in the batch. */
+	q->events = g_strdup_printf("WITH ids AS (UPDATE rebound_batch_events e SET event_id = s.id"
+	    " FROM (SELECT seq, nextval('events_id_seq') AS id"
+	    "       FROM (SELECT seq FROM rebound_batch_events ORDER BY seq) o) s"
+	    " WHERE e.seq = s.seq RETURNING e.*)"
+	    " INSERT INTO events (id, %s) SELECT event_id, %s FROM ids ORDER BY seq", ev->names,
+	    ev->moved);
+	return q;
+}
+
+static const struct batch_sql *
+store_batch_sql_text(void)
+{
+	static struct batch_sql *q;
+
+	if (g_once_init_enter(&q))
+		g_once_init_leave(&q, store_batch_sql_build());
+	return q;
+}
 
 /*
  * $1: the batch's hashes (hex), $2: how many.  Returns the hashes already
@@ -60,37 +91,6 @@ static const char SQL_BATCH_COPY_MESSAGES[] =
     "COPY messages (id, queue_id, received_at, client_addr, helo, tls, mail_from, rcpts, size,"
     " sha256, tenant, kind, outcome, anomalies, mta, attempts, quarantined, raw, suppressible)"
     " FROM STDIN (FORMAT binary)";
-static const char SQL_BATCH_COPY_EVENTS[] =
-    "COPY rebound_batch_events (seq, msg_idx, round, policy, pclass, preason, event_id,"
-    " message_id, tenant, occurred_us, recipient, address_key, domain, kind, class, reason,"
-    " status, replycode, action, diagnostic, remote_mta, reporting_mta, mta, feedback_type,"
-    " user_agent, source_ip, rule, orig_message_id, orig_subject, campaign, correlation,"
-    " original_recipient, last_attempt, smtp_command, arrival_date, original_mail_from,"
-    " reported_domain, auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible,"
-    " provider) FROM STDIN (FORMAT binary)";
-
-/* Event ids are taken in batch order first, so that the policy below can
- * name each event and tell which ones came later in the batch. */
-static const char SQL_BATCH_EVENTS[] =
-    "WITH ids AS (UPDATE rebound_batch_events e SET event_id = s.id"
-    " FROM (SELECT seq, nextval('events_id_seq') AS id"
-    "       FROM (SELECT seq FROM rebound_batch_events ORDER BY seq) o) s"
-    " WHERE e.seq = s.seq RETURNING e.*)"
-    " INSERT INTO events (id, message_id, tenant, occurred_at, recipient, address_key, domain,"
-    " kind, class, reason, status, replycode, action, diagnostic, remote_mta, reporting_mta, mta,"
-    " feedback_type, user_agent, source_ip, rule, orig_message_id, orig_subject, campaign,"
-    " correlation, original_recipient, last_attempt, smtp_command, arrival_date,"
-    " original_mail_from, reported_domain, auth_results, orig_from, orig_to, orig_list_id,"
-    " orig_date, suppressible, provider)"
-    " SELECT event_id, message_id::bigint, tenant,"
-    " ('epoch'::timestamptz + occurred_us::bigint * interval '1 microsecond'), recipient,"
-    " address_key, domain, kind, class, reason, status, replycode, action, diagnostic,"
-    " remote_mta, reporting_mta, mta, feedback_type, user_agent, source_ip, rule,"
-    " orig_message_id, orig_subject, campaign, correlation::jsonb, original_recipient,"
-    " last_attempt, smtp_command, arrival_date, original_mail_from, reported_domain,"
-    " auth_results, orig_from, orig_to, orig_list_id, orig_date, suppressible::boolean,"
-    " provider FROM ids ORDER BY seq";
-
 /* Every new event of the batch, queued for the [webhook] endpoints of its
  * tenant ($1 tenants, NULL = every tenant; $2 their URLs): one statement
  * for the batch, in the transaction that writes the events, so a delivery
@@ -315,8 +315,8 @@ store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *
 	}
 	store_copy_finish(ecopy);
 	if (nev > 0) {
-		if (pg_copy_in(conn, SQL_BATCH_COPY_EVENTS, ecopy->data, ecopy->len, cls, err) < 0 ||
-		    pg_command(conn, SQL_BATCH_EVENTS, 0, NULL, cls, err) < 0 ||
+		if (pg_copy_in(conn, store_batch_sql_text()->copy_events, ecopy->data, ecopy->len, cls, err) < 0 ||
+		    pg_command(conn, store_batch_sql_text()->events, 0, NULL, cls, err) < 0 ||
 		    store_batch_webhooks(conn, cfg, cls, err) < 0)
 			goto done;
 		if (store_batch_policy(conn, cfg, pev, maxround, res, n, cls, err) < 0)
@@ -383,7 +383,7 @@ store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs
 	}
 	g_string_append_c(hexes, '}');
 
-	if (pg_exec_script(conn, SQL_BATCH_BEGIN, cls, err) < 0) {
+	if (pg_exec_script(conn, store_batch_sql_text()->begin, cls, err) < 0) {
 		/* BEGIN itself may have run: leave no transaction open */
 		if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
 			store_rollback(conn);

@@ -10,7 +10,7 @@
 #include "store/store_int.h"
 
 #define BATCH_MESSAGE_FIELDS	19
-#define BATCH_EVENT_FIELDS	(7 + 37)
+#define BATCH_EVENT_FIELDS	(7 + STORE_EVENT_COLS)
 
 /* Raw bytes are kept for reprocess and quarantine --show, up to a size:
  * a bounce carrying a whole original is mostly that original. */
@@ -212,7 +212,7 @@ store_copy_event(GByteArray *b, const struct config *cfg, GHashTable *rounds, in
 	copy_int4(b, (gint32)act);
 	copy_text(b, policy_class_name(rec->class_));
 	copy_text(b, reason);
-	copy_bytes(b, NULL, 0);			/* event_id: taken by SQL_BATCH_EVENTS */
+	copy_bytes(b, NULL, 0);			/* event_id: taken when moved into events */
 	for (i = 0; i < p.n; i++)
 		copy_text(b, p.v[i]);
 	g_free(reason);

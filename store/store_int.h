@@ -26,8 +26,23 @@ struct params {
 
 void store_params_clear(struct params *p);
 
+/* The events columns a report record fills (store.c's store_event_cols). */
+#define STORE_EVENT_COLS	37
+
+/* Statements and lists built from those columns, once (never freed). */
+struct store_event_sql {
+	char *insert;		/* INSERT of one event: $1..$37, RETURNING id */
+	char *replace;		/* its rewrite in place: $38 the event's id */
+	char *names;		/* the columns, "message_id, tenant, ..." */
+	char *staged;		/* their names in the staging table */
+	char *staged_decl;	/* "message_id text, tenant text, ..." */
+	char *moved;		/* the staged columns cast as the events columns take them */
+};
+
+const struct store_event_sql *store_event_sql(void);
+
 /*
- * The 37 parameters of SQL_EVENT for one record, in its column order (the
+ * The STORE_EVENT_COLS parameters of store_event_sql()->insert for one record, in its column order (the
  * batch writes the same values through COPY).  *address, *key and *dom
  * (pointing into *key) are what a suppression would use; FALSE in
  * *policy_ok when the recipient cannot be suppressed: not suppressible,
