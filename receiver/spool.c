@@ -492,8 +492,10 @@ spool_recycle(struct spool *s, const struct spool_file *f)
 	close(fd);
 	if (renameat(s->qfd, f->name, s->qfd, name) == -1)
 		return -1;
+	/* Taken first: its blocks are allocated already, so a batch written
+	 * over it changes no metadata (an empty spare's does). */
 	g_mutex_lock(&s->lock);
-	g_queue_push_tail(&s->free_names, g_strdup(name));
+	g_queue_push_head(&s->free_names, g_strdup(name));
 	g_mutex_unlock(&s->lock);
 	return 0;
 }

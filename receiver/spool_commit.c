@@ -239,12 +239,44 @@ spool_write_records(int fd, const char *bhdr, struct spool_job **jobs, int n, st
 }
 
 /*
+ * Empty files for the batches to come, created before the directory sync
+ * that a new batch file needs, so that the same sync makes their entries
+ * durable too: a batch later written into one (it is in the pool like a
+ * recycled file) needs its data sync only, where a new file costs a
+ * directory sync as well.  Names go to names[]; returns how many.
+ */
+#define SPOOL_SPARES	15
+
+static int
+spool_make_spares(struct spool *s, char names[SPOOL_SPARES][32])
+{
+	int i, n = 0, fd;
+
+	g_mutex_lock(&s->lock);
+	if (s->free_names.length + SPOOL_SPARES > SPOOL_FREE_MAX) {
+		g_mutex_unlock(&s->lock);
+		return 0;
+	}
+	for (i = 0; i < SPOOL_SPARES; i++)
+		snprintf(names[i], 32, "free-%" G_GUINT64_FORMAT, s->free_seq++);
+	g_mutex_unlock(&s->lock);
+	for (i = 0; i < SPOOL_SPARES; i++) {
+		fd = openat(s->qfd, names[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd == -1)
+			break;
+		close(fd);
+		n++;
+	}
+	return n;
+}
+
+/*
  * Commits a batch: every prepared job's record goes into one file behind
  * a batch header, written over a recycled free-N file (or, when none is
  * free, a new ID.tmp) and fdatasync'd; a recycled file is then renamed to
  * the batch's first queue id without a directory sync (its header, not
  * its name, makes it live: see SPOOL_HDR), a new one renamed and queue/
- * fsync'd.  Only then are the entries indexed and the jobs reported done.
+ * fsync'd, with spare files for the next batches (spool_make_spares).  Only then are the entries indexed and the jobs reported done.
  * One file per batch instead of per message: a commit costs one data
  * flush however many messages it carries, where per-message files spent
  * most of the writers' time allocating inodes, contending for the
@@ -256,13 +288,13 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 	struct iovec *iov = g_new(struct iovec, 2 * n + 1);
 	struct spool_job *first = NULL;
 	struct spool_file *f;
-	char tmpname[32], bhdr[SPOOL_HDR], *fname, *err = NULL;
+	char tmpname[32], bhdr[SPOOL_HDR], spares[SPOOL_SPARES][32], *fname, *err = NULL;
 	enum spool_status st = SPOOL_OK;
 	void (*notify)(void *);
 	void *narg;
 	uint64_t size = 0;
 	off_t off;
-	int i, fd = -1, reused = 0;
+	int i, fd = -1, reused = 0, nspares = 0;
 
 	for (i = 0; i < n; i++) {
 		struct spool_job *j = jobs[i];
@@ -311,10 +343,20 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 	    renameat(s->qfd, tmpname, s->qfd, first->env->queue_id) == -1) {
 		st = spool_errno_status(errno);
 		err = g_strdup_printf("rename %s: %s", first->env->queue_id, strerror(errno));
-	} else if (g_strlcpy(tmpname, first->env->queue_id, sizeof tmpname), fsync(s->qfd) == -1) {
+	} else if (g_strlcpy(tmpname, first->env->queue_id, sizeof tmpname),
+	    (nspares = spool_make_spares(s, spares)), fsync(s->qfd) == -1) {
 		/* Not known durable: take the file back out and fail the batch. */
 		st = spool_errno_status(errno);
 		err = g_strdup_printf("fsync queue: %s", strerror(errno));
+		for (i = 0; i < nspares; i++)
+			unlinkat(s->qfd, spares[i], 0);
+		nspares = 0;
+	}
+	if (nspares > 0) {
+		g_mutex_lock(&s->lock);
+		for (i = 0; i < nspares; i++)
+			g_queue_push_tail(&s->free_names, g_strdup(spares[i]));
+		g_mutex_unlock(&s->lock);
 	}
 	g_free(iov);
 	if (fd != -1)
