@@ -18,7 +18,8 @@
  * recycled DIR/queue/free-N file in place and fdatasync'd (one flush), then
  * renamed to DIR/queue/ID (ID = the batch's first queue id) without a
  * directory sync; only when no file is free is one created as
- * DIR/queue/ID.tmp, fdatasync'd, renamed and DIR/queue fsync'd.  Only then
+ * DIR/queue/ID.tmp, fdatasync'd, renamed and DIR/queue fsync'd, that sync
+ * also covering empty spare files created for the next batches.  Only then
  * is any commit of the batch reported.  The header, not the name, says
  * whether a file holds entries: spool_open() indexes every file of queue/
  * whose sum matches (a crash in the middle of a write leaves one that does
