@@ -12,17 +12,21 @@
  * arrival time.  Errors return -1 and set *err (caller frees) where given.
  *
  * Layout and durability.  A commit writes one file for a whole batch of
- * messages: each record is an envelope header, a blank line and the
- * message, end to end.  The file is written as DIR/queue/ID.tmp (or into a
- * recycled DIR/queue/free-N), fdatasync'd, renamed to DIR/queue/ID (ID =
- * the batch's first queue id) within the same directory, and DIR/queue is
- * fsync'd; only then is any commit of the batch reported.  A crash before
- * the rename leaves a .tmp or free- file that is never listed (spool_open()
- * deletes .tmp files; nothing in it was acknowledged); a crash after it
- * leaves complete entries that are processed again.  spool_open() reads
- * the record headers of every file into an in-memory index (queue id ->
- * file, offset, length).  A file leaves the queue when its last entry is
- * removed (it becomes a free-N file for reuse, see spool.c); until then a
+ * messages: a 64-octet batch header ("Rebound-Batch LEN SUM": the records'
+ * length and a SHA-256 over them), then each record, an envelope header, a
+ * blank line and the message, end to end.  The batch is written over a
+ * recycled DIR/queue/free-N file in place and fdatasync'd (one flush), then
+ * renamed to DIR/queue/ID (ID = the batch's first queue id) without a
+ * directory sync; only when no file is free is one created as
+ * DIR/queue/ID.tmp, fdatasync'd, renamed and DIR/queue fsync'd, that sync
+ * also covering empty spare files created for the next batches.  Only then
+ * is any commit of the batch reported.  The header, not the name, says
+ * whether a file holds entries: spool_open() indexes every file of queue/
+ * whose sum matches (a crash in the middle of a write leaves one that does
+ * not: nothing in it was acknowledged) into an in-memory index (queue id ->
+ * file, offset, length), and spool_open() deletes .tmp files.  A file
+ * leaves the queue when its last entry is removed (its header marked free,
+ * renamed free-N for reuse, see spool.c); until that reaches the disk a
  * crash brings its removed entries back, which the store's dedupe on the
  * message hash makes harmless.  DIR/attempts/ID holds the processing
  * attempts (written the same way) and DIR/attempts/inflight the batch in
@@ -35,7 +39,7 @@
  * thread (SPOOL_WRITERS, see spool.c).  The writer takes every job waiting
  * (up to 64) and commits them as one file, then reports each job.  While
  * it waits on the disk the next batch accumulates, so under load a commit
- * (an inode, a data sync, a directory sync) is paid once per batch rather
+ * (one data flush) is paid once per batch rather
  * than once per message, and SMTP never blocks on the disk: the event loop
  * answers 250 when the completion arrives.  spool_list() sorts by id.
  * spool_commit() is the synchronous form (same code, batch of one, on the

@@ -14,6 +14,7 @@
 
 #define PURGE_INTERVAL_US	(G_GINT64_CONSTANT(3600) * G_USEC_PER_SEC)
 #define IDLE_WAIT_US		(G_GINT64_CONSTANT(60) * G_USEC_PER_SEC)
+#define BATCH_LINGER_US		(G_GINT64_CONSTANT(20) * 1000)
 /* A batch also ends at this many bytes of messages: two batches are in
  * memory at once, and [store] batch counts messages of any size. */
 #define BATCH_MAX_BYTES		((gsize)64 << 20)
@@ -702,8 +703,16 @@ pipeline_main(gpointer arg)
 		if (pipeline_pass(p) < 0 || pipeline_stopping(p))
 			break;
 		pipeline_purge(p);
-		if (spool_count(p->spool) > 0)
+		if (spool_count(p->spool) >= (size_t)p->cfg->store_batch / 4)
 			continue;
+		/* A few messages only: let more arrive for a moment, so that a
+		 * batch's fixed costs (its round trips, the COMMIT's WAL flush,
+		 * the in-flight record's sync) are shared by more of them. */
+		if (spool_count(p->spool) > 0) {
+			if (pipeline_wait(p, BATCH_LINGER_US, FALSE))
+				break;
+			continue;
+		}
 		if (pipeline_wait(p, IDLE_WAIT_US, TRUE))
 			break;
 	}

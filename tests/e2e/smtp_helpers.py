@@ -90,10 +90,11 @@ class Raw:
 
 def spool_records(spool_dir):
     """{queue id: (record bytes, path of the file holding it)}.  queue/ holds
-    one file per writer batch, named by its first queue id, its records
-    (envelope header, blank line, Size octets of message) end to end; it
-    also holds recycled free-N files and ID.tmp files being written: no
-    entries."""
+    one file per writer batch, named by its first queue id: a 64-octet
+    batch header ("Rebound-Batch LEN SUM", LEN in hex) and LEN octets of
+    records (envelope header, blank line, Size octets of message) end to
+    end, stale octets after them; it also holds recycled free-N files and
+    ID.tmp files being written: no entries."""
     q = os.path.join(spool_dir, "queue")
     out = {}
     if not os.path.isdir(q):
@@ -104,6 +105,8 @@ def spool_records(spool_dir):
         path = os.path.join(q, name)
         with open(path, "rb") as f:
             raw = f.read()
+        if raw.startswith(b"Rebound-Batch "):
+            raw = raw[64:64 + int(raw[14:30], 16)]
         off = 0
         while off < len(raw):
             end = raw.index(b"\n\n", off)
