@@ -518,7 +518,7 @@ queue_ino(const char *dir, const char *name)
 static void
 test_header_decides(void)
 {
-	char *dir = mkspool(), *err = NULL, *path, *name, *raw = NULL;
+	char *dir = unit_tmpdir(SPOOL_TMPL), *err = NULL, *path, *name, *raw = NULL;
 	struct spool *s = spool_open(dir, &err);
 	struct spool_envelope *a = envelope("", "r@b.example"), *b = envelope("", "r@b.example");
 	struct spool_envelope *c = envelope("", "r@b.example"), *x = envelope("", "r@b.example");
@@ -588,7 +588,7 @@ test_header_decides(void)
 	spool_envelope_free(x);
 	g_free(raw);
 	g_free(path);
-	rmtree(dir);
+	unit_rmtree(dir);
 	g_free(dir);
 }
 
