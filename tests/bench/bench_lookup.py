@@ -16,7 +16,13 @@ with the client; at 10M no worse than at 1M).
 
 Environment: BENCH_ADDRESSES (sizes, "1000000,10000000", ascending),
 BENCH_SECONDS (5), BENCH_CONNS (connection counts to try, "8,50": latency
-grows with the requests in flight, about connections / rate by Little's law).
+grows with the requests in flight, about connections / rate by Little's law),
+BENCH_PERF (a file name: "perf record -g" of lookupd during the socketmap
+runs, for perf report).
+
+Each socketmap run also prints lookupd's CPU time per lookup (user +
+system, from /proc): on a shared machine it moves far less with the load
+than lookups/s does, so it is the figure to compare builds by.
 """
 import os, re, subprocess, sys, tempfile, time
 
@@ -109,18 +115,32 @@ def measure(conf, work, naddr, sm, http):
               f"{rss * 1024 / entries:.1f} bytes/address, everything included (target <= 50)",
               flush=True)
 
+        perf = None
+        if os.environ.get("BENCH_PERF"):
+            perf = subprocess.Popen(["perf", "record", "-g", "-o", os.environ["BENCH_PERF"],
+                                     "-p", str(proc.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         for conns in CONNS:
+            cpu0 = cpu_seconds(proc.pid)
             p = subprocess.run([CLIENT, "127.0.0.1", str(sm), str(conns), str(SECONDS), str(naddr)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=SECONDS + 60)
+            cpu = cpu_seconds(proc.pid) - cpu0
             text = p.stdout.decode().strip()
             if p.returncode != 0:
                 sys.exit("bench-lookup: socketmap client failed: " + text)
+            mo = re.search(r"socketmap ([0-9]+) lookups", text)
+            if mo and int(mo.group(1)) > 0:
+                text += f", lookupd CPU {cpu * 1e6 / int(mo.group(1)):.1f} us/lookup"
             print(f"  {text}   {benchlib.load()}", flush=True)
             mo = re.search(r"([0-9]+) lookups/s.*p99 ([0-9.]+) (us|µs|ms)", text)
             if mo:
                 p99 = float(mo.group(2)) * (1000 if mo.group(3) == "ms" else 1)
                 out[f"socketmap{conns}"] = (int(mo.group(1)), p99)
 
+        if perf is not None:
+            perf.send_signal(2)
+            perf.wait(timeout=60)
         lua = os.path.join(work, "lookup.lua")
         with open(lua, "w") as f:
             f.write(LUA % naddr)
