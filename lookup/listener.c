@@ -88,7 +88,7 @@ static void
 listener_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct listener_conn *c = arg;
-	struct evbuffer_iovec v;
+	char buf[LISTENER_READ];
 	const char *why;
 	ssize_t n;
 
@@ -96,20 +96,17 @@ listener_read_cb(evutil_socket_t fd, short what, void *arg)
 		listener_close(c, "timeout");
 		return;
 	}
-	/* straight into the buffer's free space: no FIONREAD, no copy */
-	if (evbuffer_reserve_space(c->in, LISTENER_READ, &v, 1) < 1) {
-		listener_close(c, "error");
-		return;
-	}
-	n = read(fd, v.iov_base, MIN(v.iov_len, LISTENER_READ));
+	/* A stack buffer and a copy of what came (a request or a few): a
+	 * reserved evbuffer chain of this size would be a large malloc and
+	 * free per request, and evbuffer_read() asks FIONREAD first. */
+	n = read(fd, buf, sizeof(buf));
 	if (n <= 0) {
 		if (n < 0 && LISTENER_RETRY(errno))
 			return;
 		listener_close(c, n == 0 ? "eof" : "error");
 		return;
 	}
-	v.iov_len = (size_t)n;
-	evbuffer_commit_space(c->in, &v, 1);
+	evbuffer_add(c->in, buf, (size_t)n);
 	if ((why = c->l->proto->read(c->l->arg, c->state, c->in, c->out, &c->requests)) != NULL) {
 		listener_close(c, why);
 		return;
