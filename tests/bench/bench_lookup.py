@@ -18,7 +18,9 @@ Environment: BENCH_ADDRESSES (sizes, "1000000,10000000", ascending),
 BENCH_SECONDS (5), BENCH_CONNS (connection counts to try, "8,50": latency
 grows with the requests in flight, about connections / rate by Little's law),
 BENCH_PERF (a file name: "perf record -g" of lookupd during the socketmap
-runs, for perf report).
+runs, for perf report), BENCH_BASELINE (another build's rebound binary,
+measured first at each size on the same data, to compare two builds back
+to back).
 
 Each socketmap run also prints lookupd's CPU time per lookup (user +
 system, from /proc): on a shared machine it moves far less with the load
@@ -82,13 +84,13 @@ def fill(pg, have, want):
           f"{time.monotonic() - t0:.1f}s)   {benchlib.load()}", flush=True)
 
 
-def measure(conf, work, naddr, sm, http):
-    """Start lookupd on naddr suppressions, measure, stop it; returns the figures."""
+def measure(conf, work, naddr, sm, http, exe=harness.REBOUND):
+    """Start lookupd (exe) on naddr suppressions, measure, stop it; returns the figures."""
     log_path = os.path.join(work, f"lookupd-{naddr}.log")
     logf = open(log_path, "wb")
     out = {}
     t0 = time.monotonic()
-    proc = subprocess.Popen([harness.REBOUND, "lookupd", "-c", conf], stdout=logf, stderr=logf)
+    proc = subprocess.Popen([exe, "lookupd", "-c", conf], stdout=logf, stderr=logf)
     try:
         harness.wait_port(sm, proc=proc, timeout=300)
         mo = None
@@ -186,6 +188,10 @@ def main():
         for naddr in SIZES:
             fill(pg, have, naddr)
             have = naddr
+            if os.environ.get("BENCH_BASELINE"):
+                print(f"  baseline {os.environ['BENCH_BASELINE']}:", flush=True)
+                measure(conf, work, naddr, sm, http, os.environ["BENCH_BASELINE"])
+                print(f"  this build {harness.REBOUND}:", flush=True)
             results[naddr] = measure(conf, work, naddr, sm, http)
         if len(SIZES) > 1:
             a, b = results[SIZES[0]], results[SIZES[-1]]
