@@ -43,12 +43,21 @@ index_class_name(enum index_class cls)
 
 static EVP_MD *index_md;
 
+static void
+index_md_ctx_free(gpointer ctx)
+{
+	EVP_MD_CTX_free(ctx);
+}
+
+/* One digest context per thread, reset for each hash: EVP_Digest() would
+ * allocate and free a context (and look up its provider) every time. */
+static GPrivate index_md_ctx = G_PRIVATE_INIT(index_md_ctx_free);
+
 static uint64_t
 index_hash(const char *tenant, const char *key)
 {
-	unsigned char buf[1024], md[EVP_MAX_MD_SIZE];
-	size_t tl = strlen(tenant), kl = strlen(key);
-	unsigned char *in = buf;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	EVP_MD_CTX *ctx;
 	uint64_t h;
 
 	if (g_once_init_enter(&index_md)) {
@@ -57,15 +66,17 @@ index_hash(const char *tenant, const char *key)
 			fatalx("index: SHA256 unavailable");
 		g_once_init_leave(&index_md, m);
 	}
-	if (tl + kl + 1 > sizeof(buf))
-		in = g_malloc(tl + kl + 1);
-	memcpy(in, tenant, tl);
-	in[tl] = '\0';
-	memcpy(in + tl + 1, key, kl);
-	if (!EVP_Digest(in, tl + kl + 1, md, NULL, index_md, NULL))
-		fatalx("index: EVP_Digest failed");
-	if (in != buf)
-		g_free(in);
+	if ((ctx = g_private_get(&index_md_ctx)) == NULL) {
+		if ((ctx = EVP_MD_CTX_new()) == NULL)
+			fatalx("index: EVP_MD_CTX_new failed");
+		g_private_set(&index_md_ctx, ctx);
+	}
+	/* SHA-256(tenant NUL key), fed in pieces rather than copied together */
+	if (!EVP_DigestInit_ex2(ctx, index_md, NULL) ||
+	    !EVP_DigestUpdate(ctx, tenant, strlen(tenant) + 1) ||
+	    !EVP_DigestUpdate(ctx, key, strlen(key)) ||
+	    !EVP_DigestFinal_ex(ctx, md, NULL))
+		fatalx("index: SHA-256 failed");
 	memcpy(&h, md, sizeof(h));
 	return h ? h : 1;	/* 0 marks an empty slot */
 }

@@ -1,8 +1,9 @@
 /*
  * listener.h - the connection skeleton of the lookup side's line
  * protocols (socketmap, policy): listening sockets on the caller's event
- * base under a conn_gate, one bufferevent per client with an idle
- * timeout, and one close path that logs how each session ended.
+ * base under a conn_gate, one socket with an input and an output evbuffer
+ * per client and an idle timeout, and one close path that logs how each
+ * session ended.
  *
  * A protocol brings a callback table: per-connection state, and what to
  * do with the input that has arrived.  Everything runs on the thread of

@@ -14,39 +14,70 @@
 #define SOCKETMAP_MAX_REQUEST	4096
 #define SOCKETMAP_IDLE		300
 
-char *
-socketmap_answer(struct lookup *lk, const char *req, size_t len)
+/* Appends the netstring of head then tail (lengths hl, tl) to out, in one
+ * piece when it is short: no printf and one buffer operation per reply. */
+static void
+socketmap_reply(struct evbuffer *out, const char *head, size_t hl, const char *tail, size_t tl)
 {
-	const char *sp, *tenant;
-	char *name, *key, *action = NULL, *out;
+	char buf[512];
+	size_t n = hl + tl, i = 24;
+
+	buf[--i] = ':';
+	do
+		buf[--i] = (char)('0' + n % 10);
+	while ((n /= 10) > 0);
+	if (24 + hl + tl + 1 > sizeof(buf)) {
+		evbuffer_add(out, buf + i, 24 - i);
+		evbuffer_add(out, head, hl);
+		evbuffer_add(out, tail, tl);
+		evbuffer_add(out, ",", 1);
+		return;
+	}
+	memcpy(buf + 24, head, hl);
+	memcpy(buf + 24 + hl, tail, tl);
+	buf[24 + hl + tl] = ',';
+	evbuffer_add(out, buf + i, 24 + hl + tl + 1 - i);
+}
+#define SOCKETMAP_REPLY(out, text)	socketmap_reply(out, text, sizeof(text) - 1, "", 0)
+
+/* Appends the framed reply to one request (len bytes at req) to out. */
+static void
+socketmap_answer(struct lookup *lk, const char *req, size_t len, struct evbuffer *out)
+{
+	char buf[SOCKETMAP_MAX_REQUEST + 1], *name, *key, *sp, *action = NULL;
+	const char *tenant;
 	struct index_hit hit;
 	enum lookup_result r;
 
-	if (memchr(req, '\0', len) != NULL || (sp = memchr(req, ' ', len)) == NULL)
-		return g_strdup("PERM malformed request");
-	name = g_strndup(req, sp - req);
-	key = g_strndup(sp + 1, len - (sp + 1 - req));
+	if (len > SOCKETMAP_MAX_REQUEST || memchr(req, '\0', len) != NULL ||
+	    memchr(req, ' ', len) == NULL) {
+		SOCKETMAP_REPLY(out, "PERM malformed request");
+		return;
+	}
+	/* split in a stack copy: no allocation for the name and the key */
+	memcpy(buf, req, len);
+	buf[len] = '\0';
+	sp = memchr(buf, ' ', len);
+	*sp = '\0';
+	name = buf;
+	key = sp + 1;
 	if ((tenant = lookup_tenant(lk, name)) == NULL) {
-		out = g_strdup("PERM unknown map");
-		goto done;
+		SOCKETMAP_REPLY(out, "PERM unknown map");
+		return;
 	}
 	/* Domain-only and "user@" keys: nothing is suppressed domain-wide. */
-	if (strchr(key, '@') == NULL || g_str_has_suffix(key, "@")) {
-		out = g_strdup("NOTFOUND ");
-		goto done;
+	if (strchr(key, '@') == NULL || key[strlen(key) - 1] == '@') {
+		SOCKETMAP_REPLY(out, "NOTFOUND ");
+		return;
 	}
 	r = lookup_query(lk, "socketmap", tenant, key, &hit, &action);
 	if (r == LOOKUP_FOUND)
-		out = g_strdup_printf("OK %s", action);
+		socketmap_reply(out, "OK ", 3, action, strlen(action));
 	else if (r == LOOKUP_UNAVAILABLE)
-		out = g_strdup("TEMP suppression index not loaded yet");
+		SOCKETMAP_REPLY(out, "TEMP suppression index not loaded yet");
 	else
-		out = g_strdup("NOTFOUND ");
-done:
+		SOCKETMAP_REPLY(out, "NOTFOUND ");
 	g_free(action);
-	g_free(name);
-	g_free(key);
-	return out;
 }
 
 /* One netstring request after another; a broken one closes the connection. */
@@ -60,7 +91,6 @@ socketmap_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out
 	for (;;) {
 		size_t have = evbuffer_get_length(in), digits, n, total;
 		unsigned char *p;
-		char *reply;
 
 		if (have == 0)
 			return NULL;
@@ -81,10 +111,8 @@ socketmap_read(void *arg, void *state, struct evbuffer *in, struct evbuffer *out
 		p = evbuffer_pullup(in, total);
 		if (p[total - 1] != ',')
 			return "bad-netstring";
-		reply = socketmap_answer(lk, (const char *)p + digits + 1, n);
+		socketmap_answer(lk, (const char *)p + digits + 1, n, out);
 		evbuffer_drain(in, total);
-		evbuffer_add_printf(out, "%zu:%s,", strlen(reply), reply);
-		g_free(reply);
 		(*requests)++;
 	}
 }

@@ -21,14 +21,8 @@
 #ifndef REBOUND_SOCKETMAP_H
 #define REBOUND_SOCKETMAP_H
 
-#include <stddef.h>
-
 struct listener_proto;
-struct lookup;
 
 extern const struct listener_proto socketmap_proto;
-
-/* The reply text (without netstring framing) for one request; g_free. */
-char *socketmap_answer(struct lookup *lk, const char *req, size_t len);
 
 #endif

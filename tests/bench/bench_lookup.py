@@ -16,7 +16,15 @@ with the client; at 10M no worse than at 1M).
 
 Environment: BENCH_ADDRESSES (sizes, "1000000,10000000", ascending),
 BENCH_SECONDS (5), BENCH_CONNS (connection counts to try, "8,50": latency
-grows with the requests in flight, about connections / rate by Little's law).
+grows with the requests in flight, about connections / rate by Little's law),
+BENCH_PERF (a file name: "perf record -g" of lookupd during the socketmap
+runs, for perf report), BENCH_BASELINE (another build's rebound binary,
+measured first at each size on the same data, to compare two builds back
+to back).
+
+Each socketmap run also prints lookupd's CPU time per lookup (user +
+system, from /proc): on a shared machine it moves far less with the load
+than lookups/s does, so it is the figure to compare builds by.
 """
 import os, re, subprocess, sys, tempfile, time
 
@@ -76,13 +84,13 @@ def fill(pg, have, want):
           f"{time.monotonic() - t0:.1f}s)   {benchlib.load()}", flush=True)
 
 
-def measure(conf, work, naddr, sm, http):
-    """Start lookupd on naddr suppressions, measure, stop it; returns the figures."""
+def measure(conf, work, naddr, sm, http, exe=harness.REBOUND):
+    """Start lookupd (exe) on naddr suppressions, measure, stop it; returns the figures."""
     log_path = os.path.join(work, f"lookupd-{naddr}.log")
     logf = open(log_path, "wb")
     out = {}
     t0 = time.monotonic()
-    proc = subprocess.Popen([harness.REBOUND, "lookupd", "-c", conf], stdout=logf, stderr=logf)
+    proc = subprocess.Popen([exe, "lookupd", "-c", conf], stdout=logf, stderr=logf)
     try:
         harness.wait_port(sm, proc=proc, timeout=300)
         mo = None
@@ -109,18 +117,32 @@ def measure(conf, work, naddr, sm, http):
               f"{rss * 1024 / entries:.1f} bytes/address, everything included (target <= 50)",
               flush=True)
 
+        perf = None
+        if os.environ.get("BENCH_PERF"):
+            perf = subprocess.Popen(["perf", "record", "-g", "-o", os.environ["BENCH_PERF"],
+                                     "-p", str(proc.pid)],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1)
         for conns in CONNS:
+            cpu0 = cpu_seconds(proc.pid)
             p = subprocess.run([CLIENT, "127.0.0.1", str(sm), str(conns), str(SECONDS), str(naddr)],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=SECONDS + 60)
+            cpu = cpu_seconds(proc.pid) - cpu0
             text = p.stdout.decode().strip()
             if p.returncode != 0:
                 sys.exit("bench-lookup: socketmap client failed: " + text)
+            mo = re.search(r"socketmap ([0-9]+) lookups", text)
+            if mo and int(mo.group(1)) > 0:
+                text += f", lookupd CPU {cpu * 1e6 / int(mo.group(1)):.1f} us/lookup"
             print(f"  {text}   {benchlib.load()}", flush=True)
             mo = re.search(r"([0-9]+) lookups/s.*p99 ([0-9.]+) (us|µs|ms)", text)
             if mo:
                 p99 = float(mo.group(2)) * (1000 if mo.group(3) == "ms" else 1)
                 out[f"socketmap{conns}"] = (int(mo.group(1)), p99)
 
+        if perf is not None:
+            perf.send_signal(2)
+            perf.wait(timeout=60)
         lua = os.path.join(work, "lookup.lua")
         with open(lua, "w") as f:
             f.write(LUA % naddr)
@@ -166,6 +188,10 @@ def main():
         for naddr in SIZES:
             fill(pg, have, naddr)
             have = naddr
+            if os.environ.get("BENCH_BASELINE"):
+                print(f"  baseline {os.environ['BENCH_BASELINE']}:", flush=True)
+                measure(conf, work, naddr, sm, http, os.environ["BENCH_BASELINE"])
+                print(f"  this build {harness.REBOUND}:", flush=True)
             results[naddr] = measure(conf, work, naddr, sm, http)
         if len(SIZES) > 1:
             a, b = results[SIZES[0]], results[SIZES[-1]]
