@@ -120,6 +120,27 @@ serve_trust_notes(const struct config *cfg)
 	g_free(levels);
 }
 
+/*
+ * SIGHUP's new configuration, or NULL with *err: it must load, its limits
+ * must compute, and a rules file the workers could not load must not
+ * reach them.
+ */
+static struct config *
+serve_reload_load(const struct serve *sv, char **err)
+{
+	struct config *cfg;
+	struct conn_limits cl;
+
+	if ((cfg = config_load(sv->path, err)) == NULL)
+		return NULL;
+	if (conn_limits_compute(cfg, &cl, err) == -1 ||
+	    (sv->pipeline != NULL && parser_config_check(cfg, err) < 0)) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
 static void
 serve_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -129,28 +150,10 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 
 	(void)sig;
 	(void)ev;
-	if ((cfg = config_load(sv->path, &err)) == NULL) {
+	if ((cfg = serve_reload_load(sv, &err)) == NULL) {
 		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
 		    err);
 		g_free(err);
-		return;
-	}
-	{
-		struct conn_limits cl;
-		if (conn_limits_compute(cfg, &cl, &err) == -1) {
-			log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running "
-			    "config\"", err);
-			g_free(err);
-			config_free(cfg);
-			return;
-		}
-	}
-	/* A rules file the workers could not load must not reach them. */
-	if (sv->pipeline != NULL && parser_config_check(cfg, &err) < 0) {
-		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
-		    err);
-		g_free(err);
-		config_free(cfg);
 		return;
 	}
 	if (strcmp(cfg->spool_dir, sv->cfg->spool_dir) != 0)
