@@ -254,18 +254,6 @@ struct cli_batch {
 };
 
 static void
-cli_batch_init(struct cli_batch *b)
-{
-	int i;
-
-	for (i = 0; i < CLI_BATCH_COLS; i++)
-		b->col[i] = g_ptr_array_new_with_free_func(g_free);
-	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	b->rows = 0;
-	b->flushed_repeats = 0;
-}
-
-static void
 cli_batch_clear(struct cli_batch *b)
 {
 	int i;
@@ -275,6 +263,17 @@ cli_batch_clear(struct cli_batch *b)
 	g_hash_table_remove_all(b->seen);
 	b->rows = 0;
 	b->flushed_repeats = 0;
+}
+
+static void
+cli_batch_init(struct cli_batch *b)
+{
+	int i;
+
+	for (i = 0; i < CLI_BATCH_COLS; i++)
+		b->col[i] = g_ptr_array_new_with_free_func(g_free);
+	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	cli_batch_clear(b);
 }
 
 static void
