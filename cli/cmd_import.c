@@ -254,18 +254,6 @@ struct cli_batch {
 };
 
 static void
-cli_batch_init(struct cli_batch *b)
-{
-	int i;
-
-	for (i = 0; i < CLI_BATCH_COLS; i++)
-		b->col[i] = g_ptr_array_new_with_free_func(g_free);
-	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-	b->rows = 0;
-	b->flushed_repeats = 0;
-}
-
-static void
 cli_batch_clear(struct cli_batch *b)
 {
 	int i;
@@ -275,6 +263,17 @@ cli_batch_clear(struct cli_batch *b)
 	g_hash_table_remove_all(b->seen);
 	b->rows = 0;
 	b->flushed_repeats = 0;
+}
+
+static void
+cli_batch_init(struct cli_batch *b)
+{
+	int i;
+
+	for (i = 0; i < CLI_BATCH_COLS; i++)
+		b->col[i] = g_ptr_array_new_with_free_func(g_free);
+	b->seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	cli_batch_clear(b);
 }
 
 static void
@@ -570,22 +569,69 @@ cli_import_rows(struct cli_import *im, struct cli *c, struct cli_csv *csv, off_t
 	return rc;
 }
 
+/*
+ * Loads the CSV file name ("-": standard input) in one transaction and
+ * prints the summary: 0, 1 when rows were rejected, or the CLI error.
+ */
+static int
+cli_import_file(struct cli_import *im, struct cli *c, const char *name, gint64 t0)
+{
+	struct cli_csv csv = { 0 };
+	int rc = 0, tty = isatty(2);
+	struct stat st;
+	PGresult *r;
+	char *err = NULL;
+
+	if ((csv.fp = strcmp(name, "-") == 0 ? stdin : fopen(name, "r")) == NULL) {
+		fprintf(stderr, "rebound import: %s: %s\n", name, g_strerror(errno));
+		rc = CLI_ERR;
+		goto out;
+	}
+	if (fstat(fileno(csv.fp), &st) < 0 || !S_ISREG(st.st_mode))
+		st.st_size = 0;
+	csv.next_line = 1;
+	if (cli_import_begin(c->db, &err) < 0 || cli_import_rows(im, c, &csv, st.st_size, &err) < 0 ||
+	    cli_batch_flush(c->db, &im->b, &im->added, &im->updated, &err) < 0) {
+		rc = cli_db_fail("import", err);
+		goto out;
+	}
+	if ((r = lookup_db_exec(c->db, "COMMIT", 0, NULL, &err)) == NULL) {
+		rc = cli_db_fail("import", err);
+		goto out;
+	}
+	PQclear(r);
+	if (tty) {
+		cli_progress(st.st_size, st.st_size, im->rows);
+		fputc('\n', stderr);
+	}
+	/* Every row read is one of the four. */
+	printf("read %ld rows: %ld added, %ld updated, %ld repeated, %ld rejected (%.1f s)\n",
+	    im->rows, im->added, im->updated, im->repeated, im->rejected,
+	    (g_get_monotonic_time() - t0) / 1e6);
+	if (im->rejected > 0) {
+		fprintf(stderr, "rejected rows%s:\n%s", im->rejected > CLI_MAX_REJECTS_SHOWN ?
+		    " (first " G_STRINGIFY(CLI_MAX_REJECTS_SHOWN) ")" : "", im->rejects->str);
+		rc = 1;
+	}
+out:
+	if (csv.fp && csv.fp != stdin)
+		fclose(csv.fp);
+	return rc;
+}
+
 int
 cmd_import(int argc, char **argv)
 {
-	char *def_class = NULL, *def_reason = NULL, *err = NULL;
+	char *def_class = NULL, *def_reason = NULL;
 	GOptionEntry extra[] = {
 		{ "class", 0, 0, G_OPTION_ARG_STRING, &def_class, "class for rows without one (default manual)", "CLASS" },
 		{ "reason", 'r', 0, G_OPTION_ARG_STRING, &def_reason, "reason for rows without one (default \"imported\")", "TEXT" },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
 	struct cli c = { 0 };
-	struct cli_csv csv = { 0 };
 	struct cli_import im = { 0 };
-	int rc, i, tty = isatty(2);
+	int rc, i;
 	gint64 t0 = g_get_monotonic_time();
-	struct stat st;
-	PGresult *r;
 
 	cli_batch_init(&im.b);
 	im.seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -615,40 +661,8 @@ cmd_import(int argc, char **argv)
 		def_reason = g_strdup("imported");
 	im.def_class = def_class;
 	im.def_reason = def_reason;
-	if ((csv.fp = strcmp(argv[1], "-") == 0 ? stdin : fopen(argv[1], "r")) == NULL) {
-		fprintf(stderr, "rebound import: %s: %s\n", argv[1], g_strerror(errno));
-		rc = CLI_ERR;
-		goto out;
-	}
-	if (fstat(fileno(csv.fp), &st) < 0 || !S_ISREG(st.st_mode))
-		st.st_size = 0;
-	csv.next_line = 1;
-	if (cli_import_begin(c.db, &err) < 0 || cli_import_rows(&im, &c, &csv, st.st_size, &err) < 0 ||
-	    cli_batch_flush(c.db, &im.b, &im.added, &im.updated, &err) < 0) {
-		rc = cli_db_fail("import", err);
-		goto out;
-	}
-	if ((r = lookup_db_exec(c.db, "COMMIT", 0, NULL, &err)) == NULL) {
-		rc = cli_db_fail("import", err);
-		goto out;
-	}
-	PQclear(r);
-	if (tty) {
-		cli_progress(st.st_size, st.st_size, im.rows);
-		fputc('\n', stderr);
-	}
-	/* Every row read is one of the four. */
-	printf("read %ld rows: %ld added, %ld updated, %ld repeated, %ld rejected (%.1f s)\n",
-	    im.rows, im.added, im.updated, im.repeated, im.rejected,
-	    (g_get_monotonic_time() - t0) / 1e6);
-	if (im.rejected > 0) {
-		fprintf(stderr, "rejected rows%s:\n%s", im.rejected > CLI_MAX_REJECTS_SHOWN ?
-		    " (first " G_STRINGIFY(CLI_MAX_REJECTS_SHOWN) ")" : "", im.rejects->str);
-		rc = 1;
-	}
+	rc = cli_import_file(&im, &c, argv[1], t0);
 out:
-	if (csv.fp && csv.fp != stdin)
-		fclose(csv.fp);
 	cli_batch_free(&im.b);
 	g_hash_table_destroy(im.seen);
 	g_string_free(im.rejects, TRUE);

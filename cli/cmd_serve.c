@@ -120,6 +120,27 @@ serve_trust_notes(const struct config *cfg)
 	g_free(levels);
 }
 
+/*
+ * SIGHUP's new configuration, or NULL with *err: it must load, its limits
+ * must compute, and a rules file the workers could not load must not
+ * reach them.
+ */
+static struct config *
+serve_reload_load(const struct serve *sv, char **err)
+{
+	struct config *cfg;
+	struct conn_limits cl;
+
+	if ((cfg = config_load(sv->path, err)) == NULL)
+		return NULL;
+	if (conn_limits_compute(cfg, &cl, err) == -1 ||
+	    (sv->pipeline != NULL && parser_config_check(cfg, err) < 0)) {
+		config_free(cfg);
+		return NULL;
+	}
+	return cfg;
+}
+
 static void
 serve_sighup(evutil_socket_t sig, short ev, void *arg)
 {
@@ -129,28 +150,10 @@ serve_sighup(evutil_socket_t sig, short ev, void *arg)
 
 	(void)sig;
 	(void)ev;
-	if ((cfg = config_load(sv->path, &err)) == NULL) {
+	if ((cfg = serve_reload_load(sv, &err)) == NULL) {
 		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
 		    err);
 		g_free(err);
-		return;
-	}
-	{
-		struct conn_limits cl;
-		if (conn_limits_compute(cfg, &cl, &err) == -1) {
-			log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running "
-			    "config\"", err);
-			g_free(err);
-			config_free(cfg);
-			return;
-		}
-	}
-	/* A rules file the workers could not load must not reach them. */
-	if (sv->pipeline != NULL && parser_config_check(cfg, &err) < 0) {
-		log_warnx("serve event=reload-failed error=\"%s\" note=\"keeping the running config\"",
-		    err);
-		g_free(err);
-		config_free(cfg);
 		return;
 	}
 	if (strcmp(cfg->spool_dir, sv->cfg->spool_dir) != 0)
@@ -252,50 +255,183 @@ cmd_serve(int argc, char **argv)
 	return rc;
 }
 
+/* Step 1: the configuration; every error is FILE:LINE on stderr and -1. */
+static int
+serve_load(struct serve *sv, int connect, struct conn_limits *limits)
+{
+	char *err = NULL;
+
+	if ((sv->cfg = config_load(sv->path, &err)) == NULL ||
+	    serve_check(sv->cfg, connect, &err) < 0) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		config_free(sv->cfg);
+		return -1;
+	}
+	if (conn_limits_compute(sv->cfg, limits, &err) == -1) {
+		fprintf(stderr, "rebound: %s: %s\n", sv->path, err);
+		g_free(err);
+		config_free(sv->cfg);
+		return -1;
+	}
+	return 0;
+}
+
+/* Parsing mail from the Internet as uid 0 is never the default. */
+static int
+serve_root_ok(const struct serve *sv, int allow_root)
+{
+	if (geteuid() != 0 || (sv->cfg->smtp_user != NULL && *sv->cfg->smtp_user != '\0'))
+		return 1;
+	if (!allow_root) {
+		fprintf(stderr, "rebound: %s: refusing to run as root: set [smtp] user (root "
+		    "binds the ports, then becomes that user) or pass --allow-root\n", sv->path);
+		return 0;
+	}
+	log_warnx("serve event=running-as-root note=\"--allow-root without [smtp] user\"");
+	return 1;
+}
+
+/*
+ * Steps 1b to 5: the TLS key reader, the listeners, the SMTP server, the
+ * privileges, the spool, and with a store its pipeline, webhook and lookup
+ * servers.  On failure what was started stays in sv for serve_teardown().
+ */
+static int
+serve_start(struct serve *sv, char **err)
+{
+	GPtrArray *bound;
+
+	/*
+	 * 1b. The TLS key reader: [smtp] user cannot read a root-only key at
+	 * SIGHUP, so a root helper reads the start paths for it.  Forked now,
+	 * before any thread or listener exists.
+	 */
+	if (serve_will_drop(sv->cfg) && sv->cfg->smtp_tls_cert != NULL) {
+		if ((sv->keys = tls_keys_start(sv->cfg->smtp_tls_cert, sv->cfg->smtp_tls_key,
+		    err)) == NULL)
+			return -1;
+		log_info("serve event=tls-key-reader cert=%s key=%s", sv->cfg->smtp_tls_cert,
+		    sv->cfg->smtp_tls_key);
+	}
+
+	/* 2. Bind the listeners: the only step that needs privileges (with the TLS key). */
+	if ((bound = smtp_bind(sv->cfg, err)) == NULL)
+		return -1;
+	/* 3. Event base and SMTP server (reads the certificate and key while still root). */
+	if ((sv->base = event_base_new()) == NULL) {
+		*err = g_strdup("event_base_new failed");
+		g_ptr_array_unref(bound);
+		return -1;
+	}
+	if ((sv->smtp = smtp_server_new(sv->base, sv->cfg, bound, err)) == NULL)
+		return -1;	/* it freed bound */
+	if (sv->keys != NULL)
+		smtp_server_set_tls_keys(sv->smtp, sv->keys);
+	/* 4. Drop privileges before touching any input. */
+	if (serve_drop_privileges(sv->cfg) == -1) {
+		*err = g_strdup("cannot drop privileges");
+		return -1;
+	}
+	/* 5. Spool: what is left from the last run stays there for processing. */
+	if ((sv->spool = spool_open(sv->cfg->spool_dir, err)) == NULL)
+		return -1;
+	spool_set_min_free(sv->spool, (uint64_t)sv->cfg->spool_min_free_mb << 20);
+	log_info("spool event=open dir=%s waiting=%zu", sv->cfg->spool_dir, spool_count(sv->spool));
+
+	/*
+	 * The store pipeline: it calls spool_set_notify() itself, hands every
+	 * entry of spool_list() to processing again, runs off this thread, and
+	 * may call smtp_server_set_backlog_full(sv->smtp, 1) while it lags.
+	 */
+	if (*sv->cfg->store_conninfo == '\0') {
+		log_warnx("store event=disabled note=\"[store] conninfo is empty: spool only\"");
+		return 0;
+	}
+	if ((sv->pipeline = pipeline_start(sv->cfg, sv->spool, err)) == NULL ||
+	    (sv->webhook = webhook_start(sv->cfg, err)) == NULL)
+		return -1;
+	/*
+	 * Lookup servers (socketmap, policy, HTTP API) share the event base;
+	 * they need the database for their index, so they run only with a store.
+	 */
+	if ((sv->lookup = lookup_start(sv->cfg, sv->base, err)) == NULL)
+		return -1;
+	return 0;
+}
+
+/* Step 6: the signal handlers, then SMTP accepts and the loop runs till shutdown. */
+static int
+serve_dispatch(struct serve *sv, const sigset_t *held, char **err)
+{
+	struct event *ev_term, *ev_int, *ev_hup;
+	int rc = -1;
+
+	ev_term = evsignal_new(sv->base, SIGTERM, serve_sigterm, sv);
+	ev_int = evsignal_new(sv->base, SIGINT, serve_sigterm, sv);
+	ev_hup = evsignal_new(sv->base, SIGHUP, serve_sighup, sv);
+	evsignal_add(ev_term, NULL);
+	evsignal_add(ev_int, NULL);
+	evsignal_add(ev_hup, NULL);
+	pthread_sigmask(SIG_UNBLOCK, held, NULL);
+	if (smtp_server_start(sv->smtp, sv->spool, err) != -1) {
+		log_info("serve event=started pid=%d", (int)getpid());
+		event_base_dispatch(sv->base);
+		rc = 0;
+	}
+	event_free(ev_term);
+	event_free(ev_int);
+	event_free(ev_hup);
+	return rc;
+}
+
+/*
+ * Shutdown, in reverse of start-up: SMTP sessions are gone (or the grace ran
+ * out), so the lookup servers, the webhook and the pipeline stop before the
+ * spool closes.
+ */
+static void
+serve_teardown(struct serve *sv)
+{
+	lookup_free(sv->lookup);
+	sv->lookup = NULL;
+	webhook_stop(sv->webhook);
+	sv->webhook = NULL;
+	pipeline_stop(sv->pipeline);
+	sv->pipeline = NULL;
+	if (sv->spool != NULL)
+		spool_close(sv->spool);	/* joins the writer: no completion arrives later */
+	sv->spool = NULL;
+	if (sv->smtp != NULL)
+		smtp_server_free(sv->smtp);
+	sv->smtp = NULL;
+	tls_keys_free(sv->keys);	/* the helper sees EOF and exits */
+	sv->keys = NULL;
+}
+
 static int
 serve_run(const char *path, int check_only, int connect, int allow_root)
 {
 	struct serve sv;
 	struct conn_limits limits;
-	struct event *ev_term, *ev_int, *ev_hup;
 	sigset_t held;
-	GPtrArray *bound;
 	char *err = NULL;
 	int rc = 1;
 
 	memset(&sv, 0, sizeof sv);
 	sv.path = path;
 
-	/* 1. Configuration: every error is FILE:LINE and exit 1. */
 	conn_limits_raise_nofile();
-	if ((sv.cfg = config_load(sv.path, &err)) == NULL ||
-	    serve_check(sv.cfg, connect, &err) < 0) {
-		fprintf(stderr, "rebound: %s\n", err);
-		g_free(err);
-		config_free(sv.cfg);
+	if (serve_load(&sv, connect, &limits) == -1)
 		return 1;
-	}
-	if (conn_limits_compute(sv.cfg, &limits, &err) == -1) {
-		fprintf(stderr, "rebound: %s: %s\n", sv.path, err);
-		g_free(err);
-		config_free(sv.cfg);
-		return 1;
-	}
 	if (check_only) {
 		config_print(sv.cfg, stdout);
 		config_free(sv.cfg);
 		return 0;
 	}
-	/* Parsing mail from the Internet as uid 0 is never the default. */
-	if (geteuid() == 0 && (sv.cfg->smtp_user == NULL || *sv.cfg->smtp_user == '\0')) {
-		if (!allow_root) {
-			fprintf(stderr, "rebound: %s: refusing to run as root: set [smtp] user (root "
-			    "binds the ports, then becomes that user) or pass --allow-root\n",
-			    sv.path);
-			config_free(sv.cfg);
-			return 1;
-		}
-		log_warnx("serve event=running-as-root note=\"--allow-root without [smtp] user\"");
+	if (!serve_root_ok(&sv, allow_root)) {
+		config_free(sv.cfg);
+		return 1;
 	}
 	log_set_level_name(sv.cfg->log_level);
 	log_set_format_name(sv.cfg->log_format);
@@ -318,116 +454,18 @@ serve_run(const char *path, int check_only, int connect, int allow_root)
 	sigaddset(&held, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &held, NULL);
 
-	/*
-	 * 1b. The TLS key reader: [smtp] user cannot read a root-only key at
-	 * SIGHUP, so a root helper reads the start paths for it.  Forked now,
-	 * before any thread or listener exists.
-	 */
-	if (serve_will_drop(sv.cfg) && sv.cfg->smtp_tls_cert != NULL) {
-		if ((sv.keys = tls_keys_start(sv.cfg->smtp_tls_cert, sv.cfg->smtp_tls_key,
-		    &err)) == NULL)
-			goto fail;
-		log_info("serve event=tls-key-reader cert=%s key=%s", sv.cfg->smtp_tls_cert,
-		    sv.cfg->smtp_tls_key);
-	}
-
-	/* 2. Bind the listeners: the only step that needs privileges (with the TLS key). */
-	if ((bound = smtp_bind(sv.cfg, &err)) == NULL)
-		goto fail;
-	/* 3. Event base and SMTP server (reads the certificate and key while still root). */
-	if ((sv.base = event_base_new()) == NULL) {
-		err = g_strdup("event_base_new failed");
-		g_ptr_array_unref(bound);
-		goto fail;
-	}
-	if ((sv.smtp = smtp_server_new(sv.base, sv.cfg, bound, &err)) == NULL)
-		goto fail;	/* it freed bound */
-	if (sv.keys != NULL)
-		smtp_server_set_tls_keys(sv.smtp, sv.keys);
-	/* 4. Drop privileges before touching any input. */
-	if (serve_drop_privileges(sv.cfg) == -1) {
-		err = g_strdup("cannot drop privileges");
-		goto fail;
-	}
-	/* 5. Spool: what is left from the last run stays there for processing. */
-	if ((sv.spool = spool_open(sv.cfg->spool_dir, &err)) == NULL)
-		goto fail;
-	spool_set_min_free(sv.spool, (uint64_t)sv.cfg->spool_min_free_mb << 20);
-	log_info("spool event=open dir=%s waiting=%zu", sv.cfg->spool_dir, spool_count(sv.spool));
-
-	/*
-	 * The store pipeline: it calls spool_set_notify() itself, hands every
-	 * entry of spool_list() to processing again, runs off this thread, and
-	 * may call smtp_server_set_backlog_full(sv.smtp, 1) while it lags.
-	 */
-
-	if (*sv.cfg->store_conninfo == '\0')
-		log_warnx("store event=disabled note=\"[store] conninfo is empty: spool only\"");
-	else if ((sv.pipeline = pipeline_start(sv.cfg, sv.spool, &err)) == NULL ||
-	    (sv.webhook = webhook_start(sv.cfg, &err)) == NULL)
-		goto fail;
-
-	/*
-	 * Lookup servers (socketmap, policy, HTTP API) share the event base;
-	 * they need the database for their index, so they run only with a store.
-	 */
-	if (*sv.cfg->store_conninfo != '\0') {
-		if ((sv.lookup = lookup_start(sv.cfg, sv.base, &err)) == NULL)
-			goto fail;
-	}
-
-	/* 6. Signals and dispatch. */
-	ev_term = evsignal_new(sv.base, SIGTERM, serve_sigterm, &sv);
-	ev_int = evsignal_new(sv.base, SIGINT, serve_sigterm, &sv);
-	ev_hup = evsignal_new(sv.base, SIGHUP, serve_sighup, &sv);
-	evsignal_add(ev_term, NULL);
-	evsignal_add(ev_int, NULL);
-	evsignal_add(ev_hup, NULL);
-	pthread_sigmask(SIG_UNBLOCK, &held, NULL);
-	if (smtp_server_start(sv.smtp, sv.spool, &err) == -1)
-		goto fail;
-	log_info("serve event=started pid=%d", (int)getpid());
-	event_base_dispatch(sv.base);
-
-	/*
-	 * Shutdown, in reverse: SMTP sessions are gone (or the grace ran out).
-	 * HOOK - stop lookup servers (store/), then stop the processing
-	 * pipeline (store/) here, before the spool closes.
-	 */
-	event_free(ev_term);
-	event_free(ev_int);
-	event_free(ev_hup);
-	lookup_free(sv.lookup);
-	sv.lookup = NULL;
-	webhook_stop(sv.webhook);
-	sv.webhook = NULL;
-	pipeline_stop(sv.pipeline);
-	sv.pipeline = NULL;
-	spool_close(sv.spool);		/* joins the writer: no completion arrives later */
-	sv.spool = NULL;
-	smtp_server_free(sv.smtp);
-	sv.smtp = NULL;
-	tls_keys_free(sv.keys);		/* the helper sees EOF and exits */
-	sv.keys = NULL;
-	log_info("serve event=stopped");
-	rc = 0;
-fail:
-	if (rc != 0) {
+	if (serve_start(&sv, &err) == 0 && serve_dispatch(&sv, &held, &err) == 0) {
+		serve_teardown(&sv);
+		log_info("serve event=stopped");
+		rc = 0;
+	} else {
 		log_warnx("serve event=start-failed error=\"%s\"", err ? err : "");
 		fprintf(stderr, "rebound: %s\n", err ? err : "start-up failed");
 		g_free(err);
+		serve_teardown(&sv);
 	}
-	lookup_free(sv.lookup);
-	webhook_stop(sv.webhook);
-	pipeline_stop(sv.pipeline);
-	if (sv.spool)
-		spool_close(sv.spool);
-	if (sv.smtp)
-		smtp_server_free(sv.smtp);
-	tls_keys_free(sv.keys);
-	if (sv.base)
+	if (sv.base != NULL)
 		event_base_free(sv.base);
-	if (sv.configs)
-		g_ptr_array_unref(sv.configs);
+	g_ptr_array_unref(sv.configs);
 	return rc;
 }

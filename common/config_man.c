@@ -98,12 +98,10 @@ man_key(FILE *fp, const struct config_doc *d)
 	fputs(".\n", fp);
 }
 
-void
-config_write_man(FILE *fp)
+/* The title and the description, down to the KEYS heading. */
+static void
+man_head(FILE *fp)
 {
-	const char *last = "";
-	struct config_doc d;
-
 	fputs(".\\\" rebound.conf.5 - written by \"rebound config --man\" from the key table\n"
 	    ".\\\" in common/config_params.c: edit the table (or config_man.c), not this file.\n", fp);
 	fprintf(fp, ".TH REBOUND.CONF 5 \"\" \"Rebound %s\" \"File Formats Manual\"\n", REBOUND_VERSION);
@@ -148,15 +146,12 @@ config_write_man(FILE *fp)
 	    "and the running configuration stays.\n"
 	    "Listen addresses, [spool] dir and [store] conninfo need a restart.\n"
 	    ".SH KEYS\n", fp);
-	for (size_t i = 0; i < config_doc_count(); i++) {
-		config_doc_get(i, &d);
-		if (strcmp(d.section, last) != 0) {
-			fprintf(fp, ".SS [%s]\n", d.section);
-			man_section_intro(fp, d.section);
-			last = d.section;
-		}
-		man_key(fp, &d);
-	}
+}
+
+/* Files, an example and see-also. */
+static void
+man_tail(FILE *fp)
+{
 	fputs(".SH FILES\n"
 	    ".TP\n"
 	    ".I /etc/rebound/rebound.conf\n"
@@ -187,4 +182,23 @@ config_write_man(FILE *fp)
 	    ".fi\n"
 	    ".SH SEE ALSO\n"
 	    ".BR rebound (8)\n", fp);
+}
+
+void
+config_write_man(FILE *fp)
+{
+	const char *last = "";
+	struct config_doc d;
+
+	man_head(fp);
+	for (size_t i = 0; i < config_doc_count(); i++) {
+		config_doc_get(i, &d);
+		if (strcmp(d.section, last) != 0) {
+			fprintf(fp, ".SS [%s]\n", d.section);
+			man_section_intro(fp, d.section);
+			last = d.section;
+		}
+		man_key(fp, &d);
+	}
+	man_tail(fp);
 }

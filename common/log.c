@@ -75,6 +75,101 @@ log_append_quoted(GString *out, const char *v)
 }
 
 /*
+ * Copies the flags, width, precision and length modifiers of the conversion
+ * whose '%' is p[-1] into spec (a '*' takes its int from ap); counts the 'l's
+ * in *lng and keeps a z, j or t in *size.  Returns where the conversion
+ * character stands.
+ */
+static const char *
+log_format_spec(GString *spec, const char *p, va_list *ap, int *lng, int *size)
+{
+	for (; *p != '\0' && strchr("-+ #0'", *p) != NULL; p++)
+		g_string_append_c(spec, *p);
+	if (*p == '*') {
+		g_string_append_printf(spec, "%d", va_arg(*ap, int));
+		p++;
+	}
+	while (g_ascii_isdigit(*p))
+		g_string_append_c(spec, *p++);
+	if (*p == '.') {
+		g_string_append_c(spec, *p++);
+		if (*p == '*') {
+			g_string_append_printf(spec, "%d", va_arg(*ap, int));
+			p++;
+		}
+		while (g_ascii_isdigit(*p))
+			g_string_append_c(spec, *p++);
+	}
+	for (; *p != '\0' && strchr("hlLqjzt", *p) != NULL; p++) {
+		g_string_append_c(spec, *p);
+		*lng += *p == 'l' || *p == 'q' || *p == 'L';
+		*size = *p == 'z' || *p == 'j' || *p == 't' ? *p : *size;
+	}
+	return p;
+}
+
+/*
+ * Appends the next argument of ap as the complete conversion spec (ending
+ * in conv) says; 0 when conv is not a conversion the format attribute lets
+ * through.
+ */
+static int
+log_format_arg(GString *out, const char *spec, char conv, int lng, int size, int quoted,
+    va_list *ap)
+{
+	switch (conv) {
+	case 'd': case 'i':
+		if (size == 'z')
+			g_string_append_printf(out, spec, va_arg(*ap, ssize_t));
+		else if (size == 'j')
+			g_string_append_printf(out, spec, va_arg(*ap, intmax_t));
+		else if (size == 't')
+			g_string_append_printf(out, spec, va_arg(*ap, ptrdiff_t));
+		else if (lng >= 2)
+			g_string_append_printf(out, spec, va_arg(*ap, long long));
+		else if (lng == 1)
+			g_string_append_printf(out, spec, va_arg(*ap, long));
+		else
+			g_string_append_printf(out, spec, va_arg(*ap, int));
+		return 1;
+	case 'u': case 'o': case 'x': case 'X':
+		if (size == 'z')
+			g_string_append_printf(out, spec, va_arg(*ap, size_t));
+		else if (size == 'j')
+			g_string_append_printf(out, spec, va_arg(*ap, uintmax_t));
+		else if (size == 't')
+			g_string_append_printf(out, spec, va_arg(*ap, ptrdiff_t));
+		else if (lng >= 2)
+			g_string_append_printf(out, spec, va_arg(*ap, unsigned long long));
+		else if (lng == 1)
+			g_string_append_printf(out, spec, va_arg(*ap, unsigned long));
+		else
+			g_string_append_printf(out, spec, va_arg(*ap, unsigned int));
+		return 1;
+	case 'c':
+		g_string_append_printf(out, spec, va_arg(*ap, int));
+		return 1;
+	case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A':
+		if (lng > 0 && strchr(spec, 'L') != NULL)
+			g_string_append_printf(out, spec, va_arg(*ap, long double));
+		else
+			g_string_append_printf(out, spec, va_arg(*ap, double));
+		return 1;
+	case 'p':
+		g_string_append_printf(out, spec, va_arg(*ap, void *));
+		return 1;
+	case 's':
+		if (quoted && strcmp(spec, "%s") == 0)
+			log_append_quoted(out, va_arg(*ap, const char *));
+		else
+			g_string_append_printf(out, spec, va_arg(*ap, const char *));
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
  * vsnprintf, except that a %s written between double quotes in fmt
  * (key="%s") goes through log_append_quoted(): a database error or any
  * other text with quotes or line breaks stays inside its value, and the
@@ -84,7 +179,9 @@ static void
 log_format(GString *out, const char *fmt, va_list ap)
 {
 	const char *p = fmt;
+	va_list aq;		/* the helpers take a pointer, which a va_list parameter cannot give */
 
+	va_copy(aq, ap);
 	while (*p != '\0') {
 		const char *start = p;
 		GString *spec;
@@ -101,86 +198,20 @@ log_format(GString *out, const char *fmt, va_list ap)
 			continue;
 		}
 		spec = g_string_new("%");
-		for (p++; *p != '\0' && strchr("-+ #0'", *p) != NULL; p++)
-			g_string_append_c(spec, *p);
-		if (*p == '*') {
-			g_string_append_printf(spec, "%d", va_arg(ap, int));
-			p++;
-		}
-		while (g_ascii_isdigit(*p))
-			g_string_append_c(spec, *p++);
-		if (*p == '.') {
-			g_string_append_c(spec, *p++);
-			if (*p == '*') {
-				g_string_append_printf(spec, "%d", va_arg(ap, int));
-				p++;
-			}
-			while (g_ascii_isdigit(*p))
-				g_string_append_c(spec, *p++);
-		}
-		for (; *p != '\0' && strchr("hlLqjzt", *p) != NULL; p++) {
-			g_string_append_c(spec, *p);
-			lng += *p == 'l' || *p == 'q' || *p == 'L';
-			size = *p == 'z' || *p == 'j' || *p == 't' ? *p : size;
-		}
-		if ((conv = *p) == '\0')
+		p = log_format_spec(spec, p + 1, &aq, &lng, &size);
+		if ((conv = *p) == '\0') {
+			g_string_free(spec, TRUE);
 			break;
+		}
 		p++;
 		g_string_append_c(spec, conv);
 		quoted = start > fmt && start[-1] == '"' && *p == '"';
-		switch (conv) {
-		case 'd': case 'i':
-			if (size == 'z')
-				g_string_append_printf(out, spec->str, va_arg(ap, ssize_t));
-			else if (size == 'j')
-				g_string_append_printf(out, spec->str, va_arg(ap, intmax_t));
-			else if (size == 't')
-				g_string_append_printf(out, spec->str, va_arg(ap, ptrdiff_t));
-			else if (lng >= 2)
-				g_string_append_printf(out, spec->str, va_arg(ap, long long));
-			else if (lng == 1)
-				g_string_append_printf(out, spec->str, va_arg(ap, long));
-			else
-				g_string_append_printf(out, spec->str, va_arg(ap, int));
-			break;
-		case 'u': case 'o': case 'x': case 'X':
-			if (size == 'z')
-				g_string_append_printf(out, spec->str, va_arg(ap, size_t));
-			else if (size == 'j')
-				g_string_append_printf(out, spec->str, va_arg(ap, uintmax_t));
-			else if (size == 't')
-				g_string_append_printf(out, spec->str, va_arg(ap, ptrdiff_t));
-			else if (lng >= 2)
-				g_string_append_printf(out, spec->str, va_arg(ap, unsigned long long));
-			else if (lng == 1)
-				g_string_append_printf(out, spec->str, va_arg(ap, unsigned long));
-			else
-				g_string_append_printf(out, spec->str, va_arg(ap, unsigned int));
-			break;
-		case 'c':
-			g_string_append_printf(out, spec->str, va_arg(ap, int));
-			break;
-		case 'e': case 'E': case 'f': case 'F': case 'g': case 'G': case 'a': case 'A':
-			if (lng > 0 && strchr(spec->str, 'L') != NULL)
-				g_string_append_printf(out, spec->str, va_arg(ap, long double));
-			else
-				g_string_append_printf(out, spec->str, va_arg(ap, double));
-			break;
-		case 'p':
-			g_string_append_printf(out, spec->str, va_arg(ap, void *));
-			break;
-		case 's':
-			if (quoted && strcmp(spec->str, "%s") == 0)
-				log_append_quoted(out, va_arg(ap, const char *));
-			else
-				g_string_append_printf(out, spec->str, va_arg(ap, const char *));
-			break;
-		default:	/* not a conversion the attribute lets through: shown as written */
+		/* not a conversion the attribute lets through: shown as written */
+		if (!log_format_arg(out, spec->str, conv, lng, size, quoted, &aq))
 			g_string_append_len(out, start, p - start);
-			break;
-		}
 		g_string_free(spec, TRUE);
 	}
+	va_end(aq);
 }
 
 /* Appends s as a JSON string. */

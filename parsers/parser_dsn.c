@@ -62,16 +62,17 @@ names_only(const char *t, gsize len, const char *rcpt)
 	return TRUE;
 }
 
-/* A record without a Diagnostic-Code: its lines are taken from the text part. */
-static void
-dsn_enrich(struct report_record *rec, const char *context)
+/*
+ * The first mention of rcpt in context that is not itself a delivery-status
+ * field line, or NULL.  *line is where the mention's line starts, or where
+ * the heading above it starts when that line is a generated one.
+ */
+static const char *
+dsn_mention(const char *context, const char *rcpt, const char **line)
 {
-	const char *hit, *s, *e;
+	const char *hit, *s = context, *e;
 
-	if (rec->diagnostic != NULL || rec->recipient == NULL || context == NULL)
-		return;
-	/* the first mention that is not itself a delivery-status field line */
-	for (hit = context; (hit = strcasestr(hit, rec->recipient)) != NULL; hit++) {
+	for (hit = context; (hit = strcasestr(hit, rcpt)) != NULL; hit++) {
 		for (s = hit; s > context && s[-1] != '\n' && s[-1] != '\r'; s--)
 			;
 		if (g_ascii_strncasecmp(s, "final-recipient:", 16) != 0 &&
@@ -80,7 +81,7 @@ dsn_enrich(struct report_record *rec, const char *context)
 			break;
 	}
 	if (hit == NULL)
-		return;
+		return NULL;
 	for (e = hit; *e != '\0' && *e != '\n' && *e != '\r'; e++)
 		;
 	if (line_generated(s, e - s) && s > context) {
@@ -93,14 +94,23 @@ dsn_enrich(struct report_record *rec, const char *context)
 			h--;
 		s = h;
 	}
-	/*
-	 * The recipient's failure paragraph: its line and what follows, up to
-	 * the next line that starts with another address or with the heading
-	 * of another redirected entry, a section rule, a second blank line in
-	 * a row, or a dozen lines.  "Failed to deliver to x" is often followed
-	 * by the remote answer on unindented lines.
-	 */
-	e = hit;
+	*line = s;
+	return hit;
+}
+
+/*
+ * The end of the recipient's failure paragraph that starts at s with the
+ * mention at hit: its line and what follows, up to the next line that
+ * starts with another address or with the heading of another redirected
+ * entry, a section rule, a second blank line in a row, or a dozen lines.
+ * "Failed to deliver to x" is often followed by the remote answer on
+ * unindented lines.
+ */
+static const char *
+dsn_paragraph_end(const char *s, const char *hit, const char *rcpt)
+{
+	const char *e = hit;
+
 	for (int lines = 0, blanks = 0; *e != '\0' && lines < 12; ) {
 		if (*e == '\n' || *e == '\r') {
 			const char *n = e + 1, *le;
@@ -132,7 +142,7 @@ dsn_enrich(struct report_record *rec, const char *context)
 			while (n + pos < le && (n[pos] == ' ' || n[pos] == '\t' || n[pos] == '<'))
 				pos++;
 			if ((a = parser_next_address(n, le - n, &pos)) != NULL) {
-				gboolean other = g_ascii_strcasecmp(a, rec->recipient) != 0 &&
+				gboolean other = g_ascii_strcasecmp(a, rcpt) != 0 &&
 				    line_starts_with_address(n, le - n);
 
 				g_free(a);
@@ -144,6 +154,20 @@ dsn_enrich(struct report_record *rec, const char *context)
 		}
 		e++;
 	}
+	return e;
+}
+
+/* A record without a Diagnostic-Code: its lines are taken from the text part. */
+static void
+dsn_enrich(struct report_record *rec, const char *context)
+{
+	const char *hit, *s, *e;
+
+	if (rec->diagnostic != NULL || rec->recipient == NULL || context == NULL)
+		return;
+	if ((hit = dsn_mention(context, rec->recipient, &s)) == NULL)
+		return;
+	e = dsn_paragraph_end(s, hit, rec->recipient);
 	if (e > s && !names_only(s, e - s, rec->recipient)) {
 		char *d = parser_utf8(s, e - s);
 

@@ -24,6 +24,52 @@ block_free(gpointer x)
 }
 
 /*
+ * Does the line p (n octets) start a recipient's block: its first address
+ * not in exclude makes *cur a new block (up to max) or the block of that
+ * recipient named again.
+ */
+static gboolean
+block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const char *p,
+    gsize n, guint max, guint32 *anomalies, struct block **cur)
+{
+	gsize pos = 0;
+	char *a;
+
+	/* "From: x" or "MAIL FROM: x" in a summary names the sender */
+	if (line_sender(p, n))
+		pos = n;
+	while ((a = parser_next_address(p, n, &pos)) != NULL) {
+		char *k = g_ascii_strdown(a, -1);
+		gboolean ex = g_hash_table_contains(exclude, k);
+
+		if (!ex && g_hash_table_contains(seen, k)) {
+			/* a recipient named again: what follows is about it */
+			*cur = g_hash_table_lookup(seen, k);
+			g_free(k);
+			g_free(a);
+			return TRUE;
+		}
+		if (!ex && blocks->len >= max)
+			*anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
+		else if (!ex) {
+			struct block *b = g_new0(struct block, 1);
+
+			b->addr = a;
+			b->boiler = line_boiler(p, n);
+			b->text = g_string_new(NULL);
+			g_ptr_array_add(blocks, b);
+			g_hash_table_insert(seen, g_ascii_strdown(b->addr, -1), b);
+			*cur = b;
+			g_free(k);
+			return TRUE;
+		}
+		g_free(k);
+		g_free(a);
+	}
+	return FALSE;
+}
+
+/*
  * Split region into per-address blocks, at most max.  Returns GPtrArray of
  * struct block; addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS.
  */
@@ -39,9 +85,8 @@ block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble
 
 	while (p < end) {
 		const char *e = p;
-		gsize n, pos = 0;
-		char *a;
-		gboolean started = FALSE;
+		gsize n;
+		gboolean started;
 
 		while (e < end && *e != '\n' && *e != '\r')
 			e++;
@@ -55,37 +100,7 @@ block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble
 			continue;
 		}
 		noise = FALSE;
-		/* "From: x" or "MAIL FROM: x" in a summary names the sender */
-		if (line_sender(p, n))
-			pos = n;
-		while ((a = parser_next_address(p, n, &pos)) != NULL) {
-			char *k = g_ascii_strdown(a, -1);
-			gboolean ex = g_hash_table_contains(exclude, k);
-
-			if (!ex && g_hash_table_contains(seen, k)) {
-				/* a recipient named again: what follows is about it */
-				cur = g_hash_table_lookup(seen, k);
-				started = TRUE;
-				g_free(k);
-				g_free(a);
-				break;
-			}
-			if (!ex && blocks->len >= max)
-				*anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
-			else if (!ex) {
-				cur = g_new0(struct block, 1);
-				cur->addr = a;
-				cur->boiler = line_boiler(p, n);
-				cur->text = g_string_new(NULL);
-				g_ptr_array_add(blocks, cur);
-				g_hash_table_insert(seen, g_ascii_strdown(cur->addr, -1), cur);
-				started = TRUE;
-				g_free(k);
-				break;
-			}
-			g_free(k);
-			g_free(a);
-		}
+		started = block_line_start(blocks, seen, exclude, p, n, max, anomalies, &cur);
 		if (cur != NULL && !started && line_section(p, n)) {
 			/*
 			 * A recipient's block is its whole failure paragraph, blank

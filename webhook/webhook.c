@@ -344,6 +344,87 @@ webhook_record(PGconn *c, const struct config *cfg, struct webhook_job *j)
 	return 0;
 }
 
+/* A connection to the store; the outage is logged once, and its end. */
+static PGconn *
+webhook_store_connect(const struct config *cfg, int *down_logged)
+{
+	PGconn *c;
+	char *err = NULL;
+
+	if ((c = pg_connect(cfg->store_conninfo, &err)) == NULL) {
+		if (!(*down_logged)++)
+			log_warnx("webhook state=down error=\"%s\"", err);
+		g_free(err);
+		return NULL;
+	}
+	if (*down_logged)
+		log_info("webhook state=up");
+	*down_logged = 0;
+	return c;
+}
+
+/*
+ * One batch: the due deliveries posted by the pool in parallel, then each
+ * outcome recorded.  Returns how many were due, -1 when the query failed;
+ * *c is closed and NULL when the connection broke.
+ */
+static int
+webhook_batch(struct webhook *w, PGconn **c, const struct config *cfg, GMutex *mu,
+    GCond *cond)
+{
+	struct webhook_job *jobs;
+	char lim[16], *err = NULL;
+	const char *p[1] = { lim };
+	PGresult *r;
+	int n, i, left, lost = 0;
+
+	g_snprintf(lim, sizeof(lim), "%d", WEBHOOK_BATCH);
+	if ((r = pg_exec(*c, SQL_DUE, 1, p, PGRES_TUPLES_OK, NULL, &err)) == NULL) {
+		g_free(err);
+		lost = 1;
+		n = -1;
+		goto out;
+	}
+	if ((n = PQntuples(r)) == 0) {
+		PQclear(r);
+		return 0;
+	}
+	jobs = g_new0(struct webhook_job, n);
+	left = n;
+	for (i = 0; i < n; i++) {
+		jobs[i].w = w;
+		jobs[i].id = g_ascii_strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		jobs[i].url = g_strdup(PQgetvalue(r, i, 1));
+		jobs[i].attempts = atoi(PQgetvalue(r, i, 2));
+		jobs[i].event_id = g_ascii_strtoll(PQgetvalue(r, i, 3), NULL, 10);
+		jobs[i].body = g_strdup(PQgetvalue(r, i, 4));
+		jobs[i].mu = mu;
+		jobs[i].cond = cond;
+		jobs[i].left = &left;
+	}
+	PQclear(r);
+	for (i = 0; i < n; i++)
+		g_thread_pool_push(w->pool, &jobs[i], NULL);
+	g_mutex_lock(mu);
+	while (left > 0)
+		g_cond_wait(cond, mu);
+	g_mutex_unlock(mu);
+	for (i = 0; i < n; i++) {
+		if (!lost && webhook_record(*c, cfg, &jobs[i]) < 0)
+			lost = 1;	/* stays due: posted again, same event id */
+		g_free(jobs[i].url);
+		g_free(jobs[i].body);
+		g_free(jobs[i].error);
+	}
+	g_free(jobs);
+out:
+	if (lost && PQstatus(*c) != CONNECTION_OK) {
+		PQfinish(*c);
+		*c = NULL;
+	}
+	return n;
+}
+
 static gpointer
 webhook_thread(gpointer arg)
 {
@@ -358,83 +439,25 @@ webhook_thread(gpointer arg)
 	g_cond_init(&cond);
 	while (!webhook_wait(w, 0)) {
 		const struct config *cfg = g_atomic_pointer_get(&w->cfg);
-		struct webhook_job *jobs;
-		char lim[16], *err = NULL;
-		PGresult *r;
-		int n, i, left, lost = 0;
+		int n;
 
 		if (c == NULL) {
-			if ((c = pg_connect(cfg->store_conninfo, &err)) == NULL) {
-				if (!down_logged++)
-					log_warnx("webhook state=down error=\"%s\"", err);
-				g_free(err);
+			if ((c = webhook_store_connect(cfg, &down_logged)) == NULL) {
 				if (webhook_wait(w, backoff_ms))
 					break;
 				backoff_ms = MIN(backoff_ms * 2, 10000);
 				continue;
 			}
-			if (down_logged)
-				log_info("webhook state=up");
-			down_logged = 0;
 			backoff_ms = 500;
 		}
 		if (g_get_monotonic_time() - last_gauge > WEBHOOK_GAUGE_US) {
 			webhook_gauges(c);
 			last_gauge = g_get_monotonic_time();
 		}
-		g_snprintf(lim, sizeof(lim), "%d", WEBHOOK_BATCH);
-		{
-			const char *p[1] = { lim };
-			r = pg_exec(c, SQL_DUE, 1, p, PGRES_TUPLES_OK, NULL, &err);
-		}
-		if (r == NULL) {
-			g_free(err);
-			if (PQstatus(c) != CONNECTION_OK) {
-				PQfinish(c);
-				c = NULL;
-			}
-			if (webhook_wait(w, backoff_ms))
-				break;
-			continue;
-		}
-		if ((n = PQntuples(r)) == 0) {
-			PQclear(r);
-			if (webhook_wait(w, WEBHOOK_IDLE_MS))
-				break;
-			continue;
-		}
-		jobs = g_new0(struct webhook_job, n);
-		left = n;
-		for (i = 0; i < n; i++) {
-			jobs[i].w = w;
-			jobs[i].id = g_ascii_strtoll(PQgetvalue(r, i, 0), NULL, 10);
-			jobs[i].url = g_strdup(PQgetvalue(r, i, 1));
-			jobs[i].attempts = atoi(PQgetvalue(r, i, 2));
-			jobs[i].event_id = g_ascii_strtoll(PQgetvalue(r, i, 3), NULL, 10);
-			jobs[i].body = g_strdup(PQgetvalue(r, i, 4));
-			jobs[i].mu = &mu;
-			jobs[i].cond = &cond;
-			jobs[i].left = &left;
-		}
-		PQclear(r);
-		for (i = 0; i < n; i++)
-			g_thread_pool_push(w->pool, &jobs[i], NULL);
-		g_mutex_lock(&mu);
-		while (left > 0)
-			g_cond_wait(&cond, &mu);
-		g_mutex_unlock(&mu);
-		for (i = 0; i < n; i++) {
-			if (!lost && webhook_record(c, cfg, &jobs[i]) < 0)
-				lost = 1;	/* stays due: posted again, same event id */
-			g_free(jobs[i].url);
-			g_free(jobs[i].body);
-			g_free(jobs[i].error);
-		}
-		g_free(jobs);
-		if (lost && PQstatus(c) != CONNECTION_OK) {
-			PQfinish(c);
-			c = NULL;
-		}
+		if ((n = webhook_batch(w, &c, cfg, &mu, &cond)) < 0 && webhook_wait(w, backoff_ms))
+			break;
+		if (n == 0 && webhook_wait(w, WEBHOOK_IDLE_MS))
+			break;
 	}
 	if (c != NULL)
 		PQfinish(c);
