@@ -167,6 +167,146 @@ reprocess_reconcile(PGconn *conn, const struct config *cfg, const char *tenant,
 	return r2 ? 0 : -1;
 }
 
+/*
+ * Read the message's current events: their ids are handed out again in
+ * order (so unchanged events keep their ids and the suppressions pointing at
+ * them do not churn), and their addresses need reconciling afterwards.
+ */
+static int
+reprocess_old_events(PGconn *conn, const struct reprocess_msg *m, GArray *old_ids,
+    GHashTable *keys, struct reprocess_stats *st, char **err)
+{
+	char id[32];
+	const char *p[1];
+	PGresult *res;
+	int t;
+
+	snprintf(id, sizeof id, "%" G_GINT64_FORMAT, m->id);
+	p[0] = id;
+	res = pg_exec(conn, "SELECT id, tenant || chr(9) || address_key FROM events"
+	    " WHERE message_id = $1::bigint ORDER BY id", 1, p, PGRES_TUPLES_OK, NULL, err);
+	if (res == NULL)
+		return -1;
+	g_array_set_size(old_ids, 0);
+	for (t = 0; t < PQntuples(res); t++) {
+		int64_t oid = g_ascii_strtoll(PQgetvalue(res, t, 0), NULL, 10);
+		g_array_append_val(old_ids, oid);
+		g_hash_table_add(keys, g_strdup(PQgetvalue(res, t, 1)));
+	}
+	st->events_old += PQntuples(res);
+	PQclear(res);
+	return 0;
+}
+
+/* Give the message row the new kind and outcome. */
+static int
+reprocess_update_message(PGconn *conn, const struct reprocess_msg *m,
+    const struct classify_job *job, char **err)
+{
+	const struct report *r = job->report;
+	char id[32], anomalies[16];
+	const char *p[5];
+	char *outcome, *mta;
+	int t;
+
+	snprintf(id, sizeof id, "%" G_GINT64_FORMAT, m->id);
+	snprintf(anomalies, sizeof anomalies, "%u", r ? (unsigned)r->anomalies : 0u);
+	outcome = pg_text(r ? (r->outcome ? r->outcome : "ok") :
+	    (job->outcome ? job->outcome : "parser returned nothing"));
+	mta = pg_text(r ? r->mta : NULL);
+	p[0] = id;
+	p[1] = r ? store_kind_name(r->kind) : "none";
+	p[2] = outcome;
+	p[3] = anomalies;
+	p[4] = mta;
+	t = pg_command(conn, "UPDATE messages SET kind = $2, outcome = $3,"
+	    " anomalies = $4::int, mta = $5 WHERE id = $1::bigint", 5, p, NULL, err);
+	g_free(outcome);
+	g_free(mta);
+	return t < 0 ? -1 : 0;
+}
+
+/*
+ * Write the report's events over the old ones in order, then delete the old
+ * events left over; the addresses of the new events go into keys.
+ */
+static int
+reprocess_write_events(PGconn *conn, const struct config *cfg, const struct reprocess_msg *m,
+    const struct report *r, const GArray *old_ids, GHashTable *keys,
+    struct reprocess_stats *st, char **err)
+{
+	struct store_trust *trust;
+	struct store_origin origin;
+	int dummy = 0;
+	guint j;
+
+	{
+		struct store_trust_in in = { 0 };
+		in.rcpts = m->rcpts;
+		in.arrival_us = m->arrival_us;
+		in.stored = m->suppressible;
+		in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
+		in.original_mail_from = r ? r->original_mail_from : NULL;
+		trust = store_trust_new(cfg, &in);
+	}
+	provider_origin(&origin, (const char *)m->raw, m->len, NULL, r);
+	for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
+		const struct report_record *rec = r->records->pdata[j];
+		char *key = store_address_key(rec->recipient);
+		int64_t reuse = j < old_ids->len ? g_array_index(old_ids, int64_t, j) : 0;
+		/* a backfilled event keeps the date its report gives, as at import */
+		int64_t at = m->imported ? occurred_at(r, rec, (const char *)m->raw,
+		    m->len, occurred_notice((const char *)m->raw, m->len,
+		    m->arrival_us, g_get_real_time()), g_get_real_time()) : m->arrival_us;
+		if (store_event(conn, cfg, m->id, m->tenant, at, r,
+		    &origin, rec, reuse, FALSE, store_trust_take(trust, rec->recipient,
+		    policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE &&
+		    !store_placeholder(rec, r, &origin)), &dummy,
+		    NULL, err) < 0) {
+			g_free(key);
+			provider_clear(&origin);
+			store_trust_free(trust);
+			return -1;
+		}
+		/* a placeholder's events stand for nobody: never replayed into a suppression */
+		if (key != NULL && !store_placeholder(rec, r, &origin))
+			g_hash_table_add(keys, g_strdup_printf("%s\t%s", m->tenant, key));
+		g_free(key);
+		st->events_new++;
+	}
+	provider_clear(&origin);
+	store_trust_free(trust);
+	for (; j < old_ids->len; j++) {
+		char oid[32];
+		const char *q[] = { oid };
+		snprintf(oid, sizeof oid, "%" G_GINT64_FORMAT, g_array_index(old_ids, int64_t, j));
+		if (pg_command(conn, "DELETE FROM events WHERE id = $1::bigint", 1, q, NULL,
+		    err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Recompute the suppression of every address collected in keys ("tenant\tkey"). */
+static int
+reprocess_reconcile_keys(PGconn *conn, const struct config *cfg, GHashTable *keys,
+    struct reprocess_stats *st, char **err)
+{
+	GHashTableIter it;
+	gpointer k;
+
+	g_hash_table_iter_init(&it, keys);
+	while (g_hash_table_iter_next(&it, &k, NULL)) {
+		char *tab = strchr(k, '\t');
+		char *tenant = g_strndup(k, tab - (char *)k);
+		int r2 = reprocess_reconcile(conn, cfg, tenant, tab + 1, st, err);
+		g_free(tenant);
+		if (r2 < 0)
+			return -1;
+	}
+	return 0;
+}
+
 /* One batch in one transaction. */
 static int
 reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
@@ -176,14 +316,9 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 	struct classify_job *jobs = g_new0(struct classify_job, n);
 	GHashTable *keys = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	GArray *old_ids = g_array_new(FALSE, FALSE, sizeof(int64_t));
-	GHashTableIter it;
-	gpointer k;
 	PGresult *res;
 	size_t i;
-	guint j;
-	struct store_trust *trust;
-	struct store_origin origin;
-	int rc = -1, dummy = 0;
+	int rc = -1;
 
 	for (i = 0; i < n; i++) {
 		jobs[i].data = (const char *)msgs[i].raw;
@@ -198,98 +333,15 @@ reprocess_batch(PGconn *conn, const struct config *cfg, struct classify *c,
 		goto rollback;
 	PQclear(res);
 	for (i = 0; i < n; i++) {
-		const struct report *r = jobs[i].report;
-		char id[32], anomalies[16];
-		const char *p[5];
-		int t;
-
-		snprintf(id, sizeof id, "%" G_GINT64_FORMAT, msgs[i].id);
-		p[0] = id;
-		/* Events are rewritten in place, so unchanged ones keep their ids
-		 * and the suppressions pointing at them do not churn. */
-		res = pg_exec(conn, "SELECT id, tenant || chr(9) || address_key FROM events"
-		    " WHERE message_id = $1::bigint ORDER BY id", 1, p, PGRES_TUPLES_OK, NULL, err);
-		if (res == NULL)
+		if (reprocess_old_events(conn, &msgs[i], old_ids, keys, st, err) < 0 ||
+		    reprocess_update_message(conn, &msgs[i], &jobs[i], err) < 0 ||
+		    reprocess_write_events(conn, cfg, &msgs[i], jobs[i].report, old_ids, keys,
+		    st, err) < 0)
 			goto rollback;
-		g_array_set_size(old_ids, 0);
-		for (t = 0; t < PQntuples(res); t++) {
-			int64_t oid = g_ascii_strtoll(PQgetvalue(res, t, 0), NULL, 10);
-			g_array_append_val(old_ids, oid);
-			g_hash_table_add(keys, g_strdup(PQgetvalue(res, t, 1)));
-		}
-		st->events_old += PQntuples(res);
-		PQclear(res);
-		snprintf(anomalies, sizeof anomalies, "%u", r ? (unsigned)r->anomalies : 0u);
-		{
-			char *outcome = pg_text(r ? (r->outcome ? r->outcome : "ok") :
-			    (jobs[i].outcome ? jobs[i].outcome : "parser returned nothing"));
-			char *mta = pg_text(r ? r->mta : NULL);
-			p[1] = r ? store_kind_name(r->kind) : "none";
-			p[2] = outcome;
-			p[3] = anomalies;
-			p[4] = mta;
-			t = pg_command(conn, "UPDATE messages SET kind = $2, outcome = $3,"
-			    " anomalies = $4::int, mta = $5 WHERE id = $1::bigint", 5, p, NULL, err);
-			g_free(outcome);
-			g_free(mta);
-			if (t < 0)
-				goto rollback;
-		}
-		{
-			struct store_trust_in in = { 0 };
-			in.rcpts = msgs[i].rcpts;
-			in.arrival_us = msgs[i].arrival_us;
-			in.stored = msgs[i].suppressible;
-			in.arf = r != NULL && r->kind == REPORT_KIND_ARF;
-			in.original_mail_from = r ? r->original_mail_from : NULL;
-			trust = store_trust_new(cfg, &in);
-		}
-		provider_origin(&origin, (const char *)msgs[i].raw, msgs[i].len, NULL, r);
-		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
-			const struct report_record *rec = r->records->pdata[j];
-			char *key = store_address_key(rec->recipient);
-			int64_t reuse = j < old_ids->len ? g_array_index(old_ids, int64_t, j) : 0;
-			/* a backfilled event keeps the date its report gives, as at import */
-			int64_t at = msgs[i].imported ? occurred_at(r, rec, (const char *)msgs[i].raw,
-			    msgs[i].len, occurred_notice((const char *)msgs[i].raw, msgs[i].len,
-			    msgs[i].arrival_us, g_get_real_time()), g_get_real_time()) : msgs[i].arrival_us;
-			if (store_event(conn, cfg, msgs[i].id, msgs[i].tenant, at, r,
-			    &origin, rec, reuse, FALSE, store_trust_take(trust, rec->recipient,
-			    policy_decide(cfg, rec->class_, rec->feedback_type) != POLICY_NONE &&
-			    !store_placeholder(rec, r, &origin)), &dummy,
-			    NULL, err) < 0) {
-				g_free(key);
-				provider_clear(&origin);
-				store_trust_free(trust);
-				goto rollback;
-			}
-			/* a placeholder's events stand for nobody: never replayed into a suppression */
-			if (key != NULL && !store_placeholder(rec, r, &origin))
-				g_hash_table_add(keys, g_strdup_printf("%s\t%s", msgs[i].tenant, key));
-			g_free(key);
-			st->events_new++;
-		}
-		provider_clear(&origin);
-		store_trust_free(trust);
-		for (; j < old_ids->len; j++) {
-			char oid[32];
-			const char *q[] = { oid };
-			snprintf(oid, sizeof oid, "%" G_GINT64_FORMAT, g_array_index(old_ids, int64_t, j));
-			if (pg_command(conn, "DELETE FROM events WHERE id = $1::bigint", 1, q, NULL,
-			    err) < 0)
-				goto rollback;
-		}
 		st->messages++;
 	}
-	g_hash_table_iter_init(&it, keys);
-	while (g_hash_table_iter_next(&it, &k, NULL)) {
-		char *tab = strchr(k, '\t');
-		char *tenant = g_strndup(k, tab - (char *)k);
-		int r2 = reprocess_reconcile(conn, cfg, tenant, tab + 1, st, err);
-		g_free(tenant);
-		if (r2 < 0)
-			goto rollback;
-	}
+	if (reprocess_reconcile_keys(conn, cfg, keys, st, err) < 0)
+		goto rollback;
 	if (pg_command(conn, "COMMIT", 0, NULL, NULL, err) < 0)
 		goto out;
 	rc = 0;
