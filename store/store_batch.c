@@ -194,203 +194,275 @@ store_rollback(PGconn *conn)
 	PQclear(res);
 }
 
-/* Inside the open transaction, after the COPYs: everything but BEGIN and COMMIT. */
+/*
+ * What store_batch works out for each message before the transaction
+ * opens (DKIM may wait on DNS, and the raw bytes are read once), indexed
+ * like the batch.
+ */
+struct batch_prep {
+	struct store_trust **trust;
+	struct store_origin *origins;
+	int64_t *msg_at;		/* when the message stands to have been sent */
+	const char **tenants;
+	unsigned char (*hashes)[32];
+	char **hex;			/* hashes in hex, NULL-terminated */
+	GString *hexes;			/* the new ones as a text[] literal, for SQL_BATCH_KNOWN */
+	size_t nnew;			/* how many hexes holds */
+};
+
+/* The events being staged for the COPY into rebound_batch_events. */
+struct batch_events {
+	GByteArray *copy;
+	GHashTable *rounds;
+	GArray *pev;			/* per policy event: round, action, message index */
+	int nev, maxround;
+};
+
+/*
+ * Names the messages already stored (marked duplicate), takes ids for the
+ * others and COPYs them into messages.
+ */
 static int
-store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
-    struct store_result *res, struct store_trust **trust, const char **tenants,
-    const int64_t *msg_at, const struct store_origin *origins,
-    unsigned char (*hashes)[32], char **hex, const char *hexes, size_t nnew,
+store_batch_messages(PGconn *conn, const struct config *cfg, const struct store_msg *msgs,
+    size_t n, struct store_result *res, const struct batch_prep *bp,
     enum pg_error_class *cls, char **err)
 {
-	GByteArray *ecopy = NULL;
-	GHashTable *rounds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	char **known = NULL, **ids = NULL, nstr[16];
+	const char *kp[] = { bp->hexes->str, nstr };
+	GHashTable *dup;
+	GByteArray *mcopy;
 	PGresult *pr;
-	int64_t now_us = g_get_real_time();
+	guint k, next = 0, nids;
 	size_t i;
-	/* per policy event: round, action, message index */
-	GArray *pev = g_array_new(FALSE, FALSE, sizeof(gint32) * 3);
-	int rc = -1, nev = 0, maxround = 0, round;
+	int crc = 0;
 
-	{
-		char **known = NULL, **ids = NULL, nstr[16];
-		const char *kp[] = { hexes, nstr };
-		GHashTable *dup = g_hash_table_new(g_str_hash, g_str_equal);
-		GByteArray *mcopy = store_copy_new();
-		guint k, next = 0, nids;
-		int crc = 0;
-
-		snprintf(nstr, sizeof nstr, "%zu", nnew);
-		pr = pg_exec(conn, SQL_BATCH_KNOWN, 2, kp, PGRES_TUPLES_OK, cls, err);
-		if (pr == NULL) {
-			g_hash_table_destroy(dup);
-			g_byte_array_unref(mcopy);
-			goto done;
-		}
-		if (PQntuples(pr) != 1 ||
-		    (known = store_split_array(PQgetvalue(pr, 0, 0))) == NULL ||
-		    (ids = store_split_array(PQgetvalue(pr, 0, 1))) == NULL) {
-			*err = g_strdup("batch: unexpected answer naming stored messages");
-			*cls = PG_PERMANENT;
-			crc = -1;
-		}
-		PQclear(pr);
-		for (k = 0; crc == 0 && known[k] != NULL; k++)
-			g_hash_table_add(dup, known[k]);
-		nids = ids != NULL ? g_strv_length(ids) : 0;
-		for (i = 0; crc == 0 && i < n; i++) {
-			if (res[i].duplicate)
-				continue;
-			if (g_hash_table_contains(dup, hex[i])) {
-				/* already stored: the same report again, or a retry after COMMIT */
-				res[i].duplicate = TRUE;
-				continue;
-			}
-			if (next >= nids) {
-				*err = g_strdup("batch: fewer message ids than messages");
-				*cls = PG_PERMANENT;
-				crc = -1;
-				break;
-			}
-			res[i].message_id = g_ascii_strtoll(ids[next++], NULL, 10);
-			store_copy_message(mcopy, cfg, res[i].message_id, &msgs[i], hashes[i], trust[i]);
-		}
-		store_copy_finish(mcopy);
-		if (crc == 0 && next > 0)
-			crc = pg_copy_in(conn, SQL_BATCH_COPY_MESSAGES, mcopy->data, mcopy->len, cls, err);
-		g_hash_table_destroy(dup);
-		g_strfreev(known);
-		g_strfreev(ids);
-		g_byte_array_unref(mcopy);
-		if (crc < 0)
-			goto done;
+	snprintf(nstr, sizeof nstr, "%zu", bp->nnew);
+	pr = pg_exec(conn, SQL_BATCH_KNOWN, 2, kp, PGRES_TUPLES_OK, cls, err);
+	if (pr == NULL)
+		return -1;
+	if (PQntuples(pr) != 1 ||
+	    (known = store_split_array(PQgetvalue(pr, 0, 0))) == NULL ||
+	    (ids = store_split_array(PQgetvalue(pr, 0, 1))) == NULL) {
+		*err = g_strdup("batch: unexpected answer naming stored messages");
+		*cls = PG_PERMANENT;
+		crc = -1;
 	}
-
-	ecopy = store_copy_new();
-	for (i = 0; i < n; i++) {
-		const struct spool_envelope *env = msgs[i].env;
-		const struct report *r = msgs[i].report;
-		guint j;
-
+	PQclear(pr);
+	dup = g_hash_table_new(g_str_hash, g_str_equal);
+	mcopy = store_copy_new();
+	for (k = 0; crc == 0 && known[k] != NULL; k++)
+		g_hash_table_add(dup, known[k]);
+	nids = ids != NULL ? g_strv_length(ids) : 0;
+	for (i = 0; crc == 0 && i < n; i++) {
 		if (res[i].duplicate)
 			continue;
-		if (!store_keeps_raw(cfg, &msgs[i]))
-			log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
-			    "raw_max_mb=%" G_GINT64_FORMAT, env->queue_id ? env->queue_id : "-",
-			    res[i].message_id, msgs[i].len, cfg->store_raw_max_mb);
-		res[i].unsuppressible = store_trust_reason(trust[i]);
-		if (!store_trust_message(trust[i]))
-			log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
-			    env->queue_id ? env->queue_id : "-", res[i].message_id,
-			    store_trust_reason(trust[i]));
-		for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
-			const struct report_record *rec = r->records->pdata[j];
-			/* a placeholder never reaches the policy, so it takes no room under the cap */
-			gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) !=
-			    POLICY_NONE && !store_placeholder(rec, r, &origins[i]);
-			int64_t at = msgs[i].dated_by_report ?
-			    occurred_at(r, rec, msgs[i].raw, msgs[i].len, msg_at[i], now_us) :
-			    env->arrival_us;
-			enum policy_action act;
-
-			round = store_copy_event(ecopy, cfg, rounds, nev++, i, res[i].message_id,
-			    tenants[i], at, r, &origins[i], rec,
-			    store_trust_take(trust[i], rec->recipient, counts), &act);
-			if (round > 0) {
-				gint32 v[3] = { round, (gint32)act, (gint32)i };
-				g_array_append_vals(pev, v, 1);
-			}
-			maxround = MAX(maxround, round);
-			res[i].events++;
+		if (g_hash_table_contains(dup, bp->hex[i])) {
+			/* already stored: the same report again, or a retry after COMMIT */
+			res[i].duplicate = TRUE;
+			continue;
 		}
-		res[i].capped = store_trust_over(trust[i]);
-		if (store_trust_over(trust[i]) > 0) {
-			char *first = log_escape(store_trust_first_over(trust[i]),
-			    strlen(store_trust_first_over(trust[i])), 256);
-			log_warnx("q=%s event=suppression-cap message_id=%" G_GINT64_FORMAT " cap=%"
-			    G_GINT64_FORMAT " over=%d first_over=\"%s\"", env->queue_id ?
-			    env->queue_id : "-", res[i].message_id,
-			    cfg->policy_max_suppressions_per_message, store_trust_over(trust[i]), first);
-			g_free(first);
+		if (next >= nids) {
+			*err = g_strdup("batch: fewer message ids than messages");
+			*cls = PG_PERMANENT;
+			crc = -1;
+			break;
 		}
+		res[i].message_id = g_ascii_strtoll(ids[next++], NULL, 10);
+		store_copy_message(mcopy, cfg, res[i].message_id, &msgs[i], bp->hashes[i],
+		    bp->trust[i]);
 	}
-	store_copy_finish(ecopy);
-	if (nev > 0) {
-		if (pg_copy_in(conn, store_batch_sql_text()->copy_events, ecopy->data, ecopy->len, cls, err) < 0 ||
+	store_copy_finish(mcopy);
+	if (crc == 0 && next > 0)
+		crc = pg_copy_in(conn, SQL_BATCH_COPY_MESSAGES, mcopy->data, mcopy->len, cls, err);
+	g_hash_table_destroy(dup);
+	g_strfreev(known);
+	g_strfreev(ids);
+	g_byte_array_unref(mcopy);
+	return crc;
+}
+
+/* Stages message i's events (none for a duplicate) and logs what its trust decided. */
+static void
+store_batch_stage_message(const struct config *cfg, const struct store_msg *m, size_t i,
+    struct store_result *res, const struct batch_prep *bp, int64_t now_us,
+    struct batch_events *be)
+{
+	const struct spool_envelope *env = m->env;
+	const struct report *r = m->report;
+	struct store_trust *trust = bp->trust[i];
+	const char *q = env->queue_id ? env->queue_id : "-";
+	guint j;
+
+	if (res->duplicate)
+		return;
+	if (!store_keeps_raw(cfg, m))
+		log_info("q=%s event=raw-not-kept message_id=%" G_GINT64_FORMAT " size=%zu "
+		    "raw_max_mb=%" G_GINT64_FORMAT, q, res->message_id, m->len,
+		    cfg->store_raw_max_mb);
+	res->unsuppressible = store_trust_reason(trust);
+	if (!store_trust_message(trust))
+		log_info("q=%s event=unsuppressible message_id=%" G_GINT64_FORMAT " signature=%s",
+		    q, res->message_id, store_trust_reason(trust));
+	for (j = 0; r != NULL && r->records != NULL && j < r->records->len; j++) {
+		const struct report_record *rec = r->records->pdata[j];
+		/* a placeholder never reaches the policy, so it takes no room under the cap */
+		gboolean counts = policy_decide(cfg, rec->class_, rec->feedback_type) !=
+		    POLICY_NONE && !store_placeholder(rec, r, &bp->origins[i]);
+		int64_t at = m->dated_by_report ?
+		    occurred_at(r, rec, m->raw, m->len, bp->msg_at[i], now_us) : env->arrival_us;
+		enum policy_action act;
+		int round;
+
+		round = store_copy_event(be->copy, cfg, be->rounds, be->nev++, i, res->message_id,
+		    bp->tenants[i], at, r, &bp->origins[i], rec,
+		    store_trust_take(trust, rec->recipient, counts), &act);
+		if (round > 0) {
+			gint32 v[3] = { round, (gint32)act, (gint32)i };
+			g_array_append_vals(be->pev, v, 1);
+		}
+		be->maxround = MAX(be->maxround, round);
+		res->events++;
+	}
+	res->capped = store_trust_over(trust);
+	if (store_trust_over(trust) > 0) {
+		char *first = log_escape(store_trust_first_over(trust),
+		    strlen(store_trust_first_over(trust)), 256);
+		log_warnx("q=%s event=suppression-cap message_id=%" G_GINT64_FORMAT " cap=%"
+		    G_GINT64_FORMAT " over=%d first_over=\"%s\"", q, res->message_id,
+		    cfg->policy_max_suppressions_per_message, store_trust_over(trust), first);
+		g_free(first);
+	}
+}
+
+/* Inside the open transaction: everything but BEGIN and COMMIT. */
+static int
+store_batch_sql(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
+    struct store_result *res, const struct batch_prep *bp, enum pg_error_class *cls,
+    char **err)
+{
+	struct batch_events be = { 0 };
+	int64_t now_us = g_get_real_time();
+	size_t i;
+	int rc = -1;
+
+	be.rounds = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	be.pev = g_array_new(FALSE, FALSE, sizeof(gint32) * 3);
+	if (store_batch_messages(conn, cfg, msgs, n, res, bp, cls, err) < 0)
+		goto done;
+	be.copy = store_copy_new();
+	for (i = 0; i < n; i++)
+		store_batch_stage_message(cfg, &msgs[i], i, &res[i], bp, now_us, &be);
+	store_copy_finish(be.copy);
+	if (be.nev > 0) {
+		if (pg_copy_in(conn, store_batch_sql_text()->copy_events, be.copy->data, be.copy->len,
+		    cls, err) < 0 ||
 		    pg_command(conn, store_batch_sql_text()->events, 0, NULL, cls, err) < 0 ||
 		    store_batch_webhooks(conn, cfg, cls, err) < 0)
 			goto done;
-		if (store_batch_policy(conn, cfg, pev, maxround, res, n, cls, err) < 0)
+		if (store_batch_policy(conn, cfg, be.pev, be.maxround, res, n, cls, err) < 0)
 			goto done;
 	}
 	rc = 0;
 done:
-	if (ecopy != NULL)
-		g_byte_array_unref(ecopy);
-	g_hash_table_destroy(rounds);
-	g_array_unref(pev);
+	if (be.copy != NULL)
+		g_byte_array_unref(be.copy);
+	g_hash_table_destroy(be.rounds);
+	g_array_unref(be.pev);
 	return rc;
 }
 
-
-int
-store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
-    struct store_result *res, size_t *failed, enum pg_error_class *cls, char **err)
+/*
+ * Before the transaction: each message's tenant, date, trust (DKIM), hash
+ * and origin; a hash seen earlier in the batch marks the message duplicate.
+ */
+static void
+store_batch_prepare(const struct config *cfg, const struct store_msg *msgs, size_t n,
+    struct store_result *res, struct batch_prep *bp)
 {
-	struct store_trust **trust = g_new0(struct store_trust *, n);
-	struct store_origin *origins = g_new0(struct store_origin, n);
-	int64_t *msg_at = g_new0(int64_t, n);
-	const char **tenants = g_new0(const char *, n);
-	unsigned char (*hashes)[32] = g_malloc0((n ? n : 1) * 32);
-	char **hex = g_new0(char *, n + 1);
 	GHashTable *seen = g_hash_table_new(g_str_hash, g_str_equal);
-	GString *hexes = g_string_new("{");
-	size_t i, nnew = 0;
-	int rc = -1;
+	size_t i;
 
-	/* A set-based batch cannot name the message at fault: the caller
-	 * stores each one alone (store_message) to find it. */
-	*failed = n;
+	bp->trust = g_new0(struct store_trust *, n);
+	bp->origins = g_new0(struct store_origin, n);
+	bp->msg_at = g_new0(int64_t, n);
+	bp->tenants = g_new0(const char *, n);
+	bp->hashes = g_malloc0((n ? n : 1) * 32);
+	bp->hex = g_new0(char *, n + 1);
+	bp->hexes = g_string_new("{");
+	bp->nnew = 0;
 	for (i = 0; i < n; i++) {
 		const struct store_msg *m = &msgs[i];
 		int j;
 
 		memset(&res[i], 0, sizeof res[i]);
-		tenants[i] = store_tenant(cfg, m->env);
+		bp->tenants[i] = store_tenant(cfg, m->env);
 		/* a backfilled message stands for the time its notice was sent */
-		msg_at[i] = m->dated_by_report ? occurred_notice(m->raw, m->len, m->env->arrival_us,
-		    g_get_real_time()) : m->env->arrival_us;
-		trust[i] = store_trust_of(cfg, m, msg_at[i]);
-		store_hash(m->raw, m->len, hashes[i]);
-		hex[i] = g_malloc(65);
+		bp->msg_at[i] = m->dated_by_report ? occurred_notice(m->raw, m->len,
+		    m->env->arrival_us, g_get_real_time()) : m->env->arrival_us;
+		bp->trust[i] = store_trust_of(cfg, m, bp->msg_at[i]);
+		store_hash(m->raw, m->len, bp->hashes[i]);
+		bp->hex[i] = g_malloc(65);
 		for (j = 0; j < 32; j++)
-			snprintf(hex[i] + 2 * j, 3, "%02x", hashes[i][j]);
-		if (g_hash_table_contains(seen, hex[i])) {
+			snprintf(bp->hex[i] + 2 * j, 3, "%02x", bp->hashes[i][j]);
+		if (g_hash_table_contains(seen, bp->hex[i])) {
 			/* the same report twice in one batch: the later one is the duplicate */
 			res[i].duplicate = TRUE;
 			continue;
 		}
-		g_hash_table_add(seen, hex[i]);
-		g_string_append_printf(hexes, "%s%s", nnew ? "," : "", hex[i]);
-		nnew++;
+		g_hash_table_add(seen, bp->hex[i]);
+		g_string_append_printf(bp->hexes, "%s%s", bp->nnew ? "," : "", bp->hex[i]);
+		bp->nnew++;
 		/* read from the raw message before the transaction opens, like DKIM */
-		provider_origin(&origins[i], m->raw, m->len, m->env->mail_from, m->report);
-		if (store_trust_dkim_domain(trust[i]) != NULL) {
+		provider_origin(&bp->origins[i], m->raw, m->len, m->env->mail_from, m->report);
+		if (store_trust_dkim_domain(bp->trust[i]) != NULL) {
 			/* the verified signer names the provider better than any header */
-			char *d = provider_registered_domain(store_trust_dkim_domain(trust[i]));
-			g_free(origins[i].provider);
-			origins[i].provider = d ? d : g_strdup(store_trust_dkim_domain(trust[i]));
+			char *d = provider_registered_domain(store_trust_dkim_domain(bp->trust[i]));
+			g_free(bp->origins[i].provider);
+			bp->origins[i].provider = d ? d :
+			    g_strdup(store_trust_dkim_domain(bp->trust[i]));
 		}
 	}
-	g_string_append_c(hexes, '}');
+	g_string_append_c(bp->hexes, '}');
+	g_hash_table_destroy(seen);
+}
 
+static void
+store_batch_prep_clear(struct batch_prep *bp, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		store_trust_free(bp->trust[i]);
+		provider_clear(&bp->origins[i]);
+	}
+	g_free(bp->trust);
+	g_free(bp->origins);
+	g_free(bp->msg_at);
+	g_free(bp->tenants);
+	g_free(bp->hashes);
+	g_strfreev(bp->hex);
+	g_string_free(bp->hexes, TRUE);
+}
+
+int
+store_batch(PGconn *conn, const struct config *cfg, const struct store_msg *msgs, size_t n,
+    struct store_result *res, size_t *failed, enum pg_error_class *cls, char **err)
+{
+	struct batch_prep bp;
+	size_t i;
+	int rc = -1;
+
+	/* A set-based batch cannot name the message at fault: the caller
+	 * stores each one alone (store_message) to find it. */
+	*failed = n;
+	store_batch_prepare(cfg, msgs, n, res, &bp);
 	if (pg_exec_script(conn, store_batch_sql_text()->begin, cls, err) < 0) {
 		/* BEGIN itself may have run: leave no transaction open */
 		if (PQstatus(conn) == CONNECTION_OK && PQtransactionStatus(conn) != PQTRANS_IDLE)
 			store_rollback(conn);
 		goto done;
 	}
-	if (store_batch_sql(conn, cfg, msgs, n, res, trust, tenants, msg_at, origins, hashes, hex,
-	    hexes->str, nnew, cls, err) < 0) {
+	if (store_batch_sql(conn, cfg, msgs, n, res, &bp, cls, err) < 0) {
 		store_rollback(conn);
 		goto done;
 	}
@@ -405,18 +477,7 @@ done:
 	if (rc < 0)
 		for (i = 0; i < n; i++)
 			memset(&res[i], 0, sizeof res[i]);
-	for (i = 0; i < n; i++) {
-		store_trust_free(trust[i]);
-		provider_clear(&origins[i]);
-	}
-	g_free(trust);
-	g_free(origins);
-	g_free(msg_at);
-	g_free(tenants);
-	g_free(hashes);
-	g_strfreev(hex);
-	g_hash_table_destroy(seen);
-	g_string_free(hexes, TRUE);
+	store_batch_prep_clear(&bp, n);
 	return rc;
 }
 
