@@ -271,31 +271,16 @@ spool_make_spares(struct spool *s, char names[SPOOL_SPARES][32])
 }
 
 /*
- * Commits a batch: every prepared job's record goes into one file behind
- * a batch header, written over a recycled free-N file (or, when none is
- * free, a new ID.tmp) and fdatasync'd; a recycled file is then renamed to
- * the batch's first queue id without a directory sync (its header, not
- * its name, makes it live: see SPOOL_HDR), a new one renamed and queue/
- * fsync'd, with spare files for the next batches (spool_make_spares).  Only then are the entries indexed and the jobs reported done.
- * One file per batch instead of per message: a commit costs one data
- * flush however many messages it carries, where per-message files spent
- * most of the writers' time allocating inodes, contending for the
- * directory lock and flushing the disk cache once per file.
+ * Prepares each job (building its record header); returns the first job
+ * with a record to write, NULL when none has, and the records' size.
  */
-static void
-spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
+static struct spool_job *
+spool_batch_prepare(struct spool *s, struct spool_job **jobs, int n, uint64_t *size)
 {
-	struct iovec *iov = g_new(struct iovec, 2 * n + 1);
 	struct spool_job *first = NULL;
-	struct spool_file *f;
-	char tmpname[32], bhdr[SPOOL_HDR], spares[SPOOL_SPARES][32], *fname, *err = NULL;
-	enum spool_status st = SPOOL_OK;
-	void (*notify)(void *);
-	void *narg;
-	uint64_t size = 0;
-	off_t off;
-	int i, fd = -1, reused = 0, nspares = 0;
+	int i;
 
+	*size = 0;
 	for (i = 0; i < n; i++) {
 		struct spool_job *j = jobs[i];
 		spool_job_prepare(s, j);
@@ -303,54 +288,100 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 			continue;
 		if (first == NULL)
 			first = j;
-		size += j->hdr->len + j->len;
+		*size += j->hdr->len + j->len;
 	}
-	if (first == NULL) {
-		g_free(iov);
-		return;
-	}
+	return first;
+}
 
-	/* Written next to its final name: a rename within one directory
-	 * avoids the file system's global cross-directory rename lock. */
+/*
+ * Opens the file to write the batch into: a recycled free-N file when the
+ * pool has one (*reused set), else a new ID.tmp.  The name goes to tmpname.
+ * Written next to its final name: a rename within one directory avoids the
+ * file system's global cross-directory rename lock.
+ */
+static int
+spool_batch_open(struct spool *s, const struct spool_job *first, char tmpname[32], int *reused)
+{
+	char *fname;
+	int fd = -1;
+
+	*reused = 0;
 	g_mutex_lock(&s->lock);
 	fname = g_queue_pop_head(&s->free_names);
 	g_mutex_unlock(&s->lock);
 	if (fname != NULL) {
-		g_strlcpy(tmpname, fname, sizeof tmpname);
+		g_strlcpy(tmpname, fname, 32);
 		g_free(fname);
 		fd = openat(s->qfd, tmpname, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-		reused = fd != -1;
+		*reused = fd != -1;
 	}
 	if (fd == -1) {
-		snprintf(tmpname, sizeof tmpname, "%s.tmp", first->env->queue_id);
+		snprintf(tmpname, 32, "%s.tmp", first->env->queue_id);
 		fd = openat(s->qfd, tmpname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	}
-	if (fd == -1 || spool_batch_header(jobs, n, size, bhdr) == -1 ||
-	    spool_write_records(fd, bhdr, jobs, n, iov) == -1 || fdatasync(fd) == -1) {
+	return fd;
+}
+
+/*
+ * Writes the batch header and the records and syncs the data; -1 with
+ * errno.  On failure the header is overwritten as free: whatever reached
+ * the disk must never count as entries.
+ */
+static int
+spool_batch_write(int fd, const char *tmpname, struct spool_job **jobs, int n, uint64_t size,
+    struct iovec *iov)
+{
+	char bhdr[SPOOL_HDR];
+	int e;
+
+	if (spool_batch_header(jobs, n, size, bhdr) != -1 &&
+	    spool_write_records(fd, bhdr, jobs, n, iov) != -1 && fdatasync(fd) != -1)
+		return 0;
+	e = errno;
+	spool_free_header(bhdr);
+	if (pwrite(fd, bhdr, SPOOL_HDR, 0) != SPOOL_HDR)
+		log_warn("spool event=unmark-failed file=queue/%s", tmpname);
+	errno = e;
+	return -1;
+}
+
+/*
+ * Gives the synced file the batch's first queue id.  A recycled file is
+ * durable already (its header, not its name, makes it live): a failed
+ * rename only leaves it under its free-N name.  A new file needs queue/
+ * fsync'd before anything is acknowledged; the spares made first ride on
+ * the same sync.  *fd is closed before the rename of a new file, as ever.
+ * tmpname follows the file's name; SPOOL_OK or the failure with *err set.
+ */
+static enum spool_status
+spool_batch_publish(struct spool *s, int *fd, int reused, const char *qid, char tmpname[32],
+    char **err)
+{
+	char spares[SPOOL_SPARES][32];
+	enum spool_status st;
+	int i, nspares;
+
+	if (reused) {
+		if (renameat(s->qfd, tmpname, s->qfd, qid) == 0)
+			g_strlcpy(tmpname, qid, 32);
+		return SPOOL_OK;
+	}
+	close(*fd);
+	*fd = -1;
+	if (renameat(s->qfd, tmpname, s->qfd, qid) == -1) {
 		st = spool_errno_status(errno);
-		err = g_strdup_printf("write queue/%s: %s", tmpname, strerror(errno));
-		if (fd != -1) {
-			/* whatever reached the disk must never count as entries */
-			spool_free_header(bhdr);
-			if (pwrite(fd, bhdr, SPOOL_HDR, 0) != SPOOL_HDR)
-				log_warn("spool event=unmark-failed file=queue/%s", tmpname);
-		}
-	} else if (reused) {
-		/* durable already; the name only follows what it holds */
-		if (renameat(s->qfd, tmpname, s->qfd, first->env->queue_id) == 0)
-			g_strlcpy(tmpname, first->env->queue_id, sizeof tmpname);
-	} else if (close(fd), fd = -1,
-	    renameat(s->qfd, tmpname, s->qfd, first->env->queue_id) == -1) {
+		*err = g_strdup_printf("rename %s: %s", qid, strerror(errno));
+		return st;
+	}
+	g_strlcpy(tmpname, qid, 32);
+	nspares = spool_make_spares(s, spares);
+	if (fsync(s->qfd) == -1) {
+		/* Not known durable: the caller takes the file back out. */
 		st = spool_errno_status(errno);
-		err = g_strdup_printf("rename %s: %s", first->env->queue_id, strerror(errno));
-	} else if (g_strlcpy(tmpname, first->env->queue_id, sizeof tmpname),
-	    (nspares = spool_make_spares(s, spares)), fsync(s->qfd) == -1) {
-		/* Not known durable: take the file back out and fail the batch. */
-		st = spool_errno_status(errno);
-		err = g_strdup_printf("fsync queue: %s", strerror(errno));
+		*err = g_strdup_printf("fsync queue: %s", strerror(errno));
 		for (i = 0; i < nspares; i++)
 			unlinkat(s->qfd, spares[i], 0);
-		nspares = 0;
+		return st;
 	}
 	if (nspares > 0) {
 		g_mutex_lock(&s->lock);
@@ -358,23 +389,20 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 			g_queue_push_tail(&s->free_names, g_strdup(spares[i]));
 		g_mutex_unlock(&s->lock);
 	}
-	g_free(iov);
-	if (fd != -1)
-		close(fd);
-	if (err != NULL) {
-		unlinkat(s->qfd, tmpname, 0);
-		for (i = 0; i < n; i++)
-			if (jobs[i]->hdr != NULL) {
-				jobs[i]->st = st;
-				jobs[i]->err = g_strdup(err);
-			}
-		g_free(err);
-		return;
-	}
+	return SPOOL_OK;
+}
 
-	f = g_new0(struct spool_file, 1);
-	g_strlcpy(f->name, tmpname, sizeof f->name);
-	off = SPOOL_HDR;
+/* Indexes the durable batch file's entries and reports the jobs done. */
+static void
+spool_batch_index(struct spool *s, struct spool_job **jobs, int n, const char *name)
+{
+	struct spool_file *f = g_new0(struct spool_file, 1);
+	void (*notify)(void *);
+	void *narg;
+	off_t off = SPOOL_HDR;
+	int i;
+
+	g_strlcpy(f->name, name, sizeof f->name);
 	g_mutex_lock(&s->lock);
 	for (i = 0; i < n; i++) {
 		struct spool_job *j = jobs[i];
@@ -391,6 +419,55 @@ spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
 	g_mutex_unlock(&s->lock);
 	if (notify != NULL)
 		notify(narg);
+}
+
+/*
+ * Commits a batch: every prepared job's record goes into one file behind
+ * a batch header, written over a recycled free-N file (or, when none is
+ * free, a new ID.tmp) and fdatasync'd; a recycled file is then renamed to
+ * the batch's first queue id without a directory sync (its header, not
+ * its name, makes it live: see SPOOL_HDR), a new one renamed and queue/
+ * fsync'd, with spare files for the next batches (spool_make_spares).
+ * Only then are the entries indexed and the jobs reported done.
+ * One file per batch instead of per message: a commit costs one data
+ * flush however many messages it carries, where per-message files spent
+ * most of the writers' time allocating inodes, contending for the
+ * directory lock and flushing the disk cache once per file.
+ */
+static void
+spool_batch_commit(struct spool *s, struct spool_job **jobs, int n)
+{
+	struct iovec *iov = g_new(struct iovec, 2 * n + 1);
+	struct spool_job *first;
+	char tmpname[32], *err = NULL;
+	enum spool_status st = SPOOL_OK;
+	uint64_t size;
+	int i, fd, reused;
+
+	if ((first = spool_batch_prepare(s, jobs, n, &size)) == NULL) {
+		g_free(iov);
+		return;
+	}
+	fd = spool_batch_open(s, first, tmpname, &reused);
+	if (fd == -1 || spool_batch_write(fd, tmpname, jobs, n, size, iov) == -1) {
+		st = spool_errno_status(errno);
+		err = g_strdup_printf("write queue/%s: %s", tmpname, strerror(errno));
+	} else
+		st = spool_batch_publish(s, &fd, reused, first->env->queue_id, tmpname, &err);
+	g_free(iov);
+	if (fd != -1)
+		close(fd);
+	if (err != NULL) {
+		unlinkat(s->qfd, tmpname, 0);
+		for (i = 0; i < n; i++)
+			if (jobs[i]->hdr != NULL) {
+				jobs[i]->st = st;
+				jobs[i]->err = g_strdup(err);
+			}
+		g_free(err);
+		return;
+	}
+	spool_batch_index(s, jobs, n, tmpname);
 }
 
 static void
