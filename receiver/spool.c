@@ -196,15 +196,88 @@ spool_index_free(struct spool *s)
 	s->index = NULL;
 }
 
+/* tmp/ holds only writes that were never acknowledged: drop them. */
+static void
+spool_discard_tmp(struct spool *s)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = fdopendir(dup(s->tmpfd))) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.' && unlinkat(s->tmpfd, de->d_name, 0) == 0)
+			log_info("spool event=discard-partial file=tmp/%s", de->d_name);
+	closedir(d);
+}
+
+/*
+ * Reads queue/: partial ID.tmp files are dropped, batch files indexed, and
+ * the names of files without entries go to freed.  free_seq ends past every
+ * free-N on disk.
+ */
+static void
+spool_scan_queue(struct spool *s, GQueue *freed)
+{
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = fdopendir(dup(s->qfd))) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		gboolean is_free = g_str_has_prefix(de->d_name, "free-");
+
+		if (is_free) {
+			guint64 seq = g_ascii_strtoull(de->d_name + 5, NULL, 10);
+			/* New names must never collide with one on disk. */
+			if (seq >= s->free_seq)
+				s->free_seq = seq + 1;
+		}
+		if (g_str_has_suffix(de->d_name, ".tmp")) {
+			if (unlinkat(s->qfd, de->d_name, 0) == 0)
+				log_info("spool event=discard-partial file=queue/%s", de->d_name);
+			continue;
+		}
+		if ((!is_free && !spool_valid_id(de->d_name)) ||
+		    strlen(de->d_name) >= sizeof ((struct spool_file *)0)->name ||
+		    spool_index_file(s, de->d_name))
+			continue;
+		g_queue_push_tail(freed, g_strdup(de->d_name));
+	}
+	closedir(d);
+}
+
+/*
+ * Puts the files without entries into the pool of free files, up to
+ * SPOOL_FREE_MAX (the rest are removed).  One still named after a queue id
+ * is renamed free-N only now that the scan is over, so that its new name
+ * cannot collide with one the scan had yet to see.
+ */
+static void
+spool_pool_free_files(struct spool *s, GQueue *freed)
+{
+	char *name;
+
+	while ((name = g_queue_pop_head(freed)) != NULL) {
+		char fresh[32];
+
+		snprintf(fresh, sizeof fresh, "free-%" G_GUINT64_FORMAT, s->free_seq++);
+		if (s->free_names.length >= SPOOL_FREE_MAX)
+			unlinkat(s->qfd, name, 0);
+		else if (g_str_has_prefix(name, "free-"))
+			g_queue_push_tail(&s->free_names, g_strdup(name));
+		else if (renameat(s->qfd, name, s->qfd, fresh) == 0)
+			g_queue_push_tail(&s->free_names, g_strdup(fresh));
+		g_free(name);
+	}
+}
+
 struct spool *
 spool_open(const char *dir, char **err)
 {
 	struct spool *s;
 	int dfd, i;
-	DIR *d;
-	struct dirent *de;
 	GQueue freed = G_QUEUE_INIT;
-	char *name;
 
 	if (g_mkdir_with_parents(dir, 0700) == -1) {
 		spool_seterr(err, "%s: %s", dir, strerror(errno));
@@ -229,49 +302,9 @@ spool_open(const char *dir, char **err)
 	fsync(dfd);
 	close(dfd);
 
-	/* tmp/ holds only writes that were never acknowledged: drop them. */
-	if ((d = fdopendir(dup(s->tmpfd))) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if (de->d_name[0] != '.' && unlinkat(s->tmpfd, de->d_name, 0) == 0)
-				log_info("spool event=discard-partial file=tmp/%s", de->d_name);
-		closedir(d);
-	}
-	if ((d = fdopendir(dup(s->qfd))) != NULL) {
-		while ((de = readdir(d)) != NULL) {
-			gboolean is_free = g_str_has_prefix(de->d_name, "free-");
-
-			if (is_free) {
-				guint64 seq = g_ascii_strtoull(de->d_name + 5, NULL, 10);
-				/* New names must never collide with one on disk. */
-				if (seq >= s->free_seq)
-					s->free_seq = seq + 1;
-			}
-			if (g_str_has_suffix(de->d_name, ".tmp")) {
-				if (unlinkat(s->qfd, de->d_name, 0) == 0)
-					log_info("spool event=discard-partial file=queue/%s", de->d_name);
-				continue;
-			}
-			if ((!is_free && !spool_valid_id(de->d_name)) ||
-			    strlen(de->d_name) >= sizeof ((struct spool_file *)0)->name ||
-			    spool_index_file(s, de->d_name))
-				continue;
-			/* No entries: a free file, named so once the queue ids are known. */
-			g_queue_push_tail(&freed, g_strdup(de->d_name));
-		}
-		closedir(d);
-	}
-	while ((name = g_queue_pop_head(&freed)) != NULL) {
-		char fresh[32];
-
-		snprintf(fresh, sizeof fresh, "free-%" G_GUINT64_FORMAT, s->free_seq++);
-		if (s->free_names.length >= SPOOL_FREE_MAX)
-			unlinkat(s->qfd, name, 0);
-		else if (g_str_has_prefix(name, "free-"))
-			g_queue_push_tail(&s->free_names, g_strdup(name));
-		else if (renameat(s->qfd, name, s->qfd, fresh) == 0)
-			g_queue_push_tail(&s->free_names, g_strdup(fresh));
-		g_free(name);
-	}
+	spool_discard_tmp(s);
+	spool_scan_queue(s, &freed);
+	spool_pool_free_files(s, &freed);
 	if (spool_inflight_recover(s, err) == -1) {
 		spool_close(s);
 		return NULL;
