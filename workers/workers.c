@@ -69,6 +69,10 @@ struct workers {
 	guint recycle_jobs;		/* jobs per worker before it is replaced */
 	struct worker *w;
 	GQueue *pending;		/* during workers_parse(): jobs not handed out */
+	/* workers_start() of a forked pool, while it forks the first workers:
+	 * the parser they inherit and its options */
+	struct parser *fork_parser;
+	const struct parser_worker_config *fork_pc;
 };
 
 static atomic_uint_fast64_t st_jobs, st_ok, st_crash, st_timeout, st_memory, st_error,
@@ -209,7 +213,7 @@ workers_child(struct workers *w, int fd, gboolean no_exec)
 	rl.rlim_cur = rl.rlim_max = (rlim_t)w->memory_bytes;
 	setrlimit(RLIMIT_AS, &rl);
 	if (no_exec)
-		_exit(workers_child_main(3, w->argv + 1));
+		_exit(workers_child_forked(w->fork_pc, w->fork_parser));
 	execv(w->exe, w->argv);
 #else
 	execve(w->exe, w->argv, w->envp);
@@ -864,11 +868,33 @@ workers_start(const struct config *cfg, const struct parser_worker_config *pc,
 		w->w[i].in = g_byte_array_new();
 		worker_reset(&w->w[i]);
 	}
-	for (i = 0; i < w->nworkers; i++)
-		if (worker_spawn(w, &w->w[i], TRUE, err) == -1) {
+	/* The rules compiled here once, inherited by every forked worker,
+	 * cost one compile instead of one per worker; a bad rules file is
+	 * reported here. */
+	if (w->no_exec) {
+		char *perr = NULL;
+
+		if ((w->fork_parser = parser_new(&pc->opts, &perr)) == NULL) {
+			/* as workers_ready() words a worker's own start-up error */
+			*err = g_strdup_printf("parser worker: %s", perr);
+			g_free(perr);
 			workers_free(w);
 			return NULL;
 		}
+		parser_set_gmime_only(w->fork_parser, pc->gmime_only);
+		w->fork_pc = pc;
+	}
+	for (i = 0; i < w->nworkers; i++)
+		if (worker_spawn(w, &w->w[i], TRUE, err) == -1)
+			break;
+	if (w->fork_parser != NULL)
+		parser_free(w->fork_parser);
+	w->fork_parser = NULL;
+	w->fork_pc = NULL;
+	if (i < w->nworkers) {
+		workers_free(w);
+		return NULL;
+	}
 
 	/* The first worker's hello: a bad rules file fails start-up. */
 	if (!forked && workers_ready(w, err) == -1) {
