@@ -109,9 +109,11 @@ struct workers *workers_new_parser(const struct config *cfg,
  * Same, for a caller with a single thread ("rebound parse"): the first
  * workers are forked from this process without an exec, as the libraries
  * are loaded already (an exec would relocate them again in every worker),
- * and they are not waited for, so that their start-up overlaps the
- * caller's reading of its input; workers_ready() then reports a bad rules
- * file.  Replacements are exec'd as usual, and so is every worker under
+ * and inherit the parser this call sets up (the rules compiled once, a bad
+ * rules file reported here); they are not waited for, so that their
+ * start-up overlaps the caller's reading of its input; workers_ready()
+ * reports a worker that could not start.  Replacements are exec'd as
+ * usual (and compile the rules themselves), and so is every worker under
  * AddressSanitizer or valgrind.
  */
 struct workers *workers_new_forked(const struct config *cfg,
