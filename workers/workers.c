@@ -684,12 +684,35 @@ worker_maybe_recycle(struct workers *w, struct worker *k)
 }
 
 /*
- * One turn of the pool: hand out pending jobs, send, wait up to the
- * nearest deadline (block) or not at all, and settle what the workers
- * answered.  Returns the number of jobs settled.
+ * Jobs given one at a time are handed out WORKERS_GATHER at a time while
+ * every worker has WORKERS_HUNGRY or more queued: one send and one
+ * wake-up of the worker for several requests.
+ */
+#define WORKERS_GATHER		(WORKERS_INFLIGHT / 2)
+#define WORKERS_HUNGRY		2
+
+/* A worker with too little queued to wait for more jobs to gather. */
+static gboolean
+workers_hungry(const struct workers *w)
+{
+	int j;
+
+	if (g_queue_get_length((GQueue *)&w->pending) >= WORKERS_GATHER)
+		return TRUE;
+	for (j = 0; j < w->nworkers; j++)
+		if (w->w[j].ninflight < WORKERS_HUNGRY)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * One turn of the pool: hand out pending jobs (when gather, only once
+ * workers_hungry()), send, wait up to the nearest deadline (block) or not
+ * at all, and settle what the workers answered.  Returns the number of
+ * jobs settled.
  */
 static size_t
-workers_turn(struct workers *w, gboolean block)
+workers_turn(struct workers *w, gboolean block, gboolean gather)
 {
 	struct pollfd *pfd = w->pfd;
 	GQueue *pending = &w->pending;
@@ -699,7 +722,8 @@ workers_turn(struct workers *w, gboolean block)
 
 	/* Hand pending jobs out one per worker per turn, so that a small
 	 * batch is spread over the pool, starting any that are missing. */
-	for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(pending); depth++)
+	for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(pending) &&
+	    (!gather || workers_hungry(w)); depth++)
 		for (j = 0; j < w->nworkers && !g_queue_is_empty(pending); j++) {
 			struct worker *k = &w->w[j];
 			char *err = NULL;
@@ -781,14 +805,14 @@ workers_submit(struct workers *w, struct workers_job *job)
 	job->settled = FALSE;
 	g_queue_push_tail(&w->pending, job);
 	w->unsettled++;
-	w->unsettled -= workers_turn(w, FALSE);
+	w->unsettled -= workers_turn(w, FALSE, TRUE);
 }
 
 size_t
 workers_step(struct workers *w)
 {
 	if (w->unsettled > 0)
-		w->unsettled -= workers_turn(w, TRUE);
+		w->unsettled -= workers_turn(w, TRUE, FALSE);
 	return w->unsettled;
 }
 
@@ -809,7 +833,7 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 	}
 	w->unsettled += n;
 	while (w->unsettled > 0)
-		w->unsettled -= workers_turn(w, TRUE);
+		w->unsettled -= workers_turn(w, TRUE, FALSE);
 	for (i = 0; i < n; i++)
 		if (jobs[i].status == WORKERS_OK)
 			ok++;
