@@ -5,10 +5,10 @@
  * worker pool (workers/workers.h; [parser] workers, cpu_seconds, memory_mb
  * from -c FILE or the defaults): GMime has aborted on crafted headers
  * before, and the neutraliser only knows the shapes seen so far.  The
- * workers are forked before the input is read, so that their start-up
- * overlaps the reading; messages go to the pool PARSE_BATCH at a time, the
- * workers render the printed lines (workers/render.h), and those are
- * written in input order.  A
+ * workers are forked before the input is read, and each message goes to
+ * the pool as soon as it is read, so that the workers parse while the
+ * files after it are read; the workers render the printed lines
+ * (workers/render.h), and those are written in input order.  A
  * message whose worker dies, or runs over its limits, is retried on a
  * fresh worker up to [parser] max_attempts times, then reported as the
  * daemon would quarantine it: "unparseable" on stderr and kind none with
@@ -31,26 +31,27 @@
 #include "workers/workers.h"
 
 /*
- * Messages handed to the pool at a time, or their bytes: a whole xargs
- * command line at once, so that the workers, forked while the files are
- * read, find all of it waiting; the byte bound keeps what the batch holds
- * in memory in check when many large files are given.
+ * Messages read and not printed yet, or their bytes: past either, reading
+ * waits for the workers, so that what is held in memory stays in check
+ * when many large files are given.
  */
 #define PARSE_BATCH		8192
 #define PARSE_BATCH_BYTES	(64u << 20)
 
-/* A message waiting for the pool. */
+/* A message given to the pool, until its lines are printed. */
 struct parse_msg {
 	char *file;
 	long index;
 	GBytes *data;
+	struct workers_job job;
+	int attempts;			/* given to the pool so many times */
 };
 
 struct parse_ctx {
 	struct parser *p;		/* --no-fork */
 	struct workers *pool;		/* otherwise */
 	int max_attempts;
-	GPtrArray *queue;		/* struct parse_msg *, for the pool */
+	GQueue queue;			/* struct parse_msg *, in input order */
 	gsize queued;			/* bytes of message in queue */
 	char *pool_err;			/* the pool could not start: nothing more is done */
 	const char *envelope_rcpt;
@@ -83,16 +84,12 @@ parse_msg_free(gpointer p)
 {
 	struct parse_msg *m = p;
 
+	workers_job_clear(&m->job);
 	g_free(m->file);
 	g_bytes_unref(m->data);
 	g_free(m);
 }
 
-/*
- * Parse the queued messages in the pool and print them in order.  A job
- * the pool could not finish is tried again, on a fresh worker (the pool
- * replaces one that died), until it has had max_attempts.
- */
 /* The pool's workers have started (0), or it cannot parse anything (-1, c->pool_err). */
 static int
 parse_ready(struct parse_ctx *c)
@@ -100,78 +97,53 @@ parse_ready(struct parse_ctx *c)
 	if (c->pool_err != NULL)
 		return -1;
 	if (workers_ready(c->pool, &c->pool_err) == -1) {
-		g_ptr_array_set_size(c->queue, 0);
+		g_queue_clear_full(&c->queue, parse_msg_free);
 		c->queued = 0;
 		return -1;
 	}
 	return 0;
 }
 
+/*
+ * Print the messages at the head of the queue that the pool has settled,
+ * in order; one the pool could not finish is given to it again (the pool
+ * replaces a worker that died) until it has had max_attempts.  Waits for
+ * the workers until the queue is empty (all), or back within its bounds.
+ */
 static void
-parse_flush(struct parse_ctx *c)
+parse_drain(struct parse_ctx *c, gboolean all)
 {
-	guint n = c->queue->len, i, k;
-	struct workers_job *jobs, *todo;
-	guint *map;
-	int *attempts;
-	gboolean again = n > 0;
+	struct parse_msg *m;
 
-	if (n == 0 || parse_ready(c) == -1)
-		return;
-	jobs = g_new0(struct workers_job, n);
-	todo = g_new0(struct workers_job, n);
-	map = g_new(guint, n);
-	attempts = g_new0(int, n);
-	for (i = 0; i < n; i++) {
-		struct parse_msg *m = c->queue->pdata[i];
-		jobs[i].data = g_bytes_get_data(m->data, &jobs[i].len);
-		jobs[i].envelope_rcpt = c->envelope_rcpt;
-		jobs[i].render = c->format;
-		jobs[i].file = m->file;
-		jobs[i].index = m->index;
-		jobs[i].status = WORKERS_ERROR;
-	}
-	while (again) {
-		again = FALSE;
-		for (i = 0, k = 0; i < n; i++)
-			if (jobs[i].status != WORKERS_OK && attempts[i] < c->max_attempts) {
-				workers_job_clear(&jobs[i]);
-				todo[k] = jobs[i];
-				map[k++] = i;
-				attempts[i]++;
+	for (;;) {
+		while ((m = g_queue_peek_head(&c->queue)) != NULL && m->job.settled) {
+			if (m->job.status != WORKERS_OK && m->attempts < c->max_attempts) {
+				workers_job_clear(&m->job);
+				m->attempts++;
+				workers_submit(c->pool, &m->job);
+				continue;
 			}
-		if (k == 0)
-			break;
-		workers_parse(c->pool, todo, k);
-		for (i = 0; i < k; i++) {
-			jobs[map[i]] = todo[i];
-			if (todo[i].status != WORKERS_OK && attempts[map[i]] < c->max_attempts)
-				again = TRUE;
+			if (m->job.status == WORKERS_OK) {
+				gsize len;
+				const char *out = g_bytes_get_data(m->job.out, &len);
+
+				parse_print(out, len, m->job.notes);
+			} else {
+				struct report *r = report_new(REPORT_KIND_NONE);
+
+				r->outcome = workers_outcome(&m->job, m->attempts);
+				print_report(c, m->file, m->index, r);
+				report_free(r);
+			}
+			g_queue_pop_head(&c->queue);
+			c->queued -= m->job.len;
+			parse_msg_free(m);
 		}
+		if (g_queue_is_empty(&c->queue) || (!all && c->queue.length < PARSE_BATCH &&
+		    c->queued < PARSE_BATCH_BYTES))
+			return;
+		workers_step(c->pool);
 	}
-	for (i = 0; i < n; i++) {
-		struct parse_msg *m = c->queue->pdata[i];
-
-		if (jobs[i].status == WORKERS_OK) {
-			gsize len;
-			const char *out = g_bytes_get_data(jobs[i].out, &len);
-
-			parse_print(out, len, jobs[i].notes);
-		} else {
-			struct report *r = report_new(REPORT_KIND_NONE);
-
-			r->outcome = workers_outcome(&jobs[i], attempts[i]);
-			print_report(c, m->file, m->index, r);
-			report_free(r);
-		}
-		workers_job_clear(&jobs[i]);
-	}
-	g_ptr_array_set_size(c->queue, 0);
-	c->queued = 0;
-	g_free(jobs);
-	g_free(todo);
-	g_free(map);
-	g_free(attempts);
 }
 
 static void
@@ -187,18 +159,29 @@ parse_one(struct parse_ctx *c, const char *file, long index, GBytes *whole, cons
 		report_free(r);
 		return;
 	}
-	if (c->pool_err != NULL)
+	if (parse_ready(c) == -1)
 		return;
 	m = g_new0(struct parse_msg, 1);
 	m->file = g_strdup(file);
 	m->index = index;
-	/* A reference, not a copy: the files of a batch are held once. */
+	/* A reference, not a copy: an mbox is held once. */
 	m->data = g_bytes_new_from_bytes(whole, (gsize)(data - (const char *)g_bytes_get_data(whole,
 	    NULL)), len);
-	g_ptr_array_add(c->queue, m);
+	m->job.data = g_bytes_get_data(m->data, &m->job.len);
+	m->job.envelope_rcpt = c->envelope_rcpt;
+	m->job.render = c->format;
+	m->job.file = m->file;
+	m->job.index = m->index;
+	m->job.status = WORKERS_ERROR;
+	g_queue_push_tail(&c->queue, m);
 	c->queued += len;
-	if (c->queue->len >= PARSE_BATCH || c->queued >= PARSE_BATCH_BYTES)
-		parse_flush(c);
+	if (c->max_attempts < 1)
+		m->job.settled = TRUE;	/* never tried: reported as the daemon would */
+	else {
+		m->attempts = 1;
+		workers_submit(c->pool, &m->job);
+	}
+	parse_drain(c, FALSE);
 }
 
 static char *
@@ -401,7 +384,6 @@ cmd_parse(int argc, char **argv)
 		/* A command's stderr is for its findings: the pool's start-up line is not one. */
 		log_set_level_name("warn");
 		c.pool = workers_new_forked(cfg, &pc, &err);
-		c.queue = g_ptr_array_new_with_free_func(parse_msg_free);
 		c.max_attempts = (int)cfg->parser_max_attempts;
 	}
 	if (c.p == NULL && c.pool == NULL) {
@@ -415,8 +397,8 @@ cmd_parse(int argc, char **argv)
 		parse_path(&c, mboxes[i], 'm');
 	for (i = 0; maildirs != NULL && maildirs[i] != NULL; i++)
 		parse_maildir(&c, maildirs[i]);
-	if (c.pool != NULL)
-		parse_flush(&c);
+	if (c.pool != NULL && c.pool_err == NULL)
+		parse_drain(&c, TRUE);
 	fflush(stdout);
 	if (c.pool_err != NULL) {
 		fprintf(stderr, "rebound: %s\n", c.pool_err);
@@ -426,9 +408,9 @@ cmd_parse(int argc, char **argv)
 out:
 	if (c.p != NULL)
 		parser_free(c.p);
+	/* Before the pool: a job of an unsettled message may still be the pool's. */
+	g_queue_clear_full(&c.queue, parse_msg_free);
 	workers_free(c.pool);
-	if (c.queue != NULL)
-		g_ptr_array_free(c.queue, TRUE);
 	if (c.out != NULL)
 		g_string_free(c.out, TRUE);
 	if (c.err != NULL)

@@ -68,7 +68,13 @@ struct workers {
 	gint64 wall_us;
 	guint recycle_jobs;		/* jobs per worker before it is replaced */
 	struct worker *w;
-	GQueue *pending;		/* during workers_parse(): jobs not handed out */
+	GQueue pending;			/* jobs not handed out yet */
+	size_t unsettled;		/* jobs given, without a status yet */
+	struct pollfd *pfd;		/* one per worker */
+	/* workers_start() of a forked pool, while it forks the first workers:
+	 * the parser they inherit and its options */
+	struct parser *fork_parser;
+	const struct parser_worker_config *fork_pc;
 };
 
 static atomic_uint_fast64_t st_jobs, st_ok, st_crash, st_timeout, st_memory, st_error,
@@ -149,6 +155,7 @@ static void
 workers_finish(struct workers_job *job, int status, char *detail)
 {
 	job->status = status;
+	job->settled = TRUE;
 	g_free(job->detail);
 	job->detail = detail;
 	workers_count(status);
@@ -209,7 +216,7 @@ workers_child(struct workers *w, int fd, gboolean no_exec)
 	rl.rlim_cur = rl.rlim_max = (rlim_t)w->memory_bytes;
 	setrlimit(RLIMIT_AS, &rl);
 	if (no_exec)
-		_exit(workers_child_main(3, w->argv + 1));
+		_exit(workers_child_forked(w->fork_pc, w->fork_parser));
 	execv(w->exe, w->argv);
 #else
 	execve(w->exe, w->argv, w->envp);
@@ -368,7 +375,7 @@ worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char 
 
 	wstatus = worker_reap(k);
 	for (i = k->ninflight - 1; i >= 1; i--)
-		g_queue_push_head(w->pending, k->inflight[i]);
+		g_queue_push_head(&w->pending, k->inflight[i]);
 	if (job != NULL) {
 		if (protocol != NULL) {
 			status = WORKERS_CRASH;
@@ -676,12 +683,143 @@ worker_maybe_recycle(struct workers *w, struct worker *k)
 	}
 }
 
+/*
+ * Jobs given one at a time are handed out WORKERS_GATHER at a time while
+ * every worker has WORKERS_HUNGRY or more queued: one send and one
+ * wake-up of the worker for several requests.
+ */
+#define WORKERS_GATHER		(WORKERS_INFLIGHT / 2)
+#define WORKERS_HUNGRY		2
+
+/* A worker with too little queued to wait for more jobs to gather. */
+static gboolean
+workers_hungry(const struct workers *w)
+{
+	int j;
+
+	if (g_queue_get_length((GQueue *)&w->pending) >= WORKERS_GATHER)
+		return TRUE;
+	for (j = 0; j < w->nworkers; j++)
+		if (w->w[j].ninflight < WORKERS_HUNGRY)
+			return TRUE;
+	return FALSE;
+}
+
+/*
+ * One turn of the pool: hand out pending jobs (when gather, only once
+ * workers_hungry()), send, wait up to the nearest deadline (block) or not
+ * at all, and settle what the workers answered.  Returns the number of
+ * jobs settled.
+ */
+static size_t
+workers_turn(struct workers *w, gboolean block, gboolean gather)
+{
+	struct pollfd *pfd = w->pfd;
+	GQueue *pending = &w->pending;
+	size_t done = 0;
+	gint64 now, first = G_MAXINT64;
+	int j, depth, busy = 0, timeout, r;
+
+	/* Hand pending jobs out one per worker per turn, so that a small
+	 * batch is spread over the pool, starting any that are missing. */
+	for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(pending) &&
+	    (!gather || workers_hungry(w)); depth++)
+		for (j = 0; j < w->nworkers && !g_queue_is_empty(pending); j++) {
+			struct worker *k = &w->w[j];
+			char *err = NULL;
+
+			if (k->ninflight != depth ||
+			    k->jobs_done + (guint)k->ninflight >= w->recycle_jobs)
+				continue;
+			if (k->pid == -1 && worker_spawn(w, k, FALSE, &err) == -1) {
+				log_warnx("workers slot=%d cannot start a worker: %s", j, err);
+				workers_finish(g_queue_pop_head(pending), WORKERS_ERROR, err);
+				done++;
+				continue;
+			}
+			worker_queue(w, k, g_queue_pop_head(pending));
+		}
+	for (j = 0; j < w->nworkers; j++) {
+		struct worker *k = &w->w[j];
+
+		if (k->nsent < k->ninflight && worker_send(k) == -1)
+			done += worker_broken(w, k);
+	}
+	now = g_get_monotonic_time();
+	for (j = 0; j < w->nworkers; j++) {
+		struct worker *k = &w->w[j];
+
+		pfd[j].fd = -1;
+		pfd[j].events = 0;
+		pfd[j].revents = 0;
+		if (k->ninflight == 0)
+			continue;
+		if (now >= k->deadline) {
+			done += (size_t)worker_fail(w, k, TRUE, NULL);
+			continue;
+		}
+		pfd[j].fd = k->fd;
+		pfd[j].events = POLLIN;
+		if (k->nsent < k->ninflight)
+			pfd[j].events |= POLLOUT;
+		if (k->deadline < first)
+			first = k->deadline;
+		busy++;
+	}
+	if (busy == 0)
+		return done;
+	timeout = block ? (int)MIN((first - now + 999) / 1000, 1000) : 0;
+	r = poll(pfd, (nfds_t)w->nworkers, timeout);
+	if (r == -1 && errno != EINTR)
+		fatal("workers: poll");
+	for (j = 0; r > 0 && j < w->nworkers; j++) {
+		struct worker *k = &w->w[j];
+		const char *protocol = NULL;
+		int rc = 0, got = 0;
+
+		if (pfd[j].fd == -1 || pfd[j].revents == 0 || k->ninflight == 0)
+			continue;
+		if ((pfd[j].revents & POLLOUT) && worker_send(k) == -1) {
+			done += worker_broken(w, k);
+			continue;
+		}
+		if (pfd[j].revents & (POLLIN | POLLHUP | POLLERR))
+			rc = worker_recv(w, k, &protocol, &got);
+		done += (size_t)got;
+		if (rc == -1)
+			done += (size_t)worker_fail(w, k, FALSE, protocol);
+		else
+			worker_maybe_recycle(w, k);
+	}
+	return done;
+}
+
+void
+workers_submit(struct workers *w, struct workers_job *job)
+{
+	job->report = NULL;
+	job->out = NULL;
+	job->notes = NULL;
+	job->detail = NULL;
+	job->status = WORKERS_ERROR;
+	job->settled = FALSE;
+	g_queue_push_tail(&w->pending, job);
+	w->unsettled++;
+	w->unsettled -= workers_turn(w, FALSE, TRUE);
+}
+
+size_t
+workers_step(struct workers *w)
+{
+	if (w->unsettled > 0)
+		w->unsettled -= workers_turn(w, TRUE, FALSE);
+	return w->unsettled;
+}
+
 int
 workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 {
-	struct pollfd *pfd = g_new0(struct pollfd, w->nworkers);
-	GQueue pending = G_QUEUE_INIT;
-	size_t done = 0, i;
+	size_t i;
 	int ok = 0;
 
 	for (i = 0; i < n; i++) {
@@ -690,89 +828,15 @@ workers_parse(struct workers *w, struct workers_job *jobs, size_t n)
 		jobs[i].notes = NULL;
 		jobs[i].detail = NULL;
 		jobs[i].status = WORKERS_ERROR;
-		g_queue_push_tail(&pending, &jobs[i]);
+		jobs[i].settled = FALSE;
+		g_queue_push_tail(&w->pending, &jobs[i]);
 	}
-	w->pending = &pending;
-	while (done < n) {
-		gint64 now, first = G_MAXINT64;
-		int j, depth, busy = 0, timeout, r;
-
-		/* Hand pending jobs out one per worker per turn, so that a small
-		 * batch is spread over the pool, starting any that are missing. */
-		for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(&pending); depth++)
-			for (j = 0; j < w->nworkers && !g_queue_is_empty(&pending); j++) {
-				struct worker *k = &w->w[j];
-				char *err = NULL;
-
-				if (k->ninflight != depth ||
-				    k->jobs_done + (guint)k->ninflight >= w->recycle_jobs)
-					continue;
-				if (k->pid == -1 && worker_spawn(w, k, FALSE, &err) == -1) {
-					log_warnx("workers slot=%d cannot start a worker: %s", j, err);
-					workers_finish(g_queue_pop_head(&pending), WORKERS_ERROR, err);
-					done++;
-					continue;
-				}
-				worker_queue(w, k, g_queue_pop_head(&pending));
-			}
-		for (j = 0; j < w->nworkers; j++) {
-			struct worker *k = &w->w[j];
-
-			if (k->nsent < k->ninflight && worker_send(k) == -1)
-				done += worker_broken(w, k);
-		}
-		now = g_get_monotonic_time();
-		for (j = 0; j < w->nworkers; j++) {
-			struct worker *k = &w->w[j];
-
-			pfd[j].fd = -1;
-			pfd[j].events = 0;
-			pfd[j].revents = 0;
-			if (k->ninflight == 0)
-				continue;
-			if (now >= k->deadline) {
-				done += (size_t)worker_fail(w, k, TRUE, NULL);
-				continue;
-			}
-			pfd[j].fd = k->fd;
-			pfd[j].events = POLLIN;
-			if (k->nsent < k->ninflight)
-				pfd[j].events |= POLLOUT;
-			if (k->deadline < first)
-				first = k->deadline;
-			busy++;
-		}
-		if (busy == 0)
-			continue;
-		timeout = (int)MIN((first - now + 999) / 1000, 1000);
-		r = poll(pfd, (nfds_t)w->nworkers, timeout);
-		if (r == -1 && errno != EINTR)
-			fatal("workers: poll");
-		for (j = 0; r > 0 && j < w->nworkers; j++) {
-			struct worker *k = &w->w[j];
-			const char *protocol = NULL;
-			int rc = 0, got = 0;
-
-			if (pfd[j].fd == -1 || pfd[j].revents == 0 || k->ninflight == 0)
-				continue;
-			if ((pfd[j].revents & POLLOUT) && worker_send(k) == -1) {
-				done += worker_broken(w, k);
-				continue;
-			}
-			if (pfd[j].revents & (POLLIN | POLLHUP | POLLERR))
-				rc = worker_recv(w, k, &protocol, &got);
-			done += (size_t)got;
-			if (rc == -1)
-				done += (size_t)worker_fail(w, k, FALSE, protocol);
-			else
-				worker_maybe_recycle(w, k);
-		}
-	}
-	w->pending = NULL;
+	w->unsettled += n;
+	while (w->unsettled > 0)
+		w->unsettled -= workers_turn(w, TRUE, FALSE);
 	for (i = 0; i < n; i++)
 		if (jobs[i].status == WORKERS_OK)
 			ok++;
-	g_free(pfd);
 	return ok;
 }
 
@@ -859,16 +923,40 @@ workers_start(const struct config *cfg, const struct parser_worker_config *pc,
 	}
 #endif
 	w->w = g_new0(struct worker, w->nworkers);
+	w->pfd = g_new0(struct pollfd, w->nworkers);
+	g_queue_init(&w->pending);
 	for (i = 0; i < w->nworkers; i++) {
 		w->w[i].slot = i;
 		w->w[i].in = g_byte_array_new();
 		worker_reset(&w->w[i]);
 	}
-	for (i = 0; i < w->nworkers; i++)
-		if (worker_spawn(w, &w->w[i], TRUE, err) == -1) {
+	/* The rules compiled here once, inherited by every forked worker,
+	 * cost one compile instead of one per worker; a bad rules file is
+	 * reported here. */
+	if (w->no_exec) {
+		char *perr = NULL;
+
+		if ((w->fork_parser = parser_new(&pc->opts, &perr)) == NULL) {
+			/* as workers_ready() words a worker's own start-up error */
+			*err = g_strdup_printf("parser worker: %s", perr);
+			g_free(perr);
 			workers_free(w);
 			return NULL;
 		}
+		parser_set_gmime_only(w->fork_parser, pc->gmime_only);
+		w->fork_pc = pc;
+	}
+	for (i = 0; i < w->nworkers; i++)
+		if (worker_spawn(w, &w->w[i], TRUE, err) == -1)
+			break;
+	if (w->fork_parser != NULL)
+		parser_free(w->fork_parser);
+	w->fork_parser = NULL;
+	w->fork_pc = NULL;
+	if (i < w->nworkers) {
+		workers_free(w);
+		return NULL;
+	}
 
 	/* The first worker's hello: a bad rules file fails start-up. */
 	if (!forked && workers_ready(w, err) == -1) {
@@ -940,6 +1028,8 @@ workers_free(struct workers *w)
 		g_byte_array_unref(w->w[i].in);
 	}
 	g_free(w->w);
+	g_free(w->pfd);
+	g_queue_clear(&w->pending);
 	g_strfreev(w->argv);
 	g_strfreev(w->envp);
 	g_free(w->exe);

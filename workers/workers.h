@@ -79,6 +79,7 @@ struct workers_job {
 	GBytes *out;			/* out: render, status WORKERS_OK: standard output */
 	char *notes;			/* out (g_free): render: standard error, or NULL */
 	int status;			/* out: enum workers_status */
+	gboolean settled;		/* out: status is final (workers_submit()) */
 	char *detail;			/* out (g_free): "signal=6 (SIGABRT)", ... */
 };
 
@@ -108,9 +109,11 @@ struct workers *workers_new_parser(const struct config *cfg,
  * Same, for a caller with a single thread ("rebound parse"): the first
  * workers are forked from this process without an exec, as the libraries
  * are loaded already (an exec would relocate them again in every worker),
- * and they are not waited for, so that their start-up overlaps the
- * caller's reading of its input; workers_ready() then reports a bad rules
- * file.  Replacements are exec'd as usual, and so is every worker under
+ * and inherit the parser this call sets up (the rules compiled once, a bad
+ * rules file reported here); they are not waited for, so that their
+ * start-up overlaps the caller's reading of its input; workers_ready()
+ * reports a worker that could not start.  Replacements are exec'd as
+ * usual (and compile the rules themselves), and so is every worker under
  * AddressSanitizer or valgrind.
  */
 struct workers *workers_new_forked(const struct config *cfg,
@@ -126,6 +129,18 @@ void workers_free(struct workers *w);
  * job has a status.  Returns the number of jobs with WORKERS_OK.
  */
 int workers_parse(struct workers *w, struct workers_job *jobs, size_t n);
+/*
+ * The same one job at a time, for a caller that reads its messages while
+ * the workers parse the ones before: workers_submit() queues job (which
+ * must stay put until settled), hands out what it can and settles what
+ * has been answered, without waiting; workers_step() waits for the
+ * workers once and returns the number of jobs given not settled yet.  A
+ * job is done when job->settled; jobs settle in any order.  Not to be
+ * mixed with a workers_parse() call on the same pool while jobs are
+ * unsettled.
+ */
+void workers_submit(struct workers *w, struct workers_job *job);
+size_t workers_step(struct workers *w);
 /* Free a job's outputs and reset them, keeping its inputs. */
 void workers_job_clear(struct workers_job *job);
 

@@ -252,57 +252,27 @@ worker_send_lines(int fd, const struct report *r, int format, const char *file, 
 	return worker_frame_v(fd, WORKERS_FRAME_OUTPUT, parts, 3);
 }
 
-int
-workers_child_main(int argc, char **argv)
+/*
+ * Serve jobs with the parser set up (p, owned): enter the sandbox, say
+ * hello, parse until the pool closes the socket.  The exit status.
+ */
+static int
+worker_serve(int fd, struct parser *p, long cpu_seconds)
 {
-	struct parser_worker_config pc;
-	struct parser *p;
 	char *err = NULL;
-	long cpu_seconds;
-	struct stat st;
-	int fd = WORKERS_FD;
 
-	if (argc != 3 || strcmp(argv[1], "--options") != 0) {
-		worker_usage();
-		return 2;
-	}
-	if (parser_config_decode(argv[2], &pc, &err) < 0) {
-		fprintf(stderr, "rebound parse-worker: %s\n", err);
-		g_free(err);
-		return 2;
-	}
-	log_set_level_name(pc.log_level);
-	log_set_format_name(pc.log_format);
-	cpu_seconds = (long)pc.cpu_seconds;
 	if (cpu_seconds < 1)
 		cpu_seconds = 1;
-	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
-		worker_usage();
-		parser_config_worker_clear(&pc);
-		return 2;
-	}
-	g_log_set_default_handler(worker_glog, NULL);
-
-	if ((p = parser_new(&pc.opts, &err)) == NULL) {
-		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
-		log_warnx("parse-worker pid=%ld parser: %s", (long)getpid(), err);
-		g_free(err);
-		parser_config_worker_clear(&pc);
-		return 1;
-	}
-	parser_set_gmime_only(p, pc.gmime_only);
 	/* From here on the input is hostile: no root, only parsing's system calls. */
 	if (sandbox_enter(&err) == -1) {
 		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
 		log_warnx("parse-worker pid=%ld sandbox: %s", (long)getpid(), err);
 		g_free(err);
 		parser_free(p);
-		parser_config_worker_clear(&pc);
 		return 1;
 	}
 	if (worker_frame(fd, WORKERS_FRAME_HELLO, NULL, 0) == -1) {
 		parser_free(p);
-		parser_config_worker_clear(&pc);
 		return 1;
 	}
 
@@ -355,6 +325,54 @@ workers_child_main(int argc, char **argv)
 			break;
 	}
 	parser_free(p);
-	parser_config_worker_clear(&pc);
 	return 0;
+}
+
+int
+workers_child_forked(const struct parser_worker_config *pc, struct parser *p)
+{
+	log_set_level_name(pc->log_level);
+	log_set_format_name(pc->log_format);
+	g_log_set_default_handler(worker_glog, NULL);
+	return worker_serve(WORKERS_FD, p, (long)pc->cpu_seconds);
+}
+
+int
+workers_child_main(int argc, char **argv)
+{
+	struct parser_worker_config pc;
+	struct parser *p;
+	char *err = NULL;
+	struct stat st;
+	int fd = WORKERS_FD, rc;
+
+	if (argc != 3 || strcmp(argv[1], "--options") != 0) {
+		worker_usage();
+		return 2;
+	}
+	if (parser_config_decode(argv[2], &pc, &err) < 0) {
+		fprintf(stderr, "rebound parse-worker: %s\n", err);
+		g_free(err);
+		return 2;
+	}
+	log_set_level_name(pc.log_level);
+	log_set_format_name(pc.log_format);
+	if (fstat(fd, &st) == -1 || !S_ISSOCK(st.st_mode)) {
+		worker_usage();
+		parser_config_worker_clear(&pc);
+		return 2;
+	}
+	g_log_set_default_handler(worker_glog, NULL);
+
+	if ((p = parser_new(&pc.opts, &err)) == NULL) {
+		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));
+		log_warnx("parse-worker pid=%ld parser: %s", (long)getpid(), err);
+		g_free(err);
+		parser_config_worker_clear(&pc);
+		return 1;
+	}
+	parser_set_gmime_only(p, pc.gmime_only);
+	rc = worker_serve(fd, p, (long)pc.cpu_seconds);
+	parser_config_worker_clear(&pc);
+	return rc;
 }

@@ -20,6 +20,8 @@
 #ifndef REBOUND_WORKERS_PROTO_H
 #define REBOUND_WORKERS_PROTO_H
 
+#include "workers/parser_config.h"
+
 #define WORKERS_FD		3
 #define WORKERS_MAGIC		"RBJ2"
 #define WORKERS_REQ_HDR		32
@@ -35,5 +37,13 @@
 #define WORKERS_FRAME_NOTE	'N'
 #define WORKERS_FRAME_REPORT	'R'
 #define WORKERS_FRAME_OUTPUT	'O'
+
+/*
+ * The worker's main in a child forked without an exec, with the parser
+ * its parent set up before forking (p, now the child's; gmime_only set
+ * already): the rules are compiled once for all such workers instead of
+ * once in each.  Returns the exit status.
+ */
+int workers_child_forked(const struct parser_worker_config *pc, struct parser *p);
 
 #endif

@@ -690,19 +690,92 @@ test_forked(void)
 	config_free(cfg);
 }
 
-/* A forked pool reports a rules file it cannot load when asked if it is ready. */
+/*
+ * Jobs given one at a time (workers_submit) settle as workers_parse()
+ * would settle them: each rendered as in-process, the crash charged to
+ * its own job only, and workers_step() counts down to zero.
+ */
+static void
+test_submit(void)
+{
+	struct config *cfg = test_config(2, 10, 512);
+	const char *files[] = { "workers/dsn-userunknown.eml", "parsers/arf-abuse.eml",
+	    "workers/hook-abort.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml",
+	    "parsers/arf-abuse.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml",
+	    "parsers/arf-abuse.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml",
+	    "parsers/arf-abuse.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml",
+	    "parsers/arf-abuse.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml",
+	    "parsers/arf-abuse.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml" };
+	struct workers_job jobs[G_N_ELEMENTS(files)];
+	char *data[G_N_ELEMENTS(files)], *err = NULL;
+	struct parser_worker_config pc;
+	struct parser *p;
+	struct workers *w;
+	size_t i, left, steps = 0;
+
+	parser_config_worker(cfg, cfg->parser_rules, &pc);
+	p = parser_new(&pc.opts, &err);
+	g_assert_nonnull(p);
+	w = workers_new_forked(cfg, &pc, &err);
+	g_assert_nonnull(w);
+	g_assert_cmpint(workers_ready(w, &err), ==, 0);
+	memset(jobs, 0, sizeof(jobs));
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		data[i] = fixture(files[i], &jobs[i].len);
+		jobs[i].data = data[i];
+		jobs[i].render = RENDER_JSON;
+		jobs[i].file = files[i];
+		jobs[i].index = -1;
+		workers_submit(w, &jobs[i]);
+	}
+	while ((left = workers_step(w)) > 0) {
+		g_assert_cmpuint(left, <=, G_N_ELEMENTS(files));
+		g_assert_cmpuint(++steps, <, 10000);
+	}
+	for (i = 0; i < G_N_ELEMENTS(files); i++) {
+		g_assert_true(jobs[i].settled);
+		if (strstr(files[i], "hook-abort") != NULL) {
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
+			g_assert_null(jobs[i].out);
+		} else {
+			struct report *r = parser_parse(p, data[i], jobs[i].len, NULL);
+			GString *out = g_string_new(NULL), *notes = g_string_new(NULL);
+			gsize len;
+			const char *got;
+
+			render_report(out, notes, RENDER_JSON | RENDER_WIRE_ORDER, files[i], -1, r);
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_OK);
+			got = g_bytes_get_data(jobs[i].out, &len);
+			g_assert_cmpuint(len, ==, out->len);
+			g_assert_true(memcmp(got, out->str, len) == 0);
+			g_string_free(out, TRUE);
+			g_string_free(notes, TRUE);
+			report_free(r);
+		}
+		workers_job_clear(&jobs[i]);
+		g_free(data[i]);
+	}
+	workers_free(w);
+	parser_free(p);
+	config_free(cfg);
+}
+
+/* A forked pool compiles the rules before forking: a bad file fails its start. */
 static void
 test_forked_bad_rules(void)
 {
 	struct config *cfg = test_config(2, 10, 512);
 	struct parser_worker_config pc;
+	struct workers_stats before, after;
 	struct workers *w;
 	char *err = NULL;
 
 	parser_config_worker(cfg, "/nonexistent/rules.conf", &pc);
+	workers_stats(&before);
 	w = workers_new_forked(cfg, &pc, &err);
-	g_assert_nonnull(w);
-	g_assert_cmpint(workers_ready(w, &err), ==, -1);
+	workers_stats(&after);
+	g_assert_null(w);
+	g_assert_cmpuint(after.spawned, ==, before.spawned);
 	g_assert_nonnull(err);
 	g_assert_nonnull(strstr(err, "parser worker: /nonexistent/rules.conf"));
 	g_free(err);
@@ -766,6 +839,7 @@ main(int argc, char **argv)
 	g_test_add_func("/workers/quarantine_policy", test_quarantine_policy);
 	g_test_add_func("/workers/forked", test_forked);
 	g_test_add_func("/workers/forked_bad_rules", test_forked_bad_rules);
+	g_test_add_func("/workers/submit", test_submit);
 	g_free(self);
 	g_free(dir);
 	return g_test_run();
