@@ -34,6 +34,10 @@ SOURCES = {
     "mimekit": ("jstedfast/MimeKit", "MIT (LICENSE)", [r"^UnitTests/TestData/messages/[^/]+\.(?:txt|eml)$"], False),
     "froide": ("okfde/froide", "MIT (LICENSE.txt)",
                [r"^froide/bounce/testdata/[^/]+\.txt$", r"^froide/foirequest/tests/testdata/test_mail_[^/]+\.txt$"], False),
+    # Bounces and the like from SpamAssassin's bug tracker, kept as rule tests
+    # (each rule's folder: messages, and a .cf saying which rules must hit).
+    "spamassassin": ("apache/spamassassin", "Apache-2.0 (LICENSE)",
+                     [r"^t\.rules/[A-Z0-9_]+/[^/.]+(-[0-9]+)?$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 
@@ -80,7 +84,9 @@ def main():
                 continue    # a large file the snapshot lists but does not hold
             if len(data) > MAX_SIZE:
                 continue    # keeps the repository small; no bounce is this large
-            base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", 2)[-1].replace("/", "_"))
+            # SpamAssassin's rule folders reuse file names: keep the folder.
+            keep = 1 if name == "spamassassin" else 2
+            base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", keep)[-1].replace("/", "_"))
             if mbox:
                 for i, m in enumerate(split_mbox(data)):
                     with open(os.path.join(dest, "%s.%d.eml" % (base, i)), "wb") as f:

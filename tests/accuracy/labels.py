@@ -36,6 +36,48 @@ def fbl(rcpt):
 NONE = []
 
 LABELS = {
+    "spamassassin": {
+        # SMTP32: "User mailbox exceeds allowed size: arted@arted.com.do", no code
+        "BOUNCE_MESSAGE_1.eml": [rec("arted@arted.com.do", "mailboxfull", "")],
+        # qmail: "This address no longer accepts mail."
+        "BOUNCE_MESSAGE_2.eml": [rec("es@motoworld.com", "userunknown", "")],
+        # qmail: "Sorry, I couldn't find any host named takacho.com. (#5.1.2)"
+        "BOUNCE_MESSAGE_3.eml": [rec("erulefoxvw@takacho.com", "hostunknown", "5.1.2")],
+        # qmail: "This message is looping: it already has my Delivered-To line. (#5.4.6)"
+        "BOUNCE_MESSAGE_4.eml": [rec("sian.clifford@mandmproperties.co.uk", "networkerror", "5.4.6")],
+        # qmail/vpopmail: the catch-all's maildir could not be written, "system error"
+        "BOUNCE_MESSAGE_6.eml": [rec("abkowal@player.pl", "systemerror", "")],
+        "BOUNCE_MESSAGE_fp-bug5900-1.eml": [rec("abkowal@player.pl", "systemerror", "")],
+        # qmail: "550 5.1.1 ... User unknown in virtual mailbox table"
+        "BOUNCE_MESSAGE_7.eml": [rec("e00bc3e7@abto.bg", "userunknown", "5.1.1")],
+        # Exchange DSN, Status 5.1.1 and no text
+        "BOUNCE_MESSAGE_14.eml": [rec("s.woolcock@cris.unu.edu", "userunknown", "5.1.1")],
+        "BOUNCE_MESSAGE_bug5884_att4343_tbwamerlin.eml": [rec("b16f1252@tequila.ro", "userunknown", "5.1.1")],
+        # Exchange DSN, Status 5.2.2 and no text
+        "BOUNCE_MESSAGE_bug5884_att4343_2.eml": [rec("vos01589@planet.nl", "mailboxfull", "5.2.2")],
+        # Exim delay warnings: delayed recipients are "expired"
+        "BOUNCE_MESSAGE_bug-5942-1.eml": [rec("marketing@moneypost.ru", "expired", "4.2.2", "delayed"),
+                                          rec("wowa@moneypost.ru", "expired", "", "delayed")],
+        "BOUNCE_MESSAGE_bug-5942-2.eml": [rec("doska@alldo.ru", "expired", "", "delayed")],
+        # An empty "Automatically rejected mail" MDN: names no recipient
+        "BOUNCE_MESSAGE_bug-6051-1.eml": NONE,
+        # Sendmail-worded Postfix: "550 ... User unknown in local recipient table"
+        "BOUNCE_MESSAGE_bug5884_att4343_centroshop.eml":
+            [rec(a + "@centroshop.ru", "userunknown", "5.0.0")
+             for a in ("aleshina", "i.aandrievskih", "i.alekhina")],
+        # Postfix: "553 5.3.0 <...>... Addressee unknown" after RCPT TO
+        "BOUNCE_MESSAGE_fp_bug5912_att4321.eml": [rec("wlycnh1@pacbell.net", "userunknown", "5.3.0")],
+        "BOUNCE_MESSAGE_fp_bug5912_att4322.eml": [rec("wlycnh1@pacbell.net", "userunknown", "5.3.0")],
+        # GWAVA: "This message was rejected by a RBL server" (client IP listed)
+        "VBOUNCE_MESSAGE_bug5884_att4343_gwava.eml": [rec("ewa.walewska@cplus.com.pl", "blocked", "")],
+        # BitDefender's notice to the addressee of an infected message: no failed recipient
+        "VBOUNCE_MESSAGE_bug5884_att4343_kerbango.eml": NONE,
+        # Boxtrapper challenge, "Precedence: auto_reply": an auto-reply
+        "BOUNCE_MESSAGE_10.eml": [vac("e450@durga.webserversystems.com")],
+        "CHALLENGE_RESPONSE_10.eml": [vac("e450@durga.webserversystems.com")],
+        # "Out of Office AutoReply"
+        "MIME_BASE64_TEXT_fp-bug-5909.eml": [vac("user@siemens.com")],
+    },
     "froide": {
         # Postfix: "553 Invalid recipient x (Mode: normal)" after RCPT TO
         "testdata_bounce_001.txt.eml": [rec("nonexistant@example.org", "userunknown", "5.0.0")],
