@@ -38,6 +38,8 @@ SOURCES = {
     # (each rule's folder: messages, and a .cf saying which rules must hit).
     "spamassassin": ("apache/spamassassin", "Apache-2.0 (LICENSE)",
                      [r"^t\.rules/[A-Z0-9_]+/[^/.]+(-[0-9]+)?$"], False),
+    "mw-bounce": ("wikimedia/mediawiki-extensions-BounceHandler", "GPL-2.0-or-later (COPYING, extension.json)",
+                  [r"^tests/phpunit/bounce_emails/[^/]+$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 

@@ -78,6 +78,21 @@ LABELS = {
         # "Out of Office AutoReply"
         "MIME_BASE64_TEXT_fp-bug-5909.eml": [vac("user@siemens.com")],
     },
+    "mw-bounce": {
+        # The project's ProcessBounceWithRegexTest asserts the failed recipient of
+        # emailStatus1 and the 5.5.0 of emailStatus2; the labels agree.
+        # Exim, the sender's own router: "Mailing to remote domains not supported"
+        # says nothing about the recipient
+        "bounce_emails_email1.eml": [rec("bob@example.com", "onhold", "")],
+        "bounce_emails_email2.eml": [rec("bob@example.com", "onhold", "")],
+        # Exim relaying Gmail's "550-5.1.1 The email account that you tried to reach does not exist"
+        "bounce_emails_emailStatus1.eml": [rec("bounceduserfortest@gmail.com", "userunknown", "5.1.1")],
+        "bounce_emails_emailStatus3.eml": [rec("bounceduserfortest@gmail.com", "userunknown", "5.1.1")],
+        # Hotmail DSN: "550 Requested action not taken: mailbox unavailable", Status 5.5.0
+        "bounce_emails_emailStatus2.eml": [rec("fa2s4f5s6af7ja8shren1a2d4om@outlook.com", "userunknown", "5.5.0")],
+        # Oracle Messaging Server delay warning, 4.4.0 "no MXs ... could be reached"
+        "bounce_emails_oracle7.eml": [rec("imperfectlyinformed@gmail.co", "expired", "4.4.0", "delayed")],
+    },
     "froide": {
         # Postfix: "553 Invalid recipient x (Mode: normal)" after RCPT TO
         "testdata_bounce_001.txt.eml": [rec("nonexistant@example.org", "userunknown", "5.0.0")],
