@@ -40,6 +40,9 @@ SOURCES = {
                      [r"^t\.rules/[A-Z0-9_]+/[^/.]+(-[0-9]+)?$"], False),
     "mw-bounce": ("wikimedia/mediawiki-extensions-BounceHandler", "GPL-2.0-or-later (COPYING, extension.json)",
                   [r"^tests/phpunit/bounce_emails/[^/]+$"], False),
+    "mail-manager": ("LoneStarInternet/mail_manager", "MIT (MIT-LICENSE, LICENSE.txt)",
+                     [r"^spec/test_app/spec/support/files/[^/]+\.(?:txt|eml)$"], False),
+    "mailparser": ("nodemailer/mailparser", "MIT (LICENSE)", [r"^test/fixtures/[^/]+\.eml$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 

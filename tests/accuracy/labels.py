@@ -93,6 +93,36 @@ LABELS = {
         # Oracle Messaging Server delay warning, 4.4.0 "no MXs ... could be reached"
         "bounce_emails_oracle7.eml": [rec("imperfectlyinformed@gmail.co", "expired", "4.4.0", "delayed")],
     },
+    "mail-manager": {
+        # Postfix gave up after five days of "451 Temporary local problem"
+        # (Action failed, Status 4.0.0): the queue lifetime ran out
+        "spec_support_files_bounce-400.txt.eml": [rec("conry@ecdlaw.com", "expired", "4.0.0")],
+        # Postfix relaying "550 5.1.1 <...> Recipient not found."
+        "spec_support_files_bounce-500.txt.eml": [rec("roz@gocseevents.com", "userunknown", "5.1.1")],
+        "spec_support_files_bounce-500-no-from-address.eml": [rec("roz@gocseevents.com", "userunknown", "5.1.1")],
+        # Postfix relaying 1&1's "550 <...>: invalid address"
+        "spec_support_files_bounce-invalid-address.txt.eml": [rec("eric@lddesigns.net", "userunknown", "5.0.0")],
+        # Postfix, five days of "connect to ...: Connection timed out" (Status 4.4.1, failed)
+        "spec_support_files_bounce-smtp-timeout.txt.eml": [rec("smd1354@sbcglobal.com", "expired", "4.4.1")],
+        # Postfix: "Host or domain name not found. Name service error", 5.4.4
+        "spec_support_files_bounce-unknown_domain.txt.eml": [rec("anthony@ticketsyanyevent.com", "hostunknown", "5.4.4")],
+        # Exchange 2007: "The recipient's mailbox is full", 550 5.2.2
+        "spec_support_files_bounce-mail-box-full.txt.eml": [rec("jh1669@txstate.edu", "mailboxfull", "5.2.2")],
+        # Road Runner: "The user(s) account is temporarily over quota", Status 4.2.2, failed
+        "spec_support_files_bounce-over-quota.txt.eml": [rec("brutledge3@satx.rr.com", "mailboxfull", "4.2.2")],
+        # An autoresponder's notice of "at least one invalid address in the @tu.edu
+        # domain": names no recipient
+        "spec_support_files_bounce-invalid.txt.eml": NONE,
+        # Vacation and out-of-office replies
+        "spec_support_files_bounce-invalid2.txt.eml": [vac("uppercrustcook@aol.com")],
+        "spec_support_files_bounce-invalid3.txt.eml": [vac("uppercrustcook@aol.com")],
+        "spec_support_files_bad_utf8_chars.eml": [vac("jacquejh66@yahoo.com")],
+    },
+    "mailparser": {
+        # Amazon SES: "on the suppression list for your account", Status 5.1.1 (the
+        # text names no reason in this vocabulary; the code does)
+        "delivery-status.eml": [rec("xxxx@xxxx.com", "userunknown", "5.1.1")],
+    },
     "froide": {
         # Postfix: "553 Invalid recipient x (Mode: normal)" after RCPT TO
         "testdata_bounce_001.txt.eml": [rec("nonexistant@example.org", "userunknown", "5.0.0")],
