@@ -43,6 +43,8 @@ SOURCES = {
     "mail-manager": ("LoneStarInternet/mail_manager", "MIT (MIT-LICENSE, LICENSE.txt)",
                      [r"^spec/test_app/spec/support/files/[^/]+\.(?:txt|eml)$"], False),
     "mailparser": ("nodemailer/mailparser", "MIT (LICENSE)", [r"^test/fixtures/[^/]+\.eml$"], False),
+    "php-mime": ("php-mime-mail-parser/php-mime-mail-parser", "MIT (LICENSE)",
+                 [r"^tests/mails/[^/.][^/]*$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 

@@ -123,6 +123,15 @@ LABELS = {
         # text names no reason in this vocabulary; the code does)
         "delivery-status.eml": [rec("xxxx@xxxx.com", "userunknown", "5.1.1")],
     },
+    "php-mime": {
+        # A Japanese Exchange NDR cut down to its first line ("delivery to the
+        # following recipients or groups failed:"): names no recipient
+        "failure.eml": NONE,
+        # An Exchange "Automatyczna odpowiedz" (automatic reply) with its From removed
+        "issue212.eml": NONE,
+        # issue149.eml has an out-of-office-like Hebrew subject but was sent by a
+        # person from Gmail's web client: mail, no auto-reply
+    },
     "froide": {
         # Postfix: "553 Invalid recipient x (Mode: normal)" after RCPT TO
         "testdata_bounce_001.txt.eml": [rec("nonexistant@example.org", "userunknown", "5.0.0")],
