@@ -34,6 +34,17 @@ SOURCES = {
     "mimekit": ("jstedfast/MimeKit", "MIT (LICENSE)", [r"^UnitTests/TestData/messages/[^/]+\.(?:txt|eml)$"], False),
     "froide": ("okfde/froide", "MIT (LICENSE.txt)",
                [r"^froide/bounce/testdata/[^/]+\.txt$", r"^froide/foirequest/tests/testdata/test_mail_[^/]+\.txt$"], False),
+    # Bounces and the like from SpamAssassin's bug tracker, kept as rule tests
+    # (each rule's folder: messages, and a .cf saying which rules must hit).
+    "spamassassin": ("apache/spamassassin", "Apache-2.0 (LICENSE)",
+                     [r"^t\.rules/[A-Z0-9_]+/[^/.]+(-[0-9]+)?$"], False),
+    "mw-bounce": ("wikimedia/mediawiki-extensions-BounceHandler", "GPL-2.0-or-later (COPYING, extension.json)",
+                  [r"^tests/phpunit/bounce_emails/[^/]+$"], False),
+    "mail-manager": ("LoneStarInternet/mail_manager", "MIT (MIT-LICENSE, LICENSE.txt)",
+                     [r"^spec/test_app/spec/support/files/[^/]+\.(?:txt|eml)$"], False),
+    "mailparser": ("nodemailer/mailparser", "MIT (LICENSE)", [r"^test/fixtures/[^/]+\.eml$"], False),
+    "php-mime": ("php-mime-mail-parser/php-mime-mail-parser", "MIT (LICENSE)",
+                 [r"^tests/mails/[^/.][^/]*$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
 }
 
@@ -80,7 +91,9 @@ def main():
                 continue    # a large file the snapshot lists but does not hold
             if len(data) > MAX_SIZE:
                 continue    # keeps the repository small; no bounce is this large
-            base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", 2)[-1].replace("/", "_"))
+            # SpamAssassin's rule folders reuse file names: keep the folder.
+            keep = 1 if name == "spamassassin" else 2
+            base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", keep)[-1].replace("/", "_"))
             if mbox:
                 for i, m in enumerate(split_mbox(data)):
                     with open(os.path.join(dest, "%s.%d.eml" % (base, i)), "wb") as f:
