@@ -120,22 +120,18 @@ workers_hungry(const struct workers *w)
 }
 
 /*
- * One turn of the pool: hand out pending jobs (when gather, only once
- * workers_hungry()), send, wait up to the nearest deadline (block) or not
- * at all, and settle what the workers answered.  Returns the number of
- * jobs settled.
+ * Hand pending jobs out one per worker per round, so that a small batch
+ * is spread over the pool, starting any worker that is missing; when
+ * gather, only once workers_hungry().  Returns the jobs settled (those no
+ * worker could be started for).
  */
 static size_t
-workers_turn(struct workers *w, gboolean block, gboolean gather)
+workers_hand_out(struct workers *w, gboolean gather)
 {
-	struct pollfd *pfd = w->pfd;
 	GQueue *pending = &w->pending;
 	size_t done = 0;
-	gint64 now, first = G_MAXINT64;
-	int j, depth, busy = 0, timeout, r;
+	int j, depth;
 
-	/* Hand pending jobs out one per worker per turn, so that a small
-	 * batch is spread over the pool, starting any that are missing. */
 	for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(pending) &&
 	    (!gather || workers_hungry(w)); depth++)
 		for (j = 0; j < w->nworkers && !g_queue_is_empty(pending); j++) {
@@ -153,13 +149,37 @@ workers_turn(struct workers *w, gboolean block, gboolean gather)
 			}
 			worker_queue(w, k, g_queue_pop_head(pending));
 		}
+	return done;
+}
+
+/* Send what each worker has queued; returns the jobs settled. */
+static size_t
+workers_send_all(struct workers *w)
+{
+	size_t done = 0;
+	int j;
+
 	for (j = 0; j < w->nworkers; j++) {
 		struct worker *k = &w->w[j];
 
 		if (k->nsent < k->ninflight && worker_send(k) == -1)
 			done += worker_broken(w, k);
 	}
-	now = g_get_monotonic_time();
+	return done;
+}
+
+/*
+ * Fail the workers past their deadline and set up w->pfd for the others
+ * with jobs; *first is the nearest deadline, *busy the number polled.
+ * Returns the jobs settled.
+ */
+static size_t
+workers_arm(struct workers *w, gint64 now, gint64 *first, int *busy)
+{
+	struct pollfd *pfd = w->pfd;
+	size_t done = 0;
+	int j;
+
 	for (j = 0; j < w->nworkers; j++) {
 		struct worker *k = &w->w[j];
 
@@ -176,16 +196,21 @@ workers_turn(struct workers *w, gboolean block, gboolean gather)
 		pfd[j].events = POLLIN;
 		if (k->nsent < k->ninflight)
 			pfd[j].events |= POLLOUT;
-		if (k->deadline < first)
-			first = k->deadline;
-		busy++;
+		if (k->deadline < *first)
+			*first = k->deadline;
+		(*busy)++;
 	}
-	if (busy == 0)
-		return done;
-	timeout = block ? (int)MIN((first - now + 999) / 1000, 1000) : 0;
-	r = poll(pfd, (nfds_t)w->nworkers, timeout);
-	if (r == -1 && errno != EINTR)
-		fatal("workers: poll");
+	return done;
+}
+
+/* After poll() returned r: send, receive and settle; returns the jobs settled. */
+static size_t
+workers_settle(struct workers *w, int r)
+{
+	struct pollfd *pfd = w->pfd;
+	size_t done = 0;
+	int j;
+
 	for (j = 0; r > 0 && j < w->nworkers; j++) {
 		struct worker *k = &w->w[j];
 		const char *protocol = NULL;
@@ -206,6 +231,32 @@ workers_turn(struct workers *w, gboolean block, gboolean gather)
 			worker_maybe_recycle(w, k);
 	}
 	return done;
+}
+
+/*
+ * One turn of the pool: hand out pending jobs (when gather, only once
+ * workers_hungry()), send, wait up to the nearest deadline (block) or not
+ * at all, and settle what the workers answered.  Returns the number of
+ * jobs settled.
+ */
+static size_t
+workers_turn(struct workers *w, gboolean block, gboolean gather)
+{
+	size_t done;
+	gint64 now, first = G_MAXINT64;
+	int busy = 0, timeout, r;
+
+	done = workers_hand_out(w, gather);
+	done += workers_send_all(w);
+	now = g_get_monotonic_time();
+	done += workers_arm(w, now, &first, &busy);
+	if (busy == 0)
+		return done;
+	timeout = block ? (int)MIN((first - now + 999) / 1000, 1000) : 0;
+	r = poll(w->pfd, (nfds_t)w->nworkers, timeout);
+	if (r == -1 && errno != EINTR)
+		fatal("workers: poll");
+	return done + workers_settle(w, r);
 }
 
 void

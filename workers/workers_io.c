@@ -129,6 +129,57 @@ worker_send(struct worker *k)
 }
 
 /*
+ * An 'R' frame (complete in k->in, payload within it): the report of the
+ * job being parsed.  The frame is consumed; 1 done, -1 with *protocol set.
+ */
+static int
+worker_frame_report(struct worker *k, const guint8 *payload, guint32 len, const char **protocol)
+{
+	struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
+	GBytes *b;
+
+	if (job == NULL || !k->hello || k->nsent < 1) {
+		*protocol = "report without a request";
+		return -1;
+	}
+	if (job->render) {
+		*protocol = "report for rendered lines";
+		return -1;
+	}
+	b = g_bytes_new(payload, len);
+	job->report = report_deserialize(b);
+	g_bytes_unref(b);
+	g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
+	if (job->report == NULL) {
+		*protocol = "invalid report";
+		return -1;
+	}
+	return 1;
+}
+
+/* An 'O' frame: the rendered lines and notes of the job being parsed; as above. */
+static int
+worker_frame_output(struct worker *k, const guint8 *payload, guint32 len, const char **protocol)
+{
+	struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
+	guint32 out_len;
+
+	if (job == NULL || !k->hello || k->nsent < 1 || !job->render) {
+		*protocol = "lines without a request for them";
+		return -1;
+	}
+	if (len < 4 || (out_len = get_be32(payload)) > len - 4) {
+		*protocol = "bad lines frame";
+		return -1;
+	}
+	job->out = g_bytes_new(payload + 4, out_len);
+	job->notes = len - 4 > out_len ?
+	    g_strndup((const char *)payload + 4 + out_len, len - 4 - out_len) : NULL;
+	g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
+	return 1;
+}
+
+/*
  * Consume complete frames.  Returns 1 when the job got its report, 0 to
  * keep waiting, -1 with *protocol set when the worker spoke garbage.
  */
@@ -169,46 +220,10 @@ worker_frames(struct worker *k, const char **protocol)
 			g_free(k->note);
 			k->note = g_strndup((const char *)payload, len);
 			break;
-		case WORKERS_FRAME_REPORT: {
-			struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
-			GBytes *b;
-
-			if (job == NULL || !k->hello || k->nsent < 1) {
-				*protocol = "report without a request";
-				return -1;
-			}
-			if (job->render) {
-				*protocol = "report for rendered lines";
-				return -1;
-			}
-			b = g_bytes_new(payload, len);
-			job->report = report_deserialize(b);
-			g_bytes_unref(b);
-			g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
-			if (job->report == NULL) {
-				*protocol = "invalid report";
-				return -1;
-			}
-			return 1;
-		}
-		case WORKERS_FRAME_OUTPUT: {
-			struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
-			guint32 out_len;
-
-			if (job == NULL || !k->hello || k->nsent < 1 || !job->render) {
-				*protocol = "lines without a request for them";
-				return -1;
-			}
-			if (len < 4 || (out_len = get_be32(payload)) > len - 4) {
-				*protocol = "bad lines frame";
-				return -1;
-			}
-			job->out = g_bytes_new(payload + 4, out_len);
-			job->notes = len - 4 > out_len ?
-			    g_strndup((const char *)payload + 4 + out_len, len - 4 - out_len) : NULL;
-			g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
-			return 1;
-		}
+		case WORKERS_FRAME_REPORT:
+			return worker_frame_report(k, payload, len, protocol);
+		case WORKERS_FRAME_OUTPUT:
+			return worker_frame_output(k, payload, len, protocol);
 		}
 		g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
 	}

@@ -305,13 +305,82 @@ workers_ready(struct workers *w, char **err)
 	return 0;
 }
 
+#ifdef WORKERS_NO_RLIMIT_AS
+/*
+ * No RLIMIT_AS under ASan: its allocator enforces the limit instead
+ * (malloc fails past the RSS bound, GLib reports "failed to allocate"), so
+ * a runaway worker cannot take the machine down.  handle_segv=0: a crash
+ * is reported by its signal, as without ASan.
+ */
+static void
+workers_asan_env(struct workers *w, const struct config *cfg)
+{
+	const char *old;
+	char *opts;
+
+	w->envp = g_get_environ();
+	old = g_environ_getenv(w->envp, "ASAN_OPTIONS");
+	opts = g_strdup_printf("%s%sallocator_may_return_null=1:soft_rss_limit_mb=%lld:handle_segv=0",
+	    old ? old : "", old && *old ? ":" : "", (long long)cfg->parser_memory_mb);
+	w->envp = g_environ_setenv(w->envp, "ASAN_OPTIONS", opts, TRUE);
+	g_free(opts);
+}
+#endif
+
+/* The slots, each without a process yet. */
+static void
+workers_slots(struct workers *w)
+{
+	int i;
+
+	w->w = g_new0(struct worker, w->nworkers);
+	w->pfd = g_new0(struct pollfd, w->nworkers);
+	g_queue_init(&w->pending);
+	for (i = 0; i < w->nworkers; i++) {
+		w->w[i].slot = i;
+		w->w[i].in = g_byte_array_new();
+		worker_reset(&w->w[i]);
+	}
+}
+
+/*
+ * Start a process in every slot.  The rules compiled here once, inherited
+ * by every forked worker, cost one compile instead of one per worker; a
+ * bad rules file is reported here.  -1 with *err set on failure.
+ */
+static int
+workers_spawn_first(struct workers *w, const struct parser_worker_config *pc, char **err)
+{
+	int i;
+
+	if (w->no_exec) {
+		char *perr = NULL;
+
+		if ((w->fork_parser = parser_new(&pc->opts, &perr)) == NULL) {
+			/* as workers_ready() words a worker's own start-up error */
+			*err = g_strdup_printf("parser worker: %s", perr);
+			g_free(perr);
+			return -1;
+		}
+		parser_set_gmime_only(w->fork_parser, pc->gmime_only);
+		w->fork_pc = pc;
+	}
+	for (i = 0; i < w->nworkers; i++)
+		if (worker_spawn(w, &w->w[i], TRUE, err) == -1)
+			break;
+	if (w->fork_parser != NULL)
+		parser_free(w->fork_parser);
+	w->fork_parser = NULL;
+	w->fork_pc = NULL;
+	return i < w->nworkers ? -1 : 0;
+}
+
 static struct workers *
 workers_start(const struct config *cfg, const struct parser_worker_config *pc,
     const char *exe, gboolean forked, char **err)
 {
 	struct workers *w = g_new0(struct workers, 1);
 	struct parser_worker_config own;
-	int i;
 
 	*err = NULL;
 	w->exe = g_strdup(exe);
@@ -333,53 +402,10 @@ workers_start(const struct config *cfg, const struct parser_worker_config *pc,
 	 * without using CPU, with room for a machine shared by other work. */
 	w->wall_us = (cfg->parser_cpu_seconds * 3 + 5) * G_USEC_PER_SEC;
 #ifdef WORKERS_NO_RLIMIT_AS
-	{
-		/* No RLIMIT_AS under ASan: its allocator enforces the limit instead
-		 * (malloc fails past the RSS bound, GLib reports "failed to
-		 * allocate"), so a runaway worker cannot take the machine down.
-		 * handle_segv=0: a crash is reported by its signal, as without ASan. */
-		const char *old;
-		char *opts;
-		w->envp = g_get_environ();
-		old = g_environ_getenv(w->envp, "ASAN_OPTIONS");
-		opts = g_strdup_printf("%s%sallocator_may_return_null=1:soft_rss_limit_mb=%lld:handle_segv=0",
-		    old ? old : "", old && *old ? ":" : "", (long long)cfg->parser_memory_mb);
-		w->envp = g_environ_setenv(w->envp, "ASAN_OPTIONS", opts, TRUE);
-		g_free(opts);
-	}
+	workers_asan_env(w, cfg);
 #endif
-	w->w = g_new0(struct worker, w->nworkers);
-	w->pfd = g_new0(struct pollfd, w->nworkers);
-	g_queue_init(&w->pending);
-	for (i = 0; i < w->nworkers; i++) {
-		w->w[i].slot = i;
-		w->w[i].in = g_byte_array_new();
-		worker_reset(&w->w[i]);
-	}
-	/* The rules compiled here once, inherited by every forked worker,
-	 * cost one compile instead of one per worker; a bad rules file is
-	 * reported here. */
-	if (w->no_exec) {
-		char *perr = NULL;
-
-		if ((w->fork_parser = parser_new(&pc->opts, &perr)) == NULL) {
-			/* as workers_ready() words a worker's own start-up error */
-			*err = g_strdup_printf("parser worker: %s", perr);
-			g_free(perr);
-			workers_free(w);
-			return NULL;
-		}
-		parser_set_gmime_only(w->fork_parser, pc->gmime_only);
-		w->fork_pc = pc;
-	}
-	for (i = 0; i < w->nworkers; i++)
-		if (worker_spawn(w, &w->w[i], TRUE, err) == -1)
-			break;
-	if (w->fork_parser != NULL)
-		parser_free(w->fork_parser);
-	w->fork_parser = NULL;
-	w->fork_pc = NULL;
-	if (i < w->nworkers) {
+	workers_slots(w);
+	if (workers_spawn_first(w, pc, err) == -1) {
 		workers_free(w);
 		return NULL;
 	}
