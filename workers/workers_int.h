@@ -1,0 +1,90 @@
+/*
+ * workers_int.h - what the pool's files share: the pool and worker
+ * structs and the calls between its roles.  workers_pool.c starts,
+ * replaces and reaps worker processes; workers_io.c frames requests and
+ * decodes replies on one worker's socket; workers.c queues jobs and runs
+ * the pool's turns.  Not for use outside workers/.
+ */
+#ifndef WORKERS_INT_H
+#define WORKERS_INT_H
+
+#include <poll.h>
+#include <sys/types.h>
+
+#include <glib.h>
+
+#include "workers/workers.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WORKERS_NO_RLIMIT_AS 1		/* ASan reserves terabytes of shadow */
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WORKERS_NO_RLIMIT_AS 1
+#endif
+#endif
+
+/*
+ * A worker takes up to WORKERS_INFLIGHT jobs at a time: requests are
+ * written back to back and it answers them in order, so a report, the
+ * next request and the parse overlap instead of costing a round trip and
+ * two context switches per message.  The oldest job in flight is the one
+ * being parsed: the timeout runs for it alone, and when the worker dies it
+ * alone is charged; the others go back to the queue untouched.
+ */
+#define WORKERS_INFLIGHT	8
+
+struct worker {
+	int slot;
+	pid_t pid;			/* -1: no process */
+	int fd;				/* our end of the socketpair */
+	guint jobs_done;
+	gboolean hello;			/* the parser loaded */
+	struct workers_job *inflight[WORKERS_INFLIGHT];	/* oldest first */
+	int ninflight;
+	int nsent;			/* of those, fully sent */
+	size_t sent;			/* bytes of inflight[nsent]'s request sent */
+	gint64 deadline;		/* for inflight[0], monotonic us */
+	GByteArray *in;			/* frames received, not yet consumed */
+	char *note;			/* last 'N' frame */
+	char *error;			/* 'E' frame */
+};
+
+struct workers {
+	char *exe;
+	char **argv;			/* parse-worker command line */
+	char **envp;			/* ASan builds only: environ with the memory limit */
+	int nworkers;
+	gboolean no_exec;		/* workers_new_forked() */
+	gboolean ready;			/* workers_ready() succeeded */
+	gint64 cpu_seconds;
+	gint64 memory_bytes;
+	gint64 wall_us;
+	guint recycle_jobs;		/* jobs per worker before it is replaced */
+	struct worker *w;
+	GQueue pending;			/* jobs not handed out yet */
+	size_t unsettled;		/* jobs given, without a status yet */
+	struct pollfd *pfd;		/* one per worker */
+	/* workers_start() of a forked pool, while it forks the first workers:
+	 * the parser they inherit and its options */
+	struct parser *fork_parser;
+	const struct parser_worker_config *fork_pc;
+};
+
+/* workers.c */
+void workers_finish(struct workers_job *job, int status, char *detail);
+void workers_note_spawned(void);
+
+/* workers_pool.c */
+void worker_reset(struct worker *k);
+int worker_spawn(struct workers *w, struct worker *k, gboolean first, char **err);
+int worker_reap(struct worker *k);
+int worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol);
+void worker_maybe_recycle(struct workers *w, struct worker *k);
+
+/* workers_io.c */
+void worker_queue(struct workers *w, struct worker *k, struct workers_job *job);
+int worker_send(struct worker *k);
+int worker_recv(struct workers *w, struct worker *k, const char **protocol, int *done);
+size_t worker_broken(struct workers *w, struct worker *k);
+
+#endif
