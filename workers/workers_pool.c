@@ -74,6 +74,7 @@ workers_child(struct workers *w, int fd, gboolean no_exec)
 		_exit(workers_child_forked(w->fork_pc, w->fork_parser));
 	execv(w->exe, w->argv);
 #else
+	(void)no_exec;	/* never set here: see workers_start */
 	execve(w->exe, w->argv, w->envp);
 #endif
 	_exit(127);
