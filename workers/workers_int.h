@@ -54,7 +54,8 @@ struct workers {
 	char **argv;			/* parse-worker command line */
 	char **envp;			/* ASan builds only: environ with the memory limit */
 	int nworkers;
-	gboolean no_exec;		/* workers_new_forked() */
+	gboolean forked;		/* workers_new_forked(): rules checked before any worker starts */
+	gboolean no_exec;		/* forked, and its first workers not exec'd (never under ASan) */
 	gboolean ready;			/* workers_ready() succeeded */
 	gint64 cpu_seconds;
 	gint64 memory_bytes;

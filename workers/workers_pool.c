@@ -345,16 +345,17 @@ workers_slots(struct workers *w)
 }
 
 /*
- * Start a process in every slot.  The rules compiled here once, inherited
- * by every forked worker, cost one compile instead of one per worker; a
- * bad rules file is reported here.  -1 with *err set on failure.
+ * Start a process in every slot.  For a forked pool the rules are
+ * compiled here once, inherited by every forked worker (one compile
+ * instead of one per worker), and a bad rules file is reported here
+ * before any worker starts.  -1 with *err set on failure.
  */
 static int
 workers_spawn_first(struct workers *w, const struct parser_worker_config *pc, char **err)
 {
 	int i;
 
-	if (w->no_exec) {
+	if (w->forked) {
 		char *perr = NULL;
 
 		if ((w->fork_parser = parser_new(&pc->opts, &perr)) == NULL) {
@@ -363,6 +364,7 @@ workers_spawn_first(struct workers *w, const struct parser_worker_config *pc, ch
 			g_free(perr);
 			return -1;
 		}
+		/* Inherited by forked workers; exec'd ones (ASan) compile their own. */
 		parser_set_gmime_only(w->fork_parser, pc->gmime_only);
 		w->fork_pc = pc;
 	}
@@ -385,6 +387,7 @@ workers_start(const struct config *cfg, const struct parser_worker_config *pc,
 
 	*err = NULL;
 	w->exe = g_strdup(exe);
+	w->forked = forked;
 #ifndef WORKERS_NO_RLIMIT_AS
 	w->no_exec = forked;
 #endif
