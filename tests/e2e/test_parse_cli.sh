@@ -36,7 +36,8 @@ printf '\n' >> /tmp/rb-mbox.$$
 printf 'From MAILER-DAEMON Mon Nov  2 10:00:00 2026\n' | cat - $F/qmail-text.eml >> /tmp/rb-mbox.$$
 out=$(printf 'From MAILER-DAEMON Mon Nov  2 10:00:00 2026\n' | cat - /tmp/rb-mbox.$$ | $B parse --json --mbox /dev/stdin)
 [ "$(printf '%s\n' "$out" | grep -c '"recipient"')" -eq 2 ] && ok "mbox" || nok "mbox"
-for h in $F/hostile/*.eml /work/shared/hostile/*.eml; do
+# the shared hostile inputs beside the checkout (../shared), when present
+for h in $F/hostile/*.eml ../shared/hostile/*.eml; do
 	[ -f "$h" ] || continue
 	$B parse --json "$h" >/dev/null 2>&1
 	[ $? -le 1 ] && ok "survives $(basename "$h")" || nok "survives $(basename "$h")"
