@@ -618,6 +618,31 @@ test_forked_hook(const char *data, size_t len)
 }
 
 /*
+ * A job a worker rendered: OK, no report, and the very bytes (and notes)
+ * an in-process parse of the same message renders.
+ */
+static void
+assert_rendered_in_process(struct parser *p, const struct workers_job *job, const char *data)
+{
+	struct report *r = parser_parse(p, data, job->len, NULL);
+	GString *out = g_string_new(NULL), *notes = g_string_new(NULL);
+	gsize len;
+	const char *got;
+
+	render_report(out, notes, job->render | RENDER_WIRE_ORDER, job->file, job->index, r);
+	g_assert_cmpint(job->status, ==, WORKERS_OK);
+	g_assert_null(job->report);
+	got = g_bytes_get_data(job->out, &len);
+	g_assert_cmpuint(len, >, 0);
+	g_assert_cmpuint(len, ==, out->len);
+	g_assert_true(memcmp(got, out->str, len) == 0);
+	g_assert_cmpstr(job->notes, ==, notes->len ? notes->str : NULL);
+	g_string_free(out, TRUE);
+	g_string_free(notes, TRUE);
+	report_free(r);
+}
+
+/*
  * A forked pool: the first workers are forks of this process, render the
  * lines "rebound parse" prints exactly as an in-process parse renders
  * them, and a worker that dies is replaced (by an exec) and charged with
@@ -663,25 +688,8 @@ test_forked(void)
 			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
 			g_assert_nonnull(strstr(jobs[i].detail, "SIGABRT"));
 			g_assert_null(jobs[i].out);
-		} else {
-			struct report *r = parser_parse(p, data[i], jobs[i].len, NULL);
-			GString *out = g_string_new(NULL), *notes = g_string_new(NULL);
-			gsize len;
-			const char *got;
-
-			render_report(out, notes, jobs[i].render | RENDER_WIRE_ORDER, files[i],
-			    jobs[i].index, r);
-			g_assert_cmpint(jobs[i].status, ==, WORKERS_OK);
-			g_assert_null(jobs[i].report);
-			got = g_bytes_get_data(jobs[i].out, &len);
-			g_assert_cmpuint(len, >, 0);
-			g_assert_cmpuint(len, ==, out->len);
-			g_assert_true(memcmp(got, out->str, len) == 0);
-			g_assert_cmpstr(jobs[i].notes, ==, notes->len ? notes->str : NULL);
-			g_string_free(out, TRUE);
-			g_string_free(notes, TRUE);
-			report_free(r);
-		}
+		} else
+			assert_rendered_in_process(p, &jobs[i], data[i]);
 		workers_job_clear(&jobs[i]);
 		g_free(data[i]);
 	}
@@ -737,21 +745,8 @@ test_submit(void)
 		if (strstr(files[i], "hook-abort") != NULL) {
 			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
 			g_assert_null(jobs[i].out);
-		} else {
-			struct report *r = parser_parse(p, data[i], jobs[i].len, NULL);
-			GString *out = g_string_new(NULL), *notes = g_string_new(NULL);
-			gsize len;
-			const char *got;
-
-			render_report(out, notes, RENDER_JSON | RENDER_WIRE_ORDER, files[i], -1, r);
-			g_assert_cmpint(jobs[i].status, ==, WORKERS_OK);
-			got = g_bytes_get_data(jobs[i].out, &len);
-			g_assert_cmpuint(len, ==, out->len);
-			g_assert_true(memcmp(got, out->str, len) == 0);
-			g_string_free(out, TRUE);
-			g_string_free(notes, TRUE);
-			report_free(r);
-		}
+		} else
+			assert_rendered_in_process(p, &jobs[i], data[i]);
 		workers_job_clear(&jobs[i]);
 		g_free(data[i]);
 	}
