@@ -319,17 +319,47 @@ default_rules(const char *configured)
 	return g_strdup(configured);
 }
 
+/* The in-process parser (--no-fork) or the worker pool; -1 said why on stderr. */
+static int
+parse_start(struct parse_ctx *c, const struct config *cfg, const char *rulespath,
+    gboolean gmime_only, gboolean no_fork)
+{
+	struct parser_worker_config pc;
+	char *err = NULL;
+
+	parser_config_worker(cfg, rulespath, &pc);
+	pc.gmime_only = gmime_only;
+	if (no_fork) {
+		if ((c->p = parser_new(&pc.opts, &err)) != NULL)
+			parser_set_gmime_only(c->p, gmime_only);
+	} else {
+		/* A command's stderr is for its findings: the pool's start-up line is not one. */
+		log_set_level_name("warn");
+		c->pool = workers_new_forked(cfg, &pc, &err);
+		c->max_attempts = (int)cfg->parser_max_attempts;
+	}
+	if (c->p == NULL && c->pool == NULL) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+		return -1;
+	}
+	return 0;
+}
+
 int
 cmd_parse(int argc, char **argv)
 {
 	struct parse_ctx c = { .format = RENDER_TAB };
-	gboolean json = FALSE, no_fork = FALSE, gmime_only = FALSE;
+	gboolean json = FALSE, outcomes = FALSE, no_fork = FALSE, gmime_only = FALSE;
 	char *cfgpath = NULL, *rules = NULL, *envelope_rcpt = NULL, **mboxes = NULL,
 	    **maildirs = NULL, *err = NULL, *rulespath = NULL;
 	const GOptionEntry entries[] = {
 		{ "json", 'j', 0, G_OPTION_ARG_NONE, &json, "one JSON object per recipient record "
-		    "(every field; a message without records gets one object with its outcome); "
-		    "default: tab-separated file, kind, recipient, class, reason, status, rule", NULL },
+		    "(every field); default: tab-separated file, kind, recipient, class, reason, "
+		    "status, rule", NULL },
+		{ "outcomes", 0, 0, G_OPTION_ARG_NONE, &outcomes, "with --json, also one object "
+		    "(recipient null) for each message that has no record and an outcome other "
+		    "than ok, e.g. \"no recipient found\" or a hostile message's limit", NULL },
 		{ "mbox", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &mboxes,
 		    "parse every message of an mbox file (repeatable)", "FILE" },
 		{ "maildir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &maildirs,
@@ -348,7 +378,6 @@ cmd_parse(int argc, char **argv)
 		    "meant to be the same)", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
-	struct parser_worker_config pc;
 	struct config *cfg = NULL;
 	int i, rc;
 
@@ -357,7 +386,7 @@ cmd_parse(int argc, char **argv)
 	    "FILE \"-\" reads one message from standard input.  Exit 1 when a file could not "
 	    "be read or parsed.", entries, NULL, &cfgpath)) != 0)
 		goto out;
-	c.format = json ? RENDER_JSON : RENDER_TAB;
+	c.format = json ? RENDER_JSON | (outcomes ? RENDER_OUTCOMES : 0) : RENDER_TAB;
 	c.out = g_string_new(NULL);
 	c.err = g_string_new(NULL);
 	c.envelope_rcpt = envelope_rcpt;
@@ -375,22 +404,8 @@ cmd_parse(int argc, char **argv)
 	} else
 		cfg = config_defaults();
 	rulespath = default_rules(rules != NULL ? rules : cfg->parser_rules);
-	parser_config_worker(cfg, rulespath, &pc);
-	pc.gmime_only = gmime_only;
-	if (no_fork) {
-		if ((c.p = parser_new(&pc.opts, &err)) != NULL)
-			parser_set_gmime_only(c.p, gmime_only);
-	} else {
-		/* A command's stderr is for its findings: the pool's start-up line is not one. */
-		log_set_level_name("warn");
-		c.pool = workers_new_forked(cfg, &pc, &err);
-		c.max_attempts = (int)cfg->parser_max_attempts;
-	}
-	if (c.p == NULL && c.pool == NULL) {
-		fprintf(stderr, "rebound: %s\n", err);
-		g_free(err);
+	if (parse_start(&c, cfg, rulespath, gmime_only, no_fork) == -1)
 		goto out;
-	}
 	for (i = 1; i < argc; i++)
 		parse_path(&c, argv[i], 'f');
 	for (i = 0; mboxes != NULL && mboxes[i] != NULL; i++)

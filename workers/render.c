@@ -152,9 +152,10 @@ render_report(GString *out, GString *err, int format, const char *file, long ind
     const struct report *r)
 {
 	int wire_order = (format & RENDER_WIRE_ORDER) != 0;
+	int outcomes = (format & RENDER_OUTCOMES) != 0;
 	guint i;
 
-	format &= ~RENDER_WIRE_ORDER;
+	format &= ~(RENDER_WIRE_ORDER | RENDER_OUTCOMES);
 	/* No record but something to say (a DSN without recipients, a hostile message): one line. */
 	if (strcmp(r->outcome != NULL ? r->outcome : "ok", "ok") != 0 && r->records->len == 0) {
 		if (r->kind == REPORT_KIND_NONE)
@@ -163,7 +164,7 @@ render_report(GString *out, GString *err, int format, const char *file, long ind
 		else
 			g_string_append_printf(err, "rebound parse: %s: %s: %s\n", file,
 			    report_kind_name(r->kind), r->outcome);
-		if (format == RENDER_JSON)
+		if (format == RENDER_JSON && outcomes)
 			render_json(out, wire_order, file, index, r, NULL);
 		return;
 	}

@@ -24,6 +24,14 @@ enum render_format {
  * reports (a worker rendering for "rebound parse" sets it).
  */
 #define RENDER_WIRE_ORDER	0x100
+/*
+ * Or'ed to RENDER_JSON: a message with no record whose outcome is not "ok"
+ * (no recipient found, a hostile message) also gets one object, recipient
+ * null, on standard output.  Without it standard output holds records only,
+ * one object per record, so a consumer never mistakes an outcome for a
+ * recipient; the diagnostic line on standard error is printed either way.
+ */
+#define RENDER_OUTCOMES		0x200
 
 /*
  * Append to out what goes to standard output for report r of file (index:

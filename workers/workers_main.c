@@ -298,7 +298,8 @@ worker_serve(int fd, struct parser *p, long cpu_seconds)
 		if (rcpt_len > WORKERS_MAX_RCPT || data_len > WORKERS_MAX_DATA ||
 		    file_len > WORKERS_MAX_FILE)
 			fatalx("parse-worker: request too large");
-		if (render != 0 && render != RENDER_TAB && render != RENDER_JSON)
+		if (render != 0 && render != RENDER_TAB && render != RENDER_JSON &&
+		    render != (RENDER_JSON | RENDER_OUTCOMES))
 			fatalx("parse-worker: bad request");
 		rcpt = g_malloc(rcpt_len + 1);
 		file = g_malloc(file_len + 1);

@@ -18,6 +18,10 @@ trap 'rm -rf "$tmp"' EXIT
 for side in train validation; do
 	: > "$tmp/$side.jsonl"
 	for src in $(awk -v s="$side" '$1 == s { print $2 }' tests/corpus/SPLIT); do
+		if [ ! -f "tests/corpus/$src/expected.jsonl" ]; then
+			printf '%-10s %-15s not collected yet (tests/accuracy/collect.py)\n' "$side" "$src"
+			continue
+		fi
 		cat "tests/corpus/$src/expected.jsonl" >> "$tmp/$side.jsonl"
 		printf '%-10s %-15s ' "$side" "$src"
 		$SCORE --corpus tests/corpus --expected "tests/corpus/$src/expected.jsonl" -- $CMD | tail -1

@@ -48,7 +48,7 @@ class ParseCli(unittest.TestCase):
         with open(path, "wb") as f:
             f.write(gen.CASES[name]())
         t0 = time.time()
-        p = subprocess.run([harness.REBOUND, "parse", "--json", *extra, path], stdout=subprocess.PIPE,
+        p = subprocess.run([harness.REBOUND, "parse", "--json", "--outcomes", *extra, path], stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=60, preexec_fn=_limits, cwd=harness.ROOT)
         took = time.time() - t0
         rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss

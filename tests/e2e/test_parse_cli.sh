@@ -21,6 +21,19 @@ for l in sys.stdin:
     assert all(k in o for k in need), o
     assert o["file"] == "tests/fixtures/parsers/dsn-two-rcpts.eml", o["file"]
 ' && ok "JSON keys and file as given" || nok "JSON keys"
+# A bounce without a recipient: records only on stdout (nothing a consumer
+# could take for a recipient), the outcome on stderr; --outcomes adds an
+# object with recipient null.
+out=$($B parse --json $F/verp-no-rcpt.eml $F/dsn-two-rcpts.eml 2>/tmp/rb-parse-err.$$)
+[ "$(printf '%s\n' "$out" | grep -c .)" -eq 2 ] && ! printf '%s\n' "$out" | grep -q '"recipient":null' &&
+   grep -q "verp-no-rcpt.eml: bounce: no recipient found" /tmp/rb-parse-err.$$ &&
+   ok "a message without records: nothing on stdout, its outcome on stderr" || nok "no-record message"
+out=$($B parse --json --outcomes $F/verp-no-rcpt.eml 2>/dev/null)
+printf '%s\n' "$out" | python3 -c '
+import json, sys
+(o,) = [json.loads(l) for l in sys.stdin if l.strip()]
+assert (o["recipient"], o["outcome"], o["kind"]) == (None, "no recipient found", "bounce"), o
+' && ok "--outcomes: one object with the outcome, recipient null" || nok "--outcomes"
 # The producer the rules detect is reported ("mta"), and its table decides.
 out=$($B parse --json $F/mcafee-unknown.eml $F/dsn-after-data.eml)
 printf '%s\n' "$out" | python3 -c '
@@ -44,9 +57,9 @@ for h in $F/hostile/*.eml ../shared/hostile/*.eml; do
 done
 # A worker that dies (test hook; the real GMime abort on an un-neutralised
 # hostile header) is replaced and the message retried up to [parser]
-# max_attempts (3), then it is one JSON line of kind none with the outcome
+# max_attempts (3), then it is one JSON line (--outcomes) of kind none with the outcome
 # the daemon would quarantine it with, and the next file is still parsed.
-out=$(REBOUND_TEST_HOOKS=1 $T parse --json tests/fixtures/workers/hook-abort.eml $F/arf-abuse.eml 2>/dev/null)
+out=$(REBOUND_TEST_HOOKS=1 $T parse --json --outcomes tests/fixtures/workers/hook-abort.eml $F/arf-abuse.eml 2>/dev/null)
 printf '%s\n' "$out" | python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
@@ -60,7 +73,7 @@ printf '[parser]\nmax_attempts = 1\n' > /tmp/rb-parse-conf.$$
 # instead ("parser failed"): the crash must show within a few tries.
 res=1
 for try in 1 2 3 4 5 6 7 8; do
-	out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $T parse --json -c /tmp/rb-parse-conf.$$ tests/fixtures/hostile/ew-iso2022cnext-subject.eml $F/dsn-two-rcpts.eml 2>/dev/null)
+	out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $T parse --json --outcomes -c /tmp/rb-parse-conf.$$ tests/fixtures/hostile/ew-iso2022cnext-subject.eml $F/dsn-two-rcpts.eml 2>/dev/null)
 	printf '%s\n' "$out" | python3 -c '
 import json, sys
 rows = [json.loads(l) for l in sys.stdin if l.strip()]
@@ -73,10 +86,10 @@ assert rows[0]["kind"] == "none", rows[0]
 	[ $res -ne 3 ] && break
 done
 [ $res -eq 0 ] && ok "real GMime abort reported, next file parsed" || nok "real GMime abort"
-out=$($T parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
+out=$($T parse --json --outcomes tests/fixtures/workers/hook-abort.eml 2>/dev/null)
 printf '%s' "$out" | grep -q '"outcome":"quarantined' && nok "hook ignored without REBOUND_TEST_HOOKS" || ok "hook ignored without REBOUND_TEST_HOOKS"
 # build/rebound has no hooks at all: no environment changes how it parses.
-out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json tests/fixtures/workers/hook-abort.eml 2>/dev/null)
+out=$(REBOUND_TEST_HOOKS=1 REBOUND_TEST_GMIME_FIRST=1 $B parse --json --outcomes tests/fixtures/workers/hook-abort.eml 2>/dev/null)
 printf '%s' "$out" | grep -q '"outcome":"quarantined' && nok "build/rebound has no test hooks" || ok "build/rebound has no test hooks"
 # Through the pool, many more messages than the workers hold in flight, an
 # mbox and a maildir come out exactly as parsed in-process, in input order.

@@ -151,7 +151,7 @@ assert_json_as_json_glib(const struct report *r, const char *file, long index)
 	GString *got = g_string_new(NULL), *err = g_string_new(NULL), *want = g_string_new(NULL);
 	guint i;
 
-	render_report(got, err, RENDER_JSON, file, index, r);
+	render_report(got, err, RENDER_JSON | RENDER_OUTCOMES, file, index, r);
 	if (r->records->len == 0)
 		ref_json(want, file, index, r, NULL);
 	for (i = 0; i < r->records->len; i++)
