@@ -46,6 +46,9 @@ SOURCES = {
     "php-mime": ("php-mime-mail-parser/php-mime-mail-parser", "MIT (LICENSE)",
                  [r"^tests/mails/[^/.][^/]*$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
+    # lorem-ipsum is a text without headers, no message.
+    "rt": ("bestpractical/rt", "GPL-2.0-or-later (COPYING, README.md)",
+           [r"^t/data/emails/(?!lorem-ipsum$)"], False),
 }
 
 
