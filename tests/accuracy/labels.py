@@ -231,6 +231,7 @@ LABELS = {
 }
 
 # Sources whose labels are kept in files of their own, made with the helpers above.
+LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
 LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
 
 # ---- Exim's test suite: proposals from label_exim.py, corrected ----------
