@@ -53,6 +53,8 @@ SOURCES = {
     # lorem-ipsum is a text without headers, no message.
     "rt": ("bestpractical/rt", "GPL-2.0-or-later (COPYING, README.md)",
            [r"^t/data/emails/(?!lorem-ipsum$)"], False),
+    "abuseio": ("AbuseIO/AbuseIO", "GPL-2.0 (composer.json, readme.md)",
+                [r"^extra/notifier-samples/feedback-loop/[^/]+\.eml$"], False),
 }
 
 NOTES = {

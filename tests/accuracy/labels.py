@@ -231,6 +231,7 @@ LABELS = {
 }
 
 # Sources whose labels are kept in files of their own, made with the helpers above.
+LABELS["abuseio"] = __import__("labels_abuseio").labels(fbl)
 LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
 LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
 
