@@ -46,6 +46,21 @@ SOURCES = {
     "php-mime": ("php-mime-mail-parser/php-mime-mail-parser", "MIT (LICENSE)",
                  [r"^tests/mails/[^/.][^/]*$"], False),
     "rspamd": ("rspamd/rspamd", "Apache-2.0 (LICENSE.md)", [r"^test/functional/messages/[^/]+\.eml$"], False),
+    # OTRS's mail samples as OTOBO, its fork, carries them: OTRS/otrs's own
+    # snapshot is over the size the snapshots can have.
+    "otrs": ("RotherOSS/otobo", "GPL-3.0-or-later (LICENSE; OTRS/otrs: GPL-3.0-or-later)",
+             [r"^scripts/test/sample/(EmailParser|PostMaster|PGP|SMIME)/[^/]+\.(?:box|eml)$"], False),
+    # lorem-ipsum is a text without headers, no message.
+    "rt": ("bestpractical/rt", "GPL-2.0-or-later (COPYING, README.md)",
+           [r"^t/data/emails/(?!lorem-ipsum$)"], False),
+    "abuseio": ("AbuseIO/AbuseIO", "GPL-2.0 (composer.json, readme.md)",
+                [r"^extra/notifier-samples/feedback-loop/[^/]+\.eml$"], False),
+}
+
+NOTES = {
+    "otrs": "OTRS/otrs scripts/test/sample's messages, copied from OTOBO (the OTRS 6 fork), "
+            "which rewrote their otrs.org addresses as otobo.org and X-OTRS- headers as X-OTOBO- "
+            "and dropped their X-CVS lines",
 }
 
 
@@ -106,6 +121,8 @@ def main():
         with open(os.path.join(dest, "SOURCE"), "w") as f:
             f.write("repository: https://github.com/%s\ncommit: %s\nlicence: %s\n"
                     "paths: %s\nmessages: %d\n" % (repo, commit, lic, " | ".join(pats), n))
+            if name in NOTES:
+                f.write("note: %s\n" % NOTES[name])
         print(name, n)
 
 

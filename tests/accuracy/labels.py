@@ -230,6 +230,11 @@ LABELS = {
     },
 }
 
+# Sources whose labels are kept in files of their own, made with the helpers above.
+LABELS["abuseio"] = __import__("labels_abuseio").labels(fbl)
+LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
+LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
+
 # ---- Exim's test suite: proposals from label_exim.py, corrected ----------
 # Reason by the failure text Exim gives the recipient (first match wins).
 EXIM_TEXT = [
