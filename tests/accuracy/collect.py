@@ -55,6 +55,8 @@ SOURCES = {
            [r"^t/data/emails/(?!lorem-ipsum$)"], False),
     "abuseio": ("AbuseIO/AbuseIO", "GPL-2.0 (composer.json, readme.md)",
                 [r"^extra/notifier-samples/feedback-loop/[^/]+\.eml$"], False),
+    "dada-mail": ("justingit/dada-mail", "GPL-2.0-or-later (LICENSE, README.pod)",
+                  [r"^app/dada/t/corpus/email_messages/[^/]+\.(?:eml|txt)$"], False),
 }
 
 NOTES = {

@@ -234,6 +234,7 @@ LABELS = {
 LABELS["abuseio"] = __import__("labels_abuseio").labels(fbl)
 LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
 LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
+LABELS["dada-mail"] = __import__("labels_dada_mail").labels(rec, fbl)
 
 # ---- Exim's test suite: proposals from label_exim.py, corrected ----------
 # Reason by the failure text Exim gives the recipient (first match wins).
