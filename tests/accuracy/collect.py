@@ -57,6 +57,8 @@ SOURCES = {
                 [r"^extra/notifier-samples/feedback-loop/[^/]+\.eml$"], False),
     "dada-mail": ("justingit/dada-mail", "GPL-2.0-or-later (LICENSE, README.pod)",
                   [r"^app/dada/t/corpus/email_messages/[^/]+\.(?:eml|txt)$"], False),
+    "espocrm": ("espocrm/espocrm", "AGPL-3.0-or-later (LICENSE.txt, composer.json)",
+                [r"^tests/unit/testData/Core/Mail/[^/]+\.eml$"], False),
 }
 
 NOTES = {

@@ -235,6 +235,7 @@ LABELS["abuseio"] = __import__("labels_abuseio").labels(fbl)
 LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
 LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
 LABELS["dada-mail"] = __import__("labels_dada_mail").labels(rec, fbl)
+LABELS["espocrm"] = __import__("labels_espocrm").labels(rec)
 
 # ---- Exim's test suite: proposals from label_exim.py, corrected ----------
 # Reason by the failure text Exim gives the recipient (first match wins).
