@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "store/policy.h"
+#include "unit.h"
 
 #define DAY	(G_GINT64_CONSTANT(86400) * 1000000)
 
@@ -128,12 +129,14 @@ test_replay_permanent(void)
 	config_free(cfg);
 }
 
+static const struct unit_test tests[] = {
+	{ "/policy/decide", test_decide },
+	{ "/policy/replay-soft", test_replay_soft },
+	{ "/policy/replay-permanent", test_replay_permanent },
+};
+
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/policy/decide", test_decide);
-	g_test_add_func("/policy/replay-soft", test_replay_soft);
-	g_test_add_func("/policy/replay-permanent", test_replay_permanent);
-	return g_test_run();
+	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
 }

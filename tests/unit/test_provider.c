@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "store/provider.h"
+#include "unit.h"
 
 static void
 test_registered_domain(void)
@@ -83,12 +84,14 @@ test_placeholders(void)
 	g_assert_null(o.provider);
 }
 
+static const struct unit_test tests[] = {
+	{ "/provider/registered-domain", test_registered_domain },
+	{ "/provider/sources", test_provider_sources },
+	{ "/provider/placeholders", test_placeholders },
+};
+
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/provider/registered-domain", test_registered_domain);
-	g_test_add_func("/provider/sources", test_provider_sources);
-	g_test_add_func("/provider/placeholders", test_placeholders);
-	return g_test_run();
+	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
 }

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "parsers/report.h"
+#include "unit.h"
 
 static void
 test_names(void)
@@ -82,12 +83,14 @@ test_garbage(void)
 	g_assert_null(report_deserialize(NULL));
 }
 
+static const struct unit_test tests[] = {
+	{ "/report/names", test_names },
+	{ "/report/roundtrip", test_roundtrip },
+	{ "/report/garbage", test_garbage },
+};
+
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/report/names", test_names);
-	g_test_add_func("/report/roundtrip", test_roundtrip);
-	g_test_add_func("/report/garbage", test_garbage);
-	return g_test_run();
+	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
 }

@@ -5,6 +5,7 @@
 #include "common/webhook_url.h"
 #include "store/occurred.h"
 #include "webhook/webhook.h"
+#include "unit.h"
 
 static void
 test_url(void)
@@ -84,13 +85,15 @@ test_occurred_order(void)
 	g_assert_cmpint(occurred_at(&r, &rec, NULL, 0, 7, now), ==, 7);
 }
 
+static const struct unit_test tests[] = {
+	{ "/webhook/url", test_url },
+	{ "/webhook/signature", test_signature },
+	{ "/webhook/report-dates", test_dates },
+	{ "/webhook/occurred-order", test_occurred_order },
+};
+
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/webhook/url", test_url);
-	g_test_add_func("/webhook/signature", test_signature);
-	g_test_add_func("/webhook/report-dates", test_dates);
-	g_test_add_func("/webhook/occurred-order", test_occurred_order);
-	return g_test_run();
+	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
 }

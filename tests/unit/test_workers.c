@@ -802,6 +802,28 @@ test_quarantine_policy(void)
 	config_free(cfg);
 }
 
+static const struct unit_test tests[] = {
+	{ "/workers/normal", test_normal },
+	{ "/workers/hostile", test_hostile },
+	{ "/workers/hostile_unprotected", test_hostile_unprotected },
+	{ "/workers/spin", test_spin },
+	{ "/workers/abort", test_abort },
+	{ "/workers/segv", test_segv },
+	{ "/workers/sandbox", test_sandbox },
+	{ "/workers/memory", test_memory },
+	{ "/workers/wall_timeout", test_wall_timeout },
+	{ "/workers/sigkill_midparse", test_sigkill_midparse },
+	{ "/workers/batch", test_batch },
+	{ "/workers/inflight", test_inflight },
+	{ "/workers/options_roundtrip", test_options_roundtrip },
+	{ "/workers/protocol_garbage", test_protocol_garbage },
+	{ "/workers/start_failure", test_start_failure },
+	{ "/workers/quarantine_policy", test_quarantine_policy },
+	{ "/workers/forked", test_forked },
+	{ "/workers/forked_bad_rules", test_forked_bad_rules },
+	{ "/workers/submit", test_submit },
+};
+
 int
 main(int argc, char **argv)
 {
@@ -816,25 +838,7 @@ main(int argc, char **argv)
 	rebound_exe = build ? g_build_filename(build, "rebound-test", NULL) :
 	    g_build_filename(dir, "..", "rebound-test", NULL);
 	g_setenv("REBOUND_TEST_HOOKS", "1", TRUE);
-	g_test_add_func("/workers/normal", test_normal);
-	g_test_add_func("/workers/hostile", test_hostile);
-	g_test_add_func("/workers/hostile_unprotected", test_hostile_unprotected);
-	g_test_add_func("/workers/spin", test_spin);
-	g_test_add_func("/workers/abort", test_abort);
-	g_test_add_func("/workers/segv", test_segv);
-	g_test_add_func("/workers/sandbox", test_sandbox);
-	g_test_add_func("/workers/memory", test_memory);
-	g_test_add_func("/workers/wall_timeout", test_wall_timeout);
-	g_test_add_func("/workers/sigkill_midparse", test_sigkill_midparse);
-	g_test_add_func("/workers/batch", test_batch);
-	g_test_add_func("/workers/inflight", test_inflight);
-	g_test_add_func("/workers/options_roundtrip", test_options_roundtrip);
-	g_test_add_func("/workers/protocol_garbage", test_protocol_garbage);
-	g_test_add_func("/workers/start_failure", test_start_failure);
-	g_test_add_func("/workers/quarantine_policy", test_quarantine_policy);
-	g_test_add_func("/workers/forked", test_forked);
-	g_test_add_func("/workers/forked_bad_rules", test_forked_bad_rules);
-	g_test_add_func("/workers/submit", test_submit);
+	unit_add(tests, G_N_ELEMENTS(tests));
 	g_free(self);
 	g_free(dir);
 	return g_test_run();

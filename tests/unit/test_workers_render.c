@@ -11,6 +11,7 @@
 
 #include "parsers/report.h"
 #include "workers/render.h"
+#include "unit.h"
 
 /* The reference: the same object built with json-glib, printed with puts(). */
 static void
@@ -270,13 +271,15 @@ test_wire_order(void)
 	g_assert_cmpint(reordered, >, 0);
 }
 
+static const struct unit_test tests[] = {
+	{ "/workers_render/json_bytes", test_json_bytes },
+	{ "/workers_render/outcome_line", test_outcome_line },
+	{ "/workers_render/tab", test_tab },
+	{ "/workers_render/wire_order", test_wire_order },
+};
+
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/workers_render/json_bytes", test_json_bytes);
-	g_test_add_func("/workers_render/outcome_line", test_outcome_line);
-	g_test_add_func("/workers_render/tab", test_tab);
-	g_test_add_func("/workers_render/wire_order", test_wire_order);
-	return g_test_run();
+	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
 }

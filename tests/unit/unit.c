@@ -42,3 +42,20 @@ unit_write(const char *dir, const char *name, const char *text)
 		g_error("write %s: %s", path, gerr->message);
 	return path;
 }
+
+void
+unit_add(const struct unit_test *tests, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		g_test_add_func(tests[i].path, tests[i].func);
+}
+
+int
+unit_main(int argc, char **argv, const struct unit_test *tests, size_t n)
+{
+	g_test_init(&argc, &argv, NULL);
+	unit_add(tests, n);
+	return g_test_run();
+}
