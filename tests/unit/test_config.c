@@ -253,13 +253,6 @@ static const struct unit_test tests[] = {
 int
 main(int argc, char **argv)
 {
-	int rc;
-
-	g_test_init(&argc, &argv, NULL);
-	tmpdir = unit_tmpdir("rebound-config-XXXXXX");
-	unit_add(tests, G_N_ELEMENTS(tests));
-	rc = g_test_run();
-	unit_rmtree(tmpdir);
-	g_free(tmpdir);
-	return rc;
+	return unit_main_tmpdir(argc, argv, "rebound-config-XXXXXX", &tmpdir, tests,
+	    G_N_ELEMENTS(tests));
 }

@@ -209,14 +209,7 @@ static const struct unit_test tests[] = {
 int
 main(int argc, char **argv)
 {
-	int rc;
-
-	g_test_init(&argc, &argv, NULL);
-	tmpdir = unit_tmpdir("rebound-trust-XXXXXX");
 	now_us = (int64_t)time(NULL) * G_USEC_PER_SEC;
-	unit_add(tests, G_N_ELEMENTS(tests));
-	rc = g_test_run();
-	unit_rmtree(tmpdir);
-	g_free(tmpdir);
-	return rc;
+	return unit_main_tmpdir(argc, argv, "rebound-trust-XXXXXX", &tmpdir, tests,
+	    G_N_ELEMENTS(tests));
 }

@@ -59,3 +59,19 @@ unit_main(int argc, char **argv, const struct unit_test *tests, size_t n)
 	unit_add(tests, n);
 	return g_test_run();
 }
+
+int
+unit_main_tmpdir(int argc, char **argv, const char *tmpl, char **dir,
+    const struct unit_test *tests, size_t n)
+{
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	*dir = unit_tmpdir(tmpl);
+	unit_add(tests, n);
+	rc = g_test_run();
+	unit_rmtree(*dir);
+	g_free(*dir);
+	*dir = NULL;
+	return rc;
+}

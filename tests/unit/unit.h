@@ -12,6 +12,8 @@
  * order they run.  unit_add() registers n cases with g_test_add_func();
  * unit_main() is the whole of a main() that needs no set-up of its own:
  * g_test_init(), unit_add(), and g_test_run()'s status.
+ * unit_main_tmpdir() is unit_main() with *dir a new unit_tmpdir(tmpl) while
+ * the cases run, removed and freed (*dir = NULL) once they have.
  */
 #ifndef REBOUND_UNIT_H
 #define REBOUND_UNIT_H
@@ -29,5 +31,7 @@ struct unit_test {
 
 void unit_add(const struct unit_test *tests, size_t n);
 int unit_main(int argc, char **argv, const struct unit_test *tests, size_t n);
+int unit_main_tmpdir(int argc, char **argv, const char *tmpl, char **dir,
+    const struct unit_test *tests, size_t n);
 
 #endif
