@@ -80,14 +80,9 @@ test_address_text(void)
 	g_assert_null(address_normalise_text(NULL));
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/address/rules", test_address_rules },
 	{ "/address/rejects", test_address_rejects },
 	{ "/address/text", test_address_text },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

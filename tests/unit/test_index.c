@@ -171,7 +171,7 @@ test_reserve(void)
 	index_free(other);
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/index/put_get_remove", test_put_get_remove },
 	{ "/index/expiry", test_expiry },
 	{ "/index/oracle", test_oracle },
@@ -179,9 +179,4 @@ static const struct unit_test tests[] = {
 	{ "/index/reserve", test_reserve },
 	{ "/metrics/render", test_metrics_render },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -1082,7 +1082,7 @@ test_rules_fold(void)
 	}
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/parser/table", test_table },
 	{ "/parser/mta_scope", test_mta_scope },
 	{ "/parser/dsn_fields", test_dsn_fields },
@@ -1104,9 +1104,4 @@ static const struct unit_test tests[] = {
 	{ "/parser/rules_prefilter", test_rules_prefilter },
 	{ "/parser/rules_fold", test_rules_fold },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -129,14 +129,9 @@ test_replay_permanent(void)
 	config_free(cfg);
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/policy/decide", test_decide },
 	{ "/policy/replay-soft", test_replay_soft },
 	{ "/policy/replay-permanent", test_replay_permanent },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

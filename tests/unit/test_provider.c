@@ -84,14 +84,9 @@ test_placeholders(void)
 	g_assert_null(o.provider);
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/provider/registered-domain", test_registered_domain },
 	{ "/provider/sources", test_provider_sources },
 	{ "/provider/placeholders", test_placeholders },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -83,14 +83,9 @@ test_garbage(void)
 	g_assert_null(report_deserialize(NULL));
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/report/names", test_names },
 	{ "/report/roundtrip", test_roundtrip },
 	{ "/report/garbage", test_garbage },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

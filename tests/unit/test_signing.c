@@ -455,7 +455,7 @@ test_config(void)
 	}
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/signing/round-trip", test_round_trip },
 	{ "/signing/known-answer", test_known_answer },
 	{ "/signing/wrong-key-and-rotation", test_wrong_key_and_rotation },
@@ -465,9 +465,4 @@ static const struct unit_test tests[] = {
 	{ "/signing/keys", test_keys },
 	{ "/signing/config", test_config },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -173,16 +173,11 @@ test_is_ours(void)
 			g_error("%s: want ours=%d", cases[i].addr, cases[i].ours);
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/smtp-addr/mail", test_mail },
 	{ "/smtp-addr/mail-params", test_mail_params },
 	{ "/smtp-addr/lengths", test_lengths },
 	{ "/smtp-addr/rcpt", test_rcpt },
 	{ "/smtp-addr/is-ours", test_is_ours },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

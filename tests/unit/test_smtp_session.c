@@ -468,7 +468,7 @@ test_limit_key(void)
 	g_assert_cmpstr(kb, ==, "192.0.2.9");
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/smtp-session/commands-case-and-spacing", test_commands_case_and_spacing },
 	{ "/smtp-session/dot-unstuffing", test_dot_unstuffing },
 	{ "/smtp-session/bare-newlines-reject", test_bare_newlines_reject },
@@ -479,9 +479,4 @@ static const struct unit_test tests[] = {
 	{ "/smtp-session/limit-key", test_limit_key },
 	{ "/smtp-session/large-data-min-free", test_large_data_min_free },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

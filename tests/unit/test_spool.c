@@ -616,7 +616,7 @@ test_min_free_refuses(void)
 	g_free(dir);
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/spool/commit-read-roundtrip", test_commit_read_roundtrip },
 	{ "/spool/order-attempts-remove-reopen", test_order_attempts_remove_reopen },
 	{ "/spool/truncated-entry-detected", test_truncated_entry_detected },
@@ -627,9 +627,4 @@ static const struct unit_test tests[] = {
 	{ "/spool/batch-files", test_batch_files },
 	{ "/spool/batch-header-decides", test_header_decides },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -52,13 +52,8 @@ test_suppression_class(void)
 	g_assert_false(suppression_class_valid(""));
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/suppression/address", test_suppression_address },
 	{ "/suppression/class", test_suppression_class },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -85,15 +85,10 @@ test_occurred_order(void)
 	g_assert_cmpint(occurred_at(&r, &rec, NULL, 0, 7, now), ==, 7);
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/webhook/url", test_url },
 	{ "/webhook/signature", test_signature },
 	{ "/webhook/report-dates", test_dates },
 	{ "/webhook/occurred-order", test_occurred_order },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

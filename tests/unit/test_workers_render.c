@@ -271,15 +271,10 @@ test_wire_order(void)
 	g_assert_cmpint(reordered, >, 0);
 }
 
-static const struct unit_test tests[] = {
+const struct unit_test unit_tests[] = {
 	{ "/workers_render/json_bytes", test_json_bytes },
 	{ "/workers_render/outcome_line", test_outcome_line },
 	{ "/workers_render/tab", test_tab },
 	{ "/workers_render/wire_order", test_wire_order },
 };
-
-int
-main(int argc, char **argv)
-{
-	return unit_main(argc, argv, tests, G_N_ELEMENTS(tests));
-}
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
