@@ -45,6 +45,7 @@ UNIT_SRC     := $(wildcard tests/unit/test_*.c)
 UNIT_BIN     := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TEST_SUPPORT := $(wildcard tests/support/*.c)
 UNIT_OBJ     := $(BUILD)/obj/tests/unit/unit.o
+UNIT_MAIN    := $(BUILD)/obj/tests/unit/libunit_main.a
 
 .PHONY: all deps deps-test deps-bench check run stop clean fuzz bench-smtp bench-parse bench-store bench-lookup bench-scale includes
 all: includes $(BUILD)/rebound $(BUILD)/rebound-test $(UNIT_BIN)
@@ -90,11 +91,17 @@ $(BUILD)/rebound-test: $(TEST_SUPPORT:%.c=$(BUILD)/obj/%.o) $(BUILD)/librebound.
 
 TEST_CFLAGS = $(CFLAGS) -I$(INC)/tests $(PKG_CFLAGS)
 
+# An archive: a unit test program that defines main() does not take this one.
+$(UNIT_MAIN): $(BUILD)/obj/tests/unit/unit_main.o
+	@rm -f $@
+	ar rcs $@ $^
+
 # unit.o is kept: make would delete it as an intermediate of the tests.
-.SECONDARY: $(UNIT_OBJ)
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(BUILD)/librebound.a | includes
+.SECONDARY: $(UNIT_OBJ) $(BUILD)/obj/tests/unit/unit_main.o
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_OBJ) $(UNIT_MAIN) $(BUILD)/librebound.a | includes
 	@mkdir -p $(dir $@)
-	$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(BUILD)/librebound.a $(PKG_LIBS) -lm
+	$(CC) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $< $(UNIT_OBJ) $(UNIT_MAIN) $(BUILD)/librebound.a \
+	    $(PKG_LIBS) -lm
 
 check:
 	@scripts/deps.sh test

@@ -46,6 +46,15 @@ class LimitsTest(unittest.TestCase):
             time.sleep(pause)
         return code, text
 
+    def assert_421_closed(self, r, reply, *words):
+        """reply is a 421 whose text holds every one of words, and the server
+        then closes r's connection."""
+        code, text = reply
+        self.assertEqual(code, 421)
+        for w in words:
+            self.assertIn(w, text)
+        self.assertTrue(r.closed_within(2))
+
     def test_size_advertised_and_checked_at_mail(self):
         with smtplib.SMTP("127.0.0.1", self.d.port) as c:
             c.ehlo()
@@ -120,31 +129,21 @@ class LimitsTest(unittest.TestCase):
         self.assertEqual(a1.greeting[0], 220)
         self.assertEqual(a2.greeting[0], 220)
         a3 = Raw(self.d.port, greet=False)
-        code, text = a3.reply()
-        self.assertEqual(code, 421)
-        self.assertIn("4.7.0", text)
-        self.assertTrue(a3.closed_within(2))
+        self.assert_421_closed(a3, a3.reply(), "4.7.0")
         b1 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.2")
         b2 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.2")
         self.assertEqual((b1.greeting[0], b2.greeting[0]), (220, 220))
         # At the total limit the longest idle session (a1) makes room ...
         c1 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.3")
         self.assertEqual(c1.greeting[0], 220)
-        code, text = a1.reply()
-        self.assertEqual(code, 421)
-        self.assertIn("4.7.0", text)
-        self.assertIn("idle", text)
-        self.assertTrue(a1.closed_within(2))
+        self.assert_421_closed(a1, a1.reply(), "4.7.0", "idle")
         a1.close()
         # ... but a session in a transaction is never evicted.
         for r in (a2, b1, b2, c1):
             r.cmd("EHLO busy.example")
             self.assertEqual(r.cmd("MAIL FROM:<>")[0], 250)
         c2 = Raw(self.d.port, host="127.0.0.2", source="127.0.0.4", greet=False)
-        code, text = c2.reply()
-        self.assertEqual(code, 421)                          # 4 sessions in total
-        self.assertIn("Too many sessions", text)
-        self.assertTrue(c2.closed_within(2))
+        self.assert_421_closed(c2, c2.reply(), "Too many sessions")  # 4 sessions in total
         for r in (a2, b1, b2, c1):
             r.cmd("QUIT")
             r.close()
@@ -157,12 +156,11 @@ class LimitsTest(unittest.TestCase):
         # Issue 14: a NOOP every 0.4 s used to keep a session forever.
         r = self.session()
         t0 = time.time()
-        code, text = self.until_421(
+        reply = self.until_421(
             6, 0.4, lambda: r.cmd("NOOP" if int((time.time() - t0) * 10) % 2 else "RSET"))
-        self.assertEqual(code, 421)
-        self.assertIn("4.4.2", text)
-        self.assertLess(time.time() - t0, 4)
-        self.assertTrue(r.closed_within(2))
+        elapsed = time.time() - t0
+        self.assert_421_closed(r, reply, "4.4.2")
+        self.assertLess(elapsed, 4)
         r.close()
 
     def test_session_lifetime(self):
@@ -173,22 +171,19 @@ class LimitsTest(unittest.TestCase):
         def busy():
             code, text = r.cmd("MAIL FROM:<>")
             return r.cmd("RSET") if code == 250 else (code, text)
-        code, text = self.until_421(15, 0.5, busy)
-        self.assertEqual(code, 421)
-        self.assertIn("4.4.2", text)
-        self.assertIn("too long", text)
-        self.assertGreaterEqual(time.time() - t0, 8)
-        self.assertTrue(r.closed_within(2))
+        reply = self.until_421(15, 0.5, busy)
+        elapsed = time.time() - t0
+        self.assert_421_closed(r, reply, "4.4.2", "too long")
+        self.assertGreaterEqual(elapsed, 8)
         r.close()
 
     def test_idle_timeout(self):
         r = self.session()
         t0 = time.time()
-        code, text = r.reply()
-        self.assertEqual(code, 421)
-        self.assertIn("4.4.2", text)
-        self.assertGreaterEqual(time.time() - t0, 1.5)
-        self.assertTrue(r.closed_within(2))
+        reply = r.reply()
+        elapsed = time.time() - t0
+        self.assert_421_closed(r, reply, "4.4.2")
+        self.assertGreaterEqual(elapsed, 1.5)
 
     def test_data_timeout(self):
         r = self.session()
@@ -198,10 +193,10 @@ class LimitsTest(unittest.TestCase):
         before = spool_entries(self.spool)
         r.send(b"Subject: slow\r\n\r\npartial")
         t0 = time.time()
-        code, _ = r.reply()
-        self.assertEqual(code, 421)
-        self.assertGreaterEqual(time.time() - t0, 2.5)       # data_timeout, not idle_timeout
-        self.assertTrue(r.closed_within(2))
+        reply = r.reply()
+        elapsed = time.time() - t0
+        self.assert_421_closed(r, reply)
+        self.assertGreaterEqual(elapsed, 2.5)                # data_timeout, not idle_timeout
         self.assertEqual(spool_entries(self.spool), before)
         time.sleep(0.2)
         self.assertIn("reason=data-timeout stage=DATA", self.d.log())
@@ -212,10 +207,7 @@ class LimitsTest(unittest.TestCase):
             self.assertEqual(r.cmd("XYZZY")[0], 500)
         code, _ = r.cmd("XYZZY")
         self.assertEqual(code, 500)
-        code, text = r.reply()
-        self.assertEqual(code, 421)
-        self.assertIn("Too many errors", text)
-        self.assertTrue(r.closed_within(2))
+        self.assert_421_closed(r, r.reply(), "Too many errors")
 
 
 class SpoolFullTest(unittest.TestCase):

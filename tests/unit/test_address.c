@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/address.h"
+#include "unit.h"
 
 static void
 check(const char *in, const char *norm, const char *key)
@@ -79,12 +80,9 @@ test_address_text(void)
 	g_assert_null(address_normalise_text(NULL));
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/address/rules", test_address_rules);
-	g_test_add_func("/address/rejects", test_address_rejects);
-	g_test_add_func("/address/text", test_address_text);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/address/rules", test_address_rules },
+	{ "/address/rejects", test_address_rejects },
+	{ "/address/text", test_address_text },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

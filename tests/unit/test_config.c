@@ -236,26 +236,23 @@ test_relative_paths(void)
 	g_free(cwd);
 }
 
+static const struct unit_test tests[] = {
+	{ "/config/syntax-error-line", test_syntax_error_line },
+	{ "/config/unknown-key", test_unknown_key },
+	{ "/config/secrets-masked", test_secrets_masked },
+	{ "/config/unknown-section", test_unknown_section },
+	{ "/config/int-range", test_int_range },
+	{ "/config/bad-listen", test_bad_listen },
+	{ "/config/choices-and-pairs", test_choices_and_pairs },
+	{ "/config/valid-values", test_valid_values },
+	{ "/config/tenants", test_tenants },
+	{ "/config/shipped-example-loads", test_shipped_example_loads },
+	{ "/config/relative-paths", test_relative_paths },
+};
+
 int
 main(int argc, char **argv)
 {
-	int rc;
-
-	g_test_init(&argc, &argv, NULL);
-	tmpdir = unit_tmpdir("rebound-config-XXXXXX");
-	g_test_add_func("/config/syntax-error-line", test_syntax_error_line);
-	g_test_add_func("/config/unknown-key", test_unknown_key);
-	g_test_add_func("/config/secrets-masked", test_secrets_masked);
-	g_test_add_func("/config/unknown-section", test_unknown_section);
-	g_test_add_func("/config/int-range", test_int_range);
-	g_test_add_func("/config/bad-listen", test_bad_listen);
-	g_test_add_func("/config/choices-and-pairs", test_choices_and_pairs);
-	g_test_add_func("/config/valid-values", test_valid_values);
-	g_test_add_func("/config/tenants", test_tenants);
-	g_test_add_func("/config/shipped-example-loads", test_shipped_example_loads);
-	g_test_add_func("/config/relative-paths", test_relative_paths);
-	rc = g_test_run();
-	unit_rmtree(tmpdir);
-	g_free(tmpdir);
-	return rc;
+	return unit_main_tmpdir(argc, argv, "rebound-config-XXXXXX", &tmpdir, tests,
+	    G_N_ELEMENTS(tests));
 }

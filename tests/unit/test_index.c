@@ -4,6 +4,7 @@
 
 #include "lookup/index.h"
 #include "common/metrics.h"
+#include "unit.h"
 
 static void
 test_put_get_remove(void)
@@ -170,15 +171,12 @@ test_reserve(void)
 	index_free(other);
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/index/put_get_remove", test_put_get_remove);
-	g_test_add_func("/index/expiry", test_expiry);
-	g_test_add_func("/index/oracle", test_oracle);
-	g_test_add_func("/index/replace_and_memory", test_replace_and_memory);
-	g_test_add_func("/index/reserve", test_reserve);
-	g_test_add_func("/metrics/render", test_metrics_render);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/index/put_get_remove", test_put_get_remove },
+	{ "/index/expiry", test_expiry },
+	{ "/index/oracle", test_oracle },
+	{ "/index/replace_and_memory", test_replace_and_memory },
+	{ "/index/reserve", test_reserve },
+	{ "/metrics/render", test_metrics_render },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -8,6 +8,7 @@
 #include <json-glib/json-glib.h>
 
 #include "common/log.h"
+#include "unit.h"
 
 /* What the log calls in fn write to stderr. */
 static char *
@@ -89,12 +90,16 @@ test_json(void)
 	g_free(out);
 }
 
+static const struct unit_test tests[] = {
+	{ "/log/text-one-line", test_text_one_line },
+	{ "/log/json", test_json },
+};
+
 int
 main(int argc, char **argv)
 {
 	g_test_init(&argc, &argv, NULL);
 	log_init(LOG_LEVEL_INFO);
-	g_test_add_func("/log/text-one-line", test_text_one_line);
-	g_test_add_func("/log/json", test_json);
+	unit_add(tests, G_N_ELEMENTS(tests));
 	return g_test_run();
 }

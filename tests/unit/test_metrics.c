@@ -5,6 +5,7 @@
 #include <glib.h>
 
 #include "common/metrics.h"
+#include "unit.h"
 
 static char *rendered;
 
@@ -118,6 +119,12 @@ test_events_count(void)
 	g_free(after);
 }
 
+static const struct unit_test tests[] = {
+	{ "/metrics/every-source-name-declared", test_every_source_name_declared },
+	{ "/metrics/counters-start-at-zero", test_counters_start_at_zero },
+	{ "/metrics/events-count", test_events_count },
+};
+
 int
 main(int argc, char **argv)
 {
@@ -125,9 +132,7 @@ main(int argc, char **argv)
 
 	g_test_init(&argc, &argv, NULL);
 	rendered = metrics_render();
-	g_test_add_func("/metrics/every-source-name-declared", test_every_source_name_declared);
-	g_test_add_func("/metrics/counters-start-at-zero", test_counters_start_at_zero);
-	g_test_add_func("/metrics/events-count", test_events_count);
+	unit_add(tests, G_N_ELEMENTS(tests));
 	rc = g_test_run();
 	g_free(rendered);
 	return rc;

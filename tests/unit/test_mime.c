@@ -14,6 +14,7 @@
 #include "parsers/parser.h"
 #include "parsers/report.h"
 #include "parsers/sanitize.h"
+#include "unit.h"
 
 static GMimeParserOptions *gopts;
 
@@ -390,6 +391,12 @@ test_split_parts(void)
 	g_array_free(parts, TRUE);
 }
 
+static const struct unit_test tests[] = {
+	{ "/mime/split_parts", test_split_parts },
+	{ "/mime/cases", test_cases },
+	{ "/mime/fixtures", test_fixtures },
+};
+
 int
 main(int argc, char **argv)
 {
@@ -399,8 +406,6 @@ main(int argc, char **argv)
 	g_mime_parser_options_set_rfc2047_compliance_mode(gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_address_compliance_mode(gopts, GMIME_RFC_COMPLIANCE_LOOSE);
 	g_mime_parser_options_set_parameter_compliance_mode(gopts, GMIME_RFC_COMPLIANCE_LOOSE);
-	g_test_add_func("/mime/split_parts", test_split_parts);
-	g_test_add_func("/mime/cases", test_cases);
-	g_test_add_func("/mime/fixtures", test_fixtures);
+	unit_add(tests, G_N_ELEMENTS(tests));
 	return g_test_run();
 }

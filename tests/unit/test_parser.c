@@ -1082,29 +1082,26 @@ test_rules_fold(void)
 	}
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/parser/table", test_table);
-	g_test_add_func("/parser/mta_scope", test_mta_scope);
-	g_test_add_func("/parser/dsn_fields", test_dsn_fields);
-	g_test_add_func("/parser/arf_fields", test_arf_fields);
-	g_test_add_func("/parser/multi_records", test_multi_records);
-	g_test_add_func("/parser/details", test_details);
-	g_test_add_func("/parser/not_bounce", test_not_bounce);
-	g_test_add_func("/parser/line_ends", test_line_ends);
-	g_test_add_func("/parser/charset_conversion", test_charset_conversion);
-	g_test_add_func("/parser/verp", test_verp);
-	g_test_add_func("/parser/recipient_from", test_recipient_from);
-	g_test_add_func("/parser/candidates", test_candidates);
-	g_test_add_func("/parser/hostile_files", test_hostile_files);
-	g_test_add_func("/parser/sanitize_bare_cr", test_sanitize_bare_cr);
-	g_test_add_func("/parser/sanitize_parts", test_sanitize_parts);
-	g_test_add_func("/parser/limits", test_limits);
-	g_test_add_func("/parser/max_recipients", test_max_recipients);
-	g_test_add_func("/parser/rules_errors", test_rules_errors);
-	g_test_add_func("/parser/rules_prefilter", test_rules_prefilter);
-	g_test_add_func("/parser/rules_fold", test_rules_fold);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/parser/table", test_table },
+	{ "/parser/mta_scope", test_mta_scope },
+	{ "/parser/dsn_fields", test_dsn_fields },
+	{ "/parser/arf_fields", test_arf_fields },
+	{ "/parser/multi_records", test_multi_records },
+	{ "/parser/details", test_details },
+	{ "/parser/not_bounce", test_not_bounce },
+	{ "/parser/line_ends", test_line_ends },
+	{ "/parser/charset_conversion", test_charset_conversion },
+	{ "/parser/verp", test_verp },
+	{ "/parser/recipient_from", test_recipient_from },
+	{ "/parser/candidates", test_candidates },
+	{ "/parser/hostile_files", test_hostile_files },
+	{ "/parser/sanitize_bare_cr", test_sanitize_bare_cr },
+	{ "/parser/sanitize_parts", test_sanitize_parts },
+	{ "/parser/limits", test_limits },
+	{ "/parser/max_recipients", test_max_recipients },
+	{ "/parser/rules_errors", test_rules_errors },
+	{ "/parser/rules_prefilter", test_rules_prefilter },
+	{ "/parser/rules_fold", test_rules_fold },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "store/policy.h"
+#include "unit.h"
 
 #define DAY	(G_GINT64_CONSTANT(86400) * 1000000)
 
@@ -128,12 +129,9 @@ test_replay_permanent(void)
 	config_free(cfg);
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/policy/decide", test_decide);
-	g_test_add_func("/policy/replay-soft", test_replay_soft);
-	g_test_add_func("/policy/replay-permanent", test_replay_permanent);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/policy/decide", test_decide },
+	{ "/policy/replay-soft", test_replay_soft },
+	{ "/policy/replay-permanent", test_replay_permanent },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

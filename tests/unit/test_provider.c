@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "store/provider.h"
+#include "unit.h"
 
 static void
 test_registered_domain(void)
@@ -83,12 +84,9 @@ test_placeholders(void)
 	g_assert_null(o.provider);
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/provider/registered-domain", test_registered_domain);
-	g_test_add_func("/provider/sources", test_provider_sources);
-	g_test_add_func("/provider/placeholders", test_placeholders);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/provider/registered-domain", test_registered_domain },
+	{ "/provider/sources", test_provider_sources },
+	{ "/provider/placeholders", test_placeholders },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "parsers/report.h"
+#include "unit.h"
 
 static void
 test_names(void)
@@ -82,12 +83,9 @@ test_garbage(void)
 	g_assert_null(report_deserialize(NULL));
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/report/names", test_names);
-	g_test_add_func("/report/roundtrip", test_roundtrip);
-	g_test_add_func("/report/garbage", test_garbage);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/report/names", test_names },
+	{ "/report/roundtrip", test_roundtrip },
+	{ "/report/garbage", test_garbage },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

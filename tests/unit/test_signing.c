@@ -7,6 +7,7 @@
 
 #include "common/config.h"
 #include "common/signing.h"
+#include "unit.h"
 
 #define KEY_A	"hex:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
 #define KEY_B	"base64:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
@@ -454,17 +455,14 @@ test_config(void)
 	}
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/signing/round-trip", test_round_trip);
-	g_test_add_func("/signing/known-answer", test_known_answer);
-	g_test_add_func("/signing/wrong-key-and-rotation", test_wrong_key_and_rotation);
-	g_test_add_func("/signing/expiry", test_expiry);
-	g_test_add_func("/signing/tampered", test_tampered);
-	g_test_add_func("/signing/hostile", test_hostile);
-	g_test_add_func("/signing/keys", test_keys);
-	g_test_add_func("/signing/config", test_config);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/signing/round-trip", test_round_trip },
+	{ "/signing/known-answer", test_known_answer },
+	{ "/signing/wrong-key-and-rotation", test_wrong_key_and_rotation },
+	{ "/signing/expiry", test_expiry },
+	{ "/signing/tampered", test_tampered },
+	{ "/signing/hostile", test_hostile },
+	{ "/signing/keys", test_keys },
+	{ "/signing/config", test_config },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -3,6 +3,7 @@
 #include <glib.h>
 
 #include "receiver/smtp_addr.h"
+#include "unit.h"
 
 struct mail_case {
 	const char *arg;
@@ -172,14 +173,11 @@ test_is_ours(void)
 			g_error("%s: want ours=%d", cases[i].addr, cases[i].ours);
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/smtp-addr/mail", test_mail);
-	g_test_add_func("/smtp-addr/mail-params", test_mail_params);
-	g_test_add_func("/smtp-addr/lengths", test_lengths);
-	g_test_add_func("/smtp-addr/rcpt", test_rcpt);
-	g_test_add_func("/smtp-addr/is-ours", test_is_ours);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/smtp-addr/mail", test_mail },
+	{ "/smtp-addr/mail-params", test_mail_params },
+	{ "/smtp-addr/lengths", test_lengths },
+	{ "/smtp-addr/rcpt", test_rcpt },
+	{ "/smtp-addr/is-ours", test_is_ours },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -468,18 +468,15 @@ test_limit_key(void)
 	g_assert_cmpstr(kb, ==, "192.0.2.9");
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/smtp-session/commands-case-and-spacing", test_commands_case_and_spacing);
-	g_test_add_func("/smtp-session/dot-unstuffing", test_dot_unstuffing);
-	g_test_add_func("/smtp-session/bare-newlines-reject", test_bare_newlines_reject);
-	g_test_add_func("/smtp-session/bare-newlines-accept", test_bare_newlines_accept);
-	g_test_add_func("/smtp-session/size-limit-in-data", test_size_limit_in_data);
-	g_test_add_func("/smtp-session/pipelined-commits", test_pipelined_commits);
-	g_test_add_func("/smtp-session/large-data-to-file", test_large_data_to_file);
-	g_test_add_func("/smtp-session/limit-key", test_limit_key);
-	g_test_add_func("/smtp-session/large-data-min-free", test_large_data_min_free);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/smtp-session/commands-case-and-spacing", test_commands_case_and_spacing },
+	{ "/smtp-session/dot-unstuffing", test_dot_unstuffing },
+	{ "/smtp-session/bare-newlines-reject", test_bare_newlines_reject },
+	{ "/smtp-session/bare-newlines-accept", test_bare_newlines_accept },
+	{ "/smtp-session/size-limit-in-data", test_size_limit_in_data },
+	{ "/smtp-session/pipelined-commits", test_pipelined_commits },
+	{ "/smtp-session/large-data-to-file", test_large_data_to_file },
+	{ "/smtp-session/limit-key", test_limit_key },
+	{ "/smtp-session/large-data-min-free", test_large_data_min_free },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

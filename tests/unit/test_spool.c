@@ -616,18 +616,15 @@ test_min_free_refuses(void)
 	g_free(dir);
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/spool/commit-read-roundtrip", test_commit_read_roundtrip);
-	g_test_add_func("/spool/order-attempts-remove-reopen", test_order_attempts_remove_reopen);
-	g_test_add_func("/spool/truncated-entry-detected", test_truncated_entry_detected);
-	g_test_add_func("/spool/async-group-commit", test_async_group_commit);
-	g_test_add_func("/spool/min-free-refuses", test_min_free_refuses);
-	g_test_add_func("/spool/inflight-attempts-recovered", test_inflight_recovered);
-	g_test_add_func("/spool/removed-files-recycled", test_recycled);
-	g_test_add_func("/spool/batch-files", test_batch_files);
-	g_test_add_func("/spool/batch-header-decides", test_header_decides);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/spool/commit-read-roundtrip", test_commit_read_roundtrip },
+	{ "/spool/order-attempts-remove-reopen", test_order_attempts_remove_reopen },
+	{ "/spool/truncated-entry-detected", test_truncated_entry_detected },
+	{ "/spool/async-group-commit", test_async_group_commit },
+	{ "/spool/min-free-refuses", test_min_free_refuses },
+	{ "/spool/inflight-attempts-recovered", test_inflight_recovered },
+	{ "/spool/removed-files-recycled", test_recycled },
+	{ "/spool/batch-files", test_batch_files },
+	{ "/spool/batch-header-decides", test_header_decides },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "store/suppression.h"
+#include "unit.h"
 
 static void
 test_suppression_address(void)
@@ -51,11 +52,8 @@ test_suppression_class(void)
 	g_assert_false(suppression_class_valid(""));
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/suppression/address", test_suppression_address);
-	g_test_add_func("/suppression/class", test_suppression_class);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/suppression/address", test_suppression_address },
+	{ "/suppression/class", test_suppression_class },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

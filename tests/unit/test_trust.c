@@ -199,20 +199,17 @@ test_cap(void)
 	config_free(cfg);
 }
 
+static const struct unit_test tests[] = {
+	{ "/trust/fbl-lends-nothing-to-a-dsn", test_fbl_lends_nothing_to_a_dsn },
+	{ "/trust/complaints", test_complaints },
+	{ "/trust/coverage", test_coverage },
+	{ "/trust/cap", test_cap },
+};
+
 int
 main(int argc, char **argv)
 {
-	int rc;
-
-	g_test_init(&argc, &argv, NULL);
-	tmpdir = unit_tmpdir("rebound-trust-XXXXXX");
 	now_us = (int64_t)time(NULL) * G_USEC_PER_SEC;
-	g_test_add_func("/trust/fbl-lends-nothing-to-a-dsn", test_fbl_lends_nothing_to_a_dsn);
-	g_test_add_func("/trust/complaints", test_complaints);
-	g_test_add_func("/trust/coverage", test_coverage);
-	g_test_add_func("/trust/cap", test_cap);
-	rc = g_test_run();
-	unit_rmtree(tmpdir);
-	g_free(tmpdir);
-	return rc;
+	return unit_main_tmpdir(argc, argv, "rebound-trust-XXXXXX", &tmpdir, tests,
+	    G_N_ELEMENTS(tests));
 }

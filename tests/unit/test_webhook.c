@@ -5,35 +5,39 @@
 #include "common/webhook_url.h"
 #include "store/occurred.h"
 #include "webhook/webhook.h"
+#include "unit.h"
+
+/* entry parses, into want field by field. */
+static void
+check_url(const char *entry, const struct webhook_url *want)
+{
+	struct webhook_url u;
+
+	g_assert_cmpint(webhook_url_parse(entry, &u), ==, 0);
+	g_assert_cmpstr(u.tenant, ==, want->tenant);
+	g_assert_cmpint(u.tls, ==, want->tls);
+	g_assert_cmpstr(u.host, ==, want->host);
+	g_assert_cmpint(u.port, ==, want->port);
+	g_assert_cmpstr(u.path, ==, want->path);
+	g_assert_cmpstr(u.url, ==, want->url);
+	webhook_url_clear(&u);
+}
 
 static void
 test_url(void)
 {
+	const struct webhook_url plain = { .url = "https://hooks.example.com/a/b?x=1", .tls = 1,
+	    .host = "hooks.example.com", .port = 443, .path = "/a/b?x=1" };
+	const struct webhook_url tenant = { .tenant = "acme", .url = "http://[::1]:8080",
+	    .host = "::1", .port = 8080, .path = "/" };
+	/* a '=' in the query is no tenant */
+	const struct webhook_url query = { .url = "http://h/p?a=b", .host = "h", .port = 80,
+	    .path = "/p?a=b" };
 	struct webhook_url u;
 
-	g_assert_cmpint(webhook_url_parse("https://hooks.example.com/a/b?x=1", &u), ==, 0);
-	g_assert_null(u.tenant);
-	g_assert_true(u.tls);
-	g_assert_cmpstr(u.host, ==, "hooks.example.com");
-	g_assert_cmpint(u.port, ==, 443);
-	g_assert_cmpstr(u.path, ==, "/a/b?x=1");
-	g_assert_cmpstr(u.url, ==, "https://hooks.example.com/a/b?x=1");
-	webhook_url_clear(&u);
-
-	g_assert_cmpint(webhook_url_parse("acme=http://[::1]:8080", &u), ==, 0);
-	g_assert_cmpstr(u.tenant, ==, "acme");
-	g_assert_false(u.tls);
-	g_assert_cmpstr(u.host, ==, "::1");
-	g_assert_cmpint(u.port, ==, 8080);
-	g_assert_cmpstr(u.path, ==, "/");
-	g_assert_cmpstr(u.url, ==, "http://[::1]:8080");
-	webhook_url_clear(&u);
-
-	/* a '=' in the query is no tenant */
-	g_assert_cmpint(webhook_url_parse("http://h/p?a=b", &u), ==, 0);
-	g_assert_null(u.tenant);
-	webhook_url_clear(&u);
-
+	check_url("https://hooks.example.com/a/b?x=1", &plain);
+	check_url("acme=http://[::1]:8080", &tenant);
+	check_url("http://h/p?a=b", &query);
 	g_assert_cmpint(webhook_url_parse("ftp://h/", &u), ==, -1);
 	g_assert_cmpint(webhook_url_parse("http://", &u), ==, -1);
 	g_assert_cmpint(webhook_url_parse("http://h:0/", &u), ==, -1);
@@ -84,13 +88,10 @@ test_occurred_order(void)
 	g_assert_cmpint(occurred_at(&r, &rec, NULL, 0, 7, now), ==, 7);
 }
 
-int
-main(int argc, char **argv)
-{
-	g_test_init(&argc, &argv, NULL);
-	g_test_add_func("/webhook/url", test_url);
-	g_test_add_func("/webhook/signature", test_signature);
-	g_test_add_func("/webhook/report-dates", test_dates);
-	g_test_add_func("/webhook/occurred-order", test_occurred_order);
-	return g_test_run();
-}
+const struct unit_test unit_tests[] = {
+	{ "/webhook/url", test_url },
+	{ "/webhook/signature", test_signature },
+	{ "/webhook/report-dates", test_dates },
+	{ "/webhook/occurred-order", test_occurred_order },
+};
+const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

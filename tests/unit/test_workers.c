@@ -643,6 +643,70 @@ assert_rendered_in_process(struct parser *p, const struct workers_job *job, cons
 }
 
 /*
+ * A forked pool of cfg's rules, and in *p an in-process parser of the same
+ * rules to compare its workers' lines with.
+ */
+static struct workers *
+forked_pool(struct config *cfg, struct parser **p)
+{
+	struct parser_worker_config pc;
+	struct workers *w;
+	char *err = NULL;
+
+	parser_config_worker(cfg, cfg->parser_rules, &pc);
+	*p = parser_new(&pc.opts, &err);
+	g_assert_nonnull(*p);
+	w = workers_new_forked(cfg, &pc, &err);
+	g_assert_nonnull(w);
+	g_assert_cmpint(workers_ready(w, &err), ==, 0);
+	g_assert_null(err);
+	return w;
+}
+
+/*
+ * Job i holds fixture files[i] (data[i]), rendered in either format, some
+ * with an mbox index.
+ */
+static void
+jobs_load(struct workers_job *jobs, char **data, const char *const *files, size_t n)
+{
+	size_t i;
+
+	memset(jobs, 0, n * sizeof(*jobs));
+	for (i = 0; i < n; i++) {
+		data[i] = fixture(files[i], &jobs[i].len);
+		jobs[i].data = data[i];
+		jobs[i].render = i % 2 ? RENDER_TAB : RENDER_JSON;
+		jobs[i].file = files[i];
+		jobs[i].index = i % 3 ? (long)i : -1;
+	}
+}
+
+/*
+ * Every job settled: hook-abort.eml crashed on SIGABRT, every other one is
+ * rendered as an in-process parse renders it.  Clears the jobs and frees
+ * data[].
+ */
+static void
+jobs_check(struct parser *p, struct workers_job *jobs, char **data, const char *const *files,
+    size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		g_assert_true(jobs[i].settled);
+		if (strstr(files[i], "hook-abort") != NULL) {
+			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
+			g_assert_nonnull(strstr(jobs[i].detail, "SIGABRT"));
+			g_assert_null(jobs[i].out);
+		} else
+			assert_rendered_in_process(p, &jobs[i], data[i]);
+		workers_job_clear(&jobs[i]);
+		g_free(data[i]);
+	}
+}
+
+/*
  * A forked pool: the first workers are forks of this process, render the
  * lines "rebound parse" prints exactly as an in-process parse renders
  * them, and a worker that dies is replaced (by an exec) and charged with
@@ -656,43 +720,19 @@ test_forked(void)
 	    "parsers/arf-abuse.eml", "workers/dsn-userunknown.eml", "workers/hook-abort.eml",
 	    "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml" };
 	struct workers_job jobs[G_N_ELEMENTS(files)];
-	char *data[G_N_ELEMENTS(files)], *err = NULL;
-	struct parser_worker_config pc;
+	char *data[G_N_ELEMENTS(files)];
 	struct workers_stats before, after;
 	struct parser *p;
 	struct workers *w;
-	size_t i;
 
-	parser_config_worker(cfg, cfg->parser_rules, &pc);
-	p = parser_new(&pc.opts, &err);
-	g_assert_nonnull(p);
 	workers_stats(&before);
-	w = workers_new_forked(cfg, &pc, &err);
-	g_assert_nonnull(w);
-	g_assert_cmpint(workers_ready(w, &err), ==, 0);
-	g_assert_null(err);
-	memset(jobs, 0, sizeof(jobs));
-	for (i = 0; i < G_N_ELEMENTS(files); i++) {
-		data[i] = fixture(files[i], &jobs[i].len);
-		jobs[i].data = data[i];
-		jobs[i].render = i % 2 ? RENDER_TAB : RENDER_JSON;
-		jobs[i].file = files[i];
-		jobs[i].index = i % 3 ? (long)i : -1;
-	}
+	w = forked_pool(cfg, &p);
+	jobs_load(jobs, data, files, G_N_ELEMENTS(files));
 	g_assert_cmpint(workers_parse(w, jobs, G_N_ELEMENTS(jobs)), ==, G_N_ELEMENTS(jobs) - 2);
 	workers_stats(&after);
 	/* Two forked at the start, one exec'd for each crash. */
 	g_assert_cmpuint(after.spawned, ==, before.spawned + 4);
-	for (i = 0; i < G_N_ELEMENTS(files); i++) {
-		if (strstr(files[i], "hook-abort") != NULL) {
-			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
-			g_assert_nonnull(strstr(jobs[i].detail, "SIGABRT"));
-			g_assert_null(jobs[i].out);
-		} else
-			assert_rendered_in_process(p, &jobs[i], data[i]);
-		workers_job_clear(&jobs[i]);
-		g_free(data[i]);
-	}
+	jobs_check(p, jobs, data, files, G_N_ELEMENTS(files));
 	workers_free(w);
 	parser_free(p);
 	config_free(cfg);
@@ -715,41 +755,19 @@ test_submit(void)
 	    "parsers/arf-abuse.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml",
 	    "parsers/arf-abuse.eml", "parsers/dsn-two-rcpts.eml", "workers/dsn-userunknown.eml" };
 	struct workers_job jobs[G_N_ELEMENTS(files)];
-	char *data[G_N_ELEMENTS(files)], *err = NULL;
-	struct parser_worker_config pc;
+	char *data[G_N_ELEMENTS(files)];
 	struct parser *p;
-	struct workers *w;
+	struct workers *w = forked_pool(cfg, &p);
 	size_t i, left, steps = 0;
 
-	parser_config_worker(cfg, cfg->parser_rules, &pc);
-	p = parser_new(&pc.opts, &err);
-	g_assert_nonnull(p);
-	w = workers_new_forked(cfg, &pc, &err);
-	g_assert_nonnull(w);
-	g_assert_cmpint(workers_ready(w, &err), ==, 0);
-	memset(jobs, 0, sizeof(jobs));
-	for (i = 0; i < G_N_ELEMENTS(files); i++) {
-		data[i] = fixture(files[i], &jobs[i].len);
-		jobs[i].data = data[i];
-		jobs[i].render = RENDER_JSON;
-		jobs[i].file = files[i];
-		jobs[i].index = -1;
+	jobs_load(jobs, data, files, G_N_ELEMENTS(files));
+	for (i = 0; i < G_N_ELEMENTS(files); i++)
 		workers_submit(w, &jobs[i]);
-	}
 	while ((left = workers_step(w)) > 0) {
 		g_assert_cmpuint(left, <=, G_N_ELEMENTS(files));
 		g_assert_cmpuint(++steps, <, 10000);
 	}
-	for (i = 0; i < G_N_ELEMENTS(files); i++) {
-		g_assert_true(jobs[i].settled);
-		if (strstr(files[i], "hook-abort") != NULL) {
-			g_assert_cmpint(jobs[i].status, ==, WORKERS_CRASH);
-			g_assert_null(jobs[i].out);
-		} else
-			assert_rendered_in_process(p, &jobs[i], data[i]);
-		workers_job_clear(&jobs[i]);
-		g_free(data[i]);
-	}
+	jobs_check(p, jobs, data, files, G_N_ELEMENTS(files));
 	workers_free(w);
 	parser_free(p);
 	config_free(cfg);
@@ -802,6 +820,28 @@ test_quarantine_policy(void)
 	config_free(cfg);
 }
 
+static const struct unit_test tests[] = {
+	{ "/workers/normal", test_normal },
+	{ "/workers/hostile", test_hostile },
+	{ "/workers/hostile_unprotected", test_hostile_unprotected },
+	{ "/workers/spin", test_spin },
+	{ "/workers/abort", test_abort },
+	{ "/workers/segv", test_segv },
+	{ "/workers/sandbox", test_sandbox },
+	{ "/workers/memory", test_memory },
+	{ "/workers/wall_timeout", test_wall_timeout },
+	{ "/workers/sigkill_midparse", test_sigkill_midparse },
+	{ "/workers/batch", test_batch },
+	{ "/workers/inflight", test_inflight },
+	{ "/workers/options_roundtrip", test_options_roundtrip },
+	{ "/workers/protocol_garbage", test_protocol_garbage },
+	{ "/workers/start_failure", test_start_failure },
+	{ "/workers/quarantine_policy", test_quarantine_policy },
+	{ "/workers/forked", test_forked },
+	{ "/workers/forked_bad_rules", test_forked_bad_rules },
+	{ "/workers/submit", test_submit },
+};
+
 int
 main(int argc, char **argv)
 {
@@ -816,25 +856,7 @@ main(int argc, char **argv)
 	rebound_exe = build ? g_build_filename(build, "rebound-test", NULL) :
 	    g_build_filename(dir, "..", "rebound-test", NULL);
 	g_setenv("REBOUND_TEST_HOOKS", "1", TRUE);
-	g_test_add_func("/workers/normal", test_normal);
-	g_test_add_func("/workers/hostile", test_hostile);
-	g_test_add_func("/workers/hostile_unprotected", test_hostile_unprotected);
-	g_test_add_func("/workers/spin", test_spin);
-	g_test_add_func("/workers/abort", test_abort);
-	g_test_add_func("/workers/segv", test_segv);
-	g_test_add_func("/workers/sandbox", test_sandbox);
-	g_test_add_func("/workers/memory", test_memory);
-	g_test_add_func("/workers/wall_timeout", test_wall_timeout);
-	g_test_add_func("/workers/sigkill_midparse", test_sigkill_midparse);
-	g_test_add_func("/workers/batch", test_batch);
-	g_test_add_func("/workers/inflight", test_inflight);
-	g_test_add_func("/workers/options_roundtrip", test_options_roundtrip);
-	g_test_add_func("/workers/protocol_garbage", test_protocol_garbage);
-	g_test_add_func("/workers/start_failure", test_start_failure);
-	g_test_add_func("/workers/quarantine_policy", test_quarantine_policy);
-	g_test_add_func("/workers/forked", test_forked);
-	g_test_add_func("/workers/forked_bad_rules", test_forked_bad_rules);
-	g_test_add_func("/workers/submit", test_submit);
+	unit_add(tests, G_N_ELEMENTS(tests));
 	g_free(self);
 	g_free(dir);
 	return g_test_run();

@@ -42,3 +42,36 @@ unit_write(const char *dir, const char *name, const char *text)
 		g_error("write %s: %s", path, gerr->message);
 	return path;
 }
+
+void
+unit_add(const struct unit_test *tests, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		g_test_add_func(tests[i].path, tests[i].func);
+}
+
+int
+unit_main(int argc, char **argv, const struct unit_test *tests, size_t n)
+{
+	g_test_init(&argc, &argv, NULL);
+	unit_add(tests, n);
+	return g_test_run();
+}
+
+int
+unit_main_tmpdir(int argc, char **argv, const char *tmpl, char **dir,
+    const struct unit_test *tests, size_t n)
+{
+	int rc;
+
+	g_test_init(&argc, &argv, NULL);
+	*dir = unit_tmpdir(tmpl);
+	unit_add(tests, n);
+	rc = g_test_run();
+	unit_rmtree(*dir);
+	g_free(*dir);
+	*dir = NULL;
+	return rc;
+}
