@@ -150,6 +150,9 @@ static const struct expect table[] = {
 	{ "shape-original-to-only.eml", REPORT_KIND_BOUNCE, "vic@quiet.test", REPORT_CLASS_UNKNOWN, "undefined" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
+	/* Exchange's notices in the recipient organization's language */
+	{ "shape-ndr-german.eml", REPORT_KIND_BOUNCE, "ute@firma.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-ndr-french-full.eml", REPORT_KIND_BOUNCE, "val@societe.test", REPORT_CLASS_SOFT, "mailboxfull" },
 };
 
 static void
@@ -1057,6 +1060,65 @@ test_rules_prefilter(void)
 	rules_free(r);
 }
 
+/*
+ * The shipped rules on failure texts as mail systems document them: the
+ * reason a text gives on its own (no status, no command), and what a
+ * decisive code or a command makes of it.
+ */
+static void
+test_rules_vocabulary(void)
+{
+	static const struct {
+		const char *text, *status, *command, *reason;
+	} cases[] = {
+		/* Exchange / Office 365 in the recipient organization's language */
+		{ "Das E-Mail-Konto existiert nicht bei der Organisation, an die die Nachricht gesendet wurde.",
+		    NULL, NULL, "userunknown" },
+		{ "Le compte de messagerie n'existe pas dans l'organisation \xc3\xa0 laquelle ce message a \xc3\xa9t\xc3\xa9 envoy\xc3\xa9.",
+		    NULL, NULL, "userunknown" },
+		{ "La cuenta de correo electr\xc3\xb3nico no existe en la organizaci\xc3\xb3n a la que se envi\xc3\xb3 este mensaje.",
+		    NULL, NULL, "userunknown" },
+		{ "L'account di posta elettronica non esiste nell'organizzazione a cui \xc3\xa8 stato inviato il messaggio.",
+		    NULL, NULL, "userunknown" },
+		{ "Het e-mailaccount bestaat niet bij de organisatie waarnaar dit bericht is verzonden.",
+		    NULL, NULL, "userunknown" },
+		{ "A conta de email n\xc3\xa3o existe na organiza\xc3\xa7\xc3\xa3o para a qual esta mensagem foi enviada.",
+		    NULL, NULL, "userunknown" },
+		{ "Die eingegebene E-Mail-Adresse wurde nicht gefunden.", NULL, NULL, "userunknown" },
+		{ "Das Postfach des Empf\xc3\xa4ngers ist voll.", NULL, NULL, "mailboxfull" },
+		{ "La bo\xc3\xaete aux lettres du destinataire est pleine.", NULL, NULL, "mailboxfull" },
+		{ "El buz\xc3\xb3n del destinatario est\xc3\xa1 lleno.", NULL, NULL, "mailboxfull" },
+		{ "La casella del destinatario \xc3\xa8 piena.", NULL, NULL, "mailboxfull" },
+		{ "Het postvak van de ontvanger is vol.", NULL, NULL, "mailboxfull" },
+		{ "A caixa de correio do destinat\xc3\xa1rio est\xc3\xa1 cheia.", NULL, NULL, "mailboxfull" },
+		/* a domain that does not exist is no mailbox that does not */
+		{ "Die Dom\xc3\xa4ne example.invalid existiert nicht", NULL, NULL, NULL },
+		/* "User unknown" with nothing else: a filter's word (Sisimai's convention) */
+		{ "550 User unknown", NULL, NULL, "filtered" },
+		{ "550 User unknown", "5.1.1", NULL, "userunknown" },
+		{ "550 User unknown", NULL, "RCPT", "userunknown" },
+		{ "550 User unknown", NULL, "DATA", "filtered" },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load("conf/rules.conf", &err);
+	size_t i;
+
+	g_assert_nonnull(r);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *t = rules_fold(cases[i].text);
+		struct rules_match m;
+		gboolean ok = rules_classify(r, t, cases[i].status, NULL, cases[i].command, &m);
+		const char *reason = ok ? m.reason : NULL;
+
+		g_test_message("%s", cases[i].text);
+		if (ok && m.by_text)
+			reason = rules_require(r, m.reason, m.id, cases[i].command, cases[i].status);
+		g_assert_cmpstr(reason, ==, cases[i].reason);
+		g_free(t);
+	}
+	rules_free(r);
+}
+
 /* The folded form the text rules see, whatever the byte's place in a word of eight. */
 static void
 test_rules_fold(void)
@@ -1106,5 +1168,6 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
 	g_test_add_func("/parser/rules_prefilter", test_rules_prefilter);
 	g_test_add_func("/parser/rules_fold", test_rules_fold);
+	g_test_add_func("/parser/rules_vocabulary", test_rules_vocabulary);
 	return g_test_run();
 }
