@@ -70,6 +70,7 @@ struct parse_ctx {
 	guint32 anomalies;		/* found decoding parts; added to the report at the end */
 	const char *hint;		/* per record: a vendor's own category line, tried first */
 	gboolean own_only;		/* per record: the report's text speaks of other recipients too */
+	gboolean others_only;		/* per record: ... and only of them (it gives this one no paragraph) */
 	gboolean mta_done;		/* r->mta looked for */
 	/*
 	 * The enclosed original's To, Cc and Received "for <x>" values, one

@@ -335,6 +335,12 @@ test_multi_records(void)
 		/* the other recipient's "local delivery failed" is not val's reason */
 		{ "shape-dsn-other-failure.eml", 2, { "val@remote.test", "wes@local.test" },
 		    { "onhold", "mailererror" }, { NULL, "exim-local" } },
+		/* the text explains cal and names dan only: dan's reason is not cal's */
+		{ "shape-dsn-unexplained.eml", 2, { "cal@nowhere.test", "dan@local.test" },
+		    { "hostunknown", "undefined" }, { "host-unknown", NULL } },
+		/* a list of bare addresses, then one reason: the reason of each */
+		{ "shape-dsn-list-shared.eml", 2, { "amy@full.test", "bob@full.test" },
+		    { "mailboxfull", "mailboxfull" }, { NULL, NULL } },
 	};
 	struct parser *p = mkparser(NULL);
 	size_t i;
