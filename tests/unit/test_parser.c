@@ -371,6 +371,14 @@ test_details(void)
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 
+	/* a transcript's "250 2.1.0 Sender ok" is no code of the failure below it */
+	r = parse_file(p, FIX "shape-transcript-ok-first.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "lou@dead.test");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
+	g_assert_cmpstr(rec(r, 0)->status, ==, "5.1.1");
+	g_assert_cmpstr(rec(r, 0)->replycode, ==, "550");
+	g_assert_cmpstr(rec(r, 0)->smtp_command, ==, "RCPT");
+	report_free(r);
 	r = parse_file(p, FIX "dsn-after-data.eml", NULL);
 	g_assert_cmpstr(rec(r, 0)->smtp_command, ==, "DATA");
 	g_assert_cmpstr(rec(r, 0)->rule, ==, "require");
