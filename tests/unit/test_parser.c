@@ -1105,6 +1105,19 @@ test_rules_vocabulary(void)
 		{ "La casella del destinatario \xc3\xa8 piena.", NULL, NULL, "mailboxfull" },
 		{ "Het postvak van de ontvanger is vol.", NULL, NULL, "mailboxfull" },
 		{ "A caixa de correio do destinat\xc3\xa1rio est\xc3\xa1 cheia.", NULL, NULL, "mailboxfull" },
+		/* documented replies of qmail and its patches, maildrop, vpopmail */
+		{ "553 sorry, this recipient is in my badrecipientto list (#5.7.1)", "5.7.1", "RCPT",
+		    "userunknown" },
+		{ "553 sorry, this recipient is not in my validrcptto list (#5.7.1)", "5.7.1", "RCPT",
+		    "userunknown" },
+		{ "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)", "5.7.1", "MAIL",
+		    "rejected" },
+		{ "vdeliver: Invalid or unknown virtual user 'rcpt'", NULL, "RCPT", "userunknown" },
+		{ "maildrop: maildir has overdrawn quota", NULL, NULL, "mailboxfull" },
+		{ "452 Mailbox size limit exceeded", NULL, "RCPT", "mailboxfull" },
+		{ "550 5.7.1 Message rejected because it contains spam", "5.7.1", "DATA", "spamdetected" },
+		{ "550 Your message has been blocked by the spam filter", NULL, "DATA", "spamdetected" },
+		{ "554 Your host is blocked", NULL, "CONN", "blocked" },
 		/* a domain that does not exist is no mailbox that does not */
 		{ "Die Dom\xc3\xa4ne example.invalid existiert nicht", NULL, NULL, NULL },
 		/* "User unknown" with nothing else: a filter's word (Sisimai's convention) */
