@@ -40,6 +40,8 @@ struct parser {
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
+	GRegex *re_greeting;		/* a personal letter's first words */
+	GRegex *re_signoff;		/* and its last */
 	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
 	GRegex *re_failure_words;	/* a recipient's paragraph speaks of a failure */
 	GRegex *re_fail_notice;		/* a notice's text speaks of a failed delivery */

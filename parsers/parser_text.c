@@ -212,12 +212,23 @@ struct notice {
 	GPtrArray *blocks;	/* struct block, one per address named */
 };
 
+/* A letter a person wrote (parser_re.c): not a mail system's notice. */
+static gboolean
+personal_letter(const struct parser *p, const char *body, gsize len)
+{
+	return g_regex_match_full(p->re_greeting, body, line_utf8_cut(body, len, 4096), 0, 0, NULL,
+	    NULL) && g_regex_match_full(p->re_signoff, body, line_utf8_cut(body, len, 16384), 0, 0,
+	    NULL, NULL);
+}
+
 /*
  * Is it a bounce?  A daemon-like sender or a bounce-like Subject alone
  * makes no bounce (a person writes from postmaster@, a newsletter says
  * "rejected"): then the text before the enclosed original must speak of a
- * failed delivery too.  Both together, or X-Failed-Recipients, are
- * enough.  *cut: where the enclosed original starts in body.
+ * failed delivery too, and not be a letter a person wrote (greeting and
+ * sign-off: someone telling of a bounce, or a postmaster writing about
+ * rejected mail).  Both together, or X-Failed-Recipients, are enough.
+ * *cut: where the enclosed original starts in body.
  */
 static gboolean
 text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_original,
@@ -234,7 +245,10 @@ text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_o
 	if (body == NULL)
 		body = "", len = 0;
 	*cut = line_original_start(p->re_marker, body, len);
-	return head >= 2 || g_regex_match_full(p->re_fail_notice, body,
+	if (head >= 2)
+		return TRUE;
+	/* one header signal and a person's letter: someone writing about a failure */
+	return !personal_letter(p, body, *cut) && g_regex_match_full(p->re_fail_notice, body,
 	    line_utf8_cut(body, *cut, 16384), 0, 0, NULL, NULL);
 }
 
