@@ -41,6 +41,7 @@ struct parser {
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
 	GRegex *re_greeting;		/* a personal letter's first words */
+	GRegex *re_delivered;		/* a notice says the message was delivered */
 	GRegex *re_signoff;		/* and its last */
 	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
 	GRegex *re_failure_words;	/* a recipient's paragraph speaks of a failure */

@@ -80,6 +80,12 @@ static const struct {
 	    "has not (?:yet )?been delivered|created automatically by mail delivery software|"
 	    "delivery (?:is |has been )?delayed|message (?:has been |was )?delayed",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
+	/* A receipt: the notice says the message arrived (Exchange "Delivered:"). */
+	{ G_STRUCT_OFFSET(struct parser, re_delivered),
+	    "(?:has|have) been (?:successfully )?delivered to|was (?:successfully )?delivered to|"
+	    "successfully delivered|delivery to (?:the following|these) recipients? (?:succeeded|"
+	    "was (?:successful|complete))",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
 	/*
 	 * A letter a person wrote opens with a greeting and closes with a
 	 * sign-off; a mail system's notice does not do both.

@@ -212,6 +212,20 @@ struct notice {
 	GPtrArray *blocks;	/* struct block, one per address named */
 };
 
+/*
+ * A receipt: the text says the message was delivered and nowhere that a
+ * delivery failed (Exchange's "Delivered:" notice, a Postfix success
+ * report sent as plain text).  Nobody to record.
+ */
+static gboolean
+receipt(const struct parser *p, const char *body, gsize len)
+{
+	gsize n = line_utf8_cut(body, len, 16384);
+
+	return g_regex_match_full(p->re_delivered, body, n, 0, 0, NULL, NULL) &&
+	    !g_regex_match_full(p->re_bounce_body, body, n, 0, 0, NULL, NULL);
+}
+
 /* A letter a person wrote (parser_re.c): not a mail system's notice. */
 static gboolean
 personal_letter(const struct parser *p, const char *body, gsize len)
@@ -245,6 +259,8 @@ text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_o
 	if (body == NULL)
 		body = "", len = 0;
 	*cut = line_original_start(p->re_marker, body, len);
+	if (fields_get(c->top, 0, "X-Failed-Recipients") == NULL && receipt(p, body, *cut))
+		return FALSE;
 	if (head >= 2)
 		return TRUE;
 	/* one header signal and a person's letter: someone writing about a failure */

@@ -440,11 +440,13 @@ test_not_bounce(void)
 	 * Mail, not bounces: a person writing from postmaster@, a newsletter
 	 * whose Subject says "rejected" (neither says a delivery failed), a
 	 * read receipt (RFC 8098), a challenge-response request; letters in
-	 * which a person tells of a bounce or a postmaster of rejected mail.
+	 * which a person tells of a bounce or a postmaster of rejected mail;
+	 * Exchange's plain-text "Delivered:" receipt.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
-		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml" };
+		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml",
+		"shape-exchange-delivered.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
