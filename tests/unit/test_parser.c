@@ -1088,6 +1088,11 @@ test_rules_vocabulary(void)
 	static const struct {
 		const char *text, *status, *command, *reason;
 	} cases[] = {
+		/* Exchange / Office 365's user text without its administrator section */
+		{ "The e-mail address you entered couldn't be found. Please check the recipient's e-mail address.",
+		    NULL, NULL, "userunknown" },
+		{ "The recipient's e-mail address was not found in the recipient's e-mail system.",
+		    NULL, NULL, "userunknown" },
 		/* Exchange / Office 365 in the recipient organization's language */
 		{ "Das E-Mail-Konto existiert nicht bei der Organisation, an die die Nachricht gesendet wurde.",
 		    NULL, NULL, "userunknown" },
