@@ -39,22 +39,26 @@ exclude_add(GHashTable *ex, const char *v)
  * How much the header says the message is a bounce: 2 when a mail
  * system's sender sends it under a bounce Subject (or X-Failed-Recipients
  * names the failed), 1 when only one of the two does, 0 when neither.
+ * *daemon: the sender is a mail system's.
  */
 static int
-looks_like_bounce(struct parser *p, const struct fields *top)
+looks_like_bounce(struct parser *p, const struct fields *top, gboolean *daemon)
 {
 	const char *from = fields_get(top, 0, "From");
 	char *subj;
 	int yes = 0;
 
+	*daemon = FALSE;
 	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
 		return 2;
 	if (from != NULL && (strcasestr(from, "mailer-daemon") != NULL ||
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
 	    strcasestr(from, "mail-daemon") != NULL || strcasestr(from, "mailer_daemon") != NULL ||
 	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
-	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL))
+	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL)) {
 		yes++;
+		*daemon = TRUE;
+	}
 	/* The header as sent: a regex (UTF-8 mode, unchecked) only sees valid UTF-8. */
 	subj = parser_utf8(fields_get(top, 0, "Subject"), -1);
 	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
@@ -242,16 +246,20 @@ personal_letter(const struct parser *p, const char *body, gsize len)
  * failed delivery too, and not be a letter a person wrote (greeting and
  * sign-off: someone telling of a bounce, or a postmaster writing about
  * rejected mail).  Both together, or X-Failed-Recipients, are enough.
- * *cut: where the enclosed original starts in body.
+ * *cut: where the enclosed original starts in body; *weak: no mail
+ * system sent it and no original is enclosed, so the reasons found must
+ * decide (text_read).
  */
 static gboolean
 text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_original,
-    gsize *cut)
+    gsize *cut, gboolean *weak)
 {
 	struct parser *p = c->p;
+	gboolean daemon;
 	int head;
 
-	head = looks_like_bounce(p, c->top);
+	head = looks_like_bounce(p, c->top, &daemon);
+	*weak = head < 2 && !daemon && !have_original;
 	if (head == 0 && !(have_original && body != NULL &&
 	    g_regex_match_full(p->re_bounce_body, body, line_utf8_cut(body, len, 8192), 0, 0, NULL,
 	    NULL)))
@@ -445,8 +453,10 @@ text_read(struct parse_ctx *c)
 	const char *body = c->context;
 	gsize len = c->clen;
 	struct notice n = { c, NULL, 0, NULL, NULL };
+	gboolean weak;
+	guint i;
 
-	if (!text_is_bounce(c, body, len, have_original, &n.cut))
+	if (!text_is_bounce(c, body, len, have_original, &n.cut, &weak))
 		return;
 	if (body == NULL)
 		body = "", len = 0;
@@ -472,4 +482,17 @@ text_read(struct parse_ctx *c)
 	g_ptr_array_free(n.blocks, TRUE);
 	g_string_free(n.pre, TRUE);
 	g_free(n.region);
+	/*
+	 * Only a bounce-like Subject, from a sender that is no mail system,
+	 * with no original enclosed: when no rule decided any recipient's
+	 * reason either, it is an order, a ticket, a newsletter that says
+	 * "rejected" or "bounce", and the addresses are its own.
+	 */
+	for (i = 0; weak && i < c->r->records->len; i++)
+		if (((const struct report_record *)g_ptr_array_index(c->r->records, i))->rule != NULL)
+			weak = FALSE;
+	if (weak) {
+		report_clear_records(c->r);
+		c->r->kind = REPORT_KIND_NONE;
+	}
 }

@@ -92,7 +92,9 @@ struct report {
 };
 
 struct report *report_new(enum report_kind kind);
-struct report_record *report_add_record(struct report *r);	/* owned by r */
+struct report_record *report_add_record(struct report *r);
+/* Drop every record (the report turned out to be no bounce). */
+void report_clear_records(struct report *r);	/* owned by r */
 void report_free(struct report *r);
 
 const char *report_kind_name(enum report_kind k);

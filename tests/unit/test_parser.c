@@ -441,12 +441,15 @@ test_not_bounce(void)
 	 * whose Subject says "rejected" (neither says a delivery failed), a
 	 * read receipt (RFC 8098), a challenge-response request; letters in
 	 * which a person tells of a bounce or a postmaster of rejected mail;
-	 * Exchange's plain-text "Delivered:" receipt.
+	 * Exchange's plain-text "Delivered:" receipt; an order, a ticket and a
+	 * newsletter whose Subject says "rejected" or "bounce" and whose text
+	 * names addresses and failure words but decides no failure.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
 		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml",
-		"shape-exchange-delivered.eml" };
+		"shape-exchange-delivered.eml", "shape-order-rejected.eml", "shape-helpdesk-rejected.eml",
+		"shape-bounce-word-newsletter.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
