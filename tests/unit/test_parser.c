@@ -150,6 +150,8 @@ static const struct expect table[] = {
 	{ "shape-original-to-only.eml", REPORT_KIND_BOUNCE, "vic@quiet.test", REPORT_CLASS_UNKNOWN, "undefined" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
+	/* Exchange's out-of-office assistant: its marks, under the user's own Subject */
+	{ "shape-ooo-exchange-rule.eml", REPORT_KIND_AUTOREPLY, "lena@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's notices in the recipient organization's language */
 	{ "shape-ndr-german.eml", REPORT_KIND_BOUNCE, "ute@firma.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "shape-ndr-french-full.eml", REPORT_KIND_BOUNCE, "val@societe.test", REPORT_CLASS_SOFT, "mailboxfull" },
@@ -443,13 +445,14 @@ test_not_bounce(void)
 	 * which a person tells of a bounce or a postmaster of rejected mail;
 	 * Exchange's plain-text "Delivered:" receipt; an order, a ticket and a
 	 * newsletter whose Subject says "rejected" or "bounce" and whose text
-	 * names addresses and failure words but decides no failure.
+	 * names addresses and failure words but decides no failure; a message
+	 * an Exchange inbox rule forwarded (no out-of-office marks).
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
 		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml",
 		"shape-exchange-delivered.eml", "shape-order-rejected.eml", "shape-helpdesk-rejected.eml",
-		"shape-bounce-word-newsletter.eml" };
+		"shape-bounce-word-newsletter.eml", "shape-exchange-rule-forward.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
