@@ -1132,6 +1132,10 @@ test_rules_vocabulary(void)
 		{ "550 5.7.1 Message rejected because it contains spam", "5.7.1", "DATA", "spamdetected" },
 		{ "550 Your message has been blocked by the spam filter", NULL, "DATA", "spamdetected" },
 		{ "554 Your host is blocked", NULL, "CONN", "blocked" },
+		/* RFC 5321's 551: the user has moved, and the reply says where */
+		{ "551 User not local; please try <new@example.test>", NULL, "RCPT", "hasmoved" },
+		{ "550 Rejected by header based Anti-Spoofing policy: news@sender.test", NULL, "DATA",
+		    "policyviolation" },
 		/* a domain that does not exist is no mailbox that does not */
 		{ "Die Dom\xc3\xa4ne example.invalid existiert nicht", NULL, NULL, NULL },
 		/* "User unknown" with nothing else: a filter's word (Sisimai's convention) */
