@@ -208,6 +208,9 @@ display_names(struct parse_ctx *c, const char *to, const char *region)
 }
 
 /* The reading of one notice's text. */
+struct notice;
+static void subject_address(struct notice *n);
+
 struct notice {
 	struct parse_ctx *c;
 	char *region;		/* the text before the enclosed original, NUL-terminated */
@@ -237,6 +240,48 @@ personal_letter(const struct parser *p, const char *body, gsize len)
 	return g_regex_match_full(p->re_greeting, body, line_utf8_cut(body, len, 4096), 0, 0, NULL,
 	    NULL) && g_regex_match_full(p->re_signoff, body, line_utf8_cut(body, len, 16384), 0, 0,
 	    NULL, NULL);
+}
+
+/*
+ * Some notices name the failed address in their Subject only ("Mail to x
+ * could not be delivered"): the one address there that is none of the
+ * notice's own (its From, To, Reply-To, Sender, the original's From) and
+ * that the text does not name otherwise.  Only when nothing else did.
+ */
+static void
+subject_address(struct notice *n)
+{
+	struct parse_ctx *c = n->c;
+	const char *subj = fields_get(c->top, 0, "Subject");
+	GHashTable *own;
+	char *a, *only = NULL;
+	gsize pos = 0;
+	guint found = 0;
+
+	if (subj == NULL || strchr(subj, '@') == NULL)
+		return;
+	own = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	exclude_add(own, fields_get(c->top, 0, "From"));
+	exclude_add(own, fields_get(c->top, 0, "To"));
+	exclude_add(own, fields_get(c->top, 0, "Reply-To"));
+	exclude_add(own, fields_get(c->top, 0, "Sender"));
+	exclude_add(own, c->r->orig_from);
+	while ((a = parser_next_address(subj, strlen(subj), &pos)) != NULL) {
+		char *l = g_ascii_strdown(a, -1);
+
+		if (!g_hash_table_contains(own, l) && !line_daemon_local(l) &&
+		    (only == NULL || strcmp(only, l) != 0)) {
+			found++;
+			g_free(only);
+			only = g_strdup(l);
+		}
+		g_free(l);
+		g_free(a);
+	}
+	if (found == 1)
+		add_record(c, only, "subject", NULL, n->region);
+	g_free(only);
+	g_hash_table_destroy(own);
 }
 
 /*
@@ -436,6 +481,8 @@ text_fallbacks(struct notice *n)
 	}
 	if (r->records->len == 0 && r->orig_to != NULL)
 		display_names(n->c, r->orig_to, n->region);
+	if (r->records->len == 0)
+		subject_address(n);
 }
 
 gboolean

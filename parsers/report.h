@@ -62,7 +62,9 @@ struct report_record {
 	 * "x-failed-recipients", "failure-line" (a notice's text), "original-to"
 	 * (the enclosed original's header), "verp", "signed-path",
 	 * "original-rcpt-to", "complainer-header", "from" (an auto-reply),
-	 * "ses-json", "placeholder"; NULL when there is no recipient.
+	 * "ses-json", "placeholder", "subject" (a notice's Subject, when
+	 * nothing else names the failed address); NULL when there is no
+	 * recipient.
 	 */
 	char *recipient_from;
 };

@@ -150,6 +150,8 @@ static const struct expect table[] = {
 	{ "shape-original-to-only.eml", REPORT_KIND_BOUNCE, "vic@quiet.test", REPORT_CLASS_UNKNOWN, "undefined" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
+	/* the Subject names the failed address and nothing else does */
+	{ "shape-subject-only.eml", REPORT_KIND_BOUNCE, "rita@corp.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* Exchange's out-of-office assistant: its marks, under the user's own Subject */
 	{ "shape-ooo-exchange-rule.eml", REPORT_KIND_AUTOREPLY, "lena@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's notices in the recipient organization's language */
@@ -584,6 +586,7 @@ test_recipient_from(void)
 		{ "jmrp.eml", "complainer-header" },
 		{ "autoreply.eml", "from" },
 		{ "ses-bounce.eml", "ses-json" },
+		{ "shape-subject-only.eml", "subject" },
 	};
 	struct parser *p = mkparser("^bounce\\+(?<local>[^=@]+)=(?<domain>[^@]+)@");
 	struct report *r, *back;
