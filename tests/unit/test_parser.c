@@ -1102,6 +1102,10 @@ test_rules_vocabulary(void)
 		    NULL, NULL, "userunknown" },
 		{ "The recipient's e-mail address was not found in the recipient's e-mail system.",
 		    NULL, NULL, "userunknown" },
+		/* Office 365's notice: "<user> wasn't found at <domain>." */
+		{ "Your message to xena@corp.test couldn't be delivered. xena wasn't found at corp.test.",
+		    NULL, NULL, "userunknown" },
+		{ "The message wasn't found at the server.", NULL, NULL, NULL },
 		/* Exchange / Office 365 in the recipient organization's language */
 		{ "Das E-Mail-Konto existiert nicht bei der Organisation, an die die Nachricht gesendet wurde.",
 		    NULL, NULL, "userunknown" },
