@@ -205,14 +205,110 @@ dsn_own_paragraph(const char *rcpt, const char *context, const char **s)
 	return e;
 }
 
-/* A record without a Diagnostic-Code: its lines are taken from the text part. */
+/*
+ * Does a Diagnostic-Code end inside a multi-line reply ("550-5.7.1 The
+ * first line" and nothing after it)?  Some MTAs keep only the first line
+ * of the answer; the rest, often the reason, is in the text part.
+ */
+static gboolean
+reply_cut(const char *d)
+{
+	char last[5];
+
+	while (*d == ' ' || *d == '\t')
+		d++;
+	if (!(d[0] == '4' || d[0] == '5') || !g_ascii_isdigit(d[1]) || !g_ascii_isdigit(d[2]) ||
+	    d[3] != '-')
+		return FALSE;
+	/* the reply's last line repeats the code with a space: "550 ..." */
+	memcpy(last, d, 3);
+	last[3] = ' ';
+	last[4] = '\0';
+	return strstr(d + 4, last) == NULL;
+}
+
+/*
+ * The lines after p that go on with a reply of code ("550-...", up to the
+ * last, "550 ..."; indented, or after a transcript's "<<< "), each after a
+ * line end, appended to more.
+ */
+static void
+reply_rest(const char *p, const char *code, GString *more)
+{
+	while (*p == '\r' || *p == '\n') {
+		const char *ls, *le;
+
+		p += (*p == '\r' && p[1] == '\n') ? 2 : 1;
+		for (ls = p; *ls == ' ' || *ls == '\t'; ls++)
+			;
+		if (strncmp(ls, "<<< ", 4) == 0)
+			ls += 4;
+		for (le = ls; *le != '\0' && *le != '\n' && *le != '\r'; le++)
+			;
+		if (le - ls < 4 || strncmp(ls, code, 3) != 0 || (ls[3] != '-' && ls[3] != ' '))
+			return;
+		g_string_append_c(more, '\n');
+		g_string_append_len(more, ls, le - ls);
+		if (ls[3] == ' ')
+			return;
+		p = le;
+	}
+}
+
+/*
+ * The rest of a reply the Diagnostic-Code cut (reply_cut()), from the
+ * text part where it quotes the same first line and goes on with it (a
+ * summary line may quote that line alone): appended to the diagnostic.
+ */
+static void
+reply_complete(struct report_record *rec, const char *context)
+{
+	const char *d = rec->diagnostic, *first, *hit;
+	char code[4], *needle;
+	GString *more;
+	gsize fl;
+
+	while (*d == ' ' || *d == '\t')
+		d++;
+	memcpy(code, d, 3);
+	code[3] = '\0';
+	first = d + 4;
+	for (fl = 0; first[fl] != '\0' && first[fl] != '\n' && first[fl] != '\r'; fl++)
+		;
+	if (fl < 8)
+		return;
+	needle = g_strndup(first, fl);
+	more = g_string_new(NULL);
+	for (hit = strstr(context, needle); hit != NULL && more->len == 0;
+	    hit = strstr(hit + fl, needle))
+		reply_rest(hit + fl, code, more);
+	g_free(needle);
+	if (more->len > 0) {
+		char *t = parser_utf8(more->str, more->len);
+		char *n = g_strconcat(rec->diagnostic, t, NULL);
+
+		g_free(t);
+		g_free(rec->diagnostic);
+		rec->diagnostic = n;
+	}
+	g_string_free(more, TRUE);
+}
+
+/*
+ * A record without a Diagnostic-Code: its lines are taken from the text
+ * part.  One whose Diagnostic-Code was cut inside a multi-line reply gets
+ * the rest of the reply from there.
+ */
 static void
 dsn_enrich(struct report_record *rec, const char *context)
 {
 	const char *s, *e;
 
-	if (rec->diagnostic != NULL)
+	if (rec->diagnostic != NULL) {
+		if (reply_cut(rec->diagnostic) && context != NULL)
+			reply_complete(rec, context);
 		return;
+	}
 	if ((e = dsn_own_paragraph(rec->recipient, context, &s)) != NULL) {
 		char *d = parser_utf8(s, e - s);
 

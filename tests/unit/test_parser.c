@@ -150,6 +150,8 @@ static const struct expect table[] = {
 	{ "shape-original-to-only.eml", REPORT_KIND_BOUNCE, "vic@quiet.test", REPORT_CLASS_UNKNOWN, "undefined" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
+	/* a Diagnostic-Code that kept the first line of a multi-line reply only */
+	{ "shape-diag-first-line.eml", REPORT_KIND_DSN, "zoe@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* the Subject names the failed address and nothing else does */
 	{ "shape-subject-only.eml", REPORT_KIND_BOUNCE, "rita@corp.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* Exchange's out-of-office assistant: its marks, under the user's own Subject */
@@ -375,6 +377,12 @@ test_details(void)
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 
+	/* the rest of a cut reply, from the text part: all of it, and only it */
+	r = parse_file(p, FIX "shape-diag-first-line.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->diagnostic, ==, "550-Message rejected\n"
+	    "550-The recipient's mailbox is full, please try again later\n"
+	    "550 Sorry (in reply to RCPT TO command)");
+	report_free(r);
 	/* a transcript's "250 2.1.0 Sender ok" is no code of the failure below it */
 	r = parse_file(p, FIX "shape-transcript-ok-first.eml", NULL);
 	g_assert_cmpstr(rec(r, 0)->recipient, ==, "lou@dead.test");
