@@ -233,6 +233,20 @@ receipt(const struct parser *p, const char *body, gsize len)
 	    !g_regex_match_full(p->re_bounce_body, body, n, 0, 0, NULL, NULL);
 }
 
+/*
+ * A message a mailing list distributed (List-Id, List-Post, Precedence:
+ * list): a post, a digest, a tracker's notification.  Mail systems send
+ * their notices to the sender, not through a list.
+ */
+static gboolean
+list_post(const struct fields *top)
+{
+	const char *prec = fields_get(top, 0, "Precedence");
+
+	return fields_get(top, 0, "List-Id") != NULL || fields_get(top, 0, "List-Post") != NULL ||
+	    (prec != NULL && strcasestr(prec, "list") != NULL);
+}
+
 /* A letter a person wrote (parser_re.c): not a mail system's notice. */
 static gboolean
 personal_letter(const struct parser *p, const char *body, gsize len)
@@ -316,6 +330,9 @@ text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_o
 		return FALSE;
 	if (head >= 2)
 		return TRUE;
+	/* one header signal on a message a list distributed: a post about a bounce */
+	if (list_post(c->top))
+		return FALSE;
 	/* one header signal and a person's letter: someone writing about a failure */
 	return !personal_letter(p, body, *cut) && g_regex_match_full(p->re_fail_notice, body,
 	    line_utf8_cut(body, *cut, 16384), 0, 0, NULL, NULL);
