@@ -137,7 +137,7 @@ classify_match(struct parse_ctx *c, struct report_record *rec, const char *diag,
 	}
 	if (!ok)
 		ok = diag != NULL && rules_classify(rules, diag, rec->status, NULL, NULL, m);
-	if (!ok && context != NULL && !(c->own_only && rec->diagnostic != NULL)) {
+	if (!ok && context != NULL && !(c->own_only && rec->diagnostic != NULL) && !c->others_only) {
 		ok = rules_classify(rules, classify_folded(c, context), rec->status, NULL, NULL, m);
 		if (!ok && rec->status == NULL) {
 			rec->status = parser_find_status(context);

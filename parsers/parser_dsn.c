@@ -157,22 +157,193 @@ dsn_paragraph_end(const char *s, const char *hit, const char *rcpt)
 	return e;
 }
 
-/* A record without a Diagnostic-Code: its lines are taken from the text part. */
+/*
+ * The recipient's failure paragraph in the text part: start in *s, end
+ * returned; NULL when the text names it without saying why.
+ */
+static const char *
+dsn_own_paragraph(const char *rcpt, const char *context, const char **s)
+{
+	const char *hit, *e, *le, *n, *pe, *ps;
+
+	if (rcpt == NULL || context == NULL || (hit = dsn_mention(context, rcpt, s)) == NULL)
+		return NULL;
+	e = dsn_paragraph_end(*s, hit, rcpt);
+	if (e <= *s || names_only(*s, e - *s, rcpt))
+		return NULL;
+	/*
+	 * The last of a list of bare addresses, then a blank line: what
+	 * follows the list is said of all of them ("The following text was
+	 * generated during the delivery attempts:"), not of this one.
+	 */
+	for (le = hit; *le != '\0' && *le != '\n' && *le != '\r'; le++)
+		;
+	n = le + (*le == '\r' && le[1] == '\n' ? 2 : *le != '\0');
+	for (pe = n; *pe != '\0' && *pe != '\n' && *pe != '\r'; pe++)
+		;
+	if (!names_only(*s, le - *s, rcpt) || !line_blank(n, pe - n) || *s == context)
+		return e;
+	pe = *s - 1;
+	if (pe > context && *pe == '\n' && pe[-1] == '\r')
+		pe--;
+	for (ps = pe; ps > context && ps[-1] != '\n' && ps[-1] != '\r'; ps--)
+		;
+	if (line_starts_with_address(ps, pe - ps)) {
+		gsize pos = 0;
+		gboolean bare = FALSE;
+		char *a;
+
+		while (ps + pos < pe && (ps[pos] == ' ' || ps[pos] == '\t' || ps[pos] == '<'))
+			pos++;
+		if ((a = parser_next_address(ps, pe - ps, &pos)) != NULL) {
+			bare = names_only(ps, pe - ps, a);
+			g_free(a);
+		}
+		if (bare)
+			return NULL;
+	}
+	return e;
+}
+
+/*
+ * Does a Diagnostic-Code end inside a multi-line reply ("550-5.7.1 The
+ * first line" and nothing after it)?  Some MTAs keep only the first line
+ * of the answer; the rest, often the reason, is in the text part.
+ */
+static gboolean
+reply_cut(const char *d)
+{
+	char last[5];
+
+	while (*d == ' ' || *d == '\t')
+		d++;
+	if (!(d[0] == '4' || d[0] == '5') || !g_ascii_isdigit(d[1]) || !g_ascii_isdigit(d[2]) ||
+	    d[3] != '-')
+		return FALSE;
+	/* the reply's last line repeats the code with a space: "550 ..." */
+	memcpy(last, d, 3);
+	last[3] = ' ';
+	last[4] = '\0';
+	return strstr(d + 4, last) == NULL;
+}
+
+/*
+ * The lines after p that go on with a reply of code ("550-...", up to the
+ * last, "550 ..."; indented, or after a transcript's "<<< "), each after a
+ * line end, appended to more.
+ */
+static void
+reply_rest(const char *p, const char *code, GString *more)
+{
+	while (*p == '\r' || *p == '\n') {
+		const char *ls, *le;
+
+		p += (*p == '\r' && p[1] == '\n') ? 2 : 1;
+		for (ls = p; *ls == ' ' || *ls == '\t'; ls++)
+			;
+		if (strncmp(ls, "<<< ", 4) == 0)
+			ls += 4;
+		for (le = ls; *le != '\0' && *le != '\n' && *le != '\r'; le++)
+			;
+		if (le - ls < 4 || strncmp(ls, code, 3) != 0 || (ls[3] != '-' && ls[3] != ' '))
+			return;
+		g_string_append_c(more, '\n');
+		g_string_append_len(more, ls, le - ls);
+		if (ls[3] == ' ')
+			return;
+		p = le;
+	}
+}
+
+/*
+ * The rest of a reply the Diagnostic-Code cut (reply_cut()), from the
+ * text part where it quotes the same first line and goes on with it (a
+ * summary line may quote that line alone): appended to the diagnostic.
+ */
+static void
+reply_complete(struct report_record *rec, const char *context)
+{
+	const char *d = rec->diagnostic, *first, *hit;
+	char code[4], *needle;
+	GString *more;
+	gsize fl;
+
+	while (*d == ' ' || *d == '\t')
+		d++;
+	memcpy(code, d, 3);
+	code[3] = '\0';
+	first = d + 4;
+	for (fl = 0; first[fl] != '\0' && first[fl] != '\n' && first[fl] != '\r'; fl++)
+		;
+	if (fl < 8)
+		return;
+	needle = g_strndup(first, fl);
+	more = g_string_new(NULL);
+	for (hit = strstr(context, needle); hit != NULL && more->len == 0;
+	    hit = strstr(hit + fl, needle))
+		reply_rest(hit + fl, code, more);
+	g_free(needle);
+	if (more->len > 0) {
+		char *t = parser_utf8(more->str, more->len);
+		char *n = g_strconcat(rec->diagnostic, t, NULL);
+
+		g_free(t);
+		g_free(rec->diagnostic);
+		rec->diagnostic = n;
+	}
+	g_string_free(more, TRUE);
+}
+
+/*
+ * A record without a Diagnostic-Code: its lines are taken from the text
+ * part.  One whose Diagnostic-Code was cut inside a multi-line reply gets
+ * the rest of the reply from there.
+ */
 static void
 dsn_enrich(struct report_record *rec, const char *context)
 {
-	const char *hit, *s, *e;
+	const char *s, *e;
 
-	if (rec->diagnostic != NULL || rec->recipient == NULL || context == NULL)
+	if (rec->diagnostic != NULL) {
+		if (reply_cut(rec->diagnostic) && context != NULL)
+			reply_complete(rec, context);
 		return;
-	if ((hit = dsn_mention(context, rec->recipient, &s)) == NULL)
-		return;
-	e = dsn_paragraph_end(s, hit, rec->recipient);
-	if (e > s && !names_only(s, e - s, rec->recipient)) {
+	}
+	if ((e = dsn_own_paragraph(rec->recipient, context, &s)) != NULL) {
 		char *d = parser_utf8(s, e - s);
 
 		rec->diagnostic = g_strstrip(d);
 	}
+}
+
+/*
+ * Recipient blocks of f that say why they failed: a Diagnostic-Code, or
+ * a failure paragraph of their own in the text part.  Where some do, the
+ * text is a list of per-recipient failures, and a recipient it gives no
+ * paragraph is not explained by the others' (Exim's "an undisclosed
+ * address" under an "Unrouteable address" of another).
+ */
+static guint
+dsn_explained(const struct fields *f, const char *context)
+{
+	guint b, n = 0;
+
+	for (b = 0; b < f->blocks->len; b++) {
+		const char *fr = fields_get(f, b, "Final-Recipient"), *s;
+		char *a;
+
+		if (fr == NULL)
+			continue;
+		if (fields_get(f, b, "Diagnostic-Code") != NULL) {
+			n++;
+			continue;
+		}
+		a = parser_address(fr);
+		if (dsn_own_paragraph(a, context, &s) != NULL)
+			n++;
+		g_free(a);
+	}
+	return n;
 }
 
 /*
@@ -204,7 +375,7 @@ dsn_differ(const struct fields *f)
  */
 static void
 dsn_record(struct parse_ctx *c, const struct fields *f, guint b, const char *context,
-    gboolean differ)
+    gboolean differ, guint explained)
 {
 	struct report *r = c->r;
 	const char *fr = fields_get(f, b, "Final-Recipient");
@@ -267,8 +438,10 @@ dsn_record(struct parse_ctx *c, const struct fields *f, guint b, const char *con
 	 * recipient's failure.
 	 */
 	c->own_only = differ;
+	c->others_only = differ && explained > 0 && rec->diagnostic == NULL;
 	classify_record(c, rec, context);
 	c->own_only = FALSE;
+	c->others_only = FALSE;
 	c->hint = NULL;
 	g_free(hint);
 }
@@ -281,11 +454,13 @@ dsn_parse(struct parse_ctx *c, const char *txt, gsize n)
 	struct fields *f;
 	guint b;
 	gboolean differ;
+	guint explained;
 
 	/* The per-message block, the records kept, and one more to notice the cap. */
 	f = fields_parse(txt, n, c->p->max_records + 2);
 	r->kind = REPORT_KIND_DSN;
 	differ = dsn_differ(f);
+	explained = differ ? dsn_explained(f, c->context) : 0;
 	for (b = 0; b < f->blocks->len; b++) {
 		if (fields_get(f, b, "Reporting-MTA") != NULL && r->reporting_mta == NULL)
 			r->reporting_mta = strip_type(fields_get(f, b, "Reporting-MTA"));
@@ -301,7 +476,7 @@ dsn_parse(struct parse_ctx *c, const char *txt, gsize n)
 			r->anomalies |= REPORT_ANOMALY_TOO_MANY_RCPTS;
 			break;
 		}
-		dsn_record(c, f, b, c->context, differ);
+		dsn_record(c, f, b, c->context, differ, explained);
 	}
 	fields_free(f);
 }

@@ -40,6 +40,9 @@ struct parser {
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
 	GRegex *re_bounce_body;
+	GRegex *re_greeting;		/* a personal letter's first words */
+	GRegex *re_delivered;		/* a notice says the message was delivered */
+	GRegex *re_signoff;		/* and its last */
 	GRegex *re_rcpt_list;		/* where a notice starts listing failed recipients */
 	GRegex *re_failure_words;	/* a recipient's paragraph speaks of a failure */
 	GRegex *re_fail_notice;		/* a notice's text speaks of a failed delivery */
@@ -70,6 +73,7 @@ struct parse_ctx {
 	guint32 anomalies;		/* found decoding parts; added to the report at the end */
 	const char *hint;		/* per record: a vendor's own category line, tried first */
 	gboolean own_only;		/* per record: the report's text speaks of other recipients too */
+	gboolean others_only;		/* per record: ... and only of them (it gives this one no paragraph) */
 	gboolean mta_done;		/* r->mta looked for */
 	/*
 	 * The enclosed original's To, Cc and Received "for <x>" values, one

@@ -80,6 +80,27 @@ static const struct {
 	    "has not (?:yet )?been delivered|created automatically by mail delivery software|"
 	    "delivery (?:is |has been )?delayed|message (?:has been |was )?delayed",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
+	/* A receipt: the notice says the message arrived (Exchange "Delivered:"). */
+	{ G_STRUCT_OFFSET(struct parser, re_delivered),
+	    "(?:has|have) been (?:successfully )?delivered to|was (?:successfully )?delivered to|"
+	    "successfully delivered|delivery to (?:the following|these) recipients? (?:succeeded|"
+	    "was (?:successful|complete))",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
+	/*
+	 * A letter a person wrote opens with a greeting and closes with a
+	 * sign-off; a mail system's notice does not do both.
+	 */
+	{ G_STRUCT_OFFSET(struct parser, re_greeting),
+	    "\\A\\s*(?:hi|hello|hey|dear|good (?:morning|afternoon|evening)|hallo|guten (?:tag|morgen)|"
+	    "liebe|lieber|sehr geehrte|bonjour|hola|buen(?:os|as) d[ií]as|ciao|buongiorno|gentile|"
+	    "hej|goedemorgen|beste|ol[aá]|prezado|prezada)\\b",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
+	{ G_STRUCT_OFFSET(struct parser, re_signoff),
+	    "^[ \\t]*(?:regards|best regards|kind regards|best wishes|best|cheers|thanks|thank you|"
+	    "many thanks|sincerely|yours|greetings|mit freundlichen gr|viele gr|liebe gr|"
+	    "gr(?:\xc3\xbc|ue)(?:\xc3\x9f|ss)e|cordialement|bien (?:\xc3\xa0|a) vous|saludos|un saludo|"
+	    "cordiali saluti|distinti saluti|met vriendelijke groet|groeten|atenciosamente|abra(?:\xc3\xa7|c)os)\\b",
+	    G_REGEX_CASELESS | G_REGEX_MULTILINE | G_REGEX_OPTIMIZE },
 	/* Folded text (lower case, single spaces). */
 	{ G_STRUCT_OFFSET(struct parser, re_given_up),
 	    "permanent fatal error|delivery failed \\d+ attempts|failed after \\d+ (?:delivery )?attempts|"

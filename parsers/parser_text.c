@@ -39,22 +39,26 @@ exclude_add(GHashTable *ex, const char *v)
  * How much the header says the message is a bounce: 2 when a mail
  * system's sender sends it under a bounce Subject (or X-Failed-Recipients
  * names the failed), 1 when only one of the two does, 0 when neither.
+ * *daemon: the sender is a mail system's.
  */
 static int
-looks_like_bounce(struct parser *p, const struct fields *top)
+looks_like_bounce(struct parser *p, const struct fields *top, gboolean *daemon)
 {
 	const char *from = fields_get(top, 0, "From");
 	char *subj;
 	int yes = 0;
 
+	*daemon = FALSE;
 	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
 		return 2;
 	if (from != NULL && (strcasestr(from, "mailer-daemon") != NULL ||
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
 	    strcasestr(from, "mail-daemon") != NULL || strcasestr(from, "mailer_daemon") != NULL ||
 	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
-	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL))
+	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL)) {
 		yes++;
+		*daemon = TRUE;
+	}
 	/* The header as sent: a regex (UTF-8 mode, unchecked) only sees valid UTF-8. */
 	subj = parser_utf8(fields_get(top, 0, "Subject"), -1);
 	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
@@ -204,6 +208,9 @@ display_names(struct parse_ctx *c, const char *to, const char *region)
 }
 
 /* The reading of one notice's text. */
+struct notice;
+static void subject_address(struct notice *n);
+
 struct notice {
 	struct parse_ctx *c;
 	char *region;		/* the text before the enclosed original, NUL-terminated */
@@ -213,20 +220,105 @@ struct notice {
 };
 
 /*
+ * A receipt: the text says the message was delivered and nowhere that a
+ * delivery failed (Exchange's "Delivered:" notice, a Postfix success
+ * report sent as plain text).  Nobody to record.
+ */
+static gboolean
+receipt(const struct parser *p, const char *body, gsize len)
+{
+	gsize n = line_utf8_cut(body, len, 16384);
+
+	return g_regex_match_full(p->re_delivered, body, n, 0, 0, NULL, NULL) &&
+	    !g_regex_match_full(p->re_bounce_body, body, n, 0, 0, NULL, NULL);
+}
+
+/*
+ * A message a mailing list distributed (List-Id, List-Post, Precedence:
+ * list): a post, a digest, a tracker's notification.  Mail systems send
+ * their notices to the sender, not through a list.
+ */
+static gboolean
+list_post(const struct fields *top)
+{
+	const char *prec = fields_get(top, 0, "Precedence");
+
+	return fields_get(top, 0, "List-Id") != NULL || fields_get(top, 0, "List-Post") != NULL ||
+	    (prec != NULL && strcasestr(prec, "list") != NULL);
+}
+
+/* A letter a person wrote (parser_re.c): not a mail system's notice. */
+static gboolean
+personal_letter(const struct parser *p, const char *body, gsize len)
+{
+	return g_regex_match_full(p->re_greeting, body, line_utf8_cut(body, len, 4096), 0, 0, NULL,
+	    NULL) && g_regex_match_full(p->re_signoff, body, line_utf8_cut(body, len, 16384), 0, 0,
+	    NULL, NULL);
+}
+
+/*
+ * Some notices name the failed address in their Subject only ("Mail to x
+ * could not be delivered"): the one address there that is none of the
+ * notice's own (its From, To, Reply-To, Sender, the original's From) and
+ * that the text does not name otherwise.  Only when nothing else did.
+ */
+static void
+subject_address(struct notice *n)
+{
+	struct parse_ctx *c = n->c;
+	const char *subj = fields_get(c->top, 0, "Subject");
+	GHashTable *own;
+	char *a, *only = NULL;
+	gsize pos = 0;
+	guint found = 0;
+
+	if (subj == NULL || strchr(subj, '@') == NULL)
+		return;
+	own = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+	exclude_add(own, fields_get(c->top, 0, "From"));
+	exclude_add(own, fields_get(c->top, 0, "To"));
+	exclude_add(own, fields_get(c->top, 0, "Reply-To"));
+	exclude_add(own, fields_get(c->top, 0, "Sender"));
+	exclude_add(own, c->r->orig_from);
+	while ((a = parser_next_address(subj, strlen(subj), &pos)) != NULL) {
+		char *l = g_ascii_strdown(a, -1);
+
+		if (!g_hash_table_contains(own, l) && !line_daemon_local(l) &&
+		    (only == NULL || strcmp(only, l) != 0)) {
+			found++;
+			g_free(only);
+			only = g_strdup(l);
+		}
+		g_free(l);
+		g_free(a);
+	}
+	if (found == 1)
+		add_record(c, only, "subject", NULL, n->region);
+	g_free(only);
+	g_hash_table_destroy(own);
+}
+
+/*
  * Is it a bounce?  A daemon-like sender or a bounce-like Subject alone
  * makes no bounce (a person writes from postmaster@, a newsletter says
  * "rejected"): then the text before the enclosed original must speak of a
- * failed delivery too.  Both together, or X-Failed-Recipients, are
- * enough.  *cut: where the enclosed original starts in body.
+ * failed delivery too, and not be a letter a person wrote (greeting and
+ * sign-off: someone telling of a bounce, or a postmaster writing about
+ * rejected mail).  Both together, or X-Failed-Recipients, are enough.
+ * *cut: where the enclosed original starts in body; *weak: no mail
+ * system sent it and no original is enclosed, so the reasons found must
+ * decide (text_read).
  */
 static gboolean
 text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_original,
-    gsize *cut)
+    gsize *cut, gboolean *weak)
 {
 	struct parser *p = c->p;
+	gboolean daemon;
 	int head;
 
-	head = looks_like_bounce(p, c->top);
+	head = looks_like_bounce(p, c->top, &daemon);
+	*weak = head < 2 && !daemon && !have_original;
 	if (head == 0 && !(have_original && body != NULL &&
 	    g_regex_match_full(p->re_bounce_body, body, line_utf8_cut(body, len, 8192), 0, 0, NULL,
 	    NULL)))
@@ -234,7 +326,15 @@ text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_o
 	if (body == NULL)
 		body = "", len = 0;
 	*cut = line_original_start(p->re_marker, body, len);
-	return head >= 2 || g_regex_match_full(p->re_fail_notice, body,
+	if (fields_get(c->top, 0, "X-Failed-Recipients") == NULL && receipt(p, body, *cut))
+		return FALSE;
+	if (head >= 2)
+		return TRUE;
+	/* one header signal on a message a list distributed: a post about a bounce */
+	if (list_post(c->top))
+		return FALSE;
+	/* one header signal and a person's letter: someone writing about a failure */
+	return !personal_letter(p, body, *cut) && g_regex_match_full(p->re_fail_notice, body,
 	    line_utf8_cut(body, *cut, 16384), 0, 0, NULL, NULL);
 }
 
@@ -398,6 +498,8 @@ text_fallbacks(struct notice *n)
 	}
 	if (r->records->len == 0 && r->orig_to != NULL)
 		display_names(n->c, r->orig_to, n->region);
+	if (r->records->len == 0)
+		subject_address(n);
 }
 
 gboolean
@@ -415,8 +517,10 @@ text_read(struct parse_ctx *c)
 	const char *body = c->context;
 	gsize len = c->clen;
 	struct notice n = { c, NULL, 0, NULL, NULL };
+	gboolean weak;
+	guint i;
 
-	if (!text_is_bounce(c, body, len, have_original, &n.cut))
+	if (!text_is_bounce(c, body, len, have_original, &n.cut, &weak))
 		return;
 	if (body == NULL)
 		body = "", len = 0;
@@ -442,4 +546,17 @@ text_read(struct parse_ctx *c)
 	g_ptr_array_free(n.blocks, TRUE);
 	g_string_free(n.pre, TRUE);
 	g_free(n.region);
+	/*
+	 * Only a bounce-like Subject, from a sender that is no mail system,
+	 * with no original enclosed: when no rule decided any recipient's
+	 * reason either, it is an order, a ticket, a newsletter that says
+	 * "rejected" or "bounce", and the addresses are its own.
+	 */
+	for (i = 0; weak && i < c->r->records->len; i++)
+		if (((const struct report_record *)g_ptr_array_index(c->r->records, i))->rule != NULL)
+			weak = FALSE;
+	if (weak) {
+		report_clear_records(c->r);
+		c->r->kind = REPORT_KIND_NONE;
+	}
 }

@@ -20,6 +20,28 @@ subject_text(struct parse_ctx *c, const struct fields *top)
 }
 
 /*
+ * An auto-reply's marks in the header: RFC 3834's Auto-Submitted
+ * "auto-replied", X-Autoreply / X-Autorespond, Precedence "auto_reply",
+ * and Exchange's for a reply its inbox rules (the out-of-office assistant)
+ * sent: X-Auto-Response-Suppress "All" with X-MS-Exchange-Inbox-Rules-Loop
+ * (Exchange marks such a reply "auto-generated", under any Subject the
+ * user wrote).
+ */
+static gboolean
+marked_autoreply(const struct fields *top)
+{
+	const char *as = fields_get(top, 0, "Auto-Submitted");
+	const char *prec = fields_get(top, 0, "Precedence");
+	const char *sup = fields_get(top, 0, "X-Auto-Response-Suppress");
+
+	return (as != NULL && strcasestr(as, "auto-replied") != NULL) ||
+	    fields_get(top, 0, "X-Autoreply") != NULL || fields_get(top, 0, "X-Autorespond") != NULL ||
+	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL) ||
+	    (sup != NULL && strcasestr(sup, "all") != NULL &&
+	    fields_get(top, 0, "X-MS-Exchange-Inbox-Rules-Loop") != NULL);
+}
+
+/*
  * RFC 3834's own marks, or an out-of-office Subject: an auto-reply says so
  * in its header.  A mail system's notice may carry the same marks (Exim
  * puts "Auto-Submitted: auto-replied" on its bounces), so the marks decide
@@ -31,8 +53,6 @@ static gboolean
 is_autoreply(struct parse_ctx *c, const struct fields *top, const char *body, gsize len)
 {
 	struct parser *p = c->p;
-	const char *as = fields_get(top, 0, "Auto-Submitted");
-	const char *prec = fields_get(top, 0, "Precedence");
 	char *subj;
 	gboolean marked, ooo, bounce;
 
@@ -40,9 +60,7 @@ is_autoreply(struct parse_ctx *c, const struct fields *top, const char *body, gs
 		return FALSE;
 	subj = subject_text(c, top);
 	ooo = subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL);
-	marked = (as != NULL && strcasestr(as, "auto-replied") != NULL) ||
-	    fields_get(top, 0, "X-Autoreply") != NULL || fields_get(top, 0, "X-Autorespond") != NULL ||
-	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL);
+	marked = marked_autoreply(top);
 	if (!marked && !ooo) {
 		g_free(subj);
 		return FALSE;
@@ -65,20 +83,12 @@ static void
 autoreply(struct parse_ctx *c, struct report *r, const struct fields *top)
 {
 	struct parser *p = c->p;
-	const char *as = fields_get(top, 0, "Auto-Submitted");
-	const char *prec = fields_get(top, 0, "Precedence");
 	char *subj = subject_text(c, top);	/* valid for the regex */
-	gboolean yes = FALSE;
+	gboolean yes;
 	struct report_record *rec;
 
-	if (as != NULL && strcasestr(as, "auto-replied") != NULL)
-		yes = TRUE;
-	else if (fields_get(top, 0, "X-Autoreply") != NULL ||
-	    fields_get(top, 0, "X-Autorespond") != NULL ||
-	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL))
-		yes = TRUE;
-	else if (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL))
-		yes = TRUE;
+	yes = marked_autoreply(top) ||
+	    (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL));
 	if (!yes) {
 		g_free(subj);
 		return;

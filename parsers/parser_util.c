@@ -32,11 +32,16 @@ reply_dash(const char *t, const char *p)
 	    c[-1] == '(' || c[-1] == ';' || c[-1] == ':' || c[-1] == '#';
 }
 
-/* Status "5.1.1" found in text, or NULL.  New string. */
+/*
+ * Status "5.1.1" found in text, or NULL.  New string.  A failure's code
+ * (4.x.x, 5.x.x) before any success's: a transcript quotes the "250 2.1.0
+ * Sender ok" of the commands that worked above the reply that failed.
+ */
 char *
 parser_find_status(const char *t)
 {
-	const char *p;
+	const char *p, *ok = NULL;
+	gsize okn = 0;
 
 	if (t == NULL)
 		return NULL;
@@ -60,16 +65,24 @@ parser_find_status(const char *t)
 			continue;
 		if (g_ascii_isalnum(*q) || (*q == '.' && g_ascii_isdigit(q[1])))
 			continue;
-		return g_strndup(p, q - p);
+		if (*p != '2')
+			return g_strndup(p, q - p);
+		if (ok == NULL) {
+			ok = p;
+			okn = q - p;
+		}
 	}
-	return NULL;
+	return ok != NULL ? g_strndup(ok, okn) : NULL;
 }
 
-/* SMTP reply code in text ("550 ", "550-", "550:"), or NULL.  New string. */
+/*
+ * SMTP reply code in text ("550 ", "550-", "550:"), or NULL.  New string.
+ * A failure's (4xx, 5xx) before any success's, as for status codes.
+ */
 char *
 parser_find_replycode(const char *t)
 {
-	const char *p;
+	const char *p, *ok = NULL;
 
 	if (t == NULL)
 		return NULL;
@@ -84,9 +97,12 @@ parser_find_replycode(const char *t)
 			continue;
 		if (p[3] == '-' && !g_ascii_isalpha(p[4]) && !g_ascii_isdigit(p[4]))
 			continue;
-		return g_strndup(p, 3);
+		if (*p != '2')
+			return g_strndup(p, 3);
+		if (ok == NULL)
+			ok = p;
 	}
-	return NULL;
+	return ok != NULL ? g_strndup(ok, 3) : NULL;
 }
 
 /*
@@ -163,6 +179,40 @@ next:
 	return best;
 }
 
+/*
+ * In a session transcript (">>> RCPT To:<x>" / "<<< 550 ...", MDaemon's
+ * "-->" / "<--"), the command sent last before the first reply that
+ * failed: the commands before it worked.  NULL when t holds no such pair.
+ */
+static const char *
+transcript_command(const char *t)
+{
+	static const struct { const char *s, *cmd; } tab[] = {
+		{ "rcpt", "RCPT" }, { "data", "DATA" }, { "mail from", "MAIL" }, { "ehlo", "EHLO" },
+		{ "helo", "HELO" }, { "bdat", "DATA" },
+	};
+	static const char *const in[] = { "<<< 4", "<<< 5", "<-- 4", "<-- 5" };
+	const char *fail = NULL, *h, *last = NULL;
+	gsize i;
+
+	for (i = 0; i < G_N_ELEMENTS(in); i++)
+		if ((h = strstr(t, in[i])) != NULL && (fail == NULL || h < fail))
+			fail = h;
+	if (fail == NULL)
+		return NULL;
+	for (h = t; (h = strstr(h, ">>> ")) != NULL && h < fail; h += 4)
+		last = h + 4;
+	for (h = t; (h = strstr(h, "--> ")) != NULL && h < fail; h += 4)
+		if (last == NULL || h + 4 > last)
+			last = h + 4;
+	if (last == NULL)
+		return NULL;
+	for (i = 0; i < G_N_ELEMENTS(tab); i++)
+		if (g_ascii_strncasecmp(last, tab[i].s, strlen(tab[i].s)) == 0)
+			return tab[i].cmd;
+	return NULL;
+}
+
 /* The SMTP command a folded diagnostic says the failure followed, or NULL. */
 char *
 parser_find_command(const char *t)
@@ -190,8 +240,12 @@ parser_find_command(const char *t)
 	};
 	const char *best;
 
+	if (t == NULL)
+		return NULL;
+	if ((best = transcript_command(t)) != NULL)
+		return g_strdup(best);
 	/* The first one mentioned is where the session ended in most reports. */
-	if (t == NULL || (best = first_phrase(t, tab, G_N_ELEMENTS(tab))) == NULL)
+	if ((best = first_phrase(t, tab, G_N_ELEMENTS(tab))) == NULL)
 		return NULL;
 	return g_strdup(best);
 }

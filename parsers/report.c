@@ -51,6 +51,16 @@ report_add_record(struct report *r)
 }
 
 void
+report_clear_records(struct report *r)
+{
+	guint i;
+
+	for (i = 0; i < r->records->len; i++)
+		report_record_free(g_ptr_array_index(r->records, i));
+	g_ptr_array_set_size(r->records, 0);
+}
+
+void
 report_free(struct report *r)
 {
 	guint i;

@@ -62,7 +62,9 @@ struct report_record {
 	 * "x-failed-recipients", "failure-line" (a notice's text), "original-to"
 	 * (the enclosed original's header), "verp", "signed-path",
 	 * "original-rcpt-to", "complainer-header", "from" (an auto-reply),
-	 * "ses-json", "placeholder"; NULL when there is no recipient.
+	 * "ses-json", "placeholder", "subject" (a notice's Subject, when
+	 * nothing else names the failed address); NULL when there is no
+	 * recipient.
 	 */
 	char *recipient_from;
 };
@@ -92,7 +94,9 @@ struct report {
 };
 
 struct report *report_new(enum report_kind kind);
-struct report_record *report_add_record(struct report *r);	/* owned by r */
+struct report_record *report_add_record(struct report *r);
+/* Drop every record (the report turned out to be no bounce). */
+void report_clear_records(struct report *r);	/* owned by r */
 void report_free(struct report *r);
 
 const char *report_kind_name(enum report_kind k);

@@ -59,6 +59,8 @@ SOURCES = {
                   [r"^app/dada/t/corpus/email_messages/[^/]+\.(?:eml|txt)$"], False),
     "espocrm": ("espocrm/espocrm", "AGPL-3.0-or-later (LICENSE.txt, composer.json)",
                 [r"^tests/unit/testData/Core/Mail/[^/]+\.eml$"], False),
+    # Zammad's mail-import suite (.box files; the .yml beside each is Zammad's parse).
+    "zammad": ("zammad/zammad", "AGPL-3.0-only (LICENSE)", [r"^test/data/mail/[^/]+\.box$"], False),
 }
 
 NOTES = {
@@ -111,8 +113,9 @@ def main():
             if len(data) > MAX_SIZE:
                 continue    # keeps the repository small; no bounce is this large
             # SpamAssassin's rule folders reuse file names: keep the folder.
-            keep = 1 if name == "spamassassin" else 2
+            keep = 1 if name == "spamassassin" else 3 if name == "zammad" else 2
             base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", keep)[-1].replace("/", "_"))
+            base = re.sub(r"\.box$", ".eml", base)
             if mbox:
                 for i, m in enumerate(split_mbox(data)):
                     with open(os.path.join(dest, "%s.%d.eml" % (base, i)), "wb") as f:

@@ -264,6 +264,9 @@ EXIM_SKIP = {"0103.CALLER.0.eml", "0103.CALLER.1.eml", "0321.CALLER.0.eml", "412
              "4154.CALLER.1.eml", "4154.CALLER.2.eml", "5204.CALLER.0.eml"}
 
 
+LABELS["zammad"] = __import__("labels_zammad").LABELS
+
+
 def exim_labels(corpus):
     out = {}
     props = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "label_exim.py"),

@@ -150,6 +150,15 @@ static const struct expect table[] = {
 	{ "shape-original-to-only.eml", REPORT_KIND_BOUNCE, "vic@quiet.test", REPORT_CLASS_UNKNOWN, "undefined" },
 	/* qmail's "I've given up" is its boilerplate for every permanent failure */
 	{ "shape-qmail-boilerplate.eml", REPORT_KIND_BOUNCE, "sol@odd.test", REPORT_CLASS_UNKNOWN, "onhold" },
+	/* a Diagnostic-Code that kept the first line of a multi-line reply only */
+	{ "shape-diag-first-line.eml", REPORT_KIND_DSN, "zoe@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* the Subject names the failed address and nothing else does */
+	{ "shape-subject-only.eml", REPORT_KIND_BOUNCE, "rita@corp.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* Exchange's out-of-office assistant: its marks, under the user's own Subject */
+	{ "shape-ooo-exchange-rule.eml", REPORT_KIND_AUTOREPLY, "lena@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	/* Exchange's notices in the recipient organization's language */
+	{ "shape-ndr-german.eml", REPORT_KIND_BOUNCE, "ute@firma.test", REPORT_CLASS_HARD, "userunknown" },
+	{ "shape-ndr-french-full.eml", REPORT_KIND_BOUNCE, "val@societe.test", REPORT_CLASS_SOFT, "mailboxfull" },
 };
 
 static void
@@ -332,6 +341,12 @@ test_multi_records(void)
 		/* the other recipient's "local delivery failed" is not val's reason */
 		{ "shape-dsn-other-failure.eml", 2, { "val@remote.test", "wes@local.test" },
 		    { "onhold", "mailererror" }, { NULL, "exim-local" } },
+		/* the text explains cal and names dan only: dan's reason is not cal's */
+		{ "shape-dsn-unexplained.eml", 2, { "cal@nowhere.test", "dan@local.test" },
+		    { "hostunknown", "undefined" }, { "host-unknown", NULL } },
+		/* a list of bare addresses, then one reason: the reason of each */
+		{ "shape-dsn-list-shared.eml", 2, { "amy@full.test", "bob@full.test" },
+		    { "mailboxfull", "mailboxfull" }, { NULL, NULL } },
 	};
 	struct parser *p = mkparser(NULL);
 	size_t i;
@@ -362,6 +377,20 @@ test_details(void)
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 
+	/* the rest of a cut reply, from the text part: all of it, and only it */
+	r = parse_file(p, FIX "shape-diag-first-line.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->diagnostic, ==, "550-Message rejected\n"
+	    "550-The recipient's mailbox is full, please try again later\n"
+	    "550 Sorry (in reply to RCPT TO command)");
+	report_free(r);
+	/* a transcript's "250 2.1.0 Sender ok" is no code of the failure below it */
+	r = parse_file(p, FIX "shape-transcript-ok-first.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "lou@dead.test");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
+	g_assert_cmpstr(rec(r, 0)->status, ==, "5.1.1");
+	g_assert_cmpstr(rec(r, 0)->replycode, ==, "550");
+	g_assert_cmpstr(rec(r, 0)->smtp_command, ==, "RCPT");
+	report_free(r);
 	r = parse_file(p, FIX "dsn-after-data.eml", NULL);
 	g_assert_cmpstr(rec(r, 0)->smtp_command, ==, "DATA");
 	g_assert_cmpstr(rec(r, 0)->rule, ==, "require");
@@ -422,11 +451,20 @@ test_not_bounce(void)
 	/*
 	 * Mail, not bounces: a person writing from postmaster@, a newsletter
 	 * whose Subject says "rejected" (neither says a delivery failed), a
-	 * read receipt (RFC 8098), a challenge-response request.
+	 * read receipt (RFC 8098), a challenge-response request; letters in
+	 * which a person tells of a bounce or a postmaster of rejected mail;
+	 * Exchange's plain-text "Delivered:" receipt; an order, a ticket and a
+	 * newsletter whose Subject says "rejected" or "bounce" and whose text
+	 * names addresses and failure words but decides no failure; a message
+	 * an Exchange inbox rule forwarded (no out-of-office marks); a
+	 * tracker's notification, through a list, about a failed delivery.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
-		"shape-challenge.eml" };
+		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml",
+		"shape-exchange-delivered.eml", "shape-order-rejected.eml", "shape-helpdesk-rejected.eml",
+		"shape-bounce-word-newsletter.eml", "shape-exchange-rule-forward.eml",
+		"shape-list-post.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
@@ -558,6 +596,7 @@ test_recipient_from(void)
 		{ "jmrp.eml", "complainer-header" },
 		{ "autoreply.eml", "from" },
 		{ "ses-bounce.eml", "ses-json" },
+		{ "shape-subject-only.eml", "subject" },
 	};
 	struct parser *p = mkparser("^bounce\\+(?<local>[^=@]+)=(?<domain>[^@]+)@");
 	struct report *r, *back;
@@ -1057,6 +1096,91 @@ test_rules_prefilter(void)
 	rules_free(r);
 }
 
+/*
+ * The shipped rules on failure texts as mail systems document them: the
+ * reason a text gives on its own (no status, no command), and what a
+ * decisive code or a command makes of it.
+ */
+static void
+test_rules_vocabulary(void)
+{
+	static const struct {
+		const char *text, *status, *command, *reason;
+	} cases[] = {
+		/* Exchange / Office 365's user text without its administrator section */
+		{ "The e-mail address you entered couldn't be found. Please check the recipient's e-mail address.",
+		    NULL, NULL, "userunknown" },
+		{ "The recipient's e-mail address was not found in the recipient's e-mail system.",
+		    NULL, NULL, "userunknown" },
+		/* Office 365's notice: "<user> wasn't found at <domain>." */
+		{ "Your message to xena@corp.test couldn't be delivered. xena wasn't found at corp.test.",
+		    NULL, NULL, "userunknown" },
+		{ "The message wasn't found at the server.", NULL, NULL, NULL },
+		/* Exchange / Office 365 in the recipient organization's language */
+		{ "Das E-Mail-Konto existiert nicht bei der Organisation, an die die Nachricht gesendet wurde.",
+		    NULL, NULL, "userunknown" },
+		{ "Le compte de messagerie n'existe pas dans l'organisation \xc3\xa0 laquelle ce message a \xc3\xa9t\xc3\xa9 envoy\xc3\xa9.",
+		    NULL, NULL, "userunknown" },
+		{ "La cuenta de correo electr\xc3\xb3nico no existe en la organizaci\xc3\xb3n a la que se envi\xc3\xb3 este mensaje.",
+		    NULL, NULL, "userunknown" },
+		{ "L'account di posta elettronica non esiste nell'organizzazione a cui \xc3\xa8 stato inviato il messaggio.",
+		    NULL, NULL, "userunknown" },
+		{ "Het e-mailaccount bestaat niet bij de organisatie waarnaar dit bericht is verzonden.",
+		    NULL, NULL, "userunknown" },
+		{ "A conta de email n\xc3\xa3o existe na organiza\xc3\xa7\xc3\xa3o para a qual esta mensagem foi enviada.",
+		    NULL, NULL, "userunknown" },
+		{ "Die eingegebene E-Mail-Adresse wurde nicht gefunden.", NULL, NULL, "userunknown" },
+		{ "Das Postfach des Empf\xc3\xa4ngers ist voll.", NULL, NULL, "mailboxfull" },
+		{ "La bo\xc3\xaete aux lettres du destinataire est pleine.", NULL, NULL, "mailboxfull" },
+		{ "El buz\xc3\xb3n del destinatario est\xc3\xa1 lleno.", NULL, NULL, "mailboxfull" },
+		{ "La casella del destinatario \xc3\xa8 piena.", NULL, NULL, "mailboxfull" },
+		{ "Het postvak van de ontvanger is vol.", NULL, NULL, "mailboxfull" },
+		{ "A caixa de correio do destinat\xc3\xa1rio est\xc3\xa1 cheia.", NULL, NULL, "mailboxfull" },
+		/* documented replies of qmail and its patches, maildrop, vpopmail */
+		{ "553 sorry, this recipient is in my badrecipientto list (#5.7.1)", "5.7.1", "RCPT",
+		    "userunknown" },
+		{ "553 sorry, this recipient is not in my validrcptto list (#5.7.1)", "5.7.1", "RCPT",
+		    "userunknown" },
+		{ "553 sorry, your envelope sender is in my badmailfrom list (#5.7.1)", "5.7.1", "MAIL",
+		    "rejected" },
+		{ "vdeliver: Invalid or unknown virtual user 'rcpt'", NULL, "RCPT", "userunknown" },
+		{ "maildrop: maildir has overdrawn quota", NULL, NULL, "mailboxfull" },
+		{ "452 Mailbox size limit exceeded", NULL, "RCPT", "mailboxfull" },
+		{ "550 5.7.1 Message rejected because it contains spam", "5.7.1", "DATA", "spamdetected" },
+		{ "550 Your message has been blocked by the spam filter", NULL, "DATA", "spamdetected" },
+		{ "554 Your host is blocked", NULL, "CONN", "blocked" },
+		/* RFC 5321's 551: the user has moved, and the reply says where */
+		{ "551 User not local; please try <new@example.test>", NULL, "RCPT", "hasmoved" },
+		{ "550 Rejected by header based Anti-Spoofing policy: news@sender.test", NULL, "DATA",
+		    "policyviolation" },
+		/* a domain that does not exist is no mailbox that does not */
+		{ "Die Dom\xc3\xa4ne example.invalid existiert nicht", NULL, NULL, NULL },
+		/* "User unknown" with nothing else: a filter's word (Sisimai's convention) */
+		{ "550 User unknown", NULL, NULL, "filtered" },
+		{ "550 User unknown", "5.1.1", NULL, "userunknown" },
+		{ "550 User unknown", NULL, "RCPT", "userunknown" },
+		{ "550 User unknown", NULL, "DATA", "filtered" },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load("conf/rules.conf", &err);
+	size_t i;
+
+	g_assert_nonnull(r);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *t = rules_fold(cases[i].text);
+		struct rules_match m;
+		gboolean ok = rules_classify(r, t, cases[i].status, NULL, cases[i].command, &m);
+		const char *reason = ok ? m.reason : NULL;
+
+		g_test_message("%s", cases[i].text);
+		if (ok && m.by_text)
+			reason = rules_require(r, m.reason, m.id, cases[i].command, cases[i].status);
+		g_assert_cmpstr(reason, ==, cases[i].reason);
+		g_free(t);
+	}
+	rules_free(r);
+}
+
 /* The folded form the text rules see, whatever the byte's place in a word of eight. */
 static void
 test_rules_fold(void)
@@ -1103,5 +1227,6 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_errors", test_rules_errors },
 	{ "/parser/rules_prefilter", test_rules_prefilter },
 	{ "/parser/rules_fold", test_rules_fold },
+	{ "/parser/rules_vocabulary", test_rules_vocabulary },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
