@@ -5,8 +5,12 @@ Labels were made by reading each message (for Exim, from label_exim.py's
 proposals, corrected here by hand).  Every message of a source that is not
 listed as a bounce, report or auto-reply is labelled {"not_bounce": true}.
 Reasons use Sisimai's vocabulary: "onhold" where the message gives a
-failure text that decides nothing, "undefined" where it gives none.  hardbounce is true for userunknown, hostunknown and hasmoved
-(and a permanent notaccept), as in ../shared/corpus.
+failure text that decides nothing, "undefined" where it gives none.  A
+user-unknown text is labelled by Sisimai's rule (see unknown_user below): it
+is userunknown only with an X.1.1-class status or a failing RCPT command,
+filtered when it came after DATA or at a stage the message does not name.
+hardbounce is true for userunknown, hostunknown and hasmoved (and a
+permanent notaccept), as in ../shared/corpus.
 
 Usage: labels.py [CORPUS_DIR]   (default tests/corpus)
 """
@@ -39,8 +43,9 @@ LABELS = {
     "spamassassin": {
         # SMTP32: "User mailbox exceeds allowed size: arted@arted.com.do", no code
         "BOUNCE_MESSAGE_1.eml": [rec("arted@arted.com.do", "mailboxfull", "")],
-        # qmail: "This address no longer accepts mail."
-        "BOUNCE_MESSAGE_2.eml": [rec("es@motoworld.com", "userunknown", "")],
+        # qmail's local delivery: "This address no longer accepts mail.", no
+        # status, no SMTP command: a user-unknown text at an unknown stage is filtered
+        "BOUNCE_MESSAGE_2.eml": [rec("es@motoworld.com", "filtered", "")],
         # qmail: "Sorry, I couldn't find any host named takacho.com. (#5.1.2)"
         "BOUNCE_MESSAGE_3.eml": [rec("erulefoxvw@takacho.com", "hostunknown", "5.1.2")],
         # qmail: "This message is looping: it already has my Delivered-To line. (#5.4.6)"
@@ -157,8 +162,10 @@ LABELS = {
             [rec("u@ci.com", "filtered", "5.3.0")],
         "emails_multipart_report_emails_report_422.eml":
             [rec("fraser@oooooooo.com.au", "mailboxfull", "4.2.2", "delayed")],
+        # Sendmail: ">>> DATA / <<< 553 5.3.0 ... Unknown E-Mail Address", Status
+        # 5.3.0: a user-unknown text after DATA with no X.1.1 status is filtered
         "emails_multipart_report_emails_report_530.eml":
-            [rec("edwin@zzzzzzz.com", "userunknown", "5.3.0")],
+            [rec("edwin@zzzzzzz.com", "filtered", "5.3.0")],
     },
     "mail-auth": {
         "001.eml": [fbl("undisclosed-recipient-in-headers@libsisimai.org.invalid")],
@@ -185,10 +192,11 @@ LABELS = {
     "enmime": {
         "delayed_dsn.raw.eml": [rec("thomas@de-montfort.ac.uk", "expired", "4.0.0", "delayed")],
         "dsn_with_multipart_alternative.raw.eml": [rec("non-existing@example.com", "userunknown", "5.1.10")],
-        # 'arathib@vnet.IBM.COM' is not a registered gateway user: the recipient is unknown there
-        "multi_recipient_dsn.raw.eml": [rec("arathib@vnet.ibm.com", "userunknown", "5.0.0"),
+        # 'arathib@vnet.IBM.COM' is not a registered gateway user, "550 user unknown":
+        # user-unknown texts with Status 5.0.0 and no SMTP command are filtered
+        "multi_recipient_dsn.raw.eml": [rec("arathib@vnet.ibm.com", "filtered", "5.0.0"),
                                         rec("johnh@hpnjld.njd.hp.com", "expired", "4.0.0", "delayed"),
-                                        rec("wsnell@sdcc13.ucsd.edu", "userunknown", "5.0.0")],
+                                        rec("wsnell@sdcc13.ucsd.edu", "filtered", "5.0.0")],
         "multipart-wo-boundary.raw.eml": NONE,
         "simple_dsn.raw.eml": [rec("louisl@larry.slip.umd.edu", "expired", "4.0.0")],
         "simple_dsn_with_html.raw.eml": [rec("louisl@larry.slip.umd.edu", "expired", "4.0.0")],
@@ -216,12 +224,14 @@ LABELS = {
         "messages_bounce.txt.eml": [rec("netec.test@netecgc.com", "userunknown", "5.1.1")],
         # "550 Requested action not taken", 5.5.0: nothing decisive
         "messages_delivery-status-multiple-blank-lines.txt.eml": [rec("orig_recip@customer.com", "onhold", "5.5.0")],
-        "messages_delivery-status-no-blank-line.txt.eml": [rec("newsletter-request@imusic.com", "userunknown")],
-        "messages_delivery-status.txt.eml": [rec("newsletter-request@imusic.com", "userunknown")],
+        # local delivery: "X-LOCAL; 500 (err.nosuchuser)", no status, no SMTP
+        # command: a user-unknown text at an unknown stage is filtered
+        "messages_delivery-status-no-blank-line.txt.eml": [rec("newsletter-request@imusic.com", "filtered")],
+        "messages_delivery-status.txt.eml": [rec("newsletter-request@imusic.com", "filtered")],
         # every letter replaced by x: no address to label
         "messages_delivery-status.anonymized.eml": None,
-        # "Unknown user"
-        "messages_delivery-status2.txt.eml": [rec("source@domain.com", "userunknown", "5.0.0")],
+        # Exim: "Unknown user", Status 5.0.0, no SMTP command: filtered
+        "messages_delivery-status2.txt.eml": [rec("source@domain.com", "filtered", "5.0.0")],
         # RFC 5965's example again (mail-auth has it, train): left out
         "messages_feedback-report.txt.eml": None,
     },
@@ -236,6 +246,26 @@ LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
 LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
 LABELS["dada-mail"] = __import__("labels_dada_mail").labels(rec, fbl)
 LABELS["espocrm"] = __import__("labels_espocrm").labels(rec)
+
+
+def unknown_user(status, command):
+    """Reason of a user-unknown failure text, by Sisimai's rule (Sisimai::Reason::
+    UserUnknown and ::Filtered): userunknown when the delivery status is in the
+    X.1.1 class (5.1.0, 5.1.1, 5.1.3) or the failing SMTP command was RCPT; none
+    of the two (left to the other reasons) when the command was one sent before
+    DATA; filtered otherwise (after DATA, or at a stage the message does not
+    name), since recipients accepted at RCPT and refused later were refused
+    by a content filter.  Microsoft's directory-lookup answers (5.1.10
+    RESOLVER.ADR.RecipientNotFound, 5.4.1 "Recipient address rejected: Access
+    denied", Hotmail's 5.5.0 "Requested action not taken: mailbox unavailable")
+    are RCPT-time rejections that Sisimai's Microsoft tables (Rhost::Microsoft,
+    Lhost::Outlook) rate userunknown: they stay userunknown."""
+    if status in ("5.1.0", "5.1.1", "5.1.3") or command == "RCPT":
+        return "userunknown"
+    if command in ("CONN", "EHLO", "HELO", "MAIL"):
+        return "onhold"
+    return "filtered"
+
 
 # ---- Exim's test suite: proposals from label_exim.py, corrected ----------
 # Reason by the failure text Exim gives the recipient (first match wins).
@@ -310,6 +340,10 @@ def exim_labels(corpus):
                 # A pipe or file the address was delivered to failed and said why.
                 if generated or re.search(r"^  (pipe|save) to ", raw, re.M):
                     reason = "mailererror"
+            if reason == "userunknown":
+                cmd = re.search(r"SMTP error from remote mail(?: server|er) after (?:end of )?([A-Za-z]{4})",
+                                p["detail"])
+                reason = unknown_user(p["status"], cmd.group(1).upper() if cmd else "")
             recs.append(rec(p["recipient"], reason, p["status"] or "5.0.0", "failed"))
         out[f] = recs
     return out

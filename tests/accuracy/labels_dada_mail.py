@@ -52,9 +52,10 @@ def labels(rec, fbl):
         # to reach is disabled"
         "bounces-disabled": [rec("subscriber@example.com", "suspend", "5.2.1")],
         # qmail relaying Yahoo: "554 delivery error: dd This user doesn't have a
-        # yahoo.com account"
+        # yahoo.com account", no status, "failed after I sent the message" (after
+        # DATA): a user-unknown text after DATA is filtered
         "bounces-qmail-554_no_account": [rec("ljdfsajlkadfsmndfsalkjfdsapimoiasdfiodfsakl@yahoo.com",
-                                             "userunknown", "")],
+                                             "filtered", "")],
         # An ARF abuse report from Yahoo through Amazon SES, Original-Rcpt-To given
         "bounces_amazon_ses_abuse_report": [fbl("subscriber@example.com")],
         # 1&1 relaying Hotmail after RCPT: "550 Requested action not taken: mailbox unavailable"
@@ -63,9 +64,10 @@ def labels(rec, fbl):
         # X-HmXmrOriginalRecipient the complainer
         "hotmail_notification.txt": [fbl("bouncing_address@example.com")],
         # Postfix relaying Yahoo/AOL after DATA: "552 1 Requested mail action aborted,
-        # mailbox not found" (Status 5.0.0); two of them, on different days
-        "mailbox_not_found-01_14_21": [rec("bouncingemail@subscriberdomain.com", "userunknown", "5.0.0")],
-        "mailbox_not_found-01_18_21": [rec("bouncingemail@subscriberdomain.com", "userunknown", "5.0.0")],
+        # mailbox not found" (Status 5.0.0); two of them, on different days.  A
+        # user-unknown text after DATA with no X.1.1 status is filtered
+        "mailbox_not_found-01_14_21": [rec("bouncingemail@subscriberdomain.com", "filtered", "5.0.0")],
+        "mailbox_not_found-01_18_21": [rec("bouncingemail@subscriberdomain.com", "filtered", "5.0.0")],
         # Yahoo's "Failure Notice": "This is a permanent error; I've given up" and
         # the recipient, with no failure text for it (a multipart/report without a
         # delivery-status part)
