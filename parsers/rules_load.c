@@ -20,10 +20,8 @@ rule_free(gpointer p)
 	g_free(r->pattern);
 	g_strfreev(r->mtas);
 	g_strfreev(r->need);
-	if (r->re != NULL)
-		g_regex_unref(r->re);
-	if (r->re_at != NULL)
-		g_regex_unref(r->re_at);
+	rules_re_free(r->re);
+	rules_re_free(r->re_at);
 	g_free(r);
 }
 
@@ -35,8 +33,7 @@ detect_free(gpointer x)
 	g_free(d->name);
 	g_free(d->field);
 	g_strfreev(d->need);
-	if (d->re != NULL)
-		g_regex_unref(d->re);
+	rules_re_free(d->re);
 	g_free(d);
 }
 
@@ -180,8 +177,7 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	 * interpreter, several times slower on these long alternations.
 	 */
 	if (ru->ascii)
-		ru->re_at = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_ANCHORED,
-		    0, NULL);
+		ru->re_at = rules_re_new(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED, NULL);
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 
@@ -268,7 +264,7 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 		return usage;
 	}
 	pat = skip_fields(line, skip);
-	d->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+	d->re = rules_re_new(pat, G_REGEX_CASELESS, &gerr);
 	if (d->re == NULL) {
 		*gmsg = g_strdup_printf("bad regex: %s", gerr->message);
 		g_error_free(gerr);
@@ -392,7 +388,7 @@ rule_pattern(struct load *l, struct rule *ru, const char *type, const char *pat)
 		ru->pattern = rules_fold(pat);
 	} else if (strcmp(type, "regex") == 0) {
 		ru->type = RULE_REGEX;
-		ru->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+		ru->re = rules_re_new(pat, G_REGEX_CASELESS, &gerr);
 		if (ru->re == NULL) {
 			l->gmsg = g_strdup_printf("bad regex: %s", gerr->message);
 			g_error_free(gerr);
