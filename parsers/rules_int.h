@@ -13,7 +13,7 @@
  * loaded, and for its JIT once it has run often enough to pay for that.
  */
 struct rules_re {
-	GRegex *re;		/* interpreted */
+	GRegex *re;		/* atomic: interpreted (lazy: NULL until first used) */
 	GRegex *jit;		/* atomic: the same with G_REGEX_OPTIMIZE, or NULL */
 	char *pat;
 	GRegexCompileFlags flags;
@@ -22,6 +22,8 @@ struct rules_re {
 
 /* NULL with *gerr set when pat is no good regex. */
 struct rules_re *rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr);
+/* The same for a pattern known to compile (checked with other flags), compiled when first used. */
+struct rules_re *rules_re_new_lazy(const char *pat, GRegexCompileFlags flags);
 void rules_re_free(struct rules_re *x);
 /* The compiled regex to match with now (counts a use). */
 GRegex *rules_re_get(struct rules_re *x);

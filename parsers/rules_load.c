@@ -90,11 +90,6 @@ require_free(gpointer p)
 	g_free(q);
 }
 
-static gboolean
-valid_status_pattern(const char *s)
-{
-	return g_regex_match_simple("^[245x]\\.(\\d{1,3}|\\*)(\\.(\\d{1,3}|\\*))?$", s, 0, 0);
-}
 
 static int
 class_parse(const char *s)
@@ -177,7 +172,7 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	 * interpreter, several times slower on these long alternations.
 	 */
 	if (ru->ascii)
-		ru->re_at = rules_re_new(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED, NULL);
+		ru->re_at = rules_re_new_lazy(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED);
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 
@@ -293,7 +288,19 @@ struct load {
 	char **scope;			/* the current "mta" scope */
 	char *gmsg;			/* a message made for this line */
 	const char *line;		/* the line, stripped */
+	/* compiled once per file, not once per line: compiling is most of
+	 * what splitting a line or checking a status pattern costs */
+	GRegex *space;			/* \s+ */
+	GRegex *status;			/* a status pattern */
 };
+
+static gboolean
+valid_status_pattern(struct load *l, const char *s)
+{
+	if (l->status == NULL)
+		l->status = g_regex_new("^[245x]\\.(\\d{1,3}|\\*)(\\.(\\d{1,3}|\\*))?$", 0, 0, NULL);
+	return g_regex_match(l->status, s, 0, NULL);
+}
 
 /* class REASON CLASS [TEMPORARY-CLASS] */
 static const char *
@@ -326,7 +333,7 @@ load_require(struct load *l, char **f)
 			q->command = g_ascii_strup(f[k + 1], -1);
 		else if (strcmp(f[k], "status") == 0) {
 			q->status = g_strdup(f[k + 1]);
-			if (!valid_status_pattern(q->status))
+			if (!valid_status_pattern(l, q->status))
 				msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
 		} else if (strcmp(f[k], "otherwise") == 0)
 			q->otherwise = g_strdup(f[k + 1]);
@@ -398,7 +405,7 @@ rule_pattern(struct load *l, struct rule *ru, const char *type, const char *pat)
 		ru->type = RULE_STATUS;
 		ru->first = type[6] == '-';
 		ru->pattern = g_strdup(pat);
-		if (!valid_status_pattern(pat))
+		if (!valid_status_pattern(l, pat))
 			return "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
 	} else if (strcmp(type, "command") == 0) {
 		ru->type = RULE_COMMAND;
@@ -502,14 +509,23 @@ load_line(struct load *l, char **f)
 	return "unknown directive (rule, class, require, after, delayed, detect, mta)";
 }
 
+static void
+load_regexes_free(struct load *l)
+{
+	g_regex_unref(l->space);
+	if (l->status != NULL)
+		g_regex_unref(l->status);
+}
+
 struct rules *
 rules_load_data(const char *name, const char *data, gsize len, char **err)
 {
-	struct load l = { NULL, NULL, NULL, NULL, NULL };
+	struct load l = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	char **lines, *buf;
 	int i;
 
 	l.r = l.into = rules_new();
+	l.space = g_regex_new("\\s+", 0, 0, NULL);
 	buf = g_strndup(data, len);
 	lines = g_strsplit(buf, "\n", -1);
 	g_free(buf);
@@ -520,7 +536,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 
 		if (*line == '\0' || *line == '#')
 			continue;
-		f = g_regex_split_simple("\\s+", line, 0, 0);
+		f = g_regex_split(l.space, line, 0);
 		l.line = line;
 		msg = load_line(&l, f);
 		g_strfreev(f);
@@ -528,12 +544,14 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			*err = g_strdup_printf("%s:%d: %s", name, i + 1, msg);
 			g_free(l.gmsg);
 			g_strfreev(l.scope);
+			load_regexes_free(&l);
 			g_strfreev(lines);
 			rules_free(l.r);
 			return NULL;
 		}
 	}
 	g_strfreev(l.scope);
+	load_regexes_free(&l);
 	g_strfreev(lines);
 	return l.r;
 }

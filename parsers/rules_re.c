@@ -6,7 +6,9 @@
  * keeps most rules from running on most messages.  So each is compiled
  * for PCRE's interpreter when the rules are loaded (which checks it), and
  * again with its JIT when it has run RULES_RE_JIT_AFTER times; the JIT
- * matches the same strings as the interpreter, several times faster.
+ * matches the same strings as the interpreter, several times faster.  A
+ * second compile of a pattern already checked (the anchored copy of a
+ * rule) waits for its first use.
  * A struct rules may be shared between threads: the counter and the JIT
  * copy are set atomically, and the interpreted copy stays until freed.
  */
@@ -29,6 +31,16 @@ rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr)
 	return x;
 }
 
+struct rules_re *
+rules_re_new_lazy(const char *pat, GRegexCompileFlags flags)
+{
+	struct rules_re *x = g_new0(struct rules_re, 1);
+
+	x->pat = g_strdup(pat);
+	x->flags = flags;
+	return x;
+}
+
 void
 rules_re_free(struct rules_re *x)
 {
@@ -38,7 +50,8 @@ rules_re_free(struct rules_re *x)
 		return;
 	if ((jit = g_atomic_pointer_get(&x->jit)) != NULL)
 		g_regex_unref(jit);
-	g_regex_unref(x->re);
+	if (x->re != NULL)
+		g_regex_unref(x->re);
 	g_free(x->pat);
 	g_free(x);
 }
@@ -46,15 +59,23 @@ rules_re_free(struct rules_re *x)
 GRegex *
 rules_re_get(struct rules_re *x)
 {
-	GRegex *jit = g_atomic_pointer_get(&x->jit);
+	GRegex *jit = g_atomic_pointer_get(&x->jit), *re;
 
 	if (jit != NULL)
 		return jit;
+	if ((re = g_atomic_pointer_get(&x->re)) == NULL) {
+		re = g_regex_new(x->pat, x->flags, 0, NULL);
+		if (!g_atomic_pointer_compare_and_exchange(&x->re, NULL, re)) {
+			if (re != NULL)
+				g_regex_unref(re);
+			re = g_atomic_pointer_get(&x->re);
+		}
+	}
 	/* Exactly one caller sees the count reach the mark and compiles. */
 	if (g_atomic_int_add(&x->uses, 1) == RULES_RE_JIT_AFTER - 1 &&
 	    (jit = g_regex_new(x->pat, x->flags | G_REGEX_OPTIMIZE, 0, NULL)) != NULL) {
 		g_atomic_pointer_set(&x->jit, jit);
 		return jit;
 	}
-	return x->re;
+	return re;
 }
