@@ -1082,6 +1082,61 @@ test_rules_fold(void)
 	}
 }
 
+/*
+ * The rules' regexes run interpreted at first and JIT-compiled once used
+ * often (rules_re.c): the same texts decide the same way before and after,
+ * for a rule's own regex, its anchored copy and a detect regex.  Fields
+ * apart by tabs and runs of spaces are split as by single spaces, and a
+ * line with a byte outside printable ASCII is split by \s+ as well.
+ */
+static void
+test_rules_jit_later(void)
+{
+	static const char conf[] =
+	    "detect  txt\ttext   (?<!x)said the (?:server|host)\n"
+	    "rule\tr1 userunknown  regex\t(?<!\\d )(?:no such|unknown) user\n"
+	    "rule r2   blocked regex .*caf\xc3\xa9 ferm\xc3\xa9\n"
+	    "rule r3 rejected regex (?:^|\\s)deny(?:\\s|$)\n"
+	    "class\tuserunknown  hard\n";
+	static const struct { const char *text; const char *id; } cases[] = {
+		{ "Recipient: Unknown User here", "r1" },
+		{ "mailbox unknown  user here", "r1" },
+		{ "550 unknown user", NULL },
+		{ "le CAF\xc3\x89 ferm\xc3\xa9", "r2" },
+		{ "le cafe ferme", NULL },
+		{ "we deny this", "r3" },
+		{ "denying", NULL },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	struct fields *f = fields_parse_header("From: a@b.example\n", 18);
+	int round;
+	size_t i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	/* well past the uses after which a regex is JIT-compiled */
+	for (round = 0; round < 40; round++) {
+		for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+			char *t = rules_fold(cases[i].text);
+			struct rules_match m;
+			gboolean ok = rules_classify(r, t, NULL, NULL, NULL, &m);
+
+			if (cases[i].id == NULL)
+				g_assert_false(ok);
+			else {
+				g_assert_true(ok);
+				g_assert_cmpstr(m.id, ==, cases[i].id);
+			}
+			g_free(t);
+		}
+		g_assert_cmpstr(rules_detect(r, f, NULL, "the server said the host"), ==, "txt");
+		g_assert_null(rules_detect(r, f, NULL, "the server told the host"));
+	}
+	fields_free(f);
+	rules_free(r);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1106,5 +1161,6 @@ main(int argc, char **argv)
 	g_test_add_func("/parser/rules_errors", test_rules_errors);
 	g_test_add_func("/parser/rules_prefilter", test_rules_prefilter);
 	g_test_add_func("/parser/rules_fold", test_rules_fold);
+	g_test_add_func("/parser/rules_jit_later", test_rules_jit_later);
 	return g_test_run();
 }
