@@ -5,8 +5,11 @@
  * costs more than most of them ever run: the prefilter (rules_int.h)
  * keeps most rules from running on most messages.  So each is compiled
  * for PCRE's interpreter when the rules are loaded (which checks it), and
- * again with its JIT when it has run RULES_RE_JIT_AFTER times; the JIT
- * matches the same strings as the interpreter, several times faster.  A
+ * again with its JIT when it runs a second time (RULES_RE_JIT_AFTER): a
+ * process that parses many messages gets the JIT for the regexes it uses,
+ * which match the same strings several times faster (on the corpus a
+ * later mark cost more in interpreted matches than it saved in compiles),
+ * and one that parses a single message compiles nothing twice.  A
  * second compile of a pattern already checked (the anchored copy of a
  * rule) waits for its first use.
  * A struct rules may be shared between threads: the counter and the JIT
@@ -14,7 +17,7 @@
  */
 #include "parsers/rules_int.h"
 
-#define RULES_RE_JIT_AFTER	16
+#define RULES_RE_JIT_AFTER	2
 
 struct rules_re *
 rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr)
