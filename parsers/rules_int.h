@@ -18,12 +18,16 @@ struct rules_re {
 	char *pat;
 	GRegexCompileFlags flags;
 	gint uses;		/* atomic */
+	gboolean interpreted;	/* never JIT-compiled */
 };
 
 /* NULL with *gerr set when pat is no good regex. */
 struct rules_re *rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr);
-/* The same for a pattern known to compile (checked with other flags), compiled when first used. */
-struct rules_re *rules_re_new_lazy(const char *pat, GRegexCompileFlags flags);
+/*
+ * The anchored copy of a pattern known to compile (checked with other
+ * flags): compiled when first used, for the interpreter only.
+ */
+struct rules_re *rules_re_new_anchored(const char *pat, GRegexCompileFlags flags);
 void rules_re_free(struct rules_re *x);
 /* The compiled regex to match with now (counts a use). */
 GRegex *rules_re_get(struct rules_re *x);

@@ -167,12 +167,11 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		if ((guchar)*c >= 0x80)
 			ru->ascii = FALSE;
 	/*
-	 * Anchored when compiled, not when matched: PCRE's JIT does not take
-	 * a match-time anchor and would hand every such match to its
-	 * interpreter, several times slower on these long alternations.
+	 * A copy anchored when compiled, tried at each offset where one of the
+	 * rule's anchors is (rules_re.c says why it is never JIT-compiled).
 	 */
 	if (ru->ascii)
-		ru->re_at = rules_re_new_lazy(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED);
+		ru->re_at = rules_re_new_anchored(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED);
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 

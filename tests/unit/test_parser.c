@@ -1084,8 +1084,9 @@ test_rules_fold(void)
 
 /*
  * The rules' regexes run interpreted at first and JIT-compiled once used
- * often (rules_re.c): the same texts decide the same way before and after,
- * for a rule's own regex, its anchored copy and a detect regex.  Fields
+ * again (rules_re.c): the same texts decide the same way before and after,
+ * for a rule's own regex (and its anchored copy, always interpreted) and
+ * a detect regex.  Fields
  * apart by tabs and runs of spaces are split as by single spaces, and a
  * line with a byte outside printable ASCII is split by \s+ as well.
  */
