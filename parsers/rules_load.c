@@ -90,7 +90,6 @@ require_free(gpointer p)
 	g_free(q);
 }
 
-
 static int
 class_parse(const char *s)
 {
@@ -287,8 +286,8 @@ struct load {
 	char **scope;			/* the current "mta" scope */
 	char *gmsg;			/* a message made for this line */
 	const char *line;		/* the line, stripped */
-	/* compiled once per file, not once per line: compiling is most of
-	 * what splitting a line or checking a status pattern costs */
+	/* compiled once per file when a line needs them, not once per
+	 * line: compiling costs more than the match */
 	GRegex *space;			/* \s+, when a line needs it */
 	GRegex *status;			/* a status pattern */
 };

@@ -171,11 +171,12 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 	} else if (h->sure[i])
 		m = TRUE;
 	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || ru->re_at == NULL))
-		m = g_regex_match_full(rules_re_get(ru->re), text, n, start_offset(text, h->hit[i][0]), 0,
-		    NULL, NULL);
+		m = g_regex_match_full(rules_re_get(ru->re), text, n,
+		    start_offset(text, h->hit[i][0]), 0, NULL, NULL);
 	else
 		for (guint8 c = 0; c < h->nhit[i] && !m; c++)
-			m = g_regex_match_full(rules_re_get(ru->re_at), text, n, h->hit[i][c], 0, NULL, NULL);
+			m = g_regex_match_full(rules_re_get(ru->re_at), text, n, h->hit[i][c], 0,
+			    NULL, NULL);
 	return m;
 }
 
