@@ -42,10 +42,11 @@ struct rule {
 	struct rules_re *re;
 	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
 	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
+	gboolean behind;	/* filtered thanks to anchors past lookbehinds: on ASCII texts only */
 	struct rules_re *re_at;	/* the same, anchored at the offset given (ASCII filtered rules) */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
-	char **need;		/* regex without anchors: rx_required_lits(), or NULL */
+	char **need;		/* regex without anchors (or behind): rx_required_lits(), or NULL */
 };
 
 struct class_entry {

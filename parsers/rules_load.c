@@ -141,6 +141,7 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	GPtrArray *lits;
 	gsize n = strlen(pat), from, to;
 	guint j;
+	gboolean behind, ok = FALSE;
 
 	if (ru->type == RULE_TEXT) {
 		if (strlen(ru->pattern) >= 3) {
@@ -149,22 +150,34 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		}
 		return;
 	}
-	lits = g_ptr_array_new_with_free_func(rx_lit_free);
-	for (from = 0; ; from = to + 1) {
-		to = rx_alt_end(pat, n, from);
-		if (!rx_alt_anchors(pat + from, to - from, lits)) {
-			g_ptr_array_free(lits, TRUE);
-			ru->need = rx_required_lits(pat);
-			return;
-		}
-		if (to >= n)
-			break;
-	}
-	ru->filtered = TRUE;
 	ru->ascii = TRUE;
 	for (const char *c = pat; *c != '\0'; c++)
 		if ((guchar)*c >= 0x80)
 			ru->ascii = FALSE;
+	/*
+	 * Anchors read past lookbehinds only for an ASCII pattern, and then
+	 * only serve ASCII texts (ru->behind): on any other text such a rule
+	 * runs as one without anchors, the regex deciding what a non-ASCII
+	 * character stands for.
+	 */
+	for (behind = FALSE; ; behind = TRUE) {
+		lits = g_ptr_array_new_with_free_func(rx_lit_free);
+		for (from = 0; ; from = to + 1) {
+			to = rx_alt_end(pat, n, from);
+			if (!(ok = rx_alt_anchors(pat + from, to - from, behind, lits)) || to >= n)
+				break;
+		}
+		if (ok)
+			break;
+		g_ptr_array_free(lits, TRUE);
+		if (behind || !ru->ascii) {
+			ru->need = rx_required_lits(pat);
+			return;
+		}
+	}
+	ru->filtered = TRUE;
+	if ((ru->behind = behind))
+		ru->need = rx_required_lits(pat);
 	/*
 	 * A copy anchored when compiled, tried at each offset where one of the
 	 * rule's anchors is (rules_re.c says why it is never JIT-compiled).

@@ -162,7 +162,9 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 {
 	gboolean m = FALSE;
 
-	if (!ru->filtered || h->nhit == NULL) {
+	if (ru->behind && *ascii < 0)
+		*ascii = all_ascii(text, n);
+	if (!ru->filtered || h->nhit == NULL || (ru->behind && *ascii == 0)) {
 		/* what every match contains is not there: no match (exact on ASCII) */
 		if (ru->need != NULL && *ascii < 0)
 			*ascii = all_ascii(text, n);

@@ -1007,7 +1007,8 @@ test_rules_prefilter(void)
 	    "detect txt text (?<!x)said the (?:server|host)\n"
 	    "rule r1 userunknown regex (?<!\\d )(?:no such|unknown) user|(?<!x)\\(state 12\\)\n"
 	    "rule r2 blocked regex (?<!x)kelvin unit\n"
-	    "rule r3 rejected regex (?<!y)\\x41bc\n";
+	    "rule r3 rejected regex (?<!y)\\x41bc\n"
+	    "rule r4 blocked regex (?<w>spam)trap|(?<=be )gone\n";
 	char *err = NULL;
 	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
 	struct rules_match m;
@@ -1021,6 +1022,9 @@ test_rules_prefilter(void)
 		{ "kelvin units", "r2" },
 		{ "kelvinunit", NULL },
 		{ "ABC", "r3" },
+		{ "a spamtrap hit", "r4" },
+		{ "let it be gone", "r4" },
+		{ "gone", NULL },
 	};
 	static const struct { const char *hdr; const char *text; const char *mta; } det[] = {
 		{ "From: <MAILER-DAEMON@ONE.EXAMPLE>\n", NULL, "one" },
