@@ -3,8 +3,10 @@
  * to a reason (Sisimai's vocabulary) and a reason to a class.
  *
  * The rules file (conf/rules.conf, format in its header comment) is read
- * once by rules_load(); a struct rules is read-only afterwards and may be
- * shared.  Errors are reported as "FILE:LINE: message" in *err (g_free).
+ * once by rules_load(); a struct rules is read-only afterwards (but for
+ * the JIT-compiled copies of its regexes, made on use and set atomically:
+ * rules_re.c) and may be shared.  Errors are reported as "FILE:LINE:
+ * message" in *err (g_free).
  * Rules are tried in file order and the first that matches decides, so an
  * operator puts a more specific rule above a general one.
  */

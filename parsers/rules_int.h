@@ -8,6 +8,30 @@
 #include <glib.h>
 #include "parsers/report.h"
 
+/*
+ * A regex of the rules (rules_re.c): compiled for PCRE's interpreter when
+ * loaded, and for its JIT once it has run often enough to pay for that.
+ */
+struct rules_re {
+	GRegex *re;		/* atomic: interpreted (lazy: NULL until first used) */
+	GRegex *jit;		/* atomic: the same with G_REGEX_OPTIMIZE, or NULL */
+	char *pat;
+	GRegexCompileFlags flags;
+	gint uses;		/* atomic */
+	gboolean interpreted;	/* never JIT-compiled */
+};
+
+/* NULL with *gerr set when pat is no good regex. */
+struct rules_re *rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr);
+/*
+ * The anchored copy of a pattern known to compile (checked with other
+ * flags): compiled when first used, for the interpreter only.
+ */
+struct rules_re *rules_re_new_anchored(const char *pat, GRegexCompileFlags flags);
+void rules_re_free(struct rules_re *x);
+/* The compiled regex to match with now (counts a use). */
+GRegex *rules_re_get(struct rules_re *x);
+
 enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE, RULE_COMMAND };
 
 struct rule {
@@ -15,13 +39,14 @@ struct rule {
 	char *id;
 	char *reason;
 	char *pattern;		/* folded text, status or code */
-	GRegex *re;
+	struct rules_re *re;
 	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
 	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
-	GRegex *re_at;		/* the same, anchored at the offset given (ASCII filtered rules) */
+	gboolean behind;	/* filtered thanks to anchors past lookbehinds: on ASCII texts only */
+	struct rules_re *re_at;	/* the same, anchored at the offset given (ASCII filtered rules) */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
-	char **need;		/* regex without anchors: rx_required_lits(), or NULL */
+	char **need;		/* regex without anchors (or behind): rx_required_lits(), or NULL */
 };
 
 struct class_entry {
@@ -50,7 +75,7 @@ struct detect {
 	char *name;
 	enum detect_where where;
 	char *field;		/* DETECT_HEADER: the header field */
-	GRegex *re;
+	struct rules_re *re;
 	char **need;		/* rx_required_lits() of the regex, or NULL */
 	guint same;		/* DETECT_HEADER: the first detect line reading the same field */
 };

@@ -20,10 +20,8 @@ rule_free(gpointer p)
 	g_free(r->pattern);
 	g_strfreev(r->mtas);
 	g_strfreev(r->need);
-	if (r->re != NULL)
-		g_regex_unref(r->re);
-	if (r->re_at != NULL)
-		g_regex_unref(r->re_at);
+	rules_re_free(r->re);
+	rules_re_free(r->re_at);
 	g_free(r);
 }
 
@@ -35,8 +33,7 @@ detect_free(gpointer x)
 	g_free(d->name);
 	g_free(d->field);
 	g_strfreev(d->need);
-	if (d->re != NULL)
-		g_regex_unref(d->re);
+	rules_re_free(d->re);
 	g_free(d);
 }
 
@@ -93,12 +90,6 @@ require_free(gpointer p)
 	g_free(q);
 }
 
-static gboolean
-valid_status_pattern(const char *s)
-{
-	return g_regex_match_simple("^[245x]\\.(\\d{1,3}|\\*)(\\.(\\d{1,3}|\\*))?$", s, 0, 0);
-}
-
 static int
 class_parse(const char *s)
 {
@@ -150,6 +141,7 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	GPtrArray *lits;
 	gsize n = strlen(pat), from, to;
 	guint j;
+	gboolean behind, ok = FALSE;
 
 	if (ru->type == RULE_TEXT) {
 		if (strlen(ru->pattern) >= 3) {
@@ -158,30 +150,40 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 		}
 		return;
 	}
-	lits = g_ptr_array_new_with_free_func(rx_lit_free);
-	for (from = 0; ; from = to + 1) {
-		to = rx_alt_end(pat, n, from);
-		if (!rx_alt_anchors(pat + from, to - from, lits)) {
-			g_ptr_array_free(lits, TRUE);
-			ru->need = rx_required_lits(pat);
-			return;
-		}
-		if (to >= n)
-			break;
-	}
-	ru->filtered = TRUE;
 	ru->ascii = TRUE;
 	for (const char *c = pat; *c != '\0'; c++)
 		if ((guchar)*c >= 0x80)
 			ru->ascii = FALSE;
 	/*
-	 * Anchored when compiled, not when matched: PCRE's JIT does not take
-	 * a match-time anchor and would hand every such match to its
-	 * interpreter, several times slower on these long alternations.
+	 * Anchors read past lookbehinds only for an ASCII pattern, and then
+	 * only serve ASCII texts (ru->behind): on any other text such a rule
+	 * runs as one without anchors, the regex deciding what a non-ASCII
+	 * character stands for.
+	 */
+	for (behind = FALSE; ; behind = TRUE) {
+		lits = g_ptr_array_new_with_free_func(rx_lit_free);
+		for (from = 0; ; from = to + 1) {
+			to = rx_alt_end(pat, n, from);
+			if (!(ok = rx_alt_anchors(pat + from, to - from, behind, lits)) || to >= n)
+				break;
+		}
+		if (ok)
+			break;
+		g_ptr_array_free(lits, TRUE);
+		if (behind || !ru->ascii) {
+			ru->need = rx_required_lits(pat);
+			return;
+		}
+	}
+	ru->filtered = TRUE;
+	if ((ru->behind = behind))
+		ru->need = rx_required_lits(pat);
+	/*
+	 * A copy anchored when compiled, tried at each offset where one of the
+	 * rule's anchors is (rules_re.c says why it is never JIT-compiled).
 	 */
 	if (ru->ascii)
-		ru->re_at = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE | G_REGEX_ANCHORED,
-		    0, NULL);
+		ru->re_at = rules_re_new_anchored(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED);
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 
@@ -268,7 +270,7 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 		return usage;
 	}
 	pat = skip_fields(line, skip);
-	d->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+	d->re = rules_re_new(pat, G_REGEX_CASELESS, &gerr);
 	if (d->re == NULL) {
 		*gmsg = g_strdup_printf("bad regex: %s", gerr->message);
 		g_error_free(gerr);
@@ -297,7 +299,19 @@ struct load {
 	char **scope;			/* the current "mta" scope */
 	char *gmsg;			/* a message made for this line */
 	const char *line;		/* the line, stripped */
+	/* compiled once per file when a line needs them, not once per
+	 * line: compiling costs more than the match */
+	GRegex *space;			/* \s+, when a line needs it */
+	GRegex *status;			/* a status pattern */
 };
+
+static gboolean
+valid_status_pattern(struct load *l, const char *s)
+{
+	if (l->status == NULL)
+		l->status = g_regex_new("^[245x]\\.(\\d{1,3}|\\*)(\\.(\\d{1,3}|\\*))?$", 0, 0, NULL);
+	return g_regex_match(l->status, s, 0, NULL);
+}
 
 /* class REASON CLASS [TEMPORARY-CLASS] */
 static const char *
@@ -330,7 +344,7 @@ load_require(struct load *l, char **f)
 			q->command = g_ascii_strup(f[k + 1], -1);
 		else if (strcmp(f[k], "status") == 0) {
 			q->status = g_strdup(f[k + 1]);
-			if (!valid_status_pattern(q->status))
+			if (!valid_status_pattern(l, q->status))
 				msg = "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
 		} else if (strcmp(f[k], "otherwise") == 0)
 			q->otherwise = g_strdup(f[k + 1]);
@@ -392,7 +406,7 @@ rule_pattern(struct load *l, struct rule *ru, const char *type, const char *pat)
 		ru->pattern = rules_fold(pat);
 	} else if (strcmp(type, "regex") == 0) {
 		ru->type = RULE_REGEX;
-		ru->re = g_regex_new(pat, G_REGEX_CASELESS | G_REGEX_OPTIMIZE, 0, &gerr);
+		ru->re = rules_re_new(pat, G_REGEX_CASELESS, &gerr);
 		if (ru->re == NULL) {
 			l->gmsg = g_strdup_printf("bad regex: %s", gerr->message);
 			g_error_free(gerr);
@@ -402,7 +416,7 @@ rule_pattern(struct load *l, struct rule *ru, const char *type, const char *pat)
 		ru->type = RULE_STATUS;
 		ru->first = type[6] == '-';
 		ru->pattern = g_strdup(pat);
-		if (!valid_status_pattern(pat))
+		if (!valid_status_pattern(l, pat))
 			return "bad status pattern (e.g. 5.1.1, x.2.2, 4.*)";
 	} else if (strcmp(type, "command") == 0) {
 		ru->type = RULE_COMMAND;
@@ -506,10 +520,50 @@ load_line(struct load *l, char **f)
 	return "unknown directive (rule, class, require, after, delayed, detect, mta)";
 }
 
+/*
+ * A stripped line's fields, as g_regex_split() with \s+ makes them: a
+ * line of printable ASCII, spaces and tabs (every line of a rules file
+ * so far) is split here, as splitting with the regex costs more than the
+ * rest of loading the line; any other line goes to the regex, which knows
+ * what else is a space.
+ */
+static char **
+load_split(struct load *l, const char *line)
+{
+	GPtrArray *f;
+	const char *p, *start;
+
+	for (p = line; *p != '\0'; p++)
+		if (!((*p >= '!' && *p <= '~') || *p == ' ' || *p == '\t')) {
+			if (l->space == NULL)
+				l->space = g_regex_new("\\s+", 0, 0, NULL);
+			return g_regex_split(l->space, line, 0);
+		}
+	f = g_ptr_array_new();
+	for (p = line; *p != '\0'; ) {
+		for (start = p; *p != '\0' && *p != ' ' && *p != '\t'; p++)
+			;
+		g_ptr_array_add(f, g_strndup(start, (gsize)(p - start)));
+		while (*p == ' ' || *p == '\t')
+			p++;
+	}
+	g_ptr_array_add(f, NULL);
+	return (char **)g_ptr_array_free(f, FALSE);
+}
+
+static void
+load_regexes_free(struct load *l)
+{
+	if (l->space != NULL)
+		g_regex_unref(l->space);
+	if (l->status != NULL)
+		g_regex_unref(l->status);
+}
+
 struct rules *
 rules_load_data(const char *name, const char *data, gsize len, char **err)
 {
-	struct load l = { NULL, NULL, NULL, NULL, NULL };
+	struct load l = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	char **lines, *buf;
 	int i;
 
@@ -524,7 +578,7 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 
 		if (*line == '\0' || *line == '#')
 			continue;
-		f = g_regex_split_simple("\\s+", line, 0, 0);
+		f = load_split(&l, line);
 		l.line = line;
 		msg = load_line(&l, f);
 		g_strfreev(f);
@@ -532,12 +586,14 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 			*err = g_strdup_printf("%s:%d: %s", name, i + 1, msg);
 			g_free(l.gmsg);
 			g_strfreev(l.scope);
+			load_regexes_free(&l);
 			g_strfreev(lines);
 			rules_free(l.r);
 			return NULL;
 		}
 	}
 	g_strfreev(l.scope);
+	load_regexes_free(&l);
 	g_strfreev(lines);
 	return l.r;
 }

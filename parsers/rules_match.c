@@ -162,20 +162,23 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 {
 	gboolean m = FALSE;
 
-	if (!ru->filtered || h->nhit == NULL) {
+	if (ru->behind && *ascii < 0)
+		*ascii = all_ascii(text, n);
+	if (!ru->filtered || h->nhit == NULL || (ru->behind && *ascii == 0)) {
 		/* what every match contains is not there: no match (exact on ASCII) */
 		if (ru->need != NULL && *ascii < 0)
 			*ascii = all_ascii(text, n);
 		if (ru->need == NULL || *ascii == 0 || has_lit(text, ru->need))
-			m = g_regex_match(ru->re, text, 0, NULL);
+			m = g_regex_match(rules_re_get(ru->re), text, 0, NULL);
 	} else if (h->sure[i])
 		m = TRUE;
 	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || ru->re_at == NULL))
-		m = g_regex_match_full(ru->re, text, n, start_offset(text, h->hit[i][0]), 0,
-		    NULL, NULL);
+		m = g_regex_match_full(rules_re_get(ru->re), text, n,
+		    start_offset(text, h->hit[i][0]), 0, NULL, NULL);
 	else
 		for (guint8 c = 0; c < h->nhit[i] && !m; c++)
-			m = g_regex_match_full(ru->re_at, text, n, h->hit[i][c], 0, NULL, NULL);
+			m = g_regex_match_full(rules_re_get(ru->re_at), text, n, h->hit[i][c], 0,
+			    NULL, NULL);
 	return m;
 }
 
@@ -320,7 +323,7 @@ detect_match(const struct detect *d, const struct dval *x)
 {
 	if (d->need != NULL && x->lower != NULL && !has_lit(x->lower, d->need))
 		return FALSE;
-	return g_regex_match(d->re, x->valid, 0, NULL);
+	return g_regex_match(rules_re_get(d->re), x->valid, 0, NULL);
 }
 
 const char *

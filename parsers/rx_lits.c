@@ -59,17 +59,25 @@ static gboolean anchors_of(const char *p, gsize n, GPtrArray *out);
  * of the alternatives of a leading group.  FALSE when there is none of at
  * least 3 bytes (the rule then always runs).
  */
-/* Length of the zero-width assertions (^, \b, \B) p[0..n) starts with. */
+/*
+ * Length of the zero-width assertions (^, \b, \B; with behind, also
+ * lookbehinds) p[0..n) starts with: a match starts where they end.
+ */
 static gsize
-zero_width_prefix(const char *p, gsize n)
+zero_width_prefix(const char *p, gsize n, gboolean behind)
 {
 	gsize i = 0;
+	gssize e;
 
 	for (;;) {
 		if (i < n && p[i] == '^')
 			i++;
 		else if (i + 1 < n && p[i] == '\\' && (p[i + 1] == 'b' || p[i + 1] == 'B'))
 			i += 2;
+		else if (behind && i + 3 < n && p[i] == '(' && p[i + 1] == '?' && p[i + 2] == '<' &&
+		    (p[i + 3] == '!' || p[i + 3] == '=') && (e = group_end(p + i, n - i)) >= 0 &&
+		    (i + (gsize)e + 1 >= n || strchr("?*+{", p[i + e + 1]) == NULL))
+			i += (gsize)e + 1;
 		else
 			return i;
 	}
@@ -80,7 +88,7 @@ branch_anchors(const char *p, gsize n, GPtrArray *out)
 {
 	GString *lit;
 	/* zero-width at the start: ^ and \b */
-	gsize i = zero_width_prefix(p, n);
+	gsize i = zero_width_prefix(p, n, FALSE);
 	if (i < n && p[i] == '(') {
 		gssize e = group_end(p + i, n - i);
 		gsize in = i + 1;
@@ -286,13 +294,15 @@ expand(const char *p, gsize n, const struct rest *rest, const GString *pre, gboo
  * the plain one (branch_anchors()).
  */
 gboolean
-rx_alt_anchors(const char *p, gsize n, GPtrArray *out)
+rx_alt_anchors(const char *p, gsize n, gboolean behind, GPtrArray *out)
 {
 	GPtrArray *tmp = g_ptr_array_new_with_free_func(rx_lit_free);
 	GPtrArray *plain;
 	GString *empty = g_string_new(NULL);
 	/* zero-width at the start (^, \b): the literal is no whole match then */
-	gsize i = zero_width_prefix(p, n);
+	gsize i = zero_width_prefix(p, n, behind);
+	/* what branch_anchors() reads: past lookbehinds, which it does not know */
+	gsize b = behind ? i : 0;
 	guint j;
 	gboolean ok;
 
@@ -303,7 +313,7 @@ rx_alt_anchors(const char *p, gsize n, GPtrArray *out)
 		ok = TRUE;
 	} else {
 		plain = g_ptr_array_new_with_free_func(g_free);
-		ok = branch_anchors(p, n, plain);
+		ok = branch_anchors(p + b, n - b, plain);
 		for (j = 0; ok && j < plain->len; j++) {
 			struct rx_lit *l = g_new(struct rx_lit, 1);
 

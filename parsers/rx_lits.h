@@ -26,9 +26,10 @@ gsize rx_alt_end(const char *p, gsize n, gsize from);
 /*
  * Append to out (of struct rx_lit, freed with rx_lit_free) the prefixes one
  * of which every match of the alternative p[0..n) starts with.  FALSE when
- * there are none of at least 3 bytes.
+ * there are none of at least 3 bytes.  behind: read past lookbehinds at
+ * its start, (?<!x) and (?<=x), as past \b (a match starts after them).
  */
-gboolean rx_alt_anchors(const char *p, gsize n, GPtrArray *out);
+gboolean rx_alt_anchors(const char *p, gsize n, gboolean behind, GPtrArray *out);
 
 /*
  * One literal per top-level alternative of pat, one of which every match

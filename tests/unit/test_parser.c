@@ -1046,7 +1046,8 @@ test_rules_prefilter(void)
 	    "detect txt text (?<!x)said the (?:server|host)\n"
 	    "rule r1 userunknown regex (?<!\\d )(?:no such|unknown) user|(?<!x)\\(state 12\\)\n"
 	    "rule r2 blocked regex (?<!x)kelvin unit\n"
-	    "rule r3 rejected regex (?<!y)\\x41bc\n";
+	    "rule r3 rejected regex (?<!y)\\x41bc\n"
+	    "rule r4 blocked regex (?<w>spam)trap|(?<=be )gone\n";
 	char *err = NULL;
 	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
 	struct rules_match m;
@@ -1060,6 +1061,9 @@ test_rules_prefilter(void)
 		{ "kelvin units", "r2" },
 		{ "kelvinunit", NULL },
 		{ "ABC", "r3" },
+		{ "a spamtrap hit", "r4" },
+		{ "let it be gone", "r4" },
+		{ "gone", NULL },
 	};
 	static const struct { const char *hdr; const char *text; const char *mta; } det[] = {
 		{ "From: <MAILER-DAEMON@ONE.EXAMPLE>\n", NULL, "one" },
@@ -1093,6 +1097,62 @@ test_rules_prefilter(void)
 		g_free(t);
 		fields_free(f);
 	}
+	rules_free(r);
+}
+
+/*
+ * The rules' regexes run interpreted at first and JIT-compiled once used
+ * again (rules_re.c): the same texts decide the same way before and after,
+ * for a rule's own regex (and its anchored copy, always interpreted) and
+ * a detect regex.  Fields
+ * apart by tabs and runs of spaces are split as by single spaces, and a
+ * line with a byte outside printable ASCII is split by \s+ as well.
+ */
+static void
+test_rules_jit_later(void)
+{
+	static const char conf[] =
+	    "detect  txt\ttext   (?<!x)said the (?:server|host)\n"
+	    "rule\tr1 userunknown  regex\t(?<!\\d )(?:no such|unknown) user\n"
+	    "rule r2   blocked regex .*caf\xc3\xa9 ferm\xc3\xa9\n"
+	    "rule r3 rejected regex (?:^|\\s)deny(?:\\s|$)\n"
+	    "class\tuserunknown  hard\n";
+	static const struct { const char *text; const char *id; } cases[] = {
+		{ "Recipient: Unknown User here", "r1" },
+		{ "mailbox unknown  user here", "r1" },
+		{ "550 unknown user", NULL },
+		{ "le CAF\xc3\x89 ferm\xc3\xa9", "r2" },
+		{ "le cafe ferme", NULL },
+		{ "we deny this", "r3" },
+		{ "denying", NULL },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	struct fields *f = fields_parse_header("From: a@b.example\n", 18);
+	int round;
+	size_t i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	/* well past the uses after which a regex is JIT-compiled */
+	for (round = 0; round < 40; round++) {
+		for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+			char *t = rules_fold(cases[i].text);
+			struct rules_match m;
+			gboolean ok = rules_classify(r, t, NULL, NULL, NULL, &m);
+
+			if (cases[i].id == NULL)
+				g_assert_false(ok);
+			else {
+				g_assert_true(ok);
+				g_assert_cmpstr(m.id, ==, cases[i].id);
+			}
+			g_free(t);
+		}
+		g_assert_cmpstr(rules_detect(r, f, NULL, "the server said the host"), ==, "txt");
+		g_assert_null(rules_detect(r, f, NULL, "the server told the host"));
+	}
+	fields_free(f);
 	rules_free(r);
 }
 
@@ -1228,5 +1288,6 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_prefilter", test_rules_prefilter },
 	{ "/parser/rules_fold", test_rules_fold },
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
+	{ "/parser/rules_jit_later", test_rules_jit_later },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

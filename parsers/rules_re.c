@@ -1,0 +1,88 @@
+/*
+ * rules_re.c - the rules' regexes, compiled for PCRE's JIT only once used.
+ *
+ * A rules file holds a few hundred regexes, and JIT-compiling them all
+ * costs more than most of them ever run: the prefilter (rules_int.h)
+ * keeps most rules from running on most messages.  So each is compiled
+ * for PCRE's interpreter when the rules are loaded (which checks it), and
+ * again with its JIT when it runs a second time (RULES_RE_JIT_AFTER): a
+ * process that parses many messages gets the JIT for the regexes it uses,
+ * which match the same strings several times faster (on the corpus a
+ * later mark cost more in interpreted matches than it saved in compiles),
+ * and one that parses a single message compiles nothing twice.  The
+ * anchored copy of a rule (rules_int.h) is compiled when first used (its
+ * pattern was checked already) and only for the interpreter: anchored at
+ * an anchor, PCRE reads a few bytes, and a JIT compile costs more than
+ * all of those matches (callgrind over the corpus: 297 M instructions a
+ * worker without it, 306 M with it).
+ * A struct rules may be shared between threads: the counter and the JIT
+ * copy are set atomically, and the interpreted copy stays until freed.
+ */
+#include "parsers/rules_int.h"
+
+#define RULES_RE_JIT_AFTER	2
+
+struct rules_re *
+rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr)
+{
+	GRegex *re = g_regex_new(pat, flags, 0, gerr);
+	struct rules_re *x;
+
+	if (re == NULL)
+		return NULL;
+	x = g_new0(struct rules_re, 1);
+	x->re = re;
+	x->pat = g_strdup(pat);
+	x->flags = flags;
+	return x;
+}
+
+struct rules_re *
+rules_re_new_anchored(const char *pat, GRegexCompileFlags flags)
+{
+	struct rules_re *x = g_new0(struct rules_re, 1);
+
+	x->pat = g_strdup(pat);
+	x->flags = flags;
+	x->interpreted = TRUE;
+	return x;
+}
+
+void
+rules_re_free(struct rules_re *x)
+{
+	GRegex *jit;
+
+	if (x == NULL)
+		return;
+	if ((jit = g_atomic_pointer_get(&x->jit)) != NULL)
+		g_regex_unref(jit);
+	if (x->re != NULL)
+		g_regex_unref(x->re);
+	g_free(x->pat);
+	g_free(x);
+}
+
+GRegex *
+rules_re_get(struct rules_re *x)
+{
+	GRegex *jit = g_atomic_pointer_get(&x->jit), *re;
+
+	if (jit != NULL)
+		return jit;
+	if ((re = g_atomic_pointer_get(&x->re)) == NULL) {
+		re = g_regex_new(x->pat, x->flags, 0, NULL);
+		if (!g_atomic_pointer_compare_and_exchange(&x->re, NULL, re)) {
+			if (re != NULL)
+				g_regex_unref(re);
+			re = g_atomic_pointer_get(&x->re);
+		}
+	}
+	/* Exactly one caller sees the count reach the mark and compiles. */
+	if (!x->interpreted && g_atomic_int_add(&x->uses, 1) == RULES_RE_JIT_AFTER - 1 &&
+	    (jit = g_regex_new(x->pat, x->flags | G_REGEX_OPTIMIZE, 0, NULL)) != NULL) {
+		g_atomic_pointer_set(&x->jit, jit);
+		return jit;
+	}
+	return re;
+}
