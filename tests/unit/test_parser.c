@@ -1029,6 +1029,24 @@ test_rules_errors(void)
 	g_free(dir);
 }
 
+/* The rule text (folded as the parser folds it) matches: id, or none when id is NULL. */
+static void
+assert_classified(const struct rules *r, const char *text, const char *id)
+{
+	char *t = rules_fold(text);
+	struct rules_match m;
+	gboolean ok = rules_classify(r, t, NULL, NULL, NULL, &m);
+
+	g_test_message("%s", text);
+	if (id == NULL)
+		g_assert_false(ok);
+	else {
+		g_assert_true(ok);
+		g_assert_cmpstr(m.id, ==, id);
+	}
+	g_free(t);
+}
+
 /*
  * A regex without a literal start is skipped when a literal every match
  * contains is missing from an ASCII text; a text with non-ASCII (which a
@@ -1050,7 +1068,6 @@ test_rules_prefilter(void)
 	    "rule r4 blocked regex (?<w>spam)trap|(?<=be )gone\n";
 	char *err = NULL;
 	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
-	struct rules_match m;
 	static const struct { const char *text; const char *id; } cases[] = {
 		{ "Recipient: Unknown User here", "r1" },
 		{ "550 unknown user here", NULL },
@@ -1077,18 +1094,8 @@ test_rules_prefilter(void)
 	size_t i;
 
 	g_assert_nonnull(r);
-	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-		char *t = rules_fold(cases[i].text);
-		gboolean ok = rules_classify(r, t, NULL, NULL, NULL, &m);
-
-		if (cases[i].id == NULL)
-			g_assert_false(ok);
-		else {
-			g_assert_true(ok);
-			g_assert_cmpstr(m.id, ==, cases[i].id);
-		}
-		g_free(t);
-	}
+	for (i = 0; i < G_N_ELEMENTS(cases); i++)
+		assert_classified(r, cases[i].text, cases[i].id);
 	for (i = 0; i < G_N_ELEMENTS(det); i++) {
 		struct fields *f = fields_parse_header(det[i].hdr, strlen(det[i].hdr));
 		char *t = rules_fold(det[i].text);
@@ -1136,19 +1143,8 @@ test_rules_jit_later(void)
 	g_assert_nonnull(r);
 	/* well past the uses after which a regex is JIT-compiled */
 	for (round = 0; round < 40; round++) {
-		for (i = 0; i < G_N_ELEMENTS(cases); i++) {
-			char *t = rules_fold(cases[i].text);
-			struct rules_match m;
-			gboolean ok = rules_classify(r, t, NULL, NULL, NULL, &m);
-
-			if (cases[i].id == NULL)
-				g_assert_false(ok);
-			else {
-				g_assert_true(ok);
-				g_assert_cmpstr(m.id, ==, cases[i].id);
-			}
-			g_free(t);
-		}
+		for (i = 0; i < G_N_ELEMENTS(cases); i++)
+			assert_classified(r, cases[i].text, cases[i].id);
 		g_assert_cmpstr(rules_detect(r, f, NULL, "the server said the host"), ==, "txt");
 		g_assert_null(rules_detect(r, f, NULL, "the server told the host"));
 	}
