@@ -319,6 +319,22 @@ default_rules(const char *configured)
 	return g_strdup(configured);
 }
 
+/* -c FILE's configuration, or the defaults; NULL said why on stderr. */
+static struct config *
+parse_config(const char *cfgpath)
+{
+	struct config *cfg;
+	char *err = NULL;
+
+	if (cfgpath == NULL)
+		return config_defaults();
+	if ((cfg = config_load(cfgpath, &err)) == NULL) {
+		fprintf(stderr, "rebound: %s\n", err);
+		g_free(err);
+	}
+	return cfg;
+}
+
 /* The in-process parser (--no-fork) or the worker pool; -1 said why on stderr. */
 static int
 parse_start(struct parse_ctx *c, const struct config *cfg, const char *rulespath,
@@ -346,72 +362,79 @@ parse_start(struct parse_ctx *c, const struct config *cfg, const char *rulespath
 	return 0;
 }
 
-int
-cmd_parse(int argc, char **argv)
+/* What the command line asked for. */
+struct parse_opts {
+	gboolean json, outcomes, no_fork, gmime_only;
+	char *cfgpath, *rules, *envelope_rcpt, **mboxes, **maildirs;
+};
+
+/* cli_options() for "rebound parse": 0 to go on, else the exit status. */
+static int
+parse_options(int *argc, char ***argv, struct parse_opts *o)
 {
-	struct parse_ctx c = { .format = RENDER_TAB };
-	gboolean json = FALSE, outcomes = FALSE, no_fork = FALSE, gmime_only = FALSE;
-	char *cfgpath = NULL, *rules = NULL, *envelope_rcpt = NULL, **mboxes = NULL,
-	    **maildirs = NULL, *err = NULL, *rulespath = NULL;
 	const GOptionEntry entries[] = {
-		{ "json", 'j', 0, G_OPTION_ARG_NONE, &json, "one JSON object per recipient record "
-		    "(every field); default: tab-separated file, kind, recipient, class, reason, "
-		    "status, rule", NULL },
-		{ "outcomes", 0, 0, G_OPTION_ARG_NONE, &outcomes, "with --json, also one object "
+		{ "json", 'j', 0, G_OPTION_ARG_NONE, &o->json, "one JSON object per recipient "
+		    "record (every field); default: tab-separated file, kind, recipient, class, "
+		    "reason, status, rule", NULL },
+		{ "outcomes", 0, 0, G_OPTION_ARG_NONE, &o->outcomes, "with --json, also one object "
 		    "(recipient null) for each message that has no record and an outcome other "
 		    "than ok, e.g. \"no recipient found\" or a hostile message's limit", NULL },
-		{ "mbox", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &mboxes,
+		{ "mbox", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->mboxes,
 		    "parse every message of an mbox file (repeatable)", "FILE" },
-		{ "maildir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &maildirs,
+		{ "maildir", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &o->maildirs,
 		    "parse every message of a Maildir, cur/ and new/ (repeatable)", "DIR" },
-		{ "rules", 0, 0, G_OPTION_ARG_FILENAME, &rules,
+		{ "rules", 0, 0, G_OPTION_ARG_FILENAME, &o->rules,
 		    "classification rules (default: [parser] rules)", "FILE" },
-		{ "envelope-rcpt", 0, 0, G_OPTION_ARG_STRING, &envelope_rcpt, "the envelope "
+		{ "envelope-rcpt", 0, 0, G_OPTION_ARG_STRING, &o->envelope_rcpt, "the envelope "
 		    "recipient the report was sent to (a VERP or signed return path names the "
 		    "failed recipient)", "ADDR" },
-		{ "no-fork", 0, 0, G_OPTION_ARG_NONE, &no_fork, "parse in this process; by "
+		{ "no-fork", 0, 0, G_OPTION_ARG_NONE, &o->no_fork, "parse in this process; by "
 		    "default messages are parsed in the daemon's parser worker pool ([parser] "
 		    "workers, cpu_seconds, memory_mb, max_attempts), so that a hostile message is "
 		    "reported instead of ending the run", NULL },
-		{ "gmime-only", 0, 0, G_OPTION_ARG_NONE, &gmime_only, "every message through "
+		{ "gmime-only", 0, 0, G_OPTION_ARG_NONE, &o->gmime_only, "every message through "
 		    "GMime's MIME tree instead of Rebound's splitter (a diagnostic: the output is "
 		    "meant to be the same)", NULL },
 		{ NULL, 0, 0, 0, NULL, NULL, NULL },
 	};
+
+	return cli_options(argc, argv, "FILE...", "Parse bounces and feedback-loop reports "
+	    "offline, without a daemon or database, and print each recipient record.",
+	    "FILE \"-\" reads one message from standard input.  Exit 1 when a file could not "
+	    "be read or parsed.", entries, NULL, &o->cfgpath);
+}
+
+int
+cmd_parse(int argc, char **argv)
+{
+	struct parse_ctx c = { .format = RENDER_TAB };
+	struct parse_opts o = { 0 };
+	char *rulespath = NULL;
 	struct config *cfg = NULL;
 	int i, rc;
 
-	if ((rc = cli_options(&argc, &argv, "FILE...", "Parse bounces and feedback-loop "
-	    "reports offline, without a daemon or database, and print each recipient record.",
-	    "FILE \"-\" reads one message from standard input.  Exit 1 when a file could not "
-	    "be read or parsed.", entries, NULL, &cfgpath)) != 0)
+	if ((rc = parse_options(&argc, &argv, &o)) != 0)
 		goto out;
-	c.format = json ? RENDER_JSON | (outcomes ? RENDER_OUTCOMES : 0) : RENDER_TAB;
+	c.format = o.json ? RENDER_JSON | (o.outcomes ? RENDER_OUTCOMES : 0) : RENDER_TAB;
 	c.out = g_string_new(NULL);
 	c.err = g_string_new(NULL);
-	c.envelope_rcpt = envelope_rcpt;
-	if (argc < 2 && mboxes == NULL && maildirs == NULL) {
+	c.envelope_rcpt = o.envelope_rcpt;
+	if (argc < 2 && o.mboxes == NULL && o.maildirs == NULL) {
 		rc = cli_usage_error("parse", "no FILE, --mbox or --maildir to parse");
 		goto out;
 	}
 	rc = 1;
-	if (cfgpath != NULL) {
-		if ((cfg = config_load(cfgpath, &err)) == NULL) {
-			fprintf(stderr, "rebound: %s\n", err);
-			g_free(err);
-			goto out;
-		}
-	} else
-		cfg = config_defaults();
-	rulespath = default_rules(rules != NULL ? rules : cfg->parser_rules);
-	if (parse_start(&c, cfg, rulespath, gmime_only, no_fork) == -1)
+	if ((cfg = parse_config(o.cfgpath)) == NULL)
+		goto out;
+	rulespath = default_rules(o.rules != NULL ? o.rules : cfg->parser_rules);
+	if (parse_start(&c, cfg, rulespath, o.gmime_only, o.no_fork) == -1)
 		goto out;
 	for (i = 1; i < argc; i++)
 		parse_path(&c, argv[i], 'f');
-	for (i = 0; mboxes != NULL && mboxes[i] != NULL; i++)
-		parse_path(&c, mboxes[i], 'm');
-	for (i = 0; maildirs != NULL && maildirs[i] != NULL; i++)
-		parse_maildir(&c, maildirs[i]);
+	for (i = 0; o.mboxes != NULL && o.mboxes[i] != NULL; i++)
+		parse_path(&c, o.mboxes[i], 'm');
+	for (i = 0; o.maildirs != NULL && o.maildirs[i] != NULL; i++)
+		parse_maildir(&c, o.maildirs[i]);
 	if (c.pool != NULL && c.pool_err == NULL)
 		parse_drain(&c, TRUE);
 	fflush(stdout);
@@ -433,10 +456,10 @@ out:
 	g_free(c.pool_err);
 	g_free(rulespath);
 	config_free(cfg);
-	g_free(cfgpath);
-	g_free(rules);
-	g_free(envelope_rcpt);
-	g_strfreev(mboxes);
-	g_strfreev(maildirs);
+	g_free(o.cfgpath);
+	g_free(o.rules);
+	g_free(o.envelope_rcpt);
+	g_strfreev(o.mboxes);
+	g_strfreev(o.maildirs);
 	return rc;
 }
