@@ -20,10 +20,18 @@ import json, struct, unittest, urllib.parse, urllib.request, urllib.error, zlib
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.support.ui import WebDriverWait
 
 import harness
 import analyst_data
+
+
+def wait_for(driver):
+    """A 20 s wait whose condition is tried again when the page re-rendered the
+    element it was reading (a stale reference is "not yet", not a failure)."""
+    return WebDriverWait(driver, 20, ignored_exceptions=(StaleElementReferenceException,))
+
 
 TOKEN = "ui-token"
 READ_TOKEN = "ui-read-token"
@@ -93,7 +101,7 @@ class UiTest(unittest.TestCase):
             return e.code, json.loads(e.read())
 
     def wait_view(self, name):
-        WebDriverWait(self.driver, 20).until(
+        wait_for(self.driver).until(
             lambda d: d.find_element(By.ID, "view").get_attribute("data-view") == name and
             d.find_element(By.ID, "view").get_attribute("data-ready") == "1")
         errors = self.driver.find_elements(By.ID, "view-error")
@@ -127,7 +135,7 @@ class UiTest(unittest.TestCase):
     def test_0_read_token_typed_in(self):
         # the page itself needs no token; its data does
         self.driver.get(self.base + "/ui/")
-        WebDriverWait(self.driver, 20).until(
+        wait_for(self.driver).until(
             lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1")
         self.assertIn("bearer token", self.text("view-error"))
         self.driver.find_element(By.ID, "token").send_keys(READ_TOKEN)
@@ -169,7 +177,7 @@ class UiTest(unittest.TestCase):
         # only hard: the checkboxes re-query
         self.driver.find_element(By.ID, "dom-class-soft").click()
         self.driver.find_element(By.ID, "dom-apply").click()
-        WebDriverWait(self.driver, 20).until(lambda d: "class=hard" in d.current_url and
+        wait_for(self.driver).until(lambda d: "class=hard" in d.current_url and
                                              d.find_element(By.ID, "view").get_attribute("data-ready") == "1")
         rows = self.driver.find_elements(By.CSS_SELECTOR, "#domains-table tbody tr")
         got = {r.get_attribute("data-domain"): self.num(r.find_elements(By.TAG_NAME, "td")[1].text)
@@ -185,7 +193,7 @@ class UiTest(unittest.TestCase):
         self.assertEqual([int(r.get_attribute("data-id")) for r in rows], [e["id"] for e in j["items"]])
         self.driver.find_element(By.ID, "cf-provider").send_keys("yahoo.com")
         self.driver.find_element(By.CSS_SELECTOR, "#complaint-filters button").click()
-        WebDriverWait(self.driver, 20).until(lambda d: "provider=yahoo.com" in d.current_url and
+        wait_for(self.driver).until(lambda d: "provider=yahoo.com" in d.current_url and
                                              d.find_element(By.ID, "view").get_attribute("data-ready") == "1")
         self.assertEqual(self.num(self.text("complaint-count")), 2)
         self.shot("complaints")
@@ -205,22 +213,22 @@ class UiTest(unittest.TestCase):
         self.assertEqual(len(self.driver.find_elements(By.CSS_SELECTOR, "#addr-audit tbody tr")), len(j["audit"]))
         # the raw message needs the write token: the read token typed in test_0 is not enough
         self.driver.find_element(By.CSS_SELECTOR, "button.raw-btn").click()
-        WebDriverWait(self.driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#raw-box .error"))
+        wait_for(self.driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#raw-box .error"))
         self.assertIn("token", self.driver.find_element(By.CSS_SELECTOR, "#raw-box .error").text)
         self.assertFalse(self.driver.find_elements(By.CSS_SELECTOR, "pre.raw"))
         self.driver.find_element(By.ID, "token").send_keys(TOKEN)
         self.driver.find_element(By.ID, "token-save").click()
-        WebDriverWait(self.driver, 20).until(
+        wait_for(self.driver).until(
             lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1" and
             d.find_elements(By.CSS_SELECTOR, "button.raw-btn") and
             not d.find_elements(By.CSS_SELECTOR, "#raw-box .error"))
         self.driver.find_element(By.CSS_SELECTOR, "button.raw-btn").click()
-        WebDriverWait(self.driver, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "pre.raw"))
+        wait_for(self.driver).until(lambda d: d.find_elements(By.CSS_SELECTOR, "pre.raw"))
         self.assertIn("Message-ID: <dsn-h3@mx.example.org>",
                       self.driver.find_element(By.CSS_SELECTOR, "pre.raw").text)
         self.shot("address")
         self.driver.find_element(By.ID, "btn-unsuppress").click()
-        WebDriverWait(self.driver, 20).until(
+        wait_for(self.driver).until(
             lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1" and
             d.find_elements(By.ID, "addr-state") and d.find_element(By.ID, "addr-state").text == "not suppressed")
         self.assertEqual(self.api("/v1/suppressions/carl@yahoo.com")[0], 404)
@@ -234,7 +242,7 @@ class UiTest(unittest.TestCase):
         box.clear()
         box.send_keys("asked by support")
         self.driver.find_element(By.ID, "btn-suppress").click()
-        WebDriverWait(self.driver, 20).until(
+        wait_for(self.driver).until(
             lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1" and
             d.find_elements(By.ID, "addr-state") and d.find_element(By.ID, "addr-state").text == "suppressed")
         code, j = self.api("/v1/suppressions/carl@yahoo.com")
@@ -268,7 +276,7 @@ class UiTest(unittest.TestCase):
         wid = rows[0].get_attribute("data-id")
         before = int(self.pg.psql(f"SELECT attempts FROM webhook_outbox WHERE id = {wid}")[0][0])
         rows[0].find_element(By.CSS_SELECTOR, "button.retry-btn").click()
-        WebDriverWait(self.driver, 20).until(
+        wait_for(self.driver).until(
             lambda d: d.find_element(By.ID, "view").get_attribute("data-ready") == "1" and
             wid not in d.execute_script("return Array.from(document.querySelectorAll("
                                         "'#webhooks-table tbody tr')).map(function (r) {"
