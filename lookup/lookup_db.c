@@ -478,31 +478,34 @@ lookup_db_where_run(PGconn *c, struct lookup_db_where *w, const char *head, cons
 	return r;
 }
 
-static char *
-lookup_db_tail(const char *order, int limit)
+/* A list: "SELECT cols FROM table", w's conditions, in order, at most limit
+ * rows when limit > 0. */
+static PGresult *
+lookup_db_list_run(PGconn *c, struct lookup_db_where *w, const char *cols, const char *table,
+    const char *order, int limit, char **err)
 {
-	return limit > 0 ? g_strdup_printf(" ORDER BY %s LIMIT %d", order, limit) :
+	char *head = g_strdup_printf("SELECT %s FROM %s", cols, table);
+	char *tail = limit > 0 ? g_strdup_printf(" ORDER BY %s LIMIT %d", order, limit) :
 	    g_strdup_printf(" ORDER BY %s", order);
+	PGresult *r = lookup_db_where_run(c, w, head, tail, err);
+
+	g_free(head);
+	g_free(tail);
+	return r;
 }
 
 PGresult *
 lookup_db_list_suppressions(PGconn *c, const struct lookup_db_filter *f, char **err)
 {
 	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
-	char *head = g_strdup_printf("SELECT %s FROM suppressions", lookup_db_supp_cols);
-	char *tail = lookup_db_tail("id", f->limit);
 	char num[32];
-	PGresult *r;
 
 	lookup_db_where_common(&w, f, "last_seen");
 	if (f->cursor) {
 		g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, f->cursor);
 		lookup_db_where_add(&w, "id > $%u::bigint", num);
 	}
-	r = lookup_db_where_run(c, &w, head, tail, err);
-	g_free(head);
-	g_free(tail);
-	return r;
+	return lookup_db_list_run(c, &w, lookup_db_supp_cols, "suppressions", "id", f->limit, err);
 }
 
 PGresult *
@@ -510,10 +513,7 @@ lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaint
     char **err)
 {
 	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
-	char *head = g_strdup_printf("SELECT %s FROM events", lookup_db_event_cols);
-	char *tail = lookup_db_tail("events.occurred_at DESC, events.id DESC", f->limit);
 	char num[32];
-	PGresult *r;
 
 	lookup_db_where_common(&w, f, "occurred_at");
 	lookup_db_where_events(&w, f);
@@ -525,10 +525,8 @@ lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaint
 		lookup_db_where_add(&w, "(occurred_at, id) < (SELECT c.occurred_at, c.id FROM events c"
 		    " WHERE c.id = $%u::bigint)", num);
 	}
-	r = lookup_db_where_run(c, &w, head, tail, err);
-	g_free(head);
-	g_free(tail);
-	return r;
+	return lookup_db_list_run(c, &w, lookup_db_event_cols, "events",
+	    "events.occurred_at DESC, events.id DESC", f->limit, err);
 }
 
 PGresult *
