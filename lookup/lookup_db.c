@@ -601,22 +601,23 @@ lookup_db_address_audit(PGconn *c, const char *tenant, const char *address, char
 	return r;
 }
 
+/* What each of lookup_db_stats_dimensions[] groups by, in its order. */
+static const char *const lookup_db_dimension_sql[] = {
+	"to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')", "class", "COALESCE(reason, '')",
+	"domain", "provider", "campaign",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(lookup_db_dimension_sql) + 1 ==
+    G_N_ELEMENTS(lookup_db_stats_dimensions));
+
 /* The SQL expression a stats dimension groups by, or NULL. */
 static const char *
 lookup_db_dimension(const char *by)
 {
-	if (strcmp(by, "day") == 0)
-		return "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-	if (strcmp(by, "class") == 0)
-		return "class";
-	if (strcmp(by, "reason") == 0)
-		return "COALESCE(reason, '')";
-	if (strcmp(by, "domain") == 0)
-		return "domain";
-	if (strcmp(by, "provider") == 0)
-		return "provider";
-	if (strcmp(by, "campaign") == 0)
-		return "campaign";
+	size_t i;
+
+	for (i = 0; lookup_db_stats_dimensions[i] != NULL; i++)
+		if (strcmp(by, lookup_db_stats_dimensions[i]) == 0)
+			return lookup_db_dimension_sql[i];
 	return NULL;
 }
 
