@@ -601,6 +601,29 @@ lookup_db_address_audit(PGconn *c, const char *tenant, const char *address, char
 	return r;
 }
 
+int
+lookup_db_address_history(PGconn *c, const char *tenant, const char *address, int limit,
+    struct lookup_db_history *h, char **err)
+{
+	memset(h, 0, sizeof(*h));
+	if ((h->suppression = lookup_db_get_suppression(c, tenant, address, err)) == NULL ||
+	    (h->events = lookup_db_address_events(c, tenant, address, limit, err)) == NULL ||
+	    (h->audit = lookup_db_address_audit(c, tenant, address, err)) == NULL) {
+		lookup_db_history_clear(h);
+		return -1;
+	}
+	return 0;
+}
+
+void
+lookup_db_history_clear(struct lookup_db_history *h)
+{
+	PQclear(h->suppression);
+	PQclear(h->events);
+	PQclear(h->audit);
+	memset(h, 0, sizeof(*h));
+}
+
 /* What each of lookup_db_stats_dimensions[] groups by, in its order. */
 static const char *const lookup_db_dimension_sql[] = {
 	"to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')", "class", "COALESCE(reason, '')",
