@@ -160,16 +160,14 @@ static void
 http_v1_address(struct http_api *api, struct evhttp_request *req, const char *addr,
     struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(api, req, q);
+	const char *tenant;
 	struct lookup_db_history h = { 0 };
 	char *err = NULL, *norm;
 	JsonObject *o;
 	JsonNode *root;
 	PGconn *c;
 
-	if (tenant == NULL)
-		return;
-	if ((norm = http_address(req, addr)) == NULL)
+	if ((norm = http_tenant_address(api, req, q, addr, &tenant)) == NULL)
 		return;
 	if ((c = http_db(api, &err)) == NULL ||
 	    lookup_db_address_history(c, tenant, norm, HTTP_ADDRESS_EVENTS, &h, &err) < 0) {
