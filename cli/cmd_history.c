@@ -56,7 +56,8 @@ cmd_history(int argc, char **argv)
 	    "feedback_type", "provider", "campaign", "rule", "diagnostic", NULL };
 	static const char *const au_cols[] = { "at", "op", "origin", "actor", NULL };
 	struct cli c = { 0 };
-	PGresult *s = NULL, *e = NULL, *a = NULL;
+	struct lookup_db_history h = { 0 };
+	PGresult *s;
 	int rc;
 
 	if ((rc = cli_init(&c, &argc, &argv, "ADDRESS", "State, events and audit trail of one address.", extra, 1)) != 0)
@@ -70,12 +71,11 @@ cmd_history(int argc, char **argv)
 		rc = cli_usage_error("history", "not a valid address: %s", argv[1]);
 		goto out;
 	}
-	if ((s = lookup_db_get_suppression(c.db, c.tenant, norm, &err)) == NULL ||
-	    (e = lookup_db_address_events(c.db, c.tenant, norm, limit, &err)) == NULL ||
-	    (a = lookup_db_address_audit(c.db, c.tenant, norm, &err)) == NULL) {
+	if (lookup_db_address_history(c.db, c.tenant, norm, limit, &h, &err) < 0) {
 		rc = cli_db_fail("history", err);
 		goto out;
 	}
+	s = h.suppression;
 	printf("address: %s\ntenant: %s\n", norm, c.tenant);
 	if (PQntuples(s) == 0)
 		printf("state: not suppressed\n");
@@ -92,16 +92,11 @@ cmd_history(int argc, char **argv)
 		g_free(origin);
 		g_free(evid);
 	}
-	cli_rows("events", e, ev_cols);
-	cli_rows("audit", a, au_cols);
+	cli_rows("events", h.events, ev_cols);
+	cli_rows("audit", h.audit, au_cols);
 	rc = PQntuples(s) > 0 ? 0 : 1;
 out:
-	if (s)
-		PQclear(s);
-	if (e)
-		PQclear(e);
-	if (a)
-		PQclear(a);
+	lookup_db_history_clear(&h);
 	g_free(norm);
 	cli_free(&c);
 	return rc;

@@ -322,7 +322,7 @@ http_authorised(struct http_api *api, struct evhttp_request *req)
 	return 0;
 }
 
-char *
+static char *
 http_address(struct evhttp_request *req, const char *addr)
 {
 	char *norm = address_normalise(addr);
@@ -339,7 +339,7 @@ http_lookup_handle(struct http_api *api)
 }
 
 /* The tenant of a single-address request: ?tenant= or the default. */
-const char *
+static const char *
 http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q)
 {
 	const char *name = http_param(q, "tenant"), *t = lookup_tenant(api->lk, name);
@@ -347,6 +347,15 @@ http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *
 	if (t == NULL)
 		http_error(req, 400, "tenant: \"%s\" is not a configured tenant", name);
 	return t;
+}
+
+char *
+http_tenant_address(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q,
+    const char *addr, const char **tenant)
+{
+	if ((*tenant = http_tenant(api, req, q)) == NULL)
+		return NULL;
+	return http_address(req, addr);
 }
 
 /* --- handlers ----------------------------------------------------------- */

@@ -56,10 +56,11 @@ int http_filter(struct evhttp_request *req, struct evkeyvalq *q, struct lookup_d
     const char *default_since);
 /* The write token; replies 401/403 and returns -1 without it. */
 int http_authorised(struct http_api *api, struct evhttp_request *req);
-/* ?tenant= or the default; replies 400 and returns NULL if unknown. */
-const char *http_tenant(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q);
-/* The normalised form of an address from the path (g_free), or NULL after replying 400. */
-char *http_address(struct evhttp_request *req, const char *addr);
+/* A single-address request: *tenant from ?tenant= or the default, and the
+ * normalised form of the address from the path (g_free); NULL after
+ * replying 400 if the tenant is unknown or the address not valid. */
+char *http_tenant_address(struct http_api *api, struct evhttp_request *req, struct evkeyvalq *q,
+    const char *addr, const char **tenant);
 /* The lookup handle the API answers from. */
 struct lookup *http_lookup_handle(struct http_api *api);
 

@@ -22,15 +22,13 @@
 static void
 http_lookup(struct http_api *api, struct evhttp_request *req, const char *addr, struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(api, req, q);
+	const char *tenant;
 	struct index_hit hit;
 	JsonBuilder *b;
 	char *action = NULL, *norm;
 	enum lookup_result r;
 
-	if (tenant == NULL)
-		return;
-	if ((norm = http_address(req, addr)) == NULL)
+	if ((norm = http_tenant_address(api, req, q, addr, &tenant)) == NULL)
 		return;
 	r = lookup_query(http_lookup_handle(api), "http", tenant, addr, &hit, &action);
 	if (r == LOOKUP_UNAVAILABLE) {
@@ -74,14 +72,12 @@ static void
 http_get_suppression(struct http_api *api, struct evhttp_request *req, const char *addr,
     struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(api, req, q);
+	const char *tenant;
 	char *err = NULL, *norm;
 	PGresult *r;
 	PGconn *c;
 
-	if (tenant == NULL)
-		return;
-	if ((norm = http_address(req, addr)) == NULL)
+	if ((norm = http_tenant_address(api, req, q, addr, &tenant)) == NULL)
 		return;
 	g_free(norm);
 	if ((c = http_db(api, &err)) == NULL || (r = lookup_db_get_suppression(c, tenant, addr, &err)) == NULL) {
@@ -104,9 +100,8 @@ http_delete_suppression(struct http_api *api, struct evhttp_request *req, const 
 	PGconn *c;
 	int rc;
 
-	if (http_authorised(api, req) < 0 || (tenant = http_tenant(api, req, q)) == NULL)
-		return;
-	if ((norm = http_address(req, addr)) == NULL)
+	if (http_authorised(api, req) < 0 ||
+	    (norm = http_tenant_address(api, req, q, addr, &tenant)) == NULL)
 		return;
 	g_free(norm);
 	if ((c = http_db(api, &err)) == NULL ||

@@ -160,45 +160,37 @@ static void
 http_v1_address(struct http_api *api, struct evhttp_request *req, const char *addr,
     struct evkeyvalq *q)
 {
-	const char *tenant = http_tenant(api, req, q);
-	PGresult *sr = NULL, *er = NULL, *ar = NULL;
+	const char *tenant;
+	struct lookup_db_history h = { 0 };
 	char *err = NULL, *norm;
 	JsonObject *o;
 	JsonNode *root;
 	PGconn *c;
 
-	if (tenant == NULL)
-		return;
-	if ((norm = http_address(req, addr)) == NULL)
+	if ((norm = http_tenant_address(api, req, q, addr, &tenant)) == NULL)
 		return;
 	if ((c = http_db(api, &err)) == NULL ||
-	    (sr = lookup_db_get_suppression(c, tenant, norm, &err)) == NULL ||
-	    (er = lookup_db_address_events(c, tenant, norm, HTTP_ADDRESS_EVENTS, &err)) == NULL ||
-	    (ar = lookup_db_address_audit(c, tenant, norm, &err)) == NULL) {
+	    lookup_db_address_history(c, tenant, norm, HTTP_ADDRESS_EVENTS, &h, &err) < 0) {
 		http_db_error(api, req, err);
 		goto out;
 	}
 	o = json_object_new();
 	json_object_set_string_member(o, "address", norm);
 	json_object_set_string_member(o, "tenant", tenant);
-	json_object_set_boolean_member(o, "suppressed", PQntuples(sr) > 0);
-	if (PQntuples(sr) > 0)
-		json_object_set_member(o, "suppression", http_row(sr, 0));
+	json_object_set_boolean_member(o, "suppressed", PQntuples(h.suppression) > 0);
+	if (PQntuples(h.suppression) > 0)
+		json_object_set_member(o, "suppression", http_row(h.suppression, 0));
 	else
 		json_object_set_null_member(o, "suppression");
-	json_object_set_array_member(o, "events", http_v1_rows(er));
-	json_object_set_boolean_member(o, "events_truncated", PQntuples(er) == HTTP_ADDRESS_EVENTS);
-	json_object_set_array_member(o, "audit", http_v1_rows(ar));
+	json_object_set_array_member(o, "events", http_v1_rows(h.events));
+	json_object_set_boolean_member(o, "events_truncated",
+	    PQntuples(h.events) == HTTP_ADDRESS_EVENTS);
+	json_object_set_array_member(o, "audit", http_v1_rows(h.audit));
 	root = json_node_new(JSON_NODE_OBJECT);
 	json_node_take_object(root, o);
 	http_json(req, 200, root);
 out:
-	if (sr)
-		PQclear(sr);
-	if (er)
-		PQclear(er);
-	if (ar)
-		PQclear(ar);
+	lookup_db_history_clear(&h);
 	g_free(norm);
 }
 

@@ -478,31 +478,34 @@ lookup_db_where_run(PGconn *c, struct lookup_db_where *w, const char *head, cons
 	return r;
 }
 
-static char *
-lookup_db_tail(const char *order, int limit)
+/* A list: "SELECT cols FROM table", w's conditions, in order, at most limit
+ * rows when limit > 0. */
+static PGresult *
+lookup_db_list_run(PGconn *c, struct lookup_db_where *w, const char *cols, const char *table,
+    const char *order, int limit, char **err)
 {
-	return limit > 0 ? g_strdup_printf(" ORDER BY %s LIMIT %d", order, limit) :
+	char *head = g_strdup_printf("SELECT %s FROM %s", cols, table);
+	char *tail = limit > 0 ? g_strdup_printf(" ORDER BY %s LIMIT %d", order, limit) :
 	    g_strdup_printf(" ORDER BY %s", order);
+	PGresult *r = lookup_db_where_run(c, w, head, tail, err);
+
+	g_free(head);
+	g_free(tail);
+	return r;
 }
 
 PGresult *
 lookup_db_list_suppressions(PGconn *c, const struct lookup_db_filter *f, char **err)
 {
 	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
-	char *head = g_strdup_printf("SELECT %s FROM suppressions", lookup_db_supp_cols);
-	char *tail = lookup_db_tail("id", f->limit);
 	char num[32];
-	PGresult *r;
 
 	lookup_db_where_common(&w, f, "last_seen");
 	if (f->cursor) {
 		g_snprintf(num, sizeof(num), "%" G_GINT64_FORMAT, f->cursor);
 		lookup_db_where_add(&w, "id > $%u::bigint", num);
 	}
-	r = lookup_db_where_run(c, &w, head, tail, err);
-	g_free(head);
-	g_free(tail);
-	return r;
+	return lookup_db_list_run(c, &w, lookup_db_supp_cols, "suppressions", "id", f->limit, err);
 }
 
 PGresult *
@@ -510,10 +513,7 @@ lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaint
     char **err)
 {
 	struct lookup_db_where w = { g_string_new(NULL), g_ptr_array_new_with_free_func(g_free) };
-	char *head = g_strdup_printf("SELECT %s FROM events", lookup_db_event_cols);
-	char *tail = lookup_db_tail("events.occurred_at DESC, events.id DESC", f->limit);
 	char num[32];
-	PGresult *r;
 
 	lookup_db_where_common(&w, f, "occurred_at");
 	lookup_db_where_events(&w, f);
@@ -525,10 +525,8 @@ lookup_db_list_events(PGconn *c, const struct lookup_db_filter *f, int complaint
 		lookup_db_where_add(&w, "(occurred_at, id) < (SELECT c.occurred_at, c.id FROM events c"
 		    " WHERE c.id = $%u::bigint)", num);
 	}
-	r = lookup_db_where_run(c, &w, head, tail, err);
-	g_free(head);
-	g_free(tail);
-	return r;
+	return lookup_db_list_run(c, &w, lookup_db_event_cols, "events",
+	    "events.occurred_at DESC, events.id DESC", f->limit, err);
 }
 
 PGresult *
@@ -603,22 +601,46 @@ lookup_db_address_audit(PGconn *c, const char *tenant, const char *address, char
 	return r;
 }
 
+int
+lookup_db_address_history(PGconn *c, const char *tenant, const char *address, int limit,
+    struct lookup_db_history *h, char **err)
+{
+	memset(h, 0, sizeof(*h));
+	if ((h->suppression = lookup_db_get_suppression(c, tenant, address, err)) == NULL ||
+	    (h->events = lookup_db_address_events(c, tenant, address, limit, err)) == NULL ||
+	    (h->audit = lookup_db_address_audit(c, tenant, address, err)) == NULL) {
+		lookup_db_history_clear(h);
+		return -1;
+	}
+	return 0;
+}
+
+void
+lookup_db_history_clear(struct lookup_db_history *h)
+{
+	PQclear(h->suppression);
+	PQclear(h->events);
+	PQclear(h->audit);
+	memset(h, 0, sizeof(*h));
+}
+
+/* What each of lookup_db_stats_dimensions[] groups by, in its order. */
+static const char *const lookup_db_dimension_sql[] = {
+	"to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')", "class", "COALESCE(reason, '')",
+	"domain", "provider", "campaign",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(lookup_db_dimension_sql) + 1 ==
+    G_N_ELEMENTS(lookup_db_stats_dimensions));
+
 /* The SQL expression a stats dimension groups by, or NULL. */
 static const char *
 lookup_db_dimension(const char *by)
 {
-	if (strcmp(by, "day") == 0)
-		return "to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')";
-	if (strcmp(by, "class") == 0)
-		return "class";
-	if (strcmp(by, "reason") == 0)
-		return "COALESCE(reason, '')";
-	if (strcmp(by, "domain") == 0)
-		return "domain";
-	if (strcmp(by, "provider") == 0)
-		return "provider";
-	if (strcmp(by, "campaign") == 0)
-		return "campaign";
+	size_t i;
+
+	for (i = 0; lookup_db_stats_dimensions[i] != NULL; i++)
+		if (strcmp(by, lookup_db_stats_dimensions[i]) == 0)
+			return lookup_db_dimension_sql[i];
 	return NULL;
 }
 

@@ -104,6 +104,18 @@ PGresult *lookup_db_address_events(PGconn *c, const char *tenant, const char *ad
     char **err);
 /* The audit trail of one address for a tenant, newest first. */
 PGresult *lookup_db_address_audit(PGconn *c, const char *tenant, const char *address, char **err);
+/* The history of one address for a tenant: its suppression (no row when it
+ * is not suppressed), its events (as lookup_db_address_events()) and its
+ * audit trail.  0, or -1 with *err and every member NULL; the members are
+ * freed by lookup_db_history_clear(). */
+struct lookup_db_history {
+	PGresult *suppression;
+	PGresult *events;
+	PGresult *audit;
+};
+int lookup_db_address_history(PGconn *c, const char *tenant, const char *address, int limit,
+    struct lookup_db_history *h, char **err);
+void lookup_db_history_clear(struct lookup_db_history *h);
 /* Event counts in [f->since, f->until) grouped by one of
  * lookup_db_stats_dimensions: rows (key, count), at most 1000. */
 PGresult *lookup_db_stats(PGconn *c, const char *by, const struct lookup_db_filter *f, char **err);

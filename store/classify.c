@@ -76,3 +76,13 @@ classify_job_clear(struct classify_job *j)
 	j->outcome = NULL;
 	j->status = WORKERS_OK;
 }
+
+void
+classify_jobs_free(struct classify_job *jobs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		classify_job_clear(&jobs[i]);
+	g_free(jobs);
+}

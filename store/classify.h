@@ -7,7 +7,8 @@
  *
  * classify_batch() fills each job's report (owned by the job; NULL when
  * parsing failed, with status saying how and outcome saying why, e.g.
- * "crash signal=6 (SIGABRT)").  classify_job_clear() frees them.
+ * "crash signal=6 (SIGABRT)").  classify_job_clear() frees them;
+ * classify_jobs_free() clears each of an array of n jobs and frees the array.
  */
 #ifndef REBOUND_CLASSIFY_H
 #define REBOUND_CLASSIFY_H
@@ -37,5 +38,6 @@ void classify_free(struct classify *c);
 int classify_reload(struct classify *c, const struct config *cfg, char **err);
 void classify_batch(struct classify *c, struct classify_job *jobs, size_t n);
 void classify_job_clear(struct classify_job *j);
+void classify_jobs_free(struct classify_job *jobs, size_t n);
 
 #endif

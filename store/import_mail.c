@@ -206,9 +206,7 @@ import_flush(struct import *im, char **err)
 	}
 	rc = 0;
 out:
-	for (i = 0; i < n; i++)
-		classify_job_clear(&jobs[i]);
-	g_free(jobs);
+	classify_jobs_free(jobs, n);
 	g_free(msgs);
 	g_free(res);
 	g_ptr_array_set_size(im->batch, 0);

@@ -414,6 +414,21 @@ pipeline_done(struct pipeline *p, struct item *it, const struct store_result *r)
 	pipeline_remove(p, it, 1);
 }
 
+/* One try at storing item it, as m, alone: 1 stored, 0 refused with the
+ * reason in *err, -1 on a transient failure (*err). */
+static int
+pipeline_try_alone(struct pipeline *p, struct item *it, const struct store_msg *m, char **err)
+{
+	struct store_result r;
+	enum pg_error_class cls;
+
+	if (store_message(p->conn, p->cfg, m, &r, &cls, err) == 0) {
+		pipeline_done(p, it, &r);
+		return 1;
+	}
+	return cls == PG_TRANSIENT ? -1 : 0;
+}
+
 /*
  * One message the database refused as part of a batch: store it alone; if
  * its data is refused again, store the raw message with the error instead of
@@ -423,37 +438,30 @@ static int
 pipeline_store_alone(struct pipeline *p, struct item *it, char **err)
 {
 	struct store_msg m;
-	struct store_result r;
-	enum pg_error_class cls;
 	char *e = NULL;
+	int rc;
 
 	pipeline_fill(it, &m);
-	if (store_message(p->conn, p->cfg, &m, &r, &cls, &e) == 0) {
-		pipeline_done(p, it, &r);
-		return 0;
+	if ((rc = pipeline_try_alone(p, it, &m, &e)) == 0) {
+		log_warnx("q=%s store_refused error=\"%s\" stored_as=none", it->queue_id, e);
+		g_free(it->outcome);
+		it->outcome = g_strdup_printf("store error: %s", e);
+		g_free(e);
+		e = NULL;
+		m.report = NULL;
+		m.outcome = it->outcome;
+		if ((rc = pipeline_try_alone(p, it, &m, &e)) == 0) {
+			/* Cannot happen with a sane schema; leave it spooled, keep draining. */
+			log_warnx("q=%s store_refused_again error=\"%s\" left_in_spool=yes",
+			    it->queue_id, e);
+			g_free(e);
+			return 0;
+		}
 	}
-	if (cls == PG_TRANSIENT) {
+	if (rc < 0) {
 		*err = e;
 		return -1;
 	}
-	log_warnx("q=%s store_refused error=\"%s\" stored_as=none", it->queue_id, e);
-	g_free(it->outcome);
-	it->outcome = g_strdup_printf("store error: %s", e);
-	g_free(e);
-	e = NULL;
-	m.report = NULL;
-	m.outcome = it->outcome;
-	if (store_message(p->conn, p->cfg, &m, &r, &cls, &e) == 0) {
-		pipeline_done(p, it, &r);
-		return 0;
-	}
-	if (cls == PG_TRANSIENT) {
-		*err = e;
-		return -1;
-	}
-	/* Cannot happen with a sane schema; leave it spooled, keep draining. */
-	log_warnx("q=%s store_refused_again error=\"%s\" left_in_spool=yes", it->queue_id, e);
-	g_free(e);
 	return 0;
 }
 

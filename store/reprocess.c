@@ -352,9 +352,7 @@ rollback:
 		PQclear(rb);
 	}
 out:
-	for (i = 0; i < n; i++)
-		classify_job_clear(&jobs[i]);
-	g_free(jobs);
+	classify_jobs_free(jobs, n);
 	g_hash_table_unref(keys);
 	g_array_unref(old_ids);
 	return rc;

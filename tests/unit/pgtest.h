@@ -6,6 +6,8 @@
  *
  * pgtest_start() returns the socket directory; pgtest_conninfo(db) a libpq
  * string (g_free); pgtest_createdb() a fresh database per test case.
+ * pgtest_init() is how such a program's main() begins: g_test_init(), the
+ * log at warnings only, and pgtest_start().
  */
 #ifndef REBOUND_PGTEST_H
 #define REBOUND_PGTEST_H
@@ -18,6 +20,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <libpq-fe.h>
+
+#include "common/log.h"
 
 #define PGTEST_BIN "/usr/lib/postgresql/15/bin"
 
@@ -143,6 +147,14 @@ pgtest_start(void)
 	g_free(log);
 	g_free(data);
 	return pgtest_dir;
+}
+
+static void
+pgtest_init(int *argc, char ***argv)
+{
+	g_test_init(argc, argv, NULL);
+	log_init(LOG_LEVEL_WARN);
+	pgtest_start();
 }
 
 /* A new empty database; returns its conninfo (g_free). */

@@ -12,7 +12,6 @@
 #include <libpq-fe.h>
 
 #include "common/config.h"
-#include "common/log.h"
 #include "receiver/spool.h"
 #include "store/migrate.h"
 #include "store/pg.h"
@@ -291,9 +290,7 @@ test_schema_refused(struct fx *f, gconstpointer data)
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	log_init(LOG_LEVEL_WARN);
-	pgtest_start();
+	pgtest_init(&argc, &argv);
 #define T(path, fn) g_test_add(path, struct fx, NULL, fx_setup, fn, fx_teardown)
 	T("/pipeline/handoff", test_handoff);
 	T("/pipeline/unparsed-and-dedupe", test_unparsed_and_dedupe);

@@ -8,7 +8,6 @@
 #include <libpq-fe.h>
 
 #include "common/config.h"
-#include "common/log.h"
 #include "store/migrate.h"
 #include "store/pg.h"
 #include "store/store.h"
@@ -673,9 +672,7 @@ test_batch_origin_dates_webhooks(struct fx *f, gconstpointer data)
 int
 main(int argc, char **argv)
 {
-	g_test_init(&argc, &argv, NULL);
-	log_init(LOG_LEVEL_WARN);
-	pgtest_start();
+	pgtest_init(&argc, &argv);
 #define T(path, fn) g_test_add(path, struct fx, NULL, fx_setup, fn, fx_teardown)
 	T("/store/migrate", test_migrate_idempotent);
 	T("/store/hard", test_hard);
