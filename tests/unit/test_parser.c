@@ -1216,6 +1216,26 @@ test_rules_vocabulary(void)
 		{ "550 User unknown", "5.1.1", NULL, "userunknown" },
 		{ "550 User unknown", NULL, "RCPT", "userunknown" },
 		{ "550 User unknown", NULL, "DATA", "filtered" },
+		/* Sisimai's published phrases for a dead address, a full mailbox, a suspended account */
+		{ "550 5.1.0 Address rejected.", NULL, "RCPT", "userunknown" },
+		{ "550 5.1.1 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup",
+		    NULL, NULL, "userunknown" },
+		{ "553 sorry, your envelope recipient is in my badrcptto list (#5.7.1)", NULL, NULL,
+		    "userunknown" },
+		{ "550 sorry, that domain or user isn't in my list of allowed rcpthosts", NULL, "RCPT",
+		    "userunknown" },
+		{ "550 <kijitora@example.test>... Blocked by ldap", NULL, "RCPT", "userunknown" },
+		{ "550 No kijitora in name directory", NULL, "RCPT", "userunknown" },
+		{ "550 unknown local-part in domain", NULL, "RCPT", "userunknown" },
+		{ "550 User (kijitora) unknown", NULL, "RCPT", "userunknown" },
+		{ "550 Destination server rejected recipients", NULL, "RCPT", "userunknown" },
+		{ "552 Mail file size exceeds the maximum size allowed for mail delivery", NULL, "RCPT",
+		    "mailboxfull" },
+		{ "452 User has too many messages on the server", NULL, "RCPT", "mailboxfull" },
+		{ "550 Diskspace quota exceeded", NULL, "RCPT", "mailboxfull" },
+		{ "550 kijitora is unavailable: user is terminated", NULL, "RCPT", "suspend" },
+		{ "550 User not active", NULL, "RCPT", "suspend" },
+		{ "550 This address no longer accepts mail", NULL, "RCPT", "suspend" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
