@@ -1236,6 +1236,29 @@ test_rules_vocabulary(void)
 		{ "550 kijitora is unavailable: user is terminated", NULL, "RCPT", "suspend" },
 		{ "550 User not active", NULL, "RCPT", "suspend" },
 		{ "550 This address no longer accepts mail", NULL, "RCPT", "suspend" },
+		/* ... for a blocked client, a spam verdict, a refused sender, a recipient's filter */
+		{ "550 5.7.1 Bad sender IP address", NULL, "CONN", "blocked" },
+		{ "550 Sorry, your remotehost looks suspiciously like spammer", NULL, "CONN", "blocked" },
+		{ "550 Mail from 192.0.2.1 refused: see the list", NULL, "MAIL", "blocked" },
+		{ "host mx.example.test said: 550 Blocked (in reply to RCPT TO command)", NULL, "RCPT",
+		    "blocked" },
+		{ "host mx.example.test said: 550 Blocked by the recipient", NULL, "DATA", "filtered" },
+		{ "550 Server IP 192.0.2.1 listed as abusive", NULL, NULL, "blocked" },
+		{ "554 Message refused by MailMarshal SpamProfiler", NULL, "DATA", "spamdetected" },
+		{ "550 Your message has triggered a SPAM block", NULL, "DATA", "spamdetected" },
+		{ "554 5.7.0 Reject, id=12345-01 - spam", "5.7.0", "DATA", "spamdetected" },
+		{ "550 Content filter rejection", NULL, "DATA", "spamdetected" },
+		{ "550 Rejected by mx.example.test (spam)", NULL, "DATA", "spamdetected" },
+		{ "550 Your email address has been blacklisted", NULL, "MAIL", "rejected" },
+		{ "550 Sender is in my black list", NULL, "MAIL", "rejected" },
+		{ "550 Error: no third-party DSNs", NULL, "MAIL", "rejected" },
+		{ "550 Transaction failed unsigned DSN for <x@example.test>", NULL, "MAIL", "rejected" },
+		{ "550 5.7.1 Delivery not authorized, message refused", "5.7.1", "RCPT", "rejected" },
+		/* a client without reverse DNS, in the words of a refused sender domain */
+		{ "550 5.7.1 Connections not accepted from servers without a valid sender domain. Fix reverse DNS for 192.0.2.1",
+		    "5.7.1", "MAIL", "requireptr" },
+		{ "550 We failed to deliver mail because the following address recipient id refuse to receive mail",
+		    NULL, "DATA", "filtered" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
