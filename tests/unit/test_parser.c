@@ -1259,6 +1259,27 @@ test_rules_vocabulary(void)
 		    "5.7.1", "MAIL", "requireptr" },
 		{ "550 We failed to deliver mail because the following address recipient id refuse to receive mail",
 		    NULL, "DATA", "filtered" },
+		/* ... for transport, policy, security, system and rate failures */
+		{ "451 Server did not respond", NULL, NULL, "expired" },
+		{ "451 Host not found, try again", NULL, "RCPT", "networkerror" },
+		{ "554 Name server: .: host not found", NULL, "RCPT", "notaccept" },
+		{ "550 This mail server requires authentication when attempting to send to a non-local e-mail address",
+		    NULL, "RCPT", "norelaying" },
+		{ "552 The recipient is not accepting mail with attachments", NULL, "DATA",
+		    "policyviolation" },
+		{ "554 Email rejected due to security policies", NULL, "DATA", "policyviolation" },
+		{ "550 You are not authorized to send mail, authentication is required", NULL, "MAIL",
+		    "securityerror" },
+		{ "550 You are not authorized to send to this recipient", NULL, "RCPT", "filtered" },
+		{ "535 SMTP authentication failed; server mx.example.test said: 535 bad", NULL, NULL,
+		    "securityerror" },
+		{ "554 Executable files are not allowed in compressed files", NULL, "DATA", "securityerror" },
+		{ "554 config error: mail loops back to myself", NULL, "RCPT", "systemerror" },
+		{ "451 Timeout waiting for input", NULL, "DATA", "systemerror" },
+		{ "451 Recipient deferred because there is no Mdb", NULL, "RCPT", "systemerror" },
+		{ "454 Throttling failure: Daily message quota exceeded.", NULL, "DATA", "toomanyconn" },
+		{ "421 Too many errors from your IP", NULL, "RCPT", "toomanyconn" },
+		{ "552 Header size exceeds maximum permitted", NULL, "DATA", "contenterror" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
