@@ -1280,6 +1280,20 @@ test_rules_vocabulary(void)
 		{ "454 Throttling failure: Daily message quota exceeded.", NULL, "DATA", "toomanyconn" },
 		{ "421 Too many errors from your IP", NULL, "RCPT", "toomanyconn" },
 		{ "552 Header size exceeds maximum permitted", NULL, "DATA", "contenterror" },
+		/* ... for authentication, reputation, reverse DNS, rate and local mailers */
+		{ "550 5.7.1 Please see http://spf.pobox.com/why.html", NULL, "MAIL", "authfailure" },
+		{ "554 Rejected: a poor email reputation score", NULL, "DATA", "badreputation" },
+		{ "550 We do not accept mail from hosts with dynamic IP or generic DNS PTR-records",
+		    NULL, "CONN", "requireptr" },
+		{ "550 Domain example.test mismatches client IP", NULL, "MAIL", "requireptr" },
+		{ "451 4.7.1 <mx.example.test[192.0.2.2]>: Client host rejected: Please try again slower",
+		    "4.7.1", "RCPT", "speeding" },
+		{ "421 Mail sent from your IP address has been temporarily rate limited", NULL, "CONN",
+		    "speeding" },
+		{ "552 This message is not RFC 5322 compliant, see https://support.google.com/mail/?p=RfcMessageNonCompliant",
+		    NULL, "DATA", "notcompliantrfc" },
+		{ "552 Message header size exceeds limit", NULL, "DATA", "exceedlimit" },
+		{ "550 /usr/local/bin/maildrop: command output: quota", NULL, NULL, "mailererror" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
