@@ -1324,6 +1324,25 @@ test_rules_vocabulary(void)
 		    "5.7.509", "DATA", "authfailure" },
 		{ "550 5.7.510 Access denied, example.test does not accept email over IPv6", "5.7.510",
 		    "CONN", "blocked" },
+		{ "550 5.7.1 Messages missing a valid Message-ID: header are not accepted.", "5.7.1",
+		    "DATA", "notcompliantrfc" },
+		{ "421 4.7.28 Gmail has detected this message exceeded its quota for sending messages with the same Message-ID:.",
+		    "4.7.28", "DATA", "policyviolation" },
+		{ "550 5.4.5 Daily sending quota exceeded.", "5.4.5", "DATA", "speeding" },
+		{ "454 4.7.0 Too many login attempts, please try again later.", "4.7.0", "MAIL",
+		    "securityerror" },
+		{ "421 4.7.0 This message is suspicious due to the nature of the content or the links within.",
+		    "4.7.0", "DATA", "spamdetected" },
+		{ "525 5.7.10 SMTP protocol violation, no commands allowed to pipeline after STARTTLS.",
+		    "5.7.10", "DATA", "syntaxerror" },
+		{ "451 4.3.0 Multiple destination domains per transaction is unsupported.", "4.3.0",
+		    "RCPT", "systemerror" },
+		{ "550 5.0.350 Requested action not taken: policy violation detected (AS345)", "5.0.350",
+		    "DATA", "policyviolation" },
+		/* a provider's own "policy violation" with a security code is not a policy rule */
+		{ "554 5.7.7 Email policy violation detected", "5.7.7", "DATA", NULL },
+		{ "550 5.7.134 Sender was not authenticated for mailbox", "5.7.134", "RCPT", "rejected" },
+		{ "550 5.7.124 Sender not in allowed-senders list", "5.7.124", "RCPT", "filtered" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
