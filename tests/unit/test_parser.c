@@ -1343,6 +1343,28 @@ test_rules_vocabulary(void)
 		{ "554 5.7.7 Email policy violation detected", "5.7.7", "DATA", NULL },
 		{ "550 5.7.134 Sender was not authenticated for mailbox", "5.7.134", "RCPT", "rejected" },
 		{ "550 5.7.124 Sender not in allowed-senders list", "5.7.124", "RCPT", "filtered" },
+		/* GoDaddy's IBnnn codes decide over the words around them */
+		{ "550 x@example.test Blank From: addresses are not allowed. Provide a valid From. IB501",
+		    NULL, "MAIL", "notcompliantrfc" },
+		{ "421 Connection refused, too many sessions from This IP. Lower the number of concurrent sessions. IB007",
+		    NULL, "CONN", "toomanyconn" },
+		{ "550 This IP has sent too many messages this hour. IB504", NULL, "MAIL", "speeding" },
+		{ "554 Connection refused. This IP has a poor reputation on Cloudmark Sender Intelligence (CSI). IB103",
+		    NULL, "CONN", "badreputation" },
+		{ "554 Connection refused. This IP address is listed on the Policy Block List (PBL). IB106",
+		    NULL, "CONN", "blocked" },
+		{ "550 Exchange said ib5040 and more", NULL, "DATA", NULL },
+		{ "450 4.7.321 starttls-not-supported: Destination mail server must support TLS to receive mail",
+		    "4.7.321", "CONN", "securityerror" },
+		{ "550 5.2.1 Content Filter agent quarantined this message", "5.2.1", "DATA",
+		    "spamdetected" },
+		{ "550 5.2.122 Recipient's per hour message receive limit exceeded", "5.2.122", "RCPT",
+		    "speeding" },
+		{ "452 4.3.1 Insufficient system resources", "4.3.1", "DATA", "systemfull" },
+		{ "451 4.4.24 Message failed to be replicated: insufficient system resource: disk",
+		    "4.4.24", "DATA", "systemerror" },
+		{ "550 5.1.5 Recipient address reserved by RFC 2606", "5.1.5", "RCPT", "userunknown" },
+		{ "550 Suspected spam ip", NULL, "CONN", "blocked" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
