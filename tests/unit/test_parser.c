@@ -1365,6 +1365,18 @@ test_rules_vocabulary(void)
 		    "4.4.24", "DATA", "systemerror" },
 		{ "550 5.1.5 Recipient address reserved by RFC 2606", "5.1.5", "RCPT", "userunknown" },
 		{ "550 Suspected spam ip", NULL, "CONN", "blocked" },
+		/* Mimecast's and Zoho's documented replies */
+		{ "550 SPF Sender Invalid - envelope rejected", NULL, "MAIL", "authfailure" },
+		{ "550 Local CT IP Reputation - (reject)", NULL, "CONN", "badreputation" },
+		{ "451 Account inbounds disabled", NULL, "RCPT", "notaccept" },
+		{ "550 Message bounced due to Content Examination Policy", NULL, "DATA",
+		    "policyviolation" },
+		{ "550 Envelope rejected - Block policy for Envelope From address", NULL, "MAIL",
+		    "rejected" },
+		{ "553 This route requires TLS version 1.2 or greater", NULL, "MAIL", "securityerror" },
+		{ "451 Unable to process connection at this time", NULL, "CONN", "systemerror" },
+		{ "550 Exceeding outbound thread limit", NULL, "MAIL", "toomanyconn" },
+		{ "552 Mailbox delivery restricted by policy error", NULL, "RCPT", "policyviolation" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
