@@ -1377,6 +1377,17 @@ test_rules_vocabulary(void)
 		{ "451 Unable to process connection at this time", NULL, "CONN", "systemerror" },
 		{ "550 Exceeding outbound thread limit", NULL, "MAIL", "toomanyconn" },
 		{ "552 Mailbox delivery restricted by policy error", NULL, "RCPT", "policyviolation" },
+		/* i.ua's and Facebook's documented codes */
+		{ "550 Mailbox is full. https://mail.i.ua/err/4/", NULL, "RCPT", "mailboxfull" },
+		{ "550 see https://mail.i.ua/err/10/", NULL, "RCPT", "filtered" },
+		{ "550 User not found https://mail.i.ua/err/2/", NULL, "DATA", "userunknown" },
+		{ "550 5.1.1 RCP-P1 The attempted recipient address does not exist", NULL, "DATA",
+		    "userunknown" },
+		{ "550 RCP-P2 The attempted recipient's preferences prevent messages from being delivered",
+		    NULL, "RCPT", "filtered" },
+		{ "451 4.7.1 POL-T2 not accepting messages from your mail server", "4.7.1", "CONN",
+		    "blocked" },
+		{ "554 192.0.2.1 found on one or more DNSBLs (abusixip)", NULL, "CONN", "blocked" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
