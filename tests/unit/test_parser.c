@@ -1388,6 +1388,14 @@ test_rules_vocabulary(void)
 		{ "451 4.7.1 POL-T2 not accepting messages from your mail server", "4.7.1", "CONN",
 		    "blocked" },
 		{ "554 192.0.2.1 found on one or more DNSBLs (abusixip)", NULL, "CONN", "blocked" },
+		/* Cox's and Spectrum's AUP# codes and Cox's documented replies */
+		{ "554 AUP#IPBL0001 see https://www.cox.com", NULL, "CONN", "blocked" },
+		{ "554 AUP#URLBL011 see https://www.cox.com", NULL, "DATA", "spamdetected" },
+		{ "554 5.7.1 AUP#O-1580", NULL, "RCPT", "speeding" },
+		{ "550 too many invalid recipients", NULL, "RCPT", "blocked" },
+		{ "421 DNS check failure - try again later", NULL, "CONN", "requireptr" },
+		{ "554 ESMTP no data before greeting", NULL, "CONN", "policyviolation" },
+		{ "452 requested action aborted: try again later", NULL, "DATA", "toomanyconn" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
