@@ -1396,6 +1396,14 @@ test_rules_vocabulary(void)
 		{ "421 DNS check failure - try again later", NULL, "CONN", "requireptr" },
 		{ "554 ESMTP no data before greeting", NULL, "CONN", "policyviolation" },
 		{ "452 requested action aborted: try again later", NULL, "DATA", "toomanyconn" },
+		/* Orange's and La Poste's codes in all their spellings */
+		{ "550 5.1.1 Adresse d au moins un destinataire invalide. Invalid recipient. LPN416 (in reply to RCPT TO command)",
+		    "5.1.1", "RCPT", "userunknown" },
+		{ "421 Too many connections, slow down. LPN105-104", NULL, "CONN", "toomanyconn" },
+		{ "550 Authentification requise. Authentication Required. LPN105_402", NULL, "MAIL",
+		    "securityerror" },
+		{ "550 https://www.spamhaus.org/lookup/ LPNAAA_101", NULL, "RCPT", "blocked" },
+		{ "550 Mail rejete. Mail rejected. OUK_513", NULL, "DATA", "undefined" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load("conf/rules.conf", &err);
