@@ -9,6 +9,7 @@
 #include "parsers/parser.h"
 #include "parsers/report.h"
 #include "parsers/rules.h"
+#include "parsers/rules_int.h"
 #include "parsers/sanitize.h"
 #include "unit.h"
 
@@ -1425,6 +1426,39 @@ test_rules_vocabulary(void)
 	rules_free(r);
 }
 
+/*
+ * A regex rule whose pattern gives the prefilter no anchor runs its regex on
+ * every text of every message: the shipped rules keep that to the few that
+ * cannot have one (a quoted pipe, Gmail's "(state N)" codes, scoped to Gmail).
+ * A new phrase starting with a character class or \S would silently join them.
+ */
+static void
+test_rules_all_filtered(void)
+{
+	static const char *const expected[] = { "mailer-pipe", "gmail-state-sys",
+		"gmail-state-relay", "gmail-state-ehlo", "gmail-state-data" };
+	char *err = NULL;
+	struct rules *r = rules_load("conf/rules.conf", &err);
+	GString *got = g_string_new(NULL), *want = g_string_new(NULL);
+	const struct rules *set;
+	guint i;
+
+	g_assert_nonnull(r);
+	for (set = r; set != NULL; set = set == r ? r->scoped : NULL)
+		for (i = 0; i < set->rules->len; i++) {
+			const struct rule *ru = g_ptr_array_index(set->rules, i);
+
+			if (ru->type == RULE_REGEX && !ru->filtered)
+				g_string_append_printf(got, "%s ", ru->id);
+		}
+	for (i = 0; i < G_N_ELEMENTS(expected); i++)
+		g_string_append_printf(want, "%s ", expected[i]);
+	g_assert_cmpstr(got->str, ==, want->str);
+	g_string_free(got, TRUE);
+	g_string_free(want, TRUE);
+	rules_free(r);
+}
+
 /* The folded form the text rules see, whatever the byte's place in a word of eight. */
 static void
 test_rules_fold(void)
@@ -1472,6 +1506,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_prefilter", test_rules_prefilter },
 	{ "/parser/rules_fold", test_rules_fold },
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
+	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
