@@ -63,12 +63,9 @@ report_clear_records(struct report *r)
 void
 report_free(struct report *r)
 {
-	guint i;
-
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->records->len; i++)
-		report_record_free(g_ptr_array_index(r->records, i));
+	report_clear_records(r);
 	g_ptr_array_free(r->records, TRUE);
 	g_hash_table_destroy(r->correlation);
 	g_free(r->outcome);
