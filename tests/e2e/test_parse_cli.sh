@@ -119,6 +119,17 @@ rc=$?
 [ $rc -eq 1 ] && [ -z "$out" ] && ! grep -q "x.eml" /tmp/rb-parse-err.$$ &&
     [ "$(grep -c '^rebound: parser worker: /nonexistent/rules.conf' /tmp/rb-parse-err.$$)" -eq 1 ] &&
     ok "bad rules: one error, exit 1, no output" || nok "bad rules: rc=$rc $(cat /tmp/rb-parse-err.$$)"
-nm "$B" 2>/dev/null | grep -qi test_hook && nok "no test_hook symbol in build/rebound" || ok "no test_hook symbol in build/rebound"
+nm "$B" "$B-all" 2>/dev/null | grep -qi test_hook && nok "no test_hook symbol in build/rebound{,-all}" ||
+    ok "no test_hook symbol in build/rebound{,-all}"
+# The front binary parses without the store's libraries, and hands the
+# other subcommands to rebound-all beside it (or says where it looked).
+readelf -d "$B" | grep -q 'NEEDED.*libpq' && nok "rebound parse does not load libpq" ||
+    ok "rebound parse does not load libpq"
+mkdir -p /tmp/rb-front.$$
+cp "$B" /tmp/rb-front.$$/rebound
+out=$(/tmp/rb-front.$$/rebound serve -n 2>&1); rc=$?
+[ $rc -eq 2 ] && printf '%s\n' "$out" | grep -q '^rebound: cannot run "serve": /tmp/rb-front.'$$'/{rebound-all,../lib/rebound/rebound-all}: No such file' &&
+    ok "without rebound-all: exit 2, says where it looked" || nok "without rebound-all: rc=$rc $out"
+rm -rf /tmp/rb-front.$$
 rm -f /tmp/rb-parse-err.$$ /tmp/rb-mbox.$$
 echo "1..$n"
