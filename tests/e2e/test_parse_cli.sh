@@ -68,6 +68,16 @@ assert rows[0]["kind"] == "none", rows[0]
 assert rows[0]["outcome"] == "quarantined: crash signal=6 (SIGABRT) after 3 attempts", rows[0]
 assert rows[1]["kind"] == "arf" and rows[1]["outcome"] == "ok", rows[1]
 ' && ok "crash: retried, kind none with outcome, next file parsed" || nok "crash line"
+# Files go to the workers as open descriptors: the ones queued behind a
+# worker that died are sent again, with their descriptors, to its
+# replacement, and read whole from the start there.
+set -- $(ls $F/*.eml | head -12)
+want=$($T parse --json "$@" 2>/dev/null)
+got=$(REBOUND_TEST_HOOKS=1 $T parse --json tests/fixtures/workers/hook-abort.eml "$@" \
+    tests/fixtures/workers/hook-abort.eml "$@" 2>/dev/null)
+[ -n "$want" ] && [ "$got" = "$(printf '%s\n%s' "$want" "$want")" ] &&
+    ok "files behind a crashed worker: re-sent, parsed whole, in order" ||
+    nok "files behind a crashed worker"
 printf '[parser]\nmax_attempts = 1\n' > /tmp/rb-parse-conf.$$
 # GMime's abort follows an over-read, so now and then it parses the file
 # instead ("parser failed"): the crash must show within a few tries.
