@@ -170,8 +170,12 @@ worker_recv(int fd, void *buf, size_t len)
 	return r;
 }
 
-/* The message of an "RBJF" request: len bytes from the start of the next descriptor. */
-static void
+/*
+ * The message of an "RBJF" request: up to len bytes from the start of the
+ * next descriptor (fewer if the file shrank since the pool looked at it).
+ * Returns the length read.
+ */
+static guint64
 worker_read_file(char *data, guint64 len)
 {
 	guint64 got = 0;
@@ -190,10 +194,11 @@ worker_read_file(char *data, guint64 len)
 		if (r == -1)
 			fatal("parse-worker: read the message");
 		if (r == 0)
-			fatalx("parse-worker: the message file shrank");
+			break;
 		got += (guint64)r;
 	}
 	close(fd);
+	return got;
 }
 
 /* 1 read, 0 end of input before the first byte, -1 error or short. */
@@ -382,7 +387,7 @@ worker_serve(int fd, struct parser *p, long cpu_seconds)
 		    worker_read_all(fd, file, file_len) != 1)
 			fatalx("parse-worker: short request");
 		if (memcmp(h, WORKERS_MAGIC_FD, 4) == 0)
-			worker_read_file(data, data_len);
+			data_len = worker_read_file(data, data_len);
 		else if (worker_read_all(fd, data, data_len) != 1)
 			fatalx("parse-worker: short request");
 		rcpt[rcpt_len] = '\0';
