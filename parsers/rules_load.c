@@ -21,7 +21,6 @@ rule_free(gpointer p)
 	g_strfreev(r->mtas);
 	g_strfreev(r->need);
 	rules_re_free(r->re);
-	rules_re_free(r->re_at);
 	g_free(r);
 }
 
@@ -178,12 +177,8 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	ru->filtered = TRUE;
 	if ((ru->behind = behind))
 		ru->need = rx_required_lits(pat);
-	/*
-	 * A copy anchored when compiled, tried at each offset where one of the
-	 * rule's anchors is (rules_re.c says why it is never JIT-compiled).
-	 */
-	if (ru->ascii)
-		ru->re_at = rules_re_new_anchored(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED);
+	/* tried anchored at each offset where one of its anchors is (rules_re.c) */
+	ru->at = ru->ascii;
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 

@@ -172,13 +172,12 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 			m = g_regex_match(rules_re_get(ru->re), text, 0, NULL);
 	} else if (h->sure[i])
 		m = TRUE;
-	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || ru->re_at == NULL))
+	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || !ru->at))
 		m = g_regex_match_full(rules_re_get(ru->re), text, n,
 		    start_offset(text, h->hit[i][0]), 0, NULL, NULL);
 	else
 		for (guint8 c = 0; c < h->nhit[i] && !m; c++)
-			m = g_regex_match_full(rules_re_get(ru->re_at), text, n, h->hit[i][c], 0,
-			    NULL, NULL);
+			m = rules_re_anchored(ru->re, text, n, h->hit[i][c]);
 	return m;
 }
 
