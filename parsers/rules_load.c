@@ -177,12 +177,21 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	ru->filtered = TRUE;
 	if ((ru->behind = behind))
 		ru->need = rx_required_lits(pat);
-	/* tried anchored at each offset where one of its anchors is (rules_re.c) */
-	ru->at = ru->ascii;
+	/*
+	 * Tried anchored at each offset where one of its anchors is
+	 * (rules_re.c) when its anchors are all its starts: in an ASCII
+	 * pattern, or in one whose anchors are ASCII (its other bytes are
+	 * past them, as in "empf[a\xc3\xa4]nger"); a non-ASCII anchor may
+	 * miss the upper case the caseless regex finds after it.
+	 */
+	ru->at = TRUE;
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 
 		anchor_add(r, l->s, i, l->whole && ru->ascii);
+		for (const char *c = l->s; *c != '\0'; c++)
+			if ((guchar)*c >= 0x80)
+				ru->at = FALSE;
 	}
 	g_ptr_array_free(lits, TRUE);
 }
