@@ -1111,8 +1111,9 @@ test_rules_prefilter(void)
 /*
  * The rules' regexes run interpreted at first and JIT-compiled once used
  * again (rules_re.c): the same texts decide the same way before and after,
- * for a rule's own regex (and its anchored copy, always interpreted) and
- * a detect regex.  Fields
+ * for a rule's own regex (and its matches anchored at the prefilter's hits,
+ * always interpreted, at any hit, for an ASCII pattern and for one whose
+ * anchors alone are ASCII) and a detect regex.  Fields
  * apart by tabs and runs of spaces are split as by single spaces, and a
  * line with a byte outside printable ASCII is split by \s+ as well.
  */
@@ -1124,6 +1125,7 @@ test_rules_jit_later(void)
 	    "rule\tr1 userunknown  regex\t(?<!\\d )(?:no such|unknown) user\n"
 	    "rule r2   blocked regex .*caf\xc3\xa9 ferm\xc3\xa9\n"
 	    "rule r3 rejected regex (?:^|\\s)deny(?:\\s|$)\n"
+	    "rule r4 userunknown regex (?:unbekannter|der) empf[a\xc3\xa4]nger\n"
 	    "class\tuserunknown  hard\n";
 	static const struct { const char *text; const char *id; } cases[] = {
 		{ "Recipient: Unknown User here", "r1" },
@@ -1133,6 +1135,9 @@ test_rules_jit_later(void)
 		{ "le cafe ferme", NULL },
 		{ "we deny this", "r3" },
 		{ "denying", NULL },
+		{ "der brief: unbekannter Empf\xc3\xa4nger", "r4" },
+		{ "der brief: der empfanger", "r4" },
+		{ "unbekannter der empfang", NULL },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
