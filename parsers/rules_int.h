@@ -46,6 +46,7 @@ struct rule {
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
 	char **need;		/* regex without anchors (or behind): rx_required_lits(), or NULL */
+	gboolean need_ascii;	/* need: its literals all ASCII */
 };
 
 struct class_entry {

@@ -129,6 +129,18 @@ anchor_add(struct rules *r, const char *lit, guint i, gboolean whole)
 	r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
 }
 
+/* What every match of regex rule ru (pattern pat) contains, if anything. */
+static void
+rule_need(struct rule *ru, const char *pat)
+{
+	ru->need = rx_required_lits(pat);
+	ru->need_ascii = ru->need != NULL;
+	for (char **l = ru->need; l != NULL && *l != NULL; l++)
+		for (const char *c = *l; *c != '\0'; c++)
+			if ((guchar)*c >= 0x80)
+				ru->need_ascii = FALSE;
+}
+
 /*
  * Index the anchors of rule i: a text rule's pattern is its own (a whole
  * match: found in the one pass, no strstr per rule); a regex rule's come
@@ -170,13 +182,13 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 			break;
 		g_ptr_array_free(lits, TRUE);
 		if (behind || !ru->ascii) {
-			ru->need = rx_required_lits(pat);
+			rule_need(ru, pat);
 			return;
 		}
 	}
 	ru->filtered = TRUE;
 	if ((ru->behind = behind))
-		ru->need = rx_required_lits(pat);
+		rule_need(ru, pat);
 	/*
 	 * Tried anchored at each offset where one of its anchors is
 	 * (rules_re.c) when its anchors are all its starts: in an ASCII

@@ -152,6 +152,20 @@ find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 }
 
 /*
+ * Is a caseless match of an ASCII literal in the folded text t (n bytes)
+ * the literal's own bytes?  On ASCII, yes; on any text, unless it holds
+ * one of the two characters that Unicode's case folding makes one with an
+ * ASCII letter, as PCRE's caseless UTF mode does: U+017F (long s) for "s"
+ * and U+212A (Kelvin sign) for "k".  (Only the simple foldings count there:
+ * the dotted and dotless i of Turkish are not one with "i".)
+ */
+static gboolean
+lits_exact(const char *t, gsize n)
+{
+	return memmem(t, n, "\xc5\xbf", 2) == NULL && memmem(t, n, "\xe2\x84\xaa", 3) == NULL;
+}
+
+/*
  * Does regex rule i (ru) match text (n bytes)?  h: the anchors found, or
  * NULL arrays when there was no index.  *ascii: text all ASCII (1), not
  * (0), not known yet (-1).
@@ -165,10 +179,12 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 	if (ru->behind && *ascii < 0)
 		*ascii = all_ascii(text, n);
 	if (!ru->filtered || h->nhit == NULL || (ru->behind && *ascii == 0)) {
-		/* what every match contains is not there: no match (exact on ASCII) */
+		/* what every match contains is not there: no match (exact when
+		 * the literals and their matches are the same bytes) */
 		if (ru->need != NULL && *ascii < 0)
 			*ascii = all_ascii(text, n);
-		if (ru->need == NULL || *ascii == 0 || has_lit(text, ru->need))
+		if (ru->need == NULL || (*ascii == 0 && !(ru->need_ascii && lits_exact(text, n))) ||
+		    has_lit(text, ru->need))
 			m = g_regex_match(rules_re_get(ru->re), text, 0, NULL);
 	} else if (h->sure[i])
 		m = TRUE;

@@ -1126,6 +1126,7 @@ test_rules_jit_later(void)
 	    "rule r2   blocked regex .*caf\xc3\xa9 ferm\xc3\xa9\n"
 	    "rule r3 rejected regex (?:^|\\s)deny(?:\\s|$)\n"
 	    "rule r4 userunknown regex (?:unbekannter|der) empf[a\xc3\xa4]nger\n"
+	    "rule r5 systemerror regex ^(?!.*\\b5\\.\\d\\.[1-9]).*\\(state 6\\)\n"
 	    "class\tuserunknown  hard\n";
 	static const struct { const char *text; const char *id; } cases[] = {
 		{ "Recipient: Unknown User here", "r1" },
@@ -1138,6 +1139,13 @@ test_rules_jit_later(void)
 		{ "der brief: unbekannter Empf\xc3\xa4nger", "r4" },
 		{ "der brief: der empfanger", "r4" },
 		{ "unbekannter der empfang", NULL },
+		/* r5 has no anchor: it runs when its literal is there, on any text */
+		{ "caf\xc3\xa9: 421 (state 6)", "r5" },
+		{ "caf\xc3\xa9: 550 5.1.1 (state 6)", NULL },
+		{ "caf\xc3\xa9: (state 7)", NULL },
+		/* unless the regex sees a letter the literal does not: long s is s */
+		{ "caf\xc3\xa9: 421 (\xc5\xbftate 6)", "r5" },
+		{ "cafe: 421 (\xc5\xbftate 6)", "r5" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
