@@ -152,7 +152,7 @@ find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 }
 
 /*
- * Is a caseless match of an ASCII literal in the folded text t (n bytes)
+ * Is a caseless match of an ASCII literal in the folded text t
  * the literal's own bytes?  On ASCII, yes; on any text, unless it holds
  * one of the two characters that Unicode's case folding makes one with an
  * ASCII letter, as PCRE's caseless UTF mode does: U+017F (long s) for "s"
@@ -160,19 +160,19 @@ find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
  * the dotted and dotless i of Turkish are not one with "i".)
  */
 static gboolean
-lits_exact(const char *t, gsize n)
+lits_exact(const char *t)
 {
-	return memmem(t, n, "\xc5\xbf", 2) == NULL && memmem(t, n, "\xe2\x84\xaa", 3) == NULL;
+	return strstr(t, "\xc5\xbf") == NULL && strstr(t, "\xe2\x84\xaa") == NULL;
 }
 
 /*
  * Does regex rule i (ru) match text (n bytes)?  h: the anchors found, or
  * NULL arrays when there was no index.  *ascii: text all ASCII (1), not
- * (0), not known yet (-1).
+ * (0), not known yet (-1); *exact: lits_exact() of the text, likewise.
  */
 static gboolean
 regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
-    const struct hits *h, int *ascii)
+    const struct hits *h, int *ascii, int *exact)
 {
 	gboolean m = FALSE;
 
@@ -183,7 +183,9 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 		 * the literals and their matches are the same bytes) */
 		if (ru->need != NULL && *ascii < 0)
 			*ascii = all_ascii(text, n);
-		if (ru->need == NULL || (*ascii == 0 && !(ru->need_ascii && lits_exact(text, n))) ||
+		if (ru->need_ascii && *ascii == 0 && *exact < 0)
+			*exact = lits_exact(text);
+		if (ru->need == NULL || (*ascii == 0 && !(ru->need_ascii && *exact == 1)) ||
 		    has_lit(text, ru->need))
 			m = g_regex_match(rules_re_get(ru->re), text, 0, NULL);
 	} else if (h->sure[i])
@@ -204,7 +206,7 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 	struct hits h = { NULL, NULL, NULL };
 	gsize n = 0;
 	guint i;
-	int ascii = -1;
+	int ascii = -1, exact = -1;
 
 	if (text != NULL)
 		n = strlen(text);
@@ -230,7 +232,7 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 				    strstr(text, ru->pattern) != NULL;
 			break;
 		case RULE_REGEX:
-			m = text != NULL && regex_matches(ru, i, text, n, &h, &ascii);
+			m = text != NULL && regex_matches(ru, i, text, n, &h, &ascii, &exact);
 			break;
 		case RULE_STATUS:
 			/* With text, only status-first rules take part (see rules.h). */
