@@ -11,30 +11,63 @@
  * (0x1f, non-ASCII, invalid UTF-8) as is.  test_workers_render checks it
  * against json-glib.
  */
+/* Does byte c need escaping (see above)? */
+static inline int
+json_escaped(unsigned char c)
+{
+	return c == '"' || c == '\\' || c == 0x7f || c < 0x1f;
+}
+
+/*
+ * Do the eight bytes of v hold one that may need escaping: below 0x20
+ * (0x1f too: the byte loop decides), '"', '\\' or 0x7f?  Exact for a word
+ * without any: most words of most strings are copied whole.
+ */
+static inline int
+json_word_suspect(guint64 v)
+{
+	const guint64 ones = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	guint64 q = v ^ (ones * '"'), b = v ^ (ones * '\\'), d = v ^ (ones * 0x7f);
+
+	return ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) |
+	    ((d - ones) & ~d)) & hi) != 0;
+}
+
 static void
 json_string(GString *o, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *run = p;
+	const unsigned char *p = (const unsigned char *)s, *run = p, *end;
 
+	end = p + strlen(s);
 	g_string_append_c(o, '"');
-	for (; *p != '\0'; p++) {
-		unsigned char c = *p;
+	while (p < end) {
+		unsigned char c;
 		char esc;
 
-		if (c == '"' || c == '\\')
-			esc = (char)c;
-		else if (c == 0x7f || c < 0x1f) {
-			switch (c) {
-			case '\b': esc = 'b'; break;
-			case '\t': esc = 't'; break;
-			case '\n': esc = 'n'; break;
-			case '\f': esc = 'f'; break;
-			case '\r': esc = 'r'; break;
-			default: esc = 'u'; break;
+		if (end - p >= 8) {
+			guint64 v;
+
+			memcpy(&v, p, 8);
+			if (!json_word_suspect(v)) {
+				p += 8;
+				continue;
 			}
-		} else
+		}
+		if (!json_escaped(c = *p)) {
+			p++;
 			continue;
+		}
+		switch (c) {
+		case '"': esc = '"'; break;
+		case '\\': esc = '\\'; break;
+		case '\b': esc = 'b'; break;
+		case '\t': esc = 't'; break;
+		case '\n': esc = 'n'; break;
+		case '\f': esc = 'f'; break;
+		case '\r': esc = 'r'; break;
+		default: esc = 'u'; break;
+		}
 		g_string_append_len(o, (const char *)run, p - run);
 		g_string_append_c(o, '\\');
 		g_string_append_c(o, esc);
@@ -43,24 +76,25 @@ json_string(GString *o, const char *s)
 			g_string_append_c(o, hex[c >> 4]);
 			g_string_append_c(o, hex[c & 15]);
 		}
-		run = p + 1;
+		run = ++p;
 	}
-	g_string_append_len(o, (const char *)run, p - run);
+	g_string_append_len(o, (const char *)run, end - run);
 	g_string_append_c(o, '"');
 }
 
-/* ,"k":"v" (or null); first: no comma. */
+/* ,"k":"v" (or null): key, the member's name escaped already, with its comma and colon. */
 static void
-json_str(GString *o, const char *k, const char *v)
+json_member(GString *o, const char *key, gsize keylen, const char *v)
 {
-	g_string_append_c(o, ',');
-	json_string(o, k);
-	g_string_append_c(o, ':');
+	g_string_append_len(o, key, keylen);
 	if (v != NULL)
 		json_string(o, v);
 	else
-		g_string_append(o, "null");
+		g_string_append_len(o, "null", 4);
 }
+
+/* k: a string literal that needs no escaping */
+#define json_str(o, k, v)	json_member((o), ",\"" k "\":", sizeof(",\"" k "\":") - 1, (v))
 
 /*
  * The correlation pairs in the order a report_deserialize()d copy of the
