@@ -537,9 +537,33 @@ load_line(struct load *l, char **f)
 }
 
 /*
+ * Might the UTF-8 sequence at p be a space that \s takes beyond
+ * ASCII (Unicode's White_Space: U+0085, U+00A0, U+1680, U+2000 to U+200A,
+ * U+2028, U+2029, U+202F, U+205F, U+3000)?
+ */
+static gboolean
+unicode_space(const guchar *p)
+{
+	switch (p[0]) {
+	case 0xc2:
+		return p[1] == 0x85 || p[1] == 0xa0;
+	case 0xe1:
+		return p[1] == 0x9a && p[2] == 0x80;
+	case 0xe2:
+		return (p[1] == 0x80 && (p[2] <= 0x8a || p[2] == 0xa8 || p[2] == 0xa9 ||
+		    p[2] == 0xaf)) || (p[1] == 0x81 && p[2] == 0x9f);
+	case 0xe3:
+		return p[1] == 0x80 && p[2] == 0x80;
+	default:
+		return FALSE;
+	}
+}
+
+/*
  * A stripped line's fields, as g_regex_split() with \s+ makes them: a
- * line of printable ASCII, spaces and tabs (every line of a rules file
- * so far) is split here, as splitting with the regex costs more than the
+ * line of printable ASCII, spaces and tabs, and of UTF-8 without any of
+ * the spaces above (every line of a rules file so far) is split here at
+ * its spaces and tabs, as splitting with the regex costs more than the
  * rest of loading the line; any other line goes to the regex, which knows
  * what else is a space.
  */
@@ -548,13 +572,21 @@ load_split(struct load *l, const char *line)
 {
 	GPtrArray *f;
 	const char *p, *start;
+	gboolean ascii = TRUE;
 
+	/* (unicode_space() reads no further than a byte that differs, a NUL too) */
 	for (p = line; *p != '\0'; p++)
-		if (!((*p >= '!' && *p <= '~') || *p == ' ' || *p == '\t')) {
-			if (l->space == NULL)
-				l->space = g_regex_new("\\s+", 0, 0, NULL);
-			return g_regex_split(l->space, line, 0);
-		}
+		if ((guchar)*p >= 0x80) {
+			if (unicode_space((const guchar *)p))
+				break;
+			ascii = FALSE;
+		} else if (!((*p >= '!' && *p <= '~') || *p == ' ' || *p == '\t'))
+			break;
+	if (*p != '\0' || (!ascii && !g_utf8_validate(line, -1, NULL))) {
+		if (l->space == NULL)
+			l->space = g_regex_new("\\s+", 0, 0, NULL);
+		return g_regex_split(l->space, line, 0);
+	}
 	f = g_ptr_array_new();
 	for (p = line; *p != '\0'; ) {
 		for (start = p; *p != '\0' && *p != ' ' && *p != '\t'; p++)

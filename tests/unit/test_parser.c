@@ -1167,6 +1167,32 @@ test_rules_jit_later(void)
 }
 
 /*
+ * Fields are split as \\s+ splits them, Unicode's spaces too (GRegex is in
+ * UCP mode): a line with one is read as a line with a space there.
+ */
+static void
+test_rules_split_spaces(void)
+{
+	static const char *const lines[] = {
+		"rule\xc2\xa0r6 blocked text a caf\xc3\xa9\n",
+		"rule r7\xe3\x80\x80" "blocked text caf\xc3\xa9 b\n",
+		"rule r8 blocked\xe2\x80\x83text caf\xc3\xa9 b\n",
+		"rule r9 blocked text\xc2\x85" "caf\xc3\xa9 b\n",
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(lines); i++) {
+		char *err = NULL;
+		struct rules *r = rules_load_data("t.conf", lines[i], strlen(lines[i]), &err);
+
+		g_test_message("%s", lines[i]);
+		g_assert_cmpstr(err, ==, NULL);
+		g_assert_nonnull(r);
+		rules_free(r);
+	}
+}
+
+/*
  * The shipped rules on failure texts as mail systems document them: the
  * reason a text gives on its own (no status, no command), and what a
  * decisive code or a command makes of it.
@@ -1521,5 +1547,6 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
 	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
+	{ "/parser/rules_split_spaces", test_rules_split_spaces },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
