@@ -304,7 +304,8 @@ rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
 struct dval {
 	const char *v;		/* as given */
 	const char *valid;	/* v, or v made valid */
-	const char *lower;	/* an ASCII v in lower case, or NULL: not ASCII */
+	const char *lower;	/* v with ASCII in lower case where the literals of a
+				 * match are its own bytes (lits_exact()), or NULL */
 	char *own_valid, *own_lower;
 	gsize n;
 };
@@ -316,10 +317,15 @@ dval_init(struct dval *x, const char *v, gboolean folded)
 	x->v = x->valid = v;
 	x->lower = x->own_valid = x->own_lower = NULL;
 	x->n = strlen(v);
-	if (all_ascii(v, x->n))
-		x->lower = folded ? v : (x->own_lower = g_ascii_strdown(v, x->n));
-	else if (!g_utf8_validate(v, x->n, NULL))
-		x->valid = x->own_valid = g_utf8_make_valid(v, x->n);
+	if (!all_ascii(v, x->n)) {
+		if (!g_utf8_validate(v, x->n, NULL)) {
+			x->valid = x->own_valid = g_utf8_make_valid(v, x->n);
+			return;
+		}
+		if (!lits_exact(v))
+			return;
+	}
+	x->lower = folded ? v : (x->own_lower = g_ascii_strdown(v, x->n));
 }
 
 static void
@@ -332,8 +338,9 @@ dval_clear(struct dval *x)
 /*
  * Does d match x?  Its regex is caseless: on an ASCII value, one of the
  * literals every match contains must be in the value's lower case, or
- * there is no match (the regex need not run); on anything else, a
- * non-ASCII character may stand for an ASCII one, so the regex decides.
+ * there is no match (the regex need not run); so on valid UTF-8 with no
+ * character that stands for an ASCII one (lits_exact()); on anything
+ * else, the regex decides.
  */
 static gboolean
 detect_match(const struct detect *d, const struct dval *x)

@@ -1161,6 +1161,12 @@ test_rules_jit_later(void)
 			assert_classified(r, cases[i].text, cases[i].id);
 		g_assert_cmpstr(rules_detect(r, f, NULL, "the server said the host"), ==, "txt");
 		g_assert_null(rules_detect(r, f, NULL, "the server told the host"));
+		/* on UTF-8 too; and long s is s there, so the regex decides */
+		g_assert_cmpstr(rules_detect(r, f, NULL, "caf\xc3\xa9: the server said the host"),
+		    ==, "txt");
+		g_assert_null(rules_detect(r, f, NULL, "caf\xc3\xa9: the server told the host"));
+		g_assert_cmpstr(rules_detect(r, f, NULL, "caf\xc3\xa9: the server \xc5\xbf" "aid the host"),
+		    ==, "txt");
 	}
 	fields_free(f);
 	rules_free(r);
