@@ -12,6 +12,7 @@
 #include "parsers/fields.h"
 #include "parsers/rules.h"
 #include "parsers/rules_int.h"
+#include "parsers/scan.h"
 
 /*
  * Is one of lits in the lower-case text t?  strstr(), not memmem():
@@ -325,7 +326,7 @@ dval_init(struct dval *x, const char *v, gboolean folded)
 		if (!lits_exact(v))
 			return;
 	}
-	x->lower = folded ? v : (x->own_lower = g_ascii_strdown(v, x->n));
+	x->lower = folded ? v : (x->own_lower = scan_ascii_down(v, x->n));
 }
 
 static void

@@ -11,6 +11,7 @@
 #include "parsers/rules.h"
 #include "parsers/rules_int.h"
 #include "parsers/sanitize.h"
+#include "parsers/scan.h"
 #include "unit.h"
 
 #define FIX "tests/fixtures/parsers/"
@@ -1504,6 +1505,32 @@ test_rules_all_filtered(void)
 	rules_free(r);
 }
 
+/* scan_ascii_down() is g_ascii_strdown(), whatever a byte's place in a word of eight. */
+static void
+test_scan_ascii_down(void)
+{
+	static const char odd[] = { 'A', 'Z', 'a', 'z', '@', '[', '`', '{', '\xc3', '\xc9', '\xff', '\0' };
+	char s[40];
+	size_t k, at;
+	gssize len;
+
+	for (k = 0; k < G_N_ELEMENTS(odd); k++)
+		for (at = 0; at < 24; at++)
+			for (len = -1; len < 30; len += 7) {
+				char *a, *b;
+
+				memcpy(s, "Mixed CASE Text, Z@[`{ and MORE TEXT ok", sizeof(s));
+				s[at] = odd[k];
+				a = scan_ascii_down(s, len);
+				b = g_ascii_strdown(s, len);
+				g_assert_cmpstr(a, ==, b);
+				if (len >= 0)
+					g_assert_cmpmem(a, len + 1, b, len + 1);
+				g_free(a);
+				g_free(b);
+			}
+}
+
 /* The folded form the text rules see, whatever the byte's place in a word of eight. */
 static void
 test_rules_fold(void)
@@ -1550,6 +1577,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_errors", test_rules_errors },
 	{ "/parser/rules_prefilter", test_rules_prefilter },
 	{ "/parser/rules_fold", test_rules_fold },
+	{ "/parser/scan_ascii_down", test_scan_ascii_down },
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
 	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
