@@ -104,6 +104,18 @@ struct rules {
 	 */
 	GHashTable *anchors;
 	guint8 trigram_bits[8192];	/* 65536-bit filter over hashed trigrams */
+	/*
+	 * The same arrays for the lookups of a match, once loaded: open
+	 * addressing from trigram_hash(), a power of two slots at most half
+	 * full (a GHashTable lookup costs more than the rest of a hit).
+	 */
+	struct anchor_slot *slots;
+	guint slot_mask;
+};
+
+struct anchor_slot {
+	guint32 key;		/* trigram() */
+	GArray *arr;		/* struct anchor; NULL: a free slot */
 };
 
 struct anchor {

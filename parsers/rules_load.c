@@ -66,6 +66,7 @@ rules_free(struct rules *r)
 		return;
 	if (r->anchors != NULL)
 		g_hash_table_destroy(r->anchors);
+	g_free(r->slots);
 	g_ptr_array_free(r->rules, TRUE);
 	g_ptr_array_free(r->afters, TRUE);
 	g_free(r->delayed);
@@ -139,6 +140,30 @@ rule_need(struct rule *ru, const char *pat)
 		for (const char *c = *l; *c != '\0'; c++)
 			if ((guchar)*c >= 0x80)
 				ru->need_ascii = FALSE;
+}
+
+/* r's anchors into r->slots (rules_int.h), once all are added. */
+static void
+anchors_slot(struct rules *r)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	guint n = 4;
+
+	while (n < 2 * g_hash_table_size(r->anchors))
+		n *= 2;
+	r->slots = g_new0(struct anchor_slot, n);
+	r->slot_mask = n - 1;
+	g_hash_table_iter_init(&it, r->anchors);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		guint32 key = GPOINTER_TO_UINT(k);
+		guint s = trigram_hash(key) & r->slot_mask;
+
+		while (r->slots[s].arr != NULL)
+			s = (s + 1) & r->slot_mask;
+		r->slots[s].key = key;
+		r->slots[s].arr = v;
+	}
 }
 
 /*
@@ -643,6 +668,9 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 	g_strfreev(l.scope);
 	load_regexes_free(&l);
 	g_strfreev(lines);
+	anchors_slot(l.r);
+	if (l.r->scoped != NULL)
+		anchors_slot(l.r->scoped);
 	return l.r;
 }
 

@@ -123,10 +123,14 @@ find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 		guint32 key = trigram(text + k);
 		guint th = trigram_hash(key);
 		GArray *arr;
-		guint j;
+		guint j, s;
 
-		if (!(r->trigram_bits[th >> 3] & (1u << (th & 7))) ||
-		    (arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(key))) == NULL)
+		if (!(r->trigram_bits[th >> 3] & (1u << (th & 7))))
+			continue;
+		for (s = th & r->slot_mask; (arr = r->slots[s].arr) != NULL && r->slots[s].key != key;
+		    s = (s + 1) & r->slot_mask)
+			;
+		if (arr == NULL)
 			continue;
 		for (j = 0; j < arr->len; j++) {
 			const struct anchor *a = &g_array_index(arr, struct anchor, j);
