@@ -599,7 +599,7 @@ load_split(struct load *l, const char *line)
 	const char *p, *start;
 	gboolean ascii = TRUE;
 
-	/* (unicode_space() reads no further than a byte that differs, a NUL too) */
+	/* (unicode_space() stops at the first byte that differs: never past a NUL) */
 	for (p = line; *p != '\0'; p++)
 		if ((guchar)*p >= 0x80) {
 			if (unicode_space((const guchar *)p))
