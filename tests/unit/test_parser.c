@@ -7,6 +7,7 @@
 #include <glib/gstdio.h>
 
 #include "parsers/parser.h"
+#include "parsers/parser_util.h"
 #include "parsers/report.h"
 #include "parsers/rules.h"
 #include "parsers/rules_int.h"
@@ -1505,6 +1506,34 @@ test_rules_all_filtered(void)
 	rules_free(r);
 }
 
+/*
+ * The command a report's text names for a recipient: the first phrase from
+ * the recipient's mention on, else the first before it, whole even where
+ * it runs into the mention; else anywhere.
+ */
+static void
+test_command_context(void)
+{
+	static const struct { const char *ctx, *rcpt, *cmd; } cases[] = {
+		{ "after end of data. for a@b.example: in reply to rcpt to", "a@b.example", "RCPT" },
+		{ "in reply to mail from. for a@b.example: no more", "a@b.example", "MAIL" },
+		{ "x smtp command data@b.example said no", "data@b.example", "DATA" },
+		{ "x smtp command data@b.example said no", "rcpt@b.example", "DATA" },
+		{ "did not like our rcpt to: x@y.example", NULL, "RCPT" },
+		{ "a@b.example: nothing here", "a@b.example", NULL },
+		{ "nothing here for a@b.example", "a@b.example", NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *c = parser_find_command_context(cases[i].ctx, cases[i].rcpt);
+
+		g_test_message("%s", cases[i].ctx);
+		g_assert_cmpstr(c, ==, cases[i].cmd);
+		g_free(c);
+	}
+}
+
 /* scan_ascii_down() is g_ascii_strdown(), whatever a byte's place in a word of eight. */
 static void
 test_scan_ascii_down(void)
@@ -1578,6 +1607,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_prefilter", test_rules_prefilter },
 	{ "/parser/rules_fold", test_rules_fold },
 	{ "/parser/scan_ascii_down", test_scan_ascii_down },
+	{ "/parser/command_context", test_command_context },
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
 	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
