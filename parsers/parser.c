@@ -28,6 +28,7 @@
 #include "parsers/parser_util.h"
 #include "parsers/rules.h"
 #include "parsers/sanitize.h"
+#include "parsers/scan.h"
 #include "common/signing.h"
 
 #define DEFAULT_MAX_DEPTH	20
@@ -89,7 +90,7 @@ parser_new(const struct parser_options *opts, char **err)
 	cs = opts != NULL && opts->charset_allow != NULL ? opts->charset_allow :
 	    (char **)default_charsets;
 	for (; *cs != NULL; cs++)
-		g_hash_table_add(p->lim.charset_allow, g_ascii_strdown(*cs, -1));
+		g_hash_table_add(p->lim.charset_allow, scan_ascii_down(*cs, -1));
 	p->corr = g_ptr_array_new_with_free_func(g_free);
 	if (opts != NULL && opts->correlation_headers != NULL)
 		for (cs = opts->correlation_headers; *cs != NULL; cs++)

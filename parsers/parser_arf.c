@@ -9,6 +9,7 @@
 #include "parsers/parser_arf.h"
 #include "parsers/parser_int.h"
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 
 #define ARF_PLACEHOLDER		"undisclosed-recipient-in-headers@libsisimai.org.invalid"
 
@@ -18,7 +19,7 @@ arf_record(struct parser *p, struct report *r, const char *type)
 	struct report_record *rec = report_add_record(r);
 
 	if (type != NULL) {
-		rec->feedback_type = g_ascii_strdown(type, -1);
+		rec->feedback_type = scan_ascii_down(type, -1);
 		g_strstrip(rec->feedback_type);
 	} else
 		rec->feedback_type = g_strdup("other");

@@ -9,6 +9,7 @@
 #include "parsers/parser_classify.h"
 #include "parsers/parser_int.h"
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 
 #define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
 #define MAX_DIAG_FOLD		2048		/* of one diagnostic */
@@ -78,7 +79,7 @@ classify_codes(struct parse_ctx *c, struct report_record *rec, const char *diag,
 	if (rec->smtp_command == NULL)
 		rec->smtp_command = parser_find_command(diag);
 	if (rec->smtp_command == NULL && context != NULL) {
-		char *lr = rec->recipient != NULL ? g_ascii_strdown(rec->recipient, -1) : NULL;
+		char *lr = rec->recipient != NULL ? scan_ascii_down(rec->recipient, -1) : NULL;
 
 		rec->smtp_command = parser_find_command_context(classify_folded(c, context), lr);
 		g_free(lr);

@@ -12,6 +12,7 @@
 #include "parsers/parser_raw.h"
 #include "parsers/parser_text_line.h"
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 
 static char *
 strip_type(const char *v)
@@ -396,7 +397,7 @@ dsn_record(struct parse_ctx *c, const struct fields *f, guint b, const char *con
 		parser_rcpt_from(rec, "original-recipient");
 	}
 	if (fields_get(f, b, "Action") != NULL)
-		rec->action = g_ascii_strdown(fields_get(f, b, "Action"), -1);
+		rec->action = scan_ascii_down(fields_get(f, b, "Action"), -1);
 	if (rec->action != NULL)
 		g_strstrip(rec->action);
 	st = fields_get(f, b, "Status");

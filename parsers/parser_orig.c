@@ -10,6 +10,7 @@
 #include "parsers/parser_int.h"
 #include "parsers/parser_orig.h"
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 
 void
 orig_add_rcpts(struct parse_ctx *c, const char *v)
@@ -35,7 +36,7 @@ orig_rcpts(struct parse_ctx *c)
 		c->orig_rcpts = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	if (n > 0 && g_hash_table_size(c->orig_rcpts) == 0)
 		while ((a = parser_next_address(v, n, &pos)) != NULL) {
-			g_hash_table_add(c->orig_rcpts, g_ascii_strdown(a, -1));
+			g_hash_table_add(c->orig_rcpts, scan_ascii_down(a, -1));
 			g_free(a);
 		}
 	return c->orig_rcpts;

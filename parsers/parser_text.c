@@ -20,6 +20,7 @@
 #include "parsers/parser_text_block.h"
 #include "parsers/parser_text_line.h"
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 
 #define MAX_TEXT_RCPTS	200
 
@@ -32,7 +33,7 @@ exclude_add(GHashTable *ex, const char *v)
 	if (v == NULL)
 		return;
 	while ((a = parser_next_address(v, strlen(v), &pos)) != NULL)
-		g_hash_table_add(ex, g_ascii_strdown(a, -1)), g_free(a);
+		g_hash_table_add(ex, scan_ascii_down(a, -1)), g_free(a);
 }
 
 /*
@@ -281,7 +282,7 @@ subject_address(struct notice *n)
 	exclude_add(own, fields_get(c->top, 0, "Sender"));
 	exclude_add(own, c->r->orig_from);
 	while ((a = parser_next_address(subj, strlen(subj), &pos)) != NULL) {
-		char *l = g_ascii_strdown(a, -1);
+		char *l = scan_ascii_down(a, -1);
 
 		if (!g_hash_table_contains(own, l) && !line_daemon_local(l) &&
 		    (only == NULL || strcmp(only, l) != 0)) {
@@ -428,7 +429,7 @@ text_by_blocks(struct notice *n)
 
 	for (i = 0; i < blocks->len; i++) {
 		struct block *b = g_ptr_array_index(blocks, i);
-		char *k = g_ascii_strdown(b->addr, -1);
+		char *k = scan_ascii_down(b->addr, -1);
 
 		if (g_hash_table_contains(origs, k) ||
 		    (!line_daemon_local(b->addr) && !b->boiler &&

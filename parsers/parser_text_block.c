@@ -39,7 +39,7 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 	if (line_sender(p, n))
 		pos = n;
 	while ((a = parser_next_address(p, n, &pos)) != NULL) {
-		char *k = g_ascii_strdown(a, -1);
+		char *k = scan_ascii_down(a, -1);
 		gboolean ex = g_hash_table_contains(exclude, k);
 
 		if (!ex && g_hash_table_contains(seen, k)) {
@@ -58,7 +58,7 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 			b->boiler = line_boiler(p, n);
 			b->text = g_string_new(NULL);
 			g_ptr_array_add(blocks, b);
-			g_hash_table_insert(seen, g_ascii_strdown(b->addr, -1), b);
+			g_hash_table_insert(seen, scan_ascii_down(b->addr, -1), b);
 			*cur = b;
 			g_free(k);
 			return TRUE;

@@ -8,6 +8,7 @@
 
 #include "parsers/parser_text_line.h"
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 
 /* Empty, or only quoting: "> >". */
 gboolean
@@ -77,7 +78,7 @@ line_boiler(const char *p, gsize n)
 		"visit", "feedback", "unsubscribe" };
 	static const char *const failure[] = { "deliver", "fail", "reject", "refuse", "unknown",
 		"not found", "exist", "invalid", "error", "bounce", "undeliverable", "quota", "full" };
-	char *l = g_ascii_strdown(p, n);
+	char *l = scan_ascii_down(p, n);
 	gboolean yes = FALSE;
 	gsize i;
 

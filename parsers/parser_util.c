@@ -145,6 +145,9 @@ parser_utf8(const char *s, gssize len)
  * is found with one strstr per occurrence of its start rather than one
  * strstr per phrase over the whole text.
  */
+/* Longer than any phrase of a table below, its start and rest together. */
+#define MAX_PHRASE	64
+
 struct phrase_group {
 	const char *start;
 	struct {
@@ -281,7 +284,16 @@ parser_find_command_context(const char *ctx, const char *rcpt)
 		from = strstr(ctx, rcpt);
 	if (from != NULL)
 		best = first_phrase(from, tab, G_N_ELEMENTS(tab));
-	if (best == NULL)
+	if (best == NULL && from != NULL && from > ctx) {
+		/*
+		 * No phrase starts at from or after: one before it is all in
+		 * the bytes up to from and a phrase's length, not read again.
+		 */
+		char *head = g_strndup(ctx, (gsize)(from - ctx) + MAX_PHRASE);
+
+		best = first_phrase(head, tab, G_N_ELEMENTS(tab));
+		g_free(head);
+	} else if (best == NULL && from == NULL)
 		best = first_phrase(ctx, tab, G_N_ELEMENTS(tab));
 	return best != NULL ? g_strdup(best) : NULL;
 }

@@ -13,24 +13,23 @@
  * loaded, and for its JIT once it has run often enough to pay for that.
  */
 struct rules_re {
-	GRegex *re;		/* atomic: interpreted (lazy: NULL until first used) */
+	GRegex *re;		/* interpreted, compiled when loaded */
 	GRegex *jit;		/* atomic: the same with G_REGEX_OPTIMIZE, or NULL */
 	char *pat;
 	GRegexCompileFlags flags;
 	gint uses;		/* atomic */
-	gboolean interpreted;	/* never JIT-compiled */
 };
 
 /* NULL with *gerr set when pat is no good regex. */
 struct rules_re *rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr);
-/*
- * The anchored copy of a pattern known to compile (checked with other
- * flags): compiled when first used, for the interpreter only.
- */
-struct rules_re *rules_re_new_anchored(const char *pat, GRegexCompileFlags flags);
 void rules_re_free(struct rules_re *x);
 /* The compiled regex to match with now (counts a use). */
 GRegex *rules_re_get(struct rules_re *x);
+/*
+ * Does x match text (n bytes) at offset at exactly (what precedes at
+ * still counts for \b and lookbehinds)?  Interpreted; counts no use.
+ */
+gboolean rules_re_anchored(const struct rules_re *x, const char *text, gsize n, gsize at);
 
 enum rule_type { RULE_TEXT, RULE_REGEX, RULE_STATUS, RULE_CODE, RULE_COMMAND };
 
@@ -43,10 +42,11 @@ struct rule {
 	gboolean filtered;	/* regex: runs only when one of its anchors is in the text */
 	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
 	gboolean behind;	/* filtered thanks to anchors past lookbehinds: on ASCII texts only */
-	struct rules_re *re_at;	/* the same, anchored at the offset given (ASCII filtered rules) */
+	gboolean at;		/* regex: every match starts at one of its anchors (ASCII ones) */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
 	char **need;		/* regex without anchors (or behind): rx_required_lits(), or NULL */
+	gboolean need_ascii;	/* need: its literals all ASCII */
 };
 
 struct class_entry {
@@ -104,6 +104,18 @@ struct rules {
 	 */
 	GHashTable *anchors;
 	guint8 trigram_bits[8192];	/* 65536-bit filter over hashed trigrams */
+	/*
+	 * The same arrays for the lookups of a match, once loaded: open
+	 * addressing from trigram_hash(), a power of two slots at most half
+	 * full (a GHashTable lookup costs more than the rest of a hit).
+	 */
+	struct anchor_slot *slots;
+	guint slot_mask;
+};
+
+struct anchor_slot {
+	guint32 key;		/* trigram() */
+	GArray *arr;		/* struct anchor; NULL: a free slot */
 };
 
 struct anchor {

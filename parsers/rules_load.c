@@ -21,7 +21,6 @@ rule_free(gpointer p)
 	g_strfreev(r->mtas);
 	g_strfreev(r->need);
 	rules_re_free(r->re);
-	rules_re_free(r->re_at);
 	g_free(r);
 }
 
@@ -67,6 +66,7 @@ rules_free(struct rules *r)
 		return;
 	if (r->anchors != NULL)
 		g_hash_table_destroy(r->anchors);
+	g_free(r->slots);
 	g_ptr_array_free(r->rules, TRUE);
 	g_ptr_array_free(r->afters, TRUE);
 	g_free(r->delayed);
@@ -130,6 +130,42 @@ anchor_add(struct rules *r, const char *lit, guint i, gboolean whole)
 	r->trigram_bits[trigram_hash(k) >> 3] |= 1u << (trigram_hash(k) & 7);
 }
 
+/* What every match of regex rule ru (pattern pat) contains, if anything. */
+static void
+rule_need(struct rule *ru, const char *pat)
+{
+	ru->need = rx_required_lits(pat);
+	ru->need_ascii = ru->need != NULL;
+	for (char **l = ru->need; l != NULL && *l != NULL; l++)
+		for (const char *c = *l; *c != '\0'; c++)
+			if ((guchar)*c >= 0x80)
+				ru->need_ascii = FALSE;
+}
+
+/* r's anchors into r->slots (rules_int.h), once all are added. */
+static void
+anchors_slot(struct rules *r)
+{
+	GHashTableIter it;
+	gpointer k, v;
+	guint n = 4;
+
+	while (n < 2 * g_hash_table_size(r->anchors))
+		n *= 2;
+	r->slots = g_new0(struct anchor_slot, n);
+	r->slot_mask = n - 1;
+	g_hash_table_iter_init(&it, r->anchors);
+	while (g_hash_table_iter_next(&it, &k, &v)) {
+		guint32 key = GPOINTER_TO_UINT(k);
+		guint s = trigram_hash(key) & r->slot_mask;
+
+		while (r->slots[s].arr != NULL)
+			s = (s + 1) & r->slot_mask;
+		r->slots[s].key = key;
+		r->slots[s].arr = v;
+	}
+}
+
 /*
  * Index the anchors of rule i: a text rule's pattern is its own (a whole
  * match: found in the one pass, no strstr per rule); a regex rule's come
@@ -171,23 +207,28 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 			break;
 		g_ptr_array_free(lits, TRUE);
 		if (behind || !ru->ascii) {
-			ru->need = rx_required_lits(pat);
+			rule_need(ru, pat);
 			return;
 		}
 	}
 	ru->filtered = TRUE;
 	if ((ru->behind = behind))
-		ru->need = rx_required_lits(pat);
+		rule_need(ru, pat);
 	/*
-	 * A copy anchored when compiled, tried at each offset where one of the
-	 * rule's anchors is (rules_re.c says why it is never JIT-compiled).
+	 * Tried anchored at each offset where one of its anchors is
+	 * (rules_re.c) when its anchors are all its starts: in an ASCII
+	 * pattern, or in one whose anchors are ASCII (its other bytes are
+	 * past them, as in "empf[a\xc3\xa4]nger"); a non-ASCII anchor may
+	 * miss the upper case the caseless regex finds after it.
 	 */
-	if (ru->ascii)
-		ru->re_at = rules_re_new_anchored(pat, G_REGEX_CASELESS | G_REGEX_ANCHORED);
+	ru->at = TRUE;
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 
 		anchor_add(r, l->s, i, l->whole && ru->ascii);
+		for (const char *c = l->s; *c != '\0'; c++)
+			if ((guchar)*c >= 0x80)
+				ru->at = FALSE;
 	}
 	g_ptr_array_free(lits, TRUE);
 }
@@ -521,9 +562,33 @@ load_line(struct load *l, char **f)
 }
 
 /*
+ * Might the UTF-8 sequence at p be a space that \s takes beyond
+ * ASCII (Unicode's White_Space: U+0085, U+00A0, U+1680, U+2000 to U+200A,
+ * U+2028, U+2029, U+202F, U+205F, U+3000)?
+ */
+static gboolean
+unicode_space(const guchar *p)
+{
+	switch (p[0]) {
+	case 0xc2:
+		return p[1] == 0x85 || p[1] == 0xa0;
+	case 0xe1:
+		return p[1] == 0x9a && p[2] == 0x80;
+	case 0xe2:
+		return (p[1] == 0x80 && (p[2] <= 0x8a || p[2] == 0xa8 || p[2] == 0xa9 ||
+		    p[2] == 0xaf)) || (p[1] == 0x81 && p[2] == 0x9f);
+	case 0xe3:
+		return p[1] == 0x80 && p[2] == 0x80;
+	default:
+		return FALSE;
+	}
+}
+
+/*
  * A stripped line's fields, as g_regex_split() with \s+ makes them: a
- * line of printable ASCII, spaces and tabs (every line of a rules file
- * so far) is split here, as splitting with the regex costs more than the
+ * line of printable ASCII, spaces and tabs, and of UTF-8 without any of
+ * the spaces above (every line of a rules file so far) is split here at
+ * its spaces and tabs, as splitting with the regex costs more than the
  * rest of loading the line; any other line goes to the regex, which knows
  * what else is a space.
  */
@@ -532,13 +597,21 @@ load_split(struct load *l, const char *line)
 {
 	GPtrArray *f;
 	const char *p, *start;
+	gboolean ascii = TRUE;
 
+	/* (unicode_space() stops at the first byte that differs: never past a NUL) */
 	for (p = line; *p != '\0'; p++)
-		if (!((*p >= '!' && *p <= '~') || *p == ' ' || *p == '\t')) {
-			if (l->space == NULL)
-				l->space = g_regex_new("\\s+", 0, 0, NULL);
-			return g_regex_split(l->space, line, 0);
-		}
+		if ((guchar)*p >= 0x80) {
+			if (unicode_space((const guchar *)p))
+				break;
+			ascii = FALSE;
+		} else if (!((*p >= '!' && *p <= '~') || *p == ' ' || *p == '\t'))
+			break;
+	if (*p != '\0' || (!ascii && !g_utf8_validate(line, -1, NULL))) {
+		if (l->space == NULL)
+			l->space = g_regex_new("\\s+", 0, 0, NULL);
+		return g_regex_split(l->space, line, 0);
+	}
 	f = g_ptr_array_new();
 	for (p = line; *p != '\0'; ) {
 		for (start = p; *p != '\0' && *p != ' ' && *p != '\t'; p++)
@@ -595,6 +668,9 @@ rules_load_data(const char *name, const char *data, gsize len, char **err)
 	g_strfreev(l.scope);
 	load_regexes_free(&l);
 	g_strfreev(lines);
+	anchors_slot(l.r);
+	if (l.r->scoped != NULL)
+		anchors_slot(l.r->scoped);
 	return l.r;
 }
 

@@ -12,6 +12,7 @@
 #include "parsers/fields.h"
 #include "parsers/rules.h"
 #include "parsers/rules_int.h"
+#include "parsers/scan.h"
 
 /*
  * Is one of lits in the lower-case text t?  strstr(), not memmem():
@@ -122,10 +123,14 @@ find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 		guint32 key = trigram(text + k);
 		guint th = trigram_hash(key);
 		GArray *arr;
-		guint j;
+		guint j, s;
 
-		if (!(r->trigram_bits[th >> 3] & (1u << (th & 7))) ||
-		    (arr = g_hash_table_lookup(r->anchors, GUINT_TO_POINTER(key))) == NULL)
+		if (!(r->trigram_bits[th >> 3] & (1u << (th & 7))))
+			continue;
+		for (s = th & r->slot_mask; (arr = r->slots[s].arr) != NULL && r->slots[s].key != key;
+		    s = (s + 1) & r->slot_mask)
+			;
+		if (arr == NULL)
 			continue;
 		for (j = 0; j < arr->len; j++) {
 			const struct anchor *a = &g_array_index(arr, struct anchor, j);
@@ -152,33 +157,50 @@ find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 }
 
 /*
+ * Is a caseless match of an ASCII literal in the folded text t
+ * the literal's own bytes?  On ASCII, yes; on any text, unless it holds
+ * one of the two characters that Unicode's case folding makes one with an
+ * ASCII letter, as PCRE's caseless UTF mode does: U+017F (long s) for "s"
+ * and U+212A (Kelvin sign) for "k".  (Only the simple foldings count there:
+ * the dotted and dotless i of Turkish are not one with "i".)
+ */
+static gboolean
+lits_exact(const char *t)
+{
+	return strstr(t, "\xc5\xbf") == NULL && strstr(t, "\xe2\x84\xaa") == NULL;
+}
+
+/*
  * Does regex rule i (ru) match text (n bytes)?  h: the anchors found, or
  * NULL arrays when there was no index.  *ascii: text all ASCII (1), not
- * (0), not known yet (-1).
+ * (0), not known yet (-1); *exact: lits_exact() of the text, likewise.
  */
 static gboolean
 regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
-    const struct hits *h, int *ascii)
+    const struct hits *h, int *ascii, int *exact)
 {
 	gboolean m = FALSE;
 
 	if (ru->behind && *ascii < 0)
 		*ascii = all_ascii(text, n);
 	if (!ru->filtered || h->nhit == NULL || (ru->behind && *ascii == 0)) {
-		/* what every match contains is not there: no match (exact on ASCII) */
+		/* what every match contains is not there: no match (exact when
+		 * the literals and their matches are the same bytes) */
 		if (ru->need != NULL && *ascii < 0)
 			*ascii = all_ascii(text, n);
-		if (ru->need == NULL || *ascii == 0 || has_lit(text, ru->need))
+		if (ru->need_ascii && *ascii == 0 && *exact < 0)
+			*exact = lits_exact(text);
+		if (ru->need == NULL || (*ascii == 0 && !(ru->need_ascii && *exact == 1)) ||
+		    has_lit(text, ru->need))
 			m = g_regex_match(rules_re_get(ru->re), text, 0, NULL);
 	} else if (h->sure[i])
 		m = TRUE;
-	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || ru->re_at == NULL))
+	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || !ru->at))
 		m = g_regex_match_full(rules_re_get(ru->re), text, n,
 		    start_offset(text, h->hit[i][0]), 0, NULL, NULL);
 	else
 		for (guint8 c = 0; c < h->nhit[i] && !m; c++)
-			m = g_regex_match_full(rules_re_get(ru->re_at), text, n, h->hit[i][c], 0,
-			    NULL, NULL);
+			m = rules_re_anchored(ru->re, text, n, h->hit[i][c]);
 	return m;
 }
 
@@ -189,7 +211,7 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 	struct hits h = { NULL, NULL, NULL };
 	gsize n = 0;
 	guint i;
-	int ascii = -1;
+	int ascii = -1, exact = -1;
 
 	if (text != NULL)
 		n = strlen(text);
@@ -215,7 +237,7 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 				    strstr(text, ru->pattern) != NULL;
 			break;
 		case RULE_REGEX:
-			m = text != NULL && regex_matches(ru, i, text, n, &h, &ascii);
+			m = text != NULL && regex_matches(ru, i, text, n, &h, &ascii, &exact);
 			break;
 		case RULE_STATUS:
 			/* With text, only status-first rules take part (see rules.h). */
@@ -287,7 +309,8 @@ rules_after_scoped(const struct rules *r, const char *lhost, const char *rhost,
 struct dval {
 	const char *v;		/* as given */
 	const char *valid;	/* v, or v made valid */
-	const char *lower;	/* an ASCII v in lower case, or NULL: not ASCII */
+	const char *lower;	/* v with ASCII in lower case where the literals of a
+				 * match are its own bytes (lits_exact()), or NULL */
 	char *own_valid, *own_lower;
 	gsize n;
 };
@@ -299,10 +322,15 @@ dval_init(struct dval *x, const char *v, gboolean folded)
 	x->v = x->valid = v;
 	x->lower = x->own_valid = x->own_lower = NULL;
 	x->n = strlen(v);
-	if (all_ascii(v, x->n))
-		x->lower = folded ? v : (x->own_lower = g_ascii_strdown(v, x->n));
-	else if (!g_utf8_validate(v, x->n, NULL))
-		x->valid = x->own_valid = g_utf8_make_valid(v, x->n);
+	if (!all_ascii(v, x->n)) {
+		if (!g_utf8_validate(v, x->n, NULL)) {
+			x->valid = x->own_valid = g_utf8_make_valid(v, x->n);
+			return;
+		}
+		if (!lits_exact(v))
+			return;
+	}
+	x->lower = folded ? v : (x->own_lower = scan_ascii_down(v, x->n));
 }
 
 static void
@@ -315,8 +343,9 @@ dval_clear(struct dval *x)
 /*
  * Does d match x?  Its regex is caseless: on an ASCII value, one of the
  * literals every match contains must be in the value's lower case, or
- * there is no match (the regex need not run); on anything else, a
- * non-ASCII character may stand for an ASCII one, so the regex decides.
+ * there is no match (the regex need not run); so on valid UTF-8 with no
+ * character that stands for an ASCII one (lits_exact()); on anything
+ * else, the regex decides.
  */
 static gboolean
 detect_match(const struct detect *d, const struct dval *x)

@@ -9,12 +9,11 @@
  * process that parses many messages gets the JIT for the regexes it uses,
  * which match the same strings several times faster (on the corpus a
  * later mark cost more in interpreted matches than it saved in compiles),
- * and one that parses a single message compiles nothing twice.  The
- * anchored copy of a rule (rules_int.h) is compiled when first used (its
- * pattern was checked already) and only for the interpreter: anchored at
- * an anchor, PCRE reads a few bytes, and a JIT compile costs more than
- * all of those matches (callgrind over the corpus: 297 M instructions a
- * worker without it, 306 M with it).
+ * and one that parses a single message compiles nothing twice.  A match
+ * anchored at an anchor of the prefilter (rules_re_anchored) runs the
+ * interpreted copy with PCRE2_ANCHORED at match time, which PCRE's JIT
+ * does not take: PCRE then reads a few bytes, and neither a JIT compile
+ * nor a second compile anchored at compile time pays for those matches.
  * A struct rules may be shared between threads: the counter and the JIT
  * copy are set atomically, and the interpreted copy stays until freed.
  */
@@ -37,17 +36,6 @@ rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr)
 	return x;
 }
 
-struct rules_re *
-rules_re_new_anchored(const char *pat, GRegexCompileFlags flags)
-{
-	struct rules_re *x = g_new0(struct rules_re, 1);
-
-	x->pat = g_strdup(pat);
-	x->flags = flags;
-	x->interpreted = TRUE;
-	return x;
-}
-
 void
 rules_re_free(struct rules_re *x)
 {
@@ -57,8 +45,7 @@ rules_re_free(struct rules_re *x)
 		return;
 	if ((jit = g_atomic_pointer_get(&x->jit)) != NULL)
 		g_regex_unref(jit);
-	if (x->re != NULL)
-		g_regex_unref(x->re);
+	g_regex_unref(x->re);
 	g_free(x->pat);
 	g_free(x);
 }
@@ -66,23 +53,21 @@ rules_re_free(struct rules_re *x)
 GRegex *
 rules_re_get(struct rules_re *x)
 {
-	GRegex *jit = g_atomic_pointer_get(&x->jit), *re;
+	GRegex *jit = g_atomic_pointer_get(&x->jit);
 
 	if (jit != NULL)
 		return jit;
-	if ((re = g_atomic_pointer_get(&x->re)) == NULL) {
-		re = g_regex_new(x->pat, x->flags, 0, NULL);
-		if (!g_atomic_pointer_compare_and_exchange(&x->re, NULL, re)) {
-			if (re != NULL)
-				g_regex_unref(re);
-			re = g_atomic_pointer_get(&x->re);
-		}
-	}
 	/* Exactly one caller sees the count reach the mark and compiles. */
-	if (!x->interpreted && g_atomic_int_add(&x->uses, 1) == RULES_RE_JIT_AFTER - 1 &&
+	if (g_atomic_int_add(&x->uses, 1) == RULES_RE_JIT_AFTER - 1 &&
 	    (jit = g_regex_new(x->pat, x->flags | G_REGEX_OPTIMIZE, 0, NULL)) != NULL) {
 		g_atomic_pointer_set(&x->jit, jit);
 		return jit;
 	}
-	return re;
+	return x->re;
+}
+
+gboolean
+rules_re_anchored(const struct rules_re *x, const char *text, gsize n, gsize at)
+{
+	return g_regex_match_full(x->re, text, n, at, G_REGEX_MATCH_ANCHORED, NULL, NULL);
 }

@@ -172,7 +172,7 @@ emit(GPtrArray *out, const GString *lit, gboolean whole)
 	return TRUE;
 }
 
-static gboolean expand(const char *p, gsize n, const struct rest *rest, const GString *pre,
+static gboolean expand(const char *p, gsize n, const struct rest *rest, GString *lit,
     gboolean whole, GPtrArray *out);
 
 /*
@@ -180,7 +180,7 @@ static gboolean expand(const char *p, gsize n, const struct rest *rest, const GS
  * alternatives, then what follows it, each after lit.
  */
 static gboolean
-expand_group(const char *p, gsize n, gsize i, const struct rest *rest, const GString *lit,
+expand_group(const char *p, gsize n, gsize i, const struct rest *rest, GString *lit,
     gboolean whole, GPtrArray *out)
 {
 	gssize e = group_end(p + i, n - i);
@@ -218,19 +218,34 @@ expand_group(const char *p, gsize n, gsize i, const struct rest *rest, const GSt
 	return q != '?' || expand(next.p, next.n, rest, lit, whole, out);
 }
 
+/* A byte that ends a literal where it stands unescaped. */
+static gboolean
+rx_special(char c)
+{
+	switch (c) {
+	case '.': case '[': case '|': case ')': case '$': case '*': case '+': case '?':
+	case '{': case '^':
+		return TRUE;
+	default:
+		return FALSE;
+	}
+}
+
 /*
  * The literal prefixes of every match of p[0..n) followed by rest, each
- * after pre, into out: through groups (one prefix per alternative) and
- * optional parts (with and without), up to the first thing that is not a
- * literal.  whole: what was read so far is all literal, so that a prefix
+ * after what lit holds, into out: through groups (one prefix per
+ * alternative) and optional parts (with and without), up to the first
+ * thing that is not a literal.  lit is one buffer for the whole walk:
+ * each call appends to it and cuts it back to what it held before
+ * returning.  whole: what was read so far is all literal, so that a prefix
  * reaching the end of the pattern is a whole match.  FALSE when some
  * prefix is shorter than 3 bytes or there would be more than MAX_LITS.
  */
 static gboolean
-expand(const char *p, gsize n, const struct rest *rest, const GString *pre, gboolean whole,
+expand(const char *p, gsize n, const struct rest *rest, GString *lit, gboolean whole,
     GPtrArray *out)
 {
-	GString *lit = g_string_new_len(pre->str, pre->len);
+	gsize base = lit->len;
 	gboolean ok;
 	gsize i = 0;
 
@@ -257,7 +272,7 @@ expand(const char *p, gsize n, const struct rest *rest, const GString *pre, gboo
 			}
 			c = p[i + 1];
 			step = 2;
-		} else if (strchr(".[|)$*+?{^", c) != NULL) {
+		} else if (rx_special(c)) {
 			ok = emit(out, lit, FALSE);
 			break;
 		}
@@ -273,18 +288,18 @@ expand(const char *p, gsize n, const struct rest *rest, const GString *pre, gboo
 				ok = FALSE;
 				break;
 			}
-			g_string_append_c(lit, g_ascii_tolower(c));
+			g_string_append_c(lit, c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 			i += step + 1;
 			continue;
 		}
-		g_string_append_c(lit, g_ascii_tolower(c));
+		g_string_append_c(lit, c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
 		i += step;
 		if (i < n && p[i] == '+') {
 			ok = emit(out, lit, FALSE);
 			break;
 		}
 	}
-	g_string_free(lit, TRUE);
+	g_string_truncate(lit, base);
 	return ok;
 }
 

@@ -11,56 +11,120 @@
  * (0x1f, non-ASCII, invalid UTF-8) as is.  test_workers_render checks it
  * against json-glib.
  */
+/* g_string_append_len() inline: most appends fit, and the call costs more than the copy. */
+static inline void
+put(GString *o, const char *s, gsize n)
+{
+	if (o->allocated_len - o->len > n) {
+		memcpy(o->str + o->len, s, n);
+		o->len += n;
+		o->str[o->len] = '\0';
+	} else
+		g_string_append_len(o, s, n);
+}
+
+/* s: a string literal */
+#define put_lit(o, s)	put((o), (s), sizeof(s) - 1)
+
+/* v in decimal, as "%" G_GINT64_FORMAT writes it. */
+static void
+put_int(GString *o, gint64 v)
+{
+	char buf[24], *w = buf + sizeof(buf);
+	guint64 u = v < 0 ? -(guint64)v : (guint64)v;
+
+	do
+		*--w = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--w = '-';
+	put(o, w, buf + sizeof(buf) - w);
+}
+
+/* Does byte c need escaping (see above)? */
+static inline int
+json_escaped(unsigned char c)
+{
+	return c == '"' || c == '\\' || c == 0x7f || c < 0x1f;
+}
+
+/*
+ * Do the eight bytes of v hold one that may need escaping: below 0x20
+ * (0x1f too: the byte loop decides), '"', '\\' or 0x7f?  Exact for a word
+ * without any: most words of most strings are copied whole.
+ */
+static inline int
+json_word_suspect(guint64 v)
+{
+	const guint64 ones = 0x0101010101010101ull, hi = 0x8080808080808080ull;
+	guint64 q = v ^ (ones * '"'), b = v ^ (ones * '\\'), d = v ^ (ones * 0x7f);
+
+	return ((((v - ones * 0x20) & ~v) | ((q - ones) & ~q) | ((b - ones) & ~b) |
+	    ((d - ones) & ~d)) & hi) != 0;
+}
+
 static void
 json_string(GString *o, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *run = p;
+	const unsigned char *p = (const unsigned char *)s, *run = p, *end;
 
+	end = p + strlen(s);
 	g_string_append_c(o, '"');
-	for (; *p != '\0'; p++) {
-		unsigned char c = *p;
+	while (p < end) {
+		unsigned char c;
 		char esc;
 
-		if (c == '"' || c == '\\')
-			esc = (char)c;
-		else if (c == 0x7f || c < 0x1f) {
-			switch (c) {
-			case '\b': esc = 'b'; break;
-			case '\t': esc = 't'; break;
-			case '\n': esc = 'n'; break;
-			case '\f': esc = 'f'; break;
-			case '\r': esc = 'r'; break;
-			default: esc = 'u'; break;
+		if (end - p >= 8) {
+			guint64 v;
+
+			memcpy(&v, p, 8);
+			if (!json_word_suspect(v)) {
+				p += 8;
+				continue;
 			}
-		} else
+		}
+		if (!json_escaped(c = *p)) {
+			p++;
 			continue;
-		g_string_append_len(o, (const char *)run, p - run);
+		}
+		switch (c) {
+		case '"': esc = '"'; break;
+		case '\\': esc = '\\'; break;
+		case '\b': esc = 'b'; break;
+		case '\t': esc = 't'; break;
+		case '\n': esc = 'n'; break;
+		case '\f': esc = 'f'; break;
+		case '\r': esc = 'r'; break;
+		default: esc = 'u'; break;
+		}
+		put(o, (const char *)run, p - run);
 		g_string_append_c(o, '\\');
 		g_string_append_c(o, esc);
 		if (esc == 'u') {
-			g_string_append(o, "00");
+			put_lit(o, "00");
 			g_string_append_c(o, hex[c >> 4]);
 			g_string_append_c(o, hex[c & 15]);
 		}
-		run = p + 1;
+		run = ++p;
 	}
-	g_string_append_len(o, (const char *)run, p - run);
+	put(o, (const char *)run, end - run);
 	g_string_append_c(o, '"');
 }
 
-/* ,"k":"v" (or null); first: no comma. */
+/* ,"k":"v" (or null): key, the member's name escaped already, with its comma and colon. */
 static void
-json_str(GString *o, const char *k, const char *v)
+json_member(GString *o, const char *key, gsize keylen, const char *v)
 {
-	g_string_append_c(o, ',');
-	json_string(o, k);
-	g_string_append_c(o, ':');
+	put(o, key, keylen);
 	if (v != NULL)
 		json_string(o, v);
 	else
-		g_string_append(o, "null");
+		put_lit(o, "null");
 }
+
+/* k: a string literal that needs no escaping */
+#define json_str(o, k, v)	json_member((o), ",\"" k "\":", sizeof(",\"" k "\":") - 1, (v))
 
 /*
  * The correlation pairs in the order a report_deserialize()d copy of the
@@ -100,13 +164,15 @@ static void
 render_json(GString *out, int wire_order, const char *file, long index,
     const struct report *r, const struct report_record *rec)
 {
-	g_string_append(out, "{\"file\":");
+	put_lit(out, "{\"file\":");
 	if (file != NULL)
 		json_string(out, file);
 	else
-		g_string_append(out, "null");
-	if (index >= 0)
-		g_string_append_printf(out, ",\"message\":%" G_GINT64_FORMAT, (gint64)index);
+		put_lit(out, "null");
+	if (index >= 0) {
+		put_lit(out, ",\"message\":");
+		put_int(out, index);
+	}
 	json_str(out, "kind", report_kind_name(r->kind));
 	json_str(out, "recipient", rec ? rec->recipient : NULL);
 	json_str(out, "recipient_from", rec ? rec->recipient_from : NULL);
@@ -140,11 +206,13 @@ render_json(GString *out, int wire_order, const char *file, long index,
 	if (g_hash_table_size(r->correlation) > 0)
 		json_correlation(out, r->correlation, wire_order);
 	/* Records were dropped at [parser] max_recipients: this is not the whole report. */
-	g_string_append_printf(out, ",\"truncated\":%s,\"anomalies\":%" G_GINT64_FORMAT,
-	    (r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) != 0 ? "true" : "false",
-	    (gint64)r->anomalies);
+	if ((r->anomalies & REPORT_ANOMALY_TOO_MANY_RCPTS) != 0)
+		put_lit(out, ",\"truncated\":true,\"anomalies\":");
+	else
+		put_lit(out, ",\"truncated\":false,\"anomalies\":");
+	put_int(out, r->anomalies);
 	json_str(out, "outcome", r->outcome);
-	g_string_append(out, "}\n");
+	put_lit(out, "}\n");
 }
 
 void

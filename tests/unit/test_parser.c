@@ -7,10 +7,12 @@
 #include <glib/gstdio.h>
 
 #include "parsers/parser.h"
+#include "parsers/parser_util.h"
 #include "parsers/report.h"
 #include "parsers/rules.h"
 #include "parsers/rules_int.h"
 #include "parsers/sanitize.h"
+#include "parsers/scan.h"
 #include "unit.h"
 
 #define FIX "tests/fixtures/parsers/"
@@ -1111,8 +1113,9 @@ test_rules_prefilter(void)
 /*
  * The rules' regexes run interpreted at first and JIT-compiled once used
  * again (rules_re.c): the same texts decide the same way before and after,
- * for a rule's own regex (and its anchored copy, always interpreted) and
- * a detect regex.  Fields
+ * for a rule's own regex (and its matches anchored at the prefilter's hits,
+ * always interpreted, at any hit, for an ASCII pattern and for one whose
+ * anchors alone are ASCII) and a detect regex.  Fields
  * apart by tabs and runs of spaces are split as by single spaces, and a
  * line with a byte outside printable ASCII is split by \s+ as well.
  */
@@ -1124,6 +1127,8 @@ test_rules_jit_later(void)
 	    "rule\tr1 userunknown  regex\t(?<!\\d )(?:no such|unknown) user\n"
 	    "rule r2   blocked regex .*caf\xc3\xa9 ferm\xc3\xa9\n"
 	    "rule r3 rejected regex (?:^|\\s)deny(?:\\s|$)\n"
+	    "rule r4 userunknown regex (?:unbekannter|der) empf[a\xc3\xa4]nger\n"
+	    "rule r5 systemerror regex ^(?!.*\\b5\\.\\d\\.[1-9]).*\\(state 6\\)\n"
 	    "class\tuserunknown  hard\n";
 	static const struct { const char *text; const char *id; } cases[] = {
 		{ "Recipient: Unknown User here", "r1" },
@@ -1133,6 +1138,16 @@ test_rules_jit_later(void)
 		{ "le cafe ferme", NULL },
 		{ "we deny this", "r3" },
 		{ "denying", NULL },
+		{ "der brief: unbekannter Empf\xc3\xa4nger", "r4" },
+		{ "der brief: der empfanger", "r4" },
+		{ "unbekannter der empfang", NULL },
+		/* r5 has no anchor: it runs when its literal is there, on any text */
+		{ "caf\xc3\xa9: 421 (state 6)", "r5" },
+		{ "caf\xc3\xa9: 550 5.1.1 (state 6)", NULL },
+		{ "caf\xc3\xa9: (state 7)", NULL },
+		/* unless the regex sees a letter the literal does not: long s is s */
+		{ "caf\xc3\xa9: 421 (\xc5\xbftate 6)", "r5" },
+		{ "cafe: 421 (\xc5\xbftate 6)", "r5" },
 	};
 	char *err = NULL;
 	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
@@ -1148,9 +1163,41 @@ test_rules_jit_later(void)
 			assert_classified(r, cases[i].text, cases[i].id);
 		g_assert_cmpstr(rules_detect(r, f, NULL, "the server said the host"), ==, "txt");
 		g_assert_null(rules_detect(r, f, NULL, "the server told the host"));
+		/* on UTF-8 too; and long s is s there, so the regex decides */
+		g_assert_cmpstr(rules_detect(r, f, NULL, "caf\xc3\xa9: the server said the host"),
+		    ==, "txt");
+		g_assert_null(rules_detect(r, f, NULL, "caf\xc3\xa9: the server told the host"));
+		g_assert_cmpstr(rules_detect(r, f, NULL, "caf\xc3\xa9: the server \xc5\xbf" "aid the host"),
+		    ==, "txt");
 	}
 	fields_free(f);
 	rules_free(r);
+}
+
+/*
+ * Fields are split as \\s+ splits them, Unicode's spaces too (GRegex is in
+ * UCP mode): a line with one is read as a line with a space there.
+ */
+static void
+test_rules_split_spaces(void)
+{
+	static const char *const lines[] = {
+		"rule\xc2\xa0r6 blocked text a caf\xc3\xa9\n",
+		"rule r7\xe3\x80\x80" "blocked text caf\xc3\xa9 b\n",
+		"rule r8 blocked\xe2\x80\x83text caf\xc3\xa9 b\n",
+		"rule r9 blocked text\xc2\x85" "caf\xc3\xa9 b\n",
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(lines); i++) {
+		char *err = NULL;
+		struct rules *r = rules_load_data("t.conf", lines[i], strlen(lines[i]), &err);
+
+		g_test_message("%s", lines[i]);
+		g_assert_cmpstr(err, ==, NULL);
+		g_assert_nonnull(r);
+		rules_free(r);
+	}
 }
 
 /*
@@ -1459,6 +1506,60 @@ test_rules_all_filtered(void)
 	rules_free(r);
 }
 
+/*
+ * The command a report's text names for a recipient: the first phrase from
+ * the recipient's mention on, else the first before it, whole even where
+ * it runs into the mention; else anywhere.
+ */
+static void
+test_command_context(void)
+{
+	static const struct { const char *ctx, *rcpt, *cmd; } cases[] = {
+		{ "after end of data. for a@b.example: in reply to rcpt to", "a@b.example", "RCPT" },
+		{ "in reply to mail from. for a@b.example: no more", "a@b.example", "MAIL" },
+		{ "x smtp command data@b.example said no", "data@b.example", "DATA" },
+		{ "x smtp command data@b.example said no", "rcpt@b.example", "DATA" },
+		{ "did not like our rcpt to: x@y.example", NULL, "RCPT" },
+		{ "a@b.example: nothing here", "a@b.example", NULL },
+		{ "nothing here for a@b.example", "a@b.example", NULL },
+	};
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *c = parser_find_command_context(cases[i].ctx, cases[i].rcpt);
+
+		g_test_message("%s", cases[i].ctx);
+		g_assert_cmpstr(c, ==, cases[i].cmd);
+		g_free(c);
+	}
+}
+
+/* scan_ascii_down() is g_ascii_strdown(), whatever a byte's place in a word of eight. */
+static void
+test_scan_ascii_down(void)
+{
+	static const char odd[] = { 'A', 'Z', 'a', 'z', '@', '[', '`', '{', '\xc3', '\xc9', '\xff', '\0' };
+	char s[40];
+	size_t k, at;
+	gssize len;
+
+	for (k = 0; k < G_N_ELEMENTS(odd); k++)
+		for (at = 0; at < 24; at++)
+			for (len = -1; len < 30; len += 7) {
+				char *a, *b;
+
+				memcpy(s, "Mixed CASE Text, Z@[`{ and MORE TEXT ok", sizeof(s));
+				s[at] = odd[k];
+				a = scan_ascii_down(s, len);
+				b = g_ascii_strdown(s, len);
+				g_assert_cmpstr(a, ==, b);
+				if (len >= 0)
+					g_assert_cmpmem(a, len + 1, b, len + 1);
+				g_free(a);
+				g_free(b);
+			}
+}
+
 /* The folded form the text rules see, whatever the byte's place in a word of eight. */
 static void
 test_rules_fold(void)
@@ -1505,8 +1606,11 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_errors", test_rules_errors },
 	{ "/parser/rules_prefilter", test_rules_prefilter },
 	{ "/parser/rules_fold", test_rules_fold },
+	{ "/parser/scan_ascii_down", test_scan_ascii_down },
+	{ "/parser/command_context", test_command_context },
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
 	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
+	{ "/parser/rules_split_spaces", test_rules_split_spaces },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);

@@ -310,6 +310,29 @@ test_json_bytes(void)
 	g_free(odd);
 }
 
+/* Strings are scanned eight bytes at a time: each odd byte at each place in a word. */
+static void
+test_json_byte_places(void)
+{
+	static const unsigned char odd[] = { 0x01, 0x08, 0x0a, 0x1e, 0x1f, 0x20, '"', '\\',
+	    0x7e, 0x7f, 0x80, 0xc3, 0xff };
+	struct report *r = sample(REPORT_KIND_DSN, 1, 1);
+	char s[40];
+	size_t k, at;
+
+	for (k = 0; k < G_N_ELEMENTS(odd); k++)
+		for (at = 0; at < 24; at++) {
+			memset(s, 'a', sizeof(s) - 1);
+			s[sizeof(s) - 1] = '\0';
+			s[at] = (char)odd[k];
+			s[at + 9] = (char)odd[k];
+			assert_json_as_json_glib(r, s, 0);
+			s[at + 1] = '\0';
+			assert_json_as_json_glib(r, s, 0);
+		}
+	report_free(r);
+}
+
 /* No record: one line with the outcome, and the finding on stderr. */
 static void
 test_outcome_line(void)
@@ -401,6 +424,7 @@ test_wire_order(void)
 
 const struct unit_test unit_tests[] = {
 	{ "/workers_render/json_bytes", test_json_bytes },
+	{ "/workers_render/json_byte_places", test_json_byte_places },
 	{ "/workers_render/fields", test_fields },
 	{ "/workers_render/outcome_line", test_outcome_line },
 	{ "/workers_render/tab", test_tab },
