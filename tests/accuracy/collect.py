@@ -61,7 +61,29 @@ SOURCES = {
                 [r"^tests/unit/testData/Core/Mail/[^/]+\.eml$"], False),
     # Zammad's mail-import suite (.box files; the .yml beside each is Zammad's parse).
     "zammad": ("zammad/zammad", "AGPL-3.0-only (LICENSE)", [r"^test/data/mail/[^/]+\.box$"], False),
+    # DMARC failure (ARF auth-failure) reports, aggregate and TLS reports as
+    # parsedmarc is tested with.
+    "parsedmarc": ("domainaware/parsedmarc", "Apache-2.0 (LICENSE)",
+                   [r"^samples/(aggregate|failure|forensic|smtp_tls)/[^/]+\.eml$"], False),
+    # The messages MailKit's IMAP tests fetch (jwz's Netscape mail test set).
+    "mailkit": ("jstedfast/MailKit", "MIT (LICENSE)",
+                [r"^UnitTests/Net/Imap/Resources/common/message\.[0-9]+\.msg$"], False),
+    # mime4j's MIME test messages, MIME-tools' among them.
+    "mime4j": ("apache/james-mime4j", "Apache-2.0 (LICENSE)",
+               [r"^core/src/test/resources/(mimetools-)?testmsgs/[^/]+\.msg$"], False),
+    # Hunnysoft's MUA samples and the parser's issue reports.
+    "mail-mime-parser": ("zbateson/mail-mime-parser", "BSD-2-Clause (LICENSE)",
+                         [r"^tests/_data/emails/[^/]+\.txt$"], False),
 }
+
+# Sources collected after the others: a message that another source (or an
+# earlier file of the same one) already holds, line endings aside, is left out,
+# so that no message is on both sides of the split.
+DEDUPE = {"parsedmarc", "mailkit", "mime4j", "mail-mime-parser"}
+
+# How many leading folders of a path the copied file's name leaves out.
+KEEP = {"spamassassin": 1, "zammad": 3, "parsedmarc": 1, "mailkit": 5, "mime4j": 4,
+        "mail-mime-parser": 3}
 
 NOTES = {
     "otrs": "OTRS/otrs scripts/test/sample's messages, copied from OTOBO (the OTRS 6 fork), "
@@ -92,6 +114,24 @@ def split_mbox(data):
     return out
 
 
+def norm(data):
+    return data.replace(b"\r\n", b"\n").strip()
+
+
+def held(out, skip):
+    """Normalised contents of the messages OUT_DIR's sources other than skip hold."""
+    seen = set()
+    for src in os.listdir(out):
+        d = os.path.join(out, src)
+        if src == skip or not os.path.isdir(d):
+            continue
+        for f in os.listdir(d):
+            if f.endswith(".eml"):
+                with open(os.path.join(d, f), "rb") as fh:
+                    seen.add(norm(fh.read()))
+    return seen
+
+
 def main():
     mirror, out = sys.argv[1], sys.argv[2]
     only = set(sys.argv[3:])
@@ -105,6 +145,7 @@ def main():
         dest = os.path.join(out, name)
         os.makedirs(dest, exist_ok=True)
         n = 0
+        seen = held(out, name) if name in DEDUPE else None
         for p in sorted(paths):
             try:
                 data = git(gitdir, "show", "HEAD:" + p)
@@ -112,8 +153,12 @@ def main():
                 continue    # a large file the snapshot lists but does not hold
             if len(data) > MAX_SIZE:
                 continue    # keeps the repository small; no bounce is this large
+            if seen is not None:
+                if norm(data) in seen:
+                    continue
+                seen.add(norm(data))
             # SpamAssassin's rule folders reuse file names: keep the folder.
-            keep = 1 if name == "spamassassin" else 3 if name == "zammad" else 2
+            keep = KEEP.get(name, 2)
             base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", keep)[-1].replace("/", "_"))
             base = re.sub(r"\.box$", ".eml", base)
             if mbox:

@@ -246,6 +246,9 @@ LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
 LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
 LABELS["dada-mail"] = __import__("labels_dada_mail").labels(rec, fbl)
 LABELS["espocrm"] = __import__("labels_espocrm").labels(rec)
+LABELS["parsedmarc"] = __import__("labels_parsedmarc").labels(fbl, NONE)
+LABELS["mailkit"] = __import__("labels_mailkit").labels(rec)
+LABELS["mime4j"] = __import__("labels_mime4j").labels(rec)
 
 
 def unknown_user(status, command):
