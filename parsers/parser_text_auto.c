@@ -42,6 +42,20 @@ marked_autoreply(const struct fields *top)
 }
 
 /*
+ * A multipart/report (RFC 6522) is a mail system's report on a message: a
+ * DSN, a feedback or DMARC failure report, a read receipt, a TLS report.
+ * Mail systems mark those "auto-replied" too, and a report is nobody's
+ * out-of-office, whatever else its header says.
+ */
+static gboolean
+machine_report(const char *ct)
+{
+	while (ct != NULL && g_ascii_isspace(*ct))
+		ct++;
+	return ct != NULL && g_ascii_strncasecmp(ct, "multipart/report", 16) == 0;
+}
+
+/*
  * RFC 3834's own marks, or an out-of-office Subject: an auto-reply says so
  * in its header.  A mail system's notice may carry the same marks (Exim
  * puts "Auto-Submitted: auto-replied" on its bounces), so the marks decide
@@ -56,7 +70,7 @@ is_autoreply(struct parse_ctx *c, const struct fields *top, const char *body, gs
 	char *subj;
 	gboolean marked, ooo, bounce;
 
-	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
+	if (fields_get(top, 0, "X-Failed-Recipients") != NULL || machine_report(c->ct))
 		return FALSE;
 	subj = subject_text(c, top);
 	ooo = subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL);
@@ -87,6 +101,10 @@ autoreply(struct parse_ctx *c, struct report *r, const struct fields *top)
 	gboolean yes;
 	struct report_record *rec;
 
+	if (machine_report(c->ct)) {
+		g_free(subj);
+		return;
+	}
 	yes = marked_autoreply(top) ||
 	    (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL));
 	if (!yes) {

@@ -458,14 +458,16 @@ test_not_bounce(void)
 	 * newsletter whose Subject says "rejected" or "bounce" and whose text
 	 * names addresses and failure words but decides no failure; a message
 	 * an Exchange inbox rule forwarded (no out-of-office marks); a
-	 * tracker's notification, through a list, about a failed delivery.
+	 * tracker's notification, through a list, about a failed delivery; a
+	 * mail system's multipart/report (a DMARC failure report in plain text)
+	 * marked auto-replied, which is nobody's out-of-office.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
 		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml",
 		"shape-exchange-delivered.eml", "shape-order-rejected.eml", "shape-helpdesk-rejected.eml",
 		"shape-bounce-word-newsletter.eml", "shape-exchange-rule-forward.eml",
-		"shape-list-post.eml" };
+		"shape-list-post.eml", "shape-report-auto-replied.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
