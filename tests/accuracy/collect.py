@@ -74,16 +74,21 @@ SOURCES = {
     # Hunnysoft's MUA samples and the parser's issue reports.
     "mail-mime-parser": ("zbateson/mail-mime-parser", "BSD-2-Clause (LICENSE)",
                          [r"^tests/_data/emails/[^/]+\.txt$"], False),
+    "webklex-imap": ("Webklex/php-imap", "MIT (LICENSE, LICENSE.md)", [r"^tests/messages/[^/]+\.eml$"], False),
+    "laminas-mail": ("laminas/laminas-mail", "BSD-3-Clause (LICENSE.md)", [r"^test/_files/[^/]+\.eml$"], False),
+    # DMARC aggregate and TLS reports as providers send them, and parser test mail.
+    "mox": ("mjl-/mox", "MIT (LICENSE.MIT)",
+            [r"^testdata/(dmarc-reports|tlsreports|junk|message)/[^/]+\.eml$"], False),
 }
 
 # Sources collected after the others: a message that another source (or an
 # earlier file of the same one) already holds, line endings aside, is left out,
 # so that no message is on both sides of the split.
-DEDUPE = {"parsedmarc", "mailkit", "mime4j", "mail-mime-parser"}
+DEDUPE = {"parsedmarc", "mailkit", "mime4j", "mail-mime-parser", "webklex-imap", "laminas-mail", "mox"}
 
 # How many leading folders of a path the copied file's name leaves out.
 KEEP = {"spamassassin": 1, "zammad": 3, "parsedmarc": 1, "mailkit": 5, "mime4j": 4,
-        "mail-mime-parser": 3}
+        "mail-mime-parser": 3, "webklex-imap": 2, "laminas-mail": 2, "mox": 1}
 
 NOTES = {
     "otrs": "OTRS/otrs scripts/test/sample's messages, copied from OTOBO (the OTRS 6 fork), "

@@ -249,6 +249,9 @@ LABELS["espocrm"] = __import__("labels_espocrm").labels(rec)
 LABELS["parsedmarc"] = __import__("labels_parsedmarc").labels(fbl, NONE)
 LABELS["mailkit"] = __import__("labels_mailkit").labels(rec)
 LABELS["mime4j"] = __import__("labels_mime4j").labels(rec)
+LABELS["webklex-imap"] = __import__("labels_webklex_imap").labels(rec, NONE)
+LABELS["laminas-mail"] = __import__("labels_laminas_mail").labels(rec)
+LABELS["mox"] = __import__("labels_mox").labels(rec, NONE)
 
 
 def unknown_user(status, command):
