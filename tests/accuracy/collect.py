@@ -16,7 +16,7 @@ import sys
 MAX_SIZE = 256 * 1024
 
 SOURCES = {
-    # name: (repo, licence, path regexes, split mbox)
+    # name: (repo, licence, path regexes, split mbox: True, or a regex of the paths to split)
     "exim": ("Exim/exim", "GPL-2.0-or-later (src/LICENCE)", [r"^test/mail/[^/]+$"], True),
     "ruby-mail": ("mikel/mail", "MIT (MIT-LICENSE)", [r"^spec/fixtures/emails/.*\.eml$"], False),
     "talon": ("mailgun/talon", "Apache-2.0 (LICENSE)",
@@ -79,16 +79,19 @@ SOURCES = {
     # DMARC aggregate and TLS reports as providers send them, and parser test mail.
     "mox": ("mjl-/mox", "MIT (LICENSE.MIT)",
             [r"^testdata/(dmarc-reports|tlsreports|junk|message)/[^/]+\.eml$"], False),
+    # Salmon's (Lamson's) test messages; its "spam" is an mbox.
+    "salmon": ("moggers87/salmon", "GPL-3.0 (LICENSE)", [r"^tests/data/([^/]+\.msg|spam)$"], r"/spam$"),
 }
 
 # Sources collected after the others: a message that another source (or an
 # earlier file of the same one) already holds, line endings aside, is left out,
 # so that no message is on both sides of the split.
-DEDUPE = {"parsedmarc", "mailkit", "mime4j", "mail-mime-parser", "webklex-imap", "laminas-mail", "mox"}
+DEDUPE = {"parsedmarc", "mailkit", "mime4j", "mail-mime-parser", "webklex-imap", "laminas-mail", "mox",
+          "salmon"}
 
 # How many leading folders of a path the copied file's name leaves out.
 KEEP = {"spamassassin": 1, "zammad": 3, "parsedmarc": 1, "mailkit": 5, "mime4j": 4,
-        "mail-mime-parser": 3, "webklex-imap": 2, "laminas-mail": 2, "mox": 1}
+        "mail-mime-parser": 3, "webklex-imap": 2, "laminas-mail": 2, "mox": 1, "salmon": 2}
 
 NOTES = {
     "otrs": "OTRS/otrs scripts/test/sample's messages, copied from OTOBO (the OTRS 6 fork), "
@@ -166,8 +169,13 @@ def main():
             keep = KEEP.get(name, 2)
             base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", keep)[-1].replace("/", "_"))
             base = re.sub(r"\.box$", ".eml", base)
-            if mbox:
+            # mbox: True splits every file, a regex the paths it matches
+            if mbox is True or (mbox and re.search(mbox, p)):
                 for i, m in enumerate(split_mbox(data)):
+                    if seen is not None:
+                        if norm(m) in seen:
+                            continue
+                        seen.add(norm(m))
                     with open(os.path.join(dest, "%s.%d.eml" % (base, i)), "wb") as f:
                         f.write(m)
                     n += 1

@@ -252,6 +252,7 @@ LABELS["mime4j"] = __import__("labels_mime4j").labels(rec)
 LABELS["webklex-imap"] = __import__("labels_webklex_imap").labels(rec, NONE)
 LABELS["laminas-mail"] = __import__("labels_laminas_mail").labels(rec)
 LABELS["mox"] = __import__("labels_mox").labels(rec, NONE)
+LABELS["salmon"] = __import__("labels_salmon").labels(rec)
 
 
 def unknown_user(status, command):
