@@ -81,17 +81,27 @@ SOURCES = {
             [r"^testdata/(dmarc-reports|tlsreports|junk|message)/[^/]+\.eml$"], False),
     # Salmon's (Lamson's) test messages; its "spam" is an mbox.
     "salmon": ("moggers87/salmon", "GPL-3.0 (LICENSE)", [r"^tests/data/([^/]+\.msg|spam)$"], r"/spam$"),
+    # Bounce handlers' test mail, less the files Sisimai's set-of-emails took.
+    "node-baunsu": ("ardiesaeidi/node-baunsu", "MIT (package.json, README.md)", [r"^tests/emails/[^/]+\.txt$"], False),
+    "deliveryboy": ("choonkeat/deliveryboy", "MIT (MIT-LICENSE)",
+                    [r"^spec/fixtures/(bounce_cases/)?(?!relay_failed\.|connection_timed_out\.)[^/]+\.eml$"], False),
+    "tmail-bouncer": ("tangofoxtrot/tmail_bouncer", "MIT (LICENSE)",
+                      [r"^test/fixtures/(?!out_of_office\.)[^/]+\.eml$"], False),
+    "courriel": ("houseabsolute/Courriel", "Artistic-2.0 (LICENSE)",
+                 [r"^t/data/stress-test/(?!mbox_mime_virus-mcafee-virusscan\.|mbox_mime_auto-error-msg\.)"
+                  r"[^/]+\.(?:txt|eml)$"], False),
 }
 
 # Sources collected after the others: a message that another source (or an
 # earlier file of the same one) already holds, line endings aside, is left out,
 # so that no message is on both sides of the split.
 DEDUPE = {"parsedmarc", "mailkit", "mime4j", "mail-mime-parser", "webklex-imap", "laminas-mail", "mox",
-          "salmon"}
+          "salmon", "node-baunsu", "deliveryboy", "tmail-bouncer", "courriel"}
 
 # How many leading folders of a path the copied file's name leaves out.
 KEEP = {"spamassassin": 1, "zammad": 3, "parsedmarc": 1, "mailkit": 5, "mime4j": 4,
-        "mail-mime-parser": 3, "webklex-imap": 2, "laminas-mail": 2, "mox": 1, "salmon": 2}
+        "mail-mime-parser": 3, "webklex-imap": 2, "laminas-mail": 2, "mox": 1, "salmon": 2,
+        "node-baunsu": 2, "deliveryboy": 2, "tmail-bouncer": 2, "courriel": 3}
 
 NOTES = {
     "otrs": "OTRS/otrs scripts/test/sample's messages, copied from OTOBO (the OTRS 6 fork), "

@@ -253,6 +253,7 @@ LABELS["webklex-imap"] = __import__("labels_webklex_imap").labels(rec, NONE)
 LABELS["laminas-mail"] = __import__("labels_laminas_mail").labels(rec)
 LABELS["mox"] = __import__("labels_mox").labels(rec, NONE)
 LABELS["salmon"] = __import__("labels_salmon").labels(rec)
+LABELS.update(__import__("labels_bouncers").labels(rec, vac))
 
 
 def unknown_user(status, command):
