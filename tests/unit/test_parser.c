@@ -155,6 +155,8 @@ static const struct expect table[] = {
 	{ "shape-diag-first-line.eml", REPORT_KIND_DSN, "zoe@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* the Subject names the failed address and nothing else does */
 	{ "shape-subject-only.eml", REPORT_KIND_BOUNCE, "rita@corp.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* an autoresponder that says so in its Subject only, after other words */
+	{ "shape-ooo-auto-response.eml", REPORT_KIND_AUTOREPLY, "sales@shop.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's out-of-office assistant: its marks, under the user's own Subject */
 	{ "shape-ooo-exchange-rule.eml", REPORT_KIND_AUTOREPLY, "lena@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's notices in the recipient organization's language */
