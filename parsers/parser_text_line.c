@@ -90,6 +90,33 @@ line_boiler(const char *p, gsize n)
 }
 
 /*
+ * Is the address at [start, end) of line p (n octets) named in a clause of
+ * contact boilerplate ("550 5.1.1 User unknown; contact help@x for help")?
+ * The clause runs from the last ';', '(' or sentence end before the
+ * address to the next one after it: another recipient's failure text may
+ * share the line without making the contact a recipient.
+ */
+gboolean
+line_contact_clause(const char *p, gsize n, gsize start, gsize end)
+{
+	gsize s = MIN(start, n), e = MIN(end, n), a = s, z = e;
+	char *w;
+	gboolean yes;
+
+	while (s > 0 && p[s - 1] != ';' && p[s - 1] != '(' &&
+	    !(s >= 2 && p[s - 2] == '.' && p[s - 1] == ' '))
+		s--;
+	while (e < n && p[e] != ';' && p[e] != ')' &&
+	    !(p[e] == '.' && (e + 1 == n || p[e + 1] == ' ')))
+		e++;
+	/* the clause's words without the address ("support@x" is no contact word) */
+	w = g_strdup_printf("%.*s %.*s", (int)(a - s), p + s, (int)(e - z), p + z);
+	yes = line_boiler(w, strlen(w));
+	g_free(w);
+	return yes;
+}
+
+/*
  * Exim lists a failed address that a redirection produced under what it
  * became ("pipe to |cmd", "save to /file", "an undisclosed address", the
  * target address) and names the original on the next line, "(generated

@@ -448,6 +448,28 @@ test_details(void)
 	parser_free(p);
 }
 
+/*
+ * A contact address inside a recipient's failure text ("550 5.1.1 User
+ * unknown; contact helpdesk@x") is part of that recipient's diagnostic:
+ * no record of its own, and the reply stays with the recipient.  A
+ * recipient whose own address holds a contact word is still one.
+ */
+static void
+test_diag_contact(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r = parse_file(p, FIX "shape-diag-contact.eml", NULL);
+
+	g_assert_cmpuint(r->records->len, ==, 2);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "gone@corp.test");
+	g_assert_cmpstr(rec(r, 0)->status, ==, "5.1.1");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
+	g_assert_cmpstr(rec(r, 1)->recipient, ==, "support@corp.test");
+	g_assert_cmpstr(rec(r, 1)->reason, ==, "mailboxfull");
+	report_free(r);
+	parser_free(p);
+}
+
 static void
 test_not_bounce(void)
 {
@@ -1490,6 +1512,7 @@ test_rules_fold(void)
 
 const struct unit_test unit_tests[] = {
 	{ "/parser/table", test_table },
+	{ "/parser/diag_contact", test_diag_contact },
 	{ "/parser/mta_scope", test_mta_scope },
 	{ "/parser/dsn_fields", test_dsn_fields },
 	{ "/parser/arf_fields", test_arf_fields },
