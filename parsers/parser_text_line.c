@@ -90,11 +90,12 @@ line_boiler(const char *p, gsize n)
 }
 
 /*
- * Is the address at [start, end) of line p (n octets) named in a clause of
- * contact boilerplate ("550 5.1.1 User unknown; contact help@x for help")?
- * The clause runs from the last ';', '(' or sentence end before the
- * address to the next one after it: another recipient's failure text may
- * share the line without making the contact a recipient.
+ * Is the address at [start, end) of line p (n octets) named aside in its
+ * clause: a contact in boilerplate ("550 5.1.1 User unknown; contact help@x
+ * for help"), or the new address a reply offers (RFC 5321's "551 User not
+ * local; please try <forward-path>")?  The clause runs from the last ';',
+ * '(' or sentence end before the address to the next one after it: the
+ * failure text of the recipient whose paragraph it is may share the line.
  */
 gboolean
 line_contact_clause(const char *p, gsize n, gsize start, gsize end)
@@ -111,7 +112,9 @@ line_contact_clause(const char *p, gsize n, gsize start, gsize end)
 		e++;
 	/* the clause's words without the address ("support@x" is no contact word) */
 	w = g_strdup_printf("%.*s %.*s", (int)(a - s), p + s, (int)(e - z), p + z);
-	yes = line_boiler(w, strlen(w));
+	yes = line_boiler(w, strlen(w)) || strcasestr(w, "please try") != NULL ||
+	    strcasestr(w, "moved to") != NULL || strcasestr(w, "forwarded to") != NULL ||
+	    strcasestr(w, "new address") != NULL;
 	g_free(w);
 	return yes;
 }

@@ -450,9 +450,10 @@ test_details(void)
 
 /*
  * A contact address inside a recipient's failure text ("550 5.1.1 User
- * unknown; contact helpdesk@x") is part of that recipient's diagnostic:
- * no record of its own, and the reply stays with the recipient.  A
- * recipient whose own address holds a contact word is still one.
+ * unknown; contact helpdesk@x"), or the forward-path a 551 reply offers, is
+ * part of that recipient's diagnostic: no record of its own, and the reply
+ * stays with the recipient.  A recipient whose own address holds a contact
+ * word is still one.
  */
 static void
 test_diag_contact(void)
@@ -466,6 +467,12 @@ test_diag_contact(void)
 	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
 	g_assert_cmpstr(rec(r, 1)->recipient, ==, "support@corp.test");
 	g_assert_cmpstr(rec(r, 1)->reason, ==, "mailboxfull");
+	report_free(r);
+	/* RFC 5321's 551 "please try <forward-path>": the new address is no recipient */
+	r = parse_file(p, FIX "shape-551-forward.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "old@corp.test");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "hasmoved");
 	report_free(r);
 	parser_free(p);
 }
