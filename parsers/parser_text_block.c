@@ -26,9 +26,10 @@ block_free(gpointer x)
 /*
  * Does the line p (n octets) start a recipient's block: its first address
  * not in exclude makes *cur a new block (up to max) or the block of that
- * recipient named again.  Within a recipient's paragraph, an address that a
- * clause of contact boilerplate names ("...; contact help@x") is part of
- * that recipient's text, not a recipient of its own.
+ * recipient named again.  Within a recipient's paragraph, an address its
+ * clause names aside (a contact, "...; contact help@x"; a forward-path a
+ * reply offers, "please try <x>") is part of that recipient's text, not a
+ * recipient of its own.
  */
 static gboolean
 block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const char *p,
