@@ -157,6 +157,9 @@ static const struct expect table[] = {
 	{ "shape-subject-only.eml", REPORT_KIND_BOUNCE, "rita@corp.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* an autoresponder that says so in its Subject only, after other words */
 	{ "shape-ooo-auto-response.eml", REPORT_KIND_AUTOREPLY, "sales@shop.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	/* an out-of-office Subject in raw GB2312, no charset said; and a copy that read it as Latin-1 */
+	{ "shape-ooo-raw-gb.eml", REPORT_KIND_AUTOREPLY, "li.wei@gongsi.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	{ "shape-ooo-latin1-twice.eml", REPORT_KIND_AUTOREPLY, "li.wei@gongsi.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's out-of-office assistant: its marks, under the user's own Subject */
 	{ "shape-ooo-exchange-rule.eml", REPORT_KIND_AUTOREPLY, "lena@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's notices in the recipient organization's language */
