@@ -125,6 +125,7 @@ static const struct {
 	    "out of (?:the )?office|away from|vacation|on holiday|abwesen|absence|absent|"
 	    "r[ée]ponse automatique|respuesta autom|risposta automatica)|"
 	    "(?:out of (?:the )?office|autoreply|auto-reply|auto reply|automatic reply|"
+	    "auto[ -]?response|automatic response|"
 	    "away until|on vacation|"
 	    /* the same in the languages mail clients write it in */
 	    "automatische antwort|abwesenheitsnotiz|nicht im b\xc3\xbcro|au(?:\xc3\x9f|ss)er haus|"

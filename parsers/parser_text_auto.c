@@ -20,6 +20,53 @@ subject_text(struct parse_ctx *c, const struct fields *top)
 }
 
 /*
+ * An out-of-office Subject.  Some clients write theirs in 8 bits with no
+ * charset said, and some copies read those bytes as Latin-1 once more
+ * ("Yahoo! \xc3\x80\xc2\xb4..." for GB2312's "\xc0\xb4..."): such a Subject
+ * is also read, as its bytes, in the charsets raw headers are written in,
+ * each conversion that succeeds tried against the words.
+ */
+static gboolean
+ooo_subject(struct parse_ctx *c, const struct fields *top, const char *subj)
+{
+	static const char *const raw_charsets[] = { "windows-1252", "gb18030", "big5",
+		"shift_jis", "euc-kr", "windows-1251", "koi8-r" };
+	const char *raw = fields_get(top, 0, "Subject"), *q;
+	char *bytes = NULL;
+	gboolean yes = subj != NULL && g_regex_match(c->p->re_autoreply_subject, subj, 0, NULL);
+	gsize i = 0, high = 0;
+
+	if (yes || raw == NULL || strstr(raw, "=?") != NULL)
+		return yes;
+	if (!parser_utf8_valid(raw, strlen(raw)))
+		bytes = g_strdup(raw);
+	else if (subj != NULL) {
+		/*
+		 * Only Latin-1 letters beyond ASCII, as many as two double-byte
+		 * characters take: the bytes they stand for (Windows-1252 would
+		 * only read them as they are).
+		 */
+		for (q = subj; *q != '\0'; q++)
+			high += ((guchar)*q == 0xc2 || (guchar)*q == 0xc3);
+		if (high >= 4)
+			bytes = g_convert(subj, -1, "ISO-8859-1", "UTF-8", NULL, NULL, NULL);
+		i = 1;
+	}
+	if (bytes == NULL || parser_utf8_valid(bytes, strlen(bytes))) {
+		g_free(bytes);
+		return FALSE;
+	}
+	for (; i < G_N_ELEMENTS(raw_charsets) && !yes; i++) {
+		char *u = g_convert(bytes, -1, "UTF-8", raw_charsets[i], NULL, NULL, NULL);
+
+		yes = u != NULL && g_regex_match(c->p->re_autoreply_subject, u, 0, NULL);
+		g_free(u);
+	}
+	g_free(bytes);
+	return yes;
+}
+
+/*
  * An auto-reply's marks in the header: RFC 3834's Auto-Submitted
  * "auto-replied", X-Autoreply / X-Autorespond, Precedence "auto_reply",
  * and Exchange's for a reply its inbox rules (the out-of-office assistant)
@@ -42,6 +89,20 @@ marked_autoreply(const struct fields *top)
 }
 
 /*
+ * A multipart/report (RFC 6522) is a mail system's report on a message: a
+ * DSN, a feedback or DMARC failure report, a read receipt, a TLS report.
+ * Mail systems mark those "auto-replied" too, and a report is nobody's
+ * out-of-office, whatever else its header says.
+ */
+static gboolean
+machine_report(const char *ct)
+{
+	while (ct != NULL && g_ascii_isspace(*ct))
+		ct++;
+	return ct != NULL && g_ascii_strncasecmp(ct, "multipart/report", 16) == 0;
+}
+
+/*
  * RFC 3834's own marks, or an out-of-office Subject: an auto-reply says so
  * in its header.  A mail system's notice may carry the same marks (Exim
  * puts "Auto-Submitted: auto-replied" on its bounces), so the marks decide
@@ -56,10 +117,10 @@ is_autoreply(struct parse_ctx *c, const struct fields *top, const char *body, gs
 	char *subj;
 	gboolean marked, ooo, bounce;
 
-	if (fields_get(top, 0, "X-Failed-Recipients") != NULL)
+	if (fields_get(top, 0, "X-Failed-Recipients") != NULL || machine_report(c->ct))
 		return FALSE;
 	subj = subject_text(c, top);
-	ooo = subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL);
+	ooo = ooo_subject(c, top, subj);
 	marked = marked_autoreply(top);
 	if (!marked && !ooo) {
 		g_free(subj);
@@ -82,13 +143,15 @@ is_autoreply(struct parse_ctx *c, const struct fields *top, const char *body, gs
 static void
 autoreply(struct parse_ctx *c, struct report *r, const struct fields *top)
 {
-	struct parser *p = c->p;
 	char *subj = subject_text(c, top);	/* valid for the regex */
 	gboolean yes;
 	struct report_record *rec;
 
-	yes = marked_autoreply(top) ||
-	    (subj != NULL && g_regex_match(p->re_autoreply_subject, subj, 0, NULL));
+	if (machine_report(c->ct)) {
+		g_free(subj);
+		return;
+	}
+	yes = marked_autoreply(top) || ooo_subject(c, top, subj);
 	if (!yes) {
 		g_free(subj);
 		return;

@@ -26,7 +26,10 @@ block_free(gpointer x)
 /*
  * Does the line p (n octets) start a recipient's block: its first address
  * not in exclude makes *cur a new block (up to max) or the block of that
- * recipient named again.
+ * recipient named again.  Within a recipient's paragraph, an address its
+ * clause names aside (a contact, "...; contact help@x"; a forward-path a
+ * reply offers, "please try <x>") is part of that recipient's text, not a
+ * recipient of its own.
  */
 static gboolean
 block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const char *p,
@@ -41,6 +44,11 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 	while ((a = parser_next_address(p, n, &pos)) != NULL) {
 		char *k = scan_ascii_down(a, -1);
 		gboolean ex = g_hash_table_contains(exclude, k);
+		gsize alen = strlen(a);
+
+		if (!ex && *cur != NULL && !g_hash_table_contains(seen, k) &&
+		    line_contact_clause(p, n, pos >= alen ? pos - alen : 0, pos))
+			ex = TRUE;
 
 		if (!ex && g_hash_table_contains(seen, k)) {
 			/* a recipient named again: what follows is about it */

@@ -91,6 +91,36 @@ line_boiler(const char *p, gsize n)
 }
 
 /*
+ * Is the address at [start, end) of line p (n octets) named aside in its
+ * clause: a contact in boilerplate ("550 5.1.1 User unknown; contact help@x
+ * for help"), or the new address a reply offers (RFC 5321's "551 User not
+ * local; please try <forward-path>")?  The clause runs from the last ';',
+ * '(' or sentence end before the address to the next one after it: the
+ * failure text of the recipient whose paragraph it is may share the line.
+ */
+gboolean
+line_contact_clause(const char *p, gsize n, gsize start, gsize end)
+{
+	gsize s = MIN(start, n), e = MIN(end, n), a = s, z = e;
+	char *w;
+	gboolean yes;
+
+	while (s > 0 && p[s - 1] != ';' && p[s - 1] != '(' &&
+	    !(s >= 2 && p[s - 2] == '.' && p[s - 1] == ' '))
+		s--;
+	while (e < n && p[e] != ';' && p[e] != ')' &&
+	    !(p[e] == '.' && (e + 1 == n || p[e + 1] == ' ')))
+		e++;
+	/* the clause's words without the address ("support@x" is no contact word) */
+	w = g_strdup_printf("%.*s %.*s", (int)(a - s), p + s, (int)(e - z), p + z);
+	yes = line_boiler(w, strlen(w)) || strcasestr(w, "please try") != NULL ||
+	    strcasestr(w, "moved to") != NULL || strcasestr(w, "forwarded to") != NULL ||
+	    strcasestr(w, "new address") != NULL;
+	g_free(w);
+	return yes;
+}
+
+/*
  * Exim lists a failed address that a redirection produced under what it
  * became ("pipe to |cmd", "save to /file", "an undisclosed address", the
  * target address) and names the original on the next line, "(generated

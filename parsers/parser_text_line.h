@@ -15,6 +15,8 @@ gboolean line_sender(const char *p, gsize n);
 gboolean line_section(const char *p, gsize n);
 /* A line of a provider's contact boilerplate that says nothing of a failure. */
 gboolean line_boiler(const char *p, gsize n);
+/* Is the address at [start, end) of the line named aside: a contact, a forward-path offered? */
+gboolean line_contact_clause(const char *p, gsize n, gsize start, gsize end);
 /* Exim's "(generated from x)" and the like: the line belongs to the redirected entry above. */
 gboolean line_generated(const char *p, gsize n);
 /* Does the line start (after blanks, "<" or a quote) with an address? */

@@ -16,7 +16,7 @@ import sys
 MAX_SIZE = 256 * 1024
 
 SOURCES = {
-    # name: (repo, licence, path regexes, split mbox)
+    # name: (repo, licence, path regexes, split mbox: True, or a regex of the paths to split)
     "exim": ("Exim/exim", "GPL-2.0-or-later (src/LICENCE)", [r"^test/mail/[^/]+$"], True),
     "ruby-mail": ("mikel/mail", "MIT (MIT-LICENSE)", [r"^spec/fixtures/emails/.*\.eml$"], False),
     "talon": ("mailgun/talon", "Apache-2.0 (LICENSE)",
@@ -61,7 +61,47 @@ SOURCES = {
                 [r"^tests/unit/testData/Core/Mail/[^/]+\.eml$"], False),
     # Zammad's mail-import suite (.box files; the .yml beside each is Zammad's parse).
     "zammad": ("zammad/zammad", "AGPL-3.0-only (LICENSE)", [r"^test/data/mail/[^/]+\.box$"], False),
+    # DMARC failure (ARF auth-failure) reports, aggregate and TLS reports as
+    # parsedmarc is tested with.
+    "parsedmarc": ("domainaware/parsedmarc", "Apache-2.0 (LICENSE)",
+                   [r"^samples/(aggregate|failure|forensic|smtp_tls)/[^/]+\.eml$"], False),
+    # The messages MailKit's IMAP tests fetch (jwz's Netscape mail test set).
+    "mailkit": ("jstedfast/MailKit", "MIT (LICENSE)",
+                [r"^UnitTests/Net/Imap/Resources/common/message\.[0-9]+\.msg$"], False),
+    # mime4j's MIME test messages, MIME-tools' among them.
+    "mime4j": ("apache/james-mime4j", "Apache-2.0 (LICENSE)",
+               [r"^core/src/test/resources/(mimetools-)?testmsgs/[^/]+\.msg$"], False),
+    # Hunnysoft's MUA samples and the parser's issue reports.
+    "mail-mime-parser": ("zbateson/mail-mime-parser", "BSD-2-Clause (LICENSE)",
+                         [r"^tests/_data/emails/[^/]+\.txt$"], False),
+    "webklex-imap": ("Webklex/php-imap", "MIT (LICENSE, LICENSE.md)", [r"^tests/messages/[^/]+\.eml$"], False),
+    "laminas-mail": ("laminas/laminas-mail", "BSD-3-Clause (LICENSE.md)", [r"^test/_files/[^/]+\.eml$"], False),
+    # DMARC aggregate and TLS reports as providers send them, and parser test mail.
+    "mox": ("mjl-/mox", "MIT (LICENSE.MIT)",
+            [r"^testdata/(dmarc-reports|tlsreports|junk|message)/[^/]+\.eml$"], False),
+    # Salmon's (Lamson's) test messages; its "spam" is an mbox.
+    "salmon": ("moggers87/salmon", "GPL-3.0 (LICENSE)", [r"^tests/data/([^/]+\.msg|spam)$"], r"/spam$"),
+    # Bounce handlers' test mail, less the files Sisimai's set-of-emails took.
+    "node-baunsu": ("ardiesaeidi/node-baunsu", "MIT (package.json, README.md)", [r"^tests/emails/[^/]+\.txt$"], False),
+    "deliveryboy": ("choonkeat/deliveryboy", "MIT (MIT-LICENSE)",
+                    [r"^spec/fixtures/(bounce_cases/)?(?!relay_failed\.|connection_timed_out\.)[^/]+\.eml$"], False),
+    "tmail-bouncer": ("tangofoxtrot/tmail_bouncer", "MIT (LICENSE)",
+                      [r"^test/fixtures/(?!out_of_office\.)[^/]+\.eml$"], False),
+    "courriel": ("houseabsolute/Courriel", "Artistic-2.0 (LICENSE)",
+                 [r"^t/data/stress-test/(?!mbox_mime_virus-mcafee-virusscan\.|mbox_mime_auto-error-msg\.)"
+                  r"[^/]+\.(?:txt|eml)$"], False),
 }
+
+# Sources collected after the others: a message that another source (or an
+# earlier file of the same one) already holds, line endings aside, is left out,
+# so that no message is on both sides of the split.
+DEDUPE = {"parsedmarc", "mailkit", "mime4j", "mail-mime-parser", "webklex-imap", "laminas-mail", "mox",
+          "salmon", "node-baunsu", "deliveryboy", "tmail-bouncer", "courriel"}
+
+# How many leading folders of a path the copied file's name leaves out.
+KEEP = {"spamassassin": 1, "zammad": 3, "parsedmarc": 1, "mailkit": 5, "mime4j": 4,
+        "mail-mime-parser": 3, "webklex-imap": 2, "laminas-mail": 2, "mox": 1, "salmon": 2,
+        "node-baunsu": 2, "deliveryboy": 2, "tmail-bouncer": 2, "courriel": 3}
 
 NOTES = {
     "otrs": "OTRS/otrs scripts/test/sample's messages, copied from OTOBO (the OTRS 6 fork), "
@@ -92,6 +132,24 @@ def split_mbox(data):
     return out
 
 
+def norm(data):
+    return data.replace(b"\r\n", b"\n").strip()
+
+
+def held(out, skip):
+    """Normalised contents of the messages OUT_DIR's sources other than skip hold."""
+    seen = set()
+    for src in os.listdir(out):
+        d = os.path.join(out, src)
+        if src == skip or not os.path.isdir(d):
+            continue
+        for f in os.listdir(d):
+            if f.endswith(".eml"):
+                with open(os.path.join(d, f), "rb") as fh:
+                    seen.add(norm(fh.read()))
+    return seen
+
+
 def main():
     mirror, out = sys.argv[1], sys.argv[2]
     only = set(sys.argv[3:])
@@ -105,6 +163,7 @@ def main():
         dest = os.path.join(out, name)
         os.makedirs(dest, exist_ok=True)
         n = 0
+        seen = held(out, name) if name in DEDUPE else None
         for p in sorted(paths):
             try:
                 data = git(gitdir, "show", "HEAD:" + p)
@@ -112,12 +171,21 @@ def main():
                 continue    # a large file the snapshot lists but does not hold
             if len(data) > MAX_SIZE:
                 continue    # keeps the repository small; no bounce is this large
+            if seen is not None:
+                if norm(data) in seen:
+                    continue
+                seen.add(norm(data))
             # SpamAssassin's rule folders reuse file names: keep the folder.
-            keep = 1 if name == "spamassassin" else 3 if name == "zammad" else 2
+            keep = KEEP.get(name, 2)
             base = re.sub(r"[^A-Za-z0-9._-]", "_", p.split("/", keep)[-1].replace("/", "_"))
             base = re.sub(r"\.box$", ".eml", base)
-            if mbox:
+            # mbox: True splits every file, a regex the paths it matches
+            if mbox is True or (mbox and re.search(mbox, p)):
                 for i, m in enumerate(split_mbox(data)):
+                    if seen is not None:
+                        if norm(m) in seen:
+                            continue
+                        seen.add(norm(m))
                     with open(os.path.join(dest, "%s.%d.eml" % (base, i)), "wb") as f:
                         f.write(m)
                     n += 1

@@ -246,6 +246,14 @@ LABELS["otrs"] = __import__("labels_otrs").labels(rec, vac)
 LABELS["rt"] = __import__("labels_rt").labels(rec, vac)
 LABELS["dada-mail"] = __import__("labels_dada_mail").labels(rec, fbl)
 LABELS["espocrm"] = __import__("labels_espocrm").labels(rec)
+LABELS["parsedmarc"] = __import__("labels_parsedmarc").labels(fbl, NONE)
+LABELS["mailkit"] = __import__("labels_mailkit").labels(rec)
+LABELS["mime4j"] = __import__("labels_mime4j").labels(rec)
+LABELS["webklex-imap"] = __import__("labels_webklex_imap").labels(rec, NONE)
+LABELS["laminas-mail"] = __import__("labels_laminas_mail").labels(rec)
+LABELS["mox"] = __import__("labels_mox").labels(rec, NONE)
+LABELS["salmon"] = __import__("labels_salmon").labels(rec)
+LABELS.update(__import__("labels_bouncers").labels(rec, vac))
 
 
 def unknown_user(status, command):

@@ -157,6 +157,11 @@ static const struct expect table[] = {
 	{ "shape-diag-first-line.eml", REPORT_KIND_DSN, "zoe@full.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* the Subject names the failed address and nothing else does */
 	{ "shape-subject-only.eml", REPORT_KIND_BOUNCE, "rita@corp.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* an autoresponder that says so in its Subject only, after other words */
+	{ "shape-ooo-auto-response.eml", REPORT_KIND_AUTOREPLY, "sales@shop.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	/* an out-of-office Subject in raw GB2312, no charset said; and a copy that read it as Latin-1 */
+	{ "shape-ooo-raw-gb.eml", REPORT_KIND_AUTOREPLY, "li.wei@gongsi.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	{ "shape-ooo-latin1-twice.eml", REPORT_KIND_AUTOREPLY, "li.wei@gongsi.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's out-of-office assistant: its marks, under the user's own Subject */
 	{ "shape-ooo-exchange-rule.eml", REPORT_KIND_AUTOREPLY, "lena@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* Exchange's notices in the recipient organization's language */
@@ -448,6 +453,35 @@ test_details(void)
 	parser_free(p);
 }
 
+/*
+ * A contact address inside a recipient's failure text ("550 5.1.1 User
+ * unknown; contact helpdesk@x"), or the forward-path a 551 reply offers, is
+ * part of that recipient's diagnostic: no record of its own, and the reply
+ * stays with the recipient.  A recipient whose own address holds a contact
+ * word is still one.
+ */
+static void
+test_diag_contact(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r = parse_file(p, FIX "shape-diag-contact.eml", NULL);
+
+	g_assert_cmpuint(r->records->len, ==, 2);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "gone@corp.test");
+	g_assert_cmpstr(rec(r, 0)->status, ==, "5.1.1");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
+	g_assert_cmpstr(rec(r, 1)->recipient, ==, "support@corp.test");
+	g_assert_cmpstr(rec(r, 1)->reason, ==, "mailboxfull");
+	report_free(r);
+	/* RFC 5321's 551 "please try <forward-path>": the new address is no recipient */
+	r = parse_file(p, FIX "shape-551-forward.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "old@corp.test");
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "hasmoved");
+	report_free(r);
+	parser_free(p);
+}
+
 static void
 test_not_bounce(void)
 {
@@ -460,14 +494,16 @@ test_not_bounce(void)
 	 * newsletter whose Subject says "rejected" or "bounce" and whose text
 	 * names addresses and failure words but decides no failure; a message
 	 * an Exchange inbox rule forwarded (no out-of-office marks); a
-	 * tracker's notification, through a list, about a failed delivery.
+	 * tracker's notification, through a list, about a failed delivery; a
+	 * mail system's multipart/report (a DMARC failure report in plain text)
+	 * marked auto-replied, which is nobody's out-of-office.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
 		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml",
 		"shape-exchange-delivered.eml", "shape-order-rejected.eml", "shape-helpdesk-rejected.eml",
 		"shape-bounce-word-newsletter.eml", "shape-exchange-rule-forward.eml",
-		"shape-list-post.eml" };
+		"shape-list-post.eml", "shape-report-auto-replied.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
@@ -1587,6 +1623,7 @@ test_rules_fold(void)
 
 const struct unit_test unit_tests[] = {
 	{ "/parser/table", test_table },
+	{ "/parser/diag_contact", test_diag_contact },
 	{ "/parser/mta_scope", test_mta_scope },
 	{ "/parser/dsn_fields", test_dsn_fields },
 	{ "/parser/arf_fields", test_arf_fields },
