@@ -2,6 +2,8 @@
 #include "workers/workers_int.h"
 #include "workers/workers_proto.h"
 
+G_STATIC_ASSERT(WORKERS_INFLIGHT >= 2 * WORKERS_REPLY_BATCH);
+
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
@@ -57,7 +59,7 @@ worker_request(const struct workers_job *job, guint8 *hdr, struct iovec *iov)
 	return WORKERS_REQ_HDR + rcpt_len + file_len + job->len;
 }
 
-/* The job now being parsed (inflight[0]) starts its clock. */
+/* An answer came, or the first job was queued: the next job's clock starts. */
 static void
 worker_head_started(struct workers *w, struct worker *k)
 {
