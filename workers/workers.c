@@ -167,6 +167,7 @@ workers_arm(struct workers *w, gint64 now, gint64 *first, int *busy)
 {
 	struct pollfd *pfd = w->pfd;
 	size_t done = 0;
+	guint64 started;
 	int j;
 
 	for (j = 0; j < w->nworkers; j++) {
@@ -177,20 +178,18 @@ workers_arm(struct workers *w, gint64 now, gint64 *first, int *busy)
 		pfd[j].revents = 0;
 		if (k->ninflight == 0)
 			continue;
-		if (now >= k->deadline) {
-			/* read once: the worker may change it at any time */
-			guint64 started = k->page != NULL ? *k->page : 0;
-
-			if (started > k->seen && started > k->jobs_done &&
-			    started - k->jobs_done <= (guint64)k->nsent) {
-				/* a job started since: its own time starts now */
-				k->seen = started;
-				k->deadline = now + w->wall_us;
-			} else {
-				done += (size_t)worker_fail_at(w, k, TRUE, NULL,
-				    (gint64)MIN(started, (guint64)G_MAXINT64));
-				continue;
-			}
+		/* Read once: the worker may change it at any time.  A job seen
+		 * started for the first time gets its own time from now on (a
+		 * turn comes at least once a second while jobs are out). */
+		started = k->page != NULL ? *k->page : 0;
+		if (started > k->seen && started > k->jobs_done &&
+		    started - k->jobs_done <= (guint64)k->nsent) {
+			k->seen = started;
+			k->deadline = now + w->wall_us;
+		} else if (now >= k->deadline) {
+			done += (size_t)worker_fail_at(w, k, TRUE, NULL,
+			    (gint64)MIN(started, (guint64)G_MAXINT64));
+			continue;
 		}
 		pfd[j].fd = k->fd;
 		pfd[j].events = POLLIN;

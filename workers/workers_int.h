@@ -34,9 +34,10 @@
  * again).  A counter outside the jobs sent and not answered is not
  * believed: the oldest job is charged, so that a worker that lies can
  * only get a job of its own wrongly charged.  The wall-clock timeout runs
- * from the last answer or the last new job its counter showed started,
- * whichever is later: each job gets at least that long, and a worker
- * cannot extend it past the jobs it was sent.  At least twice
+ * from the last answer or the moment the pool saw the counter name a new
+ * job (it looks at every turn, at least once a second), whichever is
+ * later: each job gets at least that long, and a worker cannot extend it
+ * past the jobs it was sent.  At least twice
  * WORKERS_REPLY_BATCH, so that a worker still has jobs to parse while a
  * batch of answers makes its round trip.
  */
