@@ -14,6 +14,7 @@
  * misbehave on purpose.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -457,16 +458,21 @@ workers_child_forked(const struct parser_worker_config *pc, struct parser *p,
 
 /*
  * The job counter page on WORKERS_PAGE_FD, when the pool passed one (it
- * did unless this worker was started by hand): mapped, and the descriptor
- * closed before the sandbox.
+ * did unless this worker was started by hand; a descriptor that is not a
+ * memfd sealed at its size is none of ours and is left alone): mapped,
+ * and the descriptor closed before the sandbox.
  */
 static void
 worker_page_map(void)
 {
 	struct stat st;
 	void *m;
+	int seals;
 
 	if (fstat(WORKERS_PAGE_FD, &st) == -1)
+		return;
+	seals = fcntl(WORKERS_PAGE_FD, F_GET_SEALS);
+	if (seals == -1 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
 		return;
 	if (S_ISREG(st.st_mode) && st.st_size >= WORKERS_PAGE_SIZE &&
 	    (m = mmap(NULL, WORKERS_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
