@@ -234,9 +234,9 @@ workers_settle(struct workers *w, int r)
 
 /*
  * One turn of the pool: hand out pending jobs (when gather, only once
- * WORKERS_GATHER are pending), send, wait up to the nearest deadline (block) or not
- * at all, and settle what the workers answered.  Returns the number of
- * jobs settled.
+ * WORKERS_GATHER are pending), send, wait up to the nearest deadline
+ * (block) or not at all, and settle what the workers answered.  Returns
+ * the number of jobs settled.
  */
 static size_t
 workers_turn(struct workers *w, gboolean block, gboolean gather)

@@ -37,9 +37,9 @@
  * from the last answer or the moment the pool saw the counter name a new
  * job (it looks at every turn, at least once a second), whichever is
  * later: each job gets at least that long, and a worker cannot extend it
- * past the jobs it was sent.  At least twice
- * WORKERS_REPLY_BATCH, so that a worker still has jobs to parse while a
- * batch of answers makes its round trip.
+ * past the jobs it was sent.  At least twice WORKERS_REPLY_BATCH, so
+ * that a worker still has jobs to parse while a batch of answers makes
+ * its round trip.
  */
 #define WORKERS_INFLIGHT	32
 

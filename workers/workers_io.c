@@ -2,13 +2,13 @@
 #include "workers/workers_int.h"
 #include "workers/workers_proto.h"
 
-G_STATIC_ASSERT(WORKERS_INFLIGHT >= 2 * WORKERS_REPLY_BATCH);
-
 #include <errno.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+
+G_STATIC_ASSERT(WORKERS_INFLIGHT >= 2 * WORKERS_REPLY_BATCH);
 
 static guint32
 get_be32(const guint8 *p)

@@ -324,11 +324,11 @@ static int
 worker_send_report(int fd, const struct report *r)
 {
 	GBytes *b = report_serialize(r);
+	struct iovec part = { (void *)(uintptr_t)g_bytes_get_data(b, NULL), g_bytes_get_size(b) };
 	int rc;
 
-	if (g_bytes_get_size(b) > WORKERS_MAX_REPORT)
+	if (part.iov_len > WORKERS_MAX_REPORT)
 		fatalx("parse-worker: report too large");
-	struct iovec part = { (void *)(uintptr_t)g_bytes_get_data(b, NULL), g_bytes_get_size(b) };
 	rc = worker_frame_v(fd, WORKERS_FRAME_REPORT, &part, 1, TRUE);
 	g_bytes_unref(b);
 	return rc;
