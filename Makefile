@@ -48,7 +48,7 @@ UNIT_OBJ     := $(BUILD)/obj/tests/unit/unit.o
 UNIT_MAIN    := $(BUILD)/obj/tests/unit/libunit_main.a
 
 .PHONY: all deps deps-test deps-bench check run stop clean fuzz bench-smtp bench-parse bench-store bench-lookup bench-scale includes
-all: includes $(BUILD)/rebound $(BUILD)/rebound-test $(UNIT_BIN)
+all: includes $(BUILD)/rebound $(BUILD)/rebound-all $(BUILD)/rebound-test $(UNIT_BIN)
 
 # The include roots: build/inc/LAYER/NAME -> NAME for every layer up to LAYER;
 # build/inc/tests sees every layer and tests/ (test code only).
@@ -82,7 +82,21 @@ $(BUILD)/librebound.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/rebound: $(BUILD)/obj/cli/main.o $(BUILD)/librebound.a
+# Two binaries (cli/commands.h): rebound-all runs every subcommand; rebound
+# runs "parse" itself and execs rebound-all for the others.  The front links
+# only what the parser needs: an object of it that reached for libpq,
+# libevent or OpenDKIM would fail this link.
+FRONT_PKGS := gmime-3.0 glib-2.0 json-glib-1.0 libseccomp libcrypto
+FRONT_LIBS := $(shell pkg-config --libs $(FRONT_PKGS) 2>/dev/null)
+
+$(BUILD)/obj/cli/cli_front.o: cli/cli.c | includes
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -DREBOUND_FRONT -I$(INC)/cli $(LAYER_CFLAGS_cli) -MMD -MP -c $< -o $@
+
+$(BUILD)/rebound: $(BUILD)/obj/cli/main.o $(BUILD)/obj/cli/cli_front.o $(BUILD)/librebound.a | $(BUILD)/rebound-all
+	$(CC) $(LDFLAGS) -o $@ $^ $(FRONT_LIBS) -lm
+
+$(BUILD)/rebound-all: $(BUILD)/obj/cli/main.o $(BUILD)/librebound.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
 
 # The daemon with the test hooks (tests/support/): only the tests use it.

@@ -1,7 +1,9 @@
 /*
- * cli.c - "rebound SUBCOMMAND ...": one table of subcommands, one binary.
+ * cli.c - "rebound SUBCOMMAND ...": one table of subcommands.
  */
+#include <errno.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <string.h>
 #include <glib.h>
 
@@ -19,36 +21,73 @@ struct command {
 	const char *help;
 };
 
+/*
+ * FULL(f): a subcommand the front binary does not carry.  "rebound" is built
+ * twice from this file: build/rebound (REBOUND_FRONT) holds the offline
+ * parser only, so that "xargs rebound parse" does not load and relocate
+ * libpq, libevent, OpenSSL's TLS and OpenDKIM with their two dozen
+ * dependencies for every process; it hands every other subcommand to
+ * rebound-all (cli_forward()), the binary with all of them.
+ */
+#ifdef REBOUND_FRONT
+#define FULL(f)	NULL
+#else
+#define FULL(f)	f
+#endif
+
 static const struct command commands[] = {
-	{ "config", cmd_config_check, "config [--man]", "validate FILE and print the effective settings" },
-	{ "migrate", cmd_migrate, "migrate [--status]", "apply pending sql/ migrations to [store] conninfo" },
-	{ "reprocess", cmd_reprocess, "reprocess --since DATE", "re-classify stored raw messages, update suppressions" },
-	{ "serve", cmd_serve, "serve [-n [--connect]]", "run the daemon in the foreground (-n: check config)" },
+	{ "config", FULL(cmd_config_check), "config [--man]", "validate FILE and print the effective settings" },
+	{ "migrate", FULL(cmd_migrate), "migrate [--status]", "apply pending sql/ migrations to [store] conninfo" },
+	{ "reprocess", FULL(cmd_reprocess), "reprocess --since DATE", "re-classify stored raw messages, update suppressions" },
+	{ "serve", FULL(cmd_serve), "serve [-n [--connect]]", "run the daemon in the foreground (-n: check config)" },
 	{ "parse", cmd_parse, "parse [--json] FILE...", "parse bounces/reports offline, one JSON line per recipient" },
 	{ "parse-worker", workers_child_main, "parse-worker [OPTIONS]", "internal: a parser worker process (started by serve)" },
-	{ "lookupd", cmd_lookupd, "lookupd", "serve only lookups: socketmap, policy, HTTP API" },
-	{ "check", cmd_check, "check ADDRESS", "exit 0 if ADDRESS is suppressed, 1 if not" },
-	{ "suppress", cmd_suppress, "suppress ADDRESS --reason TEXT", "add ADDRESS to the suppression list" },
-	{ "unsuppress", cmd_unsuppress, "unsuppress ADDRESS", "remove ADDRESS from the suppression list" },
-	{ "export", cmd_export, "export [--format csv|json]", "write the suppression list to stdout" },
-	{ "import", cmd_import, "import FILE.csv", "bulk-load a suppression list from CSV" },
-	{ "stats", cmd_stats, "stats [--since 7d] [--by DIM]", "event counts by day/class/reason/domain/campaign" },
-	{ "complaints", cmd_complaints, "complaints [--since 7d]", "list complaints (ARF reports)" },
-	{ "quarantine", cmd_quarantine, "quarantine [--since 30d] [--show ID]", "list quarantined messages, or print one raw" },
-	{ "sign", cmd_sign, "sign ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
-	{ "lookupd", cmd_lookupd, "lookupd -c FILE", "serve only lookups: socketmap, policy, HTTP API" },
-	{ "check", cmd_check, "check -c FILE ADDRESS", "exit 0 if ADDRESS is suppressed, 1 if not" },
-	{ "suppress", cmd_suppress, "suppress -c FILE ADDRESS --reason TEXT", "add ADDRESS to the suppression list" },
-	{ "unsuppress", cmd_unsuppress, "unsuppress -c FILE ADDRESS", "remove ADDRESS from the suppression list" },
-	{ "export", cmd_export, "export -c FILE [--format csv|json]", "write the suppression list to stdout" },
-	{ "import", cmd_import, "import -c FILE FILE.csv", "bulk-load a suppression list from CSV" },
-	{ "stats", cmd_stats, "stats -c FILE [--since 7d] [--by DIM] [--class LIST] [--interval hour|day]", "event counts by day/class/reason/domain/provider/campaign" },
-	{ "complaints", cmd_complaints, "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
-	{ "history", cmd_history, "history -c FILE ADDRESS", "state, events and audit trail of one address" },
-	{ "import-mail", cmd_import_mail, "import-mail -c FILE --mbox FILE | --maildir DIR", "backfill a bounce mailbox, dated from the reports" },
-	{ "quarantine", cmd_quarantine, "quarantine -c FILE [--since 30d] [--show ID]", "list quarantined messages, or print one raw" },
-	{ "sign", cmd_sign, "sign -c FILE ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
+	{ "lookupd", FULL(cmd_lookupd), "lookupd -c FILE", "serve only lookups: socketmap, policy, HTTP API" },
+	{ "check", FULL(cmd_check), "check -c FILE ADDRESS", "exit 0 if ADDRESS is suppressed, 1 if not" },
+	{ "suppress", FULL(cmd_suppress), "suppress -c FILE ADDRESS --reason TEXT", "add ADDRESS to the suppression list" },
+	{ "unsuppress", FULL(cmd_unsuppress), "unsuppress -c FILE ADDRESS", "remove ADDRESS from the suppression list" },
+	{ "export", FULL(cmd_export), "export -c FILE [--format csv|json]", "write the suppression list to stdout" },
+	{ "import", FULL(cmd_import), "import -c FILE FILE.csv", "bulk-load a suppression list from CSV" },
+	{ "stats", FULL(cmd_stats), "stats -c FILE [--since 7d] [--by DIM] [--class LIST] [--interval hour|day]", "event counts by day/class/reason/domain/provider/campaign" },
+	{ "complaints", FULL(cmd_complaints), "complaints -c FILE [--since 7d]", "list complaints (ARF reports)" },
+	{ "history", FULL(cmd_history), "history -c FILE ADDRESS", "state, events and audit trail of one address" },
+	{ "import-mail", FULL(cmd_import_mail), "import-mail -c FILE --mbox FILE | --maildir DIR", "backfill a bounce mailbox, dated from the reports" },
+	{ "quarantine", FULL(cmd_quarantine), "quarantine -c FILE [--since 30d] [--show ID]", "list quarantined messages, or print one raw" },
+	{ "sign", FULL(cmd_sign), "sign -c FILE ADDRESS [--domain D]", "print the signed return path for mail to ADDRESS" },
 };
+
+#ifdef REBOUND_FRONT
+/*
+ * Run argv in rebound-all: beside this binary (a build tree), or in
+ * ../lib/rebound from it (installed: PREFIX/sbin/rebound and
+ * PREFIX/lib/rebound/rebound-all).  argv[0] is kept, so the process still
+ * shows as "rebound SUBCOMMAND".  Returns only on failure.
+ */
+static int
+cli_forward(char **argv)
+{
+	static const char *const where[] = { CLI_FULL_NAME, "../lib/rebound/" CLI_FULL_NAME };
+	char *exe = g_file_read_link("/proc/self/exe", NULL);
+	char *dir = exe != NULL ? g_path_get_dirname(exe) : g_strdup(".");
+	char *path = NULL;
+	int saved = ENOENT;
+	size_t i;
+
+	for (i = 0; i < G_N_ELEMENTS(where); i++) {
+		g_free(path);
+		path = g_build_filename(dir, where[i], NULL);
+		execv(path, argv);
+		if (errno != ENOENT)
+			saved = errno;
+	}
+	fprintf(stderr, "rebound: cannot run \"%s\": %s/{%s,%s}: %s\n", argv[1], dir, where[0],
+	    where[1], g_strerror(saved));
+	g_free(path);
+	g_free(dir);
+	g_free(exe);
+	return 2;
+}
+#endif
 
 static void
 main_usage(FILE *fp)
@@ -87,6 +126,10 @@ cli_main(int argc, char **argv)
 
 			g_set_prgname(name);
 			g_free(name);
+#ifdef REBOUND_FRONT
+			if (commands[i].run == NULL)
+				return cli_forward(argv);
+#endif
 			return commands[i].run(argc - 1, argv + 1);
 		}
 	fprintf(stderr, "rebound: unknown subcommand \"%s\"\n", argv[1]);

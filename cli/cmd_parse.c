@@ -15,9 +15,12 @@
  * the outcome in the JSON; the next message is parsed as usual.
  * --no-fork parses in-process (benchmarks, debugging).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <glib.h>
 
 #include "cli/commands.h"
@@ -37,6 +40,14 @@
  */
 #define PARSE_BATCH		8192
 #define PARSE_BATCH_BYTES	(64u << 20)
+
+/*
+ * A plain file goes to its worker as an open descriptor, which the worker
+ * reads: this process then neither reads nor copies the message.  Past so
+ * many descriptors held (the queue waits on its head), files are read
+ * here as usual, within the default limit of 1024 open files.
+ */
+#define PARSE_MAX_FDS		256
 
 /* A message given to the pool, until its lines are printed. */
 struct parse_msg {
@@ -58,6 +69,7 @@ struct parse_ctx {
 	int format;			/* enum render_format */
 	GString *out, *err;		/* print_report() */
 	int failures;
+	int fds;			/* messages in queue given by descriptor */
 };
 
 /* Print what render_report() made of one message, in order. */
@@ -85,8 +97,11 @@ parse_msg_free(gpointer p)
 	struct parse_msg *m = p;
 
 	workers_job_clear(&m->job);
+	if (m->job.by_fd)
+		close(m->job.fd);
 	g_free(m->file);
-	g_bytes_unref(m->data);
+	if (m->data != NULL)
+		g_bytes_unref(m->data);
 	g_free(m);
 }
 
@@ -137,6 +152,8 @@ parse_drain(struct parse_ctx *c, gboolean all)
 			}
 			g_queue_pop_head(&c->queue);
 			c->queued -= m->job.len;
+			if (m->job.by_fd)
+				c->fds--;
 			parse_msg_free(m);
 		}
 		if (g_queue_is_empty(&c->queue) || (!all && c->queue.length < PARSE_BATCH &&
@@ -144,6 +161,40 @@ parse_drain(struct parse_ctx *c, gboolean all)
 			return;
 		workers_step(c->pool);
 	}
+}
+
+/* A new message for the pool, its data or descriptor not set yet; NULL if the pool cannot start. */
+static struct parse_msg *
+parse_msg_new(struct parse_ctx *c, const char *file, long index)
+{
+	struct parse_msg *m;
+
+	if (parse_ready(c) == -1)
+		return NULL;
+	m = g_new0(struct parse_msg, 1);
+	m->file = g_strdup(file);
+	m->index = index;
+	return m;
+}
+
+/* Queue m and give it to the pool. */
+static void
+parse_submit(struct parse_ctx *c, struct parse_msg *m)
+{
+	m->job.envelope_rcpt = c->envelope_rcpt;
+	m->job.render = c->format;
+	m->job.file = m->file;
+	m->job.index = m->index;
+	m->job.status = WORKERS_ERROR;
+	g_queue_push_tail(&c->queue, m);
+	c->queued += m->job.len;
+	if (c->max_attempts < 1)
+		m->job.settled = TRUE;	/* never tried: reported as the daemon would */
+	else {
+		m->attempts = 1;
+		workers_submit(c->pool, &m->job);
+	}
+	parse_drain(c, FALSE);
 }
 
 static void
@@ -159,29 +210,42 @@ parse_one(struct parse_ctx *c, const char *file, long index, GBytes *whole, cons
 		report_free(r);
 		return;
 	}
-	if (parse_ready(c) == -1)
+	if ((m = parse_msg_new(c, file, index)) == NULL)
 		return;
-	m = g_new0(struct parse_msg, 1);
-	m->file = g_strdup(file);
-	m->index = index;
 	/* A reference, not a copy: an mbox is held once. */
 	m->data = g_bytes_new_from_bytes(whole, (gsize)(data - (const char *)g_bytes_get_data(whole,
 	    NULL)), len);
 	m->job.data = g_bytes_get_data(m->data, &m->job.len);
-	m->job.envelope_rcpt = c->envelope_rcpt;
-	m->job.render = c->format;
-	m->job.file = m->file;
-	m->job.index = m->index;
-	m->job.status = WORKERS_ERROR;
-	g_queue_push_tail(&c->queue, m);
-	c->queued += len;
-	if (c->max_attempts < 1)
-		m->job.settled = TRUE;	/* never tried: reported as the daemon would */
-	else {
-		m->attempts = 1;
-		workers_submit(c->pool, &m->job);
+	parse_submit(c, m);
+}
+
+/*
+ * A plain file for the pool, by descriptor: 1 given, 0 not (no pool, too
+ * many held, not a regular file, any error: the caller reads it instead,
+ * and reports what failed as usual).
+ */
+static int
+parse_file_fd(struct parse_ctx *c, const char *file)
+{
+	struct parse_msg *m;
+	struct stat st;
+	int fd;
+
+	if (c->pool == NULL || c->fds >= PARSE_MAX_FDS || strcmp(file, "-") == 0)
+		return 0;
+	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (guint64)st.st_size > G_MAXUINT32 ||
+	    (m = parse_msg_new(c, file, -1)) == NULL) {
+		close(fd);
+		return 0;
 	}
-	parse_drain(c, FALSE);
+	m->job.by_fd = TRUE;
+	m->job.fd = fd;
+	m->job.len = (size_t)st.st_size;
+	c->fds++;
+	parse_submit(c, m);
+	return 1;
 }
 
 static char *
@@ -235,8 +299,12 @@ parse_path(struct parse_ctx *c, const char *file, int mode)
 {
 	GError *gerr = NULL;
 	gsize len;
-	char *data = read_input(file, &len, &gerr);
+	char *data;
 	GBytes *whole;
+
+	if (mode != 'm' && parse_file_fd(c, file))
+		return 0;
+	data = read_input(file, &len, &gerr);
 
 	if (data == NULL) {
 		/* A pool that cannot start is the one error to report, as it was

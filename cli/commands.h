@@ -1,9 +1,11 @@
 /*
- * commands.h - the subcommands of the one "rebound" binary.
+ * commands.h - the subcommands of "rebound".
  *
  * Each takes the arguments after its own name (argv[0] is the subcommand
  * name) and returns the process exit status.  Each is defined in a file
- * of cli/ named after it; cli.c lists them in one table.
+ * of cli/ named after it; cli.c lists them in one table.  Two binaries are
+ * built from it: rebound, which runs "parse" (and its workers) itself and
+ * execs CLI_FULL_NAME for the others, and CLI_FULL_NAME, which runs all.
  */
 #ifndef REBOUND_COMMANDS_H
 #define REBOUND_COMMANDS_H
@@ -25,6 +27,8 @@ int cmd_history(int argc, char **argv);
 int cmd_import_mail(int argc, char **argv);
 int cmd_quarantine(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
+
+#define CLI_FULL_NAME	"rebound-all"
 
 /* The table of subcommands: dispatches argv[1]; returns the exit status. */
 int cli_main(int argc, char **argv);

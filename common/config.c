@@ -324,7 +324,8 @@ config_check(struct config *cfg, const char **section, const char **key)
 /*
  * A file shipped with Rebound, found from the running binary so that the
  * build tree and every PREFIX work: <bindir>/../share/rebound/NAME
- * (installed), else conf/NAME in the nearest of the three directories above
+ * (installed: PREFIX/sbin/rebound; PREFIX/lib/rebound/rebound-all looks in
+ * <bindir>/../../share/rebound), else conf/NAME in the nearest of the three directories above
  * <bindir> (build/, build/san/ or build/san/tests/ of a source tree), else
  * /usr/share/rebound/NAME, which is also the answer when none exists (so
  * that the error names the packaged location).
@@ -337,7 +338,9 @@ config_shipped_file(const char *name)
 	char *found = NULL, *f;
 
 	if (dir != NULL) {
-		f = g_build_filename(dir, "..", "share", "rebound", name, NULL);
+		gboolean libexec = g_str_has_suffix(dir, "/lib/rebound");
+
+		f = g_build_filename(dir, libexec ? "../.." : "..", "share", "rebound", name, NULL);
 		if (g_file_test(f, G_FILE_TEST_IS_REGULAR))
 			found = g_canonicalize_filename(f, NULL);
 		g_free(f);

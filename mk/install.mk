@@ -2,7 +2,8 @@
 # Included by the Makefile.
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]   FHS layout:
-#     $(PREFIX)/sbin/rebound, $(PREFIX)/share/rebound/{rules.conf,sql/,postfix/},
+#     $(PREFIX)/sbin/rebound, $(PREFIX)/lib/rebound/rebound-all (the subcommands
+#     but "parse", which rebound execs), $(PREFIX)/share/rebound/{rules.conf,sql/,postfix/},
 #     $(PREFIX)/share/man/man{5,8}, /etc/rebound/rebound.conf (kept if present),
 #     /lib/systemd/system/rebound{,-lookupd}.service, /var/lib/rebound/spool.
 #   make deb        build/deb/rebound_VERSION_ARCH.deb with debhelper, then lintian.
@@ -12,6 +13,8 @@
 PREFIX        ?= /usr/local
 DESTDIR       ?=
 SBINDIR       ?= $(PREFIX)/sbin
+# Where rebound finds rebound-all: ../lib/rebound from SBINDIR (cli/cli.c).
+LIBEXECDIR    := $(dir $(SBINDIR))lib/rebound
 DATADIR       ?= $(PREFIX)/share/rebound
 MANDIR        ?= $(PREFIX)/share/man
 SYSCONFDIR    ?= /etc
@@ -34,11 +37,12 @@ $(BUILD)/man/rebound.conf.5: $(BUILD)/rebound
 	@mkdir -p $(dir $@)
 	$(BUILD)/rebound config --man > $@.tmp && mv $@.tmp $@
 
-install: $(BUILD)/rebound man
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/postfix \
+install: $(BUILD)/rebound $(BUILD)/rebound-all man
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(DATADIR)/sql $(DESTDIR)$(DATADIR)/postfix \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/rebound \
 	    $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(BUILD)/rebound $(DESTDIR)$(SBINDIR)/rebound
+	install -m 0755 $(BUILD)/rebound-all $(DESTDIR)$(LIBEXECDIR)/rebound-all
 	install -m 0644 conf/rules.conf $(DESTDIR)$(DATADIR)/rules.conf
 	install -m 0644 sql/*.sql $(DESTDIR)$(DATADIR)/sql/
 	install -m 0644 conf/postfix/main.cf $(DESTDIR)$(DATADIR)/postfix/main.cf

@@ -74,6 +74,12 @@ enum workers_status {
 struct workers_job {
 	const char *data;		/* in: the raw message, borrowed */
 	size_t len;
+	/* in: by_fd: the message is instead the regular file open on fd, len
+	 * bytes from its start, which the worker reads itself (the descriptor
+	 * crosses the socket): the caller keeps fd open until the job settles */
+	gboolean by_fd;
+	int fd;
+	gboolean fd_sent;		/* the pool's: fd given to the worker of this attempt */
 	const char *envelope_rcpt;	/* in: for VERP, or NULL */
 	/* in: 0 for a report; or an enum render_format (workers/render.h):
 	 * the lines "rebound parse" prints for file and index, rendered by the

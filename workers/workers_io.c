@@ -40,7 +40,7 @@ worker_request(const struct workers_job *job, guint8 *hdr, struct iovec *iov)
 		rcpt_len = 0;	/* not an address we could have accepted */
 	if (file_len > WORKERS_MAX_FILE)
 		file_len = WORKERS_MAX_FILE;
-	memcpy(hdr, WORKERS_MAGIC, 4);
+	memcpy(hdr, job->by_fd ? WORKERS_MAGIC_FD : WORKERS_MAGIC, 4);
 	put_be32(hdr + 4, (guint32)rcpt_len);
 	put_be32(hdr + 8, (guint32)(dl >> 32));
 	put_be32(hdr + 12, (guint32)dl);
@@ -55,8 +55,8 @@ worker_request(const struct workers_job *job, guint8 *hdr, struct iovec *iov)
 	iov[2].iov_base = (char *)(uintptr_t)job->file;
 	iov[2].iov_len = file_len;
 	iov[3].iov_base = (char *)(uintptr_t)job->data;
-	iov[3].iov_len = job->len;
-	return WORKERS_REQ_HDR + rcpt_len + file_len + job->len;
+	iov[3].iov_len = job->by_fd ? 0 : job->len;
+	return WORKERS_REQ_HDR + rcpt_len + file_len + iov[3].iov_len;
 }
 
 /* An answer came, or the first job was queued: the next job's clock starts. */
@@ -70,6 +70,7 @@ worker_head_started(struct workers *w, struct worker *k)
 void
 worker_queue(struct workers *w, struct worker *k, struct workers_job *job)
 {
+	job->fd_sent = FALSE;
 	k->inflight[k->ninflight++] = job;
 	if (k->ninflight == 1)
 		worker_head_started(w, k);
@@ -86,8 +87,13 @@ worker_send(struct worker *k)
 		guint8 hdr[WORKERS_INFLIGHT][WORKERS_REQ_HDR];
 		struct iovec iov[WORKERS_INFLIGHT * 4];
 		size_t total[WORKERS_INFLIGHT], skip = k->sent, r;
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(int) * WORKERS_INFLIGHT)];
+		} ctl;
+		struct workers_job *passing[WORKERS_INFLIGHT];
 		struct msghdr mh;
-		int j, n = 0;
+		int j, n = 0, nfd = 0;
 		ssize_t rc;
 
 		for (j = k->nsent; j < k->ninflight; j++) {
@@ -95,6 +101,8 @@ worker_send(struct worker *k)
 			int p;
 
 			total[j] = worker_request(k->inflight[j], hdr[j], part);
+			if (k->inflight[j]->by_fd && !k->inflight[j]->fd_sent)
+				passing[nfd++] = k->inflight[j];
 			for (p = 0; p < 4; p++) {
 				if (skip >= part[p].iov_len) {
 					skip -= part[p].iov_len;
@@ -108,6 +116,19 @@ worker_send(struct worker *k)
 		memset(&mh, 0, sizeof(mh));
 		mh.msg_iov = iov;
 		mh.msg_iovlen = (size_t)n;
+		if (nfd > 0) {
+			struct cmsghdr *cm;
+
+			memset(&ctl, 0, sizeof(ctl));
+			mh.msg_control = ctl.buf;
+			mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfd);
+			cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfd);
+			for (j = 0; j < nfd; j++)
+				memcpy(CMSG_DATA(cm) + sizeof(int) * (size_t)j, &passing[j]->fd, sizeof(int));
+		}
 		rc = sendmsg(k->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (rc == -1 && errno == EINTR)
 			continue;
@@ -115,6 +136,9 @@ worker_send(struct worker *k)
 			return 0;
 		if (rc <= 0)
 			return -1;
+		/* The descriptors went with the first byte, whatever the count. */
+		for (j = 0; j < nfd; j++)
+			passing[j]->fd_sent = TRUE;
 		for (r = (size_t)rc; r > 0 && k->nsent < k->ninflight; ) {
 			size_t left = total[k->nsent] - k->sent;
 

@@ -204,9 +204,88 @@ static struct {
 } worker_in;
 
 /*
+ * Descriptors received with the requests ("RBJF"), oldest first: at most
+ * WORKERS_INFLIGHT are ever outstanding, so more is a broken pool.
+ */
+#define WORKER_FDS_MAX	64
+static struct {
+	int fd[WORKER_FDS_MAX];
+	int head, count;
+} worker_fds;
+
+/* recv() with flags that keeps the descriptors that came with the bytes. */
+static ssize_t
+worker_recv(int fd, void *buf, size_t len, int flags)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(sizeof(int) * WORKER_FDS_MAX)];
+	} ctl;
+	struct iovec iov = { buf, len };
+	struct msghdr mh;
+	struct cmsghdr *cm;
+	ssize_t r;
+
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = ctl.buf;
+	mh.msg_controllen = sizeof(ctl.buf);
+	if ((r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags)) <= 0)
+		return r;
+	if (mh.msg_flags & MSG_CTRUNC)
+		fatalx("parse-worker: too many descriptors");
+	for (cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+		size_t i, n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < n; i++) {
+			if (worker_fds.count == WORKER_FDS_MAX)
+				fatalx("parse-worker: too many descriptors");
+			memcpy(&worker_fds.fd[(worker_fds.head + worker_fds.count++) % WORKER_FDS_MAX],
+			    CMSG_DATA(cm) + sizeof(int) * i, sizeof(int));
+		}
+	}
+	return r;
+}
+
+/*
+ * The message of an "RBJF" request: up to len bytes from the start of the
+ * next descriptor (fewer if the file shrank since the pool looked at it).
+ * Returns the length read.
+ */
+static guint64
+worker_read_file(char *data, guint64 len)
+{
+	guint64 got = 0;
+	int fd;
+
+	if (worker_fds.count == 0)
+		fatalx("parse-worker: request without its file");
+	fd = worker_fds.fd[worker_fds.head];
+	worker_fds.head = (worker_fds.head + 1) % WORKER_FDS_MAX;
+	worker_fds.count--;
+	while (got < len) {
+		ssize_t r = pread(fd, data + got, (size_t)MIN(len - got, (guint64)1 << 30), (off_t)got);
+
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			fatal("parse-worker: read the message");
+		if (r == 0)
+			break;
+		got += (guint64)r;
+	}
+	close(fd);
+	return got;
+}
+
+/*
  * Read what is there into buf (up to cap): replies still buffered are
  * sent first if the read would block, as the pool may be waiting for
- * them before it sends more.  As read(2).
+ * them before it sends more.  As recv(2).
  */
 static ssize_t
 worker_read_some(int fd, void *buf, size_t cap)
@@ -214,7 +293,7 @@ worker_read_some(int fd, void *buf, size_t cap)
 	ssize_t r;
 
 	if (worker_out.len > 0) {
-		r = recv(fd, buf, cap, MSG_DONTWAIT);
+		r = worker_recv(fd, buf, cap, MSG_DONTWAIT);
 		if (r > 0)
 			return r;
 		if (worker_flush(fd) == -1)
@@ -223,7 +302,7 @@ worker_read_some(int fd, void *buf, size_t cap)
 		    errno != EINTR))
 			return r;
 	}
-	return read(fd, buf, cap);
+	return worker_recv(fd, buf, cap, 0);
 }
 
 /* 1 read, 0 end of input before the first byte, -1 error or short. */
@@ -399,7 +478,7 @@ worker_serve(int fd, struct parser *p, long cpu_seconds)
 
 		if ((rc = worker_read_all(fd, h, sizeof(h))) == 0)
 			break;		/* the pool closed us: done */
-		if (rc == -1 || memcmp(h, WORKERS_MAGIC, 4) != 0)
+		if (rc == -1 || (memcmp(h, WORKERS_MAGIC, 4) != 0 && memcmp(h, WORKERS_MAGIC_FD, 4) != 0))
 			fatalx("parse-worker: bad request");
 		rcpt_len = (guint32)h[4] << 24 | (guint32)h[5] << 16 | (guint32)h[6] << 8 | h[7];
 		data_len = (guint64)h[8] << 56 | (guint64)h[9] << 48 | (guint64)h[10] << 40 |
@@ -418,8 +497,11 @@ worker_serve(int fd, struct parser *p, long cpu_seconds)
 		file = g_malloc(file_len + 1);
 		data = g_malloc(data_len + 1);
 		if (worker_read_all(fd, rcpt, rcpt_len) != 1 ||
-		    worker_read_all(fd, file, file_len) != 1 ||
-		    worker_read_all(fd, data, data_len) != 1)
+		    worker_read_all(fd, file, file_len) != 1)
+			fatalx("parse-worker: short request");
+		if (memcmp(h, WORKERS_MAGIC_FD, 4) == 0)
+			data_len = worker_read_file(data, data_len);
+		else if (worker_read_all(fd, data, data_len) != 1)
 			fatalx("parse-worker: short request");
 		rcpt[rcpt_len] = '\0';
 		file[file_len] = '\0';

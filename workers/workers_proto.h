@@ -7,7 +7,13 @@
  *   magic "RBJ2", u32 rcpt_len, u64 data_len, u32 file_len,
  *   u32 render (0, or an enum render_format), i64 index (big-endian)
  * then rcpt_len bytes of envelope recipient, file_len bytes of file name
- * and data_len bytes of message.
+ * and data_len bytes of message.  With magic "RBJF" the message is not
+ * sent: it is the file whose descriptor came with the request (SCM_RIGHTS,
+ * attached to the sendmsg() that carries the request's first byte or an
+ * earlier one, so descriptors arrive in request order, never after their
+ * header); the worker reads data_len bytes of it from offset 0 (the
+ * descriptor's offset is shared with the pool, which may send it again to
+ * another worker) and closes it.
  * Worker -> parent: frames of an 8-byte header
  *   u8 type, 3 zero bytes, u32 len (big-endian)
  * then len bytes.  Types: 'H' hello (parser loaded, len 0), 'E' start-up
@@ -41,6 +47,7 @@
 #define WORKERS_PAGE_FD		4
 #define WORKERS_PAGE_SIZE	4096
 #define WORKERS_MAGIC		"RBJ2"
+#define WORKERS_MAGIC_FD	"RBJF"
 #define WORKERS_REQ_HDR		32
 #define WORKERS_FRAME_HDR	8
 #define WORKERS_MAX_RCPT	4096

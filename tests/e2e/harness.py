@@ -275,8 +275,12 @@ class Daemon:
             argv.append("--allow-root")
         if os.environ.get("VALGRIND") == "1":
             # Parser workers are exec'd natively (no --trace-children): the
-            # daemon itself is what is checked.  Its errors and definite leaks
-            # make it exit 99, which stop() turns into a failure.
+            # daemon itself is what is checked, so it is started as
+            # rebound-all, not through rebound's exec of it, which valgrind
+            # would not follow.  Its errors and definite leaks make it exit
+            # 99, which stop() turns into a failure.
+            if exe is None:
+                argv[0] = REBOUND + "-all"
             argv = ["valgrind", "--error-exitcode=99", "--leak-check=full",
                     "--errors-for-leak-kinds=definite", "--show-leak-kinds=definite",
                     "--suppressions=" + os.path.join(ROOT, "tests", "valgrind.supp"),

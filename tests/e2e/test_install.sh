@@ -125,7 +125,7 @@ else
 	nok "make install: $(tail -5 "$t/install.log")"
 fi
 missing=""
-for f in usr/sbin/rebound etc/rebound/rebound.conf usr/share/rebound/rules.conf \
+for f in usr/sbin/rebound usr/lib/rebound/rebound-all etc/rebound/rebound.conf usr/share/rebound/rules.conf \
 	usr/share/rebound/sql/001_init.sql usr/share/rebound/postfix/main.cf \
 	usr/share/man/man8/rebound.8 usr/share/man/man5/rebound.conf.5 \
 	lib/systemd/system/rebound.service lib/systemd/system/rebound-lookupd.service; do
@@ -136,6 +136,9 @@ printf '[spool]\ndir = %s\n' "$t/spool" > "$t/root/etc/rebound/rebound.conf.test
 out=$(cd / && "$t/root/usr/sbin/rebound" serve -n -c "$t/root/etc/rebound/rebound.conf.test" 2>&1)
 check "the installed binary uses the installed rules.conf" \
 	sh -c "printf '%s\n' \"\$1\" | grep -q '^rules = $t/root/usr/share/rebound/rules.conf$'" _ "$out"
+check "the installed rebound parses with the installed rules.conf" \
+	sh -c "cd / && '$t/root/usr/sbin/rebound' parse --json -c '$t/root/etc/rebound/rebound.conf.test' \
+	    '$PWD/tests/fixtures/parsers/dsn-two-rcpts.eml' 2>&1 | grep -q '\"reason\":\"userunknown\"'"
 echo "# kept" >> "$t/root/etc/rebound/rebound.conf"
 make -s --no-print-directory install DESTDIR="$t/root" PREFIX=/usr $san >"$t/install.log" 2>&1
 check "make install again keeps an existing rebound.conf" grep -q '^# kept$' "$t/root/etc/rebound/rebound.conf"

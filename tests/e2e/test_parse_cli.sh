@@ -68,6 +68,16 @@ assert rows[0]["kind"] == "none", rows[0]
 assert rows[0]["outcome"] == "quarantined: crash signal=6 (SIGABRT) after 3 attempts", rows[0]
 assert rows[1]["kind"] == "arf" and rows[1]["outcome"] == "ok", rows[1]
 ' && ok "crash: retried, kind none with outcome, next file parsed" || nok "crash line"
+# Files go to the workers as open descriptors: the ones queued behind a
+# worker that died are sent again, with their descriptors, to its
+# replacement, and read whole from the start there.
+set -- $(ls $F/*.eml | head -12)
+want=$($T parse --json "$@" 2>/dev/null)
+got=$(REBOUND_TEST_HOOKS=1 $T parse --json tests/fixtures/workers/hook-abort.eml "$@" \
+    tests/fixtures/workers/hook-abort.eml "$@" 2>/dev/null)
+[ -n "$want" ] && [ "$got" = "$(printf '%s\n%s' "$want" "$want")" ] &&
+    ok "files behind a crashed worker: re-sent, parsed whole, in order" ||
+    nok "files behind a crashed worker"
 printf '[parser]\nmax_attempts = 1\n' > /tmp/rb-parse-conf.$$
 # GMime's abort follows an over-read, so now and then it parses the file
 # instead ("parser failed"): the crash must show within a few tries.
@@ -138,6 +148,17 @@ rc=$?
 [ $rc -eq 1 ] && [ -z "$out" ] && ! grep -q "x.eml" /tmp/rb-parse-err.$$ &&
     [ "$(grep -c '^rebound: parser worker: /nonexistent/rules.conf' /tmp/rb-parse-err.$$)" -eq 1 ] &&
     ok "bad rules: one error, exit 1, no output" || nok "bad rules: rc=$rc $(cat /tmp/rb-parse-err.$$)"
-nm "$B" 2>/dev/null | grep -qi test_hook && nok "no test_hook symbol in build/rebound" || ok "no test_hook symbol in build/rebound"
+nm "$B" "$B-all" 2>/dev/null | grep -qi test_hook && nok "no test_hook symbol in build/rebound{,-all}" ||
+    ok "no test_hook symbol in build/rebound{,-all}"
+# The front binary parses without the store's libraries, and hands the
+# other subcommands to rebound-all beside it (or says where it looked).
+readelf -d "$B" | grep -q 'NEEDED.*libpq' && nok "rebound parse does not load libpq" ||
+    ok "rebound parse does not load libpq"
+mkdir -p /tmp/rb-front.$$
+cp "$B" /tmp/rb-front.$$/rebound
+out=$(/tmp/rb-front.$$/rebound serve -n 2>&1); rc=$?
+[ $rc -eq 2 ] && printf '%s\n' "$out" | grep -q '^rebound: cannot run "serve": /tmp/rb-front.'$$'/{rebound-all,../lib/rebound/rebound-all}: No such file' &&
+    ok "without rebound-all: exit 2, says where it looked" || nok "without rebound-all: rc=$rc $out"
+rm -rf /tmp/rb-front.$$
 rm -f /tmp/rb-parse-err.$$ /tmp/rb-mbox.$$
 echo "1..$n"
