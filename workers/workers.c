@@ -98,32 +98,20 @@ workers_note_spawned(void)
 }
 
 /*
- * Jobs given one at a time are handed out WORKERS_GATHER at a time while
- * every worker has WORKERS_HUNGRY or more queued: one send and one
- * wake-up of the worker for several requests.
+ * Jobs given one at a time are handed out WORKERS_GATHER at a time: one
+ * send, one wake-up of a worker and one batch of answers for several
+ * messages.  A caller that gives jobs one at a time is the slower side
+ * (it reads them): a worker that waits for a gather loses nothing, while
+ * one fed each job as it comes would wake up, and answer, once per
+ * message.  workers_step() hands out whatever is pending.
  */
 #define WORKERS_GATHER		(WORKERS_INFLIGHT / 2)
-#define WORKERS_HUNGRY		2
-
-/* A worker with too little queued to wait for more jobs to gather. */
-static gboolean
-workers_hungry(const struct workers *w)
-{
-	int j;
-
-	if (g_queue_get_length((GQueue *)&w->pending) >= WORKERS_GATHER)
-		return TRUE;
-	for (j = 0; j < w->nworkers; j++)
-		if (w->w[j].ninflight < WORKERS_HUNGRY)
-			return TRUE;
-	return FALSE;
-}
 
 /*
  * Hand pending jobs out one per worker per round, so that a small batch
  * is spread over the pool, starting any worker that is missing; when
- * gather, only once workers_hungry().  Returns the jobs settled (those no
- * worker could be started for).
+ * gather, only when WORKERS_GATHER or more are pending.  Returns the jobs
+ * settled (those no worker could be started for).
  */
 static size_t
 workers_hand_out(struct workers *w, gboolean gather)
@@ -132,8 +120,9 @@ workers_hand_out(struct workers *w, gboolean gather)
 	size_t done = 0;
 	int j, depth;
 
-	for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(pending) &&
-	    (!gather || workers_hungry(w)); depth++)
+	if (gather && g_queue_get_length(pending) < WORKERS_GATHER)
+		return 0;
+	for (depth = 0; depth < WORKERS_INFLIGHT && !g_queue_is_empty(pending); depth++)
 		for (j = 0; j < w->nworkers && !g_queue_is_empty(pending); j++) {
 			struct worker *k = &w->w[j];
 			char *err = NULL;
@@ -178,6 +167,7 @@ workers_arm(struct workers *w, gint64 now, gint64 *first, int *busy)
 {
 	struct pollfd *pfd = w->pfd;
 	size_t done = 0;
+	guint64 started;
 	int j;
 
 	for (j = 0; j < w->nworkers; j++) {
@@ -188,8 +178,17 @@ workers_arm(struct workers *w, gint64 now, gint64 *first, int *busy)
 		pfd[j].revents = 0;
 		if (k->ninflight == 0)
 			continue;
-		if (now >= k->deadline) {
-			done += (size_t)worker_fail(w, k, TRUE, NULL);
+		/* Read once: the worker may change it at any time.  A job seen
+		 * started for the first time gets its own time from now on (a
+		 * turn comes at least once a second while jobs are out). */
+		started = k->page != NULL ? *k->page : 0;
+		if (started > k->seen && started > k->jobs_done &&
+		    started - k->jobs_done <= (guint64)k->nsent) {
+			k->seen = started;
+			k->deadline = now + w->wall_us;
+		} else if (now >= k->deadline) {
+			done += (size_t)worker_fail_at(w, k, TRUE, NULL,
+			    (gint64)MIN(started, (guint64)G_MAXINT64));
 			continue;
 		}
 		pfd[j].fd = k->fd;
@@ -235,9 +234,9 @@ workers_settle(struct workers *w, int r)
 
 /*
  * One turn of the pool: hand out pending jobs (when gather, only once
- * workers_hungry()), send, wait up to the nearest deadline (block) or not
- * at all, and settle what the workers answered.  Returns the number of
- * jobs settled.
+ * WORKERS_GATHER are pending), send, wait up to the nearest deadline
+ * (block) or not at all, and settle what the workers answered.  Returns
+ * the number of jobs settled.
  */
 static size_t
 workers_turn(struct workers *w, gboolean block, gboolean gather)
@@ -270,7 +269,11 @@ workers_submit(struct workers *w, struct workers_job *job)
 	job->settled = FALSE;
 	g_queue_push_tail(&w->pending, job);
 	w->unsettled++;
-	w->unsettled -= workers_turn(w, FALSE, TRUE);
+	/* Answers are collected when a gather goes out: the workers answer in
+	 * batches, and one look at their sockets per message would mostly
+	 * find nothing. */
+	if (g_queue_get_length(&w->pending) % WORKERS_GATHER == 0)
+		w->unsettled -= workers_turn(w, FALSE, TRUE);
 }
 
 size_t

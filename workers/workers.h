@@ -9,10 +9,16 @@
  * each report back over a socket (length-prefixed report_serialize()
  * bytes, which the parent validates with report_deserialize()).  A parent
  * wall-clock timeout backs up the CPU limit.  Each worker has several jobs
- * in flight (requests written back to back, answered in order), so the
- * round trip per message overlaps with parsing.  A worker that dies, times
- * out or sends garbage is killed, reaped and replaced; only the job it was
- * parsing fails, the ones queued behind it are handed out again.
+ * in flight (requests written back to back, answered in order and in
+ * batches), so that neither the worker nor the pool wakes up once per
+ * message.  A worker that dies, times out or sends garbage is killed,
+ * reaped and replaced; only the job it was parsing fails (named by a job
+ * counter the worker keeps in a page shared with the pool, believed only
+ * within the jobs it was sent, so a worker taken over can at worst get
+ * one of its own jobs charged), and every other job it had is handed out
+ * again, those it parsed without its answers getting out included.  The
+ * wall-clock timeout of a job runs from the later of its worker's last
+ * answer and the moment the pool saw, from the counter, that it started.
  * Workers are warm: re-exec'd only after a failure or every
  * WORKERS_RECYCLE_JOBS jobs (8 times that in a pool of
  * workers_new_forked(), whose first workers are forked without an exec).  "rebound parse" asks for the lines it prints
@@ -138,9 +144,10 @@ int workers_parse(struct workers *w, struct workers_job *jobs, size_t n);
 /*
  * The same one job at a time, for a caller that reads its messages while
  * the workers parse the ones before: workers_submit() queues job (which
- * must stay put until settled), hands out what it can and settles what
- * has been answered, without waiting; workers_step() waits for the
- * workers once and returns the number of jobs given not settled yet.  A
+ * must stay put until settled), and, once a few jobs have gathered,
+ * hands them out and settles what has been answered, without waiting;
+ * workers_step() hands out every job given, waits for the workers once
+ * and returns the number of jobs given not settled yet.  A
  * job is done when job->settled; jobs settle in any order.  Not to be
  * mixed with a workers_parse() call on the same pool while jobs are
  * unsettled.

@@ -25,13 +25,23 @@
 
 /*
  * A worker takes up to WORKERS_INFLIGHT jobs at a time: requests are
- * written back to back and it answers them in order, so a report, the
- * next request and the parse overlap instead of costing a round trip and
- * two context switches per message.  The oldest job in flight is the one
- * being parsed: the timeout runs for it alone, and when the worker dies it
- * alone is charged; the others go back to the queue untouched.
+ * written back to back and it answers them in order, in batches
+ * (workers_proto.h), so that neither side wakes up once per message.
+ * Which job it is parsing is known from its job counter, not from the
+ * answers received: when it dies or times out, the job its counter names
+ * is charged, and every other job in flight goes back to the queue
+ * untouched (those it parsed without its answers getting out are parsed
+ * again).  A counter outside the jobs sent and not answered is not
+ * believed: the oldest job is charged, so that a worker that lies can
+ * only get a job of its own wrongly charged.  The wall-clock timeout runs
+ * from the last answer or the moment the pool saw the counter name a new
+ * job (it looks at every turn, at least once a second), whichever is
+ * later: each job gets at least that long, and a worker cannot extend it
+ * past the jobs it was sent.  At least twice WORKERS_REPLY_BATCH, so
+ * that a worker still has jobs to parse while a batch of answers makes
+ * its round trip.
  */
-#define WORKERS_INFLIGHT	8
+#define WORKERS_INFLIGHT	32
 
 struct worker {
 	int slot;
@@ -43,7 +53,9 @@ struct worker {
 	int ninflight;
 	int nsent;			/* of those, fully sent */
 	size_t sent;			/* bytes of inflight[nsent]'s request sent */
-	gint64 deadline;		/* for inflight[0], monotonic us */
+	gint64 deadline;		/* of the job being parsed, monotonic us */
+	volatile guint64 *page;		/* its job counter, mapped read-only */
+	guint64 seen;			/* the counter when the deadline last moved */
 	GByteArray *in;			/* frames received, not yet consumed */
 	char *note;			/* last 'N' frame */
 	char *error;			/* 'E' frame */
@@ -79,7 +91,10 @@ void workers_note_spawned(void);
 void worker_reset(struct worker *k);
 int worker_spawn(struct workers *w, struct worker *k, gboolean first, char **err);
 int worker_reap(struct worker *k);
+int worker_current(const struct worker *k, guint64 started);
 int worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol);
+int worker_fail_at(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol,
+    gint64 started);
 void worker_maybe_recycle(struct workers *w, struct worker *k);
 
 /* workers_io.c */

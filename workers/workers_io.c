@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+G_STATIC_ASSERT(WORKERS_INFLIGHT >= 2 * WORKERS_REPLY_BATCH);
+
 static guint32
 get_be32(const guint8 *p)
 {
@@ -57,7 +59,7 @@ worker_request(const struct workers_job *job, guint8 *hdr, struct iovec *iov)
 	return WORKERS_REQ_HDR + rcpt_len + file_len + iov[3].iov_len;
 }
 
-/* The job now being parsed (inflight[0]) starts its clock. */
+/* An answer came, or the first job was queued: the next job's clock starts. */
 static void
 worker_head_started(struct workers *w, struct worker *k)
 {

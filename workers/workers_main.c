@@ -1,10 +1,12 @@
 /*
  * workers_main.c - "rebound parse-worker": one parser worker process.
  *
- * Started only by the pool (workers.c) with its socket on fd 3; reads jobs,
- * parses each with parser_parse() under a fresh CPU limit and answers with
- * the serialised report, or for "rebound parse" with the lines it prints
- * (render.h; framing in workers_proto.h).  It exits on EOF.
+ * Started only by the pool (workers.c) with its socket on fd 3 and its job
+ * counter page on fd 4; reads jobs, counts each in the page, parses it
+ * with parser_parse() under a fresh CPU limit and answers with the
+ * serialised report, or for "rebound parse" with the lines it prints
+ * (render.h); answers go out in batches (framing and batching in
+ * workers_proto.h).  It exits on EOF.
  * Anything that kills it is the pool's business: it never tries to recover.
  *
  * Before each parse it calls workers_before_parse when set: only the test
@@ -12,9 +14,11 @@
  * misbehave on purpose.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -36,31 +40,29 @@
 static volatile sig_atomic_t worker_fd = WORKERS_FD;
 
 /*
- * One frame of type with the payload parts given (at most 3), header and
- * payload in one call as far as the socket takes it: one wake-up of the
- * parent per frame.  No allocation: worker_glog() sends with it.
+ * Replies parsed and not sent yet: complete frames only (a frame is
+ * counted in len once it is whole), so that worker_glog() can send them on
+ * the way to an abort without allocating.
  */
-static int
-worker_frame_v(int fd, char type, const struct iovec *parts, int nparts)
-{
-	unsigned char h[WORKERS_FRAME_HDR] = { (unsigned char)type, 0, 0, 0, 0, 0, 0, 0 };
-	struct iovec iov[4];
-	struct msghdr mh;
-	size_t len = 0;
-	int i, n = 0;
-	ssize_t r;
+static struct {
+	char buf[WORKERS_REPLY_BYTES];
+	size_t len;
+	int n;				/* frames */
+	gint64 first;			/* monotonic us the oldest was buffered */
+} worker_out;
 
-	for (i = 0; i < nparts; i++)
-		len += parts[i].iov_len;
-	h[4] = (unsigned char)(len >> 24);
-	h[5] = (unsigned char)(len >> 16);
-	h[6] = (unsigned char)(len >> 8);
-	h[7] = (unsigned char)len;
-	iov[n].iov_base = h;
-	iov[n++].iov_len = sizeof(h);
-	for (i = 0; i < nparts; i++)
-		if (parts[i].iov_len > 0)
-			iov[n++] = parts[i];
+/* The job counter the pool reads (workers_proto.h), or a private stand-in. */
+static guint64 worker_page_none;
+static volatile guint64 *worker_page = &worker_page_none;
+
+/* Send iov[0..n) in full; -1 if the socket failed.  No allocation. */
+static int
+worker_sendv(int fd, struct iovec *iov, int n)
+{
+	struct msghdr mh;
+	ssize_t r;
+	int i;
+
 	for (i = 0; i < n; ) {
 		memset(&mh, 0, sizeof(mh));
 		mh.msg_iov = iov + i;
@@ -80,12 +82,91 @@ worker_frame_v(int fd, char type, const struct iovec *parts, int nparts)
 	return 0;
 }
 
+/* Send the buffered replies, in one call as far as the socket takes them. */
+static int
+worker_flush(int fd)
+{
+	struct iovec iov;
+	int rc;
+
+	if (worker_out.len == 0)
+		return 0;
+	iov.iov_base = worker_out.buf;
+	iov.iov_len = worker_out.len;
+	rc = worker_sendv(fd, &iov, 1);
+	worker_out.len = 0;
+	worker_out.n = 0;
+	return rc;
+}
+
+/*
+ * One frame of type with the payload parts given (at most 3).  A reply
+ * (batch) joins the buffered ones when it fits; anything else is sent
+ * after them, header and payload in one call as far as the socket takes
+ * it.  No allocation: worker_glog() sends with it.
+ */
+static int
+worker_frame_v(int fd, char type, const struct iovec *parts, int nparts, gboolean batch)
+{
+	unsigned char h[WORKERS_FRAME_HDR] = { (unsigned char)type, 0, 0, 0, 0, 0, 0, 0 };
+	struct iovec iov[4];
+	size_t len = 0;
+	int i, n = 0;
+
+	for (i = 0; i < nparts; i++)
+		len += parts[i].iov_len;
+	h[4] = (unsigned char)(len >> 24);
+	h[5] = (unsigned char)(len >> 16);
+	h[6] = (unsigned char)(len >> 8);
+	h[7] = (unsigned char)len;
+	if (batch && sizeof(worker_out.buf) - worker_out.len < sizeof(h) + len &&
+	    worker_flush(fd) == -1)
+		return -1;
+	if (batch && sizeof(worker_out.buf) - worker_out.len >= sizeof(h) + len) {
+		char *p = worker_out.buf + worker_out.len;
+
+		memcpy(p, h, sizeof(h));
+		p += sizeof(h);
+		for (i = 0; i < nparts; i++) {
+			if (parts[i].iov_len > 0)
+				memcpy(p, parts[i].iov_base, parts[i].iov_len);
+			p += parts[i].iov_len;
+		}
+		if (worker_out.n++ == 0)
+			worker_out.first = g_get_monotonic_time();
+		worker_out.len += sizeof(h) + len;
+		return 0;
+	}
+	if (worker_flush(fd) == -1)
+		return -1;
+	iov[n].iov_base = h;
+	iov[n++].iov_len = sizeof(h);
+	for (i = 0; i < nparts; i++)
+		if (parts[i].iov_len > 0)
+			iov[n++] = parts[i];
+	return worker_sendv(fd, iov, n);
+}
+
 static int
 worker_frame(int fd, char type, const void *payload, size_t len)
 {
 	struct iovec part = { (void *)(uintptr_t)payload, len };
 
-	return worker_frame_v(fd, type, &part, 1);
+	return worker_frame_v(fd, type, &part, 1, FALSE);
+}
+
+/*
+ * After a reply is buffered: send the batch once it is WORKERS_REPLY_BATCH
+ * replies, or its oldest has waited WORKERS_REPLY_DELAY_US (so that a
+ * slow message holds back the replies before it for one parse at most).
+ */
+static int
+worker_reply_done(int fd)
+{
+	if (worker_out.n >= WORKERS_REPLY_BATCH ||
+	    g_get_monotonic_time() - worker_out.first >= WORKERS_REPLY_DELAY_US)
+		return worker_flush(fd);
+	return 0;
 }
 
 /*
@@ -132,9 +213,9 @@ static struct {
 	int head, count;
 } worker_fds;
 
-/* recv() that keeps the descriptors that came with the bytes. */
+/* recv() with flags that keeps the descriptors that came with the bytes. */
 static ssize_t
-worker_recv(int fd, void *buf, size_t len)
+worker_recv(int fd, void *buf, size_t len, int flags)
 {
 	union {
 		struct cmsghdr align;
@@ -150,7 +231,7 @@ worker_recv(int fd, void *buf, size_t len)
 	mh.msg_iovlen = 1;
 	mh.msg_control = ctl.buf;
 	mh.msg_controllen = sizeof(ctl.buf);
-	if ((r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC)) <= 0)
+	if ((r = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags)) <= 0)
 		return r;
 	if (mh.msg_flags & MSG_CTRUNC)
 		fatalx("parse-worker: too many descriptors");
@@ -201,6 +282,29 @@ worker_read_file(char *data, guint64 len)
 	return got;
 }
 
+/*
+ * Read what is there into buf (up to cap): replies still buffered are
+ * sent first if the read would block, as the pool may be waiting for
+ * them before it sends more.  As recv(2).
+ */
+static ssize_t
+worker_read_some(int fd, void *buf, size_t cap)
+{
+	ssize_t r;
+
+	if (worker_out.len > 0) {
+		r = worker_recv(fd, buf, cap, MSG_DONTWAIT);
+		if (r > 0)
+			return r;
+		if (worker_flush(fd) == -1)
+			return -1;
+		if (r == 0 || (r == -1 && errno != EAGAIN && errno != EWOULDBLOCK &&
+		    errno != EINTR))
+			return r;
+	}
+	return worker_recv(fd, buf, cap, 0);
+}
+
 /* 1 read, 0 end of input before the first byte, -1 error or short. */
 static int
 worker_read_all(int fd, void *buf, size_t len)
@@ -220,9 +324,9 @@ worker_read_all(int fd, void *buf, size_t len)
 			continue;
 		}
 		if (len - got >= sizeof(worker_in.buf))
-			r = worker_recv(fd, p + got, len - got);
+			r = worker_read_some(fd, p + got, len - got);
 		else
-			r = worker_recv(fd, worker_in.buf, sizeof(worker_in.buf));
+			r = worker_read_some(fd, worker_in.buf, sizeof(worker_in.buf));
 		if (r == -1 && errno == EINTR)
 			continue;
 		if (r <= 0)
@@ -239,27 +343,35 @@ worker_read_all(int fd, void *buf, size_t len)
 
 /*
  * A new soft CPU limit for this message: what is used so far (whole
- * seconds, plus one) plus the budget.  The same limit as the last one
- * needs no system call.
+ * seconds, plus two) plus the budget.  getrusage() is asked at most once
+ * a second of wall-clock time: this process has one thread, so the CPU
+ * time it used since the last check is at most the time elapsed, under a
+ * second, and the limit set then (used + 2 + budget) still leaves this
+ * message more than budget seconds.  The same limit as the last one needs
+ * no system call.
  */
 static void
 worker_cpu_limit(long budget)
 {
 	static rlim_t last_used, max;
 	static gboolean have_max;
+	static gint64 checked;		/* monotonic us of the last getrusage() */
 	struct rusage ru;
 	struct rlimit rl;
 	rlim_t used;
+	gint64 now = g_get_monotonic_time();
 
 	if (!have_max) {
 		if (getrlimit(RLIMIT_CPU, &rl) == -1)
 			fatal("parse-worker: getrlimit");
 		max = rl.rlim_max;
 		have_max = TRUE;
-	}
+	} else if (now - checked < G_USEC_PER_SEC)
+		return;
 	if (getrusage(RUSAGE_SELF, &ru) == -1)
 		fatal("parse-worker: getrusage");
-	used = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 1);
+	checked = now;
+	used = (rlim_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + 2);
 	if (used == last_used)
 		return;
 	rl.rlim_cur = used + (rlim_t)budget;
@@ -291,12 +403,12 @@ static int
 worker_send_report(int fd, const struct report *r)
 {
 	GBytes *b = report_serialize(r);
+	struct iovec part = { (void *)(uintptr_t)g_bytes_get_data(b, NULL), g_bytes_get_size(b) };
 	int rc;
 
-	if (g_bytes_get_size(b) > WORKERS_MAX_REPORT)
+	if (part.iov_len > WORKERS_MAX_REPORT)
 		fatalx("parse-worker: report too large");
-	rc = worker_frame(fd, WORKERS_FRAME_REPORT, g_bytes_get_data(b, NULL),
-	    g_bytes_get_size(b));
+	rc = worker_frame_v(fd, WORKERS_FRAME_REPORT, &part, 1, TRUE);
 	g_bytes_unref(b);
 	return rc;
 }
@@ -328,7 +440,7 @@ worker_send_lines(int fd, const struct report *r, int format, const char *file, 
 	parts[1].iov_len = out->len;
 	parts[2].iov_base = err->str;
 	parts[2].iov_len = err->len;
-	return worker_frame_v(fd, WORKERS_FRAME_OUTPUT, parts, 3);
+	return worker_frame_v(fd, WORKERS_FRAME_OUTPUT, parts, 3, TRUE);
 }
 
 /*
@@ -339,6 +451,7 @@ static int
 worker_serve(int fd, struct parser *p, long cpu_seconds)
 {
 	char *err = NULL;
+	guint64 started = 0;
 
 	if (cpu_seconds < 1)
 		cpu_seconds = 1;
@@ -394,6 +507,7 @@ worker_serve(int fd, struct parser *p, long cpu_seconds)
 		file[file_len] = '\0';
 		data[data_len] = '\0';
 
+		*worker_page = ++started;
 		worker_cpu_limit(cpu_seconds);
 		if (workers_before_parse != NULL)
 			workers_before_parse(data, data_len);
@@ -404,20 +518,49 @@ worker_serve(int fd, struct parser *p, long cpu_seconds)
 		g_free(rcpt);
 		g_free(file);
 		g_free(data);
-		if (rc == -1)
+		if (rc == -1 || worker_reply_done(fd) == -1)
 			break;
 	}
+	worker_flush(fd);
 	parser_free(p);
 	return 0;
 }
 
 int
-workers_child_forked(const struct parser_worker_config *pc, struct parser *p)
+workers_child_forked(const struct parser_worker_config *pc, struct parser *p,
+    volatile guint64 *page)
 {
+	if (page != NULL)
+		worker_page = page;
 	log_set_level_name(pc->log_level);
 	log_set_format_name(pc->log_format);
 	g_log_set_default_handler(worker_glog, NULL);
 	return worker_serve(WORKERS_FD, p, (long)pc->cpu_seconds);
+}
+
+/*
+ * The job counter page on WORKERS_PAGE_FD, when the pool passed one (it
+ * did unless this worker was started by hand; a descriptor that is not a
+ * memfd sealed at its size is none of ours and is left alone): mapped,
+ * and the descriptor closed before the sandbox.
+ */
+static void
+worker_page_map(void)
+{
+	struct stat st;
+	void *m;
+	int seals;
+
+	if (fstat(WORKERS_PAGE_FD, &st) == -1)
+		return;
+	seals = fcntl(WORKERS_PAGE_FD, F_GET_SEALS);
+	if (seals == -1 || (seals & (F_SEAL_SHRINK | F_SEAL_GROW)) != (F_SEAL_SHRINK | F_SEAL_GROW))
+		return;
+	if (S_ISREG(st.st_mode) && st.st_size >= WORKERS_PAGE_SIZE &&
+	    (m = mmap(NULL, WORKERS_PAGE_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,
+	    WORKERS_PAGE_FD, 0)) != MAP_FAILED)
+		worker_page = m;
+	close(WORKERS_PAGE_FD);
 }
 
 int
@@ -446,6 +589,7 @@ workers_child_main(int argc, char **argv)
 		return 2;
 	}
 	g_log_set_default_handler(worker_glog, NULL);
+	worker_page_map();
 
 	if ((p = parser_new(&pc.opts, &err)) == NULL) {
 		worker_frame(fd, WORKERS_FRAME_ERROR, err, MIN(strlen(err), WORKERS_MAX_NOTE));

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,22 +42,22 @@ workers_build_argv(const struct parser_worker_config *pc, const char *exe)
  * RLIMIT_AS.
  */
 static void __attribute__((noreturn))
-workers_child(struct workers *w, int fd, gboolean no_exec)
+workers_child(struct workers *w, int fd, int page_fd, volatile guint64 *page, gboolean no_exec)
 {
 	struct rlimit rl;
 	struct sigaction sa;
 	sigset_t all;
-	int sig;
+	int sig, a, b;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (fd != WORKERS_FD) {
-		if (dup2(fd, WORKERS_FD) == -1)
-			_exit(126);
-	} else if (fcntl(fd, F_SETFD, 0) == -1)
+	/* Above both targets first, so that neither dup2() closes the other. */
+	if ((a = fcntl(fd, F_DUPFD, WORKERS_PAGE_FD + 1)) == -1 ||
+	    (b = fcntl(page_fd, F_DUPFD, WORKERS_PAGE_FD + 1)) == -1 ||
+	    dup2(a, WORKERS_FD) == -1 || dup2(b, WORKERS_PAGE_FD) == -1)
 		_exit(126);
-	if (close_range(WORKERS_FD + 1, ~0U, 0) == -1) {
+	if (close_range(WORKERS_PAGE_FD + 1, ~0U, 0) == -1) {
 		int i;
-		for (i = WORKERS_FD + 1; i < 65536; i++)
+		for (i = WORKERS_PAGE_FD + 1; i < 65536; i++)
 			close(i);
 	}
 	memset(&sa, 0, sizeof(sa));
@@ -70,11 +72,14 @@ workers_child(struct workers *w, int fd, gboolean no_exec)
 #ifndef WORKERS_NO_RLIMIT_AS
 	rl.rlim_cur = rl.rlim_max = (rlim_t)w->memory_bytes;
 	setrlimit(RLIMIT_AS, &rl);
-	if (no_exec)
-		_exit(workers_child_forked(w->fork_pc, w->fork_parser));
+	if (no_exec) {
+		close(WORKERS_PAGE_FD);	/* mapped already */
+		_exit(workers_child_forked(w->fork_pc, w->fork_parser, page));
+	}
 	execv(w->exe, w->argv);
 #else
 	(void)no_exec;	/* never set here: see workers_start */
+	(void)page;
 	execve(w->exe, w->argv, w->envp);
 #endif
 	_exit(127);
@@ -83,6 +88,10 @@ workers_child(struct workers *w, int fd, gboolean no_exec)
 void
 worker_reset(struct worker *k)
 {
+	if (k->page != NULL)
+		munmap((void *)(uintptr_t)k->page, WORKERS_PAGE_SIZE);
+	k->page = NULL;
+	k->seen = 0;
 	k->pid = -1;
 	k->fd = -1;
 	k->jobs_done = 0;
@@ -95,34 +104,82 @@ worker_reset(struct worker *k)
 	g_clear_pointer(&k->error, g_free);
 }
 
+/*
+ * A worker's job counter (workers_proto.h): a one-page memfd sealed at
+ * that size, so that the worker can neither shrink it under our mapping
+ * nor grow it.  Returns the descriptor and maps it read-only in *page, or
+ * -1 with *err set.
+ */
+static int
+worker_page_new(volatile guint64 **page, char **err)
+{
+	int fd = memfd_create("rebound-worker", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	void *m;
+
+	if (fd == -1) {
+		*err = g_strdup_printf("memfd_create: %s", g_strerror(errno));
+		return -1;
+	}
+	if (ftruncate(fd, WORKERS_PAGE_SIZE) == -1 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) == -1 ||
+	    (m = mmap(NULL, WORKERS_PAGE_SIZE, PROT_READ, MAP_SHARED, fd, 0)) == MAP_FAILED) {
+		*err = g_strdup_printf("worker page: %s", g_strerror(errno));
+		close(fd);
+		return -1;
+	}
+	*page = m;
+	return fd;
+}
+
 int
 worker_spawn(struct workers *w, struct worker *k, gboolean first, char **err)
 {
 	gboolean no_exec = w->no_exec && first;
-	int sv[2];
+	volatile guint64 *page = NULL;
+	volatile guint64 *child_page = NULL;
+	int sv[2], page_fd;
 	pid_t pid;
 
+	if ((page_fd = worker_page_new(&page, err)) == -1)
+		return -1;
+	/* A forked worker writes through a mapping of its own, shared with ours. */
+	if (no_exec && (child_page = mmap(NULL, WORKERS_PAGE_SIZE, PROT_READ | PROT_WRITE,
+	    MAP_SHARED, page_fd, 0)) == MAP_FAILED) {
+		*err = g_strdup_printf("worker page: %s", g_strerror(errno));
+		munmap((void *)(uintptr_t)page, WORKERS_PAGE_SIZE);
+		close(page_fd);
+		return -1;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1) {
 		*err = g_strdup_printf("socketpair: %s", g_strerror(errno));
-		return -1;
-	}
-	if (no_exec)
-		fflush(NULL);	/* or the child would hold a copy of what is buffered */
-	pid = fork();
-	if (pid == -1) {
-		*err = g_strdup_printf("fork: %s", g_strerror(errno));
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
+		sv[0] = -1;
+		pid = -1;
+	} else {
+		if (no_exec)
+			fflush(NULL);	/* or the child would hold a copy of what is buffered */
+		pid = fork();
+		if (pid == -1) {
+			*err = g_strdup_printf("fork: %s", g_strerror(errno));
+			close(sv[0]);
+			close(sv[1]);
+		}
 	}
 	if (pid == 0)
-		workers_child(w, sv[1], no_exec);
+		workers_child(w, sv[1], page_fd, child_page, no_exec);
+	close(page_fd);
+	if (child_page != NULL)
+		munmap((void *)(uintptr_t)child_page, WORKERS_PAGE_SIZE);
+	if (pid == -1) {
+		munmap((void *)(uintptr_t)page, WORKERS_PAGE_SIZE);
+		return -1;
+	}
 	close(sv[1]);
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) == -1)
 		fatal("workers: fcntl");
 	worker_reset(k);
 	k->pid = pid;
 	k->fd = sv[0];
+	k->page = page;
 	workers_note_spawned();
 	log_debug("workers slot=%d pid=%ld started", k->slot, (long)pid);
 	return 0;
@@ -217,21 +274,48 @@ worker_classify(struct workers *w, struct worker *k, int wstatus, gboolean timed
 }
 
 /*
- * The worker is dead or must be: reap it and settle the job it was
- * parsing, if any; the jobs queued behind that one go back to the pending
- * queue as they were.  Returns the number of jobs settled (0 or 1).
+ * Which of the jobs in flight the worker was parsing, by its counter
+ * (started, read once): the counter is trusted only within the jobs sent
+ * and not answered; otherwise, and when no job was started since the last
+ * answer, the oldest is charged, the one whose turn it was.
  */
 int
-worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol)
+worker_current(const struct worker *k, guint64 started)
 {
-	struct workers_job *job = k->ninflight > 0 ? k->inflight[0] : NULL;
-	int wstatus, status, i;
+	guint64 answered = k->jobs_done;
+
+	if (started > answered && started - answered <= (guint64)k->nsent)
+		return (int)(started - answered - 1);
+	return 0;
+}
+
+/*
+ * The worker is dead or must be: reap it and settle the job it was
+ * parsing (worker_current(), with the counter as it is after the worker's
+ * death, or for a timeout as the caller read it when it decided: started,
+ * or -1), if any; every other job in flight goes back to the pending
+ * queue as it was, in order, including those it parsed but whose answers
+ * were still held back in the worker.  Returns the number of jobs settled
+ * (0 or 1).
+ */
+int
+worker_fail_at(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol,
+    gint64 started)
+{
+	int wstatus, status, i, cur;
+	struct workers_job *job;
 	pid_t pid = k->pid;
 	char *detail = NULL;
 
 	wstatus = worker_reap(k);
-	for (i = k->ninflight - 1; i >= 1; i--)
-		g_queue_push_head(&w->pending, k->inflight[i]);
+	if (started < 0)
+		started = k->page != NULL ? (gint64)MIN(*k->page, (guint64)G_MAXINT64) : 0;
+	/* A protocol error is the answer to the oldest job: that one is charged. */
+	cur = protocol != NULL ? 0 : worker_current(k, (guint64)started);
+	job = k->ninflight > 0 ? k->inflight[cur] : NULL;
+	for (i = k->ninflight - 1; i >= 0; i--)
+		if (i != cur)
+			g_queue_push_head(&w->pending, k->inflight[i]);
 	if (job != NULL) {
 		if (protocol != NULL) {
 			status = WORKERS_CRASH;
@@ -255,6 +339,13 @@ worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char 
 	worker_reset(k);
 	return job != NULL ? 1 : 0;
 }
+
+int
+worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol)
+{
+	return worker_fail_at(w, k, timed_out, protocol, -1);
+}
+
 /* Replace a worker that has done its share, once it is idle. */
 void
 worker_maybe_recycle(struct workers *w, struct worker *k)

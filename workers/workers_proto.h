@@ -22,6 +22,21 @@
  * set: u32 out_len, out_len bytes for standard output, the rest for
  * standard error).  Every length is checked against the limits below by
  * the receiver before anything is allocated.
+ *
+ * Replies are answered in request order but sent in batches: the worker
+ * buffers complete 'R'/'O' frames and sends them in one call when it would
+ * otherwise block for input, when WORKERS_REPLY_BATCH of them or
+ * WORKERS_REPLY_BYTES are buffered, or when the oldest is
+ * WORKERS_REPLY_DELAY_US old at the end of a parse.  An 'N' or 'E' frame
+ * is sent after the replies buffered before it, never ahead of them.
+ *
+ * Which job the worker is in: the pool passes each worker a sealed
+ * one-page memfd (WORKERS_PAGE_FD for an exec'd worker; a forked one
+ * inherits the mapping), in which the worker stores, before it parses a
+ * job, the number of jobs it has started (u64, native order).  The pool
+ * reads it to charge a failure to the job that was being parsed, and to
+ * see a worker progress while its replies are held back; it trusts the
+ * number only within what it sent that worker.
  */
 #ifndef REBOUND_WORKERS_PROTO_H
 #define REBOUND_WORKERS_PROTO_H
@@ -29,6 +44,8 @@
 #include "workers/parser_config.h"
 
 #define WORKERS_FD		3
+#define WORKERS_PAGE_FD		4
+#define WORKERS_PAGE_SIZE	4096
 #define WORKERS_MAGIC		"RBJ2"
 #define WORKERS_MAGIC_FD	"RBJF"
 #define WORKERS_REQ_HDR		32
@@ -38,6 +55,9 @@
 #define WORKERS_MAX_DATA	((guint64)2 << 30)	/* above [smtp] max_message_size's cap */
 #define WORKERS_MAX_NOTE	2048
 #define WORKERS_MAX_REPORT	(64u << 20)
+#define WORKERS_REPLY_BATCH	8
+#define WORKERS_REPLY_BYTES	(64u << 10)
+#define WORKERS_REPLY_DELAY_US	2000
 
 #define WORKERS_FRAME_HELLO	'H'
 #define WORKERS_FRAME_ERROR	'E'
@@ -49,8 +69,10 @@
  * The worker's main in a child forked without an exec, with the parser
  * its parent set up before forking (p, now the child's; gmime_only set
  * already): the rules are compiled once for all such workers instead of
- * once in each.  Returns the exit status.
+ * once in each.  page: its job counter, mapped shared before the fork.
+ * Returns the exit status.
  */
-int workers_child_forked(const struct parser_worker_config *pc, struct parser *p);
+int workers_child_forked(const struct parser_worker_config *pc, struct parser *p,
+    volatile guint64 *page);
 
 #endif

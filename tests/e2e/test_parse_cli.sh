@@ -122,6 +122,25 @@ for m in c a e b d; do cp $F/dsn-two-rcpts.eml /tmp/rb-maildir.$$/cur/$m; done
 order=$($B parse --maildir /tmp/rb-maildir.$$ 2>/dev/null | cut -f1 | uniq | sed 's|.*/||' | tr -d '\n')
 [ "$order" = "abcde" ] && ok "maildir in name order" || nok "maildir in name order: $order"
 rm -rf /tmp/rb-maildir.$$
+# A message that kills its worker amid many others, several batches of
+# answers into the run, with one attempt each (a retry would hide a crash
+# charged to the wrong message): that message alone is reported; every
+# other is printed as parsed in-process, in order.
+printf '[parser]\nmax_attempts = 1\n' > /tmp/rb-parse-conf.$$
+set -- $(ls $F/*.eml | head -37) tests/fixtures/workers/hook-abort.eml $(ls $F/*.eml | tail -30)
+if [ $# -eq 68 ] &&
+   { REBOUND_TEST_HOOKS=1 $T parse --json --outcomes -c /tmp/rb-parse-conf.$$ "$@" \
+	> /tmp/rb-pool.$$ 2>/dev/null; [ $? -le 1 ]; } &&
+   $B parse --json --outcomes --no-fork $(ls $F/*.eml | head -37) $(ls $F/*.eml | tail -30) \
+	> /tmp/rb-inproc.$$ 2>/dev/null &&
+   [ "$(grep -c hook-abort /tmp/rb-pool.$$)" -eq 1 ] &&
+   grep hook-abort /tmp/rb-pool.$$ | grep -q '"outcome":"quarantined: crash signal=6 (SIGABRT) after 1 attempt"' &&
+   grep -v hook-abort /tmp/rb-pool.$$ | cmp -s - /tmp/rb-inproc.$$; then
+	ok "a crash amid $# files is charged to its own file only"
+else
+	nok "a crash amid $# files is charged to its own file only"
+fi
+rm -f /tmp/rb-pool.$$ /tmp/rb-inproc.$$ /tmp/rb-parse-conf.$$
 # Rules the workers cannot load: one error, exit 1, nothing parsed, even
 # with an unreadable file before it (the workers start before files are read).
 out=$($B parse --json --rules /nonexistent/rules.conf /nonexistent/x.eml $F/dsn-two-rcpts.eml 2>/tmp/rb-parse-err.$$)

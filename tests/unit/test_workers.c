@@ -510,6 +510,145 @@ test_inflight(void)
 	config_free(cfg);
 }
 
+/*
+ * One job of run_positions(): hook NULL is the DSN fixture, parsed as
+ * usual; otherwise a message with that X-Rebound-Test hook, which must end
+ * with status and, when set, detail (alternatives split by '|').
+ */
+struct position {
+	const char *hook;
+	int status;
+	const char *detail;
+};
+
+static gboolean
+detail_matches(const char *detail, const char *want)
+{
+	char **alt = g_strsplit(want, "|", -1);
+	gboolean hit = FALSE;
+
+	for (char **a = alt; *a != NULL; a++)
+		hit = hit || (detail != NULL && strstr(detail, *a) != NULL);
+	g_strfreev(alt);
+	return hit;
+}
+
+/*
+ * All the jobs in flight on one worker at once, so that its answers are
+ * held back in batches while it parses the next: a failure is charged to
+ * the job that caused it wherever it sits, every other job is parsed as
+ * usual, and each job is settled once.
+ */
+static void
+run_positions(int cpu_seconds, const struct position *pos, size_t n)
+{
+	struct config *cfg = test_config(1, cpu_seconds, 512);
+	struct workers *w = test_pool(cfg);
+	struct workers_job *jobs = g_new0(struct workers_job, n);
+	char **msgs = g_new0(char *, n);
+	struct workers_stats before, after;
+	gsize dlen;
+	char *dsn = fixture("workers/dsn-userunknown.eml", &dlen);
+	int want_ok = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (pos[i].hook == NULL) {
+			jobs[i].data = dsn;
+			jobs[i].len = dlen;
+		} else {
+			msgs[i] = g_strdup_printf("From: postmaster@relay.example.net\r\n"
+			    "X-Rebound-Test: %s\r\nMessage-ID: <pos-%zu@relay.example.net>\r\n"
+			    "\r\nx\r\n", pos[i].hook, i);
+			jobs[i].data = msgs[i];
+			jobs[i].len = strlen(msgs[i]);
+		}
+		if (pos[i].status == WORKERS_OK)
+			want_ok++;
+	}
+	workers_stats(&before);
+	g_assert_cmpint(workers_parse(w, jobs, n), ==, want_ok);
+	workers_stats(&after);
+	for (i = 0; i < n; i++) {
+		g_test_message("job %zu %s: %s %s", i, pos[i].hook ? pos[i].hook : "dsn",
+		    workers_status_name(jobs[i].status), jobs[i].detail ? jobs[i].detail : "");
+		g_assert_true(jobs[i].settled);
+		g_assert_cmpint(jobs[i].status, ==, pos[i].status);
+		if (pos[i].status != WORKERS_OK) {
+			g_assert_null(jobs[i].report);
+			g_assert_true(detail_matches(jobs[i].detail, pos[i].detail));
+		} else {
+			g_assert_null(jobs[i].detail);
+			g_assert_nonnull(jobs[i].report);
+			if (pos[i].hook == NULL)
+				g_assert_cmpint(jobs[i].report->kind, ==, REPORT_KIND_DSN);
+		}
+		workers_job_clear(&jobs[i]);
+		g_free(msgs[i]);
+	}
+	g_assert_cmpuint(after.jobs, ==, before.jobs + n);
+	g_assert_cmpuint(after.ok, ==, before.ok + (guint64)want_ok);
+	assert_normal_ok(w);
+	workers_free(w);
+	config_free(cfg);
+	g_free(dsn);
+	g_free(jobs);
+	g_free(msgs);
+}
+
+#define Q	{ NULL, WORKERS_OK, NULL }
+
+/* A spinning job amid quick ones: it alone runs out of CPU. */
+static void
+test_position_spin(void)
+{
+	const struct position pos[] = { Q, Q, Q, Q, Q,
+	    { "spin", WORKERS_TIMEOUT, "SIGXCPU|wall-clock" }, Q, Q, Q, Q, Q };
+
+	run_positions(1, pos, G_N_ELEMENTS(pos));
+}
+
+/* A job stuck without using CPU amid quick ones: it alone hits the wall clock. */
+static void
+test_position_wall(void)
+{
+	const struct position pos[] = { Q, Q, Q,
+	    { "sleep 60", WORKERS_TIMEOUT, "wall-clock timeout after 8s" }, Q, Q, Q };
+
+	run_positions(1, pos, G_N_ELEMENTS(pos));
+}
+
+/*
+ * Crashes amid quick ones, several batches of answers apart: each charged
+ * to its own job.
+ */
+static void
+test_position_crash(void)
+{
+	const struct position pos[] = { Q, Q, { "abort", WORKERS_CRASH, "signal=6 (SIGABRT)" },
+	    Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, { "segv", WORKERS_CRASH, "signal=11 (SIGSEGV)" },
+	    Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q, Q,
+	    { "abort", WORKERS_CRASH, "signal=6 (SIGABRT)" } };
+
+	run_positions(10, pos, G_N_ELEMENTS(pos));
+}
+
+/*
+ * Slow but legal jobs (5 s each, under the 8 s wall clock, 10 s together)
+ * after quick ones whose answers the worker holds back, and before more
+ * quick ones: no job times out.
+ */
+static void
+test_position_slow(void)
+{
+	const struct position pos[] = { Q, Q, Q, { "sleep 5", WORKERS_OK, NULL },
+	    { "sleep 5", WORKERS_OK, NULL }, Q, Q, Q };
+
+	run_positions(1, pos, G_N_ELEMENTS(pos));
+}
+
+#undef Q
+
 /* The parser options cross to the worker in one encoding and come back the same. */
 static void
 test_options_roundtrip(void)
@@ -586,6 +725,12 @@ test_protocol_garbage(void)
 	/* A well-framed report that is not a serialised report. */
 	run_fake_worker("#!/bin/sh\nprintf 'H\\0\\0\\0\\0\\0\\0\\0' >&3\nhead -c 16 <&3 >/dev/null\n"
 	    "printf 'R\\0\\0\\0\\0\\0\\0\\005junk!' >&3\nsleep 5\n", "invalid report");
+	/* A job counter far past the jobs sent, and an attempt to shrink the
+	 * page under the pool's mapping: the pool charges the job it sent,
+	 * and reads its page as before. */
+	run_fake_worker("#!/bin/sh\nprintf 'H\\0\\0\\0\\0\\0\\0\\0' >&3\nhead -c 16 <&3 >/dev/null\n"
+	    "printf '\\377\\377\\377\\377\\377\\377\\377\\177' >&4\n"
+	    "(: > /proc/self/fd/4) 2>/dev/null\nexit 1\n", "exit=1");
 	/* An unknown frame type. */
 	run_fake_worker("#!/bin/sh\nprintf 'H\\0\\0\\0\\0\\0\\0\\0' >&3\nhead -c 16 <&3 >/dev/null\n"
 	    "printf 'Z\\0\\0\\0\\0\\0\\0\\0' >&3\nsleep 5\n", "unknown frame type");
@@ -833,6 +978,10 @@ static const struct unit_test tests[] = {
 	{ "/workers/sigkill_midparse", test_sigkill_midparse },
 	{ "/workers/batch", test_batch },
 	{ "/workers/inflight", test_inflight },
+	{ "/workers/position_crash", test_position_crash },
+	{ "/workers/position_spin", test_position_spin },
+	{ "/workers/position_wall", test_position_wall },
+	{ "/workers/position_slow", test_position_slow },
 	{ "/workers/options_roundtrip", test_options_roundtrip },
 	{ "/workers/protocol_garbage", test_protocol_garbage },
 	{ "/workers/start_failure", test_start_failure },
