@@ -49,6 +49,8 @@
  */
 #define PARSE_MAX_FDS		256
 
+static char stdout_buf[256 * 1024];
+
 /* A message given to the pool, until its lines are printed. */
 struct parse_msg {
 	char *file;
@@ -492,6 +494,10 @@ cmd_parse(int argc, char **argv)
 		goto out;
 	}
 	rc = 1;
+	/* Lines are printed in many small pieces: a pipe or file takes them in
+	 * few writes.  (glibc ignores the size unless given the buffer.) */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, stdout_buf, _IOFBF, sizeof(stdout_buf));
 	if ((cfg = parse_config(o.cfgpath)) == NULL)
 		goto out;
 	rulespath = default_rules(o.rules != NULL ? o.rules : cfg->parser_rules);
