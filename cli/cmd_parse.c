@@ -43,9 +43,10 @@
 
 /*
  * A plain file goes to its worker as an open descriptor, which the worker
- * reads: this process then neither reads nor copies the message.  Past so
- * many descriptors held (the queue waits on its head), files are read
- * here as usual, within the default limit of 1024 open files.
+ * reads: this process then neither reads nor copies the message.  With so
+ * many descriptors held, reading waits for the workers as above (far more
+ * than the pool has in flight, and within the default limit of 1024 open
+ * files).
  */
 #define PARSE_MAX_FDS		256
 
@@ -159,7 +160,7 @@ parse_drain(struct parse_ctx *c, gboolean all)
 			parse_msg_free(m);
 		}
 		if (g_queue_is_empty(&c->queue) || (!all && c->queue.length < PARSE_BATCH &&
-		    c->queued < PARSE_BATCH_BYTES))
+		    c->queued < PARSE_BATCH_BYTES && c->fds < PARSE_MAX_FDS))
 			return;
 		workers_step(c->pool);
 	}
