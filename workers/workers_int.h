@@ -14,6 +14,7 @@
 #include <glib.h>
 
 #include "workers/workers.h"
+#include "workers/workers_proto.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define WORKERS_NO_RLIMIT_AS 1		/* ASan reserves terabytes of shadow */
@@ -37,12 +38,10 @@
  * from the last answer or the moment the pool saw the counter name a new
  * job (it looks at every turn, at least once a second), whichever is
  * later: each job gets at least that long, and a worker cannot extend it
- * past the jobs it was sent.  At least twice WORKERS_REPLY_BATCH, so
- * that a worker still has jobs to parse while a batch of answers makes
- * its round trip.
+ * past the jobs it was sent.  WORKERS_INFLIGHT (workers_proto.h) is at
+ * least twice WORKERS_REPLY_BATCH, so that a worker still has jobs to
+ * parse while a batch of answers makes its round trip.
  */
-#define WORKERS_INFLIGHT	32
-
 struct worker {
 	int slot;
 	pid_t pid;			/* -1: no process */

@@ -208,6 +208,7 @@ static struct {
  * WORKERS_INFLIGHT are ever outstanding, so more is a broken pool.
  */
 #define WORKER_FDS_MAX	64
+G_STATIC_ASSERT(WORKER_FDS_MAX >= WORKERS_INFLIGHT);
 static struct {
 	int fd[WORKER_FDS_MAX];
 	int head, count;

@@ -55,6 +55,8 @@
 #define WORKERS_MAX_DATA	((guint64)2 << 30)	/* above [smtp] max_message_size's cap */
 #define WORKERS_MAX_NOTE	2048
 #define WORKERS_MAX_REPORT	(64u << 20)
+/* Jobs a worker has at most at a time (workers_int.h says why so many). */
+#define WORKERS_INFLIGHT	32
 #define WORKERS_REPLY_BATCH	8
 #define WORKERS_REPLY_BYTES	(64u << 10)
 #define WORKERS_REPLY_DELAY_US	2000
