@@ -55,7 +55,8 @@ struct worker {
 	gint64 deadline;		/* of the job being parsed, monotonic us */
 	volatile guint64 *page;		/* its job counter, mapped read-only */
 	guint64 seen;			/* the counter when the deadline last moved */
-	GByteArray *in;			/* frames received, not yet consumed */
+	GByteArray *in;			/* frames received */
+	size_t in_pos;			/* of in, consumed: cut off once a read is settled */
 	char *note;			/* last 'N' frame */
 	char *error;			/* 'E' frame */
 };

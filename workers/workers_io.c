@@ -175,7 +175,7 @@ worker_frame_report(struct worker *k, const guint8 *payload, guint32 len, const 
 	b = g_bytes_new(payload, len);
 	job->report = report_deserialize(b);
 	g_bytes_unref(b);
-	g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
+	k->in_pos += WORKERS_FRAME_HDR + len;
 	if (job->report == NULL) {
 		*protocol = "invalid report";
 		return -1;
@@ -201,7 +201,7 @@ worker_frame_output(struct worker *k, const guint8 *payload, guint32 len, const 
 	job->out = g_bytes_new(payload + 4, out_len);
 	job->notes = len - 4 > out_len ?
 	    g_strndup((const char *)payload + 4 + out_len, len - 4 - out_len) : NULL;
-	g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
+	k->in_pos += WORKERS_FRAME_HDR + len;
 	return 1;
 }
 
@@ -212,11 +212,12 @@ worker_frame_output(struct worker *k, const guint8 *payload, guint32 len, const 
 static int
 worker_frames(struct worker *k, const char **protocol)
 {
-	while (k->in->len >= WORKERS_FRAME_HDR) {
-		guint8 type = k->in->data[0];
-		guint32 len = get_be32(k->in->data + 4);
+	while (k->in->len - k->in_pos >= WORKERS_FRAME_HDR) {
+		const guint8 *h = k->in->data + k->in_pos;
+		guint8 type = h[0];
+		guint32 len = get_be32(h + 4);
 		guint32 max;
-		const guint8 *payload = k->in->data + WORKERS_FRAME_HDR;
+		const guint8 *payload = h + WORKERS_FRAME_HDR;
 
 		switch (type) {
 		case WORKERS_FRAME_HELLO: max = 0; break;
@@ -228,11 +229,11 @@ worker_frames(struct worker *k, const char **protocol)
 			*protocol = "unknown frame type";
 			return -1;
 		}
-		if (len > max || k->in->data[1] || k->in->data[2] || k->in->data[3]) {
+		if (len > max || h[1] || h[2] || h[3]) {
 			*protocol = "bad frame length";
 			return -1;
 		}
-		if (k->in->len - WORKERS_FRAME_HDR < len)
+		if (k->in->len - k->in_pos - WORKERS_FRAME_HDR < len)
 			return 0;
 		switch (type) {
 		case WORKERS_FRAME_HELLO:
@@ -251,7 +252,7 @@ worker_frames(struct worker *k, const char **protocol)
 		case WORKERS_FRAME_OUTPUT:
 			return worker_frame_output(k, payload, len, protocol);
 		}
-		g_byte_array_remove_range(k->in, 0, WORKERS_FRAME_HDR + len);
+		k->in_pos += WORKERS_FRAME_HDR + len;
 	}
 	return 0;
 }
@@ -278,22 +279,34 @@ worker_done(struct workers *w, struct worker *k)
 int
 worker_recv(struct workers *w, struct worker *k, const char **protocol, int *done)
 {
-	guint8 buf[65536];
+	const guint chunk = 65536;
 	ssize_t r;
 	int rc, gone = 0;
 
+	/* Frames are consumed by moving in_pos: only the unfinished one is moved, once a read. */
+	if (k->in_pos > 0) {
+		g_byte_array_remove_range(k->in, 0, (guint)k->in_pos);
+		k->in_pos = 0;
+	}
 	for (;;) {
-		r = recv(k->fd, buf, sizeof(buf), MSG_DONTWAIT);
-		if (r == -1 && errno == EINTR)
+		guint have = k->in->len;
+
+		/* Received straight into the buffer, not copied there. */
+		int e;
+
+		g_byte_array_set_size(k->in, have + chunk);
+		r = recv(k->fd, k->in->data + have, chunk, MSG_DONTWAIT);
+		e = errno;
+		g_byte_array_set_size(k->in, have + (guint)MAX(r, 0));
+		if (r == -1 && e == EINTR)
 			continue;
-		if (r == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (r == -1 && (e == EAGAIN || e == EWOULDBLOCK))
 			break;
 		if (r <= 0) {
 			gone = 1;
 			break;
 		}
-		g_byte_array_append(k->in, buf, (guint)r);
-		if (r < (ssize_t)sizeof(buf))
+		if (r < (ssize_t)chunk)
 			break;
 	}
 	while ((rc = worker_frames(k, protocol)) == 1) {
@@ -302,7 +315,7 @@ worker_recv(struct workers *w, struct worker *k, const char **protocol, int *don
 	}
 	if (rc == -1 || gone)
 		return -1;
-	if (k->ninflight == 0 && k->in->len != 0) {
+	if (k->ninflight == 0 && k->in->len != k->in_pos) {
 		*protocol = "data after the last report";
 		return -1;
 	}

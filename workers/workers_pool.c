@@ -100,6 +100,7 @@ worker_reset(struct worker *k)
 	k->nsent = 0;
 	k->sent = 0;
 	g_byte_array_set_size(k->in, 0);
+	k->in_pos = 0;
 	g_clear_pointer(&k->note, g_free);
 	g_clear_pointer(&k->error, g_free);
 }
