@@ -73,6 +73,8 @@ struct parse_ctx {
 	GString *out, *err;		/* print_report() */
 	int failures;
 	int fds;			/* messages in queue given by descriptor */
+	char *dir;			/* parse_open(): the directory last opened, */
+	int dirfd;			/* and its descriptor (-1: none) */
 };
 
 /* Print what render_report() made of one message, in order. */
@@ -223,6 +225,32 @@ parse_one(struct parse_ctx *c, const char *file, long index, GBytes *whole, cons
 }
 
 /*
+ * open(file) for reading, through the descriptor of its directory when it
+ * is the last file's too: the path's leading components are looked up
+ * once for a run over one directory, not once a file.
+ */
+static int
+parse_open(struct parse_ctx *c, const char *file)
+{
+	const char *slash = strrchr(file, '/');
+	gsize dlen;
+
+	if (slash == NULL || slash[1] == '\0')
+		return open(file, O_RDONLY | O_CLOEXEC);
+	dlen = (gsize)(slash - file) + 1;
+	if (c->dir == NULL || strlen(c->dir) != dlen || strncmp(c->dir, file, dlen) != 0) {
+		g_free(c->dir);
+		if (c->dirfd != -1)
+			close(c->dirfd);
+		c->dir = g_strndup(file, dlen);
+		c->dirfd = open(c->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	}
+	if (c->dirfd == -1)
+		return open(file, O_RDONLY | O_CLOEXEC);
+	return openat(c->dirfd, slash + 1, O_RDONLY | O_CLOEXEC);
+}
+
+/*
  * A plain file for the pool, by descriptor: 1 given, 0 not (no pool, too
  * many held, not a regular file, any error: the caller reads it instead,
  * and reports what failed as usual).
@@ -236,7 +264,7 @@ parse_file_fd(struct parse_ctx *c, const char *file)
 
 	if (c->pool == NULL || c->fds >= PARSE_MAX_FDS || strcmp(file, "-") == 0)
 		return 0;
-	if ((fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = parse_open(c, file)) == -1)
 		return 0;
 	if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode) || (guint64)st.st_size > G_MAXUINT32 ||
 	    (m = parse_msg_new(c, file, -1)) == NULL) {
@@ -478,7 +506,7 @@ parse_options(int *argc, char ***argv, struct parse_opts *o)
 int
 cmd_parse(int argc, char **argv)
 {
-	struct parse_ctx c = { .format = RENDER_TAB };
+	struct parse_ctx c = { .format = RENDER_TAB, .dirfd = -1 };
 	struct parse_opts o = { 0 };
 	char *rulespath = NULL;
 	struct config *cfg = NULL;
@@ -529,6 +557,9 @@ out:
 	if (c.err != NULL)
 		g_string_free(c.err, TRUE);
 	g_free(c.pool_err);
+	g_free(c.dir);
+	if (c.dirfd != -1)
+		close(c.dirfd);
 	g_free(rulespath);
 	config_free(cfg);
 	g_free(o.cfgpath);
