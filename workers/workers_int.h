@@ -77,8 +77,10 @@ struct workers {
 	GQueue pending;			/* jobs not handed out yet */
 	size_t unsettled;		/* jobs given, without a status yet */
 	struct pollfd *pfd;		/* one per worker */
-	/* workers_start() of a forked pool, while it forks the first workers:
-	 * the parser they inherit and its options */
+	/* A forked pool: the parser its first workers inherit, kept until
+	 * they are reaped (workers_free()): freed while they live, it would
+	 * copy every page of it that they still share; and, while they are
+	 * forked, its options */
 	struct parser *fork_parser;
 	const struct parser_worker_config *fork_pc;
 };

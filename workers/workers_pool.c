@@ -463,9 +463,6 @@ workers_spawn_first(struct workers *w, const struct parser_worker_config *pc, ch
 	for (i = 0; i < w->nworkers; i++)
 		if (worker_spawn(w, &w->w[i], TRUE, err) == -1)
 			break;
-	if (w->fork_parser != NULL)
-		parser_free(w->fork_parser);
-	w->fork_parser = NULL;
 	w->fork_pc = NULL;
 	return i < w->nworkers ? -1 : 0;
 }
@@ -575,6 +572,8 @@ workers_free(struct workers *w)
 		worker_reset(&w->w[i]);
 		g_byte_array_unref(w->w[i].in);
 	}
+	if (w->fork_parser != NULL)
+		parser_free(w->fork_parser);
 	g_free(w->w);
 	g_free(w->pfd);
 	g_queue_clear(&w->pending);
