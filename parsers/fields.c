@@ -76,13 +76,10 @@ line_at(const char *p, const char *end, const char **next)
 static const char *
 field_colon(const char *p, gsize n)
 {
-	gsize i;
+	/* the first colon or space, sixteen bytes at a time: a space first is no name */
+	const char *e = scan_either(p, p + n, ':', ' ');
 
-	/* names are short and most other lines have a space early: no memchr calls */
-	for (i = 0; i < n && p[i] != ':'; i++)
-		if (p[i] == ' ')
-			return NULL;
-	return i > 0 && i < n ? p + i : NULL;
+	return e > p && e < p + n && *e == ':' ? e : NULL;
 }
 
 /* The last line measured past a field, so that it is not measured twice. */

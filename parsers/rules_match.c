@@ -118,12 +118,16 @@ static void
 find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 {
 	gsize k;
+	/* rolled: each step reads one byte, not three */
+	guint32 key = n >= 3 ? (guint32)(guint8)text[0] << 8 | (guint32)(guint8)text[1] << 16 : 0;
 
 	for (k = 0; k + 3 <= n; k++) {
-		guint32 key = trigram(text + k);
-		guint th = trigram_hash(key);
+		guint th;
 		GArray *arr;
 		guint j, s;
+
+		key = key >> 8 | (guint32)(guint8)text[k + 2] << 16;
+		th = trigram_hash(key);
 
 		if (!(r->trigram_bits[th >> 3] & (1u << (th & 7))))
 			continue;
