@@ -45,12 +45,11 @@ parser_find_status(const char *t)
 
 	if (t == NULL)
 		return NULL;
-	for (p = t; *p != '\0'; p++) {
+	/* strpbrk: glibc's compares sixteen bytes at a time */
+	for (p = t; (p = strpbrk(p, "245")) != NULL; p++) {
 		const char *q;
 		int d1 = 0, d2 = 0;
 
-		if (*p != '2' && *p != '4' && *p != '5')
-			continue;
 		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || (p[-1] == '-' && !reply_dash(t, p))))
 			continue;
 		if (p[1] != '.')
@@ -86,9 +85,8 @@ parser_find_replycode(const char *t)
 
 	if (t == NULL)
 		return NULL;
-	for (p = t; *p != '\0'; p++) {
-		if ((*p != '2' && *p != '4' && *p != '5') || !g_ascii_isdigit(p[1]) ||
-		    !g_ascii_isdigit(p[2]) || p[1] > '5')
+	for (p = t; (p = strpbrk(p, "245")) != NULL; p++) {
+		if (!g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]) || p[1] > '5')
 			continue;
 		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-' || p[-1] == '#'))
 			continue;
