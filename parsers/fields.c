@@ -22,6 +22,15 @@ bulky(const char *name, gsize n)
 #undef NAME
 	gsize i;
 
+	/* each starts with A, D, R or X: most other names are turned away by that */
+	if (n == 0)
+		return FALSE;
+	switch (name[0] | 0x20) {
+	case 'a': case 'd': case 'r': case 'x':
+		break;
+	default:
+		return FALSE;
+	}
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
 		if (names[i].n == n && ascii_eq_ci(name, names[i].s, n))
 			return TRUE;
