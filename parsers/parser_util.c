@@ -10,6 +10,7 @@
 #endif
 
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 #include "common/address.h"
 
 char *
@@ -392,6 +393,13 @@ numeric_entity(const char *p, char *out, gsize *used)
 	return g_unichar_to_utf8((gunichar)cp, out);
 }
 
+/*
+ * The tag at p starts with lit, caselessly: as g_ascii_strncasecmp(p, lit,
+ * n) == 0 would say, inline (q - p bytes up to its '>', and no lit holds
+ * a '>'), in parser_from_html(), for every tag of a notice.
+ */
+#define TAG(lit)	((gsize)(q - p) >= sizeof(lit) - 1 && ascii_eq_ci(p, lit, sizeof(lit) - 1))
+
 char *
 parser_from_html(const char *html)
 {
@@ -408,24 +416,24 @@ parser_from_html(const char *html)
 			if (q == NULL)
 				break;
 			/* what a browser does not show is not the notice's text */
-			if (g_ascii_strncasecmp(p, "<style", 6) == 0)
+			if (TAG("<style"))
 				skip = "</style";
-			else if (g_ascii_strncasecmp(p, "<script", 7) == 0)
+			else if (TAG("<script"))
 				skip = "</script";
-			else if (g_ascii_strncasecmp(p, "<head", 5) == 0 && (p[5] == '>' || p[5] == ' '))
+			else if (TAG("<head") && (p[5] == '>' || p[5] == ' '))
 				skip = "</head";
 			if (skip != NULL) {
 				const char *c = strcasestr(q, skip);
 
 				if (c == NULL || (q = strchr(c, '>')) == NULL)
 					break;
-			} else if (g_ascii_strncasecmp(p, "<br", 3) == 0 ||
-			    g_ascii_strncasecmp(p, "</p", 3) == 0 ||
-			    g_ascii_strncasecmp(p, "</div", 5) == 0 || g_ascii_strncasecmp(p, "</tr", 4) == 0 ||
-			    g_ascii_strncasecmp(p, "</li", 4) == 0 || g_ascii_strncasecmp(p, "</h", 3) == 0 ||
-			    g_ascii_strncasecmp(p, "</table", 7) == 0 || g_ascii_strncasecmp(p, "<p", 2) == 0)
+			} else if (TAG("<br") ||
+			    TAG("</p") ||
+			    TAG("</div") || TAG("</tr") ||
+			    TAG("</li") || TAG("</h") ||
+			    TAG("</table") || TAG("<p"))
 				g_string_append_c(s, '\n');
-			else if (g_ascii_strncasecmp(p, "</td", 4) == 0 || g_ascii_strncasecmp(p, "</th", 4) == 0)
+			else if (TAG("</td") || TAG("</th"))
 				g_string_append_c(s, ' ');
 			p = q;
 		} else if (*p == '&') {
@@ -453,3 +461,4 @@ parser_from_html(const char *html)
 	}
 	return g_string_free(s, FALSE);
 }
+#undef TAG
