@@ -104,6 +104,18 @@ json_string(GString *o, const char *s)
 				continue;
 			}
 			p += __builtin_ctz((unsigned)m);
+		} else {
+			/* the last bytes, copied out: the string may end at a page's end */
+			unsigned char tail[16] = { 0 };
+			int m;
+
+			memcpy(tail, p, end - p);
+			m = json_suspects16(tail) & ((1 << (end - p)) - 1);
+			if (m == 0) {
+				p = end;
+				break;
+			}
+			p += __builtin_ctz((unsigned)m);
 		}
 #else
 		if (end - p >= 8) {
