@@ -205,13 +205,18 @@ transcript_command(const char *t)
 		{ "rcpt", "RCPT" }, { "data", "DATA" }, { "mail from", "MAIL" }, { "ehlo", "EHLO" },
 		{ "helo", "HELO" }, { "bdat", "DATA" },
 	};
-	static const char *const in[] = { "<<< 4", "<<< 5", "<-- 4", "<-- 5" };
+	static const char *const in[] = { "<<< ", "<-- " };
 	const char *fail = NULL, *h, *last = NULL;
 	gsize i;
 
+	/* the first "<<< 4", "<<< 5", "<-- 4" or "<-- 5": one search a prompt */
 	for (i = 0; i < G_N_ELEMENTS(in); i++)
-		if ((h = strstr(t, in[i])) != NULL && (fail == NULL || h < fail))
-			fail = h;
+		for (h = strstr(t, in[i]); h != NULL && (fail == NULL || h < fail);
+		    h = strstr(h + 1, in[i]))
+			if (h[4] == '4' || h[4] == '5') {
+				fail = h;
+				break;
+			}
 	if (fail == NULL)
 		return NULL;
 	for (h = t; (h = strstr(h, ">>> ")) != NULL && h < fail; h += 4)
