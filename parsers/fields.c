@@ -22,6 +22,15 @@ bulky(const char *name, gsize n)
 #undef NAME
 	gsize i;
 
+	/* each starts with A, D, R or X: most other names are turned away by that */
+	if (n == 0)
+		return FALSE;
+	switch (name[0] | 0x20) {
+	case 'a': case 'd': case 'r': case 'x':
+		break;
+	default:
+		return FALSE;
+	}
 	for (i = 0; i < G_N_ELEMENTS(names); i++)
 		if (names[i].n == n && ascii_eq_ci(name, names[i].s, n))
 			return TRUE;
@@ -76,13 +85,10 @@ line_at(const char *p, const char *end, const char **next)
 static const char *
 field_colon(const char *p, gsize n)
 {
-	gsize i;
+	/* the first colon or space, sixteen bytes at a time: a space first is no name */
+	const char *e = scan_either(p, p + n, ':', ' ');
 
-	/* names are short and most other lines have a space early: no memchr calls */
-	for (i = 0; i < n && p[i] != ':'; i++)
-		if (p[i] == ' ')
-			return NULL;
-	return i > 0 && i < n ? p + i : NULL;
+	return e > p && e < p + n && *e == ':' ? e : NULL;
 }
 
 /* The last line measured past a field, so that it is not measured twice. */

@@ -39,7 +39,14 @@ struct split {
 static gboolean
 is_tok(guchar c)
 {
-	return c > 32 && c < 127 && strchr("()<>@,;:\\\"/[]?=", c) == NULL;
+	/* the tspecials, all between '!' and '_', one bit each: a parameter's every byte is tested */
+#define BIT(c)	(1ull << ((c) - 32))
+	static const guint64 tspecials = BIT('(') | BIT(')') | BIT('<') | BIT('>') | BIT('@') |
+	    BIT(',') | BIT(';') | BIT(':') | BIT('\\') | BIT('"') | BIT('/') | BIT('[') | BIT(']') |
+	    BIT('?') | BIT('=');
+#undef BIT
+
+	return c > 32 && c < 127 && (c >= 96 || !(tspecials >> (c - 32) & 1));
 }
 
 static const char *

@@ -12,8 +12,13 @@ static const struct {
 	const char *pattern;
 	GRegexCompileFlags flags;
 } regexes[] = {
+	/*
+	 * The lookahead holds the first character of every alternative: it
+	 * changes no match, and most lines then fail at one class test
+	 * instead of at each alternative in turn.
+	 */
 	{ G_STRUCT_OFFSET(struct parser, re_marker),
-	    "^[ \\t>|*=_-]*(?:"
+	    "^[ \\t>|*=_-]*(?=[tbo\\-umhycra])(?:"
 	    "this is a copy of (?:the|your) message|"
 	    "below this line is a copy of the message|"
 	    "original message (?:follows|headers|header)|"

@@ -92,12 +92,10 @@ block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble
 	gboolean noise = FALSE;
 
 	while (p < end) {
-		const char *e = p;
+		const char *e = scan_eol(p, end);
 		gsize n;
 		gboolean started;
 
-		while (e < end && *e != '\n' && *e != '\r')
-			e++;
 		n = e - p;
 		if (scan_noise_field(p, e) || (noise && n > 0 && (*p == ' ' || *p == '\t'))) {
 			/* a quoted trace or verdict field (scan.h), folded lines and all */
@@ -193,13 +191,11 @@ block_sendmail_regroup(const char *region, gsize len, GPtrArray *blocks)
 	pending = g_string_new(NULL);
 	redone = g_hash_table_new(NULL, NULL);
 	while (p < end) {
-		const char *e = p;
+		const char *e = scan_eol(p, end);
 		char *a;
 		guint i;
 		struct block *hit = NULL;
 
-		while (e < end && *e != '\n' && *e != '\r')
-			e++;
 		if ((a = sendmail_summary_addr(p, e - p)) != NULL) {
 			for (i = 0; i < blocks->len && hit == NULL; i++) {
 				struct block *b = g_ptr_array_index(blocks, i);

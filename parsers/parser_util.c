@@ -5,8 +5,12 @@
  */
 #include <string.h>
 #include <glib.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "parsers/parser_util.h"
+#include "parsers/scan.h"
 #include "common/address.h"
 
 char *
@@ -45,12 +49,11 @@ parser_find_status(const char *t)
 
 	if (t == NULL)
 		return NULL;
-	for (p = t; *p != '\0'; p++) {
+	/* strpbrk: glibc's compares sixteen bytes at a time */
+	for (p = t; (p = strpbrk(p, "245")) != NULL; p++) {
 		const char *q;
 		int d1 = 0, d2 = 0;
 
-		if (*p != '2' && *p != '4' && *p != '5')
-			continue;
 		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || (p[-1] == '-' && !reply_dash(t, p))))
 			continue;
 		if (p[1] != '.')
@@ -86,9 +89,8 @@ parser_find_replycode(const char *t)
 
 	if (t == NULL)
 		return NULL;
-	for (p = t; *p != '\0'; p++) {
-		if ((*p != '2' && *p != '4' && *p != '5') || !g_ascii_isdigit(p[1]) ||
-		    !g_ascii_isdigit(p[2]) || p[1] > '5')
+	for (p = t; (p = strpbrk(p, "245")) != NULL; p++) {
+		if (!g_ascii_isdigit(p[1]) || !g_ascii_isdigit(p[2]) || p[1] > '5')
 			continue;
 		if (p > t && (g_ascii_isalnum(p[-1]) || p[-1] == '.' || p[-1] == '-' || p[-1] == '#'))
 			continue;
@@ -115,6 +117,15 @@ parser_utf8_valid(const char *s, gsize len)
 	const guint64 lo = 0x0101010101010101ull, hi = 0x8080808080808080ull;
 	gsize i = 0;
 
+#ifdef __SSE2__
+	/* sixteen bytes at a time: a NUL or a high bit sets a bit of the mask */
+	for (; i + 16 <= len; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+
+		if (_mm_movemask_epi8(_mm_or_si128(v, _mm_cmpeq_epi8(v, _mm_setzero_si128()))) != 0)
+			break;
+	}
+#endif
 	for (; i + 8 <= len; i += 8) {
 		guint64 v;
 
@@ -194,13 +205,18 @@ transcript_command(const char *t)
 		{ "rcpt", "RCPT" }, { "data", "DATA" }, { "mail from", "MAIL" }, { "ehlo", "EHLO" },
 		{ "helo", "HELO" }, { "bdat", "DATA" },
 	};
-	static const char *const in[] = { "<<< 4", "<<< 5", "<-- 4", "<-- 5" };
+	static const char *const in[] = { "<<< ", "<-- " };
 	const char *fail = NULL, *h, *last = NULL;
 	gsize i;
 
+	/* the first "<<< 4", "<<< 5", "<-- 4" or "<-- 5": one search a prompt */
 	for (i = 0; i < G_N_ELEMENTS(in); i++)
-		if ((h = strstr(t, in[i])) != NULL && (fail == NULL || h < fail))
-			fail = h;
+		for (h = strstr(t, in[i]); h != NULL && (fail == NULL || h < fail);
+		    h = strstr(h + 1, in[i]))
+			if (h[4] == '4' || h[4] == '5') {
+				fail = h;
+				break;
+			}
 	if (fail == NULL)
 		return NULL;
 	for (h = t; (h = strstr(h, ">>> ")) != NULL && h < fail; h += 4)
@@ -382,6 +398,13 @@ numeric_entity(const char *p, char *out, gsize *used)
 	return g_unichar_to_utf8((gunichar)cp, out);
 }
 
+/*
+ * The tag at p starts with lit, caselessly: as g_ascii_strncasecmp(p, lit,
+ * n) == 0 would say, inline (q - p bytes up to its '>', and no lit holds
+ * a '>'), in parser_from_html(), for every tag of a notice.
+ */
+#define TAG(lit)	((gsize)(q - p) >= sizeof(lit) - 1 && ascii_eq_ci(p, lit, sizeof(lit) - 1))
+
 char *
 parser_from_html(const char *html)
 {
@@ -398,24 +421,24 @@ parser_from_html(const char *html)
 			if (q == NULL)
 				break;
 			/* what a browser does not show is not the notice's text */
-			if (g_ascii_strncasecmp(p, "<style", 6) == 0)
+			if (TAG("<style"))
 				skip = "</style";
-			else if (g_ascii_strncasecmp(p, "<script", 7) == 0)
+			else if (TAG("<script"))
 				skip = "</script";
-			else if (g_ascii_strncasecmp(p, "<head", 5) == 0 && (p[5] == '>' || p[5] == ' '))
+			else if (TAG("<head") && (p[5] == '>' || p[5] == ' '))
 				skip = "</head";
 			if (skip != NULL) {
 				const char *c = strcasestr(q, skip);
 
 				if (c == NULL || (q = strchr(c, '>')) == NULL)
 					break;
-			} else if (g_ascii_strncasecmp(p, "<br", 3) == 0 ||
-			    g_ascii_strncasecmp(p, "</p", 3) == 0 ||
-			    g_ascii_strncasecmp(p, "</div", 5) == 0 || g_ascii_strncasecmp(p, "</tr", 4) == 0 ||
-			    g_ascii_strncasecmp(p, "</li", 4) == 0 || g_ascii_strncasecmp(p, "</h", 3) == 0 ||
-			    g_ascii_strncasecmp(p, "</table", 7) == 0 || g_ascii_strncasecmp(p, "<p", 2) == 0)
+			} else if (TAG("<br") ||
+			    TAG("</p") ||
+			    TAG("</div") || TAG("</tr") ||
+			    TAG("</li") || TAG("</h") ||
+			    TAG("</table") || TAG("<p"))
 				g_string_append_c(s, '\n');
-			else if (g_ascii_strncasecmp(p, "</td", 4) == 0 || g_ascii_strncasecmp(p, "</th", 4) == 0)
+			else if (TAG("</td") || TAG("</th"))
 				g_string_append_c(s, ' ');
 			p = q;
 		} else if (*p == '&') {
@@ -443,3 +466,4 @@ parser_from_html(const char *html)
 	}
 	return g_string_free(s, FALSE);
 }
+#undef TAG

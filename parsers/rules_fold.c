@@ -90,17 +90,22 @@ noise_end(const char *p, const char *end)
  * A continuation line of a multi-line SMTP reply repeats "550-5.7.1 "
  * after the line end at p: the last byte of that prefix, or NULL when
  * there is none.  cont: inside such a reply; *more: the reply goes on.
+ * With NULL, *seen is where the blanks after p end: a line end before
+ * it has no prefix either (the same bytes follow it, and cont is
+ * FALSE then), so a run of empty lines is read once, not once a line.
  */
 static const char *
-reply_prefix_end(const char *p, gboolean cont, gboolean *more)
+reply_prefix_end(const char *p, gboolean cont, gboolean *more, const char **seen)
 {
 	const char *q = p + 1, *r;
 
 	while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '<')
 		q++;
 	if (!((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
-	    (q[3] == '-' || (q[3] == ' ' && cont))))
+	    (q[3] == '-' || (q[3] == ' ' && cont)))) {
+		*seen = q;
 		return NULL;
+	}
 	r = q + 4;
 	if ((*r == '4' || *r == '5') && r[1] == '.') {
 		while (*r != '\0' && !g_ascii_isspace(*r))
@@ -113,7 +118,7 @@ reply_prefix_end(const char *p, gboolean cont, gboolean *more)
 char *
 rules_fold_n(const char *text, gsize max)
 {
-	const char *p, *end, *r;
+	const char *p, *end, *r, *seen = NULL;
 	struct fold f;
 	gboolean cont = FALSE;	/* inside a multi-line reply */
 
@@ -149,7 +154,7 @@ rules_fold_n(const char *text, gsize max)
 		}
 		if ((*p == '\n' || *p == '\r') && p[1] != '\0') {
 			/* dropped, so that the sentence it splits reads as one */
-			if ((r = reply_prefix_end(p, cont, &cont)) != NULL) {
+			if (p >= seen && (r = reply_prefix_end(p, cont, &cont, &seen)) != NULL) {
 				if (f.w > f.out)
 					f.sp = TRUE;
 				p = r;

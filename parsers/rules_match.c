@@ -118,12 +118,18 @@ static void
 find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 {
 	gsize k;
+	/* rolled: each step reads one byte, not three */
+	guint32 key = n >= 3 ? (guint32)(guint8)text[0] << 8 | (guint32)(guint8)text[1] << 16 : 0;
 
 	for (k = 0; k + 3 <= n; k++) {
-		guint32 key = trigram(text + k);
-		guint th = trigram_hash(key);
+		guint th;
 		GArray *arr;
 		guint j, s;
+		guint64 t = 0;
+		gboolean wide;
+
+		key = key >> 8 | (guint32)(guint8)text[k + 2] << 16;
+		th = trigram_hash(key);
 
 		if (!(r->trigram_bits[th >> 3] & (1u << (th & 7))))
 			continue;
@@ -132,20 +138,20 @@ find_anchors(const struct rules *r, const char *text, gsize n, struct hits *h)
 			;
 		if (arr == NULL)
 			continue;
+		/* the text's eight bytes here, read once for all the trigram's anchors */
+		if ((wide = n - k >= 8))
+			memcpy(&t, text + k, 8);
 		for (j = 0; j < arr->len; j++) {
 			const struct anchor *a = &g_array_index(arr, struct anchor, j);
-			guint8 c = h->nhit[a->rule];
+			guint8 c;
 
-			if (c > MAX_HITS || (c > 0 && h->hit[a->rule][c - 1] == k) || a->len > n - k)
+			/* most anchors differ from the text: that is tested first */
+			if (wide ? (t & a->premask) != a->pre || a->len > n - k || (a->len > 8 &&
+			    memcmp(text + k + 8, a->lit + 8, a->len - 8) != 0) :
+			    a->len > n - k || memcmp(text + k, a->lit, a->len) != 0)
 				continue;
-			if (n - k >= 8) {
-				guint64 t;
-
-				memcpy(&t, text + k, 8);
-				if ((t & a->premask) != a->pre || (a->len > 8 &&
-				    memcmp(text + k + 8, a->lit + 8, a->len - 8) != 0))
-					continue;
-			} else if (memcmp(text + k, a->lit, a->len) != 0)
+			c = h->nhit[a->rule];
+			if (c > MAX_HITS || (c > 0 && h->hit[a->rule][c - 1] == k))
 				continue;
 			if (a->whole)
 				h->sure[a->rule] = 1;

@@ -2,6 +2,9 @@
 #include "workers/render.h"
 
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 /*
  * JSON as json-glib's generator writes it, byte for byte (the lines were
@@ -63,6 +66,22 @@ json_word_suspect(guint64 v)
 	    ((d - ones) & ~d)) & hi) != 0;
 }
 
+#ifdef __SSE2__
+/* The bits of the sixteen bytes at p that json_word_suspect() would suspect, one a byte. */
+static inline int
+json_suspects16(const unsigned char *p)
+{
+	const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	/* below 0x20 unsigned: min(v, 0x1f) == v */
+	__m128i m = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('"')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8('\\')));
+	m = _mm_or_si128(m, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)));
+	return _mm_movemask_epi8(m);
+}
+#endif
+
 static void
 json_string(GString *o, const char *s)
 {
@@ -75,6 +94,30 @@ json_string(GString *o, const char *s)
 		unsigned char c;
 		char esc;
 
+#ifdef __SSE2__
+		/* sixteen bytes at a time, on to the first that may need escaping */
+		if (end - p >= 16) {
+			int m = json_suspects16(p);
+
+			if (m == 0) {
+				p += 16;
+				continue;
+			}
+			p += __builtin_ctz((unsigned)m);
+		} else {
+			/* the last bytes, copied out: the string may end at a page's end */
+			unsigned char tail[16] = { 0 };
+			int m;
+
+			memcpy(tail, p, end - p);
+			m = json_suspects16(tail) & ((1 << (end - p)) - 1);
+			if (m == 0) {
+				p = end;
+				break;
+			}
+			p += __builtin_ctz((unsigned)m);
+		}
+#else
 		if (end - p >= 8) {
 			guint64 v;
 
@@ -84,6 +127,7 @@ json_string(GString *o, const char *s)
 				continue;
 			}
 		}
+#endif
 		if (!json_escaped(c = *p)) {
 			p++;
 			continue;
