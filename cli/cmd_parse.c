@@ -6,8 +6,10 @@
  * from -c FILE or the defaults): GMime has aborted on crafted headers
  * before, and the neutraliser only knows the shapes seen so far.  The
  * workers are forked before the input is read, and each message goes to
- * the pool as soon as it is read, so that the workers parse while the
- * files after it are read; the workers render the printed lines
+ * the pool as soon as it is opened (a plain file as its descriptor, which
+ * the worker reads; an mbox's messages and standard input as bytes), so
+ * that the workers parse while the files after it are opened; the
+ * workers render the printed lines
  * (workers/render.h), and those are written in input order.  A
  * message whose worker dies, or runs over its limits, is retried on a
  * fresh worker up to [parser] max_attempts times, then reported as the
