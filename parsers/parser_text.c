@@ -358,6 +358,16 @@ text_blocks(struct notice *n)
 	exclude_add(exclude, fields_get(c->top, 0, "Sender"));
 	exclude_add(exclude, c->r->orig_from);
 	/*
+	 * A list server's notice names its own control addresses in its
+	 * header (RFC 2369) and tells the reader to write to them: they are
+	 * the notice's own, never a failed recipient.
+	 */
+	exclude_add(exclude, fields_get(c->top, 0, "List-Subscribe"));
+	exclude_add(exclude, fields_get(c->top, 0, "List-Unsubscribe"));
+	exclude_add(exclude, fields_get(c->top, 0, "List-Help"));
+	exclude_add(exclude, fields_get(c->top, 0, "List-Owner"));
+	exclude_add(exclude, fields_get(c->top, 0, "Errors-To"));
+	/*
 	 * "did not reach the following recipient(s):" and the like: the
 	 * addresses above it are a summary of the original (its To:), the
 	 * failed ones follow.

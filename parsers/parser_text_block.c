@@ -31,6 +31,18 @@ block_free(gpointer x)
  * reply offers, "please try <x>") is part of that recipient's text, not a
  * recipient of its own.
  */
+/* Is the line an inline report's "Diagnostic-Code:" field? */
+static gboolean
+line_diag_field(const char *p, gsize n)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
+		p++;
+		n--;
+	}
+	return n >= 16 && (*p == 'D' || *p == 'd') &&
+	    g_ascii_strncasecmp(p, "diagnostic-code:", 16) == 0;
+}
+
 static gboolean
 block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const char *p,
     gsize n, guint max, guint32 *anomalies, struct block **cur)
@@ -38,16 +50,24 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 	gsize pos = 0;
 	char *a;
 
+	gboolean diag;
+
 	/* "From: x" or "MAIL FROM: x" in a summary names the sender */
 	if (line_sender(p, n))
 		pos = n;
+	/*
+	 * An inline report's Diagnostic-Code is the remote answer about the
+	 * Final-Recipient above it: an address it quotes (the remote's own
+	 * spelling, an alias, a masked name) is that recipient's text.
+	 */
+	diag = *cur != NULL && line_diag_field(p, n);
 	while ((a = parser_next_address(p, n, &pos)) != NULL) {
 		char *k = scan_ascii_down(a, -1);
 		gboolean ex = g_hash_table_contains(exclude, k);
 		gsize alen = strlen(a);
 
 		if (!ex && *cur != NULL && !g_hash_table_contains(seen, k) &&
-		    line_contact_clause(p, n, pos >= alen ? pos - alen : 0, pos))
+		    (diag || line_contact_clause(p, n, pos >= alen ? pos - alen : 0, pos)))
 			ex = TRUE;
 
 		if (!ex && g_hash_table_contains(seen, k)) {

@@ -22,6 +22,33 @@ line_blank(const char *p, gsize n)
 	return TRUE;
 }
 
+/*
+ * A quoted original's mbox separator, "From sender@x  Thu Apr 29 ...": it
+ * names the envelope sender, like the Return-Path that follows it.  The
+ * weekday after the address tells it from prose ("From x we heard").
+ */
+static gboolean
+line_mbox_from(const char *p, gsize n)
+{
+	static const char days[] = "MonTueWedThuFriSatSun";
+	gsize i = 5, d;
+
+	if (n < 5 || memcmp(p, "From ", 5) != 0)
+		return FALSE;
+	while (i < n && p[i] != ' ' && p[i] != '\t' && p[i] != ':')
+		i++;
+	if (i == n || p[i] == ':')
+		return FALSE;
+	while (i < n && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (n - i < 4 || p[i + 3] != ' ')
+		return FALSE;
+	for (d = 0; d < sizeof(days) - 1; d += 3)
+		if (memcmp(p + i, days + d, 3) == 0)
+			return TRUE;
+	return FALSE;
+}
+
 gboolean
 line_sender(const char *p, gsize n)
 {
@@ -41,7 +68,7 @@ line_sender(const char *p, gsize n)
 		if (n >= tags[i].n && g_ascii_tolower(*p) == tags[i].s[0] &&
 		    g_ascii_strncasecmp(p, tags[i].s, tags[i].n) == 0)
 			return TRUE;
-	return FALSE;
+	return line_mbox_from(p, n);
 }
 
 /*

@@ -9,7 +9,10 @@
 
 /* Empty, or only quoting: "> >". */
 gboolean line_blank(const char *p, gsize n);
-/* "From: x", "MAIL FROM: x" and the like: the line names the sender. */
+/*
+ * "From: x", "MAIL FROM: x", an mbox "From x  Thu ..." separator and the
+ * like: the line names the sender.
+ */
 gboolean line_sender(const char *p, gsize n);
 /* A rule or an inline delivery-status field: another section of the notice starts. */
 gboolean line_section(const char *p, gsize n);

@@ -708,6 +708,36 @@ test_candidates(void)
 	parser_free(p);
 }
 
+/*
+ * Addresses a notice names that are nobody's failure: one quoted in an
+ * inline report's Diagnostic-Code (the remote's spelling of the
+ * Final-Recipient above it), a list server's own control address from its
+ * List-* header, the envelope sender of an original quoted in mbox form.
+ */
+static void
+test_not_recipients(void)
+{
+	static const struct { const char *file, *rcpt; } one[] = {
+		{ "shape-inline-dsn-diag-address.eml", "bo@corp.test" },
+		{ "shape-list-control-address.eml", "birds@lists.test" },
+		{ "shape-quoted-mbox-original.eml", "chess@club.test" },
+	};
+	struct parser *p = mkparser(NULL);
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(one); i++) {
+		char *path = g_strconcat(FIX, one[i].file, NULL);
+		struct report *r = parse_file(p, path, NULL);
+
+		g_test_message("%s", one[i].file);
+		g_assert_cmpuint(r->records->len, ==, 1);
+		g_assert_cmpstr(rec(r, 0)->recipient, ==, one[i].rcpt);
+		report_free(r);
+		g_free(path);
+	}
+	parser_free(p);
+}
+
 /* Hostile inputs: GMime-crashing encoded words, nesting, parts, headers. */
 static void
 test_hostile_files(void)
@@ -1635,6 +1665,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/verp", test_verp },
 	{ "/parser/recipient_from", test_recipient_from },
 	{ "/parser/candidates", test_candidates },
+	{ "/parser/not_recipients", test_not_recipients },
 	{ "/parser/hostile_files", test_hostile_files },
 	{ "/parser/sanitize_bare_cr", test_sanitize_bare_cr },
 	{ "/parser/sanitize_parts", test_sanitize_parts },
