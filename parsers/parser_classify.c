@@ -187,7 +187,7 @@ classify_apply(struct parse_ctx *c, struct report_record *rec, gboolean ok,
 		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
 		    rec->diagnostic != NULL ? "onhold" : "undefined");
 	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0) {
-		const char *d = rules_delayed(rules, rec->reason);
+		const char *d = rules_delayed(rules, rec->reason, rec->rule);
 
 		if (d != rec->reason && g_strcmp0(d, rec->reason) != 0) {
 			g_free(rec->reason);

@@ -81,10 +81,11 @@ const char *rules_after(const struct rules *r, const char *reason, const char *c
 
 /*
  * "delayed" line: the reason of a record whose Action is delayed (still
- * queued: the question is only why it is late), unless the reason found
- * is one the line keeps.  Returns reason itself or the replacement.
+ * queued: the question is only why it is late), unless the reason found,
+ * or the rule id that found it (rule, may be NULL), is one the line keeps.
+ * Returns reason itself or the replacement.
  */
-const char *rules_delayed(const struct rules *r, const char *reason);
+const char *rules_delayed(const struct rules *r, const char *reason, const char *rule);
 
 /* Class of a reason; permanent says whether the failure was a 5xx one. */
 enum report_class rules_class(const struct rules *r, const char *reason, gboolean permanent);

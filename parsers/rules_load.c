@@ -403,14 +403,14 @@ load_require(struct load *l, char **f)
 	return msg;
 }
 
-/* delayed REASON [except REASON,...] */
+/* delayed REASON [except REASON|RULE-ID,...] */
 static const char *
 load_delayed(struct load *l, char **f)
 {
 	guint nf = g_strv_length(f);
 
 	if ((nf != 2 && nf != 4) || (nf == 4 && strcmp(f[2], "except") != 0))
-		return "usage: delayed REASON [except REASON[,REASON...]]";
+		return "usage: delayed REASON [except REASON|RULE-ID[,...]]";
 	g_free(l->r->delayed);
 	g_strfreev(l->r->delayed_keep);
 	l->r->delayed = g_strdup(f[1]);

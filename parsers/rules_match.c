@@ -477,10 +477,11 @@ rules_after(const struct rules *r, const char *reason, const char *command)
 }
 
 const char *
-rules_delayed(const struct rules *r, const char *reason)
+rules_delayed(const struct rules *r, const char *reason, const char *rule)
 {
 	if (r->delayed == NULL || (reason != NULL && r->delayed_keep != NULL &&
-	    g_strv_contains((const char *const *)r->delayed_keep, reason)))
+	    (g_strv_contains((const char *const *)r->delayed_keep, reason) ||
+	    (rule != NULL && g_strv_contains((const char *const *)r->delayed_keep, rule)))))
 		return reason;
 	return r->delayed;
 }

@@ -167,6 +167,9 @@ static const struct expect table[] = {
 	/* Exchange's notices in the recipient organization's language */
 	{ "shape-ndr-german.eml", REPORT_KIND_BOUNCE, "ute@firma.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "shape-ndr-french-full.eml", REPORT_KIND_BOUNCE, "val@societe.test", REPORT_CLASS_SOFT, "mailboxfull" },
+	/* still queued: naming the program it is for says nothing of why; a mailer's exit status does */
+	{ "shape-delayed-pipe.eml", REPORT_KIND_DSN, "help@home.test", REPORT_CLASS_UNKNOWN, "expired" },
+	{ "shape-delayed-xunix.eml", REPORT_KIND_DSN, "ann@farm.test", REPORT_CLASS_UNKNOWN, "mailererror" },
 };
 
 static void
