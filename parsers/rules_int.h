@@ -58,7 +58,8 @@ struct require {
 	char *command;		/* e.g. "RCPT", or NULL */
 	char *status;		/* status pattern, or NULL */
 	char *otherwise;	/* reason used when neither holds */
-	char **except;		/* rule ids whose wording is enough without either */
+	char **except;		/* rule ids whose wording is enough when no command says otherwise */
+	char **keep;		/* rule ids (a provider's own codes) that stand whatever the command */
 };
 
 struct after {

@@ -87,6 +87,7 @@ require_free(gpointer p)
 	g_free(q->status);
 	g_free(q->otherwise);
 	g_strfreev(q->except);
+	g_strfreev(q->keep);
 	g_free(q);
 }
 
@@ -391,11 +392,13 @@ load_require(struct load *l, char **f)
 			q->otherwise = g_strdup(f[k + 1]);
 		else if (strcmp(f[k], "except") == 0 && q->except == NULL)
 			q->except = g_strsplit(f[k + 1], ",", -1);
+		else if (strcmp(f[k], "keep") == 0 && q->keep == NULL)
+			q->keep = g_strsplit(f[k + 1], ",", -1);
 		else
-			msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
+			msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] [keep IDS] otherwise REASON";
 	}
 	if (msg == NULL && (f[1] == NULL || q->otherwise == NULL || (f[k] != NULL)))
-		msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] otherwise REASON";
+		msg = "usage: require REASON [command CMD] [status PATTERN] [except IDS] [keep IDS] otherwise REASON";
 	if (msg != NULL)
 		require_free(q);
 	else

@@ -441,12 +441,15 @@ rules_require(const struct rules *r, const char *reason, const char *id, const c
 	if (reason == NULL || (q = g_hash_table_lookup(r->requires, reason)) == NULL)
 		return reason;
 	/*
-	 * The listed rules' wordings always stand; so does a status matching
-	 * PATTERN.  Then a known command decides: CMD itself keeps the reason,
-	 * and so does any command before DATA (a content filter only acts once
-	 * it has the message).  With neither, the alternative.
+	 * The kept rules (a provider's own codes) always stand; so does a
+	 * status matching PATTERN.  Then a known command
+	 * decides: CMD itself keeps the reason, and so does any command before
+	 * DATA; after DATA the recipient had been accepted, so whatever the
+	 * words, a content filter spoke (it only acts once it has the
+	 * message).  With no command, the listed rules' wordings (only ever
+	 * used for that reason) stand; else the alternative.
 	 */
-	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
+	if (id != NULL && q->keep != NULL && g_strv_contains((const char *const *)q->keep, id))
 		return reason;
 	if (q->status != NULL && status != NULL && status_matches(q->status, status))
 		return reason;
@@ -456,6 +459,8 @@ rules_require(const struct rules *r, const char *reason, const char *id, const c
 			return reason;
 		return q->otherwise;
 	}
+	if (id != NULL && q->except != NULL && g_strv_contains((const char *const *)q->except, id))
+		return reason;
 	return q->otherwise;
 }
 

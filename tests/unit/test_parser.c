@@ -170,6 +170,8 @@ static const struct expect table[] = {
 	/* still queued: naming the program it is for says nothing of why; a mailer's exit status does */
 	{ "shape-delayed-pipe.eml", REPORT_KIND_DSN, "help@home.test", REPORT_CLASS_UNKNOWN, "expired" },
 	{ "shape-delayed-xunix.eml", REPORT_KIND_DSN, "ann@farm.test", REPORT_CLASS_UNKNOWN, "mailererror" },
+	/* a dead address's words after DATA: the recipient was accepted, a filter spoke */
+	{ "shape-unknown-after-data.eml", REPORT_KIND_DSN, "mo@mail.test", REPORT_CLASS_SOFT, "filtered" },
 };
 
 static void
