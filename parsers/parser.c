@@ -337,6 +337,40 @@ ctx_context(struct parse_ctx *c)
 	}
 }
 
+static gboolean
+is_action(const struct report_record *rec, const char *action)
+{
+	return rec->action != NULL && g_ascii_strcasecmp(rec->action, action) == 0;
+}
+
+/*
+ * A report that says a recipient's delivery was delayed and, in another
+ * group, that it failed (an MTA's retries then its give-up, or two hops'
+ * views) has one outcome for that recipient: the failure.  The delayed
+ * record goes; it would be a second record for one address.
+ */
+static void
+drop_superseded_delays(struct report *r)
+{
+	guint i, j;
+
+	for (i = 0; i < r->records->len; i++) {
+		struct report_record *d = g_ptr_array_index(r->records, i);
+		gboolean failed = FALSE;
+
+		if (!is_action(d, "delayed") || d->recipient == NULL)
+			continue;
+		for (j = 0; j < r->records->len && !failed; j++) {
+			const struct report_record *f = g_ptr_array_index(r->records, j);
+
+			failed = j != i && is_action(f, "failed") && f->recipient != NULL &&
+			    g_ascii_strcasecmp(f->recipient, d->recipient) == 0;
+		}
+		if (failed)
+			report_remove_record(r, i--);
+	}
+}
+
 /* What every report gets once the readers are done: VERP, recipients, outcome. */
 static void
 ctx_finish(struct parse_ctx *c, const char *envelope_rcpt)
@@ -345,6 +379,7 @@ ctx_finish(struct parse_ctx *c, const char *envelope_rcpt)
 	guint i;
 
 	apply_verp(c, envelope_rcpt);
+	drop_superseded_delays(r);
 	for (i = 0; i < r->records->len; i++) {
 		struct report_record *rec = g_ptr_array_index(r->records, i);
 

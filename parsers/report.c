@@ -51,6 +51,15 @@ report_add_record(struct report *r)
 }
 
 void
+report_remove_record(struct report *r, guint i)
+{
+	if (i >= r->records->len)
+		return;
+	report_record_free(g_ptr_array_index(r->records, i));
+	g_ptr_array_remove_index(r->records, i);
+}
+
+void
 report_clear_records(struct report *r)
 {
 	guint i;

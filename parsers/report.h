@@ -97,6 +97,8 @@ struct report *report_new(enum report_kind kind);
 struct report_record *report_add_record(struct report *r);
 /* Drop every record (the report turned out to be no bounce). */
 void report_clear_records(struct report *r);	/* owned by r */
+/* Drop record i, keeping the others' order. */
+void report_remove_record(struct report *r, guint i);
 void report_free(struct report *r);
 
 const char *report_kind_name(enum report_kind k);

@@ -717,7 +717,8 @@ test_candidates(void)
  * Addresses a notice names that are nobody's failure: one quoted in an
  * inline report's Diagnostic-Code (the remote's spelling of the
  * Final-Recipient above it), a list server's own control address from its
- * List-* header, the envelope sender of an original quoted in mbox form.
+ * List-* header, the envelope sender of an original quoted in mbox form;
+ * and no second record for a recipient whose delay the report also gave.
  */
 static void
 test_not_recipients(void)
@@ -726,6 +727,8 @@ test_not_recipients(void)
 		{ "shape-inline-dsn-diag-address.eml", "bo@corp.test" },
 		{ "shape-list-control-address.eml", "birds@lists.test" },
 		{ "shape-quoted-mbox-original.eml", "chess@club.test" },
+		/* delayed, then failed, in one report: one record, the failure */
+		{ "shape-delayed-then-failed.eml", "kay@farm.test" },
 	};
 	struct parser *p = mkparser(NULL);
 	guint i;
@@ -737,6 +740,7 @@ test_not_recipients(void)
 		g_test_message("%s", one[i].file);
 		g_assert_cmpuint(r->records->len, ==, 1);
 		g_assert_cmpstr(rec(r, 0)->recipient, ==, one[i].rcpt);
+		g_assert_cmpstr(rec(r, 0)->action, ==, "failed");
 		report_free(r);
 		g_free(path);
 	}
