@@ -109,7 +109,7 @@ block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble
 	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
 	struct block *cur = NULL;
 	const char *p = region, *end = region + len;
-	gboolean noise = FALSE;
+	gboolean noise = FALSE, sig = FALSE;
 
 	while (p < end) {
 		const char *e = scan_eol(p, end);
@@ -126,6 +126,20 @@ block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble
 			continue;
 		}
 		noise = FALSE;
+		/*
+		 * A signature ("-- " on a line of its own, RFC 3676) runs to the
+		 * end of the notice's text: whoever signed and their contacts are
+		 * no recipient, and its lines are nobody's failure.
+		 */
+		if (sig || (n >= 2 && n <= 3 && p[0] == '-' && p[1] == '-' &&
+		    (n == 2 || p[2] == ' ' || p[2] == '\r'))) {
+			sig = TRUE;
+			cur = NULL;
+			if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+				e++;
+			p = e + 1;
+			continue;
+		}
 		started = block_line_start(blocks, seen, exclude, p, n, max, anomalies, &cur);
 		if (cur != NULL && !started && line_section(p, n)) {
 			/*
