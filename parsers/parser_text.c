@@ -367,6 +367,10 @@ text_blocks(struct notice *n)
 	exclude_add(exclude, fields_get(c->top, 0, "List-Help"));
 	exclude_add(exclude, fields_get(c->top, 0, "List-Owner"));
 	exclude_add(exclude, fields_get(c->top, 0, "Errors-To"));
+	/* message identifiers look like addresses: the original's, the thread's */
+	exclude_add(exclude, fields_get(c->top, 0, "In-Reply-To"));
+	exclude_add(exclude, fields_get(c->top, 0, "References"));
+	exclude_add(exclude, c->r->orig_message_id);
 	/*
 	 * "did not reach the following recipient(s):" and the like: the
 	 * addresses above it are a summary of the original (its To:), the

@@ -31,6 +31,35 @@ block_free(gpointer x)
  * reply offers, "please try <x>") is part of that recipient's text, not a
  * recipient of its own.
  */
+/*
+ * Is the address at start of line p named as a message's or a queue's
+ * identifier ("Your message <id@host>", "queue id X@host", "Message-ID:
+ * <id@host>")?  The word before it says so.
+ */
+static gboolean
+line_message_id(const char *p, gsize start)
+{
+	/* "Returned message: <x>" names a recipient: a field name must say id */
+	static const char *const words[] = { "message", "id", "msgid" };
+	static const char *const fields[] = { "message-id", "id", "msgid", "queue-id" };
+	const char *const *w = words;
+	gsize e = start, b, nw = G_N_ELEMENTS(words), i;
+
+	while (e > 0 && (p[e - 1] == '<' || p[e - 1] == ' ' || p[e - 1] == '\t' || p[e - 1] == '('))
+		e--;
+	if (e > 0 && p[e - 1] == ':') {
+		e--;
+		w = fields;
+		nw = G_N_ELEMENTS(fields);
+	}
+	for (b = e; b > 0 && (g_ascii_isalpha(p[b - 1]) || p[b - 1] == '-'); b--)
+		;
+	for (i = 0; i < nw; i++)
+		if (e - b == strlen(w[i]) && g_ascii_strncasecmp(p + b, w[i], e - b) == 0)
+			return TRUE;
+	return FALSE;
+}
+
 /* Is the line an inline report's "Diagnostic-Code:" field? */
 static gboolean
 line_diag_field(const char *p, gsize n)
@@ -68,6 +97,8 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 
 		if (!ex && *cur != NULL && !g_hash_table_contains(seen, k) &&
 		    (diag || line_contact_clause(p, n, pos >= alen ? pos - alen : 0, pos)))
+			ex = TRUE;
+		if (!ex && !g_hash_table_contains(seen, k) && line_message_id(p, pos >= alen ? pos - alen : 0))
 			ex = TRUE;
 
 		if (!ex && g_hash_table_contains(seen, k)) {
