@@ -367,9 +367,11 @@ text_blocks(struct notice *n)
 	exclude_add(exclude, fields_get(c->top, 0, "List-Help"));
 	exclude_add(exclude, fields_get(c->top, 0, "List-Owner"));
 	exclude_add(exclude, fields_get(c->top, 0, "Errors-To"));
-	/* message identifiers look like addresses: the original's, the thread's */
+	/*
+	 * Message identifiers look like addresses: the original's (References
+	 * repeats In-Reply-To's, at the cost of a whole thread's ids).
+	 */
 	exclude_add(exclude, fields_get(c->top, 0, "In-Reply-To"));
-	exclude_add(exclude, fields_get(c->top, 0, "References"));
 	exclude_add(exclude, c->r->orig_message_id);
 	/*
 	 * "did not reach the following recipient(s):" and the like: the
