@@ -60,6 +60,22 @@ line_message_id(const char *p, gsize start)
 	return FALSE;
 }
 
+/*
+ * Is the line a quoted header's "Cc:" or "Bcc:" field?  Once the notice
+ * has named a recipient, such a line is the original's header quoted
+ * without a marker: its addresses were copied, not refused.
+ */
+static gboolean
+line_copy_field(const char *p, gsize n)
+{
+	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
+		p++;
+		n--;
+	}
+	return (n >= 3 && g_ascii_strncasecmp(p, "cc:", 3) == 0) ||
+	    (n >= 4 && g_ascii_strncasecmp(p, "bcc:", 4) == 0);
+}
+
 /* Is the line an inline report's "Diagnostic-Code:" field? */
 static gboolean
 line_diag_field(const char *p, gsize n)
@@ -82,7 +98,7 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 	gboolean diag;
 
 	/* "From: x" or "MAIL FROM: x" in a summary names the sender */
-	if (line_sender(p, n))
+	if (line_sender(p, n) || (blocks->len > 0 && line_copy_field(p, n)))
 		pos = n;
 	/*
 	 * An inline report's Diagnostic-Code is the remote answer about the

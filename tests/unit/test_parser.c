@@ -718,7 +718,8 @@ test_candidates(void)
  * inline report's Diagnostic-Code (the remote's spelling of the
  * Final-Recipient above it), a list server's own control address from its
  * List-* header, the envelope sender of an original quoted in mbox form,
- * the contacts in a signature, message and queue identifiers;
+ * the contacts in a signature, message and queue identifiers, the Cc and
+ * Bcc of a quoted header;
  * and no second record for a recipient whose delay the report also gave.
  */
 static void
@@ -730,6 +731,8 @@ test_not_recipients(void)
 		{ "shape-quoted-mbox-original.eml", "chess@club.test" },
 		/* the original's Message-ID (named so, or in In-Reply-To), a queue id */
 		{ "shape-message-ids.eml", "bob@e.test" },
+		/* the original's header quoted with no marker: its Cc and Bcc were copied */
+		{ "shape-quoted-copies.eml", "ned@c.test" },
 		/* the postmaster's signature names a service desk and a team */
 		{ "shape-signature-contacts.eml", "lee@uni.test" },
 		/* delayed, then failed, in one report: one record, the failure */
