@@ -43,6 +43,7 @@ struct rule {
 	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
 	gboolean behind;	/* filtered thanks to anchors past lookbehinds: on ASCII texts only */
 	gboolean at;		/* regex: every match starts at one of its anchors (ASCII ones) */
+	gboolean at_ascii;	/* regex: so on all-ASCII texts, though some anchors are not ASCII */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
 	char **need;		/* regex without anchors (or behind): rx_required_lits(), or NULL */

@@ -219,16 +219,27 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	 * (rules_re.c) when its anchors are all its starts: in an ASCII
 	 * pattern, or in one whose anchors are ASCII (its other bytes are
 	 * past them, as in "empf[a\xc3\xa4]nger"); a non-ASCII anchor may
-	 * miss the upper case the caseless regex finds after it.
+	 * miss the upper case the caseless regex finds after it.  But on a
+	 * text all ASCII (folded: no upper case), a non-ASCII anchor matches
+	 * nothing, unless it holds a character that case folding may
+	 * make one with an ASCII letter (long s, KELVIN SIGN; the Turkish
+	 * dotted and dotless i, to be safe): every match then starts where an
+	 * ASCII anchor is, found as exactly as in an ASCII pattern, and the
+	 * rule is tried anchored there too (at_ascii), which spares the huge
+	 * multilingual rules a JIT compile.
 	 */
-	ru->at = TRUE;
+	ru->at = ru->at_ascii = TRUE;
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 
 		anchor_add(r, l->s, i, l->whole && ru->ascii);
-		for (const char *c = l->s; *c != '\0'; c++)
-			if ((guchar)*c >= 0x80)
+		for (const guchar *c = (const guchar *)l->s; *c != '\0'; c++)
+			if (*c >= 0x80) {
 				ru->at = FALSE;
+				if ((c[0] == 0xc5 && c[1] == 0xbf) || (c[0] == 0xc4 && (c[1] == 0xb0 ||
+				    c[1] == 0xb1)) || (c[0] == 0xe2 && c[1] == 0x84 && c[2] == 0xaa))
+					ru->at_ascii = FALSE;
+			}
 	}
 	g_ptr_array_free(lits, TRUE);
 }

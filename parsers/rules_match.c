@@ -201,7 +201,8 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 			m = g_regex_match(rules_re_get(ru->re), text, 0, NULL);
 	} else if (h->sure[i])
 		m = TRUE;
-	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || !ru->at))
+	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || !(ru->at ||
+	    (ru->at_ascii && (*ascii >= 0 ? *ascii : (*ascii = all_ascii(text, n)))))))
 		m = g_regex_match_full(rules_re_get(ru->re), text, n,
 		    start_offset(text, h->hit[i][0]), 0, NULL, NULL);
 	else

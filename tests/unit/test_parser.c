@@ -1147,6 +1147,47 @@ test_rules_prefilter(void)
 }
 
 /*
+ * A rule with non-ASCII anchors is tried, on an all-ASCII text, anchored
+ * at each of its ASCII anchors (every match starts at one there): a match
+ * at a later anchor than the first still counts.  Not so on a text with
+ * non-ASCII (an upper-case letter the caseless regex takes starts no
+ * anchor), nor for a pattern holding long s or KELVIN SIGN, which match
+ * an ASCII "s" and "k": the regex then runs from the first anchor on.
+ */
+static void
+test_rules_at_ascii(void)
+{
+	static const char conf[] =
+	    "rule r1 userunknown regex (?:nao|n\xc3\xa3o) foi poss[i\xc3\xad]vel|cafe [0-9]\n"
+	    "rule r2 rejected regex n\xc3\xa3o existe|cafe [0-9]\n"
+	    "rule r3 blocked regex \xc5\xbftate 9 reached|caf\xc3\xa9 closed|cafe [0-9]\n";
+	static const struct { const char *text; const char *id; } cases[] = {
+		{ "cafe 7", "r1" },
+		{ "cafe x, nao foi possivel", "r1" },
+		{ "cafe x, cafe y, cafe 3", "r1" },
+		{ "cafe x, nao foi possevel", NULL },
+		{ "cafe x, N\xc3\x83O foi poss\xc3\x8dvel", "r1" },
+		{ "cafe x, N\xc3\x83O EXISTE", "r2" },
+		{ "cafe x, NAO EXISTE", NULL },
+		{ "cafe x, STATE 9 REACHED", "r3" },
+		{ "state 9 reached, cafe x", NULL },
+		{ "cafe x, caf\xc3\xa9 closed", "r3" },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	int round;
+	size_t i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	/* before and after the regexes are JIT-compiled */
+	for (round = 0; round < 4; round++)
+		for (i = 0; i < G_N_ELEMENTS(cases); i++)
+			assert_classified(r, cases[i].text, cases[i].id);
+	rules_free(r);
+}
+
+/*
  * The rules' regexes run interpreted at first and JIT-compiled once used
  * again (rules_re.c): the same texts decide the same way before and after,
  * for a rule's own regex (and its matches anchored at the prefilter's hits,
@@ -1648,6 +1689,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
 	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
+	{ "/parser/rules_at_ascii", test_rules_at_ascii },
 	{ "/parser/rules_split_spaces", test_rules_split_spaces },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
