@@ -18,7 +18,16 @@ struct rules_re {
 	char *pat;
 	GRegexCompileFlags flags;
 	gint uses;		/* atomic */
+	gint jit_after;		/* the use that JIT-compiles it */
 };
+
+/*
+ * Uses after which a regex is JIT-compiled: RULES_RE_JIT_AFTER by
+ * default; RULES_RE_JIT_RARE for one that runs whole only on what is
+ * rare (a rule tried anchored on ASCII texts, whole on the others).
+ */
+#define RULES_RE_JIT_AFTER	2
+#define RULES_RE_JIT_RARE	64
 
 /* NULL with *gerr set when pat is no good regex. */
 struct rules_re *rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr);

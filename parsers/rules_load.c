@@ -242,6 +242,9 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 			}
 	}
 	g_ptr_array_free(lits, TRUE);
+	/* whole, it then runs on non-ASCII texts alone: few pay for a JIT compile */
+	if (!ru->at && ru->at_ascii)
+		ru->re->jit_after = RULES_RE_JIT_RARE;
 }
 
 static struct rules *

@@ -1188,6 +1188,41 @@ test_rules_at_ascii(void)
 }
 
 /*
+ * A regex is JIT-compiled at the use its mark says, and only then: the
+ * default for most rules, a later one for a rule tried anchored on ASCII
+ * texts (its non-ASCII anchors aside) and whole only on the others.
+ */
+static void
+test_rules_jit_mark(void)
+{
+	static const char conf[] =
+	    "rule r1 userunknown regex unknown user \\S+\n"
+	    "rule r2 userunknown regex (?:nao|n\xc3\xa3o) foi poss[i\xc3\xad]vel|cafe [0-9]\n";
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	const struct rule *r1, *r2;
+	gint i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	r1 = g_ptr_array_index(r->rules, 0);
+	r2 = g_ptr_array_index(r->rules, 1);
+	g_assert_true(r1->at);
+	g_assert_cmpint(r1->re->jit_after, ==, RULES_RE_JIT_AFTER);
+	g_assert_false(r2->at);
+	g_assert_true(r2->at_ascii);
+	g_assert_cmpint(r2->re->jit_after, ==, RULES_RE_JIT_RARE);
+	for (i = 1; i < RULES_RE_JIT_RARE; i++) {
+		g_assert_true(rules_re_get(r2->re) == r2->re->re);
+		g_assert_null(r2->re->jit);
+	}
+	g_assert_true(rules_re_get(r2->re) != r2->re->re);
+	g_assert_nonnull(r2->re->jit);
+	g_assert_true(rules_re_get(r2->re) == r2->re->jit);
+	rules_free(r);
+}
+
+/*
  * The rules' regexes run interpreted at first and JIT-compiled once used
  * again (rules_re.c): the same texts decide the same way before and after,
  * for a rule's own regex (and its matches anchored at the prefilter's hits,
@@ -1690,6 +1725,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
 	{ "/parser/rules_at_ascii", test_rules_at_ascii },
+	{ "/parser/rules_jit_mark", test_rules_jit_mark },
 	{ "/parser/rules_split_spaces", test_rules_split_spaces },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
