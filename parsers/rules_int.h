@@ -24,7 +24,8 @@ struct rules_re {
 /*
  * Uses after which a regex is JIT-compiled: RULES_RE_JIT_AFTER by
  * default; RULES_RE_JIT_RARE for one that runs whole only on what is
- * rare (a rule tried anchored on ASCII texts, whole on the others).
+ * rare (a rule tried anchored on ASCII texts, whole on the others) or
+ * on little (a detect line).
  */
 #define RULES_RE_JIT_AFTER	2
 #define RULES_RE_JIT_RARE	64

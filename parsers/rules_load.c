@@ -326,6 +326,13 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 	}
 	pat = skip_fields(line, skip);
 	d->re = rules_re_new(pat, G_REGEX_CASELESS, &gerr);
+	/*
+	 * A detect line runs at most once a report, mostly on a short header
+	 * value: interpreted matches there cost little more than the JIT's,
+	 * and only a regex used that often pays for its compile.
+	 */
+	if (d->re != NULL)
+		d->re->jit_after = RULES_RE_JIT_RARE;
 	if (d->re == NULL) {
 		*gmsg = g_strdup_printf("bad regex: %s", gerr->message);
 		g_error_free(gerr);

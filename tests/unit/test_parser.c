@@ -1190,17 +1190,20 @@ test_rules_at_ascii(void)
 /*
  * A regex is JIT-compiled at the use its mark says, and only then: the
  * default for most rules, a later one for a rule tried anchored on ASCII
- * texts (its non-ASCII anchors aside) and whole only on the others.
+ * texts (its non-ASCII anchors aside) and whole only on the others, and
+ * for a detect line.
  */
 static void
 test_rules_jit_mark(void)
 {
 	static const char conf[] =
 	    "rule r1 userunknown regex unknown user \\S+\n"
-	    "rule r2 userunknown regex (?:nao|n\xc3\xa3o) foi poss[i\xc3\xad]vel|cafe [0-9]\n";
+	    "rule r2 userunknown regex (?:nao|n\xc3\xa3o) foi poss[i\xc3\xad]vel|cafe [0-9]\n"
+	    "detect one header From @one\\.example\\b\n";
 	char *err = NULL;
 	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
 	const struct rule *r1, *r2;
+	const struct detect *d;
 	gint i;
 
 	g_assert_cmpstr(err, ==, NULL);
@@ -1219,6 +1222,8 @@ test_rules_jit_mark(void)
 	g_assert_true(rules_re_get(r2->re) != r2->re->re);
 	g_assert_nonnull(r2->re->jit);
 	g_assert_true(rules_re_get(r2->re) == r2->re->jit);
+	d = g_ptr_array_index(r->detects, 0);
+	g_assert_cmpint(d->re->jit_after, ==, RULES_RE_JIT_RARE);
 	rules_free(r);
 }
 
