@@ -56,6 +56,7 @@ struct rule {
 	gboolean at_ascii;	/* regex: so on all-ASCII texts, though some anchors are not ASCII */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
+	guint scope;		/* mtas: its "mta" line (1, 2, ...): rules from one share the names */
 	char **need;		/* regex without anchors (or behind): rx_required_lits(), or NULL */
 	gboolean need_ascii;	/* need: its literals all ASCII */
 };

@@ -359,6 +359,7 @@ struct load {
 	struct rules *r;
 	struct rules *into;		/* where rule and after lines go: r, or r->scoped */
 	char **scope;			/* the current "mta" scope */
+	guint scope_n;			/* "mta" lines with names so far */
 	char *gmsg;			/* a message made for this line */
 	const char *line;		/* the line, stripped */
 	/* compiled once per file when a line needs them, not once per
@@ -514,6 +515,7 @@ load_rule(struct load *l, char **f)
 		return msg;
 	}
 	ru->mtas = g_strdupv(l->scope);
+	ru->scope = l->scope_n;
 	if (ru->type == RULE_REGEX || ru->type == RULE_TEXT)
 		rules_index(l->into, ru, l->into->rules->len, pat);
 	g_ptr_array_add(l->into->rules, ru);
@@ -550,6 +552,7 @@ load_mta(struct load *l, char **f)
 		}
 	g_strfreev(l->scope);
 	l->scope = names;
+	l->scope_n++;
 	if (l->r->scoped == NULL)
 		l->r->scoped = rules_new();
 	l->into = l->r->scoped;
@@ -657,7 +660,7 @@ load_regexes_free(struct load *l)
 struct rules *
 rules_load_data(const char *name, const char *data, gsize len, char **err)
 {
-	struct load l = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	struct load l = { NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL };
 	char **lines, *buf;
 	int i;
 

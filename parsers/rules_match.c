@@ -219,6 +219,8 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 	gsize n = 0;
 	guint i;
 	int ascii = -1, exact = -1;
+	guint scope = 0;	/* the "mta" line whose names in_scope says were given */
+	gboolean in_scope = FALSE;
 
 	if (text != NULL)
 		n = strlen(text);
@@ -235,7 +237,12 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 		const struct rule *ru = g_ptr_array_index(r->rules, i);
 		gboolean m = FALSE;
 
-		if (ru->mtas != NULL && !scope_has(ru->mtas, lhost, rhost))
+		/* the rules of one "mta" line follow one another: its names are read once */
+		if (ru->mtas != NULL && ru->scope != scope) {
+			scope = ru->scope;
+			in_scope = scope_has(ru->mtas, lhost, rhost);
+		}
+		if (ru->mtas != NULL && !in_scope)
 			continue;
 		switch (ru->type) {
 		case RULE_TEXT:

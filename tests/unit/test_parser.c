@@ -1188,6 +1188,60 @@ test_rules_at_ascii(void)
 }
 
 /*
+ * Scoped rules apply to the names of their own "mta" line: consecutive
+ * lines with other names, the same names again, and a rule of a later
+ * line after a first that did not apply, each decide by their own names.
+ */
+static void
+test_rules_scope_lines(void)
+{
+	static const char conf[] =
+	    "detect a header From @a\\.example\n"
+	    "detect b header From @b\\.example\n"
+	    "detect c header From @c\\.example\n"
+	    "mta a\nrule a-1 blocked text first phrase\n"
+	    "mta b,c\nrule bc-1 rejected text first phrase\nrule bc-2 rejected regex second phr[a]se\n"
+	    "mta a\nrule a-2 blocked regex second phr[a]se\nrule a-3 blocked status 5.1.1\n"
+	    "mta *\nrule any userunknown text third phrase\n";
+	static const struct {
+		const char *lhost, *rhost, *text, *status, *id;
+	} cases[] = {
+		{ "a", NULL, "first phrase", NULL, "a-1" },
+		{ "b", NULL, "first phrase", NULL, "bc-1" },
+		{ NULL, "c", "first phrase", NULL, "bc-1" },
+		{ "a", NULL, "second phrase", NULL, "a-2" },
+		{ "c", NULL, "second phrase", NULL, "bc-2" },
+		{ "x", "b", "second phrase", NULL, "bc-2" },
+		{ "b", NULL, NULL, "5.1.1", NULL },
+		{ "x", "a", NULL, "5.1.1", "a-3" },
+		{ "x", NULL, "first phrase", NULL, NULL },
+		{ "a", NULL, "third phrase", NULL, NULL },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	size_t i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *t = rules_fold(cases[i].text);
+		struct rules_match m;
+		gboolean ok = rules_classify_scoped(r, cases[i].lhost, cases[i].rhost, t,
+		    cases[i].status, NULL, NULL, &m);
+
+		g_test_message("%s %s", cases[i].text, cases[i].id);
+		if (cases[i].id == NULL)
+			g_assert_false(ok);
+		else {
+			g_assert_true(ok);
+			g_assert_cmpstr(m.id, ==, cases[i].id);
+		}
+		g_free(t);
+	}
+	rules_free(r);
+}
+
+/*
  * A regex is JIT-compiled at the use its mark says, and only then: the
  * default for most rules, a later one for a rule tried anchored on ASCII
  * texts (its non-ASCII anchors aside) and whole only on the others, and
@@ -1731,6 +1785,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_jit_later", test_rules_jit_later },
 	{ "/parser/rules_at_ascii", test_rules_at_ascii },
 	{ "/parser/rules_jit_mark", test_rules_jit_mark },
+	{ "/parser/rules_scope_lines", test_rules_scope_lines },
 	{ "/parser/rules_split_spaces", test_rules_split_spaces },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
