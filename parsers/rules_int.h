@@ -18,7 +18,17 @@ struct rules_re {
 	char *pat;
 	GRegexCompileFlags flags;
 	gint uses;		/* atomic */
+	gint jit_after;		/* the use that JIT-compiles it */
 };
+
+/*
+ * Uses after which a regex is JIT-compiled: RULES_RE_JIT_AFTER by
+ * default; RULES_RE_JIT_RARE for one that runs whole only on what is
+ * rare (a rule tried anchored on ASCII texts, whole on the others) or
+ * on little (a detect line).
+ */
+#define RULES_RE_JIT_AFTER	2
+#define RULES_RE_JIT_RARE	64
 
 /* NULL with *gerr set when pat is no good regex. */
 struct rules_re *rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr);
@@ -43,8 +53,10 @@ struct rule {
 	gboolean ascii;		/* regex: pattern all ASCII, so its anchors are all its starts */
 	gboolean behind;	/* filtered thanks to anchors past lookbehinds: on ASCII texts only */
 	gboolean at;		/* regex: every match starts at one of its anchors (ASCII ones) */
+	gboolean at_ascii;	/* regex: so on all-ASCII texts, though some anchors are not ASCII */
 	gboolean first;		/* status-first: decides in file order, before later text rules */
 	char **mtas;		/* "mta" scope: producers or providers it is for; NULL = all */
+	guint scope;		/* mtas: its "mta" line (1, 2, ...): rules from one share the names */
 	char **need;		/* regex without anchors (or behind): rx_required_lits(), or NULL */
 	gboolean need_ascii;	/* need: its literals all ASCII */
 };

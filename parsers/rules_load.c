@@ -220,18 +220,32 @@ rules_index(struct rules *r, struct rule *ru, guint i, const char *pat)
 	 * (rules_re.c) when its anchors are all its starts: in an ASCII
 	 * pattern, or in one whose anchors are ASCII (its other bytes are
 	 * past them, as in "empf[a\xc3\xa4]nger"); a non-ASCII anchor may
-	 * miss the upper case the caseless regex finds after it.
+	 * miss the upper case the caseless regex finds after it.  But on a
+	 * text all ASCII (folded: no upper case), a non-ASCII anchor matches
+	 * nothing, unless it holds a character that case folding may
+	 * make one with an ASCII letter (long s, KELVIN SIGN; the Turkish
+	 * dotted and dotless i, to be safe): every match then starts where an
+	 * ASCII anchor is, found as exactly as in an ASCII pattern, and the
+	 * rule is tried anchored there too (at_ascii), which spares the huge
+	 * multilingual rules a JIT compile.
 	 */
-	ru->at = TRUE;
+	ru->at = ru->at_ascii = TRUE;
 	for (j = 0; j < lits->len; j++) {
 		const struct rx_lit *l = g_ptr_array_index(lits, j);
 
 		anchor_add(r, l->s, i, l->whole && ru->ascii);
-		for (const char *c = l->s; *c != '\0'; c++)
-			if ((guchar)*c >= 0x80)
+		for (const guchar *c = (const guchar *)l->s; *c != '\0'; c++)
+			if (*c >= 0x80) {
 				ru->at = FALSE;
+				if ((c[0] == 0xc5 && c[1] == 0xbf) || (c[0] == 0xc4 && (c[1] == 0xb0 ||
+				    c[1] == 0xb1)) || (c[0] == 0xe2 && c[1] == 0x84 && c[2] == 0xaa))
+					ru->at_ascii = FALSE;
+			}
 	}
 	g_ptr_array_free(lits, TRUE);
+	/* whole, it then runs on non-ASCII texts alone: few pay for a JIT compile */
+	if (!ru->at && ru->at_ascii)
+		ru->re->jit_after = RULES_RE_JIT_RARE;
 }
 
 static struct rules *
@@ -313,6 +327,13 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 	}
 	pat = skip_fields(line, skip);
 	d->re = rules_re_new(pat, G_REGEX_CASELESS, &gerr);
+	/*
+	 * A detect line runs at most once a report, mostly on a short header
+	 * value: interpreted matches there cost little more than the JIT's,
+	 * and only a regex used that often pays for its compile.
+	 */
+	if (d->re != NULL)
+		d->re->jit_after = RULES_RE_JIT_RARE;
 	if (d->re == NULL) {
 		*gmsg = g_strdup_printf("bad regex: %s", gerr->message);
 		g_error_free(gerr);
@@ -339,6 +360,7 @@ struct load {
 	struct rules *r;
 	struct rules *into;		/* where rule and after lines go: r, or r->scoped */
 	char **scope;			/* the current "mta" scope */
+	guint scope_n;			/* "mta" lines with names so far */
 	char *gmsg;			/* a message made for this line */
 	const char *line;		/* the line, stripped */
 	/* compiled once per file when a line needs them, not once per
@@ -496,6 +518,7 @@ load_rule(struct load *l, char **f)
 		return msg;
 	}
 	ru->mtas = g_strdupv(l->scope);
+	ru->scope = l->scope_n;
 	if (ru->type == RULE_REGEX || ru->type == RULE_TEXT)
 		rules_index(l->into, ru, l->into->rules->len, pat);
 	g_ptr_array_add(l->into->rules, ru);
@@ -532,6 +555,7 @@ load_mta(struct load *l, char **f)
 		}
 	g_strfreev(l->scope);
 	l->scope = names;
+	l->scope_n++;
 	if (l->r->scoped == NULL)
 		l->r->scoped = rules_new();
 	l->into = l->r->scoped;
@@ -639,7 +663,7 @@ load_regexes_free(struct load *l)
 struct rules *
 rules_load_data(const char *name, const char *data, gsize len, char **err)
 {
-	struct load l = { NULL, NULL, NULL, NULL, NULL, NULL, NULL };
+	struct load l = { NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL };
 	char **lines, *buf;
 	int i;
 

@@ -201,7 +201,8 @@ regex_matches(const struct rule *ru, guint i, const char *text, gsize n,
 			m = g_regex_match(rules_re_get(ru->re), text, 0, NULL);
 	} else if (h->sure[i])
 		m = TRUE;
-	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || !ru->at))
+	else if (h->nhit[i] > 0 && (h->nhit[i] > MAX_HITS || !(ru->at ||
+	    (ru->at_ascii && (*ascii >= 0 ? *ascii : (*ascii = all_ascii(text, n)))))))
 		m = g_regex_match_full(rules_re_get(ru->re), text, n,
 		    start_offset(text, h->hit[i][0]), 0, NULL, NULL);
 	else
@@ -218,6 +219,8 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 	gsize n = 0;
 	guint i;
 	int ascii = -1, exact = -1;
+	guint scope = 0;	/* the "mta" line whose names in_scope says were given */
+	gboolean in_scope = FALSE;
 
 	if (text != NULL)
 		n = strlen(text);
@@ -234,7 +237,12 @@ classify(const struct rules *r, const char *lhost, const char *rhost, const char
 		const struct rule *ru = g_ptr_array_index(r->rules, i);
 		gboolean m = FALSE;
 
-		if (ru->mtas != NULL && !scope_has(ru->mtas, lhost, rhost))
+		/* the rules of one "mta" line follow one another: its names are read once */
+		if (ru->mtas != NULL && ru->scope != scope) {
+			scope = ru->scope;
+			in_scope = scope_has(ru->mtas, lhost, rhost);
+		}
+		if (ru->mtas != NULL && !in_scope)
 			continue;
 		switch (ru->type) {
 		case RULE_TEXT:

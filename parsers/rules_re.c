@@ -5,7 +5,8 @@
  * costs more than most of them ever run: the prefilter (rules_int.h)
  * keeps most rules from running on most messages.  So each is compiled
  * for PCRE's interpreter when the rules are loaded (which checks it), and
- * again with its JIT when it runs a second time (RULES_RE_JIT_AFTER): a
+ * again with its JIT when it runs a second time (RULES_RE_JIT_AFTER; a
+ * rule that runs whole only on rare texts waits for RULES_RE_JIT_RARE): a
  * process that parses many messages gets the JIT for the regexes it uses,
  * which match the same strings several times faster (on the corpus a
  * later mark cost more in interpreted matches than it saved in compiles),
@@ -19,8 +20,6 @@
  */
 #include "parsers/rules_int.h"
 
-#define RULES_RE_JIT_AFTER	2
-
 struct rules_re *
 rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr)
 {
@@ -33,6 +32,7 @@ rules_re_new(const char *pat, GRegexCompileFlags flags, GError **gerr)
 	x->re = re;
 	x->pat = g_strdup(pat);
 	x->flags = flags;
+	x->jit_after = RULES_RE_JIT_AFTER;
 	return x;
 }
 
@@ -58,7 +58,7 @@ rules_re_get(struct rules_re *x)
 	if (jit != NULL)
 		return jit;
 	/* Exactly one caller sees the count reach the mark and compiles. */
-	if (g_atomic_int_add(&x->uses, 1) == RULES_RE_JIT_AFTER - 1 &&
+	if (g_atomic_int_add(&x->uses, 1) == x->jit_after - 1 &&
 	    (jit = g_regex_new(x->pat, x->flags | G_REGEX_OPTIMIZE, 0, NULL)) != NULL) {
 		g_atomic_pointer_set(&x->jit, jit);
 		return jit;

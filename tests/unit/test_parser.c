@@ -1194,6 +1194,141 @@ test_rules_prefilter(void)
 }
 
 /*
+ * A rule with non-ASCII anchors is tried, on an all-ASCII text, anchored
+ * at each of its ASCII anchors (every match starts at one there): a match
+ * at a later anchor than the first still counts.  Not so on a text with
+ * non-ASCII (an upper-case letter the caseless regex takes starts no
+ * anchor), nor for a pattern holding long s or KELVIN SIGN, which match
+ * an ASCII "s" and "k": the regex then runs from the first anchor on.
+ */
+static void
+test_rules_at_ascii(void)
+{
+	static const char conf[] =
+	    "rule r1 userunknown regex (?:nao|n\xc3\xa3o) foi poss[i\xc3\xad]vel|cafe [0-9]\n"
+	    "rule r2 rejected regex n\xc3\xa3o existe|cafe [0-9]\n"
+	    "rule r3 blocked regex \xc5\xbftate 9 reached|caf\xc3\xa9 closed|cafe [0-9]\n";
+	static const struct { const char *text; const char *id; } cases[] = {
+		{ "cafe 7", "r1" },
+		{ "cafe x, nao foi possivel", "r1" },
+		{ "cafe x, cafe y, cafe 3", "r1" },
+		{ "cafe x, nao foi possevel", NULL },
+		{ "cafe x, N\xc3\x83O foi poss\xc3\x8dvel", "r1" },
+		{ "cafe x, N\xc3\x83O EXISTE", "r2" },
+		{ "cafe x, NAO EXISTE", NULL },
+		{ "cafe x, STATE 9 REACHED", "r3" },
+		{ "state 9 reached, cafe x", NULL },
+		{ "cafe x, caf\xc3\xa9 closed", "r3" },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	int round;
+	size_t i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	/* before and after the regexes are JIT-compiled */
+	for (round = 0; round < 4; round++)
+		for (i = 0; i < G_N_ELEMENTS(cases); i++)
+			assert_classified(r, cases[i].text, cases[i].id);
+	rules_free(r);
+}
+
+/*
+ * Scoped rules apply to the names of their own "mta" line: consecutive
+ * lines with other names, the same names again, and a rule of a later
+ * line after a first that did not apply, each decide by their own names.
+ */
+static void
+test_rules_scope_lines(void)
+{
+	static const char conf[] =
+	    "detect a header From @a\\.example\n"
+	    "detect b header From @b\\.example\n"
+	    "detect c header From @c\\.example\n"
+	    "mta a\nrule a-1 blocked text first phrase\n"
+	    "mta b,c\nrule bc-1 rejected text first phrase\nrule bc-2 rejected regex second phr[a]se\n"
+	    "mta a\nrule a-2 blocked regex second phr[a]se\nrule a-3 blocked status 5.1.1\n"
+	    "mta *\nrule any userunknown text third phrase\n";
+	static const struct {
+		const char *lhost, *rhost, *text, *status, *id;
+	} cases[] = {
+		{ "a", NULL, "first phrase", NULL, "a-1" },
+		{ "b", NULL, "first phrase", NULL, "bc-1" },
+		{ NULL, "c", "first phrase", NULL, "bc-1" },
+		{ "a", NULL, "second phrase", NULL, "a-2" },
+		{ "c", NULL, "second phrase", NULL, "bc-2" },
+		{ "x", "b", "second phrase", NULL, "bc-2" },
+		{ "b", NULL, NULL, "5.1.1", NULL },
+		{ "x", "a", NULL, "5.1.1", "a-3" },
+		{ "x", NULL, "first phrase", NULL, NULL },
+		{ "a", NULL, "third phrase", NULL, NULL },
+	};
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	size_t i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *t = rules_fold(cases[i].text);
+		struct rules_match m;
+		gboolean ok = rules_classify_scoped(r, cases[i].lhost, cases[i].rhost, t,
+		    cases[i].status, NULL, NULL, &m);
+
+		g_test_message("%s %s", cases[i].text, cases[i].id);
+		if (cases[i].id == NULL)
+			g_assert_false(ok);
+		else {
+			g_assert_true(ok);
+			g_assert_cmpstr(m.id, ==, cases[i].id);
+		}
+		g_free(t);
+	}
+	rules_free(r);
+}
+
+/*
+ * A regex is JIT-compiled at the use its mark says, and only then: the
+ * default for most rules, a later one for a rule tried anchored on ASCII
+ * texts (its non-ASCII anchors aside) and whole only on the others, and
+ * for a detect line.
+ */
+static void
+test_rules_jit_mark(void)
+{
+	static const char conf[] =
+	    "rule r1 userunknown regex unknown user \\S+\n"
+	    "rule r2 userunknown regex (?:nao|n\xc3\xa3o) foi poss[i\xc3\xad]vel|cafe [0-9]\n"
+	    "detect one header From @one\\.example\\b\n";
+	char *err = NULL;
+	struct rules *r = rules_load_data("t.conf", conf, sizeof(conf) - 1, &err);
+	const struct rule *r1, *r2;
+	const struct detect *d;
+	gint i;
+
+	g_assert_cmpstr(err, ==, NULL);
+	g_assert_nonnull(r);
+	r1 = g_ptr_array_index(r->rules, 0);
+	r2 = g_ptr_array_index(r->rules, 1);
+	g_assert_true(r1->at);
+	g_assert_cmpint(r1->re->jit_after, ==, RULES_RE_JIT_AFTER);
+	g_assert_false(r2->at);
+	g_assert_true(r2->at_ascii);
+	g_assert_cmpint(r2->re->jit_after, ==, RULES_RE_JIT_RARE);
+	for (i = 1; i < RULES_RE_JIT_RARE; i++) {
+		g_assert_true(rules_re_get(r2->re) == r2->re->re);
+		g_assert_null(r2->re->jit);
+	}
+	g_assert_true(rules_re_get(r2->re) != r2->re->re);
+	g_assert_nonnull(r2->re->jit);
+	g_assert_true(rules_re_get(r2->re) == r2->re->jit);
+	d = g_ptr_array_index(r->detects, 0);
+	g_assert_cmpint(d->re->jit_after, ==, RULES_RE_JIT_RARE);
+	rules_free(r);
+}
+
+/*
  * The rules' regexes run interpreted at first and JIT-compiled once used
  * again (rules_re.c): the same texts decide the same way before and after,
  * for a rule's own regex (and its matches anchored at the prefilter's hits,
@@ -1696,6 +1831,9 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/rules_vocabulary", test_rules_vocabulary },
 	{ "/parser/rules_all_filtered", test_rules_all_filtered },
 	{ "/parser/rules_jit_later", test_rules_jit_later },
+	{ "/parser/rules_at_ascii", test_rules_at_ascii },
+	{ "/parser/rules_jit_mark", test_rules_jit_mark },
+	{ "/parser/rules_scope_lines", test_rules_scope_lines },
 	{ "/parser/rules_split_spaces", test_rules_split_spaces },
 };
 const size_t unit_ntests = G_N_ELEMENTS(unit_tests);
