@@ -324,9 +324,10 @@ config_check(struct config *cfg, const char **section, const char **key)
 /*
  * A file shipped with Rebound, found from the running binary so that the
  * build tree and every PREFIX work: <bindir>/../share/rebound/NAME
- * (installed: PREFIX/sbin/rebound; PREFIX/lib/rebound/rebound-all looks in
- * <bindir>/../../share/rebound), else conf/NAME in the nearest of the three directories above
- * <bindir> (build/, build/san/ or build/san/tests/ of a source tree), else
+ * (installed: PREFIX/sbin/rebound; PREFIX/lib/rebound/rebound-all looks
+ * in <bindir>/../../share/rebound), else conf/NAME in the nearest of the
+ * three directories above <bindir> (build/, build/san/ or
+ * build/san/tests/ of a source tree), else
  * /usr/share/rebound/NAME, which is also the answer when none exists (so
  * that the error names the packaged location).
  */

@@ -182,8 +182,7 @@ workers_arm(struct workers *w, gint64 now, gint64 *first, int *busy)
 		 * started for the first time gets its own time from now on (a
 		 * turn comes at least once a second while jobs are out). */
 		started = k->page != NULL ? *k->page : 0;
-		if (started > k->seen && started > k->jobs_done &&
-		    started - k->jobs_done <= (guint64)k->nsent) {
+		if (started > k->seen && worker_counter_believed(k, started)) {
 			k->seen = started;
 			k->deadline = now + w->wall_us;
 		} else if (now >= k->deadline) {

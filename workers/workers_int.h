@@ -93,6 +93,7 @@ void workers_note_spawned(void);
 void worker_reset(struct worker *k);
 int worker_spawn(struct workers *w, struct worker *k, gboolean first, char **err);
 int worker_reap(struct worker *k);
+gboolean worker_counter_believed(const struct worker *k, guint64 started);
 int worker_current(const struct worker *k, guint64 started);
 int worker_fail(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol);
 int worker_fail_at(struct workers *w, struct worker *k, gboolean timed_out, const char *protocol,

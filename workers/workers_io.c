@@ -10,21 +10,6 @@
 
 G_STATIC_ASSERT(WORKERS_INFLIGHT >= 2 * WORKERS_REPLY_BATCH);
 
-static guint32
-get_be32(const guint8 *p)
-{
-	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
-}
-
-static void
-put_be32(guint8 *p, guint32 v)
-{
-	p[0] = v >> 24;
-	p[1] = v >> 16;
-	p[2] = v >> 8;
-	p[3] = v;
-}
-
 /*
  * A job's request: the header into hdr, the parts into iov[0..3] (header,
  * recipient, file name, message).  Returns the request's length.
@@ -41,13 +26,13 @@ worker_request(const struct workers_job *job, guint8 *hdr, struct iovec *iov)
 	if (file_len > WORKERS_MAX_FILE)
 		file_len = WORKERS_MAX_FILE;
 	memcpy(hdr, job->by_fd ? WORKERS_MAGIC_FD : WORKERS_MAGIC, 4);
-	put_be32(hdr + 4, (guint32)rcpt_len);
-	put_be32(hdr + 8, (guint32)(dl >> 32));
-	put_be32(hdr + 12, (guint32)dl);
-	put_be32(hdr + 16, (guint32)file_len);
-	put_be32(hdr + 20, (guint32)job->render);
-	put_be32(hdr + 24, (guint32)(ix >> 32));
-	put_be32(hdr + 28, (guint32)ix);
+	workers_put_be32(hdr + 4, (guint32)rcpt_len);
+	workers_put_be32(hdr + 8, (guint32)(dl >> 32));
+	workers_put_be32(hdr + 12, (guint32)dl);
+	workers_put_be32(hdr + 16, (guint32)file_len);
+	workers_put_be32(hdr + 20, (guint32)job->render);
+	workers_put_be32(hdr + 24, (guint32)(ix >> 32));
+	workers_put_be32(hdr + 28, (guint32)ix);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = WORKERS_REQ_HDR;
 	iov[1].iov_base = (char *)(uintptr_t)job->envelope_rcpt;
@@ -194,7 +179,7 @@ worker_frame_output(struct worker *k, const guint8 *payload, guint32 len, const 
 		*protocol = "lines without a request for them";
 		return -1;
 	}
-	if (len < 4 || (out_len = get_be32(payload)) > len - 4) {
+	if (len < 4 || (out_len = workers_get_be32(payload)) > len - 4) {
 		*protocol = "bad lines frame";
 		return -1;
 	}
@@ -215,7 +200,7 @@ worker_frames(struct worker *k, const char **protocol)
 	while (k->in->len - k->in_pos >= WORKERS_FRAME_HDR) {
 		const guint8 *h = k->in->data + k->in_pos;
 		guint8 type = h[0];
-		guint32 len = get_be32(h + 4);
+		guint32 len = workers_get_be32(h + 4);
 		guint32 max;
 		const guint8 *payload = h + WORKERS_FRAME_HDR;
 
@@ -290,10 +275,9 @@ worker_recv(struct workers *w, struct worker *k, const char **protocol, int *don
 	}
 	for (;;) {
 		guint have = k->in->len;
-
-		/* Received straight into the buffer, not copied there. */
 		int e;
 
+		/* Received straight into the buffer, not copied there. */
 		g_byte_array_set_size(k->in, have + chunk);
 		r = recv(k->fd, k->in->data + have, chunk, MSG_DONTWAIT);
 		e = errno;

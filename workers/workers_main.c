@@ -115,10 +115,7 @@ worker_frame_v(int fd, char type, const struct iovec *parts, int nparts, gboolea
 
 	for (i = 0; i < nparts; i++)
 		len += parts[i].iov_len;
-	h[4] = (unsigned char)(len >> 24);
-	h[5] = (unsigned char)(len >> 16);
-	h[6] = (unsigned char)(len >> 8);
-	h[7] = (unsigned char)len;
+	workers_put_be32(h + 4, (guint32)len);
 	if (batch && sizeof(worker_out.buf) - worker_out.len < sizeof(h) + len &&
 	    worker_flush(fd) == -1)
 		return -1;
@@ -394,12 +391,6 @@ worker_usage(void)
 
 workers_parse_hook workers_before_parse;
 
-static guint32
-be32(const unsigned char *p)
-{
-	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
-}
-
 static int
 worker_send_report(int fd, const struct report *r)
 {
@@ -431,10 +422,7 @@ worker_send_lines(int fd, const struct report *r, int format, const char *file, 
 	render_report(out, err, format | RENDER_WIRE_ORDER, file, index, r);
 	if (4 + out->len + err->len > WORKERS_MAX_REPORT)
 		fatalx("parse-worker: report too large");
-	n[0] = (unsigned char)(out->len >> 24);
-	n[1] = (unsigned char)(out->len >> 16);
-	n[2] = (unsigned char)(out->len >> 8);
-	n[3] = (unsigned char)out->len;
+	workers_put_be32(n, (guint32)out->len);
 	parts[0].iov_base = n;
 	parts[0].iov_len = 4;
 	parts[1].iov_base = out->str;
@@ -481,13 +469,11 @@ worker_serve(int fd, struct parser *p, long cpu_seconds)
 			break;		/* the pool closed us: done */
 		if (rc == -1 || (memcmp(h, WORKERS_MAGIC, 4) != 0 && memcmp(h, WORKERS_MAGIC_FD, 4) != 0))
 			fatalx("parse-worker: bad request");
-		rcpt_len = (guint32)h[4] << 24 | (guint32)h[5] << 16 | (guint32)h[6] << 8 | h[7];
-		data_len = (guint64)h[8] << 56 | (guint64)h[9] << 48 | (guint64)h[10] << 40 |
-		    (guint64)h[11] << 32 | (guint64)h[12] << 24 | (guint64)h[13] << 16 |
-		    (guint64)h[14] << 8 | h[15];
-		file_len = be32(h + 16);
-		render = be32(h + 20);
-		index = (guint64)be32(h + 24) << 32 | be32(h + 28);
+		rcpt_len = workers_get_be32(h + 4);
+		data_len = (guint64)workers_get_be32(h + 8) << 32 | workers_get_be32(h + 12);
+		file_len = workers_get_be32(h + 16);
+		render = workers_get_be32(h + 20);
+		index = (guint64)workers_get_be32(h + 24) << 32 | workers_get_be32(h + 28);
 		if (rcpt_len > WORKERS_MAX_RCPT || data_len > WORKERS_MAX_DATA ||
 		    file_len > WORKERS_MAX_FILE)
 			fatalx("parse-worker: request too large");

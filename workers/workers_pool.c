@@ -275,18 +275,29 @@ worker_classify(struct workers *w, struct worker *k, int wstatus, gboolean timed
 }
 
 /*
+ * Whether the worker's counter (started, read once) names a job it has
+ * now: one sent and not answered.  Nothing else it writes there is
+ * believed.
+ */
+gboolean
+worker_counter_believed(const struct worker *k, guint64 started)
+{
+	guint64 answered = k->jobs_done;
+
+	return started > answered && started - answered <= (guint64)k->nsent;
+}
+
+/*
  * Which of the jobs in flight the worker was parsing, by its counter
- * (started, read once): the counter is trusted only within the jobs sent
- * and not answered; otherwise, and when no job was started since the last
- * answer, the oldest is charged, the one whose turn it was.
+ * (started, read once): the job it names if believed; otherwise, and when
+ * no job was started since the last answer, the oldest is charged, the
+ * one whose turn it was.
  */
 int
 worker_current(const struct worker *k, guint64 started)
 {
-	guint64 answered = k->jobs_done;
-
-	if (started > answered && started - answered <= (guint64)k->nsent)
-		return (int)(started - answered - 1);
+	if (worker_counter_believed(k, started))
+		return (int)(started - k->jobs_done - 1);
 	return 0;
 }
 

@@ -67,6 +67,22 @@
 #define WORKERS_FRAME_REPORT	'R'
 #define WORKERS_FRAME_OUTPUT	'O'
 
+/* The protocol's big-endian u32, read and written the same way at both ends. */
+static inline guint32
+workers_get_be32(const guint8 *p)
+{
+	return (guint32)p[0] << 24 | (guint32)p[1] << 16 | (guint32)p[2] << 8 | p[3];
+}
+
+static inline void
+workers_put_be32(guint8 *p, guint32 v)
+{
+	p[0] = (guint8)(v >> 24);
+	p[1] = (guint8)(v >> 16);
+	p[2] = (guint8)(v >> 8);
+	p[3] = (guint8)v;
+}
+
 /*
  * The worker's main in a child forked without an exec, with the parser
  * its parent set up before forking (p, now the child's; gmime_only set
