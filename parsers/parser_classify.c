@@ -92,6 +92,46 @@ classify_codes(struct parse_ctx *c, struct report_record *rec, const char *diag,
 }
 
 /*
+ * The host a diagnostic says answered, when the report has no Remote-MTA:
+ * Postfix's "host NAME[IP] said" and "connect to NAME[IP]", Exim's
+ * "host NAME [IP]", Sendmail's "while talking to NAME.:", Exchange's
+ * "Remote Server at NAME (IP)".  A name, not an address: NULL otherwise.
+ */
+static char *
+classify_text_host(const char *t)
+{
+	static const char *const lead[] = { "host ", "connect to ", "talking to ", "server at " };
+	const char *p;
+	size_t i;
+
+	if (t == NULL)
+		return NULL;
+	for (p = t; *p != '\0'; p++) {
+		for (i = 0; i < G_N_ELEMENTS(lead); i++) {
+			size_t n = strlen(lead[i]), len;
+			const char *h, *e;
+			gboolean dot = FALSE, alpha = FALSE;
+
+			if (g_ascii_strncasecmp(p, lead[i], n) != 0)
+				continue;
+			for (h = e = p + n; g_ascii_isalnum(*e) || *e == '.' || *e == '-'; e++) {
+				dot |= *e == '.';
+				alpha |= g_ascii_isalpha(*e);
+			}
+			len = (size_t)(e - h);
+			if (len > 0 && h[len - 1] == '.')
+				len--;
+			if (len < 4 || len > 253 || !dot || !alpha)
+				continue;
+			/* what follows the name: its address, or the end of the clause */
+			if (*e == '[' || (*e == ' ' && (e[1] == '[' || e[1] == '(')) || *e == ':')
+				return g_strndup(h, len);
+		}
+	}
+	return NULL;
+}
+
+/*
  * The rule that decides, into *m; FALSE when none does.  The record's own
  * diagnostic is tried first; context (the human-readable text of the
  * report) only when it says nothing a rule knows.  Before all of that,
@@ -124,7 +164,14 @@ classify_match(struct parse_ctx *c, struct report_record *rec, const char *diag,
 	if (!c->mta_done && context != NULL)
 		ctx = classify_folded(c, context);
 	lhost = classify_mta(c, ctx);
-	rhost = rules_detect_remote(rules, rec->remote_mta);
+	{
+		char *said = rec->remote_mta == NULL ? classify_text_host(rec->diagnostic) : NULL;
+		const char *at = rec->recipient != NULL ? strrchr(rec->recipient, '@') : NULL;
+
+		rhost = rules_detect_remote(rules, rec->remote_mta != NULL ? rec->remote_mta : said,
+		    at != NULL ? at + 1 : NULL);
+		g_free(said);
+	}
 	if (!ok && (lhost != NULL || rhost != NULL)) {
 		if (lhost != NULL && context != NULL)
 			ctx = classify_folded(c, context);

@@ -46,12 +46,15 @@ gboolean rules_classify(const struct rules *r, const char *text, const char *sta
  * Producers and providers ("detect" and "mta" lines).  rules_detect()
  * names the producer of a report from its own header (top), its
  * Reporting-MTA and its folded text (each may be NULL);
- * rules_detect_remote() names the recipient's provider from a record's
- * Remote-MTA.  NULL when no line matches; otherwise points into the rules.
+ * rules_detect_remote() names the recipient's provider from the host that
+ * answered for it (remote_mta: the record's Remote-MTA, or the host its
+ * diagnostic names) or, when no remote-mta line knows that host, from the
+ * recipient's domain (domain lines: a provider's own domains).  NULL when
+ * no line matches; otherwise points into the rules.
  */
 const char *rules_detect(const struct rules *r, const struct fields *top,
     const char *reporting_mta, const char *text);
-const char *rules_detect_remote(const struct rules *r, const char *remote_mta);
+const char *rules_detect_remote(const struct rules *r, const char *remote_mta, const char *domain);
 
 /*
  * rules_classify() over the rules scoped to the producer lhost or the

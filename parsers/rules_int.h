@@ -81,7 +81,7 @@ struct after {
 	char **mtas;		/* "mta" scope, as for a rule */
 };
 
-enum detect_where { DETECT_HEADER, DETECT_REPORTING_MTA, DETECT_REMOTE_MTA, DETECT_TEXT };
+enum detect_where { DETECT_HEADER, DETECT_REPORTING_MTA, DETECT_REMOTE_MTA, DETECT_DOMAIN, DETECT_TEXT };
 
 /* "detect NAME WHERE [FIELD] REGEX": what names the producer of a report. */
 struct detect {

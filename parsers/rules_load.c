@@ -288,8 +288,9 @@ detect_named(const struct rules *r, const char *name)
 }
 
 /*
- * "detect NAME header FIELD REGEX", "detect NAME reporting-mta|remote-mta|text
- * REGEX": the regex is the rest of the line.  NULL or a message.
+ * "detect NAME header FIELD REGEX", "detect NAME
+ * reporting-mta|remote-mta|domain|text REGEX": the regex is the rest of the
+ * line.  NULL or a message.
  */
 static const char *
 detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
@@ -299,7 +300,7 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 	int skip;
 	GError *gerr = NULL;
 	static const char usage[] =
-	    "usage: detect NAME header FIELD REGEX | detect NAME reporting-mta|remote-mta|text REGEX";
+	    "usage: detect NAME header FIELD REGEX | detect NAME reporting-mta|remote-mta|domain|text REGEX";
 
 	if (f[1] == NULL || f[2] == NULL || f[3] == NULL)
 		return usage;
@@ -319,6 +320,8 @@ detect_parse(struct rules *r, char **f, const char *line, char **gmsg)
 		d->where = DETECT_REPORTING_MTA;
 	else if (strcmp(f[2], "remote-mta") == 0)
 		d->where = DETECT_REMOTE_MTA;
+	else if (strcmp(f[2], "domain") == 0)
+		d->where = DETECT_DOMAIN;
 	else if (strcmp(f[2], "text") == 0)
 		d->where = DETECT_TEXT;
 	else {

@@ -398,6 +398,7 @@ rules_detect(const struct rules *r, const struct fields *top, const char *report
 			v = text;
 			break;
 		case DETECT_REMOTE_MTA:
+		case DETECT_DOMAIN:
 			break;
 		}
 		if (v == NULL)
@@ -420,24 +421,33 @@ rules_detect(const struct rules *r, const struct fields *top, const char *report
 	return name;
 }
 
-const char *
-rules_detect_remote(const struct rules *r, const char *remote_mta)
+/* The first detect line of kind where that matches v; NULL if none. */
+static const char *
+detect_one(const struct rules *r, enum detect_where where, const char *v)
 {
 	const char *name = NULL;
 	struct dval x;
 	guint i;
 
-	if (remote_mta == NULL)
+	if (v == NULL)
 		return NULL;
-	dval_init(&x, remote_mta, FALSE);
+	dval_init(&x, v, FALSE);
 	for (i = 0; i < r->detects->len && name == NULL; i++) {
 		const struct detect *d = g_ptr_array_index(r->detects, i);
 
-		if (d->where == DETECT_REMOTE_MTA && detect_match(d, &x))
+		if (d->where == where && detect_match(d, &x))
 			name = d->name;
 	}
 	dval_clear(&x);
 	return name;
+}
+
+const char *
+rules_detect_remote(const struct rules *r, const char *remote_mta, const char *domain)
+{
+	const char *name = detect_one(r, DETECT_REMOTE_MTA, remote_mta);
+
+	return name != NULL ? name : detect_one(r, DETECT_DOMAIN, domain);
 }
 
 const char *

@@ -270,6 +270,18 @@ test_mta_scope(void)
 	r = parse_without(p, FIX "docomo-data.eml", "Remote-MTA:");
 	g_assert_cmpstr(rec(r, 0)->reason, ==, "filtered");
 	report_free(r);
+	/* no Remote-MTA: the host the diagnostic names ("host NAME [IP]") */
+	r = parse_without(p, FIX "exim-text-host.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "apple-unknown");
+	report_free(r);
+	r = parse_without(p, FIX "exim-text-host.eml", "    host mx01");
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "sf-x11");
+	report_free(r);
+	/* nor a host: the recipient's domain, where it is the provider's own */
+	r = parse_without(p, FIX "qq-domain.eml", NULL);
+	g_assert_cmpstr(rec(r, 0)->reason, ==, "speeding");
+	g_assert_cmpstr(rec(r, 0)->rule, ==, "qq-speeding");
+	report_free(r);
 	/* Gmail's "(state 6)" */
 	r = parse_without(p, FIX "gmail-state.eml", NULL);
 	g_assert_cmpstr(r->mta, ==, "gmail");
