@@ -9,7 +9,9 @@ each entry into one row: where the text came from, the remote host it is
 answered by (providers only), the reply code, the status and the text.  Each
 row is then put in a minimal DSN (tests/e2e/vocabulary_dsn.py) and given to
 Sisimai itself; its answer is the row's expected reason.  Rows whose entry is
-only a fragment that Sisimai answers nothing for are left out.  The last
+only a fragment that Sisimai answers nothing for are left out.  The MTAs'
+own tables (lib/Sisimai/Lhost/*.pm: qmail's, Exim's, Domino's... texts by
+reason) give their answer themselves: the table's key.  The last
 column is Rebound's own answer where it differs on purpose ("=" otherwise);
 tests/e2e/test_vocabulary.py checks every row.
 
@@ -131,15 +133,37 @@ def rhost_rows(lib):
                 yield ("Rhost::" + mod, HOSTS[mod], reply, status, strs[-1].strip())
 
 
+def lhost_rows(lib):
+    """The MTAs' own tables (reason => texts): the table's key is the answer."""
+    for f in sorted(glob.glob(os.path.join(lib, "Sisimai", "Lhost", "*.pm"))):
+        mod = os.path.basename(f)[:-3]
+        for m in re.finditer(r"state \$\w+\s*=\s*\{(.*?)\n    \};", open(f).read(), re.S):
+            body = re.sub(r"#[^\n]*", "", m.group(1))
+            for km in re.finditer(r"'(\w+)'\s*=>\s*\[((?:[^\[\]]|\[[^\[\]]*\])*)\]", body, re.S):
+                if km.group(1) not in REASONS:
+                    continue
+                for a, b in re.findall(STR, km.group(2)):
+                    text = (a or b).replace("\\'", "'").strip()
+                    if len(text) >= 8:
+                        yield ("Lhost::" + mod, "", "550", "5.0.0", text, km.group(1))
+            # the other way round: 'TEXT' => 'reason' (Exchange's NDR codes)
+            for km in re.finditer(r"'([^']{8,})'\s*=>\s*'(\w+)'", body):
+                if km.group(2) in REASONS:
+                    yield ("Lhost::" + mod, "", "550", "5.0.0", km.group(1), km.group(2))
+
+
 def main():
     lib = os.path.join(sys.argv[1], "lib")
     rebound = sys.argv[sys.argv.index("--rebound") + 1] if "--rebound" in sys.argv \
         else os.path.join(root, "build", "rebound")
     rows, seen = [], set()
-    for r in list(reason_rows(lib)) + list(rhost_rows(lib)):
-        if r[4] and r[1:] not in seen:
-            seen.add(r[1:])
-            rows.append(r)
+    table = {}
+    for r in list(reason_rows(lib)) + list(rhost_rows(lib)) + list(lhost_rows(lib)):
+        if r[4] and r[1:5] not in seen:
+            seen.add(r[1:5])
+            if len(r) > 5:
+                table[len(rows)] = r[5]
+            rows.append(r[:5])
     with tempfile.TemporaryDirectory() as d:
         files = []
         for i, (_src, host, reply, status, text) in enumerate(rows):
@@ -167,7 +191,7 @@ def main():
     w.write("# source\tremote-mta\treply\tstatus\ttext\tsisimai\trebound\n")
     kept = agree = 0
     for i, r in enumerate(rows):
-        s = answers[i]
+        s = table.get(i, answers[i])
         if s in ("", "onhold", "undefined") or s not in REASONS:
             continue
         o = ours.get("%04d.eml" % i, "")

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """rebound parse on Sisimai's published phrase lists and providers' reply texts.
 
-tests/fixtures/vocabulary/sisimai.tsv holds 941 texts from Sisimai 5.1's
-Reason and Rhost tables (the providers' documented replies: Google, Microsoft,
-Mimecast, Apple, Yahoo, Tencent, Cox, GoDaddy...) with Sisimai's answer for
+tests/fixtures/vocabulary/sisimai.tsv holds 1,099 texts from Sisimai 5.1's
+Reason, Rhost and Lhost tables (its phrase lists; the providers' documented
+replies: Google, Microsoft, Mimecast, Apple, Yahoo, Tencent, Cox, GoDaddy;
+the MTAs' own texts: qmail, Exim, Exchange...) with Sisimai's answer for
 each, and Rebound's where it differs on purpose (tests/accuracy/vocabulary.py
 wrote it).  Each row becomes a one-recipient DSN (vocabulary_dsn.py); every
 row must get its expected reason: one TAP line per table.
