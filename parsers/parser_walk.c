@@ -278,6 +278,21 @@ split_bytes(const struct mime_part *m, const char **data, gsize *n, char **owned
 	*n = k;
 }
 
+gboolean
+walk_leaf_encoded(const struct leaf *l)
+{
+	int e;
+
+	if (l->m != NULL)
+		e = l->m->encoding;
+	else if (l->g != NULL)
+		e = g_mime_part_get_content_encoding(l->g);
+	else
+		return FALSE;
+	return e == GMIME_CONTENT_ENCODING_BASE64 || e == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE ||
+	    e == GMIME_CONTENT_ENCODING_UUENCODE;
+}
+
 /* Decoded content of a leaf part, converted to UTF-8 when its charset is allowed. */
 char *
 walk_part_text(struct parser *p, const struct leaf *l, gsize *outlen, guint32 *anomalies)

@@ -64,6 +64,9 @@ GMimeObject *walk_gmime(struct parser *p, struct walk *w, const char *ct, const 
 char *walk_part_text(struct parser *p, const struct leaf *l, gsize *outlen,
     guint32 *anomalies);
 
+/* Whether a leaf's content is transfer-encoded (base64, quoted-printable, uuencode). */
+gboolean walk_leaf_encoded(const struct leaf *l);
+
 /* Value destructor of struct parser's iconv table. */
 void walk_iconv_close(gpointer v);
 

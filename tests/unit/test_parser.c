@@ -322,6 +322,13 @@ test_dsn_fields(void)
 	g_assert_cmpstr(r->orig_subject, ==, "November news");
 	g_assert_cmpstr(g_hash_table_lookup(r->correlation, "X-Campaign-Id"), ==, "camp-42");
 	report_free(r);
+	/* a report quoted in a forward whose text is base64: read as the report it is */
+	r = parse_file(p, FIX "forwarded-dsn-base64.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
+	g_assert_cmpint(r->kind, ==, REPORT_KIND_DSN);
+	g_assert_cmpstr(rec(r, 0)->recipient_from, ==, "final-recipient");
+	g_assert_cmpstr(rec(r, 0)->remote_mta, ==, "mfsmax.docomo.ne.jp");
+	report_free(r);
 	parser_free(p);
 }
 
