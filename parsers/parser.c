@@ -300,7 +300,8 @@ ctx_context(struct parse_ctx *c)
 {
 	struct walk *w = &c->w;
 
-	if (LEAF_SET(w->text))
+	/* a text/plain after the HTML notice is an attachment (the original's header, say) */
+	if (LEAF_SET(w->text) && !w->html_first)
 		c->context = walk_part_text(c->p, &w->text, &c->clen, &c->anomalies);
 	if (c->context != NULL && LEAF_SET(w->html) && memchr(c->context, '@', c->clen) == NULL) {
 		/*

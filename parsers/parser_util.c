@@ -405,21 +405,34 @@ numeric_entity(const char *p, char *out, gsize *used)
  */
 #define TAG(lit)	((gsize)(q - p) >= sizeof(lit) - 1 && ascii_eq_ci(p, lit, sizeof(lit) - 1))
 
+/*
+ * The text a browser shows: tags that end a line or a block end one, the
+ * source's own line ends and white space runs are one space (none at the
+ * start of a line), except inside <pre>.
+ */
 char *
 parser_from_html(const char *html)
 {
 	GString *s;
 	const char *p;
+	gboolean pre = FALSE;
 
 	if (html == NULL)
 		return NULL;
 	s = g_string_new(NULL);
 	for (p = html; *p != '\0'; p++) {
-		if (*p == '<') {
+		if (!pre && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+			if (s->len > 0 && s->str[s->len - 1] != ' ' && s->str[s->len - 1] != '\n')
+				g_string_append_c(s, ' ');
+		} else if (*p == '<') {
 			const char *q = strchr(p, '>'), *skip = NULL;
 
 			if (q == NULL)
 				break;
+			if (TAG("<pre"))
+				pre = TRUE;
+			else if (TAG("</pre"))
+				pre = FALSE;
 			/* what a browser does not show is not the notice's text */
 			if (TAG("<style"))
 				skip = "</style";
@@ -436,8 +449,12 @@ parser_from_html(const char *html)
 			    TAG("</p") ||
 			    TAG("</div") || TAG("</tr") ||
 			    TAG("</li") || TAG("</h") ||
-			    TAG("</table") || TAG("<p"))
+			    TAG("</table") || TAG("<p") || TAG("</pre")) {
+				/* a space before the line end is none of the text's */
+				if (s->len > 0 && s->str[s->len - 1] == ' ')
+					g_string_truncate(s, s->len - 1);
 				g_string_append_c(s, '\n');
+			}
 			else if (TAG("</td") || TAG("</th"))
 				g_string_append_c(s, ' ');
 			p = q;

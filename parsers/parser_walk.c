@@ -41,8 +41,10 @@ walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn,
 			if (!LEAF_SET(w->text))
 				w->text = l;
 		} else if (IS(sub, sn, "html")) {
-			if (!LEAF_SET(w->html))
+			if (!LEAF_SET(w->html)) {
 				w->html = l;
+				w->html_first = !LEAF_SET(w->text);
+			}
 		} else
 			return FALSE;
 	} else

@@ -32,6 +32,7 @@ struct walk {
 	struct leaf headers;		/* text/rfc822-headers */
 	struct leaf text;		/* first text/plain */
 	struct leaf html;		/* first text/html */
+	gboolean html_first;		/* it came before any text/plain: the notice, the text an attachment */
 	GMimeMessage *orig;		/* message/rfc822 (owned by the tree, or see walk_split) */
 	gboolean multipart;		/* the body is a multipart */
 	gboolean mdn;			/* a message/disposition-notification part (RFC 8098) */

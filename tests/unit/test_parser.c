@@ -124,6 +124,8 @@ static const struct expect table[] = {
 	/* HTML only, entities, a help desk's address in the boilerplate (checked below: one record) */
 	{ "shape-html-entities.eml", REPORT_KIND_BOUNCE, "fay@dead.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "shape-o365-alternative.eml", REPORT_KIND_BOUNCE, "gus@tenant.test", REPORT_CLASS_HARD, "userunknown" },
+	/* an HTML notice first, its paragraphs broken over source lines, the original's header a text attachment after it */
+	{ "shape-html-first.eml", REPORT_KIND_BOUNCE, "hal@gone.test", REPORT_CLASS_HARD, "userunknown" },
 	/* RFC 3834 marks and an out-of-office Subject beat a daemon-like sender */
 	{ "shape-ooo-daemon.eml", REPORT_KIND_AUTOREPLY, "mailer-daemon@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	{ "shape-ooo-german.eml", REPORT_KIND_AUTOREPLY, "ina@firma.test", REPORT_CLASS_AUTOREPLY, "vacation" },
