@@ -415,6 +415,7 @@ ctx_fini(struct parse_ctx *c, GMimeObject *body, GMimeStream *st)
 	fields_free(c->top);
 	fields_free(c->orig_fields);
 	g_free(c->fold_out);
+	g_free(c->orig_sender);
 	g_free(c->context);
 	if (c->orig_hdrs != NULL)
 		g_string_free(c->orig_hdrs, TRUE);

@@ -82,6 +82,7 @@ struct parse_ctx {
 	 */
 	GString *orig_hdrs;
 	GHashTable *orig_rcpts;
+	char *orig_sender;		/* the original's Return-Path: its envelope sender */
 	/* the report's text folded once for every record (classify_folded) */
 	const char *fold_src;
 	char *fold_out;

@@ -93,6 +93,8 @@ orig_from_message(struct parse_ctx *c, GMimeObject *o)
 
 	orig_add_rcpts(c, g_mime_object_get_header(o, "To"));
 	orig_add_rcpts(c, g_mime_object_get_header(o, "Cc"));
+	if (c->orig_sender == NULL)
+		c->orig_sender = header_dup(o, "Return-Path");
 	for (i = 0; i < G_N_ELEMENTS(orig_map); i++) {
 		char **dst = G_STRUCT_MEMBER_P(r, orig_map[i].off);
 
@@ -133,6 +135,8 @@ orig_from_fields(struct parse_ctx *c, const struct fields *f)
 			    (fo = strstr(v, " for ")) != NULL)
 				/* the envelope recipient a relay recorded */
 				orig_add_rcpts(c, fo + 5);
+			else if (g_ascii_strcasecmp(x->name, "Return-Path") == 0 && c->orig_sender == NULL)
+				c->orig_sender = parser_utf8(v, -1);
 		}
 	}
 	for (i = 0; i < G_N_ELEMENTS(orig_map); i++) {

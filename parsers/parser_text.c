@@ -281,6 +281,7 @@ subject_address(struct notice *n)
 	exclude_add(own, fields_get(c->top, 0, "Reply-To"));
 	exclude_add(own, fields_get(c->top, 0, "Sender"));
 	exclude_add(own, c->r->orig_from);
+	exclude_add(own, c->orig_sender);
 	while ((a = parser_next_address(subj, strlen(subj), &pos)) != NULL) {
 		char *l = scan_ascii_down(a, -1);
 
@@ -357,6 +358,8 @@ text_blocks(struct notice *n)
 	exclude_add(exclude, fields_get(c->top, 0, "Reply-To"));
 	exclude_add(exclude, fields_get(c->top, 0, "Sender"));
 	exclude_add(exclude, c->r->orig_from);
+	/* the original's envelope sender, which a refusal of MAIL FROM quotes */
+	exclude_add(exclude, c->orig_sender);
 	/*
 	 * A list server's notice names its own control addresses in its
 	 * header (RFC 2369) and tells the reader to write to them: they are

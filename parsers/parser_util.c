@@ -348,7 +348,8 @@ parser_next_address(const char *line, gsize n, gsize *pos)
 		while (a > 0 && parser_local_char(line[a - 1]))
 			a--;
 		b = i + 1;
-		while (b < n && domain_char(line[b]))
+		/* no domain has two dots in a row: "x@y.net...user" is Sendmail's "x@y.net... User" */
+		while (b < n && domain_char(line[b]) && !(line[b] == '.' && b + 1 < n && line[b + 1] == '.'))
 			b++;
 		while (b > i + 1 && (line[b - 1] == '.' || line[b - 1] == '-'))
 			b--;
@@ -359,6 +360,15 @@ parser_next_address(const char *line, gsize n, gsize *pos)
 		 */
 		while (a < i && strchr(".'|=/`{}~^*+?#$%&!-", line[a]) != NULL)
 			a++;
+		/* a program's variable before it: "RECIPIENT=jo@x", "SENDER=jo@x" */
+		{
+			gsize k = a;
+
+			while (k < i && (g_ascii_isupper(line[k]) || line[k] == '_'))
+				k++;
+			if (k >= a + 2 && k < i && line[k] == '=')
+				a = k + 1;
+		}
 		*pos = b > i ? b : i + 1;
 		if (a == i || b <= i + 1 || memchr(line + i + 1, '.', b - i - 1) == NULL)
 			continue;

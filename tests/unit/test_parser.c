@@ -740,7 +740,8 @@ test_candidates(void)
  * Final-Recipient above it), a list server's own control address from its
  * List-* header, the envelope sender of an original quoted in mbox form,
  * the contacts in a signature, message and queue identifiers, the Cc and
- * Bcc of a quoted header;
+ * Bcc of a quoted header, the original's envelope sender; no junk glued to
+ * an address;
  * and no second record for a recipient whose delay the report also gave.
  */
 static void
@@ -758,6 +759,10 @@ test_not_recipients(void)
 		{ "shape-signature-contacts.eml", "lee@uni.test" },
 		/* delayed, then failed, in one report: one record, the failure */
 		{ "shape-delayed-then-failed.eml", "kay@farm.test" },
+		/* the original's envelope sender (its Return-Path), quoted by a refusal of MAIL FROM */
+		{ "shape-sender-refused.eml", "mia@strict.test" },
+		/* "x@y.test...User unknown", a filter's "RECIPIENT=x@y.test": the address, once */
+		{ "shape-address-junk.eml", "pat@filter.test" },
 	};
 	struct parser *p = mkparser(NULL);
 	guint i;
