@@ -1698,6 +1698,8 @@ test_rules_vocabulary(void)
 		{ "550 Mail rejete. Mail rejected. OUK_513", NULL, "DATA", "undefined" },
 	};
 	char *err = NULL;
+	static const char *const codes[][2] = { { "5.7.24", "authfailure" }, { "5.7.29", "authfailure" },
+		{ "4.7.28", "spamdetected" }, { "5.5.2", "syntaxerror" }, { "5.5.6", "syntaxerror" } };
 	struct rules *r = rules_load("conf/rules.conf", &err);
 	size_t i;
 
@@ -1713,6 +1715,13 @@ test_rules_vocabulary(void)
 			reason = rules_require(r, m.reason, m.id, cases[i].command, cases[i].status);
 		g_assert_cmpstr(reason, ==, cases[i].reason);
 		g_free(t);
+	}
+	/* the code alone: RFC 7372's SPF error and mail flood, RFC 8617's ARC failure, RFC 3463's syntax error */
+	for (i = 0; i < G_N_ELEMENTS(codes); i++) {
+		struct rules_match m;
+
+		g_assert_true(rules_classify(r, NULL, codes[i][0], NULL, NULL, &m));
+		g_assert_cmpstr(m.reason, ==, codes[i][1]);
 	}
 	rules_free(r);
 }
