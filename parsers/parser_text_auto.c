@@ -72,7 +72,7 @@ ooo_subject(struct parse_ctx *c, const struct fields *top, const char *subj)
  * and Exchange's for a reply its inbox rules (the out-of-office assistant)
  * sent: X-Auto-Response-Suppress "All" with X-MS-Exchange-Inbox-Rules-Loop
  * (Exchange marks such a reply "auto-generated", under any Subject the
- * user wrote).
+ * user wrote); iCloud's X-Apple-Action "vacation".
  */
 static gboolean
 marked_autoreply(const struct fields *top)
@@ -80,10 +80,12 @@ marked_autoreply(const struct fields *top)
 	const char *as = fields_get(top, 0, "Auto-Submitted");
 	const char *prec = fields_get(top, 0, "Precedence");
 	const char *sup = fields_get(top, 0, "X-Auto-Response-Suppress");
+	const char *apple = fields_get(top, 0, "X-Apple-Action");
 
 	return (as != NULL && strcasestr(as, "auto-replied") != NULL) ||
 	    fields_get(top, 0, "X-Autoreply") != NULL || fields_get(top, 0, "X-Autorespond") != NULL ||
 	    (prec != NULL && strcasestr(prec, "auto_reply") != NULL) ||
+	    (apple != NULL && strcasestr(apple, "vacation") != NULL) ||
 	    (sup != NULL && strcasestr(sup, "all") != NULL &&
 	    fields_get(top, 0, "X-MS-Exchange-Inbox-Rules-Loop") != NULL);
 }

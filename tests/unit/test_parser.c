@@ -129,6 +129,8 @@ static const struct expect table[] = {
 	/* RFC 3834 marks and an out-of-office Subject beat a daemon-like sender */
 	{ "shape-ooo-daemon.eml", REPORT_KIND_AUTOREPLY, "mailer-daemon@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	{ "shape-ooo-german.eml", REPORT_KIND_AUTOREPLY, "ina@firma.test", REPORT_CLASS_AUTOREPLY, "vacation" },
+	/* iCloud marks its vacation reply X-Apple-Action: vacation, under the Subject "Re: ..." */
+	{ "shape-ooo-apple.eml", REPORT_KIND_AUTOREPLY, "bob@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* an RFC 2047 encoded Subject, read decoded */
 	{ "shape-ooo-french.eml", REPORT_KIND_AUTOREPLY, "lea@societe.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	/* vocabulary */
