@@ -100,21 +100,26 @@ classify_codes(struct parse_ctx *c, struct report_record *rec, const char *diag,
 static char *
 classify_text_host(const char *t)
 {
-	static const char *const lead[] = { "host ", "connect to ", "talking to ", "server at " };
+	static const struct {
+		const char *s;
+		size_t n;
+	} lead[] = { { "host ", 5 }, { "connect to ", 11 }, { "talking to ", 11 }, { "server at ", 10 } };
 	const char *p;
 	size_t i;
 
 	if (t == NULL)
 		return NULL;
-	for (p = t; *p != '\0'; p++) {
+	/* a lead ends at a space: compared back from each space, its last letter first */
+	for (p = t; (p = strchr(p, ' ')) != NULL; p++) {
 		for (i = 0; i < G_N_ELEMENTS(lead); i++) {
-			size_t n = strlen(lead[i]), len;
+			size_t n = lead[i].n, len;
 			const char *h, *e;
 			gboolean dot = FALSE, alpha = FALSE;
 
-			if (g_ascii_strncasecmp(p, lead[i], n) != 0)
+			if ((size_t)(p - t) < n - 1 || g_ascii_tolower(p[-1]) != lead[i].s[n - 2] ||
+			    g_ascii_strncasecmp(p - (n - 1), lead[i].s, n) != 0)
 				continue;
-			for (h = e = p + n; g_ascii_isalnum(*e) || *e == '.' || *e == '-'; e++) {
+			for (h = e = p + 1; g_ascii_isalnum(*e) || *e == '.' || *e == '-'; e++) {
 				dot |= *e == '.';
 				alpha |= g_ascii_isalpha(*e);
 			}
