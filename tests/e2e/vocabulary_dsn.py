@@ -1,8 +1,10 @@
-"""The minimal DSN that tests/fixtures/vocabulary/sisimai.tsv's rows are read in.
+"""The notices tests/fixtures/vocabulary/sisimai.tsv's rows are read in.
 
-A Postfix-style notice for one recipient: the remote host's reply in the
-text ("... said: REPLY (in reply to RCPT TO command)") and in the report
+dsn(): a Postfix-style notice for one recipient, the remote host's reply in
+the text ("... said: REPLY (in reply to RCPT TO command)") and in the report
 (Status, Remote-MTA when a provider's host is given, Diagnostic-Code).
+FORMATS: the same refusal at RCPT in the plain-text notices of Exim, qmail
+and Sendmail, which carry no report: the reason must come out the same.
 """
 
 
@@ -40,3 +42,79 @@ Status: {status}
 
 --B--
 """
+
+
+def exim(i, reply, status, text):
+    return f"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
+To: sender@example.com
+Subject: Mail delivery failed: returning message to sender
+Auto-Submitted: auto-replied
+X-Failed-Recipients: user{i}@example.org
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  user{i}@example.org
+    host mx.example.org [192.0.2.1]
+    SMTP error from remote mail server after RCPT TO:<user{i}@example.org>:
+    {reply} {status} {text}
+
+------ This is a copy of the message, including all the headers. ------
+
+From: sender@example.com
+To: user{i}@example.org
+Subject: hello
+"""
+
+
+def qmail(i, reply, status, text):
+    return f"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.com
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<user{i}@example.org>:
+192.0.2.1 does not like recipient.
+Remote host said: {reply} {status} {text}
+Giving up on 192.0.2.1.
+
+--- Below this line is a copy of the message.
+
+From: sender@example.com
+To: user{i}@example.org
+Subject: hello
+"""
+
+
+def sendmail(i, reply, status, text):
+    return f"""From: Mail Delivery Subsystem <MAILER-DAEMON@mx.example.net>
+To: sender@example.com
+Subject: Returned mail: see transcript for details
+Auto-Submitted: auto-generated (failure)
+
+The original message was received at Mon, 7 Dec 2026 10:00:00 +0000
+from localhost [127.0.0.1]
+
+   ----- The following addresses had permanent fatal errors -----
+<user{i}@example.org>
+    (reason: {reply} {status} {text})
+
+   ----- Transcript of session follows -----
+... while talking to mx.example.org.:
+>>> RCPT To:<user{i}@example.org>
+<<< {reply} {status} {text}
+{reply} {status} <user{i}@example.org>... {text}
+
+   ----- Original message follows -----
+From: sender@example.com
+To: user{i}@example.org
+Subject: hello
+"""
+
+
+FORMATS = {"exim": exim, "qmail": qmail, "sendmail": sendmail}
