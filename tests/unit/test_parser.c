@@ -1457,6 +1457,10 @@ test_rules_vocabulary(void)
 	static const struct {
 		const char *text, *status, *command, *reason;
 	} cases[] = {
+		/* a span between two words stays within a clause: Gmail's "recipient domain X" is no "domain ... not found" */
+		{ "Google tried to deliver your message, but it was rejected by the server for the recipient domain "
+		    "example.org by mx.example.org. [192.0.2.1]. The error that the other server returned was: "
+		    "550 Requested action not taken: the user's email name is not found", NULL, "RCPT", "userunknown" },
 		/* Exchange / Office 365's user text without its administrator section */
 		{ "The e-mail address you entered couldn't be found. Please check the recipient's e-mail address.",
 		    NULL, NULL, "userunknown" },
