@@ -116,6 +116,9 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 			ex = TRUE;
 		if (!ex && !g_hash_table_contains(seen, k) && line_message_id(p, pos >= alen ? pos - alen : 0))
 			ex = TRUE;
+		/* the alias or the address the entry above was made from: no failure of its own */
+		if (!ex && *cur != NULL && !g_hash_table_contains(seen, k) && line_generated(p, n))
+			ex = TRUE;
 
 		if (!ex && g_hash_table_contains(seen, k)) {
 			/* a recipient named again: what follows is about it */

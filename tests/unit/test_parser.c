@@ -765,6 +765,9 @@ test_not_recipients(void)
 		{ "shape-sender-refused.eml", "mia@strict.test" },
 		/* "x@y.test...User unknown", a filter's "RECIPIENT=x@y.test": the address, once */
 		{ "shape-address-junk.eml", "pat@filter.test" },
+		/* the alias a failed address was made from: Sendmail's "(expanded from: <x>)", Exim's "(generated from x)" */
+		{ "shape-expanded-from.eml", "jo@example.test" },
+		{ "shape-generated-from.eml", "jo@example.test" },
 	};
 	struct parser *p = mkparser(NULL);
 	guint i;
