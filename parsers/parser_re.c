@@ -75,7 +75,11 @@ static const struct {
 	    "account|mailbox|user|recipient|address|domain|host",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
 	{ G_STRUCT_OFFSET(struct parser, re_rcpt_list),
-	    "did not reach the following recipient|delivery has failed to these recipients",
+	    "did not reach the following recipient|delivery has failed to these recipients|"
+	    "following address(?:es|\\(es\\))? failed|following addresses had permanent fatal errors|"
+	    "deliver your message to the following address|delivery to the following recipients? failed|"
+	    "following recipients?(?:\\(s\\))? (?:could not|cannot) be reached|"
+	    "could not be delivered to the following recipient",
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
 	/* Wording of a notice that returns a message, for senders that say nothing else. */
 	{ G_STRUCT_OFFSET(struct parser, re_bounce_body),

@@ -768,6 +768,8 @@ test_not_recipients(void)
 		/* the alias a failed address was made from: Sendmail's "(expanded from: <x>)", Exim's "(generated from x)" */
 		{ "shape-expanded-from.eml", "jo@example.test" },
 		{ "shape-generated-from.eml", "jo@example.test" },
+		/* the list the message went to, named above "Delivery to the following recipient failed" */
+		{ "shape-list-summary.eml", "jo@example.test" },
 	};
 	struct parser *p = mkparser(NULL);
 	guint i;
