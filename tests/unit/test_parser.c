@@ -243,54 +243,44 @@ parse_without(struct parser *p, const char *name, const char *drop)
 static void
 test_mta_scope(void)
 {
+	static const struct {
+		const char *file, *drop, *mta, *reason, *rule;	/* NULL: not checked, except mta */
+	} cases[] = {
+		/* McAfee's appliance: "Unknown user" with no command is a dead address */
+		{ "mcafee-unknown.eml", NULL, "mcafee", "userunknown", "own-userunknown" },
+		/* without its header nobody vouches for the words: a content filter */
+		{ "mcafee-unknown.eml", "X-NAI-Header:", NULL, "filtered", NULL },
+		/* SES receipt rules: "Mailbox does not exist" even with 5.1.1 */
+		{ "receivingses.eml", NULL, "receivingses", NULL, "rses-filtered" },
+		{ "receivingses.eml", "Reporting-MTA:", NULL, "userunknown", NULL },
+		/* a provider named by Remote-MTA, not the producer: a scoped "after" line */
+		{ "docomo-data.eml", NULL, NULL, "rejected", NULL },
+		{ "docomo-data.eml", "Remote-MTA:", NULL, "filtered", NULL },
+		/* no Remote-MTA: the host the diagnostic names ("host NAME [IP]") */
+		{ "exim-text-host.eml", NULL, NULL, NULL, "apple-unknown" },
+		{ "exim-text-host.eml", "    host mx01", NULL, NULL, "sf-x11" },
+		/* nor a host: the recipient's domain, where it is the provider's own */
+		{ "qq-domain.eml", NULL, NULL, "speeding", "qq-speeding" },
+		/* Gmail's "(state 6)" */
+		{ "gmail-state.eml", NULL, "gmail", NULL, "gmail-state-sys" },
+	};
 	struct parser *p = mkparser(NULL);
 	struct report *r;
+	guint i;
 
-	/* McAfee's appliance: "Unknown user" with no command is a dead address */
-	r = parse_without(p, FIX "mcafee-unknown.eml", NULL);
-	g_assert_cmpstr(r->mta, ==, "mcafee");
-	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
-	g_assert_cmpstr(rec(r, 0)->rule, ==, "own-userunknown");
-	report_free(r);
-	/* without its header nobody vouches for the words: a content filter */
-	r = parse_without(p, FIX "mcafee-unknown.eml", "X-NAI-Header:");
-	g_assert_null(r->mta);
-	g_assert_cmpstr(rec(r, 0)->reason, ==, "filtered");
-	report_free(r);
-	/* SES receipt rules: "Mailbox does not exist" even with 5.1.1 */
-	r = parse_without(p, FIX "receivingses.eml", NULL);
-	g_assert_cmpstr(r->mta, ==, "receivingses");
-	g_assert_cmpstr(rec(r, 0)->rule, ==, "rses-filtered");
-	report_free(r);
-	r = parse_without(p, FIX "receivingses.eml", "Reporting-MTA:");
-	g_assert_null(r->mta);
-	g_assert_cmpstr(rec(r, 0)->reason, ==, "userunknown");
-	report_free(r);
-	/* a provider named by Remote-MTA, not the producer: a scoped "after" line */
-	r = parse_without(p, FIX "docomo-data.eml", NULL);
-	g_assert_null(r->mta);
-	g_assert_cmpstr(rec(r, 0)->reason, ==, "rejected");
-	report_free(r);
-	r = parse_without(p, FIX "docomo-data.eml", "Remote-MTA:");
-	g_assert_cmpstr(rec(r, 0)->reason, ==, "filtered");
-	report_free(r);
-	/* no Remote-MTA: the host the diagnostic names ("host NAME [IP]") */
-	r = parse_without(p, FIX "exim-text-host.eml", NULL);
-	g_assert_cmpstr(rec(r, 0)->rule, ==, "apple-unknown");
-	report_free(r);
-	r = parse_without(p, FIX "exim-text-host.eml", "    host mx01");
-	g_assert_cmpstr(rec(r, 0)->rule, ==, "sf-x11");
-	report_free(r);
-	/* nor a host: the recipient's domain, where it is the provider's own */
-	r = parse_without(p, FIX "qq-domain.eml", NULL);
-	g_assert_cmpstr(rec(r, 0)->reason, ==, "speeding");
-	g_assert_cmpstr(rec(r, 0)->rule, ==, "qq-speeding");
-	report_free(r);
-	/* Gmail's "(state 6)" */
-	r = parse_without(p, FIX "gmail-state.eml", NULL);
-	g_assert_cmpstr(r->mta, ==, "gmail");
-	g_assert_cmpstr(rec(r, 0)->rule, ==, "gmail-state-sys");
-	report_free(r);
+	for (i = 0; i < G_N_ELEMENTS(cases); i++) {
+		char *path = g_strconcat(FIX, cases[i].file, NULL);
+
+		g_test_message("%s without %s", cases[i].file, cases[i].drop ? cases[i].drop : "nothing");
+		r = parse_without(p, path, cases[i].drop);
+		g_assert_cmpstr(r->mta, ==, cases[i].mta);
+		if (cases[i].reason != NULL)
+			g_assert_cmpstr(rec(r, 0)->reason, ==, cases[i].reason);
+		if (cases[i].rule != NULL)
+			g_assert_cmpstr(rec(r, 0)->rule, ==, cases[i].rule);
+		report_free(r);
+		g_free(path);
+	}
 	/* a complaint still says who produced it; nothing scoped matched: NULL */
 	r = parse_without(p, FIX "arf-abuse.eml", NULL);
 	g_assert_cmpint(r->kind, ==, REPORT_KIND_ARF);
