@@ -1452,8 +1452,10 @@ test_rules_vocabulary(void)
 	static const struct {
 		const char *text, *status, *command, *reason;
 	} cases[] = {
-		/* a full mailbox in any of its wordings outranks x.1.1 */
+		/* a full mailbox, relaying refused, failed authentication, in any wording, outrank x.1.1 */
 		{ "550 5.1.1 <jo@example.test>: account is exceeding their quota", "5.1.1", "RCPT", "mailboxfull" },
+		{ "550 5.1.1 <jo@example.test>: relay access denied", "5.1.1", "RCPT", "norelaying" },
+		{ "550 5.1.1 <jo@example.test>: rejected for dmarc policy", "5.1.1", "RCPT", "authfailure" },
 		/* a span between two words stays within a clause: Gmail's "recipient domain X" is no "domain ... not found" */
 		{ "Google tried to deliver your message, but it was rejected by the server for the recipient domain "
 		    "example.org by mx.example.org. [192.0.2.1]. The error that the other server returned was: "
