@@ -1452,10 +1452,14 @@ test_rules_vocabulary(void)
 	static const struct {
 		const char *text, *status, *command, *reason;
 	} cases[] = {
-		/* a full mailbox, relaying refused, failed authentication, in any wording, outrank x.1.1 */
+		/* a full mailbox, a suspended account, relaying refused, failed authentication, in any wording, outrank x.1.1 */
 		{ "550 5.1.1 <jo@example.test>: account is exceeding their quota", "5.1.1", "RCPT", "mailboxfull" },
 		{ "550 5.1.1 <jo@example.test>: relay access denied", "5.1.1", "RCPT", "norelaying" },
 		{ "550 5.1.1 <jo@example.test>: rejected for dmarc policy", "5.1.1", "RCPT", "authfailure" },
+		{ "550 5.1.1 <jo@example.test>: this account has been disabled or discontinued", "5.1.1", "RCPT", "suspend" },
+		/* Postfix's deferral wording is no suspended account */
+		{ "delivery temporarily suspended: connect to mx.example.test[192.0.2.1]:25: Connection timed out",
+		    NULL, NULL, "expired" },
 		/* a span between two words stays within a clause: Gmail's "recipient domain X" is no "domain ... not found" */
 		{ "Google tried to deliver your message, but it was rejected by the server for the recipient domain "
 		    "example.org by mx.example.org. [192.0.2.1]. The error that the other server returned was: "
