@@ -11,7 +11,9 @@ row is then put in a minimal DSN (tests/e2e/vocabulary_dsn.py) and given to
 Sisimai itself; its answer is the row's expected reason.  Rows whose entry is
 only a fragment that Sisimai answers nothing for are left out.  The MTAs'
 own tables (lib/Sisimai/Lhost/*.pm: qmail's, Exim's, Domino's... texts by
-reason) give their answer themselves: the table's key.  The last
+reason) give their answer themselves: the table's key.  The phrase lists are
+written twice, the second time under Status 5.1.1 ("Reason::X@5.1.1"), where
+Sisimai lets some wordings outrank the code and not others.  The last
 column is Rebound's own answer where it differs on purpose ("=" otherwise);
 tests/e2e/test_vocabulary.py checks every row.
 
@@ -158,7 +160,10 @@ def main():
         else os.path.join(root, "build", "rebound")
     rows, seen = [], set()
     table = {}
-    for r in list(reason_rows(lib)) + list(rhost_rows(lib)) + list(lhost_rows(lib)):
+    reasons = list(reason_rows(lib))
+    # the same phrases under Status 5.1.1: which wordings outrank the code
+    coded = [(src + "@5.1.1", host, reply, "5.1.1", text) for src, host, reply, _st, text in reasons]
+    for r in reasons + list(rhost_rows(lib)) + list(lhost_rows(lib)) + coded:
         if r[4] and r[1:5] not in seen:
             seen.add(r[1:5])
             if len(r) > 5:
