@@ -541,15 +541,10 @@ dsn_raw_read(struct parse_ctx *c)
 	if (dsn_raw_only(c)) {
 		if (raw_dsn_block(c->buf, c->blen, -1, &raw, &rn))
 			dsn_parse_raw(c, raw, rn);
-		else if (LEAF_SET(c->w.text) && walk_leaf_encoded(&c->w.text)) {
-			/* a report quoted in a text its transfer encoding hid from the search */
-			gsize n;
-			char *t = walk_part_text(c->p, &c->w.text, &n, &c->anomalies);
-
-			if (t != NULL && raw_dsn_block(t, n, -1, &raw, &rn))
-				dsn_parse_raw(c, raw, rn);
-			g_free(t);
-		}
+		else if (c->context != NULL && LEAF_SET(c->w.text) && !c->w.html_first &&
+		    walk_leaf_encoded(&c->w.text) && raw_dsn_block(c->context, c->clen, -1, &raw, &rn))
+			/* a report quoted in a text its transfer encoding hid from the search: the text decoded */
+			dsn_parse_raw(c, raw, rn);
 		return;
 	}
 	/*
