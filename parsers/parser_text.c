@@ -56,7 +56,9 @@ looks_like_bounce(struct parser *p, const struct fields *top, gboolean *daemon)
 	    strcasestr(from, "postmaster") != NULL || strcasestr(from, "mail delivery") != NULL ||
 	    strcasestr(from, "mail-daemon") != NULL || strcasestr(from, "mailer_daemon") != NULL ||
 	    strcasestr(from, "delivery subsystem") != NULL || strcasestr(from, "mmdf") != NULL ||
-	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL)) {
+	    strcasestr(from, "mail administrator") != NULL || strcasestr(from, "post_master") != NULL ||
+	    /* the null sender as Courier and others write it */
+	    strstr(from, "<@>") != NULL || strstr(from, "<>") != NULL)) {
 		yes++;
 		*daemon = TRUE;
 	}

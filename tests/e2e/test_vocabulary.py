@@ -8,9 +8,9 @@ Yahoo, Tencent, Cox, GoDaddy; the MTAs' own texts: qmail, Exim, Exchange...)
 with Sisimai's answer for each, and Rebound's where it differs on purpose (tests/accuracy/vocabulary.py
 wrote it).  Each row becomes a one-recipient DSN (vocabulary_dsn.py); every
 row must get its expected reason: one TAP line per table.  Then the general
-phrases (no provider's) are put in the plain-text notices of Exim, qmail and
-Sendmail, which carry no report: each must get the reason its DSN got, one
-TAP line per format.
+phrases (no provider's) are put in the plain-text notices of Exim, qmail,
+Sendmail, Courier and GMX, which carry no report: each must get the reason
+its DSN got, one TAP line per format.
 """
 import collections, json, os, subprocess, sys, tempfile
 

@@ -3,8 +3,9 @@
 dsn(): a Postfix-style notice for one recipient, the remote host's reply in
 the text ("... said: REPLY (in reply to RCPT TO command)") and in the report
 (Status, Remote-MTA when a provider's host is given, Diagnostic-Code).
-FORMATS: the same refusal at RCPT in the plain-text notices of Exim, qmail
-and Sendmail, which carry no report: the reason must come out the same.
+FORMATS: the same refusal at RCPT in the plain-text notices of Exim, qmail,
+Sendmail, Courier and GMX, which carry no report: the reason must come out
+the same.
 """
 
 
@@ -117,4 +118,50 @@ Subject: hello
 """
 
 
-FORMATS = {"exim": exim, "qmail": qmail, "sendmail": sendmail}
+def courier(i, reply, status, text):
+    return f"""From: Courier mail server at mx.example.net <@>
+To: sender@example.com
+Subject: NOTICE: mail delivery status.
+
+This is a delivery status notification from mx.example.net,
+running the Courier mail server.
+
+UNDELIVERABLE MAIL
+
+Your message to the following recipients cannot be delivered:
+
+<user{i}@example.org>:
+    mx.example.org [192.0.2.1]:
+>>> RCPT TO:<user{i}@example.org>
+<<< {reply} {status} {text}
+
+If your message was also sent to additional recipients, their delivery
+status is not included in this report.
+"""
+
+
+def gmx(i, reply, status, text):
+    return f"""From: Mail Delivery System <mailer-daemon@gmx.net>
+To: sender@example.com
+Subject: Mail delivery failed: returning message to sender
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of
+its recipients. This is a permanent error. The following address
+failed:
+
+"user{i}@example.org":
+SMTP error from remote server after RCPT command:
+host: mx.example.org
+{reply}-{status} {text}
+
+--- The header of the original message is following. ---
+
+From: sender@example.com
+To: user{i}@example.org
+Subject: hello
+"""
+
+
+FORMATS = {"exim": exim, "qmail": qmail, "sendmail": sendmail, "courier": courier, "gmx": gmx}
