@@ -24,14 +24,6 @@ block_free(gpointer x)
 }
 
 /*
- * Does the line p (n octets) start a recipient's block: its first address
- * not in exclude makes *cur a new block (up to max) or the block of that
- * recipient named again.  Within a recipient's paragraph, an address its
- * clause names aside (a contact, "...; contact help@x"; a forward-path a
- * reply offers, "please try <x>") is part of that recipient's text, not a
- * recipient of its own.
- */
-/*
  * Is the address at start of line p named as a message's or a queue's
  * identifier ("Your message <id@host>", "queue id X@host", "Message-ID:
  * <id@host>")?  The word before it says so.
@@ -68,10 +60,10 @@ line_message_id(const char *p, gsize start)
 static gboolean
 line_copy_field(const char *p, gsize n)
 {
-	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
-		p++;
-		n--;
-	}
+	gsize q = line_quoting(p, n);
+
+	p += q;
+	n -= q;
 	return (n >= 3 && g_ascii_strncasecmp(p, "cc:", 3) == 0) ||
 	    (n >= 4 && g_ascii_strncasecmp(p, "bcc:", 4) == 0);
 }
@@ -80,49 +72,49 @@ line_copy_field(const char *p, gsize n)
 static gboolean
 line_diag_field(const char *p, gsize n)
 {
-	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
-		p++;
-		n--;
-	}
+	gsize q = line_quoting(p, n);
+
+	p += q;
+	n -= q;
 	return n >= 16 && (*p == 'D' || *p == 'd') &&
 	    g_ascii_strncasecmp(p, "diagnostic-code:", 16) == 0;
 }
 
+/*
+ * Does the line p (n octets) start a recipient's block: its first address
+ * not in exclude makes *cur a new block (up to max) or the block of that
+ * recipient named again.  An address no recipient had yet is none of its
+ * own when it is named as a message or queue identifier, or, within a
+ * recipient's paragraph, when its clause names it aside (a contact,
+ * "...; contact help@x"; a forward-path a reply offers, "please try
+ * <x>") or its line belongs to that recipient: an inline report's
+ * Diagnostic-Code (the remote's answer about the Final-Recipient above
+ * it, quoting the remote's own spelling, an alias, a masked name), or
+ * the alias or address the entry above was made from.
+ */
 static gboolean
 block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const char *p,
     gsize n, guint max, guint32 *anomalies, struct block **cur)
 {
 	gsize pos = 0;
 	char *a;
-
-	gboolean diag;
+	gboolean aside;
 
 	/* "From: x" or "MAIL FROM: x" in a summary names the sender */
 	if (line_sender(p, n) || (blocks->len > 0 && line_copy_field(p, n)))
 		pos = n;
-	/*
-	 * An inline report's Diagnostic-Code is the remote answer about the
-	 * Final-Recipient above it: an address it quotes (the remote's own
-	 * spelling, an alias, a masked name) is that recipient's text.
-	 */
-	diag = *cur != NULL && line_diag_field(p, n);
+	aside = *cur != NULL && (line_diag_field(p, n) || line_generated(p, n));
 	while ((a = parser_next_address(p, n, &pos)) != NULL) {
 		char *k = scan_ascii_down(a, -1);
-		gboolean ex = g_hash_table_contains(exclude, k);
-		gsize alen = strlen(a);
+		struct block *named = g_hash_table_lookup(seen, k);
+		gsize alen = strlen(a), start = pos >= alen ? pos - alen : 0;
+		gboolean ex = g_hash_table_contains(exclude, k) || (named == NULL &&
+		    ((*cur != NULL && (aside || line_contact_clause(p, n, start, pos))) ||
+		    line_message_id(p, start)));
 
-		if (!ex && *cur != NULL && !g_hash_table_contains(seen, k) &&
-		    (diag || line_contact_clause(p, n, pos >= alen ? pos - alen : 0, pos)))
-			ex = TRUE;
-		if (!ex && !g_hash_table_contains(seen, k) && line_message_id(p, pos >= alen ? pos - alen : 0))
-			ex = TRUE;
-		/* the alias or the address the entry above was made from: no failure of its own */
-		if (!ex && *cur != NULL && !g_hash_table_contains(seen, k) && line_generated(p, n))
-			ex = TRUE;
-
-		if (!ex && g_hash_table_contains(seen, k)) {
+		if (!ex && named != NULL) {
 			/* a recipient named again: what follows is about it */
-			*cur = g_hash_table_lookup(seen, k);
+			*cur = named;
 			g_free(k);
 			g_free(a);
 			return TRUE;
@@ -136,9 +128,8 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 			b->boiler = line_boiler(p, n);
 			b->text = g_string_new(NULL);
 			g_ptr_array_add(blocks, b);
-			g_hash_table_insert(seen, scan_ascii_down(b->addr, -1), b);
+			g_hash_table_insert(seen, k, b);	/* k: b->addr in lower case */
 			*cur = b;
-			g_free(k);
 			return TRUE;
 		}
 		g_free(k);

@@ -10,16 +10,21 @@
 #include "parsers/parser_util.h"
 #include "parsers/scan.h"
 
+gsize
+line_quoting(const char *p, gsize n)
+{
+	gsize i = 0;
+
+	while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '>'))
+		i++;
+	return i;
+}
+
 /* Empty, or only quoting: "> >". */
 gboolean
 line_blank(const char *p, gsize n)
 {
-	gsize i;
-
-	for (i = 0; i < n; i++)
-		if (p[i] != '>' && p[i] != ' ' && p[i] != '\t')
-			return FALSE;
-	return TRUE;
+	return line_quoting(p, n) == n;
 }
 
 /*
@@ -57,12 +62,10 @@ line_sender(const char *p, gsize n)
 		TAG("mail from:"), TAG("sender:"), TAG("return-path:"), TAG("reply-to:"),
 		TAG("envelope-from:"), TAG("message-id:"), TAG("in-reply-to:"), TAG("references:") };
 #undef TAG
-	gsize i;
+	gsize i = line_quoting(p, n);
 
-	while (n > 0 && (*p == ' ' || *p == '\t' || *p == '>')) {
-		p++;
-		n--;
-	}
+	p += i;
+	n -= i;
 	/* the first letter turns most lines away without a call */
 	for (i = 0; n > 0 && i < G_N_ELEMENTS(tags); i++)
 		if (n >= tags[i].n && g_ascii_tolower(*p) == tags[i].s[0] &&

@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+/* How many bytes of quoting (blanks and '>') the line starts with. */
+gsize line_quoting(const char *p, gsize n);
 /* Empty, or only quoting: "> >". */
 gboolean line_blank(const char *p, gsize n);
 /*
