@@ -35,11 +35,6 @@ scan_either(const char *p, const char *end, char a, char b)
 	return p;
 }
 
-/*
- * g_ascii_strncasecmp(a, b, n) == 0 where neither holds a NUL in its
- * first n bytes, inline: field names are compared by the thousand, and
- * most differ at their first or second byte.
- */
 /* The eight bytes of v with A-Z made a-z, the others as they are. */
 static inline guint64
 scan_lower8(guint64 v)
@@ -51,6 +46,11 @@ scan_lower8(guint64 v)
 	    ~v & hi) >> 2;
 }
 
+/*
+ * g_ascii_strncasecmp(a, b, n) == 0 where neither holds a NUL in its
+ * first n bytes, inline: field names are compared by the thousand, and
+ * most differ at their first or second byte.
+ */
 static inline gboolean
 ascii_eq_ci(const char *a, const char *b, gsize n)
 {
