@@ -66,13 +66,14 @@ static const struct command commands[] = {
 static int
 cli_forward(char **argv)
 {
-	static const char *const where[] = { CLI_FULL_NAME, "../lib/rebound/" CLI_FULL_NAME };
-	char *exe = g_file_read_link("/proc/self/exe", NULL);
-	char *dir = exe != NULL ? g_path_get_dirname(exe) : g_strdup(".");
+	static const char *const where[] = { CLI_FULL_NAME, "../" CONFIG_LIBEXEC_DIR "/" CLI_FULL_NAME };
+	char *dir = config_exe_dir();
 	char *path = NULL;
 	int saved = ENOENT;
 	size_t i;
 
+	if (dir == NULL)
+		dir = g_strdup(".");
 	for (i = 0; i < G_N_ELEMENTS(where); i++) {
 		g_free(path);
 		path = g_build_filename(dir, where[i], NULL);
@@ -84,7 +85,6 @@ cli_forward(char **argv)
 	    where[1], g_strerror(saved));
 	g_free(path);
 	g_free(dir);
-	g_free(exe);
 	return 2;
 }
 #endif

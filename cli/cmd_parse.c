@@ -401,18 +401,15 @@ parse_maildir(struct parse_ctx *c, const char *dir)
 static char *
 default_rules(const char *configured)
 {
-	char *exe, *dir, *alt;
+	char *dir, *alt;
 
 	if (configured != NULL && g_path_is_absolute(configured))
 		return g_strdup(configured);
 	if (configured != NULL && g_file_test(configured, G_FILE_TEST_EXISTS))
 		return g_strdup(configured);
-	exe = g_file_read_link("/proc/self/exe", NULL);
-	if (exe == NULL)
+	if ((dir = config_exe_dir()) == NULL)
 		return g_strdup(configured);
-	dir = g_path_get_dirname(exe);
 	alt = g_build_filename(dir, "..", configured != NULL ? configured : "conf/rules.conf", NULL);
-	g_free(exe);
 	g_free(dir);
 	if (g_file_test(alt, G_FILE_TEST_EXISTS))
 		return alt;

@@ -332,14 +332,23 @@ config_check(struct config *cfg, const char **section, const char **key)
  * that the error names the packaged location).
  */
 char *
-config_shipped_file(const char *name)
+config_exe_dir(void)
 {
 	char *exe = g_file_read_link("/proc/self/exe", NULL);
-	char *dir = exe ? g_path_get_dirname(exe) : NULL;
+	char *dir = exe != NULL ? g_path_get_dirname(exe) : NULL;
+
+	g_free(exe);
+	return dir;
+}
+
+char *
+config_shipped_file(const char *name)
+{
+	char *dir = config_exe_dir();
 	char *found = NULL, *f;
 
 	if (dir != NULL) {
-		gboolean libexec = g_str_has_suffix(dir, "/lib/rebound");
+		gboolean libexec = g_str_has_suffix(dir, "/" CONFIG_LIBEXEC_DIR);
 
 		f = g_build_filename(dir, libexec ? "../.." : "..", "share", "rebound", name, NULL);
 		if (g_file_test(f, G_FILE_TEST_IS_REGULAR))
@@ -358,7 +367,6 @@ config_shipped_file(const char *name)
 			g_free(f);
 	}
 	g_free(dir);
-	g_free(exe);
 	return found ? found : g_build_filename("/usr/share/rebound", name, NULL);
 }
 

@@ -173,6 +173,16 @@ void config_doc_get(size_t i, struct config_doc *d);
 void config_write_man(FILE *fp);
 
 /*
+ * The directory of the running binary (caller frees), or NULL when
+ * /proc/self/exe cannot be read: where the files and the binaries that
+ * come with it are looked for.
+ */
+char *config_exe_dir(void);
+
+/* Where rebound-all is installed, under PREFIX (rebound itself is in PREFIX/sbin). */
+#define CONFIG_LIBEXEC_DIR	"lib/rebound"
+
+/*
  * The absolute path of a file shipped with Rebound (rules.conf), looked up
  * beside the running binary: installed under PREFIX/share/rebound, or conf/
  * of the source tree the binary was built in.  Caller frees.

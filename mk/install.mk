@@ -13,7 +13,7 @@
 PREFIX        ?= /usr/local
 DESTDIR       ?=
 SBINDIR       ?= $(PREFIX)/sbin
-# Where rebound finds rebound-all: ../lib/rebound from SBINDIR (cli/cli.c).
+# Where rebound finds rebound-all: ../lib/rebound from SBINDIR (CONFIG_LIBEXEC_DIR, common/config.h).
 LIBEXECDIR    := $(dir $(SBINDIR))lib/rebound
 DATADIR       ?= $(PREFIX)/share/rebound
 MANDIR        ?= $(PREFIX)/share/man

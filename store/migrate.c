@@ -43,12 +43,13 @@ migration_cmp(gconstpointer a, gconstpointer b)
 char *
 migrate_sql_dir(char **err)
 {
-	char *exe = g_file_read_link("/proc/self/exe", NULL);
-	char *bindir = exe ? g_path_get_dirname(exe) : g_strdup(".");
+	char *bindir = config_exe_dir();
 	char *cand[6];
 	char *found = NULL;
 	size_t i;
 
+	if (bindir == NULL)
+		bindir = g_strdup(".");
 	cand[0] = g_strdup(g_getenv("REBOUND_SQL_DIR"));
 	cand[1] = g_build_filename(bindir, "..", "sql", NULL);
 	cand[2] = g_build_filename(bindir, "..", "..", "sql", NULL);
@@ -65,7 +66,6 @@ migrate_sql_dir(char **err)
 		g_free(cand[i]);
 	}
 	g_free(bindir);
-	g_free(exe);
 	if (found == NULL)
 		*err = g_strdup("no sql/ directory with 001_init.sql found (set REBOUND_SQL_DIR)");
 	return found;
