@@ -137,6 +137,23 @@ classify_text_host(const char *t)
 }
 
 /*
+ * The recipient's provider (a "detect" name, or NULL): from the host that
+ * answered, its Remote-MTA or the one its diagnostic names, else from its
+ * domain.
+ */
+static const char *
+classify_provider(const struct rules *rules, const struct report_record *rec)
+{
+	char *said = rec->remote_mta == NULL ? classify_text_host(rec->diagnostic) : NULL;
+	const char *at = rec->recipient != NULL ? strrchr(rec->recipient, '@') : NULL;
+	const char *rhost = rules_detect_remote(rules, rec->remote_mta != NULL ? rec->remote_mta : said,
+	    at != NULL ? at + 1 : NULL);
+
+	g_free(said);
+	return rhost;
+}
+
+/*
  * The rule that decides, into *m; FALSE when none does.  The record's own
  * diagnostic is tried first; context (the human-readable text of the
  * report) only when it says nothing a rule knows.  Before all of that,
@@ -169,14 +186,7 @@ classify_match(struct parse_ctx *c, struct report_record *rec, const char *diag,
 	if (!c->mta_done && context != NULL)
 		ctx = classify_folded(c, context);
 	lhost = classify_mta(c, ctx);
-	{
-		char *said = rec->remote_mta == NULL ? classify_text_host(rec->diagnostic) : NULL;
-		const char *at = rec->recipient != NULL ? strrchr(rec->recipient, '@') : NULL;
-
-		rhost = rules_detect_remote(rules, rec->remote_mta != NULL ? rec->remote_mta : said,
-		    at != NULL ? at + 1 : NULL);
-		g_free(said);
-	}
+	rhost = classify_provider(rules, rec);
 	if (!ok && (lhost != NULL || rhost != NULL)) {
 		if (lhost != NULL && context != NULL)
 			ctx = classify_folded(c, context);
