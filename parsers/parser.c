@@ -215,6 +215,18 @@ orig_read(struct parse_ctx *c)
 		orig_from_fields(c, c->orig_fields);
 	} else if (c->w.orig != NULL)
 		orig_from_message(c, GMIME_OBJECT(c->w.orig));
+	else if (LEAF_SET(c->w.text2) && !LEAF_SET(c->w.headers)) {
+		/* A second text part that opens with a header: the original, sent as text. */
+		gsize tn;
+		char *t = walk_part_text(c->p, &c->w.text2, &tn, &c->anomalies);
+		gssize at = t != NULL ? orig_text_header(c->p->re_marker, t, tn) : -1;
+
+		if (at >= 0) {
+			c->orig_fields = fields_parse_header(t + at, tn - at);
+			orig_from_fields(c, c->orig_fields);
+		}
+		g_free(t);
+	}
 	if (LEAF_SET(c->w.headers)) {
 		gsize hn;
 		char *h = walk_part_text(c->p, &c->w.headers, &hn, &c->anomalies);

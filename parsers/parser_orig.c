@@ -12,6 +12,81 @@
 #include "parsers/parser_util.h"
 #include "parsers/scan.h"
 
+/* Length of the line at p (of at most n bytes), its line end not counted. */
+static gsize
+line_len(const char *p, gsize n)
+{
+	const char *e = memchr(p, '\n', n);
+	gsize l = e != NULL ? (gsize)(e - p) : n;
+
+	return l > 0 && p[l - 1] == '\r' ? l - 1 : l;
+}
+
+/* The next line's offset after the line at off. */
+static gsize
+line_next(const char *t, gsize n, gsize off)
+{
+	const char *e = memchr(t + off, '\n', n - off);
+
+	return e != NULL ? (gsize)(e - t) + 1 : n;
+}
+
+/* Is the line a header field ("Name: value")?  *known: one a message has of its own. */
+static gboolean
+line_field(const char *p, gsize l, gboolean *known)
+{
+	static const char *const names[] = { "from", "to", "cc", "subject", "date", "message-id",
+	    "received", "return-path", "mime-version", "reply-to", "delivered-to", "content-type" };
+	gsize k, i;
+
+	for (k = 0; k < l && k < 77 && (g_ascii_isalnum(p[k]) || p[k] == '-' || p[k] == '_'); k++)
+		;
+	if (k == 0 || k >= l || p[k] != ':')
+		return FALSE;
+	*known = FALSE;
+	for (i = 0; i < G_N_ELEMENTS(names); i++)
+		if (k == strlen(names[i]) && g_ascii_strncasecmp(p, names[i], k) == 0)
+			*known = TRUE;
+	return TRUE;
+}
+
+gssize
+orig_text_header(const GRegex *marker, const char *t, gsize n)
+{
+	gsize off = 0, start, l;
+	guint known = 0, lines = 0, marks = 0;
+	gboolean k;
+
+	for (;;) {
+		while (off < n && line_len(t + off, n - off) == 0)
+			off = line_next(t, n, off);
+		if (off >= n)
+			return -1;
+		l = line_len(t + off, n - off);
+		if (line_field(t + off, l, &k))
+			break;
+		/* a marker line, matched on that line alone */
+		if (marks++ > 0 || !g_regex_match_full(marker, t + off, l, 0, 0, NULL, NULL))
+			return -1;
+		off = line_next(t, n, off);
+	}
+	/* every line up to the blank one a field or its continuation, and two a message's own */
+	for (start = off; off < n && lines < 200; off = line_next(t, n, off), lines++) {
+		l = line_len(t + off, n - off);
+		if (l == 0)
+			break;
+		if (t[off] == ' ' || t[off] == '\t') {
+			if (off == start)
+				return -1;
+			continue;
+		}
+		if (!line_field(t + off, l, &k))
+			return -1;
+		known += k;
+	}
+	return known >= 2 ? (gssize)start : -1;
+}
+
 void
 orig_add_rcpts(struct parse_ctx *c, const char *v)
 {

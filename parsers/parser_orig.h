@@ -20,6 +20,13 @@ void orig_from_fields(struct parse_ctx *c, const struct fields *f);
  * may set *anomalies).  New string, or NULL when v is.
  */
 char *orig_header_text(struct parser *p, const char *v, guint32 *anomalies);
+/*
+ * Where a text part holding the original begins: its header, after blank
+ * lines and at most one marker line ("----- Original message -----").
+ * The offset of the header's first line, or -1 when the text does not
+ * open with a header (two fields of a message's own among its lines).
+ */
+gssize orig_text_header(const GRegex *marker, const char *t, gsize n);
 /* Keeps a header value of the original that names its recipients. */
 void orig_add_rcpts(struct parse_ctx *c, const char *value);
 /* The addresses, lower case, of what orig_add_rcpts() kept (made once, when first asked). */

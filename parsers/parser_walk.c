@@ -40,6 +40,8 @@ walk_leaf(struct walk *w, const char *type, gsize tn, const char *sub, gsize sn,
 		} else if (IS(sub, sn, "plain")) {
 			if (!LEAF_SET(w->text))
 				w->text = l;
+			else if (!LEAF_SET(w->text2))
+				w->text2 = l;
 		} else if (IS(sub, sn, "html")) {
 			if (!LEAF_SET(w->html)) {
 				w->html = l;

@@ -31,6 +31,7 @@ struct walk {
 	struct leaf arf;
 	struct leaf headers;		/* text/rfc822-headers */
 	struct leaf text;		/* first text/plain */
+	struct leaf text2;		/* second text/plain: may be the original, sent as text */
 	struct leaf html;		/* first text/html */
 	gboolean html_first;		/* it came before any text/plain: the notice, the text an attachment */
 	GMimeMessage *orig;		/* message/rfc822 (owned by the tree, or see walk_split) */

@@ -7,6 +7,8 @@
 #include <glib/gstdio.h>
 
 #include "parsers/parser.h"
+#include "parsers/parser_int.h"
+#include "parsers/parser_orig.h"
 #include "parsers/parser_util.h"
 #include "parsers/report.h"
 #include "parsers/rules.h"
@@ -126,6 +128,8 @@ static const struct expect table[] = {
 	{ "shape-o365-alternative.eml", REPORT_KIND_BOUNCE, "gus@tenant.test", REPORT_CLASS_HARD, "userunknown" },
 	/* an HTML notice first, its paragraphs broken over source lines, the original's header a text attachment after it */
 	{ "shape-html-first.eml", REPORT_KIND_BOUNCE, "hal@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	/* the original sent as a text part after the report: its To names the recipient a source route hid */
+	{ "shape-original-as-text.eml", REPORT_KIND_DSN, "ivy@nowhere.test", REPORT_CLASS_HARD, "hostunknown" },
 	/* RFC 3834 marks and an out-of-office Subject beat a daemon-like sender */
 	{ "shape-ooo-daemon.eml", REPORT_KIND_AUTOREPLY, "mailer-daemon@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	{ "shape-ooo-german.eml", REPORT_KIND_AUTOREPLY, "ina@firma.test", REPORT_CLASS_AUTOREPLY, "vacation" },
@@ -639,6 +643,34 @@ test_verp(void)
 	parser_free(p);
 }
 
+/* A text part is the original only when it opens with a message's header. */
+static void
+test_original_as_text(void)
+{
+	static const struct { const char *text; gssize at; } t[] = {
+		{ "----- Original message -----\n\nFrom: a@b.test\nTo: c@d.test\n\nbody\n", 30 },
+		{ "\n\nReturn-Path: <a@b.test>\nReceived: from x\n\tby y\nTo: c@d.test\n\n", 2 },
+		/* one field of a message's own: a note, not a header */
+		{ "Note: the message below was refused.\nFrom: a@b.test\n", -1 },
+		{ "Hello Bob,\nFrom: a@b.test\nTo: c@d.test\n", -1 },
+		{ "--- Original message ---\n----- Original message -----\nFrom: a\nTo: b\n", -1 },
+		{ "From: a@b.test\nTo: c@d.test\nthis is no header line\n", -1 },
+		{ " folded: first\nFrom: a\nTo: b\n", -1 },
+		{ "", -1 },
+	};
+	struct parser *p = mkparser(NULL);
+	struct report *r;
+	guint i;
+
+	for (i = 0; i < G_N_ELEMENTS(t); i++)
+		g_assert_cmpint(orig_text_header(p->re_marker, t[i].text, strlen(t[i].text)), ==, t[i].at);
+	r = parse_file(p, FIX "shape-original-as-text.eml", NULL);
+	g_assert_cmpstr(r->orig_message_id, ==, "<dec-news-42@sender.test>");
+	g_assert_cmpuint(r->records->len, ==, 1);
+	report_free(r);
+	parser_free(p);
+}
+
 /* Each record says where its recipient was read; the field survives the worker pipe. */
 static void
 test_recipient_from(void)
@@ -654,6 +686,7 @@ test_recipient_from(void)
 		{ "autoreply.eml", "from" },
 		{ "ses-bounce.eml", "ses-json" },
 		{ "shape-subject-only.eml", "subject" },
+		{ "shape-original-as-text.eml", "original-to" },
 	};
 	struct parser *p = mkparser("^bounce\\+(?<local>[^=@]+)=(?<domain>[^@]+)@");
 	struct report *r, *back;
@@ -1860,6 +1893,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/charset_conversion", test_charset_conversion },
 	{ "/parser/verp", test_verp },
 	{ "/parser/recipient_from", test_recipient_from },
+	{ "/parser/original_as_text", test_original_as_text },
 	{ "/parser/candidates", test_candidates },
 	{ "/parser/not_recipients", test_not_recipients },
 	{ "/parser/hostile_files", test_hostile_files },
