@@ -138,6 +138,10 @@ address_normalise_text(const char *s)
 	for (a = s; a < b; a++)
 		if (*a == '@')
 			at = a;
+	/* No unquoted local part holds a ':': "mailto:x@y", "To:x@y" name the address after it. */
+	for (a = s; at != NULL && a < at; a++)
+		if (*a == ':')
+			s = a + 1;
 	if (at == NULL || at == s || at + 1 >= b)
 		return NULL;
 	/*

@@ -67,6 +67,10 @@ test_address_text(void)
 		{ "erin@example.org..", "erin@example.org" },
 		{ "\"Quoted Part\"@Example.org", "\"Quoted Part\"@example.org" },
 		{ "frank@BÜCHER.example", "frank@bÜcher.example" },
+		{ "rfc822; mailto:Gina@Example.org", "Gina@example.org" },
+		{ "To:hal@example.org", "hal@example.org" },
+		{ "\"a:b\"@example.org", "\"a:b\"@example.org" },
+		{ "mailto:@example.org", NULL },
 		{ "no address here", NULL },
 		{ "user@\xff\xfe.example", NULL },
 	};
