@@ -215,17 +215,27 @@ orig_read(struct parse_ctx *c)
 		orig_from_fields(c, c->orig_fields);
 	} else if (c->w.orig != NULL)
 		orig_from_message(c, GMIME_OBJECT(c->w.orig));
-	else if (LEAF_SET(c->w.text2) && !LEAF_SET(c->w.headers)) {
-		/* A second text part that opens with a header: the original, sent as text. */
-		gsize tn;
-		char *t = walk_part_text(c->p, &c->w.text2, &tn, &c->anomalies);
-		gssize at = t != NULL ? orig_text_header(c->p->re_marker, t, tn) : -1;
+	else if (!LEAF_SET(c->w.headers)) {
+		/*
+		 * A text part after the notice (the second, or the first after
+		 * an HTML notice) that opens with a header: the original, sent
+		 * as text.
+		 */
+		const struct leaf *cand[2] = { c->w.html_first ? &c->w.text : NULL, &c->w.text2 };
+		guint i;
 
-		if (at >= 0) {
-			c->orig_fields = fields_parse_header(t + at, tn - at);
-			orig_from_fields(c, c->orig_fields);
+		for (i = 0; i < 2 && c->orig_fields == NULL; i++) {
+			gsize tn;
+			char *t = cand[i] != NULL && LEAF_SET(*cand[i]) ?
+			    walk_part_text(c->p, cand[i], &tn, &c->anomalies) : NULL;
+			gssize at = t != NULL ? orig_text_header(c->p->re_marker, t, tn) : -1;
+
+			if (at >= 0) {
+				c->orig_fields = fields_parse_header(t + at, tn - at);
+				orig_from_fields(c, c->orig_fields);
+			}
+			g_free(t);
 		}
-		g_free(t);
 	}
 	if (LEAF_SET(c->w.headers)) {
 		gsize hn;

@@ -668,6 +668,11 @@ test_original_as_text(void)
 	g_assert_cmpstr(r->orig_message_id, ==, "<dec-news-42@sender.test>");
 	g_assert_cmpuint(r->records->len, ==, 1);
 	report_free(r);
+	/* after an HTML notice, the first text part is the attachment */
+	r = parse_file(p, FIX "shape-html-first.eml", NULL);
+	g_assert_cmpstr(r->orig_message_id, ==, "<h1@sender.test>");
+	g_assert_cmpuint(r->records->len, ==, 1);
+	report_free(r);
 	parser_free(p);
 }
 
