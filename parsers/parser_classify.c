@@ -249,7 +249,7 @@ classify_apply(struct parse_ctx *c, struct report_record *rec, gboolean ok,
 		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
 		    rec->diagnostic != NULL ? "onhold" : "undefined");
 	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0) {
-		const char *d = rules_delayed(rules, rec->reason, rec->rule);
+		const char *d = rules_delayed(rules, rec->reason, rec->rule, ok && m->by_text);
 
 		if (d != rec->reason && g_strcmp0(d, rec->reason) != 0) {
 			g_free(rec->reason);

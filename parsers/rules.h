@@ -85,10 +85,13 @@ const char *rules_after(const struct rules *r, const char *reason, const char *c
 /*
  * "delayed" line: the reason of a record whose Action is delayed (still
  * queued: the question is only why it is late), unless the reason found,
- * or the rule id that found it (rule, may be NULL), is one the line keeps.
- * Returns reason itself or the replacement.
+ * or the rule id that found it (rule, may be NULL), is one the line keeps
+ * and the rule is not one it names "!RULE-ID"; a reason only a status code
+ * gave (by_text FALSE) is kept when the line's "codes" list names it (no
+ * such list: as the others).  Returns reason itself or the replacement.
  */
-const char *rules_delayed(const struct rules *r, const char *reason, const char *rule);
+const char *rules_delayed(const struct rules *r, const char *reason, const char *rule,
+    gboolean by_text);
 
 /* Class of a reason; permanent says whether the failure was a 5xx one. */
 enum report_class rules_class(const struct rules *r, const char *reason, gboolean permanent);

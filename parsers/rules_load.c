@@ -71,6 +71,7 @@ rules_free(struct rules *r)
 	g_ptr_array_free(r->afters, TRUE);
 	g_free(r->delayed);
 	g_strfreev(r->delayed_keep);
+	g_strfreev(r->delayed_codes);
 	g_hash_table_destroy(r->classes);
 	g_hash_table_destroy(r->requires);
 	g_ptr_array_free(r->detects, TRUE);
@@ -431,18 +432,32 @@ load_require(struct load *l, char **f)
 	return msg;
 }
 
-/* delayed REASON [except REASON|RULE-ID,...] */
+/* delayed REASON [except REASON|RULE-ID|!RULE-ID,...] [codes REASON,...] */
 static const char *
 load_delayed(struct load *l, char **f)
 {
-	guint nf = g_strv_length(f);
+	guint nf = g_strv_length(f), k = 2;
+	char **keep = NULL, **codes = NULL;
 
-	if ((nf != 2 && nf != 4) || (nf == 4 && strcmp(f[2], "except") != 0))
-		return "usage: delayed REASON [except REASON|RULE-ID[,...]]";
+	if (nf >= 2 && k + 1 < nf && strcmp(f[k], "except") == 0) {
+		keep = g_strsplit(f[k + 1], ",", -1);
+		k += 2;
+	}
+	if (nf >= 2 && k + 1 < nf && strcmp(f[k], "codes") == 0) {
+		codes = g_strsplit(f[k + 1], ",", -1);
+		k += 2;
+	}
+	if (nf < 2 || k != nf) {
+		g_strfreev(keep);
+		g_strfreev(codes);
+		return "usage: delayed REASON [except REASON|RULE-ID|!RULE-ID[,...]] [codes REASON[,...]]";
+	}
 	g_free(l->r->delayed);
 	g_strfreev(l->r->delayed_keep);
+	g_strfreev(l->r->delayed_codes);
 	l->r->delayed = g_strdup(f[1]);
-	l->r->delayed_keep = nf == 4 ? g_strsplit(f[3], ",", -1) : NULL;
+	l->r->delayed_keep = keep;
+	l->r->delayed_codes = codes;
 	return NULL;
 }
 

@@ -10,14 +10,15 @@ wrote it).  Each row becomes a one-recipient DSN (vocabulary_dsn.py); every
 row must get its expected reason: one TAP line per table.  Then the general
 phrases (no provider's) are put in the plain-text notices of Exim, qmail,
 Sendmail, Courier and GMX, which carry no report: each must get the reason
-its DSN got, one TAP line per format.
+its DSN got, one TAP line per format; and in a delay warning, where the
+reason stands unless the words only name the path.
 """
 import collections, json, os, subprocess, sys, tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
 sys.path.insert(0, here)
-from vocabulary_dsn import FORMATS, dsn  # noqa: E402
+from vocabulary_dsn import FORMATS, delayed, dsn  # noqa: E402
 
 build = os.environ.get("REBOUND_BUILD", os.path.join(root, "build"))
 rows = []
@@ -76,6 +77,36 @@ for name, make in FORMATS.items():
     print("%s %d - the same %d texts in %s's notice" % ("not ok" if bad else "ok", n, len(general), name))
     for b in bad[:10]:
         print("#   " + b)
+# The same texts in a warning (Action: delayed): the message still waits for
+# the reason the words give, unless they only name the path (a program, a
+# connection refused or dropped: what a retry is for), which is "expired".
+rules_of = {}
+with tempfile.TemporaryDirectory() as d:
+    files = []
+    for i in general:
+        p = os.path.join(d, "%04d.eml" % i)
+        with open(p, "w") as w:
+            w.write(dsn(i, *rows[i][1:5]))
+        files.append(p)
+    out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+    for line in out.splitlines():
+        j = json.loads(line)
+        rules_of[int(os.path.basename(j["file"])[:4])] = j["rule"]
+PATH_ONLY_REASONS = {"mailererror", "onhold", "undefined", "expired"}
+PATH_ONLY_RULES = {"blk-refused", "blk-dropped"}
+late = parse(lambda i, _h, reply, status, text: delayed(i, reply, status, text), general)
+bad = []
+for i in general:
+    want = "expired" if (got[i] and got[i][0] in PATH_ONLY_REASONS) or \
+        rules_of.get(i) in PATH_ONLY_RULES else ",".join(got[i])
+    if late[i] != [want]:
+        bad.append("%r: DSN %s (%s), warning %s, want %s" % (rows[i][4], ",".join(got[i]), rules_of.get(i),
+                                                             ",".join(late[i]) or "nothing", want))
+n += 1
+print("%s %d - the same %d texts in a delay warning" % ("not ok" if bad else "ok", n, len(general)))
+for b in bad[:10]:
+    print("#   " + b)
 # The providers' texts in Exim's notice, which names the provider's host only
 # in its text ("host NAME [IP]"): its table must still decide.
 hosted = [i for i, r in enumerate(rows) if r[1]]

@@ -3,6 +3,7 @@
 dsn(): a Postfix-style notice for one recipient, the remote host's reply in
 the text ("... said: REPLY (in reply to RCPT TO command)") and in the report
 (Status, Remote-MTA when a provider's host is given, Diagnostic-Code).
+delayed(): dsn()'s notice as a warning (Action: delayed, 4xx).
 FORMATS: the same refusal at RCPT in the plain-text notices of Exim, qmail,
 Sendmail, Courier and GMX, which carry no report: the reason must come out
 the same.
@@ -43,6 +44,13 @@ Status: {status}
 
 --B--
 """
+
+
+def delayed(i, reply, status, text):
+    """dsn()'s notice as Postfix's warning: still queued, the same words after a 4xx."""
+    return dsn(i, None, "4" + reply[1:], "4" + status[1:], text).replace(
+        "Action: failed", "Action: delayed").replace(
+        "Subject: Undelivered Mail Returned to Sender", "Subject: Delayed Mail (still being retried)")
 
 
 def exim(i, reply, status, text):

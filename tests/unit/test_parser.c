@@ -457,6 +457,34 @@ test_details(void)
 		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
 		report_free(r);
 	}
+	/* why a warning's message waits, where its words say: the reason stands;
+	 * a status code alone keeps only the reasons the "codes" list names */
+	{
+		static const struct { const char *status, *diag, *reason; } w[] = {
+			{ "4.7.1", "451 4.7.1 Client host [192.0.2.9] blocked using zen.spamhaus.org",
+			    "blocked" },
+			{ "4.7.1", "450 4.7.1 temporarily deferred, code 17", "expired" },
+			{ "4.2.2", "452 4.2.2 try again later, code 17", "mailboxfull" },
+			{ "4.4.1", "421 4.4.1 connection refused by mx.far.test", "expired" },
+		};
+		guint i;
+
+		for (i = 0; i < G_N_ELEMENTS(w); i++) {
+			char *d = g_strdup_printf("From: MAILER-DAEMON@mx.sender.test\n"
+			    "Subject: Delayed Mail (still being retried)\nMIME-Version: 1.0\n"
+			    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"Z\"\n\n"
+			    "--Z\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.sender.test\n\n"
+			    "Final-Recipient: rfc822; slow@far.test\nAction: delayed\nStatus: %s\n"
+			    "Diagnostic-Code: smtp; %s\n\n--Z--\n", w[i].status, w[i].diag);
+
+			r = parser_parse(p, d, strlen(d), NULL);
+			g_assert_cmpstr(rec(r, 0)->reason, ==, w[i].reason);
+			g_assert_cmpstr(rec(r, 0)->action, ==, "delayed");
+			g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
+			report_free(r);
+			g_free(d);
+		}
+	}
 	r = parse_file(p, FIX "sendmail-transcript.eml", NULL);
 	g_assert_cmpuint(r->records->len, ==, 2);
 	g_assert_cmpstr(rec(r, 1)->recipient, ==, "gil@far.test");
@@ -1094,6 +1122,8 @@ test_rules_errors(void)
 		{ "after MAIL userunknown rejected\n", "t.conf:1:" },
 		{ "delayed\n", "t.conf:1:" },
 		{ "delayed expired but mailboxfull\n", "t.conf:1:" },
+		{ "delayed expired codes\n", "t.conf:1:" },
+		{ "delayed expired codes mailboxfull except blocked\n", "t.conf:1:" },
 		{ "mta nosuch\n", "t.conf:1:" },
 		{ "detect acme text acme\n\nmta acme,other\n", "t.conf:3:" },
 		{ "detect acme text acme\nmta\n", "t.conf:2:" },
