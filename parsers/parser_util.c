@@ -282,9 +282,11 @@ parser_find_command_context(const char *ctx, const char *rcpt)
 		{ ">>> ", { { "rcpt", "RCPT" }, { "data", "DATA" }, { "mail from", "MAIL" },
 		    { "ehlo", "EHLO" }, { "helo", "HELO" } } },
 		{ "in reply to ", { { "rcpt", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
-		    { "mail from", "MAIL" } } },
+		    { "mail from", "MAIL" }, { "ehlo", "EHLO" }, { "helo", "HELO" } } },
 		{ "after ", { { "rcpt to", "RCPT" }, { "end of data", "DATA" }, { "data", "DATA" },
-		    { "mail from", "MAIL" } } },
+		    { "mail from", "MAIL" }, { "initial connection", "CONN" } } },
+		/* Postfix: the greeting itself was a refusal */
+		{ "refused to talk to me", { { "", "CONN" } } },
 		{ "did not like our ", { { "rcpt", "RCPT" }, { "data", "DATA" } } },
 		{ "smtp command ", { { "data", "DATA" }, { "rcpt", "RCPT" }, { "mail", "MAIL" } } },
 		{ "does not like recipient", { { "", "RCPT" } } },

@@ -457,6 +457,31 @@ test_details(void)
 		g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
 		report_free(r);
 	}
+	/* refused at the greeting or at EHLO: no mailbox was looked up, the host was refused */
+	{
+		static const char *const said[] = {
+			"host mx.far.test[192.0.2.9] refused to talk to me: 554 5.0.0 user unknown",
+			"host mx.far.test[192.0.2.9] said: 550 5.0.0 user unknown (in reply to EHLO command)",
+			"host mx.far.test[192.0.2.9] said: 550 5.0.0 user unknown (in reply to HELO command)",
+		};
+		guint i;
+
+		for (i = 0; i < G_N_ELEMENTS(said); i++) {
+			char *d = g_strdup_printf("From: MAILER-DAEMON@mx.sender.test\n"
+			    "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
+			    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"Z\"\n\n"
+			    "--Z\nContent-Type: text/plain\n\n<gone@far.test>: %s\n\n"
+			    "--Z\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.sender.test\n\n"
+			    "Final-Recipient: rfc822; gone@far.test\nAction: failed\nStatus: 5.0.0\n"
+			    "Diagnostic-Code: smtp; 550 5.0.0 user unknown\n\n--Z--\n", said[i]);
+
+			r = parser_parse(p, d, strlen(d), NULL);
+			g_assert_cmpstr(rec(r, 0)->reason, ==, "blocked");
+			g_assert_cmpint(rec(r, 0)->class_, !=, REPORT_CLASS_HARD);
+			report_free(r);
+			g_free(d);
+		}
+	}
 	/* why a warning's message waits, where its words say: the reason stands;
 	 * a status code alone keeps only the reasons the "codes" list names */
 	{
