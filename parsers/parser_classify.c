@@ -14,6 +14,13 @@
 #define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
 #define MAX_DIAG_FOLD		2048		/* of one diagnostic */
 
+/* Still queued: the report warns, the message may yet arrive. */
+static gboolean
+is_delayed(const struct report_record *rec)
+{
+	return rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0;
+}
+
 static gboolean
 is_permanent(const struct report_record *rec)
 {
@@ -84,8 +91,7 @@ classify_codes(struct parse_ctx *c, struct report_record *rec, const char *diag,
 		rec->smtp_command = parser_find_command_context(classify_folded(c, context), lr);
 		g_free(lr);
 	}
-	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0 &&
-	    diag != NULL && g_regex_match(c->p->re_given_up, diag, 0, NULL)) {
+	if (is_delayed(rec) && diag != NULL && g_regex_match(c->p->re_given_up, diag, 0, NULL)) {
 		g_free(rec->action);
 		rec->action = g_strdup("failed");
 	}
@@ -245,10 +251,9 @@ classify_apply(struct parse_ctx *c, struct report_record *rec, gboolean ok,
 		g_free(rec->rule);
 		rec->rule = g_strdup(m->id);
 	} else if (rec->reason == NULL)
-		rec->reason = g_strdup(rec->action != NULL &&
-		    g_ascii_strcasecmp(rec->action, "delayed") == 0 ? "expired" :
+		rec->reason = g_strdup(is_delayed(rec) ? "expired" :
 		    rec->diagnostic != NULL ? "onhold" : "undefined");
-	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0) {
+	if (is_delayed(rec)) {
 		const char *d = rules_delayed(rules, rec->reason, rec->rule, ok && m->by_text);
 
 		if (d != rec->reason && g_strcmp0(d, rec->reason) != 0) {
@@ -266,7 +271,7 @@ classify_apply(struct parse_ctx *c, struct report_record *rec, gboolean ok,
 		rec->rule = g_strdup("status-2");
 	}
 	rec->class_ = rules_class(rules, rec->reason, is_permanent(rec));
-	if (rec->action != NULL && g_ascii_strcasecmp(rec->action, "delayed") == 0)
+	if (is_delayed(rec))
 		/* Not a failure (still being retried) and not a delivery either:
 		 * as class delivered it would reset the address's soft count. */
 		rec->class_ = REPORT_CLASS_UNKNOWN;

@@ -488,8 +488,9 @@ test_details(void)
 		static const struct { const char *status, *diag, *reason; } w[] = {
 			{ "4.7.1", "451 4.7.1 Client host [192.0.2.9] blocked using zen.spamhaus.org",
 			    "blocked" },
-			{ "4.7.1", "450 4.7.1 temporarily deferred, code 17", "expired" },
-			{ "4.2.2", "452 4.2.2 try again later, code 17", "mailboxfull" },
+			{ "4.7.3", "450 4.7.3 error code 17", "expired" },
+			{ "4.3.0", "451 4.3.0 error code 17", "expired" },
+			{ "4.2.2", "452 4.2.2 error code 17", "mailboxfull" },
 			{ "4.4.1", "421 4.4.1 connection refused by mx.far.test", "expired" },
 		};
 		guint i;
