@@ -433,6 +433,18 @@ text_by_header(struct notice *n)
 	return TRUE;
 }
 
+/* Does the block quote a reply of its own: an SMTP reply code or a status code? */
+static gboolean
+block_has_reply(const struct block *b)
+{
+	char *st = parser_find_status(b->text->str), *rc = NULL;
+	gboolean has = st != NULL || (rc = parser_find_replycode(b->text->str)) != NULL;
+
+	g_free(st);
+	g_free(rc);
+	return has;
+}
+
 /*
  * Which addresses are recipients: one the enclosed original was sent to
  * (To, Cc, a relay's "for <x>"); else one that is no mail system's own
@@ -467,6 +479,15 @@ text_by_blocks(struct notice *n)
 	if (real->len == 0)
 		for (i = 0; i < blocks->len; i++)
 			g_ptr_array_add(real, g_ptr_array_index(blocks, i));
+	/*
+	 * Several recipients, each with the remote's own reply: the rest of
+	 * the notice speaks of the others' failures, so a reply that decides
+	 * nothing takes no reason from it (a shared explanation has no code
+	 * of its own in each paragraph).
+	 */
+	n->c->own_only = real->len > 1;
+	for (i = 0; i < real->len && n->c->own_only; i++)
+		n->c->own_only = block_has_reply(g_ptr_array_index(real, i));
 	for (i = 0; i < real->len; i++) {
 		struct block *b = g_ptr_array_index(real, i);
 
@@ -474,6 +495,7 @@ text_by_blocks(struct notice *n)
 		 * its own: the notice's first command is another recipient's. */
 		add_record(n->c, b->addr, "failure-line", b->text->str, b->whole ? NULL : n->region);
 	}
+	n->c->own_only = FALSE;
 	g_ptr_array_free(real, TRUE);
 }
 

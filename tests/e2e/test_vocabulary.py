@@ -10,15 +10,16 @@ wrote it).  Each row becomes a one-recipient DSN (vocabulary_dsn.py); every
 row must get its expected reason: one TAP line per table.  Then the general
 phrases (no provider's) are put in the plain-text notices of Exim, qmail,
 Sendmail, Courier and GMX, which carry no report: each must get the reason
-its DSN got, one TAP line per format; and in a delay warning, where the
-reason stands unless the words only name the path.
+its DSN got, one TAP line per format; in a delay warning, where the
+reason stands unless the words only name the path; and two by two, two
+recipients refused in one notice.
 """
-import collections, json, os, subprocess, sys, tempfile
+import collections, json, os, random, subprocess, sys, tempfile
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
 sys.path.insert(0, here)
-from vocabulary_dsn import FORMATS, delayed, dsn  # noqa: E402
+from vocabulary_dsn import FORMATS, delayed, dsn, two  # noqa: E402
 
 build = os.environ.get("REBOUND_BUILD", os.path.join(root, "build"))
 rows = []
@@ -107,6 +108,40 @@ n += 1
 print("%s %d - the same %d texts in a delay warning" % ("not ok" if bad else "ok", n, len(general)))
 for b in bad[:10]:
     print("#   " + b)
+# Two recipients refused with two texts that get different reasons, in one
+# report and in one qmail notice: each keeps its own reason (the other's
+# paragraph is no evidence for it).  300 pairs, the same ones every run.
+rnd = random.Random(13)
+pairs = []
+while len(pairs) < 300:
+    a, b = rnd.sample(general, 2)
+    if got[a] and got[b] and got[a] != got[b]:
+        pairs.append((a, b))
+for report in (True, False):
+    with tempfile.TemporaryDirectory() as d:
+        files = []
+        for k, (a, b) in enumerate(pairs):
+            p = os.path.join(d, "%04d.eml" % k)
+            with open(p, "w") as w:
+                w.write(two(k, rows[a][2:5], rows[b][2:5], report))
+            files.append(p)
+        out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
+                             stdout=subprocess.PIPE, check=True).stdout.decode()
+    each = collections.defaultdict(dict)
+    for line in out.splitlines():
+        j = json.loads(line)
+        each[int(os.path.basename(j["file"])[:4])][j["recipient"]] = j["reason"]
+    bad = []
+    for k, (a, b) in enumerate(pairs):
+        for who, i in (("ann%d@example.org" % k, a), ("bob%d@example.net" % k, b)):
+            if each[k].get(who) != got[i][0]:
+                bad.append("%r beside %r: alone %s, here %s" % (
+                    rows[i][4], rows[b if i == a else a][4], got[i][0], each[k].get(who)))
+    n += 1
+    print("%s %d - %d pairs of texts, two recipients in one %s" % (
+        "not ok" if bad else "ok", n, len(pairs), "report" if report else "qmail notice"))
+    for x in bad[:10]:
+        print("#   " + x)
 # The providers' texts in Exim's notice, which names the provider's host only
 # in its text ("host NAME [IP]"): its table must still decide.
 hosted = [i for i, r in enumerate(rows) if r[1]]

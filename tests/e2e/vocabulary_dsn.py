@@ -4,6 +4,7 @@ dsn(): a Postfix-style notice for one recipient, the remote host's reply in
 the text ("... said: REPLY (in reply to RCPT TO command)") and in the report
 (Status, Remote-MTA when a provider's host is given, Diagnostic-Code).
 delayed(): dsn()'s notice as a warning (Action: delayed, 4xx).
+two(): two recipients refused with two texts, in a report or in qmail's text.
 FORMATS: the same refusal at RCPT in the plain-text notices of Exim, qmail,
 Sendmail, Courier and GMX, which carry no report: the reason must come out
 the same.
@@ -51,6 +52,68 @@ def delayed(i, reply, status, text):
     return dsn(i, None, "4" + reply[1:], "4" + status[1:], text).replace(
         "Action: failed", "Action: delayed").replace(
         "Subject: Undelivered Mail Returned to Sender", "Subject: Delayed Mail (still being retried)")
+
+
+def two(k, a, b, report):
+    """ann{k} refused with a = (reply, status, text), bob{k} with b: a Postfix
+    report when report is true, else qmail's plain-text notice."""
+    said = "<ann{k}@example.org>: host mx.example.org[192.0.2.1] said: {0} {1} {2} " \
+        "(in reply to RCPT TO command)\n\n<bob{k}@example.net>: host mx.example.net[192.0.2.2] " \
+        "said: {3} {4} {5} (in reply to RCPT TO command)".format(*a, *b, k=k)
+    if report:
+        return f"""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
+To: sender@example.com
+Subject: Undelivered Mail Returned to Sender
+MIME-Version: 1.0
+Content-Type: multipart/report; report-type=delivery-status; boundary="B"
+
+--B
+Content-Type: text/plain
+
+I'm sorry to have to inform you that your message could not
+be delivered to one or more recipients.
+
+{said}
+
+--B
+Content-Type: message/delivery-status
+
+Reporting-MTA: dns; mx.example.net
+
+Final-Recipient: rfc822; ann{k}@example.org
+Action: failed
+Status: {a[1]}
+Diagnostic-Code: smtp; {a[0]} {a[1]} {a[2]}
+
+Final-Recipient: rfc822; bob{k}@example.net
+Action: failed
+Status: {b[1]}
+Diagnostic-Code: smtp; {b[0]} {b[1]} {b[2]}
+
+--B--
+"""
+    return f"""From: MAILER-DAEMON@mx.example.net
+To: sender@example.com
+Subject: failure notice
+
+Hi. This is the qmail-send program at mx.example.net.
+I'm afraid I wasn't able to deliver your message to the following addresses.
+This is a permanent error; I've given up. Sorry it didn't work out.
+
+<ann{k}@example.org>:
+192.0.2.1 does not like recipient.
+Remote host said: {a[0]} {a[1]} {a[2]}
+
+<bob{k}@example.net>:
+192.0.2.2 does not like recipient.
+Remote host said: {b[0]} {b[1]} {b[2]}
+
+--- Below this line is a copy of the message.
+
+From: sender@example.com
+To: ann{k}@example.org, bob{k}@example.net
+Subject: hello
+"""
 
 
 def exim(i, reply, status, text):

@@ -730,6 +730,24 @@ test_original_as_text(void)
 	parser_free(p);
 }
 
+/* Two recipients in a text notice, each with its own reply: one decides nothing,
+ * and takes no reason from the other's paragraph. */
+static void
+test_text_own_replies(void)
+{
+	struct parser *p = mkparser(NULL);
+	struct report *r = parse_file(p, FIX "shape-text-two-replies.eml", NULL);
+
+	g_assert_cmpuint(r->records->len, ==, 2);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "kim@far.test");
+	g_assert_cmpstr(rec(r, 0)->reason, !=, "mailboxfull");
+	g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
+	g_assert_cmpstr(rec(r, 1)->recipient, ==, "lou@near.test");
+	g_assert_cmpstr(rec(r, 1)->reason, ==, "mailboxfull");
+	report_free(r);
+	parser_free(p);
+}
+
 /* Each record says where its recipient was read; the field survives the worker pipe. */
 static void
 test_recipient_from(void)
@@ -1955,6 +1973,7 @@ const struct unit_test unit_tests[] = {
 	{ "/parser/verp", test_verp },
 	{ "/parser/recipient_from", test_recipient_from },
 	{ "/parser/original_as_text", test_original_as_text },
+	{ "/parser/text_own_replies", test_text_own_replies },
 	{ "/parser/candidates", test_candidates },
 	{ "/parser/not_recipients", test_not_recipients },
 	{ "/parser/hostile_files", test_hostile_files },
