@@ -398,41 +398,6 @@ text_blocks(struct notice *n)
 	g_hash_table_destroy(exclude);
 }
 
-/*
- * X-Failed-Recipients (Exim, Gmail) names the failed addresses: when
- * present, only they count, each with its block of text or, failing
- * that, the text before the first address.  FALSE when it does not say.
- */
-static gboolean
-text_by_header(struct notice *n)
-{
-	GPtrArray *xf = failed_recipients(fields_get(n->c->top, 0, "X-Failed-Recipients"));
-	guint i, j;
-
-	if (xf != NULL && !names_any(xf, n->blocks) && n->blocks->len > 0) {
-		/* the header disagrees with the text: the text is more specific */
-		g_ptr_array_free(xf, TRUE);
-		xf = NULL;
-	}
-	if (xf == NULL)
-		return FALSE;
-	for (i = 0; i < xf->len; i++) {
-		const char *a = g_ptr_array_index(xf, i);
-		struct block *hit = NULL;
-
-		for (j = 0; j < n->blocks->len && hit == NULL; j++) {
-			struct block *b = g_ptr_array_index(n->blocks, j);
-
-			if (g_ascii_strcasecmp(b->addr, a) == 0)
-				hit = b;
-		}
-		add_record(n->c, a, "x-failed-recipients", hit != NULL ? hit->text->str : n->pre->str,
-		    n->region);
-	}
-	g_ptr_array_free(xf, TRUE);
-	return TRUE;
-}
-
 /* Does the block quote a reply of its own: an SMTP reply code or a status code? */
 static gboolean
 block_has_reply(const struct block *b)
@@ -443,6 +408,54 @@ block_has_reply(const struct block *b)
 	g_free(st);
 	g_free(rc);
 	return has;
+}
+
+/*
+ * X-Failed-Recipients (Exim, Gmail) names the failed addresses: when
+ * present, only they count, each with its block of text or, failing
+ * that, the text before the first address.  FALSE when it does not say.
+ */
+static gboolean
+text_by_header(struct notice *n)
+{
+	GPtrArray *xf = failed_recipients(fields_get(n->c->top, 0, "X-Failed-Recipients")), *hits;
+	guint i, j;
+
+	if (xf != NULL && !names_any(xf, n->blocks) && n->blocks->len > 0) {
+		/* the header disagrees with the text: the text is more specific */
+		g_ptr_array_free(xf, TRUE);
+		xf = NULL;
+	}
+	if (xf == NULL)
+		return FALSE;
+	hits = g_ptr_array_new();
+	for (i = 0; i < xf->len; i++) {
+		const char *a = g_ptr_array_index(xf, i);
+		struct block *hit = NULL;
+
+		for (j = 0; j < n->blocks->len && hit == NULL; j++) {
+			struct block *b = g_ptr_array_index(n->blocks, j);
+
+			if (g_ascii_strcasecmp(b->addr, a) == 0)
+				hit = b;
+		}
+		g_ptr_array_add(hits, hit);
+	}
+	/* as text_by_blocks(): each with its own reply reads only that */
+	n->c->own_only = xf->len > 1;
+	for (i = 0; i < hits->len && n->c->own_only; i++)
+		n->c->own_only = g_ptr_array_index(hits, i) != NULL &&
+		    block_has_reply(g_ptr_array_index(hits, i));
+	for (i = 0; i < xf->len; i++) {
+		const struct block *hit = g_ptr_array_index(hits, i);
+
+		add_record(n->c, g_ptr_array_index(xf, i), "x-failed-recipients",
+		    hit != NULL ? hit->text->str : n->pre->str, n->region);
+	}
+	n->c->own_only = FALSE;
+	g_ptr_array_free(hits, TRUE);
+	g_ptr_array_free(xf, TRUE);
+	return TRUE;
 }
 
 /*

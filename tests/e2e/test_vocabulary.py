@@ -109,7 +109,7 @@ print("%s %d - the same %d texts in a delay warning" % ("not ok" if bad else "ok
 for b in bad[:10]:
     print("#   " + b)
 # Two recipients refused with two texts that get different reasons, in one
-# report and in one qmail notice: each keeps its own reason (the other's
+# report, one qmail and one Exim notice: each keeps its own reason (the other's
 # paragraph is no evidence for it).  300 pairs, the same ones every run.
 rnd = random.Random(13)
 pairs = []
@@ -117,13 +117,13 @@ while len(pairs) < 300:
     a, b = rnd.sample(general, 2)
     if got[a] and got[b] and got[a] != got[b]:
         pairs.append((a, b))
-for report in (True, False):
+for fmt in ("report", "qmail", "exim"):
     with tempfile.TemporaryDirectory() as d:
         files = []
         for k, (a, b) in enumerate(pairs):
             p = os.path.join(d, "%04d.eml" % k)
             with open(p, "w") as w:
-                w.write(two(k, rows[a][2:5], rows[b][2:5], report))
+                w.write(two(k, rows[a][2:5], rows[b][2:5], fmt))
             files.append(p)
         out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
                              stdout=subprocess.PIPE, check=True).stdout.decode()
@@ -139,7 +139,7 @@ for report in (True, False):
                     rows[i][4], rows[b if i == a else a][4], got[i][0], each[k].get(who)))
     n += 1
     print("%s %d - %d pairs of texts, two recipients in one %s" % (
-        "not ok" if bad else "ok", n, len(pairs), "report" if report else "qmail notice"))
+        "not ok" if bad else "ok", n, len(pairs), fmt if fmt == "report" else fmt + " notice"))
     for x in bad[:10]:
         print("#   " + x)
 # The providers' texts in Exim's notice, which names the provider's host only

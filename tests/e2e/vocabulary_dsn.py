@@ -4,7 +4,7 @@ dsn(): a Postfix-style notice for one recipient, the remote host's reply in
 the text ("... said: REPLY (in reply to RCPT TO command)") and in the report
 (Status, Remote-MTA when a provider's host is given, Diagnostic-Code).
 delayed(): dsn()'s notice as a warning (Action: delayed, 4xx).
-two(): two recipients refused with two texts, in a report or in qmail's text.
+two(): two recipients refused with two texts, in a report or in qmail's or Exim's text.
 FORMATS: the same refusal at RCPT in the plain-text notices of Exim, qmail,
 Sendmail, Courier and GMX, which carry no report: the reason must come out
 the same.
@@ -54,13 +54,40 @@ def delayed(i, reply, status, text):
         "Subject: Undelivered Mail Returned to Sender", "Subject: Delayed Mail (still being retried)")
 
 
-def two(k, a, b, report):
-    """ann{k} refused with a = (reply, status, text), bob{k} with b: a Postfix
-    report when report is true, else qmail's plain-text notice."""
+def two(k, a, b, fmt):
+    """ann{k} refused with a = (reply, status, text), bob{k} with b, in fmt:
+    "report" (Postfix's), "qmail" or "exim" (their plain-text notices)."""
     said = "<ann{k}@example.org>: host mx.example.org[192.0.2.1] said: {0} {1} {2} " \
         "(in reply to RCPT TO command)\n\n<bob{k}@example.net>: host mx.example.net[192.0.2.2] " \
         "said: {3} {4} {5} (in reply to RCPT TO command)".format(*a, *b, k=k)
-    if report:
+    if fmt == "exim":
+        return f"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
+To: sender@example.com
+Subject: Mail delivery failed: returning message to sender
+Auto-Submitted: auto-replied
+X-Failed-Recipients: ann{k}@example.org, bob{k}@example.net
+
+This message was created automatically by mail delivery software.
+
+A message that you sent could not be delivered to one or more of its
+recipients. This is a permanent error. The following address(es) failed:
+
+  ann{k}@example.org
+    host mx.example.org [192.0.2.1]
+    SMTP error from remote mail server after RCPT TO:<ann{k}@example.org>:
+    {a[0]} {a[1]} {a[2]}
+  bob{k}@example.net
+    host mx.example.net [192.0.2.2]
+    SMTP error from remote mail server after RCPT TO:<bob{k}@example.net>:
+    {b[0]} {b[1]} {b[2]}
+
+------ This is a copy of the message, including all the headers. ------
+
+From: sender@example.com
+To: ann{k}@example.org, bob{k}@example.net
+Subject: hello
+"""
+    if fmt == "report":
         return f"""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
 To: sender@example.com
 Subject: Undelivered Mail Returned to Sender
