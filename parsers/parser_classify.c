@@ -14,6 +14,31 @@
 #define MAX_CONTEXT_FOLD	(8 * 1024)	/* of the report's text, for reasons */
 #define MAX_DIAG_FOLD		2048		/* of one diagnostic */
 
+/*
+ * Where the remote's own reply starts in a folded diagnostic that says
+ * something else first ("... couldn't be delivered ... remote server
+ * returned '550 5.7.1 ...'"): its reply code and status code; NULL when
+ * there is none, or the diagnostic is a reply itself (a long one repeats
+ * its code on every line).
+ */
+static const char *
+reply_start(const char *diag)
+{
+	const char *p = diag;
+
+	while (p != NULL && *p == ' ')
+		p++;
+	if (p == NULL || ((*p == '2' || *p == '4' || *p == '5') && g_ascii_isdigit(p[1]) &&
+	    g_ascii_isdigit(p[2])))
+		return NULL;
+	for (p = diag; p != NULL && (p = strpbrk(p, "45")) != NULL; p++)
+		if (p > diag && !g_ascii_isalnum(p[-1]) && p[-1] != '.' &&
+		    g_ascii_isdigit(p[1]) && g_ascii_isdigit(p[2]) && (p[3] == ' ' || p[3] == '-') &&
+		    (p[4] == '4' || p[4] == '5') && p[5] == '.' && g_ascii_isdigit(p[6]))
+			return p;
+	return NULL;
+}
+
 /* Still queued: the report warns, the message may yet arrive. */
 static gboolean
 is_delayed(const struct report_record *rec)
@@ -175,7 +200,7 @@ classify_match(struct parse_ctx *c, struct report_record *rec, const char *diag,
     const char *context, struct rules_match *m)
 {
 	struct rules *rules = c->p->rules;
-	const char *ctx = NULL, *lhost, *rhost;
+	const char *ctx = NULL, *lhost, *rhost, *reply;
 	gboolean ok = FALSE, scoped = FALSE;
 
 	if (c->hint != NULL) {
@@ -204,6 +229,8 @@ classify_match(struct parse_ctx *c, struct report_record *rec, const char *diag,
 		    rec->smtp_command, m);
 		ok = scoped;
 	}
+	if (!ok && (reply = reply_start(diag)) != NULL)
+		ok = rules_classify(rules, reply, rec->status, NULL, NULL, m);
 	if (!ok)
 		ok = diag != NULL && rules_classify(rules, diag, rec->status, NULL, NULL, m);
 	if (!ok && context != NULL && !(c->own_only && rec->diagnostic != NULL) && !c->others_only) {

@@ -128,6 +128,8 @@ static const struct expect table[] = {
 	{ "shape-o365-alternative.eml", REPORT_KIND_BOUNCE, "gus@tenant.test", REPORT_CLASS_HARD, "userunknown" },
 	/* an HTML notice first, its paragraphs broken over source lines, the original's header a text attachment after it */
 	{ "shape-html-first.eml", REPORT_KIND_BOUNCE, "hal@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	/* the remote's reply, under a notice's generic "couldn't be found": the reply decides */
+	{ "shape-reply-after-boilerplate.eml", REPORT_KIND_BOUNCE, "nia@far.test", REPORT_CLASS_BLOCK, "spamdetected" },
 	/* the original sent as a text part after the report: its To names the recipient a source route hid */
 	{ "shape-original-as-text.eml", REPORT_KIND_DSN, "ivy@nowhere.test", REPORT_CLASS_HARD, "hostunknown" },
 	/* RFC 3834 marks and an out-of-office Subject beat a daemon-like sender */
