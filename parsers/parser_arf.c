@@ -49,10 +49,39 @@ arf_complaint(struct parse_ctx *c, const char *type, const char *rule, const cha
 	parser_rcpt_from(rec, how);
 }
 
+/* Does a text part open with a feedback report's fields (Feedback-Type among them)? */
+static gboolean
+arf_text_part(struct parse_ctx *c, const struct leaf *l)
+{
+	gsize n;
+	char *t = LEAF_SET(*l) ? walk_part_text(c->p, l, &n, &c->anomalies) : NULL;
+	struct fields *f = t != NULL ? fields_parse(t, n, 1) : NULL;
+	gboolean is = f != NULL && fields_get(f, 0, "Feedback-Type") != NULL;
+
+	fields_free(f);
+	g_free(t);
+	return is;
+}
+
 gboolean
 arf_check(struct parse_ctx *c)
 {
-	return c->r->records->len == 0 && LEAF_SET(c->w.arf);
+	if (c->r->records->len != 0)
+		return FALSE;
+	if (LEAF_SET(c->w.arf))
+		return TRUE;
+	/*
+	 * A feedback report whose machine-readable part is labelled text/plain
+	 * (report-type=feedback-report says what it is): the part that opens
+	 * with its fields is the report.
+	 */
+	if (c->ct == NULL || strcasestr(c->ct, "feedback-report") == NULL)
+		return FALSE;
+	if (arf_text_part(c, &c->w.text2))
+		c->w.arf = c->w.text2;
+	else if (arf_text_part(c, &c->w.text))
+		c->w.arf = c->w.text;
+	return LEAF_SET(c->w.arf);
 }
 
 void
@@ -99,6 +128,12 @@ arf_read(struct parse_ctx *c)
 			rec->recipient = a;
 			parser_rcpt_from(rec, "original-rcpt-to");
 		}
+	}
+	/* an opt-out report names the address to remove (IANA's feedback report fields) */
+	if (r->records->len == 0 && (v = fields_get(f, 0, "Removal-Recipient")) != NULL &&
+	    (rec = arf_record(p, r, fields_get(f, 0, "Feedback-Type"))) != NULL) {
+		rec->recipient = parser_address(v);
+		parser_rcpt_from(rec, "removal-recipient");
 	}
 	if (r->records->len == 0)
 		arf_record(p, r, fields_get(f, 0, "Feedback-Type"));

@@ -61,7 +61,8 @@ struct report_record {
 	 * Where recipient came from: "final-recipient", "original-recipient",
 	 * "x-failed-recipients", "failure-line" (a notice's text), "original-to"
 	 * (the enclosed original's header), "verp", "signed-path",
-	 * "original-rcpt-to", "complainer-header", "from" (an auto-reply),
+	 * "original-rcpt-to", "removal-recipient" (an opt-out report),
+	 * "complainer-header", "from" (an auto-reply),
 	 * "ses-json", "placeholder", "subject" (a notice's Subject, when
 	 * nothing else names the failed address); NULL when there is no
 	 * recipient.

@@ -70,6 +70,9 @@ static const struct expect table[] = {
 	{ "dsn-two-rcpts.eml", REPORT_KIND_DSN, "alice@dead.test", REPORT_CLASS_HARD, "userunknown" },
 	{ "dsn-global.eml", REPORT_KIND_DSN, "jos\xc3\xa9@ex\xc3\xa4mple.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	{ "arf-abuse.eml", REPORT_KIND_ARF, "carol@isp.test", REPORT_CLASS_COMPLAINT, "feedback" },
+	/* the report's fields in a part labelled text/plain; the recipient from the original's To */
+	{ "arf-text-part.eml", REPORT_KIND_ARF, "victim@example.com", REPORT_CLASS_COMPLAINT, "feedback" },
+	{ "arf-removal.eml", REPORT_KIND_ARF, "gone@example.com", REPORT_CLASS_COMPLAINT, "feedback" },
 	{ "arf-redacted.eml", REPORT_KIND_ARF, "dave@isp.test", REPORT_CLASS_COMPLAINT, "feedback" },
 	{ "autoreply.eml", REPORT_KIND_AUTOREPLY, "erin@corp.test", REPORT_CLASS_AUTOREPLY, "vacation" },
 	{ "exim-text.eml", REPORT_KIND_BOUNCE, "frank@gone.test", REPORT_CLASS_HARD, "userunknown" },
@@ -766,6 +769,7 @@ test_recipient_from(void)
 		{ "ses-bounce.eml", "ses-json" },
 		{ "shape-subject-only.eml", "subject" },
 		{ "shape-original-as-text.eml", "original-to" },
+		{ "arf-removal.eml", "removal-recipient" },
 	};
 	struct parser *p = mkparser("^bounce\\+(?<local>[^=@]+)=(?<domain>[^@]+)@");
 	struct report *r, *back;
