@@ -108,8 +108,10 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 		char *k = scan_ascii_down(a, -1);
 		struct block *named = g_hash_table_lookup(seen, k);
 		gsize alen = strlen(a), start = pos >= alen ? pos - alen : 0;
+		/* "(x@y ...)" inside a recipient's paragraph: an aside about it */
+		gboolean paren = *cur != NULL && start > 0 && p[start - 1] == '(';
 		gboolean ex = g_hash_table_contains(exclude, k) || (named == NULL &&
-		    ((*cur != NULL && (aside || line_contact_clause(p, n, start, pos))) ||
+		    ((*cur != NULL && (aside || paren || line_contact_clause(p, n, start, pos))) ||
 		    line_message_id(p, start)));
 
 		if (!ex && named != NULL) {

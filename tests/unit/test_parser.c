@@ -131,6 +131,8 @@ static const struct expect table[] = {
 	{ "shape-o365-alternative.eml", REPORT_KIND_BOUNCE, "gus@tenant.test", REPORT_CLASS_HARD, "userunknown" },
 	/* an HTML notice first, its paragraphs broken over source lines, the original's header a text attachment after it */
 	{ "shape-html-first.eml", REPORT_KIND_BOUNCE, "hal@gone.test", REPORT_CLASS_HARD, "userunknown" },
+	/* an address in parentheses in a recipient's paragraph is an aside (checked below: one record) */
+	{ "shape-paren-address.eml", REPORT_KIND_BOUNCE, "pia@far.test", REPORT_CLASS_SOFT, "mailboxfull" },
 	/* the remote's reply, under a notice's generic "couldn't be found": the reply decides */
 	{ "shape-reply-after-boilerplate.eml", REPORT_KIND_BOUNCE, "nia@far.test", REPORT_CLASS_BLOCK, "spamdetected" },
 	/* the original sent as a text part after the report: its To names the recipient a source route hid */
@@ -728,6 +730,9 @@ test_original_as_text(void)
 	g_assert_cmpuint(r->records->len, ==, 1);
 	report_free(r);
 	/* after an HTML notice, the first text part is the attachment */
+	r = parse_file(p, FIX "shape-paren-address.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
+	report_free(r);
 	r = parse_file(p, FIX "shape-html-first.eml", NULL);
 	g_assert_cmpstr(r->orig_message_id, ==, "<h1@sender.test>");
 	g_assert_cmpuint(r->records->len, ==, 1);
