@@ -392,7 +392,7 @@ text_blocks(struct notice *n)
 		g_string_append_len(n->pre, n->region, from);
 	}
 	g_match_info_free(mi);
-	n->blocks = block_scan(n->region + from, n->cut - from, exclude, n->pre,
+	n->blocks = block_scan(n->region + from, n->cut - from, exclude, orig_rcpts(c), n->pre,
 	    MIN(MAX_TEXT_RCPTS, c->p->max_records), &c->r->anomalies);
 	block_sendmail_regroup(n->region + from, n->cut - from, n->blocks);
 	g_hash_table_destroy(exclude);
@@ -528,7 +528,7 @@ text_fallbacks(struct notice *n)
 		 */
 		GHashTable *none = g_hash_table_new(g_str_hash, g_str_equal);
 		GString *ign = g_string_new(NULL);
-		GPtrArray *one = block_scan(listed, strlen(listed), none, ign, 1, &r->anomalies);
+		GPtrArray *one = block_scan(listed, strlen(listed), none, NULL, ign, 1, &r->anomalies);
 
 		if (one->len > 0) {
 			struct block *b = g_ptr_array_index(one, 0);

@@ -92,11 +92,37 @@ line_diag_field(const char *p, gsize n)
  * it, quoting the remote's own spelling, an alias, a masked name), or
  * the alias or address the entry above was made from.
  */
+/*
+ * Do words come before offset start on the line (from lead on)?  A
+ * transcript's prompt and the command it sent (">>> RCPT To:<x>", "<<< ")
+ * and a reply's codes are no words.
+ */
 static gboolean
-block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const char *p,
-    gsize n, guint max, guint32 *anomalies, struct block **cur)
+line_words_before(const char *p, gsize lead, gsize start)
 {
-	gsize pos = 0;
+	static const char *const skip[] = { ">>> ", "<<< ", ">>>", "<<<" };
+	static const char *const cmd[] = { "rcpt to:", "mail from:" };
+	gsize i = lead, k;
+
+	for (k = 0; k < G_N_ELEMENTS(skip); k++)
+		if (start - i >= strlen(skip[k]) && strncmp(p + i, skip[k], strlen(skip[k])) == 0) {
+			i += strlen(skip[k]);
+			break;
+		}
+	for (k = 0; k < G_N_ELEMENTS(cmd); k++)
+		if (start - i >= strlen(cmd[k]) && g_ascii_strncasecmp(p + i, cmd[k], strlen(cmd[k])) == 0)
+			return FALSE;
+	for (; i < start; i++)
+		if (g_ascii_isalpha(p[i]))
+			return TRUE;
+	return FALSE;
+}
+
+static gboolean
+block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, GHashTable *known,
+    const char *p, gsize n, guint max, guint32 *anomalies, struct block **cur)
+{
+	gsize pos = 0, lead = line_quoting(p, n);
 	char *a;
 	gboolean aside;
 
@@ -108,8 +134,14 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
 		char *k = scan_ascii_down(a, -1);
 		struct block *named = g_hash_table_lookup(seen, k);
 		gsize alen = strlen(a), start = pos >= alen ? pos - alen : 0;
-		/* "(x@y ...)" inside a recipient's paragraph: an aside about it */
-		gboolean paren = *cur != NULL && start > 0 && p[start - 1] == '(';
+		/*
+		 * "(x@y ...)" inside a recipient's paragraph: an aside about it;
+		 * so is an address the original was not sent to, named after
+		 * words of that paragraph ("forwarded to x@y", "try x@y").
+		 */
+		gboolean paren = *cur != NULL && start > 0 && (p[start - 1] == '(' ||
+		    (known != NULL && g_hash_table_size(known) > 0 &&
+		    !g_hash_table_contains(known, k) && line_words_before(p, lead, start)));
 		gboolean ex = g_hash_table_contains(exclude, k) || (named == NULL &&
 		    ((*cur != NULL && (aside || paren || line_contact_clause(p, n, start, pos))) ||
 		    line_message_id(p, start)));
@@ -145,8 +177,8 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, const
  * struct block; addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS.
  */
 GPtrArray *
-block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble, guint max,
-    guint32 *anomalies)
+block_scan(const char *region, gsize len, GHashTable *exclude, GHashTable *known,
+    GString *preamble, guint max, guint32 *anomalies)
 {
 	GPtrArray *blocks = g_ptr_array_new_with_free_func(block_free);
 	GHashTable *seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
@@ -183,7 +215,7 @@ block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble
 			p = e + 1;
 			continue;
 		}
-		started = block_line_start(blocks, seen, exclude, p, n, max, anomalies, &cur);
+		started = block_line_start(blocks, seen, exclude, known, p, n, max, anomalies, &cur);
 		if (cur != NULL && !started && line_section(p, n)) {
 			/*
 			 * A recipient's block is its whole failure paragraph, blank

@@ -18,11 +18,14 @@ struct block {
 /*
  * Split region into per-address blocks, at most max, leaving out the
  * addresses in exclude (lower case); the lines before the first block go
- * to preamble.  Returns a GPtrArray of struct block (it frees them);
- * addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS in *anomalies.
+ * to preamble.  known (lower case; NULL or empty: not known) are the
+ * recipients the enclosed original names: another address that words of a
+ * recipient's paragraph lead up to is then part of that paragraph, not a
+ * recipient of its own.  Returns a GPtrArray of struct block (it frees
+ * them); addresses past max set REPORT_ANOMALY_TOO_MANY_RCPTS in *anomalies.
  */
-GPtrArray *block_scan(const char *region, gsize len, GHashTable *exclude, GString *preamble,
-    guint max, guint32 *anomalies);
+GPtrArray *block_scan(const char *region, gsize len, GHashTable *exclude, GHashTable *known,
+    GString *preamble, guint max, guint32 *anomalies);
 
 /*
  * A Sendmail transcript's blocks rebuilt from its per-recipient summary

@@ -733,6 +733,11 @@ test_original_as_text(void)
 	r = parse_file(p, FIX "shape-paren-address.eml", NULL);
 	g_assert_cmpuint(r->records->len, ==, 1);
 	report_free(r);
+	/* an address the original was not sent to, which the reply's words lead up to */
+	r = parse_file(p, FIX "shape-other-address-in-reply.eml", NULL);
+	g_assert_cmpuint(r->records->len, ==, 1);
+	g_assert_cmpstr(rec(r, 0)->recipient, ==, "quin@far.test");
+	report_free(r);
 	r = parse_file(p, FIX "shape-html-first.eml", NULL);
 	g_assert_cmpstr(r->orig_message_id, ==, "<h1@sender.test>");
 	g_assert_cmpuint(r->records->len, ==, 1);
