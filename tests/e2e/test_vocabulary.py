@@ -176,6 +176,44 @@ print("%s %d - %d refusals in other languages, in a report and in qmail's notice
       ("not ok" if bad else "ok", n, len(LANGUAGES)))
 for b in bad[:10]:
     print("#   " + b)
+# Replies that name another address than the recipient (an alias, a
+# forward, a contact): in a report, and in the notices that enclose the
+# original (Courier's does not: nothing says who the message was for), one
+# record each, for the recipient.
+OTHERS = ["mail for this user is forwarded to new.addr@other.test and that failed",
+          "alias list@example.org expanded to member@example.net: user unknown",
+          "User unknown; the message was sent by news@sender.example to this address",
+          "mailbox full; try the alternate address alt.addr@other.test",
+          "mailbox full (user1@example.org quota exceeded)",
+          "Message rejected. Report abuse to abuse@provider.example",
+          "user unknown. For assistance, email helpdesk@provider.example",
+          "The recipient <other.person@example.org> is unknown",
+          "Recipient address rejected: <a1@example.org>, <a2@example.org>"]
+makers = [("dsn", lambda i, t: dsn(i, "", "550", "5.0.0", t))] + \
+    [(name, (lambda m: lambda i, t: m(i, "550", "5.0.0", t))(make))
+     for name, make in FORMATS.items() if name != "courier"]
+with tempfile.TemporaryDirectory() as d:
+    files = []
+    for k, text in enumerate(OTHERS):
+        for j, (name, make) in enumerate(makers):
+            p = os.path.join(d, "%04d.eml" % (k * 10 + j + 100))
+            with open(p, "w") as w:
+                w.write(make(k * 10 + j + 100, text))
+            files.append(p)
+    out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
+                         stdout=subprocess.PIPE, check=True).stdout.decode()
+records = collections.defaultdict(list)
+for line in out.splitlines():
+    j = json.loads(line)
+    records[int(os.path.basename(j["file"])[:4])].append(j["recipient"])
+bad = ["%r in %s: %s" % (text, name, ",".join(records[k * 10 + j + 100]) or "nothing")
+       for k, text in enumerate(OTHERS) for j, (name, _m) in enumerate(makers)
+       if records[k * 10 + j + 100] != ["user%d@example.org" % (k * 10 + j + 100)]]
+n += 1
+print("%s %d - %d replies naming another address, one record each in %d formats" %
+      ("not ok" if bad else "ok", n, len(OTHERS), len(makers)))
+for b in bad[:10]:
+    print("#   " + b)
 # The providers' texts in Exim's notice, which names the provider's host only
 # in its text ("host NAME [IP]"): its table must still decide.
 hosted = [i for i, r in enumerate(rows) if r[1]]
