@@ -39,6 +39,7 @@ struct parser {
 	GHashTable *iconv;		/* charset -> GIConv to UTF-8 (or -1), walk_convert() */
 	GRegex *re_marker;		/* start of the enclosed original in text */
 	GRegex *re_bounce_subject;
+	GRegex *re_reply_subject;	/* a person's reply: "Re:", "AW:" ... */
 	GRegex *re_bounce_body;
 	GRegex *re_greeting;		/* a personal letter's first words */
 	GRegex *re_delivered;		/* a notice says the message was delivered */

@@ -52,6 +52,13 @@ static const struct {
 	    "\xe3\x83\xa1\xe3\x83\xbc\xe3\x83\xab\xe3\x82\xa8\xe3\x83\xa9\xe3\x83\xbc|"	/* mail error (ja) */
 	    "\xe4\xb8\x8d\xe9\x81\x94",									/* undelivered (ja) */
 	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
+	/*
+	 * A person's reply: Re: and the mail clients' translations.  (Not a
+	 * forward: a bounce forwarded whole is still the bounce.)
+	 */
+	{ G_STRUCT_OFFSET(struct parser, re_reply_subject),
+	    "^\\s*(?:re|aw|sv|vs|r|odp|antw)\\s*(?:\\[\\d+\\])?\\s*:",
+	    G_REGEX_CASELESS | G_REGEX_OPTIMIZE },
 	{ G_STRUCT_OFFSET(struct parser, re_fail_notice),
 	    "could not be delivered|couldn't be delivered|undeliver|delivery (?:has )?failed|"
 	    "was not delivered|unable to deliver|(?:wasn't|was not|not) able to deliver|"

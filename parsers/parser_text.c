@@ -64,7 +64,9 @@ looks_like_bounce(struct parser *p, const struct fields *top, gboolean *daemon)
 	}
 	/* The header as sent: a regex (UTF-8 mode, unchecked) only sees valid UTF-8. */
 	subj = parser_utf8(fields_get(top, 0, "Subject"), -1);
-	if (subj != NULL && g_regex_match(p->re_bounce_subject, subj, 0, NULL))
+	/* a person's reply ("Re: why did my mail bounce?") says nothing */
+	if (subj != NULL && !g_regex_match(p->re_reply_subject, subj, 0, NULL) &&
+	    g_regex_match(p->re_bounce_subject, subj, 0, NULL))
 		yes++;
 	g_free(subj);
 	return yes;
