@@ -222,6 +222,7 @@ struct notice {
 	gsize cut;		/* its length */
 	GString *pre;		/* the lines before the first address */
 	GPtrArray *blocks;	/* struct block, one per address named */
+	gboolean weak;		/* no mail system sent it, no original: only real candidates */
 };
 
 /*
@@ -485,13 +486,13 @@ text_by_blocks(struct notice *n)
 			g_ptr_array_add(real, b);
 		g_free(k);
 	}
-	for (i = 0; i < blocks->len && real->len == 0; i++) {
+	for (i = 0; i < blocks->len && real->len == 0 && !n->weak; i++) {
 		struct block *b = g_ptr_array_index(blocks, i);
 
 		if (!line_daemon_local(b->addr))
 			g_ptr_array_add(real, b);
 	}
-	if (real->len == 0)
+	if (real->len == 0 && !n->weak)
 		for (i = 0; i < blocks->len; i++)
 			g_ptr_array_add(real, g_ptr_array_index(blocks, i));
 	/*
@@ -575,12 +576,13 @@ text_read(struct parse_ctx *c)
 	    c->orig_fields != NULL;
 	const char *body = c->context;
 	gsize len = c->clen;
-	struct notice n = { c, NULL, 0, NULL, NULL };
+	struct notice n = { c, NULL, 0, NULL, NULL, FALSE };
 	gboolean weak;
 	guint i;
 
 	if (!text_is_bounce(c, body, len, have_original, &n.cut, &weak))
 		return;
+	n.weak = weak;
 	if (body == NULL)
 		body = "", len = 0;
 	c->r->kind = REPORT_KIND_BOUNCE;

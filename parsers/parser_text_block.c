@@ -159,7 +159,7 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, GHash
 			struct block *b = g_new0(struct block, 1);
 
 			b->addr = a;
-			b->boiler = line_boiler(p, n);
+			b->boiler = line_boiler(p, n) || line_contact_clause(p, n, start, pos);
 			b->text = g_string_new(NULL);
 			g_ptr_array_add(blocks, b);
 			g_hash_table_insert(seen, k, b);	/* k: b->addr in lower case */

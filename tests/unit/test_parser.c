@@ -580,14 +580,17 @@ test_not_bounce(void)
 	 * tracker's notification, through a list, about a failed delivery; a
 	 * mail system's multipart/report (a DMARC failure report in plain text)
 	 * marked auto-replied, which is nobody's out-of-office; a postmaster's
-	 * reply ("Re: why did my mail bounce?") telling of a refusal.
+	 * reply ("Re: why did my mail bounce?") telling of a refusal; a
+	 * monitoring alert about failed deliveries, whose only address is
+	 * whom to contact.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
 		"shape-challenge.eml", "shape-person-bounced.eml", "shape-postmaster-letter.eml",
 		"shape-exchange-delivered.eml", "shape-order-rejected.eml", "shape-helpdesk-rejected.eml",
 		"shape-bounce-word-newsletter.eml", "shape-exchange-rule-forward.eml",
-		"shape-list-post.eml", "shape-report-auto-replied.eml", "shape-postmaster-reply.eml" };
+		"shape-list-post.eml", "shape-report-auto-replied.eml", "shape-postmaster-reply.eml",
+		"shape-monitoring-alert.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
