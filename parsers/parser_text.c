@@ -305,6 +305,17 @@ subject_address(struct notice *n)
 	g_hash_table_destroy(own);
 }
 
+/* Does the Subject open with a bracketed tag: "[JIRA]", "[Ticket #991]"? */
+static gboolean
+subject_tagged(const struct fields *top)
+{
+	const char *s = fields_get(top, 0, "Subject");
+
+	while (s != NULL && (*s == ' ' || *s == '\t'))
+		s++;
+	return s != NULL && *s == '[' && strchr(s, ']') != NULL;
+}
+
 /*
  * Is it a bounce?  A daemon-like sender or a bounce-like Subject alone
  * makes no bounce (a person writes from postmaster@, a newsletter says
@@ -339,6 +350,13 @@ text_is_bounce(struct parse_ctx *c, const char *body, gsize len, gboolean have_o
 		return TRUE;
 	/* one header signal on a message a list distributed: a post about a bounce */
 	if (list_post(c->top))
+		return FALSE;
+	/*
+	 * ... or a tracker's or help desk's notification, its Subject tagged
+	 * ("[JIRA] (OPS-12) Bounce handling", "[Ticket #991] Undelivered
+	 * mail"), from no mail system: a ticket about a bounce.
+	 */
+	if (!daemon && subject_tagged(c->top))
 		return FALSE;
 	/* one header signal and a person's letter: someone writing about a failure */
 	return !personal_letter(p, body, *cut) && g_regex_match_full(p->re_fail_notice, body,

@@ -582,7 +582,8 @@ test_not_bounce(void)
 	 * marked auto-replied, which is nobody's out-of-office; a postmaster's
 	 * reply ("Re: why did my mail bounce?") telling of a refusal; a
 	 * monitoring alert about failed deliveries, whose only address is
-	 * whom to contact.
+	 * whom to contact; a tracker's and a help desk's notifications, their
+	 * Subjects tagged, about a bounce.
 	 */
 	static const char *const files[] = { "not-bounce.eml", "shape-postmaster-person.eml",
 		"shape-newsletter-rejected.eml", "shape-mdn.eml", "shape-mdn-part.eml",
@@ -590,7 +591,7 @@ test_not_bounce(void)
 		"shape-exchange-delivered.eml", "shape-order-rejected.eml", "shape-helpdesk-rejected.eml",
 		"shape-bounce-word-newsletter.eml", "shape-exchange-rule-forward.eml",
 		"shape-list-post.eml", "shape-report-auto-replied.eml", "shape-postmaster-reply.eml",
-		"shape-monitoring-alert.eml" };
+		"shape-monitoring-alert.eml", "shape-tracker-ticket.eml", "shape-helpdesk-ticket.eml" };
 	struct parser *p = mkparser(NULL);
 	struct report *r;
 	guint i;
