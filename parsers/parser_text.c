@@ -222,7 +222,7 @@ struct notice {
 	gsize cut;		/* its length */
 	GString *pre;		/* the lines before the first address */
 	GPtrArray *blocks;	/* struct block, one per address named */
-	gboolean weak;		/* no mail system sent it, no original: only real candidates */
+	gboolean weak;		/* no mail system sent it, no original: no last-resort candidates */
 };
 
 /*
@@ -419,16 +419,32 @@ text_blocks(struct notice *n)
 	g_hash_table_destroy(exclude);
 }
 
-/* Does the block quote a reply of its own: an SMTP reply code or a status code? */
+/*
+ * Several recipients, each with the remote's own reply (a reply code or a
+ * status code in its paragraph; a NULL block has none)?  Then the rest of
+ * the notice speaks of the others' failures, so a reply that decides
+ * nothing takes no reason from it; a shared explanation has no code of its
+ * own in each paragraph.
+ */
 static gboolean
-block_has_reply(const struct block *b)
+each_has_reply(const GPtrArray *blocks)
 {
-	char *st = parser_find_status(b->text->str), *rc = NULL;
-	gboolean has = st != NULL || (rc = parser_find_replycode(b->text->str)) != NULL;
+	guint i;
 
-	g_free(st);
-	g_free(rc);
-	return has;
+	if (blocks->len < 2)
+		return FALSE;
+	for (i = 0; i < blocks->len; i++) {
+		const struct block *b = g_ptr_array_index(blocks, i);
+		char *st = b != NULL ? parser_find_status(b->text->str) : NULL, *rc = NULL;
+		gboolean has = st != NULL ||
+		    (b != NULL && (rc = parser_find_replycode(b->text->str)) != NULL);
+
+		g_free(st);
+		g_free(rc);
+		if (!has)
+			return FALSE;
+	}
+	return TRUE;
 }
 
 /*
@@ -462,11 +478,7 @@ text_by_header(struct notice *n)
 		}
 		g_ptr_array_add(hits, hit);
 	}
-	/* as text_by_blocks(): each with its own reply reads only that */
-	n->c->own_only = xf->len > 1;
-	for (i = 0; i < hits->len && n->c->own_only; i++)
-		n->c->own_only = g_ptr_array_index(hits, i) != NULL &&
-		    block_has_reply(g_ptr_array_index(hits, i));
+	n->c->own_only = each_has_reply(hits);
 	for (i = 0; i < xf->len; i++) {
 		const struct block *hit = g_ptr_array_index(hits, i);
 
@@ -513,15 +525,7 @@ text_by_blocks(struct notice *n)
 	if (real->len == 0 && !n->weak)
 		for (i = 0; i < blocks->len; i++)
 			g_ptr_array_add(real, g_ptr_array_index(blocks, i));
-	/*
-	 * Several recipients, each with the remote's own reply: the rest of
-	 * the notice speaks of the others' failures, so a reply that decides
-	 * nothing takes no reason from it (a shared explanation has no code
-	 * of its own in each paragraph).
-	 */
-	n->c->own_only = real->len > 1;
-	for (i = 0; i < real->len && n->c->own_only; i++)
-		n->c->own_only = block_has_reply(g_ptr_array_index(real, i));
+	n->c->own_only = each_has_reply(real);
 	for (i = 0; i < real->len; i++) {
 		struct block *b = g_ptr_array_index(real, i);
 
