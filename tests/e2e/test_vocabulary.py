@@ -29,23 +29,29 @@ with open(os.path.join(root, "tests", "fixtures", "vocabulary", "sisimai.tsv")) 
             rows.append(line.rstrip("\n").split("\t"))
 
 
-def parse(make, which):
-    """Reasons by row for the rows in which, each written by make."""
+def run(messages):
+    """rebound parse --json on messages, {key: text} (keys: small ints);
+    its records by key."""
     with tempfile.TemporaryDirectory() as d:
         files = []
-        for i in which:
-            _src, host, reply, status, text, _sis, _ours = rows[i]
-            p = os.path.join(d, "%04d.eml" % i)
+        for key, text in messages.items():
+            p = os.path.join(d, "%06d.eml" % key)
             with open(p, "w") as w:
-                w.write(make(i, host, reply, status, text))
+                w.write(text)
             files.append(p)
         out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
                              stdout=subprocess.PIPE, check=True).stdout.decode()
-    got = collections.defaultdict(list)
+    records = collections.defaultdict(list)
     for line in out.splitlines():
         j = json.loads(line)
-        got[int(os.path.basename(j["file"])[:4])].append(j["reason"])
-    return got
+        records[int(os.path.basename(j["file"])[:6])].append(j)
+    return records
+
+
+def parse(make, which):
+    """Reasons by row for the rows in which, each written by make."""
+    records = run({i: make(i, *rows[i][1:5]) for i in which})
+    return {i: [j["reason"] for j in records.get(i, [])] for i in which}
 
 
 got = parse(dsn, range(len(rows)))
@@ -81,19 +87,7 @@ for name, make in FORMATS.items():
 # The same texts in a warning (Action: delayed): the message still waits for
 # the reason the words give, unless they only name the path (a program, a
 # connection refused or dropped: what a retry is for), which is "expired".
-rules_of = {}
-with tempfile.TemporaryDirectory() as d:
-    files = []
-    for i in general:
-        p = os.path.join(d, "%04d.eml" % i)
-        with open(p, "w") as w:
-            w.write(dsn(i, *rows[i][1:5]))
-        files.append(p)
-    out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
-                         stdout=subprocess.PIPE, check=True).stdout.decode()
-    for line in out.splitlines():
-        j = json.loads(line)
-        rules_of[int(os.path.basename(j["file"])[:4])] = j["rule"]
+rules_of = {i: js[0]["rule"] for i, js in run({i: dsn(i, *rows[i][1:5]) for i in general}).items()}
 PATH_ONLY_REASONS = {"mailererror", "onhold", "undefined", "expired"}
 PATH_ONLY_RULES = {"blk-refused", "blk-dropped"}
 late = parse(lambda i, _h, reply, status, text: delayed(i, reply, status, text), general)
@@ -118,23 +112,12 @@ while len(pairs) < 300:
     if got[a] and got[b] and got[a] != got[b]:
         pairs.append((a, b))
 for fmt in ("report", "qmail", "exim"):
-    with tempfile.TemporaryDirectory() as d:
-        files = []
-        for k, (a, b) in enumerate(pairs):
-            p = os.path.join(d, "%04d.eml" % k)
-            with open(p, "w") as w:
-                w.write(two(k, rows[a][2:5], rows[b][2:5], fmt))
-            files.append(p)
-        out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
-                             stdout=subprocess.PIPE, check=True).stdout.decode()
-    each = collections.defaultdict(dict)
-    for line in out.splitlines():
-        j = json.loads(line)
-        each[int(os.path.basename(j["file"])[:4])][j["recipient"]] = j["reason"]
+    each = {k: {j["recipient"]: j["reason"] for j in js} for k, js in
+            run({k: two(k, rows[a][2:5], rows[b][2:5], fmt) for k, (a, b) in enumerate(pairs)}).items()}
     bad = []
     for k, (a, b) in enumerate(pairs):
         for who, i in (("ann%d@example.org" % k, a), ("bob%d@example.net" % k, b)):
-            if each[k].get(who) != got[i][0]:
+            if each.get(k, {}).get(who) != got[i][0]:
                 bad.append("%r beside %r: alone %s, here %s" % (
                     rows[i][4], rows[b if i == a else a][4], got[i][0], each[k].get(who)))
     n += 1
@@ -156,21 +139,14 @@ LANGUAGES = [
     ("Nieznany użytkownik", "userunknown"), ("Skrzynka pełna", "mailboxfull"),
     ("Пользователь не найден", "userunknown"), ("Почтовый ящик переполнен", "mailboxfull"),
 ]
-with tempfile.TemporaryDirectory() as d:
-    files = []
-    for k, (text, _want) in enumerate(LANGUAGES):
-        for fmt, make in (("d", lambda k, t: dsn(k, "", "550", "5.0.0", t)),
-                          ("q", lambda k, t: FORMATS["qmail"](k, "550", "5.0.0", t))):
-            p = os.path.join(d, "%04d%s.eml" % (k, fmt))
-            with open(p, "w") as w:
-                w.write(make(k, text))
-            files.append(p)
-    out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
-                         stdout=subprocess.PIPE, check=True).stdout.decode()
-said = {os.path.basename(json.loads(line)["file"]): json.loads(line)["reason"] for line in out.splitlines()}
-bad = ["%r in %s: want %s, got %s" % (text, fmt, want, said.get("%04d%s.eml" % (k, fmt)))
+FMTS = [("d", lambda k, t: dsn(k, "", "550", "5.0.0", t)),
+        ("q", lambda k, t: FORMATS["qmail"](k, "550", "5.0.0", t))]
+out = run({k * 2 + n: make(k, text) for k, (text, _w) in enumerate(LANGUAGES)
+           for n, (_f, make) in enumerate(FMTS)})
+said = {(key // 2, FMTS[key % 2][0]): js[0]["reason"] for key, js in out.items()}
+bad = ["%r in %s: want %s, got %s" % (text, fmt, want, said.get((k, fmt)))
        for k, (text, want) in enumerate(LANGUAGES) for fmt in "dq"
-       if said.get("%04d%s.eml" % (k, fmt)) != want]
+       if said.get((k, fmt)) != want]
 n += 1
 print("%s %d - %d refusals in other languages, in a report and in qmail's notice" %
       ("not ok" if bad else "ok", n, len(LANGUAGES)))
@@ -192,20 +168,10 @@ OTHERS = ["mail for this user is forwarded to new.addr@other.test and that faile
 makers = [("dsn", lambda i, t: dsn(i, "", "550", "5.0.0", t))] + \
     [(name, (lambda m: lambda i, t: m(i, "550", "5.0.0", t))(make))
      for name, make in FORMATS.items() if name != "courier"]
-with tempfile.TemporaryDirectory() as d:
-    files = []
-    for k, text in enumerate(OTHERS):
-        for j, (name, make) in enumerate(makers):
-            p = os.path.join(d, "%04d.eml" % (k * 10 + j + 100))
-            with open(p, "w") as w:
-                w.write(make(k * 10 + j + 100, text))
-            files.append(p)
-    out = subprocess.run([os.path.join(build, "rebound"), "parse", "--json"] + files,
-                         stdout=subprocess.PIPE, check=True).stdout.decode()
-records = collections.defaultdict(list)
-for line in out.splitlines():
-    j = json.loads(line)
-    records[int(os.path.basename(j["file"])[:4])].append(j["recipient"])
+records = {key: [j["recipient"] for j in js] for key, js in
+           run({k * 10 + j + 100: make(k * 10 + j + 100, text) for k, text in enumerate(OTHERS)
+                for j, (_name, make) in enumerate(makers)}).items()}
+records = collections.defaultdict(list, records)
 bad = ["%r in %s: %s" % (text, name, ",".join(records[k * 10 + j + 100]) or "nothing")
        for k, text in enumerate(OTHERS) for j, (name, _m) in enumerate(makers)
        if records[k * 10 + j + 100] != ["user%d@example.org" % (k * 10 + j + 100)]]

@@ -60,33 +60,12 @@ def two(k, a, b, fmt):
     said = "<ann{k}@example.org>: host mx.example.org[192.0.2.1] said: {0} {1} {2} " \
         "(in reply to RCPT TO command)\n\n<bob{k}@example.net>: host mx.example.net[192.0.2.2] " \
         "said: {3} {4} {5} (in reply to RCPT TO command)".format(*a, *b, k=k)
+    rcpts = [(f"ann{k}@example.org", "mx.example.org", "192.0.2.1") + tuple(a),
+             (f"bob{k}@example.net", "mx.example.net", "192.0.2.2") + tuple(b)]
     if fmt == "exim":
-        return f"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
-To: sender@example.com
-Subject: Mail delivery failed: returning message to sender
-Auto-Submitted: auto-replied
-X-Failed-Recipients: ann{k}@example.org, bob{k}@example.net
-
-This message was created automatically by mail delivery software.
-
-A message that you sent could not be delivered to one or more of its
-recipients. This is a permanent error. The following address(es) failed:
-
-  ann{k}@example.org
-    host mx.example.org [192.0.2.1]
-    SMTP error from remote mail server after RCPT TO:<ann{k}@example.org>:
-    {a[0]} {a[1]} {a[2]}
-  bob{k}@example.net
-    host mx.example.net [192.0.2.2]
-    SMTP error from remote mail server after RCPT TO:<bob{k}@example.net>:
-    {b[0]} {b[1]} {b[2]}
-
------- This is a copy of the message, including all the headers. ------
-
-From: sender@example.com
-To: ann{k}@example.org, bob{k}@example.net
-Subject: hello
-"""
+        return exim_for(rcpts)
+    if fmt == "qmail":
+        return qmail_for(rcpts)
     if fmt == "report":
         return f"""From: MAILER-DAEMON@mx.example.net (Mail Delivery System)
 To: sender@example.com
@@ -119,56 +98,49 @@ Diagnostic-Code: smtp; {b[0]} {b[1]} {b[2]}
 
 --B--
 """
-    return f"""From: MAILER-DAEMON@mx.example.net
-To: sender@example.com
-Subject: failure notice
-
-Hi. This is the qmail-send program at mx.example.net.
-I'm afraid I wasn't able to deliver your message to the following addresses.
-This is a permanent error; I've given up. Sorry it didn't work out.
-
-<ann{k}@example.org>:
-192.0.2.1 does not like recipient.
-Remote host said: {a[0]} {a[1]} {a[2]}
-
-<bob{k}@example.net>:
-192.0.2.2 does not like recipient.
-Remote host said: {b[0]} {b[1]} {b[2]}
-
---- Below this line is a copy of the message.
-
-From: sender@example.com
-To: ann{k}@example.org, bob{k}@example.net
-Subject: hello
-"""
+    raise ValueError(fmt)
 
 
-def exim(i, reply, status, text):
+def exim_for(rcpts):
+    """Exim's notice for rcpts, a list of (address, host, ip, reply, status, text)."""
+    failed = "".join(f"""  {a}
+    host {h} [{ip}]
+    SMTP error from remote mail server after RCPT TO:<{a}>:
+    {r} {s} {t}
+""" for a, h, ip, r, s, t in rcpts)
+    names = ", ".join(x[0] for x in rcpts)
     return f"""From: Mail Delivery System <Mailer-Daemon@mx.example.net>
 To: sender@example.com
 Subject: Mail delivery failed: returning message to sender
 Auto-Submitted: auto-replied
-X-Failed-Recipients: user{i}@example.org
+X-Failed-Recipients: {names}
 
 This message was created automatically by mail delivery software.
 
 A message that you sent could not be delivered to one or more of its
 recipients. This is a permanent error. The following address(es) failed:
 
-  user{i}@example.org
-    host mx.example.org [192.0.2.1]
-    SMTP error from remote mail server after RCPT TO:<user{i}@example.org>:
-    {reply} {status} {text}
-
+{failed}
 ------ This is a copy of the message, including all the headers. ------
 
 From: sender@example.com
-To: user{i}@example.org
+To: {names}
 Subject: hello
 """
 
 
-def qmail(i, reply, status, text):
+def exim(i, reply, status, text):
+    return exim_for([(f"user{i}@example.org", "mx.example.org", "192.0.2.1", reply, status, text)])
+
+
+def qmail_for(rcpts):
+    """qmail's notice for rcpts, a list of (address, host, ip, reply, status, text)."""
+    failed = "".join(f"""<{a}>:
+{ip} does not like recipient.
+Remote host said: {r} {s} {t}
+Giving up on {ip}.
+
+""" for a, _h, ip, r, s, t in rcpts)
     return f"""From: MAILER-DAEMON@mx.example.net
 To: sender@example.com
 Subject: failure notice
@@ -177,17 +149,16 @@ Hi. This is the qmail-send program at mx.example.net.
 I'm afraid I wasn't able to deliver your message to the following addresses.
 This is a permanent error; I've given up. Sorry it didn't work out.
 
-<user{i}@example.org>:
-192.0.2.1 does not like recipient.
-Remote host said: {reply} {status} {text}
-Giving up on 192.0.2.1.
-
---- Below this line is a copy of the message.
+{failed}--- Below this line is a copy of the message.
 
 From: sender@example.com
-To: user{i}@example.org
+To: {", ".join(x[0] for x in rcpts)}
 Subject: hello
 """
+
+
+def qmail(i, reply, status, text):
+    return qmail_for([(f"user{i}@example.org", "mx.example.org", "192.0.2.1", reply, status, text)])
 
 
 def sendmail(i, reply, status, text):

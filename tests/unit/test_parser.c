@@ -407,6 +407,29 @@ test_multi_records(void)
 	parser_free(p);
 }
 
+/*
+ * A one-recipient report, made here: its text part (text, or none when
+ * NULL), Action, Status and Diagnostic-Code; parsed by p.
+ */
+static struct report *
+parse_report(struct parser *p, const char *rcpt, const char *text, const char *action,
+    const char *status, const char *diag)
+{
+	char *t = text != NULL ? g_strdup_printf("--Z\nContent-Type: text/plain\n\n%s\n\n", text) :
+	    g_strdup("");
+	char *d = g_strdup_printf("From: MAILER-DAEMON@mx.sender.test\nSubject: %s\nMIME-Version: 1.0\n"
+	    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"Z\"\n\n%s"
+	    "--Z\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.sender.test\n\n"
+	    "Final-Recipient: rfc822; %s\nAction: %s\nStatus: %s\nDiagnostic-Code: smtp; %s\n\n--Z--\n",
+	    strcmp(action, "delayed") == 0 ? "Delayed Mail (still being retried)" :
+	    "Undelivered Mail Returned to Sender", t, rcpt, action, status, diag);
+	struct report *r = parser_parse(p, d, strlen(d), NULL);
+
+	g_free(t);
+	g_free(d);
+	return r;
+}
+
 /* Details: commands, feedback types, the delayed record, SES fields. */
 static void
 test_details(void)
@@ -474,19 +497,14 @@ test_details(void)
 		guint i;
 
 		for (i = 0; i < G_N_ELEMENTS(said); i++) {
-			char *d = g_strdup_printf("From: MAILER-DAEMON@mx.sender.test\n"
-			    "Subject: Undelivered Mail Returned to Sender\nMIME-Version: 1.0\n"
-			    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"Z\"\n\n"
-			    "--Z\nContent-Type: text/plain\n\n<gone@far.test>: %s\n\n"
-			    "--Z\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.sender.test\n\n"
-			    "Final-Recipient: rfc822; gone@far.test\nAction: failed\nStatus: 5.0.0\n"
-			    "Diagnostic-Code: smtp; 550 5.0.0 user unknown\n\n--Z--\n", said[i]);
+			char *text = g_strdup_printf("<gone@far.test>: %s", said[i]);
 
-			r = parser_parse(p, d, strlen(d), NULL);
+			r = parse_report(p, "gone@far.test", text, "failed", "5.0.0",
+			    "550 5.0.0 user unknown");
 			g_assert_cmpstr(rec(r, 0)->reason, ==, "blocked");
 			g_assert_cmpint(rec(r, 0)->class_, !=, REPORT_CLASS_HARD);
 			report_free(r);
-			g_free(d);
+			g_free(text);
 		}
 	}
 	/* why a warning's message waits, where its words say: the reason stands;
@@ -503,19 +521,11 @@ test_details(void)
 		guint i;
 
 		for (i = 0; i < G_N_ELEMENTS(w); i++) {
-			char *d = g_strdup_printf("From: MAILER-DAEMON@mx.sender.test\n"
-			    "Subject: Delayed Mail (still being retried)\nMIME-Version: 1.0\n"
-			    "Content-Type: multipart/report; report-type=delivery-status; boundary=\"Z\"\n\n"
-			    "--Z\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.sender.test\n\n"
-			    "Final-Recipient: rfc822; slow@far.test\nAction: delayed\nStatus: %s\n"
-			    "Diagnostic-Code: smtp; %s\n\n--Z--\n", w[i].status, w[i].diag);
-
-			r = parser_parse(p, d, strlen(d), NULL);
+			r = parse_report(p, "slow@far.test", NULL, "delayed", w[i].status, w[i].diag);
 			g_assert_cmpstr(rec(r, 0)->reason, ==, w[i].reason);
 			g_assert_cmpstr(rec(r, 0)->action, ==, "delayed");
 			g_assert_cmpint(rec(r, 0)->class_, ==, REPORT_CLASS_UNKNOWN);
 			report_free(r);
-			g_free(d);
 		}
 	}
 	r = parse_file(p, FIX "sendmail-transcript.eml", NULL);
