@@ -115,12 +115,81 @@ reply_prefix_end(const char *p, gboolean cont, gboolean *more, const char **seen
 	return r - 1;
 }
 
+/*
+ * The length of a reply's line prefix at p, "550-5.7.1 " or (last line)
+ * "550 5.7.1 ", when its code is code (3 digits) and, for the last line,
+ * a continuation came before (cont); 0 otherwise.  *more: it is not the
+ * last line.
+ */
+static gsize
+midline_prefix(const char *p, const char *end, const char *code, gboolean cont, gboolean *more)
+{
+	const char *r;
+
+	if (end - p < 5 || memcmp(p, code, 3) != 0 || (p[3] != '-' && !(p[3] == ' ' && cont)))
+		return 0;
+	r = p + 4;
+	if (r < end && (*r == '4' || *r == '5') && r + 1 < end && r[1] == '.') {
+		while (r < end && *r != ' ' && *r != '\n' && *r != '\r')
+			r++;
+	} else if (p[3] == ' ')
+		return 0;	/* "550 " with no status: words, not a prefix */
+	*more = p[3] == '-';
+	return r - p;
+}
+
+/*
+ * A multi-line reply that an MTA wrote on one line ("said: 550-5.7.1 Our
+ * system ... 550-5.7.1 this message ... 550 5.7.1 more"; Postfix joins
+ * them so): the text without the prefixes after the first, so that a
+ * sentence they split reads as one; NULL when there is no such reply.
+ */
+static char *
+join_midline_reply(const char *text, const char *end)
+{
+	const char *p = text, *dash;
+	char code[3];
+	GString *out = NULL;
+	gboolean cont = FALSE, more;
+	gsize n;
+
+	/* the first "NNN-D." (most texts have none: one memchr pass) */
+	for (dash = memchr(p, '-', end - p); dash != NULL; dash = memchr(dash + 1, '-', end - dash - 1))
+		if (dash - text >= 3 && dash + 2 < end && (dash[-3] == '4' || dash[-3] == '5') &&
+		    g_ascii_isdigit(dash[-2]) && g_ascii_isdigit(dash[-1]) &&
+		    (dash[1] == '4' || dash[1] == '5') && dash[2] == '.' &&
+		    (dash - 3 == text || dash[-4] == ' ' || dash[-4] == '\n' || dash[-4] == '\r'))
+			break;
+	if (dash == NULL)
+		return NULL;
+	memcpy(code, dash - 3, 3);
+	cont = TRUE;
+	for (p = dash + 1; p < end; p++) {
+		if (*p == ' ' && p + 1 < end && (n = midline_prefix(p + 1, end, code, cont, &more)) > 0) {
+			if (out == NULL) {
+				out = g_string_sized_new(end - text);
+				g_string_append_len(out, text, p - text);
+			}
+			/* the space before it goes, the one after it stays */
+			p += n;
+			cont = more;
+			continue;
+		}
+		if (out != NULL)
+			g_string_append_c(out, *p);
+	}
+	if (out == NULL)
+		return NULL;
+	return g_string_free(out, FALSE);
+}
+
 char *
 rules_fold_n(const char *text, gsize max)
 {
 	const char *p, *end, *r, *seen = NULL;
 	struct fold f;
 	gboolean cont = FALSE;	/* inside a multi-line reply */
+	char *joined;
 
 	if (text == NULL)
 		return NULL;
@@ -129,6 +198,12 @@ rules_fold_n(const char *text, gsize max)
 	 * JIT, UTF mode, unchecked) must not see. */
 	while (*end != '\0' && end > text && ((guchar)*end & 0xc0) == 0x80)
 		end--;
+	if ((joined = join_midline_reply(text, end)) != NULL) {
+		char *folded = rules_fold_n(joined, G_MAXSIZE);
+
+		g_free(joined);
+		return folded;
+	}
 	/* Never longer than the text: each byte written stands for one read. */
 	f.w = f.out = g_malloc(end - text + 1);
 	f.sp = FALSE;

@@ -14,7 +14,7 @@ its DSN got, one TAP line per format; in a delay warning, where the
 reason stands unless the words only name the path; and two by two, two
 recipients refused in one notice.
 """
-import collections, json, os, random, subprocess, sys, tempfile
+import collections, json, os, random, subprocess, sys, tempfile, textwrap
 
 here = os.path.dirname(os.path.abspath(__file__))
 root = os.path.dirname(os.path.dirname(here))
@@ -150,6 +150,28 @@ bad = ["%r in %s: want %s, got %s" % (text, fmt, want, said.get((k, fmt)))
 n += 1
 print("%s %d - %d refusals in other languages, in a report and in qmail's notice" %
       ("not ok" if bad else "ok", n, len(LANGUAGES)))
+for b in bad[:10]:
+    print("#   " + b)
+# A long reply on several lines ("550-5.7.1 ..." then "550 5.7.1 ..."), as
+# Postfix joins them on one line of its text and its Diagnostic-Code: the
+# prefixes inside the sentence do not split it.
+def multiline(reply, status, text):
+    parts = textwrap.wrap(text, 18, break_long_words=False, break_on_hyphens=False) or [text]
+    return " ".join(["%s-%s %s" % (reply, status, p) for p in parts[:-1]] +
+                    ["%s %s %s" % (reply, status, parts[-1])])
+
+
+def split_reply(i, host, reply, status, text):
+    one = "%s %s %s" % (reply, status, text)
+    return dsn(i, host, reply, status, text).replace(one, multiline(reply, status, text))
+
+
+wrapped = [i for i in general if len(rows[i][4]) > 24]
+late = parse(split_reply, wrapped)
+bad = ["%r: DSN %s, split %s" % (rows[i][4], ",".join(got[i]), ",".join(late[i]) or "nothing")
+       for i in wrapped if late[i] != got[i]]
+n += 1
+print("%s %d - %d texts as a multi-line reply on one line" % ("not ok" if bad else "ok", n, len(wrapped)))
 for b in bad[:10]:
     print("#   " + b)
 # Replies that name another address than the recipient (an alias, a
