@@ -87,6 +87,30 @@ noise_end(const char *p, const char *end)
 }
 
 /*
+ * The length of the prefix a line of a multi-line SMTP reply starts with
+ * at q ("550-5.7.1 "; the last line's "550 5.7.1 " when cont: after a
+ * continuation), or 0; *more: the reply goes on.  code: the reply code
+ * the prefix must repeat, and then a last line's prefix must hold a
+ * status ("550 messages" in a sentence is words); NULL: any code.
+ */
+static gsize
+reply_prefix(const char *q, const char *code, gboolean cont, gboolean *more)
+{
+	const char *r = q + 4;
+
+	if (!((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
+	    (q[3] == '-' || (q[3] == ' ' && cont))) || (code != NULL && memcmp(q, code, 3) != 0))
+		return 0;
+	if ((*r == '4' || *r == '5') && r[1] == '.') {
+		while (*r != '\0' && !g_ascii_isspace(*r))
+			r++;
+	} else if (code != NULL && q[3] == ' ')
+		return 0;
+	*more = q[3] == '-';
+	return r - q;
+}
+
+/*
  * A continuation line of a multi-line SMTP reply repeats "550-5.7.1 "
  * after the line end at p: the last byte of that prefix, or NULL when
  * there is none.  cont: inside such a reply; *more: the reply goes on.
@@ -97,45 +121,16 @@ noise_end(const char *p, const char *end)
 static const char *
 reply_prefix_end(const char *p, gboolean cont, gboolean *more, const char **seen)
 {
-	const char *q = p + 1, *r;
+	const char *q = p + 1;
+	gsize n;
 
 	while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n' || *q == '<')
 		q++;
-	if (!((*q == '4' || *q == '5') && g_ascii_isdigit(q[1]) && g_ascii_isdigit(q[2]) &&
-	    (q[3] == '-' || (q[3] == ' ' && cont)))) {
+	if ((n = reply_prefix(q, NULL, cont, more)) == 0) {
 		*seen = q;
 		return NULL;
 	}
-	r = q + 4;
-	if ((*r == '4' || *r == '5') && r[1] == '.') {
-		while (*r != '\0' && !g_ascii_isspace(*r))
-			r++;
-	}
-	*more = q[3] == '-';
-	return r - 1;
-}
-
-/*
- * The length of a reply's line prefix at p, "550-5.7.1 " or (last line)
- * "550 5.7.1 ", when its code is code (3 digits) and, for the last line,
- * a continuation came before (cont); 0 otherwise.  *more: it is not the
- * last line.
- */
-static gsize
-midline_prefix(const char *p, const char *end, const char *code, gboolean cont, gboolean *more)
-{
-	const char *r;
-
-	if (end - p < 5 || memcmp(p, code, 3) != 0 || (p[3] != '-' && !(p[3] == ' ' && cont)))
-		return 0;
-	r = p + 4;
-	if (r < end && (*r == '4' || *r == '5') && r + 1 < end && r[1] == '.') {
-		while (r < end && *r != ' ' && *r != '\n' && *r != '\r')
-			r++;
-	} else if (p[3] == ' ')
-		return 0;	/* "550 " with no status: words, not a prefix */
-	*more = p[3] == '-';
-	return r - p;
+	return q + n - 1;
 }
 
 /*
@@ -147,25 +142,23 @@ midline_prefix(const char *p, const char *end, const char *code, gboolean cont, 
 static char *
 join_midline_reply(const char *text, const char *end)
 {
-	const char *p = text, *dash;
-	char code[3];
+	const char *p, *code = NULL, *dash;
 	GString *out = NULL;
-	gboolean cont = FALSE, more;
+	gboolean cont = TRUE, more;
 	gsize n;
 
-	/* the first "NNN-D." (most texts have none: one memchr pass) */
-	for (dash = memchr(p, '-', end - p); dash != NULL; dash = memchr(dash + 1, '-', end - dash - 1))
-		if (dash - text >= 3 && dash + 2 < end && (dash[-3] == '4' || dash[-3] == '5') &&
-		    g_ascii_isdigit(dash[-2]) && g_ascii_isdigit(dash[-1]) &&
-		    (dash[1] == '4' || dash[1] == '5') && dash[2] == '.' &&
-		    (dash - 3 == text || dash[-4] == ' ' || dash[-4] == '\n' || dash[-4] == '\r'))
-			break;
-	if (dash == NULL)
+	/* the first "NNN-D." starting a word (most texts have none: one memchr pass) */
+	for (dash = memchr(text, '-', end - text); dash != NULL && code == NULL;
+	    dash = memchr(dash + 1, '-', end - dash - 1))
+		if (dash - text >= 3 && (dash - 3 == text || dash[-4] == ' ' || dash[-4] == '\n' ||
+		    dash[-4] == '\r') && (dash[1] == '4' || dash[1] == '5') && dash[2] == '.' &&
+		    reply_prefix(dash - 3, NULL, FALSE, &more) > 0)
+			code = dash - 3;
+	if (code == NULL)
 		return NULL;
-	memcpy(code, dash - 3, 3);
-	cont = TRUE;
-	for (p = dash + 1; p < end; p++) {
-		if (*p == ' ' && p + 1 < end && (n = midline_prefix(p + 1, end, code, cont, &more)) > 0) {
+	/* the first prefix stays; the ones after it go */
+	for (p = code + 4; p < end; p++) {
+		if (*p == ' ' && (n = reply_prefix(p + 1, code, cont, &more)) > 0) {
 			if (out == NULL) {
 				out = g_string_sized_new(end - text);
 				g_string_append_len(out, text, p - text);
@@ -178,9 +171,7 @@ join_midline_reply(const char *text, const char *end)
 		if (out != NULL)
 			g_string_append_c(out, *p);
 	}
-	if (out == NULL)
-		return NULL;
-	return g_string_free(out, FALSE);
+	return out != NULL ? g_string_free(out, FALSE) : NULL;
 }
 
 char *
