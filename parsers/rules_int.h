@@ -97,7 +97,8 @@ struct rules {
 	GPtrArray *rules;	/* struct rule * */
 	GPtrArray *afters;	/* struct after * */
 	char *delayed;		/* reason of an Action: delayed record, or NULL */
-	char **delayed_keep;	/* reasons and rule ids it does not replace; "!id": it does */
+	char **delayed_keep;	/* reasons and rule ids it does not replace */
+	char **delayed_never;	/* rule ids whose reason it replaces all the same ("!id") */
 	char **delayed_codes;	/* of those, the ones a status code alone keeps; NULL: all */
 	GHashTable *requires;	/* reason -> struct require * */
 	GHashTable *classes;	/* reason -> struct class_entry * */

@@ -71,6 +71,7 @@ rules_free(struct rules *r)
 	g_ptr_array_free(r->afters, TRUE);
 	g_free(r->delayed);
 	g_strfreev(r->delayed_keep);
+	g_strfreev(r->delayed_never);
 	g_strfreev(r->delayed_codes);
 	g_hash_table_destroy(r->classes);
 	g_hash_table_destroy(r->requires);
@@ -436,27 +437,41 @@ load_require(struct load *l, char **f)
 static const char *
 load_delayed(struct load *l, char **f)
 {
-	guint nf = g_strv_length(f), k = 2;
-	char **keep = NULL, **codes = NULL;
+	guint nf = g_strv_length(f), k = 2, i;
+	char **except = NULL, **codes = NULL;
+	GPtrArray *keep, *never;
 
-	if (nf >= 2 && k + 1 < nf && strcmp(f[k], "except") == 0) {
-		keep = g_strsplit(f[k + 1], ",", -1);
+	if (k + 1 < nf && strcmp(f[k], "except") == 0) {
+		except = g_strsplit(f[k + 1], ",", -1);
 		k += 2;
 	}
-	if (nf >= 2 && k + 1 < nf && strcmp(f[k], "codes") == 0) {
+	if (k + 1 < nf && strcmp(f[k], "codes") == 0) {
 		codes = g_strsplit(f[k + 1], ",", -1);
 		k += 2;
 	}
 	if (nf < 2 || k != nf) {
-		g_strfreev(keep);
+		g_strfreev(except);
 		g_strfreev(codes);
 		return "usage: delayed REASON [except REASON|RULE-ID|!RULE-ID[,...]] [codes REASON[,...]]";
 	}
+	/* "!RULE-ID": that rule's reason never stands, kept apart from the others */
+	keep = g_ptr_array_new();
+	never = g_ptr_array_new();
+	for (i = 0; except != NULL && except[i] != NULL; i++)
+		if (except[i][0] == '!')
+			g_ptr_array_add(never, g_strdup(except[i] + 1));
+		else
+			g_ptr_array_add(keep, g_strdup(except[i]));
+	g_ptr_array_add(keep, NULL);
+	g_ptr_array_add(never, NULL);
+	g_strfreev(except);
 	g_free(l->r->delayed);
 	g_strfreev(l->r->delayed_keep);
+	g_strfreev(l->r->delayed_never);
 	g_strfreev(l->r->delayed_codes);
 	l->r->delayed = g_strdup(f[1]);
-	l->r->delayed_keep = keep;
+	l->r->delayed_keep = (char **)g_ptr_array_free(keep, FALSE);
+	l->r->delayed_never = (char **)g_ptr_array_free(never, FALSE);
 	l->r->delayed_codes = codes;
 	return NULL;
 }

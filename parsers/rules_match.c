@@ -506,17 +506,12 @@ rules_delayed(const struct rules *r, const char *reason, const char *rule, gbool
 	const char *const *codes = (const char *const *)
 	    (by_text || r->delayed_codes == NULL ? r->delayed_keep : r->delayed_codes);
 
-	char bang[80];
-
 	if (r->delayed == NULL)
 		return reason;
-	if (rule != NULL && keep != NULL) {
-		g_snprintf(bang, sizeof bang, "!%s", rule);
-		if (g_strv_contains(keep, bang))
-			return r->delayed;
-		if (g_strv_contains(keep, rule))
-			return reason;
-	}
+	if (rule != NULL && g_strv_contains((const char *const *)r->delayed_never, rule))
+		return r->delayed;
+	if (rule != NULL && g_strv_contains(keep, rule))
+		return reason;
 	if (reason != NULL && codes != NULL && g_strv_contains(codes, reason))
 		return reason;
 	return r->delayed;
