@@ -81,6 +81,31 @@ line_diag_field(const char *p, gsize n)
 }
 
 /*
+ * Do words come before offset start on the line (from lead, past its
+ * quoting, on)?  A transcript's reply prompt ("<<< "), the command a
+ * ">>> " line sent ("RCPT To:<x>": the prompt is quoting) and a reply's
+ * codes are no words.
+ */
+static gboolean
+line_words_before(const char *p, gsize lead, gsize start)
+{
+	static const char *const cmd[] = { "rcpt to:", "mail from:" };
+	gsize i = lead, k;
+
+	if (start - i >= 3 && strncmp(p + i, "<<<", 3) == 0)
+		i += 3;
+	while (i < start && p[i] == ' ')
+		i++;
+	for (k = 0; k < G_N_ELEMENTS(cmd); k++)
+		if (start - i >= strlen(cmd[k]) && g_ascii_strncasecmp(p + i, cmd[k], strlen(cmd[k])) == 0)
+			return FALSE;
+	for (; i < start; i++)
+		if (g_ascii_isalpha(p[i]))
+			return TRUE;
+	return FALSE;
+}
+
+/*
  * Does the line p (n octets) start a recipient's block: its first address
  * not in exclude makes *cur a new block (up to max) or the block of that
  * recipient named again.  An address no recipient had yet is none of its
@@ -92,32 +117,6 @@ line_diag_field(const char *p, gsize n)
  * it, quoting the remote's own spelling, an alias, a masked name), or
  * the alias or address the entry above was made from.
  */
-/*
- * Do words come before offset start on the line (from lead on)?  A
- * transcript's prompt and the command it sent (">>> RCPT To:<x>", "<<< ")
- * and a reply's codes are no words.
- */
-static gboolean
-line_words_before(const char *p, gsize lead, gsize start)
-{
-	static const char *const skip[] = { ">>> ", "<<< ", ">>>", "<<<" };
-	static const char *const cmd[] = { "rcpt to:", "mail from:" };
-	gsize i = lead, k;
-
-	for (k = 0; k < G_N_ELEMENTS(skip); k++)
-		if (start - i >= strlen(skip[k]) && strncmp(p + i, skip[k], strlen(skip[k])) == 0) {
-			i += strlen(skip[k]);
-			break;
-		}
-	for (k = 0; k < G_N_ELEMENTS(cmd); k++)
-		if (start - i >= strlen(cmd[k]) && g_ascii_strncasecmp(p + i, cmd[k], strlen(cmd[k])) == 0)
-			return FALSE;
-	for (; i < start; i++)
-		if (g_ascii_isalpha(p[i]))
-			return TRUE;
-	return FALSE;
-}
-
 static gboolean
 block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, GHashTable *known,
     const char *p, gsize n, guint max, guint32 *anomalies, struct block **cur)
@@ -139,11 +138,11 @@ block_line_start(GPtrArray *blocks, GHashTable *seen, GHashTable *exclude, GHash
 		 * so is an address the original was not sent to, named after
 		 * words of that paragraph ("forwarded to x@y", "try x@y").
 		 */
-		gboolean paren = *cur != NULL && start > 0 && (p[start - 1] == '(' ||
+		gboolean within = *cur != NULL && start > 0 && (p[start - 1] == '(' ||
 		    (known != NULL && g_hash_table_size(known) > 0 &&
 		    !g_hash_table_contains(known, k) && line_words_before(p, lead, start)));
 		gboolean ex = g_hash_table_contains(exclude, k) || (named == NULL &&
-		    ((*cur != NULL && (aside || paren || line_contact_clause(p, n, start, pos))) ||
+		    ((*cur != NULL && (aside || within || line_contact_clause(p, n, start, pos))) ||
 		    line_message_id(p, start)));
 
 		if (!ex && named != NULL) {
