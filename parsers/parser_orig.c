@@ -12,23 +12,13 @@
 #include "parsers/parser_util.h"
 #include "parsers/scan.h"
 
-/* Length of the line at p (of at most n bytes), its line end not counted. */
-static gsize
-line_len(const char *p, gsize n)
+/* The start of the line after the one that ends at e (scan_eol()). */
+static const char *
+line_after(const char *e, const char *end)
 {
-	const char *e = memchr(p, '\n', n);
-	gsize l = e != NULL ? (gsize)(e - p) : n;
-
-	return l > 0 && p[l - 1] == '\r' ? l - 1 : l;
-}
-
-/* The next line's offset after the line at off. */
-static gsize
-line_next(const char *t, gsize n, gsize off)
-{
-	const char *e = memchr(t + off, '\n', n - off);
-
-	return e != NULL ? (gsize)(e - t) + 1 : n;
+	if (e < end && *e == '\r' && e + 1 < end && e[1] == '\n')
+		e++;
+	return e < end ? e + 1 : end;
 }
 
 /* Is the line a header field ("Name: value")?  *known: one a message has of its own. */
@@ -53,38 +43,36 @@ line_field(const char *p, gsize l, gboolean *known)
 gssize
 orig_text_header(const GRegex *marker, const char *t, gsize n)
 {
-	gsize off = 0, start, l;
+	const char *p = t, *end = t + n, *e, *start;
 	guint known = 0, lines = 0, marks = 0;
 	gboolean k;
 
 	for (;;) {
-		while (off < n && line_len(t + off, n - off) == 0)
-			off = line_next(t, n, off);
-		if (off >= n)
+		while (p < end && (e = scan_eol(p, end)) == p)
+			p = line_after(e, end);
+		if (p >= end)
 			return -1;
-		l = line_len(t + off, n - off);
-		if (line_field(t + off, l, &k))
+		if (line_field(p, e - p, &k))
 			break;
 		/* a marker line, matched on that line alone */
-		if (marks++ > 0 || !g_regex_match_full(marker, t + off, l, 0, 0, NULL, NULL))
+		if (marks++ > 0 || !g_regex_match_full(marker, p, e - p, 0, 0, NULL, NULL))
 			return -1;
-		off = line_next(t, n, off);
+		p = line_after(e, end);
 	}
 	/* every line up to the blank one a field or its continuation, and two a message's own */
-	for (start = off; off < n && lines < 200; off = line_next(t, n, off), lines++) {
-		l = line_len(t + off, n - off);
-		if (l == 0)
+	for (start = p; p < end && lines < 200; p = line_after(e, end), lines++) {
+		if ((e = scan_eol(p, end)) == p)
 			break;
-		if (t[off] == ' ' || t[off] == '\t') {
-			if (off == start)
+		if (*p == ' ' || *p == '\t') {
+			if (p == start)
 				return -1;
 			continue;
 		}
-		if (!line_field(t + off, l, &k))
+		if (!line_field(p, e - p, &k))
 			return -1;
 		known += k;
 	}
-	return known >= 2 ? (gssize)start : -1;
+	return known >= 2 ? start - t : -1;
 }
 
 void

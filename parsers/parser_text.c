@@ -599,12 +599,10 @@ text_read(struct parse_ctx *c)
 	const char *body = c->context;
 	gsize len = c->clen;
 	struct notice n = { c, NULL, 0, NULL, NULL, FALSE };
-	gboolean weak;
 	guint i;
 
-	if (!text_is_bounce(c, body, len, have_original, &n.cut, &weak))
+	if (!text_is_bounce(c, body, len, have_original, &n.cut, &n.weak))
 		return;
-	n.weak = weak;
 	if (body == NULL)
 		body = "", len = 0;
 	c->r->kind = REPORT_KIND_BOUNCE;
@@ -635,10 +633,10 @@ text_read(struct parse_ctx *c)
 	 * reason either, it is an order, a ticket, a newsletter that says
 	 * "rejected" or "bounce", and the addresses are its own.
 	 */
-	for (i = 0; weak && i < c->r->records->len; i++)
+	for (i = 0; n.weak && i < c->r->records->len; i++)
 		if (((const struct report_record *)g_ptr_array_index(c->r->records, i))->rule != NULL)
-			weak = FALSE;
-	if (weak) {
+			n.weak = FALSE;
+	if (n.weak) {
 		report_clear_records(c->r);
 		c->r->kind = REPORT_KIND_NONE;
 	}
